@@ -1,0 +1,112 @@
+//! Error classes and the one error this crate raises: an illegal state transition.
+//!
+//! Every failure anywhere in quantd is sorted into an [`ErrorClass`]; the engine's retry policy and
+//! the API's problem types are keyed on it.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The kind of a failure, which decides whether it is worth retrying and how it is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The request or the code is wrong (bad expression, unknown column): fix the input.
+    Validation,
+    /// The market data is missing, malformed or inconsistent.
+    Data,
+    /// User code failed while running (an exception, a kernel error).
+    Execution,
+    /// A CPU or wall-clock limit was reached.
+    Timeout,
+    /// A resource limit was reached (memory, disk, output size, processes).
+    Resource,
+    /// The code tried something the sandbox forbids, or the data's rights forbid the operation.
+    Policy,
+    /// A bug or an unexpected state in quantd itself.
+    Internal,
+    /// A transient I/O or connectivity failure (database busy, storage unreachable).
+    Network,
+}
+
+impl ErrorClass {
+    /// All classes, in a stable order (for metrics and documentation).
+    pub const ALL: [ErrorClass; 8] = [
+        ErrorClass::Validation,
+        ErrorClass::Data,
+        ErrorClass::Execution,
+        ErrorClass::Timeout,
+        ErrorClass::Resource,
+        ErrorClass::Policy,
+        ErrorClass::Internal,
+        ErrorClass::Network,
+    ];
+
+    /// Whether a failure of this class is retried by default. Retrying cannot fix bad input, a
+    /// policy refusal or a limit the same code will hit again; it can fix transient faults.
+    pub fn retryable_by_default(self) -> bool {
+        matches!(self, ErrorClass::Network | ErrorClass::Internal)
+    }
+
+    /// The class's stable name, as used in APIs, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Validation => "validation",
+            ErrorClass::Data => "data",
+            ErrorClass::Execution => "execution",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Resource => "resource",
+            ErrorClass::Policy => "policy",
+            ErrorClass::Internal => "internal",
+            ErrorClass::Network => "network",
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A state change that the rules of [`crate::state`] or [`crate::pack`] forbid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("illegal {entity} transition: {from} → {to}")]
+pub struct IllegalTransition {
+    /// What changes state: `execution`, `shard` or `pack`.
+    pub entity: &'static str,
+    /// The current state.
+    pub from: &'static str,
+    /// The requested state.
+    pub to: &'static str,
+}
+
+impl IllegalTransition {
+    /// Illegal transitions are bugs in the caller, never the user's input.
+    pub fn class(&self) -> ErrorClass {
+        ErrorClass::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transient_classes_retry_by_default() {
+        let retried: Vec<_> = ErrorClass::ALL
+            .into_iter()
+            .filter(|c| c.retryable_by_default())
+            .collect();
+        assert_eq!(retried, vec![ErrorClass::Internal, ErrorClass::Network]);
+    }
+
+    #[test]
+    fn class_names_round_trip_through_serde() {
+        for class in ErrorClass::ALL {
+            let json = serde_json::to_string(&class).unwrap();
+            assert_eq!(json, format!("\"{}\"", class.as_str()));
+            let back: ErrorClass = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, class);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Events: the numbered, appended record of what happened to an execution. They drive live
+//! progress (SSE, WebSocket, CLI bars) and replay; the store appends them in the same transaction
+//! as the state change they describe.
+
+use crate::error::ErrorClass;
+use crate::ids::ExecutionId;
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened to an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Event {
+    /// The execution was accepted and planned into `shards` shards.
+    ExecutionCreated {
+        /// Number of shards in the plan.
+        shards: u32,
+    },
+    /// The first shard started.
+    ExecutionStarted,
+    /// No new shards will start until resumed.
+    ExecutionPaused,
+    /// Shards may start again.
+    ExecutionResumed,
+    /// Every shard finished.
+    ExecutionCompleted {
+        /// Shards that failed under an `on-shard-failure continue` policy.
+        failed_shards: u32,
+    },
+    /// The execution ended with an error.
+    ExecutionFailed {
+        /// The error's class.
+        class: ErrorClass,
+        /// What went wrong, for the user.
+        message: String,
+    },
+    /// The execution was cancelled; committed results stay readable.
+    ExecutionCancelled,
+    /// A worker claimed a shard.
+    ShardStarted {
+        /// Shard index.
+        shard: u32,
+        /// Attempt number, from 1.
+        attempt: u32,
+    },
+    /// A shard's results were committed.
+    ShardCompleted {
+        /// Shard index.
+        shard: u32,
+        /// Result rows the shard committed.
+        rows: u64,
+    },
+    /// A shard failed for good.
+    ShardFailed {
+        /// Shard index.
+        shard: u32,
+        /// The error's class.
+        class: ErrorClass,
+        /// What went wrong.
+        message: String,
+    },
+    /// A shard failed and will be retried after `delay_ms`.
+    ShardRetrying {
+        /// Shard index.
+        shard: u32,
+        /// The attempt that will run next.
+        attempt: u32,
+        /// Backoff before the next attempt.
+        delay_ms: u64,
+        /// The error's class.
+        class: ErrorClass,
+    },
+    /// Progress counters.
+    Progress {
+        /// Shards done (or failed for good).
+        done: u32,
+        /// Shards in the plan.
+        total: u32,
+        /// Bars processed so far.
+        bars: u64,
+        /// Result rows (signals, trades, …) so far.
+        rows: u64,
+        /// Estimated time to completion, when known.
+        eta_ms: Option<u64>,
+    },
+    /// A health snapshot.
+    Health {
+        /// Score from 0 to 100.
+        score: u8,
+        /// `excellent`, `good`, `degraded` or `critical`.
+        band: String,
+    },
+}
+
+impl Event {
+    /// Whether this event ends the execution's stream.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Event::ExecutionCompleted { .. }
+                | Event::ExecutionFailed { .. }
+                | Event::ExecutionCancelled
+        )
+    }
+}
+
+/// An event as stored: its execution, its sequence number within that execution (from 1, no
+/// gaps) and when it was appended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// The execution the event belongs to.
+    pub execution: ExecutionId,
+    /// Per-execution sequence number, from 1.
+    pub seq: u64,
+    /// When it was appended (RFC 3339, UTC).
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_with_a_kebab_case_type_tag() {
+        let e = Event::ShardRetrying {
+            shard: 3,
+            attempt: 2,
+            delay_ms: 500,
+            class: ErrorClass::Network,
+        };
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["type"], "shard-retrying");
+        assert_eq!(json["class"], "network");
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn only_terminal_events_are_final() {
+        assert!(Event::ExecutionCancelled.is_final());
+        assert!(Event::ExecutionCompleted { failed_shards: 0 }.is_final());
+        assert!(!Event::ExecutionPaused.is_final());
+        assert!(!Event::ShardCompleted { shard: 0, rows: 1 }.is_final());
+    }
+}

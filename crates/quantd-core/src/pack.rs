@@ -1,0 +1,131 @@
+//! Pack states and rights metadata.
+//!
+//! A pack is `warming` while it is written, `fresh` when it is the newest pack of its name,
+//! `stale` once a newer pack of the same name exists, and `error` when its import died or failed
+//! after it was registered. Rights say where the data came from and whether it may leave quantd.
+
+use crate::error::IllegalTransition;
+use crate::state::{StateMachine, display_by_name};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The freshness state of a pack in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackState {
+    /// Being written; not readable yet.
+    Warming,
+    /// The newest complete pack of its name.
+    Fresh,
+    /// Complete, but a newer pack of the same name exists.
+    Stale,
+    /// The import failed or was interrupted; never readable.
+    Error,
+}
+
+impl StateMachine for PackState {
+    const ENTITY: &'static str = "pack";
+    const ALL: &'static [Self] = &[Self::Warming, Self::Fresh, Self::Stale, Self::Error];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Warming => "warming",
+            Self::Fresh => "fresh",
+            Self::Stale => "stale",
+            Self::Error => "error",
+        }
+    }
+
+    fn can_become(self, to: Self) -> bool {
+        use PackState::*;
+        // Stale → fresh: importing the same content again under the same name makes it the
+        // newest again.
+        matches!(
+            (self, to),
+            (Warming, Fresh | Error) | (Fresh, Stale) | (Stale, Fresh)
+        )
+    }
+}
+
+impl PackState {
+    /// Whether bars of a pack in this state may be read.
+    pub fn is_readable(self) -> bool {
+        matches!(self, PackState::Fresh | PackState::Stale)
+    }
+    /// Checked transition (see [`StateMachine::transition`]).
+    pub fn to(self, next: PackState) -> Result<PackState, IllegalTransition> {
+        self.transition(next)
+    }
+}
+
+display_by_name!(PackState);
+
+/// Where a pack's data came from and what may be done with it. Stored with the pack; export
+/// commands refuse packs whose `export_allowed` is false.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rights {
+    /// Where the data came from (a vendor, a file, `synthetic`).
+    pub source: Option<String>,
+    /// The license the data is under.
+    pub license: Option<String>,
+    /// Attribution text to show wherever the data or results derived from it are shown.
+    pub attribution: Option<String>,
+    /// Whether bars may be exported out of quantd.
+    pub export_allowed: bool,
+}
+
+impl Default for Rights {
+    fn default() -> Self {
+        Rights {
+            source: None,
+            license: None,
+            attribution: None,
+            export_allowed: true,
+        }
+    }
+}
+
+impl fmt::Display for Rights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        write!(
+            f,
+            "source: {}, license: {}, attribution: {}, export: {}",
+            or_dash(&self.source),
+            or_dash(&self.license),
+            or_dash(&self.attribution),
+            if self.export_allowed {
+                "allowed"
+            } else {
+                "not allowed"
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::assert_exact_rules;
+
+    #[test]
+    fn pack_transitions_are_exactly_the_documented_ones() {
+        use PackState::*;
+        assert_exact_rules(&[
+            (Warming, Fresh),
+            (Warming, Error),
+            (Fresh, Stale),
+            (Stale, Fresh),
+        ]);
+        assert!(Error.is_terminal());
+    }
+
+    #[test]
+    fn only_complete_packs_are_readable() {
+        let readable: Vec<_> = PackState::ALL
+            .iter()
+            .filter(|s| s.is_readable())
+            .collect();
+        assert_eq!(readable, [&PackState::Fresh, &PackState::Stale]);
+    }
+}
