@@ -195,7 +195,11 @@ mod tests {
         assert!(a < b);
         assert_eq!(a.as_str().parse::<ExecutionId>().unwrap(), a);
         assert!("ex_short".parse::<ExecutionId>().is_err());
-        assert!("xx_0000000000000000000000000".parse::<ExecutionId>().is_err());
+        assert!(
+            "xx_0000000000000000000000000"
+                .parse::<ExecutionId>()
+                .is_err()
+        );
     }
 
     #[test]

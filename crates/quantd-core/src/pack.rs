@@ -122,10 +122,7 @@ mod tests {
 
     #[test]
     fn only_complete_packs_are_readable() {
-        let readable: Vec<_> = PackState::ALL
-            .iter()
-            .filter(|s| s.is_readable())
-            .collect();
+        let readable: Vec<_> = PackState::ALL.iter().filter(|s| s.is_readable()).collect();
         assert_eq!(readable, [&PackState::Fresh, &PackState::Stale]);
     }
 }

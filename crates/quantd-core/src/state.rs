@@ -243,7 +243,11 @@ pub(crate) mod tests {
         let terminal: Vec<_> = ShardState::ALL.iter().filter(|s| s.is_terminal()).collect();
         assert_eq!(
             terminal,
-            [&ShardState::Done, &ShardState::Failed, &ShardState::Cancelled]
+            [
+                &ShardState::Done,
+                &ShardState::Failed,
+                &ShardState::Cancelled
+            ]
         );
     }
 

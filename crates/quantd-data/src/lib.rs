@@ -1,1 +1,30 @@
-//! placeholder
+//! Market data packs: immutable, content-addressed snapshots of bars for a universe.
+//!
+//! - [`import`]: long-format CSV and Parquet → validated [`BarTable`] (problems reported with row
+//!   numbers; `lenient` drops bad rows instead);
+//! - [`hash`]: the canonical content hash that names a pack ([`quantd_core::PackId`]);
+//! - [`format`]: the on-disk pack (memory-mapped Arrow IPC, one batch per ticker), written
+//!   atomically and read with column and ticker projection;
+//! - [`synth`]: deterministic synthetic universes;
+//! - [`export`]: back to CSV or Parquet.
+//!
+//! This crate knows nothing of the catalog (the store keeps pack states) and never writes a pack
+//! directory in place: packs are written to a temporary directory and renamed whole.
+
+pub mod bars;
+pub mod error;
+pub mod export;
+pub mod failpoint;
+pub mod format;
+pub mod hash;
+pub mod import;
+mod mmap;
+pub mod synth;
+pub mod validate;
+
+pub use bars::{BarTable, Column, Day};
+pub use error::{DataError, Result};
+pub use format::{Manifest, PackReader, Projection, TickerBars};
+pub use import::{ImportOptions, Imported, import_file};
+pub use synth::SynthSpec;
+pub use validate::ValidationReport;

@@ -1,1 +1,51 @@
-//! placeholder
+//! Persistence for quantd: the catalog of packs today; executions, shards, events and results as
+//! the engine grows. SQLite in WAL mode is the embedded default (one file in the data directory);
+//! the schema is plain SQL kept portable so a Postgres implementation can follow.
+//!
+//! The store never interprets market data or runs code: it records states and their changes,
+//! each change in one transaction.
+
+pub mod error;
+mod migrate;
+pub mod packs;
+
+pub use error::{Result, StoreError};
+pub use packs::{NewPack, PackRecord};
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::time::Duration;
+
+/// The database file inside a data directory.
+pub const DB_FILE: &str = "quantd.db";
+
+/// The SQLite-backed store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir` and migrates it.
+    pub async fn open(data_dir: &Path) -> Result<Store> {
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(DB_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        migrate::run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// The schema version this build migrates to.
+    pub fn schema_version() -> i64 {
+        migrate::latest_version()
+    }
+}

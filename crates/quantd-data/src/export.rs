@@ -1,0 +1,156 @@
+//! Export of bars to CSV or Parquet in the long format import reads
+//! (`ticker,date,open,high,low,close,volume[,extras]`), so export → import gives the same pack id.
+//! Numbers are written in the shortest form that parses back to the same value.
+
+use crate::bars::{BarTable, date_from_day};
+use crate::error::{DataError, Result};
+use crate::import::FileFormat;
+use arrow_array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use quantd_core::Progress;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Options for Parquet output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParquetLayout {
+    /// One row group per ticker (otherwise row groups of about a million rows).
+    pub row_group_per_ticker: bool,
+}
+
+/// Writes `table` to `path`, as CSV or Parquet by its extension.
+pub fn export(
+    table: &BarTable,
+    path: &Path,
+    layout: ParquetLayout,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let format = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("csv") => FileFormat::Csv,
+        Some("parquet") | Some("pq") => FileFormat::Parquet,
+        _ => {
+            return Err(DataError::Input {
+                what: format!("cannot tell the export format of `{}`", path.display()),
+                fix: "name the output *.csv or *.parquet".into(),
+            });
+        }
+    };
+    let tmp = path.with_extension("partial");
+    let written = match format {
+        FileFormat::Csv => write_csv(table, &tmp, progress),
+        FileFormat::Parquet => write_parquet(table, &tmp, layout, progress),
+    };
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(|e| DataError::io("renaming", path, e))
+}
+
+fn write_csv(table: &BarTable, path: &Path, progress: &dyn Progress) -> Result<()> {
+    let io = |e| DataError::io("writing", path, e);
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let names: Vec<&str> = table.column_names().collect();
+    writeln!(w, "ticker,date,{}", names.join(",")).map_err(io)?;
+    progress.phase("write", table.tickers.len() as u64);
+    let mut line = String::with_capacity(128);
+    for (i, ticker) in table.tickers.iter().enumerate() {
+        for r in table.range(i) {
+            use std::fmt::Write as _;
+            line.clear();
+            let _ = write!(line, "{ticker},{}", date_from_day(table.dates[r]));
+            for c in &table.columns {
+                let v = c.values[r];
+                if v.is_nan() {
+                    line.push(',');
+                } else {
+                    let _ = write!(line, ",{v}");
+                }
+            }
+            line.push('\n');
+            w.write_all(line.as_bytes()).map_err(io)?;
+        }
+        progress.advance(1);
+    }
+    w.flush().map_err(io)
+}
+
+fn write_parquet(
+    table: &BarTable,
+    path: &Path,
+    layout: ParquetLayout,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let err = |e: &dyn std::fmt::Display| DataError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut fields = vec![
+        Field::new("ticker", DataType::Utf8, false),
+        Field::new("date", DataType::Date32, false),
+    ];
+    fields.extend(
+        table
+            .columns
+            .iter()
+            .map(|c| Field::new(&c.name, DataType::Float64, true)),
+    );
+    let schema = Arc::new(Schema::new(fields));
+    let file = std::fs::File::create(path).map_err(|e| DataError::io("writing", path, e))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(if layout.row_group_per_ticker {
+            usize::MAX
+        } else {
+            1 << 20
+        }))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| err(&e))?;
+    progress.phase("write", table.tickers.len() as u64);
+    // Batches of whole tickers, about 64K rows each (one ticker each when row groups are per ticker).
+    let mut start = 0;
+    while start < table.tickers.len() {
+        let mut end = start + 1;
+        while !layout.row_group_per_ticker
+            && end < table.tickers.len()
+            && table.offsets[end] - table.offsets[start] < 65_536
+        {
+            end += 1;
+        }
+        let rows = table.offsets[start]..table.offsets[end];
+        let tickers: StringArray = (start..end)
+            .flat_map(|i| std::iter::repeat_n(table.tickers[i].as_str(), table.range(i).len()))
+            .map(Some)
+            .collect();
+        let mut arrays: Vec<ArrayRef> = vec![
+            Arc::new(tickers),
+            Arc::new(Date32Array::from(table.dates[rows.clone()].to_vec())),
+        ];
+        arrays.extend(
+            table
+                .columns
+                .iter()
+                .map(|c| Arc::new(Float64Array::from(c.values[rows.clone()].to_vec())) as ArrayRef),
+        );
+        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| err(&e))?;
+        writer.write(&batch).map_err(|e| err(&e))?;
+        if layout.row_group_per_ticker {
+            writer.flush().map_err(|e| err(&e))?;
+        }
+        progress.advance((end - start) as u64);
+        start = end;
+    }
+    writer.close().map_err(|e| err(&e))?;
+    Ok(())
+}

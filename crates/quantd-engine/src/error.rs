@@ -1,0 +1,71 @@
+//! The engine's error: what the CLI, the API and MCP report, with its [`ErrorClass`].
+
+use quantd_core::ErrorClass;
+
+/// Everything an engine operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Reading, importing or writing market data failed.
+    #[error(transparent)]
+    Data(#[from] quantd_data::DataError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] quantd_store::StoreError),
+    /// A named thing does not exist.
+    #[error("{what} not found{hint}")]
+    NotFound {
+        /// What was looked up.
+        what: String,
+        /// A suggestion, starting with `; `.
+        hint: String,
+    },
+    /// The request is wrong; the message says how to fix it.
+    #[error("{0}")]
+    Invalid(String),
+    /// The pack is not ready (warming) or unusable (error).
+    #[error("{message}")]
+    PackNotReady {
+        /// What is wrong and what to do.
+        message: String,
+        /// When a warming pack should be ready.
+        estimated_ready: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// A file or directory of the data directory could not be used.
+    #[error("{action} `{path}`: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A background task panicked or was cancelled.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Results of the engine.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl EngineError {
+    /// The error's class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            EngineError::Data(e) => e.class(),
+            EngineError::Store(e) => e.class(),
+            EngineError::NotFound { .. } | EngineError::Invalid(_) => ErrorClass::Validation,
+            EngineError::PackNotReady { .. } => ErrorClass::Data,
+            EngineError::Io { .. } => ErrorClass::Network,
+            EngineError::Internal(_) => ErrorClass::Internal,
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        EngineError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The engine: the one implementation of quantd's operations, called alike by the CLI, the HTTP
+//! API and MCP. Today it owns the pack lifecycle ([`packs`]); executions (planning, scheduling,
+//! lifecycle, retries, recovery, events) join it next.
+//!
+//! The engine never parses user input formats itself (that is quantd-data and quantd-expr) and
+//! never talks SQL (that is quantd-store): it sequences their steps so that every state change is
+//! recorded and every failure leaves nothing half-done.
+
+pub mod error;
+pub mod packs;
+
+pub use error::{EngineError, Result};
+pub use packs::{DataDir, ImportReport, Packs};

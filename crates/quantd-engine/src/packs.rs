@@ -1,0 +1,443 @@
+//! The pack lifecycle: import and synthesize (warming → fresh, previous fresh → stale), resolve a
+//! name or id to a readable pack, export, and recovery of imports whose process died.
+//!
+//! An import runs in this order, so that a failure at any step changes nothing visible:
+//! 1. parse and validate the input, compute the content id (nothing written; bad input stops here);
+//! 2. register the pack `warming` with the token of a lock file this process holds;
+//! 3. write it into `tmp/`, fsync, rename to `packs/<id>` (quantd-data);
+//! 4. mark it `fresh` and the name's previous fresh pack `stale` in one transaction.
+//!
+//! A process that dies in 3 leaves a warming row whose lock is free: the next start
+//! ([`Packs::open`]) marks it `error` and removes its temporary directory.
+
+use crate::error::{EngineError, Result};
+use chrono::{Duration, Utc};
+use quantd_core::{PackId, PackState, Progress, Rights};
+use quantd_data::{BarTable, ImportOptions, PackReader, SynthSpec, hash, synth};
+use quantd_store::{NewPack, PackRecord, Store};
+use serde::Serialize;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The layout of a data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// A data directory at `root` (created on first use).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// Where complete packs live, one directory per id.
+    pub fn packs(&self) -> PathBuf {
+        self.root.join("packs")
+    }
+    /// Where imports write before they rename.
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+    fn create(&self) -> Result<()> {
+        for d in [self.root.clone(), self.packs(), self.tmp()] {
+            std::fs::create_dir_all(&d).map_err(|e| EngineError::io("creating", &d, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// What an import or synthesis did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    /// The catalog row, as it is now.
+    pub pack: PackRecord,
+    /// Data rows read from the input (bars generated, for synth).
+    pub rows_read: u64,
+    /// Rows dropped by `--lenient`.
+    pub rows_dropped: u64,
+    /// Whether the same name already had exactly this content (nothing was written).
+    pub unchanged: bool,
+}
+
+/// The pack operations over one data directory.
+#[derive(Debug, Clone)]
+pub struct Packs {
+    store: Store,
+    dir: DataDir,
+}
+
+impl Packs {
+    /// Opens the data directory (creating it), migrates the store, and fails imports whose
+    /// process is gone.
+    pub async fn open(dir: DataDir) -> Result<Packs> {
+        dir.create()?;
+        let store = Store::open(dir.root()).await?;
+        let packs = Packs { store, dir };
+        packs.recover().await?;
+        Ok(packs)
+    }
+
+    /// The store, for callers that need other tables.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Marks orphaned warming packs `error` and removes temporary directories nobody holds.
+    async fn recover(&self) -> Result<()> {
+        let tmp = self.dir.tmp();
+        let failed = self
+            .store
+            .fail_orphaned_imports(|token| lock_is_held(&tmp, token))
+            .await?;
+        for rec in &failed {
+            tracing::warn!(pack = %rec.name, id = %rec.id.short(), "import was interrupted; pack marked error");
+        }
+        if let Ok(entries) = std::fs::read_dir(&tmp) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if let Some(token) = name.strip_suffix(".lock")
+                    && !lock_is_held(&tmp, token)
+                {
+                    let _ = std::fs::remove_dir_all(tmp.join(token));
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Imports a CSV or Parquet file as pack `name`.
+    pub async fn import_file(
+        &self,
+        path: &Path,
+        name: &str,
+        opts: ImportOptions,
+        rights: Rights,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ImportReport> {
+        check_name(name)?;
+        let path_owned = path.to_path_buf();
+        let p = progress.clone();
+        let imported =
+            blocking(move || quantd_data::import_file(&path_owned, &opts, p.as_ref())).await??;
+        let origin = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |f| f.to_string_lossy().to_string(),
+        );
+        self.register(
+            name,
+            imported.table,
+            origin,
+            rights,
+            imported.rows_read,
+            imported.rows_dropped,
+            progress,
+        )
+        .await
+    }
+
+    /// Generates a synthetic universe as pack `name`.
+    pub async fn synth(
+        &self,
+        name: &str,
+        spec: SynthSpec,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ImportReport> {
+        check_name(name)?;
+        if spec.tickers == 0 || spec.days == 0 {
+            return Err(EngineError::Invalid(
+                "--tickers and --days must be at least 1".into(),
+            ));
+        }
+        let origin = format!(
+            "synth --tickers {} --days {} --seed {} --start {}",
+            spec.tickers, spec.days, spec.seed, spec.start
+        );
+        let p = progress.clone();
+        let table = blocking(move || synth::generate(&spec, p.as_ref())).await?;
+        let rights = Rights {
+            source: Some("synthetic (quantd GBM generator)".into()),
+            license: Some("public domain".into()),
+            attribution: None,
+            export_allowed: true,
+        };
+        let rows = table.len() as u64;
+        self.register(name, table, origin, rights, rows, 0, progress)
+            .await
+    }
+
+    /// Steps 1–4 of the module docs, from a validated table.
+    #[allow(clippy::too_many_arguments)]
+    async fn register(
+        &self,
+        name: &str,
+        table: BarTable,
+        origin: String,
+        rights: Rights,
+        rows_read: u64,
+        rows_dropped: u64,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ImportReport> {
+        progress.phase("hash", 0);
+        let table = Arc::new(table);
+        let t = table.clone();
+        let id = blocking(move || hash::pack_id(&t)).await?;
+        let report = |pack, unchanged| ImportReport {
+            pack,
+            rows_read,
+            rows_dropped,
+            unchanged,
+        };
+        if let Some(existing) = self.row(name, &id).await? {
+            let on_disk = self
+                .dir
+                .packs()
+                .join(id.as_str())
+                .join(quantd_data::format::MANIFEST_FILE)
+                .exists();
+            match existing.state {
+                PackState::Fresh if on_disk => return Ok(report(existing, true)),
+                PackState::Stale if on_disk => {
+                    self.store.make_fresh(name, &id, Some(&rights)).await?;
+                    return Ok(report(self.expect_row(name, &id).await?, false));
+                }
+                _ => {}
+            }
+        }
+        let manifest = quantd_data::format::manifest_for(&table, &id);
+        let token = new_token();
+        let tmp_root = self.dir.tmp();
+        let lock_path = tmp_root.join(format!("{token}.lock"));
+        let lock =
+            File::create(&lock_path).map_err(|e| EngineError::io("creating", &lock_path, e))?;
+        lock.try_lock()
+            .map_err(|e| EngineError::Internal(format!("locking {}: {e}", lock_path.display())))?;
+        let tmp_dir = tmp_root.join(&token);
+        std::fs::create_dir(&tmp_dir).map_err(|e| EngineError::io("creating", &tmp_dir, e))?;
+        let bytes = table.len() as i64 * (4 + 8 * table.columns.len() as i64);
+        let new = NewPack {
+            name: name.to_string(),
+            id: id.clone(),
+            import_token: token.clone(),
+            estimated_ready: Utc::now() + Duration::milliseconds(500 + bytes / 200_000),
+            tickers: table.tickers.len() as u64,
+            bars: table.len() as u64,
+            first_date: manifest.first_date,
+            last_date: manifest.last_date,
+            columns: manifest.columns.clone(),
+            rows_dropped,
+            origin,
+            rights,
+        };
+        let cleanup = |tmp_dir: &Path| {
+            let _ = std::fs::remove_dir_all(tmp_dir);
+            let _ = std::fs::remove_file(&lock_path);
+        };
+        if let Err(e) = self.store.begin_import(&new).await {
+            cleanup(&tmp_dir);
+            return Err(e.into());
+        }
+        let packs_dir = self.dir.packs();
+        let (t, tmp, i, p) = (table.clone(), tmp_dir.clone(), id.clone(), progress.clone());
+        let written =
+            blocking(move || quantd_data::format::write_pack(&packs_dir, &tmp, &t, &i, p.as_ref()))
+                .await;
+        match written {
+            Ok(Ok(_)) => {
+                self.store.make_fresh(name, &id, None).await?;
+                drop(lock);
+                cleanup(&tmp_dir);
+                progress.finish();
+                Ok(report(self.expect_row(name, &id).await?, false))
+            }
+            Ok(Err(e)) => {
+                self.store.fail_import(name, &id, &e.to_string()).await?;
+                cleanup(&tmp_dir);
+                Err(e.into())
+            }
+            Err(e) => {
+                self.store.fail_import(name, &id, &e.to_string()).await?;
+                cleanup(&tmp_dir);
+                Err(e)
+            }
+        }
+    }
+
+    async fn row(&self, name: &str, id: &PackId) -> Result<Option<PackRecord>> {
+        Ok(self
+            .store
+            .find_packs(name)
+            .await?
+            .into_iter()
+            .find(|r| r.name == name && &r.id == id))
+    }
+
+    async fn expect_row(&self, name: &str, id: &PackId) -> Result<PackRecord> {
+        self.row(name, id).await?.ok_or_else(|| {
+            EngineError::Internal(format!(
+                "pack {name} {} vanished from the catalog",
+                id.short()
+            ))
+        })
+    }
+
+    /// Every catalog row, newest first.
+    pub async fn list(&self) -> Result<Vec<PackRecord>> {
+        Ok(self.store.list_packs().await?)
+    }
+
+    /// Finds the catalog row for a name, an id or an id prefix (≥ 8 characters). A name gives its
+    /// fresh pack (or its newest row when none is fresh). `None` gives the newest fresh pack.
+    pub async fn find(&self, key: Option<&str>) -> Result<PackRecord> {
+        let Some(key) = key else {
+            return self.store.newest_fresh_pack().await?.ok_or_else(|| EngineError::NotFound {
+                what: "a fresh pack".into(),
+                hint: "; create one with `quantd data synth --name demo --tickers 50 --days 500` or `quantd data import FILE --name NAME`".into(),
+            });
+        };
+        let rows = self.store.find_packs(key).await?;
+        let by_name: Vec<&PackRecord> = rows.iter().filter(|r| r.name == key).collect();
+        if let Some(first) = by_name.first() {
+            return Ok(by_name
+                .iter()
+                .find(|r| r.state == PackState::Fresh)
+                .copied()
+                .unwrap_or(first)
+                .clone());
+        }
+        let mut ids: Vec<&PackRecord> = rows
+            .iter()
+            .filter(|r| r.id.as_str().starts_with(key))
+            .collect();
+        ids.dedup_by(|a, b| a.id == b.id);
+        match ids.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => {
+                let names: Vec<String> = self.list().await?.into_iter().map(|r| r.name).collect();
+                let hint = if names.is_empty() {
+                    "; the catalog is empty: `quantd data import` or `quantd data synth` first"
+                        .to_string()
+                } else {
+                    format!("; known packs: {}", dedup(names).join(", "))
+                };
+                Err(EngineError::NotFound {
+                    what: format!("pack `{key}`"),
+                    hint,
+                })
+            }
+            many => Err(EngineError::Invalid(format!(
+                "`{key}` matches {} pack ids; give more characters of the id",
+                many.len()
+            ))),
+        }
+    }
+
+    /// Opens a pack for reading, refusing warming and error packs with the reason.
+    pub fn open_reader(&self, rec: &PackRecord) -> Result<PackReader> {
+        match rec.state {
+            PackState::Warming => Err(EngineError::PackNotReady {
+                message: format!(
+                    "pack `{}` is still warming (being imported); try again shortly",
+                    rec.name
+                ),
+                estimated_ready: rec.estimated_ready,
+            }),
+            PackState::Error => Err(EngineError::PackNotReady {
+                message: format!(
+                    "pack `{}` ({}) is unusable: {}",
+                    rec.name,
+                    rec.id.short(),
+                    rec.error.as_deref().unwrap_or("import failed")
+                ),
+                estimated_ready: None,
+            }),
+            PackState::Fresh | PackState::Stale => {
+                Ok(PackReader::open(&self.dir.packs().join(rec.id.as_str()))?)
+            }
+        }
+    }
+
+    /// Exports a pack's bars to CSV or Parquet, if its rights allow.
+    pub async fn export(
+        &self,
+        rec: &PackRecord,
+        out: &Path,
+        progress: Arc<dyn Progress>,
+    ) -> Result<()> {
+        if !rec.rights.export_allowed {
+            return Err(quantd_data::DataError::Policy(format!(
+                "pack `{}` was imported with --no-export: its rights do not allow exporting its bars",
+                rec.name
+            ))
+            .into());
+        }
+        let reader = self.open_reader(rec)?;
+        let out = out.to_path_buf();
+        blocking(move || {
+            progress.phase("read", 0);
+            let table = reader.to_table()?;
+            quantd_data::export::export(&table, &out, Default::default(), progress.as_ref())
+        })
+        .await??;
+        Ok(())
+    }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+    v
+}
+
+/// Names: letters, digits, `-`, `_`, `.`; not empty; not something that looks like an id.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !ok {
+        return Err(EngineError::Invalid(format!(
+            "pack name `{name}` is not allowed; use 1–64 letters, digits, `-`, `_` or `.`"
+        )));
+    }
+    Ok(())
+}
+
+/// A token unique to this import: process id, time and a per-process random value.
+fn new_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    format!("import-{}-{:016x}", std::process::id(), h.finish())
+}
+
+/// Whether some process holds the lock file of import `token`.
+fn lock_is_held(tmp: &Path, token: &str) -> bool {
+    let Ok(file) = File::open(tmp.join(format!("{token}.lock"))) else {
+        return false;
+    };
+    match file.try_lock() {
+        Ok(()) => false,
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => false,
+    }
+}
+
+/// Runs CPU-bound or blocking work off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EngineError::Internal(format!("worker task failed: {e}")))
+}

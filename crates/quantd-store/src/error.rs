@@ -1,0 +1,61 @@
+//! The store's errors, classified for the engine's retry policy.
+
+use quantd_core::ErrorClass;
+
+/// Everything the store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened, read or written.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migrating the database to version {version}: {source}")]
+    Migration {
+        /// The migration that failed.
+        version: i64,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// The database was written by a newer quantd.
+    #[error(
+        "the database is at schema version {found}, newer than this quantd ({known}); upgrade quantd"
+    )]
+    TooNew {
+        /// Version found.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// A row holds a value this build cannot read.
+    #[error("corrupt row in `{table}`: {message}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The requested change does not apply to the row's current state.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Results of the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// The class the engine uses for retries.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+            ) => ErrorClass::Network,
+            StoreError::Database(sqlx::Error::Database(e))
+                if e.message().contains("locked") || e.message().contains("busy") =>
+            {
+                ErrorClass::Network
+            }
+            StoreError::Conflict(_) => ErrorClass::Validation,
+            _ => ErrorClass::Internal,
+        }
+    }
+}

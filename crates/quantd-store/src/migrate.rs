@@ -1,0 +1,47 @@
+//! Schema migrations: numbered SQL files embedded in the binary, applied in order, each in its
+//! own transaction, recorded in `schema_migrations`.
+
+use crate::error::{Result, StoreError};
+use sqlx::SqlitePool;
+
+/// Every migration, in order: (version, SQL).
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_packs.sql"))];
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+/// Applies the migrations the database does not have yet.
+pub async fn run(pool: &SqlitePool) -> Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let current: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
+    if current > latest_version() {
+        return Err(StoreError::TooNew {
+            found: current,
+            known: latest_version(),
+        });
+    }
+    for &(version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .map_err(|source| StoreError::Migration { version, source })?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+            .bind(version)
+            .bind(chrono::Utc::now().to_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+        tracing::info!(version, "applied schema migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The command line, as clap types. Flags beat environment variables beat defaults; the
+//! environment variable names are the constants in [`env`].
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Environment variables quantd reads.
+pub mod env {
+    /// The data directory.
+    pub const QUANTD_DATA: &str = "QUANTD_DATA";
+    /// Log filter (`tracing` syntax, e.g. `info,quantd_engine=debug`).
+    pub const QUANTD_LOG: &str = "QUANTD_LOG";
+}
+
+/// quantd: run trading code against market data, safely and fast, and keep what happened.
+#[derive(Debug, Parser)]
+#[command(name = "quantd", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory (packs, catalog, results). Default: the platform data dir, e.g. ~/.local/share/quantd.
+    #[arg(long, global = true, env = env::QUANTD_DATA, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Market data packs: synthesize, import, list, show, export.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Show the product on a synthetic universe: creates the demo pack if absent and summarizes it.
+    Demo(DemoArgs),
+    /// Benchmarks (figures for docs/PERFORMANCE.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `quantd data ...`
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Generate a deterministic synthetic universe (GBM) and store it as a pack; prints its id.
+    Synth(SynthArgs),
+    /// Import a long-format CSV or Parquet file (ticker,date,open,high,low,close,volume) as a pack; prints its id.
+    Import(ImportArgs),
+    /// List the packs in the catalog, newest first.
+    List,
+    /// Show one pack: state, size, dates, columns, rights, tickers.
+    Show(PackArg),
+    /// Export a pack's bars to CSV or Parquet (by the extension of --out).
+    Export(ExportArgs),
+}
+
+/// Arguments of `data synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Pack name.
+    #[arg(long)]
+    pub name: String,
+    /// Number of tickers.
+    #[arg(long)]
+    pub tickers: usize,
+    /// Business days per ticker.
+    #[arg(long)]
+    pub days: usize,
+    /// PRNG seed: same arguments give the same pack id on every machine.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// First date (YYYY-MM-DD), moved to the next business day.
+    #[arg(long, default_value = "2015-01-02")]
+    pub start: chrono::NaiveDate,
+}
+
+/// Arguments of `data import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV or Parquet file.
+    pub file: PathBuf,
+    /// Pack name.
+    #[arg(long)]
+    pub name: String,
+    /// Ticker of a file without a ticker column.
+    #[arg(long, value_name = "SYMBOL")]
+    pub ticker: Option<String>,
+    /// Drop bad rows (and record how many) instead of refusing the import.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Where the data came from (rights metadata).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// The data's license (rights metadata).
+    #[arg(long)]
+    pub license: Option<String>,
+    /// Attribution text to show with the data (rights metadata).
+    #[arg(long)]
+    pub attribution: Option<String>,
+    /// Forbid exporting the bars out of quantd.
+    #[arg(long)]
+    pub no_export: bool,
+}
+
+/// A pack named by name, id or id prefix.
+#[derive(Debug, Args)]
+pub struct PackArg {
+    /// Pack name, id, or id prefix (8+ characters).
+    pub pack: String,
+}
+
+/// Arguments of `data export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Pack name, id, or id prefix (8+ characters).
+    pub pack: String,
+    /// Output file: *.csv or *.parquet.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Tickers in the demo universe.
+    #[arg(long, default_value_t = 500)]
+    pub tickers: usize,
+    /// Business days in the demo universe.
+    #[arg(long, default_value_t = 1260)]
+    pub days: usize,
+}
+
+/// `quantd bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Pack import and read speed on a synthetic universe, beside pyarrow reading the same data.
+    Data(BenchDataArgs),
+}
+
+/// Arguments of `bench data`.
+#[derive(Debug, Args)]
+pub struct BenchDataArgs {
+    /// Tickers.
+    #[arg(long, default_value_t = 5000)]
+    pub tickers: usize,
+    /// Business days.
+    #[arg(long, default_value_t = 2520)]
+    pub days: usize,
+    /// Python interpreter with pyarrow for the peer measurement (e.g. from scripts/pyenv); skipped when absent.
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Repetitions of each read measurement (the best is reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+}

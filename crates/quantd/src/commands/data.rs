@@ -1,0 +1,201 @@
+//! `quantd data synth|import|list|show|export`.
+
+use super::Ctx;
+use crate::cli::{DataCommand, ExportArgs, ImportArgs, SynthArgs};
+use crate::output::{self, thousands};
+use crate::progress::Bars;
+use quantd_core::Rights;
+use quantd_data::{ImportOptions, SynthSpec};
+use quantd_engine::ImportReport;
+use quantd_store::PackRecord;
+use std::process::ExitCode;
+
+pub async fn run(ctx: &Ctx, cmd: DataCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DataCommand::Synth(args) => synth(ctx, args).await,
+        DataCommand::Import(args) => import(ctx, args).await,
+        DataCommand::List => list(ctx).await,
+        DataCommand::Show(arg) => show(ctx, &arg.pack).await,
+        DataCommand::Export(args) => export(ctx, args).await,
+    }
+}
+
+async fn synth(ctx: &Ctx, a: SynthArgs) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let spec = SynthSpec {
+        tickers: a.tickers,
+        days: a.days,
+        seed: a.seed,
+        start: a.start,
+    };
+    let report = packs.synth(&a.name, spec, Bars::new(ctx.json)).await?;
+    print_report(ctx, &report)
+}
+
+async fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let opts = ImportOptions {
+        ticker: a.ticker,
+        lenient: a.lenient,
+    };
+    let rights = Rights {
+        source: a.source,
+        license: a.license,
+        attribution: a.attribution,
+        export_allowed: !a.no_export,
+    };
+    let report = packs
+        .import_file(&a.file, &a.name, opts, rights, Bars::new(ctx.json))
+        .await?;
+    print_report(ctx, &report)
+}
+
+/// The id on stdout (so `ID=$(quantd data import …)` works), the summary on stderr.
+fn print_report(ctx: &Ctx, r: &ImportReport) -> anyhow::Result<ExitCode> {
+    if ctx.json {
+        output::json(r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let p = &r.pack;
+    let what = if r.unchanged { "unchanged" } else { "created" };
+    eprintln!(
+        "{what} pack {} ({}): {} tickers, {} bars, {} .. {}",
+        p.name,
+        p.state,
+        thousands(p.tickers),
+        thousands(p.bars),
+        p.first_date,
+        p.last_date
+    );
+    if r.rows_dropped > 0 {
+        eprintln!(
+            "dropped {} of {} rows (--lenient)",
+            thousands(r.rows_dropped),
+            thousands(r.rows_read)
+        );
+    }
+    println!("{}", p.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let rows = ctx.packs().await?.list().await?;
+    if ctx.json {
+        output::json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        eprintln!(
+            "no packs yet: `quantd data synth --name demo --tickers 50 --days 500` or `quantd data import FILE --name NAME`"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.id.short().to_string(),
+                p.state.to_string(),
+                thousands(p.tickers),
+                thousands(p.bars),
+                p.first_date.to_string(),
+                p.last_date.to_string(),
+                p.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "NAME", "ID", "STATE", "TICKERS", "BARS", "FROM", "TO", "CREATED",
+        ],
+        &table,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(ctx: &Ctx, key: &str) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let rec = packs.find(Some(key)).await?;
+    let tickers: Vec<String> = match packs.open_reader(&rec) {
+        Ok(reader) => reader
+            .manifest()
+            .tickers
+            .iter()
+            .map(|t| t.ticker.clone())
+            .collect(),
+        Err(_) => vec![],
+    };
+    if ctx.json {
+        #[derive(serde::Serialize)]
+        struct Show<'a> {
+            #[serde(flatten)]
+            pack: &'a PackRecord,
+            ticker_list: &'a [String],
+        }
+        output::json(&Show {
+            pack: &rec,
+            ticker_list: &tickers,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = &rec.rights;
+    let field = |k: &str, v: String| println!("{k:<14} {v}");
+    field("name", rec.name.clone());
+    field("id", rec.id.to_string());
+    field("state", rec.state.to_string());
+    if let Some(e) = &rec.error {
+        field("error", e.clone());
+    }
+    field("tickers", thousands(rec.tickers));
+    field("bars", thousands(rec.bars));
+    field("dates", format!("{} .. {}", rec.first_date, rec.last_date));
+    field("columns", rec.columns.join(", "));
+    field("origin", rec.origin.clone());
+    if rec.rows_dropped > 0 {
+        field("rows dropped", thousands(rec.rows_dropped));
+    }
+    field("created", rec.created_at.to_rfc3339());
+    field("source", r.source.clone().unwrap_or_else(|| "-".into()));
+    field("license", r.license.clone().unwrap_or_else(|| "-".into()));
+    field(
+        "attribution",
+        r.attribution.clone().unwrap_or_else(|| "-".into()),
+    );
+    field(
+        "export",
+        if r.export_allowed {
+            "allowed".into()
+        } else {
+            "not allowed".into()
+        },
+    );
+    if !tickers.is_empty() {
+        let shown: Vec<&str> = tickers.iter().take(10).map(String::as_str).collect();
+        let more = tickers.len().saturating_sub(shown.len());
+        let tail = if more > 0 {
+            format!(" … (+{more})")
+        } else {
+            String::new()
+        };
+        field("ticker list", format!("{}{tail}", shown.join(", ")));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let rec = packs.find(Some(&a.pack)).await?;
+    packs.export(&rec, &a.out, Bars::new(ctx.json)).await?;
+    if ctx.json {
+        output::json(&serde_json::json!({"pack": rec.id, "out": a.out}))?;
+    } else {
+        eprintln!(
+            "exported {} bars of {} to {}",
+            thousands(rec.bars),
+            rec.name,
+            a.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,115 @@
+//! `quantd demo`: the product on embedded defaults. Creates the synthetic `demo` pack if absent
+//! and summarizes it; later capabilities (scan, backtest, …) add their step here.
+
+use super::Ctx;
+use crate::cli::DemoArgs;
+use crate::output::{self, thousands};
+use crate::progress::Bars;
+use quantd_data::SynthSpec;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// The demo pack's name.
+pub const DEMO_PACK: &str = "demo";
+
+pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let started = Instant::now();
+    let spec = SynthSpec {
+        tickers: args.tickers,
+        days: args.days,
+        ..SynthSpec::default()
+    };
+    let report = packs.synth(DEMO_PACK, spec, Bars::new(ctx.json)).await?;
+    let built = started.elapsed();
+    let pack = &report.pack;
+
+    // Read every close through the pack's columnar projection and summarize the universe.
+    let reader = packs.open_reader(pack)?;
+    let read_started = Instant::now();
+    let projection = reader.projection(&["close"])?;
+    let mut returns: Vec<(String, f64)> = Vec::with_capacity(reader.manifest().tickers.len());
+    for (i, t) in reader.manifest().tickers.iter().enumerate() {
+        let bars = reader.read(i, &projection)?;
+        let close = bars.column(0);
+        if let (Some(first), Some(last)) = (close.first(), close.last()) {
+            returns.push((t.ticker.clone(), last / first - 1.0));
+        }
+    }
+    let read = read_started.elapsed();
+    returns.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let up = returns.iter().filter(|r| r.1 > 0.0).count();
+    let median = returns.get(returns.len() / 2).map_or(0.0, |r| r.1);
+
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "pack": pack,
+            "created": !report.unchanged,
+            "build_ms": built.as_millis() as u64,
+            "read_close_ms": read.as_secs_f64() * 1e3,
+            "tickers_up": up,
+            "median_return": median,
+            "best": returns.first(),
+            "worst": returns.last(),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("quantd demo — data directory {}", ctx.data_dir.display());
+    println!();
+    println!(
+        "pack  {} ({})  {}  {} tickers × {} days = {} bars, {} .. {}",
+        pack.name,
+        pack.id.short(),
+        pack.state,
+        thousands(pack.tickers),
+        args.days,
+        thousands(pack.bars),
+        pack.first_date,
+        pack.last_date
+    );
+    println!(
+        "      {} in {:.2} s",
+        if report.unchanged {
+            "already present, verified"
+        } else {
+            "generated, hashed and written"
+        },
+        built.as_secs_f64()
+    );
+    println!(
+        "read  close of every ticker in {:.1} ms ({:.0} M bars/s)",
+        read.as_secs_f64() * 1e3,
+        pack.bars as f64 / read.as_secs_f64() / 1e6
+    );
+    println!();
+    println!(
+        "universe: {up} of {} tickers ended higher; median total return {:+.1}%",
+        returns.len(),
+        median * 100.0
+    );
+    let fmt = |r: &(String, f64)| format!("{} {:+.1}%", r.0, r.1 * 100.0);
+    println!(
+        "best:  {}",
+        returns
+            .iter()
+            .take(3)
+            .map(fmt)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "worst: {}",
+        returns
+            .iter()
+            .rev()
+            .take(3)
+            .map(fmt)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!();
+    println!(
+        "next: `quantd data list`, `quantd data show {DEMO_PACK}`, `quantd data export {DEMO_PACK} --out demo.parquet`"
+    );
+    Ok(ExitCode::SUCCESS)
+}

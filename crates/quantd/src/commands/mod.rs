@@ -1,0 +1,54 @@
+//! One module per command family. Each command resolves its options, calls the engine, and
+//! prints the outcome; none holds logic the API or MCP would need too.
+
+mod bench;
+mod data;
+mod demo;
+
+use crate::cli::{Cli, Command};
+use anyhow::Context;
+use quantd_engine::{DataDir, Packs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Shared context of a command: where the data lives and how to print.
+pub struct Ctx {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Ctx {
+    /// Opens the pack service on the data directory (running crash recovery).
+    pub async fn packs(&self) -> anyhow::Result<Packs> {
+        Packs::open(DataDir::new(&self.data_dir))
+            .await
+            .with_context(|| format!("opening data directory {}", self.data_dir.display()))
+    }
+}
+
+/// The data directory: `--data-dir` / `QUANTD_DATA`, else the platform's data dir.
+fn resolve_data_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = flag {
+        return Ok(dir);
+    }
+    directories::ProjectDirs::from("", "", "quantd")
+        .map(|p| p.data_dir().to_path_buf())
+        .context(
+            "no home directory to put the data directory in; pass --data-dir or set QUANTD_DATA",
+        )
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx {
+        data_dir: resolve_data_dir(cli.data_dir)?,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Data(cmd) => data::run(&ctx, cmd).await,
+        Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Bench(cmd) => bench::run(&ctx, cmd).await,
+    }
+}
