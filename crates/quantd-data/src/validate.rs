@@ -92,6 +92,11 @@ impl fmt::Display for Problem {
                 column,
                 value,
                 expected,
+            } if value.is_empty() => write!(f, "column `{column}` is empty; expected {expected}"),
+            ProblemKind::Unparsable {
+                column,
+                value,
+                expected,
             } => write!(f, "column `{column}`: `{value}` is not {expected}"),
             ProblemKind::Duplicate {
                 ticker,

@@ -209,6 +209,7 @@ impl Packs {
                 _ => {}
             }
         }
+        quantd_data::failpoint::hit("import-before-register");
         let manifest = quantd_data::format::manifest_for(&table, &id);
         let token = new_token();
         let tmp_root = self.dir.tmp();
