@@ -75,7 +75,7 @@ pub(super) fn read(
             base,
             extras: &extras,
         });
-        if c.rows_read % PROGRESS_EVERY == 0 {
+        if c.rows_read.is_multiple_of(PROGRESS_EVERY) {
             let byte = record.position().map_or(0, |p| p.byte());
             progress.advance(byte - last_byte);
             last_byte = byte;

@@ -1,0 +1,316 @@
+//! Source text to tokens, each with its byte span. Never panics; a bad character becomes a
+//! diagnostic and lexing goes on, so several can be reported at once.
+
+use crate::diagnostic::{Diagnostic, Span};
+
+/// What a token is. Names and parameters keep their text in the source (see [`Token::span`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Tok {
+    Num(f64),
+    Ident,
+    /// `$name`; the name is the span without its first byte.
+    Param,
+    Let,
+    And,
+    Or,
+    Not,
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    Comma,
+    Dot,
+    Semi,
+    Assign,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    EqEq,
+    Ne,
+    Eof,
+}
+
+/// A token and where it is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Token {
+    pub tok: Tok,
+    pub span: Span,
+}
+
+/// Splits `src` into tokens ending with [`Tok::Eof`], or reports every bad token.
+pub(crate) fn lex(src: &str) -> Result<Vec<Token>, Vec<Diagnostic>> {
+    let bytes = src.as_bytes();
+    let mut toks = Vec::new();
+    let mut errors = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let start = i;
+        let single = |tok| Some((tok, 1));
+        let found = match c {
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                i += 1;
+                continue;
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'0'..=b'9' => {
+                let (tok, len) = number(src, start).unwrap_or_else(|(len, d)| {
+                    errors.push(d);
+                    (Tok::Num(0.0), len)
+                });
+                Some((tok, len))
+            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                let len = ident_len(&bytes[start..]);
+                let tok = match &src[start..start + len] {
+                    "let" => Tok::Let,
+                    "and" => Tok::And,
+                    "or" => Tok::Or,
+                    "not" => Tok::Not,
+                    _ => Tok::Ident,
+                };
+                Some((tok, len))
+            }
+            b'$' => {
+                let len = ident_len(&bytes[start + 1..]);
+                if len == 0 || bytes[start + 1].is_ascii_digit() {
+                    errors.push(
+                        Diagnostic::at(
+                            src,
+                            Span::new(start, start + 1),
+                            "expected a parameter name after `$`",
+                        )
+                        .with_help("parameters look like `$rsi_max`: letters, digits and `_`"),
+                    );
+                    Some((Tok::Param, 1 + len))
+                } else {
+                    Some((Tok::Param, 1 + len))
+                }
+            }
+            b'(' => single(Tok::LParen),
+            b')' => single(Tok::RParen),
+            b'[' => single(Tok::LBracket),
+            b']' => single(Tok::RBracket),
+            b',' => single(Tok::Comma),
+            b'.' => single(Tok::Dot),
+            b';' => single(Tok::Semi),
+            b'+' => single(Tok::Plus),
+            b'-' => single(Tok::Minus),
+            b'*' => single(Tok::Star),
+            b'/' => single(Tok::Slash),
+            b'<' if bytes.get(i + 1) == Some(&b'=') => Some((Tok::Le, 2)),
+            b'<' => single(Tok::Lt),
+            b'>' if bytes.get(i + 1) == Some(&b'=') => Some((Tok::Ge, 2)),
+            b'>' => single(Tok::Gt),
+            b'=' if bytes.get(i + 1) == Some(&b'=') => Some((Tok::EqEq, 2)),
+            b'=' => single(Tok::Assign),
+            b'!' if bytes.get(i + 1) == Some(&b'=') => Some((Tok::Ne, 2)),
+            _ => None,
+        };
+        match found {
+            Some((tok, len)) => {
+                toks.push(Token {
+                    tok,
+                    span: Span::new(start, start + len),
+                });
+                i += len;
+            }
+            None => {
+                let ch = src[start..].chars().next().unwrap_or('?');
+                let len = ch.len_utf8();
+                let doubled = bytes.get(i + 1) == Some(&c) && (c == b'&' || c == b'|');
+                let span = Span::new(start, start + if doubled { 2 } else { len });
+                let shown = &src[span.start..span.end];
+                let help = match c {
+                    b'&' => Some("write `and` to combine conditions".to_string()),
+                    b'|' => Some("write `or` to combine conditions".to_string()),
+                    b'!' => Some("write `not` to negate a condition".to_string()),
+                    b'\'' | b'"' => Some(
+                        "the language has no strings; names are written bare, e.g. `close`"
+                            .to_string(),
+                    ),
+                    b'^' => Some("there is no power operator; multiply, e.g. `x * x`".to_string()),
+                    b'%' => Some("there is no remainder operator".to_string()),
+                    _ => None,
+                };
+                errors.push(
+                    Diagnostic::at(src, span, format!("unexpected character `{shown}`"))
+                        .with_help_opt(help),
+                );
+                i = span.end;
+            }
+        }
+    }
+    if errors.is_empty() {
+        toks.push(Token {
+            tok: Tok::Eof,
+            span: Span::new(src.len(), src.len()),
+        });
+        Ok(toks)
+    } else {
+        Err(errors)
+    }
+}
+
+fn ident_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .count()
+}
+
+/// Lexes a number starting at `start`: `30`, `2.5`, `1e-3`, `2.5E+4`.
+/// On error returns how many bytes to skip and the diagnostic.
+fn number(src: &str, start: usize) -> Result<(Tok, usize), (usize, Diagnostic)> {
+    let bytes = &src.as_bytes()[start..];
+    let digits = |from: usize| {
+        bytes[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let mut len = digits(0);
+    if bytes.get(len) == Some(&b'.') && bytes.get(len + 1).is_some_and(u8::is_ascii_digit) {
+        len += 1 + digits(len + 1);
+    }
+    if matches!(bytes.get(len), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(bytes.get(len + 1), Some(b'+' | b'-')));
+        let exp = digits(len + 1 + sign);
+        if exp > 0 {
+            len += 1 + sign + exp;
+        }
+    }
+    // A number glued to a name (`5x`, `1e`) or to a second dot (`1.2.3`) is a typo, not two tokens.
+    let glued = ident_len(&bytes[len..]);
+    let trailing_dot =
+        bytes.get(len) == Some(&b'.') && bytes.get(len + 1).is_some_and(u8::is_ascii_digit);
+    if glued > 0 || trailing_dot {
+        let end = len + glued + if trailing_dot { 1 + digits(len + 1) } else { 0 };
+        let span = Span::new(start, start + end);
+        return Err((
+            end,
+            Diagnostic::at(
+                src,
+                span,
+                format!("invalid number `{}`", &src[span.start..span.end]),
+            )
+            .with_help("numbers look like `30`, `2.5` or `1e-3`"),
+        ));
+    }
+    let text = &src[start..start + len];
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok((Tok::Num(v), len)),
+        _ => Err((
+            len,
+            Diagnostic::at(
+                src,
+                Span::new(start, start + len),
+                format!("number `{text}` is too large"),
+            ),
+        )),
+    }
+}
+
+/// How a token is named in "expected X, found Y" messages.
+pub(crate) fn describe(src: &str, t: &Token) -> String {
+    let text = &src[t.span.start..t.span.end];
+    match t.tok {
+        Tok::Eof => "end of input".to_string(),
+        Tok::Num(_) => format!("number `{text}`"),
+        Tok::Ident => format!("name `{text}`"),
+        Tok::Param => format!("parameter `{text}`"),
+        Tok::Let | Tok::And | Tok::Or | Tok::Not => format!("keyword `{text}`"),
+        _ => format!("`{text}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(src: &str) -> Vec<Tok> {
+        lex(src).unwrap().into_iter().map(|t| t.tok).collect()
+    }
+
+    #[test]
+    fn tokens() {
+        use Tok::*;
+        assert_eq!(
+            kinds("let x = sma(close, 20); # comment\n x[1] >= 2.5e1 and not $p != 3"),
+            vec![
+                Let,
+                Ident,
+                Assign,
+                Ident,
+                LParen,
+                Ident,
+                Comma,
+                Num(20.0),
+                RParen,
+                Semi,
+                Ident,
+                LBracket,
+                Num(1.0),
+                RBracket,
+                Ge,
+                Num(25.0),
+                And,
+                Not,
+                Param,
+                Ne,
+                Num(3.0),
+                Eof
+            ],
+        );
+        assert_eq!(
+            kinds("1e-3 < <= > == = . -"),
+            vec![Num(0.001), Lt, Le, Gt, EqEq, Assign, Dot, Minus, Eof]
+        );
+        assert_eq!(kinds("macd(close,12,26,9).signal")[10], Dot);
+    }
+
+    #[test]
+    fn spans_and_params() {
+        let t = lex("  $rsi_max").unwrap();
+        assert_eq!(t[0].span, Span::new(2, 10));
+        assert_eq!(t[1].span, Span::new(10, 10));
+    }
+
+    #[test]
+    fn bad_tokens_are_all_reported() {
+        let errs = lex("close > 3 && x @ 5x 1.2.3 $ 1e999").unwrap_err();
+        let msgs: Vec<_> = errs.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "unexpected character `&&`",
+                "unexpected character `@`",
+                "invalid number `5x`",
+                "invalid number `1.2.3`",
+                "expected a parameter name after `$`",
+                "number `1e999` is too large",
+            ]
+        );
+        assert_eq!(
+            errs[0].help.as_deref(),
+            Some("write `and` to combine conditions")
+        );
+    }
+
+    #[test]
+    fn non_ascii_is_an_error_not_a_panic() {
+        let errs = lex("clôse > 1 €").unwrap_err();
+        assert_eq!(errs[0].message, "unexpected character `ô`");
+        assert_eq!(errs[1].message, "unexpected character `€`");
+    }
+}

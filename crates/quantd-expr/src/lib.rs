@@ -1,0 +1,136 @@
+//! quantd's expression language for scanners and strategies: parse (with spans) → check →
+//! compile (identical sub-expressions computed once) → evaluate over one ticker's columns.
+//!
+//! ```
+//! use quantd_expr::{Params, Schema, Workspace, compile};
+//!
+//! let src = "let ma = sma(close, 3);\nclose > ma and close > $min_price";
+//! let params = Params::from([("min_price".to_string(), 11.5)]);
+//! let program = compile(src, &Schema::ohlcv(), &params)?;
+//! assert_eq!(program.columns(), ["close"]);
+//!
+//! let close = [10.0, 11.0, 10.5, 12.0, 11.0, 13.0];
+//! let mut ws = Workspace::new();
+//! let eval = program.evaluate(&[&close], &mut ws)?;
+//! assert_eq!(eval.output(0), [false, false, false, true, false, true]);
+//! assert_eq!(eval.indicator(0)[3], (11.0 + 10.5 + 12.0) / 3.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The language is described for users in `docs/expressions.md`. [`check`] validates code
+//! without parameter values (for storing it); [`compile`] and [`compile_set`] need every
+//! parameter and produce a [`Program`]. Source errors are an [`ExprError`] of [`Diagnostic`]s
+//! with line, column and help; [`ExprError::render`] shows them with the source.
+//!
+//! This crate never does I/O and never panics on any source text: every problem in user code
+//! is found before data is read, and evaluation fails only when the caller passes columns that
+//! do not fit the program.
+
+mod ast;
+mod check;
+mod compile;
+mod diagnostic;
+mod error;
+mod functions;
+mod kernels;
+mod lexer;
+mod parser;
+mod plan;
+mod program;
+mod ta;
+
+use std::collections::BTreeMap;
+
+pub use diagnostic::{Diagnostic, ExprError, Location, Span};
+pub use error::EvalError;
+pub use program::{Evaluation, Program, Workspace};
+
+/// Parameter values by name (without the `$`), as given by `--param name=value`.
+pub type Params = BTreeMap<String, f64>;
+
+/// The numeric columns code may refer to by name: OHLCV and any extra column of the pack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schema {
+    columns: Vec<String>,
+}
+
+impl Schema {
+    /// A schema of these columns, in this order (the order [`Program::columns`] follows).
+    /// Repeated names are kept once.
+    pub fn new<I, S>(columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut out: Vec<String> = Vec::new();
+        for c in columns {
+            let c = c.into();
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        Schema { columns: out }
+    }
+
+    /// `open high low close volume`.
+    pub fn ohlcv() -> Self {
+        Schema::new(["open", "high", "low", "close", "volume"])
+    }
+
+    /// The column names, in order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The position of column `name`, if the schema has it.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+}
+
+impl Default for Schema {
+    fn default() -> Self {
+        Schema::ohlcv()
+    }
+}
+
+/// What [`check`] learned about valid code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckInfo {
+    /// Parameter names used (without `$`), sorted: each needs a value to compile.
+    pub params: Vec<String>,
+    /// `let` names, in source order: the indicator columns an evaluation reports.
+    pub lets: Vec<String>,
+    /// Columns used, in schema order.
+    pub columns: Vec<String>,
+}
+
+/// Parses and type-checks scanner code without parameter values: every error but a missing or
+/// unused parameter is found. For validating code before it is stored.
+pub fn check(src: &str, schema: &Schema) -> Result<CheckInfo, ExprError> {
+    compile::check_sources(&[("signal", src)], schema, false)
+}
+
+/// [`check`] for a set of named expressions (e.g. a strategy's `entry` and `exit`); diagnostics
+/// name the expression they are in ([`Diagnostic::origin`]).
+pub fn check_set(srcs: &[(&str, &str)], schema: &Schema) -> Result<CheckInfo, ExprError> {
+    compile::check_sources(srcs, schema, true)
+}
+
+/// Compiles scanner code into a [`Program`] with one output, `signal`. Every parameter the code
+/// uses needs a value, and every value given must be used.
+pub fn compile(src: &str, schema: &Schema, params: &Params) -> Result<Program, ExprError> {
+    compile::compile_sources(&[("signal", src)], schema, params, false)
+}
+
+/// Compiles named expressions into one [`Program`] with one output per expression, in order.
+/// Sub-expressions they share are computed once. A `let` name used in several of them must have
+/// the same definition in each (it is one indicator). A parameter counts as used if any
+/// expression uses it.
+pub fn compile_set(
+    srcs: &[(&str, &str)],
+    schema: &Schema,
+    params: &Params,
+) -> Result<Program, ExprError> {
+    compile::compile_sources(srcs, schema, params, true)
+}

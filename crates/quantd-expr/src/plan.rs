@@ -1,0 +1,284 @@
+//! The compiled plan: a topologically ordered list of nodes, each computing whole columns into
+//! its own buffer(s). Nodes are hash-consed: an [`Op`] is the node's identity, so a sub-expression
+//! that occurs twice (in one expression or in several of a set) is one node, computed once.
+
+use std::fmt::{self, Write as _};
+
+/// A number operand: an input column, a computed buffer, or a constant (never stored as a column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Num {
+    /// Index into [`crate::Program::columns`].
+    In(u32),
+    /// Index of a number buffer.
+    Buf(u32),
+    /// A constant, as `f64::to_bits` so that nodes can be hashed.
+    Const(u64),
+}
+
+impl Num {
+    pub fn constant(v: f64) -> Num {
+        Num::Const(v.to_bits())
+    }
+
+    pub fn as_const(self) -> Option<f64> {
+        match self {
+            Num::Const(bits) => Some(f64::from_bits(bits)),
+            _ => None,
+        }
+    }
+}
+
+/// A condition operand: a computed buffer or a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Bool {
+    Buf(u32),
+    Const(bool),
+}
+
+/// Element-wise number operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// Smaller of the two; NaN if either is NaN.
+    Min,
+    /// Larger of the two; NaN if either is NaN.
+    Max,
+}
+
+/// Comparisons; all are false when either side is NaN (`!=` included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Cmp {
+    Lt,
+    Le,
+    Eq,
+    Ne,
+}
+
+/// Rolling kernels of one input and one period, from quantd-ta.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Window {
+    Sma,
+    Ema,
+    Wma,
+    Rsi,
+    Roc,
+    Mom,
+    /// Rolling maximum, current bar included (`highest`).
+    Max,
+    /// Rolling minimum, current bar included (`lowest`).
+    Min,
+}
+
+/// Kernels over high, low, close and a period, from quantd-ta.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Hlc {
+    Atr,
+    Natr,
+    Adx,
+    Cci,
+    Willr,
+}
+
+/// A quantd-ta kernel call. Inputs are always series ([`Num::In`] or [`Num::Buf`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Ta {
+    Window(Window, Num, u32),
+    /// `stddev(x, period, nbdev)`; nbdev as bits.
+    Stddev(Num, u32, u64),
+    Hlc(Hlc, [Num; 3], u32),
+    Obv(Num, Num),
+    /// Outputs macd, signal, hist.
+    Macd(Num, u32, u32, u32),
+    /// Outputs upper, middle, lower; nbdev up and down as bits.
+    Bbands(Num, u32, u64, u64),
+    /// Outputs k, d.
+    Stoch([Num; 3], u32, u32, u32),
+}
+
+/// What a node computes. Equal ops are the same node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Op {
+    Arith(Arith, Num, Num),
+    Neg(Num),
+    Abs(Num),
+    Cmp(Cmp, Num, Num),
+    And(Bool, Bool),
+    Or(Bool, Bool),
+    Not(Bool),
+    Ta(Ta),
+    /// Value n bars ago; NaN for the first n bars.
+    Shift(Num, u32),
+    /// Condition n bars ago; false for the first n bars.
+    ShiftBool(Bool, u32),
+    /// `x / x[n] - 1`.
+    PctChange(Num, u32),
+    /// Strictly above (`true`) or below (`false`) each of the previous n values.
+    Trend(bool, Num, u32),
+    /// `crosses_above` (`true`) or `crosses_below` (`false`).
+    Cross(bool, Num, Num),
+    /// Copies a column or broadcasts a constant into a buffer (a `let` that is just a name or number).
+    Fill(Num),
+    /// A condition as 1.0 / 0.0 (a `let` that is a condition, reported as an indicator).
+    BoolToNum(Bool),
+    /// A constant condition as a buffer (an output that is constant).
+    FillBool(bool),
+}
+
+impl Op {
+    /// How many number buffers this op writes (conditions write one bool buffer).
+    pub fn num_outputs(&self) -> u32 {
+        match self {
+            Op::Cmp(..)
+            | Op::And(..)
+            | Op::Or(..)
+            | Op::Not(..)
+            | Op::ShiftBool(..)
+            | Op::Trend(..)
+            | Op::Cross(..)
+            | Op::FillBool(..) => 0,
+            Op::Ta(Ta::Macd(..) | Ta::Bbands(..)) => 3,
+            Op::Ta(Ta::Stoch(..)) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// One step of the plan: an op and where its outputs go.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub op: Op,
+    /// First output buffer: number buffers `out..out + num_outputs`, or bool buffer `out`.
+    pub out: u32,
+}
+
+impl Node {
+    pub fn is_bool(&self) -> bool {
+        self.op.num_outputs() == 0
+    }
+}
+
+/// Formats operands and nodes for [`crate::Program::explain`].
+pub(crate) struct Explain<'a> {
+    pub columns: &'a [String],
+}
+
+impl Explain<'_> {
+    fn num(&self, n: Num) -> String {
+        match n {
+            Num::In(i) => self.columns[i as usize].clone(),
+            Num::Buf(b) => format!("n{b}"),
+            Num::Const(bits) => format!("{}", f64::from_bits(bits)),
+        }
+    }
+
+    fn boolean(b: Bool) -> String {
+        match b {
+            Bool::Buf(b) => format!("b{b}"),
+            Bool::Const(v) => v.to_string(),
+        }
+    }
+
+    pub fn node(&self, node: &Node, out: &mut String) -> fmt::Result {
+        let lhs = if node.is_bool() {
+            format!("b{}", node.out)
+        } else {
+            (0..node.op.num_outputs())
+                .map(|i| format!("n{}", node.out + i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let f = |v: u64| f64::from_bits(v);
+        let rhs = match node.op {
+            Op::Arith(op, a, b) => {
+                let (a, b) = (self.num(a), self.num(b));
+                match op {
+                    Arith::Add => format!("{a} + {b}"),
+                    Arith::Sub => format!("{a} - {b}"),
+                    Arith::Mul => format!("{a} * {b}"),
+                    Arith::Div => format!("{a} / {b}"),
+                    Arith::Min => format!("min({a}, {b})"),
+                    Arith::Max => format!("max({a}, {b})"),
+                }
+            }
+            Op::Neg(x) => format!("-{}", self.num(x)),
+            Op::Abs(x) => format!("abs({})", self.num(x)),
+            Op::Cmp(op, a, b) => {
+                let sym = match op {
+                    Cmp::Lt => "<",
+                    Cmp::Le => "<=",
+                    Cmp::Eq => "==",
+                    Cmp::Ne => "!=",
+                };
+                format!("{} {sym} {}", self.num(a), self.num(b))
+            }
+            Op::And(a, b) => format!("{} and {}", Self::boolean(a), Self::boolean(b)),
+            Op::Or(a, b) => format!("{} or {}", Self::boolean(a), Self::boolean(b)),
+            Op::Not(a) => format!("not {}", Self::boolean(a)),
+            Op::Ta(ta) => match ta {
+                Ta::Window(w, x, p) => {
+                    let name = match w {
+                        Window::Sma => "sma",
+                        Window::Ema => "ema",
+                        Window::Wma => "wma",
+                        Window::Rsi => "rsi",
+                        Window::Roc => "roc",
+                        Window::Mom => "mom",
+                        Window::Max => "highest",
+                        Window::Min => "lowest",
+                    };
+                    format!("{name}({}, {p})", self.num(x))
+                }
+                Ta::Stddev(x, p, d) => format!("stddev({}, {p}, {})", self.num(x), f(d)),
+                Ta::Hlc(k, [h, l, c], p) => {
+                    let name = match k {
+                        Hlc::Atr => "atr",
+                        Hlc::Natr => "natr",
+                        Hlc::Adx => "adx",
+                        Hlc::Cci => "cci",
+                        Hlc::Willr => "willr",
+                    };
+                    format!(
+                        "{name}({}, {}, {}, {p})",
+                        self.num(h),
+                        self.num(l),
+                        self.num(c)
+                    )
+                }
+                Ta::Obv(c, v) => format!("obv({}, {})", self.num(c), self.num(v)),
+                Ta::Macd(x, a, b, s) => format!("macd({}, {a}, {b}, {s})", self.num(x)),
+                Ta::Bbands(x, p, u, d) => {
+                    format!("bbands({}, {p}, {}, {})", self.num(x), f(u), f(d))
+                }
+                Ta::Stoch([h, l, c], a, b, d) => format!(
+                    "stoch({}, {}, {}, {a}, {b}, {d})",
+                    self.num(h),
+                    self.num(l),
+                    self.num(c)
+                ),
+            },
+            Op::Shift(x, n) => format!("shift({}, {n})", self.num(x)),
+            Op::ShiftBool(x, n) => format!("shift({}, {n})", Self::boolean(x)),
+            Op::PctChange(x, n) => format!("pct_change({}, {n})", self.num(x)),
+            Op::Trend(up, x, n) => {
+                format!(
+                    "{}({}, {n})",
+                    if up { "rising" } else { "falling" },
+                    self.num(x)
+                )
+            }
+            Op::Cross(up, a, b) => format!(
+                "{}({}, {})",
+                if up { "crosses_above" } else { "crosses_below" },
+                self.num(a),
+                self.num(b)
+            ),
+            Op::Fill(x) => self.num(x),
+            Op::BoolToNum(x) => format!("number({})", Self::boolean(x)),
+            Op::FillBool(v) => v.to_string(),
+        };
+        writeln!(out, "{lhs} = {rhs}")
+    }
+}

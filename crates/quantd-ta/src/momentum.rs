@@ -1,0 +1,235 @@
+//! Momentum of one series: [`rsi`], [`macd`], [`roc`] and [`mom`].
+//!
+//! RSI uses Wilder's smoothing with TA-Lib's defaults (no unstable period, classic rather than
+//! Metastock start); MACD reproduces TA-Lib's particular seeding of its two EMAs.
+
+use crate::average::{ema_kernel, per_to_k};
+use crate::common::{skip_leading_nan, warm_up};
+use crate::error::{Result, check_lengths, check_period};
+
+/// Bars of warm-up before the first [`rsi`] value: `period` (TA-Lib's `TA_RSI_Lookback` with its
+/// default unstable period of 0).
+pub const fn lookback_rsi(period: usize) -> usize {
+    period
+}
+
+/// Relative strength index, TA-Lib `RSI` (Wilder's smoothing, TA-Lib defaults: unstable period 0,
+/// default compatibility).
+///
+/// With `d[i] = x[i] - x[i-1]`, the first average gain `G` and loss `L` are the plain means of the
+/// gains (`max(d, 0)`) and losses (`max(-d, 0)`) over bars `1..=period`; after that
+/// `G = (G*(period-1) + gain) / period`, likewise `L`, and `rsi = 100 * G / (G + L)`, or 0 when
+/// `G + L` is exactly 0 (no change at all since the warm-up), as in TA-Lib. (TA-Lib tests the total
+/// exactly since its fix for finely quoted instruments, so a long flat stretch keeps the last
+/// ratio rather than dropping to 0.)
+///
+/// Warm-up: the first [`lookback_rsi`]`(period) = period` values are `NaN` (after any leading
+/// `NaN`s of `x`). `period` must be at least 2, as in TA-Lib.
+pub fn rsi(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
+    check_period("rsi", "period", period, 2)?;
+    check_lengths("rsi", ("x", x.len()), &[("out", out.len())])?;
+    let start = skip_leading_nan(&[x], out);
+    rsi_kernel(&x[start..], period, &mut out[start..]);
+    Ok(())
+}
+
+fn rsi_kernel(x: &[f64], period: usize, out: &mut [f64]) {
+    if !warm_up(out, period) {
+        return;
+    }
+    #[inline(always)]
+    fn value(gain: f64, loss: f64) -> f64 {
+        let total = gain + loss;
+        if total > 0.0 {
+            100.0 * (gain / total)
+        } else {
+            0.0
+        }
+    }
+    // TA-Lib's branch-free split: `up - d` is exactly the loss for every finite `d`.
+    let inv = 1.0 / period as f64;
+    let p1 = (period - 1) as f64;
+    let mut gain = 0.0;
+    let mut loss = 0.0;
+    let mut prev = x[0];
+    for &v in &x[1..=period] {
+        let d = v - prev;
+        prev = v;
+        let up = if d > 0.0 { d } else { 0.0 };
+        gain += up;
+        loss += up - d;
+    }
+    loss *= inv;
+    gain *= inv;
+    out[period] = value(gain, loss);
+    for (o, &v) in out[period + 1..].iter_mut().zip(&x[period + 1..]) {
+        let d = v - prev;
+        prev = v;
+        let up = if d > 0.0 { d } else { 0.0 };
+        loss *= p1;
+        gain *= p1;
+        gain += up;
+        loss += up - d;
+        loss *= inv;
+        gain *= inv;
+        *o = value(gain, loss);
+    }
+}
+
+/// The three output lines of [`macd`], each as long as the input.
+#[derive(Debug)]
+pub struct MacdOut<'a> {
+    /// The MACD line: fast EMA minus slow EMA.
+    pub macd: &'a mut [f64],
+    /// The signal line: an EMA of the MACD line.
+    pub signal: &'a mut [f64],
+    /// The histogram: MACD line minus signal line.
+    pub hist: &'a mut [f64],
+}
+
+/// Bars of warm-up before the first [`macd`] values: `max(fast, slow) - 1 + signal - 1` (TA-Lib's
+/// `TA_MACD_Lookback`).
+pub const fn lookback_macd(fast: usize, slow: usize, signal: usize) -> usize {
+    let slow = if slow < fast { fast } else { slow };
+    slow.saturating_sub(1)
+        .saturating_add(signal.saturating_sub(1))
+}
+
+/// Moving average convergence/divergence, exactly TA-Lib `MACD`.
+///
+/// `macd = EMA(fast) - EMA(slow)`, `signal = EMA(signal)` of the MACD line, `hist = macd - signal`,
+/// with `k = 2 / (period + 1)` for each EMA. TA-Lib's quirks are kept: if `slow < fast` the two are
+/// swapped; both EMAs start on the same bar, `slow - 1`, each seeded with the SMA of the `period`
+/// bars ending there (so the fast EMA ignores the bars before `slow - fast`); the signal EMA is
+/// seeded with the SMA of the first `signal` MACD values.
+///
+/// Warm-up: the first [`lookback_macd`]`(fast, slow, signal)` values of all three lines are `NaN`
+/// (after any leading `NaN`s of `x`), including the MACD line, as in TA-Lib. `fast` and `slow` must
+/// be at least 2 and `signal` at least 1, as in TA-Lib.
+pub fn macd(x: &[f64], fast: usize, slow: usize, signal: usize, out: MacdOut<'_>) -> Result<()> {
+    check_period("macd", "fast", fast, 2)?;
+    check_period("macd", "slow", slow, 2)?;
+    check_period("macd", "signal", signal, 1)?;
+    check_lengths(
+        "macd",
+        ("x", x.len()),
+        &[
+            ("out.macd", out.macd.len()),
+            ("out.signal", out.signal.len()),
+            ("out.hist", out.hist.len()),
+        ],
+    )?;
+    let start = skip_leading_nan(&[x], out.macd);
+    out.signal[..start].fill(f64::NAN);
+    out.hist[..start].fill(f64::NAN);
+    macd_kernel(
+        &x[start..],
+        fast,
+        slow,
+        signal,
+        &mut out.macd[start..],
+        &mut out.signal[start..],
+        &mut out.hist[start..],
+    );
+    Ok(())
+}
+
+fn macd_kernel(
+    x: &[f64],
+    fast: usize,
+    slow: usize,
+    signal: usize,
+    macd: &mut [f64],
+    sig: &mut [f64],
+    hist: &mut [f64],
+) {
+    let (fast, slow) = if slow < fast {
+        (slow, fast)
+    } else {
+        (fast, slow)
+    };
+    let lookback = lookback_macd(fast, slow, signal);
+    warm_up(hist, lookback);
+    if !warm_up(macd, lookback) {
+        sig.fill(f64::NAN);
+        return;
+    }
+    let kf = per_to_k(fast);
+    let ks = per_to_k(slow);
+    let first = slow - 1;
+    let mut sum = 0.0;
+    for &v in &x[..slow] {
+        sum += v;
+    }
+    let mut slow_ema = sum / slow as f64;
+    sum = 0.0;
+    for &v in &x[slow - fast..slow] {
+        sum += v;
+    }
+    let mut fast_ema = sum / fast as f64;
+    macd[first] = fast_ema - slow_ema;
+    for (o, &v) in macd[slow..].iter_mut().zip(&x[slow..]) {
+        slow_ema = (v - slow_ema) * ks + slow_ema;
+        fast_ema = (v - fast_ema) * kf + fast_ema;
+        *o = fast_ema - slow_ema;
+    }
+    ema_kernel(&macd[first..], signal, &mut sig[first..]);
+    sig[..first].fill(f64::NAN);
+    for ((h, &m), &s) in hist[lookback..]
+        .iter_mut()
+        .zip(&macd[lookback..])
+        .zip(&sig[lookback..])
+    {
+        *h = m - s;
+    }
+    macd[..lookback].fill(f64::NAN);
+}
+
+/// Bars of warm-up before the first [`roc`] value: `period` (TA-Lib's `TA_ROC_Lookback`).
+pub const fn lookback_roc(period: usize) -> usize {
+    period
+}
+
+/// Rate of change in percent, TA-Lib `ROC`: `out[i] = (x[i] / x[i-period] - 1) * 100`, or 0 when
+/// `x[i-period]` is exactly 0, as in TA-Lib.
+///
+/// Warm-up: the first [`lookback_roc`]`(period) = period` values are `NaN` (after any leading
+/// `NaN`s of `x`). `period` must be at least 1.
+pub fn roc(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
+    check_period("roc", "period", period, 1)?;
+    check_lengths("roc", ("x", x.len()), &[("out", out.len())])?;
+    let start = skip_leading_nan(&[x], out);
+    let (x, out) = (&x[start..], &mut out[start..]);
+    if warm_up(out, period) {
+        for ((o, &now), &then) in out[period..].iter_mut().zip(&x[period..]).zip(x) {
+            *o = if then != 0.0 {
+                ((now / then) - 1.0) * 100.0
+            } else {
+                0.0
+            };
+        }
+    }
+    Ok(())
+}
+
+/// Bars of warm-up before the first [`mom`] value: `period` (TA-Lib's `TA_MOM_Lookback`).
+pub const fn lookback_mom(period: usize) -> usize {
+    period
+}
+
+/// Momentum, TA-Lib `MOM`: `out[i] = x[i] - x[i-period]`.
+///
+/// Warm-up: the first [`lookback_mom`]`(period) = period` values are `NaN` (after any leading
+/// `NaN`s of `x`). `period` must be at least 1.
+pub fn mom(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
+    check_period("mom", "period", period, 1)?;
+    check_lengths("mom", ("x", x.len()), &[("out", out.len())])?;
+    let start = skip_leading_nan(&[x], out);
+    let (x, out) = (&x[start..], &mut out[start..]);
+    if warm_up(out, period) {
+        for ((o, &now), &then) in out[period..].iter_mut().zip(&x[period..]).zip(x) {
+            *o = now - then;
+        }
+    }
+    Ok(())
+}
