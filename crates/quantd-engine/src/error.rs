@@ -40,6 +40,14 @@ pub enum EngineError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Scanner or strategy code is wrong; `rendered` shows the source with carets.
+    #[error("{rendered}")]
+    Expression {
+        /// The diagnostics rendered under the source lines.
+        rendered: String,
+        /// The first diagnostic, on one line.
+        message: String,
+    },
     /// A background task panicked or was cancelled.
     #[error("internal error: {0}")]
     Internal(String),
@@ -54,7 +62,9 @@ impl EngineError {
         match self {
             EngineError::Data(e) => e.class(),
             EngineError::Store(e) => e.class(),
-            EngineError::NotFound { .. } | EngineError::Invalid(_) => ErrorClass::Validation,
+            EngineError::NotFound { .. }
+            | EngineError::Invalid(_)
+            | EngineError::Expression { .. } => ErrorClass::Validation,
             EngineError::PackNotReady { .. } => ErrorClass::Data,
             EngineError::Io { .. } => ErrorClass::Network,
             EngineError::Internal(_) => ErrorClass::Internal,

@@ -8,6 +8,8 @@
 
 pub mod error;
 pub mod packs;
+pub mod results;
+pub mod scan;
 
 pub use error::{EngineError, Result};
 pub use packs::{DataDir, ImportReport, Packs};

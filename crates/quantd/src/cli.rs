@@ -33,6 +33,8 @@ pub enum Command {
     /// Market data packs: synthesize, import, list, show, export.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Scan a pack with a scanner expression: rows where it is true, with each `let` as a column.
+    Scan(ScanArgs),
     /// Show the product on a synthetic universe: creates the demo pack if absent and summarizes it.
     Demo(DemoArgs),
     /// Benchmarks (figures for docs/PERFORMANCE.md).
@@ -118,6 +120,48 @@ pub struct ExportArgs {
     /// Output file: *.csv or *.parquet.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Arguments of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The scanner expression (see docs/expressions.md), e.g. `close < sma(close, 50) and rsi(close, 14) < 30`.
+    #[arg(long)]
+    pub expr: String,
+    /// Pack name, id or id prefix; default: the newest fresh pack.
+    #[arg(long)]
+    pub pack: Option<String>,
+    /// Only these tickers (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tickers: Option<Vec<String>>,
+    /// First signal date kept (YYYY-MM-DD); indicators still warm up on earlier bars.
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last signal date kept (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
+    /// A `$name` value, as name=number (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, f64)>,
+    /// Output format: table, csv, json, ndjson, parquet or md (default: from --out's extension, else table).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Write the rows to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Parses `name=number`.
+pub fn parse_param(s: &str) -> Result<(String, f64), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE (e.g. --param rsi_max=30)"))?;
+    let name = name.trim().trim_start_matches('$');
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` in `{s}` is not a number (e.g. --param {name}=30)"))?;
+    Ok((name.to_string(), value))
 }
 
 /// Arguments of `demo`.

@@ -25,9 +25,18 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            report(&e);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints an error for people. Code diagnostics are printed as rendered (they carry their own
+/// `error:` lines and carets); everything else as `error: ` and the chain of causes.
+fn report(e: &anyhow::Error) {
+    match e.downcast_ref::<quantd_engine::EngineError>() {
+        Some(quantd_engine::EngineError::Expression { rendered, .. }) => eprint!("{rendered}"),
+        _ => eprintln!("error: {e:#}"),
     }
 }
 

@@ -53,8 +53,10 @@ fn best_of<T>(repeat: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow
     Ok((best, last.expect("at least one run")))
 }
 
-/// Reads the named columns of every ticker and sums them, so every value is really touched.
-fn read_sum(reader: &PackReader, columns: &[&str]) -> anyhow::Result<f64> {
+/// Opens the pack (a fresh mapping, so pages fault in again as in a new process), reads the named
+/// columns of every ticker and sums them, so every value is really touched.
+fn read_sum(dir: &Path, columns: &[&str]) -> anyhow::Result<f64> {
+    let reader = PackReader::open(dir)?;
     let proj = reader.projection(columns)?;
     let mut sum = 0.0;
     for i in 0..reader.manifest().tickers.len() {
@@ -110,6 +112,8 @@ async fn data(a: BenchDataArgs) -> anyhow::Result<ExitCode> {
     let reader = packs.open_reader(&synth.pack)?;
 
     let table = reader.to_table()?;
+    let csv_path = tmp.path().join("bench.csv");
+    export(&table, &csv_path, ParquetLayout::default(), &NoProgress)?;
     let pq_path = tmp.path().join("bench.parquet");
     let pq_ticker_path = tmp.path().join("bench-per-ticker.parquet");
     export(&table, &pq_path, ParquetLayout::default(), &NoProgress)?;
@@ -123,25 +127,13 @@ async fn data(a: BenchDataArgs) -> anyhow::Result<ExitCode> {
     )?;
     drop(table);
 
-    let t = Instant::now();
-    let imported = packs
-        .import_file(
-            &pq_path,
-            "bench-import",
-            ImportOptions::default(),
-            Default::default(),
-            Arc::new(NoProgress),
-        )
-        .await?;
-    let import_s = t.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        imported.pack.id == synth.pack.id,
-        "import of the exported Parquet changed the pack id"
-    );
+    let import_s = timed_import(&packs, &pq_path, "bench-parquet", &synth.pack.id).await?;
+    let import_csv_s = timed_import(&packs, &csv_path, "bench-csv", &synth.pack.id).await?;
 
-    let (read_cv_s, cv_sum) = best_of(a.repeat, || read_sum(&reader, &["close", "volume"]))?;
+    let dir = reader.dir().to_path_buf();
+    let (read_cv_s, cv_sum) = best_of(a.repeat, || read_sum(&dir, &["close", "volume"]))?;
     let (read_all_s, _) = best_of(a.repeat, || {
-        read_sum(&reader, &["open", "high", "low", "close", "volume"])
+        read_sum(&dir, &["open", "high", "low", "close", "volume"])
     })?;
     let (pq_cv_s, pq_sum) = best_of(a.repeat, || parquet_read_sum(&pq_ticker_path))?;
     anyhow::ensure!(
@@ -162,6 +154,11 @@ async fn data(a: BenchDataArgs) -> anyhow::Result<ExitCode> {
         row(
             "import Parquet (parse, validate, hash, write)",
             import_s,
+            bars,
+        ),
+        row(
+            "import CSV (parse, validate, hash, write)",
+            import_csv_s,
             bars,
         ),
         row(
@@ -199,12 +196,38 @@ async fn data(a: BenchDataArgs) -> anyhow::Result<ExitCode> {
     println!(
         "{}",
         serde_json::json!({
-            "tickers": a.tickers, "days": a.days, "synth_s": synth_s, "import_parquet_s": import_s,
+            "tickers": a.tickers, "days": a.days, "synth_s": synth_s, "import_parquet_s": import_s, "import_csv_s": import_csv_s,
             "read_close_volume_s": read_cv_s, "read_all_s": read_all_s, "parquet_per_ticker_close_volume_s": pq_cv_s,
             "peer": peer,
         })
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Imports `path` as pack `name`, checks it got `expected`'s id, and returns the seconds it took.
+async fn timed_import(
+    packs: &Packs,
+    path: &Path,
+    name: &str,
+    expected: &quantd_core::PackId,
+) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    let report = packs
+        .import_file(
+            path,
+            name,
+            ImportOptions::default(),
+            Default::default(),
+            Arc::new(NoProgress),
+        )
+        .await?;
+    let secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        &report.pack.id == expected,
+        "importing {} changed the pack id",
+        path.display()
+    );
+    Ok(secs)
 }
 
 fn row(what: &str, secs: f64, bars: f64) -> Vec<String> {

@@ -2,12 +2,16 @@
 //! and summarizes it; later capabilities (scan, backtest, …) add their step here.
 
 use super::Ctx;
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, ScanArgs};
 use crate::output::{self, thousands};
 use crate::progress::Bars;
 use quantd_data::SynthSpec;
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// The scanner the demo runs (the reference scanner of docs/PERFORMANCE.md).
+pub const REFERENCE_SCANNER: &str =
+    "let r = rsi(close, 14); close < sma(close, 50) and r < 30 and volume > 2 * sma(volume, 20)";
 
 /// The demo pack's name.
 pub const DEMO_PACK: &str = "demo";
@@ -108,8 +112,22 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
             .join(", ")
     );
     println!();
+    let args = ScanArgs {
+        expr: REFERENCE_SCANNER.into(),
+        pack: Some(pack.id.to_string()),
+        tickers: None,
+        from: None,
+        to: None,
+        params: vec![],
+        format: None,
+        out: None,
+    };
+    let outcome = super::scan::scan(&packs, &args, Bars::new(false)).await?;
+    println!("scan  {REFERENCE_SCANNER}");
+    super::scan::print_summary(&outcome, false);
+    println!();
     println!(
-        "next: `quantd data list`, `quantd data show {DEMO_PACK}`, `quantd data export {DEMO_PACK} --out demo.parquet`"
+        "next: `quantd scan --expr '<your scanner>' --out hits.parquet`, `quantd data list`, `quantd data show {DEMO_PACK}`"
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod data;
 mod demo;
+mod scan;
 
 use crate::cli::{Cli, Command};
 use anyhow::Context;
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Data(cmd) => data::run(&ctx, cmd).await,
+        Command::Scan(args) => scan::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Bench(cmd) => bench::run(&ctx, cmd).await,
     }

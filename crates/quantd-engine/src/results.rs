@@ -1,0 +1,276 @@
+//! Result exports: signal rows as CSV, JSON, NDJSON, Parquet, Markdown or a plain table.
+//! Every format has the same columns: `ticker, date`, then one column per indicator.
+
+use crate::error::{EngineError, Result};
+use crate::scan::Signals;
+use arrow_array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use quantd_data::bars::date_from_day;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// Comma-separated values with a header.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Apache Parquet.
+    Parquet,
+    /// A Markdown table.
+    Md,
+}
+
+impl Format {
+    /// Parses a format name.
+    pub fn parse(name: &str) -> Result<Format> {
+        Ok(match name.to_ascii_lowercase().as_str() {
+            "table" => Format::Table,
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "parquet" | "pq" => Format::Parquet,
+            "md" | "markdown" => Format::Md,
+            other => {
+                return Err(EngineError::Invalid(format!(
+                    "unknown format `{other}`; use table, csv, json, ndjson, parquet or md"
+                )));
+            }
+        })
+    }
+
+    /// The format a file name implies, if any.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?;
+        Format::parse(ext).ok().filter(|f| *f != Format::Table)
+    }
+}
+
+fn io(e: std::io::Error) -> EngineError {
+    EngineError::Io {
+        action: "writing results to",
+        path: "output".into(),
+        source: e,
+    }
+}
+
+fn cell(v: f64) -> String {
+    if v.is_nan() {
+        String::new()
+    } else {
+        v.to_string()
+    }
+}
+
+fn json_number(v: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// One row as a JSON object.
+fn json_row(s: &Signals, i: usize) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert("ticker".into(), s.ticker_of(i).into());
+    m.insert("date".into(), date_from_day(s.date[i]).to_string().into());
+    for (name, &v) in s.indicators.iter().zip(s.values_of(i)) {
+        m.insert(name.clone(), json_number(v));
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Writes signal rows in `format`.
+pub fn write_signals<W: Write + Send>(s: &Signals, format: Format, mut w: W) -> Result<()> {
+    match format {
+        Format::Csv => {
+            let header: Vec<&str> = ["ticker", "date"]
+                .into_iter()
+                .chain(s.indicators.iter().map(String::as_str))
+                .collect();
+            writeln!(w, "{}", header.join(",")).map_err(io)?;
+            for i in 0..s.len() {
+                let vals: String = s
+                    .values_of(i)
+                    .iter()
+                    .map(|&v| format!(",{}", cell(v)))
+                    .collect();
+                writeln!(w, "{},{}{vals}", s.ticker_of(i), date_from_day(s.date[i])).map_err(io)?;
+            }
+        }
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = (0..s.len()).map(|i| json_row(s, i)).collect();
+            serde_json::to_writer(&mut w, &rows).map_err(|e| io(e.into()))?;
+            writeln!(w).map_err(io)?;
+        }
+        Format::Ndjson => {
+            for i in 0..s.len() {
+                serde_json::to_writer(&mut w, &json_row(s, i)).map_err(|e| io(e.into()))?;
+                writeln!(w).map_err(io)?;
+            }
+        }
+        Format::Md | Format::Table => {
+            let header: Vec<String> = ["ticker", "date"]
+                .into_iter()
+                .map(String::from)
+                .chain(s.indicators.iter().cloned())
+                .collect();
+            let rows: Vec<Vec<String>> = (0..s.len())
+                .map(|i| {
+                    let mut r = vec![
+                        s.ticker_of(i).to_string(),
+                        date_from_day(s.date[i]).to_string(),
+                    ];
+                    r.extend(s.values_of(i).iter().map(|&v| {
+                        if v.is_nan() {
+                            "NaN".into()
+                        } else {
+                            format!("{v:.4}")
+                        }
+                    }));
+                    r
+                })
+                .collect();
+            write_table(&mut w, &header, &rows, format == Format::Md).map_err(io)?;
+        }
+        Format::Parquet => return write_parquet(s, w),
+    }
+    w.flush().map_err(io)
+}
+
+/// Aligned plain or Markdown table.
+pub fn write_table<W: Write>(
+    w: &mut W,
+    header: &[String],
+    rows: &[Vec<String>],
+    markdown: bool,
+) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (wd, c) in widths.iter_mut().zip(r) {
+            *wd = (*wd).max(c.chars().count());
+        }
+    }
+    let line = |w: &mut W, cells: &[String]| -> std::io::Result<()> {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, wd)| format!("{c:<wd$}"))
+            .collect();
+        if markdown {
+            writeln!(w, "| {} |", parts.join(" | "))
+        } else {
+            writeln!(w, "{}", parts.join("  ").trim_end())
+        }
+    };
+    line(w, header)?;
+    if markdown {
+        let dashes: Vec<String> = widths.iter().map(|&wd| "-".repeat(wd.max(3))).collect();
+        writeln!(
+            w,
+            "|{}|",
+            dashes
+                .iter()
+                .map(|d| format!(" {d} "))
+                .collect::<Vec<_>>()
+                .join("|")
+        )?;
+    }
+    for r in rows {
+        line(w, r)?;
+    }
+    Ok(())
+}
+
+fn write_parquet<W: Write + Send>(s: &Signals, w: W) -> Result<()> {
+    let err = |e: &dyn std::fmt::Display| EngineError::Internal(format!("writing Parquet: {e}"));
+    let mut fields = vec![
+        Field::new("ticker", DataType::Utf8, false),
+        Field::new("date", DataType::Date32, false),
+    ];
+    fields.extend(
+        s.indicators
+            .iter()
+            .map(|n| Field::new(n, DataType::Float64, true)),
+    );
+    let schema = Arc::new(Schema::new(fields));
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            (0..s.len()).map(|i| s.ticker_of(i)),
+        )),
+        Arc::new(Date32Array::from(s.date.clone())),
+    ];
+    let n = s.indicators.len();
+    for k in 0..n {
+        arrays.push(Arc::new(Float64Array::from_iter_values(
+            (0..s.len()).map(|i| s.values[i * n + k]),
+        )));
+    }
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| err(&e))?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(w, schema, Some(props)).map_err(|e| err(&e))?;
+    writer.write(&batch).map_err(|e| err(&e))?;
+    writer.close().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Signals {
+        Signals {
+            tickers: vec!["AAA".into(), "BBB".into()],
+            indicators: vec!["r".into()],
+            ticker: vec![0, 1],
+            date: vec![19_000, 19_001],
+            values: vec![25.5, f64::NAN],
+        }
+    }
+
+    fn text(format: Format) -> String {
+        let mut out = Vec::new();
+        write_signals(&sample(), format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn every_text_format_has_the_same_rows() {
+        assert_eq!(
+            text(Format::Csv),
+            "ticker,date,r\nAAA,2022-01-08,25.5\nBBB,2022-01-09,\n"
+        );
+        assert_eq!(
+            text(Format::Ndjson),
+            "{\"date\":\"2022-01-08\",\"r\":25.5,\"ticker\":\"AAA\"}\n{\"date\":\"2022-01-09\",\"r\":null,\"ticker\":\"BBB\"}\n"
+        );
+        let md = text(Format::Md);
+        assert!(
+            md.starts_with("| ticker | date       | r       |\n| ------ |"),
+            "{md}"
+        );
+        assert!(md.contains("| BBB    | 2022-01-09 | NaN     |"), "{md}");
+    }
+
+    #[test]
+    fn formats_parse_and_come_from_extensions() {
+        assert_eq!(Format::parse("NDJSON").unwrap(), Format::Ndjson);
+        assert!(
+            Format::parse("xml")
+                .unwrap_err()
+                .to_string()
+                .contains("use table, csv")
+        );
+        assert_eq!(
+            Format::from_path(Path::new("x.parquet")),
+            Some(Format::Parquet)
+        );
+        assert_eq!(Format::from_path(Path::new("x")), None);
+    }
+}

@@ -1,0 +1,231 @@
+//! Native scans: a compiled expression over every ticker of a pack, in parallel, reading only
+//! the columns the expression needs.
+//!
+//! Each ticker is evaluated over its whole history (so indicators are warm at `from`), then the
+//! signal rows inside the date window are kept, with the value of every `let` at that row.
+//! Rows come out sorted by (ticker, date) whatever the thread count.
+
+use crate::error::{EngineError, Result};
+use quantd_core::Progress;
+use quantd_data::PackReader;
+use quantd_data::bars::{Day, date_from_day, day_from_date};
+use quantd_expr::{Params, Program, Schema, Workspace};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// What to scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// The scanner expression.
+    pub expr: String,
+    /// `$name` values.
+    pub params: Params,
+    /// Only these tickers (all when `None`).
+    pub tickers: Option<Vec<String>>,
+    /// First signal date kept (inclusive).
+    pub from: Option<chrono::NaiveDate>,
+    /// Last signal date kept (inclusive).
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// Signal rows, columnar: row `i` is ticker `tickers[ticker[i]]` on `date[i]`, with indicator
+/// values `values[i * indicators.len()..][..indicators.len()]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Signals {
+    /// Ticker symbols the rows index into (the pack's, in pack order).
+    pub tickers: Vec<String>,
+    /// Indicator (`let`) names, in source order.
+    pub indicators: Vec<String>,
+    /// Ticker index of each row.
+    pub ticker: Vec<u32>,
+    /// Date of each row.
+    pub date: Vec<Day>,
+    /// Indicator values, row-major.
+    pub values: Vec<f64>,
+}
+
+impl Signals {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.date.len()
+    }
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.date.is_empty()
+    }
+    /// The symbol of row `i`.
+    pub fn ticker_of(&self, i: usize) -> &str {
+        &self.tickers[self.ticker[i] as usize]
+    }
+    /// The indicator values of row `i`.
+    pub fn values_of(&self, i: usize) -> &[f64] {
+        let n = self.indicators.len();
+        &self.values[i * n..(i + 1) * n]
+    }
+    fn append(&mut self, other: Signals) {
+        self.ticker.extend(other.ticker);
+        self.date.extend(other.date);
+        self.values.extend(other.values);
+    }
+}
+
+/// A count by key, for the summary's top-10 lists.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Count {
+    /// The date or ticker.
+    pub key: String,
+    /// How many signals.
+    pub signals: u64,
+}
+
+/// What a scan found, in numbers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScanSummary {
+    /// Tickers scanned.
+    pub tickers_scanned: u64,
+    /// Bars evaluated.
+    pub bars_scanned: u64,
+    /// Signal rows.
+    pub signals: u64,
+    /// Tickers with at least one signal.
+    pub unique_tickers: u64,
+    /// Dates with the most signals (top 10).
+    pub top_dates: Vec<Count>,
+    /// Tickers with the most signals (top 10).
+    pub top_tickers: Vec<Count>,
+}
+
+/// Compiles `expr` against the columns of a pack: the error, if any, is rendered with the source.
+pub fn compile(reader: &PackReader, expr: &str, params: &Params) -> Result<Program> {
+    let schema = Schema::new(reader.manifest().columns.iter().cloned());
+    quantd_expr::compile(expr, &schema, params).map_err(|e| EngineError::Expression {
+        rendered: e.render(expr),
+        message: e.to_string(),
+    })
+}
+
+/// The pack positions of the requested tickers (all when `None`); unknown ones are an error
+/// that names them.
+pub fn select_tickers(reader: &PackReader, tickers: Option<&[String]>) -> Result<Vec<usize>> {
+    let Some(list) = tickers else {
+        return Ok((0..reader.manifest().tickers.len()).collect());
+    };
+    let mut found = Vec::with_capacity(list.len());
+    let mut missing = Vec::new();
+    for t in list {
+        match reader.ticker_index(t) {
+            Some(i) => found.push(i),
+            None => missing.push(t.as_str()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(EngineError::NotFound {
+            what: format!(
+                "ticker{} {}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            ),
+            hint: format!(
+                "; the pack has {} tickers (see `quantd data show`)",
+                reader.manifest().tickers.len()
+            ),
+        });
+    }
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
+}
+
+/// Tickers per parallel task: big enough to amortize scheduling, small enough to balance 2+ cores.
+const CHUNK: usize = 32;
+
+/// Runs a compiled scanner over the selected tickers of a pack.
+pub fn run(
+    reader: &PackReader,
+    program: &Program,
+    tickers: &[usize],
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    progress: &dyn Progress,
+) -> Result<Signals> {
+    let columns: Vec<&str> = program.columns().iter().map(String::as_str).collect();
+    let projection = reader.projection(&columns)?;
+    let (from, to) = (from.map(day_from_date), to.map(day_from_date));
+    let n_ind = program.indicators().len();
+    progress.phase("scan", tickers.len() as u64);
+    let parts: Vec<Result<Signals>> = tickers
+        .par_chunks(CHUNK)
+        .map_init(Workspace::new, |ws, chunk| {
+            let mut part = Signals::default();
+            for &t in chunk {
+                let bars = reader.read(t, &projection)?;
+                let inputs: Vec<&[f64]> = (0..columns.len()).map(|k| bars.column(k)).collect();
+                let eval = program
+                    .evaluate(&inputs, ws)
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+                let mask = eval.output(0);
+                let dates = bars.dates();
+                let window = bars.window(from, to);
+                for row in window.clone().filter(|&r| mask[r]) {
+                    part.ticker.push(t as u32);
+                    part.date.push(dates[row]);
+                    part.values
+                        .extend((0..n_ind).map(|k| eval.indicator(k)[row]));
+                }
+            }
+            progress.advance(chunk.len() as u64);
+            Ok(part)
+        })
+        .collect();
+    let mut all = Signals {
+        tickers: reader
+            .manifest()
+            .tickers
+            .iter()
+            .map(|t| t.ticker.clone())
+            .collect(),
+        indicators: program.indicators().to_vec(),
+        ..Signals::default()
+    };
+    for part in parts {
+        all.append(part?);
+    }
+    progress.finish();
+    Ok(all)
+}
+
+/// Summarizes signals: totals and the top 10 dates and tickers (ties broken by key).
+pub fn summarize(signals: &Signals, tickers_scanned: u64, bars_scanned: u64) -> ScanSummary {
+    let mut by_date: HashMap<Day, u64> = HashMap::new();
+    let mut by_ticker: HashMap<u32, u64> = HashMap::new();
+    for i in 0..signals.len() {
+        *by_date.entry(signals.date[i]).or_default() += 1;
+        *by_ticker.entry(signals.ticker[i]).or_default() += 1;
+    }
+    let top = |mut v: Vec<Count>| {
+        v.sort_by(|a, b| b.signals.cmp(&a.signals).then_with(|| a.key.cmp(&b.key)));
+        v.truncate(10);
+        v
+    };
+    ScanSummary {
+        tickers_scanned,
+        bars_scanned,
+        signals: signals.len() as u64,
+        unique_tickers: by_ticker.len() as u64,
+        top_dates: top(by_date
+            .into_iter()
+            .map(|(d, n)| Count {
+                key: date_from_day(d).to_string(),
+                signals: n,
+            })
+            .collect()),
+        top_tickers: top(by_ticker
+            .into_iter()
+            .map(|(t, n)| Count {
+                key: signals.tickers[t as usize].clone(),
+                signals: n,
+            })
+            .collect()),
+    }
+}

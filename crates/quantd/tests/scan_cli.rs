@@ -1,0 +1,261 @@
+//! `quantd scan` end to end, and its signals against an independent pandas + TA-Lib
+//! implementation of the same scanner on the same bars.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn quantd(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quantd"))
+        .env("QUANTD_DATA", data)
+        .args(args)
+        .output()
+        .expect("run quantd")
+}
+
+fn ok(data: &Path, args: &[&str]) -> String {
+    let out = quantd(data, args);
+    assert!(
+        out.status.success(),
+        "quantd {args:?}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn reference_python() -> PathBuf {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pyenv");
+    let out = Command::new("bash")
+        .arg(script)
+        .output()
+        .expect("run scripts/pyenv");
+    assert!(
+        out.status.success(),
+        "scripts/pyenv failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+const SCANNER: &str = "let r = rsi(close, 14); close < sma(close, 50) and r < $rsi_max and volume > 2 * sma(volume, 20)";
+
+/// The same scanner in pandas + TA-Lib: prints `ticker,date,r` rows.
+const REFERENCE: &str = r#"
+import sys, pandas as pd, talib
+df = pd.read_parquet(sys.argv[1])
+rsi_max = float(sys.argv[2])
+print("ticker,date,r")
+for ticker, g in df.groupby("ticker", sort=True):
+    c, v = g["close"].to_numpy(), g["volume"].to_numpy()
+    r = talib.RSI(c, 14)
+    mask = (c < talib.SMA(c, 50)) & (r < rsi_max) & (v > 2 * talib.SMA(v, 20))
+    for d, rv in zip(g["date"].to_numpy()[mask], r[mask]):
+        print(f"{ticker},{pd.Timestamp(d).date()},{float(rv)!r}")
+"#;
+
+/// `ticker,date` → value of `r`.
+fn rows(csv: &str) -> BTreeMap<(String, String), f64> {
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            ((f[0].to_string(), f[1].to_string()), f[2].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn the_reference_scanner_finds_exactly_what_pandas_and_talib_find() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "ref",
+            "--tickers",
+            "60",
+            "--days",
+            "800",
+            "--seed",
+            "11",
+        ],
+    );
+    let pq = d.join("ref.parquet");
+    ok(d, &["data", "export", "ref", "--out", pq.to_str().unwrap()]);
+    // Import what pandas reads, so both sides scan the very same bars.
+    ok(
+        d,
+        &["data", "import", pq.to_str().unwrap(), "--name", "imported"],
+    );
+
+    let out = d.join("hits.csv");
+    ok(
+        d,
+        &[
+            "scan",
+            "--pack",
+            "imported",
+            "--expr",
+            SCANNER,
+            "--param",
+            "rsi_max=35",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let ours = rows(&std::fs::read_to_string(&out).unwrap());
+
+    let py = Command::new(reference_python())
+        .arg("-c")
+        .arg(REFERENCE)
+        .arg(&pq)
+        .arg("35")
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let theirs = rows(&String::from_utf8(py.stdout).unwrap());
+
+    assert!(
+        theirs.len() >= 20,
+        "the fixture should produce signals, got {}",
+        theirs.len()
+    );
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>(),
+        "signal sets differ"
+    );
+    for (k, v) in &ours {
+        let t = theirs[k];
+        assert!(
+            (v - t).abs() <= 1e-9 * t.abs(),
+            "{k:?}: rsi {v} vs TA-Lib {t}"
+        );
+    }
+}
+
+#[test]
+fn windows_tickers_and_formats_select_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "u",
+            "--tickers",
+            "20",
+            "--days",
+            "400",
+            "--seed",
+            "3",
+        ],
+    );
+    let expr = "let m = sma(close, 10); crosses_above(close, m)";
+    let all = ok(d, &["scan", "--expr", expr, "--format", "csv"]);
+    let all_rows: Vec<&str> = all.lines().skip(1).collect();
+    assert!(all_rows.len() > 100);
+    assert!(
+        all_rows.windows(2).all(|w| w[0] < w[1]),
+        "rows sorted by ticker, date"
+    );
+
+    let window = ok(
+        d,
+        &[
+            "scan",
+            "--expr",
+            expr,
+            "--format",
+            "csv",
+            "--from",
+            "2015-06-01",
+            "--to",
+            "2015-08-31",
+            "--tickers",
+            "SYN0003,SYN0007",
+        ],
+    );
+    let expected: Vec<&str> = all_rows
+        .iter()
+        .copied()
+        .filter(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0] == "SYN0003" || f[0] == "SYN0007") && f[1] >= "2015-06-01" && f[1] <= "2015-08-31"
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(window.lines().skip(1).collect::<Vec<_>>(), expected);
+
+    let nd = ok(d, &["scan", "--expr", expr, "--format", "ndjson"]);
+    assert_eq!(nd.lines().count(), all_rows.len());
+    let first: serde_json::Value = serde_json::from_str(nd.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        format!(
+            "{},{}",
+            first["ticker"].as_str().unwrap(),
+            first["date"].as_str().unwrap()
+        ),
+        all_rows[0][..18]
+    );
+
+    let pq = d.join("hits.parquet");
+    let summary: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "--json",
+            "scan",
+            "--expr",
+            expr,
+            "--out",
+            pq.to_str().unwrap(),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(summary["summary"]["signals"], all_rows.len());
+    assert_eq!(summary["summary"]["tickers_scanned"], 20);
+    assert!(std::fs::metadata(&pq).unwrap().len() > 0);
+}
+
+#[test]
+fn code_errors_point_at_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "u",
+            "--tickers",
+            "2",
+            "--days",
+            "30",
+        ],
+    );
+    let out = quantd(
+        d,
+        &[
+            "scan",
+            "--expr",
+            "close < smaa(close, 50) and rsi(close, 14) < $rsi_max",
+        ],
+    );
+    assert!(!out.status.success());
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
+    let out = quantd(
+        d,
+        &["scan", "--expr", "close > 1", "--tickers", "SYN0001,NOPE"],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ticker NOPE not found"));
+}
