@@ -180,6 +180,28 @@ pub struct DemoArgs {
 pub enum BenchCommand {
     /// Pack import and read speed on a synthetic universe, beside pyarrow reading the same data.
     Data(BenchDataArgs),
+    /// The reference full-market scan, beside TA-Lib (per ticker) and pandas on the same bars.
+    Scan(BenchScanArgs),
+}
+
+/// Arguments of `bench scan`.
+#[derive(Debug, Args)]
+pub struct BenchScanArgs {
+    /// Tickers.
+    #[arg(long, default_value_t = 5000)]
+    pub tickers: usize,
+    /// Business days.
+    #[arg(long, default_value_t = 2520)]
+    pub days: usize,
+    /// Python interpreter with pandas and TA-Lib for the peers (e.g. from scripts/pyenv).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// The peers script (bench/scan_peers.py).
+    #[arg(long, default_value = "bench/scan_peers.py")]
+    pub peers: PathBuf,
+    /// Repetitions of each quantd measurement (the best is reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
 }
 
 /// Arguments of `bench data`.

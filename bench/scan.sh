@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Full-market scan benchmark with the TA-Lib and pandas peers measured in the same run.
+# Usage: bench/scan.sh [--tickers N] [--days D] [--repeat R]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+py=$(scripts/pyenv)
+exec cargo run --release -q -p quantd -- bench scan --python "$py" --peers bench/scan_peers.py "$@"
