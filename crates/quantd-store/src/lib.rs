@@ -5,10 +5,12 @@
 //! The store never interprets market data or runs code: it records states and their changes,
 //! each change in one transaction.
 
+pub mod code;
 pub mod error;
 mod migrate;
 pub mod packs;
 
+pub use code::{CodeName, CodeVersion};
 pub use error::{Result, StoreError};
 pub use packs::{NewPack, PackRecord};
 

@@ -5,7 +5,10 @@ use crate::error::{Result, StoreError};
 use sqlx::SqlitePool;
 
 /// Every migration, in order: (version, SQL).
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_packs.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_packs.sql")),
+    (2, include_str!("../migrations/0002_code.sql")),
+];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {

@@ -33,6 +33,9 @@ pub enum Command {
     /// Market data packs: synthesize, import, list, show, export.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Stored scanners and strategies: add, list, show, rm, rollback.
+    #[command(subcommand)]
+    Code(CodeCommand),
     /// Scan a pack with a scanner expression: rows where it is true, with each `let` as a column.
     Scan(ScanArgs),
     /// Show the product on a synthetic universe: creates the demo pack if absent and summarizes it.
@@ -122,12 +125,74 @@ pub struct ExportArgs {
     pub out: PathBuf,
 }
 
+/// `quantd code ...`
+#[derive(Debug, Subcommand)]
+pub enum CodeCommand {
+    /// Store a new version of a scanner (--expr, --file) or strategy (--entry/--exit); validated first.
+    Add(CodeAddArgs),
+    /// List stored code names.
+    List,
+    /// Show a version's source and metadata (NAME, NAME@N).
+    Show(CodeRefArg),
+    /// Remove a name (its versions stay readable as NAME@N for old executions).
+    Rm(CodeRefArg),
+    /// Point a name back at an earlier version (the previous one, or --to N).
+    Rollback(RollbackArgs),
+}
+
+/// Arguments of `code add`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["expr", "file", "entry"]))]
+pub struct CodeAddArgs {
+    /// The name (letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// A scanner expression.
+    #[arg(long)]
+    pub expr: Option<String>,
+    /// A file: `.py` (Python) or anything else (a scanner expression).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Strategy: long entry expression.
+    #[arg(long, requires = "exit")]
+    pub entry: Option<String>,
+    /// Strategy: long exit expression.
+    #[arg(long, requires = "entry")]
+    pub exit: Option<String>,
+    /// Strategy: short entry expression.
+    #[arg(long, requires = "entry")]
+    pub short_entry: Option<String>,
+    /// Strategy: short exit expression.
+    #[arg(long, requires = "entry")]
+    pub short_exit: Option<String>,
+}
+
+/// A code reference.
+#[derive(Debug, Args)]
+pub struct CodeRefArg {
+    /// NAME or NAME@N.
+    pub code: String,
+}
+
+/// Arguments of `code rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The name.
+    pub name: String,
+    /// The version to point at (default: the one before the current).
+    #[arg(long)]
+    pub to: Option<u32>,
+}
+
 /// Arguments of `scan`.
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("scanner").required(true).args(["expr", "code"]))]
 pub struct ScanArgs {
     /// The scanner expression (see docs/expressions.md), e.g. `close < sma(close, 50) and rsi(close, 14) < 30`.
     #[arg(long)]
-    pub expr: String,
+    pub expr: Option<String>,
+    /// A stored scanner: NAME or NAME@N.
+    #[arg(long)]
+    pub code: Option<String>,
     /// Pack name, id or id prefix; default: the newest fresh pack.
     #[arg(long)]
     pub pack: Option<String>,

@@ -256,27 +256,54 @@ fn run_peer(python: &Path, parquet: &Path, repeat: usize) -> anyhow::Result<serd
 }
 
 /// The reference scanner of the performance targets (issue text, verbatim).
-pub const BENCH_SCANNER: &str = "close < sma(close, 50) and rsi(close, 14) < 30 and volume > 2 * sma(volume, 20)";
+pub const BENCH_SCANNER: &str =
+    "close < sma(close, 50) and rsi(close, 14) < 30 and volume > 2 * sma(volume, 20)";
 
 async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let data_dir = tmp.path().join("data");
     let packs = Packs::open(DataDir::new(&data_dir)).await?;
     let bars = (a.tickers * a.days) as f64;
-    eprintln!("bench scan: {} tickers × {} days = {:.1} M bars; {BENCH_SCANNER}", a.tickers, a.days, bars / 1e6);
-    let spec = SynthSpec { tickers: a.tickers, days: a.days, ..SynthSpec::default() };
+    eprintln!(
+        "bench scan: {} tickers × {} days = {:.1} M bars; {BENCH_SCANNER}",
+        a.tickers,
+        a.days,
+        bars / 1e6
+    );
+    let spec = SynthSpec {
+        tickers: a.tickers,
+        days: a.days,
+        ..SynthSpec::default()
+    };
     let pack = packs.synth("bench", spec, Bars::new(false)).await?.pack;
 
     // In process: read (mmap) + evaluate, all cores.
     let reader = packs.open_reader(&pack)?;
     let program = quantd_engine::scan::compile(&reader, BENCH_SCANNER, &Default::default())?;
     let all = quantd_engine::scan::select_tickers(&reader, None)?;
-    let (compute_s, signals) =
-        best_of(a.repeat, || Ok(quantd_engine::scan::run(&reader, &program, &all, None, None, &NoProgress)?))?;
+    let (compute_s, signals) = best_of(a.repeat, || {
+        Ok(quantd_engine::scan::run(
+            &reader,
+            &program,
+            &all,
+            None,
+            None,
+            &NoProgress,
+        )?)
+    })?;
     let threads = rayon::current_num_threads();
     let one_core = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let (compute_1_s, _) = one_core.install(|| {
-        best_of(a.repeat, || Ok(quantd_engine::scan::run(&reader, &program, &all, None, None, &NoProgress)?))
+        best_of(a.repeat, || {
+            Ok(quantd_engine::scan::run(
+                &reader,
+                &program,
+                &all,
+                None,
+                None,
+                &NoProgress,
+            )?)
+        })
     })?;
 
     // The whole command, as a user runs it: process start, catalog, pack read, scan, Parquet write.
@@ -285,7 +312,16 @@ async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
     let (command_s, _) = best_of(a.repeat, || {
         let status = std::process::Command::new(&exe)
             .env("QUANTD_DATA", &data_dir)
-            .args(["scan", "--pack", "bench", "--expr", BENCH_SCANNER, "--format", "parquet", "--out"])
+            .args([
+                "scan",
+                "--pack",
+                "bench",
+                "--expr",
+                BENCH_SCANNER,
+                "--format",
+                "parquet",
+                "--out",
+            ])
             .arg(&out)
             .stdout(std::process::Stdio::null())
             .status()?;
@@ -296,28 +332,53 @@ async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
     let peer = match &a.python {
         Some(py) => {
             let pq = tmp.path().join("bench.parquet");
-            export(&reader.to_table()?, &pq, ParquetLayout::default(), &NoProgress)?;
+            export(
+                &reader.to_table()?,
+                &pq,
+                ParquetLayout::default(),
+                &NoProgress,
+            )?;
             let o = std::process::Command::new(py)
                 .arg(&a.peers)
                 .arg(&pq)
                 .arg(tmp.path().join("pandas-hits.parquet"))
                 .output()
                 .with_context(|| format!("running {}", a.peers.display()))?;
-            anyhow::ensure!(o.status.success(), "peers failed: {}", String::from_utf8_lossy(&o.stderr));
+            anyhow::ensure!(
+                o.status.success(),
+                "peers failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             Some(serde_json::from_slice::<serde_json::Value>(&o.stdout)?)
         }
         None => None,
     };
     let mut rows = vec![
-        row(&format!("quantd scan compute, {threads} threads (read + evaluate)"), compute_s, bars),
+        row(
+            &format!("quantd scan compute, {threads} threads (read + evaluate)"),
+            compute_s,
+            bars,
+        ),
         row("quantd scan compute, 1 thread", compute_1_s, bars),
-        row("`quantd scan … --format parquet --out` (whole process)", command_s, bars),
+        row(
+            "`quantd scan … --format parquet --out` (whole process)",
+            command_s,
+            bars,
+        ),
     ];
     if let Some(p) = &peer {
         let talib = p["talib_compute_s"].as_f64().unwrap_or(f64::NAN);
         let pandas = p["pandas_read_scan_write_s"].as_f64().unwrap_or(f64::NAN);
-        rows.push(row("peer: TA-Lib per ticker from Python (compute only, 1 core)", talib, bars));
-        rows.push(row("peer: pandas read + scan + write Parquet", pandas, bars));
+        rows.push(row(
+            "peer: TA-Lib per ticker from Python (compute only, 1 core)",
+            talib,
+            bars,
+        ));
+        rows.push(row(
+            "peer: pandas read + scan + write Parquet",
+            pandas,
+            bars,
+        ));
         output::table(&["measurement", "seconds", "M bars/s"], &rows);
         println!(
             "compute: {:.1}× the TA-Lib loop; whole command: {:.1}× pandas; signals: quantd {}, TA-Lib {}",

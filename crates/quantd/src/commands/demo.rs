@@ -113,7 +113,8 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     println!();
     let args = ScanArgs {
-        expr: REFERENCE_SCANNER.into(),
+        expr: Some(REFERENCE_SCANNER.into()),
+        code: None,
         pack: Some(pack.id.to_string()),
         tickers: None,
         from: None,

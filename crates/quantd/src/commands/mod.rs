@@ -2,6 +2,7 @@
 //! prints the outcome; none holds logic the API or MCP would need too.
 
 mod bench;
+mod code;
 mod data;
 mod demo;
 mod scan;
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Data(cmd) => data::run(&ctx, cmd).await,
+        Command::Code(cmd) => code::run(&ctx, cmd).await,
         Command::Scan(args) => scan::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Bench(cmd) => bench::run(&ctx, cmd).await,

@@ -41,7 +41,8 @@ pub async fn scan(
     }
     let reader = packs.open_reader(&pack)?;
     let params = args.params.iter().cloned().collect();
-    let program = scan::compile(&reader, &args.expr, &params)?;
+    let expr = scanner_source(packs, args).await?;
+    let program = scan::compile(&reader, &expr, &params)?;
     let tickers = scan::select_tickers(&reader, args.tickers.as_deref())?;
     let bars: u64 = tickers
         .iter()
@@ -68,6 +69,24 @@ pub async fn scan(
         summary,
         seconds,
     })
+}
+
+/// The scanner text: `--expr`, or the stored `--code NAME[@N]` (which must be an expression).
+async fn scanner_source(packs: &Packs, args: &ScanArgs) -> anyhow::Result<String> {
+    if let Some(e) = &args.expr {
+        return Ok(e.clone());
+    }
+    let reference = args
+        .code
+        .as_deref()
+        .expect("clap requires --expr or --code");
+    let version = quantd_engine::code::resolve(packs.store(), reference).await?;
+    anyhow::ensure!(
+        version.language == "expr",
+        "`{reference}` is {} code; `quantd scan` runs scanner expressions (Python scanners run once the sandbox lands)",
+        version.language
+    );
+    Ok(version.source)
 }
 
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -116,6 +135,7 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
         output::json(&serde_json::json!({
             "pack": {"name": outcome.pack.name, "id": outcome.pack.id},
             "expression": args.expr,
+            "code": args.code,
             "seconds": outcome.seconds,
             "summary": outcome.summary,
             "out": args.out,

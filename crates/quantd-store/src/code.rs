@@ -1,0 +1,260 @@
+//! The code registry: immutable, content-addressed versions of scanners and strategies under
+//! names. `NAME` resolves to the name's current version (the latest, unless rolled back);
+//! `NAME@N` to version N. Removing a name hides it but keeps its versions, so executions that
+//! ran them stay reproducible.
+
+use crate::Store;
+use crate::error::{Result, StoreError};
+use chrono::{DateTime, Utc};
+use quantd_core::CodeVersionId;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+/// One stored version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeVersion {
+    /// The name it was added under.
+    pub name: String,
+    /// Its number under that name, from 1.
+    pub version: u32,
+    /// Content hash of (language, source).
+    pub id: CodeVersionId,
+    /// `expr`, `strategy` or `python`.
+    pub language: String,
+    /// The source text.
+    pub source: String,
+    /// Parameter names the code uses.
+    pub params: Vec<String>,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A name and where it points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeName {
+    /// The name.
+    pub name: String,
+    /// The version `NAME` resolves to.
+    pub current: u32,
+    /// How many versions exist.
+    pub versions: u32,
+    /// The current version's language.
+    pub language: String,
+    /// When the name last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn corrupt(m: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        table: "code_versions",
+        message: m.to_string(),
+    }
+}
+
+fn time(s: &str) -> Result<DateTime<Utc>> {
+    Ok(DateTime::parse_from_rfc3339(s)
+        .map_err(corrupt)?
+        .with_timezone(&Utc))
+}
+
+fn version_from_row(row: &SqliteRow) -> Result<CodeVersion> {
+    let id: String = row.try_get("id")?;
+    let params: String = row.try_get("params")?;
+    let created: String = row.try_get("created_at")?;
+    Ok(CodeVersion {
+        name: row.try_get("name")?,
+        version: row.try_get::<i64, _>("version")? as u32,
+        id: id.parse().map_err(corrupt)?,
+        language: row.try_get("language")?,
+        source: row.try_get("source")?,
+        params: serde_json::from_str(&params).map_err(corrupt)?,
+        created_at: time(&created)?,
+    })
+}
+
+/// What adding code did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Added {
+    /// The version `NAME` now resolves to.
+    pub version: CodeVersion,
+    /// Whether the name's current version already had this content (nothing was added).
+    pub unchanged: bool,
+}
+
+impl Store {
+    /// Adds a version of `name` (or returns the current one when its content is identical).
+    /// A removed name comes back with its numbering continued.
+    pub async fn add_code(
+        &self,
+        name: &str,
+        id: &CodeVersionId,
+        language: &str,
+        source: &str,
+        params: &[String],
+    ) -> Result<Added> {
+        let now = Utc::now().to_rfc3339();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current: Option<(i64, i64)> =
+            sqlx::query_as("SELECT current, deleted FROM code_names WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((cur, 0)) = current {
+            let row = sqlx::query("SELECT * FROM code_versions WHERE name = ? AND version = ?")
+                .bind(name)
+                .bind(cur)
+                .fetch_one(&mut *tx)
+                .await?;
+            let v = version_from_row(&row)?;
+            if &v.id == id {
+                tx.commit().await?;
+                return Ok(Added {
+                    version: v,
+                    unchanged: true,
+                });
+            }
+        }
+        let next: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM code_versions WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO code_versions (name, version, id, language, source, params, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(next)
+        .bind(id.as_str())
+        .bind(language)
+        .bind(source)
+        .bind(serde_json::to_string(params).expect("strings serialize"))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO code_names (name, current, deleted, updated_at) VALUES (?, ?, 0, ?) \
+             ON CONFLICT (name) DO UPDATE SET current = excluded.current, deleted = 0, updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(next)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let version = self
+            .code_version(name, Some(next as u32))
+            .await?
+            .expect("just inserted");
+        Ok(Added {
+            version,
+            unchanged: false,
+        })
+    }
+
+    /// Version `version` of `name`, or its current version when `None`. Removed names resolve
+    /// only with an explicit version.
+    pub async fn code_version(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Option<CodeVersion>> {
+        let row = match version {
+            Some(v) => {
+                sqlx::query("SELECT * FROM code_versions WHERE name = ? AND version = ?")
+                    .bind(name)
+                    .bind(v as i64)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT v.* FROM code_versions v JOIN code_names n ON n.name = v.name AND n.current = v.version \
+                     WHERE v.name = ? AND n.deleted = 0",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    /// A version by content id (the first name it was added under).
+    pub async fn code_by_id(&self, id: &CodeVersionId) -> Result<Option<CodeVersion>> {
+        let row =
+            sqlx::query("SELECT * FROM code_versions WHERE id = ? ORDER BY created_at LIMIT 1")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    /// Every version of `name`, oldest first.
+    pub async fn code_versions(&self, name: &str) -> Result<Vec<CodeVersion>> {
+        let rows = sqlx::query("SELECT * FROM code_versions WHERE name = ? ORDER BY version")
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    /// Names that are not removed, by name.
+    pub async fn code_names(&self) -> Result<Vec<CodeName>> {
+        let rows = sqlx::query(
+            "SELECT n.name, n.current, n.updated_at, v.language, \
+             (SELECT COUNT(*) FROM code_versions c WHERE c.name = n.name) AS versions \
+             FROM code_names n JOIN code_versions v ON v.name = n.name AND v.version = n.current \
+             WHERE n.deleted = 0 ORDER BY n.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let updated: String = r.try_get("updated_at")?;
+                Ok(CodeName {
+                    name: r.try_get("name")?,
+                    current: r.try_get::<i64, _>("current")? as u32,
+                    versions: r.try_get::<i64, _>("versions")? as u32,
+                    language: r.try_get("language")?,
+                    updated_at: time(&updated)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Points `name` at `version` (which must exist). Returns false when the name is unknown or removed.
+    pub async fn set_current_code(&self, name: &str, version: u32) -> Result<bool> {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM code_versions WHERE name = ? AND version = ?")
+                .bind(name)
+                .bind(version as i64)
+                .fetch_optional(&self.pool)
+                .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let done = sqlx::query(
+            "UPDATE code_names SET current = ?, updated_at = ? WHERE name = ? AND deleted = 0",
+        )
+        .bind(version as i64)
+        .bind(Utc::now().to_rfc3339())
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Removes a name (its versions stay readable as `NAME@N` and by id). Returns false when unknown.
+    pub async fn remove_code(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE code_names SET deleted = 1, updated_at = ? WHERE name = ? AND deleted = 0",
+        )
+        .bind(Utc::now().to_rfc3339())
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

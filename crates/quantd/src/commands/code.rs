@@ -1,0 +1,155 @@
+//! `quantd code add|list|show|rm|rollback`.
+
+use super::Ctx;
+use crate::cli::{CodeAddArgs, CodeCommand};
+use crate::output;
+use anyhow::Context;
+use quantd_engine::code::{self, CodeSource, StrategyExprs};
+use quantd_store::CodeVersion;
+use std::process::ExitCode;
+
+pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let store = packs.store();
+    match cmd {
+        CodeCommand::Add(a) => {
+            let name = a.name.clone();
+            let source = source_of(a)?;
+            let added = code::add(store, &name, &source).await?;
+            if ctx.json {
+                output::json(&added)?;
+            } else {
+                let v = &added.version;
+                let what = if added.unchanged {
+                    "unchanged"
+                } else {
+                    "added"
+                };
+                println!(
+                    "{what} {}@{} ({}, {})",
+                    v.name,
+                    v.version,
+                    v.language,
+                    v.id.short()
+                );
+                if !v.params.is_empty() {
+                    println!(
+                        "parameters: {}",
+                        v.params
+                            .iter()
+                            .map(|p| format!("${p}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+        }
+        CodeCommand::List => {
+            let names = store.code_names().await?;
+            if ctx.json {
+                output::json(&names)?;
+            } else if names.is_empty() {
+                eprintln!("no stored code yet: `quantd code add NAME --expr EXPR`");
+            } else {
+                let rows: Vec<Vec<String>> = names
+                    .iter()
+                    .map(|n| {
+                        vec![
+                            n.name.clone(),
+                            format!("@{}", n.current),
+                            n.versions.to_string(),
+                            n.language.clone(),
+                            n.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    &["NAME", "CURRENT", "VERSIONS", "LANGUAGE", "UPDATED"],
+                    &rows,
+                );
+            }
+        }
+        CodeCommand::Show(r) => show(ctx, &code::resolve(store, &r.code).await?)?,
+        CodeCommand::Rm(r) => {
+            anyhow::ensure!(
+                store.remove_code(&r.code).await?,
+                "code `{}` not found",
+                r.code
+            );
+            println!(
+                "removed {} (its versions stay readable as {}@N)",
+                r.code, r.code
+            );
+        }
+        CodeCommand::Rollback(r) => {
+            let v = code::rollback(store, &r.name, r.to).await?;
+            if ctx.json {
+                output::json(&v)?;
+            } else {
+                println!(
+                    "{} now resolves to {}@{} ({})",
+                    r.name,
+                    v.name,
+                    v.version,
+                    v.id.short()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn source_of(a: CodeAddArgs) -> anyhow::Result<CodeSource> {
+    if let Some(e) = a.expr {
+        return Ok(CodeSource::Expr(e));
+    }
+    if let Some(f) = a.file {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        return Ok(if f.extension().is_some_and(|e| e == "py") {
+            CodeSource::Python(text)
+        } else {
+            CodeSource::Expr(text)
+        });
+    }
+    Ok(CodeSource::Strategy(StrategyExprs {
+        entry: a.entry.expect("clap requires a source"),
+        exit: a.exit.expect("clap requires --exit with --entry"),
+        short_entry: a.short_entry,
+        short_exit: a.short_exit,
+    }))
+}
+
+fn show(ctx: &Ctx, v: &CodeVersion) -> anyhow::Result<()> {
+    if ctx.json {
+        return output::json(v);
+    }
+    println!(
+        "{}@{}  {}  {}  added {}",
+        v.name,
+        v.version,
+        v.language,
+        v.id,
+        v.created_at.format("%Y-%m-%d %H:%M:%S")
+    );
+    if !v.params.is_empty() {
+        println!(
+            "parameters: {}",
+            v.params
+                .iter()
+                .map(|p| format!("${p}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!();
+    match CodeSource::from_stored(&v.language, &v.source)? {
+        CodeSource::Strategy(s) => {
+            for (name, src) in s.named() {
+                println!("{name:<12} {src}");
+            }
+        }
+        CodeSource::Expr(src) | CodeSource::Python(src) => println!("{src}"),
+    }
+    Ok(())
+}
