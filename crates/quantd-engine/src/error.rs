@@ -48,6 +48,9 @@ pub enum EngineError {
         /// The first diagnostic, on one line.
         message: String,
     },
+    /// The work was cancelled on request.
+    #[error("cancelled")]
+    Cancelled,
     /// A background task panicked or was cancelled.
     #[error("internal error: {0}")]
     Internal(String),
@@ -67,7 +70,7 @@ impl EngineError {
             | EngineError::Expression { .. } => ErrorClass::Validation,
             EngineError::PackNotReady { .. } => ErrorClass::Data,
             EngineError::Io { .. } => ErrorClass::Network,
-            EngineError::Internal(_) => ErrorClass::Internal,
+            EngineError::Internal(_) | EngineError::Cancelled => ErrorClass::Internal,
         }
     }
 

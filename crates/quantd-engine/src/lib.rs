@@ -8,6 +8,8 @@
 
 pub mod code;
 pub mod error;
+pub mod exec;
+mod locks;
 pub mod packs;
 pub mod results;
 pub mod scan;

@@ -16,7 +16,6 @@ use quantd_core::{PackId, PackState, Progress, Rights};
 use quantd_data::{BarTable, ImportOptions, PackReader, SynthSpec, hash, synth};
 use quantd_store::{NewPack, PackRecord, Store};
 use serde::Serialize;
-use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -82,6 +81,11 @@ impl Packs {
         Ok(packs)
     }
 
+    /// The data directory.
+    pub fn dir(&self) -> &DataDir {
+        &self.dir
+    }
+
     /// The store, for callers that need other tables.
     pub fn store(&self) -> &Store {
         &self.store
@@ -92,7 +96,7 @@ impl Packs {
         let tmp = self.dir.tmp();
         let failed = self
             .store
-            .fail_orphaned_imports(|token| lock_is_held(&tmp, token))
+            .fail_orphaned_imports(|token| crate::locks::is_held(&tmp, token))
             .await?;
         for rec in &failed {
             tracing::warn!(pack = %rec.name, id = %rec.id.short(), "import was interrupted; pack marked error");
@@ -101,7 +105,7 @@ impl Packs {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().to_string();
                 if let Some(token) = name.strip_suffix(".lock")
-                    && !lock_is_held(&tmp, token)
+                    && !crate::locks::is_held(&tmp, token)
                 {
                     let _ = std::fs::remove_dir_all(tmp.join(token));
                     let _ = std::fs::remove_file(entry.path());
@@ -211,13 +215,9 @@ impl Packs {
         }
         quantd_data::failpoint::hit("import-before-register");
         let manifest = quantd_data::format::manifest_for(&table, &id);
-        let token = new_token();
+        let token = crate::locks::new_token("import");
         let tmp_root = self.dir.tmp();
-        let lock_path = tmp_root.join(format!("{token}.lock"));
-        let lock =
-            File::create(&lock_path).map_err(|e| EngineError::io("creating", &lock_path, e))?;
-        lock.try_lock()
-            .map_err(|e| EngineError::Internal(format!("locking {}: {e}", lock_path.display())))?;
+        let lock = crate::locks::HeldLock::acquire(&tmp_root, &token)?;
         let tmp_dir = tmp_root.join(&token);
         std::fs::create_dir(&tmp_dir).map_err(|e| EngineError::io("creating", &tmp_dir, e))?;
         let bytes = table.len() as i64 * (4 + 8 * table.columns.len() as i64);
@@ -237,7 +237,6 @@ impl Packs {
         };
         let cleanup = |tmp_dir: &Path| {
             let _ = std::fs::remove_dir_all(tmp_dir);
-            let _ = std::fs::remove_file(&lock_path);
         };
         if let Err(e) = self.store.begin_import(&new).await {
             cleanup(&tmp_dir);
@@ -411,33 +410,10 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A token unique to this import: process id, time and a per-process random value.
-fn new_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    format!("import-{}-{:016x}", std::process::id(), h.finish())
-}
-
-/// Whether some process holds the lock file of import `token`.
-fn lock_is_held(tmp: &Path, token: &str) -> bool {
-    let Ok(file) = File::open(tmp.join(format!("{token}.lock"))) else {
-        return false;
-    };
-    match file.try_lock() {
-        Ok(()) => false,
-        Err(TryLockError::WouldBlock) => true,
-        Err(TryLockError::Error(_)) => false,
-    }
-}
-
 /// Runs CPU-bound or blocking work off the async runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| EngineError::Internal(format!("worker task failed: {e}")))

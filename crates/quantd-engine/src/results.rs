@@ -83,70 +83,174 @@ fn json_row(s: &Signals, i: usize) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
-/// Writes signal rows in `format`.
-pub fn write_signals<W: Write + Send>(s: &Signals, format: Format, mut w: W) -> Result<()> {
-    match format {
-        Format::Csv => {
-            let header: Vec<&str> = ["ticker", "date"]
-                .into_iter()
-                .chain(s.indicators.iter().map(String::as_str))
-                .collect();
-            writeln!(w, "{}", header.join(",")).map_err(io)?;
-            for i in 0..s.len() {
-                let vals: String = s
-                    .values_of(i)
-                    .iter()
-                    .map(|&v| format!(",{}", cell(v)))
+/// Writes signal rows in `format`, all at once.
+pub fn write_signals<W: Write + Send>(s: &Signals, format: Format, w: W) -> Result<()> {
+    let mut writer = ResultWriter::new(format, &s.indicators, w)?;
+    writer.write(s)?;
+    writer.finish()
+}
+
+/// Streams signal rows in `format`: chunk by chunk (one shard at a time), so memory stays bounded
+/// by the largest chunk. The header goes out first; JSON arrays and Parquet files are closed by
+/// [`ResultWriter::finish`]. Tables and Markdown align columns per chunk.
+pub struct ResultWriter<W: Write + Send> {
+    format: Format,
+    indicators: Vec<String>,
+    out: Option<W>,
+    parquet: Option<parquet::arrow::ArrowWriter<W>>,
+    schema: Arc<Schema>,
+    rows: u64,
+}
+
+impl<W: Write + Send> ResultWriter<W> {
+    /// Starts writing; `indicators` are the `let` columns after `ticker, date`.
+    pub fn new(format: Format, indicators: &[String], mut w: W) -> Result<Self> {
+        let mut fields = vec![
+            Field::new("ticker", DataType::Utf8, false),
+            Field::new("date", DataType::Date32, false),
+        ];
+        fields.extend(
+            indicators
+                .iter()
+                .map(|n| Field::new(n, DataType::Float64, true)),
+        );
+        let schema = Arc::new(Schema::new(fields));
+        let mut parquet = None;
+        match format {
+            Format::Csv => {
+                let header: Vec<&str> = ["ticker", "date"]
+                    .into_iter()
+                    .chain(indicators.iter().map(String::as_str))
                     .collect();
-                writeln!(w, "{},{}{vals}", s.ticker_of(i), date_from_day(s.date[i])).map_err(io)?;
+                writeln!(w, "{}", header.join(",")).map_err(io)?;
             }
-        }
-        Format::Json => {
-            let rows: Vec<serde_json::Value> = (0..s.len()).map(|i| json_row(s, i)).collect();
-            serde_json::to_writer(&mut w, &rows).map_err(|e| io(e.into()))?;
-            writeln!(w).map_err(io)?;
-        }
-        Format::Ndjson => {
-            for i in 0..s.len() {
-                serde_json::to_writer(&mut w, &json_row(s, i)).map_err(|e| io(e.into()))?;
-                writeln!(w).map_err(io)?;
+            Format::Json => write!(w, "[").map_err(io)?,
+            Format::Parquet => {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::SNAPPY)
+                    .build();
+                parquet = Some(
+                    parquet::arrow::ArrowWriter::try_new(w, schema.clone(), Some(props))
+                        .map_err(|e| EngineError::Internal(format!("writing Parquet: {e}")))?,
+                );
+                return Ok(ResultWriter {
+                    format,
+                    indicators: indicators.to_vec(),
+                    out: None,
+                    parquet,
+                    schema,
+                    rows: 0,
+                });
             }
+            _ => {}
         }
-        Format::Md | Format::Table => {
+        Ok(ResultWriter {
+            format,
+            indicators: indicators.to_vec(),
+            out: Some(w),
+            parquet: parquet.take(),
+            schema,
+            rows: 0,
+        })
+    }
+
+    /// Writes one chunk of rows.
+    pub fn write(&mut self, s: &Signals) -> Result<()> {
+        if let Some(p) = &mut self.parquet {
+            let batch = parquet_batch(s, self.schema.clone())?;
+            p.write(&batch)
+                .map_err(|e| EngineError::Internal(format!("writing Parquet: {e}")))?;
+            self.rows += s.len() as u64;
+            return Ok(());
+        }
+        let w = self.out.as_mut().expect("text writer");
+        match self.format {
+            Format::Csv => {
+                for i in 0..s.len() {
+                    let vals: String = s
+                        .values_of(i)
+                        .iter()
+                        .map(|&v| format!(",{}", cell(v)))
+                        .collect();
+                    writeln!(w, "{},{}{vals}", s.ticker_of(i), date_from_day(s.date[i]))
+                        .map_err(io)?;
+                }
+            }
+            Format::Json => {
+                for i in 0..s.len() {
+                    if self.rows + i as u64 > 0 {
+                        write!(w, ",").map_err(io)?;
+                    }
+                    serde_json::to_writer(&mut *w, &json_row(s, i)).map_err(|e| io(e.into()))?;
+                }
+            }
+            Format::Ndjson => {
+                for i in 0..s.len() {
+                    serde_json::to_writer(&mut *w, &json_row(s, i)).map_err(|e| io(e.into()))?;
+                    writeln!(w).map_err(io)?;
+                }
+            }
+            Format::Md | Format::Table => {
+                let header: Vec<String> = ["ticker", "date"]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(self.indicators.iter().cloned())
+                    .collect();
+                let rows: Vec<Vec<String>> = (0..s.len())
+                    .map(|i| {
+                        let mut r = vec![
+                            s.ticker_of(i).to_string(),
+                            date_from_day(s.date[i]).to_string(),
+                        ];
+                        r.extend(s.values_of(i).iter().map(|&v| {
+                            if v.is_nan() {
+                                "NaN".into()
+                            } else {
+                                format!("{v:.4}")
+                            }
+                        }));
+                        r
+                    })
+                    .collect();
+                write_table(w, &header, &rows, self.format == Format::Md, self.rows == 0)
+                    .map_err(io)?;
+            }
+            Format::Parquet => unreachable!("handled above"),
+        }
+        self.rows += s.len() as u64;
+        Ok(())
+    }
+
+    /// Closes the output (JSON's `]`, Parquet's footer) and flushes it.
+    pub fn finish(mut self) -> Result<()> {
+        if let Some(p) = self.parquet.take() {
+            p.close()
+                .map_err(|e| EngineError::Internal(format!("writing Parquet: {e}")))?;
+            return Ok(());
+        }
+        let w = self.out.as_mut().expect("text writer");
+        if self.format == Format::Json {
+            writeln!(w, "]").map_err(io)?;
+        }
+        if matches!(self.format, Format::Md | Format::Table) && self.rows == 0 {
             let header: Vec<String> = ["ticker", "date"]
                 .into_iter()
                 .map(String::from)
-                .chain(s.indicators.iter().cloned())
+                .chain(self.indicators.iter().cloned())
                 .collect();
-            let rows: Vec<Vec<String>> = (0..s.len())
-                .map(|i| {
-                    let mut r = vec![
-                        s.ticker_of(i).to_string(),
-                        date_from_day(s.date[i]).to_string(),
-                    ];
-                    r.extend(s.values_of(i).iter().map(|&v| {
-                        if v.is_nan() {
-                            "NaN".into()
-                        } else {
-                            format!("{v:.4}")
-                        }
-                    }));
-                    r
-                })
-                .collect();
-            write_table(&mut w, &header, &rows, format == Format::Md).map_err(io)?;
+            write_table(w, &header, &[], self.format == Format::Md, true).map_err(io)?;
         }
-        Format::Parquet => return write_parquet(s, w),
+        w.flush().map_err(io)
     }
-    w.flush().map_err(io)
 }
 
-/// Aligned plain or Markdown table.
+/// Aligned plain or Markdown table; without `with_header`, only the rows (a later chunk).
 pub fn write_table<W: Write>(
     w: &mut W,
     header: &[String],
     rows: &[Vec<String>],
     markdown: bool,
+    with_header: bool,
 ) -> std::io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
@@ -166,6 +270,12 @@ pub fn write_table<W: Write>(
             writeln!(w, "{}", parts.join("  ").trim_end())
         }
     };
+    if !with_header {
+        for r in rows {
+            line(w, r)?;
+        }
+        return Ok(());
+    }
     line(w, header)?;
     if markdown {
         let dashes: Vec<String> = widths.iter().map(|&wd| "-".repeat(wd.max(3))).collect();
@@ -185,18 +295,7 @@ pub fn write_table<W: Write>(
     Ok(())
 }
 
-fn write_parquet<W: Write + Send>(s: &Signals, w: W) -> Result<()> {
-    let err = |e: &dyn std::fmt::Display| EngineError::Internal(format!("writing Parquet: {e}"));
-    let mut fields = vec![
-        Field::new("ticker", DataType::Utf8, false),
-        Field::new("date", DataType::Date32, false),
-    ];
-    fields.extend(
-        s.indicators
-            .iter()
-            .map(|n| Field::new(n, DataType::Float64, true)),
-    );
-    let schema = Arc::new(Schema::new(fields));
+fn parquet_batch(s: &Signals, schema: Arc<Schema>) -> Result<RecordBatch> {
     let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
             (0..s.len()).map(|i| s.ticker_of(i)),
@@ -209,15 +308,8 @@ fn write_parquet<W: Write + Send>(s: &Signals, w: W) -> Result<()> {
             (0..s.len()).map(|i| s.values[i * n + k]),
         )));
     }
-    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| err(&e))?;
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::SNAPPY)
-        .build();
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(w, schema, Some(props)).map_err(|e| err(&e))?;
-    writer.write(&batch).map_err(|e| err(&e))?;
-    writer.close().map_err(|e| err(&e))?;
-    Ok(())
+    RecordBatch::try_new(schema, arrays)
+        .map_err(|e| EngineError::Internal(format!("writing Parquet: {e}")))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use quantd_expr::{Params, Program, Schema, Workspace};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What to scan.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +64,50 @@ impl Signals {
         let n = self.indicators.len();
         &self.values[i * n..(i + 1) * n]
     }
+    /// Encodes the rows (not the ticker list or names, which the execution's pack and program
+    /// give) as little-endian binary: `QSG1`, indicator count (u32), row count (u64), then per row
+    /// ticker index (u32), date (i32) and the indicator values (f64).
+    pub fn encode_rows(&self) -> Vec<u8> {
+        let n = self.indicators.len();
+        let mut out = Vec::with_capacity(16 + self.len() * (8 + 8 * n));
+        out.extend_from_slice(b"QSG1");
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+        out.extend_from_slice(&(self.len() as u64).to_le_bytes());
+        for i in 0..self.len() {
+            out.extend_from_slice(&self.ticker[i].to_le_bytes());
+            out.extend_from_slice(&self.date[i].to_le_bytes());
+            for v in self.values_of(i) {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Decodes rows written by [`Signals::encode_rows`] and appends them.
+    pub fn append_encoded(&mut self, bytes: &[u8]) -> Result<()> {
+        let bad = || EngineError::Internal("stored signal rows are malformed".into());
+        let (head, mut rest) = bytes.split_at_checked(16).ok_or_else(bad)?;
+        let n = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes")) as usize;
+        let rows = u64::from_le_bytes(head[8..16].try_into().expect("8 bytes")) as usize;
+        if &head[..4] != b"QSG1" || n != self.indicators.len() || rest.len() != rows * (8 + 8 * n) {
+            return Err(bad());
+        }
+        while !rest.is_empty() {
+            let (row, tail) = rest.split_at(8 + 8 * n);
+            self.ticker
+                .push(u32::from_le_bytes(row[0..4].try_into().expect("4 bytes")));
+            self.date
+                .push(i32::from_le_bytes(row[4..8].try_into().expect("4 bytes")));
+            self.values.extend(
+                row[8..]
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))),
+            );
+            rest = tail;
+        }
+        Ok(())
+    }
+
     fn append(&mut self, other: Signals) {
         self.ticker.extend(other.ticker);
         self.date.extend(other.date);
@@ -140,13 +185,16 @@ pub fn select_tickers(reader: &PackReader, tickers: Option<&[String]>) -> Result
 /// Tickers per parallel task: big enough to amortize scheduling, small enough to balance 2+ cores.
 const CHUNK: usize = 32;
 
-/// Runs a compiled scanner over the selected tickers of a pack.
+/// Runs a compiled scanner over the selected tickers of a pack, in parallel. `cancel` is checked
+/// between tickers; when it is set the scan stops with [`EngineError::Cancelled`].
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     reader: &PackReader,
     program: &Program,
     tickers: &[usize],
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
+    cancel: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<Signals> {
     let columns: Vec<&str> = program.columns().iter().map(String::as_str).collect();
@@ -159,6 +207,9 @@ pub fn run(
         .map_init(Workspace::new, |ws, chunk| {
             let mut part = Signals::default();
             for &t in chunk {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(EngineError::Cancelled);
+                }
                 let bars = reader.read(t, &projection)?;
                 let inputs: Vec<&[f64]> = (0..columns.len()).map(|k| bars.column(k)).collect();
                 let eval = program

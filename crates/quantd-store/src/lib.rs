@@ -7,11 +7,16 @@
 
 pub mod code;
 pub mod error;
+pub mod executions;
 mod migrate;
 pub mod packs;
 
 pub use code::{CodeName, CodeVersion};
 pub use error::{Result, StoreError};
+pub use executions::{
+    ClaimedShard, Commit, ExecutionFilter, ExecutionRecord, FailureOutcome, Millis, NewExecution,
+    ShardRecord,
+};
 pub use packs::{NewPack, PackRecord};
 
 use sqlx::SqlitePool;

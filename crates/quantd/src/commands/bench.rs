@@ -288,6 +288,7 @@ async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
             &all,
             None,
             None,
+            &Default::default(),
             &NoProgress,
         )?)
     })?;
@@ -301,6 +302,7 @@ async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
                 &all,
                 None,
                 None,
+                &Default::default(),
                 &NoProgress,
             )?)
         })

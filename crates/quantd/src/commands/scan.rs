@@ -51,7 +51,15 @@ pub async fn scan(
     let (from, to) = (args.from, args.to);
     let started = Instant::now();
     let signals = tokio::task::spawn_blocking(move || {
-        scan::run(&reader, &program, &tickers, from, to, progress.as_ref())
+        scan::run(
+            &reader,
+            &program,
+            &tickers,
+            from,
+            to,
+            &Default::default(),
+            progress.as_ref(),
+        )
     })
     .await
     .context("scan task failed")??;

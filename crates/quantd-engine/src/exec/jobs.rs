@@ -1,0 +1,164 @@
+//! Jobs: what each kind of execution does with one shard. A job is built once per execution
+//! and process from the stored spec (compiling code, mapping the pack) and then runs shards.
+
+use crate::error::{EngineError, Result};
+use crate::exec::EngineOptions;
+use crate::exec::spec::{ResolvedScan, ResolvedSpec};
+use crate::scan;
+use quantd_core::{ErrorClass, NoProgress};
+use quantd_data::PackReader;
+use quantd_expr::Program;
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Bars per scan shard: small enough that a crash loses little and progress moves, large enough
+/// that per-shard commits cost little next to the work.
+pub const SCAN_SHARD_BARS: u64 = 250_000;
+
+/// A shard's committed output.
+#[derive(Debug, Clone)]
+pub struct ShardOutput {
+    /// Bars processed.
+    pub bars: u64,
+    /// Result rows.
+    pub rows: u64,
+    /// The encoded results.
+    pub body: Vec<u8>,
+}
+
+/// Why a shard did not finish.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShardFailure {
+    /// Its execution was cancelled.
+    Cancelled,
+    /// An error of this class.
+    Error(ErrorClass, String),
+}
+
+impl From<EngineError> for ShardFailure {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Cancelled => ShardFailure::Cancelled,
+            other => ShardFailure::Error(other.class(), other.to_string()),
+        }
+    }
+}
+
+/// What every kind of job does.
+pub trait Job: Send + Sync {
+    /// The shard payloads, in order. Must depend only on the spec and the pack, so that a plan
+    /// made again after a crash is the same plan.
+    fn plan(&self) -> Vec<Value>;
+    /// Runs one shard.
+    fn run(
+        &self,
+        payload: &Value,
+        cancel: &AtomicBool,
+    ) -> std::result::Result<ShardOutput, ShardFailure>;
+    /// For scans: an empty set of signal rows with the pack's tickers and the program's
+    /// indicator names, to decode stored shard results into.
+    fn signals_template(&self) -> Option<scan::Signals> {
+        None
+    }
+}
+
+/// Builds the job of a spec.
+pub fn build(
+    spec: &ResolvedSpec,
+    reader: PackReader,
+    options: &EngineOptions,
+) -> Result<Arc<dyn Job>> {
+    match spec {
+        ResolvedSpec::Scan(s) => Ok(Arc::new(ScanJob::new(s, reader, options.scan_shard_bars)?)),
+    }
+}
+
+/// A scan: shards are batches of tickers.
+pub struct ScanJob {
+    reader: PackReader,
+    program: Program,
+    tickers: Vec<usize>,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    shard_bars: u64,
+}
+
+impl ScanJob {
+    fn new(s: &ResolvedScan, reader: PackReader, shard_bars: u64) -> Result<ScanJob> {
+        let program = scan::compile(&reader, &s.source, &s.params)?;
+        let tickers = scan::select_tickers(&reader, s.tickers.as_deref())?;
+        Ok(ScanJob {
+            reader,
+            program,
+            tickers,
+            from: s.from,
+            to: s.to,
+            shard_bars: shard_bars.max(1),
+        })
+    }
+}
+
+impl Job for ScanJob {
+    fn plan(&self) -> Vec<Value> {
+        let entries = &self.reader.manifest().tickers;
+        let mut shards = Vec::new();
+        let mut batch: Vec<usize> = Vec::new();
+        let mut bars = 0;
+        for &t in &self.tickers {
+            batch.push(t);
+            bars += entries[t].rows;
+            if bars >= self.shard_bars {
+                shards.push(serde_json::json!({ "tickers": std::mem::take(&mut batch) }));
+                bars = 0;
+            }
+        }
+        if !batch.is_empty() {
+            shards.push(serde_json::json!({ "tickers": batch }));
+        }
+        shards
+    }
+
+    fn run(
+        &self,
+        payload: &Value,
+        cancel: &AtomicBool,
+    ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let tickers: Vec<usize> =
+            serde_json::from_value(payload["tickers"].clone()).map_err(|e| {
+                ShardFailure::Error(ErrorClass::Internal, format!("bad shard payload: {e}"))
+            })?;
+        let bars = tickers
+            .iter()
+            .map(|&t| self.reader.manifest().tickers[t].rows)
+            .sum();
+        let signals = scan::run(
+            &self.reader,
+            &self.program,
+            &tickers,
+            self.from,
+            self.to,
+            cancel,
+            &NoProgress,
+        )?;
+        Ok(ShardOutput {
+            bars,
+            rows: signals.len() as u64,
+            body: signals.encode_rows(),
+        })
+    }
+
+    fn signals_template(&self) -> Option<scan::Signals> {
+        Some(scan::Signals {
+            tickers: self
+                .reader
+                .manifest()
+                .tickers
+                .iter()
+                .map(|t| t.ticker.clone())
+                .collect(),
+            indicators: self.program.indicators().to_vec(),
+            ..Default::default()
+        })
+    }
+}

@@ -1,0 +1,581 @@
+//! Durable executions: submit (validate, gate on pack freshness, fingerprint, plan shards), run
+//! (claim shards under a lease, run them, commit results with their `done` state and events in
+//! one transaction), and the lifecycle around it: pause, resume, cancel, retries by error class,
+//! recovery of shards whose worker died.
+//!
+//! As in meilisearch's index-scheduler, results are committed only after the work, and a
+//! process that starts (`quantd resume`, `quantd serve`) first returns the shards of dead
+//! workers to the queue, so interrupted work simply runs again. Tests drive the engine shard by
+//! shard with [`Engine::step`] and a [`clock::ManualClock`].
+
+pub mod clock;
+pub mod health;
+mod jobs;
+pub mod retry;
+pub mod spec;
+
+use crate::error::{EngineError, Result};
+use crate::locks::{HeldLock, is_held, new_token};
+use crate::packs::{Packs, blocking};
+use clock::{Clock, SystemClock};
+use jobs::{Job, ShardFailure};
+use quantd_core::state::StateMachine;
+use quantd_core::{ErrorClass, EventRecord, ExecutionId, ExecutionState, PackState};
+use quantd_store::{ClaimedShard, Commit, ExecutionRecord, FailureOutcome, NewExecution, Store};
+use retry::RetryPolicy;
+use serde::{Deserialize, Serialize};
+use spec::{ResolvedSpec, SubmitSpec};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// The engine version that goes into every fingerprint: results may differ across versions.
+pub const ENGINE_VERSION: &str = concat!("quantd-engine/", env!("CARGO_PKG_VERSION"));
+
+/// What happens to an execution when one of its shards fails for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardFailurePolicy {
+    /// The execution fails at once; pending shards are cancelled.
+    #[default]
+    Fail,
+    /// The execution goes on and completes with the failed shards listed.
+    Continue,
+}
+
+/// Per-execution policies, stored with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutionOptions {
+    /// How failed shards are retried.
+    pub retry: RetryPolicy,
+    /// What a shard that fails for good does to the execution.
+    pub on_shard_failure: ShardFailurePolicy,
+}
+
+/// The engine's settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// The workspace executions are created in.
+    pub workspace: String,
+    /// How long a claim holds without a heartbeat, in milliseconds.
+    pub lease_ms: i64,
+    /// How often a running execution polls its stored state (pause/cancel from other processes).
+    pub poll_ms: u64,
+    /// How often a running execution records a health snapshot.
+    pub health_every_ms: i64,
+    /// Bars per scan shard (the plan is stored with the execution; results do not depend on it).
+    pub scan_shard_bars: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            workspace: "default".into(),
+            lease_ms: 30_000,
+            poll_ms: 100,
+            health_every_ms: 5_000,
+            scan_shard_bars: jobs::SCAN_SHARD_BARS,
+        }
+    }
+}
+
+/// A test-only failure injected before a shard runs: `(execution, shard, attempt) → error`.
+pub type FaultHook = dyn Fn(&ExecutionId, u32, u32) -> Option<(ErrorClass, String)> + Send + Sync;
+
+/// What [`Engine::submit`] did.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The execution (a new one, or the reused one).
+    pub execution: ExecutionRecord,
+    /// True when a completed execution with the same fingerprint was returned instead.
+    pub reused: bool,
+    /// Things the user should know (a stale pack).
+    pub warnings: Vec<String>,
+}
+
+/// What one [`Engine::step`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// A shard ran and its results were committed.
+    Done {
+        /// Its execution.
+        execution: ExecutionId,
+        /// Its index.
+        shard: u32,
+    },
+    /// A shard failed; it will be retried or has failed for good.
+    Failed {
+        /// Its execution.
+        execution: ExecutionId,
+        /// Its index.
+        shard: u32,
+        /// Why.
+        class: ErrorClass,
+    },
+    /// A shard stopped because its execution was cancelled.
+    Stopped {
+        /// Its execution.
+        execution: ExecutionId,
+        /// Its index.
+        shard: u32,
+    },
+    /// The shard's lease was lost while it ran; its results were discarded.
+    LeaseLost,
+}
+
+/// The engine over one data directory.
+pub struct Engine {
+    packs: Packs,
+    clock: Arc<dyn Clock>,
+    owner: String,
+    _owner_lock: HeldLock,
+    events: broadcast::Sender<EventRecord>,
+    jobs: Mutex<HashMap<ExecutionId, Arc<dyn Job>>>,
+    cancels: Mutex<HashMap<ExecutionId, Arc<AtomicBool>>>,
+    fault: Option<Arc<FaultHook>>,
+    rng: AtomicU64,
+    options: EngineOptions,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine on `packs`' data directory with the system clock. Returns the shards of dead
+    /// workers to the queue first.
+    pub async fn new(packs: Packs, options: EngineOptions) -> Result<Engine> {
+        Engine::with_clock(packs, options, Arc::new(SystemClock)).await
+    }
+
+    /// An engine with a given clock (tests use [`clock::ManualClock`]).
+    pub async fn with_clock(
+        packs: Packs,
+        options: EngineOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Engine> {
+        let owner = new_token("worker");
+        let lock = HeldLock::acquire(&packs.dir().tmp(), &owner)?;
+        let (events, _) = broadcast::channel(4096);
+        let seed = clock.now_ms() as u64 ^ (std::process::id() as u64) << 32;
+        let engine = Engine {
+            packs,
+            clock,
+            owner,
+            _owner_lock: lock,
+            events,
+            jobs: Mutex::new(HashMap::new()),
+            cancels: Mutex::new(HashMap::new()),
+            fault: None,
+            rng: AtomicU64::new(seed | 1),
+            options,
+        };
+        engine.recover().await?;
+        Ok(engine)
+    }
+
+    /// Installs a failure injected before shards run (tests).
+    pub fn with_fault(mut self, hook: Arc<FaultHook>) -> Self {
+        self.fault = Some(hook);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.packs.store()
+    }
+
+    /// The pack service.
+    pub fn packs(&self) -> &Packs {
+        &self.packs
+    }
+
+    /// Live events of every execution this engine touches.
+    pub fn subscribe(&self) -> broadcast::Receiver<EventRecord> {
+        self.events.subscribe()
+    }
+
+    fn broadcast(&self, events: Vec<EventRecord>) {
+        for e in events {
+            let _ = self.events.send(e);
+        }
+    }
+
+    /// Returns to the queue the shards whose worker is gone (lock free) or whose lease expired.
+    pub async fn recover(&self) -> Result<u64> {
+        let tmp = self.packs.dir().tmp();
+        let n = self
+            .store()
+            .recover_shards(self.clock.now_ms(), |owner| is_held(&tmp, owner))
+            .await?;
+        if n > 0 {
+            tracing::warn!(
+                shards = n,
+                "returned shards of stopped workers to the queue"
+            );
+        }
+        Ok(n)
+    }
+
+    /// Validates a request, applies the freshness gate, and creates the execution with its
+    /// planned shards (or returns a completed one with the same fingerprint, with `reuse`).
+    pub async fn submit(&self, request: SubmitSpec) -> Result<Submitted> {
+        request
+            .options
+            .retry
+            .validate()
+            .map_err(EngineError::Invalid)?;
+        let mut warnings = Vec::new();
+        let pack = self.packs.find(request.pack.as_deref()).await?;
+        match pack.state {
+            PackState::Warming | PackState::Error => {
+                self.packs.open_reader(&pack)?;
+            }
+            PackState::Stale => warnings.push(format!(
+                "pack `{}` ({}) is stale: a newer pack of that name exists",
+                pack.name,
+                pack.id.short()
+            )),
+            PackState::Fresh => {}
+        }
+        let reader = self.packs.open_reader(&pack)?;
+        let resolved = spec::resolve(self.store(), &request, &pack).await?;
+        let job = jobs::build(&resolved, reader, &self.options)?;
+        let fingerprint = resolved.fingerprint();
+        if request.reuse
+            && let Some(done) = self.store().completed_by_fingerprint(&fingerprint).await?
+        {
+            return Ok(Submitted {
+                execution: done,
+                reused: true,
+                warnings,
+            });
+        }
+        let now = self.clock.now_ms();
+        let id = ExecutionId::from_parts(
+            now as u64,
+            self.random() as u128 | ((self.random() as u128) << 64),
+        );
+        let new = NewExecution {
+            id: id.clone(),
+            workspace: self.options.workspace.clone(),
+            kind: resolved.kind(),
+            name: resolved.code_name(),
+            spec: serde_json::to_value(&resolved).expect("specs serialize"),
+            fingerprint,
+            pack_id: pack.id.to_string(),
+            code_version: resolved.code_version(),
+            options: serde_json::to_value(&request.options).expect("options serialize"),
+            shards: job.plan(),
+            now,
+        };
+        let events = self.store().create_execution(&new).await?;
+        self.jobs.lock().expect("jobs lock").insert(id.clone(), job);
+        self.broadcast(events);
+        let execution = self.execution(&id).await?;
+        Ok(Submitted {
+            execution,
+            reused: false,
+            warnings,
+        })
+    }
+
+    /// One execution, or a not-found error.
+    pub async fn execution(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        self.store()
+            .execution(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound {
+                what: format!("execution {id}"),
+                hint: "; list executions with `quantd history`".into(),
+            })
+    }
+
+    /// The job of an execution, built from its stored spec after a restart.
+    async fn job(&self, id: &ExecutionId) -> Result<Arc<dyn Job>> {
+        if let Some(j) = self.jobs.lock().expect("jobs lock").get(id) {
+            return Ok(j.clone());
+        }
+        let rec = self.execution(id).await?;
+        let resolved: ResolvedSpec = serde_json::from_value(rec.spec.clone())
+            .map_err(|e| EngineError::Internal(format!("stored spec of {id}: {e}")))?;
+        let pack = self.packs.find(Some(&rec.pack_id)).await?;
+        let job = jobs::build(&resolved, self.packs.open_reader(&pack)?, &self.options)?;
+        self.jobs
+            .lock()
+            .expect("jobs lock")
+            .insert(id.clone(), job.clone());
+        Ok(job)
+    }
+
+    fn cancel_flag(&self, id: &ExecutionId) -> Arc<AtomicBool> {
+        self.cancels
+            .lock()
+            .expect("cancel lock")
+            .entry(id.clone())
+            .or_default()
+            .clone()
+    }
+
+    fn random(&self) -> u64 {
+        // xorshift64*: jitter and ids only need to differ, not to be secret.
+        let mut x = self.rng.load(Ordering::Relaxed);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.store(x, Ordering::Relaxed);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Claims one runnable shard (of `only`, when given), runs it and commits the outcome.
+    /// `None` when nothing is runnable now.
+    pub async fn step(&self, only: Option<&ExecutionId>) -> Result<Option<Step>> {
+        let now = self.clock.now_ms();
+        let Some((shard, events)) = self
+            .store()
+            .claim_shard(&self.owner, now, now + self.options.lease_ms, only)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.broadcast(events);
+        let outcome = self.run_claimed(&shard).await;
+        let now = self.clock.now_ms();
+        let store = self.store();
+        let (commit, step) = match outcome {
+            Ok(out) => {
+                quantd_data::failpoint::hit("shard-before-commit");
+                let c = store
+                    .complete_shard(&shard, &self.owner, now, out.bars, out.rows, &out.body)
+                    .await?;
+                quantd_data::failpoint::hit("shard-after-commit");
+                (
+                    c,
+                    Step::Done {
+                        execution: shard.execution.clone(),
+                        shard: shard.idx,
+                    },
+                )
+            }
+            Err(ShardFailure::Cancelled) => {
+                store.stop_shard(&shard, &self.owner, now).await?;
+                return Ok(Some(Step::Stopped {
+                    execution: shard.execution.clone(),
+                    shard: shard.idx,
+                }));
+            }
+            Err(ShardFailure::Error(class, message)) => {
+                let rec = self.execution(&shard.execution).await?;
+                let options: ExecutionOptions =
+                    serde_json::from_value(rec.options).unwrap_or_default();
+                let unit = (self.random() >> 11) as f64 / (1u64 << 53) as f64;
+                let outcome = match options.retry.next_delay(class, shard.attempt, unit) {
+                    Some(delay) => FailureOutcome::RetryAt(now + delay as i64),
+                    None if options.on_shard_failure == ShardFailurePolicy::Fail => {
+                        FailureOutcome::FailExecution
+                    }
+                    None => FailureOutcome::Continue,
+                };
+                tracing::warn!(execution = %shard.execution, shard = shard.idx, attempt = shard.attempt, %class, %message, "shard failed");
+                let c = store
+                    .fail_shard(&shard, &self.owner, now, class, &message, outcome)
+                    .await?;
+                (
+                    c,
+                    Step::Failed {
+                        execution: shard.execution.clone(),
+                        shard: shard.idx,
+                        class,
+                    },
+                )
+            }
+        };
+        match commit {
+            Commit::Committed(events) => {
+                self.broadcast(events);
+                Ok(Some(step))
+            }
+            Commit::LeaseLost => Ok(Some(Step::LeaseLost)),
+        }
+    }
+
+    async fn run_claimed(
+        &self,
+        shard: &ClaimedShard,
+    ) -> std::result::Result<jobs::ShardOutput, ShardFailure> {
+        if let Some(hook) = &self.fault
+            && let Some((class, message)) = hook(&shard.execution, shard.idx, shard.attempt)
+        {
+            return Err(ShardFailure::Error(class, message));
+        }
+        let job = self
+            .job(&shard.execution)
+            .await
+            .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?;
+        let cancel = self.cancel_flag(&shard.execution);
+        let payload = shard.payload.clone();
+        match blocking(move || job.run(&payload, &cancel)).await {
+            Ok(r) => r,
+            Err(e) => Err(ShardFailure::Error(ErrorClass::Internal, e.to_string())),
+        }
+    }
+
+    /// Runs an execution's shards on `workers` concurrent workers until it is finished, paused
+    /// or cancelled (from this process or another), then returns its record.
+    pub async fn run(&self, id: &ExecutionId, workers: usize) -> Result<ExecutionRecord> {
+        self.recover().await?;
+        let cancel = self.cancel_flag(id);
+        let done = AtomicBool::new(false);
+        let watcher = async {
+            let mut last_health = self.clock.now_ms();
+            while !done.load(Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(self.options.poll_ms)).await;
+                let now = self.clock.now_ms();
+                let _ = self
+                    .store()
+                    .heartbeat(&self.owner, now + self.options.lease_ms)
+                    .await;
+                match self.store().execution(id).await {
+                    Ok(Some(rec)) if rec.state == ExecutionState::Cancelled => {
+                        cancel.store(true, Ordering::SeqCst)
+                    }
+                    Ok(Some(rec)) if rec.state.is_terminal() => break,
+                    _ => {}
+                }
+                if now - last_health >= self.options.health_every_ms {
+                    last_health = now;
+                    let _ = self.snapshot_health(id).await;
+                }
+            }
+        };
+        let worker = || async {
+            loop {
+                if cancel.load(Ordering::SeqCst) {
+                    return Ok::<(), EngineError>(());
+                }
+                if self.step(Some(id)).await?.is_some() {
+                    continue;
+                }
+                let rec = self.execution(id).await?;
+                if rec.state.is_terminal() || rec.state == ExecutionState::Paused {
+                    return Ok(());
+                }
+                // Nothing claimable now: shards are backing off or running on other workers.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        let workers_fut = async {
+            let results = futures_join_all((0..workers.max(1)).map(|_| worker())).await;
+            done.store(true, Ordering::SeqCst);
+            results.into_iter().collect::<Result<Vec<()>>>()
+        };
+        let (result, ()) = tokio::join!(workers_fut, watcher);
+        result?;
+        let _ = self.snapshot_health(id).await;
+        self.execution(id).await
+    }
+
+    /// Records a health snapshot (and its event).
+    pub async fn snapshot_health(&self, id: &ExecutionId) -> Result<health::Health> {
+        let rec = self.execution(id).await?;
+        let shards = self.store().shards(id).await?;
+        let h = health::Health::of(&rec, &shards, self.clock.now_ms());
+        let body = serde_json::to_value(&h).expect("health serializes");
+        let ev = self
+            .store()
+            .record_health(id, self.clock.now_ms(), h.score, h.band, &body)
+            .await?;
+        self.broadcast(vec![ev]);
+        Ok(h)
+    }
+
+    /// Pauses: no new shard starts; running ones finish.
+    pub async fn pause(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        self.change(id, ExecutionState::Paused).await
+    }
+
+    /// Resumes a paused execution (run it again with [`Engine::run`]).
+    pub async fn resume(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        self.change(id, ExecutionState::Running).await
+    }
+
+    /// Cancels: pending shards are cancelled, running ones stop between tickers.
+    pub async fn cancel(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        let rec = self.change(id, ExecutionState::Cancelled).await?;
+        self.cancel_flag(id).store(true, Ordering::SeqCst);
+        Ok(rec)
+    }
+
+    async fn change(&self, id: &ExecutionId, to: ExecutionState) -> Result<ExecutionRecord> {
+        self.execution(id).await?;
+        let events = self
+            .store()
+            .change_execution_state(id, to, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                quantd_store::StoreError::Conflict(m) => EngineError::Invalid(m),
+                other => other.into(),
+            })?;
+        self.broadcast(events);
+        self.execution(id).await
+    }
+
+    /// Streams a scan execution's signal rows to `sink`, one shard's rows at a time in plan
+    /// order (so rows come sorted by ticker, then date) — memory is bounded by one shard.
+    pub async fn scan_results(
+        &self,
+        id: &ExecutionId,
+        mut sink: impl FnMut(&crate::scan::Signals) -> Result<()>,
+    ) -> Result<()> {
+        let job = self.job(id).await?;
+        let template = job.signals_template().ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "execution {id} is not a scan; it has no signal rows"
+            ))
+        })?;
+        for idx in self.store().result_shards(id).await? {
+            if let Some(body) = self.store().shard_result(id, idx).await? {
+                let mut chunk = template.clone();
+                chunk.append_encoded(&body)?;
+                sink(&chunk)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored spec of an execution.
+    pub fn spec_of(rec: &ExecutionRecord) -> Result<ResolvedSpec> {
+        serde_json::from_value(rec.spec.clone())
+            .map_err(|e| EngineError::Internal(format!("stored spec: {e}")))
+    }
+}
+
+/// Joins futures without pulling in the `futures` crate: polls them all on one task.
+async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("all ready")).collect()
+}

@@ -1,0 +1,177 @@
+//! What users ask for ([`SubmitSpec`]) and what the engine stores after resolving names
+//! ([`ResolvedSpec`]): the code text and its version id, the pack id, the parameters. A stored
+//! spec alone is enough to run the execution again after a crash, and its fingerprint names the
+//! result: same fingerprint, same results.
+
+use super::{ENGINE_VERSION, ExecutionOptions};
+use crate::code;
+use crate::error::{EngineError, Result};
+use quantd_core::ExecutionKind;
+use quantd_store::{PackRecord, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where the code comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeChoice {
+    /// Expression text given inline.
+    Inline(String),
+    /// Stored code: `NAME` or `NAME@N`.
+    Stored(String),
+}
+
+/// A scan request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanRequest {
+    /// The scanner.
+    pub code: CodeChoice,
+    /// `$name` values.
+    pub params: BTreeMap<String, f64>,
+    /// Only these tickers.
+    pub tickers: Option<Vec<String>>,
+    /// First signal date kept.
+    pub from: Option<chrono::NaiveDate>,
+    /// Last signal date kept.
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// The work of an execution, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobRequest {
+    /// A scan.
+    Scan(ScanRequest),
+}
+
+/// A request to run something.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmitSpec {
+    /// The work.
+    pub job: JobRequest,
+    /// Pack name, id or prefix; the newest fresh pack when `None`.
+    pub pack: Option<String>,
+    /// Retry and failure policies.
+    pub options: ExecutionOptions,
+    /// Return a completed execution with the same fingerprint instead of running again.
+    pub reuse: bool,
+}
+
+/// Stored code an execution runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeInfo {
+    /// Its name.
+    pub name: String,
+    /// Its version number.
+    pub version: u32,
+    /// Its content id.
+    pub id: String,
+}
+
+/// A resolved scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedScan {
+    /// The expression text.
+    pub source: String,
+    /// The stored code it came from, if any.
+    pub code: Option<CodeInfo>,
+    /// The pack read.
+    pub pack_id: String,
+    /// Parameter values.
+    pub params: BTreeMap<String, f64>,
+    /// Ticker selection.
+    pub tickers: Option<Vec<String>>,
+    /// Date window.
+    pub from: Option<chrono::NaiveDate>,
+    /// Date window.
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// A resolved spec, as stored with the execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResolvedSpec {
+    /// A scan.
+    Scan(ResolvedScan),
+}
+
+impl ResolvedSpec {
+    /// The execution kind.
+    pub fn kind(&self) -> ExecutionKind {
+        match self {
+            ResolvedSpec::Scan(_) => ExecutionKind::Scan,
+        }
+    }
+
+    /// The stored code's name, for history.
+    pub fn code_name(&self) -> Option<String> {
+        match self {
+            ResolvedSpec::Scan(s) => s.code.as_ref().map(|c| c.name.clone()),
+        }
+    }
+
+    /// The stored code's version id.
+    pub fn code_version(&self) -> Option<String> {
+        match self {
+            ResolvedSpec::Scan(s) => s.code.as_ref().map(|c| c.id.clone()),
+        }
+    }
+
+    /// Hash of everything that decides the results: engine version, kind, code text, pack,
+    /// parameters, tickers and dates (not the code's name).
+    pub fn fingerprint(&self) -> String {
+        let ResolvedSpec::Scan(s) = self;
+        let input = serde_json::json!({
+            "engine": ENGINE_VERSION,
+            "kind": "scan",
+            "source": s.source,
+            "pack": s.pack_id,
+            "params": s.params,
+            "tickers": s.tickers,
+            "from": s.from,
+            "to": s.to,
+        });
+        blake3::hash(input.to_string().as_bytes())
+            .to_hex()
+            .to_string()
+    }
+}
+
+/// Resolves names: stored code to its text and version, the pack to its id.
+pub async fn resolve(
+    store: &Store,
+    request: &SubmitSpec,
+    pack: &PackRecord,
+) -> Result<ResolvedSpec> {
+    match &request.job {
+        JobRequest::Scan(r) => {
+            let (source, code) = match &r.code {
+                CodeChoice::Inline(text) => (text.clone(), None),
+                CodeChoice::Stored(reference) => {
+                    let v = code::resolve(store, reference).await?;
+                    if v.language != "expr" {
+                        return Err(EngineError::Invalid(format!(
+                            "`{reference}` is {} code; scans run scanner expressions (Python scanners run once the sandbox lands)",
+                            v.language
+                        )));
+                    }
+                    (
+                        v.source.clone(),
+                        Some(CodeInfo {
+                            name: v.name,
+                            version: v.version,
+                            id: v.id.to_string(),
+                        }),
+                    )
+                }
+            };
+            Ok(ResolvedSpec::Scan(ResolvedScan {
+                source,
+                code,
+                pack_id: pack.id.to_string(),
+                params: r.params.clone(),
+                tickers: r.tickers.clone(),
+                from: r.from,
+                to: r.to,
+            }))
+        }
+    }
+}

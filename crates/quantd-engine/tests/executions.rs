@@ -1,0 +1,509 @@
+//! The execution engine driven shard by shard (`Engine::step`) with a manual clock: results,
+//! events, retries and backoff, failure policies, pause/resume, cancel, recovery, reuse, the
+//! freshness gate. No sleeps decide an outcome here.
+
+use quantd_core::{ErrorClass, Event, ExecutionId, ExecutionState, NoProgress, ShardState};
+use quantd_data::SynthSpec;
+use quantd_engine::exec::clock::ManualClock;
+use quantd_engine::exec::retry::RetryPolicy;
+use quantd_engine::exec::spec::{CodeChoice, JobRequest, ScanRequest, SubmitSpec};
+use quantd_engine::exec::{Engine, EngineOptions, ExecutionOptions, ShardFailurePolicy, Step};
+use quantd_engine::scan::Signals;
+use quantd_engine::{DataDir, Packs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+const EXPR: &str = "let r = rsi(close, 14); r < 40 and close < sma(close, 20)";
+
+async fn setup(tickers: usize) -> (tempfile::TempDir, Packs) {
+    let dir = tempfile::tempdir().unwrap();
+    let packs = Packs::open(DataDir::new(dir.path())).await.unwrap();
+    let spec = SynthSpec {
+        tickers,
+        days: 600,
+        seed: 5,
+        ..Default::default()
+    };
+    packs.synth("u", spec, Arc::new(NoProgress)).await.unwrap();
+    (dir, packs)
+}
+
+fn scan(options: ExecutionOptions) -> SubmitSpec {
+    SubmitSpec {
+        job: JobRequest::Scan(ScanRequest {
+            code: CodeChoice::Inline(EXPR.into()),
+            params: Default::default(),
+            tickers: None,
+            from: None,
+            to: None,
+        }),
+        pack: None,
+        options,
+        reuse: false,
+    }
+}
+
+/// Small shards so a small pack has several.
+fn options() -> EngineOptions {
+    EngineOptions {
+        scan_shard_bars: 6_000,
+        poll_ms: 20,
+        ..Default::default()
+    }
+}
+
+async fn engine(packs: &Packs, clock: Arc<ManualClock>) -> Engine {
+    Engine::with_clock(packs.clone(), options(), clock)
+        .await
+        .unwrap()
+}
+
+async fn rows(engine: &Engine, id: &ExecutionId) -> Vec<(String, i32, Vec<u64>)> {
+    let mut out = vec![];
+    engine
+        .scan_results(id, |s: &Signals| {
+            for i in 0..s.len() {
+                out.push((
+                    s.ticker_of(i).to_string(),
+                    s.date[i],
+                    s.values_of(i).iter().map(|v| v.to_bits()).collect(),
+                ));
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    out
+}
+
+/// The same scan without the engine.
+async fn bare(packs: &Packs) -> Vec<(String, i32, Vec<u64>)> {
+    let rec = packs.find(None).await.unwrap();
+    let reader = packs.open_reader(&rec).unwrap();
+    let program = quantd_engine::scan::compile(&reader, EXPR, &Default::default()).unwrap();
+    let all = quantd_engine::scan::select_tickers(&reader, None).unwrap();
+    let s = quantd_engine::scan::run(
+        &reader,
+        &program,
+        &all,
+        None,
+        None,
+        &AtomicBool::new(false),
+        &NoProgress,
+    )
+    .unwrap();
+    (0..s.len())
+        .map(|i| {
+            (
+                s.ticker_of(i).to_string(),
+                s.date[i],
+                s.values_of(i).iter().map(|v| v.to_bits()).collect(),
+            )
+        })
+        .collect()
+}
+
+async fn drain(engine: &Engine, id: &ExecutionId) -> Vec<Step> {
+    let mut steps = vec![];
+    while let Some(s) = engine.step(Some(id)).await.unwrap() {
+        steps.push(s);
+    }
+    steps
+}
+
+#[tokio::test]
+async fn an_execution_gives_the_bare_scans_rows_and_numbered_events() {
+    let (_d, packs) = setup(60).await;
+    let clock = ManualClock::new(1_000_000);
+    let engine = engine(&packs, clock.clone()).await;
+    let mut live = engine.subscribe();
+    let sub = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap();
+    let id = sub.execution.id.clone();
+    assert!(
+        sub.execution.shards_total >= 2,
+        "the plan has several shards: {}",
+        sub.execution.shards_total
+    );
+    let steps = drain(&engine, &id).await;
+    assert_eq!(steps.len() as u32, sub.execution.shards_total);
+    let rec = engine.execution(&id).await.unwrap();
+    assert_eq!(rec.state, ExecutionState::Completed);
+    assert_eq!(rec.shards_done, rec.shards_total);
+    let ours = rows(&engine, &id).await;
+    assert!(!ours.is_empty());
+    assert_eq!(
+        ours,
+        bare(&packs).await,
+        "engine rows = bare scan rows, same order"
+    );
+    assert_eq!(rec.rows, ours.len() as u64);
+
+    let events = engine.store().events_after(&id, 0, 10_000).await.unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=events.len() as u64).collect::<Vec<_>>(),
+        "gapless from 1"
+    );
+    assert!(matches!(events[0].event, Event::ExecutionCreated { .. }));
+    assert!(matches!(events[1].event, Event::ExecutionStarted));
+    assert!(matches!(
+        events.last().unwrap().event,
+        Event::ExecutionCompleted { failed_shards: 0 }
+    ));
+    let mut broadcast = vec![];
+    while let Ok(e) = live.try_recv() {
+        broadcast.push(e.seq);
+    }
+    assert_eq!(
+        broadcast, seqs,
+        "every committed event was broadcast once, in order"
+    );
+}
+
+#[tokio::test]
+async fn failed_shards_retry_with_backoff_on_the_injected_clock() {
+    let (_d, packs) = setup(60).await;
+    let clock = ManualClock::new(1_000_000);
+    let fails = Arc::new(AtomicU32::new(0));
+    let f = fails.clone();
+    let engine =
+        engine(&packs, clock.clone())
+            .await
+            .with_fault(Arc::new(move |_, shard, attempt| {
+                (shard == 0 && attempt <= 2).then(|| {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    (
+                        ErrorClass::Network,
+                        format!("injected failure, attempt {attempt}"),
+                    )
+                })
+            }));
+    let retry = RetryPolicy {
+        initial_interval: 1_000,
+        backoff_coefficient: 2.0,
+        jitter: 0.0,
+        maximum_attempts: 3,
+        ..Default::default()
+    };
+    let id = engine
+        .submit(scan(ExecutionOptions {
+            retry,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .execution
+        .id;
+
+    assert_eq!(
+        engine.step(Some(&id)).await.unwrap(),
+        Some(Step::Failed {
+            execution: id.clone(),
+            shard: 0,
+            class: ErrorClass::Network
+        })
+    );
+    let others = drain(&engine, &id).await;
+    assert!(
+        others
+            .iter()
+            .all(|s| matches!(s, Step::Done { shard, .. } if *shard > 0)),
+        "shard 0 waits: {others:?}"
+    );
+    clock.advance(999);
+    assert_eq!(
+        engine.step(Some(&id)).await.unwrap(),
+        None,
+        "still backing off"
+    );
+    clock.advance(1);
+    assert!(
+        matches!(
+            engine.step(Some(&id)).await.unwrap(),
+            Some(Step::Failed { shard: 0, .. })
+        ),
+        "attempt 2 fails"
+    );
+    clock.advance(1_999);
+    assert_eq!(
+        engine.step(Some(&id)).await.unwrap(),
+        None,
+        "second delay is 2 s"
+    );
+    clock.advance(1);
+    assert!(matches!(
+        engine.step(Some(&id)).await.unwrap(),
+        Some(Step::Done { shard: 0, .. })
+    ));
+    assert_eq!(fails.load(Ordering::SeqCst), 2);
+    let rec = engine.execution(&id).await.unwrap();
+    assert_eq!(rec.state, ExecutionState::Completed);
+    assert_eq!(
+        (rec.attempts, rec.failed_attempts),
+        (rec.shards_total + 2, 2)
+    );
+    let delays: Vec<u64> = engine
+        .store()
+        .events_after(&id, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::ShardRetrying { delay_ms, .. } => Some(delay_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delays, [1_000, 2_000]);
+    assert_eq!(
+        rows(&engine, &id).await,
+        bare(&packs).await,
+        "a retried shard's rows are stored once"
+    );
+}
+
+#[tokio::test]
+async fn non_retryable_errors_fail_fast_or_continue_by_policy() {
+    let (_d, packs) = setup(60).await;
+    let clock = ManualClock::new(1_000_000);
+    let engine = engine(&packs, clock.clone())
+        .await
+        .with_fault(Arc::new(|_, shard, _| {
+            (shard == 1).then(|| (ErrorClass::Data, "bad ticker data".to_string()))
+        }));
+
+    let id = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    let steps = drain(&engine, &id).await;
+    assert_eq!(
+        steps[1],
+        Step::Failed {
+            execution: id.clone(),
+            shard: 1,
+            class: ErrorClass::Data
+        }
+    );
+    assert_eq!(steps.len(), 2, "fail fast: nothing runs after the failure");
+    let rec = engine.execution(&id).await.unwrap();
+    assert_eq!(rec.state, ExecutionState::Failed);
+    assert_eq!(rec.error_class, Some(ErrorClass::Data));
+    assert_eq!(rec.failed_attempts, 1, "data errors are not retried");
+    let shards = engine.store().shards(&id).await.unwrap();
+    assert_eq!(
+        shards[0].state,
+        ShardState::Done,
+        "work done before the failure stays"
+    );
+    assert!(shards[2..].iter().all(|s| s.state == ShardState::Cancelled));
+
+    let opts = ExecutionOptions {
+        on_shard_failure: ShardFailurePolicy::Continue,
+        ..Default::default()
+    };
+    let id = engine.submit(scan(opts)).await.unwrap().execution.id;
+    drain(&engine, &id).await;
+    let rec = engine.execution(&id).await.unwrap();
+    assert_eq!(rec.state, ExecutionState::Completed);
+    assert_eq!(
+        (rec.shards_failed, rec.shards_done),
+        (1, rec.shards_total - 1)
+    );
+    let last = engine
+        .store()
+        .events_after(&id, 0, 10_000)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(last.event, Event::ExecutionCompleted { failed_shards: 1 });
+}
+
+#[tokio::test]
+async fn pause_stops_new_shards_and_resume_continues() {
+    let (_d, packs) = setup(60).await;
+    let engine = engine(&packs, ManualClock::new(1_000_000)).await;
+    let id = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    assert!(engine.step(Some(&id)).await.unwrap().is_some());
+    assert_eq!(
+        engine.pause(&id).await.unwrap().state,
+        ExecutionState::Paused
+    );
+    assert_eq!(
+        engine.step(Some(&id)).await.unwrap(),
+        None,
+        "paused: nothing is claimed"
+    );
+    assert!(engine.pause(&id).await.is_err(), "pausing twice is refused");
+    assert_eq!(
+        engine.resume(&id).await.unwrap().state,
+        ExecutionState::Running
+    );
+    drain(&engine, &id).await;
+    assert_eq!(
+        engine.execution(&id).await.unwrap().state,
+        ExecutionState::Completed
+    );
+    assert_eq!(rows(&engine, &id).await, bare(&packs).await);
+    let err = engine.resume(&id).await.unwrap_err().to_string();
+    assert!(err.contains("completed"), "{err}");
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_execution_within_a_second_and_keeps_results() {
+    let (_d, packs) = setup(400).await;
+    let engine = Arc::new(Engine::new(packs.clone(), options()).await.unwrap());
+    let id = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    let mut live = engine.subscribe();
+    let runner = {
+        let (engine, id) = (engine.clone(), id.clone());
+        tokio::spawn(async move { engine.run(&id, 1).await })
+    };
+    // Wait for the first committed shard, then cancel.
+    loop {
+        let e = live.recv().await.unwrap();
+        if matches!(e.event, Event::ShardCompleted { .. }) {
+            break;
+        }
+    }
+    let asked = std::time::Instant::now();
+    engine.cancel(&id).await.unwrap();
+    let rec = runner.await.unwrap().unwrap();
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(1),
+        "cancel took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(rec.state, ExecutionState::Cancelled);
+    assert!(rec.shards_done >= 1 && rec.shards_done < rec.shards_total);
+    assert_eq!(
+        rows(&engine, &id).await.len() as u64,
+        rec.rows,
+        "committed rows stay readable"
+    );
+}
+
+#[tokio::test]
+async fn shards_of_a_dead_worker_run_again_without_duplicates() {
+    let (_d, packs) = setup(60).await;
+    let clock = ManualClock::new(1_000_000);
+    let first = engine(&packs, clock.clone()).await;
+    let id = first
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    first.step(Some(&id)).await.unwrap();
+    // A worker that claimed shard 1 and died (its lock file does not exist).
+    let (claimed, _) = first
+        .store()
+        .claim_shard(
+            "worker-dead-0",
+            clock.now(),
+            clock.now() + 30_000,
+            Some(&id),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.idx, 1);
+    drop(first);
+    let second = engine(&packs, clock.clone()).await; // recovers on start
+    let steps = drain(&second, &id).await;
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(s, Step::Done { shard: 1, .. })),
+        "shard 1 ran again: {steps:?}"
+    );
+    assert_eq!(
+        second.execution(&id).await.unwrap().state,
+        ExecutionState::Completed
+    );
+    assert_eq!(rows(&second, &id).await, bare(&packs).await);
+    // The dead worker's late commit is refused: its lease is gone.
+    let late = second
+        .store()
+        .complete_shard(&claimed, "worker-dead-0", clock.now(), 0, 0, b"")
+        .await
+        .unwrap();
+    assert_eq!(late, quantd_store::Commit::LeaseLost);
+}
+
+#[tokio::test]
+async fn reuse_returns_a_completed_execution_with_the_same_fingerprint() {
+    let (_d, packs) = setup(20).await;
+    let engine = engine(&packs, ManualClock::new(1_000_000)).await;
+    let first = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution;
+    drain(&engine, &first.id).await;
+    let again = engine
+        .submit(SubmitSpec {
+            reuse: true,
+            ..scan(ExecutionOptions::default())
+        })
+        .await
+        .unwrap();
+    assert!(again.reused);
+    assert_eq!(again.execution.id, first.id);
+    let fresh = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap();
+    assert!(!fresh.reused, "without --reuse a new execution is made");
+    assert_eq!(fresh.execution.fingerprint, first.fingerprint);
+}
+
+#[tokio::test]
+async fn the_freshness_gate_refuses_error_packs_and_warns_on_stale_ones() {
+    let (_d, packs) = setup(10).await;
+    let engine = engine(&packs, ManualClock::new(1_000_000)).await;
+    packs
+        .synth(
+            "u",
+            SynthSpec {
+                tickers: 5,
+                days: 100,
+                ..Default::default()
+            },
+            Arc::new(NoProgress),
+        )
+        .await
+        .unwrap();
+    let stale_id = packs
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.state == quantd_core::PackState::Stale)
+        .unwrap()
+        .id;
+    let sub = engine
+        .submit(SubmitSpec {
+            pack: Some(stale_id.to_string()),
+            ..scan(ExecutionOptions::default())
+        })
+        .await
+        .unwrap();
+    assert!(sub.warnings[0].contains("stale"), "{:?}", sub.warnings);
+}

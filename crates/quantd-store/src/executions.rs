@@ -1,0 +1,966 @@
+//! Executions, shards, events and shard results.
+//!
+//! Every state change is one transaction that also appends the events describing it (with the
+//! execution's next sequence numbers) and returns them, so the engine can broadcast exactly what
+//! was committed. A shard's results, its `done` state and its events commit together.
+//!
+//! Claims use `BEGIN IMMEDIATE` (SQLite's single writer) and a lease: a shard is `running` under
+//! an owner until its lease expires or its owner is known dead, then returns to `pending`.
+
+use crate::Store;
+use crate::error::{Result, StoreError};
+use chrono::{DateTime, Utc};
+use quantd_core::state::StateMachine;
+use quantd_core::{
+    ErrorClass, Event, EventRecord, ExecutionId, ExecutionKind, ExecutionState, ShardState,
+};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// What `create_execution` inserts.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    /// The id.
+    pub id: ExecutionId,
+    /// The workspace that owns it.
+    pub workspace: String,
+    /// Its kind.
+    pub kind: ExecutionKind,
+    /// The code name, if it runs stored code.
+    pub name: Option<String>,
+    /// The spec as asked (JSON).
+    pub spec: Value,
+    /// Hash of (code, pack, params, engine version, …).
+    pub fingerprint: String,
+    /// The pack it reads.
+    pub pack_id: String,
+    /// The code version it runs, if stored code.
+    pub code_version: Option<String>,
+    /// Retry and failure policies (JSON).
+    pub options: Value,
+    /// One payload per shard, in plan order.
+    pub shards: Vec<Value>,
+    /// Creation time.
+    pub now: Millis,
+}
+
+/// An execution as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionRecord {
+    /// The id.
+    pub id: ExecutionId,
+    /// The owning workspace.
+    pub workspace: String,
+    /// Its kind.
+    pub kind: ExecutionKind,
+    /// The code name, if any.
+    pub name: Option<String>,
+    /// Its state.
+    pub state: ExecutionState,
+    /// The spec (JSON).
+    pub spec: Value,
+    /// The fingerprint.
+    pub fingerprint: String,
+    /// The pack id.
+    pub pack_id: String,
+    /// The code version id, if any.
+    pub code_version: Option<String>,
+    /// Policies (JSON).
+    pub options: Value,
+    /// Shards in the plan.
+    pub shards_total: u32,
+    /// Shards done.
+    pub shards_done: u32,
+    /// Shards failed for good.
+    pub shards_failed: u32,
+    /// Bars processed.
+    pub bars: u64,
+    /// Result rows.
+    pub rows: u64,
+    /// Shard attempts started.
+    pub attempts: u32,
+    /// Shard attempts that failed.
+    pub failed_attempts: u32,
+    /// Class of the error that failed it.
+    pub error_class: Option<ErrorClass>,
+    /// The error that failed it.
+    pub error_message: Option<String>,
+    /// Metrics of the finished execution (JSON).
+    pub summary: Option<Value>,
+    /// Created (Unix ms).
+    pub created_at: Millis,
+    /// First shard started (Unix ms).
+    pub started_at: Option<Millis>,
+    /// Finished (Unix ms).
+    pub finished_at: Option<Millis>,
+}
+
+/// A shard a worker now holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedShard {
+    /// Its execution.
+    pub execution: ExecutionId,
+    /// Its index.
+    pub idx: u32,
+    /// The attempt starting now, from 1.
+    pub attempt: u32,
+    /// The slice of work (JSON).
+    pub payload: Value,
+}
+
+/// A shard as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardRecord {
+    /// Its index.
+    pub idx: u32,
+    /// Its state.
+    pub state: ShardState,
+    /// Attempts started.
+    pub attempt: u32,
+    /// Bars processed.
+    pub bars: u64,
+    /// Rows committed.
+    pub rows: u64,
+    /// Last error class.
+    pub error_class: Option<ErrorClass>,
+    /// Last error.
+    pub error_message: Option<String>,
+    /// Started (Unix ms).
+    pub started_at: Option<Millis>,
+    /// Finished (Unix ms).
+    pub finished_at: Option<Millis>,
+}
+
+/// What a shard's commit did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Commit {
+    /// Committed; the events it appended.
+    Committed(Vec<EventRecord>),
+    /// The shard is no longer ours (lease expired and reclaimed, or the execution ended): nothing
+    /// was written.
+    LeaseLost,
+}
+
+/// How a failed attempt ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailureOutcome {
+    /// Retry at this time.
+    RetryAt(Millis),
+    /// The shard fails for good; the execution fails too (`fail` policy).
+    FailExecution,
+    /// The shard fails for good; the execution goes on (`continue` policy).
+    Continue,
+}
+
+/// Filters for [`Store::list_executions`].
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only this workspace.
+    pub workspace: Option<String>,
+    /// Only this code name.
+    pub name: Option<String>,
+    /// Only this kind.
+    pub kind: Option<ExecutionKind>,
+    /// Only this state.
+    pub state: Option<ExecutionState>,
+    /// Only created at or after (Unix ms).
+    pub since: Option<Millis>,
+    /// Only created before this (created_at, id) cursor.
+    pub before: Option<(Millis, String)>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+fn corrupt(m: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        table: "executions",
+        message: m.to_string(),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_value(Value::String(s.to_string())).map_err(corrupt)
+}
+
+fn kind_from(s: &str) -> Result<ExecutionKind> {
+    parse(s)
+}
+
+fn json(s: &str) -> Result<Value> {
+    serde_json::from_str(s).map_err(corrupt)
+}
+
+fn record_from_row(r: &SqliteRow) -> Result<ExecutionRecord> {
+    let id: String = r.try_get("id")?;
+    let state: String = r.try_get("state")?;
+    let kind: String = r.try_get("kind")?;
+    let spec: String = r.try_get("spec")?;
+    let options: String = r.try_get("options")?;
+    let class: Option<String> = r.try_get("error_class")?;
+    let summary: Option<String> = r.try_get("summary")?;
+    Ok(ExecutionRecord {
+        id: id.parse().map_err(corrupt)?,
+        workspace: r.try_get("workspace")?,
+        kind: kind_from(&kind)?,
+        name: r.try_get("name")?,
+        state: state.parse().map_err(corrupt)?,
+        spec: json(&spec)?,
+        fingerprint: r.try_get("fingerprint")?,
+        pack_id: r.try_get("pack_id")?,
+        code_version: r.try_get("code_version")?,
+        options: json(&options)?,
+        shards_total: r.try_get::<i64, _>("shards_total")? as u32,
+        shards_done: r.try_get::<i64, _>("shards_done")? as u32,
+        shards_failed: r.try_get::<i64, _>("shards_failed")? as u32,
+        bars: r.try_get::<i64, _>("bars")? as u64,
+        rows: r.try_get::<i64, _>("rows")? as u64,
+        attempts: r.try_get::<i64, _>("attempts")? as u32,
+        failed_attempts: r.try_get::<i64, _>("failed_attempts")? as u32,
+        error_class: class.as_deref().map(parse).transpose()?,
+        error_message: r.try_get("error_message")?,
+        summary: summary.as_deref().map(json).transpose()?,
+        created_at: r.try_get("created_at")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+fn at(ms: Millis) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Appends an event to an execution inside a transaction, returning the stored record.
+async fn append(
+    tx: &mut Transaction<'_, Sqlite>,
+    exec: &ExecutionId,
+    now: Millis,
+    event: Event,
+) -> Result<EventRecord> {
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE executions SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
+    )
+    .bind(exec.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO events (execution_id, seq, at, body) VALUES (?, ?, ?, ?)")
+        .bind(exec.as_str())
+        .bind(seq)
+        .bind(now)
+        .bind(serde_json::to_string(&event).expect("events serialize"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(EventRecord {
+        execution: exec.clone(),
+        seq: seq as u64,
+        at: at(now),
+        event,
+    })
+}
+
+async fn exec_state(
+    tx: &mut Transaction<'_, Sqlite>,
+    exec: &ExecutionId,
+) -> Result<Option<ExecutionState>> {
+    let s: Option<String> = sqlx::query_scalar("SELECT state FROM executions WHERE id = ?")
+        .bind(exec.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    s.map(|s| s.parse().map_err(corrupt)).transpose()
+}
+
+/// Progress counters of an execution, as an event.
+async fn progress_event(
+    tx: &mut Transaction<'_, Sqlite>,
+    exec: &ExecutionId,
+    now: Millis,
+) -> Result<Event> {
+    let (total, done, failed, bars, rows, started): (i64, i64, i64, i64, i64, Option<i64>) = sqlx::query_as(
+        "SELECT shards_total, shards_done, shards_failed, bars, rows, started_at FROM executions WHERE id = ?",
+    )
+    .bind(exec.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    let finished = done + failed;
+    let eta_ms = match started {
+        Some(s) if finished > 0 && finished < total => {
+            Some(((now - s) as f64 / finished as f64 * (total - finished) as f64) as u64)
+        }
+        _ => None,
+    };
+    Ok(Event::Progress {
+        done: finished as u32,
+        total: total as u32,
+        bars: bars as u64,
+        rows: rows as u64,
+        eta_ms,
+    })
+}
+
+/// Ends the execution as `completed` (listing its failed shards) once no shard is left to run.
+async fn finish_if_done(
+    tx: &mut Transaction<'_, Sqlite>,
+    exec: &ExecutionId,
+    now: Millis,
+) -> Result<Option<EventRecord>> {
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM shards WHERE execution_id = ? AND state IN ('pending', 'running')",
+    )
+    .bind(exec.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    if open > 0 {
+        return Ok(None);
+    }
+    let state = exec_state(tx, exec).await?;
+    if !matches!(
+        state,
+        Some(ExecutionState::Running | ExecutionState::Paused | ExecutionState::Pending)
+    ) {
+        return Ok(None);
+    }
+    let failed: i64 = sqlx::query_scalar("SELECT shards_failed FROM executions WHERE id = ?")
+        .bind(exec.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE executions SET state = 'completed', finished_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(exec.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(
+        append(
+            tx,
+            exec,
+            now,
+            Event::ExecutionCompleted {
+                failed_shards: failed as u32,
+            },
+        )
+        .await?,
+    ))
+}
+
+impl Store {
+    /// Inserts an execution, its shards and its `execution-created` event.
+    pub async fn create_execution(&self, e: &NewExecution) -> Result<Vec<EventRecord>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, pack_id, code_version, options, \
+             shards_total, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.id.as_str())
+        .bind(&e.workspace)
+        .bind(e.kind.as_str())
+        .bind(&e.name)
+        .bind(e.spec.to_string())
+        .bind(&e.fingerprint)
+        .bind(&e.pack_id)
+        .bind(&e.code_version)
+        .bind(e.options.to_string())
+        .bind(e.shards.len() as i64)
+        .bind(e.now)
+        .execute(&mut *tx)
+        .await?;
+        for (i, p) in e.shards.iter().enumerate() {
+            sqlx::query("INSERT INTO shards (execution_id, idx, state, payload) VALUES (?, ?, 'pending', ?)")
+                .bind(e.id.as_str())
+                .bind(i as i64)
+                .bind(p.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let ev = append(
+            &mut tx,
+            &e.id,
+            e.now,
+            Event::ExecutionCreated {
+                shards: e.shards.len() as u32,
+            },
+        )
+        .await?;
+        let mut events = vec![ev];
+        if e.shards.is_empty() {
+            events.extend(finish_if_done(&mut tx, &e.id, e.now).await?);
+        }
+        tx.commit().await?;
+        Ok(events)
+    }
+
+    /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an
+    /// execution that is pending or running, under `owner`'s lease until `lease_until`.
+    pub async fn claim_shard(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        only: Option<&ExecutionId>,
+    ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<(String, i64, i64, String, String)> = sqlx::query_as(
+            "SELECT s.execution_id, s.idx, s.attempt, s.payload, e.state FROM shards s JOIN executions e ON e.id = s.execution_id \
+             WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ?) \
+             ORDER BY e.created_at, e.id, s.idx LIMIT 1",
+        )
+        .bind(now)
+        .bind(only.map(|o| o.as_str()))
+        .bind(only.map(|o| o.as_str()))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((exec, idx, attempt, payload, state)) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let exec: ExecutionId = exec.parse().map_err(corrupt)?;
+        let attempt = attempt + 1;
+        sqlx::query(
+            "UPDATE shards SET state = 'running', attempt = ?, lease_owner = ?, lease_expires_at = ?, started_at = ? \
+             WHERE execution_id = ? AND idx = ?",
+        )
+        .bind(attempt)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(exec.as_str())
+        .bind(idx)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE executions SET attempts = attempts + 1 WHERE id = ?")
+            .bind(exec.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let mut events = Vec::new();
+        if state == "pending" {
+            ExecutionState::Pending
+                .transition(ExecutionState::Running)
+                .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            sqlx::query("UPDATE executions SET state = 'running', started_at = COALESCE(started_at, ?) WHERE id = ?")
+                .bind(now)
+                .bind(exec.as_str())
+                .execute(&mut *tx)
+                .await?;
+            events.push(append(&mut tx, &exec, now, Event::ExecutionStarted).await?);
+        }
+        events.push(
+            append(
+                &mut tx,
+                &exec,
+                now,
+                Event::ShardStarted {
+                    shard: idx as u32,
+                    attempt: attempt as u32,
+                },
+            )
+            .await?,
+        );
+        tx.commit().await?;
+        let payload = json(&payload)?;
+        Ok(Some((
+            ClaimedShard {
+                execution: exec,
+                idx: idx as u32,
+                attempt: attempt as u32,
+                payload,
+            },
+            events,
+        )))
+    }
+
+    /// Extends the leases of every shard `owner` holds.
+    pub async fn heartbeat(&self, owner: &str, lease_until: Millis) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE shards SET lease_expires_at = ? WHERE lease_owner = ? AND state = 'running'",
+        )
+        .bind(lease_until)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Commits a shard's results with its `done` state and events — or nothing, if the shard is
+    /// no longer `owner`'s.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_shard(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        now: Millis,
+        bars: u64,
+        rows: u64,
+        body: &[u8],
+    ) -> Result<Commit> {
+        let exec = &shard.execution;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query(
+            "UPDATE shards SET state = 'done', bars = ?, rows = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND attempt = ?",
+        )
+        .bind(bars as i64)
+        .bind(rows as i64)
+        .bind(now)
+        .bind(exec.as_str())
+        .bind(shard.idx as i64)
+        .bind(owner)
+        .bind(shard.attempt as i64)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Commit::LeaseLost);
+        }
+        sqlx::query(
+            "INSERT INTO shard_results (execution_id, idx, rows, body) VALUES (?, ?, ?, ?)",
+        )
+        .bind(exec.as_str())
+        .bind(shard.idx as i64)
+        .bind(rows as i64)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE executions SET shards_done = shards_done + 1, bars = bars + ?, rows = rows + ? WHERE id = ?")
+            .bind(bars as i64)
+            .bind(rows as i64)
+            .bind(exec.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let mut events = vec![
+            append(
+                &mut tx,
+                exec,
+                now,
+                Event::ShardCompleted {
+                    shard: shard.idx,
+                    rows,
+                },
+            )
+            .await?,
+        ];
+        let progress = progress_event(&mut tx, exec, now).await?;
+        events.push(append(&mut tx, exec, now, progress).await?);
+        events.extend(finish_if_done(&mut tx, exec, now).await?);
+        tx.commit().await?;
+        Ok(Commit::Committed(events))
+    }
+
+    /// Records a failed attempt and what follows from it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn fail_shard(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        now: Millis,
+        class: ErrorClass,
+        message: &str,
+        outcome: FailureOutcome,
+    ) -> Result<Commit> {
+        let exec = &shard.execution;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (state, not_before) = match outcome {
+            FailureOutcome::RetryAt(t) => ("pending", t),
+            _ => ("failed", 0),
+        };
+        let updated = sqlx::query(
+            "UPDATE shards SET state = ?, not_before = ?, error_class = ?, error_message = ?, lease_owner = NULL, \
+             lease_expires_at = NULL, finished_at = CASE WHEN ? = 'failed' THEN ? END \
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND attempt = ?",
+        )
+        .bind(state)
+        .bind(not_before)
+        .bind(class.as_str())
+        .bind(message)
+        .bind(state)
+        .bind(now)
+        .bind(exec.as_str())
+        .bind(shard.idx as i64)
+        .bind(owner)
+        .bind(shard.attempt as i64)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Commit::LeaseLost);
+        }
+        sqlx::query("UPDATE executions SET failed_attempts = failed_attempts + 1 WHERE id = ?")
+            .bind(exec.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let mut events = Vec::new();
+        match outcome {
+            FailureOutcome::RetryAt(t) => {
+                let ev = Event::ShardRetrying {
+                    shard: shard.idx,
+                    attempt: shard.attempt + 1,
+                    delay_ms: (t - now).max(0) as u64,
+                    class,
+                };
+                events.push(append(&mut tx, exec, now, ev).await?);
+            }
+            FailureOutcome::FailExecution | FailureOutcome::Continue => {
+                sqlx::query("UPDATE executions SET shards_failed = shards_failed + 1 WHERE id = ?")
+                    .bind(exec.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = Event::ShardFailed {
+                    shard: shard.idx,
+                    class,
+                    message: message.to_string(),
+                };
+                events.push(append(&mut tx, exec, now, ev).await?);
+                let progress = progress_event(&mut tx, exec, now).await?;
+                events.push(append(&mut tx, exec, now, progress).await?);
+                if outcome == FailureOutcome::FailExecution {
+                    events.extend(
+                        self.end_execution(
+                            &mut tx,
+                            exec,
+                            now,
+                            ExecutionState::Failed,
+                            Some((class, message)),
+                        )
+                        .await?,
+                    );
+                } else {
+                    events.extend(finish_if_done(&mut tx, exec, now).await?);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Commit::Committed(events))
+    }
+
+    /// Marks a claimed shard `cancelled` after it stopped because its execution was cancelled.
+    pub async fn stop_shard(&self, shard: &ClaimedShard, owner: &str, now: Millis) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE shards SET state = 'cancelled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(now)
+        .bind(shard.execution.as_str())
+        .bind(shard.idx as i64)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Returns a claimed shard to `pending` without counting a failure (shutdown, pause race).
+    pub async fn release_shard(&self, shard: &ClaimedShard, owner: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(shard.execution.as_str())
+        .bind(shard.idx as i64)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Ends an execution (failed or cancelled) inside a transaction: pending shards are cancelled;
+    /// running ones finish or stop on their own.
+    async fn end_execution(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+        exec: &ExecutionId,
+        now: Millis,
+        to: ExecutionState,
+        error: Option<(ErrorClass, &str)>,
+    ) -> Result<Vec<EventRecord>> {
+        let from = exec_state(tx, exec)
+            .await?
+            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
+        from.transition(to)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        sqlx::query("UPDATE executions SET state = ?, finished_at = ?, error_class = ?, error_message = ? WHERE id = ?")
+            .bind(to.name())
+            .bind(now)
+            .bind(error.map(|e| e.0.as_str()))
+            .bind(error.map(|e| e.1))
+            .bind(exec.as_str())
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE shards SET state = 'cancelled', finished_at = ? WHERE execution_id = ? AND state = 'pending'")
+            .bind(now)
+            .bind(exec.as_str())
+            .execute(&mut **tx)
+            .await?;
+        let ev = match (to, error) {
+            (ExecutionState::Failed, Some((class, message))) => Event::ExecutionFailed {
+                class,
+                message: message.to_string(),
+            },
+            (ExecutionState::Failed, None) => Event::ExecutionFailed {
+                class: ErrorClass::Internal,
+                message: "failed".into(),
+            },
+            _ => Event::ExecutionCancelled,
+        };
+        Ok(vec![append(tx, exec, now, ev).await?])
+    }
+
+    /// Pauses, resumes or cancels an execution (checked against the state machine).
+    pub async fn change_execution_state(
+        &self,
+        exec: &ExecutionId,
+        to: ExecutionState,
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let from = exec_state(&mut tx, exec)
+            .await?
+            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
+        let events = match to {
+            ExecutionState::Cancelled => self.end_execution(&mut tx, exec, now, to, None).await?,
+            ExecutionState::Paused | ExecutionState::Running => {
+                // Resuming goes back to where it was: running if a shard ever started, else pending.
+                let target = if to == ExecutionState::Running {
+                    let started: Option<i64> =
+                        sqlx::query_scalar("SELECT started_at FROM executions WHERE id = ?")
+                            .bind(exec.as_str())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if started.is_some() {
+                        ExecutionState::Running
+                    } else {
+                        ExecutionState::Pending
+                    }
+                } else {
+                    to
+                };
+                if from != ExecutionState::Paused && to == ExecutionState::Running {
+                    return Err(StoreError::Conflict(format!(
+                        "execution {exec} is {from}, not paused"
+                    )));
+                }
+                from.transition(target).map_err(|e| {
+                    StoreError::Conflict(format!("execution {exec} is {from}: {e}"))
+                })?;
+                sqlx::query("UPDATE executions SET state = ? WHERE id = ?")
+                    .bind(target.name())
+                    .bind(exec.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = if to == ExecutionState::Paused {
+                    Event::ExecutionPaused
+                } else {
+                    Event::ExecutionResumed
+                };
+                vec![append(&mut tx, exec, now, ev).await?]
+            }
+            other => {
+                return Err(StoreError::Conflict(format!(
+                    "cannot set an execution to {other} by request"
+                )));
+            }
+        };
+        tx.commit().await?;
+        Ok(events)
+    }
+
+    /// Returns to `pending` the running shards whose lease expired or whose owner is dead
+    /// (`owner_alive` answers for each owner). Returns how many.
+    pub async fn recover_shards(
+        &self,
+        now: Millis,
+        owner_alive: impl Fn(&str) -> bool,
+    ) -> Result<u64> {
+        let rows: Vec<(String, i64, Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT execution_id, idx, lease_owner, lease_expires_at FROM shards WHERE state = 'running'")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut n = 0;
+        for (exec, idx, owner, expires) in rows {
+            let dead = owner.as_deref().is_none_or(|o| !owner_alive(o))
+                || expires.is_none_or(|t| t <= now);
+            if !dead {
+                continue;
+            }
+            let r = sqlx::query(
+                "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner IS ?",
+            )
+            .bind(&exec)
+            .bind(idx)
+            .bind(&owner)
+            .execute(&self.pool)
+            .await?;
+            n += r.rows_affected();
+        }
+        Ok(n)
+    }
+
+    /// One execution.
+    pub async fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>> {
+        let row = sqlx::query("SELECT * FROM executions WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// Executions newest first, filtered, one page.
+    pub async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
+        let (before_t, before_id) = f
+            .before
+            .clone()
+            .map_or((None, None), |(t, id)| (Some(t), Some(id)));
+        let rows = sqlx::query(
+            "SELECT * FROM executions WHERE (?1 IS NULL OR workspace = ?1) AND (?2 IS NULL OR name = ?2) \
+             AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR state = ?4) AND (?5 IS NULL OR created_at >= ?5) \
+             AND (?6 IS NULL OR (created_at, id) < (?6, ?7)) ORDER BY created_at DESC, id DESC LIMIT ?8",
+        )
+        .bind(&f.workspace)
+        .bind(&f.name)
+        .bind(f.kind.map(|k| k.as_str()))
+        .bind(f.state.map(|s| s.name()))
+        .bind(f.since)
+        .bind(before_t)
+        .bind(before_id)
+        .bind(f.limit.max(1) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// Executions that are not finished, oldest first.
+    pub async fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>> {
+        let rows = sqlx::query("SELECT * FROM executions WHERE state IN ('pending', 'running', 'paused') ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// The newest completed execution with this fingerprint.
+    pub async fn completed_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<ExecutionRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM executions WHERE fingerprint = ? AND state = 'completed' AND shards_failed = 0 ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(fingerprint)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// The shards of an execution, in plan order.
+    pub async fn shards(&self, id: &ExecutionId) -> Result<Vec<ShardRecord>> {
+        let rows = sqlx::query("SELECT * FROM shards WHERE execution_id = ? ORDER BY idx")
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                let class: Option<String> = r.try_get("error_class")?;
+                Ok(ShardRecord {
+                    idx: r.try_get::<i64, _>("idx")? as u32,
+                    state: state.parse().map_err(corrupt)?,
+                    attempt: r.try_get::<i64, _>("attempt")? as u32,
+                    bars: r.try_get::<i64, _>("bars")? as u64,
+                    rows: r.try_get::<i64, _>("rows")? as u64,
+                    error_class: class.as_deref().map(parse).transpose()?,
+                    error_message: r.try_get("error_message")?,
+                    started_at: r.try_get("started_at")?,
+                    finished_at: r.try_get("finished_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Events with a sequence number above `after`, in order, at most `limit`.
+    pub async fn events_after(
+        &self,
+        id: &ExecutionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>> {
+        let rows: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT seq, at, body FROM events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+                .bind(id.as_str())
+                .bind(after as i64)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(seq, t, body)| {
+                Ok(EventRecord {
+                    execution: id.clone(),
+                    seq: seq as u64,
+                    at: at(t),
+                    event: serde_json::from_str(&body).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Shard indices that have results, in order (read each with [`Store::shard_result`]).
+    pub async fn result_shards(&self, id: &ExecutionId) -> Result<Vec<u32>> {
+        let v: Vec<i64> =
+            sqlx::query_scalar("SELECT idx FROM shard_results WHERE execution_id = ? ORDER BY idx")
+                .bind(id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(v.into_iter().map(|i| i as u32).collect())
+    }
+
+    /// One shard's stored results.
+    pub async fn shard_result(&self, id: &ExecutionId, idx: u32) -> Result<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM shard_results WHERE execution_id = ? AND idx = ?")
+                .bind(id.as_str())
+                .bind(idx as i64)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Stores the metrics of a finished execution.
+    pub async fn set_summary(&self, id: &ExecutionId, summary: &Value) -> Result<()> {
+        sqlx::query("UPDATE executions SET summary = ? WHERE id = ?")
+            .bind(summary.to_string())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a health snapshot and its event.
+    pub async fn record_health(
+        &self,
+        id: &ExecutionId,
+        now: Millis,
+        score: u8,
+        band: &str,
+        body: &Value,
+    ) -> Result<EventRecord> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("INSERT OR REPLACE INTO health (execution_id, at, score, band, body) VALUES (?, ?, ?, ?, ?)")
+            .bind(id.as_str())
+            .bind(now)
+            .bind(score as i64)
+            .bind(band)
+            .bind(body.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let ev = append(
+            &mut tx,
+            id,
+            now,
+            Event::Health {
+                score,
+                band: band.to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ev)
+    }
+}
