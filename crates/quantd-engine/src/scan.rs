@@ -248,35 +248,57 @@ pub fn run(
 
 /// Summarizes signals: totals and the top 10 dates and tickers (ties broken by key).
 pub fn summarize(signals: &Signals, tickers_scanned: u64, bars_scanned: u64) -> ScanSummary {
-    let mut by_date: HashMap<Day, u64> = HashMap::new();
-    let mut by_ticker: HashMap<u32, u64> = HashMap::new();
-    for i in 0..signals.len() {
-        *by_date.entry(signals.date[i]).or_default() += 1;
-        *by_ticker.entry(signals.ticker[i]).or_default() += 1;
+    let mut b = SummaryBuilder::default();
+    b.add(signals);
+    b.finish(tickers_scanned, bars_scanned)
+}
+
+/// Accumulates a summary over chunks of signal rows (one shard at a time).
+#[derive(Debug, Default)]
+pub struct SummaryBuilder {
+    by_date: HashMap<Day, u64>,
+    by_ticker: HashMap<String, u64>,
+    signals: u64,
+}
+
+impl SummaryBuilder {
+    /// Counts a chunk.
+    pub fn add(&mut self, s: &Signals) {
+        self.signals += s.len() as u64;
+        for i in 0..s.len() {
+            *self.by_date.entry(s.date[i]).or_default() += 1;
+            *self
+                .by_ticker
+                .entry(s.ticker_of(i).to_string())
+                .or_default() += 1;
+        }
     }
-    let top = |mut v: Vec<Count>| {
-        v.sort_by(|a, b| b.signals.cmp(&a.signals).then_with(|| a.key.cmp(&b.key)));
-        v.truncate(10);
-        v
-    };
-    ScanSummary {
-        tickers_scanned,
-        bars_scanned,
-        signals: signals.len() as u64,
-        unique_tickers: by_ticker.len() as u64,
-        top_dates: top(by_date
-            .into_iter()
-            .map(|(d, n)| Count {
-                key: date_from_day(d).to_string(),
-                signals: n,
-            })
-            .collect()),
-        top_tickers: top(by_ticker
-            .into_iter()
-            .map(|(t, n)| Count {
-                key: signals.tickers[t as usize].clone(),
-                signals: n,
-            })
-            .collect()),
+
+    /// The summary.
+    pub fn finish(self, tickers_scanned: u64, bars_scanned: u64) -> ScanSummary {
+        let top = |mut v: Vec<Count>| {
+            v.sort_by(|a, b| b.signals.cmp(&a.signals).then_with(|| a.key.cmp(&b.key)));
+            v.truncate(10);
+            v
+        };
+        ScanSummary {
+            tickers_scanned,
+            bars_scanned,
+            signals: self.signals,
+            unique_tickers: self.by_ticker.len() as u64,
+            top_dates: top(self
+                .by_date
+                .into_iter()
+                .map(|(d, n)| Count {
+                    key: date_from_day(d).to_string(),
+                    signals: n,
+                })
+                .collect()),
+            top_tickers: top(self
+                .by_ticker
+                .into_iter()
+                .map(|(t, n)| Count { key: t, signals: n })
+                .collect()),
+        }
     }
 }

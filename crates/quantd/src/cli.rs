@@ -38,6 +38,20 @@ pub enum Command {
     Code(CodeCommand),
     /// Scan a pack with a scanner expression: rows where it is true, with each `let` as a column.
     Scan(ScanArgs),
+    /// Show one execution: state, progress, health, fingerprint, timings, shards.
+    Show(ExecArg),
+    /// Write an execution's results (streamed; any size).
+    Results(ResultsArgs),
+    /// Pause an execution: no new shard starts; running ones finish.
+    Pause(ExecArg),
+    /// Resume a paused or interrupted execution and run it here, in the foreground.
+    Resume(ExecArg),
+    /// Cancel an execution: running shards stop within a second; committed results stay readable.
+    Cancel(ExecArg),
+    /// Past executions, newest first.
+    History(HistoryArgs),
+    /// Totals over past executions: runs, success rate, and (for backtests) return, Sharpe, drawdown.
+    Summary(SummaryArgs),
     /// Show the product on a synthetic universe: creates the demo pack if absent and summarizes it.
     Demo(DemoArgs),
     /// Benchmarks (figures for docs/PERFORMANCE.md).
@@ -214,6 +228,74 @@ pub struct ScanArgs {
     /// Write the rows to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Engine options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options every engine-run command shares.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Start and return at once: the execution runs in a background process (`quantd show`, `quantd results`).
+    #[arg(long)]
+    pub detach: bool,
+    /// Return the results of a completed execution with the same fingerprint instead of recomputing.
+    #[arg(long)]
+    pub reuse: bool,
+    /// What a shard that fails for good does: `fail` the execution, or `continue` and list it.
+    #[arg(long, default_value = "fail", value_parser = ["fail", "continue"])]
+    pub on_shard_failure: String,
+    /// Attempts per shard, the first included (retryable errors only).
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: u32,
+}
+
+/// An execution id.
+#[derive(Debug, Args)]
+pub struct ExecArg {
+    /// The execution id (`ex_…`).
+    pub execution: String,
+}
+
+/// Arguments of `results`.
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    /// The execution id.
+    pub execution: String,
+    /// csv, json, ndjson, parquet, md or table (default: from --out's extension, else csv).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only executions of this code name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Only this kind (scan, test, backtest, sweep, run).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only this state (pending, running, paused, completed, failed, cancelled).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only executions created since (YYYY-MM-DD, or a duration like 2h, 3d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+}
+
+/// Arguments of `summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Only executions of this code name.
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// Parses `name=number`.

@@ -549,6 +549,31 @@ impl Engine {
         Ok(())
     }
 
+    /// Counts a finished scan's signals (totals, top dates and tickers), stores the summary with
+    /// the execution, and returns it.
+    pub async fn summarize_scan(&self, id: &ExecutionId) -> Result<crate::scan::ScanSummary> {
+        let rec = self.execution(id).await?;
+        let ResolvedSpec::Scan(spec) = Engine::spec_of(&rec)?;
+        let tickers = match &spec.tickers {
+            Some(t) => t.len() as u64,
+            None => self.packs.find(Some(&rec.pack_id)).await?.tickers,
+        };
+        let mut builder = crate::scan::SummaryBuilder::default();
+        self.scan_results(id, |chunk| {
+            builder.add(chunk);
+            Ok(())
+        })
+        .await?;
+        let summary = builder.finish(tickers, rec.bars);
+        self.store()
+            .set_summary(
+                id,
+                &serde_json::to_value(&summary).expect("summary serializes"),
+            )
+            .await?;
+        Ok(summary)
+    }
+
     /// The stored spec of an execution.
     pub fn spec_of(rec: &ExecutionRecord) -> Result<ResolvedSpec> {
         serde_json::from_value(rec.spec.clone())

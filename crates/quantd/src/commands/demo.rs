@@ -2,7 +2,7 @@
 //! and summarizes it; later capabilities (scan, backtest, …) add their step here.
 
 use super::Ctx;
-use crate::cli::{DemoArgs, ScanArgs};
+use crate::cli::DemoArgs;
 use crate::output::{self, thousands};
 use crate::progress::Bars;
 use quantd_data::SynthSpec;
@@ -112,20 +112,51 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
             .join(", ")
     );
     println!();
-    let args = ScanArgs {
-        expr: Some(REFERENCE_SCANNER.into()),
-        code: None,
-        pack: Some(pack.id.to_string()),
-        tickers: None,
-        from: None,
-        to: None,
-        params: vec![],
-        format: None,
-        out: None,
+    let engine = quantd_engine::exec::Engine::new(packs.clone(), Default::default()).await?;
+    let request =
+        quantd_engine::exec::spec::JobRequest::Scan(quantd_engine::exec::spec::ScanRequest {
+            code: quantd_engine::exec::spec::CodeChoice::Inline(REFERENCE_SCANNER.into()),
+            params: Default::default(),
+            tickers: None,
+            from: None,
+            to: None,
+        });
+    let run = crate::cli::RunArgs {
+        detach: false,
+        reuse: false,
+        on_shard_failure: "fail".into(),
+        max_attempts: 3,
     };
-    let outcome = super::scan::scan(&packs, &args, Bars::new(false)).await?;
+    let spec = super::run::submit_spec(request, Some(pack.id.to_string()), &run);
+    let sub = engine.submit(spec).await?;
+    let rec = super::run::run_foreground(ctx, &engine, &sub.execution.id).await?;
+    let summary = engine.summarize_scan(&rec.id).await?;
     println!("scan  {REFERENCE_SCANNER}");
-    super::scan::print_summary(&outcome, false);
+    println!(
+        "      as execution {} ({} shards, fingerprint {})",
+        rec.id,
+        rec.shards_total,
+        &rec.fingerprint[..12]
+    );
+    super::scan::print_summary(&rec, &summary, false);
+    println!();
+    println!("recent executions:");
+    let recent = engine
+        .store()
+        .list_executions(&quantd_store::ExecutionFilter {
+            limit: 5,
+            ..Default::default()
+        })
+        .await?;
+    for r in recent {
+        println!(
+            "  {}  {:<8} {:<9} {} rows",
+            r.id,
+            r.kind.to_string(),
+            r.state.to_string(),
+            thousands(r.rows)
+        );
+    }
     println!();
     println!(
         "next: `quantd scan --expr '<your scanner>' --out hits.parquet`, `quantd data list`, `quantd data show {DEMO_PACK}`"

@@ -5,6 +5,8 @@ mod bench;
 mod code;
 mod data;
 mod demo;
+mod executions;
+mod run;
 mod scan;
 
 use crate::cli::{Cli, Command};
@@ -22,6 +24,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Opens the engine on the data directory (running crash recovery for packs and shards).
+    pub async fn engine(&self) -> anyhow::Result<quantd_engine::exec::Engine> {
+        let packs = self.packs().await?;
+        Ok(quantd_engine::exec::Engine::new(packs, Default::default()).await?)
+    }
+
     /// Opens the pack service on the data directory (running crash recovery).
     pub async fn packs(&self) -> anyhow::Result<Packs> {
         Packs::open(DataDir::new(&self.data_dir))
@@ -52,6 +60,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(cmd) => data::run(&ctx, cmd).await,
         Command::Code(cmd) => code::run(&ctx, cmd).await,
         Command::Scan(args) => scan::run(&ctx, args).await,
+        Command::Show(a) => executions::show(&ctx, &a.execution).await,
+        Command::Results(a) => executions::results(&ctx, a).await,
+        Command::Pause(a) => executions::pause(&ctx, &a.execution).await,
+        Command::Resume(a) => executions::resume(&ctx, &a.execution).await,
+        Command::Cancel(a) => executions::cancel(&ctx, &a.execution).await,
+        Command::History(a) => executions::history(&ctx, a).await,
+        Command::Summary(a) => executions::summary(&ctx, a).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Bench(cmd) => bench::run(&ctx, cmd).await,
     }

@@ -1,179 +1,183 @@
-//! `quantd scan`: a scanner expression over a pack, rows to stdout or a file, then a summary.
+//! `quantd scan`: a scanner over a pack as a durable execution, then its rows (to stdout or a
+//! file) and a summary. `quantd results` writes the rows of any finished scan the same way.
 
 use super::Ctx;
+use super::run::{exit_code, submit_and_wait, submit_spec};
 use crate::cli::ScanArgs;
 use crate::output::{self, thousands};
-use crate::progress::Bars;
 use anyhow::Context;
-use quantd_core::{PackState, Progress};
-use quantd_engine::Packs;
-use quantd_engine::results::{Format, write_signals};
-use quantd_engine::scan::{self, ScanSummary, Signals};
-use quantd_store::PackRecord;
+use quantd_core::ExecutionState;
+use quantd_engine::exec::Engine;
+use quantd_engine::exec::spec::{CodeChoice, JobRequest, ScanRequest};
+use quantd_engine::results::{Format, ResultWriter};
+use quantd_engine::scan::{ScanSummary, Signals};
+use quantd_store::ExecutionRecord;
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Instant;
 
 /// Rows a `table` on the terminal shows before pointing to `--out`.
 const TABLE_ROWS: usize = 20;
 
-/// A finished scan: where, what, how long.
-pub struct ScanOutcome {
-    pub pack: PackRecord,
-    pub signals: Signals,
-    pub summary: ScanSummary,
-    pub seconds: f64,
-}
-
-/// Resolves the pack, compiles, scans: the part `demo` shares.
-pub async fn scan(
-    packs: &Packs,
-    args: &ScanArgs,
-    progress: Arc<dyn Progress>,
-) -> anyhow::Result<ScanOutcome> {
-    let pack = packs.find(args.pack.as_deref()).await?;
-    if pack.state == PackState::Stale {
-        eprintln!(
-            "warning: pack `{}` ({}) is stale: a newer pack of that name exists",
-            pack.name,
-            pack.id.short()
-        );
-    }
-    let reader = packs.open_reader(&pack)?;
-    let params = args.params.iter().cloned().collect();
-    let expr = scanner_source(packs, args).await?;
-    let program = scan::compile(&reader, &expr, &params)?;
-    let tickers = scan::select_tickers(&reader, args.tickers.as_deref())?;
-    let bars: u64 = tickers
-        .iter()
-        .map(|&t| reader.manifest().tickers[t].rows)
-        .sum();
-    let (from, to) = (args.from, args.to);
-    let started = Instant::now();
-    let signals = tokio::task::spawn_blocking(move || {
-        scan::run(
-            &reader,
-            &program,
-            &tickers,
-            from,
-            to,
-            &Default::default(),
-            progress.as_ref(),
-        )
+/// The engine request of `quantd scan`.
+pub fn request(args: &ScanArgs) -> JobRequest {
+    JobRequest::Scan(ScanRequest {
+        code: match (&args.expr, &args.code) {
+            (Some(e), _) => CodeChoice::Inline(e.clone()),
+            (None, Some(c)) => CodeChoice::Stored(c.clone()),
+            (None, None) => unreachable!("clap requires --expr or --code"),
+        },
+        params: args.params.iter().cloned().collect(),
+        tickers: args.tickers.clone(),
+        from: args.from,
+        to: args.to,
     })
-    .await
-    .context("scan task failed")??;
-    let seconds = started.elapsed().as_secs_f64();
-    let summary = scan::summarize(
-        &signals,
-        args.tickers
-            .as_ref()
-            .map_or(pack.tickers, |t| t.len() as u64),
-        bars,
-    );
-    Ok(ScanOutcome {
-        pack,
-        signals,
-        summary,
-        seconds,
-    })
-}
-
-/// The scanner text: `--expr`, or the stored `--code NAME[@N]` (which must be an expression).
-async fn scanner_source(packs: &Packs, args: &ScanArgs) -> anyhow::Result<String> {
-    if let Some(e) = &args.expr {
-        return Ok(e.clone());
-    }
-    let reference = args
-        .code
-        .as_deref()
-        .expect("clap requires --expr or --code");
-    let version = quantd_engine::code::resolve(packs.store(), reference).await?;
-    anyhow::ensure!(
-        version.language == "expr",
-        "`{reference}` is {} code; `quantd scan` runs scanner expressions (Python scanners run once the sandbox lands)",
-        version.language
-    );
-    Ok(version.source)
 }
 
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let format = match (&args.format, &args.out) {
+    let engine = ctx.engine().await?;
+    let spec = submit_spec(request(&args), args.pack.clone(), &args.run);
+    let Some(rec) = submit_and_wait(ctx, &engine, spec, &args.run).await? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let format = pick_format(args.format.as_deref(), args.out.as_deref(), Format::Table)?;
+    if rec.state != ExecutionState::Completed {
+        return Ok(exit_code(&rec));
+    }
+    write_scan(ctx, &engine, &rec, format, args.out.as_deref()).await?;
+    Ok(exit_code(&rec))
+}
+
+/// `--format`, else the extension of `--out`, else `default`.
+pub fn pick_format(
+    format: Option<&str>,
+    out: Option<&Path>,
+    default: Format,
+) -> anyhow::Result<Format> {
+    Ok(match (format, out) {
         (Some(f), _) => Format::parse(f)?,
         (None, Some(out)) => Format::from_path(out).unwrap_or(Format::Csv),
-        (None, None) => Format::Table,
-    };
-    let packs = ctx.packs().await?;
-    let outcome = scan(&packs, &args, Bars::new(ctx.json)).await?;
-    let s = &outcome.signals;
-    if let Some(out) = &args.out {
+        (None, None) => default,
+    })
+}
+
+/// Writes a scan's rows (all of them to a file or a machine format; the first rows as a table
+/// on the terminal) and its summary.
+pub async fn write_scan(
+    ctx: &Ctx,
+    engine: &Engine,
+    rec: &ExecutionRecord,
+    format: Format,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let id = &rec.id;
+    let summary = engine.summarize_scan(id).await?;
+    let mut shown = 0usize;
+    if let Some(out) = out {
         let tmp = out.with_extension("partial");
         let file =
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        write_signals(s, format, std::io::BufWriter::new(file))?;
-        std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
-    } else if format == Format::Table && !ctx.json {
-        let head = Signals {
-            ticker: s.ticker.iter().take(TABLE_ROWS).copied().collect(),
-            date: s.date.iter().take(TABLE_ROWS).copied().collect(),
-            values: s
-                .values
-                .iter()
-                .take(TABLE_ROWS * s.indicators.len())
-                .copied()
-                .collect(),
-            ..s.clone()
-        };
-        write_signals(
-            &head,
-            Format::Table,
-            std::io::BufWriter::new(std::io::stdout()),
-        )?;
-        if s.len() > TABLE_ROWS {
-            println!(
-                "… {} more rows (write them all with --out FILE.csv|.parquet or --format csv)",
-                thousands((s.len() - TABLE_ROWS) as u64)
-            );
+        let mut file = Some(std::io::BufWriter::new(file));
+        let mut writer = None;
+        engine
+            .scan_results(id, |chunk| {
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => writer.insert(ResultWriter::new(
+                        format,
+                        &chunk.indicators,
+                        file.take().expect("one writer"),
+                    )?),
+                };
+                w.write(chunk)
+            })
+            .await?;
+        match writer {
+            Some(w) => w.finish()?,
+            None => ResultWriter::new(format, &[], file.take().expect("unused file"))?.finish()?,
         }
-        println!();
+        std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
     } else if !ctx.json {
-        write_signals(s, format, std::io::BufWriter::new(std::io::stdout()))?;
+        let stdout = std::io::BufWriter::new(std::io::stdout());
+        let mut writer: Option<ResultWriter<_>> = None;
+        let mut stdout = Some(stdout);
+        let terminal_table = format == Format::Table;
+        engine
+            .scan_results(id, |chunk| {
+                let chunk = if terminal_table {
+                    let take = TABLE_ROWS.saturating_sub(shown).min(chunk.len());
+                    head(chunk, take)
+                } else {
+                    chunk.clone()
+                };
+                shown += chunk.len();
+                if chunk.is_empty() && writer.is_some() {
+                    return Ok(());
+                }
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => writer.insert(ResultWriter::new(
+                        format,
+                        &chunk.indicators,
+                        stdout.take().expect("one writer"),
+                    )?),
+                };
+                w.write(&chunk)
+            })
+            .await?;
+        if let Some(w) = writer {
+            w.finish()?;
+        }
+        if terminal_table {
+            if summary.signals as usize > shown {
+                println!(
+                    "… {} more rows (write them all with --out FILE.csv|.parquet or --format csv)",
+                    thousands(summary.signals - shown as u64)
+                );
+            }
+            println!();
+        }
     }
     if ctx.json {
-        output::json(&serde_json::json!({
-            "pack": {"name": outcome.pack.name, "id": outcome.pack.id},
-            "expression": args.expr,
-            "code": args.code,
-            "seconds": outcome.seconds,
-            "summary": outcome.summary,
-            "out": args.out,
-        }))?;
+        output::json(&serde_json::json!({ "execution": rec, "summary": summary, "out": out }))?;
     } else {
-        // The summary goes to stderr when stdout carries machine-readable rows.
-        let to_stderr = format != Format::Table && args.out.is_none();
-        print_summary(&outcome, to_stderr);
+        let to_stderr = format != Format::Table && out.is_none();
+        print_summary(rec, &summary, to_stderr);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+fn head(chunk: &Signals, n: usize) -> Signals {
+    let k = chunk.indicators.len();
+    Signals {
+        ticker: chunk.ticker[..n].to_vec(),
+        date: chunk.date[..n].to_vec(),
+        values: chunk.values[..n * k].to_vec(),
+        ..chunk.clone()
+    }
 }
 
 /// The human summary of a scan.
-pub fn print_summary(o: &ScanOutcome, to_stderr: bool) {
-    let sum = &o.summary;
+pub fn print_summary(rec: &ExecutionRecord, sum: &ScanSummary, to_stderr: bool) {
+    let seconds = match (rec.started_at, rec.finished_at) {
+        (Some(s), Some(f)) => (f - s) as f64 / 1e3,
+        _ => 0.0,
+    };
     let mut text = format!(
-        "scanned {} tickers, {} bars of pack {} ({}) in {:.1} ms ({:.0} M bars/s)\n",
+        "{}: scanned {} tickers, {} bars of pack {} in {:.1} ms ({:.0} M bars/s)\n",
+        rec.id,
         thousands(sum.tickers_scanned),
         thousands(sum.bars_scanned),
-        o.pack.name,
-        o.pack.id.short(),
-        o.seconds * 1e3,
-        sum.bars_scanned as f64 / o.seconds.max(1e-9) / 1e6,
+        &rec.pack_id[..12],
+        seconds * 1e3,
+        sum.bars_scanned as f64 / seconds.max(1e-6) / 1e6,
     );
     text += &format!(
         "signals: {} on {} tickers\n",
         thousands(sum.signals),
         thousands(sum.unique_tickers)
     );
-    let list = |v: &[scan::Count]| {
+    let list = |v: &[quantd_engine::scan::Count]| {
         v.iter()
             .map(|c| format!("{} ({})", c.key, c.signals))
             .collect::<Vec<_>>()
@@ -187,5 +191,6 @@ pub fn print_summary(o: &ScanOutcome, to_stderr: bool) {
         eprint!("{text}");
     } else {
         print!("{text}");
+        let _ = std::io::stdout().flush();
     }
 }

@@ -1,0 +1,314 @@
+//! `quantd show|results|pause|resume|cancel|history|summary`: executions after they start.
+
+use super::Ctx;
+use super::run::{exit_code, run_foreground};
+use crate::cli::{HistoryArgs, ResultsArgs, SummaryArgs};
+use crate::output::{self, thousands};
+use anyhow::Context;
+use quantd_core::state::StateMachine;
+use quantd_core::{ExecutionId, ExecutionKind, ExecutionState};
+use quantd_engine::exec::health::Health;
+use quantd_engine::results::Format;
+use quantd_store::{ExecutionFilter, ExecutionRecord};
+use std::process::ExitCode;
+
+fn parse_id(s: &str) -> anyhow::Result<ExecutionId> {
+    s.parse()
+        .with_context(|| format!("`{s}` is not an execution id; list them with `quantd history`"))
+}
+
+fn ms_to_text(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+fn duration(rec: &ExecutionRecord) -> String {
+    match (rec.started_at, rec.finished_at) {
+        (Some(s), Some(f)) => format!("{:.3} s", (f - s) as f64 / 1e3),
+        (Some(_), None) => "running".into(),
+        _ => "-".into(),
+    }
+}
+
+pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    let id = parse_id(id)?;
+    let rec = engine.execution(&id).await?;
+    let shards = engine.store().shards(&id).await?;
+    let health = Health::of(&rec, &shards, chrono::Utc::now().timestamp_millis());
+    if ctx.json {
+        output::json(&serde_json::json!({ "execution": rec, "health": health, "shards": shards }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let field = |k: &str, v: String| println!("{k:<12} {v}");
+    field("execution", rec.id.to_string());
+    field("kind", rec.kind.to_string());
+    field("state", rec.state.to_string());
+    if let Some(name) = &rec.name {
+        field("code", name.clone());
+    }
+    field(
+        "progress",
+        format!(
+            "{}/{} shards done, {} failed",
+            rec.shards_done, rec.shards_total, rec.shards_failed
+        ),
+    );
+    field("bars", thousands(rec.bars));
+    field("rows", thousands(rec.rows));
+    field(
+        "health",
+        format!(
+            "{} ({}), error rate {:.1}%",
+            health.score,
+            health.band,
+            health.error_rate * 100.0
+        ),
+    );
+    field("pack", rec.pack_id.clone());
+    field("fingerprint", rec.fingerprint.clone());
+    field("created", ms_to_text(Some(rec.created_at)));
+    field("started", ms_to_text(rec.started_at));
+    field("finished", ms_to_text(rec.finished_at));
+    field("duration", duration(&rec));
+    if let Some(msg) = &rec.error_message {
+        field(
+            "error",
+            format!(
+                "{msg} ({})",
+                rec.error_class.map_or("internal", |c| c.as_str())
+            ),
+        );
+    }
+    for s in shards
+        .iter()
+        .filter(|s| s.state == quantd_core::ShardState::Failed)
+    {
+        field(
+            "failed shard",
+            format!("{}: {}", s.idx, s.error_message.as_deref().unwrap_or("-")),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn results(ctx: &Ctx, a: ResultsArgs) -> anyhow::Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    let rec = engine.execution(&parse_id(&a.execution)?).await?;
+    let format = super::scan::pick_format(a.format.as_deref(), a.out.as_deref(), Format::Csv)?;
+    match rec.kind {
+        ExecutionKind::Scan => {
+            super::scan::write_scan(ctx, &engine, &rec, format, a.out.as_deref()).await?
+        }
+        other => anyhow::bail!("results of {other} executions are not available yet"),
+    }
+    if rec.state != ExecutionState::Completed {
+        eprintln!(
+            "note: {} is {}; these are the results committed so far",
+            rec.id, rec.state
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn pause(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
+    let rec = ctx.engine().await?.pause(&parse_id(id)?).await?;
+    println!(
+        "{} is {}: running shards finish, no new one starts; `quantd resume {}` continues",
+        rec.id, rec.state, rec.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn cancel(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
+    let rec = ctx.engine().await?.cancel(&parse_id(id)?).await?;
+    println!(
+        "{} is {}; results committed so far stay readable",
+        rec.id, rec.state
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resumes a paused execution, or continues one interrupted by a crash, in the foreground.
+pub async fn resume(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    let id = parse_id(id)?;
+    let rec = engine.execution(&id).await?;
+    match rec.state {
+        ExecutionState::Paused => {
+            engine.resume(&id).await?;
+        }
+        ExecutionState::Pending | ExecutionState::Running => {}
+        done => anyhow::bail!("{id} is {done}; there is nothing to resume"),
+    }
+    let rec = run_foreground(ctx, &engine, &id).await?;
+    if ctx.json {
+        output::json(&rec)?;
+    } else {
+        eprintln!(
+            "{} is {} ({}/{} shards)",
+            rec.id, rec.state, rec.shards_done, rec.shards_total
+        );
+    }
+    Ok(exit_code(&rec))
+}
+
+/// `YYYY-MM-DD` or a duration back from now (`90m`, `12h`, `7d`).
+fn parse_since(s: &str) -> anyhow::Result<i64> {
+    if let Ok(d) = s.parse::<chrono::NaiveDate>() {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_millis());
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = num.parse().with_context(|| {
+        format!("--since `{s}`: use YYYY-MM-DD or a duration like 90m, 12h, 7d")
+    })?;
+    let ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => anyhow::bail!("--since `{s}`: use YYYY-MM-DD or a duration like 90m, 12h, 7d"),
+    };
+    Ok(chrono::Utc::now().timestamp_millis() - n * ms)
+}
+
+fn filter(
+    name: Option<String>,
+    kind: Option<&str>,
+    status: Option<&str>,
+    since: Option<&str>,
+    limit: u32,
+) -> anyhow::Result<ExecutionFilter> {
+    Ok(ExecutionFilter {
+        workspace: Some("default".into()),
+        name,
+        kind: kind
+            .map(|k| serde_json::from_value(serde_json::Value::String(k.into())))
+            .transpose()
+            .context("--kind: use scan, test, backtest, sweep or run")?,
+        state: status
+            .map(|s| s.parse())
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        since: since.map(parse_since).transpose()?,
+        before: None,
+        limit,
+    })
+}
+
+pub async fn history(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let f = filter(
+        a.name,
+        a.kind.as_deref(),
+        a.status.as_deref(),
+        a.since.as_deref(),
+        a.limit,
+    )?;
+    let rows = packs.store().list_executions(&f).await?;
+    if ctx.json {
+        output::json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        eprintln!("no executions match");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.kind.to_string(),
+                r.name.clone().unwrap_or_else(|| "-".into()),
+                r.state.to_string(),
+                format!("{}/{}", r.shards_done, r.shards_total),
+                thousands(r.rows),
+                duration(r),
+                ms_to_text(Some(r.created_at)),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "EXECUTION",
+            "KIND",
+            "NAME",
+            "STATE",
+            "SHARDS",
+            "ROWS",
+            "DURATION",
+            "CREATED",
+        ],
+        &table,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn summary(ctx: &Ctx, a: SummaryArgs) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let f = filter(a.name.clone(), None, None, None, u32::MAX)?;
+    let rows = packs.store().list_executions(&f).await?;
+    let finished: Vec<&ExecutionRecord> = rows.iter().filter(|r| r.state.is_terminal()).collect();
+    let completed = finished
+        .iter()
+        .filter(|r| r.state == ExecutionState::Completed)
+        .count();
+    let metric = |key: &str| -> Vec<(String, f64)> {
+        rows.iter()
+            .filter_map(|r| Some((r.id.to_string(), r.summary.as_ref()?.get(key)?.as_f64()?)))
+            .collect()
+    };
+    let mean = |v: &[(String, f64)]| {
+        (!v.is_empty()).then(|| v.iter().map(|x| x.1).sum::<f64>() / v.len() as f64)
+    };
+    let returns = metric("Return [%]");
+    let best = returns.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+    let worst = returns.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+    let out = serde_json::json!({
+        "name": a.name,
+        "runs": rows.len(),
+        "finished": finished.len(),
+        "completed": completed,
+        "success_rate": (!finished.is_empty()).then(|| completed as f64 / finished.len() as f64),
+        "signals": rows.iter().filter_map(|r| r.summary.as_ref()?.get("signals")?.as_u64()).sum::<u64>(),
+        "average_return_pct": mean(&returns),
+        "average_sharpe": mean(&metric("Sharpe Ratio")),
+        "average_max_drawdown_pct": mean(&metric("Max. Drawdown [%]")),
+        "best_run": best.map(|b| serde_json::json!({"execution": b.0, "return_pct": b.1})),
+        "worst_run": worst.map(|w| serde_json::json!({"execution": w.0, "return_pct": w.1})),
+    });
+    if ctx.json {
+        output::json(&out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opt = |v: &serde_json::Value, suffix: &str| {
+        v.as_f64()
+            .map_or_else(|| "-".into(), |x| format!("{x:.2}{suffix}"))
+    };
+    println!(
+        "runs          {} ({} finished, {} completed)",
+        out["runs"], out["finished"], out["completed"]
+    );
+    println!(
+        "success rate  {}",
+        out["success_rate"]
+            .as_f64()
+            .map_or_else(|| "-".into(), |x| format!("{:.1}%", x * 100.0))
+    );
+    println!("signals       {}", out["signals"]);
+    println!("avg return    {}", opt(&out["average_return_pct"], "%"));
+    println!("avg Sharpe    {}", opt(&out["average_sharpe"], ""));
+    println!(
+        "avg max DD    {}",
+        opt(&out["average_max_drawdown_pct"], "%")
+    );
+    if let (Some(b), Some(w)) = (best, worst) {
+        println!("best run      {} {:+.2}%", b.0, b.1);
+        println!("worst run     {} {:+.2}%", w.0, w.1);
+    }
+    Ok(ExitCode::SUCCESS)
+}
