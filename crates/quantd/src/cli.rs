@@ -10,6 +10,8 @@ pub mod env {
     pub const QUANTD_DATA: &str = "QUANTD_DATA";
     /// Log filter (`tracing` syntax, e.g. `info,quantd_engine=debug`).
     pub const QUANTD_LOG: &str = "QUANTD_LOG";
+    /// Bars per scan shard (default 250,000); smaller shards checkpoint more often.
+    pub const QUANTD_SHARD_BARS: &str = "QUANTD_SHARD_BARS";
 }
 
 /// quantd: run trading code against market data, safely and fast, and keep what happened.

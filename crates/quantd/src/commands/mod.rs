@@ -27,7 +27,16 @@ impl Ctx {
     /// Opens the engine on the data directory (running crash recovery for packs and shards).
     pub async fn engine(&self) -> anyhow::Result<quantd_engine::exec::Engine> {
         let packs = self.packs().await?;
-        Ok(quantd_engine::exec::Engine::new(packs, Default::default()).await?)
+        let mut options = quantd_engine::exec::EngineOptions::default();
+        if let Ok(v) = std::env::var(crate::cli::env::QUANTD_SHARD_BARS) {
+            options.scan_shard_bars = v.parse().with_context(|| {
+                format!(
+                    "{}=`{v}` is not a whole number",
+                    crate::cli::env::QUANTD_SHARD_BARS
+                )
+            })?;
+        }
+        Ok(quantd_engine::exec::Engine::new(packs, options).await?)
     }
 
     /// Opens the pack service on the data directory (running crash recovery).
