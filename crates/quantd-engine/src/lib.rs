@@ -6,6 +6,7 @@
 //! never talks SQL (that is quantd-store): it sequences their steps so that every state change is
 //! recorded and every failure leaves nothing half-done.
 
+pub mod atest;
 pub mod code;
 pub mod error;
 pub mod exec;

@@ -40,6 +40,8 @@ pub enum Command {
     Code(CodeCommand),
     /// Scan a pack with a scanner expression: rows where it is true, with each `let` as a column.
     Scan(ScanArgs),
+    /// A+ test: run a scanner on example names and compare with the expected hits.
+    Test(TestArgs),
     /// Show one execution: state, progress, health, fingerprint, timings, shards.
     Show(ExecArg),
     /// Write an execution's results (streamed; any size).
@@ -228,6 +230,39 @@ pub struct ScanArgs {
     #[arg(long)]
     pub format: Option<String>,
     /// Write the rows to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Engine options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Arguments of `test`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("scanner").required(true).args(["expr", "code"]))]
+pub struct TestArgs {
+    /// The scanner expression.
+    #[arg(long)]
+    pub expr: Option<String>,
+    /// A stored scanner: NAME or NAME@N.
+    #[arg(long)]
+    pub code: Option<String>,
+    /// CSV of examples: `ticker,date` or `ticker,date,expected` (true/false).
+    #[arg(long)]
+    pub examples: PathBuf,
+    /// Bars a signal may be away from an example date and still match it.
+    #[arg(long, default_value_t = 2)]
+    pub tolerance: usize,
+    /// Pack name, id or id prefix; default: the newest fresh pack.
+    #[arg(long)]
+    pub pack: Option<String>,
+    /// A `$name` value, as name=number (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, f64)>,
+    /// Report format: md (default) or json.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Write the report to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Engine options.

@@ -36,6 +36,12 @@ pub enum ShardFailure {
     Error(ErrorClass, String),
 }
 
+impl From<quantd_data::DataError> for ShardFailure {
+    fn from(e: quantd_data::DataError) -> Self {
+        ShardFailure::Error(e.class(), e.to_string())
+    }
+}
+
 impl From<EngineError> for ShardFailure {
     fn from(e: EngineError) -> Self {
         match e {
@@ -71,6 +77,7 @@ pub fn build(
 ) -> Result<Arc<dyn Job>> {
     match spec {
         ResolvedSpec::Scan(s) => Ok(Arc::new(ScanJob::new(s, reader, options.scan_shard_bars)?)),
+        ResolvedSpec::Test(t) => Ok(Arc::new(TestJob::new(t, reader)?)),
     }
 }
 
@@ -159,6 +166,87 @@ impl Job for ScanJob {
                 .collect(),
             indicators: self.program.indicators().to_vec(),
             ..Default::default()
+        })
+    }
+}
+
+/// Example tickers per A+ test shard.
+const TEST_SHARD_TICKERS: usize = 50;
+
+/// An A+ example test: shards are batches of the example tickers; each shard's result is the
+/// JSON list of its tickers' reports.
+pub struct TestJob {
+    reader: PackReader,
+    program: Program,
+    examples: Vec<crate::atest::Example>,
+    tickers: Vec<usize>,
+    tolerance: usize,
+}
+
+impl TestJob {
+    fn new(t: &crate::exec::spec::ResolvedTest, reader: PackReader) -> Result<TestJob> {
+        let program = scan::compile(&reader, &t.source, &t.params)?;
+        let names: Vec<String> = crate::atest::by_ticker(&t.examples).into_keys().collect();
+        let tickers = scan::select_tickers(&reader, Some(&names))?;
+        Ok(TestJob {
+            reader,
+            program,
+            examples: t.examples.clone(),
+            tickers,
+            tolerance: t.tolerance,
+        })
+    }
+}
+
+impl Job for TestJob {
+    fn plan(&self) -> Vec<Value> {
+        self.tickers
+            .chunks(TEST_SHARD_TICKERS)
+            .map(|c| serde_json::json!({ "tickers": c }))
+            .collect()
+    }
+
+    fn run(
+        &self,
+        payload: &Value,
+        cancel: &AtomicBool,
+    ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let tickers: Vec<usize> =
+            serde_json::from_value(payload["tickers"].clone()).map_err(|e| {
+                ShardFailure::Error(ErrorClass::Internal, format!("bad shard payload: {e}"))
+            })?;
+        let columns: Vec<&str> = self.program.columns().iter().map(String::as_str).collect();
+        let projection = self.reader.projection(&columns)?;
+        let by_ticker = crate::atest::by_ticker(&self.examples);
+        let mut ws = quantd_expr::Workspace::new();
+        let mut reports = Vec::new();
+        let mut bars = 0;
+        for t in tickers {
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(ShardFailure::Cancelled);
+            }
+            let name = &self.reader.manifest().tickers[t].ticker;
+            let data = self.reader.read(t, &projection)?;
+            let inputs: Vec<&[f64]> = (0..columns.len()).map(|k| data.column(k)).collect();
+            let eval = self
+                .program
+                .evaluate(&inputs, &mut ws)
+                .map_err(|e| ShardFailure::Error(ErrorClass::Internal, e.to_string()))?;
+            bars += data.len() as u64;
+            let examples = by_ticker.get(name).map(Vec::as_slice).unwrap_or_default();
+            reports.push(crate::atest::judge(
+                name,
+                data.dates(),
+                eval.output(0),
+                examples,
+                self.tolerance,
+            ));
+        }
+        let rows = reports.len() as u64;
+        Ok(ShardOutput {
+            bars,
+            rows,
+            body: serde_json::to_vec(&reports).expect("reports serialize"),
         })
     }
 }

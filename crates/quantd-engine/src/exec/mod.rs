@@ -549,11 +549,42 @@ impl Engine {
         Ok(())
     }
 
+    /// The A+ report of a test execution, assembled from its shards; stored as its summary.
+    pub async fn test_report(&self, id: &ExecutionId) -> Result<crate::atest::Report> {
+        let rec = self.execution(id).await?;
+        let ResolvedSpec::Test(spec) = Engine::spec_of(&rec)? else {
+            return Err(EngineError::Invalid(format!(
+                "execution {id} is a {}, not an A+ test",
+                rec.kind
+            )));
+        };
+        let mut tickers = Vec::new();
+        for idx in self.store().result_shards(id).await? {
+            if let Some(body) = self.store().shard_result(id, idx).await? {
+                let part: Vec<crate::atest::TickerReport> = serde_json::from_slice(&body)
+                    .map_err(|e| EngineError::Internal(format!("stored test results: {e}")))?;
+                tickers.extend(part);
+            }
+        }
+        let report = crate::atest::Report::new(spec.tolerance, tickers);
+        let summary = serde_json::json!({
+            "precision": report.precision, "recall": report.recall, "accuracy": report.accuracy,
+            "matched": report.matched, "missed": report.missed, "unexpected": report.unexpected,
+        });
+        self.store().set_summary(id, &summary).await?;
+        Ok(report)
+    }
+
     /// Counts a finished scan's signals (totals, top dates and tickers), stores the summary with
     /// the execution, and returns it.
     pub async fn summarize_scan(&self, id: &ExecutionId) -> Result<crate::scan::ScanSummary> {
         let rec = self.execution(id).await?;
-        let ResolvedSpec::Scan(spec) = Engine::spec_of(&rec)?;
+        let ResolvedSpec::Scan(spec) = Engine::spec_of(&rec)? else {
+            return Err(EngineError::Invalid(format!(
+                "execution {id} is a {}, not a scan",
+                rec.kind
+            )));
+        };
         let tickers = match &spec.tickers {
             Some(t) => t.len() as u64,
             None => self.packs.find(Some(&rec.pack_id)).await?.tickers,

@@ -35,11 +35,26 @@ pub struct ScanRequest {
     pub to: Option<chrono::NaiveDate>,
 }
 
+/// An A+ example test request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRequest {
+    /// The scanner.
+    pub code: CodeChoice,
+    /// `$name` values.
+    pub params: BTreeMap<String, f64>,
+    /// The examples.
+    pub examples: Vec<crate::atest::Example>,
+    /// Bars of tolerance when matching.
+    pub tolerance: usize,
+}
+
 /// The work of an execution, by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobRequest {
     /// A scan.
     Scan(ScanRequest),
+    /// An A+ example test.
+    Test(TestRequest),
 }
 
 /// A request to run something.
@@ -85,12 +100,31 @@ pub struct ResolvedScan {
     pub to: Option<chrono::NaiveDate>,
 }
 
+/// A resolved A+ test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedTest {
+    /// The expression text.
+    pub source: String,
+    /// The stored code it came from, if any.
+    pub code: Option<CodeInfo>,
+    /// The pack read.
+    pub pack_id: String,
+    /// Parameter values.
+    pub params: BTreeMap<String, f64>,
+    /// The examples, sorted.
+    pub examples: Vec<crate::atest::Example>,
+    /// Bars of tolerance.
+    pub tolerance: usize,
+}
+
 /// A resolved spec, as stored with the execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ResolvedSpec {
     /// A scan.
     Scan(ResolvedScan),
+    /// An A+ example test.
+    Test(ResolvedTest),
 }
 
 impl ResolvedSpec {
@@ -98,40 +132,63 @@ impl ResolvedSpec {
     pub fn kind(&self) -> ExecutionKind {
         match self {
             ResolvedSpec::Scan(_) => ExecutionKind::Scan,
+            ResolvedSpec::Test(_) => ExecutionKind::Test,
+        }
+    }
+
+    fn code(&self) -> Option<&CodeInfo> {
+        match self {
+            ResolvedSpec::Scan(s) => s.code.as_ref(),
+            ResolvedSpec::Test(t) => t.code.as_ref(),
         }
     }
 
     /// The stored code's name, for history.
     pub fn code_name(&self) -> Option<String> {
-        match self {
-            ResolvedSpec::Scan(s) => s.code.as_ref().map(|c| c.name.clone()),
-        }
+        self.code().map(|c| c.name.clone())
     }
 
     /// The stored code's version id.
     pub fn code_version(&self) -> Option<String> {
-        match self {
-            ResolvedSpec::Scan(s) => s.code.as_ref().map(|c| c.id.clone()),
-        }
+        self.code().map(|c| c.id.clone())
     }
 
-    /// Hash of everything that decides the results: engine version, kind, code text, pack,
-    /// parameters, tickers and dates (not the code's name).
+    /// Hash of everything that decides the results: the engine version and the whole resolved
+    /// spec (code text, pack, parameters, tickers, dates, …) except the code's name and number,
+    /// which do not change what runs.
     pub fn fingerprint(&self) -> String {
-        let ResolvedSpec::Scan(s) = self;
-        let input = serde_json::json!({
-            "engine": ENGINE_VERSION,
-            "kind": "scan",
-            "source": s.source,
-            "pack": s.pack_id,
-            "params": s.params,
-            "tickers": s.tickers,
-            "from": s.from,
-            "to": s.to,
-        });
+        let mut spec = serde_json::to_value(self).expect("specs serialize");
+        if let Some(obj) = spec.as_object_mut() {
+            obj.remove("code");
+        }
+        let input = serde_json::json!({ "engine": ENGINE_VERSION, "spec": spec });
         blake3::hash(input.to_string().as_bytes())
             .to_hex()
             .to_string()
+    }
+}
+
+/// Resolves a code choice to expression text (and the stored version it came from).
+async fn scanner_text(store: &Store, choice: &CodeChoice) -> Result<(String, Option<CodeInfo>)> {
+    match choice {
+        CodeChoice::Inline(text) => Ok((text.clone(), None)),
+        CodeChoice::Stored(reference) => {
+            let v = code::resolve(store, reference).await?;
+            if v.language != "expr" {
+                return Err(EngineError::Invalid(format!(
+                    "`{reference}` is {} code; this runs scanner expressions (Python scanners run once the sandbox lands)",
+                    v.language
+                )));
+            }
+            Ok((
+                v.source.clone(),
+                Some(CodeInfo {
+                    name: v.name,
+                    version: v.version,
+                    id: v.id.to_string(),
+                }),
+            ))
+        }
     }
 }
 
@@ -143,26 +200,7 @@ pub async fn resolve(
 ) -> Result<ResolvedSpec> {
     match &request.job {
         JobRequest::Scan(r) => {
-            let (source, code) = match &r.code {
-                CodeChoice::Inline(text) => (text.clone(), None),
-                CodeChoice::Stored(reference) => {
-                    let v = code::resolve(store, reference).await?;
-                    if v.language != "expr" {
-                        return Err(EngineError::Invalid(format!(
-                            "`{reference}` is {} code; scans run scanner expressions (Python scanners run once the sandbox lands)",
-                            v.language
-                        )));
-                    }
-                    (
-                        v.source.clone(),
-                        Some(CodeInfo {
-                            name: v.name,
-                            version: v.version,
-                            id: v.id.to_string(),
-                        }),
-                    )
-                }
-            };
+            let (source, code) = scanner_text(store, &r.code).await?;
             Ok(ResolvedSpec::Scan(ResolvedScan {
                 source,
                 code,
@@ -171,6 +209,22 @@ pub async fn resolve(
                 tickers: r.tickers.clone(),
                 from: r.from,
                 to: r.to,
+            }))
+        }
+        JobRequest::Test(r) => {
+            let (source, code) = scanner_text(store, &r.code).await?;
+            if r.examples.is_empty() {
+                return Err(EngineError::Invalid(
+                    "an A+ test needs at least one example".into(),
+                ));
+            }
+            Ok(ResolvedSpec::Test(ResolvedTest {
+                source,
+                code,
+                pack_id: pack.id.to_string(),
+                params: r.params.clone(),
+                examples: r.examples.clone(),
+                tolerance: r.tolerance,
             }))
         }
     }

@@ -8,6 +8,7 @@ mod demo;
 mod executions;
 mod run;
 mod scan;
+mod test;
 
 use crate::cli::{Cli, Command};
 use anyhow::Context;
@@ -69,6 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(cmd) => data::run(&ctx, cmd).await,
         Command::Code(cmd) => code::run(&ctx, cmd).await,
         Command::Scan(args) => scan::run(&ctx, args).await,
+        Command::Test(a) => test::run(&ctx, a).await,
         Command::Show(a) => executions::show(&ctx, &a.execution).await,
         Command::Results(a) => executions::results(&ctx, a).await,
         Command::Pause(a) => executions::pause(&ctx, &a.execution).await,
