@@ -12,9 +12,12 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-/// Bars per scan shard: small enough that a crash loses little and progress moves, large enough
-/// that per-shard commits cost little next to the work.
+/// Bars per scan shard at least: small enough that a crash loses little and progress moves,
+/// large enough that per-shard commits cost little next to the work.
 pub const SCAN_SHARD_BARS: u64 = 250_000;
+/// Most shards a scan is planned into when its shards have the default size (bigger universes get
+/// bigger shards, so commits stay a small share of the work).
+pub const SCAN_MAX_SHARDS: u64 = 16;
 
 /// A shard's committed output.
 #[derive(Debug, Clone)]
@@ -76,7 +79,15 @@ pub fn build(
     options: &EngineOptions,
 ) -> Result<Arc<dyn Job>> {
     match spec {
-        ResolvedSpec::Scan(s) => Ok(Arc::new(ScanJob::new(s, reader, options.scan_shard_bars)?)),
+        ResolvedSpec::Scan(s) => {
+            let total: u64 = reader.manifest().bars;
+            let shard_bars = if options.scan_shard_bars == SCAN_SHARD_BARS {
+                SCAN_SHARD_BARS.max(total.div_ceil(SCAN_MAX_SHARDS))
+            } else {
+                options.scan_shard_bars
+            };
+            Ok(Arc::new(ScanJob::new(s, reader, shard_bars)?))
+        }
         ResolvedSpec::Test(t) => Ok(Arc::new(TestJob::new(t, reader)?)),
     }
 }

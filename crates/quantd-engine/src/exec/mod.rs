@@ -432,10 +432,17 @@ impl Engine {
         self.recover().await?;
         let cancel = self.cancel_flag(id);
         let done = AtomicBool::new(false);
+        // Wakes the watcher when the workers are done, and idle workers when a shard finished.
+        let finished = tokio::sync::Notify::new();
+        let moved = tokio::sync::Notify::new();
+        let poll = std::time::Duration::from_millis(self.options.poll_ms);
         let watcher = async {
             let mut last_health = self.clock.now_ms();
             while !done.load(Ordering::SeqCst) {
-                tokio::time::sleep(std::time::Duration::from_millis(self.options.poll_ms)).await;
+                tokio::select! {
+                    _ = finished.notified() => break,
+                    _ = tokio::time::sleep(poll) => {}
+                }
                 let now = self.clock.now_ms();
                 let _ = self
                     .store()
@@ -443,8 +450,10 @@ impl Engine {
                     .await;
                 match self.store().execution(id).await {
                     Ok(Some(rec)) if rec.state == ExecutionState::Cancelled => {
-                        cancel.store(true, Ordering::SeqCst)
+                        cancel.store(true, Ordering::SeqCst);
+                        moved.notify_waiters();
                     }
+                    Ok(Some(rec)) if rec.state == ExecutionState::Paused => moved.notify_waiters(),
                     Ok(Some(rec)) if rec.state.is_terminal() => break,
                     _ => {}
                 }
@@ -460,6 +469,7 @@ impl Engine {
                     return Ok::<(), EngineError>(());
                 }
                 if self.step(Some(id)).await?.is_some() {
+                    moved.notify_waiters();
                     continue;
                 }
                 let rec = self.execution(id).await?;
@@ -467,12 +477,17 @@ impl Engine {
                     return Ok(());
                 }
                 // Nothing claimable now: shards are backing off or running on other workers.
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                // Wait until one of them finishes (or the state changes), at most one poll.
+                tokio::select! {
+                    _ = moved.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
             }
         };
         let workers_fut = async {
             let results = futures_join_all((0..workers.max(1)).map(|_| worker())).await;
             done.store(true, Ordering::SeqCst);
+            finished.notify_one();
             results.into_iter().collect::<Result<Vec<()>>>()
         };
         let (result, ()) = tokio::join!(workers_fut, watcher);

@@ -308,6 +308,44 @@ async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
         })
     })?;
 
+    // Through the engine, in process: plan, claim shards, scan, commit results + events per shard.
+    let engine = quantd_engine::exec::Engine::new(packs.clone(), Default::default()).await?;
+    let mut engine_s = f64::INFINITY;
+    let mut engine_rows = 0;
+    let mut engine_shards = 0;
+    for _ in 0..a.repeat.max(1) {
+        let request =
+            quantd_engine::exec::spec::JobRequest::Scan(quantd_engine::exec::spec::ScanRequest {
+                code: quantd_engine::exec::spec::CodeChoice::Inline(BENCH_SCANNER.into()),
+                params: Default::default(),
+                tickers: None,
+                from: None,
+                to: None,
+            });
+        let spec = quantd_engine::exec::spec::SubmitSpec {
+            job: request,
+            pack: Some("bench".into()),
+            options: Default::default(),
+            reuse: false,
+        };
+        let t = Instant::now();
+        let sub = engine.submit(spec).await?;
+        let rec = engine.run(&sub.execution.id, super::run::workers()).await?;
+        engine_s = engine_s.min(t.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            rec.state == quantd_core::ExecutionState::Completed,
+            "engine run ended {}",
+            rec.state
+        );
+        engine_rows = rec.rows;
+        engine_shards = rec.shards_total;
+    }
+    anyhow::ensure!(
+        engine_rows == signals.len() as u64,
+        "engine found {engine_rows} rows, bare scan {}",
+        signals.len()
+    );
+
     // The whole command, as a user runs it: process start, catalog, pack read, scan, Parquet write.
     let out = tmp.path().join("hits.parquet");
     let exe = std::env::current_exe()?;
@@ -363,11 +401,20 @@ async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
         ),
         row("quantd scan compute, 1 thread", compute_1_s, bars),
         row(
+            &format!("through the engine ({engine_shards} shards, commits, events)"),
+            engine_s,
+            bars,
+        ),
+        row(
             "`quantd scan … --format parquet --out` (whole process)",
             command_s,
             bars,
         ),
     ];
+    println!(
+        "engine overhead over the bare scan: {:+.1}%",
+        (engine_s / compute_s - 1.0) * 100.0
+    );
     if let Some(p) = &peer {
         let talib = p["talib_compute_s"].as_f64().unwrap_or(f64::NAN);
         let pandas = p["pandas_read_scan_write_s"].as_f64().unwrap_or(f64::NAN);
@@ -397,7 +444,7 @@ async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
         "{}",
         serde_json::json!({
             "tickers": a.tickers, "days": a.days, "threads": threads, "compute_s": compute_s,
-            "compute_1_thread_s": compute_1_s, "command_s": command_s, "signals": signals.len(), "peer": peer,
+            "compute_1_thread_s": compute_1_s, "engine_s": engine_s, "command_s": command_s, "signals": signals.len(), "peer": peer,
         })
     );
     Ok(ExitCode::SUCCESS)
