@@ -8,7 +8,7 @@ use crate::check::{Checked, TExpr, TKind, TLet, check_ast, const_value};
 use crate::diagnostic::{Diagnostic, ExprError, suggest};
 use crate::functions::Func;
 use crate::parser::parse;
-use crate::plan::{Arith, Bool, Cmp, Hlc, Node, Num, Op, Ta, Window};
+use crate::plan::{Arith, Bool, Cmp, Hlc, Leaf, Node, Num, Op, Side, Step, Ta, Window, operands};
 use crate::program::Program;
 use crate::ta::lookback;
 use crate::{CheckInfo, Params, Schema};
@@ -192,6 +192,15 @@ pub(crate) fn compile_sources(
         .map(|&o| b.bool_lb[o as usize])
         .min()
         .unwrap_or(0);
+    // backtesting.py's warm-up: the first bar on which every indicator has a value.
+    let indicator_warmup = b
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Ta(_)))
+        .map(|n| b.num_lb[n.out as usize])
+        .max()
+        .unwrap_or(0);
+    let steps = schedule(&b.nodes, &b.num_lb, &b.bool_lb, &indicator_bufs, &output_bufs);
     Ok(Program {
         columns: columns
             .iter()
@@ -204,9 +213,176 @@ pub(crate) fn compile_sources(
         num_bufs: b.num_lb.len(),
         bool_bufs: b.bool_lb.len(),
         nodes: b.nodes,
+        steps,
         warmup,
+        indicator_warmup,
         params: used_params.into_iter().collect(),
     })
+}
+
+/// The evaluation steps for `nodes` (see [`Step`]): every comparison, `and` and `or` that is not
+/// folded into another one's chain becomes a chain of its own; other nodes run as they are.
+///
+/// A comparison, or an `and` inside an `and` (an `or` inside an `or`), is folded into the node
+/// that reads it when that is its only reader and it is not an output; an arithmetic node with a
+/// constant operand is folded into a comparison on the same terms (see [`Side`]). Folded nodes
+/// write no buffer, which is safe because nothing else reads it.
+fn schedule(
+    nodes: &[Node],
+    num_lb: &[usize],
+    bool_lb: &[usize],
+    indicator_bufs: &[u32],
+    output_bufs: &[u32],
+) -> Vec<Step> {
+    // Readers of each buffer; outputs and indicators count as readers (they are kept).
+    let mut num_uses = vec![0u32; num_lb.len()];
+    let mut bool_uses = vec![0u32; bool_lb.len()];
+    for node in nodes {
+        operands(
+            &node.op,
+            |n| {
+                if let Num::Buf(b) = n {
+                    num_uses[b as usize] += 1;
+                }
+            },
+            |c| {
+                if let Bool::Buf(b) = c {
+                    bool_uses[b as usize] += 1;
+                }
+            },
+        );
+    }
+    for &b in indicator_bufs {
+        num_uses[b as usize] += 1;
+    }
+    for &b in output_bufs {
+        bool_uses[b as usize] += 1;
+    }
+    // The node writing each condition buffer, and each arithmetic node's buffer.
+    let mut bool_node = vec![usize::MAX; bool_lb.len()];
+    let mut arith_node = vec![usize::MAX; num_lb.len()];
+    for (i, node) in nodes.iter().enumerate() {
+        match node.op {
+            _ if node.is_bool() => bool_node[node.out as usize] = i,
+            Op::Arith(..) => arith_node[node.out as usize] = i,
+            _ => {}
+        }
+    }
+    let s = Scheduler {
+        nodes,
+        num_uses,
+        bool_uses,
+        bool_node,
+        arith_node,
+    };
+    let mut folded = vec![false; nodes.len()];
+    let mut steps = Vec::with_capacity(nodes.len());
+    // Readers come after what they read, so walking backwards meets a chain's root first.
+    for (i, node) in nodes.iter().enumerate().rev() {
+        if folded[i] {
+            continue;
+        }
+        let and = match node.op {
+            Op::And(..) | Op::Cmp(..) => true,
+            Op::Or(..) => false,
+            _ => {
+                steps.push(Step::Node(i));
+                continue;
+            }
+        };
+        let mut leaves = Vec::new();
+        s.collect(i, and, &mut leaves, &mut folded);
+        steps.push(Step::Chain {
+            and,
+            out: node.out,
+            skip: bool_lb[node.out as usize],
+            leaves,
+        });
+    }
+    steps.reverse();
+    steps
+}
+
+struct Scheduler<'a> {
+    nodes: &'a [Node],
+    num_uses: Vec<u32>,
+    bool_uses: Vec<u32>,
+    bool_node: Vec<usize>,
+    arith_node: Vec<usize>,
+}
+
+impl Scheduler<'_> {
+    /// Appends the leaves of node `i` (a comparison, or an `and` / `or` of the chain's kind) to
+    /// `leaves`, marking the nodes folded into them.
+    fn collect(&self, i: usize, and: bool, leaves: &mut Vec<Leaf>, folded: &mut [bool]) {
+        match self.nodes[i].op {
+            Op::Cmp(op, a, b) => {
+                let a = self.side(a, folded);
+                let b = self.side(b, folded);
+                leaves.push(Leaf::Cmp(op, a, b));
+            }
+            Op::And(a, b) | Op::Or(a, b) => {
+                for x in [a, b] {
+                    match self.foldable_cond(x, and) {
+                        Some(j) => {
+                            folded[j] = true;
+                            self.collect(j, and, leaves, folded);
+                        }
+                        None => leaves.push(Leaf::Bool(x)),
+                    }
+                }
+            }
+            _ => unreachable!("chains are made of comparisons, ands and ors"),
+        }
+    }
+
+    /// The node of condition `x` if it can be folded into a chain of kind `and`.
+    fn foldable_cond(&self, x: Bool, and: bool) -> Option<usize> {
+        let Bool::Buf(b) = x else { return None };
+        if self.bool_uses[b as usize] != 1 {
+            return None;
+        }
+        let j = self.bool_node[b as usize];
+        match self.nodes[j].op {
+            Op::Cmp(..) => Some(j),
+            Op::And(..) if and => Some(j),
+            Op::Or(..) if !and => Some(j),
+            _ => None,
+        }
+    }
+
+    /// A comparison operand, with a single-reader `x op constant` node folded in.
+    fn side(&self, n: Num, folded: &mut [bool]) -> Side {
+        let plain = |x: Num| Side::Affine {
+            x,
+            scale: 1.0,
+            shift: 0.0,
+        };
+        let b = match n {
+            Num::Const(bits) => return Side::Const(f64::from_bits(bits)),
+            Num::In(_) => return plain(n),
+            Num::Buf(b) => b as usize,
+        };
+        let j = self.arith_node[b];
+        if j == usize::MAX || self.num_uses[b] != 1 {
+            return plain(n);
+        }
+        let Op::Arith(op, x, y) = self.nodes[j].op else {
+            return plain(n);
+        };
+        let affine = match (op, x.as_const(), y.as_const()) {
+            (Arith::Mul, Some(k), None) => (y, k, 0.0),
+            (Arith::Mul, None, Some(k)) => (x, k, 0.0),
+            (Arith::Add, Some(k), None) => (y, 1.0, k),
+            (Arith::Add, None, Some(k)) => (x, 1.0, k),
+            (Arith::Sub, None, Some(k)) => (x, 1.0, -k),
+            (Arith::Sub, Some(k), None) => (y, -1.0, k),
+            _ => return plain(n),
+        };
+        folded[j] = true;
+        let (x, scale, shift) = affine;
+        Side::Affine { x, scale, shift }
+    }
 }
 
 /// A lowered value.

@@ -91,33 +91,215 @@ pub(crate) fn arith_into(op: Arith, a: View<'_>, b: View<'_>, out: &mut [f64]) {
     }
 }
 
-pub(crate) fn compare_into(op: Cmp, a: View<'_>, b: View<'_>, out: &mut [bool]) {
-    match op {
-        Cmp::Lt => zip_with(out, a, b, |x, y| x < y),
-        Cmp::Le => zip_with(out, a, b, |x, y| x <= y),
-        Cmp::Eq => zip_with(out, a, b, |x, y| x == y),
-        Cmp::Ne => zip_with(out, a, b, |x, y| compare(Cmp::Ne, x, y)),
-    }
-}
-
 pub(crate) fn map_into(x: View<'_>, out: &mut [f64], f: impl Fn(f64) -> f64) {
     zip_with(out, x, View::Const(0.0), |v, _| f(v));
 }
 
-pub(crate) fn logic_into(and: bool, a: BoolView<'_>, b: BoolView<'_>, out: &mut [bool]) {
-    let f = |x: bool, y: bool| if and { x & y } else { x | y };
-    match (a, b) {
-        (BoolView::Col(a), BoolView::Col(b)) => {
-            for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
-                *o = f(*x, *y);
-            }
+/// Bars per block of the condition loops: each block is a fixed-size array, which lets the
+/// compiler turn a block's comparisons into a few vector compares, packs and one 16-byte `and`.
+const BLOCK: usize = 16;
+
+/// Whether a condition is combined into its output with `and` (else `or`).
+const AND: bool = true;
+const OR: bool = false;
+
+/// `*o &= v` (`A`) or `*o |= v`.
+#[inline(always)]
+fn merge<const A: bool>(o: &mut bool, v: bool) {
+    *o = if A { *o & v } else { *o | v };
+}
+
+/// `out[i] (&= or |=) f(x[i], y[i])`, block by block.
+#[inline(always)]
+fn merge2<const A: bool, T: Copy, U: Copy>(
+    out: &mut [bool],
+    x: &[T],
+    y: &[U],
+    f: impl Fn(T, U) -> bool,
+) {
+    let n = out.len();
+    let (ob, ot) = out.as_chunks_mut::<BLOCK>();
+    let (xb, xt) = x[..n].as_chunks::<BLOCK>();
+    let (yb, yt) = y[..n].as_chunks::<BLOCK>();
+    for ((o, x), y) in ob.iter_mut().zip(xb).zip(yb) {
+        for j in 0..BLOCK {
+            merge::<A>(&mut o[j], f(x[j], y[j]));
         }
-        (BoolView::Col(a), BoolView::Const(y)) | (BoolView::Const(y), BoolView::Col(a)) => {
-            for (o, x) in out.iter_mut().zip(a) {
-                *o = f(*x, y);
-            }
+    }
+    for ((o, &x), &y) in ot.iter_mut().zip(xt).zip(yt) {
+        merge::<A>(o, f(x, y));
+    }
+}
+
+/// `out[i] (&= or |=) f(x[i])`, block by block.
+#[inline(always)]
+fn merge1<const A: bool, T: Copy>(out: &mut [bool], x: &[T], f: impl Fn(T) -> bool) {
+    let n = out.len();
+    let (ob, ot) = out.as_chunks_mut::<BLOCK>();
+    let (xb, xt) = x[..n].as_chunks::<BLOCK>();
+    for (o, x) in ob.iter_mut().zip(xb) {
+        for j in 0..BLOCK {
+            merge::<A>(&mut o[j], f(x[j]));
         }
-        (BoolView::Const(x), BoolView::Const(y)) => out.fill(f(x, y)),
+    }
+    for (o, &x) in ot.iter_mut().zip(xt) {
+        merge::<A>(o, f(x));
+    }
+}
+
+/// The comparisons of the condition loops (a constant, if any, is on the right).
+const LT: u8 = 0;
+const LE: u8 = 1;
+const GT: u8 = 2;
+const GE: u8 = 3;
+const EQ: u8 = 4;
+const NE: u8 = 5;
+
+/// Comparison `R`; false when either side is NaN (`NE` included: not `x != y`).
+#[inline(always)]
+fn rel<const R: u8>(x: f64, y: f64) -> bool {
+    match R {
+        LT => x < y,
+        LE => x <= y,
+        GT => x > y,
+        GE => x >= y,
+        EQ => x == y,
+        _ => (x < y) | (x > y),
+    }
+}
+
+/// `R` with its sides swapped: `x R y` is `y R' x`.
+const fn swapped(r: u8) -> u8 {
+    match r {
+        LT => GT,
+        LE => GE,
+        GT => LT,
+        GE => LE,
+        other => other,
+    }
+}
+
+/// `x * s + t` if the side is affine (`F`), else `x` (a plain column, not touched).
+#[inline(always)]
+fn value<const F: bool>(x: f64, s: f64, t: f64) -> f64 {
+    if F { x * s + t } else { x }
+}
+
+/// One loop per combination, each its own small function: the form in which the compiler
+/// vectorises it reliably. `A`: and (else or); `R`: the comparison; `FX`, `FY`: affine sides.
+#[inline(never)]
+fn compare_cols<const A: bool, const R: u8, const FX: bool, const FY: bool>(
+    out: &mut [bool],
+    (x, sx, tx): (&[f64], f64, f64),
+    (y, sy, ty): (&[f64], f64, f64),
+) {
+    merge2::<A, _, _>(out, x, y, |x, y| {
+        rel::<R>(value::<FX>(x, sx, tx), value::<FY>(y, sy, ty))
+    });
+}
+
+#[inline(never)]
+fn compare_const<const A: bool, const R: u8, const FX: bool>(
+    out: &mut [bool],
+    (x, sx, tx): (&[f64], f64, f64),
+    c: f64,
+) {
+    merge1::<A, _>(out, x, |x| rel::<R>(value::<FX>(x, sx, tx), c));
+}
+
+/// A side of a comparison during evaluation: `x * scale + shift` for a column, or a constant.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Side<'a> {
+    Affine(&'a [f64], f64, f64),
+    Const(f64),
+}
+
+/// `out[i] &= a[i] op b[i]` (`and`), or `|=`, on the bars of `out`; false wherever a side is NaN.
+pub(crate) fn compare_merge(and: bool, op: Cmp, a: Side<'_>, b: Side<'_>, out: &mut [bool]) {
+    let r = match op {
+        Cmp::Lt => LT,
+        Cmp::Le => LE,
+        Cmp::Eq => EQ,
+        Cmp::Ne => NE,
+    };
+    // Put a constant on the right, and a plain column (scale 1, shift 0) on the left.
+    let plain = |s: Side<'_>| matches!(s, Side::Affine(_, 1.0, 0.0));
+    let (r, a, b) = match (a, b) {
+        (Side::Const(x), Side::Const(y)) => {
+            fill_merge(and, compare(op, x, y), out);
+            return;
+        }
+        (Side::Const(_), _) => (swapped(r), b, a),
+        (_, Side::Affine(..)) if !plain(a) && plain(b) => (swapped(r), b, a),
+        _ => (r, a, b),
+    };
+    let Side::Affine(x, sx, tx) = a else {
+        unreachable!("a constant is on the right")
+    };
+    let x = (x, sx, tx);
+    let fx = !plain(a);
+    macro_rules! dispatch {
+        ($call:ident) => {
+            match (and, r) {
+                (true, LT) => $call!(true, LT),
+                (true, LE) => $call!(true, LE),
+                (true, GT) => $call!(true, GT),
+                (true, GE) => $call!(true, GE),
+                (true, EQ) => $call!(true, EQ),
+                (true, _) => $call!(true, NE),
+                (false, LT) => $call!(false, LT),
+                (false, LE) => $call!(false, LE),
+                (false, GT) => $call!(false, GT),
+                (false, GE) => $call!(false, GE),
+                (false, EQ) => $call!(false, EQ),
+                (false, _) => $call!(false, NE),
+            }
+        };
+    }
+    match b {
+        Side::Affine(y, sy, ty) => {
+            let y = (y, sy, ty);
+            let fy = !plain(b);
+            macro_rules! cols {
+                ($a:expr, $r:expr) => {
+                    match (fx, fy) {
+                        (false, false) => compare_cols::<$a, $r, false, false>(out, x, y),
+                        (false, true) => compare_cols::<$a, $r, false, true>(out, x, y),
+                        // Both affine (the left one is plain whenever one of them is).
+                        _ => compare_cols::<$a, $r, true, true>(out, x, y),
+                    }
+                };
+            }
+            dispatch!(cols)
+        }
+        Side::Const(c) => {
+            macro_rules! konst {
+                ($a:expr, $r:expr) => {
+                    if fx {
+                        compare_const::<$a, $r, true>(out, x, c)
+                    } else {
+                        compare_const::<$a, $r, false>(out, x, c)
+                    }
+                };
+            }
+            dispatch!(konst)
+        }
+    }
+}
+
+/// `out[i] &= a[i]` (`and`) or `out[i] |= a[i]`.
+pub(crate) fn bool_merge(and: bool, a: &[bool], out: &mut [bool]) {
+    if and {
+        merge1::<AND, _>(out, a, |a| a);
+    } else {
+        merge1::<OR, _>(out, a, |a| a);
+    }
+}
+
+/// `out[i] &= v` (`and`) or `out[i] |= v`.
+pub(crate) fn fill_merge(and: bool, v: bool, out: &mut [bool]) {
+    if v != and {
+        out.fill(v);
     }
 }
 

@@ -160,6 +160,75 @@ impl Node {
     }
 }
 
+/// A side of a fused comparison: `x * scale + shift`, or a constant.
+///
+/// An arithmetic node `x * k`, `x + k`, `x - k` or `k - x` (with `k` a constant) that only one
+/// comparison reads is folded into that comparison's side instead of being stored: `scale * x +
+/// shift` rounds to the node's value (multiplying by 1 and adding 0 are exact), up to the sign of a
+/// zero, which no comparison sees. A plain operand is `x * 1 + 0`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Side {
+    Affine { x: Num, scale: f64, shift: f64 },
+    Const(f64),
+}
+
+/// One term of a fused condition.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Leaf {
+    /// A comparison computed in place (its node has no buffer of its own).
+    Cmp(Cmp, Side, Side),
+    /// A condition that has its own buffer (or a constant).
+    Bool(Bool),
+}
+
+/// How evaluation runs the plan: node by node, except that a tree of `and`s (or of `or`s) over
+/// comparisons whose results nothing else reads is computed in one buffer, term by term, each
+/// comparison combined into it as it is computed. Its nodes keep their place in
+/// [`crate::Program::explain`]; only the buffers in between are not written.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Step {
+    /// Runs `nodes[i]`.
+    Node(usize),
+    /// Bool buffer `out` = the `and` (or the `or`) of `leaves`. Bars before `skip` are false
+    /// whatever the input (the node's warm-up), so they are not computed.
+    Chain {
+        and: bool,
+        out: u32,
+        skip: usize,
+        leaves: Vec<Leaf>,
+    },
+}
+
+/// The operands of an op: number operands and condition operands, in no particular order.
+pub(crate) fn operands(op: &Op, mut num: impl FnMut(Num), mut cond: impl FnMut(Bool)) {
+    match *op {
+        Op::Arith(_, a, b) | Op::Cmp(_, a, b) | Op::Cross(_, a, b) => {
+            num(a);
+            num(b);
+        }
+        Op::Neg(x)
+        | Op::Abs(x)
+        | Op::Shift(x, _)
+        | Op::PctChange(x, _)
+        | Op::Trend(_, x, _)
+        | Op::Fill(x) => num(x),
+        Op::And(a, b) | Op::Or(a, b) => {
+            cond(a);
+            cond(b);
+        }
+        Op::Not(x) | Op::ShiftBool(x, _) | Op::BoolToNum(x) => cond(x),
+        Op::FillBool(_) => {}
+        Op::Ta(ta) => match ta {
+            Ta::Window(_, x, _) | Ta::Stddev(x, ..) | Ta::Macd(x, ..) | Ta::Bbands(x, ..) => num(x),
+            Ta::Hlc(_, xs, _) | Ta::Stoch(xs, ..) => xs.into_iter().for_each(num),
+            Ta::Obv(a, b) => {
+                num(a);
+                num(b);
+            }
+        },
+    }
+}
+
 /// Formats operands and nodes for [`crate::Program::explain`].
 pub(crate) struct Explain<'a> {
     pub columns: &'a [String],

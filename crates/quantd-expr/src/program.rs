@@ -6,7 +6,7 @@
 
 use crate::error::EvalError;
 use crate::kernels::{self, BoolView, View};
-use crate::plan::{Bool, Explain, Node, Num, Op, Ta};
+use crate::plan::{Bool, Explain, Leaf, Node, Num, Op, Side, Step, Ta};
 use crate::ta;
 
 /// Compiled expressions, ready to evaluate over any number of tickers.
@@ -21,9 +21,12 @@ pub struct Program {
     pub(crate) outputs: Vec<String>,
     pub(crate) output_bufs: Vec<u32>,
     pub(crate) nodes: Vec<Node>,
+    /// How `nodes` are run (see [`Step`]).
+    pub(crate) steps: Vec<Step>,
     pub(crate) num_bufs: usize,
     pub(crate) bool_bufs: usize,
     pub(crate) warmup: usize,
+    pub(crate) indicator_warmup: usize,
     pub(crate) params: Vec<String>,
 }
 
@@ -56,6 +59,13 @@ impl Program {
     /// It assumes the input columns have no leading NaN; evaluation does not rely on it.
     pub fn warmup(&self) -> usize {
         self.warmup
+    }
+
+    /// The first bar on which every indicator (`sma`, `rsi`, … calls) of the program has a
+    /// value — backtesting.py's warm-up, from which a strategy starts trading and Buy & Hold is
+    /// measured. 0 when the program calls no indicator.
+    pub fn indicator_warmup(&self) -> usize {
+        self.indicator_warmup
     }
 
     /// The plan, one node per line, in evaluation order: `n0 = sma(close, 50)`, `b1 = close < n0`.
@@ -102,8 +112,16 @@ impl Program {
         if ws.bools.len() < self.bool_bufs {
             ws.bools.resize_with(self.bool_bufs, Vec::new);
         }
-        for node in &self.nodes {
-            run_node(node, columns, ws, len)?;
+        for step in &self.steps {
+            match step {
+                Step::Node(i) => run_node(&self.nodes[*i], columns, ws, len)?,
+                Step::Chain {
+                    and,
+                    out,
+                    skip,
+                    leaves,
+                } => run_chain(*and, *out, *skip, leaves, columns, ws, len),
+            }
         }
         Ok(Evaluation {
             program: self,
@@ -195,6 +213,41 @@ fn series<'a>(n: Num, cols: &[&'a [f64]], num: &'a [Vec<f64>]) -> &'a [f64] {
     }
 }
 
+/// A [`Step::Chain`]: bool buffer `out` = the `and` (`or`) of `leaves`, false before `skip`.
+fn run_chain(
+    and: bool,
+    out: u32,
+    skip: usize,
+    leaves: &[Leaf],
+    cols: &[&[f64]],
+    ws: &mut Workspace,
+    len: usize,
+) {
+    let Workspace { num, bools, .. } = ws;
+    let mut o = std::mem::take(&mut bools[out as usize]);
+    o.resize(len, false);
+    let skip = skip.min(len);
+    o[..skip].fill(false);
+    let body = &mut o[skip..];
+    let side = |s: Side| match s {
+        Side::Affine { x, scale, shift } => match view(x, cols, num) {
+            View::Col(c) => kernels::Side::Affine(&c[skip..len], scale, shift),
+            View::Const(v) => kernels::Side::Const(v * scale + shift),
+        },
+        Side::Const(v) => kernels::Side::Const(v),
+    };
+    // Start from the neutral value (true for `and`, false for `or`) and merge every term into it.
+    body.fill(and);
+    for leaf in leaves {
+        match *leaf {
+            Leaf::Cmp(op, a, b) => kernels::compare_merge(and, op, side(a), side(b), body),
+            Leaf::Bool(Bool::Buf(b)) => kernels::bool_merge(and, &bools[b as usize][skip..len], body),
+            Leaf::Bool(Bool::Const(v)) => kernels::fill_merge(and, v, body),
+        }
+    }
+    bools[out as usize] = o;
+}
+
 fn run_node(node: &Node, cols: &[&[f64]], ws: &mut Workspace, len: usize) -> Result<(), EvalError> {
     let Workspace { num, bools, queue } = ws;
     let out = node.out as usize;
@@ -202,15 +255,6 @@ fn run_node(node: &Node, cols: &[&[f64]], ws: &mut Workspace, len: usize) -> Res
         let mut o = std::mem::take(&mut bools[out]);
         o.resize(len, false);
         match node.op {
-            Op::Cmp(op, a, b) => {
-                kernels::compare_into(op, view(a, cols, num), view(b, cols, num), &mut o)
-            }
-            Op::And(a, b) => {
-                kernels::logic_into(true, bool_view(a, bools), bool_view(b, bools), &mut o)
-            }
-            Op::Or(a, b) => {
-                kernels::logic_into(false, bool_view(a, bools), bool_view(b, bools), &mut o)
-            }
             Op::Not(a) => kernels::not_into(bool_view(a, bools), &mut o),
             Op::ShiftBool(x, n) => {
                 kernels::shift_bool_into(bool_view(x, bools), n as usize, &mut o)
@@ -222,7 +266,8 @@ fn run_node(node: &Node, cols: &[&[f64]], ws: &mut Workspace, len: usize) -> Res
                 kernels::cross_into(up, view(a, cols, num), view(b, cols, num), &mut o)
             }
             Op::FillBool(v) => o.fill(v),
-            _ => unreachable!("not a condition op"),
+            // Comparisons, ands and ors run as chains (see `run_chain`).
+            _ => unreachable!("not a condition op run as a node"),
         }
         bools[out] = o;
         return Ok(());

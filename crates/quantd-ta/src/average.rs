@@ -1,7 +1,9 @@
 //! Moving averages: simple ([`sma`]), exponential ([`ema`]) and linearly weighted ([`wma`]).
 //!
-//! Each follows TA-Lib's algorithm operation for operation (running sums, the same order of
-//! additions and subtractions), so results agree with TA-Lib to the last bit or nearly so.
+//! Each follows TA-Lib's algorithm (running sums, the same seeding, a division by the period), so
+//! results agree with TA-Lib to the last bit or nearly so. EMA and WMA keep TA-Lib's order of
+//! operations exactly; SMA groups the additions of its running sum differently, for speed (see
+//! [`sma`]).
 
 use crate::common::{skip_leading_nan, warm_up};
 use crate::error::{Result, check_lengths, check_period};
@@ -23,9 +25,14 @@ pub const fn lookback_wma(period: usize) -> usize {
 
 /// Simple moving average, TA-Lib `SMA`: `out[i] = (x[i-period+1] + ... + x[i]) / period`.
 ///
-/// Computed with one running sum (add the new bar, divide, subtract the bar that leaves), as TA-Lib
-/// does. Warm-up: the first [`lookback_sma`]`(period) = period - 1` values are `NaN` (after any
-/// leading `NaN`s of `x`, which are skipped; see the crate docs). `period` must be at least 1.
+/// Computed with a running window sum divided by `period`, as TA-Lib does: the first sum is added
+/// up bar by bar in TA-Lib's order, after that the sum moves by `x[new] - x[old]` per bar, the
+/// additions grouped in blocks of bars so that they do not form one long chain. Sums of integers
+/// (volumes) are exact, so those averages are TA-Lib's to the bit; others agree with it to within
+/// the rounding of a running sum.
+///
+/// Warm-up: the first [`lookback_sma`]`(period) = period - 1` values are `NaN` (after any leading
+/// `NaN`s of `x`, which are skipped; see the crate docs). `period` must be at least 1.
 pub fn sma(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
     check_period("sma", "period", period, 1)?;
     check_lengths("sma", ("x", x.len()), &[("out", out.len())])?;
@@ -34,22 +41,63 @@ pub fn sma(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
     Ok(())
 }
 
+/// Bars per block of [`sma_kernel`]'s running sum.
+const SMA_BLOCK: usize = 16;
+
 /// The SMA proper on `NaN`-free-at-the-front input; `x` and `out` have the same length.
+///
+/// The window sum `t` moves by `d[i] = x[i + period] - x[i]` per bar. Rather than one addition
+/// per bar on `t` (a chain of dependent additions, each waiting for the last), the bars are taken
+/// `SMA_BLOCK` at a time: the prefix sums of a block's `d` are formed on their own (they do not
+/// depend on `t`, so blocks overlap in the CPU), every output of the block is `t` plus its prefix,
+/// and `t` advances once per block. Every output is still a window sum divided by `period` (a
+/// division, as in TA-Lib, not a multiplication by `1 / period`). A `NaN` (or an infinity that
+/// leaves the window) makes `t` `NaN` for good, as TA-Lib's running sum does.
 pub(crate) fn sma_kernel(x: &[f64], period: usize, out: &mut [f64]) {
     let lookback = period - 1;
     if !warm_up(out, lookback) {
         return;
     }
+    if period == 1 {
+        // TA-Lib's running sum is `(0 + x) - x = 0` after every bar, so each value is `x` itself,
+        // until a non-finite bar leaves `NaN` in the sum for good.
+        let end = x.iter().position(|v| !v.is_finite()).map_or(x.len(), |i| i + 1);
+        out[..end].copy_from_slice(&x[..end]);
+        out[end..].fill(f64::NAN);
+        return;
+    }
     let p = period as f64;
     let mut total = 0.0;
-    for &v in &x[..lookback] {
+    for &v in &x[..period] {
         total += v;
     }
-    for ((o, &new), &old) in out[lookback..].iter_mut().zip(&x[lookback..]).zip(x) {
-        total += new;
-        let sum = total;
-        total -= old;
-        *o = sum / p;
+    out[lookback] = total / p;
+    // out[period + i] = (total after bar period + i) / p, with d[i] = x[period + i] - x[i].
+    let news = &x[period..];
+    let olds = &x[..news.len()];
+    let mut outs = out[period..].chunks_exact_mut(SMA_BLOCK);
+    let mut new_blocks = news.chunks_exact(SMA_BLOCK);
+    let mut old_blocks = olds.chunks_exact(SMA_BLOCK);
+    for ((o, new), old) in (&mut outs).zip(&mut new_blocks).zip(&mut old_blocks) {
+        let mut prefix = [0.0; SMA_BLOCK];
+        let mut acc = 0.0;
+        for ((s, &n), &o) in prefix.iter_mut().zip(new).zip(old) {
+            acc += n - o;
+            *s = acc;
+        }
+        for (o, &s) in o.iter_mut().zip(&prefix) {
+            *o = (total + s) / p;
+        }
+        total += acc;
+    }
+    let tail = outs
+        .into_remainder()
+        .iter_mut()
+        .zip(new_blocks.remainder())
+        .zip(old_blocks.remainder());
+    for ((o, &new), &old) in tail {
+        total += new - old;
+        *o = total / p;
     }
 }
 

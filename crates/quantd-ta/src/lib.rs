@@ -14,8 +14,9 @@
 //! Input shorter than the warm-up gives all-`NaN` output, not an error; a period out of range or
 //! slices of different lengths give a [`TaError`] and leave the outputs untouched.
 //!
-//! Values follow TA-Lib's algorithms operation for operation (same running sums, same seeding,
-//! same zero tests), so they match TA-Lib to within rounding, most of them to the bit. The
+//! Values follow TA-Lib's algorithms (same running sums, same seeding, same zero tests), most of
+//! them operation for operation, so they match TA-Lib to within rounding, most of them to the bit;
+//! [`sma`] and [`rsi`] regroup the additions of their running sums to run faster. The
 //! reference is TA-Lib 0.8 (the C library inside the Python `TA-Lib` 0.8.2 wheel), with its
 //! defaults: unstable periods 0, default compatibility, SMA where a moving-average type is asked.
 //! Its recent behaviour is kept where it differs from older releases: flat-window tests relative

@@ -23,6 +23,10 @@ pub const fn lookback_rsi(period: usize) -> usize {
 /// exactly since its fix for finely quoted instruments, so a long flat stretch keeps the last
 /// ratio rather than dropping to 0.)
 ///
+/// The averages are computed as `period` times themselves (which leaves the ratio unchanged) with
+/// the smoothing steps regrouped so that they do not form one long chain of dependent operations;
+/// values agree with TA-Lib to within a few ulps.
+///
 /// Warm-up: the first [`lookback_rsi`]`(period) = period` values are `NaN` (after any leading
 /// `NaN`s of `x`). `period` must be at least 2, as in TA-Lib.
 pub fn rsi(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
@@ -33,47 +37,90 @@ pub fn rsi(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
     Ok(())
 }
 
+/// Bars per step of [`rsi_kernel`]'s smoothing chain.
+const RSI_STEP: usize = 3;
+/// Bars whose sums [`rsi_kernel`] keeps before turning them into values, a multiple of `RSI_STEP`.
+const RSI_CHUNK: usize = 32 * RSI_STEP;
+
+/// The RSI proper; `x` and `out` have the same length.
+///
+/// Wilder's averages `g = (g*(n-1) + gain) / n` are kept as sums, `G = n*g`, which follow
+/// `G = a*G + gain` with `a = (n-1)/n`; the RSI is the same ratio of them, `100 * G / (G + L)`.
+/// The loop-carried chain (a multiply and an add per bar) is the bottleneck of a plain loop, so it
+/// is taken `RSI_STEP` bars at a time: `G[t+3] = a³*G[t] + (a*(a*gain[t+1] + gain[t+2]) +
+/// gain[t+3])`, whose bracket does not depend on `G`, and the two bars in between are worked out
+/// from `G[t]` off the chain. The sums of a chunk of bars are kept in two small arrays and turned
+/// into values in one pass, whose divisions are independent of each other. All terms are
+/// non-negative, so regrouping them changes results by a few ulps at most, and a sum is exactly 0
+/// only if every gain (or loss) so far was.
 fn rsi_kernel(x: &[f64], period: usize, out: &mut [f64]) {
     if !warm_up(out, period) {
         return;
     }
-    #[inline(always)]
-    fn value(gain: f64, loss: f64) -> f64 {
-        let total = gain + loss;
-        if total > 0.0 {
-            100.0 * (gain / total)
-        } else {
-            0.0
-        }
-    }
     // TA-Lib's branch-free split: `up - d` is exactly the loss for every finite `d`.
-    let inv = 1.0 / period as f64;
-    let p1 = (period - 1) as f64;
+    #[inline(always)]
+    fn split(d: f64) -> (f64, f64) {
+        let up = if d > 0.0 { d } else { 0.0 };
+        (up, up - d)
+    }
     let mut gain = 0.0;
     let mut loss = 0.0;
     let mut prev = x[0];
     for &v in &x[1..=period] {
-        let d = v - prev;
+        let (up, down) = split(v - prev);
         prev = v;
-        let up = if d > 0.0 { d } else { 0.0 };
         gain += up;
-        loss += up - d;
+        loss += down;
     }
-    loss *= inv;
-    gain *= inv;
-    out[period] = value(gain, loss);
-    for (o, &v) in out[period + 1..].iter_mut().zip(&x[period + 1..]) {
-        let d = v - prev;
-        prev = v;
-        let up = if d > 0.0 { d } else { 0.0 };
-        loss *= p1;
-        gain *= p1;
-        gain += up;
-        loss += up - d;
-        loss *= inv;
-        gain *= inv;
-        *o = value(gain, loss);
+    out[period] = rsi_value(gain, loss);
+
+    let a = (period - 1) as f64 / period as f64;
+    let (a2, a3) = (a * a, a * a * a);
+    let mut gains = [0.0; RSI_CHUNK];
+    let mut losses = [0.0; RSI_CHUNK];
+    // Bar `period + 1 + i` is `xs[i + 1]`, its change `xs[i + 1] - xs[i]`.
+    let xs = &x[period..];
+    for (k, out) in out[period + 1..].chunks_mut(RSI_CHUNK).enumerate() {
+        let xs = &xs[k * RSI_CHUNK..];
+        let n = out.len();
+        let steps = n / RSI_STEP;
+        for j in 0..steps {
+            let i = j * RSI_STEP;
+            let w = &xs[i..i + RSI_STEP + 1];
+            let (u1, v1) = split(w[1] - w[0]);
+            let (u2, v2) = split(w[2] - w[1]);
+            let (u3, v3) = split(w[3] - w[2]);
+            let (pg, pl) = (a * u1 + u2, a * v1 + v2);
+            let (pg, pl) = (a * pg + u3, a * pl + v3);
+            gains[i] = a * gain + u1;
+            losses[i] = a * loss + v1;
+            gains[i + 1] = a2 * gain + (a * u1 + u2);
+            losses[i + 1] = a2 * loss + (a * v1 + v2);
+            gain = a3 * gain + pg;
+            loss = a3 * loss + pl;
+            gains[i + 2] = gain;
+            losses[i + 2] = loss;
+        }
+        for i in steps * RSI_STEP..n {
+            let (up, down) = split(xs[i + 1] - xs[i]);
+            gain = a * gain + up;
+            loss = a * loss + down;
+            gains[i] = gain;
+            losses[i] = loss;
+        }
+        for ((o, &g), &l) in out.iter_mut().zip(&gains[..n]).zip(&losses[..n]) {
+            *o = rsi_value(g, l);
+        }
     }
+}
+
+/// `100 * gain / (gain + loss)`, or 0 when the total is exactly 0 (TA-Lib's exact zero test).
+/// Written as a select of two computed values, so that a loop of it vectorises.
+#[inline(always)]
+fn rsi_value(gain: f64, loss: f64) -> f64 {
+    let total = gain + loss;
+    let value = 100.0 * (gain / total);
+    if total > 0.0 { value } else { 0.0 }
 }
 
 /// The three output lines of [`macd`], each as long as the input.

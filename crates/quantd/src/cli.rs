@@ -40,6 +40,10 @@ pub enum Command {
     Code(CodeCommand),
     /// Scan a pack with a scanner expression: rows where it is true, with each `let` as a column.
     Scan(ScanArgs),
+    /// Backtest a strategy (entry/exit expressions or stored strategy code) per ticker.
+    Backtest(BacktestArgs),
+    /// Backtest a parameter grid over all cores; top results and a heatmap.
+    Sweep(SweepArgs),
     /// A+ test: run a scanner on example names and compare with the expected hits.
     Test(TestArgs),
     /// Show one execution: state, progress, health, fingerprint, timings, shards.
@@ -230,6 +234,124 @@ pub struct ScanArgs {
     #[arg(long)]
     pub format: Option<String>,
     /// Write the rows to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Engine options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The strategy and simulation flags `backtest` and `sweep` share.
+#[derive(Debug, Args, Clone)]
+#[command(group = clap::ArgGroup::new("strategy").required(true).args(["entry", "code"]))]
+pub struct StrategyArgs {
+    /// Long entry condition.
+    #[arg(long, requires = "exit")]
+    pub entry: Option<String>,
+    /// Long exit condition.
+    #[arg(long, requires = "entry")]
+    pub exit: Option<String>,
+    /// Short entry condition.
+    #[arg(long, requires = "entry")]
+    pub short_entry: Option<String>,
+    /// Short exit condition.
+    #[arg(long, requires = "entry")]
+    pub short_exit: Option<String>,
+    /// A stored strategy: NAME or NAME@N.
+    #[arg(long)]
+    pub code: Option<String>,
+    /// Pack name, id or id prefix; default: the newest fresh pack.
+    #[arg(long)]
+    pub pack: Option<String>,
+    /// Only these tickers (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tickers: Option<Vec<String>>,
+    /// First bar (YYYY-MM-DD): the data is cut to the window before indicators are computed.
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last bar (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
+    /// Starting cash.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub cash: f64,
+    /// Commission as a fraction of each fill's value (0.002 = 0.2 %), charged on entry and exit.
+    #[arg(long, default_value_t = 0.0)]
+    pub commission: f64,
+    /// Fixed commission per fill, in cash.
+    #[arg(long, default_value_t = 0.0)]
+    pub commission_fixed: f64,
+    /// Spread / slippage as a fraction of the price, paid on entry.
+    #[arg(long, default_value_t = 0.0)]
+    pub spread: f64,
+    /// Fill market orders at the next bar's open (`next-open`, default) or the signal bar's close.
+    #[arg(long, default_value = "next-open", value_parser = ["next-open", "close"])]
+    pub fill: String,
+    /// Stop-loss in percent of the entry price.
+    #[arg(long)]
+    pub sl: Option<f64>,
+    /// Take-profit in percent of the entry price.
+    #[arg(long)]
+    pub tp: Option<f64>,
+    /// A new signal closes the open trade first (backtesting.py exclusive_orders).
+    #[arg(long)]
+    pub exclusive: bool,
+    /// Allow fractional units (default: whole units).
+    #[arg(long)]
+    pub fractional: bool,
+    /// Trade a fixed number of units instead of all equity.
+    #[arg(long)]
+    pub size: Option<f64>,
+    /// Close a trade still open on the last bar and count it in the statistics.
+    #[arg(long)]
+    pub finalize_trades: bool,
+}
+
+/// Arguments of `backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Strategy and simulation.
+    #[command(flatten)]
+    pub strategy: StrategyArgs,
+    /// A `$name` value, as name=number (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, f64)>,
+    /// Also list every trade.
+    #[arg(long)]
+    pub trades: bool,
+    /// table (default), json, csv (one row of statistics per ticker) or md.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Engine options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Arguments of `sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Strategy and simulation.
+    #[command(flatten)]
+    pub strategy: StrategyArgs,
+    /// A grid range `name=start..end:step`, a list `name=v1,v2`, or a fixed `name=v` (repeatable).
+    #[arg(long = "param", value_name = "NAME=RANGE", required = true)]
+    pub grid: Vec<String>,
+    /// A condition on the parameters, e.g. `fast < slow`.
+    #[arg(long)]
+    pub constraint: Option<String>,
+    /// The statistic to rank by (backtesting.py's name).
+    #[arg(long, default_value = "Sharpe Ratio", conflicts_with = "minimize")]
+    pub maximize: String,
+    /// Rank by the smallest value of this statistic instead.
+    #[arg(long)]
+    pub minimize: Option<String>,
+    /// How many of the best parameter sets to show.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Write the heatmap (parameter values × mean statistic over tickers) as CSV or Parquet.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Engine options.

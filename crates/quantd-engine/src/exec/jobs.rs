@@ -89,6 +89,8 @@ pub fn build(
             Ok(Arc::new(ScanJob::new(s, reader, shard_bars)?))
         }
         ResolvedSpec::Test(t) => Ok(Arc::new(TestJob::new(t, reader)?)),
+        ResolvedSpec::Backtest(b) => crate::exec::strategy::build_backtest(b, reader),
+        ResolvedSpec::Sweep(s) => crate::exec::strategy::build_sweep(s, reader),
     }
 }
 

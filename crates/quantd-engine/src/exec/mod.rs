@@ -13,6 +13,7 @@ pub mod health;
 mod jobs;
 pub mod retry;
 pub mod spec;
+pub mod strategy;
 
 use crate::error::{EngineError, Result};
 use crate::locks::{HeldLock, is_held, new_token};
@@ -588,6 +589,59 @@ impl Engine {
         });
         self.store().set_summary(id, &summary).await?;
         Ok(report)
+    }
+
+    /// A backtest's per-ticker results, in ticker order; stores the aggregate as the summary.
+    pub async fn backtest_results(
+        &self,
+        id: &ExecutionId,
+    ) -> Result<Vec<strategy::TickerBacktest>> {
+        let rec = self.execution(id).await?;
+        if rec.kind != quantd_core::ExecutionKind::Backtest {
+            return Err(EngineError::Invalid(format!(
+                "execution {id} is a {}, not a backtest",
+                rec.kind
+            )));
+        }
+        let mut out = Vec::new();
+        for idx in self.store().result_shards(id).await? {
+            if let Some(body) = self.store().shard_result(id, idx).await? {
+                let part: Vec<strategy::TickerBacktest> = serde_json::from_slice(&body)
+                    .map_err(|e| EngineError::Internal(format!("stored backtest results: {e}")))?;
+                out.extend(part);
+            }
+        }
+        let summary = strategy::aggregate(&out);
+        self.store()
+            .set_summary(
+                id,
+                &serde_json::to_value(&summary).expect("summary serializes"),
+            )
+            .await?;
+        Ok(out)
+    }
+
+    /// A sweep's grid (names and values) and its rows, shard by shard, to `sink`.
+    pub async fn sweep_results(
+        &self,
+        id: &ExecutionId,
+        mut sink: impl FnMut(&[strategy::SweepResultRow]) -> Result<()>,
+    ) -> Result<quantd_backtest::ParamGrid> {
+        let rec = self.execution(id).await?;
+        let ResolvedSpec::Sweep(spec) = Engine::spec_of(&rec)? else {
+            return Err(EngineError::Invalid(format!(
+                "execution {id} is a {}, not a sweep",
+                rec.kind
+            )));
+        };
+        let grid = quantd_backtest::ParamGrid::parse(&spec.grid)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        for idx in self.store().result_shards(id).await? {
+            if let Some(body) = self.store().shard_result(id, idx).await? {
+                sink(&strategy::decode_sweep(&body)?)?;
+            }
+        }
+        Ok(grid)
     }
 
     /// Counts a finished scan's signals (totals, top dates and tickers), stores the summary with

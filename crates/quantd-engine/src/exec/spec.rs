@@ -5,6 +5,7 @@
 
 use super::{ENGINE_VERSION, ExecutionOptions};
 use crate::code;
+use crate::code::StrategyExprs;
 use crate::error::{EngineError, Result};
 use quantd_core::ExecutionKind;
 use quantd_store::{PackRecord, Store};
@@ -48,6 +49,43 @@ pub struct TestRequest {
     pub tolerance: usize,
 }
 
+/// Where a strategy comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StrategyChoice {
+    /// Expressions given inline.
+    Inline(StrategyExprs),
+    /// Stored strategy code: `NAME` or `NAME@N`.
+    Stored(String),
+}
+
+/// A backtest request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestRequest {
+    /// The strategy.
+    pub strategy: StrategyChoice,
+    /// `$name` values.
+    pub params: BTreeMap<String, f64>,
+    /// Only these tickers.
+    pub tickers: Option<Vec<String>>,
+    /// First bar traded (the data is cut to the window before indicators are computed).
+    pub from: Option<chrono::NaiveDate>,
+    /// Last bar traded.
+    pub to: Option<chrono::NaiveDate>,
+    /// Cash, commissions, fills, sizing, stops.
+    pub config: quantd_backtest::Config,
+}
+
+/// A sweep request: a backtest over a parameter grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepRequest {
+    /// The backtest; its `params` hold fixed values of parameters not in the grid.
+    pub backtest: BacktestRequest,
+    /// Grid ranges, `name=start..end:step` or `name=v1,v2`.
+    pub grid: Vec<String>,
+    /// A condition on the parameters, e.g. `fast < slow`.
+    pub constraint: Option<String>,
+}
+
 /// The work of an execution, by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobRequest {
@@ -55,6 +93,10 @@ pub enum JobRequest {
     Scan(ScanRequest),
     /// An A+ example test.
     Test(TestRequest),
+    /// A backtest.
+    Backtest(BacktestRequest),
+    /// A parameter sweep.
+    Sweep(SweepRequest),
 }
 
 /// A request to run something.
@@ -117,6 +159,38 @@ pub struct ResolvedTest {
     pub tolerance: usize,
 }
 
+/// A resolved backtest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedBacktest {
+    /// The strategy's expressions.
+    pub strategy: StrategyExprs,
+    /// The stored code it came from, if any.
+    pub code: Option<CodeInfo>,
+    /// The pack read.
+    pub pack_id: String,
+    /// Parameter values.
+    pub params: BTreeMap<String, f64>,
+    /// Ticker selection.
+    pub tickers: Option<Vec<String>>,
+    /// Date window.
+    pub from: Option<chrono::NaiveDate>,
+    /// Date window.
+    pub to: Option<chrono::NaiveDate>,
+    /// Simulation settings.
+    pub config: quantd_backtest::Config,
+}
+
+/// A resolved sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedSweep {
+    /// The backtest (fixed parameters in `params`).
+    pub backtest: ResolvedBacktest,
+    /// Grid ranges.
+    pub grid: Vec<String>,
+    /// Constraint on the parameters.
+    pub constraint: Option<String>,
+}
+
 /// A resolved spec, as stored with the execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -125,6 +199,10 @@ pub enum ResolvedSpec {
     Scan(ResolvedScan),
     /// An A+ example test.
     Test(ResolvedTest),
+    /// A backtest.
+    Backtest(ResolvedBacktest),
+    /// A parameter sweep.
+    Sweep(ResolvedSweep),
 }
 
 impl ResolvedSpec {
@@ -133,6 +211,8 @@ impl ResolvedSpec {
         match self {
             ResolvedSpec::Scan(_) => ExecutionKind::Scan,
             ResolvedSpec::Test(_) => ExecutionKind::Test,
+            ResolvedSpec::Backtest(_) => ExecutionKind::Backtest,
+            ResolvedSpec::Sweep(_) => ExecutionKind::Sweep,
         }
     }
 
@@ -140,6 +220,8 @@ impl ResolvedSpec {
         match self {
             ResolvedSpec::Scan(s) => s.code.as_ref(),
             ResolvedSpec::Test(t) => t.code.as_ref(),
+            ResolvedSpec::Backtest(b) => b.code.as_ref(),
+            ResolvedSpec::Sweep(s) => s.backtest.code.as_ref(),
         }
     }
 
@@ -160,6 +242,9 @@ impl ResolvedSpec {
         let mut spec = serde_json::to_value(self).expect("specs serialize");
         if let Some(obj) = spec.as_object_mut() {
             obj.remove("code");
+            if let Some(b) = obj.get_mut("backtest").and_then(|b| b.as_object_mut()) {
+                b.remove("code");
+            }
         }
         let input = serde_json::json!({ "engine": ENGINE_VERSION, "spec": spec });
         blake3::hash(input.to_string().as_bytes())
@@ -192,6 +277,54 @@ async fn scanner_text(store: &Store, choice: &CodeChoice) -> Result<(String, Opt
     }
 }
 
+/// Resolves a strategy choice to its expressions (and the stored version it came from).
+async fn strategy_exprs(
+    store: &Store,
+    choice: &StrategyChoice,
+) -> Result<(StrategyExprs, Option<CodeInfo>)> {
+    match choice {
+        StrategyChoice::Inline(s) => Ok((s.clone(), None)),
+        StrategyChoice::Stored(reference) => {
+            let v = code::resolve(store, reference).await?;
+            match code::CodeSource::from_stored(&v.language, &v.source)? {
+                code::CodeSource::Strategy(s) => Ok((
+                    s,
+                    Some(CodeInfo {
+                        name: v.name,
+                        version: v.version,
+                        id: v.id.to_string(),
+                    }),
+                )),
+                _ => Err(EngineError::Invalid(format!(
+                    "`{reference}` is {} code, not a strategy; add one with `quantd code add NAME --entry .. --exit ..`",
+                    v.language
+                ))),
+            }
+        }
+    }
+}
+
+async fn resolve_backtest(
+    store: &Store,
+    r: &BacktestRequest,
+    pack: &PackRecord,
+) -> Result<ResolvedBacktest> {
+    r.config
+        .validate()
+        .map_err(|e| EngineError::Invalid(e.to_string()))?;
+    let (strategy, code) = strategy_exprs(store, &r.strategy).await?;
+    Ok(ResolvedBacktest {
+        strategy,
+        code,
+        pack_id: pack.id.to_string(),
+        params: r.params.clone(),
+        tickers: r.tickers.clone(),
+        from: r.from,
+        to: r.to,
+        config: r.config.clone(),
+    })
+}
+
 /// Resolves names: stored code to its text and version, the pack to its id.
 pub async fn resolve(
     store: &Store,
@@ -211,6 +344,14 @@ pub async fn resolve(
                 to: r.to,
             }))
         }
+        JobRequest::Backtest(r) => Ok(ResolvedSpec::Backtest(
+            resolve_backtest(store, r, pack).await?,
+        )),
+        JobRequest::Sweep(r) => Ok(ResolvedSpec::Sweep(ResolvedSweep {
+            backtest: resolve_backtest(store, &r.backtest, pack).await?,
+            grid: r.grid.clone(),
+            constraint: r.constraint.clone(),
+        })),
         JobRequest::Test(r) => {
             let (source, code) = scanner_text(store, &r.code).await?;
             if r.examples.is_empty() {

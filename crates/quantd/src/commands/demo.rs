@@ -140,6 +140,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     super::scan::print_summary(&rec, &summary, false);
     println!();
+    backtest_and_sweep(ctx, &engine, &pack.id.to_string()).await?;
     println!("recent executions:");
     let recent = engine
         .store()
@@ -162,4 +163,93 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         "next: `quantd scan --expr '<your scanner>' --out hits.parquet`, `quantd data list`, `quantd data show {DEMO_PACK}`"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The SMA-cross strategy of backtesting.py's README, long/short, on the demo universe; then a
+/// small (fast, slow) sweep.
+async fn backtest_and_sweep(
+    ctx: &Ctx,
+    engine: &quantd_engine::exec::Engine,
+    pack: &str,
+) -> anyhow::Result<()> {
+    use quantd_engine::code::StrategyExprs;
+    use quantd_engine::exec::spec::{BacktestRequest, JobRequest, StrategyChoice, SweepRequest};
+    let up = "crosses_above(sma(close, $fast), sma(close, $slow))";
+    let down = "crosses_below(sma(close, $fast), sma(close, $slow))";
+    let strategy = StrategyChoice::Inline(StrategyExprs {
+        entry: up.into(),
+        exit: down.into(),
+        short_entry: Some(down.into()),
+        short_exit: Some(up.into()),
+    });
+    let config = quantd_backtest::Config {
+        commission: quantd_backtest::Commission {
+            fixed: 0.0,
+            relative: 0.002,
+        },
+        exclusive_orders: true,
+        ..Default::default()
+    };
+    let run = crate::cli::RunArgs {
+        detach: false,
+        reuse: false,
+        on_shard_failure: "fail".into(),
+        max_attempts: 3,
+    };
+    let backtest = BacktestRequest {
+        strategy,
+        params: [("fast".to_string(), 10.0), ("slow".to_string(), 20.0)].into(),
+        tickers: None,
+        from: None,
+        to: None,
+        config,
+    };
+    let spec = super::run::submit_spec(
+        JobRequest::Backtest(backtest.clone()),
+        Some(pack.into()),
+        &run,
+    );
+    let sub = engine.submit(spec).await?;
+    let rec = super::run::run_foreground(ctx, engine, &sub.execution.id).await?;
+    let results = engine.backtest_results(&rec.id).await?;
+    let agg = quantd_engine::exec::strategy::aggregate(&results);
+    let g = |k: &str| agg.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    println!(
+        "backtest  SMA 10/20 cross, long/short, 0.2 % commission, on {} tickers ({})",
+        results.len(),
+        rec.id
+    );
+    println!(
+        "      mean return {:+.1}% (buy & hold {:+.1}%), mean Sharpe {:.2}, mean max drawdown {:.1}%, {} trades",
+        g("Return [%]"),
+        g("Buy & Hold Return [%]"),
+        g("Sharpe Ratio"),
+        g("Max. Drawdown [%]"),
+        agg.get("# Trades").map_or(0, |v| v.as_u64().unwrap_or(0))
+    );
+    let sweep = SweepRequest {
+        backtest: BacktestRequest {
+            params: Default::default(),
+            tickers: Some((1..=50).map(|i| format!("SYN{i:04}")).collect()),
+            ..backtest
+        },
+        grid: vec!["fast=5..20:5".into(), "slow=20..60:20".into()],
+        constraint: Some("fast < slow".into()),
+    };
+    let spec = super::run::submit_spec(JobRequest::Sweep(sweep), Some(pack.into()), &run);
+    let sub = engine.submit(spec).await?;
+    let rec = super::run::run_foreground(ctx, engine, &sub.execution.id).await?;
+    println!("sweep     fast=5..20:5 × slow=20..60:20 (fast < slow) on 50 tickers:");
+    super::strategy::write_sweep(
+        ctx,
+        engine,
+        &rec,
+        quantd_backtest::Metric::SharpeRatio,
+        true,
+        3,
+        None,
+    )
+    .await?;
+    println!();
+    Ok(())
 }

@@ -100,6 +100,29 @@ pub async fn results(ctx: &Ctx, a: ResultsArgs) -> anyhow::Result<ExitCode> {
         ExecutionKind::Scan => {
             super::scan::write_scan(ctx, &engine, &rec, format, a.out.as_deref()).await?
         }
+        ExecutionKind::Backtest => {
+            super::strategy::write_backtest(
+                ctx,
+                &engine,
+                &rec,
+                a.format.as_deref(),
+                a.out.as_deref(),
+                false,
+            )
+            .await?
+        }
+        ExecutionKind::Sweep => {
+            super::strategy::write_sweep(
+                ctx,
+                &engine,
+                &rec,
+                quantd_backtest::Metric::SharpeRatio,
+                true,
+                10,
+                a.out.as_deref(),
+            )
+            .await?
+        }
         other => anyhow::bail!("results of {other} executions are not available yet"),
     }
     if rec.state != ExecutionState::Completed {

@@ -8,6 +8,7 @@ mod demo;
 mod executions;
 mod run;
 mod scan;
+mod strategy;
 mod test;
 
 use crate::cli::{Cli, Command};
@@ -70,6 +71,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(cmd) => data::run(&ctx, cmd).await,
         Command::Code(cmd) => code::run(&ctx, cmd).await,
         Command::Scan(args) => scan::run(&ctx, args).await,
+        Command::Backtest(a) => strategy::backtest(&ctx, a).await,
+        Command::Sweep(a) => strategy::sweep(&ctx, a).await,
         Command::Test(a) => test::run(&ctx, a).await,
         Command::Show(a) => executions::show(&ctx, &a.execution).await,
         Command::Results(a) => executions::results(&ctx, a).await,

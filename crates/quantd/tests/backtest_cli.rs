@@ -1,0 +1,265 @@
+//! `quantd backtest` and `quantd sweep` end to end. The GOOG case is backtesting.py's README
+//! Quick Start (SmaCross 10/20 long/short reversal, cash 10 000, commission 0.2 %, exclusive
+//! orders) on the sample shipped inside the backtesting package, imported as a pack.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn quantd(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_quantd"));
+    c.env("QUANTD_DATA", data).env_remove("QUANTD_FAILPOINT");
+    c
+}
+
+fn ok(data: &Path, args: &[&str]) -> String {
+    let out: Output = quantd(data).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn goog_csv() -> PathBuf {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pyenv");
+    let out = Command::new("bash").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/pyenv failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let py = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let out = Command::new(py)
+        .args(["-c", "import backtesting, os; print(os.path.join(os.path.dirname(backtesting.__file__), 'test', 'GOOG.csv'))"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+const UP: &str = "crosses_above(sma(close, 10), sma(close, 20))";
+const DOWN: &str = "crosses_below(sma(close, 10), sma(close, 20))";
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * b.abs()
+}
+
+#[test]
+fn the_readme_quick_start_matches_backtesting_py() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "data",
+            "import",
+            goog_csv().to_str().unwrap(),
+            "--name",
+            "goog",
+            "--ticker",
+            "GOOG",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "--json",
+            "backtest",
+            "--pack",
+            "goog",
+            "--entry",
+            UP,
+            "--exit",
+            DOWN,
+            "--short-entry",
+            DOWN,
+            "--short-exit",
+            UP,
+            "--exclusive",
+            "--commission",
+            "0.002",
+            "--cash",
+            "10000",
+        ],
+    ))
+    .unwrap();
+    let stats = &json["tickers"][0]["stats"];
+    let f = |k: &str| {
+        stats[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k}: {}", stats[k]))
+    };
+    // backtesting.py 0.6.6 on the same bars (the figures; the full stat-by-stat
+    // comparison against a live backtesting.py run is in crates/quantd-backtest/tests).
+    assert!(close(f("Return [%]"), 462.635_19), "{}", f("Return [%]"));
+    assert!(close(f("Sharpe Ratio"), 0.600_74), "{}", f("Sharpe Ratio"));
+    assert!(
+        close(f("Max. Drawdown [%]"), -33.931_59),
+        "{}",
+        f("Max. Drawdown [%]")
+    );
+    assert!(
+        close(f("Equity Final [$]"), 56_263.519_34),
+        "{}",
+        f("Equity Final [$]")
+    );
+    assert_eq!(stats["# Trades"], 93);
+    assert_eq!(json["tickers"][0]["trades"].as_array().unwrap().len(), 93);
+}
+
+#[test]
+fn sweeps_rank_parameter_sets_and_write_a_heatmap() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "u",
+            "--tickers",
+            "6",
+            "--days",
+            "500",
+            "--seed",
+            "2",
+        ],
+    );
+    let entry = "crosses_above(sma(close, $fast), sma(close, $slow))";
+    let exit = "crosses_below(sma(close, $fast), sma(close, $slow))";
+    let heat = d.join("heat.csv");
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "--json",
+            "sweep",
+            "--entry",
+            entry,
+            "--exit",
+            exit,
+            "--param",
+            "fast=5..20:5",
+            "--param",
+            "slow=10..40:10",
+            "--constraint",
+            "fast < slow",
+            "--maximize",
+            "Return [%]",
+            "--top",
+            "3",
+            "--out",
+            heat.to_str().unwrap(),
+        ],
+    ))
+    .unwrap();
+    // fast ∈ {5,10,15,20}, slow ∈ {10,20,30,40}, fast < slow: 4 + 3 + 3 + 2 = 12 sets.
+    assert_eq!(json["combinations"], 12);
+    assert_eq!(json["backtests"], 72);
+    let top = json["top"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    // The best set's mean return equals the mean of single backtests with those parameters.
+    let (fast, slow) = (
+        top[0]["fast"].as_f64().unwrap(),
+        top[0]["slow"].as_f64().unwrap(),
+    );
+    let single: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "--json",
+            "backtest",
+            "--entry",
+            entry,
+            "--exit",
+            exit,
+            "--param",
+            &format!("fast={fast}"),
+            "--param",
+            &format!("slow={slow}"),
+        ],
+    ))
+    .unwrap();
+    let mean = single["aggregate"]["Return [%]"].as_f64().unwrap();
+    assert!(
+        close(top[0]["Return [%]"].as_f64().unwrap(), mean),
+        "{} vs {mean}",
+        top[0]["Return [%]"]
+    );
+    let csv = std::fs::read_to_string(&heat).unwrap();
+    assert_eq!(csv.lines().count(), 13, "{csv}");
+    assert!(csv.starts_with("fast,slow,\"Return [%]\",tickers"));
+}
+
+#[test]
+fn a_sweep_killed_mid_run_resumes_to_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "u",
+            "--tickers",
+            "60",
+            "--days",
+            "300",
+            "--seed",
+            "8",
+        ],
+    );
+    let args = [
+        "sweep",
+        "--entry",
+        "crosses_above(sma(close, $fast), sma(close, $slow))",
+        "--exit",
+        "crosses_below(sma(close, $fast), sma(close, $slow))",
+        "--param",
+        "fast=5..15:5",
+        "--param",
+        "slow=20..40:10",
+        "--maximize",
+        "Return [%]",
+        "--top",
+        "20",
+    ];
+    let reference = ok(d, &[&["--json"], &args[..]].concat());
+    let mut child = quantd(d)
+        .args(args)
+        .env("QUANTD_FAILPOINT", "shard-after-commit:pause")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let (mut id, mut line) = (String::new(), String::new());
+    while !line.contains("failpoint") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0);
+        if let Some(rest) = line.strip_prefix("execution ") {
+            id = rest.split(':').next().unwrap().to_string();
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let show: serde_json::Value = serde_json::from_str(&ok(d, &["--json", "show", &id])).unwrap();
+    assert_eq!(show["execution"]["shards_done"], 1);
+    ok(d, &["resume", &id]);
+    let reference: serde_json::Value = serde_json::from_str(&reference).unwrap();
+    let ref_id = reference["execution"].as_str().unwrap();
+    let mut resumed: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--json", "results", &id])).unwrap();
+    let mut expected: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--json", "results", ref_id])).unwrap();
+    assert_eq!(resumed["backtests"], 60 * 9, "every (ticker, set) once");
+    assert_eq!(resumed["top"].as_array().unwrap().len(), 9);
+    resumed["execution"] = serde_json::Value::Null;
+    expected["execution"] = serde_json::Value::Null;
+    assert_eq!(
+        resumed, expected,
+        "same ranking, same values as the uninterrupted sweep"
+    );
+}
