@@ -804,27 +804,30 @@ impl Store {
         row.as_ref().map(record_from_row).transpose()
     }
 
-    /// Executions newest first, filtered, one page.
+    /// Executions newest first, filtered, one page. Only the filters given go into the SQL, so
+    /// SQLite walks the (workspace, created_at, id) or (workspace, name, created_at) index.
     pub async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
-        let (before_t, before_id) = f
-            .before
-            .clone()
-            .map_or((None, None), |(t, id)| (Some(t), Some(id)));
-        let rows = sqlx::query(
-            "SELECT * FROM executions WHERE (?1 IS NULL OR workspace = ?1) AND (?2 IS NULL OR name = ?2) \
-             AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR state = ?4) AND (?5 IS NULL OR created_at >= ?5) \
-             AND (?6 IS NULL OR (created_at, id) < (?6, ?7)) ORDER BY created_at DESC, id DESC LIMIT ?8",
-        )
-        .bind(&f.workspace)
-        .bind(&f.name)
-        .bind(f.kind.map(|k| k.as_str()))
-        .bind(f.state.map(|s| s.name()))
-        .bind(f.since)
-        .bind(before_t)
-        .bind(before_id)
-        .bind(f.limit.max(1) as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut q: sqlx::QueryBuilder<Sqlite> = sqlx::QueryBuilder::new("SELECT * FROM executions WHERE 1 = 1");
+        if let Some(w) = &f.workspace {
+            q.push(" AND workspace = ").push_bind(w.clone());
+        }
+        if let Some(n) = &f.name {
+            q.push(" AND name = ").push_bind(n.clone());
+        }
+        if let Some(k) = f.kind {
+            q.push(" AND kind = ").push_bind(k.as_str());
+        }
+        if let Some(s) = f.state {
+            q.push(" AND state = ").push_bind(s.name());
+        }
+        if let Some(t) = f.since {
+            q.push(" AND created_at >= ").push_bind(t);
+        }
+        if let Some((t, id)) = &f.before {
+            q.push(" AND (created_at, id) < (").push_bind(*t).push(", ").push_bind(id.clone()).push(")");
+        }
+        q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(f.limit.max(1) as i64);
+        let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
     }
 

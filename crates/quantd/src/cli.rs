@@ -12,6 +12,8 @@ pub mod env {
     pub const QUANTD_LOG: &str = "QUANTD_LOG";
     /// Bars per scan shard (default 250,000); smaller shards checkpoint more often.
     pub const QUANTD_SHARD_BARS: &str = "QUANTD_SHARD_BARS";
+    /// When set, print the process's peak resident memory (`peak_rss_kib N`) to stderr at exit.
+    pub const QUANTD_REPORT_PEAK_RSS: &str = "QUANTD_REPORT_PEAK_RSS";
 }
 
 /// quantd: run trading code against market data, safely and fast, and keep what happened.
@@ -488,6 +490,12 @@ pub enum BenchCommand {
     Data(BenchDataArgs),
     /// The reference full-market scan, beside TA-Lib (per ticker) and pandas on the same bars.
     Scan(BenchScanArgs),
+    /// One backtest of backtesting.py's Quick Start on GOOG, beside backtesting.py.
+    Backtest(BenchBacktestArgs),
+    /// A (fast, slow) SMA-cross sweep over a synthetic universe, beside vectorbt.
+    Sweep(BenchSweepArgs),
+    /// `quantd history` over many stored executions.
+    History(BenchHistoryArgs),
 }
 
 /// Arguments of `bench scan`.
@@ -508,6 +516,48 @@ pub struct BenchScanArgs {
     /// Repetitions of each quantd measurement (the best is reported).
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
+}
+
+/// Arguments of `bench backtest`.
+#[derive(Debug, Args)]
+pub struct BenchBacktestArgs {
+    /// backtesting.py's GOOG.csv (bench/strategy.sh finds it in the venv).
+    #[arg(long)]
+    pub goog: PathBuf,
+    /// Python with backtesting.py for the peer.
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// The peers script.
+    #[arg(long, default_value = "bench/strategy_peers.py")]
+    pub peers: PathBuf,
+    /// Repetitions (quantd: ×100 of this).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+}
+
+/// Arguments of `bench sweep`.
+#[derive(Debug, Args)]
+pub struct BenchSweepArgs {
+    /// Tickers.
+    #[arg(long, default_value_t = 500)]
+    pub tickers: usize,
+    /// Business days.
+    #[arg(long, default_value_t = 2520)]
+    pub days: usize,
+    /// Python with vectorbt for the peer.
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// The peers script.
+    #[arg(long, default_value = "bench/strategy_peers.py")]
+    pub peers: PathBuf,
+}
+
+/// Arguments of `bench history`.
+#[derive(Debug, Args)]
+pub struct BenchHistoryArgs {
+    /// Executions to store first.
+    #[arg(long, default_value_t = 100_000)]
+    pub executions: usize,
 }
 
 /// Arguments of `bench data`.

@@ -22,7 +22,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let outcome = runtime.block_on(commands::run(cli));
+    if std::env::var_os(cli::env::QUANTD_REPORT_PEAK_RSS).is_some() {
+        report_peak_rss();
+    }
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             report(&e);
@@ -37,6 +41,15 @@ fn report(e: &anyhow::Error) {
     match e.downcast_ref::<quantd_engine::EngineError>() {
         Some(quantd_engine::EngineError::Expression { rendered, .. }) => eprint!("{rendered}"),
         _ => eprintln!("error: {e:#}"),
+    }
+}
+
+/// Prints `peak_rss_kib N` (VmHWM of /proc/self/status) to stderr, for benchmarks.
+fn report_peak_rss() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+        let kib: String = line.chars().filter(char::is_ascii_digit).collect();
+        eprintln!("peak_rss_kib {kib}");
     }
 }
 

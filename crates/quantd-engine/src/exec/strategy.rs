@@ -178,6 +178,59 @@ impl BacktestJob {
     }
 }
 
+impl BacktestJob {
+    /// The projection a backtest reads (open, high, low, close and the strategy's columns).
+    pub fn projection(&self) -> Result<Projection> {
+        self.strategy.projection(&self.reader)
+    }
+
+    /// The position of a ticker in the pack.
+    pub fn ticker_index(&self, ticker: &str) -> Option<usize> {
+        self.reader.ticker_index(ticker)
+    }
+
+    /// Backtests one ticker (the pack's ticker `t`): signals, simulation, statistics. Returns the
+    /// result and the bars traded.
+    pub fn run_ticker(
+        &self,
+        t: usize,
+        projection: &Projection,
+        ws: &mut Workspace,
+        buffers: &mut SignalBuffers,
+    ) -> Result<(TickerBacktest, u64)> {
+        let name = self.reader.manifest().tickers[t].ticker.clone();
+        let data = self.reader.read(t, projection)?;
+        let window = data.window(day(self.spec.from), day(self.spec.to));
+        let bars = window.len() as u64;
+        self.strategy.signals(&data, window.clone(), ws, buffers)?;
+        let result = bars_of(&data, window)
+            .and_then(|b| quantd_backtest::backtest(&b, &buffers.as_signals(), &self.spec.config));
+        let out = match result {
+            Ok(r) => TickerBacktest {
+                ticker: name,
+                stats: Some(r.stats),
+                error: None,
+                trades: r.trades,
+                open_trade: r.open_trade,
+                equity: self.keep_equity.then(|| {
+                    (0..r.equity.time.len())
+                        .map(|i| (r.equity.time[i], r.equity.equity[i], r.equity.drawdown[i]))
+                        .collect()
+                }),
+            },
+            Err(e) => TickerBacktest {
+                ticker: name,
+                stats: None,
+                error: Some(e.to_string()),
+                trades: vec![],
+                open_trade: None,
+                equity: None,
+            },
+        };
+        Ok((out, bars))
+    }
+}
+
 impl Job for BacktestJob {
     fn plan(&self) -> Vec<Value> {
         self.tickers
@@ -204,37 +257,9 @@ impl Job for BacktestJob {
             if cancel.load(Ordering::Relaxed) {
                 return Err(ShardFailure::Cancelled);
             }
-            let name = self.reader.manifest().tickers[t].ticker.clone();
-            let data = self.reader.read(t, &projection)?;
-            let window = data.window(day(self.spec.from), day(self.spec.to));
-            bars_done += window.len() as u64;
-            self.strategy
-                .signals(&data, window.clone(), &mut ws, &mut buffers)?;
-            let result = bars_of(&data, window).and_then(|bars| {
-                quantd_backtest::backtest(&bars, &buffers.as_signals(), &self.spec.config)
-            });
-            out.push(match result {
-                Ok(r) => TickerBacktest {
-                    ticker: name,
-                    stats: Some(r.stats),
-                    error: None,
-                    trades: r.trades,
-                    open_trade: r.open_trade,
-                    equity: self.keep_equity.then(|| {
-                        (0..r.equity.time.len())
-                            .map(|i| (r.equity.time[i], r.equity.equity[i], r.equity.drawdown[i]))
-                            .collect()
-                    }),
-                },
-                Err(e) => TickerBacktest {
-                    ticker: name,
-                    stats: None,
-                    error: Some(e.to_string()),
-                    trades: vec![],
-                    open_trade: None,
-                    equity: None,
-                },
-            });
+            let (result, bars) = self.run_ticker(t, &projection, &mut ws, &mut buffers)?;
+            bars_done += bars;
+            out.push(result);
         }
         let rows = out.len() as u64;
         Ok(ShardOutput {

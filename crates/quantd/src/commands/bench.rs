@@ -39,10 +39,16 @@ pub async fn run(_ctx: &Ctx, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Data(args) => data(args).await,
         BenchCommand::Scan(args) => scan(args).await,
+        BenchCommand::Backtest(args) => super::bench_strategy::backtest(args).await,
+        BenchCommand::Sweep(args) => super::bench_strategy::sweep(args).await,
+        BenchCommand::History(args) => super::bench_strategy::history(args).await,
     }
 }
 
-fn best_of<T>(repeat: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(f64, T)> {
+pub(super) fn best_of<T>(
+    repeat: usize,
+    mut f: impl FnMut() -> anyhow::Result<T>,
+) -> anyhow::Result<(f64, T)> {
     let mut best = f64::INFINITY;
     let mut last = None;
     for _ in 0..repeat.max(1) {

@@ -2,6 +2,7 @@
 //! prints the outcome; none holds logic the API or MCP would need too.
 
 mod bench;
+mod bench_strategy;
 mod code;
 mod data;
 mod demo;
