@@ -507,3 +507,65 @@ async fn the_freshness_gate_refuses_error_packs_and_warns_on_stale_ones() {
         .unwrap();
     assert!(sub.warnings[0].contains("stale"), "{:?}", sub.warnings);
 }
+
+#[tokio::test]
+async fn a_warming_pack_is_refused_with_its_ready_time() {
+    let (_d, packs) = setup(10).await;
+    let engine = engine(&packs, ManualClock::new(1_000_000)).await;
+    let live = packs.find(Some("u")).await.unwrap();
+    let ready = chrono::Utc::now() + chrono::Duration::seconds(30);
+    let warming = quantd_store::NewPack {
+        name: "w".into(),
+        id: quantd_core::PackId::from_digest([7; 32]),
+        import_token: "import-held-elsewhere".into(),
+        estimated_ready: ready,
+        tickers: 1,
+        bars: 1,
+        first_date: live.first_date,
+        last_date: live.last_date,
+        columns: live.columns.clone(),
+        rows_dropped: 0,
+        origin: "test".into(),
+        rights: Default::default(),
+    };
+    packs.store().begin_import(&warming).await.unwrap();
+    let err = engine
+        .submit(SubmitSpec {
+            pack: Some("w".into()),
+            ..scan(ExecutionOptions::default())
+        })
+        .await
+        .unwrap_err();
+    match err {
+        quantd_engine::EngineError::PackNotReady {
+            message,
+            estimated_ready,
+        } => {
+            assert!(message.contains("warming"), "{message}");
+            assert_eq!(estimated_ready.unwrap().timestamp(), ready.timestamp());
+        }
+        other => panic!("expected PackNotReady, got {other:?}"),
+    }
+    packs
+        .store()
+        .fail_import("w", &quantd_core::PackId::from_digest([7; 32]), "disk full")
+        .await
+        .unwrap();
+    let err = engine
+        .submit(SubmitSpec {
+            pack: Some("w".into()),
+            ..scan(ExecutionOptions::default())
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unusable: disk full"), "{err}");
+    assert!(
+        engine
+            .store()
+            .list_executions(&Default::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "refusals create nothing"
+    );
+}

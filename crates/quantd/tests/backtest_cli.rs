@@ -263,3 +263,67 @@ fn a_sweep_killed_mid_run_resumes_to_the_same_results() {
         "same ranking, same values as the uninterrupted sweep"
     );
 }
+
+#[test]
+fn history_and_summary_find_runs_of_stored_strategies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "u",
+            "--tickers",
+            "4",
+            "--days",
+            "400",
+            "--seed",
+            "3",
+        ],
+    );
+    let entry = "crosses_above(sma(close, $fast), sma(close, $slow))";
+    let exit = "crosses_below(sma(close, $fast), sma(close, $slow))";
+    ok(
+        d,
+        &["code", "add", "smacross", "--entry", entry, "--exit", exit],
+    );
+    let mut returns = vec![];
+    for (fast, slow) in [("5", "20"), ("10", "40")] {
+        let out: serde_json::Value = serde_json::from_str(&ok(
+            d,
+            &[
+                "--json",
+                "backtest",
+                "--code",
+                "smacross",
+                "--param",
+                &format!("fast={fast}"),
+                "--param",
+                &format!("slow={slow}"),
+            ],
+        ))
+        .unwrap();
+        returns.push(out["aggregate"]["Return [%]"].as_f64().unwrap());
+    }
+    ok(d, &["scan", "--expr", "close > 1"]);
+    let history: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--json", "history", "--name", "smacross"])).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] == "backtest" && e["state"] == "completed")
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--json", "summary", "--name", "smacross"])).unwrap();
+    assert_eq!(summary["runs"], 2);
+    assert_eq!(summary["success_rate"], 1.0);
+    let mean = (returns[0] + returns[1]) / 2.0;
+    assert!(close(summary["average_return_pct"].as_f64().unwrap(), mean));
+    let best = summary["best_run"]["return_pct"].as_f64().unwrap();
+    assert!(close(best, returns[0].max(returns[1])));
+}

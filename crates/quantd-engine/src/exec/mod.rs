@@ -494,7 +494,30 @@ impl Engine {
         let (result, ()) = tokio::join!(workers_fut, watcher);
         result?;
         let _ = self.snapshot_health(id).await;
-        self.execution(id).await
+        let rec = self.execution(id).await?;
+        if rec.state == ExecutionState::Completed && rec.summary.is_none() {
+            self.finalize(&rec).await?;
+            return self.execution(id).await;
+        }
+        Ok(rec)
+    }
+
+    /// Stores the summary of a completed execution (signals, A+ scores, backtest means), which
+    /// `history`, `summary` and the API read without decoding results.
+    pub async fn finalize(&self, rec: &ExecutionRecord) -> Result<()> {
+        match rec.kind {
+            quantd_core::ExecutionKind::Scan => {
+                self.summarize_scan(&rec.id).await?;
+            }
+            quantd_core::ExecutionKind::Test => {
+                self.test_report(&rec.id).await?;
+            }
+            quantd_core::ExecutionKind::Backtest => {
+                self.backtest_results(&rec.id).await?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Records a health snapshot (and its event).
