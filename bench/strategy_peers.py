@@ -39,7 +39,7 @@ elif mode == "sweep":
     import pandas as pd
     import vectorbt as vbt
 
-    df = pd.read_parquet(sys.argv[1], columns=["ticker", "date", "close"])
+    df = pd.read_parquet(sys.argv[2], columns=["ticker", "date", "close"])
     close = df.pivot(index="date", columns="ticker", values="close").to_numpy()
     del df
     pairs = [(f, s) for f in range(5, 55, 5) for s in range(20, 220, 20) if f < s]
