@@ -1,25 +1,7 @@
 //! `quantd test`: the A+ example test, checked against the scan's own signals.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn quantd(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quantd"))
-        .env("QUANTD_DATA", data)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = quantd(data, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::*;
 
 const EXPR: &str = "crosses_above(close, sma(close, 20))";
 
@@ -109,7 +91,7 @@ fn examples_taken_from_the_scan_are_all_matched_and_shifted_ones_within_toleranc
 
     // Bad examples are refused with the line.
     std::fs::write(&file, "ticker,date\nSYN0002,2015-02-30\n").unwrap();
-    let out = quantd(
+    let out = run(
         d,
         &["test", "--expr", EXPR, "--examples", file.to_str().unwrap()],
     );
@@ -119,7 +101,7 @@ fn examples_taken_from_the_scan_are_all_matched_and_shifted_ones_within_toleranc
             .contains("examples line 2: `2015-02-30` is not a date")
     );
     std::fs::write(&file, "ticker,date\nNOPE,2015-02-03\n").unwrap();
-    let out = quantd(
+    let out = run(
         d,
         &["test", "--expr", EXPR, "--examples", file.to_str().unwrap()],
     );

@@ -2,36 +2,14 @@
 //! Quick Start (SmaCross 10/20 long/short reversal, cash 10 000, commission 0.2 %, exclusive
 //! orders) on the sample shipped inside the backtesting package, imported as a pack.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+use common::*;
 
-fn quantd(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_quantd"));
-    c.env("QUANTD_DATA", data).env_remove("QUANTD_FAILPOINT");
-    c
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out: Output = quantd(data).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use std::path::PathBuf;
+use std::process::Command;
 
 fn goog_csv() -> PathBuf {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pyenv");
-    let out = Command::new("bash").arg(script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/pyenv failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let py = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let out = Command::new(py)
+    let out = Command::new(reference_python())
         .args(["-c", "import backtesting, os; print(os.path.join(os.path.dirname(backtesting.__file__), 'test', 'GOOG.csv'))"])
         .output()
         .unwrap();
@@ -227,24 +205,9 @@ fn a_sweep_killed_mid_run_resumes_to_the_same_results() {
         "20",
     ];
     let reference = ok(d, &[&["--json"], &args[..]].concat());
-    let mut child = quantd(d)
-        .args(args)
-        .env("QUANTD_FAILPOINT", "shard-after-commit:pause")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let (mut id, mut line) = (String::new(), String::new());
-    while !line.contains("failpoint") {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0);
-        if let Some(rest) = line.strip_prefix("execution ") {
-            id = rest.split(':').next().unwrap().to_string();
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut sweep = quantd(d);
+    sweep.args(args);
+    let id = kill_at(sweep, "shard-after-commit");
     let show: serde_json::Value = serde_json::from_str(&ok(d, &["--json", "show", &id])).unwrap();
     assert_eq!(show["execution"]["shards_done"], 1);
     ok(d, &["resume", &id]);

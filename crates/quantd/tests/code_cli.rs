@@ -1,27 +1,7 @@
 //! `quantd code …`: immutable versions, NAME / NAME@N resolution, rollback, removal, validation.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn quantd(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quantd"))
-        .env("QUANTD_DATA", data)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json(data: &Path, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = quantd(data, &all);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+mod common;
+use common::*;
 
 #[test]
 fn versions_are_immutable_and_names_resolve_and_roll_back() {
@@ -58,9 +38,9 @@ fn versions_are_immutable_and_names_resolve_and_roll_back() {
         2
     );
 
-    let out = quantd(d, &["code", "rm", "dip"]);
+    let out = run(d, &["code", "rm", "dip"]);
     assert!(out.status.success());
-    let gone = quantd(d, &["code", "show", "dip"]);
+    let gone = run(d, &["code", "show", "dip"]);
     assert!(!gone.status.success());
     assert!(
         String::from_utf8_lossy(&gone.stderr)
@@ -78,13 +58,13 @@ fn versions_are_immutable_and_names_resolve_and_roll_back() {
 fn invalid_code_is_refused_before_it_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = quantd(
+    let out = run(
         d,
         &["code", "add", "bad", "--expr", "close > smaa(close, 5)"],
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `sma`?"));
-    let out = quantd(
+    let out = run(
         d,
         &[
             "code",

@@ -1,29 +1,12 @@
 //! `quantd data …` end to end: the binary, real data directories, real processes (killed with
 //! SIGKILL for the crash tests).
 
+mod common;
+use common::*;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn quantd(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_quantd"));
-    c.env("QUANTD_DATA", data).env_remove("QUANTD_FAILPOINT");
-    c
-}
-
-fn run(data: &Path, args: &[&str]) -> Output {
-    quantd(data).args(args).output().expect("run quantd")
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = run(data, args);
-    assert!(
-        out.status.success(),
-        "quantd {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use std::process::Stdio;
 
 fn list(data: &Path) -> Vec<serde_json::Value> {
     serde_json::from_str(&ok(data, &["data", "list", "--json"])).unwrap()
@@ -230,27 +213,9 @@ fn csv_from_elsewhere(dir: &Path) -> PathBuf {
 fn kill_import_at(point: &str) -> (tempfile::TempDir, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let csv = csv_from_elsewhere(dir.path());
-    let mut child = quantd(dir.path())
-        .args(["data", "import", csv.to_str().unwrap(), "--name", "victim"])
-        .env("QUANTD_FAILPOINT", format!("{point}:pause"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "import ended before the failure point"
-        );
-        if line.contains(&format!("failpoint {point} reached")) {
-            break;
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut import = quantd(dir.path());
+    import.args(["data", "import", csv.to_str().unwrap(), "--name", "victim"]);
+    kill_at(import, point);
     let packs = list(dir.path());
     (dir, packs)
 }

@@ -1,41 +1,11 @@
 //! `quantd scan` end to end, and its signals against an independent pandas + TA-Lib
 //! implementation of the same scanner on the same bars.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn quantd(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quantd"))
-        .env("QUANTD_DATA", data)
-        .args(args)
-        .output()
-        .expect("run quantd")
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = quantd(data, args);
-    assert!(
-        out.status.success(),
-        "quantd {args:?}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn reference_python() -> PathBuf {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pyenv");
-    let out = Command::new("bash")
-        .arg(script)
-        .output()
-        .expect("run scripts/pyenv");
-    assert!(
-        out.status.success(),
-        "scripts/pyenv failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
+use std::process::Command;
 
 const SCANNER: &str = "let r = rsi(close, 14); close < sma(close, 50) and r < $rsi_max and volume > 2 * sma(volume, 20)";
 
@@ -243,7 +213,7 @@ fn code_errors_point_at_the_source() {
             "30",
         ],
     );
-    let out = quantd(
+    let out = run(
         d,
         &[
             "scan",
@@ -253,7 +223,7 @@ fn code_errors_point_at_the_source() {
     );
     assert!(!out.status.success());
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
-    let out = quantd(
+    let out = run(
         d,
         &["scan", "--expr", "close > 1", "--tickers", "SYN0001,NOPE"],
     );

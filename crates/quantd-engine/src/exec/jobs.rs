@@ -54,6 +54,21 @@ impl From<EngineError> for ShardFailure {
     }
 }
 
+/// The pack ticker positions a ticker-batch shard covers (`{"tickers": [..]}`), the payload of
+/// every ticker-sharded job.
+pub fn payload_tickers(payload: &Value) -> std::result::Result<Vec<usize>, ShardFailure> {
+    serde_json::from_value(payload["tickers"].clone())
+        .map_err(|e| ShardFailure::Error(ErrorClass::Internal, format!("bad shard payload: {e}")))
+}
+
+/// Ticker-batch shard payloads: `{"tickers": [..]}` of at most `per_shard` tickers each.
+pub fn ticker_batches(tickers: &[usize], per_shard: usize) -> Vec<Value> {
+    tickers
+        .chunks(per_shard.max(1))
+        .map(|c| serde_json::json!({ "tickers": c }))
+        .collect()
+}
+
 /// What every kind of job does.
 pub trait Job: Send + Sync {
     /// The shard payloads, in order. Must depend only on the spec and the pack, so that a plan
@@ -144,10 +159,7 @@ impl Job for ScanJob {
         payload: &Value,
         cancel: &AtomicBool,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
-        let tickers: Vec<usize> =
-            serde_json::from_value(payload["tickers"].clone()).map_err(|e| {
-                ShardFailure::Error(ErrorClass::Internal, format!("bad shard payload: {e}"))
-            })?;
+        let tickers: Vec<usize> = payload_tickers(payload)?;
         let bars = tickers
             .iter()
             .map(|&t| self.reader.manifest().tickers[t].rows)
@@ -213,10 +225,7 @@ impl TestJob {
 
 impl Job for TestJob {
     fn plan(&self) -> Vec<Value> {
-        self.tickers
-            .chunks(TEST_SHARD_TICKERS)
-            .map(|c| serde_json::json!({ "tickers": c }))
-            .collect()
+        ticker_batches(&self.tickers, TEST_SHARD_TICKERS)
     }
 
     fn run(
@@ -224,10 +233,7 @@ impl Job for TestJob {
         payload: &Value,
         cancel: &AtomicBool,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
-        let tickers: Vec<usize> =
-            serde_json::from_value(payload["tickers"].clone()).map_err(|e| {
-                ShardFailure::Error(ErrorClass::Internal, format!("bad shard payload: {e}"))
-            })?;
+        let tickers: Vec<usize> = payload_tickers(payload)?;
         let columns: Vec<&str> = self.program.columns().iter().map(String::as_str).collect();
         let projection = self.reader.projection(&columns)?;
         let by_ticker = crate::atest::by_ticker(&self.examples);

@@ -5,7 +5,7 @@
 //! Trading starts at the strategy's indicator warm-up: the first bar on which every indicator it
 //! calls has a value, as backtesting.py starts `next()` after its indicators' warm-up.
 
-use super::jobs::{Job, ShardFailure, ShardOutput};
+use super::jobs::{Job, ShardFailure, ShardOutput, payload_tickers, ticker_batches};
 use crate::code::StrategyExprs;
 use crate::error::{EngineError, Result};
 use crate::exec::spec::{ResolvedBacktest, ResolvedSweep};
@@ -233,10 +233,7 @@ impl BacktestJob {
 
 impl Job for BacktestJob {
     fn plan(&self) -> Vec<Value> {
-        self.tickers
-            .chunks(BACKTEST_SHARD_TICKERS)
-            .map(|c| serde_json::json!({ "tickers": c }))
-            .collect()
+        ticker_batches(&self.tickers, BACKTEST_SHARD_TICKERS)
     }
 
     fn run(
@@ -244,10 +241,7 @@ impl Job for BacktestJob {
         payload: &Value,
         cancel: &AtomicBool,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
-        let tickers: Vec<usize> =
-            serde_json::from_value(payload["tickers"].clone()).map_err(|e| {
-                ShardFailure::Error(ErrorClass::Internal, format!("bad shard payload: {e}"))
-            })?;
+        let tickers: Vec<usize> = payload_tickers(payload)?;
         let projection = self.strategy.projection(&self.reader)?;
         let mut ws = Workspace::new();
         let mut buffers = SignalBuffers::default();
@@ -465,10 +459,7 @@ pub fn decode_sweep(body: &[u8]) -> Result<Vec<SweepResultRow>> {
 
 impl Job for SweepJob {
     fn plan(&self) -> Vec<Value> {
-        self.tickers
-            .chunks(SWEEP_SHARD_TICKERS)
-            .map(|c| serde_json::json!({ "tickers": c }))
-            .collect()
+        ticker_batches(&self.tickers, SWEEP_SHARD_TICKERS)
     }
 
     fn run(
@@ -476,10 +467,7 @@ impl Job for SweepJob {
         payload: &Value,
         cancel: &AtomicBool,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
-        let tickers: Vec<usize> =
-            serde_json::from_value(payload["tickers"].clone()).map_err(|e| {
-                ShardFailure::Error(ErrorClass::Internal, format!("bad shard payload: {e}"))
-            })?;
+        let tickers: Vec<usize> = payload_tickers(payload)?;
         let projection = self
             .programs
             .iter()
