@@ -301,9 +301,12 @@ pub struct StrategyArgs {
     /// Allow fractional units (default: whole units).
     #[arg(long)]
     pub fractional: bool,
-    /// Trade a fixed number of units instead of all equity.
-    #[arg(long)]
+    /// Trade a fixed number of units instead of a fraction of equity.
+    #[arg(long, conflicts_with = "fraction")]
     pub size: Option<f64>,
+    /// Fraction of equity each entry uses (whole units unless --fractional).
+    #[arg(long, default_value_t = 1.0)]
+    pub fraction: f64,
     /// Close a trade still open on the last bar and count it in the statistics.
     #[arg(long)]
     pub finalize_trades: bool,

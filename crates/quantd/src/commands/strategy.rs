@@ -31,7 +31,7 @@ fn config(s: &StrategyArgs) -> Config {
         } else {
             Fill::NextOpen
         },
-        sizing: s.size.map_or(Sizing::Equity(1.0), Sizing::Units),
+        sizing: s.size.map_or(Sizing::Equity(s.fraction), Sizing::Units),
         fractional: s.fractional,
         exclusive_orders: s.exclusive,
         stop_loss_pct: s.sl,
