@@ -1,0 +1,64 @@
+//! The sandbox's errors: failures to run a job at all (as opposed to a job that ran and failed,
+//! which is an [`crate::Outcome`] with a [`crate::Verdict`]).
+
+use quantd_core::ErrorClass;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a job could not be run, or its output could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The kernel refused to create the sandbox's namespaces; quantd refuses to run Python code.
+    #[error(
+        "the kernel refused to create the sandbox namespaces ({reason}); quantd will not run Python code without them. {fix}"
+    )]
+    NamespacesUnavailable {
+        /// What the kernel said.
+        reason: String,
+        /// How to enable them.
+        fix: String,
+    },
+    /// The configuration is unusable (missing interpreter, bad path).
+    #[error("sandbox configuration: {0}")]
+    Config(String),
+    /// Starting the shim or talking to it failed.
+    #[error("sandbox I/O ({context}): {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The job was cancelled through its [`crate::CancelToken`]; its process tree is gone.
+    #[error("the job was cancelled")]
+    Cancelled,
+    /// An output file is not a plain regular file (a symlink, FIFO, device or directory) or is too
+    /// large: user code may have planted it to make the host read something else.
+    #[error("output {name:?} refused: {why}")]
+    UnsafeOutput {
+        /// The file's name in the job's output directory.
+        name: String,
+        /// Why it was refused.
+        why: String,
+    },
+}
+
+impl Error {
+    /// The engine's class for this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::NamespacesUnavailable { .. } | Error::Config(_) => ErrorClass::Internal,
+            Error::Io { .. } | Error::Cancelled => ErrorClass::Internal,
+            Error::UnsafeOutput { .. } => ErrorClass::Policy,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

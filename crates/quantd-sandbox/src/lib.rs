@@ -1,0 +1,32 @@
+//! Isolated worker processes for untrusted Python code.
+//!
+//! Each job runs in a fresh process tree started by re-executing a small shim (never by forking the
+//! caller, which may be a multithreaded server): the shim creates new user, mount, PID, network,
+//! IPC and UTS namespaces, pivots into a minimal read-only root holding only the interpreter, its
+//! venv and the job's files, with size-limited tmpfs for `/tmp`, `/dev/shm` and the work dir, a
+//! fresh `/proc` and a minimal `/dev`; it then forks the job with a cleared environment, fds 0–2
+//! only, `no_new_privs`, rlimits and a seccomp filter, and reports how it ended. The host side
+//! ([`run`]) reads stdout and stderr concurrently with byte caps, enforces the wall timeout and
+//! cancellation by tearing down the whole PID namespace, and classifies the end into a
+//! [`Verdict`] that maps onto the engine's [`quantd_core::ErrorClass`].
+//!
+//! This crate must never run user code in the caller's process, never fork the caller, and never
+//! follow a path that user code could have planted (outputs are opened with `O_NOFOLLOW`).
+//!
+//! The binary that embeds this crate must call [`run_shim_if_requested`] first thing in `main`,
+//! before it starts any thread.
+
+#![allow(unsafe_code)]
+
+mod config;
+mod error;
+mod run;
+mod shim;
+mod sys;
+mod verdict;
+
+pub use config::{DEFAULT_ENV, Isolation, Limits, SDK_MOUNT, SHIM_ARG, SandboxConfig, ShimCommand};
+pub use error::{Error, Result};
+pub use run::{CancelToken, JOB_DIR, JOB_DIR_ENV, Job, OUT_DIR, OUT_DIR_ENV, Outcome, probe, run};
+pub use shim::{run_shim_if_requested, shim_main};
+pub use verdict::Verdict;

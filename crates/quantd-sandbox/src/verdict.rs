@@ -1,0 +1,136 @@
+//! How a job ended, and the engine's error class for each ending.
+
+use quantd_core::ErrorClass;
+use serde::{Deserialize, Serialize};
+
+/// How a sandboxed job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Exited with status 0.
+    Ok,
+    /// Exited non-zero, normally with a Python traceback (see [`crate::Outcome::traceback`]).
+    RuntimeError,
+    /// Killed by a signal that no limit explains (see [`crate::Outcome::signal`]).
+    Signal,
+    /// Reached the CPU-time limit.
+    CpuTimeout,
+    /// Reached the wall-clock limit.
+    WallTimeout,
+    /// Reached the memory limit (`MemoryError`, or killed while out of memory).
+    MemoryLimit,
+    /// Wrote more than allowed: stdout/stderr bytes, file size, or a full tmpfs.
+    OutputLimit,
+    /// Attempted a forbidden operation (killed by the seccomp filter).
+    PolicyViolation,
+    /// The sandbox itself failed (setup error, lost report).
+    Internal,
+}
+
+impl Verdict {
+    /// The stable name used in APIs and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::RuntimeError => "runtime_error",
+            Verdict::Signal => "signal",
+            Verdict::CpuTimeout => "cpu_timeout",
+            Verdict::WallTimeout => "wall_timeout",
+            Verdict::MemoryLimit => "memory_limit",
+            Verdict::OutputLimit => "output_limit",
+            Verdict::PolicyViolation => "policy_violation",
+            Verdict::Internal => "internal",
+        }
+    }
+
+    /// The engine's error class, `None` for [`Verdict::Ok`]. Timeouts and limits map to classes
+    /// that are not retried by default; only [`Verdict::Internal`] is.
+    pub fn error_class(self) -> Option<ErrorClass> {
+        Some(match self {
+            Verdict::Ok => return None,
+            Verdict::RuntimeError | Verdict::Signal => ErrorClass::Execution,
+            Verdict::CpuTimeout | Verdict::WallTimeout => ErrorClass::Timeout,
+            Verdict::MemoryLimit | Verdict::OutputLimit => ErrorClass::Resource,
+            Verdict::PolicyViolation => ErrorClass::Policy,
+            Verdict::Internal => ErrorClass::Internal,
+        })
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The last Python traceback in `stderr`, from its `Traceback (most recent call last):` line to
+/// the end, if any.
+pub(crate) fn extract_traceback(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let start = text.rfind("Traceback (most recent call last):")?;
+    Some(text[start..].trim_end().to_owned())
+}
+
+/// Refines a non-zero exit with a traceback into a limit verdict when the exception says so.
+pub(crate) fn classify_exception(traceback: &str) -> Verdict {
+    let last = traceback.lines().last().unwrap_or_default();
+    let exc = last.split(':').next().unwrap_or_default();
+    if exc.ends_with("MemoryError") {
+        Verdict::MemoryLimit
+    } else if last.contains("[Errno 27]") || last.contains("[Errno 28]") {
+        Verdict::OutputLimit
+    } else {
+        Verdict::RuntimeError
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_follow_the_retry_policy() {
+        assert_eq!(Verdict::Ok.error_class(), None);
+        for v in [
+            Verdict::CpuTimeout,
+            Verdict::WallTimeout,
+            Verdict::MemoryLimit,
+            Verdict::OutputLimit,
+            Verdict::PolicyViolation,
+            Verdict::RuntimeError,
+        ] {
+            assert!(!v.error_class().unwrap().retryable_by_default(), "{v}");
+        }
+        assert!(
+            Verdict::Internal
+                .error_class()
+                .unwrap()
+                .retryable_by_default()
+        );
+    }
+
+    #[test]
+    fn exceptions_refine_the_verdict() {
+        let tb = extract_traceback(
+            b"noise\nTraceback (most recent call last):\n  File \"x\", line 1\nMemoryError\n",
+        )
+        .unwrap();
+        assert!(tb.starts_with("Traceback"));
+        assert_eq!(classify_exception(&tb), Verdict::MemoryLimit);
+        assert_eq!(
+            classify_exception(
+                "Traceback\nnumpy._core._exceptions._ArrayMemoryError: Unable to allocate 8 TiB"
+            ),
+            Verdict::MemoryLimit
+        );
+        assert_eq!(
+            classify_exception("Traceback\nOSError: [Errno 27] File too large"),
+            Verdict::OutputLimit
+        );
+        assert_eq!(
+            classify_exception("Traceback\nZeroDivisionError: division by zero"),
+            Verdict::RuntimeError
+        );
+        assert_eq!(extract_traceback(b"no traceback"), None);
+    }
+}

@@ -1,0 +1,462 @@
+//! The adversarial suite of issue 7: each attack ends with the right verdict and the host
+//! untouched (no surviving process, no file written, nothing read or reached).
+
+mod common;
+use common::*;
+use quantd_sandbox::{CancelToken, Error, Job, Verdict};
+use std::time::{Duration, Instant};
+
+fn contained(code: &str) -> quantd_sandbox::Outcome {
+    run_contained(&config(), code)
+}
+
+#[test]
+fn fork_bomb_is_contained_and_torn_down() {
+    let mut c = config();
+    c.limits.wall = Duration::from_secs(3);
+    let start = Instant::now();
+    let o = run_contained(
+        &c,
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+    );
+    assert!(
+        matches!(o.verdict, Verdict::CpuTimeout | Verdict::WallTimeout),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn setsid_sleeper_does_not_outlive_the_job() {
+    let o = contained(
+        "import os, time, sys\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\nprint('parent done')\n",
+    );
+    expect(&o, Verdict::Ok);
+    assert_eq!(stdout(&o), "parent done\n");
+}
+
+#[test]
+fn huge_bytearray_is_a_memory_limit() {
+    let o = contained("x = bytearray(10**11)\n");
+    expect(&o, Verdict::MemoryLimit);
+    assert!(
+        o.traceback.as_deref().unwrap().ends_with("MemoryError"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
+fn growing_list_is_a_memory_limit() {
+    let mut c = config();
+    c.limits.memory_bytes = 512 << 20;
+    c.limits.cpu = Duration::from_secs(10); // page faults are CPU time too
+    c.limits.wall = Duration::from_secs(40);
+    let o = run_contained(&c, "l = []\nwhile True:\n    l.append(bytearray(10**6))\n");
+    expect(&o, Verdict::MemoryLimit);
+}
+
+#[test]
+fn busy_loop_is_a_cpu_timeout() {
+    let mut c = config();
+    c.limits.cpu = Duration::from_secs(1);
+    c.limits.wall = Duration::from_secs(40); // other tests load the 2 cores
+    let o = run_contained(&c, "while True:\n    pass\n");
+    expect(&o, Verdict::CpuTimeout);
+    assert!(o.cpu_time >= Duration::from_millis(900), "{:?}", o.cpu_time);
+}
+
+#[test]
+fn catching_sigxcpu_does_not_outlive_the_cpu_limit() {
+    let mut c = config();
+    c.limits.cpu = Duration::from_secs(1);
+    c.limits.wall = Duration::from_secs(40); // other tests load the 2 cores
+    let o = run_contained(
+        &c,
+        "import signal\nsignal.signal(signal.SIGXCPU, lambda *a: print('caught', flush=True))\nwhile True:\n    pass\n",
+    );
+    expect(&o, Verdict::CpuTimeout);
+    assert_eq!(o.signal, Some(9), "{}", show(&o));
+    assert!(stdout(&o).contains("caught"), "{}", show(&o));
+}
+
+#[test]
+fn long_sleep_is_a_wall_timeout() {
+    let mut c = config();
+    c.limits.wall = Duration::from_millis(800);
+    let o = run_contained(&c, "import time\ntime.sleep(10**6)\n");
+    expect(&o, Verdict::WallTimeout);
+    assert!(o.wall_time < Duration::from_secs(3), "{:?}", o.wall_time);
+}
+
+#[test]
+fn a_gigabyte_to_stdout_is_an_output_limit() {
+    let start = Instant::now();
+    let o = contained(
+        "import sys\nb = b'x' * (1 << 20)\nfor _ in range(1024):\n    sys.stdout.buffer.write(b)\n",
+    );
+    expect(&o, Verdict::OutputLimit);
+    assert_eq!(o.stdout.len(), 1 << 20);
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_gigabyte_to_stderr_is_an_output_limit() {
+    let o = contained(
+        "import sys\nb = b'x' * (1 << 20)\nfor _ in range(1024):\n    sys.stderr.buffer.write(b)\n",
+    );
+    expect(&o, Verdict::OutputLimit);
+    assert_eq!(o.stderr.len(), 256 << 10);
+}
+
+#[test]
+fn writing_until_efbig_is_an_output_limit() {
+    let o = contained(
+        "with open('/work/big', 'wb') as f:\n    while True:\n        f.write(b'x' * 65536)\n",
+    );
+    expect(&o, Verdict::OutputLimit);
+    assert!(
+        o.traceback.as_deref().unwrap().contains("File too large"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
+fn host_files_and_home_are_invisible() {
+    let secret_dir = tempfile::tempdir().unwrap();
+    std::fs::write(secret_dir.path().join("secret.txt"), "hunter2").unwrap();
+    let code = format!(
+        r#"
+import os, json
+res = {{}}
+for p in ["/etc/shadow", "/etc/passwd", "/root/.ssh", os.path.expanduser("~/.ssh"), "/home", "{}/secret.txt", "/root/.bash_history", "/var", "/run", "/sys"]:
+    try:
+        with open(p, "rb") as f:
+            res[p] = f.read().decode(errors="replace")
+    except IsADirectoryError:
+        res[p] = "dir:" + ",".join(sorted(os.listdir(p)))
+    except OSError as e:
+        res[p] = type(e).__name__
+res["/root"] = sorted(os.listdir("/root"))
+print(json.dumps(res))
+"#,
+        secret_dir.path().display()
+    );
+    let o = contained(&code);
+    expect(&o, Verdict::Ok);
+    let res: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for p in [
+        "/etc/shadow",
+        "/root/.ssh",
+        "/work/.ssh",
+        "/home",
+        "/root/.bash_history",
+        "/var",
+        "/run",
+        "/sys",
+    ] {
+        assert_eq!(res[p], "FileNotFoundError", "{p}: {res}");
+    }
+    assert_eq!(
+        res[format!("{}/secret.txt", secret_dir.path().display())],
+        "FileNotFoundError"
+    );
+    assert_eq!(res["/etc/passwd"], "root:x:0:0:sandbox:/work:/bin/false\n");
+    assert_eq!(
+        res["/root"],
+        serde_json::json!([".cache", ".pyenv"])
+            .clone()
+            .as_array()
+            .map(|_| res["/root"].clone())
+            .unwrap()
+    );
+    let root: Vec<String> = serde_json::from_value(res["/root"].clone()).unwrap();
+    assert!(
+        !root.iter().any(|e| e == ".ssh" || e == ".bash_history"),
+        "{root:?}"
+    );
+}
+
+#[test]
+fn only_fds_0_to_2_are_open() {
+    let o = contained(
+        "import os\nopen_fds = []\nfor fd in range(3, 1025):\n    try:\n        os.fstat(fd)\n        open_fds.append(fd)\n    except OSError:\n        pass\nprint(open_fds, sorted(os.listdir('/proc/self/fd')))\n",
+    );
+    expect(&o, Verdict::Ok);
+    assert_eq!(
+        stdout(&o),
+        "[] ['0', '1', '2', '3']\n",
+        "fd 3 is listdir's own"
+    );
+}
+
+#[test]
+fn network_is_unreachable() {
+    use std::os::linux::net::SocketAddrExt;
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let name = format!("quantd-test-{}", token());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let unix = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+    unix.set_nonblocking(true).unwrap();
+    let code = format!(
+        r#"
+import socket, json
+res = {{}}
+def attempt(name, f):
+    try:
+        f()
+        res[name] = "ok"
+    except OSError as e:
+        res[name] = type(e).__name__ + ":" + str(e.errno)
+def tcp(host, port):
+    s = socket.socket(); s.settimeout(2); s.connect((host, port))
+attempt("tcp_1.1.1.1", lambda: tcp("1.1.1.1", 80))
+attempt("dns", lambda: socket.getaddrinfo("example.com", 80))
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", ("1.1.1.1", 53))
+attempt("udp", udp)
+attempt("loopback", lambda: tcp("127.0.0.1", {port}))
+def abstract():
+    s = socket.socket(socket.AF_UNIX); s.connect("\0{name}")
+attempt("abstract", abstract)
+print(json.dumps(res))
+"#
+    );
+    let o = contained(&code);
+    expect(&o, Verdict::Ok);
+    let res: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in ["tcp_1.1.1.1", "dns", "udp", "loopback", "abstract"] {
+        assert!(res[k].as_str().is_some_and(|v| v != "ok"), "{k}: {res}");
+    }
+    assert!(
+        tcp.accept().is_err(),
+        "the job reached the host's loopback listener"
+    );
+    assert!(
+        unix.accept().is_err(),
+        "the job reached the host's abstract socket"
+    );
+}
+
+#[test]
+fn writes_to_usr_and_host_tmp_fail() {
+    let host_dir = tempfile::tempdir().unwrap();
+    let target = host_dir.path().join("planted");
+    let tmp_name = format!("/tmp/{}", token());
+    let code = format!(
+        r#"
+import json
+res = {{}}
+for p in ["/usr/planted", "/planted", "/etc/planted", "{}", "/job/planted", "/proc/sys/kernel/hostname"]:
+    try:
+        with open(p, "w") as f:
+            f.write("x")
+        res[p] = "ok"
+    except OSError as e:
+        res[p] = type(e).__name__
+with open("{tmp_name}", "w") as f:
+    f.write("x")
+print(json.dumps(res))
+"#,
+        target.display()
+    );
+    let o = contained(&code);
+    expect(&o, Verdict::Ok);
+    let res: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (_, v) in res.as_object().unwrap() {
+        assert_ne!(v, "ok", "{res}");
+    }
+    assert!(!target.exists());
+    assert!(!std::path::Path::new("/usr/planted").exists());
+    assert!(
+        !std::path::Path::new(&tmp_name).exists(),
+        "the job's /tmp is the host's"
+    );
+}
+
+#[test]
+fn planted_symlink_and_fifo_outputs_are_refused() {
+    let o = run_with(
+        &config(),
+        Job::script(
+            "import os\nos.symlink('/etc/passwd', '/out/result.arrow')\nos.mkfifo('/out/fifo')\nopen('/out/good', 'w').write('fine')\n",
+        ),
+    );
+    expect(&o, Verdict::Ok);
+    assert!(matches!(
+        o.read_output("result.arrow", 1 << 20),
+        Err(Error::UnsafeOutput { .. })
+    ));
+    assert!(matches!(
+        o.read_output("fifo", 1 << 20),
+        Err(Error::UnsafeOutput { .. })
+    ));
+    assert!(matches!(
+        o.read_output("../job/main.py", 1 << 20),
+        Err(Error::UnsafeOutput { .. })
+    ));
+    assert_eq!(o.read_output("good", 1 << 20).unwrap(), b"fine");
+    assert!(matches!(
+        o.read_output("good", 2),
+        Err(Error::UnsafeOutput { .. })
+    ));
+}
+
+fn syscall_job(body: &str) -> quantd_sandbox::Outcome {
+    contained(&format!(
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n{body}\nprint('survived', ctypes.get_errno(), flush=True)\n"
+    ))
+}
+
+#[test]
+fn ptrace_of_pid1_and_parent_is_a_policy_violation() {
+    for target in ["1", "os.getppid()"] {
+        let o = syscall_job(&format!("libc.ptrace(16, {target}, 0, 0)"));
+        expect(&o, Verdict::PolicyViolation);
+        assert_eq!(o.signal, Some(libc::SIGSYS));
+    }
+}
+
+#[test]
+fn process_vm_readv_is_a_policy_violation() {
+    let o = syscall_job("libc.syscall(310, 1, 0, 0, 0, 0, 0)");
+    expect(&o, Verdict::PolicyViolation);
+}
+
+#[test]
+fn kernel_attack_surface_syscalls_are_policy_violations() {
+    // io_uring_setup, bpf, keyctl, perf_event_open, userfaultfd, unshare(CLONE_NEWUSER), mount, setns.
+    for call in [
+        "libc.syscall(425, 8, 0)",
+        "libc.syscall(321, 0, 0, 0)",
+        "libc.syscall(250, 0, 0, 0, 0, 0)",
+        "libc.syscall(298, 0, 0, -1, -1, 0)",
+        "libc.syscall(323, 0)",
+        "libc.unshare(0x10000000)",
+        "libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)",
+        "libc.syscall(308, 0, 0)",
+    ] {
+        let o = syscall_job(call);
+        assert_eq!(o.verdict, Verdict::PolicyViolation, "{call}: {}", show(&o));
+    }
+}
+
+#[test]
+fn raw_clone3_gets_enosys_and_clone_with_namespaces_is_killed() {
+    let o = syscall_job("print('clone3', libc.syscall(435, 0, 0), ctypes.get_errno())");
+    expect(&o, Verdict::Ok);
+    assert!(
+        stdout(&o).starts_with(&format!("clone3 -1 {}\n", libc::ENOSYS)),
+        "{}",
+        show(&o)
+    );
+    // clone(CLONE_NEWUSER | SIGCHLD)
+    let o = syscall_job("libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)");
+    expect(&o, Verdict::PolicyViolation);
+}
+
+#[test]
+fn tiocsti_is_a_policy_violation() {
+    let o = syscall_job("import fcntl, termios\nfcntl.ioctl(0, termios.TIOCSTI, b'x')");
+    expect(&o, Verdict::PolicyViolation);
+}
+
+#[test]
+fn kill_minus_one_only_hits_the_sandbox() {
+    let o = contained(
+        "import os, time\npid = os.fork()\nif pid == 0:\n    time.sleep(1000)\nos.kill(-1, 9)\n_, st = os.waitpid(pid, 0)\nprint('alive', os.WTERMSIG(st))\n",
+    );
+    expect(&o, Verdict::Ok);
+    assert_eq!(stdout(&o), "alive 9\n");
+}
+
+#[test]
+fn files_left_in_tmp_shm_and_work_do_not_reach_the_next_job() {
+    let name = token();
+    let o = contained(&format!(
+        "for d in ['/tmp', '/dev/shm', '/work']:\n    open(d + '/{name}', 'w').write('x')\n"
+    ));
+    expect(&o, Verdict::Ok);
+    let o = contained(&format!(
+        "import os\nprint([d for d in ['/tmp', '/dev/shm', '/work'] if os.path.exists(d + '/{name}')])\n"
+    ));
+    expect(&o, Verdict::Ok);
+    assert_eq!(stdout(&o), "[]\n");
+}
+
+#[test]
+fn ten_thousand_threads_hit_the_process_limit() {
+    let o = contained(
+        "import threading, time\nts = []\nfor i in range(10000):\n    t = threading.Thread(target=time.sleep, args=(30,), daemon=True)\n    t.start()\n    ts.append(t)\n",
+    );
+    expect(&o, Verdict::RuntimeError);
+    assert!(
+        o.traceback
+            .as_deref()
+            .unwrap()
+            .contains("can't start new thread"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
+fn cancel_kills_the_whole_tree() {
+    let tok = token();
+    let cancel = CancelToken::new();
+    let c2 = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        c2.cancel();
+    });
+    let job =
+        Job::script("import os, time\nos.fork()\ntime.sleep(1000)\n").with_args([tok.clone()]);
+    let start = Instant::now();
+    let r = quantd_sandbox::run(&config(), &job, &cancel);
+    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert_no_survivors(&tok);
+}
+
+#[test]
+fn fifty_jobs_at_once_have_independent_verdicts() {
+    let mut c = config();
+    c.limits.cpu = Duration::from_secs(1);
+    c.limits.wall = Duration::from_secs(30);
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let (code, want) = match i % 3 {
+                    0 => (format!("print({i})"), Verdict::Ok),
+                    1 => (format!("raise ValueError({i})"), Verdict::RuntimeError),
+                    _ => ("while True: pass".to_owned(), Verdict::CpuTimeout),
+                };
+                let o = run_contained(&c, &code);
+                (i, want, o)
+            })
+        })
+        .collect();
+    for h in handles {
+        let (i, want, o) = h.join().unwrap();
+        assert_eq!(o.verdict, want, "job {i}: {}", show(&o));
+        match want {
+            Verdict::Ok => assert_eq!(stdout(&o), format!("{i}\n")),
+            Verdict::RuntimeError => assert!(
+                o.traceback
+                    .as_deref()
+                    .unwrap()
+                    .ends_with(&format!("ValueError: {i}"))
+            ),
+            _ => {}
+        }
+    }
+}

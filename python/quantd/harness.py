@@ -1,0 +1,126 @@
+"""The worker side: run one entry point over one ticker's bars, Arrow IPC in and out.
+
+    python -m quantd.harness --code /job/main.py --bars /job/bars.arrow --out /out/result.arrow \\
+        [--entry NAME] [--params JSON]
+
+Input: an Arrow IPC *file* with a ``date`` column (timestamp or date32) and ``open high low close
+volume`` (+ any extra columns). Output: an Arrow IPC file with the same ``date`` column and
+
+- for a scanner: ``signal`` (bool) followed by the indicator columns the scanner returned;
+- for a strategy: ``entries`` and ``exits`` (bool).
+
+Contract violations raise :class:`quantd.ContractError` (a Python traceback: the host reports a
+``runtime_error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from types import ModuleType
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+import pyarrow as pa
+
+from quantd._sdk import ContractError, EntryPoint, Signals, entry_points
+
+DATE_COLUMN = "date"
+
+
+def load_module(path: str) -> ModuleType:
+    """Executes the user's file as the module ``quantd_user``."""
+    spec = importlib.util.spec_from_file_location("quantd_user", path)
+    if spec is None or spec.loader is None:
+        raise ContractError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["quantd_user"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def pick_entry(name: str | None) -> EntryPoint:
+    eps = entry_points()
+    if name is not None:
+        if name not in eps:
+            raise ContractError(
+                f"no @qd.scanner or @qd.strategy named {name!r}; found: {', '.join(sorted(eps)) or '(none)'}"
+            )
+        return eps[name]
+    if len(eps) != 1:
+        raise ContractError(
+            f"the code defines {len(eps)} entry points ({', '.join(sorted(eps)) or 'none'}); name one with --entry"
+        )
+    return next(iter(eps.values()))
+
+
+def read_bars(path: str) -> tuple[pa.Table, pd.DataFrame]:
+    """The Arrow table and the DataFrame user code sees (DatetimeIndex named ``date``)."""
+    with pa.memory_map(path, "r") as source:
+        table = pa.ipc.open_file(source).read_all()
+    if DATE_COLUMN not in table.column_names:
+        raise ContractError(f"bars have no {DATE_COLUMN!r} column: {table.column_names}")
+    df = table.to_pandas()
+    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop(DATE_COLUMN)), name=DATE_COLUMN)
+    return table, df
+
+
+def _as_bool(values: Any, index: pd.Index, what: str) -> pa.Array:
+    if not isinstance(values, pd.Series):
+        raise ContractError(f"{what} must be a pandas Series on bars.index, not {type(values).__name__}")
+    s = values.reindex(index)
+    if not (pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object or str(s.dtype) == "boolean"):
+        raise ContractError(f"{what} must be boolean, not {s.dtype}")
+    return pa.array(s.fillna(False).astype(bool).to_numpy(), type=pa.bool_())
+
+
+def run_entry(ep: EntryPoint, table: pa.Table, bars: pd.DataFrame, params: Mapping[str, Any]) -> pa.Table:
+    """Calls the entry point and builds the output table."""
+    out = ep.func(bars.copy(), **ep.resolve_params(params))
+    columns: dict[str, pa.Array] = {DATE_COLUMN: table.column(DATE_COLUMN).combine_chunks()}
+    if ep.kind == "scanner":
+        if isinstance(out, pd.DataFrame):
+            if "signal" not in out.columns:
+                raise ContractError(f"scanner {ep.name!r} returned a DataFrame without a 'signal' column")
+            columns["signal"] = _as_bool(out["signal"], bars.index, "the 'signal' column")
+            for name in out.columns:
+                if name == "signal":
+                    continue
+                col = out[name].reindex(bars.index)
+                if not pd.api.types.is_numeric_dtype(col.dtype):
+                    raise ContractError(f"indicator column {name!r} must be numeric, not {col.dtype}")
+                columns[str(name)] = pa.array(col.to_numpy(dtype="float64"), type=pa.float64())
+        else:
+            columns["signal"] = _as_bool(out, bars.index, f"scanner {ep.name!r}'s result")
+    else:
+        if not isinstance(out, Signals):
+            raise ContractError(f"strategy {ep.name!r} must return qd.Signals(entries=..., exits=...), not {type(out).__name__}")
+        columns["entries"] = _as_bool(out.entries, bars.index, "Signals.entries")
+        columns["exits"] = _as_bool(out.exits, bars.index, "Signals.exits")
+    return pa.table(columns)
+
+
+def write_table(table: pa.Table, path: str) -> None:
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m quantd.harness")
+    p.add_argument("--code", required=True)
+    p.add_argument("--bars", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--entry")
+    p.add_argument("--params", default="{}")
+    a = p.parse_args(argv)
+    load_module(a.code)
+    ep = pick_entry(a.entry)
+    table, bars = read_bars(a.bars)
+    write_table(run_entry(ep, table, bars, json.loads(a.params)), a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
