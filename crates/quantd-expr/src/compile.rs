@@ -200,7 +200,13 @@ pub(crate) fn compile_sources(
         .map(|n| b.num_lb[n.out as usize])
         .max()
         .unwrap_or(0);
-    let steps = schedule(&b.nodes, &b.num_lb, &b.bool_lb, &indicator_bufs, &output_bufs);
+    let steps = schedule(
+        &b.nodes,
+        &b.num_lb,
+        &b.bool_lb,
+        &indicator_bufs,
+        &output_bufs,
+    );
     Ok(Program {
         columns: columns
             .iter()
@@ -226,7 +232,9 @@ pub(crate) fn compile_sources(
 /// A comparison, or an `and` inside an `and` (an `or` inside an `or`), is folded into the node
 /// that reads it when that is its only reader and it is not an output; an arithmetic node with a
 /// constant operand is folded into a comparison on the same terms (see [`Side`]). Folded nodes
-/// write no buffer, which is safe because nothing else reads it.
+/// write no buffer, which is safe because nothing else reads it. An `sma` that only a chain's
+/// comparison reads (not the chain's first term) stores its window sums, which the chain divides
+/// where it needs them ([`Step::SmaSums`]).
 fn schedule(
     nodes: &[Node],
     num_lb: &[usize],
@@ -258,14 +266,14 @@ fn schedule(
     for &b in output_bufs {
         bool_uses[b as usize] += 1;
     }
-    // The node writing each condition buffer, and each arithmetic node's buffer.
+    // The node writing each condition buffer, and each single-output number node's buffer.
     let mut bool_node = vec![usize::MAX; bool_lb.len()];
-    let mut arith_node = vec![usize::MAX; num_lb.len()];
+    let mut num_node = vec![usize::MAX; num_lb.len()];
     for (i, node) in nodes.iter().enumerate() {
-        match node.op {
-            _ if node.is_bool() => bool_node[node.out as usize] = i,
-            Op::Arith(..) => arith_node[node.out as usize] = i,
-            _ => {}
+        if node.is_bool() {
+            bool_node[node.out as usize] = i;
+        } else if node.op.num_outputs() == 1 {
+            num_node[node.out as usize] = i;
         }
     }
     let s = Scheduler {
@@ -273,25 +281,63 @@ fn schedule(
         num_uses,
         bool_uses,
         bool_node,
-        arith_node,
+        num_node,
     };
-    let mut folded = vec![false; nodes.len()];
+    // Per node: folded into a chain (no step of its own), or an `sma` run up to its sums.
+    let mut marks = Marks {
+        folded: vec![false; nodes.len()],
+        sums: vec![false; nodes.len()],
+    };
     let mut steps = Vec::with_capacity(nodes.len());
     // Readers come after what they read, so walking backwards meets a chain's root first.
     for (i, node) in nodes.iter().enumerate().rev() {
-        if folded[i] {
+        if marks.folded[i] {
             continue;
         }
         let and = match node.op {
             Op::And(..) | Op::Cmp(..) => true,
             Op::Or(..) => false,
+            _ if marks.sums[i] => {
+                steps.push(Step::SmaSums(i));
+                continue;
+            }
             _ => {
                 steps.push(Step::Node(i));
                 continue;
             }
         };
         let mut leaves = Vec::new();
-        s.collect(i, and, &mut leaves, &mut folded);
+        s.collect(i, and, &mut leaves, &mut marks);
+        // Cheapest terms first: blocks a term settles are skipped by the terms after it (and
+        // an `sma` side is divided only in the blocks that are left), while `and` / `or` do not
+        // depend on the order (nothing has side effects).
+        leaves.sort_by_key(|leaf| match leaf {
+            Leaf::Bool(_) => 0,
+            Leaf::Cmp(_, a, b) => {
+                let cost = |s: &Side| match s {
+                    Side::Const(_) => 0,
+                    Side::Affine { sum_of, .. } => {
+                        1 + usize::from(!is_plain(s)) + 2 * usize::from(sum_of.is_some())
+                    }
+                };
+                cost(a) + cost(b)
+            }
+        });
+        // The first term is computed on every bar: its `sma` sides are better divided by the
+        // `sma` kernel itself (where the division overlaps the running sum).
+        if let Some(Leaf::Cmp(_, a, b)) = leaves.first_mut() {
+            for side in [a, b] {
+                if let Side::Affine {
+                    x: Num::Buf(buf),
+                    sum_of: sum_of @ Some(_),
+                    ..
+                } = side
+                {
+                    *sum_of = None;
+                    marks.sums[s.num_node[*buf as usize]] = false;
+                }
+            }
+        }
         steps.push(Step::Chain {
             and,
             out: node.out,
@@ -303,30 +349,50 @@ fn schedule(
     steps
 }
 
+/// Whether a side is a column as it is (no folded arithmetic).
+fn is_plain(s: &Side) -> bool {
+    matches!(
+        s,
+        Side::Affine {
+            scale: 1.0,
+            shift: 0.0,
+            ..
+        }
+    )
+}
+
 struct Scheduler<'a> {
     nodes: &'a [Node],
     num_uses: Vec<u32>,
     bool_uses: Vec<u32>,
     bool_node: Vec<usize>,
-    arith_node: Vec<usize>,
+    num_node: Vec<usize>,
+}
+
+/// What [`schedule`] decided about each node.
+struct Marks {
+    /// Folded into a chain's leaf: no step of its own.
+    folded: Vec<bool>,
+    /// An `sma` whose only reader divides its sums itself: runs as [`Step::SmaSums`].
+    sums: Vec<bool>,
 }
 
 impl Scheduler<'_> {
     /// Appends the leaves of node `i` (a comparison, or an `and` / `or` of the chain's kind) to
     /// `leaves`, marking the nodes folded into them.
-    fn collect(&self, i: usize, and: bool, leaves: &mut Vec<Leaf>, folded: &mut [bool]) {
+    fn collect(&self, i: usize, and: bool, leaves: &mut Vec<Leaf>, marks: &mut Marks) {
         match self.nodes[i].op {
             Op::Cmp(op, a, b) => {
-                let a = self.side(a, folded);
-                let b = self.side(b, folded);
+                let a = self.side(a, marks);
+                let b = self.side(b, marks);
                 leaves.push(Leaf::Cmp(op, a, b));
             }
             Op::And(a, b) | Op::Or(a, b) => {
                 for x in [a, b] {
                     match self.foldable_cond(x, and) {
                         Some(j) => {
-                            folded[j] = true;
-                            self.collect(j, and, leaves, folded);
+                            marks.folded[j] = true;
+                            self.collect(j, and, leaves, marks);
                         }
                         None => leaves.push(Leaf::Bool(x)),
                     }
@@ -351,24 +417,43 @@ impl Scheduler<'_> {
         }
     }
 
-    /// A comparison operand, with a single-reader `x op constant` node folded in.
-    fn side(&self, n: Num, folded: &mut [bool]) -> Side {
-        let plain = |x: Num| Side::Affine {
-            x,
-            scale: 1.0,
-            shift: 0.0,
-        };
-        let b = match n {
+    /// A comparison operand, with a single-reader `x op constant` node folded in, and a
+    /// single-reader `sma` left to be divided by the chain.
+    fn side(&self, n: Num, marks: &mut Marks) -> Side {
+        let (x, scale, shift) = match n {
             Num::Const(bits) => return Side::Const(f64::from_bits(bits)),
-            Num::In(_) => return plain(n),
-            Num::Buf(b) => b as usize,
+            Num::In(_) => (n, 1.0, 0.0),
+            Num::Buf(b) => self.fold_arith(b as usize, marks).unwrap_or((n, 1.0, 0.0)),
         };
-        let j = self.arith_node[b];
+        let mut sum_of = None;
+        if let Num::Buf(b) = x {
+            let b = b as usize;
+            let j = self.num_node[b];
+            if j != usize::MAX
+                && self.num_uses[b] == 1
+                && let Op::Ta(Ta::Window(Window::Sma, _, p)) = self.nodes[j].op
+            {
+                marks.sums[j] = true;
+                sum_of = Some(p);
+            }
+        }
+        Side::Affine {
+            x,
+            scale,
+            shift,
+            sum_of,
+        }
+    }
+
+    /// `x * scale + shift` for number buffer `b` if it is an `x op constant` node that only one
+    /// comparison reads (the node is then folded into it).
+    fn fold_arith(&self, b: usize, marks: &mut Marks) -> Option<(Num, f64, f64)> {
+        let j = self.num_node[b];
         if j == usize::MAX || self.num_uses[b] != 1 {
-            return plain(n);
+            return None;
         }
         let Op::Arith(op, x, y) = self.nodes[j].op else {
-            return plain(n);
+            return None;
         };
         let affine = match (op, x.as_const(), y.as_const()) {
             (Arith::Mul, Some(k), None) => (y, k, 0.0),
@@ -377,11 +462,10 @@ impl Scheduler<'_> {
             (Arith::Add, None, Some(k)) => (x, 1.0, k),
             (Arith::Sub, None, Some(k)) => (x, 1.0, -k),
             (Arith::Sub, Some(k), None) => (y, -1.0, k),
-            _ => return plain(n),
+            _ => return None,
         };
-        folded[j] = true;
-        let (x, scale, shift) = affine;
-        Side::Affine { x, scale, shift }
+        marks.folded[j] = true;
+        Some(affine)
     }
 }
 

@@ -109,6 +109,16 @@ fn merge<const A: bool>(o: &mut bool, v: bool) {
     *o = if A { *o & v } else { *o | v };
 }
 
+/// Whether merging anything into block `o` with `and` (`A`) or `or` leaves it as it is: it is
+/// all false (all true for `or`). Such blocks are skipped, so a term after a selective one costs
+/// little.
+#[inline(always)]
+fn settled<const A: bool>(o: &[bool; BLOCK]) -> bool {
+    let any = o.iter().fold(0u8, |acc, &b| acc | u8::from(b)) != 0;
+    let all = o.iter().fold(1u8, |acc, &b| acc & u8::from(b)) != 0;
+    if A { !any } else { all }
+}
+
 /// `out[i] (&= or |=) f(x[i], y[i])`, block by block.
 #[inline(always)]
 fn merge2<const A: bool, T: Copy, U: Copy>(
@@ -122,6 +132,9 @@ fn merge2<const A: bool, T: Copy, U: Copy>(
     let (xb, xt) = x[..n].as_chunks::<BLOCK>();
     let (yb, yt) = y[..n].as_chunks::<BLOCK>();
     for ((o, x), y) in ob.iter_mut().zip(xb).zip(yb) {
+        if settled::<A>(o) {
+            continue;
+        }
         for j in 0..BLOCK {
             merge::<A>(&mut o[j], f(x[j], y[j]));
         }
@@ -138,6 +151,9 @@ fn merge1<const A: bool, T: Copy>(out: &mut [bool], x: &[T], f: impl Fn(T) -> bo
     let (ob, ot) = out.as_chunks_mut::<BLOCK>();
     let (xb, xt) = x[..n].as_chunks::<BLOCK>();
     for (o, x) in ob.iter_mut().zip(xb) {
+        if settled::<A>(o) {
+            continue;
+        }
         for j in 0..BLOCK {
             merge::<A>(&mut o[j], f(x[j]));
         }
@@ -284,6 +300,29 @@ pub(crate) fn compare_merge(and: bool, op: Cmp, a: Side<'_>, b: Side<'_>, out: &
             }
             dispatch!(konst)
         }
+    }
+}
+
+/// `sums[i] /= p` where a term of an `and` (`and`) or `or` chain can still change `body`: in the
+/// blocks that are not settled, and in the bars after the last whole block. These are exactly
+/// the values the next [`compare_merge`] on `body` reads (same blocks, same test).
+pub(crate) fn divide_undecided(and: bool, body: &[bool], sums: &mut [f64], p: f64) {
+    let (ob, _) = body.as_chunks::<BLOCK>();
+    let (sb, st) = sums[..body.len()].as_chunks_mut::<BLOCK>();
+    for (o, s) in ob.iter().zip(sb) {
+        let settled = if and {
+            settled::<AND>(o)
+        } else {
+            settled::<OR>(o)
+        };
+        if !settled {
+            for v in s.iter_mut() {
+                *v /= p;
+            }
+        }
+    }
+    for v in st {
+        *v /= p;
     }
 }
 

@@ -166,9 +166,19 @@ impl Node {
 /// comparison reads is folded into that comparison's side instead of being stored: `scale * x +
 /// shift` rounds to the node's value (multiplying by 1 and adding 0 are exact), up to the sign of a
 /// zero, which no comparison sees. A plain operand is `x * 1 + 0`.
+///
+/// `sum_of: Some(p)` marks an `x` that is an `sma(_, p)` only this comparison reads: its node
+/// stores the window sums ([`Step::SmaSums`]) and the chain divides them by `p` only in the
+/// blocks of bars it still has to decide, which gives the very values `sma` would (it divides
+/// the same sums by `p`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Side {
-    Affine { x: Num, scale: f64, shift: f64 },
+    Affine {
+        x: Num,
+        scale: f64,
+        shift: f64,
+        sum_of: Option<u32>,
+    },
     Const(f64),
 }
 
@@ -189,6 +199,8 @@ pub(crate) enum Leaf {
 pub(crate) enum Step {
     /// Runs `nodes[i]`.
     Node(usize),
+    /// Runs `nodes[i]`, an `sma`, up to its window sums (see [`Side`]).
+    SmaSums(usize),
     /// Bool buffer `out` = the `and` (or the `or`) of `leaves`. Bars before `skip` are false
     /// whatever the input (the node's warm-up), so they are not computed.
     Chain {

@@ -112,9 +112,13 @@ impl Program {
         if ws.bools.len() < self.bool_bufs {
             ws.bools.resize_with(self.bool_bufs, Vec::new);
         }
+        if columns.len() >= 2 && len >= TOUCH_MIN_BARS {
+            touch(columns);
+        }
         for step in &self.steps {
             match step {
                 Step::Node(i) => run_node(&self.nodes[*i], columns, ws, len)?,
+                Step::SmaSums(i) => run_sma_sums(&self.nodes[*i], columns, ws, len)?,
                 Step::Chain {
                     and,
                     out,
@@ -129,6 +133,33 @@ impl Program {
             len,
         })
     }
+}
+
+/// Columns at least this long are brought into cache by [`touch`] before the kernels run.
+const TOUCH_MIN_BARS: usize = 256;
+
+/// Reads one value per 64-byte cache line of every input column, with several loads in flight.
+///
+/// The first kernel to read a column that is not in cache (a fresh ticker of a pack) would
+/// otherwise wait on memory line after line: a recurrence or a running sum issues its loads no
+/// faster than it computes, and when a program goes back and forth between columns the hardware
+/// prefetcher, which restarts at every page, does not keep ahead of it. This pass asks for all
+/// lines at once, so they arrive at the memory's bandwidth rather than its latency; the kernels
+/// then read the columns from cache. It is done for programs that read several columns (with a
+/// single column the prefetcher streams well and the pass would only delay the first kernel);
+/// on columns already in cache it costs little.
+#[inline(never)]
+fn touch(columns: &[&[f64]]) {
+    let mut acc = [0u64; 4];
+    for c in columns {
+        let (lines, _) = c.as_chunks::<32>();
+        for l in lines {
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a ^= l[8 * j].to_bits();
+            }
+        }
+    }
+    std::hint::black_box(acc);
 }
 
 /// Reusable evaluation buffers. Keep one per thread and pass it to every
@@ -229,23 +260,63 @@ fn run_chain(
     let skip = skip.min(len);
     o[..skip].fill(false);
     let body = &mut o[skip..];
-    let side = |s: Side| match s {
-        Side::Affine { x, scale, shift } => match view(x, cols, num) {
-            View::Col(c) => kernels::Side::Affine(&c[skip..len], scale, shift),
-            View::Const(v) => kernels::Side::Const(v * scale + shift),
-        },
-        Side::Const(v) => kernels::Side::Const(v),
-    };
     // Start from the neutral value (true for `and`, false for `or`) and merge every term into it.
     body.fill(and);
     for leaf in leaves {
         match *leaf {
-            Leaf::Cmp(op, a, b) => kernels::compare_merge(and, op, side(a), side(b), body),
-            Leaf::Bool(Bool::Buf(b)) => kernels::bool_merge(and, &bools[b as usize][skip..len], body),
+            Leaf::Cmp(op, a, b) => {
+                // Averages of the `sma` sides, in the blocks still undecided (see `Side`).
+                for s in [a, b] {
+                    if let Side::Affine {
+                        x: Num::Buf(buf),
+                        sum_of: Some(p),
+                        ..
+                    } = s
+                    {
+                        let sums = &mut num[buf as usize][skip..len];
+                        kernels::divide_undecided(and, body, sums, f64::from(p));
+                    }
+                }
+                let side = |s: Side| match s {
+                    Side::Affine {
+                        x, scale, shift, ..
+                    } => match view(x, cols, num) {
+                        View::Col(c) => kernels::Side::Affine(&c[skip..len], scale, shift),
+                        View::Const(v) => kernels::Side::Const(v * scale + shift),
+                    },
+                    Side::Const(v) => kernels::Side::Const(v),
+                };
+                kernels::compare_merge(and, op, side(a), side(b), body)
+            }
+            Leaf::Bool(Bool::Buf(b)) => {
+                kernels::bool_merge(and, &bools[b as usize][skip..len], body)
+            }
             Leaf::Bool(Bool::Const(v)) => kernels::fill_merge(and, v, body),
         }
     }
     bools[out as usize] = o;
+}
+
+/// A [`Step::SmaSums`]: the window sums of an `sma` node into its buffer.
+fn run_sma_sums(
+    node: &Node,
+    cols: &[&[f64]],
+    ws: &mut Workspace,
+    len: usize,
+) -> Result<(), EvalError> {
+    let Op::Ta(Ta::Window(_, x, period)) = node.op else {
+        unreachable!("only an sma runs as sums")
+    };
+    let num = &mut ws.num;
+    let out = node.out as usize;
+    let mut o = std::mem::take(&mut num[out]);
+    o.resize(len, 0.0);
+    let result = quantd_ta::sma_sums(series(x, cols, num), period as usize, &mut o);
+    num[out] = o;
+    result.map_err(|source| EvalError::Kernel {
+        function: "sma",
+        source,
+    })
 }
 
 fn run_node(node: &Node, cols: &[&[f64]], ws: &mut Workspace, len: usize) -> Result<(), EvalError> {
@@ -346,5 +417,256 @@ fn ta_inputs(t: &Ta) -> ([Option<Num>; 3], usize) {
         }
         Ta::Obv(c, v) => ([Some(c), Some(v), None], 2),
         Ta::Hlc(_, [h, l, c], _) | Ta::Stoch([h, l, c], ..) => ([Some(h), Some(l), Some(c)], 3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fused evaluation (chains of comparisons, folded arithmetic, `sma`s divided only where
+    //! needed, skipped warm-up, blocks left alone once settled) against the plain one: every node
+    //! computed into its own buffer, comparisons and logic bar by bar.
+
+    use super::*;
+    use crate::kernels::{arith, compare};
+    use crate::{Params, Schema, compile, compile_set};
+    use proptest::prelude::*;
+
+    /// Runs every node of `p` into its own buffer; conditions and arithmetic bar by bar.
+    fn evaluate_by_nodes(p: &Program, cols: &[&[f64]]) -> (Vec<Vec<bool>>, Vec<Vec<f64>>) {
+        let len = cols.first().map_or(0, |c| c.len());
+        let mut ws = Workspace::new();
+        ws.num.resize_with(p.num_bufs, Vec::new);
+        ws.bools.resize_with(p.bool_bufs, Vec::new);
+        for node in &p.nodes {
+            let out = node.out as usize;
+            let num_at = |n: Num, ws: &Workspace, i: usize| match n {
+                Num::In(c) => cols[c as usize][i],
+                Num::Buf(b) => ws.num[b as usize][i],
+                Num::Const(bits) => f64::from_bits(bits),
+            };
+            let bool_at = |b: Bool, ws: &Workspace, i: usize| match b {
+                Bool::Buf(b) => ws.bools[b as usize][i],
+                Bool::Const(v) => v,
+            };
+            match node.op {
+                Op::Cmp(op, a, b) => {
+                    let v = (0..len)
+                        .map(|i| compare(op, num_at(a, &ws, i), num_at(b, &ws, i)))
+                        .collect();
+                    ws.bools[out] = v;
+                }
+                Op::And(a, b) | Op::Or(a, b) => {
+                    let and = matches!(node.op, Op::And(..));
+                    let v = (0..len)
+                        .map(|i| {
+                            let (x, y) = (bool_at(a, &ws, i), bool_at(b, &ws, i));
+                            if and { x && y } else { x || y }
+                        })
+                        .collect();
+                    ws.bools[out] = v;
+                }
+                Op::Arith(op, a, b) => {
+                    let v = (0..len)
+                        .map(|i| arith(op, num_at(a, &ws, i), num_at(b, &ws, i)))
+                        .collect();
+                    ws.num[out] = v;
+                }
+                _ => run_node(node, cols, &mut ws, len).unwrap(),
+            }
+        }
+        let outputs = p
+            .output_bufs
+            .iter()
+            .map(|&b| ws.bools[b as usize].clone())
+            .collect();
+        let indicators = p
+            .indicator_bufs
+            .iter()
+            .map(|&b| ws.num[b as usize].clone())
+            .collect();
+        (outputs, indicators)
+    }
+
+    fn check_same(p: &Program, cols: &[&[f64]]) -> Result<(), TestCaseError> {
+        let (want_out, want_ind) = evaluate_by_nodes(p, cols);
+        let mut ws = Workspace::new();
+        // Twice with one workspace: buffers left from a longer evaluation must not leak through.
+        for _ in 0..2 {
+            let e = p.evaluate(cols, &mut ws).unwrap();
+            for (i, want) in want_out.iter().enumerate() {
+                prop_assert_eq!(e.output(i), &want[..], "output {}\n{}", i, p.explain());
+            }
+            for (i, want) in want_ind.iter().enumerate() {
+                let got: Vec<u64> = e.indicator(i).iter().map(|v| v.to_bits()).collect();
+                let want: Vec<u64> = want.iter().map(|v| v.to_bits()).collect();
+                prop_assert_eq!(got, want, "indicator {}", i);
+            }
+        }
+        Ok(())
+    }
+
+    /// Series with ties, zeros, negative values and NaNs (at the start and inside).
+    fn series(len: usize) -> impl Strategy<Value = Vec<f64>> {
+        prop::collection::vec(
+            prop_oneof![
+                8 => (0i32..8).prop_map(f64::from),
+                4 => -5.0f64..5.0,
+                1 => Just(f64::NAN),
+                1 => Just(-0.0),
+            ],
+            len,
+        )
+    }
+
+    fn number() -> impl Strategy<Value = String> {
+        let leaf = prop::sample::select(vec!["close", "open", "volume", "2", "$p", "-1", "0"])
+            .prop_map(String::from);
+        leaf.prop_recursive(3, 12, 2, |inner| {
+            prop_oneof![
+                (
+                    inner.clone(),
+                    inner.clone(),
+                    prop::sample::select(vec!["+", "-", "*", "/"])
+                )
+                    .prop_map(|(a, b, op)| format!("({a} {op} {b})")),
+                (
+                    inner.clone(),
+                    prop::sample::select(vec!["+", "-", "*", "/"]),
+                    -3i32..4
+                )
+                    .prop_map(|(a, op, k)| format!("({k} {op} {a})")),
+                inner.clone().prop_map(|a| format!("sma({a}, 3)")),
+                inner.clone().prop_map(|a| format!("rsi({a}, 2)")),
+                inner.clone().prop_map(|a| format!("{a}[1]")),
+                inner.clone().prop_map(|a| format!("min({a}, 1)")),
+            ]
+        })
+    }
+
+    fn condition() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            6 => (
+                number(),
+                number(),
+                prop::sample::select(vec!["<", "<=", ">", ">=", "==", "!="])
+            )
+                .prop_map(|(a, b, op)| format!("{a} {op} {b}")),
+            1 => (number(), number()).prop_map(|(a, b)| format!("crosses_above({a}, {b})")),
+            1 => number().prop_map(|a| format!("rising({a}, 2)")),
+            1 => prop::sample::select(vec!["c", "x > 1"]).prop_map(String::from),
+        ];
+        leaf.prop_recursive(4, 16, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 2..5)
+                    .prop_map(|v| format!("({})", v.join(" and "))),
+                prop::collection::vec(inner.clone(), 2..5)
+                    .prop_map(|v| format!("({})", v.join(" or "))),
+                inner.clone().prop_map(|a| format!("not ({a})")),
+                inner.clone().prop_map(|a| format!("({a})[1]")),
+            ]
+        })
+    }
+
+    fn compile_ok(src: &str) -> Option<Program> {
+        let params: Params = if src.contains("$p") {
+            [("p".to_string(), 2.5)].into()
+        } else {
+            Params::new()
+        };
+        compile(src, &Schema::ohlcv(), &params).ok()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn fused_evaluation_matches_node_by_node(
+            body in condition(),
+            len in 0usize..70,
+            seed in series(70),
+            seed2 in series(70),
+            seed3 in series(70),
+        ) {
+            // `x` and `c` are lets: a shared number and a condition reported as an indicator,
+            // so some nodes have several readers.
+            let src = format!("let x = close * 2;\nlet c = close > open;\nx > 0 or c or x < 0 or not c or {body}");
+            let p = compile_ok(&src);
+            prop_assert!(p.is_some(), "does not compile: {}", src);
+            let p = p.unwrap();
+            let cols: Vec<&[f64]> = p
+                .columns()
+                .iter()
+                .map(|c| match c.as_str() {
+                    "close" => &seed[..len],
+                    "open" => &seed2[..len],
+                    _ => &seed3[..len],
+                })
+                .collect();
+            check_same(&p, &cols)?;
+            let Some(p) = compile_ok(&body) else { return Ok(()) };
+            let cols: Vec<&[f64]> = p
+                .columns()
+                .iter()
+                .map(|c| match c.as_str() {
+                    "close" => &seed[..len],
+                    "open" => &seed2[..len],
+                    _ => &seed3[..len],
+                })
+                .collect();
+            check_same(&p, &cols)?;
+        }
+    }
+
+    #[test]
+    fn reference_scanner_is_one_chain_with_the_scaling_folded() {
+        let src = "close < sma(close, 50) and rsi(close, 14) < 30 and volume > 2 * sma(volume, 20)";
+        let p = compile(src, &Schema::ohlcv(), &Params::new()).unwrap();
+        let chains: Vec<&Step> = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Chain { .. }))
+            .collect();
+        assert_eq!(chains.len(), 1, "{:?}", p.steps);
+        let Step::Chain {
+            and, skip, leaves, ..
+        } = chains[0]
+        else {
+            unreachable!()
+        };
+        assert!(*and);
+        assert_eq!(*skip, 49);
+        assert_eq!(leaves.len(), 3);
+        // `2 * sma(volume, 20)` is not stored: its node is folded into the comparison.
+        assert_eq!(p.steps.len(), 4, "{:?}", p.steps);
+        let n = 300;
+        let close: Vec<f64> = (0..n)
+            .map(|i| 100.0 + (i as f64 * 0.7).sin() * 5.0)
+            .collect();
+        let volume: Vec<f64> = (0..n)
+            .map(|i| 1000.0 + ((i * 7919) % 97) as f64 * 40.0)
+            .collect();
+        let cols = [&close[..], &volume[..]];
+        let (want, _) = evaluate_by_nodes(&p, &cols);
+        let mut ws = Workspace::new();
+        assert_eq!(p.evaluate(&cols, &mut ws).unwrap().output(0), &want[0][..]);
+    }
+
+    #[test]
+    fn sets_share_chains_only_where_nothing_else_reads_them() {
+        let srcs = [
+            ("a", "close > 1 and open < 3 and volume > 2 * close"),
+            ("b", "(close > 1 and open < 3) or volume == 2"),
+        ];
+        let p = compile_set(&srcs, &Schema::ohlcv(), &Params::new()).unwrap();
+        let n = 40;
+        let close: Vec<f64> = (0..n).map(|i| (i % 5) as f64).collect();
+        let open: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
+        let volume: Vec<f64> = (0..n).map(|i| (i % 4) as f64).collect();
+        let cols = [&open[..], &close[..], &volume[..]];
+        let (want, _) = evaluate_by_nodes(&p, &cols);
+        let mut ws = Workspace::new();
+        let e = p.evaluate(&cols, &mut ws).unwrap();
+        assert_eq!(e.output(0), &want[0][..]);
+        assert_eq!(e.output(1), &want[1][..]);
     }
 }

@@ -807,7 +807,8 @@ impl Store {
     /// Executions newest first, filtered, one page. Only the filters given go into the SQL, so
     /// SQLite walks the (workspace, created_at, id) or (workspace, name, created_at) index.
     pub async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
-        let mut q: sqlx::QueryBuilder<Sqlite> = sqlx::QueryBuilder::new("SELECT * FROM executions WHERE 1 = 1");
+        let mut q: sqlx::QueryBuilder<Sqlite> =
+            sqlx::QueryBuilder::new("SELECT * FROM executions WHERE 1 = 1");
         if let Some(w) = &f.workspace {
             q.push(" AND workspace = ").push_bind(w.clone());
         }
@@ -824,9 +825,14 @@ impl Store {
             q.push(" AND created_at >= ").push_bind(t);
         }
         if let Some((t, id)) = &f.before {
-            q.push(" AND (created_at, id) < (").push_bind(*t).push(", ").push_bind(id.clone()).push(")");
+            q.push(" AND (created_at, id) < (")
+                .push_bind(*t)
+                .push(", ")
+                .push_bind(id.clone())
+                .push(")");
         }
-        q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(f.limit.max(1) as i64);
+        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(f.limit.max(1) as i64);
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
     }

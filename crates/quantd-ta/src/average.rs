@@ -41,6 +41,19 @@ pub fn sma(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
     Ok(())
 }
 
+/// The window sums that [`sma`] divides by `period`: `sma(x, period)[i]` is exactly (to the bit)
+/// `sma_sums(x, period)[i] / period as f64`, with the same warm-up and the same `NaN`s.
+///
+/// For callers that need the average only at some bars (a scanner condition already false
+/// elsewhere): the running sum has to be carried over every bar, the division does not.
+pub fn sma_sums(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
+    check_period("sma_sums", "period", period, 1)?;
+    check_lengths("sma_sums", ("x", x.len()), &[("out", out.len())])?;
+    let start = skip_leading_nan(&[x], out);
+    window_sums::<false>(&x[start..], period, &mut out[start..]);
+    Ok(())
+}
+
 /// Bars per block of [`sma_kernel`]'s running sum.
 const SMA_BLOCK: usize = 16;
 
@@ -54,6 +67,12 @@ const SMA_BLOCK: usize = 16;
 /// division, as in TA-Lib, not a multiplication by `1 / period`). A `NaN` (or an infinity that
 /// leaves the window) makes `t` `NaN` for good, as TA-Lib's running sum does.
 pub(crate) fn sma_kernel(x: &[f64], period: usize, out: &mut [f64]) {
+    window_sums::<true>(x, period, out);
+}
+
+/// [`sma_kernel`] (`DIVIDE`), or its window sums before the division by `period`.
+#[inline(always)]
+fn window_sums<const DIVIDE: bool>(x: &[f64], period: usize, out: &mut [f64]) {
     let lookback = period - 1;
     if !warm_up(out, lookback) {
         return;
@@ -61,17 +80,21 @@ pub(crate) fn sma_kernel(x: &[f64], period: usize, out: &mut [f64]) {
     if period == 1 {
         // TA-Lib's running sum is `(0 + x) - x = 0` after every bar, so each value is `x` itself,
         // until a non-finite bar leaves `NaN` in the sum for good.
-        let end = x.iter().position(|v| !v.is_finite()).map_or(x.len(), |i| i + 1);
+        let end = x
+            .iter()
+            .position(|v| !v.is_finite())
+            .map_or(x.len(), |i| i + 1);
         out[..end].copy_from_slice(&x[..end]);
         out[end..].fill(f64::NAN);
         return;
     }
     let p = period as f64;
+    let scale = |sum: f64| if DIVIDE { sum / p } else { sum };
     let mut total = 0.0;
     for &v in &x[..period] {
         total += v;
     }
-    out[lookback] = total / p;
+    out[lookback] = scale(total);
     // out[period + i] = (total after bar period + i) / p, with d[i] = x[period + i] - x[i].
     let news = &x[period..];
     let olds = &x[..news.len()];
@@ -86,7 +109,7 @@ pub(crate) fn sma_kernel(x: &[f64], period: usize, out: &mut [f64]) {
             *s = acc;
         }
         for (o, &s) in o.iter_mut().zip(&prefix) {
-            *o = (total + s) / p;
+            *o = scale(total + s);
         }
         total += acc;
     }
@@ -97,7 +120,7 @@ pub(crate) fn sma_kernel(x: &[f64], period: usize, out: &mut [f64]) {
         .zip(old_blocks.remainder());
     for ((o, &new), &old) in tail {
         total += new - old;
-        *o = total / p;
+        *o = scale(total);
     }
 }
 

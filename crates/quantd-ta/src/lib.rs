@@ -35,7 +35,7 @@ pub mod trend;
 pub mod volatility;
 pub mod volume;
 
-pub use average::{ema, lookback_ema, lookback_sma, lookback_wma, sma, wma};
+pub use average::{ema, lookback_ema, lookback_sma, lookback_wma, sma, sma_sums, wma};
 pub use error::{Result, TaError};
 pub use momentum::{
     MacdOut, lookback_macd, lookback_mom, lookback_roc, lookback_rsi, macd, mom, roc, rsi,

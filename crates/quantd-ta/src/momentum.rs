@@ -38,46 +38,62 @@ pub fn rsi(x: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
 }
 
 /// Bars per step of [`rsi_kernel`]'s smoothing chain.
-const RSI_STEP: usize = 3;
+const RSI_STEP: usize = 4;
 /// Bars whose sums [`rsi_kernel`] keeps before turning them into values, a multiple of `RSI_STEP`.
-const RSI_CHUNK: usize = 32 * RSI_STEP;
+const RSI_CHUNK: usize = 16 * RSI_STEP;
+
+/// A gain and a loss, smoothed side by side (the compiler keeps the pair in one vector register).
+type Pair = [f64; 2];
+
+#[inline(always)]
+fn add(a: Pair, b: Pair) -> Pair {
+    [a[0] + b[0], a[1] + b[1]]
+}
+
+#[inline(always)]
+fn mul(a: Pair, b: Pair) -> Pair {
+    [a[0] * b[0], a[1] * b[1]]
+}
 
 /// The RSI proper; `x` and `out` have the same length.
 ///
 /// Wilder's averages `g = (g*(n-1) + gain) / n` are kept as sums, `G = n*g`, which follow
 /// `G = a*G + gain` with `a = (n-1)/n`; the RSI is the same ratio of them, `100 * G / (G + L)`.
-/// The loop-carried chain (a multiply and an add per bar) is the bottleneck of a plain loop, so it
-/// is taken `RSI_STEP` bars at a time: `G[t+3] = a³*G[t] + (a*(a*gain[t+1] + gain[t+2]) +
-/// gain[t+3])`, whose bracket does not depend on `G`, and the two bars in between are worked out
-/// from `G[t]` off the chain. The sums of a chunk of bars are kept in two small arrays and turned
-/// into values in one pass, whose divisions are independent of each other. All terms are
-/// non-negative, so regrouping them changes results by a few ulps at most, and a sum is exactly 0
-/// only if every gain (or loss) so far was.
+/// In a plain loop the chain `G -> a*G + gain` (a multiply, then an add, per bar) sets the pace,
+/// so it is taken `RSI_STEP` bars at a time: `G[t+4] = a⁴*G[t] + p4`, where `p1 = gain[t+1]`,
+/// `p(k+1) = a*pk + gain[t+k+1]` does not depend on `G`, and the bars in between are
+/// `G[t+k] = aᵏ*G[t] + pk`, off the chain. Gains and losses go through this side by side as
+/// pairs. The sums of a chunk of bars are kept in a small array and turned into values in one
+/// pass, whose divisions are independent of each other. All terms are non-negative, so the
+/// regrouping changes results by a few ulps at most, and a sum is exactly 0 only if every gain
+/// (or loss) so far was 0.
 fn rsi_kernel(x: &[f64], period: usize, out: &mut [f64]) {
     if !warm_up(out, period) {
         return;
     }
     // TA-Lib's branch-free split: `up - d` is exactly the loss for every finite `d`.
     #[inline(always)]
-    fn split(d: f64) -> (f64, f64) {
-        let up = if d > 0.0 { d } else { 0.0 };
-        (up, up - d)
+    fn up(d: f64) -> f64 {
+        if d > 0.0 { d } else { 0.0 }
     }
     let mut gain = 0.0;
     let mut loss = 0.0;
     let mut prev = x[0];
     for &v in &x[1..=period] {
-        let (up, down) = split(v - prev);
+        let d = v - prev;
         prev = v;
-        gain += up;
-        loss += down;
+        gain += up(d);
+        loss += up(d) - d;
     }
     out[period] = rsi_value(gain, loss);
 
     let a = (period - 1) as f64 / period as f64;
-    let (a2, a3) = (a * a, a * a * a);
-    let mut gains = [0.0; RSI_CHUNK];
-    let mut losses = [0.0; RSI_CHUNK];
+    let a1 = [a, a];
+    let a2 = mul(a1, a1);
+    let a3 = mul(a2, a1);
+    let a4 = mul(a3, a1);
+    let mut sums: Pair = [gain, loss];
+    let mut chunk = [[0.0; 2]; RSI_CHUNK];
     // Bar `period + 1 + i` is `xs[i + 1]`, its change `xs[i + 1] - xs[i]`.
     let xs = &x[period..];
     for (k, out) in out[period + 1..].chunks_mut(RSI_CHUNK).enumerate() {
@@ -86,29 +102,33 @@ fn rsi_kernel(x: &[f64], period: usize, out: &mut [f64]) {
         let steps = n / RSI_STEP;
         for j in 0..steps {
             let i = j * RSI_STEP;
-            let w = &xs[i..i + RSI_STEP + 1];
-            let (u1, v1) = split(w[1] - w[0]);
-            let (u2, v2) = split(w[2] - w[1]);
-            let (u3, v3) = split(w[3] - w[2]);
-            let (pg, pl) = (a * u1 + u2, a * v1 + v2);
-            let (pg, pl) = (a * pg + u3, a * pl + v3);
-            gains[i] = a * gain + u1;
-            losses[i] = a * loss + v1;
-            gains[i + 1] = a2 * gain + (a * u1 + u2);
-            losses[i + 1] = a2 * loss + (a * v1 + v2);
-            gain = a3 * gain + pg;
-            loss = a3 * loss + pl;
-            gains[i + 2] = gain;
-            losses[i + 2] = loss;
+            let w = &xs[i..=i + RSI_STEP];
+            // Changes two by two, then (gain, loss) pairs.
+            let d01 = [w[1] - w[0], w[2] - w[1]];
+            let d23 = [w[3] - w[2], w[4] - w[3]];
+            let g01 = [up(d01[0]), up(d01[1])];
+            let g23 = [up(d23[0]), up(d23[1])];
+            let l01 = [g01[0] - d01[0], g01[1] - d01[1]];
+            let l23 = [g23[0] - d23[0], g23[1] - d23[1]];
+            let u0 = [g01[0], l01[0]];
+            let u1 = [g01[1], l01[1]];
+            let u2 = [g23[0], l23[0]];
+            let u3 = [g23[1], l23[1]];
+            let p1 = add(mul(a1, u0), u1);
+            let p2 = add(mul(a1, p1), u2);
+            let p3 = add(mul(a1, p2), u3);
+            chunk[i] = add(mul(a1, sums), u0);
+            chunk[i + 1] = add(mul(a2, sums), p1);
+            chunk[i + 2] = add(mul(a3, sums), p2);
+            sums = add(mul(a4, sums), p3);
+            chunk[i + 3] = sums;
         }
         for i in steps * RSI_STEP..n {
-            let (up, down) = split(xs[i + 1] - xs[i]);
-            gain = a * gain + up;
-            loss = a * loss + down;
-            gains[i] = gain;
-            losses[i] = loss;
+            let d = xs[i + 1] - xs[i];
+            sums = add(mul(a1, sums), [up(d), up(d) - d]);
+            chunk[i] = sums;
         }
-        for ((o, &g), &l) in out.iter_mut().zip(&gains[..n]).zip(&losses[..n]) {
+        for (o, &[g, l]) in out.iter_mut().zip(&chunk[..n]) {
             *o = rsi_value(g, l);
         }
     }

@@ -314,6 +314,31 @@ proptest! {
     }
 
     #[test]
+    fn sma_is_its_window_sums_divided_by_the_period(s in bars(), p in 1usize..40, k in 0usize..5) {
+        // Leading NaNs, and a NaN later on (a running sum keeps it), must agree too.
+        let mut x = s.close.clone();
+        for v in x.iter_mut().take(k) {
+            *v = NAN;
+        }
+        if x.len() > 60 {
+            x[60] = NAN;
+        }
+        let mut avg = vec![0.0; x.len()];
+        let mut sums = vec![0.0; x.len()];
+        ta::sma(&x, p, &mut avg).unwrap();
+        ta::sma_sums(&x, p, &mut sums).unwrap();
+        for (i, (a, s)) in avg.iter().zip(&sums).enumerate() {
+            let v = s / p as f64;
+            prop_assert!(a.to_bits() == v.to_bits() || (a.is_nan() && v.is_nan()), "bar {}: sma {} vs sum / p {}", i, a, v);
+        }
+        let x = &s.close;
+        let mut sums = vec![0.0; x.len()];
+        ta::sma_sums(x, p, &mut sums).unwrap();
+        let want: Vec<f64> = sma_ref(x, p).iter().map(|v| v * p as f64).collect();
+        assert_close("sma_sums", &sums, &want, TOL * p as f64)?;
+    }
+
+    #[test]
     fn momentum_matches_references(s in bars(), p in 2usize..40) {
         let x = &s.close;
         let n = x.len();
