@@ -68,6 +68,9 @@ pub struct ImportReport {
 pub struct Packs {
     store: Store,
     dir: DataDir,
+    /// Packs already mapped, by id: packs are immutable, so one mapping serves every reader and
+    /// its pages stay mapped between executions.
+    readers: Arc<std::sync::Mutex<std::collections::HashMap<PackId, Arc<PackReader>>>>,
 }
 
 impl Packs {
@@ -76,7 +79,11 @@ impl Packs {
     pub async fn open(dir: DataDir) -> Result<Packs> {
         dir.create()?;
         let store = Store::open(dir.root()).await?;
-        let packs = Packs { store, dir };
+        let packs = Packs {
+            store,
+            dir,
+            readers: Default::default(),
+        };
         packs.recover().await?;
         Ok(packs)
     }
@@ -338,7 +345,7 @@ impl Packs {
     }
 
     /// Opens a pack for reading, refusing warming and error packs with the reason.
-    pub fn open_reader(&self, rec: &PackRecord) -> Result<PackReader> {
+    pub fn open_reader(&self, rec: &PackRecord) -> Result<Arc<PackReader>> {
         match rec.state {
             PackState::Warming => Err(EngineError::PackNotReady {
                 message: format!(
@@ -357,7 +364,13 @@ impl Packs {
                 estimated_ready: None,
             }),
             PackState::Fresh | PackState::Stale => {
-                Ok(PackReader::open(&self.dir.packs().join(rec.id.as_str()))?)
+                let mut readers = self.readers.lock().expect("reader cache lock");
+                if let Some(r) = readers.get(&rec.id) {
+                    return Ok(r.clone());
+                }
+                let reader = Arc::new(PackReader::open(&self.dir.packs().join(rec.id.as_str()))?);
+                readers.insert(rec.id.clone(), reader.clone());
+                Ok(reader)
             }
         }
     }

@@ -257,7 +257,9 @@ pub fn summarize(signals: &Signals, tickers_scanned: u64, bars_scanned: u64) -> 
 #[derive(Debug, Default)]
 pub struct SummaryBuilder {
     by_date: HashMap<Day, u64>,
-    by_ticker: HashMap<String, u64>,
+    /// Counts by ticker index (names are looked up once, at the end).
+    by_ticker: HashMap<u32, u64>,
+    tickers: Vec<String>,
     signals: u64,
 }
 
@@ -265,12 +267,12 @@ impl SummaryBuilder {
     /// Counts a chunk.
     pub fn add(&mut self, s: &Signals) {
         self.signals += s.len() as u64;
-        for i in 0..s.len() {
-            *self.by_date.entry(s.date[i]).or_default() += 1;
-            *self
-                .by_ticker
-                .entry(s.ticker_of(i).to_string())
-                .or_default() += 1;
+        if self.tickers.is_empty() {
+            self.tickers = s.tickers.clone();
+        }
+        for (&d, &t) in s.date.iter().zip(&s.ticker) {
+            *self.by_date.entry(d).or_default() += 1;
+            *self.by_ticker.entry(t).or_default() += 1;
         }
     }
 
@@ -297,7 +299,10 @@ impl SummaryBuilder {
             top_tickers: top(self
                 .by_ticker
                 .into_iter()
-                .map(|(t, n)| Count { key: t, signals: n })
+                .map(|(t, n)| Count {
+                    key: self.tickers[t as usize].clone(),
+                    signals: n,
+                })
                 .collect()),
         }
     }

@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicBool;
 pub const SCAN_SHARD_BARS: u64 = 250_000;
 /// Most shards a scan is planned into when its shards have the default size (bigger universes get
 /// bigger shards, so commits stay a small share of the work).
-pub const SCAN_MAX_SHARDS: u64 = 16;
+pub const SCAN_MAX_SHARDS: u64 = 8;
 
 /// A shard's committed output.
 #[derive(Debug, Clone)]
@@ -90,7 +90,7 @@ pub trait Job: Send + Sync {
 /// Builds the job of a spec.
 pub fn build(
     spec: &ResolvedSpec,
-    reader: PackReader,
+    reader: Arc<PackReader>,
     options: &EngineOptions,
 ) -> Result<Arc<dyn Job>> {
     match spec {
@@ -111,7 +111,7 @@ pub fn build(
 
 /// A scan: shards are batches of tickers.
 pub struct ScanJob {
-    reader: PackReader,
+    reader: Arc<PackReader>,
     program: Program,
     tickers: Vec<usize>,
     from: Option<chrono::NaiveDate>,
@@ -120,7 +120,7 @@ pub struct ScanJob {
 }
 
 impl ScanJob {
-    fn new(s: &ResolvedScan, reader: PackReader, shard_bars: u64) -> Result<ScanJob> {
+    fn new(s: &ResolvedScan, reader: Arc<PackReader>, shard_bars: u64) -> Result<ScanJob> {
         let program = scan::compile(&reader, &s.source, &s.params)?;
         let tickers = scan::select_tickers(&reader, s.tickers.as_deref())?;
         Ok(ScanJob {
@@ -201,7 +201,7 @@ const TEST_SHARD_TICKERS: usize = 50;
 /// An A+ example test: shards are batches of the example tickers; each shard's result is the
 /// JSON list of its tickers' reports.
 pub struct TestJob {
-    reader: PackReader,
+    reader: Arc<PackReader>,
     program: Program,
     examples: Vec<crate::atest::Example>,
     tickers: Vec<usize>,
@@ -209,7 +209,7 @@ pub struct TestJob {
 }
 
 impl TestJob {
-    fn new(t: &crate::exec::spec::ResolvedTest, reader: PackReader) -> Result<TestJob> {
+    fn new(t: &crate::exec::spec::ResolvedTest, reader: Arc<PackReader>) -> Result<TestJob> {
         let program = scan::compile(&reader, &t.source, &t.params)?;
         let names: Vec<String> = crate::atest::by_ticker(&t.examples).into_keys().collect();
         let tickers = scan::select_tickers(&reader, Some(&names))?;

@@ -155,7 +155,7 @@ pub struct TickerBacktest {
 
 /// A backtest: shards are batches of tickers.
 pub struct BacktestJob {
-    reader: PackReader,
+    reader: Arc<PackReader>,
     strategy: StrategyProgram,
     tickers: Vec<usize>,
     spec: ResolvedBacktest,
@@ -164,7 +164,7 @@ pub struct BacktestJob {
 
 impl BacktestJob {
     /// Compiles the strategy against the pack and selects the tickers.
-    pub fn new(spec: &ResolvedBacktest, reader: PackReader) -> Result<BacktestJob> {
+    pub fn new(spec: &ResolvedBacktest, reader: Arc<PackReader>) -> Result<BacktestJob> {
         let strategy = StrategyProgram::compile(&reader, &spec.strategy, &spec.params)?;
         let tickers = scan::select_tickers(&reader, spec.tickers.as_deref())?;
         let keep_equity = tickers.len() <= EQUITY_CURVE_MAX_TICKERS;
@@ -314,7 +314,7 @@ pub fn constraint_accepts(grid: &ParamGrid, constraint: &str) -> Result<Vec<bool
 /// A sweep: shards are batches of tickers; each runs the whole grid, streaming one row per
 /// (ticker, parameter set) into a compact binary body.
 pub struct SweepJob {
-    reader: PackReader,
+    reader: Arc<PackReader>,
     spec: ResolvedSweep,
     grid: ParamGrid,
     accepted: Vec<bool>,
@@ -325,7 +325,7 @@ pub struct SweepJob {
 
 impl SweepJob {
     /// Parses the grid, evaluates the constraint, compiles the strategy for every accepted combo.
-    pub fn new(spec: &ResolvedSweep, reader: PackReader) -> Result<SweepJob> {
+    pub fn new(spec: &ResolvedSweep, reader: Arc<PackReader>) -> Result<SweepJob> {
         let grid = ParamGrid::parse(&spec.grid).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let accepted = match &spec.constraint {
             Some(c) => constraint_accepts(&grid, c)?,
@@ -596,11 +596,11 @@ pub fn aggregate(results: &[TickerBacktest]) -> serde_json::Map<String, Value> {
 }
 
 /// Builds the strategy jobs.
-pub fn build_backtest(spec: &ResolvedBacktest, reader: PackReader) -> Result<Arc<dyn Job>> {
+pub fn build_backtest(spec: &ResolvedBacktest, reader: Arc<PackReader>) -> Result<Arc<dyn Job>> {
     Ok(Arc::new(BacktestJob::new(spec, reader)?))
 }
 
 /// Builds a sweep job.
-pub fn build_sweep(spec: &ResolvedSweep, reader: PackReader) -> Result<Arc<dyn Job>> {
+pub fn build_sweep(spec: &ResolvedSweep, reader: Arc<PackReader>) -> Result<Arc<dyn Job>> {
     Ok(Arc::new(SweepJob::new(spec, reader)?))
 }

@@ -336,8 +336,21 @@ async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
         };
         let t = Instant::now();
         let sub = engine.submit(spec).await?;
+        let submitted = t.elapsed().as_secs_f64();
         let rec = engine.run(&sub.execution.id, super::run::workers()).await?;
         engine_s = engine_s.min(t.elapsed().as_secs_f64());
+        let total = t.elapsed().as_secs_f64();
+        let t2 = Instant::now();
+        engine.summarize_scan(&sub.execution.id).await?;
+        let h = Instant::now();
+        engine.snapshot_health(&sub.execution.id).await?;
+        eprintln!(
+            "engine: submit {:.1} ms, run {:.1} ms (summary {:.1} ms, health {:.1} ms)",
+            submitted * 1e3,
+            (total - submitted) * 1e3,
+            (h - t2).as_secs_f64() * 1e3,
+            h.elapsed().as_secs_f64() * 1e3
+        );
         anyhow::ensure!(
             rec.state == quantd_core::ExecutionState::Completed,
             "engine run ended {}",
