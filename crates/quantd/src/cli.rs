@@ -207,10 +207,10 @@ pub struct RollbackArgs {
     pub to: Option<u32>,
 }
 
-/// Arguments of `scan`.
-#[derive(Debug, Args)]
+/// A scanner to run: inline or stored, on which pack, with which parameters (`scan` and `test`).
+#[derive(Debug, Args, Clone)]
 #[command(group = clap::ArgGroup::new("scanner").required(true).args(["expr", "code"]))]
-pub struct ScanArgs {
+pub struct ScannerArgs {
     /// The scanner expression (see docs/expressions.md), e.g. `close < sma(close, 50) and rsi(close, 14) < 30`.
     #[arg(long)]
     pub expr: Option<String>,
@@ -220,6 +220,17 @@ pub struct ScanArgs {
     /// Pack name, id or id prefix; default: the newest fresh pack.
     #[arg(long)]
     pub pack: Option<String>,
+    /// A `$name` value, as name=number (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, f64)>,
+}
+
+/// Arguments of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The scanner.
+    #[command(flatten)]
+    pub scanner: ScannerArgs,
     /// Only these tickers (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub tickers: Option<Vec<String>>,
@@ -229,9 +240,6 @@ pub struct ScanArgs {
     /// Last signal date kept (YYYY-MM-DD).
     #[arg(long)]
     pub to: Option<chrono::NaiveDate>,
-    /// A `$name` value, as name=number (repeatable).
-    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
-    pub params: Vec<(String, f64)>,
     /// Output format: table, csv, json, ndjson, parquet or md (default: from --out's extension, else table).
     #[arg(long)]
     pub format: Option<String>,
@@ -366,26 +374,16 @@ pub struct SweepArgs {
 
 /// Arguments of `test`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("scanner").required(true).args(["expr", "code"]))]
 pub struct TestArgs {
-    /// The scanner expression.
-    #[arg(long)]
-    pub expr: Option<String>,
-    /// A stored scanner: NAME or NAME@N.
-    #[arg(long)]
-    pub code: Option<String>,
+    /// The scanner.
+    #[command(flatten)]
+    pub scanner: ScannerArgs,
     /// CSV of examples: `ticker,date` or `ticker,date,expected` (true/false).
     #[arg(long)]
     pub examples: PathBuf,
     /// Bars a signal may be away from an example date and still match it.
     #[arg(long, default_value_t = 2)]
     pub tolerance: usize,
-    /// Pack name, id or id prefix; default: the newest fresh pack.
-    #[arg(long)]
-    pub pack: Option<String>,
-    /// A `$name` value, as name=number (repeatable).
-    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
-    pub params: Vec<(String, f64)>,
     /// Report format: md (default) or json.
     #[arg(long)]
     pub format: Option<String>,

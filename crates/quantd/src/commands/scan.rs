@@ -22,12 +22,8 @@ const TABLE_ROWS: usize = 20;
 /// The engine request of `quantd scan`.
 pub fn request(args: &ScanArgs) -> JobRequest {
     JobRequest::Scan(ScanRequest {
-        code: match (&args.expr, &args.code) {
-            (Some(e), _) => CodeChoice::Inline(e.clone()),
-            (None, Some(c)) => CodeChoice::Stored(c.clone()),
-            (None, None) => unreachable!("clap requires --expr or --code"),
-        },
-        params: args.params.iter().cloned().collect(),
+        code: code_choice(&args.scanner),
+        params: args.scanner.params.iter().cloned().collect(),
         tickers: args.tickers.clone(),
         from: args.from,
         to: args.to,
@@ -36,7 +32,7 @@ pub fn request(args: &ScanArgs) -> JobRequest {
 
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
-    let spec = submit_spec(request(&args), args.pack.clone(), &args.run);
+    let spec = submit_spec(request(&args), args.scanner.pack.clone(), &args.run);
     let Some(rec) = submit_and_wait(ctx, &engine, spec, &args.run).await? else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -46,6 +42,15 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     write_scan(ctx, &engine, &rec, format, args.out.as_deref()).await?;
     Ok(exit_code(&rec))
+}
+
+/// `--expr` or `--code`.
+pub fn code_choice(s: &crate::cli::ScannerArgs) -> CodeChoice {
+    match (&s.expr, &s.code) {
+        (Some(e), _) => CodeChoice::Inline(e.clone()),
+        (None, Some(c)) => CodeChoice::Stored(c.clone()),
+        (None, None) => unreachable!("clap requires --expr or --code"),
+    }
 }
 
 /// `--format`, else the extension of `--out`, else `default`.

@@ -6,7 +6,7 @@ use crate::cli::TestArgs;
 use anyhow::Context;
 use quantd_core::ExecutionState;
 use quantd_engine::exec::Engine;
-use quantd_engine::exec::spec::{CodeChoice, JobRequest, TestRequest};
+use quantd_engine::exec::spec::{JobRequest, TestRequest};
 use quantd_engine::results::Format;
 use quantd_store::ExecutionRecord;
 use std::path::Path;
@@ -18,21 +18,17 @@ pub async fn run(ctx: &Ctx, a: TestArgs) -> anyhow::Result<ExitCode> {
     let examples = quantd_engine::atest::parse_examples(&text)
         .with_context(|| format!("in {}", a.examples.display()))?;
     let engine = ctx.engine().await?;
-    let code = match (&a.expr, &a.code) {
-        (Some(e), _) => CodeChoice::Inline(e.clone()),
-        (None, Some(c)) => CodeChoice::Stored(c.clone()),
-        (None, None) => unreachable!("clap requires --expr or --code"),
-    };
+    let code = super::scan::code_choice(&a.scanner);
     let job = JobRequest::Test(TestRequest {
         code,
-        params: a.params.iter().cloned().collect(),
+        params: a.scanner.params.iter().cloned().collect(),
         examples,
         tolerance: a.tolerance,
     });
     let Some(rec) = submit_and_wait(
         ctx,
         &engine,
-        submit_spec(job, a.pack.clone(), &a.run),
+        submit_spec(job, a.scanner.pack.clone(), &a.run),
         &a.run,
     )
     .await?
