@@ -149,7 +149,15 @@ async fn data(a: BenchDataArgs) -> anyhow::Result<ExitCode> {
     );
 
     let peer = match &a.python {
-        Some(py) => Some(run_peer(py, &pq_path, a.repeat)?),
+        Some(py) => Some(python_peer(
+            py,
+            &[
+                "-c".as_ref(),
+                PYARROW_PEER.as_ref(),
+                pq_path.as_os_str(),
+                a.repeat.to_string().as_ref(),
+            ],
+        )?),
         None => None,
     };
     let pyarrow_cv = peer
@@ -245,17 +253,18 @@ fn row(what: &str, secs: f64, bars: f64) -> Vec<String> {
     ]
 }
 
-fn run_peer(python: &Path, parquet: &Path, repeat: usize) -> anyhow::Result<serde_json::Value> {
+/// Runs a peer measurement in Python (`python args…`) and parses the JSON object it prints.
+pub(super) fn python_peer<S: AsRef<std::ffi::OsStr>>(
+    python: &Path,
+    args: &[S],
+) -> anyhow::Result<serde_json::Value> {
     let out = std::process::Command::new(python)
-        .arg("-c")
-        .arg(PYARROW_PEER)
-        .arg(parquet)
-        .arg(repeat.to_string())
+        .args(args)
         .output()
         .with_context(|| format!("running {}", python.display()))?;
     anyhow::ensure!(
         out.status.success(),
-        "pyarrow peer failed: {}",
+        "peer failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(serde_json::from_slice(&out.stdout)?)
@@ -397,18 +406,11 @@ async fn scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
                 ParquetLayout::default(),
                 &NoProgress,
             )?;
-            let o = std::process::Command::new(py)
-                .arg(&a.peers)
-                .arg(&pq)
-                .arg(tmp.path().join("pandas-hits.parquet"))
-                .output()
-                .with_context(|| format!("running {}", a.peers.display()))?;
-            anyhow::ensure!(
-                o.status.success(),
-                "peers failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            Some(serde_json::from_slice::<serde_json::Value>(&o.stdout)?)
+            let hits = tmp.path().join("pandas-hits.parquet");
+            Some(python_peer(
+                py,
+                &[a.peers.as_os_str(), pq.as_os_str(), hits.as_os_str()],
+            )?)
         }
         None => None,
     };

@@ -20,17 +20,9 @@ const UP: &str = "crosses_above(sma(close, $fast), sma(close, $slow))";
 const DOWN: &str = "crosses_below(sma(close, $fast), sma(close, $slow))";
 
 fn peer(python: &Path, script: &Path, args: &[&str]) -> anyhow::Result<serde_json::Value> {
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .args(args)
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "peer failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(serde_json::from_slice(&out.stdout)?)
+    let mut all: Vec<&std::ffi::OsStr> = vec![script.as_os_str()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    super::bench::python_peer(python, &all)
 }
 
 /// One backtest of the README Quick Start on GOOG: compile once, then signals + simulation +
