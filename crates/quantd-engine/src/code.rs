@@ -5,7 +5,7 @@ use crate::error::{EngineError, Result};
 use quantd_core::CodeVersionId;
 use quantd_expr::Schema;
 use quantd_store::code::Added;
-use quantd_store::{CodeVersion, Store};
+use quantd_store::{CodeVersion, Page, Store};
 use serde::{Deserialize, Serialize};
 
 /// A strategy written in the expression language: entry and exit conditions, long and short.
@@ -170,12 +170,12 @@ pub fn check_code_name(name: &str) -> Result<()> {
 }
 
 /// The columns code may use: OHLCV and every column of any pack in the catalog.
-pub async fn known_columns(store: &Store) -> Result<Vec<String>> {
+pub async fn known_columns(store: &impl Store) -> Result<Vec<String>> {
     let mut cols: Vec<String> = quantd_data::bars::BASE_COLUMNS
         .iter()
         .map(|s| s.to_string())
         .collect();
-    for p in store.list_packs().await? {
+    for p in store.list_packs(&Page::all()).await?.items {
         for c in p.columns {
             if !cols.contains(&c) {
                 cols.push(c);
@@ -186,7 +186,7 @@ pub async fn known_columns(store: &Store) -> Result<Vec<String>> {
 }
 
 /// Validates and stores a version of `name`.
-pub async fn add(store: &Store, name: &str, source: &CodeSource) -> Result<Added> {
+pub async fn add(store: &impl Store, name: &str, source: &CodeSource) -> Result<Added> {
     check_code_name(name)?;
     let params = source.validate(&known_columns(store).await?)?;
     Ok(store
@@ -201,17 +201,18 @@ pub async fn add(store: &Store, name: &str, source: &CodeSource) -> Result<Added
 }
 
 /// Resolves `NAME[@N]` to a stored version, or says what exists.
-pub async fn resolve(store: &Store, reference: &str) -> Result<CodeVersion> {
+pub async fn resolve(store: &impl Store, reference: &str) -> Result<CodeVersion> {
     let r: CodeRefText = reference.parse()?;
     if let Some(v) = store.code_version(&r.name, r.version).await? {
         return Ok(v);
     }
-    let versions = store.code_versions(&r.name).await?;
+    let versions = store.code_versions(&r.name, &Page::all()).await?.items;
     let hint = match (versions.is_empty(), r.version) {
         (true, _) => {
             let names: Vec<String> = store
-                .code_names()
+                .code_names(&Page::first(20))
                 .await?
+                .items
                 .into_iter()
                 .map(|n| n.name)
                 .collect();
@@ -237,7 +238,7 @@ pub async fn resolve(store: &Store, reference: &str) -> Result<CodeVersion> {
 }
 
 /// Points `name` at an earlier version: `to`, or the one before the current.
-pub async fn rollback(store: &Store, name: &str, to: Option<u32>) -> Result<CodeVersion> {
+pub async fn rollback(store: &impl Store, name: &str, to: Option<u32>) -> Result<CodeVersion> {
     let current = resolve(store, name).await?;
     let target = match to {
         Some(v) => v,
@@ -253,7 +254,7 @@ pub async fn rollback(store: &Store, name: &str, to: Option<u32>) -> Result<Code
             what: format!("version {target} of `{name}`"),
             hint: format!(
                 "; it has versions 1 to {}",
-                store.code_versions(name).await?.len()
+                store.code_versions(name, &Page::all()).await?.items.len()
             ),
         });
     }

@@ -14,7 +14,7 @@ use crate::error::{EngineError, Result};
 use chrono::{Duration, Utc};
 use quantd_core::{PackId, PackState, Progress, Rights};
 use quantd_data::{BarTable, ImportOptions, PackReader, SynthSpec, hash, synth};
-use quantd_store::{NewPack, PackRecord, Store};
+use quantd_store::{NewPack, PackRecord, Page, Paged, SqliteStore, Store};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,20 +65,29 @@ pub struct ImportReport {
 
 /// The pack operations over one data directory.
 #[derive(Debug, Clone)]
-pub struct Packs {
-    store: Store,
+pub struct Packs<S = SqliteStore> {
+    store: S,
     dir: DataDir,
     /// Packs already mapped, by id: packs are immutable, so one mapping serves every reader and
     /// its pages stay mapped between executions.
     readers: Arc<std::sync::Mutex<std::collections::HashMap<PackId, Arc<PackReader>>>>,
 }
 
-impl Packs {
-    /// Opens the data directory (creating it), migrates the store, and fails imports whose
-    /// process is gone.
+impl Packs<SqliteStore> {
+    /// Opens the data directory (creating it) with the embedded SQLite store, migrates it, and
+    /// fails imports whose process is gone.
     pub async fn open(dir: DataDir) -> Result<Packs> {
         dir.create()?;
-        let store = Store::open(dir.root()).await?;
+        let store = SqliteStore::open(dir.root()).await?;
+        Packs::with_store(dir, store).await
+    }
+}
+
+impl<S: Store> Packs<S> {
+    /// The pack operations over `dir` with catalog rows kept in `store`; fails imports whose
+    /// process is gone.
+    pub async fn with_store(dir: DataDir, store: S) -> Result<Packs<S>> {
+        dir.create()?;
         let packs = Packs {
             store,
             dir,
@@ -94,7 +103,7 @@ impl Packs {
     }
 
     /// The store, for callers that need other tables.
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &S {
         &self.store
     }
 
@@ -293,9 +302,9 @@ impl Packs {
         })
     }
 
-    /// Every catalog row, newest first.
-    pub async fn list(&self) -> Result<Vec<PackRecord>> {
-        Ok(self.store.list_packs().await?)
+    /// Catalog rows, newest first, one page.
+    pub async fn list(&self, page: &Page) -> Result<Paged<PackRecord>> {
+        Ok(self.store.list_packs(page).await?)
     }
 
     /// Finds the catalog row for a name, an id or an id prefix (≥ 8 characters). A name gives its
@@ -325,7 +334,13 @@ impl Packs {
         match ids.as_slice() {
             [one] => Ok((*one).clone()),
             [] => {
-                let names: Vec<String> = self.list().await?.into_iter().map(|r| r.name).collect();
+                let names: Vec<String> = self
+                    .list(&Page::first(50))
+                    .await?
+                    .items
+                    .into_iter()
+                    .map(|r| r.name)
+                    .collect();
                 let hint = if names.is_empty() {
                     "; the catalog is empty: `quantd data import` or `quantd data synth` first"
                         .to_string()

@@ -10,6 +10,7 @@ use quantd_engine::exec::spec::{CodeChoice, JobRequest, ScanRequest, SubmitSpec}
 use quantd_engine::exec::{Engine, EngineOptions, ExecutionOptions, ShardFailurePolicy, Step};
 use quantd_engine::scan::Signals;
 use quantd_engine::{DataDir, Packs};
+use quantd_store::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -491,9 +492,10 @@ async fn the_freshness_gate_refuses_error_packs_and_warns_on_stale_ones() {
         .await
         .unwrap();
     let stale_id = packs
-        .list()
+        .list(&quantd_store::Page::all())
         .await
         .unwrap()
+        .items
         .into_iter()
         .find(|p| p.state == quantd_core::PackState::Stale)
         .unwrap()
@@ -565,6 +567,7 @@ async fn a_warming_pack_is_refused_with_its_ready_time() {
             .list_executions(&Default::default())
             .await
             .unwrap()
+            .items
             .is_empty(),
         "refusals create nothing"
     );

@@ -3,8 +3,9 @@
 //! `NAME@N` to version N. Removing a name hides it but keeps its versions, so executions that
 //! ran them stay reproducible.
 
-use crate::Store;
+use crate::SqliteStore;
 use crate::error::{Result, StoreError};
+use crate::traits::{CodeRegistry, Page, Paged};
 use chrono::{DateTime, Utc};
 use quantd_core::CodeVersionId;
 use serde::Serialize;
@@ -82,10 +83,10 @@ pub struct Added {
     pub unchanged: bool,
 }
 
-impl Store {
+impl CodeRegistry for SqliteStore {
     /// Adds a version of `name` (or returns the current one when its content is identical).
     /// A removed name comes back with its numbering continued.
-    pub async fn add_code(
+    async fn add_code(
         &self,
         name: &str,
         id: &CodeVersionId,
@@ -155,11 +156,7 @@ impl Store {
 
     /// Version `version` of `name`, or its current version when `None`. Removed names resolve
     /// only with an explicit version.
-    pub async fn code_version(
-        &self,
-        name: &str,
-        version: Option<u32>,
-    ) -> Result<Option<CodeVersion>> {
+    async fn code_version(&self, name: &str, version: Option<u32>) -> Result<Option<CodeVersion>> {
         let row = match version {
             Some(v) => {
                 sqlx::query("SELECT * FROM code_versions WHERE name = ? AND version = ?")
@@ -182,7 +179,7 @@ impl Store {
     }
 
     /// A version by content id (the first name it was added under).
-    pub async fn code_by_id(&self, id: &CodeVersionId) -> Result<Option<CodeVersion>> {
+    async fn code_by_id(&self, id: &CodeVersionId) -> Result<Option<CodeVersion>> {
         let row =
             sqlx::query("SELECT * FROM code_versions WHERE id = ? ORDER BY created_at LIMIT 1")
                 .bind(id.as_str())
@@ -192,25 +189,38 @@ impl Store {
     }
 
     /// Every version of `name`, oldest first.
-    pub async fn code_versions(&self, name: &str) -> Result<Vec<CodeVersion>> {
-        let rows = sqlx::query("SELECT * FROM code_versions WHERE name = ? ORDER BY version")
-            .bind(name)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(version_from_row).collect()
+    async fn code_versions(&self, name: &str, page: &Page) -> Result<Paged<CodeVersion>> {
+        let after = page.cursor(|c| c.parse::<i64>().ok())?.unwrap_or(0);
+        let rows = sqlx::query(
+            "SELECT * FROM code_versions WHERE name = ? AND version > ? ORDER BY version LIMIT ?",
+        )
+        .bind(name)
+        .bind(after)
+        .bind(page.sql_limit())
+        .fetch_all(&self.pool)
+        .await?;
+        let rows = rows
+            .iter()
+            .map(version_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Paged::from_rows(rows, page, |v| v.version.to_string()))
     }
 
     /// Names that are not removed, by name.
-    pub async fn code_names(&self) -> Result<Vec<CodeName>> {
+    async fn code_names(&self, page: &Page) -> Result<Paged<CodeName>> {
+        let after = page.cursor(|c| Some(c.to_string()))?.unwrap_or_default();
         let rows = sqlx::query(
             "SELECT n.name, n.current, n.updated_at, v.language, \
              (SELECT COUNT(*) FROM code_versions c WHERE c.name = n.name) AS versions \
              FROM code_names n JOIN code_versions v ON v.name = n.name AND v.version = n.current \
-             WHERE n.deleted = 0 ORDER BY n.name",
+             WHERE n.deleted = 0 AND n.name > ? ORDER BY n.name LIMIT ?",
         )
+        .bind(after)
+        .bind(page.sql_limit())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let names = rows
+            .iter()
             .map(|r| {
                 let updated: String = r.try_get("updated_at")?;
                 Ok(CodeName {
@@ -221,11 +231,12 @@ impl Store {
                     updated_at: time(&updated)?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Paged::from_rows(names, page, |n| n.name.clone()))
     }
 
     /// Points `name` at `version` (which must exist). Returns false when the name is unknown or removed.
-    pub async fn set_current_code(&self, name: &str, version: u32) -> Result<bool> {
+    async fn set_current_code(&self, name: &str, version: u32) -> Result<bool> {
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT version FROM code_versions WHERE name = ? AND version = ?")
                 .bind(name)
@@ -247,7 +258,7 @@ impl Store {
     }
 
     /// Removes a name (its versions stay readable as `NAME@N` and by id). Returns false when unknown.
-    pub async fn remove_code(&self, name: &str) -> Result<bool> {
+    async fn remove_code(&self, name: &str) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE code_names SET deleted = 1, updated_at = ? WHERE name = ? AND deleted = 0",
         )

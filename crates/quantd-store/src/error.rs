@@ -34,6 +34,9 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// A page cursor that no list of this store handed out.
+    #[error("invalid page cursor `{0}`: pass the `next` value of the previous page unchanged")]
+    BadCursor(String),
     /// The requested change does not apply to the row's current state.
     #[error("{0}")]
     Conflict(String),
@@ -54,7 +57,7 @@ impl StoreError {
             {
                 ErrorClass::Network
             }
-            StoreError::Conflict(_) => ErrorClass::Validation,
+            StoreError::Conflict(_) | StoreError::BadCursor(_) => ErrorClass::Validation,
             _ => ErrorClass::Internal,
         }
     }

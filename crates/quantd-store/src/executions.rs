@@ -7,8 +7,9 @@
 //! Claims use `BEGIN IMMEDIATE` (SQLite's single writer) and a lease: a shard is `running` under
 //! an owner until its lease expires or its owner is known dead, then returns to `pending`.
 
-use crate::Store;
+use crate::SqliteStore;
 use crate::error::{Result, StoreError};
+use crate::traits::{ExecutionQueue, Page, Paged};
 use chrono::{DateTime, Utc};
 use quantd_core::state::StateMachine;
 use quantd_core::{
@@ -157,7 +158,7 @@ pub enum FailureOutcome {
     Continue,
 }
 
-/// Filters for [`Store::list_executions`].
+/// Filters for [`SqliteStore::list_executions`].
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
     /// Only this workspace.
@@ -170,8 +171,8 @@ pub struct ExecutionFilter {
     pub state: Option<ExecutionState>,
     /// Only created at or after (Unix ms).
     pub since: Option<Millis>,
-    /// Only created before this (created_at, id) cursor.
-    pub before: Option<(Millis, String)>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
     /// At most this many.
     pub limit: u32,
 }
@@ -345,9 +346,50 @@ async fn finish_if_done(
     ))
 }
 
-impl Store {
+/// Ends an execution (failed or cancelled) inside a transaction: pending shards are cancelled;
+/// running ones finish or stop on their own.
+async fn end_execution(
+    tx: &mut Transaction<'_, Sqlite>,
+    exec: &ExecutionId,
+    now: Millis,
+    to: ExecutionState,
+    error: Option<(ErrorClass, &str)>,
+) -> Result<Vec<EventRecord>> {
+    let from = exec_state(tx, exec)
+        .await?
+        .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
+    from.transition(to)
+        .map_err(|e| StoreError::Conflict(e.to_string()))?;
+    sqlx::query("UPDATE executions SET state = ?, finished_at = ?, error_class = ?, error_message = ? WHERE id = ?")
+        .bind(to.name())
+        .bind(now)
+        .bind(error.map(|e| e.0.as_str()))
+        .bind(error.map(|e| e.1))
+        .bind(exec.as_str())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE shards SET state = 'cancelled', finished_at = ? WHERE execution_id = ? AND state = 'pending'")
+        .bind(now)
+        .bind(exec.as_str())
+        .execute(&mut **tx)
+        .await?;
+    let ev = match (to, error) {
+        (ExecutionState::Failed, Some((class, message))) => Event::ExecutionFailed {
+            class,
+            message: message.to_string(),
+        },
+        (ExecutionState::Failed, None) => Event::ExecutionFailed {
+            class: ErrorClass::Internal,
+            message: "failed".into(),
+        },
+        _ => Event::ExecutionCancelled,
+    };
+    Ok(vec![append(tx, exec, now, ev).await?])
+}
+
+impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event.
-    pub async fn create_execution(&self, e: &NewExecution) -> Result<Vec<EventRecord>> {
+    async fn create_execution(&self, e: &NewExecution) -> Result<Vec<EventRecord>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, pack_id, code_version, options, \
@@ -393,7 +435,7 @@ impl Store {
 
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an
     /// execution that is pending or running, under `owner`'s lease until `lease_until`.
-    pub async fn claim_shard(
+    async fn claim_shard(
         &self,
         owner: &str,
         now: Millis,
@@ -471,7 +513,7 @@ impl Store {
     }
 
     /// Extends the leases of every shard `owner` holds.
-    pub async fn heartbeat(&self, owner: &str, lease_until: Millis) -> Result<u64> {
+    async fn heartbeat(&self, owner: &str, lease_until: Millis) -> Result<u64> {
         let r = sqlx::query(
             "UPDATE shards SET lease_expires_at = ? WHERE lease_owner = ? AND state = 'running'",
         )
@@ -485,7 +527,7 @@ impl Store {
     /// Commits a shard's results with its `done` state and events — or nothing, if the shard is
     /// no longer `owner`'s.
     #[allow(clippy::too_many_arguments)]
-    pub async fn complete_shard(
+    async fn complete_shard(
         &self,
         shard: &ClaimedShard,
         owner: &str,
@@ -549,7 +591,7 @@ impl Store {
 
     /// Records a failed attempt and what follows from it.
     #[allow(clippy::too_many_arguments)]
-    pub async fn fail_shard(
+    async fn fail_shard(
         &self,
         shard: &ClaimedShard,
         owner: &str,
@@ -615,7 +657,7 @@ impl Store {
                 events.push(append(&mut tx, exec, now, progress).await?);
                 if outcome == FailureOutcome::FailExecution {
                     events.extend(
-                        self.end_execution(
+                        end_execution(
                             &mut tx,
                             exec,
                             now,
@@ -634,7 +676,7 @@ impl Store {
     }
 
     /// Marks a claimed shard `cancelled` after it stopped because its execution was cancelled.
-    pub async fn stop_shard(&self, shard: &ClaimedShard, owner: &str, now: Millis) -> Result<bool> {
+    async fn stop_shard(&self, shard: &ClaimedShard, owner: &str, now: Millis) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE shards SET state = 'cancelled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
              WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ?",
@@ -649,7 +691,7 @@ impl Store {
     }
 
     /// Returns a claimed shard to `pending` without counting a failure (shutdown, pause race).
-    pub async fn release_shard(&self, shard: &ClaimedShard, owner: &str) -> Result<bool> {
+    async fn release_shard(&self, shard: &ClaimedShard, owner: &str) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
              WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ?",
@@ -662,50 +704,8 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Ends an execution (failed or cancelled) inside a transaction: pending shards are cancelled;
-    /// running ones finish or stop on their own.
-    async fn end_execution(
-        &self,
-        tx: &mut Transaction<'_, Sqlite>,
-        exec: &ExecutionId,
-        now: Millis,
-        to: ExecutionState,
-        error: Option<(ErrorClass, &str)>,
-    ) -> Result<Vec<EventRecord>> {
-        let from = exec_state(tx, exec)
-            .await?
-            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
-        from.transition(to)
-            .map_err(|e| StoreError::Conflict(e.to_string()))?;
-        sqlx::query("UPDATE executions SET state = ?, finished_at = ?, error_class = ?, error_message = ? WHERE id = ?")
-            .bind(to.name())
-            .bind(now)
-            .bind(error.map(|e| e.0.as_str()))
-            .bind(error.map(|e| e.1))
-            .bind(exec.as_str())
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("UPDATE shards SET state = 'cancelled', finished_at = ? WHERE execution_id = ? AND state = 'pending'")
-            .bind(now)
-            .bind(exec.as_str())
-            .execute(&mut **tx)
-            .await?;
-        let ev = match (to, error) {
-            (ExecutionState::Failed, Some((class, message))) => Event::ExecutionFailed {
-                class,
-                message: message.to_string(),
-            },
-            (ExecutionState::Failed, None) => Event::ExecutionFailed {
-                class: ErrorClass::Internal,
-                message: "failed".into(),
-            },
-            _ => Event::ExecutionCancelled,
-        };
-        Ok(vec![append(tx, exec, now, ev).await?])
-    }
-
     /// Pauses, resumes or cancels an execution (checked against the state machine).
-    pub async fn change_execution_state(
+    async fn change_execution_state(
         &self,
         exec: &ExecutionId,
         to: ExecutionState,
@@ -716,7 +716,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
         let events = match to {
-            ExecutionState::Cancelled => self.end_execution(&mut tx, exec, now, to, None).await?,
+            ExecutionState::Cancelled => end_execution(&mut tx, exec, now, to, None).await?,
             ExecutionState::Paused | ExecutionState::Running => {
                 // Resuming goes back to where it was: running if a shard ever started, else pending.
                 let target = if to == ExecutionState::Running {
@@ -765,11 +765,7 @@ impl Store {
 
     /// Returns to `pending` the running shards whose lease expired or whose owner is dead
     /// (`owner_alive` answers for each owner). Returns how many.
-    pub async fn recover_shards(
-        &self,
-        now: Millis,
-        owner_alive: impl Fn(&str) -> bool,
-    ) -> Result<u64> {
+    async fn recover_shards(&self, now: Millis, owner_alive: impl Fn(&str) -> bool) -> Result<u64> {
         let rows: Vec<(String, i64, Option<String>, Option<i64>)> =
             sqlx::query_as("SELECT execution_id, idx, lease_owner, lease_expires_at FROM shards WHERE state = 'running'")
                 .fetch_all(&self.pool)
@@ -796,7 +792,7 @@ impl Store {
     }
 
     /// One execution.
-    pub async fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>> {
+    async fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>> {
         let row = sqlx::query("SELECT * FROM executions WHERE id = ?")
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -806,7 +802,7 @@ impl Store {
 
     /// Executions newest first, filtered, one page. Only the filters given go into the SQL, so
     /// SQLite walks the (workspace, created_at, id) or (workspace, name, created_at) index.
-    pub async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
+    async fn list_executions(&self, f: &ExecutionFilter) -> Result<Paged<ExecutionRecord>> {
         let mut q: sqlx::QueryBuilder<Sqlite> =
             sqlx::QueryBuilder::new("SELECT * FROM executions WHERE 1 = 1");
         if let Some(w) = &f.workspace {
@@ -824,7 +820,15 @@ impl Store {
         if let Some(t) = f.since {
             q.push(" AND created_at >= ").push_bind(t);
         }
-        if let Some((t, id)) = &f.before {
+        let page = Page {
+            after: f.after.clone(),
+            limit: f.limit,
+        };
+        let before = page.cursor(|c| {
+            let (t, id) = c.split_once('.')?;
+            Some((t.parse::<Millis>().ok()?, id.to_string()))
+        })?;
+        if let Some((t, id)) = &before {
             q.push(" AND (created_at, id) < (")
                 .push_bind(*t)
                 .push(", ")
@@ -832,13 +836,19 @@ impl Store {
                 .push(")");
         }
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(f.limit.max(1) as i64);
+            .push_bind(page.sql_limit());
         let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter().map(record_from_row).collect()
+        let rows = rows
+            .iter()
+            .map(record_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Paged::from_rows(rows, &page, |r| {
+            format!("{}.{}", r.created_at, r.id)
+        }))
     }
 
     /// Executions that are not finished, oldest first.
-    pub async fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>> {
+    async fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>> {
         let rows = sqlx::query("SELECT * FROM executions WHERE state IN ('pending', 'running', 'paused') ORDER BY created_at")
             .fetch_all(&self.pool)
             .await?;
@@ -846,10 +856,7 @@ impl Store {
     }
 
     /// The newest completed execution with this fingerprint.
-    pub async fn completed_by_fingerprint(
-        &self,
-        fingerprint: &str,
-    ) -> Result<Option<ExecutionRecord>> {
+    async fn completed_by_fingerprint(&self, fingerprint: &str) -> Result<Option<ExecutionRecord>> {
         let row = sqlx::query(
             "SELECT * FROM executions WHERE fingerprint = ? AND state = 'completed' AND shards_failed = 0 ORDER BY created_at DESC LIMIT 1",
         )
@@ -860,7 +867,7 @@ impl Store {
     }
 
     /// The shards of an execution, in plan order.
-    pub async fn shards(&self, id: &ExecutionId) -> Result<Vec<ShardRecord>> {
+    async fn shards(&self, id: &ExecutionId) -> Result<Vec<ShardRecord>> {
         let rows = sqlx::query("SELECT * FROM shards WHERE execution_id = ? ORDER BY idx")
             .bind(id.as_str())
             .fetch_all(&self.pool)
@@ -885,7 +892,7 @@ impl Store {
     }
 
     /// Events with a sequence number above `after`, in order, at most `limit`.
-    pub async fn events_after(
+    async fn events_after(
         &self,
         id: &ExecutionId,
         after: u64,
@@ -910,8 +917,8 @@ impl Store {
             .collect()
     }
 
-    /// Shard indices that have results, in order (read each with [`Store::shard_result`]).
-    pub async fn result_shards(&self, id: &ExecutionId) -> Result<Vec<u32>> {
+    /// Shard indices that have results, in order (read each with [`SqliteStore::shard_result`]).
+    async fn result_shards(&self, id: &ExecutionId) -> Result<Vec<u32>> {
         let v: Vec<i64> =
             sqlx::query_scalar("SELECT idx FROM shard_results WHERE execution_id = ? ORDER BY idx")
                 .bind(id.as_str())
@@ -921,7 +928,7 @@ impl Store {
     }
 
     /// One shard's stored results.
-    pub async fn shard_result(&self, id: &ExecutionId, idx: u32) -> Result<Option<Vec<u8>>> {
+    async fn shard_result(&self, id: &ExecutionId, idx: u32) -> Result<Option<Vec<u8>>> {
         Ok(
             sqlx::query_scalar("SELECT body FROM shard_results WHERE execution_id = ? AND idx = ?")
                 .bind(id.as_str())
@@ -932,7 +939,7 @@ impl Store {
     }
 
     /// Stores the metrics of a finished execution.
-    pub async fn set_summary(&self, id: &ExecutionId, summary: &Value) -> Result<()> {
+    async fn set_summary(&self, id: &ExecutionId, summary: &Value) -> Result<()> {
         sqlx::query("UPDATE executions SET summary = ? WHERE id = ?")
             .bind(summary.to_string())
             .bind(id.as_str())
@@ -942,7 +949,7 @@ impl Store {
     }
 
     /// Records a health snapshot and its event.
-    pub async fn record_health(
+    async fn record_health(
         &self,
         id: &ExecutionId,
         now: Millis,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod executions;
 mod migrate;
 pub mod packs;
+mod traits;
 
 pub use code::{CodeName, CodeVersion};
 pub use error::{Result, StoreError};
@@ -18,6 +19,7 @@ pub use executions::{
     ShardRecord,
 };
 pub use packs::{NewPack, PackRecord};
+pub use traits::{CodeRegistry, ExecutionQueue, PackCatalog, Page, Paged, Store};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -29,13 +31,13 @@ pub const DB_FILE: &str = "quantd.db";
 
 /// The SQLite-backed store.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and migrates it.
-    pub async fn open(data_dir: &Path) -> Result<Store> {
+    pub async fn open(data_dir: &Path) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::new()
             .filename(data_dir.join(DB_FILE))
             .create_if_missing(true)
@@ -48,11 +50,16 @@ impl Store {
             .connect_with(options)
             .await?;
         migrate::run(&pool).await?;
-        Ok(Store { pool })
+        Ok(SqliteStore { pool })
     }
 
     /// The schema version this build migrates to.
     pub fn schema_version() -> i64 {
         migrate::latest_version()
     }
+}
+
+/// The store traits, for callers that use a concrete store: `use quantd_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{CodeRegistry, ExecutionQueue, PackCatalog, Store};
 }

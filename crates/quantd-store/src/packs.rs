@@ -2,10 +2,11 @@
 //!
 //! A row is keyed by (name, content id). Importing registers a `warming` row, then in one
 //! transaction marks it `fresh` and the name's previous fresh row `stale`. A warming row whose
-//! importer died is turned into `error` by [`Store::fail_orphaned_imports`].
+//! importer died is turned into `error` by [`SqliteStore::fail_orphaned_imports`].
 
-use crate::Store;
+use crate::SqliteStore;
 use crate::error::{Result, StoreError};
+use crate::traits::{PackCatalog, Page, Paged};
 use chrono::{DateTime, NaiveDate, Utc};
 use quantd_core::{PackId, PackState, Rights};
 use sqlx::Row;
@@ -53,7 +54,7 @@ pub struct NewPack {
     pub name: String,
     /// The content id.
     pub id: PackId,
-    /// The importer's lock-file token (see [`Store::fail_orphaned_imports`]).
+    /// The importer's lock-file token (see [`SqliteStore::fail_orphaned_imports`]).
     pub import_token: String,
     /// When the import should be done.
     pub estimated_ready: DateTime<Utc>,
@@ -133,10 +134,10 @@ fn from_row(row: &SqliteRow) -> Result<PackRecord> {
     })
 }
 
-impl Store {
+impl PackCatalog for SqliteStore {
     /// Registers an import as `warming` (replacing an `error` row of the same name and id).
     /// Refuses when the same (name, id) is already warming, fresh or stale.
-    pub async fn begin_import(&self, p: &NewPack) -> Result<()> {
+    async fn begin_import(&self, p: &NewPack) -> Result<()> {
         let now = Utc::now().to_rfc3339();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing: Option<String> =
@@ -192,7 +193,7 @@ impl Store {
     /// Makes (name, id) the name's fresh pack — from `warming` after an import, or from `stale`
     /// when the same content is imported again — and the name's other fresh pack stale, in one
     /// transaction. Rights given replace the stored ones.
-    pub async fn make_fresh(&self, name: &str, id: &PackId, rights: Option<&Rights>) -> Result<()> {
+    async fn make_fresh(&self, name: &str, id: &PackId, rights: Option<&Rights>) -> Result<()> {
         let now = Utc::now().to_rfc3339();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
@@ -235,7 +236,7 @@ impl Store {
     }
 
     /// Marks a warming import as failed, with the reason.
-    pub async fn fail_import(&self, name: &str, id: &PackId, message: &str) -> Result<()> {
+    async fn fail_import(&self, name: &str, id: &PackId, message: &str) -> Result<()> {
         sqlx::query(
             "UPDATE packs SET state = 'error', error = ?, updated_at = ?, import_token = NULL, estimated_ready = NULL \
              WHERE name = ? AND id = ? AND state = 'warming'",
@@ -251,7 +252,7 @@ impl Store {
 
     /// Turns every warming row whose importer is gone into `error`. `importer_alive` is asked
     /// with each row's import token. Returns the rows changed.
-    pub async fn fail_orphaned_imports(
+    async fn fail_orphaned_imports(
         &self,
         importer_alive: impl Fn(&str) -> bool,
     ) -> Result<Vec<PackRecord>> {
@@ -275,16 +276,20 @@ impl Store {
     }
 
     /// Every catalog row, newest first.
-    pub async fn list_packs(&self) -> Result<Vec<PackRecord>> {
-        let rows = sqlx::query(select_packs!("ORDER BY seq DESC"))
+    async fn list_packs(&self, page: &Page) -> Result<Paged<PackRecord>> {
+        let before = page.cursor(|c| c.parse::<i64>().ok())?.unwrap_or(i64::MAX);
+        let rows = sqlx::query(select_packs!("WHERE seq < ? ORDER BY seq DESC LIMIT ?"))
+            .bind(before)
+            .bind(page.sql_limit())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(from_row).collect()
+        let rows = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Paged::from_rows(rows, page, |r| r.seq.to_string()))
     }
 
     /// Rows whose name is `key`, whose id is `key`, or whose id starts with `key` (at least 8
     /// hex characters), newest first.
-    pub async fn find_packs(&self, key: &str) -> Result<Vec<PackRecord>> {
+    async fn find_packs(&self, key: &str) -> Result<Vec<PackRecord>> {
         let prefix = if key.len() >= 8 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
             format!("{}%", key.to_ascii_lowercase())
         } else {
@@ -302,7 +307,7 @@ impl Store {
     }
 
     /// The newest fresh pack of any name.
-    pub async fn newest_fresh_pack(&self) -> Result<Option<PackRecord>> {
+    async fn newest_fresh_pack(&self) -> Result<Option<PackRecord>> {
         let row = sqlx::query(select_packs!(
             "WHERE state = 'fresh' ORDER BY seq DESC LIMIT 1"
         ))

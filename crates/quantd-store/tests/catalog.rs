@@ -2,7 +2,7 @@
 
 use chrono::{NaiveDate, Utc};
 use quantd_core::{PackId, PackState, Rights};
-use quantd_store::{NewPack, Store};
+use quantd_store::{NewPack, PackCatalog, SqliteStore};
 
 fn new_pack(name: &str, byte: u8, token: &str) -> NewPack {
     NewPack {
@@ -25,7 +25,7 @@ fn new_pack(name: &str, byte: u8, token: &str) -> NewPack {
     }
 }
 
-async fn state(store: &Store, name: &str, byte: u8) -> PackState {
+async fn state(store: &SqliteStore, name: &str, byte: u8) -> PackState {
     let id = PackId::from_digest([byte; 32]);
     store
         .find_packs(name)
@@ -40,7 +40,7 @@ async fn state(store: &Store, name: &str, byte: u8) -> PackState {
 #[tokio::test]
 async fn a_newer_import_makes_the_previous_one_stale_and_back() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
     let a = new_pack("u", 1, "t1");
     store.begin_import(&a).await.unwrap();
     assert_eq!(state(&store, "u", 1).await, PackState::Warming);
@@ -78,7 +78,7 @@ async fn a_newer_import_makes_the_previous_one_stale_and_back() {
 #[tokio::test]
 async fn illegal_changes_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
     let a = new_pack("u", 1, "t1");
     assert!(
         store.make_fresh("u", &a.id, None).await.is_err(),
@@ -101,7 +101,7 @@ async fn illegal_changes_are_refused() {
 #[tokio::test]
 async fn orphaned_imports_fail_and_live_ones_stay() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
     store
         .begin_import(&new_pack("dead", 1, "gone"))
         .await
@@ -132,12 +132,12 @@ async fn orphaned_imports_fail_and_live_ones_stay() {
 async fn packs_are_found_by_name_id_or_prefix_and_the_schema_persists() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path()).await.unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
         let a = new_pack("alpha", 0xab, "t");
         store.begin_import(&a).await.unwrap();
         store.make_fresh("alpha", &a.id, None).await.unwrap();
     }
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
     let id = PackId::from_digest([0xab; 32]);
     assert_eq!(store.find_packs("alpha").await.unwrap().len(), 1);
     assert_eq!(store.find_packs(id.as_str()).await.unwrap().len(), 1);

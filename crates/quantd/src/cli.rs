@@ -450,6 +450,9 @@ pub struct HistoryArgs {
     /// At most this many.
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
+    /// Continue after this cursor (printed at the end of the previous page).
+    #[arg(long)]
+    pub after: Option<String>,
 }
 
 /// Arguments of `summary`.

@@ -22,7 +22,9 @@ use clock::{Clock, SystemClock};
 use jobs::{Job, ShardFailure};
 use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, EventRecord, ExecutionId, ExecutionState, PackState};
-use quantd_store::{ClaimedShard, Commit, ExecutionRecord, FailureOutcome, NewExecution, Store};
+use quantd_store::{
+    ClaimedShard, Commit, ExecutionRecord, FailureOutcome, NewExecution, SqliteStore, Store,
+};
 use retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
 use spec::{ResolvedSpec, SubmitSpec};
@@ -127,8 +129,8 @@ pub enum Step {
 }
 
 /// The engine over one data directory.
-pub struct Engine {
-    packs: Packs,
+pub struct Engine<S = SqliteStore> {
+    packs: Packs<S>,
     clock: Arc<dyn Clock>,
     owner: String,
     _owner_lock: HeldLock,
@@ -140,7 +142,7 @@ pub struct Engine {
     options: EngineOptions,
 }
 
-impl std::fmt::Debug for Engine {
+impl<S> std::fmt::Debug for Engine<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("owner", &self.owner)
@@ -148,19 +150,19 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-impl Engine {
+impl<S: Store> Engine<S> {
     /// An engine on `packs`' data directory with the system clock. Returns the shards of dead
     /// workers to the queue first.
-    pub async fn new(packs: Packs, options: EngineOptions) -> Result<Engine> {
+    pub async fn new(packs: Packs<S>, options: EngineOptions) -> Result<Engine<S>> {
         Engine::with_clock(packs, options, Arc::new(SystemClock)).await
     }
 
     /// An engine with a given clock (tests use [`clock::ManualClock`]).
     pub async fn with_clock(
-        packs: Packs,
+        packs: Packs<S>,
         options: EngineOptions,
         clock: Arc<dyn Clock>,
-    ) -> Result<Engine> {
+    ) -> Result<Engine<S>> {
         let owner = new_token("worker");
         let lock = HeldLock::acquire(&packs.dir().tmp(), &owner)?;
         let (events, _) = broadcast::channel(4096);
@@ -188,12 +190,12 @@ impl Engine {
     }
 
     /// The store.
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &S {
         self.packs.store()
     }
 
     /// The pack service.
-    pub fn packs(&self) -> &Packs {
+    pub fn packs(&self) -> &Packs<S> {
         &self.packs
     }
 
@@ -591,7 +593,7 @@ impl Engine {
     /// The A+ report of a test execution, assembled from its shards; stored as its summary.
     pub async fn test_report(&self, id: &ExecutionId) -> Result<crate::atest::Report> {
         let rec = self.execution(id).await?;
-        let ResolvedSpec::Test(spec) = Engine::spec_of(&rec)? else {
+        let ResolvedSpec::Test(spec) = Self::spec_of(&rec)? else {
             return Err(EngineError::Invalid(format!(
                 "execution {id} is a {}, not an A+ test",
                 rec.kind
@@ -651,7 +653,7 @@ impl Engine {
         mut sink: impl FnMut(&[strategy::SweepResultRow]) -> Result<()>,
     ) -> Result<quantd_backtest::ParamGrid> {
         let rec = self.execution(id).await?;
-        let ResolvedSpec::Sweep(spec) = Engine::spec_of(&rec)? else {
+        let ResolvedSpec::Sweep(spec) = Self::spec_of(&rec)? else {
             return Err(EngineError::Invalid(format!(
                 "execution {id} is a {}, not a sweep",
                 rec.kind
@@ -671,7 +673,7 @@ impl Engine {
     /// the execution, and returns it.
     pub async fn summarize_scan(&self, id: &ExecutionId) -> Result<crate::scan::ScanSummary> {
         let rec = self.execution(id).await?;
-        let ResolvedSpec::Scan(spec) = Engine::spec_of(&rec)? else {
+        let ResolvedSpec::Scan(spec) = Self::spec_of(&rec)? else {
             return Err(EngineError::Invalid(format!(
                 "execution {id} is a {}, not a scan",
                 rec.kind

@@ -254,7 +254,10 @@ impl ResolvedSpec {
 }
 
 /// Resolves a code choice to expression text (and the stored version it came from).
-async fn scanner_text(store: &Store, choice: &CodeChoice) -> Result<(String, Option<CodeInfo>)> {
+async fn scanner_text(
+    store: &impl Store,
+    choice: &CodeChoice,
+) -> Result<(String, Option<CodeInfo>)> {
     match choice {
         CodeChoice::Inline(text) => Ok((text.clone(), None)),
         CodeChoice::Stored(reference) => {
@@ -279,7 +282,7 @@ async fn scanner_text(store: &Store, choice: &CodeChoice) -> Result<(String, Opt
 
 /// Resolves a strategy choice to its expressions (and the stored version it came from).
 async fn strategy_exprs(
-    store: &Store,
+    store: &impl Store,
     choice: &StrategyChoice,
 ) -> Result<(StrategyExprs, Option<CodeInfo>)> {
     match choice {
@@ -305,7 +308,7 @@ async fn strategy_exprs(
 }
 
 async fn resolve_backtest(
-    store: &Store,
+    store: &impl Store,
     r: &BacktestRequest,
     pack: &PackRecord,
 ) -> Result<ResolvedBacktest> {
@@ -327,7 +330,7 @@ async fn resolve_backtest(
 
 /// Resolves names: stored code to its text and version, the pack to its id.
 pub async fn resolve(
-    store: &Store,
+    store: &impl Store,
     request: &SubmitSpec,
     pack: &PackRecord,
 ) -> Result<ResolvedSpec> {

@@ -11,6 +11,7 @@ use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::spec::ResolvedBacktest;
 use quantd_engine::exec::strategy::BacktestJob;
 use quantd_engine::{DataDir, Packs};
+use quantd_store::prelude::*;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -249,13 +250,17 @@ pub async fn history(a: BenchHistoryArgs) -> anyhow::Result<ExitCode> {
         limit: 20,
         ..Default::default()
     };
-    let (query_s, rows) = best_of(5, || Ok(futures_block(store.list_executions(&filter))?))?;
+    let (query_s, rows) = best_of(5, || {
+        Ok(futures_block(store.list_executions(&filter))?.items)
+    })?;
     anyhow::ensure!(rows.len() == 20);
     let by_name = quantd_store::ExecutionFilter {
         name: Some("strategy-7".into()),
         ..filter.clone()
     };
-    let (name_s, _) = best_of(5, || Ok(futures_block(store.list_executions(&by_name))?))?;
+    let (name_s, _) = best_of(5, || {
+        Ok(futures_block(store.list_executions(&by_name))?.items)
+    })?;
     let exe = std::env::current_exe()?;
     let (command_s, _) = best_of(5, || {
         let s = std::process::Command::new(&exe)

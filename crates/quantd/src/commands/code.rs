@@ -6,6 +6,7 @@ use crate::output;
 use anyhow::Context;
 use quantd_engine::code::{self, CodeSource, StrategyExprs};
 use quantd_store::CodeVersion;
+use quantd_store::prelude::*;
 use std::process::ExitCode;
 
 pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
@@ -45,7 +46,7 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
             }
         }
         CodeCommand::List => {
-            let names = store.code_names().await?;
+            let names = store.code_names(&quantd_store::Page::all()).await?.items;
             if ctx.json {
                 output::json(&names)?;
             } else if names.is_empty() {

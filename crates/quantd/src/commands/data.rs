@@ -79,7 +79,12 @@ fn print_report(ctx: &Ctx, r: &ImportReport) -> anyhow::Result<ExitCode> {
 }
 
 async fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
-    let rows = ctx.packs().await?.list().await?;
+    let rows = ctx
+        .packs()
+        .await?
+        .list(&quantd_store::Page::all())
+        .await?
+        .items;
     if ctx.json {
         output::json(&rows)?;
         return Ok(ExitCode::SUCCESS);

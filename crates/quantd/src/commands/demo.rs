@@ -6,6 +6,7 @@ use crate::cli::DemoArgs;
 use crate::output::{self, thousands};
 use crate::progress::Bars;
 use quantd_data::SynthSpec;
+use quantd_store::prelude::*;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -148,7 +149,8 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
             limit: 5,
             ..Default::default()
         })
-        .await?;
+        .await?
+        .items;
     for r in recent {
         println!(
             "  {}  {:<8} {:<9} {} rows",

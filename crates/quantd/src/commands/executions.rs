@@ -9,6 +9,7 @@ use quantd_core::state::StateMachine;
 use quantd_core::{ExecutionId, ExecutionKind, ExecutionState};
 use quantd_engine::exec::health::Health;
 use quantd_engine::results::Format;
+use quantd_store::prelude::*;
 use quantd_store::{ExecutionFilter, ExecutionRecord};
 use std::process::ExitCode;
 
@@ -217,21 +218,28 @@ fn filter(
             .transpose()
             .map_err(anyhow::Error::msg)?,
         since: since.map(parse_since).transpose()?,
-        before: None,
+        after: None,
         limit,
     })
 }
 
 pub async fn history(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
-    let f = filter(
-        a.name,
-        a.kind.as_deref(),
-        a.status.as_deref(),
-        a.since.as_deref(),
-        a.limit,
-    )?;
-    let rows = packs.store().list_executions(&f).await?;
+    let f = quantd_store::ExecutionFilter {
+        after: a.after,
+        ..filter(
+            a.name,
+            a.kind.as_deref(),
+            a.status.as_deref(),
+            a.since.as_deref(),
+            a.limit,
+        )?
+    };
+    let page = packs.store().list_executions(&f).await?;
+    if let Some(next) = &page.next {
+        eprintln!("more: add `--after {next}` for the next page");
+    }
+    let rows = page.items;
     if ctx.json {
         output::json(&rows)?;
         return Ok(ExitCode::SUCCESS);
@@ -274,7 +282,7 @@ pub async fn history(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<ExitCode> {
 pub async fn summary(ctx: &Ctx, a: SummaryArgs) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
     let f = filter(a.name.clone(), None, None, None, u32::MAX)?;
-    let rows = packs.store().list_executions(&f).await?;
+    let rows = packs.store().list_executions(&f).await?.items;
     let finished: Vec<&ExecutionRecord> = rows.iter().filter(|r| r.state.is_terminal()).collect();
     let completed = finished
         .iter()

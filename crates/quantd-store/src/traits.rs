@@ -1,0 +1,325 @@
+//! The storage contract the engine is written against.
+//!
+//! [`Store`] is the union of three traits, one per area: the pack catalog ([`PackCatalog`]), the
+//! code registry ([`CodeRegistry`]) and the execution queue ([`ExecutionQueue`]). The embedded
+//! implementation is [`crate::SqliteStore`]; a Postgres implementation with the same schema can
+//! follow without touching the engine. The contract every implementation keeps:
+//!
+//! - each method that changes state is one transaction, and the events it appends commit with it
+//!   and are returned, so callers broadcast exactly what was committed;
+//! - a shard is claimed by exactly one worker: `BEGIN IMMEDIATE` + `UPDATE … RETURNING` on
+//!   SQLite, `SELECT … FOR UPDATE SKIP LOCKED` on Postgres;
+//! - a shard's results, its `done` state and its events commit together, so a crash can never
+//!   store a result twice or lose one that was acknowledged;
+//! - every list is read in pages through an opaque cursor ([`Page`], [`Paged`]).
+
+use crate::code::{Added, CodeName, CodeVersion};
+use crate::error::{Result, StoreError};
+use crate::executions::{
+    ClaimedShard, Commit, ExecutionFilter, ExecutionRecord, FailureOutcome, Millis, NewExecution,
+    ShardRecord,
+};
+use crate::packs::{NewPack, PackRecord};
+use quantd_core::{
+    CodeVersionId, ErrorClass, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
+};
+use serde_json::Value;
+use std::future::Future;
+
+/// Which page of a list to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The `next` cursor of the previous page; `None` for the first page.
+    pub after: Option<String>,
+    /// At most this many items (at least 1 is read).
+    pub limit: u32,
+}
+
+impl Page {
+    /// The first page of at most `limit` items.
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+
+    /// Every item at once (for small lists such as a name's versions).
+    pub fn all() -> Self {
+        Self::first(u32::MAX)
+    }
+
+    /// The page after `cursor`.
+    pub fn after(cursor: impl Into<String>, limit: u32) -> Self {
+        Self {
+            after: Some(cursor.into()),
+            limit,
+        }
+    }
+
+    /// The limit plus one as SQL wants it: the extra row tells whether a next page exists.
+    pub(crate) fn sql_limit(&self) -> i64 {
+        i64::from(self.limit.max(1)) + 1
+    }
+
+    /// The cursor parsed by `parse`; a cursor it rejects is [`StoreError::BadCursor`].
+    pub(crate) fn cursor<T>(&self, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>> {
+        self.after
+            .as_deref()
+            .map(|c| parse(c).ok_or_else(|| StoreError::BadCursor(c.to_string())))
+            .transpose()
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Paged<T> {
+    /// The items of this page, in the list's order.
+    pub items: Vec<T>,
+    /// The cursor of the next page; `None` when this page is the last.
+    pub next: Option<String>,
+}
+
+impl<T> Paged<T> {
+    /// Builds a page from up to `limit + 1` rows: the extra row only says that more exist.
+    pub(crate) fn from_rows(mut rows: Vec<T>, page: &Page, cursor: impl Fn(&T) -> String) -> Self {
+        let limit = page.limit.max(1) as usize;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(cursor)
+        } else {
+            None
+        };
+        Self { items: rows, next }
+    }
+}
+
+/// Which packs exist under which name and in which state.
+pub trait PackCatalog {
+    /// Registers a `warming` row for an import that has started.
+    fn begin_import(&self, p: &NewPack) -> impl Future<Output = Result<()>> + Send;
+
+    /// Marks `(name, id)` fresh and the name's previous fresh row stale, in one transaction.
+    fn make_fresh(
+        &self,
+        name: &str,
+        id: &PackId,
+        rights: Option<&Rights>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Marks a warming row `error` with the reason.
+    fn fail_import(
+        &self,
+        name: &str,
+        id: &PackId,
+        message: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Marks `error` every warming row whose importer (by lock token) is no longer alive.
+    fn fail_orphaned_imports(
+        &self,
+        importer_alive: impl Fn(&str) -> bool + Send,
+    ) -> impl Future<Output = Result<Vec<PackRecord>>> + Send;
+
+    /// Catalog rows, newest first, one page.
+    fn list_packs(&self, page: &Page) -> impl Future<Output = Result<Paged<PackRecord>>> + Send;
+
+    /// Rows whose name is `key`, whose id is `key`, or whose id starts with `key` (at least 8
+    /// hex characters), newest first.
+    fn find_packs(&self, key: &str) -> impl Future<Output = Result<Vec<PackRecord>>> + Send;
+
+    /// The newest fresh pack of any name.
+    fn newest_fresh_pack(&self) -> impl Future<Output = Result<Option<PackRecord>>> + Send;
+}
+
+/// Immutable code versions under names.
+pub trait CodeRegistry {
+    /// Adds a version of `name` (or returns the existing one with the same content id).
+    fn add_code(
+        &self,
+        name: &str,
+        id: &CodeVersionId,
+        language: &str,
+        source: &str,
+        params: &[String],
+    ) -> impl Future<Output = Result<Added>> + Send;
+
+    /// Version `version` of `name`, or its current version when `None`.
+    fn code_version(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> impl Future<Output = Result<Option<CodeVersion>>> + Send;
+
+    /// The version with this content id.
+    fn code_by_id(
+        &self,
+        id: &CodeVersionId,
+    ) -> impl Future<Output = Result<Option<CodeVersion>>> + Send;
+
+    /// The versions of `name`, oldest first, one page.
+    fn code_versions(
+        &self,
+        name: &str,
+        page: &Page,
+    ) -> impl Future<Output = Result<Paged<CodeVersion>>> + Send;
+
+    /// Names that are not removed, by name, one page.
+    fn code_names(&self, page: &Page) -> impl Future<Output = Result<Paged<CodeName>>> + Send;
+
+    /// Points `name` at `version`; false when the name is unknown or removed.
+    fn set_current_code(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Removes `name` (its versions stay for the executions that used them).
+    fn remove_code(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// Executions, their shards, events and results.
+pub trait ExecutionQueue {
+    /// Inserts an execution, its shards and its `execution-created` event.
+    fn create_execution(
+        &self,
+        e: &NewExecution,
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+
+    /// Claims the next pending shard (of `only` when given) whose backoff has passed, under
+    /// `owner`'s lease until `lease_until`; exactly one caller gets a given shard.
+    fn claim_shard(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        only: Option<&ExecutionId>,
+    ) -> impl Future<Output = Result<Option<(ClaimedShard, Vec<EventRecord>)>>> + Send;
+
+    /// Extends the leases of `owner`'s running shards; returns how many.
+    fn heartbeat(
+        &self,
+        owner: &str,
+        lease_until: Millis,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Stores a shard's results, marks it done and appends its events, in one transaction.
+    fn complete_shard(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        now: Millis,
+        bars: u64,
+        rows: u64,
+        body: &[u8],
+    ) -> impl Future<Output = Result<Commit>> + Send;
+
+    /// Records a failed attempt: retry later, fail the shard, or fail the execution.
+    fn fail_shard(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        now: Millis,
+        class: ErrorClass,
+        message: &str,
+        outcome: FailureOutcome,
+    ) -> impl Future<Output = Result<Commit>> + Send;
+
+    /// Marks a shard stopped by a cancellation.
+    fn stop_shard(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Returns a claimed shard to `pending` without counting an attempt (pause, shutdown).
+    fn release_shard(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Pauses, resumes or cancels an execution (checked against the state machine).
+    fn change_execution_state(
+        &self,
+        exec: &ExecutionId,
+        to: ExecutionState,
+        now: Millis,
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+
+    /// Returns to `pending` every running shard whose lease expired or whose owner is dead.
+    fn recover_shards(
+        &self,
+        now: Millis,
+        owner_alive: impl Fn(&str) -> bool + Send,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// One execution.
+    fn execution(
+        &self,
+        id: &ExecutionId,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>>> + Send;
+
+    /// Executions newest first, filtered, one page.
+    fn list_executions(
+        &self,
+        f: &ExecutionFilter,
+    ) -> impl Future<Output = Result<Paged<ExecutionRecord>>> + Send;
+
+    /// Executions that are not finished, oldest first.
+    fn unfinished_executions(&self) -> impl Future<Output = Result<Vec<ExecutionRecord>>> + Send;
+
+    /// The newest completed execution with this fingerprint and no failed shard.
+    fn completed_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>>> + Send;
+
+    /// The shards of an execution, in plan order.
+    fn shards(&self, id: &ExecutionId) -> impl Future<Output = Result<Vec<ShardRecord>>> + Send;
+
+    /// Up to `limit` events of an execution with a sequence number above `after`, in order.
+    fn events_after(
+        &self,
+        id: &ExecutionId,
+        after: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+
+    /// The indexes of the shards that stored results, in plan order.
+    fn result_shards(&self, id: &ExecutionId) -> impl Future<Output = Result<Vec<u32>>> + Send;
+
+    /// The stored results of one shard.
+    fn shard_result(
+        &self,
+        id: &ExecutionId,
+        idx: u32,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
+
+    /// Stores the execution's summary.
+    fn set_summary(
+        &self,
+        id: &ExecutionId,
+        summary: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stores a health snapshot and appends its `health` event.
+    fn record_health(
+        &self,
+        id: &ExecutionId,
+        now: Millis,
+        score: u8,
+        band: &str,
+        body: &Value,
+    ) -> impl Future<Output = Result<EventRecord>> + Send;
+}
+
+/// Everything the engine needs from storage. Implemented for every type that implements the three
+/// areas; cloning a store gives another handle to the same database.
+pub trait Store:
+    PackCatalog + CodeRegistry + ExecutionQueue + Clone + Send + Sync + 'static
+{
+}
+
+impl<T> Store for T where
+    T: PackCatalog + CodeRegistry + ExecutionQueue + Clone + Send + Sync + 'static
+{
+}
