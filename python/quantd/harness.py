@@ -1,13 +1,19 @@
-"""The worker side: run one entry point over one ticker's bars, Arrow IPC in and out.
+"""The worker side: run one entry point over one ticker's bars, or a batch of tickers, Arrow IPC
+in and out.
 
     python -m quantd.harness --code /job/main.py --bars /job/bars.arrow --out /out/result.arrow \\
-        [--entry NAME] [--params JSON]
+        [--entry NAME] [--params JSON] [--batch]
 
 Input: an Arrow IPC *file* with a ``date`` column (timestamp or date32) and ``open high low close
 volume`` (+ any extra columns). Output: an Arrow IPC file with the same ``date`` column and
 
 - for a scanner: ``signal`` (bool) followed by the indicator columns the scanner returned;
 - for a strategy: ``entries`` and ``exits`` (bool).
+
+With ``--batch`` the input also has a ``ticker`` column (rows of one ticker contiguous, dates
+ascending) and the entry point is called once per ticker; the output keeps only the rows where
+something happened: ``ticker``, ``date``, then ``signal`` and the indicator columns (scanner, rows
+where ``signal`` is true) or ``entries`` and ``exits`` (strategy, rows where either is true).
 
 Contract violations raise :class:`quantd.ContractError` (a Python traceback: the host reports a
 ``runtime_error``).
@@ -76,10 +82,14 @@ def _as_bool(values: Any, index: pd.Index, what: str) -> pa.Array:
     return pa.array(s.fillna(False).astype(bool).to_numpy(), type=pa.bool_())
 
 
-def run_entry(ep: EntryPoint, table: pa.Table, bars: pd.DataFrame, params: Mapping[str, Any]) -> pa.Table:
+def run_entry(
+    ep: EntryPoint, table: pa.Table, bars: pd.DataFrame, params: Mapping[str, Any], dates: pa.Array | None = None
+) -> pa.Table:
     """Calls the entry point and builds the output table."""
     out = ep.func(bars.copy(), **ep.resolve_params(params))
-    columns: dict[str, pa.Array] = {DATE_COLUMN: table.column(DATE_COLUMN).combine_chunks()}
+    if dates is None:
+        dates = table.column(DATE_COLUMN).combine_chunks()
+    columns: dict[str, pa.Array] = {DATE_COLUMN: dates}
     if ep.kind == "scanner":
         if isinstance(out, pd.DataFrame):
             if "signal" not in out.columns:
@@ -102,6 +112,51 @@ def run_entry(ep: EntryPoint, table: pa.Table, bars: pd.DataFrame, params: Mappi
     return pa.table(columns)
 
 
+TICKER_COLUMN = "ticker"
+
+
+def run_batch(ep: EntryPoint, table: pa.Table, params: Mapping[str, Any]) -> pa.Table:
+    """Runs the entry point once per ticker of a batch table; keeps the rows with a signal."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if TICKER_COLUMN not in table.column_names:
+        raise ContractError(f"a batch needs a {TICKER_COLUMN!r} column: {table.column_names}")
+    tickers = table.column(TICKER_COLUMN).combine_chunks()
+    if not pa.types.is_dictionary(tickers.type):
+        tickers = pc.dictionary_encode(tickers)
+    codes = tickers.indices.to_numpy(zero_copy_only=False)
+    names = tickers.dictionary.to_pylist()
+    starts = np.concatenate(([0], np.flatnonzero(codes[1:] != codes[:-1]) + 1, [len(codes)]))
+    bars_table = table.drop_columns([TICKER_COLUMN])
+    df = bars_table.to_pandas()
+    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop(DATE_COLUMN)), name=DATE_COLUMN)
+    dates = bars_table.column(DATE_COLUMN).combine_chunks()
+    keep = "signal" if ep.kind == "scanner" else None
+    parts: list[pa.Table] = []
+    for a, b in zip(starts[:-1], starts[1:]):
+        a, b = int(a), int(b)
+        name = names[codes[a]]
+        try:
+            out = run_entry(ep, bars_table.slice(a, b - a), df.iloc[a:b], params, dates=dates.slice(a, b - a))
+        except Exception as e:
+            if hasattr(e, "add_note"):  # Python 3.11+
+                e.add_note(f"while running {ep.kind} {ep.name!r} on ticker {name!r}")
+            raise
+        mask = out.column(keep) if keep else pc.or_(out.column("entries"), out.column("exits"))
+        out = out.filter(mask)
+        if out.num_rows:
+            parts.append(out.add_column(0, TICKER_COLUMN, pa.array([name] * out.num_rows, pa.string())))
+    if parts:
+        return pa.concat_tables(parts, promote_options="default")
+    schema = [pa.field(TICKER_COLUMN, pa.string()), pa.field(DATE_COLUMN, dates.type)]
+    if ep.kind == "scanner":
+        schema.append(pa.field("signal", pa.bool_()))
+    else:
+        schema += [pa.field("entries", pa.bool_()), pa.field("exits", pa.bool_())]
+    return pa.schema(schema).empty_table()
+
+
 def write_table(table: pa.Table, path: str) -> None:
     with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
@@ -114,11 +169,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--entry")
     p.add_argument("--params", default="{}")
+    p.add_argument("--batch", action="store_true", help="the bars hold many tickers (a 'ticker' column)")
     a = p.parse_args(argv)
     load_module(a.code)
     ep = pick_entry(a.entry)
+    params = json.loads(a.params)
+    if a.batch:
+        with pa.memory_map(a.bars, "r") as source:
+            table = pa.ipc.open_file(source).read_all()
+        write_table(run_batch(ep, table, params), a.out)
+        return 0
     table, bars = read_bars(a.bars)
-    write_table(run_entry(ep, table, bars, json.loads(a.params)), a.out)
+    write_table(run_entry(ep, table, bars, params), a.out)
     return 0
 
 

@@ -192,6 +192,8 @@ pub struct PackReader {
     schema: SchemaRef,
     buffer: Buffer,
     blocks: Vec<Block>,
+    /// Ticker symbols in pack order, shared by every result that indexes into them.
+    names: std::sync::Arc<[String]>,
 }
 
 /// The columns a reader decodes: built once per scan by [`PackReader::projection`].
@@ -269,8 +271,10 @@ impl PackReader {
                 manifest.tickers.len()
             )));
         }
+        let names = manifest.tickers.iter().map(|t| t.ticker.clone()).collect();
         Ok(PackReader {
             dir: dir.to_path_buf(),
+            names,
             manifest,
             schema,
             buffer,
@@ -281,6 +285,11 @@ impl PackReader {
     /// The pack's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The ticker symbols in pack order (one shared allocation per opened pack).
+    pub fn ticker_names(&self) -> std::sync::Arc<[String]> {
+        self.names.clone()
     }
 
     /// The pack's directory.

@@ -93,6 +93,18 @@ impl CodeSource {
         CodeVersionId::from_digest(*h.finalize().as_bytes())
     }
 
+    /// The diagnostics of expression code against `columns`, with line and column (empty when
+    /// it checks): what [`CodeSource::validate`] renders, for APIs that report them as data.
+    pub fn diagnostics(&self, columns: &[String]) -> Vec<quantd_expr::Diagnostic> {
+        let schema = Schema::new(columns.iter().cloned());
+        let result = match self {
+            CodeSource::Expr(src) => quantd_expr::check(src, &schema).map(|_| ()),
+            CodeSource::Strategy(s) => quantd_expr::check_set(&s.named(), &schema).map(|_| ()),
+            CodeSource::Python(_) => Ok(()),
+        };
+        result.err().map(|e| e.diagnostics).unwrap_or_default()
+    }
+
     /// Parses and type-checks expression code against `columns`; returns the parameters used.
     pub fn validate(&self, columns: &[String]) -> Result<Vec<String>> {
         let schema = Schema::new(columns.iter().cloned());
@@ -185,12 +197,18 @@ pub async fn known_columns(store: &impl Store) -> Result<Vec<String>> {
     Ok(cols)
 }
 
-/// Validates and stores a version of `name`.
-pub async fn add(store: &impl Store, name: &str, source: &CodeSource) -> Result<Added> {
+/// Validates and stores a version of `name` in `workspace`.
+pub async fn add(
+    store: &impl Store,
+    workspace: &str,
+    name: &str,
+    source: &CodeSource,
+) -> Result<Added> {
     check_code_name(name)?;
     let params = source.validate(&known_columns(store).await?)?;
     Ok(store
         .add_code(
+            workspace,
             name,
             &source.id(),
             source.language(),
@@ -200,17 +218,20 @@ pub async fn add(store: &impl Store, name: &str, source: &CodeSource) -> Result<
         .await?)
 }
 
-/// Resolves `NAME[@N]` to a stored version, or says what exists.
-pub async fn resolve(store: &impl Store, reference: &str) -> Result<CodeVersion> {
+/// Resolves `NAME[@N]` in `workspace` to a stored version, or says what exists there.
+pub async fn resolve(store: &impl Store, workspace: &str, reference: &str) -> Result<CodeVersion> {
     let r: CodeRefText = reference.parse()?;
-    if let Some(v) = store.code_version(&r.name, r.version).await? {
+    if let Some(v) = store.code_version(workspace, &r.name, r.version).await? {
         return Ok(v);
     }
-    let versions = store.code_versions(&r.name, &Page::all()).await?.items;
+    let versions = store
+        .code_versions(workspace, &r.name, &Page::all())
+        .await?
+        .items;
     let hint = match (versions.is_empty(), r.version) {
         (true, _) => {
             let names: Vec<String> = store
-                .code_names(&Page::first(20))
+                .code_names(workspace, &Page::first(20))
                 .await?
                 .items
                 .into_iter()
@@ -237,9 +258,14 @@ pub async fn resolve(store: &impl Store, reference: &str) -> Result<CodeVersion>
     })
 }
 
-/// Points `name` at an earlier version: `to`, or the one before the current.
-pub async fn rollback(store: &impl Store, name: &str, to: Option<u32>) -> Result<CodeVersion> {
-    let current = resolve(store, name).await?;
+/// Points `name` (in `workspace`) at an earlier version: `to`, or the one before the current.
+pub async fn rollback(
+    store: &impl Store,
+    workspace: &str,
+    name: &str,
+    to: Option<u32>,
+) -> Result<CodeVersion> {
+    let current = resolve(store, workspace, name).await?;
     let target = match to {
         Some(v) => v,
         None if current.version > 1 => current.version - 1,
@@ -249,16 +275,20 @@ pub async fn rollback(store: &impl Store, name: &str, to: Option<u32>) -> Result
             )));
         }
     };
-    if !store.set_current_code(name, target).await? {
+    if !store.set_current_code(workspace, name, target).await? {
         return Err(EngineError::NotFound {
             what: format!("version {target} of `{name}`"),
             hint: format!(
                 "; it has versions 1 to {}",
-                store.code_versions(name, &Page::all()).await?.items.len()
+                store
+                    .code_versions(workspace, name, &Page::all())
+                    .await?
+                    .items
+                    .len()
             ),
         });
     }
-    resolve(store, name).await
+    resolve(store, workspace, name).await
 }
 
 #[cfg(test)]

@@ -10,10 +10,16 @@ pub mod atest;
 pub mod code;
 pub mod error;
 pub mod exec;
+pub mod history;
 mod locks;
 pub mod packs;
+pub mod python;
 pub mod results;
 pub mod scan;
 
 pub use error::{EngineError, Result};
+
+/// The workspace of the CLI and of `quantd serve --no-auth`: executions and code names belong to a
+/// workspace; packs are shared by all.
+pub const DEFAULT_WORKSPACE: &str = "default";
 pub use packs::{DataDir, ImportReport, Packs};

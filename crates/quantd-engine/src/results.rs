@@ -318,7 +318,7 @@ mod tests {
 
     fn sample() -> Signals {
         Signals {
-            tickers: vec!["AAA".into(), "BBB".into()],
+            tickers: vec!["AAA".into(), "BBB".into()].into(),
             indicators: vec!["r".into()],
             ticker: vec![0, 1],
             date: vec![19_000, 19_001],

@@ -34,8 +34,8 @@ pub struct ScanRequest {
 /// values `values[i * indicators.len()..][..indicators.len()]`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Signals {
-    /// Ticker symbols the rows index into (the pack's, in pack order).
-    pub tickers: Vec<String>,
+    /// Ticker symbols the rows index into (the pack's, in pack order; shared, not copied).
+    pub tickers: std::sync::Arc<[String]>,
     /// Indicator (`let`) names, in source order.
     pub indicators: Vec<String>,
     /// Ticker index of each row.
@@ -83,8 +83,39 @@ impl Signals {
         out
     }
 
-    /// Decodes rows written by [`Signals::encode_rows`] and appends them.
+    /// Encodes the rows with the indicator names (for scanners whose indicators are only known
+    /// from their output, such as Python scanners): `QSG2`, indicator count (u32), each name as
+    /// its byte length (u32) and UTF-8 bytes, then the rest as [`Signals::encode_rows`] after its
+    /// magic and count.
+    pub fn encode_rows_named(&self) -> Vec<u8> {
+        let plain = self.encode_rows();
+        let mut out = Vec::with_capacity(plain.len() + 16 * self.indicators.len());
+        out.extend_from_slice(b"QSG2");
+        out.extend_from_slice(&(self.indicators.len() as u32).to_le_bytes());
+        for name in &self.indicators {
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+        }
+        out.extend_from_slice(&plain[8..]);
+        out
+    }
+
+    /// The indicator names an encoded body carries (`QSG2`), `None` for `QSG1` bodies (whose
+    /// names come from the program).
+    pub fn encoded_names(bytes: &[u8]) -> Result<Option<Vec<String>>> {
+        if bytes.get(..4) != Some(b"QSG2".as_slice()) {
+            return Ok(None);
+        }
+        named_header(bytes).map(|(names, _)| Some(names))
+    }
+
+    /// Decodes rows written by [`Signals::encode_rows`] or [`Signals::encode_rows_named`] and
+    /// appends them. Named rows are matched to `self.indicators` by name: names this set lacks
+    /// are added (earlier rows get NaN), indicators the body lacks are NaN.
     pub fn append_encoded(&mut self, bytes: &[u8]) -> Result<()> {
+        if bytes.get(..4) == Some(b"QSG2".as_slice()) {
+            return self.append_named(bytes);
+        }
         let bad = || EngineError::Internal("stored signal rows are malformed".into());
         let (head, mut rest) = bytes.split_at_checked(16).ok_or_else(bad)?;
         let n = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes")) as usize;
@@ -108,6 +139,51 @@ impl Signals {
         Ok(())
     }
 
+    fn append_named(&mut self, bytes: &[u8]) -> Result<()> {
+        let (names, offset) = named_header(bytes)?;
+        let mut plain = Vec::with_capacity(bytes.len() - offset + 8);
+        plain.extend_from_slice(b"QSG1");
+        plain.extend_from_slice(&(names.len() as u32).to_le_bytes());
+        plain.extend_from_slice(&bytes[offset..]);
+        let mut part = Signals {
+            indicators: names,
+            ..Signals::default()
+        };
+        part.append_encoded(&plain)?;
+        for name in &part.indicators {
+            if !self.indicators.contains(name) {
+                self.add_indicator(name);
+            }
+        }
+        let slots: Vec<Option<usize>> = self
+            .indicators
+            .iter()
+            .map(|n| part.indicators.iter().position(|p| p == n))
+            .collect();
+        for i in 0..part.len() {
+            self.ticker.push(part.ticker[i]);
+            self.date.push(part.date[i]);
+            let row = part.values_of(i);
+            self.values
+                .extend(slots.iter().map(|s| s.map_or(f64::NAN, |k| row[k])));
+        }
+        Ok(())
+    }
+
+    /// Adds an indicator column (NaN for the rows already held).
+    fn add_indicator(&mut self, name: &str) {
+        let n = self.indicators.len();
+        if !self.is_empty() {
+            let mut values = Vec::with_capacity(self.len() * (n + 1));
+            for i in 0..self.len() {
+                values.extend_from_slice(self.values_of(i));
+                values.push(f64::NAN);
+            }
+            self.values = values;
+        }
+        self.indicators.push(name.to_string());
+    }
+
     fn append(&mut self, other: Signals) {
         self.ticker.extend(other.ticker);
         self.date.extend(other.date);
@@ -115,8 +191,27 @@ impl Signals {
     }
 }
 
+/// The names of a `QSG2` body and the offset of its row count.
+fn named_header(bytes: &[u8]) -> Result<(Vec<String>, usize)> {
+    let bad = || EngineError::Internal("stored signal rows are malformed".into());
+    let u32_at = |at: usize| -> Result<usize> {
+        let b = bytes.get(at..at + 4).ok_or_else(bad)?;
+        Ok(u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+    };
+    let n = u32_at(4)?;
+    let mut at = 8;
+    let mut names = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        let len = u32_at(at)?;
+        let raw = bytes.get(at + 4..at + 4 + len).ok_or_else(bad)?;
+        names.push(String::from_utf8(raw.to_vec()).map_err(|_| bad())?);
+        at += 4 + len;
+    }
+    Ok((names, at))
+}
+
 /// A count by key, for the summary's top-10 lists.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Count {
     /// The date or ticker.
     pub key: String,
@@ -125,7 +220,7 @@ pub struct Count {
 }
 
 /// What a scan found, in numbers.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ScanSummary {
     /// Tickers scanned.
     pub tickers_scanned: u64,
@@ -215,10 +310,8 @@ pub fn run(
                 let eval = program
                     .evaluate(&inputs, ws)
                     .map_err(|e| EngineError::Internal(e.to_string()))?;
-                let mask = eval.output(0);
                 let dates = bars.dates();
-                let window = bars.window(from, to);
-                for row in window.clone().filter(|&r| mask[r]) {
+                for row in eval.hits(0, bars.window(from, to)) {
                     part.ticker.push(t as u32);
                     part.date.push(dates[row]);
                     part.values
@@ -230,12 +323,7 @@ pub fn run(
         })
         .collect();
     let mut all = Signals {
-        tickers: reader
-            .manifest()
-            .tickers
-            .iter()
-            .map(|t| t.ticker.clone())
-            .collect(),
+        tickers: reader.ticker_names(),
         indicators: program.indicators().to_vec(),
         ..Signals::default()
     };
@@ -254,12 +342,12 @@ pub fn summarize(signals: &Signals, tickers_scanned: u64, bars_scanned: u64) -> 
 }
 
 /// Accumulates a summary over chunks of signal rows (one shard at a time).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SummaryBuilder {
     by_date: HashMap<Day, u64>,
     /// Counts by ticker index (names are looked up once, at the end).
     by_ticker: HashMap<u32, u64>,
-    tickers: Vec<String>,
+    tickers: std::sync::Arc<[String]>,
     signals: u64,
 }
 
@@ -276,34 +364,110 @@ impl SummaryBuilder {
         }
     }
 
-    /// The summary.
+    /// Adds the counts of another builder (of other rows of the same scan).
+    pub fn merge(&mut self, other: SummaryBuilder) {
+        if self.tickers.is_empty() {
+            self.tickers = other.tickers;
+        }
+        self.signals += other.signals;
+        for (d, n) in other.by_date {
+            *self.by_date.entry(d).or_default() += n;
+        }
+        for (t, n) in other.by_ticker {
+            *self.by_ticker.entry(t).or_default() += n;
+        }
+    }
+
+    /// The summary. Only the top entries are turned into strings.
     pub fn finish(self, tickers_scanned: u64, bars_scanned: u64) -> ScanSummary {
-        let top = |mut v: Vec<Count>| {
-            v.sort_by(|a, b| b.signals.cmp(&a.signals).then_with(|| a.key.cmp(&b.key)));
-            v.truncate(10);
-            v
-        };
+        let mut dates: Vec<(Day, u64)> = self.by_date.into_iter().collect();
+        dates.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        dates.truncate(10);
+        let names = &self.tickers;
+        let unique_tickers = self.by_ticker.len() as u64;
+        let mut tickers: Vec<(u32, u64)> = self.by_ticker.into_iter().collect();
+        tickers.sort_unstable_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| names[a.0 as usize].cmp(&names[b.0 as usize]))
+        });
+        tickers.truncate(10);
         ScanSummary {
             tickers_scanned,
             bars_scanned,
             signals: self.signals,
-            unique_tickers: self.by_ticker.len() as u64,
-            top_dates: top(self
-                .by_date
+            unique_tickers,
+            top_dates: dates
                 .into_iter()
                 .map(|(d, n)| Count {
                     key: date_from_day(d).to_string(),
                     signals: n,
                 })
-                .collect()),
-            top_tickers: top(self
-                .by_ticker
+                .collect(),
+            top_tickers: tickers
                 .into_iter()
                 .map(|(t, n)| Count {
-                    key: self.tickers[t as usize].clone(),
+                    key: names[t as usize].clone(),
                     signals: n,
                 })
-                .collect()),
+                .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(names: &[&str], data: &[(u32, Day, &[f64])]) -> Signals {
+        let mut s = Signals {
+            indicators: names.iter().map(|n| n.to_string()).collect(),
+            ..Signals::default()
+        };
+        for (t, d, v) in data {
+            s.ticker.push(*t);
+            s.date.push(*d);
+            s.values.extend_from_slice(v);
+        }
+        s
+    }
+
+    #[test]
+    fn named_rows_round_trip_and_merge_by_name() {
+        let a = rows(
+            &["sma", "rsi"],
+            &[(0, 10, &[1.0, 2.0]), (1, 11, &[3.0, 4.0])],
+        );
+        let b = rows(&["rsi", "atr"], &[(2, 12, &[5.0, 6.0])]);
+        let c = rows(&[], &[(3, 13, &[])]);
+        assert_eq!(
+            Signals::encoded_names(&a.encode_rows_named()).unwrap(),
+            Some(vec!["sma".to_string(), "rsi".to_string()])
+        );
+        assert_eq!(Signals::encoded_names(&a.encode_rows()).unwrap(), None);
+        let mut all = Signals::default();
+        for body in [
+            a.encode_rows_named(),
+            b.encode_rows_named(),
+            c.encode_rows_named(),
+        ] {
+            all.append_encoded(&body).unwrap();
+        }
+        assert_eq!(all.indicators, ["sma", "rsi", "atr"]);
+        assert_eq!(all.ticker, [0, 1, 2, 3]);
+        assert_eq!(all.date, [10, 11, 12, 13]);
+        let v: Vec<String> = all.values.iter().map(|x| format!("{x}")).collect();
+        assert_eq!(
+            v,
+            [
+                "1", "2", "NaN", "3", "4", "NaN", "NaN", "5", "6", "NaN", "NaN", "NaN"
+            ]
+        );
+        // The old encoding still decodes.
+        let mut old = Signals {
+            indicators: a.indicators.clone(),
+            ..Signals::default()
+        };
+        old.append_encoded(&a.encode_rows()).unwrap();
+        assert_eq!(old, a);
     }
 }

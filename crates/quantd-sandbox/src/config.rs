@@ -9,7 +9,7 @@ use std::time::Duration;
 pub const SHIM_ARG: &str = "__sandbox-shim";
 
 /// The environment every job gets (an allow-list: nothing of the caller's environment passes).
-/// Thread-pool sizes are pinned to one so numeric libraries neither fight `RLIMIT_AS` nor the
+/// Thread-pool sizes are pinned to one (and pyarrow's allocator thread is off) so numeric libraries neither fight `RLIMIT_AS` nor the
 /// process limit; the hash seed is fixed so results are reproducible.
 pub const DEFAULT_ENV: &[(&str, &str)] = &[
     ("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -24,6 +24,8 @@ pub const DEFAULT_ENV: &[(&str, &str)] = &[
     ("MKL_NUM_THREADS", "1"),
     ("NUMEXPR_NUM_THREADS", "1"),
     ("ARROW_DEFAULT_MEMORY_POOL", "system"),
+    // pyarrow's bundled jemalloc would start a purge thread: the zygote must fork single-threaded.
+    ("JE_ARROW_MALLOC_CONF", "background_thread:false"),
 ];
 
 /// Where [`SandboxConfig::sdk_dir`] appears inside the sandbox.

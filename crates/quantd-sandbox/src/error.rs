@@ -31,6 +31,25 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The warm zygote could not be started (the interpreter lacks numpy, pandas, pyarrow or the
+    /// SDK, or it crashed while importing them).
+    #[error(
+        "the Python zygote did not start: {0}. Check the runtime with `quantd runtime doctor`; `quantd runtime setup` reinstalls it"
+    )]
+    ZygoteStart(String),
+    /// The Python runtime is missing or unusable, and could not be provisioned.
+    #[error("{what}: {why}\nHow to fix: {fix}")]
+    Runtime {
+        /// What failed.
+        what: String,
+        /// Why (the tool's own message).
+        why: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// The code validator itself failed (as opposed to finding problems in the code).
+    #[error("code validation failed: {0}")]
+    Validator(String),
     /// The job was cancelled through its [`crate::CancelToken`]; its process tree is gone.
     #[error("the job was cancelled")]
     Cancelled,
@@ -49,7 +68,11 @@ impl Error {
     /// The engine's class for this error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::NamespacesUnavailable { .. } | Error::Config(_) => ErrorClass::Internal,
+            Error::NamespacesUnavailable { .. }
+            | Error::Config(_)
+            | Error::ZygoteStart(_)
+            | Error::Validator(_)
+            | Error::Runtime { .. } => ErrorClass::Internal,
             Error::Io { .. } | Error::Cancelled => ErrorClass::Internal,
             Error::UnsafeOutput { .. } => ErrorClass::Policy,
         }

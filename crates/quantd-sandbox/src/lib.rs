@@ -19,14 +19,29 @@
 #![allow(unsafe_code)]
 
 mod config;
+mod entry;
 mod error;
 mod run;
+mod runtime;
 mod shim;
+mod support;
 mod sys;
+mod validation;
 mod verdict;
+mod zygote;
 
 pub use config::{DEFAULT_ENV, Isolation, Limits, SDK_MOUNT, SHIM_ARG, SandboxConfig, ShimCommand};
+pub use entry::{BARS_FILE, Bars, CODE_FILE, EntryCall, RESULT_FILE};
 pub use error::{Error, Result};
 pub use run::{CancelToken, JOB_DIR, JOB_DIR_ENV, Job, OUT_DIR, OUT_DIR_ENV, Outcome, probe, run};
+pub use runtime::{
+    QUANTD_BOOTSTRAP_PYTHON, QUANTD_PYTHON, REQUIREMENTS, Runtime, RuntimeOptions, RuntimeStep,
+    Versions,
+};
 pub use shim::{run_shim_if_requested, shim_main};
+pub use support::{HostSupport, MemoryLimit, host_support};
+pub use validation::{
+    CodeProblem, EntryPointInfo, ValidationReport, parse_validation, validate, validation_job,
+};
 pub use verdict::Verdict;
+pub use zygote::{Zygote, ZygoteInfo};

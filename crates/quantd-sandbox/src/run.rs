@@ -28,10 +28,13 @@ pub const OUT_DIR_ENV: &str = "QUANTD_OUT_DIR";
 #[derive(Debug, Clone, Default)]
 pub struct Job {
     /// Arguments after the interpreter (e.g. `["/job/main.py", "--x"]`). In the unsafe mode an
-    /// argument starting with `/job/` is rewritten to the host job directory.
+    /// argument starting with `/job/` or `/out/` is rewritten to the host job or output directory.
     pub args: Vec<String>,
     /// Files written into [`JOB_DIR`] before the start: `(file name, content)`.
     pub files: Vec<(String, Vec<u8>)>,
+    /// Host files put into [`JOB_DIR`] before the start (hard-linked when possible, else
+    /// copied): `(file name, host path)`. For large inputs such as Arrow IPC bars.
+    pub host_files: Vec<(String, PathBuf)>,
     /// Extra environment variables (on top of the configuration's allow-list).
     pub env: Vec<(String, String)>,
     /// Limits for this job instead of the configuration's.
@@ -51,6 +54,12 @@ impl Job {
     /// Adds a file to [`JOB_DIR`].
     pub fn with_file(mut self, name: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
         self.files.push((name.into(), content.into()));
+        self
+    }
+
+    /// Adds a host file to [`JOB_DIR`] (hard-linked when possible, else copied).
+    pub fn with_host_file(mut self, name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.host_files.push((name.into(), path.into()));
         self
     }
 
@@ -111,6 +120,9 @@ pub struct Outcome {
     /// Peak resident memory of the job process, in bytes.
     pub max_rss_bytes: u64,
     dir: tempfile::TempDir,
+    /// The zygote's jobs root holding `dir`, kept until `dir` is gone (declared after it: fields
+    /// drop in order).
+    root: Option<Arc<tempfile::TempDir>>,
 }
 
 impl Outcome {
@@ -153,6 +165,11 @@ impl Outcome {
         Ok(buf)
     }
 
+    /// Keeps the directory holding this job's directory alive as long as the outcome.
+    pub(crate) fn keep_alive(&mut self, root: Arc<tempfile::TempDir>) {
+        self.root = Some(root);
+    }
+
     /// The host path of the job's output directory (for diagnostics; read files through
     /// [`Outcome::read_output`]).
     pub fn out_dir(&self) -> PathBuf {
@@ -181,7 +198,7 @@ pub fn probe(config: &SandboxConfig) -> Result<()> {
 
 /// Why the host killed the tree.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Kill {
+pub(crate) enum Kill {
     Cancel,
     Wall,
     Output,
@@ -197,7 +214,7 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
             "running Python code WITHOUT the sandbox (--unsafe-no-sandbox): it can read host files and use the network"
         );
     }
-    let dir = prepare_dir(config, job)?;
+    let dir = prepare_dir(config, job, None)?;
     let shim_cfg = shim_config(config, job, limits, dir.path(), isolate)?;
     let json = serde_json::to_string(&shim_cfg).map_err(|e| Error::Config(e.to_string()))?;
 
@@ -219,24 +236,104 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
         })?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-
-    let mut streams = [
+    let streams = [
         Stream::new(OwnedFd::from(stdout), limits.stdout_bytes)?,
         Stream::new(OwnedFd::from(stderr), limits.stderr_bytes)?,
         Stream::new(OwnedFd::from(report_r), 1 << 20)?,
     ];
-    let deadline = start + limits.wall;
-    let mut killed: Option<Kill> = None;
-    let mut killed_at = start;
     let mut tree = Tree {
         shim: child.id() as libc::pid_t,
         pidfd: None,
         job_pid: None,
         isolate,
     };
+    let captured = capture(streams, limits, cancel, start, &mut tree, |_| false);
+    let status = child.wait().map_err(|e| Error::io("wait for the shim", e));
+    let captured = captured?;
+    let status = status?;
+    if let Some(pidfd) = &tree.pidfd {
+        // PID 1 of the job's namespace is gone only once everything in it is gone.
+        let _ = sys::poll_one(pidfd.as_raw_fd(), 10_000);
+    }
+    finish(
+        captured,
+        dir,
+        limits,
+        start,
+        &format!("the shim ended ({status}) without reporting the job's end"),
+    )
+}
+
+/// Turns what [`capture`] saw into an [`Outcome`] (or [`Error::Cancelled`]).
+pub(crate) fn finish(
+    captured: Captured,
+    dir: tempfile::TempDir,
+    limits: &Limits,
+    start: Instant,
+    lost: &str,
+) -> Result<Outcome> {
+    let wall_time = start.elapsed();
+    let mut outcome = Outcome {
+        verdict: Verdict::Internal,
+        exit_code: None,
+        signal: None,
+        stdout: captured.stdout,
+        stderr: captured.stderr,
+        traceback: None,
+        detail: None,
+        cpu_time: Duration::ZERO,
+        wall_time,
+        max_rss_bytes: 0,
+        dir,
+        root: None,
+    };
+    match captured.killed {
+        Some(Kill::Cancel) => return Err(Error::Cancelled),
+        Some(Kill::Wall) => outcome.verdict = Verdict::WallTimeout,
+        Some(Kill::Output) => outcome.verdict = Verdict::OutputLimit,
+        None => classify(&mut outcome, &captured.reports, limits, lost)?,
+    }
+    tracing::debug!(verdict = %outcome.verdict, wall_ms = wall_time.as_millis() as u64, "job ended");
+    Ok(outcome)
+}
+
+/// How the capture loop kills a job's tree and learns about it from reports.
+pub(crate) trait Killer {
+    /// A report line arrived.
+    fn on_report(&mut self, report: &Report);
+    /// Kill the whole tree now (called again while it has not ended).
+    fn kill(&mut self);
+}
+
+/// What [`capture`] read.
+pub(crate) struct Captured {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub reports: Vec<Report>,
+    pub killed: Option<Kill>,
+}
+
+/// Reads stdout, stderr and the report stream concurrently (with caps: never blocks on a full
+/// pipe), kills the tree on cancel, wall timeout or too much output, and returns when stdout and
+/// stderr are closed and either the report stream is closed or `done(reports)` says the end was
+/// reported.
+pub(crate) fn capture(
+    mut streams: [Stream; 3],
+    limits: &Limits,
+    cancel: &CancelToken,
+    start: Instant,
+    killer: &mut dyn Killer,
+    done: impl Fn(&[Report]) -> bool,
+) -> Result<Captured> {
+    let deadline = start + limits.wall;
+    let mut killed: Option<Kill> = None;
+    let mut killed_at = start;
     let mut reports = Vec::new();
     let mut parsed = 0;
-    while streams.iter().any(|s| !s.eof) {
+    loop {
+        if streams[0].eof && streams[1].eof && (streams[2].eof || done(&reports)) {
+            break;
+        }
         let now = Instant::now();
         if killed.is_some() && now > killed_at + Duration::from_secs(10) {
             break;
@@ -267,13 +364,7 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
             let line = &streams[2].buf[parsed..parsed + end];
             parsed += end + 1;
             if let Ok(r) = serde_json::from_slice::<Report>(line) {
-                if let Report::Started { pid } = r {
-                    if isolate {
-                        tree.pidfd = sys::pidfd_open(pid).ok();
-                    } else {
-                        tree.job_pid = Some(pid);
-                    }
-                }
+                killer.on_report(&r);
                 reports.push(r);
             }
         }
@@ -288,53 +379,25 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
                 None
             };
             if let Some(why) = why {
-                tree.kill();
+                killer.kill();
                 killed = Some(why);
                 killed_at = Instant::now();
             }
         }
     }
     if killed.is_some() {
-        tree.kill();
+        killer.kill();
     }
-    let status = child
-        .wait()
-        .map_err(|e| Error::io("wait for the shim", e))?;
-    if let Some(pidfd) = &tree.pidfd {
-        // PID 1 of the job's namespace is gone only once everything in it is gone.
-        let _ = sys::poll_one(pidfd.as_raw_fd(), 10_000);
-    }
-    let wall_time = start.elapsed();
     let [stdout, stderr, _] = streams;
-    let mut outcome = Outcome {
-        verdict: Verdict::Internal,
-        exit_code: None,
-        signal: None,
+    Ok(Captured {
         stdout: stdout.buf,
         stderr: stderr.buf,
-        traceback: None,
-        detail: None,
-        cpu_time: Duration::ZERO,
-        wall_time,
-        max_rss_bytes: 0,
-        dir,
-    };
-    match killed {
-        Some(Kill::Cancel) => return Err(Error::Cancelled),
-        Some(Kill::Wall) => outcome.verdict = Verdict::WallTimeout,
-        Some(Kill::Output) => outcome.verdict = Verdict::OutputLimit,
-        None => classify(&mut outcome, &reports, limits, status)?,
-    }
-    tracing::debug!(verdict = %outcome.verdict, wall_ms = wall_time.as_millis() as u64, "job ended");
-    Ok(outcome)
+        reports,
+        killed,
+    })
 }
 
-fn classify(
-    outcome: &mut Outcome,
-    reports: &[Report],
-    limits: &Limits,
-    status: std::process::ExitStatus,
-) -> Result<()> {
+fn classify(outcome: &mut Outcome, reports: &[Report], limits: &Limits, lost: &str) -> Result<()> {
     for r in reports {
         match r {
             Report::Exited {
@@ -385,13 +448,11 @@ fn classify(
             Report::Started { .. } => {}
         }
     }
-    outcome.detail = Some(format!(
-        "the shim ended ({status}) without reporting the job's end"
-    ));
+    outcome.detail = Some(lost.to_owned());
     Ok(())
 }
 
-fn namespaces_unavailable(stage: &str, errno: Option<i32>, message: &str) -> Error {
+pub(crate) fn namespaces_unavailable(stage: &str, errno: Option<i32>, message: &str) -> Error {
     let mut fix = String::from(
         "Enable unprivileged user namespaces: `sysctl -w user.max_user_namespaces=15000`; on Ubuntu 23.10+ also `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`; on older Debian `sysctl -w kernel.unprivileged_userns_clone=1`. In a container, run it with a seccomp profile that allows clone/unshare of namespaces.",
     );
@@ -413,8 +474,18 @@ struct Tree {
     isolate: bool,
 }
 
-impl Tree {
-    fn kill(&self) {
+impl Killer for Tree {
+    fn on_report(&mut self, r: &Report) {
+        if let Report::Started { pid } = r {
+            if self.isolate {
+                self.pidfd = sys::pidfd_open(*pid).ok();
+            } else {
+                self.job_pid = Some(*pid);
+            }
+        }
+    }
+
+    fn kill(&mut self) {
         if let Some(fd) = &self.pidfd {
             let _ = sys::pidfd_send_signal(fd.as_raw_fd(), libc::SIGKILL);
         }
@@ -428,7 +499,7 @@ impl Tree {
 }
 
 /// One captured pipe.
-struct Stream {
+pub(crate) struct Stream {
     fd: std::fs::File,
     buf: Vec<u8>,
     cap: usize,
@@ -437,7 +508,7 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(fd: OwnedFd, cap: usize) -> Result<Self> {
+    pub(crate) fn new(fd: OwnedFd, cap: usize) -> Result<Self> {
         sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| Error::io("set O_NONBLOCK", e))?;
         Ok(Self {
             fd: fd.into(),
@@ -470,10 +541,14 @@ impl Stream {
     }
 }
 
-fn prepare_dir(config: &SandboxConfig, job: &Job) -> Result<tempfile::TempDir> {
-    let scratch = config
-        .scratch_dir
-        .clone()
+pub(crate) fn prepare_dir(
+    config: &SandboxConfig,
+    job: &Job,
+    parent: Option<&Path>,
+) -> Result<tempfile::TempDir> {
+    let scratch = parent
+        .map(Path::to_path_buf)
+        .or_else(|| config.scratch_dir.clone())
         .unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
         .prefix("quantd-job-")
@@ -495,6 +570,26 @@ fn prepare_dir(config: &SandboxConfig, job: &Job) -> Result<tempfile::TempDir> {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
             .map_err(|e| io("chmod job file", e))?;
     }
+    for (name, src) in &job.host_files {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return Err(Error::Config(format!(
+                "job file name {name:?} must be a plain name"
+            )));
+        }
+        let path = job_dir.join(name);
+        // A hard link costs nothing; across file systems, copy.
+        if std::fs::hard_link(src, &path).is_err() {
+            std::fs::copy(src, &path)
+                .map_err(|e| io(&format!("copy {} into the job dir", src.display()), e))?;
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| io("chmod job file", e))?;
+    }
+    if parent.is_some() {
+        // The zygote opens the job's directories as its own (unprivileged) uid: let it traverse.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
+            .map_err(|e| io("chmod job root", e))?;
+    }
     std::fs::set_permissions(&job_dir, std::fs::Permissions::from_mode(0o755))
         .map_err(|e| io("chmod job dir", e))?;
     std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o755))
@@ -507,13 +602,11 @@ fn prepare_dir(config: &SandboxConfig, job: &Job) -> Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-fn shim_config(
-    config: &SandboxConfig,
-    job: &Job,
-    limits: &Limits,
-    dir: &Path,
-    isolate: bool,
-) -> Result<ShimConfig> {
+/// The read-only binds every sandbox has (system library trees, the runtime, extra binds, the
+/// SDK) and the top-level symlinks (`/lib -> usr/lib` on merged-/usr systems).
+pub(crate) type RootLayout = (Vec<Bind>, Vec<(PathBuf, PathBuf)>);
+
+pub(crate) fn root_layout(config: &SandboxConfig) -> Result<RootLayout> {
     let mut binds = Vec::new();
     let mut symlinks = Vec::new();
     let mut covered: Vec<PathBuf> = Vec::new();
@@ -561,31 +654,55 @@ fn shim_config(
             writable: false,
         });
     }
-    binds.push(Bind {
-        src: dir.join("job"),
-        dst: JOB_DIR.into(),
-        writable: false,
-    });
-    binds.push(Bind {
-        src: dir.join("out"),
-        dst: OUT_DIR.into(),
-        writable: true,
-    });
-    let (host_uid, host_gid) = if sys::geteuid() == 0 {
+    Ok((binds, symlinks))
+}
+
+/// The host uid and gid that root inside the sandbox maps to.
+pub(crate) fn host_ids(config: &SandboxConfig) -> (u32, u32) {
+    if sys::geteuid() == 0 {
         (config.root_host_uid, config.root_host_uid)
     } else {
         (sys::geteuid(), sys::getegid())
-    };
-    let (job_dir, out_dir) = if isolate {
-        (PathBuf::from(JOB_DIR), PathBuf::from(OUT_DIR))
-    } else {
-        (dir.join("job"), dir.join("out"))
-    };
-    let mut argv = vec![config.python.to_string_lossy().into_owned(), "-s".into()];
-    argv.extend(job.args.iter().map(|a| match a.strip_prefix("/job/") {
-        Some(rest) if !isolate => job_dir.join(rest).to_string_lossy().into_owned(),
-        _ => a.clone(),
-    }));
+    }
+}
+
+/// The shim limits for `limits`.
+pub(crate) fn shim_limits(limits: &Limits) -> ShimLimits {
+    ShimLimits {
+        cpu_secs: limits.cpu.as_secs().max(1),
+        memory_bytes: limits.memory_bytes,
+        processes: limits.processes,
+        file_size_bytes: limits.file_size_bytes,
+        open_files: limits.open_files,
+        tmpfs_bytes: limits.tmpfs_bytes,
+    }
+}
+
+/// The job's environment and argv (after the interpreter) as the sandbox sees them.
+pub(crate) fn job_argv_env(
+    config: &SandboxConfig,
+    job: &Job,
+    job_dir: &Path,
+    out_dir: &Path,
+    isolate: bool,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let argv = job
+        .args
+        .iter()
+        .map(|a| {
+            if isolate {
+                return a.clone();
+            }
+            // Without the sandbox's mounts, `/job/..` and `/out/..` are the host directories.
+            if let Some(rest) = a.strip_prefix("/job/") {
+                job_dir.join(rest).to_string_lossy().into_owned()
+            } else if let Some(rest) = a.strip_prefix("/out/") {
+                out_dir.join(rest).to_string_lossy().into_owned()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
     let mut env = config.job_env(&job.env);
     if let Some(sdk) = &config.sdk_dir {
         let path = if isolate {
@@ -598,6 +715,36 @@ fn shim_config(
     }
     env.push((JOB_DIR_ENV.into(), job_dir.to_string_lossy().into_owned()));
     env.push((OUT_DIR_ENV.into(), out_dir.to_string_lossy().into_owned()));
+    (argv, env)
+}
+
+fn shim_config(
+    config: &SandboxConfig,
+    job: &Job,
+    limits: &Limits,
+    dir: &Path,
+    isolate: bool,
+) -> Result<ShimConfig> {
+    let (mut binds, symlinks) = root_layout(config)?;
+    binds.push(Bind {
+        src: dir.join("job"),
+        dst: JOB_DIR.into(),
+        writable: false,
+    });
+    binds.push(Bind {
+        src: dir.join("out"),
+        dst: OUT_DIR.into(),
+        writable: true,
+    });
+    let (host_uid, host_gid) = host_ids(config);
+    let (job_dir, out_dir) = if isolate {
+        (PathBuf::from(JOB_DIR), PathBuf::from(OUT_DIR))
+    } else {
+        (dir.join("job"), dir.join("out"))
+    };
+    let (args, env) = job_argv_env(config, job, &job_dir, &out_dir, isolate);
+    let mut argv = vec![config.python.to_string_lossy().into_owned(), "-s".into()];
+    argv.extend(args);
     Ok(ShimConfig {
         isolate,
         program: config.python.clone(),
@@ -606,16 +753,11 @@ fn shim_config(
         cwd: if isolate { "/work".into() } else { out_dir },
         binds,
         symlinks,
-        limits: ShimLimits {
-            cpu_secs: limits.cpu.as_secs().max(1),
-            memory_bytes: limits.memory_bytes,
-            processes: limits.processes,
-            file_size_bytes: limits.file_size_bytes,
-            open_files: limits.open_files,
-            tmpfs_bytes: limits.tmpfs_bytes,
-        },
+        limits: shim_limits(limits),
         host_uid,
         host_gid,
         backstop_secs: (limits.wall.as_secs() + 5).min(u32::MAX as u64) as u32,
+        zygote: false,
+        mountpoints: Vec::new(),
     })
 }

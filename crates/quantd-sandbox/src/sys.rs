@@ -438,3 +438,120 @@ pub(crate) fn pidfd_send_signal(pidfd: Fd, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: plain integers; a null siginfo is allowed.
     cvt(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, 0usize, 0) }).map(drop)
 }
+
+/// A connected pair of close-on-exec `AF_UNIX` `SOCK_SEQPACKET` sockets (message boundaries are
+/// kept, so one request is one message).
+pub(crate) fn seqpacket_pair() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two fds socketpair writes.
+    cvt_i(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: the kernel just returned these fds, and nothing else owns them.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
+/// Sends one message with `fds` attached (`SCM_RIGHTS`). The receiver gets its own copies.
+pub(crate) fn send_with_fds(sock: Fd, data: &[u8], fds: &[Fd]) -> io::Result<()> {
+    let fd_bytes = std::mem::size_of_val(fds) as u32;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes) } as usize;
+    // u64 elements keep the control buffer aligned for `cmsghdr`.
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: zeroed msghdr is a valid value of this plain C struct.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !fds.is_empty() {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        // SAFETY: the control buffer is CMSG_SPACE(fd_bytes) long and aligned, so the first header
+        // and its data (CMSG_LEN(fd_bytes)) fit; we copy exactly `fds.len()` ints into the data.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes) as _;
+            std::ptr::copy_nonoverlapping(
+                fds.as_ptr(),
+                libc::CMSG_DATA(cmsg).cast::<libc::c_int>(),
+                fds.len(),
+            );
+        }
+    }
+    loop {
+        // SAFETY: `msg` points at `iov` and `control`, both alive for the call.
+        let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Receives one message (no fds) into `buf`; `Ok(0)` at end of file.
+pub(crate) fn recv(sock: Fd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for `buf.len()` bytes.
+        let r = unsafe { libc::recv(sock, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// The Landlock ABI version the kernel offers, `None` when Landlock is absent or disabled.
+pub(crate) fn landlock_abi() -> Option<u32> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute, size 0 and the VERSION flag the call only returns a number.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    (r > 0).then_some(r as u32)
+}
+
+/// `flock(fd, LOCK_EX)`, waiting for the lock.
+pub(crate) fn flock_exclusive(fd: Fd) -> io::Result<()> {
+    loop {
+        // SAFETY: plain fd and flag.
+        match cvt_i(unsafe { libc::flock(fd, libc::LOCK_EX) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r.map(drop),
+        }
+    }
+}
+
+/// Whether this process may write `path` (`access(W_OK)`).
+pub(crate) fn access_writable(path: &Path) -> bool {
+    cpath(path).is_ok_and(|p| {
+        // SAFETY: valid C string.
+        unsafe { libc::access(p.as_ptr(), libc::W_OK) == 0 }
+    })
+}

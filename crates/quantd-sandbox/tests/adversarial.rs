@@ -6,16 +6,16 @@ use common::*;
 use quantd_sandbox::{CancelToken, Error, Job, Verdict};
 use std::time::{Duration, Instant};
 
-fn contained(code: &str) -> quantd_sandbox::Outcome {
-    run_contained(&config(), code)
+fn contained(mode: Mode, code: &str) -> quantd_sandbox::Outcome {
+    run_contained_in(mode, &config(), code)
 }
 
-#[test]
-fn fork_bomb_is_contained_and_torn_down() {
+fn fork_bomb_is_contained_and_torn_down(mode: Mode) {
     let mut c = config();
     c.limits.wall = Duration::from_secs(3);
     let start = Instant::now();
-    let o = run_contained(
+    let o = run_contained_in(
+        mode,
         &c,
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
     );
@@ -31,18 +31,17 @@ fn fork_bomb_is_contained_and_torn_down() {
     );
 }
 
-#[test]
-fn setsid_sleeper_does_not_outlive_the_job() {
+fn setsid_sleeper_does_not_outlive_the_job(mode: Mode) {
     let o = contained(
+        mode,
         "import os, time, sys\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\nprint('parent done')\n",
     );
     expect(&o, Verdict::Ok);
     assert_eq!(stdout(&o), "parent done\n");
 }
 
-#[test]
-fn huge_bytearray_is_a_memory_limit() {
-    let o = contained("x = bytearray(10**11)\n");
+fn huge_bytearray_is_a_memory_limit(mode: Mode) {
+    let o = contained(mode, "x = bytearray(10**11)\n");
     expect(&o, Verdict::MemoryLimit);
     assert!(
         o.traceback.as_deref().unwrap().ends_with("MemoryError"),
@@ -51,32 +50,34 @@ fn huge_bytearray_is_a_memory_limit() {
     );
 }
 
-#[test]
-fn growing_list_is_a_memory_limit() {
+fn growing_list_is_a_memory_limit(mode: Mode) {
     let mut c = config();
     c.limits.memory_bytes = 512 << 20;
     c.limits.cpu = Duration::from_secs(10); // page faults are CPU time too
     c.limits.wall = Duration::from_secs(40);
-    let o = run_contained(&c, "l = []\nwhile True:\n    l.append(bytearray(10**6))\n");
+    let o = run_contained_in(
+        mode,
+        &c,
+        "l = []\nwhile True:\n    l.append(bytearray(10**6))\n",
+    );
     expect(&o, Verdict::MemoryLimit);
 }
 
-#[test]
-fn busy_loop_is_a_cpu_timeout() {
+fn busy_loop_is_a_cpu_timeout(mode: Mode) {
     let mut c = config();
     c.limits.cpu = Duration::from_secs(1);
     c.limits.wall = Duration::from_secs(40); // other tests load the 2 cores
-    let o = run_contained(&c, "while True:\n    pass\n");
+    let o = run_contained_in(mode, &c, "while True:\n    pass\n");
     expect(&o, Verdict::CpuTimeout);
     assert!(o.cpu_time >= Duration::from_millis(900), "{:?}", o.cpu_time);
 }
 
-#[test]
-fn catching_sigxcpu_does_not_outlive_the_cpu_limit() {
+fn catching_sigxcpu_does_not_outlive_the_cpu_limit(mode: Mode) {
     let mut c = config();
     c.limits.cpu = Duration::from_secs(1);
     c.limits.wall = Duration::from_secs(40); // other tests load the 2 cores
-    let o = run_contained(
+    let o = run_contained_in(
+        mode,
         &c,
         "import signal\nsignal.signal(signal.SIGXCPU, lambda *a: print('caught', flush=True))\nwhile True:\n    pass\n",
     );
@@ -85,19 +86,18 @@ fn catching_sigxcpu_does_not_outlive_the_cpu_limit() {
     assert!(stdout(&o).contains("caught"), "{}", show(&o));
 }
 
-#[test]
-fn long_sleep_is_a_wall_timeout() {
+fn long_sleep_is_a_wall_timeout(mode: Mode) {
     let mut c = config();
     c.limits.wall = Duration::from_millis(800);
-    let o = run_contained(&c, "import time\ntime.sleep(10**6)\n");
+    let o = run_contained_in(mode, &c, "import time\ntime.sleep(10**6)\n");
     expect(&o, Verdict::WallTimeout);
     assert!(o.wall_time < Duration::from_secs(3), "{:?}", o.wall_time);
 }
 
-#[test]
-fn a_gigabyte_to_stdout_is_an_output_limit() {
+fn a_gigabyte_to_stdout_is_an_output_limit(mode: Mode) {
     let start = Instant::now();
     let o = contained(
+        mode,
         "import sys\nb = b'x' * (1 << 20)\nfor _ in range(1024):\n    sys.stdout.buffer.write(b)\n",
     );
     expect(&o, Verdict::OutputLimit);
@@ -105,18 +105,18 @@ fn a_gigabyte_to_stdout_is_an_output_limit() {
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
-#[test]
-fn a_gigabyte_to_stderr_is_an_output_limit() {
+fn a_gigabyte_to_stderr_is_an_output_limit(mode: Mode) {
     let o = contained(
+        mode,
         "import sys\nb = b'x' * (1 << 20)\nfor _ in range(1024):\n    sys.stderr.buffer.write(b)\n",
     );
     expect(&o, Verdict::OutputLimit);
     assert_eq!(o.stderr.len(), 256 << 10);
 }
 
-#[test]
-fn writing_until_efbig_is_an_output_limit() {
+fn writing_until_efbig_is_an_output_limit(mode: Mode) {
     let o = contained(
+        mode,
         "with open('/work/big', 'wb') as f:\n    while True:\n        f.write(b'x' * 65536)\n",
     );
     expect(&o, Verdict::OutputLimit);
@@ -127,8 +127,7 @@ fn writing_until_efbig_is_an_output_limit() {
     );
 }
 
-#[test]
-fn host_files_and_home_are_invisible() {
+fn host_files_and_home_are_invisible(mode: Mode) {
     let secret_dir = tempfile::tempdir().unwrap();
     std::fs::write(secret_dir.path().join("secret.txt"), "hunter2").unwrap();
     let code = format!(
@@ -148,7 +147,7 @@ print(json.dumps(res))
 "#,
         secret_dir.path().display()
     );
-    let o = contained(&code);
+    let o = contained(mode, &code);
     expect(&o, Verdict::Ok);
     let res: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for p in [
@@ -183,9 +182,9 @@ print(json.dumps(res))
     );
 }
 
-#[test]
-fn only_fds_0_to_2_are_open() {
+fn only_fds_0_to_2_are_open(mode: Mode) {
     let o = contained(
+        mode,
         "import os\nopen_fds = []\nfor fd in range(3, 1025):\n    try:\n        os.fstat(fd)\n        open_fds.append(fd)\n    except OSError:\n        pass\nprint(open_fds, sorted(os.listdir('/proc/self/fd')))\n",
     );
     expect(&o, Verdict::Ok);
@@ -196,8 +195,7 @@ fn only_fds_0_to_2_are_open() {
     );
 }
 
-#[test]
-fn network_is_unreachable() {
+fn network_is_unreachable(mode: Mode) {
     use std::os::linux::net::SocketAddrExt;
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     tcp.set_nonblocking(true).unwrap();
@@ -230,7 +228,7 @@ attempt("abstract", abstract)
 print(json.dumps(res))
 "#
     );
-    let o = contained(&code);
+    let o = contained(mode, &code);
     expect(&o, Verdict::Ok);
     let res: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for k in ["tcp_1.1.1.1", "dns", "udp", "loopback", "abstract"] {
@@ -246,8 +244,7 @@ print(json.dumps(res))
     );
 }
 
-#[test]
-fn writes_to_usr_and_host_tmp_fail() {
+fn writes_to_usr_and_host_tmp_fail(mode: Mode) {
     let host_dir = tempfile::tempdir().unwrap();
     let target = host_dir.path().join("planted");
     let tmp_name = format!("/tmp/{}", token());
@@ -268,7 +265,7 @@ print(json.dumps(res))
 "#,
         target.display()
     );
-    let o = contained(&code);
+    let o = contained(mode, &code);
     expect(&o, Verdict::Ok);
     let res: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for (_, v) in res.as_object().unwrap() {
@@ -282,9 +279,9 @@ print(json.dumps(res))
     );
 }
 
-#[test]
-fn planted_symlink_and_fifo_outputs_are_refused() {
-    let o = run_with(
+fn planted_symlink_and_fifo_outputs_are_refused(mode: Mode) {
+    let o = run_with_in(
+        mode,
         &config(),
         Job::script(
             "import os\nos.symlink('/etc/passwd', '/out/result.arrow')\nos.mkfifo('/out/fifo')\nopen('/out/good', 'w').write('fine')\n",
@@ -310,29 +307,29 @@ fn planted_symlink_and_fifo_outputs_are_refused() {
     ));
 }
 
-fn syscall_job(body: &str) -> quantd_sandbox::Outcome {
-    contained(&format!(
-        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n{body}\nprint('survived', ctypes.get_errno(), flush=True)\n"
-    ))
+fn syscall_job(mode: Mode, body: &str) -> quantd_sandbox::Outcome {
+    contained(
+        mode,
+        &format!(
+            "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n{body}\nprint('survived', ctypes.get_errno(), flush=True)\n"
+        ),
+    )
 }
 
-#[test]
-fn ptrace_of_pid1_and_parent_is_a_policy_violation() {
+fn ptrace_of_pid1_and_parent_is_a_policy_violation(mode: Mode) {
     for target in ["1", "os.getppid()"] {
-        let o = syscall_job(&format!("libc.ptrace(16, {target}, 0, 0)"));
+        let o = syscall_job(mode, &format!("libc.ptrace(16, {target}, 0, 0)"));
         expect(&o, Verdict::PolicyViolation);
         assert_eq!(o.signal, Some(libc::SIGSYS));
     }
 }
 
-#[test]
-fn process_vm_readv_is_a_policy_violation() {
-    let o = syscall_job("libc.syscall(310, 1, 0, 0, 0, 0, 0)");
+fn process_vm_readv_is_a_policy_violation(mode: Mode) {
+    let o = syscall_job(mode, "libc.syscall(310, 1, 0, 0, 0, 0, 0)");
     expect(&o, Verdict::PolicyViolation);
 }
 
-#[test]
-fn kernel_attack_surface_syscalls_are_policy_violations() {
+fn kernel_attack_surface_syscalls_are_policy_violations(mode: Mode) {
     // io_uring_setup, bpf, keyctl, perf_event_open, userfaultfd, unshare(CLONE_NEWUSER), mount, setns.
     for call in [
         "libc.syscall(425, 8, 0)",
@@ -344,14 +341,16 @@ fn kernel_attack_surface_syscalls_are_policy_violations() {
         "libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)",
         "libc.syscall(308, 0, 0)",
     ] {
-        let o = syscall_job(call);
+        let o = syscall_job(mode, call);
         assert_eq!(o.verdict, Verdict::PolicyViolation, "{call}: {}", show(&o));
     }
 }
 
-#[test]
-fn raw_clone3_gets_enosys_and_clone_with_namespaces_is_killed() {
-    let o = syscall_job("print('clone3', libc.syscall(435, 0, 0), ctypes.get_errno())");
+fn raw_clone3_gets_enosys_and_clone_with_namespaces_is_killed(mode: Mode) {
+    let o = syscall_job(
+        mode,
+        "print('clone3', libc.syscall(435, 0, 0), ctypes.get_errno())",
+    );
     expect(&o, Verdict::Ok);
     assert!(
         stdout(&o).starts_with(&format!("clone3 -1 {}\n", libc::ENOSYS)),
@@ -359,42 +358,49 @@ fn raw_clone3_gets_enosys_and_clone_with_namespaces_is_killed() {
         show(&o)
     );
     // clone(CLONE_NEWUSER | SIGCHLD)
-    let o = syscall_job("libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)");
+    let o = syscall_job(mode, "libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)");
     expect(&o, Verdict::PolicyViolation);
 }
 
-#[test]
-fn tiocsti_is_a_policy_violation() {
-    let o = syscall_job("import fcntl, termios\nfcntl.ioctl(0, termios.TIOCSTI, b'x')");
+fn tiocsti_is_a_policy_violation(mode: Mode) {
+    let o = syscall_job(
+        mode,
+        "import fcntl, termios\nfcntl.ioctl(0, termios.TIOCSTI, b'x')",
+    );
     expect(&o, Verdict::PolicyViolation);
 }
 
-#[test]
-fn kill_minus_one_only_hits_the_sandbox() {
+fn kill_minus_one_only_hits_the_sandbox(mode: Mode) {
     let o = contained(
+        mode,
         "import os, time\npid = os.fork()\nif pid == 0:\n    time.sleep(1000)\nos.kill(-1, 9)\n_, st = os.waitpid(pid, 0)\nprint('alive', os.WTERMSIG(st))\n",
     );
     expect(&o, Verdict::Ok);
     assert_eq!(stdout(&o), "alive 9\n");
 }
 
-#[test]
-fn files_left_in_tmp_shm_and_work_do_not_reach_the_next_job() {
+fn files_left_in_tmp_shm_and_work_do_not_reach_the_next_job(mode: Mode) {
     let name = token();
-    let o = contained(&format!(
-        "for d in ['/tmp', '/dev/shm', '/work']:\n    open(d + '/{name}', 'w').write('x')\n"
-    ));
+    let o = contained(
+        mode,
+        &format!(
+            "for d in ['/tmp', '/dev/shm', '/work']:\n    open(d + '/{name}', 'w').write('x')\n"
+        ),
+    );
     expect(&o, Verdict::Ok);
-    let o = contained(&format!(
-        "import os\nprint([d for d in ['/tmp', '/dev/shm', '/work'] if os.path.exists(d + '/{name}')])\n"
-    ));
+    let o = contained(
+        mode,
+        &format!(
+            "import os\nprint([d for d in ['/tmp', '/dev/shm', '/work'] if os.path.exists(d + '/{name}')])\n"
+        ),
+    );
     expect(&o, Verdict::Ok);
     assert_eq!(stdout(&o), "[]\n");
 }
 
-#[test]
-fn ten_thousand_threads_hit_the_process_limit() {
+fn ten_thousand_threads_hit_the_process_limit(mode: Mode) {
     let o = contained(
+        mode,
         "import threading, time\nts = []\nfor i in range(10000):\n    t = threading.Thread(target=time.sleep, args=(30,), daemon=True)\n    t.start()\n    ts.append(t)\n",
     );
     expect(&o, Verdict::RuntimeError);
@@ -408,8 +414,7 @@ fn ten_thousand_threads_hit_the_process_limit() {
     );
 }
 
-#[test]
-fn cancel_kills_the_whole_tree() {
+fn cancel_kills_the_whole_tree(mode: Mode) {
     let tok = token();
     let cancel = CancelToken::new();
     let c2 = cancel.clone();
@@ -417,17 +422,20 @@ fn cancel_kills_the_whole_tree() {
         std::thread::sleep(Duration::from_millis(400));
         c2.cancel();
     });
-    let job =
-        Job::script("import os, time\nos.fork()\ntime.sleep(1000)\n").with_args([tok.clone()]);
+    let job = Job::script(tagged(
+        mode,
+        &tok,
+        "import os, time\nos.fork()\ntime.sleep(1000)\n",
+    ))
+    .with_args([tok.clone()]);
     let start = Instant::now();
-    let r = quantd_sandbox::run(&config(), &job, &cancel);
+    let r = run_in(mode, &config(), &job, &cancel);
     assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
     assert!(start.elapsed() < Duration::from_secs(3));
     assert_no_survivors(&tok);
 }
 
-#[test]
-fn fifty_jobs_at_once_have_independent_verdicts() {
+fn fifty_jobs_at_once_have_independent_verdicts(mode: Mode) {
     let mut c = config();
     c.limits.cpu = Duration::from_secs(1);
     c.limits.wall = Duration::from_secs(30);
@@ -440,7 +448,7 @@ fn fifty_jobs_at_once_have_independent_verdicts() {
                     1 => (format!("raise ValueError({i})"), Verdict::RuntimeError),
                     _ => ("while True: pass".to_owned(), Verdict::CpuTimeout),
                 };
-                let o = run_contained(&c, &code);
+                let o = run_contained_in(mode, &c, &code);
                 (i, want, o)
             })
         })
@@ -460,3 +468,31 @@ fn fifty_jobs_at_once_have_independent_verdicts() {
         }
     }
 }
+
+both_modes!(
+    fork_bomb_is_contained_and_torn_down,
+    setsid_sleeper_does_not_outlive_the_job,
+    huge_bytearray_is_a_memory_limit,
+    growing_list_is_a_memory_limit,
+    busy_loop_is_a_cpu_timeout,
+    catching_sigxcpu_does_not_outlive_the_cpu_limit,
+    long_sleep_is_a_wall_timeout,
+    a_gigabyte_to_stdout_is_an_output_limit,
+    a_gigabyte_to_stderr_is_an_output_limit,
+    writing_until_efbig_is_an_output_limit,
+    host_files_and_home_are_invisible,
+    only_fds_0_to_2_are_open,
+    network_is_unreachable,
+    writes_to_usr_and_host_tmp_fail,
+    planted_symlink_and_fifo_outputs_are_refused,
+    ptrace_of_pid1_and_parent_is_a_policy_violation,
+    process_vm_readv_is_a_policy_violation,
+    kernel_attack_surface_syscalls_are_policy_violations,
+    raw_clone3_gets_enosys_and_clone_with_namespaces_is_killed,
+    tiocsti_is_a_policy_violation,
+    kill_minus_one_only_hits_the_sandbox,
+    files_left_in_tmp_shm_and_work_do_not_reach_the_next_job,
+    ten_thousand_threads_hit_the_process_limit,
+    cancel_kills_the_whole_tree,
+    fifty_jobs_at_once_have_independent_verdicts,
+);

@@ -2,6 +2,9 @@
 //! names. `NAME` resolves to the name's current version (the latest, unless rolled back);
 //! `NAME@N` to version N. Removing a name hides it but keeps its versions, so executions that
 //! ran them stay reproducible.
+//!
+//! Names belong to a workspace: every method takes the workspace, and two workspaces may use the
+//! same name for different code without seeing each other's.
 
 use crate::SqliteStore;
 use crate::error::{Result, StoreError};
@@ -88,6 +91,7 @@ impl CodeRegistry for SqliteStore {
     /// A removed name comes back with its numbering continued.
     async fn add_code(
         &self,
+        workspace: &str,
         name: &str,
         id: &CodeVersionId,
         language: &str,
@@ -96,17 +100,22 @@ impl CodeRegistry for SqliteStore {
     ) -> Result<Added> {
         let now = Utc::now().to_rfc3339();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<(i64, i64)> =
-            sqlx::query_as("SELECT current, deleted FROM code_names WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let current: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT current, deleted FROM code_names WHERE workspace = ? AND name = ?",
+        )
+        .bind(workspace)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some((cur, 0)) = current {
-            let row = sqlx::query("SELECT * FROM code_versions WHERE name = ? AND version = ?")
-                .bind(name)
-                .bind(cur)
-                .fetch_one(&mut *tx)
-                .await?;
+            let row = sqlx::query(
+                "SELECT * FROM code_versions WHERE workspace = ? AND name = ? AND version = ?",
+            )
+            .bind(workspace)
+            .bind(name)
+            .bind(cur)
+            .fetch_one(&mut *tx)
+            .await?;
             let v = version_from_row(&row)?;
             if &v.id == id {
                 tx.commit().await?;
@@ -117,14 +126,16 @@ impl CodeRegistry for SqliteStore {
             }
         }
         let next: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM code_versions WHERE name = ?",
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM code_versions WHERE workspace = ? AND name = ?",
         )
+        .bind(workspace)
         .bind(name)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO code_versions (name, version, id, language, source, params, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO code_versions (workspace, name, version, id, language, source, params, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(workspace)
         .bind(name)
         .bind(next)
         .bind(id.as_str())
@@ -135,9 +146,10 @@ impl CodeRegistry for SqliteStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO code_names (name, current, deleted, updated_at) VALUES (?, ?, 0, ?) \
-             ON CONFLICT (name) DO UPDATE SET current = excluded.current, deleted = 0, updated_at = excluded.updated_at",
+            "INSERT INTO code_names (workspace, name, current, deleted, updated_at) VALUES (?, ?, ?, 0, ?) \
+             ON CONFLICT (workspace, name) DO UPDATE SET current = excluded.current, deleted = 0, updated_at = excluded.updated_at",
         )
+        .bind(workspace)
         .bind(name)
         .bind(next)
         .bind(&now)
@@ -145,7 +157,7 @@ impl CodeRegistry for SqliteStore {
         .await?;
         tx.commit().await?;
         let version = self
-            .code_version(name, Some(next as u32))
+            .code_version(workspace, name, Some(next as u32))
             .await?
             .expect("just inserted");
         Ok(Added {
@@ -156,25 +168,34 @@ impl CodeRegistry for SqliteStore {
 
     /// Version `version` of `name`, or its current version when `None`. Removed names resolve
     /// only with an explicit version.
-    async fn code_version(&self, name: &str, version: Option<u32>) -> Result<Option<CodeVersion>> {
-        let row = match version {
-            Some(v) => {
-                sqlx::query("SELECT * FROM code_versions WHERE name = ? AND version = ?")
+    async fn code_version(
+        &self,
+        workspace: &str,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Option<CodeVersion>> {
+        let row =
+            match version {
+                Some(v) => sqlx::query(
+                    "SELECT * FROM code_versions WHERE workspace = ? AND name = ? AND version = ?",
+                )
+                .bind(workspace)
+                .bind(name)
+                .bind(v as i64)
+                .fetch_optional(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query(
+                        "SELECT v.* FROM code_versions v JOIN code_names n \
+                     ON n.workspace = v.workspace AND n.name = v.name AND n.current = v.version \
+                     WHERE v.workspace = ? AND v.name = ? AND n.deleted = 0",
+                    )
+                    .bind(workspace)
                     .bind(name)
-                    .bind(v as i64)
                     .fetch_optional(&self.pool)
                     .await?
-            }
-            None => {
-                sqlx::query(
-                    "SELECT v.* FROM code_versions v JOIN code_names n ON n.name = v.name AND n.current = v.version \
-                     WHERE v.name = ? AND n.deleted = 0",
-                )
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?
-            }
-        };
+                }
+            };
         row.as_ref().map(version_from_row).transpose()
     }
 
@@ -189,11 +210,17 @@ impl CodeRegistry for SqliteStore {
     }
 
     /// Every version of `name`, oldest first.
-    async fn code_versions(&self, name: &str, page: &Page) -> Result<Paged<CodeVersion>> {
+    async fn code_versions(
+        &self,
+        workspace: &str,
+        name: &str,
+        page: &Page,
+    ) -> Result<Paged<CodeVersion>> {
         let after = page.cursor(|c| c.parse::<i64>().ok())?.unwrap_or(0);
         let rows = sqlx::query(
-            "SELECT * FROM code_versions WHERE name = ? AND version > ? ORDER BY version LIMIT ?",
+            "SELECT * FROM code_versions WHERE workspace = ? AND name = ? AND version > ? ORDER BY version LIMIT ?",
         )
+        .bind(workspace)
         .bind(name)
         .bind(after)
         .bind(page.sql_limit())
@@ -207,14 +234,16 @@ impl CodeRegistry for SqliteStore {
     }
 
     /// Names that are not removed, by name.
-    async fn code_names(&self, page: &Page) -> Result<Paged<CodeName>> {
+    async fn code_names(&self, workspace: &str, page: &Page) -> Result<Paged<CodeName>> {
         let after = page.cursor(|c| Some(c.to_string()))?.unwrap_or_default();
         let rows = sqlx::query(
             "SELECT n.name, n.current, n.updated_at, v.language, \
-             (SELECT COUNT(*) FROM code_versions c WHERE c.name = n.name) AS versions \
-             FROM code_names n JOIN code_versions v ON v.name = n.name AND v.version = n.current \
-             WHERE n.deleted = 0 AND n.name > ? ORDER BY n.name LIMIT ?",
+             (SELECT COUNT(*) FROM code_versions c WHERE c.workspace = n.workspace AND c.name = n.name) AS versions \
+             FROM code_names n JOIN code_versions v \
+             ON v.workspace = n.workspace AND v.name = n.name AND v.version = n.current \
+             WHERE n.workspace = ? AND n.deleted = 0 AND n.name > ? ORDER BY n.name LIMIT ?",
         )
+        .bind(workspace)
         .bind(after)
         .bind(page.sql_limit())
         .fetch_all(&self.pool)
@@ -236,21 +265,24 @@ impl CodeRegistry for SqliteStore {
     }
 
     /// Points `name` at `version` (which must exist). Returns false when the name is unknown or removed.
-    async fn set_current_code(&self, name: &str, version: u32) -> Result<bool> {
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM code_versions WHERE name = ? AND version = ?")
-                .bind(name)
-                .bind(version as i64)
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn set_current_code(&self, workspace: &str, name: &str, version: u32) -> Result<bool> {
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM code_versions WHERE workspace = ? AND name = ? AND version = ?",
+        )
+        .bind(workspace)
+        .bind(name)
+        .bind(version as i64)
+        .fetch_optional(&self.pool)
+        .await?;
         if exists.is_none() {
             return Ok(false);
         }
         let done = sqlx::query(
-            "UPDATE code_names SET current = ?, updated_at = ? WHERE name = ? AND deleted = 0",
+            "UPDATE code_names SET current = ?, updated_at = ? WHERE workspace = ? AND name = ? AND deleted = 0",
         )
         .bind(version as i64)
         .bind(Utc::now().to_rfc3339())
+        .bind(workspace)
         .bind(name)
         .execute(&self.pool)
         .await?;
@@ -258,11 +290,12 @@ impl CodeRegistry for SqliteStore {
     }
 
     /// Removes a name (its versions stay readable as `NAME@N` and by id). Returns false when unknown.
-    async fn remove_code(&self, name: &str) -> Result<bool> {
+    async fn remove_code(&self, workspace: &str, name: &str) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE code_names SET deleted = 1, updated_at = ? WHERE name = ? AND deleted = 0",
+            "UPDATE code_names SET deleted = 1, updated_at = ? WHERE workspace = ? AND name = ? AND deleted = 0",
         )
         .bind(Utc::now().to_rfc3339())
+        .bind(workspace)
         .bind(name)
         .execute(&self.pool)
         .await?;

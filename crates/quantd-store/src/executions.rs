@@ -177,6 +177,17 @@ pub struct ExecutionFilter {
     pub limit: u32,
 }
 
+/// Counts for monitoring (`/metrics`, `/health/ready`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueueStats {
+    /// Executions by kind and state.
+    pub executions: Vec<(ExecutionKind, ExecutionState, u64)>,
+    /// Shards waiting to be claimed.
+    pub pending_shards: u64,
+    /// Shards running under a lease.
+    pub running_shards: u64,
+}
+
 fn corrupt(m: impl ToString) -> StoreError {
     StoreError::Corrupt {
         table: "executions",
@@ -949,6 +960,31 @@ impl ExecutionQueue for SqliteStore {
     }
 
     /// Records a health snapshot and its event.
+    async fn queue_stats(&self) -> Result<QueueStats> {
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT kind, state, COUNT(*) FROM executions GROUP BY kind, state")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut stats = QueueStats::default();
+        for (kind, state, n) in rows {
+            stats
+                .executions
+                .push((kind_from(&kind)?, parse(&state)?, n as u64));
+        }
+        let shards: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM shards WHERE state IN ('pending', 'running') GROUP BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for (state, n) in shards {
+            match state.as_str() {
+                "pending" => stats.pending_shards = n as u64,
+                _ => stats.running_shards = n as u64,
+            }
+        }
+        Ok(stats)
+    }
+
     async fn record_health(
         &self,
         id: &ExecutionId,

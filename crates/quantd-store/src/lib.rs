@@ -10,16 +10,18 @@ pub mod error;
 pub mod executions;
 mod migrate;
 pub mod packs;
+pub mod tokens;
 mod traits;
 
 pub use code::{CodeName, CodeVersion};
 pub use error::{Result, StoreError};
 pub use executions::{
     ClaimedShard, Commit, ExecutionFilter, ExecutionRecord, FailureOutcome, Millis, NewExecution,
-    ShardRecord,
+    QueueStats, ShardRecord,
 };
 pub use packs::{NewPack, PackRecord};
-pub use traits::{CodeRegistry, ExecutionQueue, PackCatalog, Page, Paged, Store};
+pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};
+pub use traits::{AccessTokens, CodeRegistry, ExecutionQueue, PackCatalog, Page, Paged, Store};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -61,5 +63,5 @@ impl SqliteStore {
 
 /// The store traits, for callers that use a concrete store: `use quantd_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{CodeRegistry, ExecutionQueue, PackCatalog, Store};
+    pub use crate::{AccessTokens, CodeRegistry, ExecutionQueue, PackCatalog, Store};
 }

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_packs.sql")),
     (2, include_str!("../migrations/0002_code.sql")),
     (3, include_str!("../migrations/0003_executions.sql")),
+    (4, include_str!("../migrations/0004_workspaces.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -1,7 +1,8 @@
 //! The storage contract the engine is written against.
 //!
-//! [`Store`] is the union of three traits, one per area: the pack catalog ([`PackCatalog`]), the
-//! code registry ([`CodeRegistry`]) and the execution queue ([`ExecutionQueue`]). The embedded
+//! [`Store`] is the union of four traits, one per area: the pack catalog ([`PackCatalog`]), the
+//! code registry ([`CodeRegistry`]), the execution queue ([`ExecutionQueue`]) and the access
+//! tokens of workspaces ([`AccessTokens`]). The embedded
 //! implementation is [`crate::SqliteStore`]; a Postgres implementation with the same schema can
 //! follow without touching the engine. The contract every implementation keeps:
 //!
@@ -17,9 +18,10 @@ use crate::code::{Added, CodeName, CodeVersion};
 use crate::error::{Result, StoreError};
 use crate::executions::{
     ClaimedShard, Commit, ExecutionFilter, ExecutionRecord, FailureOutcome, Millis, NewExecution,
-    ShardRecord,
+    QueueStats, ShardRecord,
 };
 use crate::packs::{NewPack, PackRecord};
+use crate::tokens::{IdempotencyRecord, NewToken, TokenRecord};
 use quantd_core::{
     CodeVersionId, ErrorClass, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
 };
@@ -129,11 +131,12 @@ pub trait PackCatalog {
     fn newest_fresh_pack(&self) -> impl Future<Output = Result<Option<PackRecord>>> + Send;
 }
 
-/// Immutable code versions under names.
+/// Immutable code versions under names; names belong to a workspace.
 pub trait CodeRegistry {
     /// Adds a version of `name` (or returns the existing one with the same content id).
     fn add_code(
         &self,
+        workspace: &str,
         name: &str,
         id: &CodeVersionId,
         language: &str,
@@ -144,6 +147,7 @@ pub trait CodeRegistry {
     /// Version `version` of `name`, or its current version when `None`.
     fn code_version(
         &self,
+        workspace: &str,
         name: &str,
         version: Option<u32>,
     ) -> impl Future<Output = Result<Option<CodeVersion>>> + Send;
@@ -157,22 +161,29 @@ pub trait CodeRegistry {
     /// The versions of `name`, oldest first, one page.
     fn code_versions(
         &self,
+        workspace: &str,
         name: &str,
         page: &Page,
     ) -> impl Future<Output = Result<Paged<CodeVersion>>> + Send;
 
     /// Names that are not removed, by name, one page.
-    fn code_names(&self, page: &Page) -> impl Future<Output = Result<Paged<CodeName>>> + Send;
+    fn code_names(
+        &self,
+        workspace: &str,
+        page: &Page,
+    ) -> impl Future<Output = Result<Paged<CodeName>>> + Send;
 
     /// Points `name` at `version`; false when the name is unknown or removed.
     fn set_current_code(
         &self,
+        workspace: &str,
         name: &str,
         version: u32,
     ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Removes `name` (its versions stay for the executions that used them).
-    fn remove_code(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn remove_code(&self, workspace: &str, name: &str)
+    -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// Executions, their shards, events and results.
@@ -301,6 +312,9 @@ pub trait ExecutionQueue {
         summary: &Value,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Counts for monitoring: executions by kind and state, shards waiting and running.
+    fn queue_stats(&self) -> impl Future<Output = Result<QueueStats>> + Send;
+
     /// Stores a health snapshot and appends its `health` event.
     fn record_health(
         &self,
@@ -312,14 +326,41 @@ pub trait ExecutionQueue {
     ) -> impl Future<Output = Result<EventRecord>> + Send;
 }
 
-/// Everything the engine needs from storage. Implemented for every type that implements the three
+/// Bearer tokens of workspaces and the idempotency keys of their requests.
+pub trait AccessTokens {
+    /// Stores a new token (its secret only as a hash).
+    fn create_token(&self, t: &NewToken) -> impl Future<Output = Result<()>> + Send;
+
+    /// The token with this public id, if it exists and is not revoked.
+    fn token(&self, id: &str) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+
+    /// The execution an idempotency key of `workspace` created, if any.
+    fn idempotency_key(
+        &self,
+        workspace: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>>> + Send;
+
+    /// Remembers that `key` created `execution`; false when the key was already taken (the
+    /// stored record wins).
+    fn save_idempotency_key(
+        &self,
+        workspace: &str,
+        key: &str,
+        request_hash: &str,
+        execution: &ExecutionId,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// Everything the engine needs from storage. Implemented for every type that implements the four
 /// areas; cloning a store gives another handle to the same database.
 pub trait Store:
-    PackCatalog + CodeRegistry + ExecutionQueue + Clone + Send + Sync + 'static
+    PackCatalog + CodeRegistry + ExecutionQueue + AccessTokens + Clone + Send + Sync + 'static
 {
 }
 
 impl<T> Store for T where
-    T: PackCatalog + CodeRegistry + ExecutionQueue + Clone + Send + Sync + 'static
+    T: PackCatalog + CodeRegistry + ExecutionQueue + AccessTokens + Clone + Send + Sync + 'static
 {
 }

@@ -106,12 +106,15 @@ async fn code_pages_and_bad_cursors() {
         for v in 0..3u8 {
             let id = CodeVersionId::from_digest([n * 3 + v; 32]);
             let src = format!("close > {v}");
-            store.add_code(&name, &id, "expr", &src, &[]).await.unwrap();
+            store
+                .add_code("default", &name, &id, "expr", &src, &[])
+                .await
+                .unwrap();
         }
     }
     let names = read_all(2, |p| {
         let store = store.clone();
-        async move { store.code_names(&p).await }
+        async move { store.code_names("default", &p).await }
     })
     .await;
     let names: Vec<_> = names.into_iter().map(|n| n.name).collect();
@@ -119,7 +122,7 @@ async fn code_pages_and_bad_cursors() {
     assert_eq!(names, expected);
     let versions = read_all(1, |p| {
         let store = store.clone();
-        async move { store.code_versions("scanner-4", &p).await }
+        async move { store.code_versions("default", "scanner-4", &p).await }
     })
     .await;
     assert_eq!(
@@ -137,8 +140,59 @@ async fn code_pages_and_bad_cursors() {
     assert!(matches!(bad, StoreError::BadCursor(_)), "{bad}");
     assert!(bad.to_string().contains("`next` value"), "{bad}");
     let bad = store
-        .code_versions("scanner-1", &Page::after("x", 5))
+        .code_versions("default", "scanner-1", &Page::after("x", 5))
         .await
         .unwrap_err();
     assert!(matches!(bad, StoreError::BadCursor(_)));
+}
+
+#[tokio::test]
+async fn code_names_belong_to_a_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let a = CodeVersionId::from_digest([1; 32]);
+    let b = CodeVersionId::from_digest([2; 32]);
+    store
+        .add_code("team-a", "dip", &a, "expr", "close > 1", &[])
+        .await
+        .unwrap();
+    store
+        .add_code("team-b", "dip", &b, "expr", "close > 2", &[])
+        .await
+        .unwrap();
+    let va = store
+        .code_version("team-a", "dip", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let vb = store
+        .code_version("team-b", "dip", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((va.version, va.source.as_str()), (1, "close > 1"));
+    assert_eq!((vb.version, vb.source.as_str()), (1, "close > 2"));
+    assert!(
+        store
+            .code_version("team-c", "dip", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.remove_code("team-a", "dip").await.unwrap());
+    assert!(
+        store
+            .code_version("team-b", "dip", None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .code_names("team-a", &Page::all())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }

@@ -14,6 +14,8 @@ pub mod env {
     pub const QUANTD_SHARD_BARS: &str = "QUANTD_SHARD_BARS";
     /// When set, print the process's peak resident memory (`peak_rss_kib N`) to stderr at exit.
     pub const QUANTD_REPORT_PEAK_RSS: &str = "QUANTD_REPORT_PEAK_RSS";
+    /// `1`/`true`: run Python code without the sandbox (as `--unsafe-no-sandbox`).
+    pub const QUANTD_UNSAFE_NO_SANDBOX: &str = "QUANTD_UNSAFE_NO_SANDBOX";
 }
 
 /// quantd: run trading code against market data, safely and fast, and keep what happened.
@@ -26,6 +28,10 @@ pub struct Cli {
     /// Print machine-readable JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Run Python code WITHOUT the sandbox (no namespaces: it can read host files and use the
+    /// network). Only for machines whose kernel refuses namespaces; every job logs a warning.
+    #[arg(long, global = true, env = env::QUANTD_UNSAFE_NO_SANDBOX)]
+    pub unsafe_no_sandbox: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -48,6 +54,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// A+ test: run a scanner on example names and compare with the expected hits.
     Test(TestArgs),
+    /// Run a whole Python bot script in the sandbox; its log and metrics are kept.
+    Run(crate::commands::bot::RunScriptArgs),
     /// Show one execution: state, progress, health, fingerprint, timings, shards.
     Show(ExecArg),
     /// Write an execution's results (streamed; any size).
@@ -67,6 +75,14 @@ pub enum Command {
     /// Benchmarks (figures for docs/PERFORMANCE.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Serve the HTTP API (REST, SSE, WebSocket) with the engine's workers.
+    Serve(crate::commands::serve::ServeArgs),
+    /// Bearer tokens of workspaces for the HTTP API.
+    #[command(subcommand)]
+    Tokens(crate::commands::tokens::TokensCommand),
+    /// The Python runtime that runs Python code: set it up, or check it and the sandbox.
+    #[command(subcommand)]
+    Runtime(crate::commands::runtime::RuntimeCommand),
 }
 
 /// `quantd data ...`
@@ -209,7 +225,7 @@ pub struct RollbackArgs {
 
 /// A scanner to run: inline or stored, on which pack, with which parameters (`scan` and `test`).
 #[derive(Debug, Args, Clone)]
-#[command(group = clap::ArgGroup::new("scanner").required(true).args(["expr", "code"]))]
+#[command(group = clap::ArgGroup::new("scanner").required(true).args(["expr", "code", "file"]))]
 pub struct ScannerArgs {
     /// The scanner expression (see docs/expressions.md), e.g. `close < sma(close, 50) and rsi(close, 14) < 30`.
     #[arg(long)]
@@ -217,6 +233,9 @@ pub struct ScannerArgs {
     /// A stored scanner: NAME or NAME@N.
     #[arg(long)]
     pub code: Option<String>,
+    /// A scanner file: `.py` (a Python `@qd.scanner`, run in the sandbox) or an expression.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
     /// Pack name, id or id prefix; default: the newest fresh pack.
     #[arg(long)]
     pub pack: Option<String>,
@@ -253,7 +272,7 @@ pub struct ScanArgs {
 
 /// The strategy and simulation flags `backtest` and `sweep` share.
 #[derive(Debug, Args, Clone)]
-#[command(group = clap::ArgGroup::new("strategy").required(true).args(["entry", "code"]))]
+#[command(group = clap::ArgGroup::new("strategy").required(true).args(["entry", "code", "file"]))]
 pub struct StrategyArgs {
     /// Long entry condition.
     #[arg(long, requires = "exit")]
@@ -267,9 +286,12 @@ pub struct StrategyArgs {
     /// Short exit condition.
     #[arg(long, requires = "entry")]
     pub short_exit: Option<String>,
-    /// A stored strategy: NAME or NAME@N.
+    /// A stored strategy: NAME or NAME@N (expressions or Python).
     #[arg(long)]
     pub code: Option<String>,
+    /// A Python strategy file (`@qd.strategy`), run in the sandbox.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
     /// Pack name, id or id prefix; default: the newest fresh pack.
     #[arg(long)]
     pub pack: Option<String>,
@@ -490,6 +512,8 @@ pub struct DemoArgs {
 /// `quantd bench ...`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// HTTP API: shard commit → SSE client latency with many subscribers, and GET throughput.
+    Sse(crate::commands::bench_sse::BenchSseArgs),
     /// Pack import and read speed on a synthetic universe, beside pyarrow reading the same data.
     Data(BenchDataArgs),
     /// The reference full-market scan, beside TA-Lib (per ticker) and pandas on the same bars.
@@ -500,6 +524,8 @@ pub enum BenchCommand {
     Sweep(BenchSweepArgs),
     /// `quantd history` over many stored executions.
     History(BenchHistoryArgs),
+    /// Sandboxed Python: warm job start, and a pandas scanner inside the sandbox vs plain Python.
+    Sandbox(crate::commands::bench_sandbox::BenchSandboxArgs),
 }
 
 /// Arguments of `bench scan`.

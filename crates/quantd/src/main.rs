@@ -10,6 +10,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A re-executed sandbox shim must not start threads or parse our CLI: it runs and exits here.
+    quantd_sandbox::run_shim_if_requested();
     let cli = cli::Cli::parse();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

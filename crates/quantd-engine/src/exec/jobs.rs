@@ -16,8 +16,10 @@ use std::sync::atomic::AtomicBool;
 /// large enough that per-shard commits cost little next to the work.
 pub const SCAN_SHARD_BARS: u64 = 250_000;
 /// Most shards a scan is planned into when its shards have the default size (bigger universes get
-/// bigger shards, so commits stay a small share of the work).
-pub const SCAN_MAX_SHARDS: u64 = 8;
+/// bigger shards, so commits stay a small share of the work). A scan shard is itself parallel
+/// (rayon over its tickers on every core), so a few shards keep all cores busy; shards are there
+/// for durability, progress and cancellation, and each one costs two transactions.
+pub const SCAN_MAX_SHARDS: u64 = 4;
 
 /// A shard's committed output.
 #[derive(Debug, Clone)]
@@ -28,6 +30,9 @@ pub struct ShardOutput {
     pub rows: u64,
     /// The encoded results.
     pub body: Vec<u8>,
+    /// A scan shard's summary counts, computed while its rows are at hand so that finishing
+    /// the execution merges small counts instead of decoding every shard again.
+    pub scan_summary: Option<scan::SummaryBuilder>,
 }
 
 /// Why a shard did not finish.
@@ -85,6 +90,11 @@ pub trait Job: Send + Sync {
     fn signals_template(&self) -> Option<scan::Signals> {
         None
     }
+    /// For scans whose indicator names are only known from their output (Python scanners):
+    /// stored bodies carry the names, and readers take the union of every shard's names.
+    fn indicators_from_results(&self) -> bool {
+        false
+    }
 }
 
 /// Builds the job of a spec.
@@ -92,8 +102,24 @@ pub fn build(
     spec: &ResolvedSpec,
     reader: Arc<PackReader>,
     options: &EngineOptions,
+    python: &Arc<crate::python::Python>,
 ) -> Result<Arc<dyn Job>> {
+    use crate::python::{PyBacktestJob, PyScanJob, PySweepJob, PyTestJob, RunJob};
+    let py = python.clone();
     match spec {
+        ResolvedSpec::Scan(s) if s.python => {
+            let custom =
+                (options.scan_shard_bars != SCAN_SHARD_BARS).then_some(options.scan_shard_bars);
+            Ok(Arc::new(PyScanJob::new(s, reader, py, custom)?))
+        }
+        ResolvedSpec::Test(t) if t.python => Ok(Arc::new(PyTestJob::new(t, reader, py)?)),
+        ResolvedSpec::Backtest(b) if b.python.is_some() => {
+            Ok(Arc::new(PyBacktestJob::new(b, reader, py)?))
+        }
+        ResolvedSpec::Sweep(s) if s.backtest.python.is_some() => {
+            Ok(Arc::new(PySweepJob::new(s, reader, py)?))
+        }
+        ResolvedSpec::Run(r) => Ok(Arc::new(RunJob::new(r, reader, py))),
         ResolvedSpec::Scan(s) => {
             let total: u64 = reader.manifest().bars;
             let shard_bars = if options.scan_shard_bars == SCAN_SHARD_BARS {
@@ -173,22 +199,19 @@ impl Job for ScanJob {
             cancel,
             &NoProgress,
         )?;
+        let mut summary = scan::SummaryBuilder::default();
+        summary.add(&signals);
         Ok(ShardOutput {
             bars,
             rows: signals.len() as u64,
             body: signals.encode_rows(),
+            scan_summary: Some(summary),
         })
     }
 
     fn signals_template(&self) -> Option<scan::Signals> {
         Some(scan::Signals {
-            tickers: self
-                .reader
-                .manifest()
-                .tickers
-                .iter()
-                .map(|t| t.ticker.clone())
-                .collect(),
+            tickers: self.reader.ticker_names(),
             indicators: self.program.indicators().to_vec(),
             ..Default::default()
         })
@@ -266,6 +289,7 @@ impl Job for TestJob {
             bars,
             rows,
             body: serde_json::to_vec(&reports).expect("reports serialize"),
+            scan_summary: None,
         })
     }
 }

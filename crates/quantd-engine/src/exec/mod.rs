@@ -10,7 +10,7 @@
 
 pub mod clock;
 pub mod health;
-mod jobs;
+pub(crate) mod jobs;
 pub mod retry;
 pub mod spec;
 pub mod strategy;
@@ -70,6 +70,10 @@ pub struct EngineOptions {
     pub health_every_ms: i64,
     /// Bars per scan shard (the plan is stored with the execution; results do not depend on it).
     pub scan_shard_bars: u64,
+    /// Run Python code without the sandbox (no namespaces: host files and network reachable).
+    /// Only for machines that cannot create namespaces, by explicit choice; every job logs a
+    /// warning.
+    pub unsafe_no_sandbox: bool,
 }
 
 impl Default for EngineOptions {
@@ -80,6 +84,7 @@ impl Default for EngineOptions {
             poll_ms: 100,
             health_every_ms: 5_000,
             scan_shard_bars: jobs::SCAN_SHARD_BARS,
+            unsafe_no_sandbox: false,
         }
     }
 }
@@ -136,8 +141,14 @@ pub struct Engine<S = SqliteStore> {
     _owner_lock: HeldLock,
     events: broadcast::Sender<EventRecord>,
     jobs: Mutex<HashMap<ExecutionId, Arc<dyn Job>>>,
+    /// Summary counts of scan shards committed by this engine, by execution and shard index.
+    /// Finishing a scan merges them when they cover every stored shard (else it decodes the
+    /// stored rows, e.g. after a crash or when other processes ran some shards).
+    scan_partials: Mutex<HashMap<ExecutionId, HashMap<u32, crate::scan::SummaryBuilder>>>,
     cancels: Mutex<HashMap<ExecutionId, Arc<AtomicBool>>>,
     fault: Option<Arc<FaultHook>>,
+    /// Runs Python code: one zygote, started by the first Python shard.
+    python: Arc<crate::python::Python>,
     rng: AtomicU64,
     options: EngineOptions,
 }
@@ -167,13 +178,24 @@ impl<S: Store> Engine<S> {
         let lock = HeldLock::acquire(&packs.dir().tmp(), &owner)?;
         let (events, _) = broadcast::channel(4096);
         let seed = clock.now_ms() as u64 ^ (std::process::id() as u64) << 32;
+        let python = Arc::new(crate::python::Python::new(
+            packs.dir().root(),
+            options.unsafe_no_sandbox,
+        ));
+        if options.unsafe_no_sandbox {
+            tracing::warn!(
+                "engine started with --unsafe-no-sandbox: Python jobs will run WITHOUT the sandbox"
+            );
+        }
         let engine = Engine {
+            python,
             packs,
             clock,
             owner,
             _owner_lock: lock,
             events,
             jobs: Mutex::new(HashMap::new()),
+            scan_partials: Mutex::new(HashMap::new()),
             cancels: Mutex::new(HashMap::new()),
             fault: None,
             rng: AtomicU64::new(seed | 1),
@@ -226,9 +248,23 @@ impl<S: Store> Engine<S> {
         Ok(n)
     }
 
+    /// Extends the leases of the shards this engine is running (for callers that drive
+    /// [`Engine::step`] themselves, such as the server's worker pool; [`Engine::run`] does it).
+    pub async fn heartbeat(&self) -> Result<u64> {
+        let until = self.clock.now_ms() + self.options.lease_ms;
+        Ok(self.store().heartbeat(&self.owner, until).await?)
+    }
+
     /// Validates a request, applies the freshness gate, and creates the execution with its
     /// planned shards (or returns a completed one with the same fingerprint, with `reuse`).
     pub async fn submit(&self, request: SubmitSpec) -> Result<Submitted> {
+        let workspace = self.options.workspace.clone();
+        self.submit_in(&workspace, request).await
+    }
+
+    /// [`Engine::submit`] on behalf of `workspace` (the API serves many): stored code resolves
+    /// in that workspace, the execution belongs to it, and `reuse` only returns its own.
+    pub async fn submit_in(&self, workspace: &str, request: SubmitSpec) -> Result<Submitted> {
         request
             .options
             .retry
@@ -248,11 +284,12 @@ impl<S: Store> Engine<S> {
             PackState::Fresh => {}
         }
         let reader = self.packs.open_reader(&pack)?;
-        let resolved = spec::resolve(self.store(), &request, &pack).await?;
-        let job = jobs::build(&resolved, reader, &self.options)?;
+        let resolved = spec::resolve(self.store(), workspace, &request, &pack).await?;
+        let job = jobs::build(&resolved, reader, &self.options, &self.python)?;
         let fingerprint = resolved.fingerprint();
         if request.reuse
             && let Some(done) = self.store().completed_by_fingerprint(&fingerprint).await?
+            && done.workspace == workspace
         {
             return Ok(Submitted {
                 execution: done,
@@ -267,7 +304,7 @@ impl<S: Store> Engine<S> {
         );
         let new = NewExecution {
             id: id.clone(),
-            workspace: self.options.workspace.clone(),
+            workspace: workspace.to_string(),
             kind: resolved.kind(),
             name: resolved.code_name(),
             spec: serde_json::to_value(&resolved).expect("specs serialize"),
@@ -309,7 +346,12 @@ impl<S: Store> Engine<S> {
         let resolved: ResolvedSpec = serde_json::from_value(rec.spec.clone())
             .map_err(|e| EngineError::Internal(format!("stored spec of {id}: {e}")))?;
         let pack = self.packs.find(Some(&rec.pack_id)).await?;
-        let job = jobs::build(&resolved, self.packs.open_reader(&pack)?, &self.options)?;
+        let job = jobs::build(
+            &resolved,
+            self.packs.open_reader(&pack)?,
+            &self.options,
+            &self.python,
+        )?;
         self.jobs
             .lock()
             .expect("jobs lock")
@@ -357,6 +399,14 @@ impl<S: Store> Engine<S> {
                 let c = store
                     .complete_shard(&shard, &self.owner, now, out.bars, out.rows, &out.body)
                     .await?;
+                if let (Commit::Committed(_), Some(summary)) = (&c, out.scan_summary) {
+                    self.scan_partials
+                        .lock()
+                        .expect("partials lock")
+                        .entry(shard.execution.clone())
+                        .or_default()
+                        .insert(shard.idx, summary);
+                }
                 quantd_data::failpoint::hit("shard-after-commit");
                 (
                     c,
@@ -509,13 +559,16 @@ impl<S: Store> Engine<S> {
     pub async fn finalize(&self, rec: &ExecutionRecord) -> Result<()> {
         match rec.kind {
             quantd_core::ExecutionKind::Scan => {
-                self.summarize_scan(&rec.id).await?;
+                self.store_scan_summary(rec).await?;
             }
             quantd_core::ExecutionKind::Test => {
                 self.test_report(&rec.id).await?;
             }
             quantd_core::ExecutionKind::Backtest => {
                 self.backtest_results(&rec.id).await?;
+            }
+            quantd_core::ExecutionKind::Run => {
+                self.run_log(&rec.id).await?;
             }
             _ => {}
         }
@@ -575,11 +628,25 @@ impl<S: Store> Engine<S> {
         mut sink: impl FnMut(&crate::scan::Signals) -> Result<()>,
     ) -> Result<()> {
         let job = self.job(id).await?;
-        let template = job.signals_template().ok_or_else(|| {
+        let mut template = job.signals_template().ok_or_else(|| {
             EngineError::Invalid(format!(
                 "execution {id} is not a scan; it has no signal rows"
             ))
         })?;
+        if job.indicators_from_results() {
+            // Every chunk gets the same columns: the union of the names the shards carry.
+            for idx in self.store().result_shards(id).await? {
+                if let Some(body) = self.store().shard_result(id, idx).await?
+                    && let Some(names) = crate::scan::Signals::encoded_names(&body)?
+                {
+                    for n in names {
+                        if !template.indicators.contains(&n) {
+                            template.indicators.push(n);
+                        }
+                    }
+                }
+            }
+        }
         for idx in self.store().result_shards(id).await? {
             if let Some(body) = self.store().shard_result(id, idx).await? {
                 let mut chunk = template.clone();
@@ -588,6 +655,30 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(())
+    }
+
+    /// The log and metrics of a `run` execution (its one shard's body); stores the metrics as
+    /// the summary. `None` when the run has no committed result (it failed or is still running).
+    pub async fn run_log(&self, id: &ExecutionId) -> Result<Option<crate::python::bot::RunLog>> {
+        let rec = self.execution(id).await?;
+        if rec.kind != quantd_core::ExecutionKind::Run {
+            return Err(EngineError::Invalid(format!(
+                "execution {id} is a {}, not a run",
+                rec.kind
+            )));
+        }
+        let Some(idx) = self.store().result_shards(id).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let Some(body) = self.store().shard_result(id, idx).await? else {
+            return Ok(None);
+        };
+        let log: crate::python::bot::RunLog = serde_json::from_slice(&body)
+            .map_err(|e| EngineError::Internal(format!("stored run log: {e}")))?;
+        if rec.summary.is_none() {
+            self.store().set_summary(id, &log.summary()).await?;
+        }
+        Ok(Some(log))
     }
 
     /// The A+ report of a test execution, assembled from its shards; stored as its summary.
@@ -669,30 +760,58 @@ impl<S: Store> Engine<S> {
         Ok(grid)
     }
 
-    /// Counts a finished scan's signals (totals, top dates and tickers), stores the summary with
-    /// the execution, and returns it.
+    /// A finished scan's summary (totals, top dates and tickers): the stored one, or counted now
+    /// and stored with the execution.
     pub async fn summarize_scan(&self, id: &ExecutionId) -> Result<crate::scan::ScanSummary> {
         let rec = self.execution(id).await?;
-        let ResolvedSpec::Scan(spec) = Self::spec_of(&rec)? else {
+        if let Some(stored) = rec.summary.as_ref()
+            && let Ok(summary) = serde_json::from_value(stored.clone())
+        {
+            return Ok(summary);
+        }
+        self.store_scan_summary(&rec).await
+    }
+
+    /// Counts a scan's signals and stores the summary. Merges the counts its shards made while
+    /// they ran when this engine committed every done shard; else decodes the stored rows.
+    async fn store_scan_summary(&self, rec: &ExecutionRecord) -> Result<crate::scan::ScanSummary> {
+        let ResolvedSpec::Scan(spec) = Self::spec_of(rec)? else {
             return Err(EngineError::Invalid(format!(
-                "execution {id} is a {}, not a scan",
-                rec.kind
+                "execution {} is a {}, not a scan",
+                rec.id, rec.kind
             )));
         };
         let tickers = match &spec.tickers {
             Some(t) => t.len() as u64,
-            None => self.packs.find(Some(&rec.pack_id)).await?.tickers,
+            None => self
+                .job(&rec.id)
+                .await?
+                .signals_template()
+                .map_or(0, |t| t.tickers.len() as u64),
         };
+        let partials = self
+            .scan_partials
+            .lock()
+            .expect("partials lock")
+            .remove(&rec.id)
+            .unwrap_or_default();
         let mut builder = crate::scan::SummaryBuilder::default();
-        self.scan_results(id, |chunk| {
-            builder.add(chunk);
-            Ok(())
-        })
-        .await?;
+        // Partials exist only for committed shards, one per index: equal counts mean equal sets.
+        if partials.len() == rec.shards_done as usize {
+            for part in partials.into_values() {
+                builder.merge(part);
+            }
+        } else {
+            self.scan_results(&rec.id, |chunk| {
+                builder.add(chunk);
+                Ok(())
+            })
+            .await?;
+        }
         let summary = builder.finish(tickers, rec.bars);
         self.store()
             .set_summary(
-                id,
+                &rec.id,
                 &serde_json::to_value(&summary).expect("summary serializes"),
             )
             .await?;

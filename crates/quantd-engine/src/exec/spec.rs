@@ -19,6 +19,8 @@ pub enum CodeChoice {
     Inline(String),
     /// Stored code: `NAME` or `NAME@N`.
     Stored(String),
+    /// Python scanner source given inline (`--file F.py`); runs in the sandbox.
+    Python(String),
 }
 
 /// A scan request.
@@ -56,6 +58,8 @@ pub enum StrategyChoice {
     Inline(StrategyExprs),
     /// Stored strategy code: `NAME` or `NAME@N`.
     Stored(String),
+    /// Python strategy source given inline (`--file F.py`); runs in the sandbox.
+    Python(String),
 }
 
 /// A backtest request.
@@ -86,6 +90,19 @@ pub struct SweepRequest {
     pub constraint: Option<String>,
 }
 
+/// A whole bot script run (`quantd run`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    /// The Python script.
+    pub script: String,
+    /// The name the run is listed under (`quantd history --name`).
+    pub name: String,
+    /// Arguments passed to the script (`sys.argv[1:]`).
+    pub args: Vec<String>,
+    /// Wall-clock limit in seconds.
+    pub timeout_secs: u64,
+}
+
 /// The work of an execution, by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobRequest {
@@ -97,6 +114,8 @@ pub enum JobRequest {
     Backtest(BacktestRequest),
     /// A parameter sweep.
     Sweep(SweepRequest),
+    /// A whole bot script.
+    Run(RunRequest),
 }
 
 /// A request to run something.
@@ -126,8 +145,11 @@ pub struct CodeInfo {
 /// A resolved scan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedScan {
-    /// The expression text.
+    /// The expression text (the Python source when `python`).
     pub source: String,
+    /// The source is a Python scanner (run in the sandbox), not an expression.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub python: bool,
     /// The stored code it came from, if any.
     pub code: Option<CodeInfo>,
     /// The pack read.
@@ -145,8 +167,11 @@ pub struct ResolvedScan {
 /// A resolved A+ test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedTest {
-    /// The expression text.
+    /// The expression text (the Python source when `python`).
     pub source: String,
+    /// The source is a Python scanner (run in the sandbox), not an expression.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub python: bool,
     /// The stored code it came from, if any.
     pub code: Option<CodeInfo>,
     /// The pack read.
@@ -162,8 +187,11 @@ pub struct ResolvedTest {
 /// A resolved backtest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedBacktest {
-    /// The strategy's expressions.
+    /// The strategy's expressions (empty when `python` is set).
     pub strategy: StrategyExprs,
+    /// A Python strategy's source (run in the sandbox) instead of expressions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
     /// The stored code it came from, if any.
     pub code: Option<CodeInfo>,
     /// The pack read.
@@ -191,6 +219,21 @@ pub struct ResolvedSweep {
     pub constraint: Option<String>,
 }
 
+/// A resolved bot script run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedRun {
+    /// The Python script.
+    pub script: String,
+    /// The run's name.
+    pub name: String,
+    /// Script arguments.
+    pub args: Vec<String>,
+    /// Wall-clock limit in seconds.
+    pub timeout_secs: u64,
+    /// The pack the script can read.
+    pub pack_id: String,
+}
+
 /// A resolved spec, as stored with the execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -203,6 +246,8 @@ pub enum ResolvedSpec {
     Backtest(ResolvedBacktest),
     /// A parameter sweep.
     Sweep(ResolvedSweep),
+    /// A whole bot script.
+    Run(ResolvedRun),
 }
 
 impl ResolvedSpec {
@@ -213,6 +258,7 @@ impl ResolvedSpec {
             ResolvedSpec::Test(_) => ExecutionKind::Test,
             ResolvedSpec::Backtest(_) => ExecutionKind::Backtest,
             ResolvedSpec::Sweep(_) => ExecutionKind::Sweep,
+            ResolvedSpec::Run(_) => ExecutionKind::Run,
         }
     }
 
@@ -222,11 +268,15 @@ impl ResolvedSpec {
             ResolvedSpec::Test(t) => t.code.as_ref(),
             ResolvedSpec::Backtest(b) => b.code.as_ref(),
             ResolvedSpec::Sweep(s) => s.backtest.code.as_ref(),
+            ResolvedSpec::Run(_) => None,
         }
     }
 
     /// The stored code's name, for history.
     pub fn code_name(&self) -> Option<String> {
+        if let ResolvedSpec::Run(r) = self {
+            return Some(r.name.clone());
+        }
         self.code().map(|c| c.name.clone())
     }
 
@@ -253,23 +303,27 @@ impl ResolvedSpec {
     }
 }
 
-/// Resolves a code choice to expression text (and the stored version it came from).
+/// Resolves a code choice to expression or Python text, whether it is Python, and the stored
+/// version it came from.
 async fn scanner_text(
     store: &impl Store,
+    workspace: &str,
     choice: &CodeChoice,
-) -> Result<(String, Option<CodeInfo>)> {
+) -> Result<(String, bool, Option<CodeInfo>)> {
     match choice {
-        CodeChoice::Inline(text) => Ok((text.clone(), None)),
+        CodeChoice::Inline(text) => Ok((text.clone(), false, None)),
+        CodeChoice::Python(text) => Ok((text.clone(), true, None)),
         CodeChoice::Stored(reference) => {
-            let v = code::resolve(store, reference).await?;
-            if v.language != "expr" {
+            let v = code::resolve(store, workspace, reference).await?;
+            if v.language != "expr" && v.language != "python" {
                 return Err(EngineError::Invalid(format!(
-                    "`{reference}` is {} code; this runs scanner expressions (Python scanners run once the sandbox lands)",
+                    "`{reference}` is {} code, not a scanner (an expression or a Python file)",
                     v.language
                 )));
             }
             Ok((
                 v.source.clone(),
+                v.language == "python",
                 Some(CodeInfo {
                     name: v.name,
                     version: v.version,
@@ -280,24 +334,28 @@ async fn scanner_text(
     }
 }
 
-/// Resolves a strategy choice to its expressions (and the stored version it came from).
+/// Resolves a strategy choice to its expressions or Python source (and the stored version it
+/// came from).
 async fn strategy_exprs(
     store: &impl Store,
+    workspace: &str,
     choice: &StrategyChoice,
-) -> Result<(StrategyExprs, Option<CodeInfo>)> {
+) -> Result<(StrategyExprs, Option<String>, Option<CodeInfo>)> {
     match choice {
-        StrategyChoice::Inline(s) => Ok((s.clone(), None)),
+        StrategyChoice::Inline(s) => Ok((s.clone(), None, None)),
+        StrategyChoice::Python(text) => Ok((StrategyExprs::default(), Some(text.clone()), None)),
         StrategyChoice::Stored(reference) => {
-            let v = code::resolve(store, reference).await?;
+            let v = code::resolve(store, workspace, reference).await?;
+            let info = CodeInfo {
+                name: v.name.clone(),
+                version: v.version,
+                id: v.id.to_string(),
+            };
             match code::CodeSource::from_stored(&v.language, &v.source)? {
-                code::CodeSource::Strategy(s) => Ok((
-                    s,
-                    Some(CodeInfo {
-                        name: v.name,
-                        version: v.version,
-                        id: v.id.to_string(),
-                    }),
-                )),
+                code::CodeSource::Python(text) => {
+                    Ok((StrategyExprs::default(), Some(text), Some(info)))
+                }
+                code::CodeSource::Strategy(s) => Ok((s, None, Some(info))),
                 _ => Err(EngineError::Invalid(format!(
                     "`{reference}` is {} code, not a strategy; add one with `quantd code add NAME --entry .. --exit ..`",
                     v.language
@@ -309,15 +367,17 @@ async fn strategy_exprs(
 
 async fn resolve_backtest(
     store: &impl Store,
+    workspace: &str,
     r: &BacktestRequest,
     pack: &PackRecord,
 ) -> Result<ResolvedBacktest> {
     r.config
         .validate()
         .map_err(|e| EngineError::Invalid(e.to_string()))?;
-    let (strategy, code) = strategy_exprs(store, &r.strategy).await?;
+    let (strategy, python, code) = strategy_exprs(store, workspace, &r.strategy).await?;
     Ok(ResolvedBacktest {
         strategy,
+        python,
         code,
         pack_id: pack.id.to_string(),
         params: r.params.clone(),
@@ -328,17 +388,19 @@ async fn resolve_backtest(
     })
 }
 
-/// Resolves names: stored code to its text and version, the pack to its id.
+/// Resolves names: stored code (of `workspace`) to its text and version, the pack to its id.
 pub async fn resolve(
     store: &impl Store,
+    workspace: &str,
     request: &SubmitSpec,
     pack: &PackRecord,
 ) -> Result<ResolvedSpec> {
     match &request.job {
         JobRequest::Scan(r) => {
-            let (source, code) = scanner_text(store, &r.code).await?;
+            let (source, python, code) = scanner_text(store, workspace, &r.code).await?;
             Ok(ResolvedSpec::Scan(ResolvedScan {
                 source,
+                python,
                 code,
                 pack_id: pack.id.to_string(),
                 params: r.params.clone(),
@@ -348,15 +410,29 @@ pub async fn resolve(
             }))
         }
         JobRequest::Backtest(r) => Ok(ResolvedSpec::Backtest(
-            resolve_backtest(store, r, pack).await?,
+            resolve_backtest(store, workspace, r, pack).await?,
         )),
         JobRequest::Sweep(r) => Ok(ResolvedSpec::Sweep(ResolvedSweep {
-            backtest: resolve_backtest(store, &r.backtest, pack).await?,
+            backtest: resolve_backtest(store, workspace, &r.backtest, pack).await?,
             grid: r.grid.clone(),
             constraint: r.constraint.clone(),
         })),
+        JobRequest::Run(r) => {
+            if r.timeout_secs == 0 {
+                return Err(EngineError::Invalid(
+                    "--timeout must be at least 1 second".into(),
+                ));
+            }
+            Ok(ResolvedSpec::Run(ResolvedRun {
+                script: r.script.clone(),
+                name: r.name.clone(),
+                args: r.args.clone(),
+                timeout_secs: r.timeout_secs,
+                pack_id: pack.id.to_string(),
+            }))
+        }
         JobRequest::Test(r) => {
-            let (source, code) = scanner_text(store, &r.code).await?;
+            let (source, python, code) = scanner_text(store, workspace, &r.code).await?;
             if r.examples.is_empty() {
                 return Err(EngineError::Invalid(
                     "an A+ test needs at least one example".into(),
@@ -364,6 +440,7 @@ pub async fn resolve(
             }
             Ok(ResolvedSpec::Test(ResolvedTest {
                 source,
+                python,
                 code,
                 pack_id: pack.id.to_string(),
                 params: r.params.clone(),

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Tickers per backtest shard.
 const BACKTEST_SHARD_TICKERS: usize = 100;
 /// Tickers per sweep shard (each runs the whole grid).
-const SWEEP_SHARD_TICKERS: usize = 25;
+pub(crate) const SWEEP_SHARD_TICKERS: usize = 25;
 /// Backtests with at most this many tickers keep each ticker's equity curve.
 pub const EQUITY_CURVE_MAX_TICKERS: usize = 100;
 
@@ -203,31 +203,50 @@ impl BacktestJob {
         let window = data.window(day(self.spec.from), day(self.spec.to));
         let bars = window.len() as u64;
         self.strategy.signals(&data, window.clone(), ws, buffers)?;
-        let result = bars_of(&data, window)
-            .and_then(|b| quantd_backtest::backtest(&b, &buffers.as_signals(), &self.spec.config));
-        let out = match result {
-            Ok(r) => TickerBacktest {
-                ticker: name,
-                stats: Some(r.stats),
-                error: None,
-                trades: r.trades,
-                open_trade: r.open_trade,
-                equity: self.keep_equity.then(|| {
-                    (0..r.equity.time.len())
-                        .map(|i| (r.equity.time[i], r.equity.equity[i], r.equity.drawdown[i]))
-                        .collect()
-                }),
-            },
-            Err(e) => TickerBacktest {
-                ticker: name,
-                stats: None,
-                error: Some(e.to_string()),
-                trades: vec![],
-                open_trade: None,
-                equity: None,
-            },
-        };
+        let out = trade(
+            name,
+            &data,
+            window,
+            &buffers.as_signals(),
+            &self.spec.config,
+            self.keep_equity,
+        );
         Ok((out, bars))
+    }
+}
+
+/// Trades `signals` over `window` of a ticker's bars (projected `open high low close` first):
+/// the stored result of one ticker, whatever produced the signals (expressions or Python).
+pub(crate) fn trade(
+    name: String,
+    data: &TickerBars,
+    window: std::ops::Range<usize>,
+    signals: &quantd_backtest::Signals<'_>,
+    config: &Config,
+    keep_equity: bool,
+) -> TickerBacktest {
+    let result = bars_of(data, window).and_then(|b| quantd_backtest::backtest(&b, signals, config));
+    match result {
+        Ok(r) => TickerBacktest {
+            ticker: name,
+            stats: Some(r.stats),
+            error: None,
+            trades: r.trades,
+            open_trade: r.open_trade,
+            equity: keep_equity.then(|| {
+                (0..r.equity.time.len())
+                    .map(|i| (r.equity.time[i], r.equity.equity[i], r.equity.drawdown[i]))
+                    .collect()
+            }),
+        },
+        Err(e) => TickerBacktest {
+            ticker: name,
+            stats: None,
+            error: Some(e.to_string()),
+            trades: vec![],
+            open_trade: None,
+            equity: None,
+        },
     }
 }
 
@@ -260,6 +279,7 @@ impl Job for BacktestJob {
             bars: bars_done,
             rows,
             body: serde_json::to_vec(&out).expect("backtests serialize"),
+            scan_summary: None,
         })
     }
 }
@@ -437,6 +457,19 @@ pub struct SweepResultRow {
     pub metrics: Vec<f64>,
 }
 
+/// Encodes sweep rows `(ticker, combo, metrics in Metric::ALL order)`, sorted by the caller.
+pub(crate) fn encode_sweep(rows: &[(u32, u32, Vec<f64>)]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(rows.len() * row_len());
+    for (ticker, combo, metrics) in rows {
+        body.extend_from_slice(&ticker.to_le_bytes());
+        body.extend_from_slice(&combo.to_le_bytes());
+        for v in metrics {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    body
+}
+
 /// Decodes a sweep shard body.
 pub fn decode_sweep(body: &[u8]) -> Result<Vec<SweepResultRow>> {
     if !body.len().is_multiple_of(row_len()) {
@@ -537,14 +570,7 @@ impl Job for SweepJob {
             .map_err(|e| ShardFailure::Error(ErrorClass::Execution, e.to_string()))?;
         collected.sort_by_key(|r| (r.0, r.1));
         let rows = collected.len() as u64;
-        let mut body = Vec::with_capacity(collected.len() * row_len());
-        for (ticker, combo, metrics) in &collected {
-            body.extend_from_slice(&ticker.to_le_bytes());
-            body.extend_from_slice(&combo.to_le_bytes());
-            for v in metrics {
-                body.extend_from_slice(&v.to_le_bytes());
-            }
-        }
+        let body = encode_sweep(&collected);
         if cancelled {
             return Err(ShardFailure::Cancelled);
         }
@@ -552,6 +578,7 @@ impl Job for SweepJob {
             bars: bars_done * self.accepted.iter().filter(|&&a| a).count() as u64,
             rows,
             body,
+            scan_summary: None,
         })
     }
 }

@@ -14,6 +14,11 @@
 //!   seccomp, `execve` of the interpreter.
 //!
 //! Reports are JSON lines on fd 3 of S0/S1 (close-on-exec: the job never holds it).
+//!
+//! In **zygote mode** ([`ShimConfig::zygote`]) S2 is the long-lived Python zygote instead of a
+//! job: it keeps its capabilities inside the user namespace (it builds each job's namespaces and
+//! mounts), gets no seccomp filter and no CPU or memory limit, and inherits the control socket
+//! (the shim's stdout on start) as fd [`CTL_FD`]. See [`crate::Zygote`].
 
 mod mounts;
 pub(crate) mod seccomp;
@@ -27,6 +32,8 @@ use std::path::PathBuf;
 
 /// fd of the report pipe inside the shim.
 const REPORT_FD: Fd = 3;
+/// fd of the zygote's control socket (zygote mode only; the shim receives it as its stdout).
+pub(crate) const CTL_FD: Fd = 4;
 
 /// What the host tells the shim (serialized as JSON in its last argument).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,8 +58,16 @@ pub(crate) struct ShimConfig {
     pub host_uid: u32,
     /// Host gid that inner root maps to.
     pub host_gid: u32,
-    /// Seconds after which S0 dies on its own even if the host is gone.
+    /// Seconds after which S0 dies on its own even if the host is gone (0: never, for the
+    /// zygote, which ends when its control socket closes).
     pub backstop_secs: u32,
+    /// Zygote mode: S2 keeps its capabilities, gets no seccomp filter and no CPU/memory limits,
+    /// and inherits the control socket as fd [`CTL_FD`].
+    #[serde(default)]
+    pub zygote: bool,
+    /// Empty directories created in the new root (the zygote's per-job mount points).
+    #[serde(default)]
+    pub mountpoints: Vec<PathBuf>,
 }
 
 /// A host directory made visible in the sandbox.
@@ -142,11 +157,22 @@ pub fn run_shim_if_requested() {
 /// in it; never returns. Must be called in a fresh process (no other thread) started by
 /// [`crate::run`].
 pub fn shim_main() -> ! {
+    let cfg = std::env::args_os()
+        .last()
+        .and_then(|a| serde_json::from_slice::<ShimConfig>(a.as_bytes()).ok());
     // fd 0 is the report pipe: move it to REPORT_FD, close everything else, stdin = /dev/null.
     if sys::dup2(0, REPORT_FD).is_err() || sys::set_cloexec(REPORT_FD).is_err() {
         sys::exit(125);
     }
-    let _ = sys::close_from(REPORT_FD as u32 + 1, false);
+    let zygote = cfg.as_ref().is_some_and(|c| c.zygote);
+    if zygote {
+        // fd 1 is the control socket: move it to CTL_FD; the zygote's stdout joins its stderr.
+        if sys::dup2(1, CTL_FD).is_err() || sys::dup2(2, 1).is_err() {
+            sys::exit(125);
+        }
+    }
+    let keep = if zygote { CTL_FD } else { REPORT_FD };
+    let _ = sys::close_from(keep as u32 + 1, false);
     let null = CString::from(c"/dev/null");
     match sys::open(&null, libc::O_RDWR) {
         Ok(fd) => {
@@ -155,10 +181,7 @@ pub fn shim_main() -> ! {
         }
         Err(_) => sys::exit(125),
     }
-    let cfg = match std::env::args_os()
-        .last()
-        .and_then(|a| serde_json::from_slice::<ShimConfig>(a.as_bytes()).ok())
-    {
+    let cfg = match cfg {
         Some(cfg) => cfg,
         None => {
             send(&Report::SetupError {
@@ -323,8 +346,10 @@ fn exec_job(cfg: &ShimConfig) -> ! {
 
 fn restrict_and_exec(cfg: &ShimConfig) -> Result<std::convert::Infallible, Fail> {
     sys::setsid();
-    // The report fd stays open (close-on-exec) so that a failed exec can still be reported.
-    sys::close_from(REPORT_FD as u32 + 1, false).stage("close fds")?;
+    // The report fd stays open (close-on-exec) so that a failed exec can still be reported; the
+    // zygote also keeps its control socket.
+    let keep = if cfg.zygote { CTL_FD } else { REPORT_FD };
+    sys::close_from(keep as u32 + 1, false).stage("close fds")?;
     sys::set_cloexec(REPORT_FD).stage("close fds")?;
     let cwd = sys::cpath(&cfg.cwd).stage("cwd")?;
     sys::chdir(&cwd).stage(format!("chdir {}", cfg.cwd.display()))?;
@@ -340,7 +365,20 @@ fn restrict_and_exec(cfg: &ShimConfig) -> Result<std::convert::Infallible, Fail>
         (libc::RLIMIT_MEMLOCK, 64 << 10, 64 << 10),
     ];
     for (res, soft, hard) in limits {
+        // The zygote is our code: it keeps no CPU, memory, process or file-size limit (each job
+        // sets its own), only the open-files one.
+        if cfg.zygote && res != libc::RLIMIT_NOFILE && res != libc::RLIMIT_CORE {
+            continue;
+        }
         sys::setrlimit(res, soft, hard).stage(format!("setrlimit {res}"))?;
+    }
+    if cfg.zygote {
+        let program = sys::cpath(&cfg.program).stage("program path")?;
+        let argv = cstrings(cfg.argv.iter().map(String::as_str)).stage("argv")?;
+        let env: Vec<String> = cfg.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let env = cstrings(env.iter().map(String::as_str)).stage("env")?;
+        return Err(sys::execve(&program, &argv, &env))
+            .stage(format!("exec {}", cfg.program.display()));
     }
     if cfg.isolate {
         sys::drop_all_capabilities().stage("drop capabilities")?;

@@ -109,6 +109,10 @@ pub(super) fn build_root(cfg: &ShimConfig, src_fds: &[Fd]) -> Result<(), Fail> {
         bind_fd(*fd, &dst, b.writable)?;
     }
 
+    for m in &cfg.mountpoints {
+        mkdir_p(&inside(m))?;
+    }
+
     let proc_dir = root.join("proc");
     mkdir_p(&proc_dir)?;
     sys::mount(

@@ -113,6 +113,103 @@ pub fn assert_no_survivors(token: &str) {
         {
             found.push(pid);
         }
+        let comm = comm_token(token);
+        for task in std::fs::read_dir(entry.path().join("task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(name) = std::fs::read_to_string(task.path().join("comm"))
+                && name.trim_end() == comm
+            {
+                found.push(pid);
+            }
+        }
     }
     assert!(found.is_empty(), "processes of the job survived: {found:?}");
+}
+
+/// Which way a job is started: a fresh shim per job, or a child of the shared warm zygote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Cold,
+    Zygote,
+}
+
+/// The SDK directory of this repository.
+pub fn sdk_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../python")
+}
+
+/// One warm zygote per test binary, shared by its tests (which run on several threads at once).
+pub fn zygote() -> &'static quantd_sandbox::Zygote {
+    static Z: OnceLock<quantd_sandbox::Zygote> = OnceLock::new();
+    Z.get_or_init(|| {
+        let mut c = config();
+        c.sdk_dir = Some(sdk_dir());
+        quantd_sandbox::Zygote::start(&c).expect("the zygote starts")
+    })
+}
+
+/// Runs `job` cold with `config`, or in the shared zygote with `config`'s limits.
+pub fn run_in(
+    mode: Mode,
+    config: &SandboxConfig,
+    job: &Job,
+    cancel: &CancelToken,
+) -> quantd_sandbox::Result<Outcome> {
+    match mode {
+        Mode::Cold => quantd_sandbox::run(config, job, cancel),
+        Mode::Zygote => {
+            let mut job = job.clone();
+            job.limits.get_or_insert_with(|| config.limits.clone());
+            zygote().run(&job, cancel)
+        }
+    }
+}
+
+pub fn run_with_in(mode: Mode, config: &SandboxConfig, job: Job) -> Outcome {
+    run_in(mode, config, &job, &CancelToken::new()).expect("the sandbox runs the job")
+}
+
+/// [`run_contained`] in `mode`. A zygote's children keep the zygote's command line, so there
+/// the job first names itself (`comm`, inherited by everything it starts) with a short token.
+pub fn run_contained_in(mode: Mode, config: &SandboxConfig, code: &str) -> Outcome {
+    let tok = token();
+    let code = tagged(mode, &tok, code);
+    let o = run_with_in(mode, config, Job::script(code).with_args([tok.clone()]));
+    assert_no_survivors(&tok);
+    o
+}
+
+/// `code`, which in a zygote first names its process after `tok` (see [`run_contained_in`]).
+pub fn tagged(mode: Mode, tok: &str, code: &str) -> String {
+    match mode {
+        Mode::Cold => code.to_owned(),
+        Mode::Zygote => format!(
+            "import ctypes as _c; _c.CDLL(None).prctl(15, b'{}', 0, 0, 0); del _c\n{code}",
+            comm_token(tok)
+        ),
+    }
+}
+
+/// The 15-byte process name standing for `token`.
+pub fn comm_token(token: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    token.hash(&mut h);
+    format!("qz{:013x}", h.finish() & 0xF_FFFF_FFFF_FFFF)
+}
+
+/// Declares `#[test]`s `cold::NAME` and `zygote::NAME` for each `fn NAME(mode: Mode)`.
+#[macro_export]
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod cold {
+            $(#[test] fn $name() { super::$name($crate::common::Mode::Cold) })*
+        }
+        mod zygote {
+            $(#[test] fn $name() { super::$name($crate::common::Mode::Zygote) })*
+        }
+    };
 }

@@ -42,6 +42,8 @@ pub async fn run(_ctx: &Ctx, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Backtest(args) => super::bench_strategy::backtest(args).await,
         BenchCommand::Sweep(args) => super::bench_strategy::sweep(args).await,
         BenchCommand::History(args) => super::bench_strategy::history(args).await,
+        BenchCommand::Sandbox(args) => super::bench_sandbox::run(_ctx, args),
+        BenchCommand::Sse(args) => super::bench_sse::run(_ctx, args).await,
     }
 }
 

@@ -52,6 +52,7 @@ pub async fn backtest(a: BenchBacktestArgs) -> anyhow::Result<ExitCode> {
             short_entry: Some(DOWN.into()),
             short_exit: Some(UP.into()),
         },
+        python: None,
         code: None,
         pack_id: pack.id.to_string(),
         params: [("fast".to_string(), 10.0), ("slow".to_string(), 20.0)].into(),

@@ -9,6 +9,9 @@ use quantd_store::CodeVersion;
 use quantd_store::prelude::*;
 use std::process::ExitCode;
 
+/// The CLI works in the default workspace (the API serves the others).
+const WS: &str = quantd_engine::DEFAULT_WORKSPACE;
+
 pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
     let store = packs.store();
@@ -16,7 +19,7 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
         CodeCommand::Add(a) => {
             let name = a.name.clone();
             let source = source_of(a)?;
-            let added = code::add(store, &name, &source).await?;
+            let added = code::add(store, WS, &name, &source).await?;
             if ctx.json {
                 output::json(&added)?;
             } else {
@@ -46,7 +49,10 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
             }
         }
         CodeCommand::List => {
-            let names = store.code_names(&quantd_store::Page::all()).await?.items;
+            let names = store
+                .code_names(WS, &quantd_store::Page::all())
+                .await?
+                .items;
             if ctx.json {
                 output::json(&names)?;
             } else if names.is_empty() {
@@ -70,10 +76,10 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        CodeCommand::Show(r) => show(ctx, &code::resolve(store, &r.code).await?)?,
+        CodeCommand::Show(r) => show(ctx, &code::resolve(store, WS, &r.code).await?)?,
         CodeCommand::Rm(r) => {
             anyhow::ensure!(
-                store.remove_code(&r.code).await?,
+                store.remove_code(WS, &r.code).await?,
                 "code `{}` not found",
                 r.code
             );
@@ -83,7 +89,7 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
             );
         }
         CodeCommand::Rollback(r) => {
-            let v = code::rollback(store, &r.name, r.to).await?;
+            let v = code::rollback(store, WS, &r.name, r.to).await?;
             if ctx.json {
                 output::json(&v)?;
             } else {

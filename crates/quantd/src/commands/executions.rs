@@ -5,7 +5,6 @@ use super::run::{exit_code, run_foreground};
 use crate::cli::{HistoryArgs, ResultsArgs, SummaryArgs};
 use crate::output::{self, thousands};
 use anyhow::Context;
-use quantd_core::state::StateMachine;
 use quantd_core::{ExecutionId, ExecutionKind, ExecutionState};
 use quantd_engine::exec::health::Health;
 use quantd_engine::results::Format;
@@ -81,6 +80,9 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
             ),
         );
     }
+    if rec.kind == ExecutionKind::Run {
+        super::bot::show_metrics(&rec);
+    }
     for s in shards
         .iter()
         .filter(|s| s.state == quantd_core::ShardState::Failed)
@@ -124,6 +126,7 @@ pub async fn results(ctx: &Ctx, a: ResultsArgs) -> anyhow::Result<ExitCode> {
             )
             .await?
         }
+        ExecutionKind::Run => super::bot::write_run(ctx, &engine, &rec).await?,
         other => anyhow::bail!("results of {other} executions are not available yet"),
     }
     if rec.state != ExecutionState::Completed {
@@ -281,37 +284,13 @@ pub async fn history(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn summary(ctx: &Ctx, a: SummaryArgs) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
-    let f = filter(a.name.clone(), None, None, None, u32::MAX)?;
-    let rows = packs.store().list_executions(&f).await?.items;
-    let finished: Vec<&ExecutionRecord> = rows.iter().filter(|r| r.state.is_terminal()).collect();
-    let completed = finished
-        .iter()
-        .filter(|r| r.state == ExecutionState::Completed)
-        .count();
-    let metric = |key: &str| -> Vec<(String, f64)> {
-        rows.iter()
-            .filter_map(|r| Some((r.id.to_string(), r.summary.as_ref()?.get(key)?.as_f64()?)))
-            .collect()
-    };
-    let mean = |v: &[(String, f64)]| {
-        (!v.is_empty()).then(|| v.iter().map(|x| x.1).sum::<f64>() / v.len() as f64)
-    };
-    let returns = metric("Return [%]");
-    let best = returns.iter().max_by(|a, b| a.1.total_cmp(&b.1));
-    let worst = returns.iter().min_by(|a, b| a.1.total_cmp(&b.1));
-    let out = serde_json::json!({
-        "name": a.name,
-        "runs": rows.len(),
-        "finished": finished.len(),
-        "completed": completed,
-        "success_rate": (!finished.is_empty()).then(|| completed as f64 / finished.len() as f64),
-        "signals": rows.iter().filter_map(|r| r.summary.as_ref()?.get("signals")?.as_u64()).sum::<u64>(),
-        "average_return_pct": mean(&returns),
-        "average_sharpe": mean(&metric("Sharpe Ratio")),
-        "average_max_drawdown_pct": mean(&metric("Max. Drawdown [%]")),
-        "best_run": best.map(|b| serde_json::json!({"execution": b.0, "return_pct": b.1})),
-        "worst_run": worst.map(|w| serde_json::json!({"execution": w.0, "return_pct": w.1})),
-    });
+    let sum = quantd_engine::history::summarize(
+        packs.store(),
+        quantd_engine::DEFAULT_WORKSPACE,
+        a.name.as_deref(),
+    )
+    .await?;
+    let out = serde_json::to_value(&sum)?;
     if ctx.json {
         output::json(&out)?;
         return Ok(ExitCode::SUCCESS);
@@ -337,9 +316,9 @@ pub async fn summary(ctx: &Ctx, a: SummaryArgs) -> anyhow::Result<ExitCode> {
         "avg max DD    {}",
         opt(&out["average_max_drawdown_pct"], "%")
     );
-    if let (Some(b), Some(w)) = (best, worst) {
-        println!("best run      {} {:+.2}%", b.0, b.1);
-        println!("worst run     {} {:+.2}%", w.0, w.1);
+    if let (Some(b), Some(w)) = (&sum.best_run, &sum.worst_run) {
+        println!("best run      {} {:+.2}%", b.execution, b.return_pct);
+        println!("worst run     {} {:+.2}%", w.execution, w.return_pct);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,15 +2,21 @@
 //! prints the outcome; none holds logic the API or MCP would need too.
 
 mod bench;
+pub(crate) mod bench_sandbox;
+pub(crate) mod bench_sse;
 mod bench_strategy;
+pub(crate) mod bot;
 mod code;
 mod data;
 mod demo;
 mod executions;
 mod run;
+pub(crate) mod runtime;
 mod scan;
+pub(crate) mod serve;
 mod strategy;
 mod test;
+pub(crate) mod tokens;
 
 use crate::cli::{Cli, Command};
 use anyhow::Context;
@@ -24,13 +30,18 @@ pub struct Ctx {
     pub data_dir: PathBuf,
     /// `--json`.
     pub json: bool,
+    /// `--unsafe-no-sandbox`.
+    pub unsafe_no_sandbox: bool,
 }
 
 impl Ctx {
     /// Opens the engine on the data directory (running crash recovery for packs and shards).
     pub async fn engine(&self) -> anyhow::Result<quantd_engine::exec::Engine> {
         let packs = self.packs().await?;
-        let mut options = quantd_engine::exec::EngineOptions::default();
+        let mut options = quantd_engine::exec::EngineOptions {
+            unsafe_no_sandbox: self.unsafe_no_sandbox,
+            ..Default::default()
+        };
         if let Ok(v) = std::env::var(crate::cli::env::QUANTD_SHARD_BARS) {
             options.scan_shard_bars = v.parse().with_context(|| {
                 format!(
@@ -67,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Ctx {
         data_dir: resolve_data_dir(cli.data_dir)?,
         json: cli.json,
+        unsafe_no_sandbox: cli.unsafe_no_sandbox,
     };
     match cli.command {
         Command::Data(cmd) => data::run(&ctx, cmd).await,
@@ -75,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backtest(a) => strategy::backtest(&ctx, a).await,
         Command::Sweep(a) => strategy::sweep(&ctx, a).await,
         Command::Test(a) => test::run(&ctx, a).await,
+        Command::Run(a) => bot::run(&ctx, a).await,
         Command::Show(a) => executions::show(&ctx, &a.execution).await,
         Command::Results(a) => executions::results(&ctx, a).await,
         Command::Pause(a) => executions::pause(&ctx, &a.execution).await,
@@ -84,5 +97,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Summary(a) => executions::summary(&ctx, a).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Bench(cmd) => bench::run(&ctx, cmd).await,
+        Command::Serve(a) => serve::run(&ctx, a).await,
+        Command::Tokens(cmd) => tokens::run(&ctx, cmd).await,
+        Command::Runtime(cmd) => runtime::run(&ctx, cmd),
     }
 }

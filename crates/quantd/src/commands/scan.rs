@@ -20,19 +20,19 @@ use std::process::ExitCode;
 const TABLE_ROWS: usize = 20;
 
 /// The engine request of `quantd scan`.
-pub fn request(args: &ScanArgs) -> JobRequest {
-    JobRequest::Scan(ScanRequest {
-        code: code_choice(&args.scanner),
+pub fn request(args: &ScanArgs) -> anyhow::Result<JobRequest> {
+    Ok(JobRequest::Scan(ScanRequest {
+        code: code_choice(&args.scanner)?,
         params: args.scanner.params.iter().cloned().collect(),
         tickers: args.tickers.clone(),
         from: args.from,
         to: args.to,
-    })
+    }))
 }
 
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
-    let spec = submit_spec(request(&args), args.scanner.pack.clone(), &args.run);
+    let spec = submit_spec(request(&args)?, args.scanner.pack.clone(), &args.run);
     let Some(rec) = submit_and_wait(ctx, &engine, spec, &args.run).await? else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -44,13 +44,22 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_code(&rec))
 }
 
-/// `--expr` or `--code`.
-pub fn code_choice(s: &crate::cli::ScannerArgs) -> CodeChoice {
-    match (&s.expr, &s.code) {
-        (Some(e), _) => CodeChoice::Inline(e.clone()),
-        (None, Some(c)) => CodeChoice::Stored(c.clone()),
-        (None, None) => unreachable!("clap requires --expr or --code"),
-    }
+/// `--expr`, `--code` or `--file` (`.py`: a Python scanner; else an expression).
+pub fn code_choice(s: &crate::cli::ScannerArgs) -> anyhow::Result<CodeChoice> {
+    Ok(match (&s.expr, &s.code, &s.file) {
+        (Some(e), _, _) => CodeChoice::Inline(e.clone()),
+        (None, Some(c), _) => CodeChoice::Stored(c.clone()),
+        (None, None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if super::bot::is_python(path) {
+                CodeChoice::Python(text)
+            } else {
+                CodeChoice::Inline(text)
+            }
+        }
+        (None, None, None) => unreachable!("clap requires --expr, --code or --file"),
+    })
 }
 
 /// `--format`, else the extension of `--out`, else `default`.

@@ -41,30 +41,33 @@ fn config(s: &StrategyArgs) -> Config {
     }
 }
 
-fn request(s: &StrategyArgs, params: &[(String, f64)]) -> BacktestRequest {
-    let strategy = match (&s.entry, &s.code) {
-        (Some(entry), _) => StrategyChoice::Inline(StrategyExprs {
+fn request(s: &StrategyArgs, params: &[(String, f64)]) -> anyhow::Result<BacktestRequest> {
+    let strategy = match (&s.entry, &s.code, &s.file) {
+        (Some(entry), _, _) => StrategyChoice::Inline(StrategyExprs {
             entry: entry.clone(),
             exit: s.exit.clone().expect("clap requires --exit"),
             short_entry: s.short_entry.clone(),
             short_exit: s.short_exit.clone(),
         }),
-        (None, Some(code)) => StrategyChoice::Stored(code.clone()),
-        (None, None) => unreachable!("clap requires --entry or --code"),
+        (None, Some(code), _) => StrategyChoice::Stored(code.clone()),
+        (None, None, Some(path)) => StrategyChoice::Python(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        (None, None, None) => unreachable!("clap requires --entry, --code or --file"),
     };
-    BacktestRequest {
+    Ok(BacktestRequest {
         strategy,
         params: params.iter().cloned().collect(),
         tickers: s.tickers.clone(),
         from: s.from,
         to: s.to,
         config: config(s),
-    }
+    })
 }
 
 pub async fn backtest(ctx: &Ctx, a: BacktestArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
-    let job = JobRequest::Backtest(request(&a.strategy, &a.params));
+    let job = JobRequest::Backtest(request(&a.strategy, &a.params)?);
     let Some(rec) = submit_and_wait(
         ctx,
         &engine,
@@ -292,7 +295,7 @@ pub async fn sweep(ctx: &Ctx, a: SweepArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--maximize/--minimize `{metric_name}`"))?;
     let engine = ctx.engine().await?;
     let job = JobRequest::Sweep(SweepRequest {
-        backtest: request(&a.strategy, &[]),
+        backtest: request(&a.strategy, &[])?,
         grid: a.grid.clone(),
         constraint: a.constraint.clone(),
     });

@@ -18,7 +18,7 @@ pub async fn run(ctx: &Ctx, a: TestArgs) -> anyhow::Result<ExitCode> {
     let examples = quantd_engine::atest::parse_examples(&text)
         .with_context(|| format!("in {}", a.examples.display()))?;
     let engine = ctx.engine().await?;
-    let code = super::scan::code_choice(&a.scanner);
+    let code = super::scan::code_choice(&a.scanner)?;
     let job = JobRequest::Test(TestRequest {
         code,
         params: a.scanner.params.iter().cloned().collect(),

@@ -1,0 +1,453 @@
+//! Python scanners and strategies as shard jobs: each shard writes its tickers' bars as one Arrow
+//! IPC file, runs the entry point over them in one sandbox job (`python -m quantd.harness
+//! --batch`) and turns the result rows into what the expression jobs store, so storage, result
+//! formats, summaries, A+ reports and backtest statistics are the same.
+
+use super::ipc::{ResultRows, bars_ipc, read_result};
+use super::{MAX_RESULT_BYTES, Python, params_json, shard_limits};
+use crate::error::Result;
+use crate::exec::jobs::{Job, ShardFailure, ShardOutput, payload_tickers, ticker_batches};
+use crate::exec::spec::{ResolvedBacktest, ResolvedScan, ResolvedTest};
+use crate::exec::strategy::{EQUITY_CURVE_MAX_TICKERS, TickerBacktest, trade};
+use crate::scan::{self, Signals};
+use quantd_core::ErrorClass;
+use quantd_data::PackReader;
+use quantd_data::bars::{Day, day_from_date};
+use quantd_sandbox::{Bars, EntryCall};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Shards a Python scan is planned into when its shards have the default size: a few per worker,
+/// so that two cores stay busy and a failure loses little.
+const PYTHON_SCAN_SHARDS: u64 = 8;
+/// Bars per Python shard at least (a sandbox job costs ~10 ms; a shard should cost more).
+const PYTHON_MIN_SHARD_BARS: u64 = 20_000;
+/// Example tickers per A+ test shard.
+const TEST_SHARD_TICKERS: usize = 50;
+/// Tickers per Python backtest shard.
+const BACKTEST_SHARD_TICKERS: usize = 50;
+
+/// Runs the entry point over the bars of `tickers` (with their row ranges) in one sandbox job.
+fn run_batch(
+    py: &Python,
+    source: &str,
+    params: &Value,
+    reader: &PackReader,
+    tickers: &[(usize, std::ops::Range<usize>)],
+    cancel: &AtomicBool,
+) -> std::result::Result<(ResultRows, u64), ShardFailure> {
+    let (ipc, bars) = bars_ipc(reader, tickers)?;
+    Ok((run_entry(py, source, params, ipc, cancel)?, bars))
+}
+
+/// Runs the entry point over bars already written as Arrow IPC, in one sandbox job.
+pub(super) fn run_entry(
+    py: &Python,
+    source: &str,
+    params: &Value,
+    ipc: Vec<u8>,
+    cancel: &AtomicBool,
+) -> std::result::Result<ResultRows, ShardFailure> {
+    let call = EntryCall {
+        code: source.to_string(),
+        entry: None,
+        params: params.clone(),
+        bars: Bars::Ipc(ipc),
+        batch: true,
+    };
+    let job = call.job().with_limits(shard_limits());
+    let outcome = py.run_ok(&job, cancel)?;
+    let bytes = outcome
+        .result_ipc(MAX_RESULT_BYTES)
+        .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?
+        .ok_or_else(|| ShardFailure::Error(ErrorClass::Internal, "no result file".into()))?;
+    read_result(bytes)
+}
+
+pub(super) fn wrong_kind(
+    rows: &ResultRows,
+    want: &str,
+    other: &str,
+    command: &str,
+) -> ShardFailure {
+    let have: Vec<&str> = rows.flags.iter().map(|(n, _)| n.as_str()).collect();
+    ShardFailure::Error(
+        ErrorClass::Validation,
+        format!(
+            "the Python code returned {} instead of `{want}`: it is a {other}; run it with `quantd {command}`",
+            if have.is_empty() {
+                "no signal columns".to_string()
+            } else {
+                format!("`{}`", have.join("`, `"))
+            }
+        ),
+    )
+}
+
+/// Plans ticker batches of about `shard_bars` bars.
+fn plan_by_bars(reader: &PackReader, tickers: &[usize], shard_bars: u64) -> Vec<Value> {
+    let entries = &reader.manifest().tickers;
+    let mut shards = Vec::new();
+    let mut batch: Vec<usize> = Vec::new();
+    let mut bars = 0;
+    for &t in tickers {
+        batch.push(t);
+        bars += entries[t].rows;
+        if bars >= shard_bars {
+            shards.push(serde_json::json!({ "tickers": std::mem::take(&mut batch) }));
+            bars = 0;
+        }
+    }
+    if !batch.is_empty() {
+        shards.push(serde_json::json!({ "tickers": batch }));
+    }
+    shards
+}
+
+/// The whole history of each ticker.
+fn full(reader: &PackReader, tickers: &[usize]) -> Vec<(usize, std::ops::Range<usize>)> {
+    tickers
+        .iter()
+        .map(|&t| (t, 0..reader.manifest().tickers[t].rows as usize))
+        .collect()
+}
+
+/// A Python scan: shards are ticker batches sized by bars.
+pub struct PyScanJob {
+    py: Arc<Python>,
+    reader: Arc<PackReader>,
+    source: String,
+    params: Value,
+    tickers: Vec<usize>,
+    from: Option<Day>,
+    to: Option<Day>,
+    shard_bars: u64,
+}
+
+impl PyScanJob {
+    /// The job of a resolved Python scan; `shard_bars` is the engine's setting, used when it
+    /// is not the default.
+    pub fn new(
+        s: &ResolvedScan,
+        reader: Arc<PackReader>,
+        py: Arc<Python>,
+        shard_bars: Option<u64>,
+    ) -> Result<PyScanJob> {
+        let tickers = scan::select_tickers(&reader, s.tickers.as_deref())?;
+        let total: u64 = tickers
+            .iter()
+            .map(|&t| reader.manifest().tickers[t].rows)
+            .sum();
+        let shard_bars = shard_bars
+            .unwrap_or_else(|| PYTHON_MIN_SHARD_BARS.max(total.div_ceil(PYTHON_SCAN_SHARDS)));
+        Ok(PyScanJob {
+            py,
+            reader,
+            source: s.source.clone(),
+            params: params_json(&s.params),
+            tickers,
+            from: s.from.map(day_from_date),
+            to: s.to.map(day_from_date),
+            shard_bars: shard_bars.max(1),
+        })
+    }
+}
+
+impl Job for PyScanJob {
+    fn plan(&self) -> Vec<Value> {
+        plan_by_bars(&self.reader, &self.tickers, self.shard_bars)
+    }
+
+    fn run(
+        &self,
+        payload: &Value,
+        cancel: &AtomicBool,
+    ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let tickers = payload_tickers(payload)?;
+        let ranges = full(&self.reader, &tickers);
+        let (rows, bars) = run_batch(
+            &self.py,
+            &self.source,
+            &self.params,
+            &self.reader,
+            &ranges,
+            cancel,
+        )?;
+        let signal = rows
+            .flag("signal")
+            .ok_or_else(|| wrong_kind(&rows, "signal", "strategy", "backtest"))?;
+        let mut out = Signals {
+            tickers: self.reader.ticker_names(),
+            indicators: rows.numbers.iter().map(|(n, _)| n.clone()).collect(),
+            ..Signals::default()
+        };
+        for i in 0..rows.date.len() {
+            let d = rows.date[i];
+            if !signal[i] || self.from.is_some_and(|f| d < f) || self.to.is_some_and(|t| d > t) {
+                continue;
+            }
+            let t = self.reader.ticker_index(&rows.ticker[i]).ok_or_else(|| {
+                ShardFailure::Error(
+                    ErrorClass::Execution,
+                    format!(
+                        "the Python result names an unknown ticker `{}`",
+                        rows.ticker[i]
+                    ),
+                )
+            })?;
+            out.ticker.push(t as u32);
+            out.date.push(d);
+            out.values.extend(rows.numbers.iter().map(|(_, v)| v[i]));
+        }
+        let mut summary = scan::SummaryBuilder::default();
+        summary.add(&out);
+        Ok(ShardOutput {
+            bars,
+            rows: out.len() as u64,
+            body: out.encode_rows_named(),
+            scan_summary: Some(summary),
+        })
+    }
+
+    fn signals_template(&self) -> Option<Signals> {
+        Some(Signals {
+            tickers: self.reader.ticker_names(),
+            ..Signals::default()
+        })
+    }
+
+    fn indicators_from_results(&self) -> bool {
+        true
+    }
+}
+
+/// A Python A+ example test: shards are batches of the example tickers.
+pub struct PyTestJob {
+    py: Arc<Python>,
+    reader: Arc<PackReader>,
+    source: String,
+    params: Value,
+    examples: Vec<crate::atest::Example>,
+    tickers: Vec<usize>,
+    tolerance: usize,
+}
+
+impl PyTestJob {
+    /// The job of a resolved Python test.
+    pub fn new(t: &ResolvedTest, reader: Arc<PackReader>, py: Arc<Python>) -> Result<PyTestJob> {
+        let names: Vec<String> = crate::atest::by_ticker(&t.examples).into_keys().collect();
+        let tickers = scan::select_tickers(&reader, Some(&names))?;
+        Ok(PyTestJob {
+            py,
+            reader,
+            source: t.source.clone(),
+            params: params_json(&t.params),
+            examples: t.examples.clone(),
+            tickers,
+            tolerance: t.tolerance,
+        })
+    }
+}
+
+impl Job for PyTestJob {
+    fn plan(&self) -> Vec<Value> {
+        ticker_batches(&self.tickers, TEST_SHARD_TICKERS)
+    }
+
+    fn run(
+        &self,
+        payload: &Value,
+        cancel: &AtomicBool,
+    ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let tickers = payload_tickers(payload)?;
+        let (rows, bars) = run_batch(
+            &self.py,
+            &self.source,
+            &self.params,
+            &self.reader,
+            &full(&self.reader, &tickers),
+            cancel,
+        )?;
+        let signal = rows
+            .flag("signal")
+            .ok_or_else(|| wrong_kind(&rows, "signal", "strategy", "backtest"))?;
+        let mut hits: HashMap<&str, Vec<Day>> = HashMap::new();
+        for ((&hit, ticker), &date) in signal.iter().zip(&rows.ticker).zip(&rows.date) {
+            if hit {
+                hits.entry(ticker.as_str()).or_default().push(date);
+            }
+        }
+        let by_ticker = crate::atest::by_ticker(&self.examples);
+        let projection = self.reader.projection(&[])?;
+        let mut reports = Vec::new();
+        for t in tickers {
+            let name = &self.reader.manifest().tickers[t].ticker;
+            let data = self.reader.read(t, &projection)?;
+            let dates = data.dates();
+            let mut mask = vec![false; dates.len()];
+            for d in hits
+                .get(name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                if let Ok(i) = dates.binary_search(d) {
+                    mask[i] = true;
+                }
+            }
+            let examples = by_ticker.get(name).map(Vec::as_slice).unwrap_or_default();
+            reports.push(crate::atest::judge(
+                name,
+                dates,
+                &mask,
+                examples,
+                self.tolerance,
+            ));
+        }
+        Ok(ShardOutput {
+            bars,
+            rows: reports.len() as u64,
+            body: serde_json::to_vec(&reports).expect("reports serialize"),
+            scan_summary: None,
+        })
+    }
+}
+
+/// A Python strategy backtest: shards are ticker batches; the sandbox gives entries and exits,
+/// the Rust backtester trades them (signals act from the second bar: no indicator warm-up is
+/// known for Python code).
+pub struct PyBacktestJob {
+    py: Arc<Python>,
+    reader: Arc<PackReader>,
+    source: String,
+    params: Value,
+    tickers: Vec<usize>,
+    spec: ResolvedBacktest,
+    keep_equity: bool,
+}
+
+impl PyBacktestJob {
+    /// The job of a resolved backtest whose strategy is Python.
+    pub fn new(
+        b: &ResolvedBacktest,
+        reader: Arc<PackReader>,
+        py: Arc<Python>,
+    ) -> Result<PyBacktestJob> {
+        let tickers = scan::select_tickers(&reader, b.tickers.as_deref())?;
+        Ok(PyBacktestJob {
+            py,
+            reader,
+            source: b.python.clone().unwrap_or_default(),
+            params: params_json(&b.params),
+            keep_equity: tickers.len() <= EQUITY_CURVE_MAX_TICKERS,
+            tickers,
+            spec: b.clone(),
+        })
+    }
+}
+
+impl Job for PyBacktestJob {
+    fn plan(&self) -> Vec<Value> {
+        ticker_batches(&self.tickers, BACKTEST_SHARD_TICKERS)
+    }
+
+    fn run(
+        &self,
+        payload: &Value,
+        cancel: &AtomicBool,
+    ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let tickers = payload_tickers(payload)?;
+        let projection = self.reader.projection(&["open", "high", "low", "close"])?;
+        let (from, to) = (
+            self.spec.from.map(day_from_date),
+            self.spec.to.map(day_from_date),
+        );
+        let mut windows = Vec::with_capacity(tickers.len());
+        for &t in &tickers {
+            let data = self.reader.read(t, &projection)?;
+            windows.push((t, data.window(from, to)));
+        }
+        let (rows, bars) = run_batch(
+            &self.py,
+            &self.source,
+            &self.params,
+            &self.reader,
+            &windows,
+            cancel,
+        )?;
+        let signals = StrategySignals::new(&rows)?;
+        let mut out = Vec::with_capacity(tickers.len());
+        let mut buffers = quantd_backtest::SignalBuffers::default();
+        for (t, window) in windows {
+            let name = self.reader.manifest().tickers[t].ticker.clone();
+            let data = self.reader.read(t, &projection)?;
+            signals.fill(&name, &data.dates()[window.clone()], &mut buffers);
+            out.push(trade(
+                name,
+                &data,
+                window,
+                &buffers.as_signals(),
+                &self.spec.config,
+                self.keep_equity,
+            ));
+        }
+        let results: Vec<TickerBacktest> = out;
+        Ok(ShardOutput {
+            bars,
+            rows: results.len() as u64,
+            body: serde_json::to_vec(&results).expect("backtests serialize"),
+            scan_summary: None,
+        })
+    }
+}
+
+/// A strategy's result rows, by ticker.
+pub(super) struct StrategySignals<'a> {
+    rows: &'a ResultRows,
+    entries: &'a [bool],
+    exits: &'a [bool],
+    by_ticker: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> StrategySignals<'a> {
+    /// Indexes the rows; fails when they are not a strategy's (`entries`, `exits`).
+    pub(super) fn new(rows: &'a ResultRows) -> std::result::Result<Self, ShardFailure> {
+        let (Some(entries), Some(exits)) = (rows.flag("entries"), rows.flag("exits")) else {
+            return Err(wrong_kind(rows, "entries`, `exits", "scanner", "scan"));
+        };
+        let mut by_ticker: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, t) in rows.ticker.iter().enumerate() {
+            by_ticker.entry(t.as_str()).or_default().push(i);
+        }
+        Ok(StrategySignals {
+            rows,
+            entries,
+            exits,
+            by_ticker,
+        })
+    }
+
+    /// Fills long entries and exits of `ticker` over the traded `dates` (no shorts, no warm-up).
+    pub(super) fn fill(
+        &self,
+        ticker: &str,
+        dates: &[Day],
+        buffers: &mut quantd_backtest::SignalBuffers,
+    ) {
+        buffers.reset(dates.len());
+        buffers.short_entry.clear();
+        buffers.short_exit.clear();
+        let rows = self
+            .by_ticker
+            .get(ticker)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for &i in rows {
+            if let Ok(k) = dates.binary_search(&self.rows.date[i]) {
+                buffers.long_entry[k] |= self.entries[i];
+                buffers.long_exit[k] |= self.exits[i];
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Python strategy sweeps: shards are ticker batches; each shard runs one sandbox job per
+//! accepted parameter set over its batch, trades the signals with the Rust backtester and stores
+//! the same rows as an expression sweep (so rankings and heatmaps are the same).
+
+use super::ipc::bars_ipc;
+use super::jobs::{StrategySignals, run_entry};
+use super::{Python, params_json};
+use crate::error::{EngineError, Result};
+use crate::exec::jobs::{Job, ShardFailure, ShardOutput, payload_tickers, ticker_batches};
+use crate::exec::spec::ResolvedSweep;
+use crate::exec::strategy::{SWEEP_SHARD_TICKERS, constraint_accepts, encode_sweep, trade};
+use crate::scan;
+use quantd_backtest::{Metric, ParamGrid};
+use quantd_data::PackReader;
+use quantd_data::bars::day_from_date;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A sweep of a Python strategy. See the module docs.
+pub struct PySweepJob {
+    py: Arc<Python>,
+    reader: Arc<PackReader>,
+    spec: ResolvedSweep,
+    source: String,
+    /// The parameters of each accepted combination, by combination index.
+    combos: Vec<(u32, BTreeMap<String, f64>)>,
+    tickers: Vec<usize>,
+}
+
+impl PySweepJob {
+    /// Parses the grid and evaluates the constraint.
+    pub fn new(spec: &ResolvedSweep, reader: Arc<PackReader>, py: Arc<Python>) -> Result<Self> {
+        let grid = ParamGrid::parse(&spec.grid).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let accepted = match &spec.constraint {
+            Some(c) => constraint_accepts(&grid, c)?,
+            None => vec![true; grid.len() as usize],
+        };
+        let mut values = Vec::new();
+        let mut combos = Vec::new();
+        for (i, &ok) in accepted.iter().enumerate() {
+            if !ok {
+                continue;
+            }
+            grid.values_at(i as u64, &mut values);
+            let mut params = spec.backtest.params.clone();
+            params.extend(grid.names().iter().cloned().zip(values.iter().copied()));
+            combos.push((i as u32, params));
+        }
+        if combos.is_empty() {
+            return Err(EngineError::Invalid(
+                "the constraint rejects every parameter combination".into(),
+            ));
+        }
+        let tickers = scan::select_tickers(&reader, spec.backtest.tickers.as_deref())?;
+        Ok(PySweepJob {
+            py,
+            reader,
+            source: spec.backtest.python.clone().unwrap_or_default(),
+            spec: spec.clone(),
+            combos,
+            tickers,
+        })
+    }
+}
+
+impl Job for PySweepJob {
+    fn plan(&self) -> Vec<Value> {
+        ticker_batches(&self.tickers, SWEEP_SHARD_TICKERS)
+    }
+
+    fn run(
+        &self,
+        payload: &Value,
+        cancel: &AtomicBool,
+    ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let tickers = payload_tickers(payload)?;
+        let projection = self.reader.projection(&["open", "high", "low", "close"])?;
+        let b = &self.spec.backtest;
+        let (from, to) = (b.from.map(day_from_date), b.to.map(day_from_date));
+        let mut data = Vec::with_capacity(tickers.len());
+        for &t in &tickers {
+            let d = self.reader.read(t, &projection)?;
+            let w = d.window(from, to);
+            data.push((t, d, w));
+        }
+        let ranges: Vec<_> = data.iter().map(|(t, _, w)| (*t, w.clone())).collect();
+        let (ipc, bars) = bars_ipc(&self.reader, &ranges)?;
+        let mut rows_out: Vec<(u32, u32, Vec<f64>)> = Vec::new();
+        let mut buffers = quantd_backtest::SignalBuffers::default();
+        for (combo, params) in &self.combos {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(ShardFailure::Cancelled);
+            }
+            let rows = run_entry(
+                &self.py,
+                &self.source,
+                &params_json(params),
+                ipc.clone(),
+                cancel,
+            )?;
+            let signals = StrategySignals::new(&rows)?;
+            for (t, d, w) in &data {
+                let name = &self.reader.manifest().tickers[*t].ticker;
+                signals.fill(name, &d.dates()[w.clone()], &mut buffers);
+                let result = trade(
+                    name.clone(),
+                    d,
+                    w.clone(),
+                    &buffers.as_signals(),
+                    &b.config,
+                    false,
+                );
+                let metrics = Metric::ALL
+                    .iter()
+                    .map(|&m| result.stats.as_ref().map_or(f64::NAN, |s| s.get(m)))
+                    .collect();
+                rows_out.push((*t as u32, *combo, metrics));
+            }
+        }
+        rows_out.sort_by_key(|r| (r.0, r.1));
+        Ok(ShardOutput {
+            bars: bars * self.combos.len() as u64,
+            rows: rows_out.len() as u64,
+            body: encode_sweep(&rows_out),
+            scan_summary: None,
+        })
+    }
+}

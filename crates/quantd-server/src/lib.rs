@@ -1,0 +1,256 @@
+//! quantd's HTTP API: the engine's operations over REST (`/v1`), live progress over SSE and
+//! WebSocket, bearer-token auth that maps every caller to a workspace, health and Prometheus
+//! metrics, and an OpenAPI 3.1 document generated from the code (`/v1/openapi.json`).
+//!
+//! [`app`] builds the router (tests call it directly); [`run`] serves it on a listener until a
+//! shutdown future resolves, runs the engine's worker pool in the same process, and shuts down
+//! gracefully: streams end with a final event, running shards commit (or go back to the queue).
+//!
+//! This crate never runs user code or touches SQL: every operation is one call into
+//! quantd-engine (the same call the CLI makes), scoped to the caller's workspace. Another
+//! workspace's ids answer 404, never 403, so ids do not leak across workspaces.
+
+pub mod auth;
+pub mod error;
+mod extract;
+pub mod metrics;
+pub mod model;
+pub mod openapi;
+mod routes;
+mod stream;
+mod workers;
+
+pub use error::{AppError, Problem};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use quantd_core::ExecutionId;
+use quantd_engine::exec::Engine;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Settings of the server. Every field has a default suitable for `quantd serve`.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Require bearer tokens (`false` = `--no-auth`: every caller is the `default` workspace).
+    pub auth: bool,
+    /// Largest JSON body accepted, in bytes (413 above).
+    pub body_limit: usize,
+    /// Largest pack upload accepted, in bytes (413 above).
+    pub upload_limit: usize,
+    /// How often idle SSE streams send a keep-alive comment.
+    pub keep_alive: Duration,
+    /// Concurrent shard workers of the pool (default: one per core).
+    pub workers: usize,
+    /// How often running executions record a health snapshot.
+    pub health_every: Duration,
+    /// How long shutdown waits for running shards to commit before leaving them to recovery.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            auth: true,
+            body_limit: 1 << 20,
+            upload_limit: 256 << 20,
+            keep_alive: Duration::from_secs(15),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            health_every: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Errors of [`run`].
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listener failed.
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What every route shares: the engine, the options, metrics and the shutdown signal.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    options: ServerOptions,
+    metrics: metrics::Metrics,
+    workers: workers::Pool,
+    /// `true` once shutdown began: streams close with a final event.
+    shutdown: watch::Sender<bool>,
+    /// Which workspace owns an execution, for filtering the broadcast of all events.
+    owners: Mutex<HashMap<ExecutionId, String>>,
+    /// Serializes submissions that carry an `Idempotency-Key`.
+    idempotency: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    /// State over an engine (the server's only way to do anything).
+    pub fn new(engine: Arc<Engine>, options: ServerOptions) -> AppState {
+        let (shutdown, _) = watch::channel(false);
+        AppState {
+            inner: Arc::new(Inner {
+                engine,
+                metrics: metrics::Metrics::default(),
+                workers: workers::Pool::new(options.workers),
+                options,
+                shutdown,
+                owners: Mutex::new(HashMap::new()),
+                idempotency: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The options.
+    pub fn options(&self) -> &ServerOptions {
+        &self.inner.options
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    fn workers(&self) -> &workers::Pool {
+        &self.inner.workers
+    }
+
+    /// Tells streams to close with a final event and the worker pool to stop claiming shards.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        self.inner.workers.drain();
+    }
+
+    fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+}
+
+/// Every route of the API as (method, path template): the router below and the OpenAPI
+/// document must both have exactly these (a test checks it).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/health/ready"),
+    ("get", "/health/pack/{name}"),
+    ("get", "/metrics"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/code"),
+    ("post", "/v1/code/{name}"),
+    ("get", "/v1/code/{name}"),
+    ("delete", "/v1/code/{name}"),
+    ("get", "/v1/code/{name}/versions/{version}"),
+    ("post", "/v1/code/{name}/rollback"),
+    ("post", "/v1/validate"),
+    ("post", "/v1/executions"),
+    ("get", "/v1/executions"),
+    ("get", "/v1/executions/{id}"),
+    ("post", "/v1/executions/{id}/pause"),
+    ("post", "/v1/executions/{id}/resume"),
+    ("post", "/v1/executions/{id}/cancel"),
+    ("get", "/v1/executions/{id}/results"),
+    ("get", "/v1/executions/{id}/summary"),
+    ("get", "/v1/executions/{id}/report"),
+    ("get", "/v1/executions/{id}/trades"),
+    ("get", "/v1/executions/{id}/equity"),
+    ("get", "/v1/executions/{id}/events"),
+    ("get", "/v1/executions/{id}/ws"),
+    ("get", "/v1/events"),
+    ("get", "/v1/packs"),
+    ("post", "/v1/packs"),
+    ("get", "/v1/packs/{name}"),
+    ("get", "/v1/history"),
+    ("get", "/v1/summary"),
+];
+
+/// The router of the whole API over `state`.
+pub fn app(state: AppState) -> Router {
+    use routes::{code, executions as ex, health, packs};
+    let upload_limit = state.options().upload_limit;
+    let v1 = Router::new()
+        .route("/code", get(code::list))
+        .route(
+            "/code/{name}",
+            post(code::add).get(code::show).delete(code::remove),
+        )
+        .route("/code/{name}/versions/{version}", get(code::version))
+        .route("/code/{name}/rollback", post(code::rollback))
+        .route("/validate", post(code::validate))
+        .route("/executions", post(ex::submit).get(ex::list))
+        .route("/executions/{id}", get(ex::show))
+        .route("/executions/{id}/pause", post(ex::pause))
+        .route("/executions/{id}/resume", post(ex::resume))
+        .route("/executions/{id}/cancel", post(ex::cancel))
+        .route("/executions/{id}/results", get(ex::results))
+        .route("/executions/{id}/summary", get(ex::summary))
+        .route("/executions/{id}/report", get(ex::report))
+        .route("/executions/{id}/trades", get(ex::trades))
+        .route("/executions/{id}/equity", get(ex::equity))
+        .route("/executions/{id}/events", get(stream::execution_sse))
+        .route("/executions/{id}/ws", get(stream::execution_ws))
+        .route("/events", get(stream::workspace_sse))
+        .route(
+            "/packs",
+            get(packs::list)
+                .post(packs::upload)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/packs/{name}", get(packs::show))
+        .route("/history", get(ex::history))
+        .route("/summary", get(ex::run_summary))
+        .route("/openapi.json", get(openapi::serve));
+    Router::new()
+        .route("/health", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/health/pack/{name}", get(health::pack))
+        .route("/metrics", get(metrics::serve))
+        .nest("/v1", v1)
+        .fallback(routes::no_route)
+        .layer(DefaultBodyLimit::max(state.options().body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::observe,
+        ))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, with the engine's worker pool
+/// running in this process (it first continues executions interrupted by a crash). On
+/// shutdown: no new connections, streams end with a final `shutdown` event, workers stop
+/// claiming shards and running ones get [`ServerOptions::shutdown_grace`] to commit; any still
+/// running then return to the queue when the next process starts.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let pool = workers::start(state.clone());
+    let router = app(state.clone());
+    let st = state.clone();
+    tracing::info!(addr = %listener.local_addr()?, auth = state.options().auth, "serving the quantd API");
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing streams, draining workers");
+            st.begin_shutdown();
+        })
+        .await;
+    state.begin_shutdown();
+    pool.join(state.options().shutdown_grace).await;
+    served?;
+    Ok(())
+}

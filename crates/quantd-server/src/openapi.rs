@@ -1,0 +1,67 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and the
+//! model's `ToSchema` derives, served at `/v1/openapi.json`.
+
+use crate::error::{CodeDiagnostic, Problem};
+use crate::model::*;
+use crate::routes::{code, executions, health, packs};
+use crate::{metrics, stream};
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("qdt_<id>_<secret>")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "quantd API", description = "Run trading code against market data: stored code, durable executions with live progress, packs, history. Errors are RFC 9457 problem documents. Every id-taking route answers 404 for another workspace's ids."),
+    modifiers(&Security),
+    security(("bearer" = [])),
+    paths(
+        health::live, health::ready, health::pack, metrics::serve, serve,
+        code::list, code::add, code::show, code::remove, code::version, code::rollback, code::validate,
+        executions::submit, executions::list, executions::show, executions::pause, executions::resume,
+        executions::cancel, executions::results, executions::summary, executions::report,
+        executions::trades, executions::equity, executions::history, executions::run_summary,
+        stream::execution_sse, stream::execution_ws, stream::workspace_sse,
+        packs::list, packs::upload, packs::show,
+    ),
+    components(schemas(
+        Problem, CodeDiagnostic, CodeBody, StrategyBody, RollbackBody, CodeVersionView, CodeAdded,
+        CodeNameView, CodeList, Validated, SubmitBody, SubmitKind, OnShardFailure, OptionsBody,
+        ExampleBody, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
+        RightsView, PackList, UploadAccepted, PackHealth, Live, Ready,
+    )),
+    tags(
+        (name = "code", description = "Stored scanners and strategies of the workspace"),
+        (name = "executions", description = "Durable executions: start, watch, pause, resume, cancel"),
+        (name = "results", description = "What executions produced"),
+        (name = "events", description = "Live progress over SSE and WebSocket"),
+        (name = "packs", description = "Market data, shared by every workspace"),
+        (name = "history", description = "Past executions and totals"),
+        (name = "health", description = "Liveness, readiness, pack freshness, metrics"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document itself.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "health", security(()),
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

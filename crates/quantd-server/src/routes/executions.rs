@@ -1,0 +1,694 @@
+//! `/v1/executions`: start, list, read, pause, resume, cancel; results (streamed), summary,
+//! A+ report, trades and equity; `/v1/history` and `/v1/summary` as in the CLI.
+
+use super::owned;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, Problem};
+use crate::extract::{ApiQuery, body_bytes, parse_json};
+use crate::model::{ExecutionList, ExecutionView, SubmitBody, Submitted};
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use quantd_core::state::StateMachine;
+use quantd_core::{ExecutionKind, ExecutionState};
+use quantd_engine::exec::Engine;
+use quantd_engine::exec::health::Health;
+use quantd_engine::results::{Format, ResultWriter};
+use quantd_store::prelude::*;
+use quantd_store::{ExecutionFilter, ExecutionRecord};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
+
+/// The header that makes `POST /v1/executions` safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+fn location(id: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("/v1/executions/{id}")).expect("ids are ASCII")
+}
+
+async fn view(state: &AppState, rec: ExecutionRecord) -> Result<ExecutionView, AppError> {
+    let shards = state.engine().store().shards(&rec.id).await?;
+    let health = Health::of(&rec, &shards, chrono::Utc::now().timestamp_millis());
+    Ok(ExecutionView::new(rec, Some(health)))
+}
+
+fn submitted_response(status: StatusCode, body: Submitted, replayed: bool) -> Response {
+    let id = body.execution.id.clone();
+    let mut r = (status, Json(body)).into_response();
+    r.headers_mut().insert(header::LOCATION, location(&id));
+    if replayed {
+        r.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    r
+}
+
+/// Starts an execution: validated, gated on the pack's freshness, planned into shards, and run
+/// by the server's worker pool.
+#[utoipa::path(post, path = "/v1/executions", tag = "executions",
+    request_body = SubmitBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key + same body ⇒ the same execution; same key + another body ⇒ 422")),
+    responses(
+        (status = 202, description = "Accepted; `Location` points at the execution", body = Submitted,
+            headers(("Location" = String, description = "/v1/executions/{id}"))),
+        (status = 200, description = "A completed execution with the same fingerprint (`reuse`)", body = Submitted,
+            headers(("Location" = String, description = "/v1/executions/{id}"))),
+        (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown pack or code", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The pack is unusable (import failed)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid request, code or reused Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The pack is warming; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds until the pack should be ready"))),
+    ))]
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, AppError> {
+    let bytes: Bytes = body_bytes(req, &state).await?;
+    let value: Value = parse_json(&bytes)?;
+    let body: SubmitBody = serde_json::from_value(value.clone())
+        .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))?;
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    AppError::BadRequest(
+                        "Idempotency-Key must be 1–255 visible ASCII characters".into(),
+                    )
+                })
+        })
+        .transpose()?;
+    let Some(key) = key else {
+        return start(&state, &caller, body)
+            .await
+            .map(|(s, b)| submitted_response(s, b, false));
+    };
+    // The canonical body (keys sorted by serde_json's map) names the request.
+    let hash: String = Sha256::digest(value.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let store = state.engine().store();
+    let _one_at_a_time = state.inner.idempotency.lock().await;
+    if let Some(prev) = store.idempotency_key(&caller.workspace, &key).await? {
+        if prev.request_hash != hash {
+            return Err(AppError::IdempotencyMismatch(key));
+        }
+        let rec = owned(&state, &caller, prev.execution.as_str()).await?;
+        let body = Submitted {
+            execution: view(&state, rec).await?,
+            reused: false,
+            warnings: vec![],
+        };
+        return Ok(submitted_response(StatusCode::ACCEPTED, body, true));
+    }
+    let (status, out) = start(&state, &caller, body).await?;
+    let id: quantd_core::ExecutionId = super::parse_id(&out.execution.id)?;
+    store
+        .save_idempotency_key(
+            &caller.workspace,
+            &key,
+            &hash,
+            &id,
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await?;
+    Ok(submitted_response(status, out, false))
+}
+
+async fn start(
+    state: &AppState,
+    caller: &Caller,
+    body: SubmitBody,
+) -> Result<(StatusCode, Submitted), AppError> {
+    let spec = body.into_spec()?;
+    let sub = state.engine().submit_in(&caller.workspace, spec).await?;
+    let status = if sub.reused {
+        StatusCode::OK
+    } else {
+        state.workers().wake();
+        StatusCode::ACCEPTED
+    };
+    tracing::info!(workspace = %caller.workspace, execution = %sub.execution.id, reused = sub.reused, "execution submitted");
+    Ok((
+        status,
+        Submitted {
+            execution: view(state, sub.execution).await?,
+            reused: sub.reused,
+            warnings: sub.warnings,
+        },
+    ))
+}
+
+/// Filters of execution lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only executions of this code name.
+    pub name: Option<String>,
+    /// Only this kind: scan, test, backtest, sweep, run, pattern.
+    pub kind: Option<String>,
+    /// Only this state: pending, running, paused, completed, failed, cancelled.
+    #[serde(alias = "status")]
+    pub state: Option<String>,
+    /// Only executions created at or after this time (RFC 3339) or date (YYYY-MM-DD).
+    pub since: Option<String>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+    /// At most this many (1–1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+fn parse_since(s: &str) -> Result<i64, AppError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    if let Ok(d) = s.parse::<chrono::NaiveDate>() {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_millis());
+    }
+    Err(AppError::BadRequest(format!(
+        "since `{s}`: use an RFC 3339 time (2025-01-31T09:00:00Z) or a date (2025-01-31)"
+    )))
+}
+
+fn filter(caller: &Caller, q: ListQuery) -> Result<ExecutionFilter, AppError> {
+    let kind = q
+        .kind
+        .map(|k| {
+            serde_json::from_value::<ExecutionKind>(Value::String(k.clone())).map_err(|_| {
+                AppError::BadRequest(format!(
+                    "kind `{k}`: use scan, test, backtest, sweep, run or pattern"
+                ))
+            })
+        })
+        .transpose()?;
+    let state = q
+        .state
+        .map(|s| {
+            s.parse::<ExecutionState>().map_err(|_| {
+                AppError::BadRequest(format!(
+                    "state `{s}`: use pending, running, paused, completed, failed or cancelled"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(ExecutionFilter {
+        workspace: Some(caller.workspace.clone()),
+        name: q.name,
+        kind,
+        state,
+        since: q.since.as_deref().map(parse_since).transpose()?,
+        after: q.after,
+        limit: q.limit.unwrap_or(50).clamp(1, 1000),
+    })
+}
+
+async fn list_page(state: &AppState, f: ExecutionFilter) -> Result<ExecutionList, AppError> {
+    let page = state.engine().store().list_executions(&f).await?;
+    Ok(ExecutionList {
+        items: page
+            .items
+            .into_iter()
+            .map(|r| ExecutionView::new(r, None))
+            .collect(),
+        next: page.next,
+    })
+}
+
+/// The workspace's executions, newest first, filtered, in cursor pages.
+#[utoipa::path(get, path = "/v1/executions", tag = "executions", params(ListQuery),
+    responses(
+        (status = 200, description = "One page", body = ExecutionList),
+        (status = 400, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<ExecutionList>, AppError> {
+    Ok(Json(list_page(&state, filter(&caller, q)?).await?))
+}
+
+/// Past executions, as `quantd history` (the same filters and pages as `GET /v1/executions`).
+#[utoipa::path(get, path = "/v1/history", tag = "history", params(ListQuery),
+    responses(
+        (status = 200, description = "One page", body = ExecutionList),
+        (status = 400, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn history(
+    state: State<AppState>,
+    caller: Caller,
+    q: ApiQuery<ListQuery>,
+) -> Result<Json<ExecutionList>, AppError> {
+    list(state, caller, q).await
+}
+
+/// `?name=` of the summary.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// Only executions of this code name.
+    pub name: Option<String>,
+}
+
+/// Totals over the workspace's executions, as `quantd summary`.
+#[utoipa::path(get, path = "/v1/summary", tag = "history", params(SummaryQuery),
+    responses(
+        (status = 200, description = "Runs, success rate, signals, average return, Sharpe, drawdown, best and worst run", body = serde_json::Value),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn run_summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
+) -> Result<Json<Value>, AppError> {
+    let s = quantd_engine::history::summarize(
+        state.engine().store(),
+        &caller.workspace,
+        q.name.as_deref(),
+    )
+    .await?;
+    Ok(Json(serde_json::to_value(s).expect("summaries serialize")))
+}
+
+/// One execution: status, progress, health, fingerprint, timings.
+#[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions",
+    params(("id" = String, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "The execution", body = ExecutionView),
+        (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ExecutionView>, AppError> {
+    let rec = owned(&state, &caller, &id).await?;
+    Ok(Json(view(&state, rec).await?))
+}
+
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    to: ExecutionState,
+) -> Result<Json<ExecutionView>, AppError> {
+    let rec = owned(state, caller, id).await?;
+    change_owned(state, rec, to).await.map(Json)
+}
+
+/// Pauses, resumes or cancels an execution the caller owns (REST and WebSocket commands).
+pub async fn change_owned(
+    state: &AppState,
+    rec: ExecutionRecord,
+    to: ExecutionState,
+) -> Result<ExecutionView, AppError> {
+    let allowed = match to {
+        ExecutionState::Paused => {
+            matches!(rec.state, ExecutionState::Pending | ExecutionState::Running)
+        }
+        ExecutionState::Running => rec.state == ExecutionState::Paused,
+        _ => !rec.state.is_terminal(),
+    };
+    if !allowed {
+        return Err(AppError::Conflict(format!(
+            "execution {} is {}; it cannot become {}",
+            rec.id,
+            rec.state,
+            match to {
+                ExecutionState::Running => "running again (only a paused execution resumes)",
+                ExecutionState::Paused => "paused",
+                _ => "cancelled",
+            }
+        )));
+    }
+    let engine: &Engine = state.engine();
+    let rec = match to {
+        ExecutionState::Paused => engine.pause(&rec.id).await,
+        ExecutionState::Running => engine.resume(&rec.id).await,
+        _ => engine.cancel(&rec.id).await,
+    }
+    .map_err(|e| match e {
+        quantd_engine::EngineError::Invalid(m) => AppError::Conflict(m),
+        other => other.into(),
+    })?;
+    state.workers().wake();
+    view(state, rec).await
+}
+
+macro_rules! lifecycle {
+    ($name:ident, $to:expr, $path:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "executions",
+            params(("id" = String, Path, description = "Execution id")),
+            responses(
+                (status = 200, description = "The execution after the change", body = ExecutionView),
+                (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "Not allowed in the execution's state", body = Problem, content_type = "application/problem+json"),
+            ))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(id): Path<String>,
+        ) -> Result<Json<ExecutionView>, AppError> {
+            change(&state, &caller, &id, $to).await
+        }
+    };
+}
+
+lifecycle!(
+    pause,
+    ExecutionState::Paused,
+    "/v1/executions/{id}/pause",
+    "Pauses: no new shard starts; running ones finish."
+);
+lifecycle!(
+    resume,
+    ExecutionState::Running,
+    "/v1/executions/{id}/resume",
+    "Resumes a paused execution on the server's workers."
+);
+lifecycle!(
+    cancel,
+    ExecutionState::Cancelled,
+    "/v1/executions/{id}/cancel",
+    "Cancels: running shards stop within a second; committed results stay readable."
+);
+
+/// `?format=` of results.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    /// json (default), ndjson, csv, parquet or md. Scans have every format; other kinds json and ndjson (tests also md).
+    pub format: Option<String>,
+}
+
+fn content_type(f: Format) -> &'static str {
+    match f {
+        Format::Json => "application/json",
+        Format::Ndjson => "application/x-ndjson",
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Parquet => "application/vnd.apache.parquet",
+        Format::Md | Format::Table => "text/markdown; charset=utf-8",
+    }
+}
+
+/// A `Write` that sends what it is given to a response body, waiting when the client is slow.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        futures::executor::block_on(self.tx.send(Ok(chunk)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 64 << 10 {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+impl Drop for ChannelWriter {
+    fn drop(&mut self) {
+        let _ = self.send();
+    }
+}
+
+/// Streams a scan's rows shard by shard: memory stays bounded by one shard and a 16-chunk buffer.
+fn stream_scan(state: &AppState, rec: &ExecutionRecord, format: Format) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let state = state.clone();
+    let id = rec.id.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let err_tx = tx.clone();
+        let mut out = Some(ChannelWriter {
+            tx,
+            buf: Vec::new(),
+        });
+        let mut writer: Option<ResultWriter<ChannelWriter>> = None;
+        let result = handle.block_on(state.engine().scan_results(&id, |chunk| {
+            let w = match &mut writer {
+                Some(w) => w,
+                None => writer.insert(ResultWriter::new(
+                    format,
+                    &chunk.indicators,
+                    out.take().expect("one writer"),
+                )?),
+            };
+            w.write(chunk)
+        }));
+        let finished = result.and_then(|()| match writer {
+            Some(w) => w.finish(),
+            None => ResultWriter::new(format, &[], out.take().expect("unused"))?.finish(),
+        });
+        if let Err(e) = finished {
+            tracing::error!(execution = %id, error = %e, "streaming results failed");
+            let _ = futures::executor::block_on(
+                err_tx.send(Err(std::io::Error::other("results failed"))),
+            );
+        }
+    });
+    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+fn lines(format: Format, rows: Vec<Value>) -> Result<Response, AppError> {
+    match format {
+        Format::Json => Ok(Json(Value::Array(rows)).into_response()),
+        Format::Ndjson => {
+            let mut text = String::new();
+            for r in rows {
+                text.push_str(&r.to_string());
+                text.push('\n');
+            }
+            Ok(([(header::CONTENT_TYPE, content_type(Format::Ndjson))], text).into_response())
+        }
+        other => Err(AppError::BadRequest(format!(
+            "format {other:?} is not available for this kind; use json or ndjson"
+        ))),
+    }
+}
+
+/// An execution's results: scan rows (any format, streamed), backtest statistics per ticker,
+/// sweep rows, or the A+ report.
+#[utoipa::path(get, path = "/v1/executions/{id}/results", tag = "results",
+    params(("id" = String, Path, description = "Execution id"), FormatQuery),
+    responses(
+        (status = 200, description = "The results committed so far", content(
+            (serde_json::Value = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"),
+            (String = "text/markdown"), (String = "application/vnd.apache.parquet"))),
+        (status = 400, description = "Unknown or unavailable format", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn results(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<FormatQuery>,
+) -> Result<Response, AppError> {
+    let rec = owned(&state, &caller, &id).await?;
+    let format = match q.format.as_deref() {
+        None => Format::Json,
+        Some(f) => Format::parse(f)
+            .ok()
+            .filter(|f| *f != Format::Table)
+            .ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "format `{f}`: use json, ndjson, csv, parquet or md"
+                ))
+            })?,
+    };
+    let engine = state.engine();
+    match rec.kind {
+        ExecutionKind::Scan => {
+            let body = stream_scan(&state, &rec, format);
+            Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
+        }
+        ExecutionKind::Backtest => {
+            let rows = engine.backtest_results(&rec.id).await?;
+            let rows = rows
+                .into_iter()
+                .map(|t| json!({"ticker": t.ticker, "stats": t.stats, "error": t.error, "trades": t.trades.len()}))
+                .collect();
+            lines(format, rows)
+        }
+        ExecutionKind::Sweep => {
+            let mut rows = Vec::new();
+            let grid = engine
+                .sweep_results(&rec.id, |chunk| {
+                    rows.extend(chunk.iter().map(
+                        |r| json!({"ticker": r.ticker, "combo": r.combo, "metrics": r.metrics}),
+                    ));
+                    Ok(())
+                })
+                .await?;
+            let _ = grid;
+            lines(format, rows)
+        }
+        ExecutionKind::Test => report_response(&state, &rec, format).await,
+        other => Err(AppError::Conflict(format!(
+            "results of {other} executions are not available yet"
+        ))),
+    }
+}
+
+async fn report_response(
+    state: &AppState,
+    rec: &ExecutionRecord,
+    format: Format,
+) -> Result<Response, AppError> {
+    let report = state.engine().test_report(&rec.id).await?;
+    match format {
+        Format::Md => Ok((
+            [(header::CONTENT_TYPE, content_type(Format::Md))],
+            report.markdown(rec.name.as_deref().unwrap_or(rec.id.as_str())),
+        )
+            .into_response()),
+        Format::Json => Ok(Json(json!({"execution": rec.id, "report": report})).into_response()),
+        other => Err(AppError::BadRequest(format!(
+            "an A+ report is md or json, not {other:?}"
+        ))),
+    }
+}
+
+/// The stored summary of an execution (computed once it completed).
+#[utoipa::path(get, path = "/v1/executions/{id}/summary", tag = "results",
+    params(("id" = String, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "`{execution, state, summary}`; summary is null until the execution completes", body = serde_json::Value),
+        (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let mut rec = owned(&state, &caller, &id).await?;
+    if rec.state == ExecutionState::Completed && rec.summary.is_none() {
+        state.engine().finalize(&rec).await?;
+        rec = owned(&state, &caller, &id).await?;
+    }
+    Ok(Json(
+        json!({"execution": rec.id, "kind": rec.kind, "state": rec.state, "summary": rec.summary}),
+    ))
+}
+
+/// The A+ report of a test execution.
+#[utoipa::path(get, path = "/v1/executions/{id}/report", tag = "results",
+    params(("id" = String, Path, description = "Execution id"), FormatQuery),
+    responses(
+        (status = 200, description = "The report", content((serde_json::Value = "application/json"), (String = "text/markdown"))),
+        (status = 400, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an A+ test", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<FormatQuery>,
+) -> Result<Response, AppError> {
+    let rec = owned(&state, &caller, &id).await?;
+    let format = match q.format.as_deref() {
+        None => Format::Json,
+        Some(f) => Format::parse(f)
+            .map_err(|_| AppError::BadRequest(format!("format `{f}`: use json or md")))?,
+    };
+    report_response(&state, &rec, format).await
+}
+
+async fn backtests(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Vec<quantd_engine::exec::strategy::TickerBacktest>, AppError> {
+    let rec = owned(state, caller, id).await?;
+    Ok(state.engine().backtest_results(&rec.id).await?)
+}
+
+/// Every trade of a backtest, per ticker.
+#[utoipa::path(get, path = "/v1/executions/{id}/trades", tag = "results",
+    params(("id" = String, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "`[{ticker, trades: [...]}]` (backtesting.py's trade columns)", body = serde_json::Value),
+        (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a backtest", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn trades(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let rows: Vec<Value> = backtests(&state, &caller, &id)
+        .await?
+        .into_iter()
+        .map(|t| json!({"ticker": t.ticker, "trades": t.trades, "open_trade": t.open_trade}))
+        .collect();
+    Ok(Json(Value::Array(rows)))
+}
+
+/// Equity curves of a backtest (kept for universes of at most 100 tickers).
+#[utoipa::path(get, path = "/v1/executions/{id}/equity", tag = "results",
+    params(("id" = String, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "`[{ticker, points: [{date, equity, drawdown}]}]`", body = serde_json::Value),
+        (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a backtest", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn equity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let rows: Vec<Value> = backtests(&state, &caller, &id)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let points: Vec<Value> = t
+                .equity
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(day, equity, drawdown)| {
+                    json!({"date": quantd_data::bars::date_from_day(day).to_string(), "equity": equity, "drawdown": drawdown})
+                })
+                .collect();
+            json!({"ticker": t.ticker, "points": points})
+        })
+        .collect();
+    Ok(Json(Value::Array(rows)))
+}

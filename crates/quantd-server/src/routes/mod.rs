@@ -1,0 +1,95 @@
+//! The route handlers, one module per area, and what every route shares: workspace-scoped
+//! lookups, the fallback for unknown paths, and the middleware that counts requests and turns
+//! framework errors (405, 413, …) into problem documents.
+
+pub mod code;
+pub mod executions;
+pub mod health;
+pub mod packs;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, PROBLEM_JSON, Problem, problem_response};
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use quantd_core::ExecutionId;
+use quantd_store::ExecutionRecord;
+use quantd_store::prelude::*;
+use std::time::Instant;
+
+/// Parses an execution id from a path; a malformed id is simply not found.
+pub fn parse_id(id: &str) -> Result<ExecutionId, AppError> {
+    id.parse()
+        .map_err(|_| AppError::NotFound(format!("execution `{id}`")))
+}
+
+/// The execution `id` if it belongs to the caller's workspace; 404 otherwise (never 403).
+pub async fn owned(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ExecutionRecord, AppError> {
+    let id = parse_id(id)?;
+    match state.engine().store().execution(&id).await? {
+        Some(r) if r.workspace == caller.workspace => Ok(r),
+        _ => Err(AppError::NotFound(format!("execution `{id}`"))),
+    }
+}
+
+/// Unknown paths.
+pub async fn no_route(uri: Uri) -> AppError {
+    AppError::NoRoute(uri.path().to_string())
+}
+
+/// Counts each request by route and status with its latency, and rewrites plain-text error
+/// responses of the framework (405, 413, 415, …) as problem documents.
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().clone();
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let detail =
+            match axum::body::to_bytes(std::mem::replace(resp.body_mut(), Body::empty()), 64 << 10)
+                .await
+            {
+                Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).to_string(),
+                _ => status.canonical_reason().unwrap_or("error").to_string(),
+            };
+        let err = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(if route == "/v1/packs" {
+                state.options().upload_limit
+            } else {
+                state.options().body_limit
+            }),
+            s if s.is_server_error() => AppError::Internal(detail),
+            s => AppError::Status(s, detail),
+        };
+        let p: Problem = err.problem();
+        let headers = resp.headers().clone();
+        resp = problem_response(&p);
+        for (k, v) in headers.iter() {
+            if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                resp.headers_mut().insert(k.clone(), v.clone());
+            }
+        }
+    }
+    state.metrics().observe_request(
+        &route,
+        method.as_str(),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
+    resp
+}

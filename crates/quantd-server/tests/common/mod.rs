@@ -1,0 +1,241 @@
+//! Test harness: a real server on 127.0.0.1:0 over a temporary data directory with a synthetic
+//! pack, a real HTTP client, and helpers to read SSE streams.
+#![allow(dead_code)]
+
+use futures::StreamExt;
+use quantd_core::{ErrorClass, ExecutionId, NoProgress};
+use quantd_data::SynthSpec;
+use quantd_engine::exec::{Engine, EngineOptions};
+use quantd_engine::{DataDir, Packs};
+use quantd_server::{AppState, ServerOptions};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A running server.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server's state (engine, store).
+    pub state: AppState,
+    /// The client.
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// How a test server is set up.
+pub struct Setup {
+    /// Require tokens.
+    pub auth: bool,
+    /// Delay before each shard runs (slows executions down so streams can be cut mid-way).
+    pub shard_delay: Duration,
+    /// Bars per scan shard (small = many shards).
+    pub shard_bars: u64,
+    /// Body limit.
+    pub body_limit: usize,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            auth: true,
+            shard_delay: Duration::ZERO,
+            shard_bars: 2_000,
+            body_limit: 64 << 10,
+        }
+    }
+}
+
+impl Server {
+    /// Starts a server with a 30-ticker synthetic pack named `demo`.
+    pub async fn start(setup: Setup) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let packs = Packs::open(DataDir::new(dir.path())).await.unwrap();
+        packs
+            .synth(
+                "demo",
+                SynthSpec {
+                    tickers: 30,
+                    days: 300,
+                    seed: 7,
+                    start: "2020-01-02".parse().unwrap(),
+                },
+                Arc::new(NoProgress),
+            )
+            .await
+            .unwrap();
+        let options = EngineOptions {
+            scan_shard_bars: setup.shard_bars,
+            health_every_ms: 3_600_000,
+            ..EngineOptions::default()
+        };
+        let mut engine = Engine::new(packs, options).await.unwrap();
+        if !setup.shard_delay.is_zero() {
+            let delay = setup.shard_delay;
+            engine = engine.with_fault(Arc::new(
+                move |_: &ExecutionId, _: u32, _: u32| -> Option<(ErrorClass, String)> {
+                    std::thread::sleep(delay);
+                    None
+                },
+            ));
+        }
+        let state = AppState::new(
+            Arc::new(engine),
+            ServerOptions {
+                auth: setup.auth,
+                body_limit: setup.body_limit,
+                upload_limit: 1 << 20,
+                keep_alive: Duration::from_secs(1),
+                workers: 2,
+                health_every: Duration::from_secs(3600),
+                shutdown_grace: Duration::from_secs(5),
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            quantd_server::run(listener, st, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Server {
+            base,
+            state,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// A token for `workspace`.
+    pub async fn token(&self, workspace: &str) -> String {
+        quantd_server::auth::create_token(self.state.engine().store(), workspace, None, false)
+            .await
+            .unwrap()
+            .token
+    }
+
+    /// `base + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with a bearer token.
+    pub fn req(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    /// Submits a scan and returns its id.
+    pub async fn submit_scan(&self, token: &str) -> String {
+        let r = self
+            .req(reqwest::Method::POST, "/v1/executions", token)
+            .json(&serde_json::json!({"kind": "scan", "expr": "close > sma(close, 10)", "pack": "demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "{:?}", r.text().await);
+        let v: Value = r.json().await.unwrap();
+        v["execution"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Waits until the execution has ended.
+    pub async fn wait_done(&self, token: &str, id: &str) -> Value {
+        for _ in 0..600 {
+            let v: Value = self
+                .req(reqwest::Method::GET, &format!("/v1/executions/{id}"), token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if matches!(
+                v["state"].as_str(),
+                Some("completed" | "failed" | "cancelled")
+            ) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("execution {id} did not finish");
+    }
+
+    /// Every stored event of an execution, in order.
+    pub async fn stored_events(&self, id: &str) -> Vec<u64> {
+        use quantd_store::prelude::*;
+        let id: ExecutionId = id.parse().unwrap();
+        self.state
+            .engine()
+            .store()
+            .events_after(&id, 0, u32::MAX)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.seq)
+            .collect()
+    }
+
+    /// Stops the server gracefully.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(20), t)
+                .await
+                .expect("graceful shutdown")
+                .unwrap();
+        }
+    }
+}
+
+/// One SSE message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseMsg {
+    /// `id:`.
+    pub id: Option<String>,
+    /// `event:`.
+    pub event: Option<String>,
+    /// `data:`.
+    pub data: String,
+}
+
+/// Reads SSE messages from a response, calling `each` until it returns false or the stream ends.
+pub async fn read_sse(resp: reqwest::Response, mut each: impl FnMut(SseMsg) -> bool) {
+    let mut body = resp.bytes_stream();
+    let mut buf = String::new();
+    while let Some(chunk) = body.next().await {
+        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let mut msg = SseMsg {
+                id: None,
+                event: None,
+                data: String::new(),
+            };
+            let mut any = false;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    msg.id = Some(v.trim().to_string());
+                    any = true;
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    msg.event = Some(v.trim().to_string());
+                    any = true;
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    msg.data.push_str(v.trim_start());
+                    any = true;
+                }
+            }
+            if any && !each(msg) {
+                return;
+            }
+        }
+    }
+}

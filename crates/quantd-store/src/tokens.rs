@@ -1,0 +1,145 @@
+//! Access tokens of workspaces and the idempotency keys of their requests.
+//!
+//! A token is `qdt_<id>_<secret>`: the store keeps the public `id`, the workspace it grants and
+//! the SHA-256 of the secret, never the secret itself. The server finds the row by id and
+//! compares the hashes in constant time. Idempotency keys remember which execution a
+//! `POST /v1/executions` created, with the hash of its body, per workspace.
+
+use crate::SqliteStore;
+use crate::error::{Result, StoreError};
+use crate::executions::Millis;
+use crate::traits::AccessTokens;
+use chrono::{DateTime, Utc};
+use quantd_core::ExecutionId;
+use serde::Serialize;
+use sqlx::Row;
+
+/// A token to store.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// The public part of the token, unique.
+    pub id: String,
+    /// The workspace it grants.
+    pub workspace: String,
+    /// A label for people (`ci`, `alice's laptop`).
+    pub name: Option<String>,
+    /// Hex SHA-256 of the secret part.
+    pub secret_hash: String,
+    /// Whether it may change what every workspace shares (upload packs).
+    pub admin: bool,
+}
+
+/// A stored token (without its secret).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenRecord {
+    /// The public id.
+    pub id: String,
+    /// The workspace it grants.
+    pub workspace: String,
+    /// Its label.
+    pub name: Option<String>,
+    /// Hex SHA-256 of the secret part.
+    #[serde(skip)]
+    pub secret_hash: String,
+    /// Whether it may upload packs.
+    pub admin: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an idempotency key created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    /// Hash of the request body that used the key first.
+    pub request_hash: String,
+    /// The execution it created.
+    pub execution: ExecutionId,
+}
+
+fn corrupt(table: &'static str, m: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        message: m.to_string(),
+    }
+}
+
+impl AccessTokens for SqliteStore {
+    async fn create_token(&self, t: &NewToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (id, workspace, name, secret_hash, admin, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.id)
+        .bind(&t.workspace)
+        .bind(&t.name)
+        .bind(&t.secret_hash)
+        .bind(t.admin)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE id = ? AND revoked_at IS NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let created: String = r.try_get("created_at")?;
+            Ok(TokenRecord {
+                id: r.try_get("id")?,
+                workspace: r.try_get("workspace")?,
+                name: r.try_get("name")?,
+                secret_hash: r.try_get("secret_hash")?,
+                admin: r.try_get::<i64, _>("admin")? != 0,
+                created_at: DateTime::parse_from_rfc3339(&created)
+                    .map_err(|e| corrupt("tokens", e))?
+                    .with_timezone(&Utc),
+            })
+        })
+        .transpose()
+    }
+
+    async fn idempotency_key(
+        &self,
+        workspace: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT request_hash, execution_id FROM idempotency_keys WHERE workspace = ? AND key = ?",
+        )
+        .bind(workspace)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(request_hash, exec)| {
+            Ok(IdempotencyRecord {
+                request_hash,
+                execution: exec.parse().map_err(|e| corrupt("idempotency_keys", e))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_idempotency_key(
+        &self,
+        workspace: &str,
+        key: &str,
+        request_hash: &str,
+        execution: &ExecutionId,
+        now: Millis,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO idempotency_keys (workspace, key, request_hash, execution_id, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace, key) DO NOTHING",
+        )
+        .bind(workspace)
+        .bind(key)
+        .bind(request_hash)
+        .bind(execution.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

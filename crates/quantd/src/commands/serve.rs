@@ -1,0 +1,91 @@
+//! `quantd serve`: the HTTP API and the engine's worker pool in one process, until Ctrl-C or
+//! SIGTERM. Executions interrupted by a crash continue at startup.
+
+use super::Ctx;
+use anyhow::Context;
+use clap::Args;
+use quantd_server::{AppState, ServerOptions};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// No tokens: every caller is the `default` workspace (local single-user use only).
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Concurrent shard workers (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Largest JSON request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub body_limit: usize,
+    /// Largest pack upload, in bytes.
+    #[arg(long, default_value_t = 256 << 20)]
+    pub upload_limit: usize,
+}
+
+/// Resolves `Ctrl-C` or `SIGTERM`.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let engine = Arc::new(ctx.engine().await?);
+    // Engine::new already returned dead workers' shards to the queue; the pool claims them.
+    let unfinished = quantd_store::prelude::ExecutionQueue::unfinished_executions(engine.store())
+        .await?
+        .len();
+    let mut options = ServerOptions {
+        auth: !a.no_auth,
+        body_limit: a.body_limit,
+        upload_limit: a.upload_limit,
+        ..ServerOptions::default()
+    };
+    if let Some(w) = a.workers {
+        options.workers = w.max(1);
+    }
+    if a.no_auth {
+        tracing::warn!(
+            "AUTHENTICATION IS OFF (--no-auth): anyone who can reach {} acts as workspace `default`",
+            a.addr
+        );
+        eprintln!(
+            "warning: authentication is off (--no-auth): anyone who can reach {} acts as workspace `default`",
+            a.addr
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(a.addr)
+        .await
+        .with_context(|| format!("listening on {}", a.addr))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "quantd API on http://{addr} ({} workers; {unfinished} unfinished execution(s) continue; OpenAPI at /v1/openapi.json)",
+        options.workers
+    );
+    let state = AppState::new(engine, options);
+    quantd_server::run(listener, state, shutdown_signal()).await?;
+    eprintln!("quantd API stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,328 @@
+"""The warm zygote: imports numpy, pandas, pyarrow and the SDK once, then forks one confined
+child per job.
+
+    python -s -m quantd.zygote CONFIG_JSON        (started by the quantd sandbox shim, never by hand)
+
+It runs inside the sandbox's namespaces (user, mount, PID, network, IPC, UTS; read-only root) as
+the shim's S2, with its control socket on fd 4 (``SOCK_SEQPACKET``). Protocol:
+
+- zygote -> host, once: ``{"t": "ready", "import_ms": ..., "landlock_abi": ...}``;
+- host -> zygote, one message per job, with three fds attached (``SCM_RIGHTS``): the job socket,
+  the stdout pipe and the stderr pipe; the message is ``{"dir", "argv", "env", "cwd", "limits"}``.
+
+Per job the zygote forks **C1**, which enters new mount, PID, IPC and network namespaces, mounts
+a fresh size-limited tmpfs on ``/tmp``, ``/dev/shm`` and ``/work``, binds the job's own
+directories at ``/job`` (read-only) and ``/out``, hides ``/jobs``, and forks **C2**: PID 1 of the
+job's PID namespace, which mounts its ``/proc``, enters a user namespace of its own (so the
+process limit counts only the job), sets the job's rlimits, environment and fds 0-2, drops every
+capability, sets ``no_new_privs``, Landlock (when the kernel has it) and the seccomp filter, and
+runs the job's code (``SCRIPT``, ``-m MODULE`` or ``-c CODE``) as the interpreter would. C1 waits
+for C2, kills it when the host writes to (or closes) the job socket, and reports how it ended on
+the job socket as one JSON line (``{"t": "exited", ...}``): when C2 (PID 1) is gone, the kernel
+has already killed everything else in its namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from typing import Any, NoReturn
+
+CTL_FD = 4
+_T0 = time.perf_counter()
+
+
+def _warm() -> None:
+    """Imports what jobs use and touches pandas' lazy paths once, so children start warm."""
+    import atexit  # noqa: F401
+    import runpy  # noqa: F401
+    import threading  # noqa: F401
+    import traceback  # noqa: F401
+
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.ipc  # noqa: F401
+
+    import quantd  # noqa: F401
+    import quantd.harness  # noqa: F401
+    import quantd.validate  # noqa: F401
+    from quantd import _sandbox  # noqa: F401
+
+    days = np.arange(40).astype("datetime64[D]")
+    t = pa.table({"date": pa.array(days), "close": np.linspace(1.0, 2.0, 40)})
+    df = t.to_pandas(use_threads=False)
+    s = df["close"]
+    (s.rolling(5).mean() > s.ewm(span=5, adjust=False).mean()).fillna(False).astype(bool)
+    d = s.diff().clip(lower=0).rolling(14).mean()
+    pa.array(d.to_numpy())
+    pd.DatetimeIndex(pd.to_datetime(df["date"]))
+
+
+def _send(fd: int, report: dict[str, Any]) -> None:
+    data = (json.dumps(report) + "\n").encode()
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    except OSError:
+        pass
+
+
+def _setup_error(fd: int, stage: str, e: BaseException) -> None:
+    errno = e.errno if isinstance(e, OSError) else None
+    _send(fd, {"t": "setup_error", "stage": stage, "errno": errno, "message": f"{type(e).__name__}: {e}"})
+
+
+def _reap(*_: Any) -> None:
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def main() -> int:
+    cfg = json.loads(sys.argv[1])
+    _warm()
+    from quantd import _sandbox
+
+    landlock = _sandbox.landlock_abi() if cfg.get("landlock", True) else 0
+    ctl = socket.socket(fileno=CTL_FD)
+    tasks = len(os.listdir("/proc/self/task"))
+    ctl.send(json.dumps({"t": "ready", "import_ms": (time.perf_counter() - _T0) * 1000, "landlock_abi": landlock, "tasks": tasks}).encode())
+    signal.signal(signal.SIGCHLD, _reap)
+    while True:
+        msg, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 20, 3)
+        if not msg:
+            return 0  # the host is gone: ending takes every job with us
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            print(f"quantd.zygote: a request came with {len(fds)} fds, not 3; ignored", file=sys.stderr)
+            continue
+        req = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ctl.close()
+                _c1(cfg, req, fds, landlock)
+            finally:
+                os._exit(125)
+        for fd in fds:
+            os.close(fd)
+
+
+def _c1(cfg: dict[str, Any], req: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
+    """The job's keeper: namespaces and mounts, then waits for C2 and reports its end."""
+    from quantd import _sandbox as sb
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    job_fd, out_fd, err_fd = fds
+    isolate = cfg["isolate"]
+    stage = "job namespaces"
+    try:
+        if isolate:
+            sb.unshare(sb.CLONE_NEWNS | sb.CLONE_NEWPID | sb.CLONE_NEWIPC | sb.CLONE_NEWNET)
+            stage = "job mounts"
+            sb.mount(None, "/", None, sb.MS_REC | sb.MS_PRIVATE)
+            size = int(req["limits"]["tmpfs_bytes"])
+            for path, mode in (("/tmp", "1777"), ("/dev/shm", "1777"), ("/work", "0755")):
+                sb.mount("tmpfs", path, "tmpfs", sb.MS_NOSUID | sb.MS_NODEV, f"size={size},mode={mode}")
+            base = os.path.join(cfg["jobs_root"], req["dir"])
+            for src, dst, ro in ((f"{base}/job", "/job", True), (f"{base}/out", "/out", False)):
+                sb.mount(src, dst, None, sb.MS_BIND | sb.MS_REC)
+                flags = sb.MS_REMOUNT | sb.MS_BIND | sb.MS_NOSUID | sb.MS_NODEV | (sb.MS_RDONLY if ro else 0)
+                sb.mount(None, dst, None, flags)
+            sb.umount(cfg["jobs_root"])
+        stage = "fork job"
+        pid = os.fork()
+    except BaseException as e:  # noqa: BLE001 - reported to the host, which gives the verdict
+        _setup_error(job_fd, stage, e)
+        os._exit(125)
+    if pid == 0:
+        _c2(cfg, req, job_fd, out_fd, err_fd, landlock)
+    os.close(out_fd)
+    os.close(err_fd)
+    killed = False
+    pidfd = os.pidfd_open(pid)
+    poller = select.poll()
+    poller.register(job_fd, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    while True:
+        ready = dict(poller.poll())
+        if pidfd in ready:
+            break
+        if job_fd in ready and not killed:
+            # Any byte, or the host hanging up, means: end the job now.
+            _kill_job(pid, isolate)
+            killed = True
+            poller.unregister(job_fd)
+    _, status, ru = os.wait4(pid, 0)
+    if not isolate:
+        _kill_group(pid)
+    _send(
+        job_fd,
+        {
+            "t": "exited",
+            "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "cpu_us": int((ru.ru_utime + ru.ru_stime) * 1_000_000),
+            "max_rss_kb": int(ru.ru_maxrss),
+        },
+    )
+    os._exit(0)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _kill_job(pid: int, isolate: bool) -> None:
+    # C2 is PID 1 of the job's namespace: killing it kills everything in it.
+    if not isolate:
+        _kill_group(pid)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _c2(cfg: dict[str, Any], req: dict[str, Any], job_fd: int, out_fd: int, err_fd: int, landlock: int) -> NoReturn:
+    """The job: confine this process, then run the user's code in it."""
+    import random
+    import resource
+
+    from quantd import _sandbox as sb
+
+    isolate = cfg["isolate"]
+    stage = "start"
+    try:
+        stage = "pdeathsig"
+        sb.prctl(sb.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if isolate:
+            stage = "mount /proc"
+            sb.mount("proc", "/proc", "proc", sb.MS_NOSUID | sb.MS_NODEV | sb.MS_NOEXEC)
+        os.setsid()
+        stage = "fds"
+        devnull = os.open("/dev/null", os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        stage = "chdir"
+        os.chdir(req["cwd"])
+        if isolate:
+            stage = "user namespace"
+            sb.unshare(sb.CLONE_NEWUSER)
+            sb.write_id_maps()
+        stage = "environment"
+        os.environ.clear()
+        os.environ.update(dict(req["env"]))
+        stage = "rlimits"
+        lim = req["limits"]
+        cpu = int(lim["cpu_secs"])
+        for res, soft, hard in (
+            (resource.RLIMIT_CPU, cpu, cpu + 1),
+            (resource.RLIMIT_AS, lim["memory_bytes"], lim["memory_bytes"]),
+            (resource.RLIMIT_NPROC, lim["processes"] + 1, lim["processes"] + 1),
+            (resource.RLIMIT_FSIZE, lim["file_size_bytes"], lim["file_size_bytes"]),
+            (resource.RLIMIT_NOFILE, lim["open_files"], lim["open_files"]),
+            (resource.RLIMIT_CORE, 0, 0),
+            (resource.RLIMIT_MSGQUEUE, 0, 0),
+            (resource.RLIMIT_MEMLOCK, 64 << 10, 64 << 10),
+        ):
+            resource.setrlimit(res, (int(soft), int(hard)))
+        random.seed()
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        if isolate:
+            stage = "drop capabilities"
+            sb.drop_capabilities()
+        stage = "no_new_privs"
+        sb.prctl(sb.PR_SET_NO_NEW_PRIVS, 1)
+        if isolate and landlock:
+            stage = "landlock"
+            sb.landlock_restrict(["/tmp", "/work", "/dev/shm", "/out"])
+        if isolate:
+            stage = "seccomp"
+            sb.install_seccomp(cfg["seccomp"])
+        stage = "close fds"
+        sb.close_from(3)
+    except BaseException as e:  # noqa: BLE001 - reported to the host, which gives the verdict
+        _setup_error(job_fd, stage, e)
+        os._exit(125)
+    _execute(req["argv"])
+
+
+def _exit_code(code: Any) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _run_user(argv: list[str]) -> None:
+    import runpy
+
+    if argv[:1] == ["-c"]:
+        sys.argv = ["-c", *argv[2:]]
+        sys.path[0] = ""
+        main_globals = {"__name__": "__main__", "__builtins__": __builtins__}
+        exec(compile(argv[1], "<string>", "exec"), main_globals)
+    elif argv[:1] == ["-m"]:
+        sys.argv = [argv[1], *argv[2:]]
+        sys.path[0] = os.getcwd()
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = list(argv)
+        sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+        runpy.run_path(argv[0], run_name="__main__")
+
+
+def _execute(argv: list[str]) -> NoReturn:
+    """Runs the job's code as ``python ARGV`` would, and exits with its status."""
+    import atexit
+    import runpy
+    import threading
+    import traceback
+
+    try:
+        _run_user(argv)
+        code = 0
+    except SystemExit as e:
+        code = _exit_code(e.code)
+    except BaseException as e:  # noqa: BLE001 - the interpreter's own behaviour
+        tb = e.__traceback__
+        ours = {runpy.__file__, __file__}
+        while tb is not None and tb.tb_frame.f_code.co_filename in ours:
+            tb = tb.tb_next
+        traceback.print_exception(type(e), e, tb)
+        code = 130 if isinstance(e, KeyboardInterrupt) else 1
+    try:
+        for t in threading.enumerate():
+            if t is not threading.main_thread() and not t.daemon:
+                t.join()
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
