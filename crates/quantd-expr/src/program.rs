@@ -162,6 +162,9 @@ fn touch(columns: &[&[f64]]) {
     std::hint::black_box(acc);
 }
 
+/// Bars per block of [`Evaluation::hits`].
+const BLOCK_HITS: usize = 16;
+
 /// Reusable evaluation buffers. Keep one per thread and pass it to every
 /// [`Program::evaluate`]; it can be shared by different programs.
 #[derive(Debug, Default)]
@@ -201,6 +204,35 @@ impl<'w> Evaluation<'w> {
     /// Output `i` (in the order of [`Program::outputs`]): true on the bars where it holds.
     pub fn output(&self, i: usize) -> &'w [bool] {
         &self.ws.bools[self.program.output_bufs[i] as usize][..self.len]
+    }
+
+    /// The bars in `rows` (clamped to the evaluation's length) on which output `i` is true, in
+    /// order. Signals are rare, so the output is scanned 16 bars at a time and a block with no
+    /// true bar costs one vector test; reading the rows this way, rather than testing
+    /// `output(i)[row]` bar by bar, matters for a scan over a whole market.
+    pub fn hits(&self, i: usize, rows: std::ops::Range<usize>) -> impl Iterator<Item = usize> + 'w {
+        let out = self.output(i);
+        let end = rows.end.min(out.len());
+        let start = rows.start.min(end);
+        let (blocks, tail) = out[start..end].as_chunks::<BLOCK_HITS>();
+        let tail_start = start + blocks.len() * BLOCK_HITS;
+        let in_blocks = blocks
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.iter().fold(0u8, |acc, &v| acc | u8::from(v)) != 0)
+            .flat_map(move |(k, b)| {
+                let first = start + k * BLOCK_HITS;
+                b.iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v)
+                    .map(move |(j, _)| first + j)
+            });
+        let in_tail = tail
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v)
+            .map(move |(j, _)| tail_start + j);
+        in_blocks.chain(in_tail)
     }
 
     /// Indicator `i` (in the order of [`Program::indicators`]); a condition `let` is 1.0 / 0.0.
@@ -649,6 +681,38 @@ mod tests {
         let (want, _) = evaluate_by_nodes(&p, &cols);
         let mut ws = Workspace::new();
         assert_eq!(p.evaluate(&cols, &mut ws).unwrap().output(0), &want[0][..]);
+    }
+
+    #[test]
+    fn hits_are_the_true_bars_of_the_range() {
+        let p = compile("close > open", &Schema::ohlcv(), &Params::new()).unwrap();
+        let n = 75;
+        let open = vec![0.0; n];
+        let close: Vec<f64> = (0..n)
+            .map(|i| {
+                if (i * 7) % 11 < 3 || i == 74 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
+            .collect();
+        let mut ws = Workspace::new();
+        let e = p.evaluate(&[&open, &close], &mut ws).unwrap();
+        let mask = e.output(0).to_vec();
+        for (from, to) in [
+            (0, n),
+            (0, 0),
+            (3, 17),
+            (16, 48),
+            (5, 74),
+            (40, 200),
+            (90, 95),
+        ] {
+            let want: Vec<usize> = (from..to.min(n)).filter(|&i| mask[i]).collect();
+            let got: Vec<usize> = e.hits(0, from..to).collect();
+            assert_eq!(got, want, "rows {from}..{to}");
+        }
     }
 
     #[test]

@@ -63,10 +63,11 @@ fn mul(a: Pair, b: Pair) -> Pair {
 /// so it is taken `RSI_STEP` bars at a time: `G[t+4] = a⁴*G[t] + p4`, where `p1 = gain[t+1]`,
 /// `p(k+1) = a*pk + gain[t+k+1]` does not depend on `G`, and the bars in between are
 /// `G[t+k] = aᵏ*G[t] + pk`, off the chain. Gains and losses go through this side by side as
-/// pairs. The sums of a chunk of bars are kept in a small array and turned into values in one
-/// pass, whose divisions are independent of each other. All terms are non-negative, so the
-/// regrouping changes results by a few ulps at most, and a sum is exactly 0 only if every gain
-/// (or loss) so far was 0.
+/// pairs. A chunk of bars is taken at a time: its gains and losses are worked out first, in a
+/// pass that runs two bars per instruction (inside the chain it would run one), then smoothed,
+/// and the sums, kept in a small array, are turned into values in one pass, whose divisions are
+/// independent of each other. All terms are non-negative, so the regrouping changes results by
+/// a few ulps at most, and a sum is exactly 0 only if every gain (or loss) so far was 0.
 fn rsi_kernel(x: &[f64], period: usize, out: &mut [f64]) {
     if !warm_up(out, period) {
         return;
@@ -94,26 +95,31 @@ fn rsi_kernel(x: &[f64], period: usize, out: &mut [f64]) {
     let a4 = mul(a3, a1);
     let mut sums: Pair = [gain, loss];
     let mut chunk = [[0.0; 2]; RSI_CHUNK];
+    let mut gains = [0.0; RSI_CHUNK];
+    let mut losses = [0.0; RSI_CHUNK];
     // Bar `period + 1 + i` is `xs[i + 1]`, its change `xs[i + 1] - xs[i]`.
     let xs = &x[period..];
     for (k, out) in out[period + 1..].chunks_mut(RSI_CHUNK).enumerate() {
         let xs = &xs[k * RSI_CHUNK..];
         let n = out.len();
+        // The gains and losses of the chunk's bars first, in a loop of their own: it runs two
+        // bars per instruction, where inside the chain below it would run one.
+        for (((g, l), &now), &before) in gains[..n]
+            .iter_mut()
+            .zip(&mut losses[..n])
+            .zip(&xs[1..=n])
+            .zip(&xs[..n])
+        {
+            let d = now - before;
+            *g = up(d);
+            *l = up(d) - d;
+        }
+        // Then the smoothing.
         let steps = n / RSI_STEP;
         for j in 0..steps {
             let i = j * RSI_STEP;
-            let w = &xs[i..=i + RSI_STEP];
-            // Changes two by two, then (gain, loss) pairs.
-            let d01 = [w[1] - w[0], w[2] - w[1]];
-            let d23 = [w[3] - w[2], w[4] - w[3]];
-            let g01 = [up(d01[0]), up(d01[1])];
-            let g23 = [up(d23[0]), up(d23[1])];
-            let l01 = [g01[0] - d01[0], g01[1] - d01[1]];
-            let l23 = [g23[0] - d23[0], g23[1] - d23[1]];
-            let u0 = [g01[0], l01[0]];
-            let u1 = [g01[1], l01[1]];
-            let u2 = [g23[0], l23[0]];
-            let u3 = [g23[1], l23[1]];
+            let u = |k: usize| [gains[i + k], losses[i + k]];
+            let [u0, u1, u2, u3] = [u(0), u(1), u(2), u(3)];
             let p1 = add(mul(a1, u0), u1);
             let p2 = add(mul(a1, p1), u2);
             let p3 = add(mul(a1, p2), u3);
@@ -124,8 +130,7 @@ fn rsi_kernel(x: &[f64], period: usize, out: &mut [f64]) {
             chunk[i + 3] = sums;
         }
         for i in steps * RSI_STEP..n {
-            let d = xs[i + 1] - xs[i];
-            sums = add(mul(a1, sums), [up(d), up(d) - d]);
+            sums = add(mul(a1, sums), [gains[i], losses[i]]);
             chunk[i] = sums;
         }
         for (o, &[g, l]) in out.iter_mut().zip(&chunk[..n]) {
