@@ -25,6 +25,7 @@ use futures::{Stream, StreamExt};
 use quantd_core::{EventRecord, ExecutionId, ExecutionState};
 use quantd_store::prelude::*;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -77,6 +78,9 @@ async fn ended(state: &AppState, id: &ExecutionId) -> Option<ExecutionState> {
     }
 }
 
+/// Early events held back while waiting for the ones before them; more means some were missed.
+const REORDER_LIMIT: usize = 64;
+
 /// The events of execution `id` after sequence number `after`: the backlog, then live, each
 /// exactly once and in order, then `Done`.
 pub fn execution_events(
@@ -89,6 +93,7 @@ pub fn execution_events(
         let mut rx = state.engine().subscribe();
         let mut shutdown = state.shutdown_signal();
         let mut last = after;
+        let mut early: BTreeMap<u64, EventRecord> = BTreeMap::new();
         for e in backlog(&state, &id, &mut last).await {
             yield Item::Event(e);
         }
@@ -110,25 +115,35 @@ pub fn execution_events(
             tokio::select! {
                 r = rx.recv() => match r {
                     Ok(e) if e.execution == id => {
-                        if e.seq == last + 1 {
+                        // Concurrent shards broadcast out of order: hold an early event until
+                        // the ones before it arrive, so thousands of subscribers do not all
+                        // read the store for a gap that closes a moment later.
+                        if e.seq > last {
+                            early.insert(e.seq, e);
+                        }
+                        while let Some(e) = early.remove(&(last + 1)) {
                             last = e.seq;
-                            check_end = e.event.is_final();
+                            check_end |= e.event.is_final();
                             fresh.push(e);
-                        } else if e.seq > last + 1 {
-                            // Out of order (concurrent shards) or missed: the store has them all.
-                            fresh = backlog(&state, &id, &mut last).await;
-                            check_end = fresh.iter().any(|e| e.event.is_final());
+                        }
+                        if early.len() > REORDER_LIMIT {
+                            // Really missed (not broadcast here): the store has them all.
+                            fresh.extend(backlog(&state, &id, &mut last).await);
+                            early.retain(|&seq, _| seq > last);
+                            check_end = true;
                         }
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {
                         fresh = backlog(&state, &id, &mut last).await;
+                        early.retain(|&seq, _| seq > last);
                         check_end = true;
                     }
                     Err(RecvError::Closed) => return,
                 },
                 _ = tokio::time::sleep(POLL) => {
                     fresh = backlog(&state, &id, &mut last).await;
+                    early.retain(|&seq, _| seq > last);
                     check_end = true;
                 }
                 _ = shutdown.changed() => {}
