@@ -99,7 +99,7 @@ impl CodeRegistry for SqliteStore {
         params: &[String],
     ) -> Result<Added> {
         let now = Utc::now().to_rfc3339();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let current: Option<(i64, i64)> = sqlx::query_as(
             "SELECT current, deleted FROM code_names WHERE workspace = ? AND name = ?",
         )
@@ -284,7 +284,7 @@ impl CodeRegistry for SqliteStore {
         .bind(Utc::now().to_rfc3339())
         .bind(workspace)
         .bind(name)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -297,7 +297,7 @@ impl CodeRegistry for SqliteStore {
         .bind(Utc::now().to_rfc3339())
         .bind(workspace)
         .bind(name)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -401,7 +401,7 @@ async fn end_execution(
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event.
     async fn create_execution(&self, e: &NewExecution) -> Result<Vec<EventRecord>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, pack_id, code_version, options, \
              shards_total, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
@@ -453,7 +453,7 @@ impl ExecutionQueue for SqliteStore {
         lease_until: Millis,
         only: Option<&ExecutionId>,
     ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row: Option<(String, i64, i64, String, String)> = sqlx::query_as(
             "SELECT s.execution_id, s.idx, s.attempt, s.payload, e.state FROM shards s JOIN executions e ON e.id = s.execution_id \
              WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ?) \
@@ -530,7 +530,7 @@ impl ExecutionQueue for SqliteStore {
         )
         .bind(lease_until)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected())
     }
@@ -548,7 +548,7 @@ impl ExecutionQueue for SqliteStore {
         body: &[u8],
     ) -> Result<Commit> {
         let exec = &shard.execution;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
             "UPDATE shards SET state = 'done', bars = ?, rows = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
              WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND attempt = ?",
@@ -612,7 +612,7 @@ impl ExecutionQueue for SqliteStore {
         outcome: FailureOutcome,
     ) -> Result<Commit> {
         let exec = &shard.execution;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let (state, not_before) = match outcome {
             FailureOutcome::RetryAt(t) => ("pending", t),
             _ => ("failed", 0),
@@ -696,7 +696,7 @@ impl ExecutionQueue for SqliteStore {
         .bind(shard.execution.as_str())
         .bind(shard.idx as i64)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -710,7 +710,7 @@ impl ExecutionQueue for SqliteStore {
         .bind(shard.execution.as_str())
         .bind(shard.idx as i64)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -722,7 +722,7 @@ impl ExecutionQueue for SqliteStore {
         to: ExecutionState,
         now: Millis,
     ) -> Result<Vec<EventRecord>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let from = exec_state(&mut tx, exec)
             .await?
             .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
@@ -795,7 +795,7 @@ impl ExecutionQueue for SqliteStore {
             .bind(&exec)
             .bind(idx)
             .bind(&owner)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             n += r.rows_affected();
         }
@@ -954,7 +954,7 @@ impl ExecutionQueue for SqliteStore {
         sqlx::query("UPDATE executions SET summary = ? WHERE id = ?")
             .bind(summary.to_string())
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -993,7 +993,7 @@ impl ExecutionQueue for SqliteStore {
         band: &str,
         body: &Value,
     ) -> Result<EventRecord> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT OR REPLACE INTO health (execution_id, at, score, band, body) VALUES (?, ?, ?, ?, ?)")
             .bind(id.as_str())
             .bind(now)

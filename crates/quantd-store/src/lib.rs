@@ -32,9 +32,14 @@ use std::time::Duration;
 pub const DB_FILE: &str = "quantd.db";
 
 /// The SQLite-backed store.
+///
+/// Reads go through a small pool; every write goes through a pool of exactly one connection, so
+/// the writers of one process queue in order instead of colliding on SQLite's lock (whose busy
+/// handler sleeps for milliseconds). Other processes still wait through the busy timeout.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -47,12 +52,16 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        migrate::run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        migrate::run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, writer })
     }
 
     /// The schema version this build migrates to.

@@ -139,7 +139,7 @@ impl PackCatalog for SqliteStore {
     /// Refuses when the same (name, id) is already warming, fresh or stale.
     async fn begin_import(&self, p: &NewPack) -> Result<()> {
         let now = Utc::now().to_rfc3339();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let existing: Option<String> =
             sqlx::query_scalar("SELECT state FROM packs WHERE name = ? AND id = ?")
                 .bind(&p.name)
@@ -195,7 +195,7 @@ impl PackCatalog for SqliteStore {
     /// transaction. Rights given replace the stored ones.
     async fn make_fresh(&self, name: &str, id: &PackId, rights: Option<&Rights>) -> Result<()> {
         let now = Utc::now().to_rfc3339();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
             "UPDATE packs SET state = 'fresh', updated_at = ?, import_token = NULL, estimated_ready = NULL, \
              seq = (SELECT MAX(seq) + 1 FROM packs) WHERE name = ? AND id = ? AND state IN ('warming', 'stale')",
@@ -245,7 +245,7 @@ impl PackCatalog for SqliteStore {
         .bind(Utc::now().to_rfc3339())
         .bind(name)
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

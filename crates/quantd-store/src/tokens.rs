@@ -74,7 +74,7 @@ impl AccessTokens for SqliteStore {
         .bind(&t.secret_hash)
         .bind(t.admin)
         .bind(Utc::now().to_rfc3339())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -138,7 +138,7 @@ impl AccessTokens for SqliteStore {
         .bind(request_hash)
         .bind(execution.as_str())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
