@@ -363,11 +363,13 @@ impl Job for PyBacktestJob {
             self.spec.from.map(day_from_date),
             self.spec.to.map(day_from_date),
         );
-        let mut windows = Vec::with_capacity(tickers.len());
+        let mut data = Vec::with_capacity(tickers.len());
         for &t in &tickers {
-            let data = self.reader.read(t, &projection)?;
-            windows.push((t, data.window(from, to)));
+            let bars = self.reader.read(t, &projection)?;
+            let window = bars.window(from, to);
+            data.push((t, bars, window));
         }
+        let windows: Vec<_> = data.iter().map(|(t, _, w)| (*t, w.clone())).collect();
         let (rows, bars) = run_batch(
             &self.py,
             &self.source,
@@ -377,13 +379,12 @@ impl Job for PyBacktestJob {
             cancel,
         )?;
         let signals = StrategySignals::new(&rows)?;
-        let mut out = Vec::with_capacity(tickers.len());
+        let mut results: Vec<TickerBacktest> = Vec::with_capacity(tickers.len());
         let mut buffers = quantd_backtest::SignalBuffers::default();
-        for (t, window) in windows {
+        for (t, data, window) in data {
             let name = self.reader.manifest().tickers[t].ticker.clone();
-            let data = self.reader.read(t, &projection)?;
             signals.fill(&name, &data.dates()[window.clone()], &mut buffers);
-            out.push(trade(
+            results.push(trade(
                 name,
                 &data,
                 window,
@@ -392,7 +393,6 @@ impl Job for PyBacktestJob {
                 self.keep_equity,
             ));
         }
-        let results: Vec<TickerBacktest> = out;
         Ok(ShardOutput {
             bars,
             rows: results.len() as u64,
