@@ -8,7 +8,8 @@ the shim's S2, with its control socket on fd 4 (``SOCK_SEQPACKET``). Protocol:
 
 - zygote -> host, once: ``{"t": "ready", "import_ms": ..., "landlock_abi": ...}``;
 - host -> zygote, one message per job, with three fds attached (``SCM_RIGHTS``): the job socket,
-  the stdout pipe and the stderr pipe; the message is ``{"dir", "argv", "env", "cwd", "limits"}``.
+  the stdout pipe and the stderr pipe, and a fourth, the job cgroup's ``cgroup.procs``, when
+  memory is limited by a delegated cgroup v2; the message is ``{"dir", "argv", "env", "cwd", "limits"}``.
 
 Per job the zygote forks **C1**, which enters new mount, PID, IPC and network namespaces, mounts
 a fresh size-limited tmpfs on ``/tmp``, ``/dev/shm`` and ``/work``, binds the job's own
@@ -99,13 +100,13 @@ def main() -> int:
     ctl.send(json.dumps({"t": "ready", "import_ms": (time.perf_counter() - _T0) * 1000, "landlock_abi": landlock, "tasks": tasks}).encode())
     signal.signal(signal.SIGCHLD, _reap)
     while True:
-        msg, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 20, 3)
+        msg, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 20, 4)
         if not msg:
             return 0  # the host is gone: ending takes every job with us
-        if len(fds) != 3:
+        if len(fds) not in (3, 4):
             for fd in fds:
                 os.close(fd)
-            print(f"quantd.zygote: a request came with {len(fds)} fds, not 3; ignored", file=sys.stderr)
+            print(f"quantd.zygote: a request came with {len(fds)} fds, not 3 or 4; ignored", file=sys.stderr)
             continue
         req = json.loads(msg)
         pid = os.fork()
@@ -124,10 +125,16 @@ def _c1(cfg: dict[str, Any], req: dict[str, Any], fds: list[int], landlock: int)
     from quantd import _sandbox as sb
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    job_fd, out_fd, err_fd = fds
+    job_fd, out_fd, err_fd = fds[:3]
     isolate = cfg["isolate"]
-    stage = "job namespaces"
+    stage = "job cgroup"
     try:
+        if len(fds) == 4:
+            # The job's own cgroup (its cgroup.procs, opened by the host): move in before
+            # anything of the job exists, so the whole tree is counted against memory.max.
+            os.write(fds[3], b"0")
+            os.close(fds[3])
+        stage = "job namespaces"
         if isolate:
             sb.unshare(sb.CLONE_NEWNS | sb.CLONE_NEWPID | sb.CLONE_NEWIPC | sb.CLONE_NEWNET)
             stage = "job mounts"
@@ -230,9 +237,10 @@ def _c2(cfg: dict[str, Any], req: dict[str, Any], job_fd: int, out_fd: int, err_
         stage = "rlimits"
         lim = req["limits"]
         cpu = int(lim["cpu_secs"])
+        mem = int(lim["memory_bytes"])  # 0: the job's cgroup limits memory instead
         for res, soft, hard in (
             (resource.RLIMIT_CPU, cpu, cpu + 1),
-            (resource.RLIMIT_AS, lim["memory_bytes"], lim["memory_bytes"]),
+            (resource.RLIMIT_AS, mem or resource.RLIM_INFINITY, mem or resource.RLIM_INFINITY),
             (resource.RLIMIT_NPROC, lim["processes"] + 1, lim["processes"] + 1),
             (resource.RLIMIT_FSIZE, lim["file_size_bytes"], lim["file_size_bytes"]),
             (resource.RLIMIT_NOFILE, lim["open_files"], lim["open_files"]),

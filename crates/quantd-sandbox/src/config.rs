@@ -78,7 +78,8 @@ pub struct Limits {
     pub cpu: Duration,
     /// Wall-clock time from start to the end of the whole tree.
     pub wall: Duration,
-    /// Address space per process (`RLIMIT_AS`).
+    /// Memory: the whole job's (cgroup v2 `memory.max`) when a delegated cgroup is configured,
+    /// else the address space of each process (`RLIMIT_AS`).
     pub memory_bytes: u64,
     /// Processes and threads (`RLIMIT_NPROC`, counted in the job's own user namespace).
     pub processes: u64,
@@ -136,6 +137,10 @@ pub struct SandboxConfig {
     /// by root is ever the job's own. Default 65534 (`nobody`). Without root, jobs run as the
     /// caller's uid (mapped to root inside, without capabilities).
     pub root_host_uid: u32,
+    /// A delegated cgroup v2, made ready by [`crate::prepare_cgroup`]: each job then gets its own
+    /// child cgroup with `memory.max` for its whole tree instead of `RLIMIT_AS` per process.
+    /// `None`: rlimits.
+    pub memory_cgroup: Option<PathBuf>,
 }
 
 impl SandboxConfig {
@@ -151,6 +156,7 @@ impl SandboxConfig {
             sdk_dir: None,
             scratch_dir: None,
             root_host_uid: 65534,
+            memory_cgroup: None,
         }
     }
 

@@ -18,6 +18,7 @@
 
 #![allow(unsafe_code)]
 
+mod cgroup;
 mod config;
 mod entry;
 mod error;
@@ -30,6 +31,7 @@ mod validation;
 mod verdict;
 mod zygote;
 
+pub use cgroup::{QUANTD_CGROUP, prepare as prepare_cgroup};
 pub use config::{DEFAULT_ENV, Isolation, Limits, SDK_MOUNT, SHIM_ARG, SandboxConfig, ShimCommand};
 pub use entry::{BARS_FILE, Bars, CODE_FILE, EntryCall, RESULT_FILE};
 pub use error::{Error, Result};

@@ -1,6 +1,7 @@
 //! The host side: prepare a job directory, start the shim, capture output, enforce the wall
 //! limit and cancellation, and classify the end.
 
+use crate::cgroup::JobCgroup;
 use crate::config::{Isolation, Limits, SDK_MOUNT, SandboxConfig};
 use crate::shim::{Bind, Report, ShimConfig, ShimLimits};
 use crate::sys;
@@ -215,7 +216,9 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
         );
     }
     let dir = prepare_dir(config, job, None)?;
-    let shim_cfg = shim_config(config, job, limits, dir.path(), isolate)?;
+    let cgroup = job_cgroup(config, limits)?;
+    let mut shim_cfg = shim_config(config, job, limits, dir.path(), isolate, cgroup.is_some())?;
+    shim_cfg.cgroup_procs = cgroup.as_ref().map(JobCgroup::procs_path);
     let json = serde_json::to_string(&shim_cfg).map_err(|e| Error::Config(e.to_string()))?;
 
     let (report_r, report_w) = std::io::pipe().map_err(|e| Error::io("report pipe", e))?;
@@ -255,13 +258,36 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
         // PID 1 of the job's namespace is gone only once everything in it is gone.
         let _ = sys::poll_one(pidfd.as_raw_fd(), 10_000);
     }
-    finish(
+    let mut outcome = finish(
         captured,
         dir,
         limits,
         start,
         &format!("the shim ended ({status}) without reporting the job's end"),
-    )
+    )?;
+    note_oom(&mut outcome, cgroup.as_ref());
+    Ok(outcome)
+}
+
+/// The job's own cgroup when memory is limited by a delegated cgroup v2.
+pub(crate) fn job_cgroup(config: &SandboxConfig, limits: &Limits) -> Result<Option<JobCgroup>> {
+    let Some(parent) = &config.memory_cgroup else {
+        return Ok(None);
+    };
+    JobCgroup::create(parent, limits.memory_bytes, limits.processes)
+        .map(Some)
+        .map_err(|e| Error::io("create the job's cgroup", e))
+}
+
+/// A job the kernel killed for lack of memory in its cgroup ended at the memory limit.
+pub(crate) fn note_oom(outcome: &mut Outcome, cgroup: Option<&JobCgroup>) {
+    if let Some(cg) = cgroup
+        && matches!(outcome.verdict, Verdict::Signal | Verdict::RuntimeError)
+        && cg.oom_killed()
+    {
+        outcome.verdict = Verdict::MemoryLimit;
+        outcome.detail = Some("killed by the kernel at the job's cgroup memory.max".into());
+    }
 }
 
 /// Turns what [`capture`] saw into an [`Outcome`] (or [`Error::Cancelled`]).
@@ -666,11 +692,12 @@ pub(crate) fn host_ids(config: &SandboxConfig) -> (u32, u32) {
     }
 }
 
-/// The shim limits for `limits`.
-pub(crate) fn shim_limits(limits: &Limits) -> ShimLimits {
+/// The shim limits for `limits`; `memory_bytes` is 0 (no `RLIMIT_AS`) when the job's cgroup
+/// limits its memory.
+pub(crate) fn shim_limits(limits: &Limits, cgroup: bool) -> ShimLimits {
     ShimLimits {
         cpu_secs: limits.cpu.as_secs().max(1),
-        memory_bytes: limits.memory_bytes,
+        memory_bytes: if cgroup { 0 } else { limits.memory_bytes },
         processes: limits.processes,
         file_size_bytes: limits.file_size_bytes,
         open_files: limits.open_files,
@@ -724,6 +751,7 @@ fn shim_config(
     limits: &Limits,
     dir: &Path,
     isolate: bool,
+    cgroup: bool,
 ) -> Result<ShimConfig> {
     let (mut binds, symlinks) = root_layout(config)?;
     binds.push(Bind {
@@ -753,11 +781,12 @@ fn shim_config(
         cwd: if isolate { "/work".into() } else { out_dir },
         binds,
         symlinks,
-        limits: shim_limits(limits),
+        limits: shim_limits(limits, cgroup),
         host_uid,
         host_gid,
         backstop_secs: (limits.wall.as_secs() + 5).min(u32::MAX as u64) as u32,
         zygote: false,
         mountpoints: Vec::new(),
+        cgroup_procs: None,
     })
 }

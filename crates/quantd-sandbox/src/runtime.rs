@@ -318,10 +318,14 @@ impl Runtime {
         Ok(v)
     }
 
-    /// A sandbox configuration for this runtime, with default limits.
+    /// A sandbox configuration for this runtime, with default limits; memory is limited by a
+    /// delegated cgroup v2 when this host has one ([`crate::host_support`]).
     pub fn sandbox_config(&self, shim: ShimCommand) -> SandboxConfig {
         let mut c = SandboxConfig::new(&self.python, shim);
         c.sdk_dir = self.sdk_dir.clone();
+        if let crate::MemoryLimit::CgroupV2 { dir } = crate::support::memory_limit() {
+            c.memory_cgroup = Some(dir);
+        }
         c
     }
 }

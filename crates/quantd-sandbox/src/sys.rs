@@ -9,7 +9,7 @@ use std::path::Path;
 
 pub(crate) type Fd = RawFd;
 
-fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
+pub(crate) fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret == -1 {
         Err(io::Error::last_os_error())
     } else {

@@ -18,7 +18,7 @@
 use crate::config::{Isolation, SDK_MOUNT, SandboxConfig};
 use crate::run::{
     CancelToken, Captured, JOB_DIR, Job, Killer, OUT_DIR, Outcome, Stream, capture, finish,
-    host_ids, job_argv_env, prepare_dir, root_layout, shim_limits,
+    host_ids, job_argv_env, job_cgroup, note_oom, prepare_dir, root_layout, shim_limits,
 };
 use crate::shim::seccomp;
 use crate::shim::{Bind, Report, ShimConfig};
@@ -185,12 +185,20 @@ impl Zygote {
             (dir.path().join("job"), dir.path().join("out"))
         };
         let (argv, env) = job_argv_env(&self.config, job, &job_dir, &out_dir, isolate);
+        let cgroup = job_cgroup(&self.config, limits)?;
+        let cgroup_procs = match &cgroup {
+            Some(cg) => Some(
+                cg.open_procs()
+                    .map_err(|e| Error::io("open the job cgroup's cgroup.procs", e))?,
+            ),
+            None => None,
+        };
         let request = serde_json::to_vec(&serde_json::json!({
             "dir": name,
             "argv": argv,
             "env": env,
             "cwd": if isolate { PathBuf::from("/work") } else { out_dir },
-            "limits": shim_limits(limits),
+            "limits": shim_limits(limits, cgroup.is_some()),
         }))
         .map_err(|e| Error::Config(e.to_string()))?;
 
@@ -198,9 +206,10 @@ impl Zygote {
         let (err_r, err_w) = std::io::pipe().map_err(|e| Error::io("stderr pipe", e))?;
         let (host_sock, job_sock) = UnixStream::pair().map_err(|e| Error::io("job socket", e))?;
         let start = Instant::now();
-        let fds = [job_sock.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
+        let mut fds = vec![job_sock.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
+        fds.extend(cgroup_procs.as_ref().map(|fd| fd.as_raw_fd()));
         let generation = self.send(&request, &fds)?;
-        drop((out_w, err_w, job_sock));
+        drop((out_w, err_w, job_sock, cgroup_procs));
 
         let mut killer = SockKiller {
             sock: host_sock
@@ -234,6 +243,7 @@ impl Zygote {
             start,
             "the zygote ended without reporting the job's end (it is restarted for the next job)",
         )?;
+        note_oom(&mut outcome, cgroup.as_ref());
         outcome.keep_alive(self.jobs_root.clone());
         Ok(outcome)
     }
@@ -315,7 +325,7 @@ impl Zygote {
         } else if isolate {
             debug_assert!(env.iter().any(|(_, v)| v == SDK_MOUNT));
         }
-        let mut limits = shim_limits(&config.limits);
+        let mut limits = shim_limits(&config.limits, false);
         limits.open_files = limits.open_files.max(4096);
         let (host_uid, host_gid) = host_ids(config);
         let shim_cfg = ShimConfig {
@@ -342,6 +352,7 @@ impl Zygote {
             backstop_secs: 0,
             zygote: true,
             mountpoints: vec![JOB_DIR.into(), OUT_DIR.into()],
+            cgroup_procs: None,
         };
         let json = serde_json::to_string(&shim_cfg).map_err(|e| Error::Config(e.to_string()))?;
         let (ctl, ctl_zygote) =

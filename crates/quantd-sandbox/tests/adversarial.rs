@@ -195,6 +195,23 @@ fn only_fds_0_to_2_are_open(mode: Mode) {
     );
 }
 
+/// Landlock is the second wall behind the read-only mounts: `/proc` is mounted writable, so a
+/// write to `/proc/self/comm` succeeds without Landlock and fails with it (no write rule there).
+fn landlock_confines_writes_to_the_jobs_places(mode: Mode) {
+    let abi = quantd_sandbox::host_support().landlock_abi;
+    let o = contained(
+        mode,
+        "import errno\ntry:\n    open('/proc/self/comm', 'w').write('renamed')\n    print('written')\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\nopen('/tmp/ok', 'w').write('x')\nopen('/work/ok', 'w').write('x')\nopen('/out/ok', 'w').write('x')\nprint('places ok')\n",
+    );
+    expect(&o, Verdict::Ok);
+    let want = if abi.is_some() { "EACCES" } else { "written" };
+    assert_eq!(
+        stdout(&o),
+        format!("{want}\nplaces ok\n"),
+        "Landlock ABI {abi:?}"
+    );
+}
+
 fn network_is_unreachable(mode: Mode) {
     use std::os::linux::net::SocketAddrExt;
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -482,6 +499,7 @@ both_modes!(
     writing_until_efbig_is_an_output_limit,
     host_files_and_home_are_invisible,
     only_fds_0_to_2_are_open,
+    landlock_confines_writes_to_the_jobs_places,
     network_is_unreachable,
     writes_to_usr_and_host_tmp_fail,
     planted_symlink_and_fifo_outputs_are_refused,

@@ -95,6 +95,12 @@ fn refused_namespaces_give_a_clear_error() {
         quantd_sandbox::probe(&c),
         Err(Error::NamespacesUnavailable { .. })
     ));
+    // The warm path refuses the same way: the zygote itself cannot get its namespaces.
+    c.sdk_dir = Some(sdk_dir());
+    let err = quantd_sandbox::Zygote::start(&c).map(drop).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::NamespacesUnavailable { .. }), "{msg}");
+    assert!(msg.contains("max_user_namespaces"), "{msg}");
 }
 
 #[test]

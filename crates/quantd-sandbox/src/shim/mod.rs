@@ -11,7 +11,7 @@
 //!   `/dev`), pivots into it, forks the job and reaps orphans; when the job ends it writes the
 //!   report and exits, which makes the kernel kill whatever is left in the namespace.
 //! - **S2**, the job: new session, fds ≥ 3 closed, rlimits, no capabilities, `no_new_privs`,
-//!   seccomp, `execve` of the interpreter.
+//!   Landlock (when the kernel has it), seccomp, `execve` of the interpreter.
 //!
 //! Reports are JSON lines on fd 3 of S0/S1 (close-on-exec: the job never holds it).
 //!
@@ -20,6 +20,7 @@
 //! mounts), gets no seccomp filter and no CPU or memory limit, and inherits the control socket
 //! (the shim's stdout on start) as fd [`CTL_FD`]. See [`crate::Zygote`].
 
+mod landlock;
 mod mounts;
 pub(crate) mod seccomp;
 
@@ -68,6 +69,9 @@ pub(crate) struct ShimConfig {
     /// Empty directories created in the new root (the zygote's per-job mount points).
     #[serde(default)]
     pub mountpoints: Vec<PathBuf>,
+    /// The job's cgroup (its `cgroup.procs`): S0 moves S1 in before S1 runs anything.
+    #[serde(default)]
+    pub cgroup_procs: Option<PathBuf>,
 }
 
 /// A host directory made visible in the sandbox.
@@ -82,6 +86,7 @@ pub(crate) struct Bind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ShimLimits {
     pub cpu_secs: u64,
+    /// `RLIMIT_AS`; 0 when the job's cgroup limits memory instead.
     pub memory_bytes: u64,
     pub processes: u64,
     pub file_size_bytes: u64,
@@ -221,7 +226,7 @@ fn s0(cfg: &ShimConfig) -> Result<(), Fail> {
     }
     sys::close(go_r);
     send(&Report::Started { pid });
-    let maps = write_id_maps(pid, cfg);
+    let maps = join_cgroup(pid, cfg).and_then(|()| write_id_maps(pid, cfg));
     if maps.is_err() {
         let _ = sys::kill(pid, libc::SIGKILL);
     }
@@ -229,6 +234,13 @@ fn s0(cfg: &ShimConfig) -> Result<(), Fail> {
     sys::write_all(go_w, b"1").stage("release S1")?;
     sys::wait4(pid).stage("wait for S1")?;
     Ok(())
+}
+
+fn join_cgroup(pid: libc::pid_t, cfg: &ShimConfig) -> Result<(), Fail> {
+    match &cfg.cgroup_procs {
+        Some(procs) => std::fs::write(procs, pid.to_string()).stage("join the job cgroup"),
+        None => Ok(()),
+    }
 }
 
 fn write_id_maps(pid: libc::pid_t, cfg: &ShimConfig) -> Result<(), Fail> {
@@ -370,6 +382,9 @@ fn restrict_and_exec(cfg: &ShimConfig) -> Result<std::convert::Infallible, Fail>
         if cfg.zygote && res != libc::RLIMIT_NOFILE && res != libc::RLIMIT_CORE {
             continue;
         }
+        if res == libc::RLIMIT_AS && soft == 0 {
+            continue; // the job's cgroup limits memory
+        }
         sys::setrlimit(res, soft, hard).stage(format!("setrlimit {res}"))?;
     }
     if cfg.zygote {
@@ -389,9 +404,25 @@ fn restrict_and_exec(cfg: &ShimConfig) -> Result<std::convert::Infallible, Fail>
     let env: Vec<String> = cfg.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let env = cstrings(env.iter().map(String::as_str)).stage("env")?;
     if cfg.isolate {
+        apply_landlock(cfg)?;
         sys::install_seccomp(&seccomp::filter()).stage("seccomp")?;
     }
     Err(sys::execve(&program, &argv, &env)).stage(format!("exec {}", cfg.program.display()))
+}
+
+/// Landlock over the new root: writes only beneath the writable binds and the job's tmpfs.
+fn apply_landlock(cfg: &ShimConfig) -> Result<(), Fail> {
+    let binds = cfg
+        .binds
+        .iter()
+        .filter(|b| b.writable)
+        .map(|b| sys::cpath(&b.dst))
+        .collect::<io::Result<Vec<_>>>()
+        .stage("landlock paths")?;
+    let mut writable: Vec<&std::ffi::CStr> = landlock::WRITABLE.to_vec();
+    writable.extend(binds.iter().map(CString::as_c_str));
+    landlock::restrict(&writable).stage("landlock")?;
+    Ok(())
 }
 
 fn cstrings<'a>(items: impl Iterator<Item = &'a str>) -> io::Result<Vec<CString>> {

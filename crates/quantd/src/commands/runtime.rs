@@ -128,7 +128,7 @@ fn doctor(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     rows.push((
         "landlock",
         match support.landlock_abi {
-            Some(abi) => format!("ABI {abi} (applied to jobs forked by the warm zygote)"),
+            Some(abi) => format!("ABI {abi} (applied to every job: writes only to its own places, no TCP, no abstract sockets or signals outside it)"),
             None => {
                 "not available (jobs run without it; namespaces and seccomp still apply)".into()
             }
@@ -138,11 +138,11 @@ fn doctor(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         "memory limit",
         match &support.memory {
             MemoryLimit::CgroupV2 { dir } => format!(
-                "delegated cgroup v2 at {} detected; jobs use RLIMIT_AS (per-job memory.max is not wired yet)",
+                "cgroup v2 memory.max per job, in children of {} (whole tree, no swap, OOM kills the whole job)",
                 dir.display()
             ),
             MemoryLimit::Rlimit { why } => format!(
-                "RLIMIT_AS per process, numeric libraries pinned to 1 thread ({why})"
+                "RLIMIT_AS per process, numeric libraries pinned to 1 thread ({why}; set QUANTD_CGROUP to a delegated cgroup v2 for per-job memory.max)"
             ),
         },
     ));
