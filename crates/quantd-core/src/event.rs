@@ -82,6 +82,16 @@ pub enum Event {
         /// Estimated time to completion, when known.
         eta_ms: Option<u64>,
     },
+    /// Progress inside a running shard, for work that is one long step (a pack import):
+    /// `done` of `total` units (0: unknown) of its current `phase`.
+    Phase {
+        /// The step under way (`parse`, `validate`, `write`, ...).
+        phase: String,
+        /// Units done in this phase.
+        done: u64,
+        /// Units in this phase; 0 when unknown.
+        total: u64,
+    },
     /// A health snapshot.
     Health {
         /// Score from 0 to 100.

@@ -21,6 +21,8 @@ pub enum ExecutionKind {
     Run,
     /// A DAG of steps.
     Pattern,
+    /// Import an uploaded file as a data pack.
+    Import,
 }
 
 impl ExecutionKind {
@@ -33,6 +35,7 @@ impl ExecutionKind {
             Self::Sweep => "sweep",
             Self::Run => "run",
             Self::Pattern => "pattern",
+            Self::Import => "import",
         }
     }
 }

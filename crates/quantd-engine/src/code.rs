@@ -93,18 +93,6 @@ impl CodeSource {
         CodeVersionId::from_digest(*h.finalize().as_bytes())
     }
 
-    /// The diagnostics of expression code against `columns`, with line and column (empty when
-    /// it checks): what [`CodeSource::validate`] renders, for APIs that report them as data.
-    pub fn diagnostics(&self, columns: &[String]) -> Vec<quantd_expr::Diagnostic> {
-        let schema = Schema::new(columns.iter().cloned());
-        let result = match self {
-            CodeSource::Expr(src) => quantd_expr::check(src, &schema).map(|_| ()),
-            CodeSource::Strategy(s) => quantd_expr::check_set(&s.named(), &schema).map(|_| ()),
-            CodeSource::Python(_) => Ok(()),
-        };
-        result.err().map(|e| e.diagnostics).unwrap_or_default()
-    }
-
     /// Parses and type-checks expression code against `columns`; returns the parameters used.
     pub fn validate(&self, columns: &[String]) -> Result<Vec<String>> {
         let schema = Schema::new(columns.iter().cloned());
@@ -114,6 +102,7 @@ impl CodeSource {
                 .map_err(|e| EngineError::Expression {
                     rendered: e.render(src),
                     message: e.to_string(),
+                    diagnostics: e.diagnostics,
                 }),
             CodeSource::Strategy(s) => {
                 let named = s.named();
@@ -122,6 +111,7 @@ impl CodeSource {
                     .map_err(|e| EngineError::Expression {
                         rendered: e.render_set(&named),
                         message: e.to_string(),
+                        diagnostics: e.diagnostics,
                     })
             }
             CodeSource::Python(src) => {

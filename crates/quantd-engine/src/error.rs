@@ -47,6 +47,8 @@ pub enum EngineError {
         rendered: String,
         /// The first diagnostic, on one line.
         message: String,
+        /// Every diagnostic, with line and column, for APIs that report them as data.
+        diagnostics: Vec<quantd_expr::Diagnostic>,
     },
     /// The work was cancelled on request.
     #[error("cancelled")]

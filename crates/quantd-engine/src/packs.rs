@@ -42,8 +42,12 @@ impl DataDir {
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
+    /// Where uploaded files wait for their import execution (see [`crate::exec::import`]).
+    pub fn uploads(&self) -> PathBuf {
+        self.root.join("uploads")
+    }
     fn create(&self) -> Result<()> {
-        for d in [self.root.clone(), self.packs(), self.tmp()] {
+        for d in [self.root.clone(), self.packs(), self.tmp(), self.uploads()] {
             std::fs::create_dir_all(&d).map_err(|e| EngineError::io("creating", &d, e))?;
         }
         Ok(())
@@ -140,15 +144,31 @@ impl<S: Store> Packs<S> {
         rights: Rights,
         progress: Arc<dyn Progress>,
     ) -> Result<ImportReport> {
+        let origin = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |f| f.to_string_lossy().to_string(),
+        );
+        self.import_file_as(path, &origin, name, opts, rights, progress)
+            .await
+    }
+
+    /// [`Packs::import_file`] of a file the user knows by another name (an upload): `origin`
+    /// is recorded as where the pack came from.
+    pub async fn import_file_as(
+        &self,
+        path: &Path,
+        origin: &str,
+        name: &str,
+        opts: ImportOptions,
+        rights: Rights,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ImportReport> {
         check_name(name)?;
         let path_owned = path.to_path_buf();
         let p = progress.clone();
         let imported =
             blocking(move || quantd_data::import_file(&path_owned, &opts, p.as_ref())).await??;
-        let origin = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |f| f.to_string_lossy().to_string(),
-        );
+        let origin = origin.to_owned();
         self.register(
             name,
             imported.table,
@@ -422,8 +442,8 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// Names: letters, digits, `-`, `_`, `.`; not empty; not something that looks like an id.
-fn check_name(name: &str) -> Result<()> {
+/// Checks a pack name: letters, digits, `-`, `_`, `.`; not empty; not starting with `.`.
+pub fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

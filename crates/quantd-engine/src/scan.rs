@@ -242,6 +242,7 @@ pub fn compile(reader: &PackReader, expr: &str, params: &Params) -> Result<Progr
     quantd_expr::compile(expr, &schema, params).map_err(|e| EngineError::Expression {
         rendered: e.render(expr),
         message: e.to_string(),
+        diagnostics: e.diagnostics,
     })
 }
 

@@ -32,6 +32,18 @@ pub struct CodeDiagnostic {
     pub expression: Option<String>,
 }
 
+impl From<&quantd_expr::Diagnostic> for CodeDiagnostic {
+    fn from(d: &quantd_expr::Diagnostic) -> Self {
+        CodeDiagnostic {
+            message: d.message.clone(),
+            line: d.location.as_ref().map(|l| l.line),
+            column: d.location.as_ref().map(|l| l.column),
+            help: d.help.clone(),
+            expression: d.origin.clone(),
+        }
+    }
+}
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Problem {
@@ -67,16 +79,6 @@ pub enum AppError {
     /// The request is malformed (bad JSON, unknown field, bad query value).
     #[error("{0}")]
     BadRequest(String),
-    /// Code failed to validate; `errors` has line and column.
-    #[error("{message}")]
-    Code {
-        /// The first diagnostic.
-        message: String,
-        /// The source with carets.
-        rendered: String,
-        /// Every diagnostic.
-        errors: Vec<CodeDiagnostic>,
-    },
     /// Nothing with this id or name in the caller's workspace (also for other workspaces' ids).
     #[error("{0} not found")]
     NotFound(String),
@@ -159,11 +161,6 @@ impl AppError {
             }
             AppError::Store(_) | AppError::Internal(_) => internal(),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
-            AppError::Code { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-code",
-                "Invalid code",
-            ),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             AppError::NoRoute(_) => (StatusCode::NOT_FOUND, "no-route", "No such route"),
             AppError::Unauthorized(_) => (
@@ -215,15 +212,14 @@ impl AppError {
             estimated_ready: None,
         };
         match self {
-            AppError::Code {
-                rendered, errors, ..
-            } => {
-                p.errors = errors.clone();
-                p.rendered = Some(rendered.clone());
-            }
-            AppError::Engine(EngineError::Expression { rendered, message }) => {
+            AppError::Engine(EngineError::Expression {
+                rendered,
+                message,
+                diagnostics,
+            }) => {
                 p.detail = message.clone();
                 p.rendered = Some(rendered.clone());
+                p.errors = diagnostics.iter().map(CodeDiagnostic::from).collect();
             }
             AppError::Engine(EngineError::PackNotReady {
                 estimated_ready, ..

@@ -51,6 +51,8 @@ pub struct ServerOptions {
     pub health_every: Duration,
     /// How long shutdown waits for running shards to commit before leaving them to recovery.
     pub shutdown_grace: Duration,
+    /// How long `POST /v1/packs` waits for its import execution before answering 202.
+    pub upload_wait: Duration,
 }
 
 impl Default for ServerOptions {
@@ -63,6 +65,7 @@ impl Default for ServerOptions {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             health_every: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
+            upload_wait: Duration::from_secs(2),
         }
     }
 }

@@ -9,8 +9,8 @@ use quantd_engine::code::{CodeSource, StrategyExprs};
 use quantd_engine::exec::health::Health;
 use quantd_engine::exec::retry::RetryPolicy;
 use quantd_engine::exec::spec::{
-    BacktestRequest, CodeChoice, JobRequest, ScanRequest, StrategyChoice, SubmitSpec, SweepRequest,
-    TestRequest,
+    BacktestRequest, CodeChoice, JobRequest, RunRequest, ScanRequest, StrategyChoice, SubmitSpec,
+    SweepRequest, TestRequest,
 };
 use quantd_engine::exec::{ExecutionOptions, ShardFailurePolicy};
 use quantd_store::{CodeName, CodeVersion, ExecutionRecord, PackRecord};
@@ -205,6 +205,9 @@ pub enum SubmitKind {
     Backtest,
     /// A backtest over a parameter grid.
     Sweep,
+    /// A whole Python bot script in the sandbox (`script`, `name`, `args`, `timeout`), with the
+    /// pack readable; its log and metrics are its results.
+    Run,
 }
 
 /// Shard failure policy.
@@ -283,6 +286,19 @@ pub struct SubmitBody {
     /// Return a completed execution with the same fingerprint instead of running again.
     #[serde(default)]
     pub reuse: bool,
+    /// Run: the Python script's source.
+    #[serde(default)]
+    pub script: Option<String>,
+    /// Run: the name it is listed under in history and summary (default `run`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Run: the script's arguments (`sys.argv[1:]`).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Run: wall-clock limit in seconds (default 300).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 86400)]
+    pub timeout: Option<u64>,
 }
 
 impl SubmitBody {
@@ -306,7 +322,25 @@ impl SubmitBody {
                 .map_err(|e| AppError::BadRequest(format!("`config`: {e}")))?,
             None => quantd_backtest::Config::default(),
         };
+        if self.kind != SubmitKind::Run
+            && (self.script.is_some()
+                || self.name.is_some()
+                || !self.args.is_empty()
+                || self.timeout.is_some())
+        {
+            return Err(bad(
+                "`script`, `name`, `args` and `timeout` are for kind `run`",
+            ));
+        }
         let job = match self.kind {
+            SubmitKind::Run => JobRequest::Run(RunRequest {
+                script: self
+                    .script
+                    .ok_or_else(|| bad("kind `run` needs `script`: the Python source"))?,
+                name: self.name.unwrap_or_else(|| "run".into()),
+                args: self.args,
+                timeout_secs: self.timeout.unwrap_or(300),
+            }),
             SubmitKind::Scan => JobRequest::Scan(ScanRequest {
                 code: scanner(self.code, self.expr)?,
                 params: self.params,
@@ -612,7 +646,11 @@ pub struct PackList {
 pub struct UploadAccepted {
     /// The pack name.
     pub name: String,
-    /// Where to watch it: `/health/pack/{name}`.
+    /// The import execution's id (`/v1/executions/{id}`).
+    pub execution: String,
+    /// Its live events (SSE): `phase` events, then `execution-completed` or `-failed`.
+    pub events_url: String,
+    /// The pack's freshness: `/health/pack/{name}` (`warming` until the import is done).
     pub status_url: String,
 }
 

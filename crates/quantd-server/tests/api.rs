@@ -526,3 +526,16 @@ async fn code_lifecycle_and_results() {
     assert_eq!(ready.status(), 200);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_stops_working_at_once() {
+    use quantd_store::prelude::*;
+    let s = Server::start(Setup::default()).await;
+    let t = s.token("ops").await;
+    let get = || s.req(Method::GET, "/v1/executions", &t).send();
+    assert_eq!(get().await.unwrap().status(), 200);
+    let id = t.strip_prefix("qdt_").unwrap().split('_').next().unwrap();
+    assert!(s.state.engine().store().revoke_token(id).await.unwrap());
+    assert_eq!(get().await.unwrap().status(), 401);
+    s.stop().await;
+}

@@ -1015,4 +1015,16 @@ impl ExecutionQueue for SqliteStore {
         tx.commit().await?;
         Ok(ev)
     }
+
+    async fn record_event(
+        &self,
+        id: &ExecutionId,
+        now: Millis,
+        event: Event,
+    ) -> Result<EventRecord> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let ev = append(&mut tx, id, now, event).await?;
+        tx.commit().await?;
+        Ok(ev)
+    }
 }

@@ -63,6 +63,20 @@ fn corrupt(table: &'static str, m: impl ToString) -> StoreError {
     }
 }
 
+fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<TokenRecord> {
+    let created: String = r.try_get("created_at")?;
+    Ok(TokenRecord {
+        id: r.try_get("id")?,
+        workspace: r.try_get("workspace")?,
+        name: r.try_get("name")?,
+        secret_hash: r.try_get("secret_hash")?,
+        admin: r.try_get::<i64, _>("admin")? != 0,
+        created_at: DateTime::parse_from_rfc3339(&created)
+            .map_err(|e| corrupt("tokens", e))?
+            .with_timezone(&Utc),
+    })
+}
+
 impl AccessTokens for SqliteStore {
     async fn create_token(&self, t: &NewToken) -> Result<()> {
         sqlx::query(
@@ -84,20 +98,27 @@ impl AccessTokens for SqliteStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            let created: String = r.try_get("created_at")?;
-            Ok(TokenRecord {
-                id: r.try_get("id")?,
-                workspace: r.try_get("workspace")?,
-                name: r.try_get("name")?,
-                secret_hash: r.try_get("secret_hash")?,
-                admin: r.try_get::<i64, _>("admin")? != 0,
-                created_at: DateTime::parse_from_rfc3339(&created)
-                    .map_err(|e| corrupt("tokens", e))?
-                    .with_timezone(&Utc),
-            })
-        })
-        .transpose()
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(&self, workspace: Option<&str>) -> Result<Vec<TokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM tokens WHERE revoked_at IS NULL AND (?1 IS NULL OR workspace = ?1) ORDER BY created_at, id",
+        )
+        .bind(workspace)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(Utc::now().to_rfc3339())
+                .bind(id)
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn idempotency_key(

@@ -23,7 +23,7 @@ use crate::executions::{
 use crate::packs::{NewPack, PackRecord};
 use crate::tokens::{IdempotencyRecord, NewToken, TokenRecord};
 use quantd_core::{
-    CodeVersionId, ErrorClass, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
+    CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
 };
 use serde_json::Value;
 use std::future::Future;
@@ -324,6 +324,14 @@ pub trait ExecutionQueue {
         band: &str,
         body: &Value,
     ) -> impl Future<Output = Result<EventRecord>> + Send;
+
+    /// Appends one event that changes no state (in-shard progress: [`Event::Phase`]).
+    fn record_event(
+        &self,
+        id: &ExecutionId,
+        now: Millis,
+        event: Event,
+    ) -> impl Future<Output = Result<EventRecord>> + Send;
 }
 
 /// Bearer tokens of workspaces and the idempotency keys of their requests.
@@ -333,6 +341,15 @@ pub trait AccessTokens {
 
     /// The token with this public id, if it exists and is not revoked.
     fn token(&self, id: &str) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+
+    /// The live (not revoked) tokens, of `workspace` or of all, oldest first.
+    fn list_tokens(
+        &self,
+        workspace: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
+
+    /// Revokes a token by id; `false` when no live token has that id.
+    fn revoke_token(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;
 
     /// The execution an idempotency key of `workspace` created, if any.
     fn idempotency_key(

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// How to import a file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportOptions {
     /// The ticker for a file without a `ticker` column.
     pub ticker: Option<String>,

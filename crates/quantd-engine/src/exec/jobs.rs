@@ -120,6 +120,9 @@ pub fn build(
             Ok(Arc::new(PySweepJob::new(s, reader, py)?))
         }
         ResolvedSpec::Run(r) => Ok(Arc::new(RunJob::new(r, reader, py))),
+        ResolvedSpec::Import(_) => Err(EngineError::Internal(
+            "import jobs read no pack; the engine builds them".into(),
+        )),
         ResolvedSpec::Scan(s) => {
             let total: u64 = reader.manifest().bars;
             let shard_bars = if options.scan_shard_bars == SCAN_SHARD_BARS {

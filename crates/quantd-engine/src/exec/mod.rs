@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod health;
+pub mod import;
 pub(crate) mod jobs;
 pub mod retry;
 pub mod spec;
@@ -270,6 +271,11 @@ impl<S: Store> Engine<S> {
             .retry
             .validate()
             .map_err(EngineError::Invalid)?;
+        if let spec::JobRequest::Import(import) = &request.job {
+            return self
+                .submit_import(workspace, import, &request.options)
+                .await;
+        }
         let mut warnings = Vec::new();
         let pack = self.packs.find(request.pack.as_deref()).await?;
         match pack.state {
@@ -297,23 +303,52 @@ impl<S: Store> Engine<S> {
                 warnings,
             });
         }
-        let now = self.clock.now_ms();
-        let id = ExecutionId::from_parts(
-            now as u64,
+        let id = self.new_execution_id();
+        self.create(
+            workspace,
+            id,
+            &resolved,
+            fingerprint,
+            pack.id.to_string(),
+            &request.options,
+            job,
+            warnings,
+        )
+        .await
+    }
+
+    fn new_execution_id(&self) -> ExecutionId {
+        ExecutionId::from_parts(
+            self.clock.now_ms() as u64,
             self.random() as u128 | ((self.random() as u128) << 64),
-        );
+        )
+    }
+
+    /// Stores a new execution with its planned shards and announces it.
+    #[allow(clippy::too_many_arguments)]
+    async fn create(
+        &self,
+        workspace: &str,
+        id: ExecutionId,
+        resolved: &ResolvedSpec,
+        fingerprint: String,
+        pack_id: String,
+        options: &ExecutionOptions,
+        job: Arc<dyn Job>,
+        warnings: Vec<String>,
+    ) -> Result<Submitted> {
         let new = NewExecution {
             id: id.clone(),
             workspace: workspace.to_string(),
             kind: resolved.kind(),
             name: resolved.code_name(),
-            spec: serde_json::to_value(&resolved).expect("specs serialize"),
+            spec: serde_json::to_value(resolved).expect("specs serialize"),
             fingerprint,
-            pack_id: pack.id.to_string(),
+            pack_id,
             code_version: resolved.code_version(),
-            options: serde_json::to_value(&request.options).expect("options serialize"),
+            options: serde_json::to_value(options).expect("options serialize"),
             shards: job.plan(),
-            now,
+            now: self.clock.now_ms(),
         };
         let events = self.store().create_execution(&new).await?;
         self.jobs.lock().expect("jobs lock").insert(id.clone(), job);
@@ -324,6 +359,46 @@ impl<S: Store> Engine<S> {
             reused: false,
             warnings,
         })
+    }
+
+    /// An import execution: no input pack and no freshness gate; the fingerprint names the
+    /// upload's content and options, but an import is never reused (it is cheap when the content
+    /// is unchanged: the pack is found by its hash and nothing is written).
+    async fn submit_import(
+        &self,
+        workspace: &str,
+        request: &import::ImportRequest,
+        options: &ExecutionOptions,
+    ) -> Result<Submitted> {
+        crate::packs::check_name(&request.name)?;
+        let resolved = ResolvedSpec::Import(request.into());
+        let fingerprint = resolved.fingerprint();
+        let id = self.new_execution_id();
+        let job = self.import_job(&resolved, &id);
+        self.create(
+            workspace,
+            id,
+            &resolved,
+            fingerprint,
+            String::new(),
+            options,
+            job,
+            Vec::new(),
+        )
+        .await
+    }
+
+    fn import_job(&self, resolved: &ResolvedSpec, id: &ExecutionId) -> Arc<dyn Job> {
+        let ResolvedSpec::Import(spec) = resolved else {
+            unreachable!("import_job is called for imports");
+        };
+        Arc::new(import::ImportJob::new(
+            spec.clone(),
+            id.clone(),
+            self.packs.clone(),
+            self.events.clone(),
+            self.clock.clone(),
+        ))
     }
 
     /// One execution, or a not-found error.
@@ -345,13 +420,17 @@ impl<S: Store> Engine<S> {
         let rec = self.execution(id).await?;
         let resolved: ResolvedSpec = serde_json::from_value(rec.spec.clone())
             .map_err(|e| EngineError::Internal(format!("stored spec of {id}: {e}")))?;
-        let pack = self.packs.find(Some(&rec.pack_id)).await?;
-        let job = jobs::build(
-            &resolved,
-            self.packs.open_reader(&pack)?,
-            &self.options,
-            &self.python,
-        )?;
+        let job = if let ResolvedSpec::Import(_) = &resolved {
+            self.import_job(&resolved, id)
+        } else {
+            let pack = self.packs.find(Some(&rec.pack_id)).await?;
+            jobs::build(
+                &resolved,
+                self.packs.open_reader(&pack)?,
+                &self.options,
+                &self.python,
+            )?
+        };
         self.jobs
             .lock()
             .expect("jobs lock")
@@ -570,6 +649,9 @@ impl<S: Store> Engine<S> {
             quantd_core::ExecutionKind::Run => {
                 self.run_log(&rec.id).await?;
             }
+            quantd_core::ExecutionKind::Import => {
+                self.import_outcome(&rec.id).await?;
+            }
             _ => {}
         }
         Ok(())
@@ -679,6 +761,28 @@ impl<S: Store> Engine<S> {
             self.store().set_summary(id, &log.summary()).await?;
         }
         Ok(Some(log))
+    }
+
+    /// What an import execution produced (`None` until its shard is done); stored as its
+    /// summary.
+    pub async fn import_outcome(&self, id: &ExecutionId) -> Result<Option<import::ImportOutcome>> {
+        let rec = self.execution(id).await?;
+        if rec.kind != quantd_core::ExecutionKind::Import {
+            return Err(EngineError::Invalid(format!(
+                "execution {id} is a {}, not an import",
+                rec.kind
+            )));
+        }
+        let Some(body) = self.store().shard_result(id, 0).await? else {
+            return Ok(None);
+        };
+        let outcome: import::ImportOutcome = serde_json::from_slice(&body)
+            .map_err(|e| EngineError::Internal(format!("stored import outcome: {e}")))?;
+        if rec.summary.is_none() {
+            let summary = serde_json::to_value(&outcome).expect("outcomes serialize");
+            self.store().set_summary(id, &summary).await?;
+        }
+        Ok(Some(outcome))
     }
 
     /// The A+ report of a test execution, assembled from its shards; stored as its summary.

@@ -116,6 +116,8 @@ pub enum JobRequest {
     Sweep(SweepRequest),
     /// A whole bot script.
     Run(RunRequest),
+    /// An uploaded file to import as a pack (no input pack: [`SubmitSpec::pack`] is ignored).
+    Import(super::import::ImportRequest),
 }
 
 /// A request to run something.
@@ -248,6 +250,8 @@ pub enum ResolvedSpec {
     Sweep(ResolvedSweep),
     /// A whole bot script.
     Run(ResolvedRun),
+    /// An upload to import as a pack.
+    Import(super::import::ResolvedImport),
 }
 
 impl ResolvedSpec {
@@ -259,6 +263,7 @@ impl ResolvedSpec {
             ResolvedSpec::Backtest(_) => ExecutionKind::Backtest,
             ResolvedSpec::Sweep(_) => ExecutionKind::Sweep,
             ResolvedSpec::Run(_) => ExecutionKind::Run,
+            ResolvedSpec::Import(_) => ExecutionKind::Import,
         }
     }
 
@@ -268,14 +273,16 @@ impl ResolvedSpec {
             ResolvedSpec::Test(t) => t.code.as_ref(),
             ResolvedSpec::Backtest(b) => b.code.as_ref(),
             ResolvedSpec::Sweep(s) => s.backtest.code.as_ref(),
-            ResolvedSpec::Run(_) => None,
+            ResolvedSpec::Run(_) | ResolvedSpec::Import(_) => None,
         }
     }
 
     /// The stored code's name, for history.
     pub fn code_name(&self) -> Option<String> {
-        if let ResolvedSpec::Run(r) = self {
-            return Some(r.name.clone());
+        match self {
+            ResolvedSpec::Run(r) => return Some(r.name.clone()),
+            ResolvedSpec::Import(i) => return Some(i.name.clone()),
+            _ => {}
         }
         self.code().map(|c| c.name.clone())
     }
@@ -417,6 +424,7 @@ pub async fn resolve(
             grid: r.grid.clone(),
             constraint: r.constraint.clone(),
         })),
+        JobRequest::Import(r) => Ok(ResolvedSpec::Import(r.into())),
         JobRequest::Run(r) => {
             if r.timeout_secs == 0 {
                 return Err(EngineError::Invalid(

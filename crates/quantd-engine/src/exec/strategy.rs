@@ -49,6 +49,7 @@ impl StrategyProgram {
             EngineError::Expression {
                 rendered: e.render_set(&named),
                 message: e.to_string(),
+                diagnostics: e.diagnostics,
             }
         })?;
         let find = |n: &str| program.outputs().iter().position(|o| o == n);

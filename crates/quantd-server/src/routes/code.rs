@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{AppError, CodeDiagnostic, Problem};
+use crate::error::{AppError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::model::{
     CodeAdded, CodeBody, CodeList, CodeNameView, CodeVersionView, RollbackBody, Validated,
@@ -10,8 +10,7 @@ use crate::model::{
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use quantd_engine::EngineError;
-use quantd_engine::code::{self, CodeSource};
+use quantd_engine::code;
 use quantd_store::Page;
 use quantd_store::prelude::*;
 use serde::Deserialize;
@@ -39,32 +38,6 @@ impl PageQuery {
     }
 }
 
-/// Turns an expression error into a problem with line/column diagnostics.
-async fn code_error(state: &AppState, source: &CodeSource, e: EngineError) -> AppError {
-    let EngineError::Expression { rendered, message } = e else {
-        return e.into();
-    };
-    let columns = code::known_columns(state.engine().store())
-        .await
-        .unwrap_or_default();
-    let errors = source
-        .diagnostics(&columns)
-        .into_iter()
-        .map(|d| CodeDiagnostic {
-            line: d.location.as_ref().map(|l| l.line),
-            column: d.location.as_ref().map(|l| l.column),
-            message: d.message,
-            help: d.help,
-            expression: d.origin,
-        })
-        .collect();
-    AppError::Code {
-        message,
-        rendered,
-        errors,
-    }
-}
-
 /// Stores a new version of a scanner or strategy (validated first).
 #[utoipa::path(post, path = "/v1/code/{name}", tag = "code",
     params(("name" = String, Path, description = "Code name: 1–64 letters, digits, `-`, `_`, `.`")),
@@ -84,7 +57,7 @@ pub async fn add(
     let source = body.source()?;
     let added = match code::add(state.engine().store(), &caller.workspace, &name, &source).await {
         Ok(a) => a,
-        Err(e) => return Err(code_error(&state, &source, e).await),
+        Err(e) => return Err(e.into()),
     };
     let status = if added.unchanged {
         StatusCode::OK
@@ -233,6 +206,6 @@ pub async fn validate(
             params,
             id: source.id().to_string(),
         })),
-        Err(e) => Err(code_error(&state, &source, e).await),
+        Err(e) => Err(e.into()),
     }
 }

@@ -561,9 +561,29 @@ pub async fn results(
             lines(format, rows)
         }
         ExecutionKind::Test => report_response(&state, &rec, format).await,
+        ExecutionKind::Run => {
+            only_json(format, "a run's log")?;
+            let log = engine.run_log(&rec.id).await?;
+            Ok(Json(json!({"execution": rec.id, "log": log})).into_response())
+        }
+        ExecutionKind::Import => {
+            only_json(format, "an import's outcome")?;
+            let outcome = engine.import_outcome(&rec.id).await?;
+            Ok(Json(json!({"execution": rec.id, "import": outcome})).into_response())
+        }
         other => Err(AppError::Conflict(format!(
             "results of {other} executions are not available yet"
         ))),
+    }
+}
+
+fn only_json(format: Format, what: &str) -> Result<(), AppError> {
+    if format == Format::Json {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(format!(
+            "{what} is available as json only, not {format:?}"
+        )))
     }
 }
 

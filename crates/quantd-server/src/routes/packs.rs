@@ -12,16 +12,16 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use quantd_core::{NoProgress, Rights};
+use quantd_core::{ErrorClass, ExecutionState, Rights};
 use quantd_data::ImportOptions;
-use quantd_engine::EngineError;
+use quantd_engine::exec::ExecutionOptions;
+use quantd_engine::exec::import::ImportRequest;
+use quantd_engine::exec::spec::{JobRequest, SubmitSpec};
+use quantd_store::ExecutionRecord;
 use serde::Deserialize;
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
+use tokio::sync::broadcast;
 use utoipa::IntoParams;
-
-/// How long an upload request waits for its import before answering 202.
-const WAIT_FOR_IMPORT: Duration = Duration::from_secs(2);
 
 /// The catalog, newest first.
 #[utoipa::path(get, path = "/v1/packs", tag = "packs", params(PageQuery),
@@ -83,12 +83,15 @@ pub struct UploadQuery {
 }
 
 /// Uploads a long-format CSV or Parquet file (ticker,date,open,high,low,close,volume) as a
-/// pack. Small files answer 201 with the pack; larger ones 202 while the pack is `warming`.
+/// pack. The import is an execution of kind `import` in the caller's workspace: watch it at
+/// `/v1/executions/{id}` and its `events` (`phase` events: `read` bytes, `validate`, `hash`,
+/// `write` tickers). An import done within a short wait answers 201 with the pack; a file the
+/// import refuses answers 422 with the row; a longer one answers 202 while the pack is `warming`.
 #[utoipa::path(post, path = "/v1/packs", tag = "packs", params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file"),
     responses(
-        (status = 201, description = "Imported", body = PackView),
-        (status = 202, description = "Importing; watch `/health/pack/{name}`", body = UploadAccepted),
+        (status = 201, description = "Imported (the import execution is linked with `Link: <…>; rel=\"execution\"`)", body = PackView),
+        (status = 202, description = "Importing: follow the execution (`Location`)", body = UploadAccepted),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
@@ -114,6 +117,7 @@ pub async fn upload(
             )));
         }
     };
+    quantd_engine::packs::check_name(&q.name)?;
     let body = Bytes::from_request(req, &state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge(state.options().upload_limit)
@@ -121,63 +125,120 @@ pub async fn upload(
             AppError::BadRequest(format!("reading the upload: {e}"))
         }
     })?;
-    let tmp = state.engine().packs().dir().tmp();
-    std::fs::create_dir_all(&tmp)
-        .map_err(|e| AppError::Internal(format!("creating {}: {e}", tmp.display())))?;
-    let file = tempfile::Builder::new()
-        .prefix("upload-")
-        .suffix(&format!(".{ext}"))
-        .tempfile_in(&tmp)
-        .map_err(|e| AppError::Internal(format!("creating an upload file: {e}")))?;
-    tokio::fs::write(file.path(), &body)
-        .await
-        .map_err(|e| AppError::Internal(format!("writing the upload: {e}")))?;
-    let name = q.name.clone();
-    let shown = format!("upload.{ext}");
-    let hidden = file.path().display().to_string();
-    let st = state.clone();
-    let import = tokio::spawn(async move {
-        let opts = ImportOptions {
+    let upload = save_upload(&state, ext, &body).await?;
+    let request = ImportRequest {
+        upload: upload.clone(),
+        shown_as: format!("upload.{ext}"),
+        name: q.name.clone(),
+        options: ImportOptions {
             ticker: q.ticker,
             lenient: q.lenient,
-        };
-        let rights = Rights {
+        },
+        rights: Rights {
             source: q.source,
             license: q.license,
             attribution: q.attribution,
             export_allowed: !q.no_export,
-        };
-        let r = st
-            .engine()
-            .packs()
-            .import_file(file.path(), &q.name, opts, rights, Arc::new(NoProgress))
-            .await;
-        if let Err(e) = &r {
-            tracing::warn!(pack = %q.name, error = %e, "pack upload failed");
+        },
+    };
+    let spec = SubmitSpec {
+        job: JobRequest::Import(request),
+        pack: None,
+        options: ExecutionOptions::default(),
+        reuse: false,
+    };
+    // Subscribe before submitting so the end cannot slip past the wait.
+    let mut events = state.engine().subscribe();
+    let submitted = match state.engine().submit_in(&caller.workspace, spec).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&upload).await;
+            return Err(e.into());
         }
-        r
-    });
-    let status_url = format!("/health/pack/{name}");
-    match tokio::time::timeout(WAIT_FOR_IMPORT, import).await {
-        Ok(Ok(Ok(report))) => {
-            let mut r = (StatusCode::CREATED, Json(PackView::from(report.pack))).into_response();
-            r.headers_mut().insert(
+    };
+    state.workers().wake();
+    let id = submitted.execution.id;
+    let ended = tokio::time::timeout(state.options().upload_wait, async {
+        loop {
+            match events.recv().await {
+                Ok(ev) if ev.execution == id && ev.event.is_final() => return,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    })
+    .await
+    .is_ok();
+    let rec = state.engine().execution(&id).await?;
+    let execution_url = format!("/v1/executions/{id}");
+    match rec.state {
+        ExecutionState::Completed if ended => {
+            let pack = state.engine().packs().find(Some(&q.name)).await?;
+            let mut r = (StatusCode::CREATED, Json(PackView::from(pack))).into_response();
+            let h = r.headers_mut();
+            h.insert(
                 header::LOCATION,
-                HeaderValue::from_str(&format!("/v1/packs/{name}"))
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                header_value(&format!("/v1/packs/{}", q.name))?,
+            );
+            h.insert(
+                header::LINK,
+                header_value(&format!("<{execution_url}>; rel=\"execution\""))?,
             );
             Ok(r)
         }
-        // Name the upload, not the server's temporary file.
-        Ok(Ok(Err(e @ (EngineError::Data(_) | EngineError::Invalid(_))))) => Err(
-            AppError::InvalidData(e.to_string().replace(&hidden, &shown)),
-        ),
-        Ok(Ok(Err(e))) => Err(e.into()),
-        Ok(Err(join)) => Err(AppError::Internal(format!("pack import task: {join}"))),
-        Err(_) => Ok((
-            StatusCode::ACCEPTED,
-            Json(UploadAccepted { name, status_url }),
-        )
-            .into_response()),
+        ExecutionState::Failed => Err(refused(&rec)),
+        _ => {
+            let mut r = (
+                StatusCode::ACCEPTED,
+                Json(UploadAccepted {
+                    name: q.name.clone(),
+                    execution: id.to_string(),
+                    events_url: format!("{execution_url}/events"),
+                    status_url: format!("/health/pack/{}", q.name),
+                }),
+            )
+                .into_response();
+            r.headers_mut()
+                .insert(header::LOCATION, header_value(&execution_url)?);
+            Ok(r)
+        }
     }
+}
+
+/// Saves an upload where its import execution finds it (after a restart too).
+async fn save_upload(state: &AppState, ext: &str, body: &[u8]) -> Result<PathBuf, AppError> {
+    let dir = state.engine().packs().dir().uploads();
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| AppError::Internal(format!("creating {}: {e}", dir.display())))?;
+    let file = tempfile::Builder::new()
+        .prefix("upload-")
+        .suffix(&format!(".{ext}"))
+        .tempfile_in(&dir)
+        .map_err(|e| AppError::Internal(format!("creating an upload file: {e}")))?;
+    let path = file
+        .into_temp_path()
+        .keep()
+        .map_err(|e| AppError::Internal(format!("keeping the upload: {e}")))?;
+    if let Err(e) = tokio::fs::write(&path, body).await {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(AppError::Internal(format!("writing the upload: {e}")));
+    }
+    Ok(path)
+}
+
+/// The problem for a failed import: the file's fault (422, with the row) or the server's.
+fn refused(rec: &ExecutionRecord) -> AppError {
+    let message = rec
+        .error_message
+        .clone()
+        .unwrap_or_else(|| "the import failed".into());
+    match rec.error_class {
+        Some(ErrorClass::Data | ErrorClass::Validation) => AppError::InvalidData(message),
+        _ => AppError::Internal(format!("import execution {}: {message}", rec.id)),
+    }
+}
+
+fn header_value(s: &str) -> Result<HeaderValue, AppError> {
+    HeaderValue::from_str(s).map_err(|e| AppError::Internal(e.to_string()))
 }

@@ -35,6 +35,8 @@ pub struct Setup {
     pub shard_bars: u64,
     /// Body limit.
     pub body_limit: usize,
+    /// How long an upload waits for its import before answering 202.
+    pub upload_wait: Duration,
 }
 
 impl Default for Setup {
@@ -44,6 +46,7 @@ impl Default for Setup {
             shard_delay: Duration::ZERO,
             shard_bars: 2_000,
             body_limit: 64 << 10,
+            upload_wait: Duration::from_secs(2),
         }
     }
 }
@@ -91,6 +94,7 @@ impl Server {
                 workers: 2,
                 health_every: Duration::from_secs(3600),
                 shutdown_grace: Duration::from_secs(5),
+                upload_wait: setup.upload_wait,
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -120,6 +124,19 @@ impl Server {
             .await
             .unwrap()
             .token
+    }
+
+    /// An admin token (may upload packs) for `workspace`.
+    pub async fn admin_token(&self, workspace: &str) -> String {
+        quantd_server::auth::create_token(self.state.engine().store(), workspace, None, true)
+            .await
+            .unwrap()
+            .token
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     /// `base + path`.
