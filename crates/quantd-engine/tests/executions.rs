@@ -572,3 +572,45 @@ async fn a_warming_pack_is_refused_with_its_ready_time() {
         "refusals create nothing"
     );
 }
+
+#[tokio::test]
+async fn a_cancel_from_another_process_reaches_this_engines_shards() {
+    let (_dir, packs) = setup(20).await;
+    let clock = ManualClock::new(1_000_000);
+    let here = engine(&packs, clock.clone()).await;
+    let elsewhere = engine(&packs, clock.clone()).await;
+    let id = here
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    assert!(matches!(
+        here.step(Some(&id)).await.unwrap(),
+        Some(Step::Done { .. })
+    ));
+    assert_eq!(here.observe_cancellations().await.unwrap(), 0);
+    assert!(!here.cancel_requested(&id));
+
+    elsewhere.cancel(&id).await.unwrap();
+    assert!(!here.cancel_requested(&id), "not seen until observed");
+    assert_eq!(here.observe_cancellations().await.unwrap(), 1);
+    assert!(here.cancel_requested(&id), "its running shards stop");
+    assert_eq!(
+        here.observe_cancellations().await.unwrap(),
+        0,
+        "counted once"
+    );
+    assert!(
+        !here.cancel_requested(&id),
+        "then forgotten: it is finished"
+    );
+    assert!(
+        here.step(Some(&id)).await.unwrap().is_none(),
+        "no shard starts"
+    );
+    assert_eq!(
+        here.execution(&id).await.unwrap().state,
+        ExecutionState::Cancelled
+    );
+}

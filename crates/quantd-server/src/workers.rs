@@ -23,6 +23,8 @@ use tokio::task::JoinSet;
 
 /// How long an idle worker sleeps before looking for work again.
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How often the companion looks for executions cancelled by another process.
+const CANCEL_POLL: Duration = Duration::from_millis(250);
 
 /// The pool's shared flags.
 #[derive(Debug)]
@@ -138,7 +140,7 @@ async fn after_step(state: &AppState, step: Step, took: Duration) {
     }
 }
 
-/// Heartbeats, health snapshots and retry counts.
+/// Heartbeats, health snapshots, retry counts, and cancellations made by other processes.
 async fn companion(state: &AppState) {
     let mut events = state.engine().subscribe();
     let beat = Duration::from_secs(5);
@@ -153,8 +155,11 @@ async fn companion(state: &AppState) {
                     state.metrics().observe_retry(class.as_str());
                 }
             }
-            _ = tokio::time::sleep(beat) => {}
+            _ = tokio::time::sleep(CANCEL_POLL) => {}
             _ = state.workers().wake.notified() => {}
+        }
+        if let Err(e) = state.engine().observe_cancellations().await {
+            tracing::warn!(error = %e, "looking for cancelled executions failed");
         }
         if last_beat.elapsed() >= beat {
             last_beat = Instant::now();

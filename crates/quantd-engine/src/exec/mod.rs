@@ -688,6 +688,49 @@ impl<S: Store> Engine<S> {
         Ok(rec)
     }
 
+    /// Whether this engine stops `id`'s running shards (it was cancelled here, or
+    /// [`Engine::observe_cancellations`] saw it cancelled by another process).
+    pub fn cancel_requested(&self, id: &ExecutionId) -> bool {
+        self.cancels
+            .lock()
+            .expect("cancel lock")
+            .get(id)
+            .is_some_and(|f| f.load(Ordering::SeqCst))
+    }
+
+    /// Notices executions cancelled by another process (`quantd cancel` next to a server) and
+    /// stops their shards running here within a tick: for every execution this engine holds a job
+    /// for, reads its state; a cancelled one gets its cancel flag set, and finished ones are
+    /// forgotten (their compiled jobs are rebuilt from the stored spec if ever needed). Returns how
+    /// many executions were newly cancelled. Servers call it a few times a second.
+    pub async fn observe_cancellations(&self) -> Result<usize> {
+        let ids: Vec<ExecutionId> = self
+            .jobs
+            .lock()
+            .expect("jobs lock")
+            .keys()
+            .cloned()
+            .collect();
+        let mut cancelled = 0;
+        for id in ids {
+            let Some(rec) = self.store().execution(&id).await? else {
+                continue;
+            };
+            if rec.state == ExecutionState::Cancelled
+                && !self.cancel_flag(&id).swap(true, Ordering::SeqCst)
+            {
+                cancelled += 1;
+                tracing::info!(execution = %id, "cancelled by another process; stopping its shards here");
+            } else if rec.state.is_terminal() {
+                // Flagged at an earlier tick (or finished): shards still running hold their own
+                // handle on the flag.
+                self.jobs.lock().expect("jobs lock").remove(&id);
+                self.cancels.lock().expect("cancel lock").remove(&id);
+            }
+        }
+        Ok(cancelled)
+    }
+
     async fn change(&self, id: &ExecutionId, to: ExecutionState) -> Result<ExecutionRecord> {
         self.execution(id).await?;
         let events = self
