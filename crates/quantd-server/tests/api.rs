@@ -94,33 +94,12 @@ async fn another_workspace_gets_404_on_every_id_route_and_sees_nothing_in_lists(
         "/v1/code",
         "/v1/executions?kind=scan",
     ] {
-        let v: Value = server
-            .req(Method::GET, path, &b)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = server.get_json(path, &b).await;
         assert_eq!(v["items"], json!([]), "{path}");
     }
-    let v: Value = server
-        .req(Method::GET, "/v1/summary", &b)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = server.get_json("/v1/summary", &b).await;
     assert_eq!(v["runs"], 0);
-    let v: Value = server
-        .req(Method::GET, "/v1/executions", &a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = server.get_json("/v1/executions", &a).await;
     assert_eq!(v["items"][0]["id"], id.as_str());
     // Code names are per workspace: team-b may use the same name for its own code.
     let r = server
@@ -134,14 +113,7 @@ async fn another_workspace_gets_404_on_every_id_route_and_sees_nothing_in_lists(
     assert_eq!(v["version"]["version"], 1);
     // Packs are shared: both see the same catalog.
     for t in [&a, &b] {
-        let v: Value = server
-            .req(Method::GET, "/v1/packs", t)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = server.get_json("/v1/packs", t).await;
         assert_eq!(v["items"][0]["name"], "demo");
     }
     server.stop().await;
@@ -321,14 +293,7 @@ async fn idempotency_keys() {
     let v5: Value = r5.json().await.unwrap();
     assert_ne!(v5["execution"]["id"], id.as_str());
     // Only one execution per key was created.
-    let v: Value = server
-        .req(Method::GET, "/v1/executions", &t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = server.get_json("/v1/executions", &t).await;
     assert_eq!(v["items"].as_array().unwrap().len(), 2);
     server.stop().await;
 }

@@ -111,14 +111,7 @@ async fn a_small_upload_is_imported_by_an_execution_with_phase_events() {
     assert_eq!(uploads_left(&s), 0, "the upload is removed once imported");
 
     // The import is listed with the workspace's executions.
-    let list: Value = s
-        .req(Method::GET, "/v1/executions?kind=import", &t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = s.get_json("/v1/executions?kind=import", &t).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     s.stop().await;
 }
@@ -174,14 +167,7 @@ async fn a_long_upload_answers_202_and_is_followed_to_its_end() {
         types.iter().filter(|t| **t == "phase").count() >= 4,
         "{types:?}"
     );
-    let pack: Value = s
-        .req(Method::GET, "/v1/packs/later", &t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pack = s.get_json("/v1/packs/later", &t).await;
     assert_eq!(pack["bars"], 5_000);
     assert_eq!(pack["state"], "fresh");
     s.stop().await;

@@ -149,6 +149,17 @@ impl Server {
         self.http.request(method, self.url(path)).bearer_auth(token)
     }
 
+    /// `GET path` with a token, parsed as JSON (whatever the status).
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.req(reqwest::Method::GET, path, token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Submits a scan and returns its id.
     pub async fn submit_scan(&self, token: &str) -> String {
         let r = self
@@ -165,14 +176,7 @@ impl Server {
     /// Waits until the execution has ended.
     pub async fn wait_done(&self, token: &str, id: &str) -> Value {
         for _ in 0..600 {
-            let v: Value = self
-                .req(reqwest::Method::GET, &format!("/v1/executions/{id}"), token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v = self.get_json(&format!("/v1/executions/{id}"), token).await;
             if matches!(
                 v["state"].as_str(),
                 Some("completed" | "failed" | "cancelled")
