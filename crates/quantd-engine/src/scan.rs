@@ -12,7 +12,6 @@ use quantd_data::bars::{Day, date_from_day, day_from_date};
 use quantd_expr::{Params, Program, Schema, Workspace};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What to scan.
@@ -335,6 +334,22 @@ pub fn run(
     Ok(all)
 }
 
+/// The first 10 of `items` in `order` (highest count first), sorted. Only the items whose count
+/// reaches the 10th highest count can be among them, so only those are sorted.
+fn top_10<K: Copy>(
+    mut items: Vec<(K, u64)>,
+    order: impl Fn(&(K, u64), &(K, u64)) -> std::cmp::Ordering,
+) -> Vec<(K, u64)> {
+    if items.len() > 10 {
+        let mut counts: Vec<u64> = items.iter().map(|i| i.1).collect();
+        let (_, &mut tenth, _) = counts.select_nth_unstable_by(9, |a, b| b.cmp(a));
+        items.retain(|i| i.1 >= tenth);
+    }
+    items.sort_unstable_by(order);
+    items.truncate(10);
+    items
+}
+
 /// Summarizes signals: totals and the top 10 dates and tickers (ties broken by key).
 pub fn summarize(signals: &Signals, tickers_scanned: u64, bars_scanned: u64) -> ScanSummary {
     let mut b = SummaryBuilder::default();
@@ -342,12 +357,17 @@ pub fn summarize(signals: &Signals, tickers_scanned: u64, bars_scanned: u64) -> 
     b.finish(tickers_scanned, bars_scanned)
 }
 
-/// Accumulates a summary over chunks of signal rows (one shard at a time).
+/// Accumulates a summary over chunks of signal rows (one shard at a time). Counts are dense
+/// vectors (by day offset and by ticker index), so adding a shard, merging shards and finishing
+/// cost microseconds.
 #[derive(Debug, Default, Clone)]
 pub struct SummaryBuilder {
-    by_date: HashMap<Day, u64>,
-    /// Counts by ticker index (names are looked up once, at the end).
-    by_ticker: HashMap<u32, u64>,
+    /// The day `by_date[0]` counts.
+    first_day: Day,
+    /// Signals by day, from `first_day` on.
+    by_date: Vec<u64>,
+    /// Signals by ticker index (names are looked up once, at the end).
+    by_ticker: Vec<u64>,
     tickers: std::sync::Arc<[String]>,
     signals: u64,
 }
@@ -359,9 +379,40 @@ impl SummaryBuilder {
         if self.tickers.is_empty() {
             self.tickers = s.tickers.clone();
         }
-        for (&d, &t) in s.date.iter().zip(&s.ticker) {
-            *self.by_date.entry(d).or_default() += 1;
-            *self.by_ticker.entry(t).or_default() += 1;
+        if let (Some(&lo), Some(&hi)) = (s.date.iter().min(), s.date.iter().max()) {
+            self.cover_days(lo, hi);
+            for &d in &s.date {
+                self.by_date[(d - self.first_day) as usize] += 1;
+            }
+        }
+        if let Some(&top) = s.ticker.iter().max() {
+            self.cover_tickers(top as usize);
+            for &t in &s.ticker {
+                self.by_ticker[t as usize] += 1;
+            }
+        }
+    }
+
+    /// Grows the day counts to cover `lo..=hi`.
+    fn cover_days(&mut self, lo: Day, hi: Day) {
+        if self.by_date.is_empty() {
+            self.first_day = lo;
+        }
+        if lo < self.first_day {
+            let shift = (self.first_day - lo) as usize;
+            self.by_date.splice(0..0, std::iter::repeat_n(0, shift));
+            self.first_day = lo;
+        }
+        let end = (hi - self.first_day) as usize + 1;
+        if end > self.by_date.len() {
+            self.by_date.resize(end, 0);
+        }
+    }
+
+    /// Grows the ticker counts to cover index `top`.
+    fn cover_tickers(&mut self, top: usize) {
+        if top >= self.by_ticker.len() {
+            self.by_ticker.resize(top + 1, 0);
         }
     }
 
@@ -371,27 +422,48 @@ impl SummaryBuilder {
             self.tickers = other.tickers;
         }
         self.signals += other.signals;
-        for (d, n) in other.by_date {
-            *self.by_date.entry(d).or_default() += n;
+        if !other.by_date.is_empty() {
+            let last = other.first_day + other.by_date.len() as Day - 1;
+            self.cover_days(other.first_day, last);
+            let at = (other.first_day - self.first_day) as usize;
+            for (mine, n) in self.by_date[at..].iter_mut().zip(&other.by_date) {
+                *mine += n;
+            }
         }
-        for (t, n) in other.by_ticker {
-            *self.by_ticker.entry(t).or_default() += n;
+        if !other.by_ticker.is_empty() {
+            self.cover_tickers(other.by_ticker.len() - 1);
+            for (mine, n) in self.by_ticker.iter_mut().zip(&other.by_ticker) {
+                *mine += n;
+            }
         }
     }
 
     /// The summary. Only the top entries are turned into strings.
     pub fn finish(self, tickers_scanned: u64, bars_scanned: u64) -> ScanSummary {
-        let mut dates: Vec<(Day, u64)> = self.by_date.into_iter().collect();
-        dates.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        dates.truncate(10);
+        let first_day = self.first_day;
+        let dates = top_10(
+            self.by_date
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, &n)| (first_day + i as Day, n))
+                .collect(),
+            |a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)),
+        );
         let names = &self.tickers;
-        let unique_tickers = self.by_ticker.len() as u64;
-        let mut tickers: Vec<(u32, u64)> = self.by_ticker.into_iter().collect();
-        tickers.sort_unstable_by(|a, b| {
-            b.1.cmp(&a.1)
-                .then_with(|| names[a.0 as usize].cmp(&names[b.0 as usize]))
-        });
-        tickers.truncate(10);
+        let unique_tickers = self.by_ticker.iter().filter(|n| **n > 0).count() as u64;
+        let tickers = top_10(
+            self.by_ticker
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(t, &n)| (t as u32, n))
+                .collect(),
+            |a, b| {
+                b.1.cmp(&a.1)
+                    .then_with(|| names[a.0 as usize].cmp(&names[b.0 as usize]))
+            },
+        );
         ScanSummary {
             tickers_scanned,
             bars_scanned,
@@ -418,6 +490,93 @@ impl SummaryBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The summary counted the plain way: every key counted, everything sorted.
+    fn reference_summary(s: &Signals, tickers_scanned: u64, bars_scanned: u64) -> ScanSummary {
+        let mut dates = std::collections::BTreeMap::<Day, u64>::new();
+        let mut tickers = std::collections::BTreeMap::<u32, u64>::new();
+        for (&d, &t) in s.date.iter().zip(&s.ticker) {
+            *dates.entry(d).or_default() += 1;
+            *tickers.entry(t).or_default() += 1;
+        }
+        let mut dates: Vec<(Day, u64)> = dates.into_iter().collect();
+        dates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let unique_tickers = tickers.len() as u64;
+        let mut tickers: Vec<(u32, u64)> = tickers.into_iter().collect();
+        tickers.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| s.tickers[a.0 as usize].cmp(&s.tickers[b.0 as usize]))
+        });
+        ScanSummary {
+            tickers_scanned,
+            bars_scanned,
+            signals: s.len() as u64,
+            unique_tickers,
+            top_dates: dates
+                .iter()
+                .take(10)
+                .map(|&(d, n)| Count {
+                    key: date_from_day(d).to_string(),
+                    signals: n,
+                })
+                .collect(),
+            top_tickers: tickers
+                .iter()
+                .take(10)
+                .map(|&(t, n)| Count {
+                    key: s.tickers[t as usize].clone(),
+                    signals: n,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn summaries_merged_in_any_order_equal_the_plain_count() {
+        // Many ties on counts (so names and dates decide), tickers named against their order.
+        let names: Vec<String> = (0..300)
+            .map(|i| format!("T{:03}", (i * 7919) % 300))
+            .collect();
+        let mut all = Signals {
+            tickers: names.into(),
+            ..Signals::default()
+        };
+        let mut x: u64 = 12345;
+        for t in 0..300u32 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            for k in 0..(x >> 60) {
+                all.ticker.push(t);
+                all.date
+                    .push(18_000 + ((x >> 20) % 40) as Day + 3 * k as Day);
+            }
+        }
+        let expected = reference_summary(&all, 300, 1_000);
+        // One builder over everything.
+        let mut one = SummaryBuilder::default();
+        one.add(&all);
+        assert_eq!(one.finish(300, 1_000), expected);
+        // Shards of rows counted apart, merged in reverse order.
+        let mut parts: Vec<SummaryBuilder> = Vec::new();
+        for rows in [0..100usize, 100..101, 101..400, 400..all.len()] {
+            let rows = rows.start.min(all.len())..rows.end.min(all.len());
+            let part = Signals {
+                tickers: all.tickers.clone(),
+                ticker: all.ticker[rows.clone()].to_vec(),
+                date: all.date[rows].to_vec(),
+                ..Signals::default()
+            };
+            let mut b = SummaryBuilder::default();
+            b.add(&part);
+            parts.push(b);
+        }
+        let mut merged = SummaryBuilder::default();
+        for p in parts.into_iter().rev() {
+            merged.merge(p);
+        }
+        assert_eq!(merged.finish(300, 1_000), expected);
+    }
 
     fn rows(names: &[&str], data: &[(u32, Day, &[f64])]) -> Signals {
         let mut s = Signals {

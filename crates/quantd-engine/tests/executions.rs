@@ -442,7 +442,7 @@ async fn shards_of_a_dead_worker_run_again_without_duplicates() {
     // The dead worker's late commit is refused: its lease is gone.
     let late = second
         .store()
-        .complete_shard(&claimed, "worker-dead-0", clock.now(), 0, 0, b"")
+        .complete_shard(&claimed, "worker-dead-0", clock.now(), 0, 0, b"", None)
         .await
         .unwrap();
     assert_eq!(late, quantd_store::Commit::LeaseLost);
@@ -612,5 +612,105 @@ async fn a_cancel_from_another_process_reaches_this_engines_shards() {
     assert_eq!(
         here.execution(&id).await.unwrap().state,
         ExecutionState::Cancelled
+    );
+}
+
+#[tokio::test]
+async fn run_commits_the_summary_and_final_health_with_the_last_shard() {
+    let (_d, packs) = setup(300).await;
+    let engine = Engine::new(packs.clone(), options()).await.unwrap();
+    let sub = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap();
+    let id = sub.execution.id.clone();
+    assert!(
+        sub.execution.shards_total >= 3,
+        "several shards to pipeline"
+    );
+    let rec = engine.run(&id, 2).await.unwrap();
+    assert_eq!(rec.state, ExecutionState::Completed);
+    assert_eq!(
+        rec,
+        engine.execution(&id).await.unwrap(),
+        "the record as stored"
+    );
+    assert_eq!(rows(&engine, &id).await, bare(&packs).await);
+
+    // The summary stored with the last shard = the one counted from the stored rows.
+    let stored = rec
+        .summary
+        .clone()
+        .expect("summary stored with the last shard");
+    let mut all = Signals::default();
+    engine
+        .scan_results(&id, |s: &Signals| {
+            if all.tickers.is_empty() {
+                all = s.clone();
+            } else {
+                all.ticker.extend_from_slice(&s.ticker);
+                all.date.extend_from_slice(&s.date);
+                all.values.extend_from_slice(&s.values);
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let counted = quantd_engine::scan::summarize(&all, 300, rec.bars);
+    assert_eq!(stored, serde_json::to_value(&counted).unwrap());
+
+    // Events: gapless, one health snapshot, committed just before the end.
+    let events = engine.store().events_after(&id, 0, 10_000).await.unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
+    let n = events.len();
+    assert!(matches!(
+        events[n - 2].event,
+        Event::Health { score: 100, .. }
+    ));
+    assert!(matches!(
+        events[n - 1].event,
+        Event::ExecutionCompleted { failed_shards: 0 }
+    ));
+    let healths = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::Health { .. }))
+        .count();
+    assert_eq!(healths, 1);
+    let started = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::ShardStarted { .. }))
+        .count();
+    assert_eq!(started as u32, rec.shards_total, "each shard claimed once");
+}
+
+#[tokio::test]
+async fn run_stops_the_shard_claimed_ahead_when_a_failure_ends_the_execution() {
+    let (_d, packs) = setup(300).await;
+    let engine = Engine::new(packs.clone(), options())
+        .await
+        .unwrap()
+        .with_fault(Arc::new(|_, shard, _| {
+            (shard == 1).then(|| (ErrorClass::Data, "bad ticker data".to_string()))
+        }));
+    let id = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    let rec = engine.run(&id, 2).await.unwrap();
+    assert_eq!(rec.state, ExecutionState::Failed);
+    let shards = engine.store().shards(&id).await.unwrap();
+    assert_eq!(shards[0].state, ShardState::Done);
+    assert_eq!(shards[1].state, ShardState::Failed);
+    assert!(
+        shards[2..].iter().all(|s| s.state == ShardState::Cancelled),
+        "{:?}",
+        shards.iter().map(|s| s.state).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        engine.store().queue_stats().await.unwrap().running_shards,
+        0
     );
 }

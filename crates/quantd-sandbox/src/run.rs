@@ -560,6 +560,9 @@ impl Stream {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // A socket peer (a zygote job's keeper) that exits with our kill byte still
+                // unread resets instead of closing: everything it sent was read before this.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => self.eof = true,
                 Err(e) => return Err(Error::io("read job output", e)),
             }
         }

@@ -147,6 +147,32 @@ pub enum Commit {
     LeaseLost,
 }
 
+/// What a shard's commit stores along when it completes its execution, computed inside that
+/// transaction from the record and shards as they stand at completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The execution's summary (JSON), if it can be made without reading the results again.
+    pub summary: Option<Value>,
+    /// The final health snapshot, recorded with its `health` event.
+    pub health: HealthSnapshot,
+}
+
+/// A health snapshot as stored: score, band and the whole snapshot (JSON).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HealthSnapshot {
+    /// 0–100.
+    pub score: u8,
+    /// The score's band.
+    pub band: String,
+    /// The snapshot.
+    pub body: Value,
+}
+
+/// Computes the [`Completion`] of an execution inside the commit that completes it; not called
+/// when the commit does not complete the execution.
+pub type OnComplete =
+    Box<dyn FnOnce(&ExecutionRecord, &[ShardRecord]) -> Completion + Send + 'static>;
+
 /// How a failed attempt ends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FailureOutcome {
@@ -242,6 +268,22 @@ fn record_from_row(r: &SqliteRow) -> Result<ExecutionRecord> {
     })
 }
 
+fn shard_from_row(r: &SqliteRow) -> Result<ShardRecord> {
+    let state: String = r.try_get("state")?;
+    let class: Option<String> = r.try_get("error_class")?;
+    Ok(ShardRecord {
+        idx: r.try_get::<i64, _>("idx")? as u32,
+        state: state.parse().map_err(corrupt)?,
+        attempt: r.try_get::<i64, _>("attempt")? as u32,
+        bars: r.try_get::<i64, _>("bars")? as u64,
+        rows: r.try_get::<i64, _>("rows")? as u64,
+        error_class: class.as_deref().map(parse).transpose()?,
+        error_message: r.try_get("error_message")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
 fn at(ms: Millis) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
@@ -274,6 +316,39 @@ async fn append(
     })
 }
 
+/// Inserts `events` with sequence numbers from `first` on (already reserved from the execution's
+/// counter), in one statement.
+async fn insert_events(
+    tx: &mut Transaction<'_, Sqlite>,
+    exec: &ExecutionId,
+    now: Millis,
+    first: i64,
+    events: Vec<Event>,
+) -> Result<Vec<EventRecord>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q: sqlx::QueryBuilder<Sqlite> =
+        sqlx::QueryBuilder::new("INSERT INTO events (execution_id, seq, at, body) ");
+    q.push_values(events.iter().enumerate(), |mut row, (i, e)| {
+        row.push_bind(exec.as_str().to_string())
+            .push_bind(first + i as i64)
+            .push_bind(now)
+            .push_bind(serde_json::to_string(e).expect("events serialize"));
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| EventRecord {
+            execution: exec.clone(),
+            seq: (first + i as i64) as u64,
+            at: at(now),
+            event,
+        })
+        .collect())
+}
+
 async fn exec_state(
     tx: &mut Transaction<'_, Sqlite>,
     exec: &ExecutionId,
@@ -297,6 +372,19 @@ async fn progress_event(
     .bind(exec.as_str())
     .fetch_one(&mut **tx)
     .await?;
+    Ok(progress(total, done, failed, bars, rows, started, now))
+}
+
+/// The progress event of these counters.
+fn progress(
+    total: i64,
+    done: i64,
+    failed: i64,
+    bars: i64,
+    rows: i64,
+    started: Option<i64>,
+    now: Millis,
+) -> Event {
     let finished = done + failed;
     let eta_ms = match started {
         Some(s) if finished > 0 && finished < total => {
@@ -304,13 +392,13 @@ async fn progress_event(
         }
         _ => None,
     };
-    Ok(Event::Progress {
+    Event::Progress {
         done: finished as u32,
         total: total as u32,
         bars: bars as u64,
         rows: rows as u64,
         eta_ms,
-    })
+    }
 }
 
 /// Ends the execution as `completed` (listing its failed shards) once no shard is left to run.
@@ -357,6 +445,69 @@ async fn finish_if_done(
     ))
 }
 
+/// Stores a health snapshot inside a transaction (its event is the caller's).
+async fn insert_health(
+    tx: &mut Transaction<'_, Sqlite>,
+    exec: &ExecutionId,
+    now: Millis,
+    score: u8,
+    band: &str,
+    body: &Value,
+) -> Result<()> {
+    sqlx::query("INSERT OR REPLACE INTO health (execution_id, at, score, band, body) VALUES (?, ?, ?, ?, ?)")
+        .bind(exec.as_str())
+        .bind(now)
+        .bind(score as i64)
+        .bind(band)
+        .bind(body.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Stores a health snapshot and appends its `health` event inside a transaction.
+async fn record_health_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    exec: &ExecutionId,
+    now: Millis,
+    score: u8,
+    band: &str,
+    body: &Value,
+) -> Result<EventRecord> {
+    insert_health(tx, exec, now, score, band, body).await?;
+    append(
+        tx,
+        exec,
+        now,
+        Event::Health {
+            score,
+            band: band.to_string(),
+        },
+    )
+    .await
+}
+
+/// Runs `on_complete` on the record and shards of an execution the transaction completes and
+/// stores its health snapshot; the caller stores the summary and the `health` event.
+async fn store_completion(
+    tx: &mut Transaction<'_, Sqlite>,
+    rec: &ExecutionRecord,
+    now: Millis,
+    on_complete: OnComplete,
+) -> Result<Completion> {
+    let shards = sqlx::query("SELECT * FROM shards WHERE execution_id = ? ORDER BY idx")
+        .bind(rec.id.as_str())
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(shard_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let done = on_complete(rec, &shards);
+    let h = &done.health;
+    insert_health(tx, &rec.id, now, h.score, &h.band, &h.body).await?;
+    Ok(done)
+}
+
 /// Ends an execution (failed or cancelled) inside a transaction: pending shards are cancelled;
 /// running ones finish or stop on their own.
 async fn end_execution(
@@ -399,12 +550,15 @@ async fn end_execution(
 }
 
 impl ExecutionQueue for SqliteStore {
-    /// Inserts an execution, its shards and its `execution-created` event.
-    async fn create_execution(&self, e: &NewExecution) -> Result<Vec<EventRecord>> {
+    /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
+    async fn create_execution(
+        &self,
+        e: &NewExecution,
+    ) -> Result<(ExecutionRecord, Vec<EventRecord>)> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let row = sqlx::query(
             "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, pack_id, code_version, options, \
-             shards_total, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+             shards_total, created_at, next_seq) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, 2) RETURNING *",
         )
         .bind(e.id.as_str())
         .bind(&e.workspace)
@@ -417,31 +571,35 @@ impl ExecutionQueue for SqliteStore {
         .bind(e.options.to_string())
         .bind(e.shards.len() as i64)
         .bind(e.now)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        for (i, p) in e.shards.iter().enumerate() {
-            sqlx::query("INSERT INTO shards (execution_id, idx, state, payload) VALUES (?, ?, 'pending', ?)")
-                .bind(e.id.as_str())
-                .bind(i as i64)
-                .bind(p.to_string())
-                .execute(&mut *tx)
-                .await?;
+        let mut rec = record_from_row(&row)?;
+        // Many rows per statement (3 parameters each, well under SQLite's limit of 32,766).
+        for (n, chunk) in e.shards.chunks(1000).enumerate() {
+            let mut q: sqlx::QueryBuilder<Sqlite> =
+                sqlx::QueryBuilder::new("INSERT INTO shards (execution_id, idx, state, payload) ");
+            q.push_values(chunk.iter().enumerate(), |mut row, (i, p)| {
+                row.push_bind(e.id.as_str().to_string())
+                    .push_bind((n * 1000 + i) as i64)
+                    .push_bind("pending")
+                    .push_bind(p.to_string());
+            });
+            q.build().execute(&mut *tx).await?;
         }
-        let ev = append(
-            &mut tx,
-            &e.id,
-            e.now,
-            Event::ExecutionCreated {
-                shards: e.shards.len() as u32,
-            },
-        )
-        .await?;
-        let mut events = vec![ev];
+        let created = Event::ExecutionCreated {
+            shards: e.shards.len() as u32,
+        };
+        let mut events = insert_events(&mut tx, &e.id, e.now, 1, vec![created]).await?;
         if e.shards.is_empty() {
             events.extend(finish_if_done(&mut tx, &e.id, e.now).await?);
+            let row = sqlx::query("SELECT * FROM executions WHERE id = ?")
+                .bind(e.id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            rec = record_from_row(&row)?;
         }
         tx.commit().await?;
-        Ok(events)
+        Ok((rec, events))
     }
 
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an
@@ -454,11 +612,18 @@ impl ExecutionQueue for SqliteStore {
         only: Option<&ExecutionId>,
     ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // Picks and leases the shard in one statement (the writer lock is held: no race).
         let row: Option<(String, i64, i64, String, String)> = sqlx::query_as(
-            "SELECT s.execution_id, s.idx, s.attempt, s.payload, e.state FROM shards s JOIN executions e ON e.id = s.execution_id \
-             WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ?) \
-             ORDER BY e.created_at, e.id, s.idx LIMIT 1",
+            "UPDATE shards SET state = 'running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
+             WHERE (execution_id, idx) = (\
+               SELECT s.execution_id, s.idx FROM shards s JOIN executions e ON e.id = s.execution_id \
+               WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ?) \
+               ORDER BY e.created_at, e.id, s.idx LIMIT 1) \
+             RETURNING execution_id, idx, attempt, payload, (SELECT state FROM executions WHERE id = shards.execution_id)",
         )
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
         .bind(now)
         .bind(only.map(|o| o.as_str()))
         .bind(only.map(|o| o.as_str()))
@@ -469,47 +634,33 @@ impl ExecutionQueue for SqliteStore {
             return Ok(None);
         };
         let exec: ExecutionId = exec.parse().map_err(corrupt)?;
-        let attempt = attempt + 1;
-        sqlx::query(
-            "UPDATE shards SET state = 'running', attempt = ?, lease_owner = ?, lease_expires_at = ?, started_at = ? \
-             WHERE execution_id = ? AND idx = ?",
-        )
-        .bind(attempt)
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .bind(exec.as_str())
-        .bind(idx)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE executions SET attempts = attempts + 1 WHERE id = ?")
-            .bind(exec.as_str())
-            .execute(&mut *tx)
-            .await?;
         let mut events = Vec::new();
-        if state == "pending" {
+        let first: i64 = if state == "pending" {
             ExecutionState::Pending
                 .transition(ExecutionState::Running)
                 .map_err(|e| StoreError::Conflict(e.to_string()))?;
-            sqlx::query("UPDATE executions SET state = 'running', started_at = COALESCE(started_at, ?) WHERE id = ?")
-                .bind(now)
-                .bind(exec.as_str())
-                .execute(&mut *tx)
-                .await?;
-            events.push(append(&mut tx, &exec, now, Event::ExecutionStarted).await?);
-        }
-        events.push(
-            append(
-                &mut tx,
-                &exec,
-                now,
-                Event::ShardStarted {
-                    shard: idx as u32,
-                    attempt: attempt as u32,
-                },
+            events.push(Event::ExecutionStarted);
+            sqlx::query_scalar(
+                "UPDATE executions SET attempts = attempts + 1, state = 'running', started_at = COALESCE(started_at, ?), \
+                 next_seq = next_seq + 2 WHERE id = ? RETURNING next_seq - 2",
             )
-            .await?,
-        );
+            .bind(now)
+            .bind(exec.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+        } else {
+            sqlx::query_scalar(
+                "UPDATE executions SET attempts = attempts + 1, next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
+            )
+            .bind(exec.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+        };
+        events.push(Event::ShardStarted {
+            shard: idx as u32,
+            attempt: attempt as u32,
+        });
+        let events = insert_events(&mut tx, &exec, now, first, events).await?;
         tx.commit().await?;
         let payload = json(&payload)?;
         Ok(Some((
@@ -536,7 +687,8 @@ impl ExecutionQueue for SqliteStore {
     }
 
     /// Commits a shard's results with its `done` state and events — or nothing, if the shard is
-    /// no longer `owner`'s.
+    /// no longer `owner`'s. When the commit completes the execution, what `on_complete` gives is
+    /// stored in the same transaction.
     #[allow(clippy::too_many_arguments)]
     async fn complete_shard(
         &self,
@@ -546,6 +698,7 @@ impl ExecutionQueue for SqliteStore {
         bars: u64,
         rows: u64,
         body: &[u8],
+        on_complete: Option<OnComplete>,
     ) -> Result<Commit> {
         let exec = &shard.execution;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -575,29 +728,76 @@ impl ExecutionQueue for SqliteStore {
         .bind(body)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE executions SET shards_done = shards_done + 1, bars = bars + ?, rows = rows + ? WHERE id = ?")
-            .bind(bars as i64)
-            .bind(rows as i64)
+        // The counters, the sequence numbers of the two events below, the record, and the open
+        // shards left (the end check), in one statement.
+        let row = sqlx::query(
+            "UPDATE executions SET shards_done = shards_done + 1, bars = bars + ?, rows = rows + ?, \
+             next_seq = next_seq + 2 WHERE id = ? \
+             RETURNING *, (SELECT COUNT(*) FROM shards WHERE execution_id = ? AND state IN ('pending', 'running')) AS open_shards",
+        )
+        .bind(bars as i64)
+        .bind(rows as i64)
+        .bind(exec.as_str())
+        .bind(exec.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let next: i64 = row.try_get("next_seq")?;
+        let failed: i64 = row.try_get("shards_failed")?;
+        let mut events = vec![
+            Event::ShardCompleted {
+                shard: shard.idx,
+                rows,
+            },
+            progress(
+                row.try_get("shards_total")?,
+                row.try_get("shards_done")?,
+                failed,
+                row.try_get("bars")?,
+                row.try_get("rows")?,
+                row.try_get("started_at")?,
+                now,
+            ),
+        ];
+        // The last open shard of a live execution: it completes, with what `on_complete` gives.
+        let open: i64 = row.try_get("open_shards")?;
+        let state: String = row.try_get("state")?;
+        let state: ExecutionState = state.parse().map_err(corrupt)?;
+        if open == 0
+            && matches!(
+                state,
+                ExecutionState::Running | ExecutionState::Paused | ExecutionState::Pending
+            )
+        {
+            let mut summary = None;
+            if let Some(f) = on_complete {
+                // The record as the completion below leaves it.
+                let mut rec = record_from_row(&row)?;
+                rec.state = ExecutionState::Completed;
+                rec.finished_at = Some(now);
+                let done = store_completion(&mut tx, &rec, now, f).await?;
+                summary = done.summary;
+                events.push(Event::Health {
+                    score: done.health.score,
+                    band: done.health.band,
+                });
+            }
+            // Last: the event that ends the execution's stream.
+            events.push(Event::ExecutionCompleted {
+                failed_shards: failed as u32,
+            });
+            sqlx::query(
+                "UPDATE executions SET state = 'completed', finished_at = ?, summary = ?, next_seq = next_seq + ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(summary.map(|s| s.to_string()))
+            .bind(events.len() as i64 - 2)
             .bind(exec.as_str())
             .execute(&mut *tx)
             .await?;
-        let mut events = vec![
-            append(
-                &mut tx,
-                exec,
-                now,
-                Event::ShardCompleted {
-                    shard: shard.idx,
-                    rows,
-                },
-            )
-            .await?,
-        ];
-        let progress = progress_event(&mut tx, exec, now).await?;
-        events.push(append(&mut tx, exec, now, progress).await?);
-        events.extend(finish_if_done(&mut tx, exec, now).await?);
+        }
+        let records = insert_events(&mut tx, exec, now, next - 2, events).await?;
         tx.commit().await?;
-        Ok(Commit::Committed(events))
+        Ok(Commit::Committed(records))
     }
 
     /// Records a failed attempt and what follows from it.
@@ -883,23 +1083,7 @@ impl ExecutionQueue for SqliteStore {
             .bind(id.as_str())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let state: String = r.try_get("state")?;
-                let class: Option<String> = r.try_get("error_class")?;
-                Ok(ShardRecord {
-                    idx: r.try_get::<i64, _>("idx")? as u32,
-                    state: state.parse().map_err(corrupt)?,
-                    attempt: r.try_get::<i64, _>("attempt")? as u32,
-                    bars: r.try_get::<i64, _>("bars")? as u64,
-                    rows: r.try_get::<i64, _>("rows")? as u64,
-                    error_class: class.as_deref().map(parse).transpose()?,
-                    error_message: r.try_get("error_message")?,
-                    started_at: r.try_get("started_at")?,
-                    finished_at: r.try_get("finished_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(shard_from_row).collect()
     }
 
     /// Events with a sequence number above `after`, in order, at most `limit`.
@@ -994,24 +1178,7 @@ impl ExecutionQueue for SqliteStore {
         body: &Value,
     ) -> Result<EventRecord> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT OR REPLACE INTO health (execution_id, at, score, band, body) VALUES (?, ?, ?, ?, ?)")
-            .bind(id.as_str())
-            .bind(now)
-            .bind(score as i64)
-            .bind(band)
-            .bind(body.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let ev = append(
-            &mut tx,
-            id,
-            now,
-            Event::Health {
-                score,
-                band: band.to_string(),
-            },
-        )
-        .await?;
+        let ev = record_health_in(&mut tx, id, now, score, band, body).await?;
         tx.commit().await?;
         Ok(ev)
     }

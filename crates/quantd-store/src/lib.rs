@@ -16,8 +16,8 @@ mod traits;
 pub use code::{CodeName, CodeVersion};
 pub use error::{Result, StoreError};
 pub use executions::{
-    ClaimedShard, Commit, ExecutionFilter, ExecutionRecord, FailureOutcome, Millis, NewExecution,
-    QueueStats, ShardRecord,
+    ClaimedShard, Commit, Completion, ExecutionFilter, ExecutionRecord, FailureOutcome,
+    HealthSnapshot, Millis, NewExecution, OnComplete, QueueStats, ShardRecord,
 };
 pub use packs::{NewPack, PackRecord};
 pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};
@@ -52,13 +52,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
+        // SQLite connections are in-process handles: no need to ping one before each use (a
+        // round trip to its thread).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         migrate::run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool, writer })

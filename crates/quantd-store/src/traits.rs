@@ -18,7 +18,7 @@ use crate::code::{Added, CodeName, CodeVersion};
 use crate::error::{Result, StoreError};
 use crate::executions::{
     ClaimedShard, Commit, ExecutionFilter, ExecutionRecord, FailureOutcome, Millis, NewExecution,
-    QueueStats, ShardRecord,
+    OnComplete, QueueStats, ShardRecord,
 };
 use crate::packs::{NewPack, PackRecord};
 use crate::tokens::{IdempotencyRecord, NewToken, TokenRecord};
@@ -188,11 +188,12 @@ pub trait CodeRegistry {
 
 /// Executions, their shards, events and results.
 pub trait ExecutionQueue {
-    /// Inserts an execution, its shards and its `execution-created` event.
+    /// Inserts an execution, its shards and its `execution-created` event; returns the
+    /// execution as stored and the events.
     fn create_execution(
         &self,
         e: &NewExecution,
-    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+    ) -> impl Future<Output = Result<(ExecutionRecord, Vec<EventRecord>)>> + Send;
 
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, under
     /// `owner`'s lease until `lease_until`; exactly one caller gets a given shard.
@@ -211,7 +212,10 @@ pub trait ExecutionQueue {
         lease_until: Millis,
     ) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Stores a shard's results, marks it done and appends its events, in one transaction.
+    /// Stores a shard's results, marks it done and appends its events, in one transaction. When
+    /// that completes the execution, the same transaction stores what `on_complete` gives
+    /// (summary, final health snapshot and its event).
+    #[allow(clippy::too_many_arguments)]
     fn complete_shard(
         &self,
         shard: &ClaimedShard,
@@ -220,6 +224,7 @@ pub trait ExecutionQueue {
         bars: u64,
         rows: u64,
         body: &[u8],
+        on_complete: Option<OnComplete>,
     ) -> impl Future<Output = Result<Commit>> + Send;
 
     /// Records a failed attempt: retry later, fail the shard, or fail the execution.

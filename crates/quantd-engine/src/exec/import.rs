@@ -199,6 +199,7 @@ impl<S: Store + Clone + 'static> Job for ImportJob<S> {
             rows: 1,
             body: serde_json::to_vec(&outcome).expect("outcomes serialize"),
             scan_summary: None,
+            summary: Some(serde_json::to_value(&outcome).expect("outcomes serialize")),
         })
     }
 }

@@ -24,7 +24,8 @@ use jobs::{Job, ShardFailure};
 use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, EventRecord, ExecutionId, ExecutionState, PackState};
 use quantd_store::{
-    ClaimedShard, Commit, ExecutionRecord, FailureOutcome, NewExecution, SqliteStore, Store,
+    ClaimedShard, Commit, Completion, ExecutionRecord, FailureOutcome, HealthSnapshot,
+    NewExecution, OnComplete, SqliteStore, Store,
 };
 use retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
@@ -134,6 +135,20 @@ pub enum Step {
     LeaseLost,
 }
 
+/// What settling a shard's outcome committed, beyond its [`Step`].
+struct Settled {
+    step: Step,
+    /// The commit ended the execution (completed, failed or cancelled it).
+    ended: bool,
+    /// The commit recorded the execution's final health snapshot.
+    health: bool,
+    /// The execution as the commit that completed it left it.
+    completed: Option<ExecutionRecord>,
+}
+
+/// Summary counts of committed scan shards, by execution and shard index.
+type ScanPartials = Mutex<HashMap<ExecutionId, HashMap<u32, crate::scan::SummaryBuilder>>>;
+
 /// The engine over one data directory.
 pub struct Engine<S = SqliteStore> {
     packs: Packs<S>,
@@ -145,7 +160,8 @@ pub struct Engine<S = SqliteStore> {
     /// Summary counts of scan shards committed by this engine, by execution and shard index.
     /// Finishing a scan merges them when they cover every stored shard (else it decodes the
     /// stored rows, e.g. after a crash or when other processes ran some shards).
-    scan_partials: Mutex<HashMap<ExecutionId, HashMap<u32, crate::scan::SummaryBuilder>>>,
+    /// The commit that completes a scan merges them into the summary it stores.
+    scan_partials: Arc<ScanPartials>,
     cancels: Mutex<HashMap<ExecutionId, Arc<AtomicBool>>>,
     fault: Option<Arc<FaultHook>>,
     /// Runs Python code: one zygote, started by the first Python shard.
@@ -196,7 +212,7 @@ impl<S: Store> Engine<S> {
             _owner_lock: lock,
             events,
             jobs: Mutex::new(HashMap::new()),
-            scan_partials: Mutex::new(HashMap::new()),
+            scan_partials: Arc::new(Mutex::new(HashMap::new())),
             cancels: Mutex::new(HashMap::new()),
             fault: None,
             rng: AtomicU64::new(seed | 1),
@@ -350,10 +366,9 @@ impl<S: Store> Engine<S> {
             shards: job.plan(),
             now: self.clock.now_ms(),
         };
-        let events = self.store().create_execution(&new).await?;
+        let (execution, events) = self.store().create_execution(&new).await?;
         self.jobs.lock().expect("jobs lock").insert(id.clone(), job);
         self.broadcast(events);
-        let execution = self.execution(&id).await?;
         Ok(Submitted {
             execution,
             reused: false,
@@ -460,6 +475,19 @@ impl<S: Store> Engine<S> {
     /// Claims one runnable shard (of `only`, when given), runs it and commits the outcome.
     /// `None` when nothing is runnable now.
     pub async fn step(&self, only: Option<&ExecutionId>) -> Result<Option<Step>> {
+        Ok(self.step_settled(only).await?.map(|s| s.step))
+    }
+
+    async fn step_settled(&self, only: Option<&ExecutionId>) -> Result<Option<Settled>> {
+        let Some(shard) = self.claim(only).await? else {
+            return Ok(None);
+        };
+        let outcome = self.run_claimed(&shard).await;
+        self.settle(shard, outcome).await.map(Some)
+    }
+
+    /// Claims one runnable shard (of `only`, when given) under this engine's lease.
+    async fn claim(&self, only: Option<&ExecutionId>) -> Result<Option<ClaimedShard>> {
         let now = self.clock.now_ms();
         let Some((shard, events)) = self
             .store()
@@ -469,16 +497,41 @@ impl<S: Store> Engine<S> {
             return Ok(None);
         };
         self.broadcast(events);
-        let outcome = self.run_claimed(&shard).await;
+        Ok(Some(shard))
+    }
+
+    /// Commits the outcome of a claimed shard: its results with its `done` state (and, when that
+    /// completes the execution, the summary and final health in the same transaction), a failed
+    /// attempt, or a stop.
+    async fn settle(
+        &self,
+        shard: ClaimedShard,
+        outcome: std::result::Result<jobs::ShardOutput, ShardFailure>,
+    ) -> Result<Settled> {
         let now = self.clock.now_ms();
         let store = self.store();
+        let completed = Arc::new(Mutex::new(None));
         let (commit, step) = match outcome {
             Ok(out) => {
                 quantd_data::failpoint::hit("shard-before-commit");
+                let mine = out.scan_summary.map(|s| Arc::new(Mutex::new(Some(s))));
+                let on_complete =
+                    self.on_complete(&shard, mine.clone(), out.summary, completed.clone());
                 let c = store
-                    .complete_shard(&shard, &self.owner, now, out.bars, out.rows, &out.body)
+                    .complete_shard(
+                        &shard,
+                        &self.owner,
+                        now,
+                        out.bars,
+                        out.rows,
+                        &out.body,
+                        Some(on_complete),
+                    )
                     .await?;
-                if let (Commit::Committed(_), Some(summary)) = (&c, out.scan_summary) {
+                // Not taken by the completing commit: keep the counts for the one that will be.
+                if let (Commit::Committed(_), Some(mine)) = (&c, mine)
+                    && let Some(summary) = mine.lock().expect("summary lock").take()
+                {
                     self.scan_partials
                         .lock()
                         .expect("partials lock")
@@ -497,10 +550,15 @@ impl<S: Store> Engine<S> {
             }
             Err(ShardFailure::Cancelled) => {
                 store.stop_shard(&shard, &self.owner, now).await?;
-                return Ok(Some(Step::Stopped {
-                    execution: shard.execution.clone(),
-                    shard: shard.idx,
-                }));
+                return Ok(Settled {
+                    step: Step::Stopped {
+                        execution: shard.execution.clone(),
+                        shard: shard.idx,
+                    },
+                    ended: false,
+                    health: false,
+                    completed: None,
+                });
             }
             Err(ShardFailure::Error(class, message)) => {
                 let rec = self.execution(&shard.execution).await?;
@@ -530,11 +588,94 @@ impl<S: Store> Engine<S> {
         };
         match commit {
             Commit::Committed(events) => {
+                use quantd_core::Event;
+                let ended = events.iter().any(|e| {
+                    matches!(
+                        e.event,
+                        Event::ExecutionCompleted { .. }
+                            | Event::ExecutionFailed { .. }
+                            | Event::ExecutionCancelled
+                    )
+                });
+                let health = events
+                    .iter()
+                    .any(|e| matches!(e.event, Event::Health { .. }));
                 self.broadcast(events);
-                Ok(Some(step))
+                Ok(Settled {
+                    step,
+                    ended,
+                    health,
+                    completed: completed.lock().expect("record lock").take(),
+                })
             }
-            Commit::LeaseLost => Ok(Some(Step::LeaseLost)),
+            Commit::LeaseLost => Ok(Settled {
+                step: Step::LeaseLost,
+                ended: false,
+                health: false,
+                completed: None,
+            }),
         }
+    }
+
+    /// What the commit of `shard` stores if it completes the execution: the final health
+    /// snapshot, and for scans the summary merged from the counts of every committed shard (when
+    /// this engine holds counts for all of them; else `finalize` counts the stored rows).
+    fn on_complete(
+        &self,
+        shard: &ClaimedShard,
+        mine: Option<Arc<Mutex<Option<crate::scan::SummaryBuilder>>>>,
+        given: Option<serde_json::Value>,
+        completed: Arc<Mutex<Option<ExecutionRecord>>>,
+    ) -> OnComplete {
+        let partials = self.scan_partials.clone();
+        let jobs_pack_tickers = mine.as_ref().and_then(|_| {
+            self.jobs
+                .lock()
+                .expect("jobs lock")
+                .get(&shard.execution)
+                .and_then(|j| j.signals_template())
+                .map(|t| t.tickers.len() as u64)
+        });
+        let (id, idx, now) = (shard.execution.clone(), shard.idx, self.clock.now_ms());
+        Box::new(move |rec, shards| {
+            let h = health::Health::of(rec, shards, now);
+            let health = HealthSnapshot {
+                score: h.score,
+                band: h.band.to_string(),
+                body: serde_json::to_value(&h).expect("health serializes"),
+            };
+            let summary = (|| {
+                let mine = mine?.lock().expect("summary lock").take()?;
+                let mut parts = partials
+                    .lock()
+                    .expect("partials lock")
+                    .remove(&id)
+                    .unwrap_or_default();
+                parts.insert(idx, mine);
+                // Counts exist only for committed shards, one per index: equal counts mean
+                // equal sets.
+                if parts.len() != rec.shards_done as usize {
+                    return None;
+                }
+                let tickers = scan_tickers(rec, jobs_pack_tickers?)?;
+                let mut builder = crate::scan::SummaryBuilder::default();
+                for part in parts.into_values() {
+                    builder.merge(part);
+                }
+                Some(
+                    serde_json::to_value(builder.finish(tickers, rec.bars))
+                        .expect("summary serializes"),
+                )
+            })()
+            .or(given);
+            // The record as a read after the commit returns it (the summary as stored).
+            let mut rec = rec.clone();
+            if let Some(s) = &summary {
+                rec.summary = serde_json::from_str(&s.to_string()).ok();
+            }
+            *completed.lock().expect("record lock") = Some(rec);
+            Completion { summary, health }
+        })
     }
 
     async fn run_claimed(
@@ -595,12 +736,15 @@ impl<S: Store> Engine<S> {
                 }
             }
         };
+        let final_health = AtomicBool::new(false);
+        let final_record: Mutex<Option<ExecutionRecord>> = Mutex::new(None);
         let worker = || async {
             loop {
                 if cancel.load(Ordering::SeqCst) {
                     return Ok::<(), EngineError>(());
                 }
-                if self.step(Some(id)).await?.is_some() {
+                if let Some(settled) = self.step_settled(Some(id)).await? {
+                    final_health.fetch_or(settled.health, Ordering::SeqCst);
                     moved.notify_waiters();
                     continue;
                 }
@@ -616,21 +760,126 @@ impl<S: Store> Engine<S> {
                 }
             }
         };
+        // A job whose shards are parallel inside runs them one after another on one worker, with
+        // the next shard claimed and the previous one committed while a shard computes.
+        let pipelined = self.job(id).await.is_ok_and(|j| j.parallel_inside());
+        let lane = || async {
+            match self.pipeline(id, &cancel, &moved).await {
+                Ok(Some(s)) => {
+                    final_health.fetch_or(s.health, Ordering::SeqCst);
+                    if s.ended {
+                        *final_record.lock().expect("record lock") = s.completed;
+                        Ok(())
+                    } else {
+                        worker().await
+                    }
+                }
+                Ok(None) => worker().await,
+                Err(e) => Err(e),
+            }
+        };
         let workers_fut = async {
-            let results = futures_join_all((0..workers.max(1)).map(|_| worker())).await;
+            let results = if pipelined {
+                vec![lane().await]
+            } else {
+                futures_join_all((0..workers.max(1)).map(|_| worker())).await
+            };
             done.store(true, Ordering::SeqCst);
             finished.notify_one();
             results.into_iter().collect::<Result<Vec<()>>>()
         };
         let (result, ()) = tokio::join!(workers_fut, watcher);
         result?;
-        let _ = self.snapshot_health(id).await;
-        let rec = self.execution(id).await?;
+        if !final_health.load(Ordering::SeqCst) {
+            let _ = self.snapshot_health(id).await;
+        }
+        let completed = final_record.into_inner().expect("record lock");
+        let rec = match completed {
+            Some(rec) => rec,
+            None => self.execution(id).await?,
+        };
         if rec.state == ExecutionState::Completed && rec.summary.is_none() {
             self.finalize(&rec).await?;
             return self.execution(id).await;
         }
         Ok(rec)
+    }
+
+    /// Runs the claimable shards of `id` one after another: while a shard computes, the previous
+    /// one is committed and the next one claimed. Returns what settling the last shard did
+    /// (`None` when none ran); the caller then waits for shards that are not claimable yet.
+    async fn pipeline(
+        &self,
+        id: &ExecutionId,
+        cancel: &AtomicBool,
+        moved: &tokio::sync::Notify,
+    ) -> Result<Option<Settled>> {
+        type Settling<'a> =
+            std::pin::Pin<Box<dyn std::future::Future<Output = Result<Settled>> + Send + 'a>>;
+        let mut next = self.claim(Some(id)).await?;
+        let mut settling: Option<Settling<'_>> = None;
+        let mut last = None;
+        while let Some(shard) = next.take() {
+            let previous = settling.take();
+            let ahead = async {
+                let settled = match previous {
+                    Some(p) => {
+                        let s = p.await?;
+                        moved.notify_waiters();
+                        Some(s)
+                    }
+                    None => None,
+                };
+                let next =
+                    if cancel.load(Ordering::SeqCst) || settled.as_ref().is_some_and(|s| s.ended) {
+                        None
+                    } else {
+                        self.claim(Some(id)).await?
+                    };
+                Ok::<_, EngineError>((settled, next))
+            };
+            let (outcome, ahead) = tokio::join!(self.run_claimed(&shard), ahead);
+            let (settled, claimed) = match ahead {
+                Ok(a) => a,
+                Err(e) => {
+                    // Commit what ran before reporting the error.
+                    let _ = self.settle(shard, outcome).await;
+                    return Err(e);
+                }
+            };
+            if let Some(s) = settled {
+                last = Some(s);
+            }
+            if outcome.is_ok() {
+                settling = Some(Box::pin(self.settle(shard, outcome)));
+                next = claimed;
+                continue;
+            }
+            // A failure or a stop can end or pause the execution: settle it now, and give the
+            // shard claimed ahead back unless the execution still runs.
+            let s = self.settle(shard, outcome).await?;
+            moved.notify_waiters();
+            last = Some(s);
+            if let Some(ahead) = claimed {
+                let state = self.execution(id).await?.state;
+                if matches!(state, ExecutionState::Pending | ExecutionState::Running)
+                    && !cancel.load(Ordering::SeqCst)
+                {
+                    next = Some(ahead);
+                } else if state == ExecutionState::Paused {
+                    self.store().release_shard(&ahead, &self.owner).await?;
+                } else {
+                    self.store()
+                        .stop_shard(&ahead, &self.owner, self.clock.now_ms())
+                        .await?;
+                }
+            }
+        }
+        if let Some(p) = settling {
+            last = Some(p.await?);
+            moved.notify_waiters();
+        }
+        Ok(last)
     }
 
     /// Stores the summary of a completed execution (signals, A+ scores, backtest means), which
@@ -969,6 +1218,19 @@ impl<S: Store> Engine<S> {
     pub fn spec_of(rec: &ExecutionRecord) -> Result<ResolvedSpec> {
         serde_json::from_value(rec.spec.clone())
             .map_err(|e| EngineError::Internal(format!("stored spec: {e}")))
+    }
+}
+
+/// The `tickers_scanned` of a scan's summary: the tickers it asked for, else every ticker of its
+/// pack (`pack_tickers`). `None` for other kinds.
+fn scan_tickers(rec: &ExecutionRecord, pack_tickers: u64) -> Option<u64> {
+    match Engine::<SqliteStore>::spec_of(rec).ok()? {
+        ResolvedSpec::Scan(spec) => Some(
+            spec.tickers
+                .as_ref()
+                .map_or(pack_tickers, |t| t.len() as u64),
+        ),
+        _ => None,
     }
 }
 

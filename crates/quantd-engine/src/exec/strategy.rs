@@ -281,6 +281,7 @@ impl Job for BacktestJob {
             rows,
             body: serde_json::to_vec(&out).expect("backtests serialize"),
             scan_summary: None,
+            summary: None,
         })
     }
 }
@@ -580,6 +581,7 @@ impl Job for SweepJob {
             rows,
             body,
             scan_summary: None,
+            summary: None,
         })
     }
 }

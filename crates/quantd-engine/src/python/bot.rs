@@ -282,6 +282,7 @@ impl Job for RunJob {
             body: serde_json::to_vec(&log)
                 .map_err(|e| ShardFailure::Error(ErrorClass::Internal, format!("run log: {e}")))?,
             scan_summary: None,
+            summary: None,
         })
     }
 }

@@ -208,6 +208,7 @@ impl Job for PyScanJob {
             rows: out.len() as u64,
             body: out.encode_rows_named(),
             scan_summary: Some(summary),
+            summary: None,
         })
     }
 
@@ -310,6 +311,7 @@ impl Job for PyTestJob {
             rows: reports.len() as u64,
             body: serde_json::to_vec(&reports).expect("reports serialize"),
             scan_summary: None,
+            summary: None,
         })
     }
 }
@@ -398,6 +400,7 @@ impl Job for PyBacktestJob {
             rows: results.len() as u64,
             body: serde_json::to_vec(&results).expect("backtests serialize"),
             scan_summary: None,
+            summary: None,
         })
     }
 }

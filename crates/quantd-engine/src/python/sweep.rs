@@ -125,6 +125,7 @@ impl Job for PySweepJob {
             rows: rows_out.len() as u64,
             body: encode_sweep(&rows_out),
             scan_summary: None,
+            summary: None,
         })
     }
 }
