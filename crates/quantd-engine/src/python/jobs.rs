@@ -11,11 +11,12 @@ use crate::exec::spec::{ResolvedBacktest, ResolvedScan, ResolvedTest};
 use crate::exec::strategy::{EQUITY_CURVE_MAX_TICKERS, TickerBacktest, trade};
 use crate::scan::{self, Signals};
 use quantd_core::ErrorClass;
-use quantd_data::PackReader;
 use quantd_data::bars::{Day, day_from_date};
+use quantd_data::{PackReader, TickerBars};
 use quantd_sandbox::{Bars, EntryCall};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -349,6 +350,33 @@ impl PyBacktestJob {
     }
 }
 
+/// A strategy shard's bars: each ticker's OHLC read once, with its rows inside `from..=to`,
+/// and the same windows as `(ticker, rows)` for [`bars_ipc`].
+#[allow(clippy::type_complexity)]
+pub(crate) fn read_windows(
+    reader: &PackReader,
+    tickers: &[usize],
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> std::result::Result<
+    (
+        Vec<(usize, TickerBars, Range<usize>)>,
+        Vec<(usize, Range<usize>)>,
+    ),
+    ShardFailure,
+> {
+    let projection = reader.projection(&["open", "high", "low", "close"])?;
+    let (from, to) = (from.map(day_from_date), to.map(day_from_date));
+    let mut data = Vec::with_capacity(tickers.len());
+    for &t in tickers {
+        let bars = reader.read(t, &projection)?;
+        let window = bars.window(from, to);
+        data.push((t, bars, window));
+    }
+    let windows = data.iter().map(|(t, _, w)| (*t, w.clone())).collect();
+    Ok((data, windows))
+}
+
 impl Job for PyBacktestJob {
     fn plan(&self) -> Vec<Value> {
         ticker_batches(&self.tickers, BACKTEST_SHARD_TICKERS)
@@ -360,18 +388,7 @@ impl Job for PyBacktestJob {
         cancel: &AtomicBool,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
         let tickers = payload_tickers(payload)?;
-        let projection = self.reader.projection(&["open", "high", "low", "close"])?;
-        let (from, to) = (
-            self.spec.from.map(day_from_date),
-            self.spec.to.map(day_from_date),
-        );
-        let mut data = Vec::with_capacity(tickers.len());
-        for &t in &tickers {
-            let bars = self.reader.read(t, &projection)?;
-            let window = bars.window(from, to);
-            data.push((t, bars, window));
-        }
-        let windows: Vec<_> = data.iter().map(|(t, _, w)| (*t, w.clone())).collect();
+        let (data, windows) = read_windows(&self.reader, &tickers, self.spec.from, self.spec.to)?;
         let (rows, bars) = run_batch(
             &self.py,
             &self.source,

@@ -3,7 +3,7 @@
 //! the same rows as an expression sweep (so rankings and heatmaps are the same).
 
 use super::ipc::bars_ipc;
-use super::jobs::{StrategySignals, run_entry};
+use super::jobs::{StrategySignals, read_windows, run_entry};
 use super::{Python, params_json};
 use crate::error::{EngineError, Result};
 use crate::exec::jobs::{Job, ShardFailure, ShardOutput, payload_tickers, ticker_batches};
@@ -12,7 +12,6 @@ use crate::exec::strategy::{SWEEP_SHARD_TICKERS, constraint_accepts, encode_swee
 use crate::scan;
 use quantd_backtest::{Metric, ParamGrid};
 use quantd_data::PackReader;
-use quantd_data::bars::day_from_date;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -76,16 +75,8 @@ impl Job for PySweepJob {
         cancel: &AtomicBool,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
         let tickers = payload_tickers(payload)?;
-        let projection = self.reader.projection(&["open", "high", "low", "close"])?;
         let b = &self.spec.backtest;
-        let (from, to) = (b.from.map(day_from_date), b.to.map(day_from_date));
-        let mut data = Vec::with_capacity(tickers.len());
-        for &t in &tickers {
-            let d = self.reader.read(t, &projection)?;
-            let w = d.window(from, to);
-            data.push((t, d, w));
-        }
-        let ranges: Vec<_> = data.iter().map(|(t, _, w)| (*t, w.clone())).collect();
+        let (data, ranges) = read_windows(&self.reader, &tickers, b.from, b.to)?;
         let (ipc, bars) = bars_ipc(&self.reader, &ranges)?;
         let mut rows_out: Vec<(u32, u32, Vec<f64>)> = Vec::new();
         let mut buffers = quantd_backtest::SignalBuffers::default();
