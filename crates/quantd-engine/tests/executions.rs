@@ -449,6 +449,117 @@ async fn shards_of_a_dead_worker_run_again_without_duplicates() {
 }
 
 #[tokio::test]
+async fn a_started_execution_holds_its_first_shard_and_runs_it_first() {
+    let (_d, packs) = setup(60).await;
+    let clock = ManualClock::new(1_000_000);
+    let engine = engine(&packs, clock.clone()).await;
+    let sub = engine
+        .start(scan(ExecutionOptions::default()))
+        .await
+        .unwrap();
+    let id = sub.execution.id.clone();
+    assert_eq!(sub.execution.state, ExecutionState::Running);
+    assert_eq!(sub.execution.started_at, Some(clock.now()));
+    let shards = engine.store().shards(&id).await.unwrap();
+    assert!(shards.len() >= 2, "several shards: {}", shards.len());
+    assert_eq!(
+        (shards[0].state, shards[0].attempt, shards[0].started_at),
+        (ShardState::Running, 1, Some(clock.now()))
+    );
+    assert!(
+        shards[1..]
+            .iter()
+            .all(|s| s.state == ShardState::Pending && s.attempt == 0)
+    );
+    // Nobody else can claim it: it is leased to this engine.
+    let other = engine
+        .store()
+        .claim_shard(
+            "worker-other-0",
+            clock.now(),
+            clock.now() + 30_000,
+            Some(&id),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(other.0.idx, 1, "the next claim skips the held shard");
+    engine
+        .store()
+        .release_shard(&other.0, "worker-other-0")
+        .await
+        .unwrap();
+
+    let steps = drain(&engine, &id).await;
+    assert_eq!(
+        steps.first(),
+        Some(&Step::Done {
+            execution: id.clone(),
+            shard: 0
+        }),
+        "the held shard runs first"
+    );
+    assert_eq!(steps.len(), shards.len());
+    assert_eq!(rows(&engine, &id).await, bare(&packs).await);
+    let events = engine.store().events_after(&id, 0, 10_000).await.unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
+    assert!(matches!(events[0].event, Event::ExecutionCreated { .. }));
+    assert!(matches!(events[1].event, Event::ExecutionStarted));
+    assert!(matches!(
+        events[2].event,
+        Event::ShardStarted {
+            shard: 0,
+            attempt: 1
+        }
+    ));
+    let starts_of_0 = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::ShardStarted { shard: 0, .. }))
+        .count();
+    assert_eq!(starts_of_0, 1, "shard 0 was claimed once");
+    let rec = engine.execution(&id).await.unwrap();
+    assert_eq!(rec.state, ExecutionState::Completed);
+    assert_eq!(rec.attempts as usize, shards.len() + 1, "{rec:?}");
+}
+
+#[tokio::test]
+async fn the_first_shard_of_a_starter_that_died_runs_again() {
+    let (_d, packs) = setup(60).await;
+    let clock = ManualClock::new(1_000_000);
+    let first = engine(&packs, clock.clone()).await;
+    let id = first
+        .start(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    drop(first);
+    let second = engine(&packs, clock.clone()).await; // recovers on start
+    let steps = drain(&second, &id).await;
+    assert!(steps.contains(&Step::Done {
+        execution: id.clone(),
+        shard: 0
+    }));
+    // Claimed twice; the dead starter's attempt does not count against the retry policy.
+    let events = second.store().events_after(&id, 0, 10_000).await.unwrap();
+    let starts_of_0: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::ShardStarted { shard: 0, attempt } => Some(attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts_of_0, [1, 1]);
+    assert_eq!(second.store().shards(&id).await.unwrap()[0].attempt, 1);
+    assert_eq!(
+        second.execution(&id).await.unwrap().state,
+        ExecutionState::Completed
+    );
+    assert_eq!(rows(&second, &id).await, bare(&packs).await);
+}
+
+#[tokio::test]
 async fn reuse_returns_a_completed_execution_with_the_same_fingerprint() {
     let (_d, packs) = setup(20).await;
     let engine = engine(&packs, ManualClock::new(1_000_000)).await;

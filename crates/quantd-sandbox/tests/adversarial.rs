@@ -24,8 +24,11 @@ fn fork_bomb_is_contained_and_torn_down(mode: Mode) {
         "{}",
         show(&o)
     );
+    // Torn down rather than left running: a bomb that escaped the teardown would hang here. The
+    // bound is loose because killing thousands of forks is slow on a loaded machine (8.3 s seen
+    // with the whole suite running in parallel).
     assert!(
-        start.elapsed() < Duration::from_secs(8),
+        start.elapsed() < Duration::from_secs(20),
         "{:?}",
         start.elapsed()
     );

@@ -48,6 +48,30 @@ pub struct NewExecution {
     pub shards: Vec<Value>,
     /// Creation time.
     pub now: Millis,
+    /// Claim the first shard in the same transaction, for a creator that runs the execution
+    /// itself right away (saves a claim before work starts). Ignored when there are no shards.
+    pub first_claim: Option<Lease>,
+}
+
+/// A lease on a shard: who holds it and until when (unless extended by heartbeats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The worker that holds it.
+    pub owner: String,
+    /// When it expires.
+    pub until: Millis,
+}
+
+/// What `create_execution` stored.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The execution as stored.
+    pub record: ExecutionRecord,
+    /// Its events: `execution-created`, and with a first claim `execution-started` and
+    /// `shard-started`.
+    pub events: Vec<EventRecord>,
+    /// The first shard, claimed under [`NewExecution::first_claim`]'s lease.
+    pub claimed: Option<ClaimedShard>,
 }
 
 /// An execution as stored.
@@ -268,6 +292,11 @@ fn record_from_row(r: &SqliteRow) -> Result<ExecutionRecord> {
     })
 }
 
+/// An execution's shards as [`shard_from_row`] reads them (without their payloads, which can be
+/// long lists of tickers).
+const SELECT_SHARDS: &str = "SELECT idx, state, attempt, bars, rows, error_class, error_message, started_at, finished_at \
+     FROM shards WHERE execution_id = ? ORDER BY idx";
+
 fn shard_from_row(r: &SqliteRow) -> Result<ShardRecord> {
     let state: String = r.try_get("state")?;
     let class: Option<String> = r.try_get("error_class")?;
@@ -318,6 +347,39 @@ async fn append(
 
 /// Inserts `events` with sequence numbers from `first` on (already reserved from the execution's
 /// counter), in one statement.
+/// Inserts an execution's planned shards, pending, except the first one under `lease` when given
+/// (running, attempt 1, as a claim leaves it). Many rows per statement (8 parameters each, well
+/// under SQLite's limit of 32,766).
+async fn insert_shards(
+    tx: &mut Transaction<'_, Sqlite>,
+    e: &NewExecution,
+    lease: Option<&Lease>,
+) -> Result<()> {
+    for (n, chunk) in e.shards.chunks(1000).enumerate() {
+        let mut q: sqlx::QueryBuilder<Sqlite> = sqlx::QueryBuilder::new(
+            "INSERT INTO shards (execution_id, idx, state, payload, attempt, lease_owner, lease_expires_at, started_at) ",
+        );
+        q.push_values(chunk.iter().enumerate(), |mut row, (i, p)| {
+            let idx = n * 1000 + i;
+            let lease = lease.filter(|_| idx == 0);
+            row.push_bind(e.id.as_str().to_string())
+                .push_bind(idx as i64)
+                .push_bind(if lease.is_some() {
+                    "running"
+                } else {
+                    "pending"
+                })
+                .push_bind(p.to_string())
+                .push_bind(i64::from(lease.is_some()))
+                .push_bind(lease.map(|l| l.owner.clone()))
+                .push_bind(lease.map(|l| l.until))
+                .push_bind(lease.map(|_| e.now));
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 async fn insert_events(
     tx: &mut Transaction<'_, Sqlite>,
     exec: &ExecutionId,
@@ -495,7 +557,7 @@ async fn store_completion(
     now: Millis,
     on_complete: OnComplete,
 ) -> Result<Completion> {
-    let shards = sqlx::query("SELECT * FROM shards WHERE execution_id = ? ORDER BY idx")
+    let shards = sqlx::query(SELECT_SHARDS)
         .bind(rec.id.as_str())
         .fetch_all(&mut **tx)
         .await?
@@ -551,19 +613,19 @@ async fn end_execution(
 
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
-    async fn create_execution(
-        &self,
-        e: &NewExecution,
-    ) -> Result<(ExecutionRecord, Vec<EventRecord>)> {
+    async fn create_execution(&self, e: &NewExecution) -> Result<Created> {
+        // With a first claim the execution starts running at once, as a claim would leave it.
+        let lease = e.first_claim.as_ref().filter(|_| !e.shards.is_empty());
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, pack_id, code_version, options, \
-             shards_total, created_at, next_seq) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, 2) RETURNING *",
+             shards_total, created_at, started_at, attempts, next_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(e.id.as_str())
         .bind(&e.workspace)
         .bind(e.kind.as_str())
         .bind(&e.name)
+        .bind(if lease.is_some() { "running" } else { "pending" })
         .bind(e.spec.to_string())
         .bind(&e.fingerprint)
         .bind(&e.pack_id)
@@ -571,25 +633,24 @@ impl ExecutionQueue for SqliteStore {
         .bind(e.options.to_string())
         .bind(e.shards.len() as i64)
         .bind(e.now)
+        .bind(lease.map(|_| e.now))
+        .bind(i64::from(lease.is_some()))
+        .bind(if lease.is_some() { 4 } else { 2 })
         .fetch_one(&mut *tx)
         .await?;
         let mut rec = record_from_row(&row)?;
-        // Many rows per statement (3 parameters each, well under SQLite's limit of 32,766).
-        for (n, chunk) in e.shards.chunks(1000).enumerate() {
-            let mut q: sqlx::QueryBuilder<Sqlite> =
-                sqlx::QueryBuilder::new("INSERT INTO shards (execution_id, idx, state, payload) ");
-            q.push_values(chunk.iter().enumerate(), |mut row, (i, p)| {
-                row.push_bind(e.id.as_str().to_string())
-                    .push_bind((n * 1000 + i) as i64)
-                    .push_bind("pending")
-                    .push_bind(p.to_string());
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        let created = Event::ExecutionCreated {
+        insert_shards(&mut tx, e, lease).await?;
+        let mut events = vec![Event::ExecutionCreated {
             shards: e.shards.len() as u32,
-        };
-        let mut events = insert_events(&mut tx, &e.id, e.now, 1, vec![created]).await?;
+        }];
+        if lease.is_some() {
+            events.push(Event::ExecutionStarted);
+            events.push(Event::ShardStarted {
+                shard: 0,
+                attempt: 1,
+            });
+        }
+        let mut events = insert_events(&mut tx, &e.id, e.now, 1, events).await?;
         if e.shards.is_empty() {
             events.extend(finish_if_done(&mut tx, &e.id, e.now).await?);
             let row = sqlx::query("SELECT * FROM executions WHERE id = ?")
@@ -599,7 +660,17 @@ impl ExecutionQueue for SqliteStore {
             rec = record_from_row(&row)?;
         }
         tx.commit().await?;
-        Ok((rec, events))
+        let claimed = lease.map(|_| ClaimedShard {
+            execution: e.id.clone(),
+            idx: 0,
+            attempt: 1,
+            payload: e.shards[0].clone(),
+        });
+        Ok(Created {
+            record: rec,
+            events,
+            claimed,
+        })
     }
 
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an
@@ -1079,7 +1150,7 @@ impl ExecutionQueue for SqliteStore {
 
     /// The shards of an execution, in plan order.
     async fn shards(&self, id: &ExecutionId) -> Result<Vec<ShardRecord>> {
-        let rows = sqlx::query("SELECT * FROM shards WHERE execution_id = ? ORDER BY idx")
+        let rows = sqlx::query(SELECT_SHARDS)
             .bind(id.as_str())
             .fetch_all(&self.pool)
             .await?;

@@ -16,8 +16,8 @@ mod traits;
 pub use code::{CodeName, CodeVersion};
 pub use error::{Result, StoreError};
 pub use executions::{
-    ClaimedShard, Commit, Completion, ExecutionFilter, ExecutionRecord, FailureOutcome,
-    HealthSnapshot, Millis, NewExecution, OnComplete, QueueStats, ShardRecord,
+    ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord, FailureOutcome,
+    HealthSnapshot, Lease, Millis, NewExecution, OnComplete, QueueStats, ShardRecord,
 };
 pub use packs::{NewPack, PackRecord};
 pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};

@@ -17,8 +17,8 @@
 use crate::code::{Added, CodeName, CodeVersion};
 use crate::error::{Result, StoreError};
 use crate::executions::{
-    ClaimedShard, Commit, ExecutionFilter, ExecutionRecord, FailureOutcome, Millis, NewExecution,
-    OnComplete, QueueStats, ShardRecord,
+    ClaimedShard, Commit, Created, ExecutionFilter, ExecutionRecord, FailureOutcome, Millis,
+    NewExecution, OnComplete, QueueStats, ShardRecord,
 };
 use crate::packs::{NewPack, PackRecord};
 use crate::tokens::{IdempotencyRecord, NewToken, TokenRecord};
@@ -188,12 +188,10 @@ pub trait CodeRegistry {
 
 /// Executions, their shards, events and results.
 pub trait ExecutionQueue {
-    /// Inserts an execution, its shards and its `execution-created` event; returns the
-    /// execution as stored and the events.
-    fn create_execution(
-        &self,
-        e: &NewExecution,
-    ) -> impl Future<Output = Result<(ExecutionRecord, Vec<EventRecord>)>> + Send;
+    /// Inserts an execution, its shards and its `execution-created` event (with
+    /// [`NewExecution::first_claim`], also claims the first shard as [`ExecutionQueue::claim_shard`]
+    /// would, in the same transaction); returns what it stored.
+    fn create_execution(&self, e: &NewExecution) -> impl Future<Output = Result<Created>> + Send;
 
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, under
     /// `owner`'s lease until `lease_until`; exactly one caller gets a given shard.

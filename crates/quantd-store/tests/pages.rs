@@ -39,6 +39,7 @@ fn execution(i: u64, name: &str) -> NewExecution {
         options: serde_json::json!({}),
         shards: vec![],
         now: 1_700_000_000_000 + (i / 3) as i64,
+        first_claim: None,
     }
 }
 

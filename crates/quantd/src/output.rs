@@ -30,6 +30,11 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `n` and a regular noun in the right number: `1 shard`, `2 shards`.
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// `12345678` → `12,345,678`.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -45,6 +50,13 @@ pub fn thousands(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_take_the_plural_except_for_one() {
+        assert_eq!(super::count(1, "shard"), "1 shard");
+        assert_eq!(super::count(0, "shard"), "0 shards");
+        assert_eq!(super::count(2, "shard"), "2 shards");
+    }
+
     #[test]
     fn thousands_groups_digits() {
         assert_eq!(super::thousands(0), "0");

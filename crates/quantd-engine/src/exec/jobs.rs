@@ -12,17 +12,16 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-/// Bars per scan shard at least: small enough that a crash loses little and progress moves,
-/// large enough that per-shard commits cost little next to the work.
-pub const SCAN_SHARD_BARS: u64 = 250_000;
-/// Most shards a scan is planned into when its shards have the default size (bigger universes get
-/// bigger shards, so commits stay a small share of the work). A scan shard is itself parallel
-/// (rayon over its tickers on every core), and the engine runs such shards one after another,
-/// claiming the next and committing the previous one while a shard computes; each further shard
-/// adds a rayon tail (a core idle at its end) and a commit competing with the compute. Measured on
-/// the reference scan (2 cores, `quantd bench scan`): 2 shards beat 4 by 1–2 ms of ~22. Shards are
-/// there for durability, progress and cancellation (which also works inside a shard).
-pub const SCAN_MAX_SHARDS: u64 = 2;
+/// Bars per native scan shard at most, by default: about 25 ms of work on 2 cores, so the fixed
+/// cost of a shard (claim, commit of results and events: a few store round trips, well under a
+/// millisecond) stays a few per cent of it, while a crash loses little and progress moves on long
+/// scans. A scan gets as few shards as cover it at this size, of equal bars; the reference
+/// full-market scan (5,000 tickers × 2,520 days, 12.6 M bars) is one shard. A scan shard is itself
+/// parallel (rayon over its tickers on every core); the engine runs such shards one after another,
+/// claiming the next and committing the previous one while a shard computes. Cancellation also
+/// works inside a shard (checked between tickers). Measured on the reference scan (2 cores,
+/// `quantd bench scan`): one shard is faster than two by 1–2 % of the scan (docs/PERFORMANCE.md).
+pub const SCAN_SHARD_BARS: u64 = 1 << 24;
 
 /// A shard's committed output.
 #[derive(Debug, Clone)]
@@ -65,19 +64,61 @@ impl From<EngineError> for ShardFailure {
     }
 }
 
-/// The pack ticker positions a ticker-batch shard covers (`{"tickers": [..]}`), the payload of
-/// every ticker-sharded job.
+/// The pack ticker positions a ticker-batch shard covers, the payload of every ticker-sharded
+/// job: `{"tickers": [..]}`, or `{"ticker_range": [first, end)}` for a run of consecutive
+/// positions (a whole-market shard stays a few bytes to store, claim and read).
 pub fn payload_tickers(payload: &Value) -> std::result::Result<Vec<usize>, ShardFailure> {
-    serde_json::from_value(payload["tickers"].clone())
-        .map_err(|e| ShardFailure::Error(ErrorClass::Internal, format!("bad shard payload: {e}")))
+    let bad =
+        |e: String| ShardFailure::Error(ErrorClass::Internal, format!("bad shard payload: {e}"));
+    if let Some(range) = payload.get("ticker_range") {
+        let [first, end]: [usize; 2] =
+            serde_json::from_value(range.clone()).map_err(|e| bad(e.to_string()))?;
+        if first > end {
+            return Err(bad(format!("empty ticker range {first}..{end}")));
+        }
+        return Ok((first..end).collect());
+    }
+    serde_json::from_value(payload["tickers"].clone()).map_err(|e| bad(e.to_string()))
 }
 
-/// Ticker-batch shard payloads: `{"tickers": [..]}` of at most `per_shard` tickers each.
+/// The payload of a shard covering `tickers` (pack positions, ascending): a range when they are
+/// consecutive, else the list.
+pub fn ticker_payload(tickers: &[usize]) -> Value {
+    match (tickers.first(), tickers.last()) {
+        (Some(&first), Some(&last)) if last - first + 1 == tickers.len() => {
+            serde_json::json!({ "ticker_range": [first, last + 1] })
+        }
+        _ => serde_json::json!({ "tickers": tickers }),
+    }
+}
+
+/// Ticker-batch shard payloads of at most `per_shard` tickers each.
 pub fn ticker_batches(tickers: &[usize], per_shard: usize) -> Vec<Value> {
     tickers
         .chunks(per_shard.max(1))
-        .map(|c| serde_json::json!({ "tickers": c }))
+        .map(ticker_payload)
         .collect()
+}
+
+/// Ticker-batch shard payloads of about `shard_bars` bars each (a batch closes at the ticker
+/// that reaches it).
+pub fn bar_batches(reader: &PackReader, tickers: &[usize], shard_bars: u64) -> Vec<Value> {
+    let entries = &reader.manifest().tickers;
+    let mut shards = Vec::new();
+    let mut start = 0;
+    let mut bars = 0;
+    for (i, &t) in tickers.iter().enumerate() {
+        bars += entries[t].rows;
+        if bars >= shard_bars {
+            shards.push(ticker_payload(&tickers[start..=i]));
+            start = i + 1;
+            bars = 0;
+        }
+    }
+    if start < tickers.len() {
+        shards.push(ticker_payload(&tickers[start..]));
+    }
+    shards
 }
 
 /// What every kind of job does.
@@ -104,6 +145,12 @@ pub trait Job: Send + Sync {
     /// Whether one shard already keeps every core busy (a native scan runs its tickers on rayon):
     /// such shards run one after another instead of side by side.
     fn parallel_inside(&self) -> bool {
+        false
+    }
+    /// Whether a shard may start computing before the transaction that claims it commits: its
+    /// run only reads the pack and returns its output (nothing outside is touched, so work whose
+    /// claim never commits is simply dropped).
+    fn may_run_ahead(&self) -> bool {
         false
     }
 }
@@ -134,15 +181,7 @@ pub fn build(
         ResolvedSpec::Import(_) => Err(EngineError::Internal(
             "import jobs read no pack; the engine builds them".into(),
         )),
-        ResolvedSpec::Scan(s) => {
-            let total: u64 = reader.manifest().bars;
-            let shard_bars = if options.scan_shard_bars == SCAN_SHARD_BARS {
-                SCAN_SHARD_BARS.max(total.div_ceil(SCAN_MAX_SHARDS))
-            } else {
-                options.scan_shard_bars
-            };
-            Ok(Arc::new(ScanJob::new(s, reader, shard_bars)?))
-        }
+        ResolvedSpec::Scan(s) => Ok(Arc::new(ScanJob::new(s, reader, options.scan_shard_bars)?)),
         ResolvedSpec::Test(t) => Ok(Arc::new(TestJob::new(t, reader)?)),
         ResolvedSpec::Backtest(b) => crate::exec::strategy::build_backtest(b, reader),
         ResolvedSpec::Sweep(s) => crate::exec::strategy::build_sweep(s, reader),
@@ -160,38 +199,28 @@ pub struct ScanJob {
 }
 
 impl ScanJob {
-    fn new(s: &ResolvedScan, reader: Arc<PackReader>, shard_bars: u64) -> Result<ScanJob> {
+    /// A scan in shards of at most `max_shard_bars`, balanced: as few shards as cover its
+    /// tickers' bars, of equal bars.
+    fn new(s: &ResolvedScan, reader: Arc<PackReader>, max_shard_bars: u64) -> Result<ScanJob> {
         let program = scan::compile(&reader, &s.source, &s.params)?;
         let tickers = scan::select_tickers(&reader, s.tickers.as_deref())?;
+        let entries = &reader.manifest().tickers;
+        let total: u64 = tickers.iter().map(|&t| entries[t].rows).sum();
+        let shards = total.div_ceil(max_shard_bars.max(1)).max(1);
         Ok(ScanJob {
-            reader,
             program,
             tickers,
             from: s.from,
             to: s.to,
-            shard_bars: shard_bars.max(1),
+            shard_bars: total.div_ceil(shards).max(1),
+            reader,
         })
     }
 }
 
 impl Job for ScanJob {
     fn plan(&self) -> Vec<Value> {
-        let entries = &self.reader.manifest().tickers;
-        let mut shards = Vec::new();
-        let mut batch: Vec<usize> = Vec::new();
-        let mut bars = 0;
-        for &t in &self.tickers {
-            batch.push(t);
-            bars += entries[t].rows;
-            if bars >= self.shard_bars {
-                shards.push(serde_json::json!({ "tickers": std::mem::take(&mut batch) }));
-                bars = 0;
-            }
-        }
-        if !batch.is_empty() {
-            shards.push(serde_json::json!({ "tickers": batch }));
-        }
-        shards
+        bar_batches(&self.reader, &self.tickers, self.shard_bars)
     }
 
     fn run(
@@ -233,6 +262,10 @@ impl Job for ScanJob {
     }
 
     fn parallel_inside(&self) -> bool {
+        true
+    }
+
+    fn may_run_ahead(&self) -> bool {
         true
     }
 }
@@ -311,5 +344,45 @@ impl Job for TestJob {
             scan_summary: None,
             summary: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_tickers_are_stored_as_a_range_and_read_back_the_same() {
+        for tickers in [vec![0, 1, 2, 3], vec![7], vec![2, 3, 5], vec![]] {
+            let payload = ticker_payload(&tickers);
+            let consecutive = tickers.windows(2).all(|w| w[1] == w[0] + 1) && !tickers.is_empty();
+            assert_eq!(
+                payload.get("ticker_range").is_some(),
+                consecutive,
+                "{payload}"
+            );
+            assert_eq!(payload_tickers(&payload).unwrap(), tickers);
+        }
+        assert_eq!(
+            ticker_payload(&(100..5100).collect::<Vec<_>>()).to_string(),
+            r#"{"ticker_range":[100,5100]}"#
+        );
+        assert!(payload_tickers(&serde_json::json!({ "ticker_range": [5, 2] })).is_err());
+        assert!(payload_tickers(&serde_json::json!({ "ticker_range": [1] })).is_err());
+    }
+
+    #[test]
+    fn batches_split_on_the_count_and_keep_every_ticker_once() {
+        let tickers: Vec<usize> = (0..10).chain([12, 13, 20]).collect();
+        let batches = ticker_batches(&tickers, 4);
+        let back: Vec<usize> = batches
+            .iter()
+            .flat_map(|p| payload_tickers(p).unwrap())
+            .collect();
+        assert_eq!(back, tickers);
+        assert_eq!(batches.len(), 4);
+        assert_eq!(batches[0], serde_json::json!({ "ticker_range": [0, 4] }));
+        assert_eq!(batches[2], serde_json::json!({ "tickers": [8, 9, 12, 13] }));
+        assert_eq!(batches[3], serde_json::json!({ "ticker_range": [20, 21] }));
     }
 }

@@ -24,7 +24,7 @@ use jobs::{Job, ShardFailure};
 use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, EventRecord, ExecutionId, ExecutionState, PackState};
 use quantd_store::{
-    ClaimedShard, Commit, Completion, ExecutionRecord, FailureOutcome, HealthSnapshot,
+    ClaimedShard, Commit, Completion, ExecutionRecord, FailureOutcome, HealthSnapshot, Lease,
     NewExecution, OnComplete, SqliteStore, Store,
 };
 use retry::RetryPolicy;
@@ -70,7 +70,8 @@ pub struct EngineOptions {
     pub poll_ms: u64,
     /// How often a running execution records a health snapshot.
     pub health_every_ms: i64,
-    /// Bars per scan shard (the plan is stored with the execution; results do not depend on it).
+    /// Bars per scan shard at most; shards are balanced to equal bars (the plan is stored with
+    /// the execution; results do not depend on it).
     pub scan_shard_bars: u64,
     /// Run Python code without the sandbox (no namespaces: host files and network reachable).
     /// Only for machines that cannot create namespaces, by explicit choice; every job logs a
@@ -146,6 +147,9 @@ struct Settled {
     completed: Option<ExecutionRecord>,
 }
 
+/// What running a shard gives.
+type ShardResult = std::result::Result<jobs::ShardOutput, ShardFailure>;
+
 /// Summary counts of committed scan shards, by execution and shard index.
 type ScanPartials = Mutex<HashMap<ExecutionId, HashMap<u32, crate::scan::SummaryBuilder>>>;
 
@@ -163,6 +167,12 @@ pub struct Engine<S = SqliteStore> {
     /// The commit that completes a scan merges them into the summary it stores.
     scan_partials: Arc<ScanPartials>,
     cancels: Mutex<HashMap<ExecutionId, Arc<AtomicBool>>>,
+    /// First shards claimed when [`Engine::start`] created their executions, not run yet: the
+    /// next claim of this engine takes them before asking the store.
+    claimed_at_start: Mutex<Vec<ClaimedShard>>,
+    /// Those first shards' work, started while the creating transaction committed (jobs that
+    /// [`Job::may_run_ahead`]), by execution; running the shard awaits it.
+    running_ahead: Mutex<HashMap<ExecutionId, tokio::task::JoinHandle<ShardResult>>>,
     fault: Option<Arc<FaultHook>>,
     /// Runs Python code: one zygote, started by the first Python shard.
     python: Arc<crate::python::Python>,
@@ -214,6 +224,8 @@ impl<S: Store> Engine<S> {
             jobs: Mutex::new(HashMap::new()),
             scan_partials: Arc::new(Mutex::new(HashMap::new())),
             cancels: Mutex::new(HashMap::new()),
+            claimed_at_start: Mutex::new(Vec::new()),
+            running_ahead: Mutex::new(HashMap::new()),
             fault: None,
             rng: AtomicU64::new(seed | 1),
             options,
@@ -279,9 +291,28 @@ impl<S: Store> Engine<S> {
         self.submit_in(&workspace, request).await
     }
 
+    /// [`Engine::submit`] for a caller that runs the execution in this engine right away
+    /// ([`Engine::run`], as the CLI does): the first shard is claimed in the transaction that
+    /// creates the execution, so work starts one store round trip sooner. The claim is this
+    /// engine's like any other: its next claim takes it, heartbeats extend it, and if the process
+    /// dies first, recovery returns it to the queue.
+    pub async fn start(&self, request: SubmitSpec) -> Result<Submitted> {
+        let workspace = self.options.workspace.clone();
+        self.submit_with(&workspace, request, true).await
+    }
+
     /// [`Engine::submit`] on behalf of `workspace` (the API serves many): stored code resolves
     /// in that workspace, the execution belongs to it, and `reuse` only returns its own.
     pub async fn submit_in(&self, workspace: &str, request: SubmitSpec) -> Result<Submitted> {
+        self.submit_with(workspace, request, false).await
+    }
+
+    async fn submit_with(
+        &self,
+        workspace: &str,
+        request: SubmitSpec,
+        claim_first: bool,
+    ) -> Result<Submitted> {
         request
             .options
             .retry
@@ -289,7 +320,7 @@ impl<S: Store> Engine<S> {
             .map_err(EngineError::Invalid)?;
         if let spec::JobRequest::Import(import) = &request.job {
             return self
-                .submit_import(workspace, import, &request.options)
+                .submit_import(workspace, import, &request.options, claim_first)
                 .await;
         }
         let mut warnings = Vec::new();
@@ -329,6 +360,7 @@ impl<S: Store> Engine<S> {
             &request.options,
             job,
             warnings,
+            claim_first,
         )
         .await
     }
@@ -340,7 +372,8 @@ impl<S: Store> Engine<S> {
         )
     }
 
-    /// Stores a new execution with its planned shards and announces it.
+    /// Stores a new execution with its planned shards (the first one claimed by this engine, with
+    /// `claim_first`) and announces it.
     #[allow(clippy::too_many_arguments)]
     async fn create(
         &self,
@@ -352,7 +385,20 @@ impl<S: Store> Engine<S> {
         options: &ExecutionOptions,
         job: Arc<dyn Job>,
         warnings: Vec<String>,
+        claim_first: bool,
     ) -> Result<Submitted> {
+        let now = self.clock.now_ms();
+        let shards = job.plan();
+        // The first shard of an execution started here can compute while its claim commits.
+        let ahead = match shards.first() {
+            Some(first) if claim_first && job.may_run_ahead() && self.fault.is_none() => {
+                let (job, payload, cancel) = (job.clone(), first.clone(), self.cancel_flag(&id));
+                Some(tokio::task::spawn_blocking(move || {
+                    job.run(&payload, &cancel)
+                }))
+            }
+            _ => None,
+        };
         let new = NewExecution {
             id: id.clone(),
             workspace: workspace.to_string(),
@@ -363,14 +409,39 @@ impl<S: Store> Engine<S> {
             pack_id,
             code_version: resolved.code_version(),
             options: serde_json::to_value(options).expect("options serialize"),
-            shards: job.plan(),
-            now: self.clock.now_ms(),
+            shards,
+            now,
+            first_claim: claim_first.then(|| Lease {
+                owner: self.owner.clone(),
+                until: now + self.options.lease_ms,
+            }),
         };
-        let (execution, events) = self.store().create_execution(&new).await?;
+        let created = match self.store().create_execution(&new).await {
+            Ok(c) => c,
+            Err(e) => {
+                // Nothing was stored: stop the work started ahead and forget it.
+                if let Some(flag) = self.cancels.lock().expect("cancel lock").remove(&id) {
+                    flag.store(true, Ordering::SeqCst);
+                }
+                return Err(e.into());
+            }
+        };
         self.jobs.lock().expect("jobs lock").insert(id.clone(), job);
-        self.broadcast(events);
+        if let Some(shard) = created.claimed {
+            if let Some(work) = ahead {
+                self.running_ahead
+                    .lock()
+                    .expect("ahead lock")
+                    .insert(id.clone(), work);
+            }
+            self.claimed_at_start
+                .lock()
+                .expect("claims lock")
+                .push(shard);
+        }
+        self.broadcast(created.events);
         Ok(Submitted {
-            execution,
+            execution: created.record,
             reused: false,
             warnings,
         })
@@ -384,6 +455,7 @@ impl<S: Store> Engine<S> {
         workspace: &str,
         request: &import::ImportRequest,
         options: &ExecutionOptions,
+        claim_first: bool,
     ) -> Result<Submitted> {
         crate::packs::check_name(&request.name)?;
         let resolved = ResolvedSpec::Import(request.into());
@@ -399,6 +471,7 @@ impl<S: Store> Engine<S> {
             options,
             job,
             Vec::new(),
+            claim_first,
         )
         .await
     }
@@ -486,8 +559,12 @@ impl<S: Store> Engine<S> {
         self.settle(shard, outcome).await.map(Some)
     }
 
-    /// Claims one runnable shard (of `only`, when given) under this engine's lease.
+    /// Claims one runnable shard (of `only`, when given) under this engine's lease: first one
+    /// claimed when [`Engine::start`] created its execution, else one from the store.
     async fn claim(&self, only: Option<&ExecutionId>) -> Result<Option<ClaimedShard>> {
+        if let Some(shard) = self.take_claimed_at_start(only) {
+            return Ok(Some(shard));
+        }
         let now = self.clock.now_ms();
         let Some((shard, events)) = self
             .store()
@@ -500,14 +577,18 @@ impl<S: Store> Engine<S> {
         Ok(Some(shard))
     }
 
+    fn take_claimed_at_start(&self, only: Option<&ExecutionId>) -> Option<ClaimedShard> {
+        let mut held = self.claimed_at_start.lock().expect("claims lock");
+        let at = held
+            .iter()
+            .position(|s| only.is_none_or(|id| *id == s.execution))?;
+        Some(held.swap_remove(at))
+    }
+
     /// Commits the outcome of a claimed shard: its results with its `done` state (and, when that
     /// completes the execution, the summary and final health in the same transaction), a failed
     /// attempt, or a stop.
-    async fn settle(
-        &self,
-        shard: ClaimedShard,
-        outcome: std::result::Result<jobs::ShardOutput, ShardFailure>,
-    ) -> Result<Settled> {
+    async fn settle(&self, shard: ClaimedShard, outcome: ShardResult) -> Result<Settled> {
         let now = self.clock.now_ms();
         let store = self.store();
         let completed = Arc::new(Mutex::new(None));
@@ -678,10 +759,20 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    async fn run_claimed(
-        &self,
-        shard: &ClaimedShard,
-    ) -> std::result::Result<jobs::ShardOutput, ShardFailure> {
+    async fn run_claimed(&self, shard: &ClaimedShard) -> ShardResult {
+        let ahead = (shard.idx == 0)
+            .then(|| {
+                self.running_ahead
+                    .lock()
+                    .expect("ahead lock")
+                    .remove(&shard.execution)
+            })
+            .flatten();
+        if let Some(work) = ahead {
+            return work
+                .await
+                .unwrap_or_else(|e| Err(ShardFailure::Error(ErrorClass::Internal, e.to_string())));
+        }
         if let Some(hook) = &self.fault
             && let Some((class, message)) = hook(&shard.execution, shard.idx, shard.attempt)
         {
@@ -702,7 +793,17 @@ impl<S: Store> Engine<S> {
     /// Runs an execution's shards on `workers` concurrent workers until it is finished, paused
     /// or cancelled (from this process or another), then returns its record.
     pub async fn run(&self, id: &ExecutionId, workers: usize) -> Result<ExecutionRecord> {
-        self.recover().await?;
+        // An execution this engine just started has nothing to recover (and the engine recovered
+        // when it opened).
+        let just_started = self
+            .claimed_at_start
+            .lock()
+            .expect("claims lock")
+            .iter()
+            .any(|s| s.execution == *id);
+        if !just_started {
+            self.recover().await?;
+        }
         let cancel = self.cancel_flag(id);
         let done = AtomicBool::new(false);
         // Wakes the watcher when the workers are done, and idle workers when a shard finished.
@@ -975,6 +1076,7 @@ impl<S: Store> Engine<S> {
                 // handle on the flag.
                 self.jobs.lock().expect("jobs lock").remove(&id);
                 self.cancels.lock().expect("cancel lock").remove(&id);
+                self.running_ahead.lock().expect("ahead lock").remove(&id);
             }
         }
         Ok(cancelled)

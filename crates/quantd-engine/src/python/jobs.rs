@@ -6,7 +6,9 @@
 use super::ipc::{ResultRows, bars_ipc, read_result};
 use super::{MAX_RESULT_BYTES, Python, params_json, shard_limits};
 use crate::error::Result;
-use crate::exec::jobs::{Job, ShardFailure, ShardOutput, payload_tickers, ticker_batches};
+use crate::exec::jobs::{
+    Job, ShardFailure, ShardOutput, bar_batches, payload_tickers, ticker_batches,
+};
 use crate::exec::spec::{ResolvedBacktest, ResolvedScan, ResolvedTest};
 use crate::exec::strategy::{EQUITY_CURVE_MAX_TICKERS, TickerBacktest, trade};
 use crate::scan::{self, Signals};
@@ -87,26 +89,6 @@ pub(super) fn wrong_kind(
     )
 }
 
-/// Plans ticker batches of about `shard_bars` bars.
-fn plan_by_bars(reader: &PackReader, tickers: &[usize], shard_bars: u64) -> Vec<Value> {
-    let entries = &reader.manifest().tickers;
-    let mut shards = Vec::new();
-    let mut batch: Vec<usize> = Vec::new();
-    let mut bars = 0;
-    for &t in tickers {
-        batch.push(t);
-        bars += entries[t].rows;
-        if bars >= shard_bars {
-            shards.push(serde_json::json!({ "tickers": std::mem::take(&mut batch) }));
-            bars = 0;
-        }
-    }
-    if !batch.is_empty() {
-        shards.push(serde_json::json!({ "tickers": batch }));
-    }
-    shards
-}
-
 /// The whole history of each ticker.
 fn full(reader: &PackReader, tickers: &[usize]) -> Vec<(usize, std::ops::Range<usize>)> {
     tickers
@@ -158,7 +140,7 @@ impl PyScanJob {
 
 impl Job for PyScanJob {
     fn plan(&self) -> Vec<Value> {
-        plan_by_bars(&self.reader, &self.tickers, self.shard_bars)
+        bar_batches(&self.reader, &self.tickers, self.shard_bars)
     }
 
     fn run(

@@ -242,6 +242,7 @@ pub async fn history(a: BenchHistoryArgs) -> anyhow::Result<ExitCode> {
             options: serde_json::json!({}),
             shards: vec![],
             now,
+            first_claim: None,
         };
         store.create_execution(&e).await?;
     }

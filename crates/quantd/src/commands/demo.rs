@@ -129,14 +129,14 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         max_attempts: 3,
     };
     let spec = super::run::submit_spec(request, Some(pack.id.to_string()), &run);
-    let sub = engine.submit(spec).await?;
+    let sub = engine.start(spec).await?;
     let rec = super::run::run_foreground(ctx, &engine, &sub.execution.id).await?;
     let summary = engine.summarize_scan(&rec.id).await?;
     println!("scan  {REFERENCE_SCANNER}");
     println!(
-        "      as execution {} ({} shards, fingerprint {})",
+        "      as execution {} ({}, fingerprint {})",
         rec.id,
-        rec.shards_total,
+        crate::output::count(rec.shards_total.into(), "shard"),
         &rec.fingerprint[..12]
     );
     super::scan::print_summary(&rec, &summary, false);
@@ -211,7 +211,7 @@ async fn backtest_and_sweep(
         Some(pack.into()),
         &run,
     );
-    let sub = engine.submit(spec).await?;
+    let sub = engine.start(spec).await?;
     let rec = super::run::run_foreground(ctx, engine, &sub.execution.id).await?;
     let results = engine.backtest_results(&rec.id).await?;
     let agg = quantd_engine::exec::strategy::aggregate(&results);
@@ -239,7 +239,7 @@ async fn backtest_and_sweep(
         constraint: Some("fast < slow".into()),
     };
     let spec = super::run::submit_spec(JobRequest::Sweep(sweep), Some(pack.into()), &run);
-    let sub = engine.submit(spec).await?;
+    let sub = engine.start(spec).await?;
     let rec = super::run::run_foreground(ctx, engine, &sub.execution.id).await?;
     println!("sweep     fast=5..20:5 × slow=20..60:20 (fast < slow) on 50 tickers:");
     super::strategy::write_sweep(

@@ -43,7 +43,12 @@ pub async fn submit_and_wait(
     spec: SubmitSpec,
     run: &RunArgs,
 ) -> anyhow::Result<Option<ExecutionRecord>> {
-    let sub = engine.submit(spec).await?;
+    // A foreground run claims its first shard as it creates the execution.
+    let sub = if run.detach {
+        engine.submit(spec).await?
+    } else {
+        engine.start(spec).await?
+    };
     for w in &sub.warnings {
         eprintln!("warning: {w}");
     }
@@ -66,13 +71,8 @@ pub async fn submit_and_wait(
     }
     if !ctx.json {
         eprintln!(
-            "execution {id}: {} shard{}",
-            sub.execution.shards_total,
-            if sub.execution.shards_total == 1 {
-                ""
-            } else {
-                "s"
-            }
+            "execution {id}: {}",
+            crate::output::count(sub.execution.shards_total.into(), "shard")
         );
     }
     Ok(Some(run_foreground(ctx, engine, &id).await?))
