@@ -104,6 +104,39 @@ async fn bare(packs: &Packs) -> Vec<(String, i32, Vec<u64>)> {
         .collect()
 }
 
+/// Claims the next shard of `id` straight from the store, as the worker `owner` (30 s lease).
+async fn claim_as(
+    engine: &Engine,
+    owner: &str,
+    clock: &ManualClock,
+    id: &ExecutionId,
+) -> quantd_store::ClaimedShard {
+    let now = clock.now();
+    let (shard, _) = engine
+        .store()
+        .claim_shard(owner, now, now + 30_000, Some(id))
+        .await
+        .unwrap()
+        .expect("a claimable shard");
+    shard
+}
+
+/// How a test submits: for any worker ([`Engine::submit`]) or to run here ([`Engine::start`]).
+enum Submit {
+    Queue,
+    RunHere,
+}
+
+/// Submits the scan with default options; returns its id.
+async fn default_scan(engine: &Engine, how: Submit) -> ExecutionId {
+    let spec = scan(ExecutionOptions::default());
+    let sub = match how {
+        Submit::Queue => engine.submit(spec).await,
+        Submit::RunHere => engine.start(spec).await,
+    };
+    sub.unwrap().execution.id
+}
+
 async fn drain(engine: &Engine, id: &ExecutionId) -> Vec<Step> {
     let mut steps = vec![];
     while let Some(s) = engine.step(Some(id)).await.unwrap() {
@@ -405,25 +438,10 @@ async fn shards_of_a_dead_worker_run_again_without_duplicates() {
     let (_d, packs) = setup(60).await;
     let clock = ManualClock::new(1_000_000);
     let first = engine(&packs, clock.clone()).await;
-    let id = first
-        .submit(scan(ExecutionOptions::default()))
-        .await
-        .unwrap()
-        .execution
-        .id;
+    let id = default_scan(&first, Submit::Queue).await;
     first.step(Some(&id)).await.unwrap();
     // A worker that claimed shard 1 and died (its lock file does not exist).
-    let (claimed, _) = first
-        .store()
-        .claim_shard(
-            "worker-dead-0",
-            clock.now(),
-            clock.now() + 30_000,
-            Some(&id),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let claimed = claim_as(&first, "worker-dead-0", &clock, &id).await;
     assert_eq!(claimed.idx, 1);
     drop(first);
     let second = engine(&packs, clock.clone()).await; // recovers on start
@@ -472,21 +490,11 @@ async fn a_started_execution_holds_its_first_shard_and_runs_it_first() {
             .all(|s| s.state == ShardState::Pending && s.attempt == 0)
     );
     // Nobody else can claim it: it is leased to this engine.
-    let other = engine
-        .store()
-        .claim_shard(
-            "worker-other-0",
-            clock.now(),
-            clock.now() + 30_000,
-            Some(&id),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(other.0.idx, 1, "the next claim skips the held shard");
+    let other = claim_as(&engine, "worker-other-0", &clock, &id).await;
+    assert_eq!(other.idx, 1, "the next claim skips the held shard");
     engine
         .store()
-        .release_shard(&other.0, "worker-other-0")
+        .release_shard(&other, "worker-other-0")
         .await
         .unwrap();
 
@@ -528,12 +536,7 @@ async fn the_first_shard_of_a_starter_that_died_runs_again() {
     let (_d, packs) = setup(60).await;
     let clock = ManualClock::new(1_000_000);
     let first = engine(&packs, clock.clone()).await;
-    let id = first
-        .start(scan(ExecutionOptions::default()))
-        .await
-        .unwrap()
-        .execution
-        .id;
+    let id = default_scan(&first, Submit::RunHere).await;
     drop(first);
     let second = engine(&packs, clock.clone()).await; // recovers on start
     let steps = drain(&second, &id).await;
