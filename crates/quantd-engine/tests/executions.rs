@@ -7,7 +7,9 @@ use quantd_data::SynthSpec;
 use quantd_engine::exec::clock::ManualClock;
 use quantd_engine::exec::retry::RetryPolicy;
 use quantd_engine::exec::spec::{CodeChoice, JobRequest, ScanRequest, SubmitSpec};
-use quantd_engine::exec::{Engine, EngineOptions, ExecutionOptions, ShardFailurePolicy, Step};
+use quantd_engine::exec::{
+    Engine, EngineOptions, ExecutionOptions, FaultHook, ShardFailurePolicy, Step,
+};
 use quantd_engine::scan::Signals;
 use quantd_engine::{DataDir, Packs};
 use quantd_store::prelude::*;
@@ -119,6 +121,11 @@ async fn claim_as(
         .unwrap()
         .expect("a claimable shard");
     shard
+}
+
+/// A fault: shard 1 fails with a non-retryable data error, every attempt.
+fn shard_1_has_bad_data() -> Arc<FaultHook> {
+    Arc::new(|_, shard, _| (shard == 1).then(|| (ErrorClass::Data, "bad ticker data".to_string())))
 }
 
 /// How a test submits: for any worker ([`Engine::submit`]) or to run here ([`Engine::start`]).
@@ -305,16 +312,9 @@ async fn non_retryable_errors_fail_fast_or_continue_by_policy() {
     let clock = ManualClock::new(1_000_000);
     let engine = engine(&packs, clock.clone())
         .await
-        .with_fault(Arc::new(|_, shard, _| {
-            (shard == 1).then(|| (ErrorClass::Data, "bad ticker data".to_string()))
-        }));
+        .with_fault(shard_1_has_bad_data());
 
-    let id = engine
-        .submit(scan(ExecutionOptions::default()))
-        .await
-        .unwrap()
-        .execution
-        .id;
+    let id = default_scan(&engine, Submit::Queue).await;
     let steps = drain(&engine, &id).await;
     assert_eq!(
         steps[1],
@@ -363,12 +363,7 @@ async fn non_retryable_errors_fail_fast_or_continue_by_policy() {
 async fn pause_stops_new_shards_and_resume_continues() {
     let (_d, packs) = setup(60).await;
     let engine = engine(&packs, ManualClock::new(1_000_000)).await;
-    let id = engine
-        .submit(scan(ExecutionOptions::default()))
-        .await
-        .unwrap()
-        .execution
-        .id;
+    let id = default_scan(&engine, Submit::Queue).await;
     assert!(engine.step(Some(&id)).await.unwrap().is_some());
     assert_eq!(
         engine.pause(&id).await.unwrap().state,
@@ -398,12 +393,7 @@ async fn pause_stops_new_shards_and_resume_continues() {
 async fn cancel_stops_a_running_execution_within_a_second_and_keeps_results() {
     let (_d, packs) = setup(400).await;
     let engine = Arc::new(Engine::new(packs.clone(), options()).await.unwrap());
-    let id = engine
-        .submit(scan(ExecutionOptions::default()))
-        .await
-        .unwrap()
-        .execution
-        .id;
+    let id = default_scan(&engine, Submit::Queue).await;
     let mut live = engine.subscribe();
     let runner = {
         let (engine, id) = (engine.clone(), id.clone());
@@ -693,12 +683,7 @@ async fn a_cancel_from_another_process_reaches_this_engines_shards() {
     let clock = ManualClock::new(1_000_000);
     let here = engine(&packs, clock.clone()).await;
     let elsewhere = engine(&packs, clock.clone()).await;
-    let id = here
-        .submit(scan(ExecutionOptions::default()))
-        .await
-        .unwrap()
-        .execution
-        .id;
+    let id = default_scan(&here, Submit::Queue).await;
     assert!(matches!(
         here.step(Some(&id)).await.unwrap(),
         Some(Step::Done { .. })
@@ -804,15 +789,8 @@ async fn run_stops_the_shard_claimed_ahead_when_a_failure_ends_the_execution() {
     let engine = Engine::new(packs.clone(), options())
         .await
         .unwrap()
-        .with_fault(Arc::new(|_, shard, _| {
-            (shard == 1).then(|| (ErrorClass::Data, "bad ticker data".to_string()))
-        }));
-    let id = engine
-        .submit(scan(ExecutionOptions::default()))
-        .await
-        .unwrap()
-        .execution
-        .id;
+        .with_fault(shard_1_has_bad_data());
+    let id = default_scan(&engine, Submit::Queue).await;
     let rec = engine.run(&id, 2).await.unwrap();
     assert_eq!(rec.state, ExecutionState::Failed);
     let shards = engine.store().shards(&id).await.unwrap();

@@ -39,18 +39,23 @@ fn only_job_cgroup(parent: &Path) -> std::path::PathBuf {
     job
 }
 
+/// The job ran and saw no `RLIMIT_AS`: under a cgroup the memory limit is the cgroup's.
+fn expect_rlimit_as_lifted(o: &quantd_sandbox::Outcome) {
+    expect(o, Verdict::Ok);
+    assert_eq!(
+        stdout(o),
+        "(-1, -1)\n",
+        "RLIMIT_AS is lifted under a cgroup"
+    );
+}
+
 #[test]
 fn a_cold_job_is_moved_into_its_own_cgroup_before_it_runs() {
     let parent = fake_delegated_cgroup();
     let mut c = config();
     c.memory_cgroup = Some(parent.path().to_path_buf());
     let o = run_with(&c, Job::script(SHOW_RLIMIT_AS));
-    expect(&o, Verdict::Ok);
-    assert_eq!(
-        stdout(&o),
-        "(-1, -1)\n",
-        "RLIMIT_AS is lifted under a cgroup"
-    );
+    expect_rlimit_as_lifted(&o);
     let job = only_job_cgroup(parent.path());
     let pid: i32 = std::fs::read_to_string(job.join("cgroup.procs"))
         .unwrap()
@@ -73,12 +78,7 @@ fn a_warm_job_moves_itself_into_its_own_cgroup() {
     let o = z
         .run(&Job::script(SHOW_RLIMIT_AS), &CancelToken::new())
         .unwrap();
-    expect(&o, Verdict::Ok);
-    assert_eq!(
-        stdout(&o),
-        "(-1, -1)\n",
-        "RLIMIT_AS is lifted under a cgroup"
-    );
+    expect_rlimit_as_lifted(&o);
     let job = only_job_cgroup(parent.path());
     assert_eq!(
         std::fs::read_to_string(job.join("cgroup.procs")).unwrap(),
