@@ -110,3 +110,55 @@ mod tests {
         }
     }
 }
+
+/// `message` cut to at most about `max` bytes: its head and tail (where a traceback's cause is)
+/// around a note of how many bytes were left out. Messages of users' code and data reach the
+/// store and every list of executions; none may grow them without bound.
+pub fn bounded_message(message: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if message.len() <= max {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let keep = max.saturating_sub(64) / 2;
+    let head_end = floor_char_boundary(message, keep);
+    let tail_start = ceil_char_boundary(message, message.len() - keep);
+    let cut = tail_start - head_end;
+    std::borrow::Cow::Owned(format!(
+        "{} … [{cut} bytes cut] … {}",
+        &message[..head_end],
+        &message[tail_start..]
+    ))
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::bounded_message;
+
+    #[test]
+    fn long_messages_keep_head_and_tail_and_say_what_was_cut() {
+        assert_eq!(bounded_message("short", 100), "short");
+        let long = format!("{}é{}", "a".repeat(5000), "z".repeat(5000));
+        let b = bounded_message(&long, 1000);
+        assert!(b.len() <= 1000, "{}", b.len());
+        assert!(b.starts_with("aaa") && b.ends_with("zzz"));
+        assert!(b.contains("bytes cut]"), "{b}");
+        // Never splits a character.
+        for max in 60..80 {
+            let s = "é".repeat(100);
+            assert!(bounded_message(&s, max).len() <= max);
+        }
+    }
+}

@@ -17,7 +17,7 @@ pub mod progress;
 pub mod spec;
 pub mod state;
 
-pub use error::{ErrorClass, IllegalTransition};
+pub use error::{ErrorClass, IllegalTransition, bounded_message};
 pub use event::{Event, EventRecord};
 pub use ids::{CodeVersionId, ExecutionId, IdError, PackId, ShardId};
 pub use pack::{PackState, Rights};

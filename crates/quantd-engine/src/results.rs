@@ -244,7 +244,12 @@ impl<W: Write + Send> ResultWriter<W> {
     }
 }
 
+/// Columns are padded to align up to this many characters; a longer cell is written whole and
+/// the rest of its row shifts (a table never pads every row to one giant cell).
+const ALIGN_WIDTH_MAX: usize = 48;
+
 /// Aligned plain or Markdown table; without `with_header`, only the rows (a later chunk).
+/// Markdown cells escape `|` and line breaks, so any text stays one cell.
 pub fn write_table<W: Write>(
     w: &mut W,
     header: &[String],
@@ -252,17 +257,32 @@ pub fn write_table<W: Write>(
     markdown: bool,
     with_header: bool,
 ) -> std::io::Result<()> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let cell = |c: &str| -> String {
+        if markdown {
+            c.replace('|', "\\|").replace(['\n', '\r'], " ")
+        } else {
+            c.to_string()
+        }
+    };
+    let mut widths: Vec<usize> = header.iter().map(|h| cell(h).chars().count()).collect();
     for r in rows {
         for (wd, c) in widths.iter_mut().zip(r) {
-            *wd = (*wd).max(c.chars().count());
+            *wd = (*wd).max(cell(c).chars().count());
         }
+    }
+    for wd in &mut widths {
+        *wd = (*wd).min(ALIGN_WIDTH_MAX);
     }
     let line = |w: &mut W, cells: &[String]| -> std::io::Result<()> {
         let parts: Vec<String> = cells
             .iter()
             .zip(&widths)
-            .map(|(c, wd)| format!("{c:<wd$}"))
+            .map(|(c, &wd)| {
+                let mut c = cell(c);
+                let n = c.chars().count();
+                c.extend(std::iter::repeat_n(' ', wd.saturating_sub(n)));
+                c
+            })
             .collect();
         if markdown {
             writeln!(w, "| {} |", parts.join(" | "))
@@ -330,6 +350,25 @@ mod tests {
         let mut out = Vec::new();
         write_signals(&sample(), format, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn giant_and_odd_cells_neither_panic_nor_break_a_markdown_row() {
+        let long = "x".repeat(1_000_000);
+        let header = vec!["ticker".to_string(), long.clone()];
+        let rows = vec![vec!["A|B\nC".to_string(), "1".to_string()]];
+        for markdown in [true, false] {
+            let mut out = Vec::new();
+            write_table(&mut out, &header, &rows, markdown, true).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains(&long), "the long name is written whole");
+            // The short column is not padded to a million characters.
+            assert!(text.len() < 1_000_300, "{}", text.len());
+            if markdown {
+                assert!(text.contains("A\\|B C"), "{}", &text[text.len() - 60..]);
+                assert_eq!(text.lines().count(), 3);
+            }
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use quantd_core::ExecutionId;
 use quantd_engine::exec::Engine;
+use quantd_engine::exec::pool::{Pool, PoolOptions};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -87,8 +88,8 @@ pub struct AppState {
 struct Inner {
     engine: Arc<Engine>,
     options: ServerOptions,
-    metrics: metrics::Metrics,
-    workers: workers::Pool,
+    metrics: Arc<metrics::Metrics>,
+    workers: Arc<Pool>,
     /// `true` once shutdown began: streams close with a final event.
     shutdown: watch::Sender<bool>,
     /// Which workspace owns an execution, for filtering the broadcast of all events.
@@ -101,11 +102,18 @@ impl AppState {
     /// State over an engine (the server's only way to do anything).
     pub fn new(engine: Arc<Engine>, options: ServerOptions) -> AppState {
         let (shutdown, _) = watch::channel(false);
+        let metrics = Arc::new(metrics::Metrics::default());
+        let pool_options = PoolOptions {
+            workers: options.workers,
+            health_every_ms: options.health_every.as_millis() as i64,
+            ..PoolOptions::default()
+        };
+        let workers = Pool::with_observer(engine.clone(), pool_options, metrics.clone());
         AppState {
             inner: Arc::new(Inner {
                 engine,
-                metrics: metrics::Metrics::default(),
-                workers: workers::Pool::new(options.workers),
+                metrics,
+                workers,
                 options,
                 shutdown,
                 owners: Mutex::new(HashMap::new()),
@@ -129,7 +137,8 @@ impl AppState {
         &self.inner.metrics
     }
 
-    fn workers(&self) -> &workers::Pool {
+    /// The engine's worker pool serving this process.
+    pub fn workers(&self) -> &Arc<Pool> {
         &self.inner.workers
     }
 

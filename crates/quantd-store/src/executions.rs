@@ -117,6 +117,9 @@ pub struct ExecutionRecord {
     pub error_message: Option<String>,
     /// Metrics of the finished execution (JSON).
     pub summary: Option<Value>,
+    /// Failed as quarantined: a shard crashed its worker too often (`quantd resume --force` runs
+    /// it again).
+    pub quarantined: bool,
     /// Created (Unix ms).
     pub created_at: Millis,
     /// First shard started (Unix ms).
@@ -136,6 +139,8 @@ pub struct ClaimedShard {
     pub attempt: u32,
     /// The slice of work (JSON).
     pub payload: Value,
+    /// Earlier attempts that crashed (see [`FailureOutcome::Quarantine`]).
+    pub crashes: u32,
 }
 
 /// A shard as stored.
@@ -206,6 +211,34 @@ pub enum FailureOutcome {
     FailExecution,
     /// The shard fails for good; the execution goes on (`continue` policy).
     Continue,
+    /// The shard crashed its worker too often: it fails for good and its execution fails as
+    /// quarantined, whatever its failure policy.
+    Quarantine,
+}
+
+/// A failed attempt of a shard, as [`ExecutionQueue::fail_shard`] records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptFailure<'a> {
+    /// The error's class.
+    pub class: ErrorClass,
+    /// What went wrong (the engine bounds its size).
+    pub message: &'a str,
+    /// The attempt crashed (a panic) rather than failing with an error: counted towards
+    /// quarantine.
+    pub crash: bool,
+    /// What follows.
+    pub outcome: FailureOutcome,
+}
+
+/// What [`ExecutionQueue::recover_shards`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovered {
+    /// Shards returned to the queue.
+    pub requeued: u64,
+    /// Executions failed as quarantined.
+    pub quarantined: Vec<ExecutionId>,
+    /// The events those quarantines appended.
+    pub events: Vec<EventRecord>,
 }
 
 /// Filters for [`SqliteStore::list_executions`].
@@ -286,6 +319,7 @@ fn record_from_row(r: &SqliteRow) -> Result<ExecutionRecord> {
         error_class: class.as_deref().map(parse).transpose()?,
         error_message: r.try_get("error_message")?,
         summary: summary.as_deref().map(json).transpose()?,
+        quarantined: r.try_get::<i64, _>("quarantined")? != 0,
         created_at: r.try_get("created_at")?,
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,
@@ -611,6 +645,62 @@ async fn end_execution(
     Ok(vec![append(tx, exec, now, ev).await?])
 }
 
+/// Records a shard failed for good (already `failed` in `tx`) with its events, then ends the
+/// execution: `Some(false)` fails it, `Some(true)` fails it as quarantined, `None` completes it if
+/// nothing is left to run. An execution that already ended (another shard failed it first, or it
+/// was cancelled) keeps its end: only the shard's failure is recorded.
+async fn failed_for_good(
+    tx: &mut Transaction<'_, Sqlite>,
+    exec: &ExecutionId,
+    idx: u32,
+    now: Millis,
+    class: ErrorClass,
+    message: &str,
+    ending: Option<bool>,
+) -> Result<Vec<EventRecord>> {
+    sqlx::query(
+        "UPDATE shards SET state = 'failed', error_class = ?, error_message = ?, finished_at = ?, \
+         lease_owner = NULL, lease_expires_at = NULL WHERE execution_id = ? AND idx = ?",
+    )
+    .bind(class.as_str())
+    .bind(message)
+    .bind(now)
+    .bind(exec.as_str())
+    .bind(idx as i64)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE executions SET shards_failed = shards_failed + 1 WHERE id = ?")
+        .bind(exec.as_str())
+        .execute(&mut **tx)
+        .await?;
+    let ev = Event::ShardFailed {
+        shard: idx,
+        class,
+        message: message.to_string(),
+    };
+    let mut events = vec![append(tx, exec, now, ev).await?];
+    let progress = progress_event(tx, exec, now).await?;
+    events.push(append(tx, exec, now, progress).await?);
+    let active = exec_state(tx, exec)
+        .await?
+        .is_some_and(|s| !s.is_terminal());
+    match ending {
+        Some(quarantine) if active => {
+            if quarantine {
+                sqlx::query("UPDATE executions SET quarantined = 1 WHERE id = ?")
+                    .bind(exec.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            let error = Some((class, message));
+            events.extend(end_execution(tx, exec, now, ExecutionState::Failed, error).await?);
+        }
+        Some(_) => {}
+        None => events.extend(finish_if_done(tx, exec, now).await?),
+    }
+    Ok(events)
+}
+
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
     async fn create_execution(&self, e: &NewExecution) -> Result<Created> {
@@ -665,6 +755,7 @@ impl ExecutionQueue for SqliteStore {
             idx: 0,
             attempt: 1,
             payload: e.shards[0].clone(),
+            crashes: 0,
         });
         Ok(Created {
             record: rec,
@@ -684,13 +775,13 @@ impl ExecutionQueue for SqliteStore {
     ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // Picks and leases the shard in one statement (the writer lock is held: no race).
-        let row: Option<(String, i64, i64, String, String)> = sqlx::query_as(
+        let row: Option<(String, i64, i64, String, i64, String)> = sqlx::query_as(
             "UPDATE shards SET state = 'running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
              WHERE (execution_id, idx) = (\
                SELECT s.execution_id, s.idx FROM shards s JOIN executions e ON e.id = s.execution_id \
                WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ?) \
                ORDER BY e.created_at, e.id, s.idx LIMIT 1) \
-             RETURNING execution_id, idx, attempt, payload, (SELECT state FROM executions WHERE id = shards.execution_id)",
+             RETURNING execution_id, idx, attempt, payload, crashes, (SELECT state FROM executions WHERE id = shards.execution_id)",
         )
         .bind(owner)
         .bind(lease_until)
@@ -700,7 +791,7 @@ impl ExecutionQueue for SqliteStore {
         .bind(only.map(|o| o.as_str()))
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((exec, idx, attempt, payload, state)) = row else {
+        let Some((exec, idx, attempt, payload, crashes, state)) = row else {
             tx.rollback().await?;
             return Ok(None);
         };
@@ -740,6 +831,7 @@ impl ExecutionQueue for SqliteStore {
                 idx: idx as u32,
                 attempt: attempt as u32,
                 payload,
+                crashes: crashes as u32,
             },
             events,
         )))
@@ -872,25 +964,23 @@ impl ExecutionQueue for SqliteStore {
     }
 
     /// Records a failed attempt and what follows from it.
-    #[allow(clippy::too_many_arguments)]
     async fn fail_shard(
         &self,
         shard: &ClaimedShard,
         owner: &str,
         now: Millis,
-        class: ErrorClass,
-        message: &str,
-        outcome: FailureOutcome,
+        failure: &AttemptFailure<'_>,
     ) -> Result<Commit> {
         let exec = &shard.execution;
+        let (class, message, outcome) = (failure.class, failure.message, &failure.outcome);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let (state, not_before) = match outcome {
-            FailureOutcome::RetryAt(t) => ("pending", t),
+            FailureOutcome::RetryAt(t) => ("pending", *t),
             _ => ("failed", 0),
         };
         let updated = sqlx::query(
             "UPDATE shards SET state = ?, not_before = ?, error_class = ?, error_message = ?, lease_owner = NULL, \
-             lease_expires_at = NULL, finished_at = CASE WHEN ? = 'failed' THEN ? END \
+             lease_expires_at = NULL, finished_at = CASE WHEN ? = 'failed' THEN ? END, crashes = crashes + ? \
              WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND attempt = ?",
         )
         .bind(state)
@@ -899,6 +989,7 @@ impl ExecutionQueue for SqliteStore {
         .bind(message)
         .bind(state)
         .bind(now)
+        .bind(i64::from(failure.crash))
         .bind(exec.as_str())
         .bind(shard.idx as i64)
         .bind(owner)
@@ -913,8 +1004,7 @@ impl ExecutionQueue for SqliteStore {
             .bind(exec.as_str())
             .execute(&mut *tx)
             .await?;
-        let mut events = Vec::new();
-        match outcome {
+        let events = match outcome {
             FailureOutcome::RetryAt(t) => {
                 let ev = Event::ShardRetrying {
                     shard: shard.idx,
@@ -922,37 +1012,19 @@ impl ExecutionQueue for SqliteStore {
                     delay_ms: (t - now).max(0) as u64,
                     class,
                 };
-                events.push(append(&mut tx, exec, now, ev).await?);
+                vec![append(&mut tx, exec, now, ev).await?]
             }
-            FailureOutcome::FailExecution | FailureOutcome::Continue => {
-                sqlx::query("UPDATE executions SET shards_failed = shards_failed + 1 WHERE id = ?")
-                    .bind(exec.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                let ev = Event::ShardFailed {
-                    shard: shard.idx,
-                    class,
-                    message: message.to_string(),
+            FailureOutcome::FailExecution
+            | FailureOutcome::Continue
+            | FailureOutcome::Quarantine => {
+                let ending = match outcome {
+                    FailureOutcome::Continue => None,
+                    FailureOutcome::Quarantine => Some(true),
+                    _ => Some(false),
                 };
-                events.push(append(&mut tx, exec, now, ev).await?);
-                let progress = progress_event(&mut tx, exec, now).await?;
-                events.push(append(&mut tx, exec, now, progress).await?);
-                if outcome == FailureOutcome::FailExecution {
-                    events.extend(
-                        end_execution(
-                            &mut tx,
-                            exec,
-                            now,
-                            ExecutionState::Failed,
-                            Some((class, message)),
-                        )
-                        .await?,
-                    );
-                } else {
-                    events.extend(finish_if_done(&mut tx, exec, now).await?);
-                }
+                failed_for_good(&mut tx, exec, shard.idx, now, class, message, ending).await?
             }
-        }
+        };
         tx.commit().await?;
         Ok(Commit::Committed(events))
     }
@@ -984,6 +1056,18 @@ impl ExecutionQueue for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Returns every shard `owner` holds to `pending`.
+    async fn release_owned(&self, owner: &str) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE state = 'running' AND lease_owner = ?",
+        )
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
     }
 
     /// Pauses, resumes or cancels an execution (checked against the state machine).
@@ -1046,31 +1130,116 @@ impl ExecutionQueue for SqliteStore {
     }
 
     /// Returns to `pending` the running shards whose lease expired or whose owner is dead
-    /// (`owner_alive` answers for each owner). Returns how many.
-    async fn recover_shards(&self, now: Millis, owner_alive: impl Fn(&str) -> bool) -> Result<u64> {
-        let rows: Vec<(String, i64, Option<String>, Option<i64>)> =
-            sqlx::query_as("SELECT execution_id, idx, lease_owner, lease_expires_at FROM shards WHERE state = 'running'")
-                .fetch_all(&self.pool)
-                .await?;
-        let mut n = 0;
-        for (exec, idx, owner, expires) in rows {
+    /// (`owner_alive` answers for each owner), each with one more crash; a shard reaching
+    /// `quarantine_after` crashes fails and quarantines its execution instead.
+    async fn recover_shards(
+        &self,
+        now: Millis,
+        owner_alive: impl Fn(&str) -> bool,
+        quarantine_after: u32,
+    ) -> Result<Recovered> {
+        let rows: Vec<(String, i64, Option<String>, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT execution_id, idx, lease_owner, lease_expires_at, crashes FROM shards WHERE state = 'running'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut done = Recovered::default();
+        for (exec, idx, owner, expires, crashes) in rows {
             let dead = owner.as_deref().is_none_or(|o| !owner_alive(o))
                 || expires.is_none_or(|t| t <= now);
             if !dead {
                 continue;
             }
-            let r = sqlx::query(
-                "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
-                 WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner IS ?",
-            )
-            .bind(&exec)
-            .bind(idx)
-            .bind(&owner)
-            .execute(&self.writer)
-            .await?;
-            n += r.rows_affected();
+            let crashes = crashes + 1;
+            let quarantine = quarantine_after > 0 && crashes >= i64::from(quarantine_after);
+            let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+            // Still the same dead claim (another process may have recovered it meanwhile)?
+            let requeue = if quarantine {
+                "UPDATE shards SET crashes = ? WHERE execution_id = ? AND idx = ? AND state = 'running' \
+                 AND lease_owner IS ?"
+            } else {
+                "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, \
+                 lease_expires_at = NULL, crashes = ? WHERE execution_id = ? AND idx = ? AND state = 'running' \
+                 AND lease_owner IS ?"
+            };
+            let r = sqlx::query(requeue)
+                .bind(crashes)
+                .bind(&exec)
+                .bind(idx)
+                .bind(&owner)
+                .execute(&mut *tx)
+                .await?;
+            if r.rows_affected() == 1 && quarantine {
+                let id: ExecutionId = exec.parse().map_err(corrupt)?;
+                let message = format!(
+                    "quarantined after {crashes} crashes: the worker running shard {idx} died (process \
+                     killed, out of memory, or lease expired); `quantd resume --force {id}` runs it again"
+                );
+                let events = failed_for_good(
+                    &mut tx,
+                    &id,
+                    idx as u32,
+                    now,
+                    ErrorClass::Internal,
+                    &message,
+                    Some(true),
+                )
+                .await?;
+                done.quarantined.push(id);
+                done.events.extend(events);
+            } else {
+                done.requeued += r.rows_affected();
+            }
+            tx.commit().await?;
         }
-        Ok(n)
+        Ok(done)
+    }
+
+    /// Runs a quarantined execution again.
+    async fn requeue_quarantined(
+        &self,
+        exec: &ExecutionId,
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<(String, i64, Option<i64>)> =
+            sqlx::query_as("SELECT state, quarantined, started_at FROM executions WHERE id = ?")
+                .bind(exec.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((state, quarantined, started)) = row else {
+            return Err(StoreError::Conflict(format!("execution {exec} not found")));
+        };
+        if state != "failed" || quarantined == 0 {
+            return Err(StoreError::Conflict(format!(
+                "execution {exec} is {state} and not quarantined; --force only resumes quarantined executions"
+            )));
+        }
+        sqlx::query(
+            "UPDATE shards SET state = 'pending', attempt = 0, crashes = 0, not_before = 0, error_class = NULL, \
+             error_message = NULL, finished_at = NULL WHERE execution_id = ? AND state IN ('failed', 'cancelled')",
+        )
+        .bind(exec.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // Failed is final for every other path: this is the one explicit way back, so it does not
+        // go through the state machine.
+        let to = if started.is_some() {
+            "running"
+        } else {
+            "pending"
+        };
+        sqlx::query(
+            "UPDATE executions SET state = ?, quarantined = 0, shards_failed = 0, error_class = NULL, \
+             error_message = NULL, finished_at = NULL WHERE id = ?",
+        )
+        .bind(to)
+        .bind(exec.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let ev = append(&mut tx, exec, now, Event::ExecutionResumed).await?;
+        tx.commit().await?;
+        Ok(vec![ev])
     }
 
     /// One execution.

@@ -16,8 +16,9 @@ mod traits;
 pub use code::{CodeName, CodeVersion};
 pub use error::{Result, StoreError};
 pub use executions::{
-    ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord, FailureOutcome,
-    HealthSnapshot, Lease, Millis, NewExecution, OnComplete, QueueStats, ShardRecord,
+    AttemptFailure, ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord,
+    FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete, QueueStats, Recovered,
+    ShardRecord,
 };
 pub use packs::{NewPack, PackRecord};
 pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_code.sql")),
     (3, include_str!("../migrations/0003_executions.sql")),
     (4, include_str!("../migrations/0004_workspaces.sql")),
+    (5, include_str!("../migrations/0005_quarantine.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -17,14 +17,12 @@
 use crate::code::{Added, CodeName, CodeVersion};
 use crate::error::{Result, StoreError};
 use crate::executions::{
-    ClaimedShard, Commit, Created, ExecutionFilter, ExecutionRecord, FailureOutcome, Millis,
-    NewExecution, OnComplete, QueueStats, ShardRecord,
+    AttemptFailure, ClaimedShard, Commit, Created, ExecutionFilter, ExecutionRecord, Millis,
+    NewExecution, OnComplete, QueueStats, Recovered, ShardRecord,
 };
 use crate::packs::{NewPack, PackRecord};
 use crate::tokens::{IdempotencyRecord, NewToken, TokenRecord};
-use quantd_core::{
-    CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
-};
+use quantd_core::{CodeVersionId, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights};
 use serde_json::Value;
 use std::future::Future;
 
@@ -225,15 +223,15 @@ pub trait ExecutionQueue {
         on_complete: Option<OnComplete>,
     ) -> impl Future<Output = Result<Commit>> + Send;
 
-    /// Records a failed attempt: retry later, fail the shard, or fail the execution.
+    /// Records a failed attempt: retry later, fail the shard, or fail (or quarantine) the
+    /// execution. A second shard failing an execution that already ended is recorded on the shard
+    /// only.
     fn fail_shard(
         &self,
         shard: &ClaimedShard,
         owner: &str,
         now: Millis,
-        class: ErrorClass,
-        message: &str,
-        outcome: FailureOutcome,
+        failure: &AttemptFailure<'_>,
     ) -> impl Future<Output = Result<Commit>> + Send;
 
     /// Marks a shard stopped by a cancellation.
@@ -251,6 +249,10 @@ pub trait ExecutionQueue {
         owner: &str,
     ) -> impl Future<Output = Result<bool>> + Send;
 
+    /// Returns every shard `owner` holds to `pending` without counting an attempt or a crash
+    /// (a graceful shutdown whose grace period ended). Returns how many.
+    fn release_owned(&self, owner: &str) -> impl Future<Output = Result<u64>> + Send;
+
     /// Pauses, resumes or cancels an execution (checked against the state machine).
     fn change_execution_state(
         &self,
@@ -259,12 +261,24 @@ pub trait ExecutionQueue {
         now: Millis,
     ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
 
-    /// Returns to `pending` every running shard whose lease expired or whose owner is dead.
+    /// Returns to `pending` every running shard whose lease expired or whose owner is dead,
+    /// counting a crash on it; a shard that reaches `quarantine_after` crashes (0: never) fails
+    /// instead, and its execution fails as quarantined.
     fn recover_shards(
         &self,
         now: Millis,
         owner_alive: impl Fn(&str) -> bool + Send,
-    ) -> impl Future<Output = Result<u64>> + Send;
+        quarantine_after: u32,
+    ) -> impl Future<Output = Result<Recovered>> + Send;
+
+    /// Runs a quarantined execution again (`quantd resume --force`): its failed and cancelled
+    /// shards return to `pending` with their crash counts cleared, and it is running (or pending,
+    /// if no shard ever started) again. A conflict if the execution is not quarantined.
+    fn requeue_quarantined(
+        &self,
+        exec: &ExecutionId,
+        now: Millis,
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
 
     /// One execution.
     fn execution(

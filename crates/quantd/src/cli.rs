@@ -64,7 +64,7 @@ pub enum Command {
     /// Pause an execution: no new shard starts; running ones finish.
     Pause(ExecArg),
     /// Resume a paused or interrupted execution and run it here, in the foreground.
-    Resume(ExecArg),
+    Resume(ResumeArgs),
     /// Cancel an execution: running shards stop within a second; committed results stay readable.
     Cancel(ExecArg),
     /// Past executions, newest first.
@@ -440,6 +440,17 @@ pub struct RunArgs {
 pub struct ExecArg {
     /// The execution id (`ex_…`).
     pub execution: String,
+}
+
+/// Arguments of `resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The execution id (`ex_…`).
+    pub execution: String,
+    /// Run a quarantined execution again (one whose shard crashed its worker too often): its
+    /// crashed shards get a fresh start.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `results`.

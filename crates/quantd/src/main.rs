@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(commands::run(cli));
+    // Work left on the blocking pool (a shard abandoned at shutdown) must not keep the process
+    // alive: its shard was given back to the queue.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     if std::env::var_os(cli::env::QUANTD_REPORT_PEAK_RSS).is_some() {
         report_peak_rss();
     }
@@ -63,6 +66,7 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -47,6 +47,9 @@ pub enum ShardFailure {
     Cancelled,
     /// An error of this class.
     Error(ErrorClass, String),
+    /// The work panicked (a bug, or input the code did not expect): class `internal`, and it
+    /// counts towards the shard's quarantine.
+    Crash(String),
 }
 
 impl From<quantd_data::DataError> for ShardFailure {

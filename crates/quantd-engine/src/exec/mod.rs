@@ -9,16 +9,18 @@
 //! shard with [`Engine::step`] and a [`clock::ManualClock`].
 
 pub mod clock;
+mod guard;
 pub mod health;
 pub mod import;
 pub(crate) mod jobs;
+pub mod pool;
 pub mod retry;
 pub mod spec;
 pub mod strategy;
 
 use crate::error::{EngineError, Result};
 use crate::locks::{HeldLock, is_held, new_token};
-use crate::packs::{Packs, blocking};
+use crate::packs::Packs;
 use clock::{Clock, SystemClock};
 use jobs::{Job, ShardFailure};
 use quantd_core::state::StateMachine;
@@ -77,6 +79,13 @@ pub struct EngineOptions {
     /// Only for machines that cannot create namespaces, by explicit choice; every job logs a
     /// warning.
     pub unsafe_no_sandbox: bool,
+    /// A shard whose attempts crashed this many times (a panic, or its process died while
+    /// running it) fails its execution as quarantined instead of running again; 0 never
+    /// quarantines. Default 2.
+    pub quarantine_after: u32,
+    /// Longest error message stored for a shard or an execution, in bytes; longer ones keep
+    /// their head and tail around a note of what was cut. Default 16 KiB.
+    pub max_error_message_bytes: usize,
 }
 
 impl Default for EngineOptions {
@@ -88,6 +97,8 @@ impl Default for EngineOptions {
             health_every_ms: 5_000,
             scan_shard_bars: jobs::SCAN_SHARD_BARS,
             unsafe_no_sandbox: false,
+            quarantine_after: 2,
+            max_error_message_bytes: 16 << 10,
         }
     }
 }
@@ -250,6 +261,50 @@ impl<S: Store> Engine<S> {
         &self.packs
     }
 
+    /// The engine's settings.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Gives back to the queue every shard this engine holds, without counting a crash (a
+    /// shutdown whose grace period ended while shards still ran). Returns how many.
+    pub async fn release_held(&self) -> Result<u64> {
+        self.claimed_at_start.lock().expect("claims lock").clear();
+        Ok(self.store().release_owned(&self.owner).await?)
+    }
+
+    /// Stores the summary of `id` if it completed without one (its completing commit could not
+    /// make it, e.g. after a restart).
+    pub async fn finalize_if_completed(&self, id: &ExecutionId) -> Result<()> {
+        let rec = self.execution(id).await?;
+        if rec.state == ExecutionState::Completed && rec.summary.is_none() {
+            self.finalize(&rec).await?;
+        }
+        Ok(())
+    }
+
+    /// Resumes a quarantined execution (`quantd resume --force`): its crashed and cancelled
+    /// shards run again with their crash counts cleared.
+    pub async fn resume_quarantined(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        self.execution(id).await?;
+        let events = self
+            .store()
+            .requeue_quarantined(id, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                quantd_store::StoreError::Conflict(m) => EngineError::Invalid(m),
+                other => other.into(),
+            })?;
+        self.cancels.lock().expect("cancel lock").remove(id);
+        self.broadcast(events);
+        self.execution(id).await
+    }
+
     /// Live events of every execution this engine touches.
     pub fn subscribe(&self) -> broadcast::Receiver<EventRecord> {
         self.events.subscribe()
@@ -261,20 +316,32 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Returns to the queue the shards whose worker is gone (lock free) or whose lease expired.
+    /// Returns to the queue the shards whose worker is gone (lock free) or whose lease expired,
+    /// each with one more crash; an execution whose shard crashed
+    /// [`EngineOptions::quarantine_after`] times fails as quarantined instead. Returns how many
+    /// shards went back to the queue.
     pub async fn recover(&self) -> Result<u64> {
         let tmp = self.packs.dir().tmp();
-        let n = self
+        let done = self
             .store()
-            .recover_shards(self.clock.now_ms(), |owner| is_held(&tmp, owner))
+            .recover_shards(
+                self.clock.now_ms(),
+                |owner| is_held(&tmp, owner),
+                self.options.quarantine_after,
+            )
             .await?;
-        if n > 0 {
+        if done.requeued > 0 {
             tracing::warn!(
-                shards = n,
+                shards = done.requeued,
                 "returned shards of stopped workers to the queue"
             );
         }
-        Ok(n)
+        for id in &done.quarantined {
+            tracing::error!(execution = %id, crashes = self.options.quarantine_after,
+                "quarantined: its shard crashed its worker too often; `quantd resume --force` runs it again");
+        }
+        self.broadcast(done.events);
+        Ok(done.requeued)
     }
 
     /// Extends the leases of the shards this engine is running (for callers that drive
@@ -555,8 +622,31 @@ impl<S: Store> Engine<S> {
         let Some(shard) = self.claim(only).await? else {
             return Ok(None);
         };
-        let outcome = self.run_claimed(&shard).await;
-        self.settle(shard, outcome).await.map(Some)
+        let outcome = self.run_guarded(&shard).await;
+        self.settle_guarded(shard, outcome).await.map(Some)
+    }
+
+    /// Runs a claimed shard behind the panic boundary: a panic is the shard's
+    /// [`ShardFailure::Crash`].
+    async fn run_guarded(&self, shard: &ClaimedShard) -> ShardResult {
+        guard::catch_panic(self.run_claimed(shard))
+            .await
+            .unwrap_or_else(|panic| Err(ShardFailure::Crash(panic)))
+    }
+
+    /// Commits a shard's outcome behind the panic boundary: if committing a success panics (in
+    /// the summary or the health of a completing commit), the shard is recorded as crashed
+    /// instead, so no shard stays `running` under a worker that goes on.
+    async fn settle_guarded(&self, shard: ClaimedShard, outcome: ShardResult) -> Result<Settled> {
+        match guard::catch_panic(self.settle(shard.clone(), outcome)).await {
+            Ok(settled) => settled,
+            Err(panic) => {
+                tracing::error!(execution = %shard.execution, shard = shard.idx, %panic,
+                    "committing the shard panicked; recording it as crashed");
+                let crashed = Err(ShardFailure::Crash(format!("while committing: {panic}")));
+                self.settle(shard, crashed).await
+            }
+        }
     }
 
     /// Claims one runnable shard (of `only`, when given) under this engine's lease: first one
@@ -598,7 +688,7 @@ impl<S: Store> Engine<S> {
                 let mine = out.scan_summary.map(|s| Arc::new(Mutex::new(Some(s))));
                 let on_complete =
                     self.on_complete(&shard, mine.clone(), out.summary, completed.clone());
-                let c = store
+                let c = match store
                     .complete_shard(
                         &shard,
                         &self.owner,
@@ -608,7 +698,19 @@ impl<S: Store> Engine<S> {
                         &out.body,
                         Some(on_complete),
                     )
-                    .await?;
+                    .await
+                {
+                    Ok(c) => c,
+                    // The results could not be stored (too big for the store, disk full): the
+                    // attempt fails with that error instead of staying `running`.
+                    Err(e) => {
+                        let message = format!("storing the shard's results failed: {e}");
+                        return self
+                            .commit_failure(&shard, e.class(), &message, false)
+                            .await
+                            .map(|(c, step)| self.settled(c, step, &completed));
+                    }
+                };
                 // Not taken by the completing commit: keep the counts for the one that will be.
                 if let (Commit::Committed(_), Some(mine)) = (&c, mine)
                     && let Some(summary) = mine.lock().expect("summary lock").take()
@@ -642,31 +744,24 @@ impl<S: Store> Engine<S> {
                 });
             }
             Err(ShardFailure::Error(class, message)) => {
-                let rec = self.execution(&shard.execution).await?;
-                let options: ExecutionOptions =
-                    serde_json::from_value(rec.options).unwrap_or_default();
-                let unit = (self.random() >> 11) as f64 / (1u64 << 53) as f64;
-                let outcome = match options.retry.next_delay(class, shard.attempt, unit) {
-                    Some(delay) => FailureOutcome::RetryAt(now + delay as i64),
-                    None if options.on_shard_failure == ShardFailurePolicy::Fail => {
-                        FailureOutcome::FailExecution
-                    }
-                    None => FailureOutcome::Continue,
-                };
-                tracing::warn!(execution = %shard.execution, shard = shard.idx, attempt = shard.attempt, %class, %message, "shard failed");
-                let c = store
-                    .fail_shard(&shard, &self.owner, now, class, &message, outcome)
-                    .await?;
-                (
-                    c,
-                    Step::Failed {
-                        execution: shard.execution.clone(),
-                        shard: shard.idx,
-                        class,
-                    },
-                )
+                self.commit_failure(&shard, class, &message, false).await?
+            }
+            Err(ShardFailure::Crash(message)) => {
+                let message = format!("panicked: {message}");
+                self.commit_failure(&shard, ErrorClass::Internal, &message, true)
+                    .await?
             }
         };
+        Ok(self.settled(commit, step, &completed))
+    }
+
+    /// What a commit did, with its events announced.
+    fn settled(
+        &self,
+        commit: Commit,
+        step: Step,
+        completed: &Mutex<Option<ExecutionRecord>>,
+    ) -> Settled {
         match commit {
             Commit::Committed(events) => {
                 use quantd_core::Event;
@@ -682,20 +777,76 @@ impl<S: Store> Engine<S> {
                     .iter()
                     .any(|e| matches!(e.event, Event::Health { .. }));
                 self.broadcast(events);
-                Ok(Settled {
+                Settled {
                     step,
                     ended,
                     health,
                     completed: completed.lock().expect("record lock").take(),
-                })
+                }
             }
-            Commit::LeaseLost => Ok(Settled {
+            Commit::LeaseLost => Settled {
                 step: Step::LeaseLost,
                 ended: false,
                 health: false,
                 completed: None,
-            }),
+            },
         }
+    }
+
+    /// Records a failed attempt (`crash`: a panic, counted towards quarantine): retried after a
+    /// backoff while its class and the policy allow, else failed for good, failing the execution
+    /// (or quarantining it) as its policy says. The message is bounded in size.
+    async fn commit_failure(
+        &self,
+        shard: &ClaimedShard,
+        class: ErrorClass,
+        message: &str,
+        crash: bool,
+    ) -> Result<(Commit, Step)> {
+        let now = self.clock.now_ms();
+        let rec = self.execution(&shard.execution).await?;
+        let options: ExecutionOptions = serde_json::from_value(rec.options).unwrap_or_default();
+        let unit = (self.random() >> 11) as f64 / (1u64 << 53) as f64;
+        let quarantine_after = self.options.quarantine_after;
+        let crashes = shard.crashes + u32::from(crash);
+        let outcome = if crash && quarantine_after > 0 && crashes >= quarantine_after {
+            FailureOutcome::Quarantine
+        } else {
+            match options.retry.next_delay(class, shard.attempt, unit) {
+                Some(delay) => FailureOutcome::RetryAt(now + delay as i64),
+                None if options.on_shard_failure == ShardFailurePolicy::Fail => {
+                    FailureOutcome::FailExecution
+                }
+                None => FailureOutcome::Continue,
+            }
+        };
+        let bounded = quantd_core::bounded_message(message, self.options.max_error_message_bytes);
+        let message = if outcome == FailureOutcome::Quarantine {
+            std::borrow::Cow::Owned(format!(
+                "quarantined after {crashes} crashes (`quantd resume --force {}` runs it again): {bounded}",
+                shard.execution
+            ))
+        } else {
+            bounded
+        };
+        tracing::warn!(execution = %shard.execution, shard = shard.idx, attempt = shard.attempt,
+            %class, crash, message = %message, "shard failed");
+        let failure = quantd_store::AttemptFailure {
+            class,
+            message: &message,
+            crash,
+            outcome,
+        };
+        let c = self
+            .store()
+            .fail_shard(shard, &self.owner, now, &failure)
+            .await?;
+        let step = Step::Failed {
+            execution: shard.execution.clone(),
+            shard: shard.idx,
+            class,
+        };
+        Ok((c, step))
     }
 
     /// What the commit of `shard` stores if it completes the execution: the final health
@@ -769,9 +920,7 @@ impl<S: Store> Engine<S> {
             })
             .flatten();
         if let Some(work) = ahead {
-            return work
-                .await
-                .unwrap_or_else(|e| Err(ShardFailure::Error(ErrorClass::Internal, e.to_string())));
+            return work.await.unwrap_or_else(|e| Err(guard::join_failure(e)));
         }
         if let Some(hook) = &self.fault
             && let Some((class, message)) = hook(&shard.execution, shard.idx, shard.attempt)
@@ -784,10 +933,9 @@ impl<S: Store> Engine<S> {
             .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?;
         let cancel = self.cancel_flag(&shard.execution);
         let payload = shard.payload.clone();
-        match blocking(move || job.run(&payload, &cancel)).await {
-            Ok(r) => r,
-            Err(e) => Err(ShardFailure::Error(ErrorClass::Internal, e.to_string())),
-        }
+        tokio::task::spawn_blocking(move || job.run(&payload, &cancel))
+            .await
+            .unwrap_or_else(|e| Err(guard::join_failure(e)))
     }
 
     /// Runs an execution's shards on `workers` concurrent workers until it is finished, paused

@@ -156,8 +156,9 @@ pub async fn cancel(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resumes a paused execution, or continues one interrupted by a crash, in the foreground.
-pub async fn resume(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
+/// Resumes a paused execution, or continues one interrupted by a crash, in the foreground;
+/// with `force`, runs a quarantined one again.
+pub async fn resume(ctx: &Ctx, id: &str, force: bool) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
     let id = parse_id(id)?;
     let rec = engine.execution(&id).await?;
@@ -166,6 +167,13 @@ pub async fn resume(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
             engine.resume(&id).await?;
         }
         ExecutionState::Pending | ExecutionState::Running => {}
+        ExecutionState::Failed if rec.quarantined && force => {
+            engine.resume_quarantined(&id).await?;
+        }
+        ExecutionState::Failed if rec.quarantined => anyhow::bail!(
+            "{id} is quarantined: a shard crashed its worker {} times; `quantd resume --force {id}` runs it again",
+            engine.options().quarantine_after
+        ),
         done => anyhow::bail!("{id} is {done}; there is nothing to resume"),
     }
     let rec = run_foreground(ctx, &engine, &id).await?;

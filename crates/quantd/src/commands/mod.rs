@@ -91,7 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(a) => executions::show(&ctx, &a.execution).await,
         Command::Results(a) => executions::results(&ctx, a).await,
         Command::Pause(a) => executions::pause(&ctx, &a.execution).await,
-        Command::Resume(a) => executions::resume(&ctx, &a.execution).await,
+        Command::Resume(a) => executions::resume(&ctx, &a.execution, a.force).await,
         Command::Cancel(a) => executions::cancel(&ctx, &a.execution).await,
         Command::History(a) => executions::history(&ctx, a).await,
         Command::Summary(a) => executions::summary(&ctx, a).await,

@@ -1,0 +1,322 @@
+//! The worker pool: the engine's scheduler for processes that serve every execution
+//! (`quantd serve`, and any process that runs the queue).
+//!
+//! `workers` tasks each loop on [`Engine::step`]: claim the oldest runnable shard of any
+//! execution, run it, commit. Idle workers wait until [`Pool::wake`] (a submission, a resume) or
+//! a short poll passes (shards backing off, work submitted by other processes). Because claiming
+//! starts from whatever is pending, executions interrupted by a crash continue when the pool
+//! starts (the engine first returned dead workers' shards to the queue, quarantining those that
+//! crashed too often). A companion task extends this process's leases, records health snapshots
+//! of running executions and stops shards of executions cancelled by other processes.
+//!
+//! Nothing a job does can lose a worker: the engine turns a panic in a shard into that shard's
+//! failure ([`Engine::step`] is behind a panic boundary), and a supervisor replaces any worker
+//! task that still ends, so [`Pool::alive`] is the number of workers really looking for work.
+//!
+//! Time comes from the engine's [`Clock`](super::clock::Clock), so tests step the pool with a
+//! manual clock. Shutdown: [`Pool::drain`] stops claiming; running shards get a grace period to
+//! commit; those still running are given back to the queue (not counted as crashes).
+
+use super::{Engine, Step};
+use quantd_core::{ExecutionId, ExecutionState};
+use quantd_store::ExecutionFilter;
+use quantd_store::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+/// The pool's settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Concurrent shard workers (default: one per core).
+    pub workers: usize,
+    /// How long an idle worker waits before looking for work again, in ms (default 250).
+    pub idle_poll_ms: u64,
+    /// How often leases are extended, in ms (default 5,000; well under the engine's lease).
+    pub heartbeat_every_ms: i64,
+    /// How often running executions record a health snapshot, in ms (default 5,000).
+    pub health_every_ms: i64,
+    /// How often executions cancelled by other processes are looked for, in ms (default 250).
+    pub cancel_poll_ms: u64,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            idle_poll_ms: 250,
+            heartbeat_every_ms: 5_000,
+            health_every_ms: 5_000,
+            cancel_poll_ms: 250,
+        }
+    }
+}
+
+/// What a surface may want to count about the pool's work (the server's `/metrics`).
+pub trait PoolObserver: Send + Sync {
+    /// A shard ended as `outcome` (`done`, `failed`, `stopped`, `lease_lost`) after `took`.
+    fn shard(&self, outcome: &'static str, took: Duration);
+}
+
+/// The worker pool of one process.
+pub struct Pool {
+    engine: Arc<Engine>,
+    options: PoolOptions,
+    wake: Notify,
+    draining: AtomicBool,
+    alive: AtomicUsize,
+    replaced: AtomicU64,
+    observer: Option<Arc<dyn PoolObserver>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("workers", &self.options.workers)
+            .field("alive", &self.alive())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// A pool over `engine` (not started).
+    pub fn new(engine: Arc<Engine>, mut options: PoolOptions) -> Arc<Pool> {
+        options.workers = options.workers.max(1);
+        Arc::new(Pool {
+            engine,
+            options,
+            wake: Notify::new(),
+            draining: AtomicBool::new(false),
+            alive: AtomicUsize::new(0),
+            replaced: AtomicU64::new(0),
+            observer: None,
+        })
+    }
+
+    /// A pool that reports each shard's outcome to `observer`.
+    pub fn with_observer(
+        engine: Arc<Engine>,
+        options: PoolOptions,
+        observer: Arc<dyn PoolObserver>,
+    ) -> Arc<Pool> {
+        let mut pool = Pool::new(engine, options);
+        Arc::get_mut(&mut pool).expect("a new pool").observer = Some(observer);
+        pool
+    }
+
+    /// The engine the pool runs.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Workers configured.
+    pub fn size(&self) -> usize {
+        self.options.workers
+    }
+
+    /// Workers running now (a worker being replaced is not counted).
+    pub fn alive(&self) -> usize {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Workers replaced since the pool started (each one ended unexpectedly).
+    pub fn replaced(&self) -> u64 {
+        self.replaced.load(Ordering::SeqCst)
+    }
+
+    /// Whether the pool stopped claiming.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Wakes idle workers: there is new work.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Stops claiming new shards.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    /// Starts the workers under a supervisor, and the companion task.
+    pub fn start(self: &Arc<Pool>) -> Running {
+        let mut tasks = JoinSet::new();
+        let pool = self.clone();
+        tasks.spawn(async move { pool.supervise().await });
+        let pool = self.clone();
+        tasks.spawn(async move { pool.companion().await });
+        Running {
+            tasks,
+            pool: self.clone(),
+        }
+    }
+
+    /// Keeps `workers` worker tasks running until the pool drains: a worker task that ends
+    /// while the pool is not draining (it cannot panic through the engine's boundary, but a bug
+    /// outside it could) is logged and replaced.
+    async fn supervise(self: Arc<Pool>) {
+        let mut workers = JoinSet::new();
+        for n in 0..self.options.workers {
+            self.spawn_worker(&mut workers, n);
+        }
+        while let Some(ended) = workers.join_next().await {
+            if self.is_draining() {
+                continue;
+            }
+            let n = match ended {
+                Ok(n) => {
+                    tracing::error!(worker = n, "a worker stopped; starting another");
+                    n
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a worker task died; starting another");
+                    self.options.workers
+                }
+            };
+            self.replaced.fetch_add(1, Ordering::SeqCst);
+            self.spawn_worker(&mut workers, n);
+        }
+    }
+
+    fn spawn_worker(self: &Arc<Pool>, set: &mut JoinSet<usize>, n: usize) {
+        let pool = self.clone();
+        set.spawn(async move {
+            let _alive = Alive::count(&pool.alive);
+            pool.work(n).await;
+            n
+        });
+    }
+
+    /// One worker: steps until the pool drains.
+    async fn work(&self, n: usize) {
+        let clock = self.engine.clock();
+        while !self.is_draining() {
+            let notified = self.wake.notified();
+            let started = clock.now_ms();
+            match self.engine.step(None).await {
+                Ok(Some(step)) => {
+                    let took = Duration::from_millis((clock.now_ms() - started).max(0) as u64);
+                    self.after_step(step, took).await;
+                }
+                Ok(None) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = clock.sleep(self.options.idle_poll_ms) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(worker = n, error = %e, "worker step failed");
+                    clock.sleep(self.options.idle_poll_ms).await;
+                }
+            }
+        }
+    }
+
+    async fn after_step(&self, step: Step, took: Duration) {
+        let (outcome, execution): (&'static str, Option<&ExecutionId>) = match &step {
+            Step::Done { execution, .. } => ("done", Some(execution)),
+            Step::Failed { execution, .. } => ("failed", Some(execution)),
+            Step::Stopped { execution, .. } => ("stopped", Some(execution)),
+            Step::LeaseLost => ("lease_lost", None),
+        };
+        if let Some(o) = &self.observer {
+            o.shard(outcome, took);
+        }
+        let Some(id) = execution else { return };
+        // Another shard may have become runnable (a retry, the next execution): wake the others.
+        self.wake();
+        if let Err(e) = self.engine.finalize_if_completed(id).await {
+            tracing::warn!(execution = %id, error = %e, "storing the summary failed");
+        }
+    }
+
+    /// Heartbeats, health snapshots, and cancellations made by other processes.
+    async fn companion(self: Arc<Pool>) {
+        let clock = self.engine.clock();
+        let mut last_beat = clock.now_ms();
+        let mut last_health = clock.now_ms();
+        while !self.is_draining() {
+            tokio::select! {
+                _ = clock.sleep(self.options.cancel_poll_ms) => {}
+                _ = self.wake.notified() => {}
+            }
+            if let Err(e) = self.engine.observe_cancellations().await {
+                tracing::warn!(error = %e, "looking for cancelled executions failed");
+            }
+            let now = clock.now_ms();
+            if now - last_beat >= self.options.heartbeat_every_ms {
+                last_beat = now;
+                if let Err(e) = self.engine.heartbeat().await {
+                    tracing::warn!(error = %e, "extending shard leases failed");
+                }
+            }
+            if now - last_health >= self.options.health_every_ms {
+                last_health = now;
+                self.snapshot_running().await;
+            }
+        }
+    }
+
+    async fn snapshot_running(&self) {
+        let running = ExecutionFilter {
+            state: Some(ExecutionState::Running),
+            limit: 100,
+            ..Default::default()
+        };
+        if let Ok(page) = self.engine.store().list_executions(&running).await {
+            for rec in page.items {
+                let _ = self.engine.snapshot_health(&rec.id).await;
+            }
+        }
+    }
+}
+
+/// Counts a running worker for as long as it lives (also when its task unwinds).
+struct Alive<'a>(&'a AtomicUsize);
+
+impl<'a> Alive<'a> {
+    fn count(n: &'a AtomicUsize) -> Alive<'a> {
+        n.fetch_add(1, Ordering::SeqCst);
+        Alive(n)
+    }
+}
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The running pool's tasks.
+pub struct Running {
+    tasks: JoinSet<()>,
+    pool: Arc<Pool>,
+}
+
+impl Running {
+    /// Drains the pool and waits up to `grace` for running shards to commit; the shards still
+    /// running then are given back to the queue.
+    pub async fn join(mut self, grace: Duration) {
+        self.pool.drain();
+        let all = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!(
+                "shards still running after the shutdown grace period; they return to the queue"
+            );
+            self.tasks.abort_all();
+            match self.pool.engine.release_held().await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(shards = n, "returned running shards to the queue")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "returning running shards failed; the next start recovers them")
+                }
+            }
+        }
+    }
+}
