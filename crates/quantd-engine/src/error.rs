@@ -50,6 +50,15 @@ pub enum EngineError {
         /// Every diagnostic, with line and column, for APIs that report them as data.
         diagnostics: Vec<quantd_expr::Diagnostic>,
     },
+    /// The request asks for more than a limit allows (see [`crate::exec::limits`]); the message
+    /// names the limit, its value and how to change it.
+    #[error("{message}")]
+    Limit {
+        /// The limit's name (`max_grid`, `max_param_sets`, …).
+        limit: &'static str,
+        /// What is over which limit, and what to do.
+        message: String,
+    },
     /// The work was cancelled on request.
     #[error("cancelled")]
     Cancelled,
@@ -69,7 +78,8 @@ impl EngineError {
             EngineError::Store(e) => e.class(),
             EngineError::NotFound { .. }
             | EngineError::Invalid(_)
-            | EngineError::Expression { .. } => ErrorClass::Validation,
+            | EngineError::Expression { .. }
+            | EngineError::Limit { .. } => ErrorClass::Validation,
             EngineError::PackNotReady { .. } => ErrorClass::Data,
             EngineError::Io { .. } => ErrorClass::Network,
             EngineError::Internal(_) | EngineError::Cancelled => ErrorClass::Internal,

@@ -136,6 +136,11 @@ impl AppError {
                     "invalid-code",
                     "Invalid code",
                 ),
+                E::Limit { .. } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "limit-exceeded",
+                    "Over a limit",
+                ),
                 E::PackNotReady {
                     estimated_ready: Some(_),
                     ..

@@ -45,10 +45,14 @@ impl ParamRange {
                 format!("value {v} is not a finite number"),
             ));
         }
-        for (i, v) in values.iter().enumerate() {
-            if values[..i].contains(v) {
-                return Err(Error::grid(&name, format!("value {v} is listed twice")));
-            }
+        // Sorted copy: one pass finds a repeat (a list of a million values stays fast).
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::grid(
+                &name,
+                format!("value {} is listed twice", w[0]),
+            ));
         }
         Ok(ParamRange { name, values })
     }

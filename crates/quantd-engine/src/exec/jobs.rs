@@ -3,6 +3,7 @@
 
 use crate::error::{EngineError, Result};
 use crate::exec::EngineOptions;
+use crate::exec::limits::Limits;
 use crate::exec::spec::{ResolvedScan, ResolvedSpec};
 use crate::scan;
 use quantd_core::{ErrorClass, NoProgress};
@@ -166,6 +167,7 @@ pub fn build(
     python: &Arc<crate::python::Python>,
 ) -> Result<Arc<dyn Job>> {
     use crate::python::{PyBacktestJob, PyScanJob, PySweepJob, PyTestJob, RunJob};
+    check_work(spec, &reader, &options.limits)?;
     let py = python.clone();
     match spec {
         ResolvedSpec::Scan(s) if s.python => {
@@ -188,6 +190,24 @@ pub fn build(
         ResolvedSpec::Test(t) => Ok(Arc::new(TestJob::new(t, reader)?)),
         ResolvedSpec::Backtest(b) => crate::exec::strategy::build_backtest(b, reader),
         ResolvedSpec::Sweep(s) => crate::exec::strategy::build_sweep(s, reader),
+    }
+}
+
+/// Checks the work of a spec against the pack before its job is built (a sweep grid is counted,
+/// never expanded, so an absurd grid costs nothing).
+fn check_work(spec: &ResolvedSpec, reader: &PackReader, limits: &Limits) -> Result<()> {
+    let pack_tickers = reader.manifest().tickers.len() as u64;
+    let tickers =
+        |listed: &Option<Vec<String>>| listed.as_ref().map_or(pack_tickers, |t| t.len() as u64);
+    match spec {
+        ResolvedSpec::Scan(s) => limits.check_work(tickers(&s.tickers), "tickers to scan"),
+        ResolvedSpec::Backtest(b) => limits.check_work(tickers(&b.tickers), "tickers to backtest"),
+        ResolvedSpec::Sweep(s) => {
+            let grid = quantd_backtest::ParamGrid::parse(&s.grid)
+                .map_err(|e| EngineError::Invalid(e.to_string()))?;
+            limits.check_grid(grid.len(), tickers(&s.backtest.tickers))
+        }
+        ResolvedSpec::Test(_) | ResolvedSpec::Run(_) | ResolvedSpec::Import(_) => Ok(()),
     }
 }
 

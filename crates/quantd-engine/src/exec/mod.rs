@@ -13,6 +13,7 @@ mod guard;
 pub mod health;
 pub mod import;
 pub(crate) mod jobs;
+pub mod limits;
 pub mod pool;
 pub mod retry;
 pub mod spec;
@@ -86,6 +87,8 @@ pub struct EngineOptions {
     /// Longest error message stored for a shard or an execution, in bytes; longer ones keep
     /// their head and tail around a note of what was cut. Default 16 KiB.
     pub max_error_message_bytes: usize,
+    /// What one request may cost, checked when it is submitted.
+    pub limits: limits::Limits,
 }
 
 impl Default for EngineOptions {
@@ -99,6 +102,7 @@ impl Default for EngineOptions {
             unsafe_no_sandbox: false,
             quarantine_after: 2,
             max_error_message_bytes: 16 << 10,
+            limits: limits::Limits::default(),
         }
     }
 }
@@ -380,11 +384,7 @@ impl<S: Store> Engine<S> {
         request: SubmitSpec,
         claim_first: bool,
     ) -> Result<Submitted> {
-        request
-            .options
-            .retry
-            .validate()
-            .map_err(EngineError::Invalid)?;
+        self.options.limits.check_request(&request)?;
         if let spec::JobRequest::Import(import) = &request.job {
             return self
                 .submit_import(workspace, import, &request.options, claim_first)

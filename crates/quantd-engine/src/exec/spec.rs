@@ -425,20 +425,13 @@ pub async fn resolve(
             constraint: r.constraint.clone(),
         })),
         JobRequest::Import(r) => Ok(ResolvedSpec::Import(r.into())),
-        JobRequest::Run(r) => {
-            if r.timeout_secs == 0 {
-                return Err(EngineError::Invalid(
-                    "--timeout must be at least 1 second".into(),
-                ));
-            }
-            Ok(ResolvedSpec::Run(ResolvedRun {
-                script: r.script.clone(),
-                name: r.name.clone(),
-                args: r.args.clone(),
-                timeout_secs: r.timeout_secs,
-                pack_id: pack.id.to_string(),
-            }))
-        }
+        JobRequest::Run(r) => Ok(ResolvedSpec::Run(ResolvedRun {
+            script: r.script.clone(),
+            name: r.name.clone(),
+            args: r.args.clone(),
+            timeout_secs: r.timeout_secs,
+            pack_id: pack.id.to_string(),
+        })),
         JobRequest::Test(r) => {
             let (source, python, code) = scanner_text(store, workspace, &r.code).await?;
             if r.examples.is_empty() {

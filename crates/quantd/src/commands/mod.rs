@@ -40,6 +40,7 @@ impl Ctx {
         let packs = self.packs().await?;
         let mut options = quantd_engine::exec::EngineOptions {
             unsafe_no_sandbox: self.unsafe_no_sandbox,
+            limits: quantd_engine::exec::limits::Limits::from_env(|v| std::env::var(v).ok())?,
             ..Default::default()
         };
         if let Ok(v) = std::env::var(crate::cli::env::QUANTD_SHARD_BARS) {

@@ -1,0 +1,291 @@
+//! Limits on what one request may cost, checked at the door: when the engine receives a request
+//! (the CLI, the API and MCP all submit through it), before anything is stored or allocated for
+//! it. A request over a limit gets [`EngineError::Limit`](crate::EngineError::Limit), naming the
+//! limit, its value and how to change it; nothing is created.
+//!
+//! Checks here are O(size of the request), never O(bars): the few that need the pack (the grid
+//! counted over the pack's tickers) run when the job is planned, still before the execution is
+//! stored. docs/limits.md lists every limit with its default.
+
+use crate::error::{EngineError, Result};
+use crate::exec::retry::RetryPolicy;
+use crate::exec::spec::{JobRequest, SubmitSpec};
+
+/// The limits of one engine (one process). Defaults suit a shared server on a 2-core machine;
+/// every field can be changed with the environment variable named in its documentation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Parameter sets of one sweep grid, before the constraint (`QUANTD_MAX_PARAM_SETS`,
+    /// default 100,000).
+    pub max_param_sets: u64,
+    /// Work items of one execution: parameter sets × tickers (a scan or test counts one set)
+    /// (`QUANTD_MAX_GRID`, default 10,000,000: about 4 minutes of 2,520-bar backtests here).
+    pub max_grid: u64,
+    /// Tickers listed in one request (`QUANTD_MAX_TICKERS`, default 20,000).
+    pub max_tickers: usize,
+    /// Examples of one A+ test (`QUANTD_MAX_EXAMPLES`, default 100,000).
+    pub max_examples: usize,
+    /// Parameter values (`$name` and grid ranges) of one request (`QUANTD_MAX_PARAMS`,
+    /// default 256).
+    pub max_params: usize,
+    /// Longest wall-clock limit a `run` may ask for, in seconds (`QUANTD_MAX_RUN_TIMEOUT`,
+    /// default 86,400 = one day).
+    pub max_run_timeout_secs: u64,
+    /// Arguments of one `run` (`QUANTD_MAX_RUN_ARGS`, default 256), and their total size in
+    /// bytes (64 KiB).
+    pub max_run_args: usize,
+    /// Total bytes of a `run`'s arguments (`QUANTD_MAX_RUN_ARG_BYTES`, default 65,536).
+    pub max_run_arg_bytes: usize,
+    /// Bytes of Python source (a scanner, strategy or script) in one request
+    /// (`QUANTD_MAX_PYTHON_BYTES`, default 1 MiB).
+    pub max_python_bytes: usize,
+    /// Attempts a request's retry policy may ask for (`QUANTD_MAX_ATTEMPTS`, default 10).
+    pub max_attempts: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_param_sets: 100_000,
+            max_grid: 10_000_000,
+            max_tickers: 20_000,
+            max_examples: 100_000,
+            max_params: 256,
+            max_run_timeout_secs: 86_400,
+            max_run_args: 256,
+            max_run_arg_bytes: 64 << 10,
+            max_python_bytes: 1 << 20,
+            max_attempts: 10,
+        }
+    }
+}
+
+/// Each limit's name (its field) and environment variable.
+const VARS: &[(&str, &str)] = &[
+    ("max_param_sets", "QUANTD_MAX_PARAM_SETS"),
+    ("max_grid", "QUANTD_MAX_GRID"),
+    ("max_tickers", "QUANTD_MAX_TICKERS"),
+    ("max_examples", "QUANTD_MAX_EXAMPLES"),
+    ("max_params", "QUANTD_MAX_PARAMS"),
+    ("max_run_timeout_secs", "QUANTD_MAX_RUN_TIMEOUT"),
+    ("max_run_args", "QUANTD_MAX_RUN_ARGS"),
+    ("max_run_arg_bytes", "QUANTD_MAX_RUN_ARG_BYTES"),
+    ("max_python_bytes", "QUANTD_MAX_PYTHON_BYTES"),
+    ("max_attempts", "QUANTD_MAX_ATTEMPTS"),
+];
+
+impl Limits {
+    /// The defaults, with every `QUANTD_MAX_*` variable set in `env` applied; a value that is not
+    /// a whole number is an error naming it.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Limits> {
+        let mut l = Limits::default();
+        for &(name, var) in VARS {
+            let Some(v) = env(var) else { continue };
+            let n: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| EngineError::Invalid(format!("{var}=`{v}` is not a whole number")))?;
+            let small = || usize::try_from(n).unwrap_or(usize::MAX);
+            match name {
+                "max_param_sets" => l.max_param_sets = n,
+                "max_grid" => l.max_grid = n,
+                "max_tickers" => l.max_tickers = small(),
+                "max_examples" => l.max_examples = small(),
+                "max_params" => l.max_params = small(),
+                "max_run_timeout_secs" => l.max_run_timeout_secs = n,
+                "max_run_args" => l.max_run_args = small(),
+                "max_run_arg_bytes" => l.max_run_arg_bytes = small(),
+                "max_python_bytes" => l.max_python_bytes = small(),
+                _ => l.max_attempts = u32::try_from(n).unwrap_or(u32::MAX),
+            }
+        }
+        Ok(l)
+    }
+
+    /// Checks what a request asks for, before anything is resolved or stored.
+    pub fn check_request(&self, request: &SubmitSpec) -> Result<()> {
+        self.check_retry(&request.options.retry)?;
+        match &request.job {
+            JobRequest::Scan(r) => {
+                self.check_tickers(r.tickers.as_deref())?;
+                self.check_params(r.params.len())?;
+                self.check_code(&r.code)
+            }
+            JobRequest::Test(r) => {
+                self.check_params(r.params.len())?;
+                over(
+                    "max_examples",
+                    r.examples.len() as u64,
+                    self.max_examples as u64,
+                    "examples in the test",
+                    "test fewer examples at a time",
+                )?;
+                self.check_code(&r.code)
+            }
+            JobRequest::Backtest(r) => self.check_backtest(r),
+            JobRequest::Sweep(r) => {
+                self.check_backtest(&r.backtest)?;
+                self.check_params(r.backtest.params.len() + r.grid.len())
+            }
+            JobRequest::Run(r) => self.check_run(r),
+            JobRequest::Import(_) => Ok(()),
+        }
+    }
+
+    /// Checks a sweep's grid size and its work (parameter sets × tickers) once the pack's
+    /// tickers are known.
+    pub fn check_grid(&self, param_sets: u64, tickers: u64) -> Result<()> {
+        over(
+            "max_param_sets",
+            param_sets,
+            self.max_param_sets,
+            "parameter sets in the sweep grid",
+            "narrow the ranges or use larger steps",
+        )?;
+        self.check_work(
+            param_sets.saturating_mul(tickers),
+            "parameter sets × tickers",
+        )
+    }
+
+    /// Checks the work items of an execution (a scan's tickers, a sweep's sets × tickers).
+    pub fn check_work(&self, items: u64, what: &str) -> Result<()> {
+        over(
+            "max_grid",
+            items,
+            self.max_grid,
+            what,
+            "split the request (fewer tickers or parameter sets per execution)",
+        )
+    }
+
+    fn check_backtest(&self, r: &crate::exec::spec::BacktestRequest) -> Result<()> {
+        self.check_tickers(r.tickers.as_deref())?;
+        self.check_params(r.params.len())?;
+        if let crate::exec::spec::StrategyChoice::Python(src) = &r.strategy {
+            self.check_python(src)?;
+        }
+        Ok(())
+    }
+
+    fn check_run(&self, r: &crate::exec::spec::RunRequest) -> Result<()> {
+        self.check_python(&r.script)?;
+        if r.timeout_secs == 0 {
+            return Err(EngineError::Invalid(
+                "the run's timeout must be at least 1 second".into(),
+            ));
+        }
+        over(
+            "max_run_timeout_secs",
+            r.timeout_secs,
+            self.max_run_timeout_secs,
+            "seconds of run timeout",
+            "ask for a shorter timeout",
+        )?;
+        over(
+            "max_run_args",
+            r.args.len() as u64,
+            self.max_run_args as u64,
+            "arguments",
+            "pass fewer arguments (or a file)",
+        )?;
+        let bytes: usize = r.args.iter().map(String::len).sum();
+        over(
+            "max_run_arg_bytes",
+            bytes as u64,
+            self.max_run_arg_bytes as u64,
+            "bytes of arguments",
+            "pass shorter arguments",
+        )
+    }
+
+    fn check_code(&self, code: &crate::exec::spec::CodeChoice) -> Result<()> {
+        match code {
+            crate::exec::spec::CodeChoice::Python(src) => self.check_python(src),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_python(&self, source: &str) -> Result<()> {
+        over(
+            "max_python_bytes",
+            source.len() as u64,
+            self.max_python_bytes as u64,
+            "bytes of Python source",
+            "make the code shorter",
+        )
+    }
+
+    fn check_tickers(&self, tickers: Option<&[String]>) -> Result<()> {
+        let n = tickers.map_or(0, <[String]>::len);
+        over(
+            "max_tickers",
+            n as u64,
+            self.max_tickers as u64,
+            "tickers listed",
+            "list fewer tickers, or leave the list out to cover the whole pack",
+        )
+    }
+
+    fn check_params(&self, n: usize) -> Result<()> {
+        over(
+            "max_params",
+            n as u64,
+            self.max_params as u64,
+            "parameters",
+            "use fewer parameters",
+        )
+    }
+
+    fn check_retry(&self, retry: &RetryPolicy) -> Result<()> {
+        retry.validate().map_err(EngineError::Invalid)?;
+        over(
+            "max_attempts",
+            u64::from(retry.maximum_attempts),
+            u64::from(self.max_attempts),
+            "attempts in the retry policy",
+            "ask for fewer attempts",
+        )
+    }
+}
+
+/// The error for `value` over `max` of the limit `name`.
+fn over(name: &'static str, value: u64, max: u64, what: &str, fix: &str) -> Result<()> {
+    if value <= max {
+        return Ok(());
+    }
+    let var = VARS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("QUANTD_MAX_*", |(_, v)| v);
+    Err(EngineError::Limit {
+        limit: name,
+        message: format!("{value} {what} is over the limit of {max} ({name}, set by {var}); {fix}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variable_sets_its_limit_and_errors_name_it() {
+        let l = Limits::from_env(|v| Some(if v == "QUANTD_MAX_GRID" { "7" } else { "5" }.into()))
+            .unwrap();
+        assert_eq!(l.max_grid, 7);
+        assert_eq!(l.max_param_sets, 5);
+        assert_eq!(l.max_attempts, 5);
+        assert_eq!(l.max_run_timeout_secs, 5);
+        let e = l.check_grid(6, 1).unwrap_err().to_string();
+        assert!(
+            e.contains("max_param_sets") && e.contains("QUANTD_MAX_PARAM_SETS"),
+            "{e}"
+        );
+        let e = l.check_grid(5, 2).unwrap_err().to_string();
+        assert!(
+            e.contains("max_grid") && e.contains("QUANTD_MAX_GRID"),
+            "{e}"
+        );
+        assert!(Limits::from_env(|_| Some("lots".into())).is_err());
+    }
+}

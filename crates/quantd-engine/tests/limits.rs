@@ -1,0 +1,191 @@
+//! Limits at the door: a request over a limit is refused with an error naming the limit, before
+//! anything is stored or allocated for it, for every kind alike (scans, tests, backtests, sweeps,
+//! runs). The review's reproductions: a sweep grid of 1..100000 × 1..100000 (the server tried to
+//! allocate 3.36 TB) and a run timeout of i64::MAX (a worker panicked).
+
+mod common;
+
+use common::*;
+use quantd_engine::EngineError;
+use quantd_engine::exec::clock::ManualClock;
+use quantd_engine::exec::limits::Limits;
+use quantd_engine::exec::retry::RetryPolicy;
+use quantd_engine::exec::spec::{
+    BacktestRequest, CodeChoice, JobRequest, RunRequest, ScanRequest, StrategyChoice, SubmitSpec,
+    SweepRequest, TestRequest,
+};
+use quantd_engine::exec::{Engine, EngineOptions, ExecutionOptions};
+use quantd_store::ExecutionFilter;
+use quantd_store::prelude::*;
+
+fn submit(job: JobRequest) -> SubmitSpec {
+    SubmitSpec {
+        job,
+        pack: None,
+        options: ExecutionOptions::default(),
+        reuse: false,
+    }
+}
+
+fn backtest(tickers: Option<Vec<String>>) -> BacktestRequest {
+    BacktestRequest {
+        strategy: StrategyChoice::Inline(quantd_engine::code::StrategyExprs {
+            entry: "close > sma(close, $fast)".into(),
+            exit: "close < sma(close, $slow)".into(),
+            short_entry: None,
+            short_exit: None,
+        }),
+        params: Default::default(),
+        tickers,
+        from: None,
+        to: None,
+        config: Default::default(),
+    }
+}
+
+fn sweep(grid: &[&str]) -> JobRequest {
+    JobRequest::Sweep(SweepRequest {
+        backtest: backtest(Some(vec!["SYN0001".into()])),
+        grid: grid.iter().map(|s| s.to_string()).collect(),
+        constraint: None,
+    })
+}
+
+fn run(timeout_secs: u64) -> JobRequest {
+    JobRequest::Run(RunRequest {
+        script: "print(1)".into(),
+        name: "bot".into(),
+        args: vec![],
+        timeout_secs,
+    })
+}
+
+async fn engine_with(packs: &quantd_engine::Packs, limits: Limits) -> Engine {
+    let options = EngineOptions {
+        limits,
+        ..EngineOptions::default()
+    };
+    Engine::with_clock(packs.clone(), options, ManualClock::new(1_000_000))
+        .await
+        .unwrap()
+}
+
+/// The request is refused over `limit`, and no execution exists afterwards.
+async fn refused(engine: &Engine, job: JobRequest, limit: &str) -> String {
+    let err = engine.submit(submit(job)).await.unwrap_err();
+    let EngineError::Limit {
+        limit: got,
+        message,
+    } = &err
+    else {
+        panic!("expected the {limit} limit, got {err:?}");
+    };
+    assert_eq!(*got, limit, "{message}");
+    assert!(message.contains(limit), "{message}");
+    let all = engine
+        .store()
+        .list_executions(&ExecutionFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(all.items.is_empty(), "nothing was stored");
+    message.clone()
+}
+
+#[tokio::test]
+async fn a_huge_sweep_grid_is_refused_without_being_expanded() {
+    let (_d, packs) = setup(5).await;
+    let engine = engine_with(&packs, Limits::default()).await;
+    let started = std::time::Instant::now();
+    let message = refused(
+        &engine,
+        sweep(&["fast=1..100000:1", "slow=1..100000:1"]),
+        "max_param_sets",
+    )
+    .await;
+    assert!(message.contains("10000000000 parameter sets"), "{message}");
+    assert!(message.contains("QUANTD_MAX_PARAM_SETS"), "{message}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "counted, not expanded"
+    );
+}
+
+#[tokio::test]
+async fn the_work_limit_applies_to_scans_tests_backtests_and_sweeps_alike() {
+    let (_d, packs) = setup(5).await;
+    let limits = Limits {
+        max_grid: 4,
+        ..Limits::default()
+    };
+    let engine = engine_with(&packs, limits).await;
+    // 5 tickers in the pack: a whole-pack scan or backtest is 5 items, over 4.
+    let scan = JobRequest::Scan(ScanRequest {
+        code: CodeChoice::Inline(EXPR.into()),
+        params: Default::default(),
+        tickers: None,
+        from: None,
+        to: None,
+    });
+    refused(&engine, scan, "max_grid").await;
+    refused(&engine, JobRequest::Backtest(backtest(None)), "max_grid").await;
+    // 1 ticker × 5 parameter sets.
+    refused(&engine, sweep(&["fast=1..5", "slow=20"]), "max_grid").await;
+    // Under the limit, a sweep runs.
+    engine
+        .submit(submit(sweep(&["fast=1..2", "slow=20,30"])))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn absurd_numbers_in_a_request_are_refused_with_the_limit_that_applies() {
+    let (_d, packs) = setup(5).await;
+    let engine = engine_with(&packs, Limits::default()).await;
+    for timeout in [86_401, i64::MAX as u64, u64::MAX] {
+        let message = refused(&engine, run(timeout), "max_run_timeout_secs").await;
+        assert!(message.contains("QUANTD_MAX_RUN_TIMEOUT"), "{message}");
+    }
+    let tickers: Vec<String> = (0..20_001).map(|i| format!("T{i}")).collect();
+    let scan = JobRequest::Scan(ScanRequest {
+        code: CodeChoice::Inline(EXPR.into()),
+        params: Default::default(),
+        tickers: Some(tickers),
+        from: None,
+        to: None,
+    });
+    refused(&engine, scan, "max_tickers").await;
+    let examples = (0..100_001)
+        .map(|i| quantd_engine::atest::Example {
+            ticker: "SYN0001".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
+                + chrono::Days::new(i % 1000),
+            expected: true,
+        })
+        .collect();
+    let test = JobRequest::Test(TestRequest {
+        code: CodeChoice::Inline(EXPR.into()),
+        params: Default::default(),
+        examples,
+        tolerance: 0,
+    });
+    refused(&engine, test, "max_examples").await;
+    let mut request = submit(run(10));
+    request.options.retry = RetryPolicy {
+        maximum_attempts: u32::MAX,
+        ..RetryPolicy::default()
+    };
+    let err = engine.submit(request).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::Limit {
+                limit: "max_attempts",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
