@@ -337,8 +337,19 @@ impl<S: Store> Packs<S> {
             });
         };
         let rows = self.store.find_packs(key).await?;
+        // Ids (and id prefixes) first: content is never shadowed by a name.
+        let mut ids: Vec<&PackRecord> = if looks_like_id(key) {
+            rows.iter()
+                .filter(|r| r.id.as_str().starts_with(&key.to_ascii_lowercase()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ids.dedup_by(|a, b| a.id == b.id);
         let by_name: Vec<&PackRecord> = rows.iter().filter(|r| r.name == key).collect();
-        if let Some(first) = by_name.first() {
+        if ids.is_empty()
+            && let Some(first) = by_name.first()
+        {
             return Ok(by_name
                 .iter()
                 .find(|r| r.state == PackState::Fresh)
@@ -346,11 +357,6 @@ impl<S: Store> Packs<S> {
                 .unwrap_or(first)
                 .clone());
         }
-        let mut ids: Vec<&PackRecord> = rows
-            .iter()
-            .filter(|r| r.id.as_str().starts_with(key))
-            .collect();
-        ids.dedup_by(|a, b| a.id == b.id);
         match ids.as_slice() {
             [one] => Ok((*one).clone()),
             [] => {
@@ -379,6 +385,20 @@ impl<S: Store> Packs<S> {
         }
     }
 
+    /// The catalog row of exactly this content id (an execution's recorded pack: never a name,
+    /// never a prefix).
+    pub async fn by_id(&self, id: &str) -> Result<PackRecord> {
+        self.store
+            .find_packs(id)
+            .await?
+            .into_iter()
+            .find(|r| r.id.as_str() == id)
+            .ok_or_else(|| EngineError::NotFound {
+                what: format!("pack {id}"),
+                hint: "; the pack this execution read is gone from the catalog".into(),
+            })
+    }
+
     /// Opens a pack for reading, refusing warming and error packs with the reason.
     pub fn open_reader(&self, rec: &PackRecord) -> Result<Arc<PackReader>> {
         match rec.state {
@@ -404,6 +424,13 @@ impl<S: Store> Packs<S> {
                     return Ok(r.clone());
                 }
                 let reader = Arc::new(PackReader::open(&self.dir.packs().join(rec.id.as_str()))?);
+                if reader.manifest().id != rec.id {
+                    return Err(EngineError::Internal(format!(
+                        "the files of pack {} hold pack {}; the data directory is damaged",
+                        rec.id,
+                        reader.manifest().id
+                    )));
+                }
                 readers.insert(rec.id.clone(), reader.clone());
                 Ok(reader)
             }
@@ -451,11 +478,30 @@ pub fn check_name(name: &str) -> Result<()> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !name.starts_with('.');
     if !ok {
+        let shown: String = name
+            .chars()
+            .take(64)
+            .collect::<String>()
+            .escape_debug()
+            .to_string();
         return Err(EngineError::Invalid(format!(
-            "pack name `{name}` is not allowed; use 1–64 letters, digits, `-`, `_` or `.`"
+            "pack name \"{shown}\"{} is not allowed; use 1–64 letters, digits, `-`, `_` or `.`",
+            if name.chars().count() > 64 { "…" } else { "" }
+        )));
+    }
+    if looks_like_id(name) {
+        return Err(EngineError::Invalid(format!(
+            "pack name `{name}` looks like a pack id (8 or more hex digits), and ids always mean \
+             content; use a name with a letter beyond a–f, e.g. `{name}-pack`"
         )));
     }
     Ok(())
+}
+
+/// Whether `key` could be a pack id or an id prefix (8 or more hex digits): such a key is
+/// resolved as an id, and no pack may be named like one.
+pub fn looks_like_id(key: &str) -> bool {
+    key.len() >= 8 && key.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Runs CPU-bound or blocking work off the async runtime.

@@ -578,7 +578,9 @@ impl<S: Store> Engine<S> {
         let job = if let ResolvedSpec::Import(_) = &resolved {
             self.import_job(&resolved, id)
         } else {
-            let pack = self.packs.find(Some(&rec.pack_id)).await?;
+            // By the recorded content id, never by name: a resumed execution reads exactly the
+            // bars it started on (the reader checks the pack's own id too).
+            let pack = self.packs.by_id(&rec.pack_id).await?;
             jobs::build(
                 &resolved,
                 self.packs.open_reader(&pack)?,
