@@ -264,3 +264,25 @@ async fn a_pool_keeps_its_workers_through_panicking_jobs_and_serves_other_execut
     running.join(std::time::Duration::from_secs(5)).await;
     assert_eq!(pool.alive(), 0);
 }
+
+#[tokio::test]
+async fn shards_of_an_ended_execution_held_by_a_dead_worker_leave_the_queue() {
+    let (_d, packs) = setup(30).await;
+    let clock = ManualClock::new(1_000_000);
+    let engine = engine(&packs, clock.clone()).await;
+    let id = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    let shard = claim_as(&engine, "worker-dead", &clock, &id).await;
+    engine.cancel(&id).await.unwrap();
+    let stats = engine.store().queue_stats().await.unwrap();
+    assert_eq!(stats.pending_shards, 0, "a cancelled execution's shards wait for nothing");
+    engine.recover().await.unwrap();
+    let shards = engine.store().shards(&id).await.unwrap();
+    assert_eq!(shards[shard.idx as usize].state, ShardState::Cancelled);
+    let stats = engine.store().queue_stats().await.unwrap();
+    assert_eq!((stats.pending_shards, stats.running_shards), (0, 0));
+}

@@ -1138,16 +1138,32 @@ impl ExecutionQueue for SqliteStore {
         owner_alive: impl Fn(&str) -> bool,
         quarantine_after: u32,
     ) -> Result<Recovered> {
-        let rows: Vec<(String, i64, Option<String>, Option<i64>, i64)> = sqlx::query_as(
-            "SELECT execution_id, idx, lease_owner, lease_expires_at, crashes FROM shards WHERE state = 'running'",
+        let rows: Vec<(String, i64, Option<String>, Option<i64>, i64, String)> = sqlx::query_as(
+            "SELECT s.execution_id, s.idx, s.lease_owner, s.lease_expires_at, s.crashes, e.state \
+             FROM shards s JOIN executions e ON e.id = s.execution_id WHERE s.state = 'running'",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut done = Recovered::default();
-        for (exec, idx, owner, expires, crashes) in rows {
+        for (exec, idx, owner, expires, crashes, exec_state) in rows {
             let dead = owner.as_deref().is_none_or(|o| !owner_alive(o))
                 || expires.is_none_or(|t| t <= now);
             if !dead {
+                continue;
+            }
+            if matches!(exec_state.as_str(), "completed" | "failed" | "cancelled") {
+                // Its execution ended while it ran: it will never run again.
+                sqlx::query(
+                    "UPDATE shards SET state = 'cancelled', finished_at = ?, lease_owner = NULL, \
+                     lease_expires_at = NULL WHERE execution_id = ? AND idx = ? AND state = 'running' \
+                     AND lease_owner IS ?",
+                )
+                .bind(now)
+                .bind(&exec)
+                .bind(idx)
+                .bind(&owner)
+                .execute(&self.writer)
+                .await?;
                 continue;
             }
             let crashes = crashes + 1;
@@ -1395,8 +1411,11 @@ impl ExecutionQueue for SqliteStore {
                 .executions
                 .push((kind_from(&kind)?, parse(&state)?, n as u64));
         }
+        // Only shards that will run: those of executions that are pending or running (a paused
+        // execution's shards wait for a person, and an ended one's never run).
         let shards: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM shards WHERE state IN ('pending', 'running') GROUP BY state",
+            "SELECT s.state, COUNT(*) FROM shards s JOIN executions e ON e.id = s.execution_id \
+             WHERE s.state IN ('pending', 'running') AND e.state IN ('pending', 'running') GROUP BY s.state",
         )
         .fetch_all(&self.pool)
         .await?;
