@@ -216,7 +216,21 @@ impl CodeRegistry for SqliteStore {
         name: &str,
         page: &Page,
     ) -> Result<Paged<CodeVersion>> {
-        let after = page.cursor(|c| c.parse::<i64>().ok())?.unwrap_or(0);
+        let after = page.cursor(|c| c.parse::<i64>().ok())?;
+        if let Some(v) = after {
+            let known: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM code_versions WHERE workspace = ? AND name = ? AND version = ?)",
+            )
+            .bind(workspace)
+            .bind(name)
+            .bind(v)
+            .fetch_one(&self.pool)
+            .await?;
+            if !known {
+                return Err(page.unknown_cursor());
+            }
+        }
+        let after = after.unwrap_or(0);
         let rows = sqlx::query(
             "SELECT * FROM code_versions WHERE workspace = ? AND name = ? AND version > ? ORDER BY version LIMIT ?",
         )
@@ -235,7 +249,20 @@ impl CodeRegistry for SqliteStore {
 
     /// Names that are not removed, by name.
     async fn code_names(&self, workspace: &str, page: &Page) -> Result<Paged<CodeName>> {
-        let after = page.cursor(|c| Some(c.to_string()))?.unwrap_or_default();
+        let after = page.cursor(|c| Some(c.to_string()))?;
+        if let Some(name) = &after {
+            let known: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM code_names WHERE workspace = ? AND name = ?)",
+            )
+            .bind(workspace)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+            if !known {
+                return Err(page.unknown_cursor());
+            }
+        }
+        let after = after.unwrap_or_default();
         let rows = sqlx::query(
             "SELECT n.name, n.current, n.updated_at, v.language, \
              (SELECT COUNT(*) FROM code_versions c WHERE c.workspace = n.workspace AND c.name = n.name) AS versions \

@@ -1296,6 +1296,17 @@ impl ExecutionQueue for SqliteStore {
             Some((t.parse::<Millis>().ok()?, id.to_string()))
         })?;
         if let Some((t, id)) = &before {
+            let known: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM executions WHERE id = ? AND created_at = ? AND workspace IS COALESCE(?, workspace))",
+            )
+            .bind(id)
+            .bind(*t)
+            .bind(f.workspace.as_deref())
+            .fetch_one(&self.pool)
+            .await?;
+            if !known {
+                return Err(page.unknown_cursor());
+            }
             q.push(" AND (created_at, id) < (")
                 .push_bind(*t)
                 .push(", ")

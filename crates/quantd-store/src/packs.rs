@@ -277,7 +277,17 @@ impl PackCatalog for SqliteStore {
 
     /// Every catalog row, newest first.
     async fn list_packs(&self, page: &Page) -> Result<Paged<PackRecord>> {
-        let before = page.cursor(|c| c.parse::<i64>().ok())?.unwrap_or(i64::MAX);
+        let before = page.cursor(|c| c.parse::<i64>().ok())?;
+        if let Some(seq) = before {
+            let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM packs WHERE seq = ?)")
+                .bind(seq)
+                .fetch_one(&self.pool)
+                .await?;
+            if !known {
+                return Err(page.unknown_cursor());
+            }
+        }
+        let before = before.unwrap_or(i64::MAX);
         let rows = sqlx::query(select_packs!("WHERE seq < ? ORDER BY seq DESC LIMIT ?"))
             .bind(before)
             .bind(page.sql_limit())

@@ -59,6 +59,12 @@ impl Page {
         i64::from(self.limit.max(1)) + 1
     }
 
+    /// [`StoreError::BadCursor`] for this page's cursor: it parsed but names no row of the list
+    /// (forged, or from another list), so no page can follow it.
+    pub(crate) fn unknown_cursor(&self) -> StoreError {
+        StoreError::BadCursor(self.after.clone().unwrap_or_default())
+    }
+
     /// The cursor parsed by `parse`; a cursor it rejects is [`StoreError::BadCursor`].
     pub(crate) fn cursor<T>(&self, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>> {
         self.after

@@ -145,6 +145,23 @@ async fn code_pages_and_bad_cursors() {
         .await
         .unwrap_err();
     assert!(matches!(bad, StoreError::BadCursor(_)));
+    // Well-formed but forged cursors (review H26) name no row: refused, not an empty page.
+    let forged = store
+        .list_executions(&ExecutionFilter {
+            after: Some("1.ex_01m8vr4ba1p0v1zkyajp6n2gf9".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(forged, StoreError::BadCursor(_)), "{forged}");
+    for bad in [
+        store.code_versions("default", "scanner-1", &Page::after("999", 5)).await.err(),
+        store.code_names("default", &Page::after("no-such-name", 5)).await.err(),
+        store.list_packs(&Page::after("424242", 5)).await.err(),
+    ] {
+        assert!(matches!(bad, Some(StoreError::BadCursor(_))), "{bad:?}");
+    }
 }
 
 #[tokio::test]
