@@ -292,6 +292,38 @@ pub fn run(
     cancel: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<Signals> {
+    run_bounded(
+        reader,
+        program,
+        tickers,
+        from,
+        to,
+        cancel,
+        progress,
+        u64::MAX,
+    )
+}
+
+/// Memory a signal row takes while a scan collects it: ticker and date, and each indicator.
+pub fn row_bytes(indicators: usize) -> u64 {
+    8 + 8 * indicators as u64
+}
+
+/// [`run`], failing with the `max_shard_memory` limit as soon as the rows collected take more
+/// than `max_bytes` (checked after each ticker), instead of growing until allocation fails.
+#[allow(clippy::too_many_arguments)]
+pub fn run_bounded(
+    reader: &PackReader,
+    program: &Program,
+    tickers: &[usize],
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    cancel: &AtomicBool,
+    progress: &dyn Progress,
+    max_bytes: u64,
+) -> Result<Signals> {
+    let collected = std::sync::atomic::AtomicU64::new(0);
+    let per_row = row_bytes(program.indicators().len());
     let columns: Vec<&str> = program.columns().iter().map(String::as_str).collect();
     let projection = reader.projection(&columns)?;
     let (from, to) = (from.map(day_from_date), to.map(day_from_date));
@@ -311,11 +343,24 @@ pub fn run(
                     .evaluate(&inputs, ws)
                     .map_err(|e| EngineError::Internal(e.to_string()))?;
                 let dates = bars.dates();
+                let before = part.len();
                 for row in eval.hits(0, bars.window(from, to)) {
                     part.ticker.push(t as u32);
                     part.date.push(dates[row]);
                     part.values
                         .extend((0..n_ind).map(|k| eval.indicator(k)[row]));
+                }
+                let added = (part.len() - before) as u64 * per_row;
+                let total = collected.fetch_add(added, Ordering::Relaxed) + added;
+                if total > max_bytes {
+                    return Err(EngineError::Limit {
+                        limit: "max_shard_memory",
+                        message: format!(
+                            "the scan's hits take more than {max_bytes} bytes in one shard \
+                             (max_shard_memory, set by QUANTD_MAX_SHARD_MEMORY); make the condition \
+                             more selective, or use fewer `let` columns, tickers or dates"
+                        ),
+                    });
                 }
             }
             progress.advance(chunk.len() as u64);

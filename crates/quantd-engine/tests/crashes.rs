@@ -279,7 +279,10 @@ async fn shards_of_an_ended_execution_held_by_a_dead_worker_leave_the_queue() {
     let shard = claim_as(&engine, "worker-dead", &clock, &id).await;
     engine.cancel(&id).await.unwrap();
     let stats = engine.store().queue_stats().await.unwrap();
-    assert_eq!(stats.pending_shards, 0, "a cancelled execution's shards wait for nothing");
+    assert_eq!(
+        stats.pending_shards, 0,
+        "a cancelled execution's shards wait for nothing"
+    );
     engine.recover().await.unwrap();
     let shards = engine.store().shards(&id).await.unwrap();
     assert_eq!(shards[shard.idx as usize].state, ShardState::Cancelled);

@@ -314,7 +314,18 @@ async fn shards_of_a_dead_worker_run_again_without_duplicates() {
     // The dead worker's late commit is refused: its lease is gone.
     let late = second
         .store()
-        .complete_shard(&claimed, "worker-dead-0", clock.now(), 0, 0, b"", None)
+        .complete_shard(
+            &claimed,
+            "worker-dead-0",
+            clock.now(),
+            &quantd_store::ShardDone {
+                bars: 0,
+                rows: 0,
+                body: b"",
+                max_result_bytes: u64::MAX,
+            },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(late, quantd_store::Commit::LeaseLost);

@@ -189,3 +189,75 @@ async fn absurd_numbers_in_a_request_are_refused_with_the_limit_that_applies() {
         "{err:?}"
     );
 }
+
+/// `close > 0` with `lets` indicator columns: a hit on every bar (review E8/E9's shape).
+fn every_bar(lets: usize) -> JobRequest {
+    let expr: String = (0..lets)
+        .map(|i| format!("let v{i} = close + {i};\n"))
+        .chain(std::iter::once("close > 0".to_string()))
+        .collect();
+    JobRequest::Scan(ScanRequest {
+        code: CodeChoice::Inline(expr),
+        params: Default::default(),
+        tickers: None,
+        from: None,
+        to: None,
+    })
+}
+
+async fn run_to_end(engine: &Engine, job: JobRequest) -> quantd_store::ExecutionRecord {
+    let id = engine.submit(submit(job)).await.unwrap().execution.id;
+    while engine.step(Some(&id)).await.unwrap().is_some() {}
+    engine.execution(&id).await.unwrap()
+}
+
+#[tokio::test]
+async fn scan_shards_are_cut_so_a_hit_on_every_bar_fits_the_memory_limit() {
+    let (_d, packs) = setup(8).await; // 8 tickers × 600 days
+    let limits = Limits {
+        max_shard_memory: 110_000, // 20 lets: 168 bytes a row → 654 bars, one ticker a shard
+        ..Limits::default()
+    };
+    let engine = engine_with(&packs, limits).await;
+    let rec = run_to_end(&engine, every_bar(20)).await;
+    assert_eq!(
+        rec.state,
+        quantd_core::ExecutionState::Completed,
+        "{:?}",
+        rec.error_message
+    );
+    assert_eq!(rec.shards_total, 8, "one ticker a shard");
+    assert_eq!(rec.rows, rec.bars, "every bar a hit");
+    assert!(rec.result_bytes <= 8 * 600 * 168 + 8 * 64);
+}
+
+#[tokio::test]
+async fn results_over_the_limit_fail_the_execution_instead_of_the_process() {
+    let (_d, packs) = setup(8).await;
+    // One ticker's rows alone are over the shard memory: the shard fails, cleanly.
+    let limits = Limits {
+        max_shard_memory: 10_000,
+        ..Limits::default()
+    };
+    let engine = engine_with(&packs, limits).await;
+    let rec = run_to_end(&engine, every_bar(20)).await;
+    assert_eq!(rec.state, quantd_core::ExecutionState::Failed);
+    let message = rec.error_message.unwrap();
+    assert!(message.contains("max_shard_memory"), "{message}");
+    // The execution's stored results are bounded in all.
+    let (_d, packs) = setup(8).await;
+    let limits = Limits {
+        max_result_bytes: 300_000,
+        ..Limits::default()
+    };
+    let engine = engine_with(&packs, limits).await;
+    let rec = run_to_end(&engine, every_bar(20)).await;
+    assert_eq!(rec.state, quantd_core::ExecutionState::Failed);
+    assert_eq!(rec.error_class, Some(quantd_core::ErrorClass::Resource));
+    let message = rec.error_message.unwrap();
+    assert!(message.contains("max_result_bytes"), "{message}");
+    assert!(
+        rec.result_bytes <= 300_000,
+        "nothing over the limit was stored"
+    );
+}

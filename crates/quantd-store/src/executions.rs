@@ -120,6 +120,8 @@ pub struct ExecutionRecord {
     /// Failed as quarantined: a shard crashed its worker too often (`quantd resume --force` runs
     /// it again).
     pub quarantined: bool,
+    /// Bytes of results stored (the bodies of its done shards).
+    pub result_bytes: u64,
     /// Created (Unix ms).
     pub created_at: Millis,
     /// First shard started (Unix ms).
@@ -166,11 +168,27 @@ pub struct ShardRecord {
     pub finished_at: Option<Millis>,
 }
 
+/// A finished shard's output, as [`ExecutionQueue::complete_shard`] stores it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShardDone<'a> {
+    /// Bars processed.
+    pub bars: u64,
+    /// Result rows.
+    pub rows: u64,
+    /// The encoded results.
+    pub body: &'a [u8],
+    /// The most result bytes the execution may store in all.
+    pub max_result_bytes: u64,
+}
+
 /// What a shard's commit did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Commit {
     /// Committed; the events it appended.
     Committed(Vec<EventRecord>),
+    /// Nothing was written: the results would take the execution's stored results to this
+    /// many bytes, over its limit.
+    OverLimit(u64),
     /// The shard is no longer ours (lease expired and reclaimed, or the execution ended): nothing
     /// was written.
     LeaseLost,
@@ -320,6 +338,7 @@ fn record_from_row(r: &SqliteRow) -> Result<ExecutionRecord> {
         error_message: r.try_get("error_message")?,
         summary: summary.as_deref().map(json).transpose()?,
         quarantined: r.try_get::<i64, _>("quarantined")? != 0,
+        result_bytes: r.try_get::<i64, _>("result_bytes")? as u64,
         created_at: r.try_get("created_at")?,
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,
@@ -858,11 +877,10 @@ impl ExecutionQueue for SqliteStore {
         shard: &ClaimedShard,
         owner: &str,
         now: Millis,
-        bars: u64,
-        rows: u64,
-        body: &[u8],
+        done: &ShardDone<'_>,
         on_complete: Option<OnComplete>,
     ) -> Result<Commit> {
+        let (bars, rows, body) = (done.bars, done.rows, done.body);
         let exec = &shard.execution;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
@@ -895,15 +913,21 @@ impl ExecutionQueue for SqliteStore {
         // shards left (the end check), in one statement.
         let row = sqlx::query(
             "UPDATE executions SET shards_done = shards_done + 1, bars = bars + ?, rows = rows + ?, \
-             next_seq = next_seq + 2 WHERE id = ? \
+             result_bytes = result_bytes + ?, next_seq = next_seq + 2 WHERE id = ? \
              RETURNING *, (SELECT COUNT(*) FROM shards WHERE execution_id = ? AND state IN ('pending', 'running')) AS open_shards",
         )
         .bind(bars as i64)
         .bind(rows as i64)
+        .bind(body.len() as i64)
         .bind(exec.as_str())
         .bind(exec.as_str())
         .fetch_one(&mut *tx)
         .await?;
+        let stored = row.try_get::<i64, _>("result_bytes")? as u64;
+        if stored > done.max_result_bytes {
+            tx.rollback().await?;
+            return Ok(Commit::OverLimit(stored));
+        }
         let next: i64 = row.try_get("next_seq")?;
         let failed: i64 = row.try_get("shards_failed")?;
         let mut events = vec![

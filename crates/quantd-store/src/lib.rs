@@ -18,7 +18,7 @@ pub use error::{Result, StoreError};
 pub use executions::{
     AttemptFailure, ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord,
     FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete, QueueStats, Recovered,
-    ShardRecord,
+    ShardDone, ShardRecord,
 };
 pub use packs::{NewPack, PackRecord};
 pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};

@@ -279,10 +279,11 @@ impl PackCatalog for SqliteStore {
     async fn list_packs(&self, page: &Page) -> Result<Paged<PackRecord>> {
         let before = page.cursor(|c| c.parse::<i64>().ok())?;
         if let Some(seq) = before {
-            let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM packs WHERE seq = ?)")
-                .bind(seq)
-                .fetch_one(&self.pool)
-                .await?;
+            let known: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM packs WHERE seq = ?)")
+                    .bind(seq)
+                    .fetch_one(&self.pool)
+                    .await?;
             if !known {
                 return Err(page.unknown_cursor());
             }

@@ -18,7 +18,7 @@ use crate::code::{Added, CodeName, CodeVersion};
 use crate::error::{Result, StoreError};
 use crate::executions::{
     AttemptFailure, ClaimedShard, Commit, Created, ExecutionFilter, ExecutionRecord, Millis,
-    NewExecution, OnComplete, QueueStats, Recovered, ShardRecord,
+    NewExecution, OnComplete, QueueStats, Recovered, ShardDone, ShardRecord,
 };
 use crate::packs::{NewPack, PackRecord};
 use crate::tokens::{IdempotencyRecord, NewToken, TokenRecord};
@@ -216,16 +216,14 @@ pub trait ExecutionQueue {
 
     /// Stores a shard's results, marks it done and appends its events, in one transaction. When
     /// that completes the execution, the same transaction stores what `on_complete` gives
-    /// (summary, final health snapshot and its event).
-    #[allow(clippy::too_many_arguments)]
+    /// (summary, final health snapshot and its event). Results that would take the execution's
+    /// stored bytes over `done.max_result_bytes` are not stored: [`Commit::OverLimit`].
     fn complete_shard(
         &self,
         shard: &ClaimedShard,
         owner: &str,
         now: Millis,
-        bars: u64,
-        rows: u64,
-        body: &[u8],
+        done: &ShardDone<'_>,
         on_complete: Option<OnComplete>,
     ) -> impl Future<Output = Result<Commit>> + Send;
 

@@ -156,8 +156,14 @@ async fn code_pages_and_bad_cursors() {
         .unwrap_err();
     assert!(matches!(forged, StoreError::BadCursor(_)), "{forged}");
     for bad in [
-        store.code_versions("default", "scanner-1", &Page::after("999", 5)).await.err(),
-        store.code_names("default", &Page::after("no-such-name", 5)).await.err(),
+        store
+            .code_versions("default", "scanner-1", &Page::after("999", 5))
+            .await
+            .err(),
+        store
+            .code_names("default", &Page::after("no-such-name", 5))
+            .await
+            .err(),
         store.list_packs(&Page::after("424242", 5)).await.err(),
     ] {
         assert!(matches!(bad, Some(StoreError::BadCursor(_))), "{bad:?}");

@@ -186,7 +186,12 @@ pub fn build(
         ResolvedSpec::Import(_) => Err(EngineError::Internal(
             "import jobs read no pack; the engine builds them".into(),
         )),
-        ResolvedSpec::Scan(s) => Ok(Arc::new(ScanJob::new(s, reader, options.scan_shard_bars)?)),
+        ResolvedSpec::Scan(s) => Ok(Arc::new(ScanJob::new(
+            s,
+            reader,
+            options.scan_shard_bars,
+            options.limits.max_shard_memory,
+        )?)),
         ResolvedSpec::Test(t) => Ok(Arc::new(TestJob::new(t, reader)?)),
         ResolvedSpec::Backtest(b) => crate::exec::strategy::build_backtest(b, reader),
         ResolvedSpec::Sweep(s) => crate::exec::strategy::build_sweep(s, reader),
@@ -219,23 +224,34 @@ pub struct ScanJob {
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
     shard_bars: u64,
+    max_shard_memory: u64,
 }
 
 impl ScanJob {
     /// A scan in shards of at most `max_shard_bars`, balanced: as few shards as cover its
     /// tickers' bars, of equal bars.
-    fn new(s: &ResolvedScan, reader: Arc<PackReader>, max_shard_bars: u64) -> Result<ScanJob> {
+    /// The shard size also keeps a shard's worst case (a hit on every bar, with every indicator
+    /// column) under `max_shard_memory`.
+    fn new(
+        s: &ResolvedScan,
+        reader: Arc<PackReader>,
+        max_shard_bars: u64,
+        max_shard_memory: u64,
+    ) -> Result<ScanJob> {
         let program = scan::compile(&reader, &s.source, &s.params)?;
         let tickers = scan::select_tickers(&reader, s.tickers.as_deref())?;
         let entries = &reader.manifest().tickers;
         let total: u64 = tickers.iter().map(|&t| entries[t].rows).sum();
-        let shards = total.div_ceil(max_shard_bars.max(1)).max(1);
+        let by_memory = max_shard_memory / scan::row_bytes(program.indicators().len());
+        let max_shard_bars = max_shard_bars.min(by_memory).max(1);
+        let shards = total.div_ceil(max_shard_bars).max(1);
         Ok(ScanJob {
             program,
             tickers,
             from: s.from,
             to: s.to,
             shard_bars: total.div_ceil(shards).max(1),
+            max_shard_memory,
             reader,
         })
     }
@@ -256,7 +272,7 @@ impl Job for ScanJob {
             .iter()
             .map(|&t| self.reader.manifest().tickers[t].rows)
             .sum();
-        let signals = scan::run(
+        let signals = scan::run_bounded(
             &self.reader,
             &self.program,
             &tickers,
@@ -264,6 +280,7 @@ impl Job for ScanJob {
             self.to,
             cancel,
             &NoProgress,
+            self.max_shard_memory,
         )?;
         let mut summary = scan::SummaryBuilder::default();
         summary.add(&signals);

@@ -41,6 +41,12 @@ pub struct Limits {
     pub max_python_bytes: usize,
     /// Attempts a request's retry policy may ask for (`QUANTD_MAX_ATTEMPTS`, default 10).
     pub max_attempts: u32,
+    /// Bytes of results one execution may store in all (`QUANTD_MAX_RESULT_BYTES`, default
+    /// 512 MiB); a shard whose results would go over fails with class `resource`.
+    pub max_result_bytes: u64,
+    /// Memory one shard's results may take, in bytes (`QUANTD_MAX_SHARD_MEMORY`, default
+    /// 256 MiB): scans are cut into shards small enough that even a hit on every bar fits.
+    pub max_shard_memory: u64,
 }
 
 impl Default for Limits {
@@ -56,6 +62,8 @@ impl Default for Limits {
             max_run_arg_bytes: 64 << 10,
             max_python_bytes: 1 << 20,
             max_attempts: 10,
+            max_result_bytes: 512 << 20,
+            max_shard_memory: 256 << 20,
         }
     }
 }
@@ -72,6 +80,8 @@ const VARS: &[(&str, &str)] = &[
     ("max_run_arg_bytes", "QUANTD_MAX_RUN_ARG_BYTES"),
     ("max_python_bytes", "QUANTD_MAX_PYTHON_BYTES"),
     ("max_attempts", "QUANTD_MAX_ATTEMPTS"),
+    ("max_result_bytes", "QUANTD_MAX_RESULT_BYTES"),
+    ("max_shard_memory", "QUANTD_MAX_SHARD_MEMORY"),
 ];
 
 impl Limits {
@@ -96,6 +106,8 @@ impl Limits {
                 "max_run_args" => l.max_run_args = small(),
                 "max_run_arg_bytes" => l.max_run_arg_bytes = small(),
                 "max_python_bytes" => l.max_python_bytes = small(),
+                "max_result_bytes" => l.max_result_bytes = n,
+                "max_shard_memory" => l.max_shard_memory = n,
                 _ => l.max_attempts = u32::try_from(n).unwrap_or(u32::MAX),
             }
         }
@@ -247,6 +259,15 @@ impl Limits {
             "ask for fewer attempts",
         )
     }
+}
+
+/// The error for results of `bytes` in all, over [`Limits::max_result_bytes`].
+pub(crate) fn results_too_big(bytes: u64, max: u64) -> String {
+    format!(
+        "the execution's results would take {bytes} bytes, over the limit of {max} \
+         (max_result_bytes, set by QUANTD_MAX_RESULT_BYTES); narrow it: fewer tickers, dates or \
+         `let` columns, or a more selective condition"
+    )
 }
 
 /// The error for `value` over `max` of the limit `name`.

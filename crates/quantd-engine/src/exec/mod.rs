@@ -690,18 +690,31 @@ impl<S: Store> Engine<S> {
                 let mine = out.scan_summary.map(|s| Arc::new(Mutex::new(Some(s))));
                 let on_complete =
                     self.on_complete(&shard, mine.clone(), out.summary, completed.clone());
+                let max_result_bytes = self.options.limits.max_result_bytes;
+                if out.body.len() as u64 > max_result_bytes {
+                    let message = limits::results_too_big(out.body.len() as u64, max_result_bytes);
+                    return self
+                        .commit_failure(&shard, ErrorClass::Resource, &message, false)
+                        .await
+                        .map(|(c, step)| self.settled(c, step, &completed));
+                }
+                let done = quantd_store::ShardDone {
+                    bars: out.bars,
+                    rows: out.rows,
+                    body: &out.body,
+                    max_result_bytes,
+                };
                 let c = match store
-                    .complete_shard(
-                        &shard,
-                        &self.owner,
-                        now,
-                        out.bars,
-                        out.rows,
-                        &out.body,
-                        Some(on_complete),
-                    )
+                    .complete_shard(&shard, &self.owner, now, &done, Some(on_complete))
                     .await
                 {
+                    Ok(Commit::OverLimit(total)) => {
+                        let message = limits::results_too_big(total, max_result_bytes);
+                        return self
+                            .commit_failure(&shard, ErrorClass::Resource, &message, false)
+                            .await
+                            .map(|(c, step)| self.settled(c, step, &completed));
+                    }
                     Ok(c) => c,
                     // The results could not be stored (too big for the store, disk full): the
                     // attempt fails with that error instead of staying `running`.
@@ -786,7 +799,7 @@ impl<S: Store> Engine<S> {
                     completed: completed.lock().expect("record lock").take(),
                 }
             }
-            Commit::LeaseLost => Settled {
+            Commit::LeaseLost | Commit::OverLimit(_) => Settled {
                 step: Step::LeaseLost,
                 ended: false,
                 health: false,
