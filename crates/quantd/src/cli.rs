@@ -503,11 +503,31 @@ pub fn parse_param(s: &str) -> Result<(String, f64), String> {
         .split_once('=')
         .ok_or_else(|| format!("`{s}` is not NAME=VALUE (e.g. --param rsi_max=30)"))?;
     let name = name.trim().trim_start_matches('$');
+    if name.is_empty() {
+        return Err(format!(
+            "`{s}` has no name before `=` (e.g. --param rsi_max=30)"
+        ));
+    }
     let value: f64 = value
         .trim()
         .parse()
         .map_err(|_| format!("`{value}` in `{s}` is not a number (e.g. --param {name}=30)"))?;
     Ok((name.to_string(), value))
+}
+
+/// `--param` values as a map; a name given twice is an error (which value was meant?).
+pub fn param_map(
+    params: &[(String, f64)],
+) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    let mut map = std::collections::BTreeMap::new();
+    for (name, value) in params {
+        if let Some(first) = map.insert(name.clone(), *value) {
+            anyhow::bail!(
+                "--param {name} is given twice ({first} and {value}); give each parameter once"
+            );
+        }
+    }
+    Ok(map)
 }
 
 /// Arguments of `demo`.

@@ -229,3 +229,64 @@ fn code_errors_point_at_the_source() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("ticker NOPE not found"));
 }
+
+#[test]
+fn ambiguous_or_inverted_requests_are_refused_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "u",
+            "--tickers",
+            "2",
+            "--days",
+            "30",
+        ],
+    );
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "scan",
+                "--expr",
+                "close > $x",
+                "--param",
+                "x=1",
+                "--param",
+                "x=2",
+            ],
+            "--param x is given twice",
+        ),
+        (
+            &["scan", "--expr", "close > 1", "--param", "=5"],
+            "has no name before `=`",
+        ),
+        (
+            &[
+                "scan",
+                "--expr",
+                "close > 1",
+                "--from",
+                "2099-01-01",
+                "--to",
+                "1900-01-01",
+            ],
+            "starts (2099-01-01) after it ends (1900-01-01)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(d, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    let history = json(d, &["history"]);
+    assert_eq!(
+        history.as_array().map(Vec::len),
+        Some(0),
+        "no execution was created"
+    );
+}

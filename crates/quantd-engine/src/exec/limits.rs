@@ -120,11 +120,12 @@ impl Limits {
         match &request.job {
             JobRequest::Scan(r) => {
                 self.check_tickers(r.tickers.as_deref())?;
-                self.check_params(r.params.len())?;
+                self.check_params(&r.params)?;
+                check_window(r.from, r.to)?;
                 self.check_code(&r.code)
             }
             JobRequest::Test(r) => {
-                self.check_params(r.params.len())?;
+                self.check_params(&r.params)?;
                 over(
                     "max_examples",
                     r.examples.len() as u64,
@@ -137,7 +138,7 @@ impl Limits {
             JobRequest::Backtest(r) => self.check_backtest(r),
             JobRequest::Sweep(r) => {
                 self.check_backtest(&r.backtest)?;
-                self.check_params(r.backtest.params.len() + r.grid.len())
+                self.check_count(r.backtest.params.len() + r.grid.len())
             }
             JobRequest::Run(r) => self.check_run(r),
             JobRequest::Import(_) => Ok(()),
@@ -173,7 +174,8 @@ impl Limits {
 
     fn check_backtest(&self, r: &crate::exec::spec::BacktestRequest) -> Result<()> {
         self.check_tickers(r.tickers.as_deref())?;
-        self.check_params(r.params.len())?;
+        self.check_params(&r.params)?;
+        check_window(r.from, r.to)?;
         if let crate::exec::spec::StrategyChoice::Python(src) = &r.strategy {
             self.check_python(src)?;
         }
@@ -239,7 +241,18 @@ impl Limits {
         )
     }
 
-    fn check_params(&self, n: usize) -> Result<()> {
+    /// Checks the count of parameter values, and that each is a finite number.
+    fn check_params(&self, params: &std::collections::BTreeMap<String, f64>) -> Result<()> {
+        self.check_count(params.len())?;
+        match params.iter().find(|(_, v)| !v.is_finite()) {
+            Some((name, v)) => Err(EngineError::Invalid(format!(
+                "parameter `{name}` is {v}; parameters must be finite numbers"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn check_count(&self, n: usize) -> Result<()> {
         over(
             "max_params",
             n as u64,
@@ -258,6 +271,16 @@ impl Limits {
             "attempts in the retry policy",
             "ask for fewer attempts",
         )
+    }
+}
+
+/// A date window must not end before it starts.
+fn check_window(from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate>) -> Result<()> {
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => Err(EngineError::Invalid(format!(
+            "the window starts ({f}) after it ends ({t}); swap `from` and `to`"
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -23,7 +23,7 @@ const TABLE_ROWS: usize = 20;
 pub fn request(args: &ScanArgs) -> anyhow::Result<JobRequest> {
     Ok(JobRequest::Scan(ScanRequest {
         code: code_choice(&args.scanner)?,
-        params: args.scanner.params.iter().cloned().collect(),
+        params: crate::cli::param_map(&args.scanner.params)?,
         tickers: args.tickers.clone(),
         from: args.from,
         to: args.to,

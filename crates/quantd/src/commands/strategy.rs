@@ -57,7 +57,7 @@ fn request(s: &StrategyArgs, params: &[(String, f64)]) -> anyhow::Result<Backtes
     };
     Ok(BacktestRequest {
         strategy,
-        params: params.iter().cloned().collect(),
+        params: crate::cli::param_map(params)?,
         tickers: s.tickers.clone(),
         from: s.from,
         to: s.to,

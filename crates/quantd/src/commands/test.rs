@@ -21,7 +21,7 @@ pub async fn run(ctx: &Ctx, a: TestArgs) -> anyhow::Result<ExitCode> {
     let code = super::scan::code_choice(&a.scanner)?;
     let job = JobRequest::Test(TestRequest {
         code,
-        params: a.scanner.params.iter().cloned().collect(),
+        params: crate::cli::param_map(&a.scanner.params)?,
         examples,
         tolerance: a.tolerance,
     });
