@@ -268,10 +268,13 @@ impl Job for ScanJob {
         cancel: &AtomicBool,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
         let tickers: Vec<usize> = payload_tickers(payload)?;
-        let bars = tickers
-            .iter()
-            .map(|&t| self.reader.manifest().tickers[t].rows)
-            .sum();
+        let entries = &self.reader.manifest().tickers;
+        if quantd_data::failpoint::armed() {
+            for &t in &tickers {
+                quantd_data::failpoint::hit(&format!("scan-ticker={}", entries[t].ticker));
+            }
+        }
+        let bars = tickers.iter().map(|&t| entries[t].rows).sum();
         let signals = scan::run_bounded(
             &self.reader,
             &self.program,
