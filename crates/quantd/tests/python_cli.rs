@@ -435,48 +435,12 @@ fn unsafe_no_sandbox_runs_python_and_warns_on_every_job() {
     assert!(warnings >= 4, "one warning per shard job:\n{err}");
 }
 
-/// One HTTP/1.1 request over a fresh connection (`Connection: close`): status and body.
-fn http(addr: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
-}
-
 #[test]
 fn a_bot_script_runs_through_the_http_api() {
-    use std::io::BufRead;
     let (dir, python) = setup();
-    let mut server = KillOnDrop(
-        quantd(dir.path())
-            .env("QUANTD_PYTHON", &python)
-            .args(["serve", "--addr", "127.0.0.1:0", "--no-auth"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = std::io::BufReader::new(server.0.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the server announces its address")
-            .unwrap();
-        if let Some(rest) = line.split("http://").nth(1) {
-            break rest.split(' ').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let mut command = quantd(dir.path());
+    command.env("QUANTD_PYTHON", &python);
+    let (_server, addr) = serve(command, &["--no-auth"]);
 
     let script = "import sys\nimport quantd as qd\nprint('args', sys.argv[1:])\nqd.result(total_return=3.5, trades=4)\n";
     let (status, body) = http(
@@ -524,14 +488,4 @@ fn a_bot_script_runs_through_the_http_api() {
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("needs `script`"), "{body}");
-}
-
-/// A child process killed when the test ends, passed or not.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

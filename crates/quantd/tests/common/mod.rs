@@ -81,3 +81,80 @@ pub fn kill_at(mut command: Command, point: &str) -> String {
     child.wait().expect("wait");
     id
 }
+
+/// A child process killed (and reaped) when dropped, so a failing test leaves no server behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `quantd serve` on a free loopback port with `args` after it; returns the process and
+/// its address (read from the line it announces itself with).
+pub fn serve(mut command: Command, args: &[&str]) -> (KillOnDrop, String) {
+    let mut server = KillOnDrop(
+        command
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn quantd serve"),
+    );
+    let mut lines = BufReader::new(server.0.stderr.take().expect("stderr")).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server announces its address")
+            .expect("read stderr");
+        if let Some(rest) = line.split("http://").nth(1) {
+            break rest.split(' ').next().expect("an address").to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (server, addr)
+}
+
+/// One HTTP/1.1 request (JSON body, optional bearer token); returns status and body.
+pub fn http_as(
+    addr: &str,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write request");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read response");
+    let (head, body) = out.split_once("\r\n\r\n").expect("a response head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    (status, body.to_string())
+}
+
+/// [`http_as`] without a token.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, String) {
+    http_as(addr, None, method, path, body)
+}
