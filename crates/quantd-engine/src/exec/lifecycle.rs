@@ -1,0 +1,150 @@
+//! Lifecycle: pause, resume (also of quarantined executions), cancel (also by other processes),
+//! health snapshots, and the summary stored when an execution completes.
+
+use super::*;
+
+impl<S: Store> Engine<S> {
+    /// Stores the summary of `id` if it completed without one (its completing commit could not
+    /// make it, e.g. after a restart).
+    pub async fn finalize_if_completed(&self, id: &ExecutionId) -> Result<()> {
+        let rec = self.execution(id).await?;
+        if rec.state == ExecutionState::Completed && rec.summary.is_none() {
+            self.finalize(&rec).await?;
+        }
+        Ok(())
+    }
+
+    /// Resumes a quarantined execution (`quantd resume --force`): its crashed and cancelled
+    /// shards run again with their crash counts cleared.
+    pub async fn resume_quarantined(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        self.execution(id).await?;
+        let events = self
+            .store()
+            .requeue_quarantined(id, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                quantd_store::StoreError::Conflict(m) => EngineError::Invalid(m),
+                other => other.into(),
+            })?;
+        self.cancels.lock().expect("cancel lock").remove(id);
+        self.broadcast(events);
+        self.execution(id).await
+    }
+
+    /// Stores the summary of a completed execution (signals, A+ scores, backtest means), which
+    /// `history`, `summary` and the API read without decoding results.
+    pub async fn finalize(&self, rec: &ExecutionRecord) -> Result<()> {
+        match rec.kind {
+            quantd_core::ExecutionKind::Scan => {
+                self.store_scan_summary(rec).await?;
+            }
+            quantd_core::ExecutionKind::Test => {
+                self.test_report(&rec.id).await?;
+            }
+            quantd_core::ExecutionKind::Backtest => {
+                self.backtest_results(&rec.id).await?;
+            }
+            quantd_core::ExecutionKind::Run => {
+                self.run_log(&rec.id).await?;
+            }
+            quantd_core::ExecutionKind::Import => {
+                self.import_outcome(&rec.id).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Records a health snapshot (and its event).
+    pub async fn snapshot_health(&self, id: &ExecutionId) -> Result<health::Health> {
+        let rec = self.execution(id).await?;
+        let shards = self.store().shards(id).await?;
+        let h = health::Health::of(&rec, &shards, self.clock.now_ms());
+        let body = serde_json::to_value(&h).expect("health serializes");
+        let ev = self
+            .store()
+            .record_health(id, self.clock.now_ms(), h.score, h.band, &body)
+            .await?;
+        self.broadcast(vec![ev]);
+        Ok(h)
+    }
+
+    /// Pauses: no new shard starts; running ones finish.
+    pub async fn pause(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        self.change(id, ExecutionState::Paused).await
+    }
+
+    /// Resumes a paused execution (run it again with [`Engine::run`]).
+    pub async fn resume(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        self.change(id, ExecutionState::Running).await
+    }
+
+    /// Cancels: pending shards are cancelled, running ones stop between tickers.
+    pub async fn cancel(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        let rec = self.change(id, ExecutionState::Cancelled).await?;
+        self.cancel_flag(id).store(true, Ordering::SeqCst);
+        Ok(rec)
+    }
+
+    /// Whether this engine stops `id`'s running shards (it was cancelled here, or
+    /// [`Engine::observe_cancellations`] saw it cancelled by another process).
+    pub fn cancel_requested(&self, id: &ExecutionId) -> bool {
+        self.cancels
+            .lock()
+            .expect("cancel lock")
+            .get(id)
+            .is_some_and(|f| f.load(Ordering::SeqCst))
+    }
+
+    /// Notices executions cancelled by another process (`quantd cancel` next to a server) and
+    /// stops their shards running here within a tick: for every execution this engine holds a job
+    /// for, reads its state; a cancelled one gets its cancel flag set, and finished ones are
+    /// forgotten (their compiled jobs are rebuilt from the stored spec if ever needed). Returns how
+    /// many executions were newly cancelled. Servers call it a few times a second.
+    pub async fn observe_cancellations(&self) -> Result<usize> {
+        let ids: Vec<ExecutionId> = self
+            .jobs
+            .lock()
+            .expect("jobs lock")
+            .keys()
+            .cloned()
+            .collect();
+        let mut cancelled = 0;
+        for id in ids {
+            let Some(rec) = self.store().execution(&id).await? else {
+                continue;
+            };
+            if rec.state == ExecutionState::Cancelled
+                && !self.cancel_flag(&id).swap(true, Ordering::SeqCst)
+            {
+                cancelled += 1;
+                tracing::info!(execution = %id, "cancelled by another process; stopping its shards here");
+            } else if rec.state.is_terminal() {
+                // Flagged at an earlier tick (or finished): shards still running hold their own
+                // handle on the flag.
+                self.jobs.lock().expect("jobs lock").remove(&id);
+                self.cancels.lock().expect("cancel lock").remove(&id);
+                self.running_ahead.lock().expect("ahead lock").remove(&id);
+            }
+        }
+        Ok(cancelled)
+    }
+
+    pub(super) async fn change(
+        &self,
+        id: &ExecutionId,
+        to: ExecutionState,
+    ) -> Result<ExecutionRecord> {
+        self.execution(id).await?;
+        let events = self
+            .store()
+            .change_execution_state(id, to, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                quantd_store::StoreError::Conflict(m) => EngineError::Invalid(m),
+                other => other.into(),
+            })?;
+        self.broadcast(events);
+        self.execution(id).await
+    }
+}
