@@ -9,6 +9,7 @@
 //! shard with [`Engine::step`] and a [`clock::ManualClock`].
 
 pub mod clock;
+mod commit;
 mod guard;
 pub mod health;
 pub mod import;
@@ -155,8 +156,30 @@ pub enum Step {
     LeaseLost,
 }
 
+impl Step {
+    /// The step's outcome as a word: `done`, `failed`, `stopped` or `lease_lost`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Step::Done { .. } => "done",
+            Step::Failed { .. } => "failed",
+            Step::Stopped { .. } => "stopped",
+            Step::LeaseLost => "lease_lost",
+        }
+    }
+
+    /// The execution of the shard, if the step got that far.
+    pub fn execution(&self) -> Option<&ExecutionId> {
+        match self {
+            Step::Done { execution, .. }
+            | Step::Failed { execution, .. }
+            | Step::Stopped { execution, .. } => Some(execution),
+            Step::LeaseLost => None,
+        }
+    }
+}
+
 /// What settling a shard's outcome committed, beyond its [`Step`].
-struct Settled {
+pub(crate) struct Settled {
     step: Step,
     /// The commit ended the execution (completed, failed or cancelled it).
     ended: bool,

@@ -17,14 +17,11 @@
 //! manual clock. Shutdown: [`Pool::drain`] stops claiming; running shards get a grace period to
 //! commit; those still running are given back to the queue (not counted as crashes).
 
-use super::{Engine, Step};
-use quantd_core::{ExecutionId, ExecutionState};
-use quantd_store::ExecutionFilter;
-use quantd_store::prelude::*;
+use super::scheduler::{Lane, Scope, Timing};
+use super::{Engine, Settled, Step};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 /// The pool's settings.
@@ -64,8 +61,7 @@ pub trait PoolObserver: Send + Sync {
 pub struct Pool {
     engine: Arc<Engine>,
     options: PoolOptions,
-    wake: Notify,
-    draining: AtomicBool,
+    lane: Lane,
     alive: AtomicUsize,
     replaced: AtomicU64,
     observer: Option<Arc<dyn PoolObserver>>,
@@ -87,8 +83,7 @@ impl Pool {
         Arc::new(Pool {
             engine,
             options,
-            wake: Notify::new(),
-            draining: AtomicBool::new(false),
+            lane: Lane::default(),
             alive: AtomicUsize::new(0),
             replaced: AtomicU64::new(0),
             observer: None,
@@ -128,18 +123,26 @@ impl Pool {
 
     /// Whether the pool stopped claiming.
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
+        self.lane.stopped()
     }
 
     /// Wakes idle workers: there is new work.
     pub fn wake(&self) {
-        self.wake.notify_waiters();
+        self.lane.moved.notify_waiters();
     }
 
     /// Stops claiming new shards.
     pub fn drain(&self) {
-        self.draining.store(true, Ordering::SeqCst);
-        self.wake.notify_waiters();
+        self.lane.stop();
+    }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            idle_ms: self.options.idle_poll_ms,
+            watch_ms: self.options.cancel_poll_ms,
+            heartbeat_ms: self.options.heartbeat_every_ms,
+            health_ms: self.options.health_every_ms,
+        }
     }
 
     /// Starts the workers under a supervisor, and the companion task.
@@ -186,92 +189,53 @@ impl Pool {
         let pool = self.clone();
         set.spawn(async move {
             let _alive = Alive::count(&pool.alive);
-            pool.work(n).await;
+            pool.work().await;
             n
         });
     }
 
-    /// One worker: steps until the pool drains.
-    async fn work(&self, n: usize) {
-        let clock = self.engine.clock();
-        while !self.is_draining() {
-            let notified = self.wake.notified();
-            let started = clock.now_ms();
-            match self.engine.step(None).await {
-                Ok(Some(step)) => {
-                    let took = Duration::from_millis((clock.now_ms() - started).max(0) as u64);
-                    self.after_step(step, took).await;
-                }
-                Ok(None) => {
-                    tokio::select! {
-                        _ = notified => {}
-                        _ = clock.sleep(self.options.idle_poll_ms) => {}
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(worker = n, error = %e, "worker step failed");
-                    clock.sleep(self.options.idle_poll_ms).await;
-                }
+    /// One worker: the engine's worker loop over the whole queue, until the pool drains.
+    async fn work(&self) {
+        let observe = |settled: &Settled, took_ms: i64| {
+            if let Some(o) = &self.observer {
+                o.shard(
+                    settled.step.outcome(),
+                    Duration::from_millis(took_ms.max(0) as u64),
+                );
             }
-        }
+        };
+        let after = |settled: &Settled, took_ms: i64| {
+            observe(settled, took_ms);
+            if settled.ended {
+                self.completed(&settled.step);
+            }
+        };
+        // Serving the queue, the loop logs errors and goes on: it only returns once drained.
+        let _ = self
+            .engine
+            .work(Scope::Queue, &self.lane, &self.timing(), &after)
+            .await;
     }
 
-    async fn after_step(&self, step: Step, took: Duration) {
-        let (outcome, execution): (&'static str, Option<&ExecutionId>) = match &step {
-            Step::Done { execution, .. } => ("done", Some(execution)),
-            Step::Failed { execution, .. } => ("failed", Some(execution)),
-            Step::Stopped { execution, .. } => ("stopped", Some(execution)),
-            Step::LeaseLost => ("lease_lost", None),
+    /// An execution ended: if it completed without a summary (its commit could not make one),
+    /// store it now, off the worker.
+    fn completed(&self, step: &Step) {
+        let Some(id) = step.execution().cloned() else {
+            return;
         };
-        if let Some(o) = &self.observer {
-            o.shard(outcome, took);
-        }
-        let Some(id) = execution else { return };
-        // Another shard may have become runnable (a retry, the next execution): wake the others.
-        self.wake();
-        if let Err(e) = self.engine.finalize_if_completed(id).await {
-            tracing::warn!(execution = %id, error = %e, "storing the summary failed");
-        }
+        let engine = self.engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.finalize_if_completed(&id).await {
+                tracing::warn!(execution = %id, error = %e, "storing the summary failed");
+            }
+        });
     }
 
     /// Heartbeats, health snapshots, and cancellations made by other processes.
     async fn companion(self: Arc<Pool>) {
-        let clock = self.engine.clock();
-        let mut last_beat = clock.now_ms();
-        let mut last_health = clock.now_ms();
-        while !self.is_draining() {
-            tokio::select! {
-                _ = clock.sleep(self.options.cancel_poll_ms) => {}
-                _ = self.wake.notified() => {}
-            }
-            if let Err(e) = self.engine.observe_cancellations().await {
-                tracing::warn!(error = %e, "looking for cancelled executions failed");
-            }
-            let now = clock.now_ms();
-            if now - last_beat >= self.options.heartbeat_every_ms {
-                last_beat = now;
-                if let Err(e) = self.engine.heartbeat().await {
-                    tracing::warn!(error = %e, "extending shard leases failed");
-                }
-            }
-            if now - last_health >= self.options.health_every_ms {
-                last_health = now;
-                self.snapshot_running().await;
-            }
-        }
-    }
-
-    async fn snapshot_running(&self) {
-        let running = ExecutionFilter {
-            state: Some(ExecutionState::Running),
-            limit: 100,
-            ..Default::default()
-        };
-        if let Ok(page) = self.engine.store().list_executions(&running).await {
-            for rec in page.items {
-                let _ = self.engine.snapshot_health(&rec.id).await;
-            }
-        }
+        self.engine
+            .watch(Scope::Queue, &self.lane, &self.timing())
+            .await;
     }
 }
 

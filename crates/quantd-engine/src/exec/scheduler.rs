@@ -114,258 +114,6 @@ impl<S: Store> Engine<S> {
         Some(held.swap_remove(at))
     }
 
-    /// Commits the outcome of a claimed shard: its results with its `done` state (and, when that
-    /// completes the execution, the summary and final health in the same transaction), a failed
-    /// attempt, or a stop.
-    pub(super) async fn settle(
-        &self,
-        shard: ClaimedShard,
-        outcome: ShardResult,
-    ) -> Result<Settled> {
-        let now = self.clock.now_ms();
-        let store = self.store();
-        let completed = Arc::new(Mutex::new(None));
-        let (commit, step) = match outcome {
-            Ok(out) => {
-                quantd_data::failpoint::hit("shard-before-commit");
-                let mine = out.scan_summary.map(|s| Arc::new(Mutex::new(Some(s))));
-                let on_complete =
-                    self.on_complete(&shard, mine.clone(), out.summary, completed.clone());
-                let max_result_bytes = self.options.limits.max_result_bytes;
-                if out.body.len() as u64 > max_result_bytes {
-                    let message = limits::results_too_big(out.body.len() as u64, max_result_bytes);
-                    return self
-                        .commit_failure(&shard, ErrorClass::Resource, &message, false)
-                        .await
-                        .map(|(c, step)| self.settled(c, step, &completed));
-                }
-                let done = quantd_store::ShardDone {
-                    bars: out.bars,
-                    rows: out.rows,
-                    body: &out.body,
-                    max_result_bytes,
-                };
-                let c = match store
-                    .complete_shard(&shard, &self.owner, now, &done, Some(on_complete))
-                    .await
-                {
-                    Ok(Commit::OverLimit(total)) => {
-                        let message = limits::results_too_big(total, max_result_bytes);
-                        return self
-                            .commit_failure(&shard, ErrorClass::Resource, &message, false)
-                            .await
-                            .map(|(c, step)| self.settled(c, step, &completed));
-                    }
-                    Ok(c) => c,
-                    // The results could not be stored (too big for the store, disk full): the
-                    // attempt fails with that error instead of staying `running`.
-                    Err(e) => {
-                        let message = format!("storing the shard's results failed: {e}");
-                        return self
-                            .commit_failure(&shard, e.class(), &message, false)
-                            .await
-                            .map(|(c, step)| self.settled(c, step, &completed));
-                    }
-                };
-                // Not taken by the completing commit: keep the counts for the one that will be.
-                if let (Commit::Committed(_), Some(mine)) = (&c, mine)
-                    && let Some(summary) = mine.lock().expect("summary lock").take()
-                {
-                    self.scan_partials
-                        .lock()
-                        .expect("partials lock")
-                        .entry(shard.execution.clone())
-                        .or_default()
-                        .insert(shard.idx, summary);
-                }
-                quantd_data::failpoint::hit("shard-after-commit");
-                (
-                    c,
-                    Step::Done {
-                        execution: shard.execution.clone(),
-                        shard: shard.idx,
-                    },
-                )
-            }
-            Err(ShardFailure::Cancelled) => {
-                store.stop_shard(&shard, &self.owner, now).await?;
-                return Ok(Settled {
-                    step: Step::Stopped {
-                        execution: shard.execution.clone(),
-                        shard: shard.idx,
-                    },
-                    ended: false,
-                    health: false,
-                    completed: None,
-                });
-            }
-            Err(ShardFailure::Error(class, message)) => {
-                self.commit_failure(&shard, class, &message, false).await?
-            }
-            Err(ShardFailure::Crash(message)) => {
-                let message = format!("panicked: {message}");
-                self.commit_failure(&shard, ErrorClass::Internal, &message, true)
-                    .await?
-            }
-        };
-        Ok(self.settled(commit, step, &completed))
-    }
-
-    /// What a commit did, with its events announced.
-    pub(super) fn settled(
-        &self,
-        commit: Commit,
-        step: Step,
-        completed: &Mutex<Option<ExecutionRecord>>,
-    ) -> Settled {
-        match commit {
-            Commit::Committed(events) => {
-                use quantd_core::Event;
-                let ended = events.iter().any(|e| {
-                    matches!(
-                        e.event,
-                        Event::ExecutionCompleted { .. }
-                            | Event::ExecutionFailed { .. }
-                            | Event::ExecutionCancelled
-                    )
-                });
-                let health = events
-                    .iter()
-                    .any(|e| matches!(e.event, Event::Health { .. }));
-                self.broadcast(events);
-                Settled {
-                    step,
-                    ended,
-                    health,
-                    completed: completed.lock().expect("record lock").take(),
-                }
-            }
-            Commit::LeaseLost | Commit::OverLimit(_) => Settled {
-                step: Step::LeaseLost,
-                ended: false,
-                health: false,
-                completed: None,
-            },
-        }
-    }
-
-    /// Records a failed attempt (`crash`: a panic, counted towards quarantine): retried after a
-    /// backoff while its class and the policy allow, else failed for good, failing the execution
-    /// (or quarantining it) as its policy says. The message is bounded in size.
-    pub(super) async fn commit_failure(
-        &self,
-        shard: &ClaimedShard,
-        class: ErrorClass,
-        message: &str,
-        crash: bool,
-    ) -> Result<(Commit, Step)> {
-        let now = self.clock.now_ms();
-        let rec = self.execution(&shard.execution).await?;
-        let options: ExecutionOptions = serde_json::from_value(rec.options).unwrap_or_default();
-        let unit = (self.random() >> 11) as f64 / (1u64 << 53) as f64;
-        let quarantine_after = self.options.quarantine_after;
-        let crashes = shard.crashes + u32::from(crash);
-        let outcome = if crash && quarantine_after > 0 && crashes >= quarantine_after {
-            FailureOutcome::Quarantine
-        } else {
-            match options.retry.next_delay(class, shard.attempt, unit) {
-                Some(delay) => FailureOutcome::RetryAt(now + delay as i64),
-                None if options.on_shard_failure == ShardFailurePolicy::Fail => {
-                    FailureOutcome::FailExecution
-                }
-                None => FailureOutcome::Continue,
-            }
-        };
-        let bounded = quantd_core::bounded_message(message, self.options.max_error_message_bytes);
-        let message = if outcome == FailureOutcome::Quarantine {
-            std::borrow::Cow::Owned(format!(
-                "quarantined after {crashes} crashes (`quantd resume --force {}` runs it again): {bounded}",
-                shard.execution
-            ))
-        } else {
-            bounded
-        };
-        tracing::warn!(execution = %shard.execution, shard = shard.idx, attempt = shard.attempt,
-            %class, crash, message = %message, "shard failed");
-        let failure = quantd_store::AttemptFailure {
-            class,
-            message: &message,
-            crash,
-            outcome,
-        };
-        let c = self
-            .store()
-            .fail_shard(shard, &self.owner, now, &failure)
-            .await?;
-        let step = Step::Failed {
-            execution: shard.execution.clone(),
-            shard: shard.idx,
-            class,
-        };
-        Ok((c, step))
-    }
-
-    /// What the commit of `shard` stores if it completes the execution: the final health
-    /// snapshot, and for scans the summary merged from the counts of every committed shard (when
-    /// this engine holds counts for all of them; else `finalize` counts the stored rows).
-    pub(super) fn on_complete(
-        &self,
-        shard: &ClaimedShard,
-        mine: Option<Arc<Mutex<Option<crate::scan::SummaryBuilder>>>>,
-        given: Option<serde_json::Value>,
-        completed: Arc<Mutex<Option<ExecutionRecord>>>,
-    ) -> OnComplete {
-        let partials = self.scan_partials.clone();
-        let jobs_pack_tickers = mine.as_ref().and_then(|_| {
-            self.jobs
-                .lock()
-                .expect("jobs lock")
-                .get(&shard.execution)
-                .and_then(|j| j.signals_template())
-                .map(|t| t.tickers.len() as u64)
-        });
-        let (id, idx, now) = (shard.execution.clone(), shard.idx, self.clock.now_ms());
-        Box::new(move |rec, shards| {
-            let h = health::Health::of(rec, shards, now);
-            let health = HealthSnapshot {
-                score: h.score,
-                band: h.band.to_string(),
-                body: serde_json::to_value(&h).expect("health serializes"),
-            };
-            let summary = (|| {
-                let mine = mine?.lock().expect("summary lock").take()?;
-                let mut parts = partials
-                    .lock()
-                    .expect("partials lock")
-                    .remove(&id)
-                    .unwrap_or_default();
-                parts.insert(idx, mine);
-                // Counts exist only for committed shards, one per index: equal counts mean
-                // equal sets.
-                if parts.len() != rec.shards_done as usize {
-                    return None;
-                }
-                let tickers = scan_tickers(rec, jobs_pack_tickers?)?;
-                let mut builder = crate::scan::SummaryBuilder::default();
-                for part in parts.into_values() {
-                    builder.merge(part);
-                }
-                Some(
-                    serde_json::to_value(builder.finish(tickers, rec.bars))
-                        .expect("summary serializes"),
-                )
-            })()
-            .or(given);
-            // The record as a read after the commit returns it (the summary as stored).
-            let mut rec = rec.clone();
-            if let Some(s) = &summary {
-                rec.summary = serde_json::from_str(&s.to_string()).ok();
-            }
-            *completed.lock().expect("record lock") = Some(rec);
-            Completion { summary, health }
-        })
-    }
-
     pub(super) async fn run_claimed(&self, shard: &ClaimedShard) -> ShardResult {
         let ahead = (shard.idx == 0)
             .then(|| {
@@ -394,8 +142,9 @@ impl<S: Store> Engine<S> {
             .unwrap_or_else(|e| Err(guard::join_failure(e)))
     }
 
-    /// Runs an execution's shards on `workers` concurrent workers until it is finished, paused
-    /// or cancelled (from this process or another), then returns its record.
+    /// Runs an execution's shards here until it is finished, paused or cancelled (from this
+    /// process or another), then returns its record: `workers` worker loops scoped to it (one for
+    /// a job whose shards keep every core busy, pipelined), and the watcher beside them.
     pub async fn run(&self, id: &ExecutionId, workers: usize) -> Result<ExecutionRecord> {
         // An execution this engine just started has nothing to recover (and the engine recovered
         // when it opened).
@@ -408,92 +157,34 @@ impl<S: Store> Engine<S> {
         if !just_started {
             self.recover().await?;
         }
-        let cancel = self.cancel_flag(id);
-        let done = AtomicBool::new(false);
-        // Wakes the watcher when the workers are done, and idle workers when a shard finished.
-        let finished = tokio::sync::Notify::new();
-        let moved = tokio::sync::Notify::new();
-        let poll = std::time::Duration::from_millis(self.options.poll_ms);
-        let watcher = async {
-            let mut last_health = self.clock.now_ms();
-            while !done.load(Ordering::SeqCst) {
-                tokio::select! {
-                    _ = finished.notified() => break,
-                    _ = tokio::time::sleep(poll) => {}
-                }
-                let now = self.clock.now_ms();
-                let _ = self
-                    .store()
-                    .heartbeat(&self.owner, now + self.options.lease_ms)
-                    .await;
-                match self.store().execution(id).await {
-                    Ok(Some(rec)) if rec.state == ExecutionState::Cancelled => {
-                        cancel.store(true, Ordering::SeqCst);
-                        moved.notify_waiters();
-                    }
-                    Ok(Some(rec)) if rec.state == ExecutionState::Paused => moved.notify_waiters(),
-                    Ok(Some(rec)) if rec.state.is_terminal() => break,
-                    _ => {}
-                }
-                if now - last_health >= self.options.health_every_ms {
-                    last_health = now;
-                    let _ = self.snapshot_health(id).await;
-                }
-            }
-        };
+        let lane = Lane::default();
+        let pipelined = self.job(id).await.is_ok_and(|j| j.parallel_inside());
+        let workers = if pipelined { 1 } else { workers.max(1) };
         let final_health = AtomicBool::new(false);
         let final_record: Mutex<Option<ExecutionRecord>> = Mutex::new(None);
-        let worker = || async {
-            loop {
-                if cancel.load(Ordering::SeqCst) {
-                    return Ok::<(), EngineError>(());
-                }
-                if let Some(settled) = self.step_settled(Some(id)).await? {
-                    final_health.fetch_or(settled.health, Ordering::SeqCst);
-                    moved.notify_waiters();
-                    continue;
-                }
-                let rec = self.execution(id).await?;
-                if rec.state.is_terminal() || rec.state == ExecutionState::Paused {
-                    return Ok(());
-                }
-                // Nothing claimable now: shards are backing off or running on other workers.
-                // Wait until one of them finishes (or the state changes), at most one poll.
-                tokio::select! {
-                    _ = moved.notified() => {}
-                    _ = tokio::time::sleep(poll) => {}
-                }
+        let on_settled = |s: &Settled, _took_ms: i64| {
+            final_health.fetch_or(s.health, Ordering::SeqCst);
+            if s.ended {
+                *final_record.lock().expect("record lock") = s.completed.clone();
+                lane.stop();
             }
         };
-        // A job whose shards are parallel inside runs them one after another on one worker, with
-        // the next shard claimed and the previous one committed while a shard computes.
-        let pipelined = self.job(id).await.is_ok_and(|j| j.parallel_inside());
-        let lane = || async {
-            match self.pipeline(id, &cancel, &moved).await {
-                Ok(Some(s)) => {
-                    final_health.fetch_or(s.health, Ordering::SeqCst);
-                    if s.ended {
-                        *final_record.lock().expect("record lock") = s.completed;
-                        Ok(())
-                    } else {
-                        worker().await
-                    }
-                }
-                Ok(None) => worker().await,
-                Err(e) => Err(e),
-            }
+        let timing = Timing {
+            idle_ms: self.options.poll_ms,
+            watch_ms: self.options.poll_ms,
+            heartbeat_ms: self.options.lease_ms / 6,
+            health_ms: self.options.health_every_ms,
         };
+        let scope = Scope::Execution(id);
         let workers_fut = async {
-            let results = if pipelined {
-                vec![lane().await]
-            } else {
-                futures_join_all((0..workers.max(1)).map(|_| worker())).await
-            };
-            done.store(true, Ordering::SeqCst);
-            finished.notify_one();
+            let results = futures_join_all(
+                (0..workers).map(|_| self.work(scope, &lane, &timing, &on_settled)),
+            )
+            .await;
+            lane.stop();
             results.into_iter().collect::<Result<Vec<()>>>()
         };
-        let (result, ()) = tokio::join!(workers_fut, watcher);
+        let (result, ()) = tokio::join!(workers_fut, self.watch(scope, &lane, &timing));
         result?;
         if !final_health.load(Ordering::SeqCst) {
             let _ = self.snapshot_health(id).await;
@@ -510,63 +201,204 @@ impl<S: Store> Engine<S> {
         Ok(rec)
     }
 
-    /// Runs the claimable shards of `id` one after another: while a shard computes, the previous
-    /// one is committed and the next one claimed. Returns what settling the last shard did
-    /// (`None` when none ran); the caller then waits for shards that are not claimable yet.
-    pub(super) async fn pipeline(
+    /// The worker loop — the one every scheduler runs (a pool serving the queue, an execution run
+    /// here): claim a shard of `scope`, run it behind the panic boundary, commit, tell `lane`;
+    /// when nothing is claimable, wait for `lane` to move or `timing.idle_ms` to pass. It ends
+    /// when `lane` stops, or, scoped to an execution, when that execution ends, pauses or is
+    /// cancelled. Serving the queue, an error is logged and the loop goes on; scoped, it is
+    /// returned.
+    pub(crate) async fn work(
         &self,
-        id: &ExecutionId,
-        cancel: &AtomicBool,
-        moved: &tokio::sync::Notify,
-    ) -> Result<Option<Settled>> {
+        scope: Scope<'_>,
+        lane: &Lane,
+        timing: &Timing,
+        on_settled: &(dyn Fn(&Settled, i64) + Sync),
+    ) -> Result<()> {
+        loop {
+            if lane.stopped() {
+                return Ok(());
+            }
+            if let Scope::Execution(id) = scope
+                && self.cancel_requested(id)
+            {
+                return Ok(());
+            }
+            let moved = lane.moved.notified();
+            match self.work_once(scope, lane, on_settled).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => match scope {
+                    Scope::Queue => tracing::error!(error = %e, "worker step failed"),
+                    Scope::Execution(_) => return Err(e),
+                },
+            }
+            if let Scope::Execution(id) = scope {
+                let rec = self.execution(id).await?;
+                if rec.state.is_terminal() || rec.state == ExecutionState::Paused {
+                    return Ok(());
+                }
+            }
+            // Nothing claimable now: shards are backing off or running elsewhere.
+            tokio::select! {
+                _ = moved => {}
+                _ = self.clock.sleep(timing.idle_ms) => {}
+            }
+        }
+    }
+
+    /// Claims one shard of `scope` and runs it (a job whose shards are parallel inside runs its
+    /// claimable shards pipelined). `false` when nothing was claimable.
+    async fn work_once(
+        &self,
+        scope: Scope<'_>,
+        lane: &Lane,
+        on_settled: &(dyn Fn(&Settled, i64) + Sync),
+    ) -> Result<bool> {
+        let started = self.clock.now_ms();
+        let Some(shard) = self.claim(scope.only()).await? else {
+            return Ok(false);
+        };
+        if self
+            .job(&shard.execution)
+            .await
+            .is_ok_and(|j| j.parallel_inside())
+        {
+            self.pipeline(shard, lane, on_settled).await?;
+            return Ok(true);
+        }
+        let outcome = self.run_guarded(&shard).await;
+        let settled = self.settle_guarded(shard, outcome).await?;
+        on_settled(&settled, self.clock.now_ms() - started);
+        lane.moved.notify_waiters();
+        Ok(true)
+    }
+
+    /// Beside the worker loops: extends this engine's leases, records health snapshots, and
+    /// stops shards of executions cancelled elsewhere (scoped to an execution: notices it
+    /// cancelled, paused or ended, and wakes the workers to stop). Ends when `lane` stops.
+    pub(crate) async fn watch(&self, scope: Scope<'_>, lane: &Lane, timing: &Timing) {
+        let mut last_beat = self.clock.now_ms();
+        let mut last_health = self.clock.now_ms();
+        while !lane.stopped() {
+            tokio::select! {
+                _ = lane.stop_signal.notified() => {}
+                _ = self.clock.sleep(timing.watch_ms) => {}
+            }
+            if lane.stopped() {
+                return;
+            }
+            match scope {
+                Scope::Queue => {
+                    if let Err(e) = self.observe_cancellations().await {
+                        tracing::warn!(error = %e, "looking for cancelled executions failed");
+                    }
+                }
+                Scope::Execution(id) => match self.store().execution(id).await {
+                    Ok(Some(rec)) if rec.state == ExecutionState::Cancelled => {
+                        self.cancel_flag(id).store(true, Ordering::SeqCst);
+                        lane.moved.notify_waiters();
+                    }
+                    Ok(Some(rec))
+                        if rec.state == ExecutionState::Paused || rec.state.is_terminal() =>
+                    {
+                        lane.moved.notify_waiters();
+                    }
+                    _ => {}
+                },
+            }
+            let now = self.clock.now_ms();
+            if now - last_beat >= timing.heartbeat_ms {
+                last_beat = now;
+                if let Err(e) = self.heartbeat().await {
+                    tracing::warn!(error = %e, "extending shard leases failed");
+                }
+            }
+            if now - last_health >= timing.health_ms {
+                last_health = now;
+                match scope {
+                    Scope::Queue => self.snapshot_running().await,
+                    Scope::Execution(id) => {
+                        let _ = self.snapshot_health(id).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a health snapshot of every running execution (at most 100 a round).
+    async fn snapshot_running(&self) {
+        let running = quantd_store::ExecutionFilter {
+            state: Some(ExecutionState::Running),
+            limit: 100,
+            ..Default::default()
+        };
+        if let Ok(page) = self.store().list_executions(&running).await {
+            for rec in page.items {
+                let _ = self.snapshot_health(&rec.id).await;
+            }
+        }
+    }
+
+    /// Runs `first` and the claimable shards of its execution after it one after another: while
+    /// a shard computes, the previous one is committed and the next one claimed (each behind the
+    /// panic boundary). Reports every commit to `on_settled`.
+    async fn pipeline(
+        &self,
+        first: ClaimedShard,
+        lane: &Lane,
+        on_settled: &(dyn Fn(&Settled, i64) + Sync),
+    ) -> Result<()> {
         type Settling<'a> =
             std::pin::Pin<Box<dyn std::future::Future<Output = Result<Settled>> + Send + 'a>>;
-        let mut next = self.claim(Some(id)).await?;
+        let id = first.execution.clone();
+        let cancel = self.cancel_flag(&id);
+        let mut mark = self.clock.now_ms();
+        let report = |s: &Settled, mark: &mut i64| {
+            let now = self.clock.now_ms();
+            on_settled(s, now - *mark);
+            *mark = now;
+            lane.moved.notify_waiters();
+        };
+        let mut next = Some(first);
         let mut settling: Option<Settling<'_>> = None;
-        let mut last = None;
         while let Some(shard) = next.take() {
             let previous = settling.take();
             let ahead = async {
                 let settled = match previous {
-                    Some(p) => {
-                        let s = p.await?;
-                        moved.notify_waiters();
-                        Some(s)
-                    }
+                    Some(p) => Some(p.await?),
                     None => None,
                 };
                 let next =
                     if cancel.load(Ordering::SeqCst) || settled.as_ref().is_some_and(|s| s.ended) {
                         None
                     } else {
-                        self.claim(Some(id)).await?
+                        self.claim(Some(&id)).await?
                     };
                 Ok::<_, EngineError>((settled, next))
             };
-            let (outcome, ahead) = tokio::join!(self.run_claimed(&shard), ahead);
+            let (outcome, ahead) = tokio::join!(self.run_guarded(&shard), ahead);
             let (settled, claimed) = match ahead {
                 Ok(a) => a,
                 Err(e) => {
                     // Commit what ran before reporting the error.
-                    let _ = self.settle(shard, outcome).await;
+                    let _ = self.settle_guarded(shard, outcome).await;
                     return Err(e);
                 }
             };
             if let Some(s) = settled {
-                last = Some(s);
+                report(&s, &mut mark);
             }
             if outcome.is_ok() {
-                settling = Some(Box::pin(self.settle(shard, outcome)));
+                settling = Some(Box::pin(self.settle_guarded(shard, outcome)));
                 next = claimed;
                 continue;
             }
             // A failure or a stop can end or pause the execution: settle it now, and give the
             // shard claimed ahead back unless the execution still runs.
-            let s = self.settle(shard, outcome).await?;
-            moved.notify_waiters();
-            last = Some(s);
+            let s = self.settle_guarded(shard, outcome).await?;
+            report(&s, &mut mark);
             if let Some(ahead) = claimed {
-                let state = self.execution(id).await?.state;
+                let state = self.execution(&id).await?.state;
                 if matches!(state, ExecutionState::Pending | ExecutionState::Running)
                     && !cancel.load(Ordering::SeqCst)
                 {
@@ -581,24 +413,64 @@ impl<S: Store> Engine<S> {
             }
         }
         if let Some(p) = settling {
-            last = Some(p.await?);
-            moved.notify_waiters();
+            report(&p.await?, &mut mark);
         }
-        Ok(last)
+        Ok(())
     }
 }
 
-/// The `tickers_scanned` of a scan's summary: the tickers it asked for, else every ticker of its
-/// pack (`pack_tickers`). `None` for other kinds.
-fn scan_tickers(rec: &ExecutionRecord, pack_tickers: u64) -> Option<u64> {
-    match Engine::<SqliteStore>::spec_of(rec).ok()? {
-        ResolvedSpec::Scan(spec) => Some(
-            spec.tickers
-                .as_ref()
-                .map_or(pack_tickers, |t| t.len() as u64),
-        ),
-        _ => None,
+/// Which shards a worker loop takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    /// Any runnable shard of any execution (a pool serving the queue).
+    Queue,
+    /// Only this execution's, until it ends, pauses or is cancelled (a caller running it here).
+    Execution(&'a ExecutionId),
+}
+
+impl Scope<'_> {
+    fn only(&self) -> Option<&ExecutionId> {
+        match self {
+            Scope::Queue => None,
+            Scope::Execution(id) => Some(id),
+        }
     }
+}
+
+/// What the worker loops and the watcher of one scheduler share: idle workers wait on `moved`
+/// (a shard settled, work was submitted, a state changed), and all stop once `stop` is called.
+#[derive(Debug, Default)]
+pub(crate) struct Lane {
+    pub(crate) moved: tokio::sync::Notify,
+    stop_signal: tokio::sync::Notify,
+    stopped: AtomicBool,
+}
+
+impl Lane {
+    /// Stops every loop of this lane (each finishes the shard it runs).
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.moved.notify_waiters();
+        self.stop_signal.notify_waiters();
+    }
+
+    /// Whether [`Lane::stop`] was called.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+}
+
+/// How often a scheduler's loops wait, watch, beat and snapshot, in milliseconds.
+#[derive(Debug, Clone)]
+pub(crate) struct Timing {
+    /// An idle worker looks for work again after this long (or sooner, when its lane moves).
+    pub(crate) idle_ms: u64,
+    /// The watcher looks at states (cancellations, pauses) this often.
+    pub(crate) watch_ms: u64,
+    /// Leases are extended this often.
+    pub(crate) heartbeat_ms: i64,
+    /// Health snapshots are recorded this often.
+    pub(crate) health_ms: i64,
 }
 
 /// Joins futures without pulling in the `futures` crate: polls them all on one task.
