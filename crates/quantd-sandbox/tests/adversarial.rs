@@ -264,6 +264,49 @@ print(json.dumps(res))
     );
 }
 
+/// Review S23: `socket(AF_VSOCK)` reached the hypervisor. Socket families are an allow-list:
+/// only `AF_UNIX` can be created (`socket` and `socketpair`); every other family, named or a raw
+/// number, fails with `EAFNOSUPPORT`, and AF_UNIX users (socketpair, asyncio) keep working.
+fn socket_families_other_than_unix_are_refused(mode: Mode) {
+    let o = contained(
+        mode,
+        r#"
+import asyncio, ctypes, errno, json, socket
+libc = ctypes.CDLL(None, use_errno=True)
+families = {"AF_VSOCK": 40, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16, "AF_PACKET": 17,
+            "AF_ALG": 38, "AF_BLUETOOTH": 31, "AF_XDP": 44, "raw45": 45, "raw255": 255, "AF_UNSPEC": 0}
+def outcome(r):
+    return "created" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+res = {}
+for name, fam in families.items():
+    for ty in (1, 2, 3, 5):  # stream, datagram, raw, seqpacket
+        res[f"{name}/socket/{ty}"] = outcome(libc.socket(fam, ty, 0))
+    pair = (ctypes.c_int * 2)()
+    res[f"{name}/socketpair"] = outcome(libc.socketpair(fam, 1, 0, pair))
+try:
+    socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    res["python AF_VSOCK"] = "created"
+except OSError as e:
+    res["python AF_VSOCK"] = errno.errorcode[e.errno]
+a, b = socket.socketpair()
+a.send(b"x")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+loop = asyncio.new_event_loop()
+loop.close()
+res["unix"] = b.recv(1).decode()
+print(json.dumps(res))
+"#,
+    );
+    expect(&o, Verdict::Ok);
+    let res: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let res = res.as_object().unwrap();
+    assert_eq!(res["unix"], "x", "AF_UNIX works: {res:?}");
+    assert_eq!(res.len(), 11 * 5 + 2, "{res:?}");
+    for (k, v) in res.iter().filter(|(k, _)| *k != "unix") {
+        assert_eq!(v, "EAFNOSUPPORT", "{k}: {res:?}");
+    }
+}
+
 fn writes_to_usr_and_host_tmp_fail(mode: Mode) {
     let host_dir = tempfile::tempdir().unwrap();
     let target = host_dir.path().join("planted");
@@ -504,6 +547,7 @@ both_modes!(
     only_fds_0_to_2_are_open,
     landlock_confines_writes_to_the_jobs_places,
     network_is_unreachable,
+    socket_families_other_than_unix_are_refused,
     writes_to_usr_and_host_tmp_fail,
     planted_symlink_and_fifo_outputs_are_refused,
     ptrace_of_pid1_and_parent_is_a_policy_violation,
