@@ -53,6 +53,21 @@ fn huge_bytearray_is_a_memory_limit(mode: Mode) {
     );
 }
 
+/// Review S15: anonymous `mmap` past the limit raised `OSError: [Errno 12]`, which ended as a
+/// `runtime_error`; refused allocation is the memory limit however it is asked for.
+fn anonymous_mmap_bomb_is_a_memory_limit(mode: Mode) {
+    let o = contained(
+        mode,
+        "import mmap\nmaps = []\nwhile True:\n    m = mmap.mmap(-1, 64 << 20)\n    m[0] = 1\n    maps.append(m)\n",
+    );
+    expect(&o, Verdict::MemoryLimit);
+    assert!(
+        o.traceback.as_deref().unwrap().contains("[Errno 12]"),
+        "{}",
+        show(&o)
+    );
+}
+
 fn growing_list_is_a_memory_limit(mode: Mode) {
     let mut c = config();
     c.limits.memory_bytes = 512 << 20;
@@ -536,6 +551,7 @@ both_modes!(
     fork_bomb_is_contained_and_torn_down,
     setsid_sleeper_does_not_outlive_the_job,
     huge_bytearray_is_a_memory_limit,
+    anonymous_mmap_bomb_is_a_memory_limit,
     growing_list_is_a_memory_limit,
     busy_loop_is_a_cpu_timeout,
     catching_sigxcpu_does_not_outlive_the_cpu_limit,
