@@ -50,6 +50,22 @@ pub enum Error {
     /// The code validator itself failed (as opposed to finding problems in the code).
     #[error("code validation failed: {0}")]
     Validator(String),
+    /// A job's limit is outside its bounds ([`crate::LimitBounds`]): nothing was started. The
+    /// request asked for too much (or for nothing); class
+    /// [`ErrorClass::Validation`].
+    #[error("the sandbox limit `{limit}` ({what}) is {value}, outside its bounds {range}: {fix}")]
+    InvalidLimit {
+        /// The [`crate::Limits`] field.
+        limit: &'static str,
+        /// What it limits.
+        what: &'static str,
+        /// The value asked for.
+        value: String,
+        /// The allowed range.
+        range: String,
+        /// How to fix the request (or raise the bound).
+        fix: String,
+    },
     /// The job was cancelled through its [`crate::CancelToken`]; its process tree is gone.
     #[error("the job was cancelled")]
     Cancelled,
@@ -75,6 +91,7 @@ impl Error {
             | Error::Runtime { .. } => ErrorClass::Internal,
             Error::Io { .. } | Error::Cancelled => ErrorClass::Internal,
             Error::UnsafeOutput { .. } => ErrorClass::Policy,
+            Error::InvalidLimit { .. } => ErrorClass::Validation,
         }
     }
 

@@ -22,6 +22,7 @@ mod cgroup;
 mod config;
 mod entry;
 mod error;
+mod limits;
 mod run;
 mod runtime;
 mod shim;
@@ -32,9 +33,12 @@ mod verdict;
 mod zygote;
 
 pub use cgroup::{QUANTD_CGROUP, prepare as prepare_cgroup};
-pub use config::{DEFAULT_ENV, Isolation, Limits, SDK_MOUNT, SHIM_ARG, SandboxConfig, ShimCommand};
+pub use config::{DEFAULT_ENV, Isolation, SDK_MOUNT, SHIM_ARG, SandboxConfig, ShimCommand};
 pub use entry::{BARS_FILE, Bars, CODE_FILE, EntryCall, RESULT_FILE};
 pub use error::{Error, Result};
+pub use limits::{
+    LimitBounds, Limits, MIN_MEMORY_BYTES, MIN_OPEN_FILES, MIN_TIME, MIN_TMPFS_BYTES,
+};
 pub use run::{CancelToken, JOB_DIR, JOB_DIR_ENV, Job, OUT_DIR, OUT_DIR_ENV, Outcome, probe, run};
 pub use runtime::{
     QUANTD_BOOTSTRAP_PYTHON, QUANTD_PYTHON, REQUIREMENTS, Runtime, RuntimeOptions, RuntimeStep,

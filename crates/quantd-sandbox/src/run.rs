@@ -2,11 +2,11 @@
 //! limit and cancellation, and classify the end.
 
 use crate::cgroup::JobCgroup;
-use crate::config::{Isolation, Limits, SDK_MOUNT, SandboxConfig};
+use crate::config::{Isolation, SDK_MOUNT, SandboxConfig};
 use crate::shim::{Bind, Report, ShimConfig, ShimLimits};
 use crate::sys;
 use crate::verdict::{classify_exception, extract_traceback};
-use crate::{Error, Result, Verdict};
+use crate::{Error, Limits, Result, Verdict};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -209,6 +209,7 @@ pub(crate) enum Kill {
 #[tracing::instrument(skip_all, fields(args = ?job.args))]
 pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Outcome> {
     let limits = job.limits.as_ref().unwrap_or(&config.limits);
+    limits.validate_within(&config.bounds)?;
     let isolate = config.isolation == Isolation::Sandboxed;
     if !isolate {
         tracing::warn!(
@@ -351,7 +352,9 @@ pub(crate) fn capture(
     killer: &mut dyn Killer,
     done: impl Fn(&[Report]) -> bool,
 ) -> Result<Captured> {
-    let deadline = start + limits.wall;
+    // `None`: a deadline past what `Instant` can represent, i.e. never (limits are validated
+    // before a job starts, so this is only a guard against overflow).
+    let deadline = start.checked_add(limits.wall);
     let mut killed: Option<Kill> = None;
     let mut killed_at = start;
     let mut reports = Vec::new();
@@ -361,16 +364,14 @@ pub(crate) fn capture(
             break;
         }
         let now = Instant::now();
-        if killed.is_some() && now > killed_at + Duration::from_secs(10) {
+        if killed.is_some() && now.saturating_duration_since(killed_at) > Duration::from_secs(10) {
             break;
         }
-        let timeout = if killed.is_some() {
-            50
-        } else {
-            deadline
-                .saturating_duration_since(now)
-                .as_millis()
-                .clamp(0, 50) as i32
+        let timeout = match deadline {
+            Some(deadline) if killed.is_none() => {
+                deadline.saturating_duration_since(now).as_millis().min(50) as i32
+            }
+            _ => 50,
         };
         let mut pfds: Vec<libc::pollfd> = streams
             .iter()
@@ -399,7 +400,7 @@ pub(crate) fn capture(
                 Some(Kill::Output)
             } else if cancel.is_cancelled() {
                 Some(Kill::Cancel)
-            } else if Instant::now() >= deadline {
+            } else if deadline.is_some_and(|d| Instant::now() >= d) {
                 Some(Kill::Wall)
             } else {
                 None
@@ -435,7 +436,7 @@ fn classify(outcome: &mut Outcome, reports: &[Report], limits: &Limits, lost: &s
                 outcome.exit_code = *code;
                 outcome.signal = *signal;
                 outcome.cpu_time = Duration::from_micros(*cpu_us);
-                outcome.max_rss_bytes = max_rss_kb * 1024;
+                outcome.max_rss_bytes = max_rss_kb.saturating_mul(1024);
                 outcome.verdict = match (code, signal) {
                     (Some(0), _) => Verdict::Ok,
                     (Some(_), _) => match extract_traceback(&outcome.stderr) {
@@ -449,7 +450,9 @@ fn classify(outcome: &mut Outcome, reports: &[Report], limits: &Limits, lost: &s
                     (None, Some(libc::SIGSYS)) => Verdict::PolicyViolation,
                     (None, Some(libc::SIGXCPU)) => Verdict::CpuTimeout,
                     // RLIMIT_CPU is enforced on scheduler ticks; rusage may read a little under it.
-                    (None, Some(libc::SIGKILL)) if outcome.cpu_time >= limits.cpu.mul_f64(0.9) => {
+                    (None, Some(libc::SIGKILL))
+                        if outcome.cpu_time >= limits.cpu.saturating_sub(limits.cpu / 10) =>
+                    {
                         Verdict::CpuTimeout
                     }
                     (None, Some(libc::SIGXFSZ)) => Verdict::OutputLimit,
@@ -787,7 +790,7 @@ fn shim_config(
         limits: shim_limits(limits, cgroup),
         host_uid,
         host_gid,
-        backstop_secs: (limits.wall.as_secs() + 5).min(u32::MAX as u64) as u32,
+        backstop_secs: limits.wall.as_secs().saturating_add(5).min(u32::MAX as u64) as u32,
         zygote: false,
         mountpoints: Vec::new(),
         cgroup_procs: None,

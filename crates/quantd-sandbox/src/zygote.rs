@@ -123,6 +123,7 @@ impl Zygote {
     /// zygote's own error output) when the interpreter cannot import what it needs.
     #[tracing::instrument(skip_all, fields(python = %config.python.display()))]
     pub fn start(config: &SandboxConfig) -> Result<Zygote> {
+        config.limits.validate_within(&config.bounds)?;
         let scratch = config
             .scratch_dir
             .clone()
@@ -166,6 +167,7 @@ impl Zygote {
     #[tracing::instrument(skip_all, fields(args = ?job.args))]
     pub fn run(&self, job: &Job, cancel: &CancelToken) -> Result<Outcome> {
         let limits = job.limits.as_ref().unwrap_or(&self.config.limits);
+        limits.validate_within(&self.config.bounds)?;
         let isolate = self.config.isolation == Isolation::Sandboxed;
         if !isolate {
             tracing::warn!(
@@ -401,7 +403,8 @@ impl Zygote {
         let ready = wait_ready(&generation)?;
         let mut generation = generation;
         generation.info.start_time = start.elapsed();
-        generation.info.import_time = Duration::from_secs_f64(ready.import_ms / 1000.0);
+        generation.info.import_time =
+            Duration::try_from_secs_f64(ready.import_ms / 1000.0).unwrap_or_default();
         generation.info.landlock_abi = ready.landlock_abi;
         if ready.tasks > 1 {
             tracing::warn!(

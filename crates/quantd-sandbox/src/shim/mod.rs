@@ -313,7 +313,11 @@ fn reap_until(job: libc::pid_t) {
         match sys::wait4(-1) {
             Ok(w) if w.pid == job => {
                 let st = w.status;
-                let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+                let tv = |t: libc::timeval| {
+                    (t.tv_sec as u64)
+                        .saturating_mul(1_000_000)
+                        .saturating_add(t.tv_usec as u64)
+                };
                 send(&Report::Exited {
                     code: libc::WIFEXITED(st).then(|| libc::WEXITSTATUS(st)),
                     signal: libc::WIFSIGNALED(st).then(|| libc::WTERMSIG(st)),
@@ -367,9 +371,13 @@ fn restrict_and_exec(cfg: &ShimConfig) -> Result<std::convert::Infallible, Fail>
     sys::chdir(&cwd).stage(format!("chdir {}", cfg.cwd.display()))?;
     let l = &cfg.limits;
     let limits = [
-        (libc::RLIMIT_CPU, l.cpu_secs, l.cpu_secs + 1),
+        (libc::RLIMIT_CPU, l.cpu_secs, l.cpu_secs.saturating_add(1)),
         (libc::RLIMIT_AS, l.memory_bytes, l.memory_bytes),
-        (libc::RLIMIT_NPROC, l.processes + 1, l.processes + 1),
+        (
+            libc::RLIMIT_NPROC,
+            l.processes.saturating_add(1),
+            l.processes.saturating_add(1),
+        ),
         (libc::RLIMIT_FSIZE, l.file_size_bytes, l.file_size_bytes),
         (libc::RLIMIT_NOFILE, l.open_files, l.open_files),
         (libc::RLIMIT_CORE, 0, 0),
