@@ -7,18 +7,24 @@ It runs inside the sandbox's namespaces (user, mount, PID, network, IPC, UTS; re
 the shim's S2, with its control socket on fd 4 (``SOCK_SEQPACKET``). Protocol:
 
 - zygote -> host, once: ``{"t": "ready", "import_ms": ..., "landlock_abi": ...}``;
-- host -> zygote, one message per job, with three fds attached (``SCM_RIGHTS``): the job socket,
-  the stdout pipe and the stderr pipe, and a fourth, the job cgroup's ``cgroup.procs``, when
-  memory is limited by a delegated cgroup v2; the message is ``{"dir", "argv", "env", "cwd", "limits"}``.
+- host -> zygote, one message per job, the fixed word ``job`` with three fds attached
+  (``SCM_RIGHTS``): the job socket, the stdout pipe and the stderr pipe, and a fourth, the job
+  cgroup's ``cgroup.procs``, when memory is limited by a delegated cgroup v2;
+- host -> the job's keeper, on the job socket: the request, its length first (8 bytes,
+  little-endian), then ``{"dir", "argv", "env", "cwd", "limits"}`` as JSON.
 
-Per job the zygote forks **C1**, which enters new mount, PID, IPC and network namespaces, mounts
-a fresh size-limited tmpfs on ``/tmp``, ``/dev/shm`` and ``/work``, binds the job's own
+The zygote itself never reads a request: every job is a fork of it, so anything it had parsed
+would be in every later job's memory (a job could scan its heap for an earlier job's argv). Only
+the forked keeper reads its own job's request.
+
+Per job the zygote forks **C1**, which reads the request, enters new mount, PID, IPC and network
+namespaces, mounts a fresh size-limited tmpfs on ``/tmp``, ``/dev/shm`` and ``/work``, binds the job's own
 directories at ``/job`` (read-only) and ``/out``, hides ``/jobs``, and forks **C2**: PID 1 of the
 job's PID namespace, which mounts its ``/proc``, enters a user namespace of its own (so the
 process limit counts only the job), sets the job's rlimits, environment and fds 0-2, drops every
 capability, sets ``no_new_privs``, Landlock (when the kernel has it) and the seccomp filter, and
 runs the job's code (``SCRIPT``, ``-m MODULE`` or ``-c CODE``) as the interpreter would. C1 waits
-for C2, kills it when the host writes to (or closes) the job socket, and reports how it ended on
+for C2, kills it when the host writes to the job socket again (or closes it), and reports how it ended on
 the job socket as one JSON line (``{"t": "exited", ...}``): when C2 (PID 1) is gone, the kernel
 has already killed everything else in its namespace.
 """
@@ -36,6 +42,8 @@ from typing import Any, NoReturn
 
 CTL_FD = 4
 _T0 = time.perf_counter()
+#: Largest request a keeper reads (argv and environment; the kernel's own argv limit is smaller).
+MAX_REQUEST = 64 << 20
 
 
 def _warm() -> None:
@@ -100,7 +108,8 @@ def main() -> int:
     ctl.send(json.dumps({"t": "ready", "import_ms": (time.perf_counter() - _T0) * 1000, "landlock_abi": landlock, "tasks": tasks}).encode())
     signal.signal(signal.SIGCHLD, _reap)
     while True:
-        msg, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 20, 4)
+        # Only the fds and a fixed word: the request itself is read by the forked keeper.
+        msg, fds, _flags, _addr = socket.recv_fds(ctl, 16, 4)
         if not msg:
             return 0  # the host is gone: ending takes every job with us
         if len(fds) not in (3, 4):
@@ -108,27 +117,48 @@ def main() -> int:
                 os.close(fd)
             print(f"quantd.zygote: a request came with {len(fds)} fds, not 3 or 4; ignored", file=sys.stderr)
             continue
-        req = json.loads(msg)
         pid = os.fork()
         if pid == 0:
             try:
                 ctl.close()
-                _c1(cfg, req, fds, landlock)
+                _c1(cfg, fds, landlock)
             finally:
                 os._exit(125)
         for fd in fds:
             os.close(fd)
 
 
-def _c1(cfg: dict[str, Any], req: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
-    """The job's keeper: namespaces and mounts, then waits for C2 and reports its end."""
+def _read_exact(fd: int, n: int) -> bytes:
+    parts = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("the host closed the job socket before sending the whole request")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def _read_request(fd: int) -> dict[str, Any]:
+    """The job's request from the job socket: an 8-byte little-endian length, then JSON."""
+    n = int.from_bytes(_read_exact(fd, 8), "little")
+    if n > MAX_REQUEST:
+        raise ValueError(f"a request of {n} bytes is larger than {MAX_REQUEST}")
+    return json.loads(_read_exact(fd, n))
+
+
+def _c1(cfg: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
+    """The job's keeper: reads the request, namespaces and mounts, then waits for C2 and
+    reports its end."""
     from quantd import _sandbox as sb
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     job_fd, out_fd, err_fd = fds[:3]
     isolate = cfg["isolate"]
-    stage = "job cgroup"
+    stage = "read request"
     try:
+        req = _read_request(job_fd)
+        stage = "job cgroup"
         if len(fds) == 4:
             # The job's own cgroup (its cgroup.procs, opened by the host): move in before
             # anything of the job exists, so the whole tree is counted against memory.max.

@@ -6,11 +6,19 @@
 //! zygote mode: it keeps its capabilities inside its user namespace (it builds each job's
 //! namespaces and mounts) and receives a control socket. For each job the host creates the job's
 //! directory under the zygote's jobs root, its stdout and stderr pipes and a job socket, and sends
-//! the request with those fds attached; `python/quantd/zygote.py` then gives the job its own
-//! mount, PID, IPC, network and user namespaces, fresh `/tmp`, `/dev/shm` and `/work`, only its
-//! own `/job` and `/out`, rlimits, no capabilities, `no_new_privs`, Landlock (when the kernel has
-//! it) and the seccomp filter, and runs it. Output capture, limits, cancellation and verdicts are
-//! the cold path's ([`crate::run`]), so a job gets the same [`Outcome`] either way.
+//! those fds on the control socket; `python/quantd/zygote.py` forks the job's keeper, which reads
+//! the request from the job socket, gives the job its own mount, PID, IPC, network and user
+//! namespaces, fresh `/tmp`, `/dev/shm` and `/work`, only its own `/job` and `/out`, rlimits, no
+//! capabilities, `no_new_privs`, Landlock (when the kernel has it) and the seccomp filter, and
+//! runs it. Output capture, limits, cancellation and verdicts are the cold path's
+//! ([`crate::run`]), so a job gets the same [`Outcome`] either way.
+//!
+//! **The zygote never holds a job's data.** Every job is a fork of it, so whatever it had read
+//! would be in every later job's memory (review S8: a job found an earlier job's `--api-key`
+//! argv in its own heap). The control socket carries only fds and a fixed word; the request
+//! (argv, environment, limits, directory) travels on the job's own socket and is read only by the
+//! forked keeper. The host side ([`Zygote::run`]) runs in the server, which no job is forked
+//! from; the zygote's shim processes never see a request.
 //!
 //! [`Zygote`] is `Send + Sync`: worker threads share one and run jobs concurrently. A zygote that
 //! died (or was killed because a job would not end) is restarted by the next [`Zygote::run`].
@@ -41,6 +49,10 @@ const JOBS_MOUNT: &str = "/jobs";
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a killed job may take to end before its whole zygote is killed instead.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// What the control socket carries with each job's fds: a fixed word, never the request.
+const JOB_MESSAGE: &[u8] = b"job";
+/// How long the job's keeper may take to read its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A warm zygote serving jobs of one [`SandboxConfig`]. See the module docs.
 pub struct Zygote {
@@ -210,8 +222,13 @@ impl Zygote {
         let start = Instant::now();
         let mut fds = vec![job_sock.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
         fds.extend(cgroup_procs.as_ref().map(|fd| fd.as_raw_fd()));
-        let generation = self.send(&request, &fds)?;
+        let generation = self.send(JOB_MESSAGE, &fds)?;
         drop((out_w, err_w, job_sock, cgroup_procs));
+        if let Err(e) = send_request(&host_sock, &request) {
+            // The keeper never took its request: the zygote is broken or wedged.
+            generation.kill();
+            return Err(Error::io("send the job's request to the zygote", e));
+        }
 
         let mut killer = SockKiller {
             sock: host_sock
@@ -250,12 +267,12 @@ impl Zygote {
         Ok(outcome)
     }
 
-    /// Sends a job request on the current generation, restarting a dead zygote once.
-    fn send(&self, request: &[u8], fds: &[libc::c_int]) -> Result<Arc<Generation>> {
+    /// Sends a job's fds on the current generation, restarting a dead zygote once.
+    fn send(&self, message: &[u8], fds: &[libc::c_int]) -> Result<Arc<Generation>> {
         let mut last = None;
         for _ in 0..2 {
             let generation = self.generation()?;
-            match sys::send_with_fds(generation.ctl.as_raw_fd(), request, fds) {
+            match sys::send_with_fds(generation.ctl.as_raw_fd(), message, fds) {
                 Ok(()) => return Ok(generation),
                 Err(e) => {
                     tracing::warn!(error = %e, "the zygote does not take requests; restarting it");
@@ -428,6 +445,16 @@ impl Drop for Zygote {
             g.kill();
         }
     }
+}
+
+/// Writes `request` on the job socket, its length first (8 bytes, little-endian), for the job's
+/// keeper to read after the fork (see the module docs).
+fn send_request(sock: &UnixStream, request: &[u8]) -> std::io::Result<()> {
+    let mut sock = sock;
+    sock.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+    sock.write_all(&(request.len() as u64).to_le_bytes())?;
+    sock.write_all(request)?;
+    sock.set_write_timeout(None)
 }
 
 /// Waits for the zygote's ready message; on failure explains why from what the shim reported.

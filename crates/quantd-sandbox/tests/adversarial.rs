@@ -476,6 +476,19 @@ fn files_left_in_tmp_shm_and_work_do_not_reach_the_next_job(mode: Mode) {
     assert_eq!(stdout(&o), "[]\n");
 }
 
+/// Review S8: a job scanning its own memory finds nothing of earlier jobs' requests.
+fn earlier_requests_are_not_in_a_jobs_memory(mode: Mode) {
+    let run = |job: Job| run_with_in(mode, &config(), job);
+    let mut markers = Vec::new();
+    for round in 0..3 {
+        let leaked = leaked_markers(&run, &mut markers);
+        assert!(
+            leaked.is_empty(),
+            "round {round}: found {leaked:?} of {markers:?}"
+        );
+    }
+}
+
 fn ten_thousand_threads_hit_the_process_limit(mode: Mode) {
     let o = contained(
         mode,
@@ -573,6 +586,7 @@ both_modes!(
     tiocsti_is_a_policy_violation,
     kill_minus_one_only_hits_the_sandbox,
     files_left_in_tmp_shm_and_work_do_not_reach_the_next_job,
+    earlier_requests_are_not_in_a_jobs_memory,
     ten_thousand_threads_hit_the_process_limit,
     cancel_kills_the_whole_tree,
     fifty_jobs_at_once_have_independent_verdicts,

@@ -56,6 +56,25 @@ print(json.dumps(res))
     expect(&a, Verdict::Ok);
 }
 
+/// Review S8: every job is a fork of the zygote, so whatever the zygote held when it forked is
+/// in the job's memory. A job must find no earlier job's request (argv, params, environment) in
+/// its own writable memory; several rounds, since whether freed memory survives depends on reuse.
+#[test]
+fn a_job_finds_no_earlier_jobs_request_in_its_memory() {
+    let mut c = config();
+    c.sdk_dir = Some(sdk_dir());
+    let z = Zygote::start(&c).unwrap();
+    let run = |job: Job| z.run(&job, &CancelToken::new()).unwrap();
+    let mut markers = Vec::new();
+    for round in 0..5 {
+        let leaked = leaked_markers(&run, &mut markers);
+        assert!(
+            leaked.is_empty(),
+            "round {round}: found {leaked:?} of {markers:?}"
+        );
+    }
+}
+
 #[test]
 fn a_crashed_zygote_is_restarted() {
     let mut c = config();
