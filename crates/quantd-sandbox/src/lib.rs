@@ -8,7 +8,10 @@
 //! only, `no_new_privs`, rlimits and a seccomp filter, and reports how it ended. The host side
 //! ([`run`]) reads stdout and stderr concurrently with byte caps, enforces the wall timeout and
 //! cancellation by tearing down the whole PID namespace, and classifies the end into a
-//! [`Verdict`] that maps onto the engine's [`quantd_core::ErrorClass`].
+//! [`Verdict`] that maps onto the engine's [`quantd_core::ErrorClass`]. Nothing the sandbox
+//! starts outlives the host process: each shim dies with the host thread that started it (a
+//! parent-death signal; the warm zygote's is started by its own monitor thread) and takes its
+//! namespaces, and every job in them, with it.
 //!
 //! This crate must never run user code in the caller's process, never fork the caller, and never
 //! follow a path that user code could have planted (outputs are opened with `O_NOFOLLOW`).

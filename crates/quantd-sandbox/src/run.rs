@@ -794,5 +794,6 @@ fn shim_config(
         zygote: false,
         mountpoints: Vec::new(),
         cgroup_procs: None,
+        host_pid: std::process::id(),
     })
 }

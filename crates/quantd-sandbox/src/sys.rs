@@ -285,6 +285,11 @@ pub(crate) fn poll_one(fd: Fd, timeout_ms: i32) -> io::Result<bool> {
     Ok(r > 0)
 }
 
+pub(crate) fn getppid() -> libc::pid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getppid() }
+}
+
 pub(crate) fn geteuid() -> u32 {
     // SAFETY: no arguments, cannot fail.
     unsafe { libc::geteuid() }

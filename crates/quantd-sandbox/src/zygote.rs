@@ -372,38 +372,30 @@ impl Zygote {
             zygote: true,
             mountpoints: vec![JOB_DIR.into(), OUT_DIR.into()],
             cgroup_procs: None,
+            host_pid: std::process::id(),
         };
         let json = serde_json::to_string(&shim_cfg).map_err(|e| Error::Config(e.to_string()))?;
         let (ctl, ctl_zygote) =
             sys::seqpacket_pair().map_err(|e| Error::io("control socket", e))?;
         let (report_r, report_w) = std::io::pipe().map_err(|e| Error::io("report pipe", e))?;
         let start = Instant::now();
-        let mut child = Command::new(&config.shim.program)
+        let mut command = Command::new(&config.shim.program);
+        command
             .args(&config.shim.args)
             .arg(json)
             .env_clear()
             .stdin(Stdio::from(report_w))
             .stdout(Stdio::from(ctl_zygote))
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                Error::io(
-                    format!("start the shim {}", config.shim.program.display()),
-                    e,
-                )
-            })?;
-        let stderr = child.stderr.take().expect("piped");
+            .stderr(Stdio::piped());
         let dead = Arc::new(AtomicBool::new(false));
         let diag = Arc::new(Mutex::new(Diag::default()));
         let s1 = Arc::new(Mutex::new(None));
-        let monitor = {
-            let (dead, diag, s1) = (dead.clone(), diag.clone(), s1.clone());
-            std::thread::Builder::new()
-                .name("quantd-zygote-monitor".into())
-                .spawn(move || monitor(report_r, stderr, &dead, &diag, &s1))
-                .map_err(|e| Error::io("start the zygote monitor", e))?
-        };
-        drop(monitor);
+        let child = spawn_monitored(command, report_r, &dead, &diag, &s1).map_err(|e| {
+            Error::io(
+                format!("start the shim {}", config.shim.program.display()),
+                e,
+            )
+        })?;
         let generation = Generation {
             ctl,
             shim: Mutex::new(child),
@@ -525,6 +517,42 @@ fn wait_ready(generation: &Generation) -> Result<Ready> {
             format!("; its output:\n{tail}")
         }
     )))
+}
+
+/// Starts the zygote's shim from a thread of its own, which then monitors it ([`monitor`]) until
+/// it ends. The shim dies with the thread that started it (its parent-death signal), so that
+/// thread must live as long as the zygote, and only as long: the monitor's does (a caller's
+/// thread, e.g. one of a pool, may end while the zygote serves others).
+fn spawn_monitored(
+    mut command: Command,
+    report: std::io::PipeReader,
+    dead: &Arc<AtomicBool>,
+    diag: &Arc<Mutex<Diag>>,
+    s1: &Arc<Mutex<Option<OwnedFd>>>,
+) -> std::io::Result<Child> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (dead, diag, s1) = (dead.clone(), diag.clone(), s1.clone());
+    std::thread::Builder::new()
+        .name("quantd-zygote-monitor".into())
+        .spawn(move || match command.spawn() {
+            Ok(mut child) => {
+                // The command holds the shim's ends of the pipes: without them gone, the
+                // monitor would never see the shim end.
+                drop(command);
+                let stderr = child.stderr.take();
+                let _ = tx.send(Ok(child));
+                if let Some(stderr) = stderr {
+                    monitor(report, stderr, &dead, &diag, &s1);
+                }
+                dead.store(true, Ordering::SeqCst);
+            }
+            Err(e) => {
+                dead.store(true, Ordering::SeqCst);
+                let _ = tx.send(Err(e));
+            }
+        })?;
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the zygote monitor ended before starting the shim"))?
 }
 
 /// Reads the zygote shim's reports and the zygote's stderr until both close, then marks the

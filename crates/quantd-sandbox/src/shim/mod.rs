@@ -6,7 +6,10 @@
 //! - **S0**, the shim itself, outside the namespaces: opens the directories to bind, then
 //!   `clone`s S1 into new user, mount, PID, network, IPC and UTS namespaces, writes S1's uid/gid
 //!   maps (inner root → the caller's uid, or `nobody` when the caller is root), and waits for it.
-//!   Killing S0 kills everything: S1 has `PDEATHSIG = SIGKILL`.
+//!   S0 dies with the host thread that started it (`PDEATHSIG = SIGKILL`, armed first thing, then
+//!   checked against [`ShimConfig::host_pid`] in case the host was already gone), and killing S0
+//!   kills everything: S1 has `PDEATHSIG = SIGKILL` too (armed again after S1 becomes root of its
+//!   namespace, since changing credentials clears it).
 //! - **S1**, PID 1 of the new PID namespace: builds the root (read-only binds, tmpfs, `/proc`,
 //!   `/dev`), pivots into it, forks the job and reaps orphans; when the job ends it writes the
 //!   report and exits, which makes the kernel kill whatever is left in the namespace.
@@ -72,6 +75,9 @@ pub(crate) struct ShimConfig {
     /// The job's cgroup (its `cgroup.procs`): S0 moves S1 in before S1 runs anything.
     #[serde(default)]
     pub cgroup_procs: Option<PathBuf>,
+    /// The host's pid: S0 ends at once if its parent is no longer the host (0: do not check).
+    #[serde(default)]
+    pub host_pid: u32,
 }
 
 /// A host directory made visible in the sandbox.
@@ -214,6 +220,14 @@ const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
     | libc::CLONE_NEWUTS;
 
 fn s0(cfg: &ShimConfig) -> Result<(), Fail> {
+    // Die with the host: no job may outlive the process that runs it (review C4).
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).stage("pdeathsig")?;
+    if cfg.host_pid != 0 && sys::getppid() != cfg.host_pid as libc::pid_t {
+        return Err(Fail {
+            stage: "pdeathsig".into(),
+            err: std::io::Error::other("the host ended before the sandbox started"),
+        });
+    }
     sys::alarm(cfg.backstop_secs);
     if !cfg.isolate {
         return unsandboxed(cfg);
@@ -264,7 +278,6 @@ fn s1(cfg: &ShimConfig, go: Fd) -> ! {
     if !matches!(sys::read_byte(go), Ok(true)) {
         sys::exit(125);
     }
-    sys::close(go);
     let setup = (|| -> Result<(), Fail> {
         // Open the bind sources while still holding the caller's host uid (the job's uid may not
         // traverse e.g. a 0700 home holding the venv), but inside the new mount namespace (a bind
@@ -277,6 +290,13 @@ fn s1(cfg: &ShimConfig, go: Fd) -> ! {
             src_fds.push(fd);
         }
         sys::set_ids_to_root().stage("setresuid")?;
+        // Changing credentials cleared the parent-death signal: arm it again, then make sure S0
+        // did not end in between (it holds the `go` pipe open until it ends).
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).stage("pdeathsig")?;
+        if sys::poll_one(go, 0).stage("pdeathsig")? {
+            sys::exit(125);
+        }
+        sys::close(go);
         // Possible only when the caller was root (otherwise setgroups is denied): drop the
         // caller's supplementary groups too.
         let _ = sys::clear_groups();
@@ -361,6 +381,11 @@ fn exec_job(cfg: &ShimConfig) -> ! {
 }
 
 fn restrict_and_exec(cfg: &ShimConfig) -> Result<std::convert::Infallible, Fail> {
+    if !cfg.isolate {
+        // No PID namespace ends the job with S0: a parent-death signal does (its own children,
+        // in its session, are killed by S0 when it ends normally).
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).stage("pdeathsig")?;
+    }
     sys::setsid();
     // The report fd stays open (close-on-exec) so that a failed exec can still be reported; the
     // zygote also keeps its control socket.
