@@ -169,9 +169,17 @@ def _c1(cfg: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
             sb.unshare(sb.CLONE_NEWNS | sb.CLONE_NEWPID | sb.CLONE_NEWIPC | sb.CLONE_NEWNET)
             stage = "job mounts"
             sb.mount(None, "/", None, sb.MS_REC | sb.MS_PRIVATE)
+            # Runtime directories under a place that gets a fresh tmpfs (a venv under /tmp): hold
+            # them open, and bind them again on top of the new tmpfs.
+            held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)) for path in cfg.get("rebind", [])]
             size = int(req["limits"]["tmpfs_bytes"])
             for path, mode in (("/tmp", "1777"), ("/dev/shm", "1777"), ("/work", "0755")):
                 sb.mount("tmpfs", path, "tmpfs", sb.MS_NOSUID | sb.MS_NODEV, f"size={size},mode={mode}")
+            for path, fd in held:
+                os.makedirs(path, exist_ok=True)
+                sb.mount(f"/proc/self/fd/{fd}", path, None, sb.MS_BIND | sb.MS_REC)
+                sb.mount(None, path, None, sb.MS_REMOUNT | sb.MS_BIND | sb.MS_RDONLY | sb.MS_NOSUID | sb.MS_NODEV)
+                os.close(fd)
             base = os.path.join(cfg["jobs_root"], req["dir"])
             for src, dst, ro in ((f"{base}/job", "/job", True), (f"{base}/out", "/out", False)):
                 sb.mount(src, dst, None, sb.MS_BIND | sb.MS_REC)

@@ -21,10 +21,13 @@
 
 #![allow(unsafe_code)]
 
+mod capture;
 mod cgroup;
 mod config;
+mod diagnose;
 mod entry;
 mod error;
+mod layout;
 mod limits;
 mod run;
 mod runtime;

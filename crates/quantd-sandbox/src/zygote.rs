@@ -23,11 +23,13 @@
 //! [`Zygote`] is `Send + Sync`: worker threads share one and run jobs concurrently. A zygote that
 //! died (or was killed because a job would not end) is restarted by the next [`Zygote::run`].
 
+use crate::capture::{Captured, Killer, Stream, capture, finish, note_oom};
 use crate::config::{Isolation, SDK_MOUNT, SandboxConfig};
-use crate::run::{
-    CancelToken, Captured, JOB_DIR, Job, Killer, OUT_DIR, Outcome, Stream, capture, finish,
-    host_ids, job_argv_env, job_cgroup, note_oom, prepare_dir, root_layout, shim_limits,
+use crate::diagnose::{setup_failure, zygote_failure};
+use crate::layout::{
+    host_ids, job_argv_env, prepare_dir, root_layout, shim_limits, under_job_tmpfs,
 };
+use crate::run::{CancelToken, JOB_DIR, Job, OUT_DIR, Outcome, job_cgroup};
 use crate::shim::seccomp;
 use crate::shim::{Bind, Report, ShimConfig};
 use crate::sys;
@@ -49,6 +51,8 @@ const JOBS_MOUNT: &str = "/jobs";
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a killed job may take to end before its whole zygote is killed instead.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// What [`Error::CannotStart`] says could not start.
+const NOT_STARTED: &str = "the Python zygote did not start";
 /// What the control socket carries with each job's fds: a fixed word, never the request.
 const JOB_MESSAGE: &[u8] = b"job";
 /// How long the job's keeper may take to read its request.
@@ -131,8 +135,9 @@ impl Zygote {
     /// Starts a zygote for `config` and waits until it has imported numpy, pandas, pyarrow and the
     /// SDK. The SDK must be importable: installed in the runtime's venv, or
     /// [`SandboxConfig::sdk_dir`] set. Fails like [`crate::run`] when the kernel refuses
-    /// namespaces ([`Error::NamespacesUnavailable`]), and with [`Error::ZygoteStart`] (with the
-    /// zygote's own error output) when the interpreter cannot import what it needs.
+    /// namespaces ([`Error::NamespacesUnavailable`]), and with [`Error::CannotStart`] (the real
+    /// cause: the stage of the sandbox that failed, or the zygote's own error output when the
+    /// interpreter cannot import what it needs; class internal, retried) otherwise.
     #[tracing::instrument(skip_all, fields(python = %config.python.display()))]
     pub fn start(config: &SandboxConfig) -> Result<Zygote> {
         config.limits.validate_within(&config.bounds)?;
@@ -256,6 +261,7 @@ impl Zygote {
             generation.kill();
         }
         let mut outcome = finish(
+            &self.config,
             captured,
             dir,
             limits,
@@ -326,11 +332,20 @@ impl Zygote {
             .iter()
             .map(|i| [i.code as u32, i.jt as u32, i.jf as u32, i.k])
             .collect();
+        // Binds under a place each job gets a fresh tmpfs at (a venv under /tmp): the keeper
+        // binds them again on top of the job's tmpfs.
+        let mut rebind: Vec<&PathBuf> = binds
+            .iter()
+            .map(|b| &b.dst)
+            .filter(|d| under_job_tmpfs(d))
+            .collect();
+        rebind.sort_by_key(|d| d.components().count());
         let zcfg = serde_json::json!({
             "isolate": isolate,
             "jobs_root": jobs_seen,
             "seccomp": filter,
             "landlock": true,
+            "rebind": rebind,
         });
         let (_, mut env) = job_argv_env(
             config,
@@ -409,7 +424,7 @@ impl Zygote {
                 starts,
             },
         };
-        let ready = wait_ready(&generation)?;
+        let ready = wait_ready(config, &generation)?;
         let mut generation = generation;
         generation.info.start_time = start.elapsed();
         generation.info.import_time =
@@ -450,7 +465,7 @@ fn send_request(sock: &UnixStream, request: &[u8]) -> std::io::Result<()> {
 }
 
 /// Waits for the zygote's ready message; on failure explains why from what the shim reported.
-fn wait_ready(generation: &Generation) -> Result<Ready> {
+fn wait_ready(config: &SandboxConfig, generation: &Generation) -> Result<Ready> {
     let deadline = Instant::now() + READY_TIMEOUT;
     let fd = generation.ctl.as_raw_fd();
     let failure = loop {
@@ -466,8 +481,11 @@ fn wait_ready(generation: &Generation) -> Result<Ready> {
             if n == 0 {
                 break "it exited before it was ready".to_owned();
             }
-            return serde_json::from_slice::<Ready>(&buf[..n])
-                .map_err(|e| Error::ZygoteStart(format!("its ready message is not valid: {e}")));
+            return serde_json::from_slice::<Ready>(&buf[..n]).map_err(|e| Error::CannotStart {
+                what: NOT_STARTED.into(),
+                why: format!("its ready message is not valid: {e}"),
+                fix: "make sure the SDK (quantd.zygote) matches this quantd binary: `quantd runtime setup` installs it".into(),
+            });
         }
         if generation.dead.load(Ordering::SeqCst) {
             break "it exited before it was ready".to_owned();
@@ -492,11 +510,11 @@ fn wait_ready(generation: &Generation) -> Result<Ready> {
                 stage.as_str(),
                 "clone" | "write uid_map" | "write gid_map" | "write setgroups"
             ) {
-                return Err(crate::run::namespaces_unavailable(stage, *errno, message));
+                return Err(crate::capture::namespaces_unavailable(
+                    stage, *errno, message,
+                ));
             }
-            return Err(Error::ZygoteStart(format!(
-                "sandbox setup failed at {stage}: {message}"
-            )));
+            return Err(setup_failure(config, stage, *errno, message).error(NOT_STARTED));
         }
     }
     let stderr = String::from_utf8_lossy(&diag.stderr);
@@ -509,14 +527,7 @@ fn wait_ready(generation: &Generation) -> Result<Ready> {
         .rev()
         .collect::<Vec<_>>()
         .join("\n");
-    Err(Error::ZygoteStart(format!(
-        "{failure}{}",
-        if tail.is_empty() {
-            String::new()
-        } else {
-            format!("; its output:\n{tail}")
-        }
-    )))
+    Err(zygote_failure(config, &failure, &tail).error(NOT_STARTED))
 }
 
 /// Starts the zygote's shim from a thread of its own, which then monitors it ([`monitor`]) until

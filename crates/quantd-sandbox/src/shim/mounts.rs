@@ -5,6 +5,10 @@
 //! directory; size-limited tmpfs at `/tmp`, `/work` and `/dev/shm`; a fresh `/proc`; a `/dev`
 //! with only null, zero, full, random and urandom; a three-file `/etc`. After `pivot_root` the old
 //! root is detached and the new root and `/dev` are remounted read-only.
+//!
+//! The tmpfs mounts come first and the binds after, so that a bind whose place is under one of
+//! them (a runtime or data directory under `/tmp`) lands on top of the job's tmpfs instead of
+//! being hidden by it.
 
 use super::{Fail, ShimConfig, Stage};
 use crate::sys::{self, Fd};
@@ -103,16 +107,6 @@ pub(super) fn build_root(cfg: &ShimConfig, src_fds: &[Fd]) -> Result<(), Fail> {
         })?;
         symlink(target, &inside(link))?;
     }
-    for (b, fd) in cfg.binds.iter().zip(src_fds) {
-        let dst = inside(&b.dst);
-        mkdir_p(&dst)?;
-        bind_fd(*fd, &dst, b.writable)?;
-    }
-
-    for m in &cfg.mountpoints {
-        mkdir_p(&inside(m))?;
-    }
-
     let proc_dir = root.join("proc");
     mkdir_p(&proc_dir)?;
     sys::mount(
@@ -137,6 +131,16 @@ pub(super) fn build_root(cfg: &ShimConfig, src_fds: &[Fd]) -> Result<(), Fail> {
     tmpfs(&dev.join("shm"), cfg.limits.tmpfs_bytes, "1777")?;
     tmpfs(&root.join("tmp"), cfg.limits.tmpfs_bytes, "1777")?;
     tmpfs(&root.join("work"), cfg.limits.tmpfs_bytes, "0755")?;
+
+    for (b, fd) in cfg.binds.iter().zip(src_fds) {
+        let dst = inside(&b.dst);
+        mkdir_p(&dst)?;
+        bind_fd(*fd, &dst, b.writable)?;
+    }
+
+    for m in &cfg.mountpoints {
+        mkdir_p(&inside(m))?;
+    }
 
     let etc = root.join("etc");
     mkdir_p(&etc)?;
