@@ -62,8 +62,11 @@ fn alive(procs: &[(u32, String)]) -> Vec<u32> {
 /// Whether `pid` is the job tagged with `tok` (see [`run_contained_in`]).
 fn runs_job(pid: u32, mode: Mode, tok: &str) -> bool {
     match mode {
-        Mode::Cold => std::fs::read(format!("/proc/{pid}/cmdline"))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(tok)),
+        // The shim's command line holds the job's too: the job is the one that is not the shim.
+        Mode::Cold => std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            let c = String::from_utf8_lossy(&c);
+            c.contains(tok) && !c.contains(quantd_sandbox::SHIM_ARG)
+        }),
         Mode::Zygote => std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .is_ok_and(|c| c.trim() == comm_token(tok)),
     }
