@@ -19,7 +19,9 @@ the forked keeper reads its own job's request.
 
 Per job the zygote forks **C1**, which reads the request, enters new mount, PID, IPC and network
 namespaces, mounts a fresh size-limited tmpfs on ``/tmp``, ``/dev/shm`` and ``/work``, binds the job's own
-directories at ``/job`` (read-only) and ``/out``, hides ``/jobs``, and forks **C2**: PID 1 of the
+directory at ``/job`` (read-only), hides ``/jobs``, mounts a tmpfs of the job's ``out_bytes`` on
+``/out`` and hands it to the host (an ``O_PATH`` fd with an ``{"t": "out"}`` line on the job
+socket: the host reads the outputs through it), and forks **C2**: PID 1 of the
 job's PID namespace, which mounts its ``/proc``, enters a user namespace of its own (so the
 process limit counts only the job), sets the job's rlimits, environment and fds 0-2, drops every
 capability, sets ``no_new_privs``, Landlock (when the kernel has it) and the seccomp filter, and
@@ -181,11 +183,15 @@ def _c1(cfg: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
                 sb.mount(None, path, None, sb.MS_REMOUNT | sb.MS_BIND | sb.MS_RDONLY | sb.MS_NOSUID | sb.MS_NODEV)
                 os.close(fd)
             base = os.path.join(cfg["jobs_root"], req["dir"])
-            for src, dst, ro in ((f"{base}/job", "/job", True), (f"{base}/out", "/out", False)):
-                sb.mount(src, dst, None, sb.MS_BIND | sb.MS_REC)
-                flags = sb.MS_REMOUNT | sb.MS_BIND | sb.MS_NOSUID | sb.MS_NODEV | (sb.MS_RDONLY if ro else 0)
-                sb.mount(None, dst, None, flags)
+            sb.mount(f"{base}/job", "/job", None, sb.MS_BIND | sb.MS_REC)
+            sb.mount(None, "/job", None, sb.MS_REMOUNT | sb.MS_BIND | sb.MS_NOSUID | sb.MS_NODEV | sb.MS_RDONLY)
             sb.umount(cfg["jobs_root"])
+            # The job's outputs: a tmpfs bounded in total, never the host's disk; the host reads
+            # them through the directory fd handed over here, after the job ends.
+            out_size = int(req["limits"]["out_bytes"])
+            sb.mount("tmpfs", "/out", "tmpfs", sb.MS_NOSUID | sb.MS_NODEV, f"size={out_size},mode=0755")
+            stage = "hand /out to the host"
+            _send_out_dir(job_fd)
         stage = "fork job"
         pid = os.fork()
     except BaseException as e:  # noqa: BLE001 - reported to the host, which gives the verdict
@@ -223,6 +229,16 @@ def _c1(cfg: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
         },
     )
     os._exit(0)
+
+
+def _send_out_dir(job_fd: int) -> None:
+    """Sends the job's ``/out`` to the host as an ``O_PATH`` fd with an ``{"t": "out"}`` line."""
+    out = os.open("/out", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with socket.socket(fileno=os.dup(job_fd)) as sock:
+            socket.send_fds(sock, [b'{"t": "out"}\n'], [out])
+    finally:
+        os.close(out)
 
 
 def _kill_group(pid: int) -> None:

@@ -57,6 +57,7 @@ pub(crate) fn finish(
         dir,
         root: None,
         start_failure: None,
+        out: captured.out,
     };
     match captured.killed {
         Some(Kill::Cancel) => return Err(Error::Cancelled),
@@ -64,8 +65,32 @@ pub(crate) fn finish(
         Some(Kill::Output) => outcome.verdict = Verdict::OutputLimit,
         None => classify(config, &mut outcome, &captured.reports, limits, lost)?,
     }
+    note_full_out(&mut outcome, limits);
     tracing::debug!(verdict = %outcome.verdict, wall_ms = wall_time.as_millis() as u64, "job ended");
     Ok(outcome)
+}
+
+/// A job that failed with its `/out` full ran into [`Limits::out_bytes`] (whatever the exception
+/// it died of, or none): [`Verdict::OutputLimit`], with the limit named.
+fn note_full_out(outcome: &mut Outcome, limits: &Limits) {
+    let failed = matches!(
+        outcome.verdict,
+        Verdict::RuntimeError | Verdict::Signal | Verdict::OutputLimit
+    );
+    let full = outcome
+        .out
+        .as_ref()
+        .and_then(|fd| sys::fstatfs(fd.as_raw_fd()).ok())
+        .is_some_and(|(_, free, _)| free == 0);
+    if failed && full {
+        outcome.verdict = Verdict::OutputLimit;
+        outcome.detail.get_or_insert_with(|| {
+            format!(
+                "the job filled /out: what a job writes there is limited to {} bytes in total (Limits::out_bytes; raise it for the job or the server)",
+                limits.out_bytes
+            )
+        });
+    }
 }
 
 /// How the capture loop kills a job's tree and learns about it from reports.
@@ -82,6 +107,8 @@ pub(crate) struct Captured {
     pub stderr: Vec<u8>,
     pub reports: Vec<Report>,
     pub killed: Option<Kill>,
+    /// The job's `/out` tmpfs, handed over with [`Report::Out`].
+    pub out: Option<OwnedFd>,
 }
 
 /// Reads stdout, stderr and the report stream concurrently (with caps: never blocks on a full
@@ -159,12 +186,14 @@ pub(crate) fn capture(
     if killed.is_some() {
         killer.kill();
     }
-    let [stdout, stderr, _] = streams;
+    let [stdout, stderr, report] = streams;
+    let handed_out = reports.iter().any(|r| matches!(r, Report::Out));
     Ok(Captured {
         stdout: stdout.buf,
         stderr: stderr.buf,
         reports,
         killed,
+        out: handed_out.then(|| out_dir(report.fds)).flatten(),
     })
 }
 
@@ -226,7 +255,7 @@ fn classify(
                 outcome.start_failure = Some(failure);
                 return Ok(());
             }
-            Report::Started { .. } => {}
+            Report::Started { .. } | Report::Out => {}
         }
     }
     outcome.detail = Some(lost.to_owned());
@@ -247,13 +276,23 @@ pub(crate) fn namespaces_unavailable(stage: &str, errno: Option<i32>, message: &
     }
 }
 
-/// One captured pipe.
+/// The `/out` tmpfs among the fds a job's keeper sent: the first that is a tmpfs directory
+/// (anything else is closed).
+fn out_dir(fds: Vec<OwnedFd>) -> Option<OwnedFd> {
+    fds.into_iter()
+        .find(|fd| sys::fstatfs(fd.as_raw_fd()).is_ok_and(|(kind, _, _)| kind == sys::TMPFS_MAGIC))
+}
+
+/// One captured pipe, or the report socket (which may carry fds).
 pub(crate) struct Stream {
     fd: std::fs::File,
     buf: Vec<u8>,
     cap: usize,
     over: bool,
     eof: bool,
+    /// A socket: read with `recvmsg`, keeping the fds attached in [`Stream::fds`].
+    socket: bool,
+    fds: Vec<OwnedFd>,
 }
 
 impl Stream {
@@ -265,14 +304,31 @@ impl Stream {
             cap,
             over: false,
             eof: false,
+            socket: false,
+            fds: Vec::new(),
         })
+    }
+
+    /// The report socket of a job: like [`Stream::new`], and fds sent with the reports are kept.
+    pub(crate) fn socket(fd: OwnedFd, cap: usize) -> Result<Self> {
+        let mut s = Self::new(fd, cap)?;
+        s.socket = true;
+        Ok(s)
+    }
+
+    fn read(&mut self, chunk: &mut [u8]) -> std::io::Result<usize> {
+        if self.socket {
+            sys::recv_with_fds(self.fd.as_raw_fd(), chunk, &mut self.fds)
+        } else {
+            (&self.fd).read(chunk)
+        }
     }
 
     /// Reads what is available; bytes past the cap are dropped and flag `over`.
     fn drain(&mut self) -> Result<()> {
         let mut chunk = [0u8; 64 * 1024];
         while !self.eof {
-            match (&self.fd).read(&mut chunk) {
+            match self.read(&mut chunk) {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
                     let room = self.cap.saturating_sub(self.buf.len());

@@ -1,7 +1,7 @@
 //! What a job's sandbox is made of, shared by cold and warm jobs: its directory on the host, the
 //! read-only binds of its root, the tmpfs places, its argv and environment, its rlimits.
 
-use crate::config::{Isolation, SDK_MOUNT, SandboxConfig};
+use crate::config::{SDK_MOUNT, SandboxConfig};
 use crate::run::{JOB_DIR_ENV, Job, OUT_DIR_ENV};
 use crate::shim::{Bind, ShimLimits};
 use crate::sys;
@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Prepares a job's directory (in `parent`, else the scratch dir): `job/` with the job's files,
-/// `out/` for what it writes back.
+/// `out/` for what it writes back when it runs without the sandbox.
 pub(crate) fn prepare_dir(
     config: &SandboxConfig,
     job: &Job,
@@ -62,13 +62,10 @@ pub(crate) fn prepare_dir(
     }
     std::fs::set_permissions(&job_dir, std::fs::Permissions::from_mode(0o755))
         .map_err(|e| io("chmod job dir", e))?;
+    // Sandboxed jobs write to a tmpfs of their own (see `Limits::out_bytes`), never here; this
+    // directory is `/out` only without the sandbox.
     std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o755))
         .map_err(|e| io("chmod out dir", e))?;
-    if sys::geteuid() == 0 && config.isolation == Isolation::Sandboxed {
-        let id = config.root_host_uid;
-        std::os::unix::fs::chown(&out_dir, Some(id), Some(id))
-            .map_err(|e| io("chown out dir", e))?;
-    }
     Ok(dir)
 }
 
@@ -182,6 +179,7 @@ pub(crate) fn shim_limits(limits: &Limits, cgroup: bool) -> ShimLimits {
         file_size_bytes: limits.file_size_bytes,
         open_files: limits.open_files,
         tmpfs_bytes: limits.tmpfs_bytes,
+        out_bytes: limits.out_bytes,
     }
 }
 

@@ -3,9 +3,11 @@
 //! Each job runs in a fresh process tree started by re-executing a small shim (never by forking the
 //! caller, which may be a multithreaded server): the shim creates new user, mount, PID, network,
 //! IPC and UTS namespaces, pivots into a minimal read-only root holding only the interpreter, its
-//! venv and the job's files, with size-limited tmpfs for `/tmp`, `/dev/shm` and the work dir, a
-//! fresh `/proc` and a minimal `/dev`; it then forks the job with a cleared environment, fds 0–2
-//! only, `no_new_privs`, rlimits and a seccomp filter, and reports how it ended. The host side
+//! venv and the job's files, with size-limited tmpfs for `/tmp`, `/dev/shm`, the work dir and
+//! the outputs (`/out`, handed to the host as a directory fd: nothing a job writes reaches the
+//! host's disk), a fresh `/proc` and a minimal `/dev`; it then forks the job with a cleared
+//! environment, fds 0–2 only, `no_new_privs`, rlimits and a seccomp filter (sockets: `AF_UNIX`
+//! only), and reports how it ended. The host side
 //! ([`run`]) reads stdout and stderr concurrently with byte caps, enforces the wall timeout and
 //! cancellation by tearing down the whole PID namespace, and classifies the end into a
 //! [`Verdict`] that maps onto the engine's [`quantd_core::ErrorClass`]. Nothing the sandbox

@@ -36,6 +36,13 @@ pub struct Limits {
     pub stderr_bytes: usize,
     /// Size of each tmpfs the job can write: `/tmp`, `/work`, `/dev/shm`. Default 256 MiB.
     pub tmpfs_bytes: u64,
+    /// Total size of everything the job writes to `/out` (the files the host reads back with
+    /// [`crate::Outcome::read_output`]): `/out` is a tmpfs of this size, held by the host until
+    /// the outcome is dropped, never the host's disk. A job that fills it gets `ENOSPC` and ends
+    /// with [`crate::Verdict::OutputLimit`]. Default 256 MiB. (Without the sandbox,
+    /// [`crate::Isolation::UnsafeNoSandbox`], `/out` is a host directory and only
+    /// [`Limits::file_size_bytes`] applies.)
+    pub out_bytes: u64,
 }
 
 impl Default for Limits {
@@ -50,6 +57,7 @@ impl Default for Limits {
             stdout_bytes: 8 << 20,
             stderr_bytes: 1 << 20,
             tmpfs_bytes: 256 << 20,
+            out_bytes: 256 << 20,
         }
     }
 }
@@ -60,8 +68,8 @@ impl Default for Limits {
 pub struct LimitBounds {
     /// Longest CPU-time or wall-clock limit. Default 1 day (86,400 s).
     pub max_time: Duration,
-    /// Largest memory limit, and largest tmpfs (`/tmp`, `/work`, `/dev/shm`: they are memory).
-    /// Default 1 TiB.
+    /// Largest memory limit, and largest tmpfs (`/tmp`, `/work`, `/dev/shm`, `/out`: they are
+    /// memory). Default 1 TiB.
     pub max_memory_bytes: u64,
     /// Largest file-size limit. Default 1 TiB.
     pub max_file_size_bytes: u64,
@@ -88,7 +96,7 @@ impl Default for LimitBounds {
 
 /// Smallest memory limit: an interpreter needs more than this to start at all.
 pub const MIN_MEMORY_BYTES: u64 = 32 << 20;
-/// Smallest tmpfs size.
+/// Smallest tmpfs (or `/out`) size.
 pub const MIN_TMPFS_BYTES: u64 = 64 << 10;
 /// Fewest open files per process (stdio plus what the interpreter opens to start).
 pub const MIN_OPEN_FILES: u64 = 16;
@@ -140,6 +148,14 @@ impl Limits {
             "each tmpfs",
             "max_memory_bytes",
             self.tmpfs_bytes,
+            MIN_TMPFS_BYTES,
+            mem,
+        )?;
+        bytes(
+            "out_bytes",
+            "the /out total",
+            "max_memory_bytes",
+            self.out_bytes,
             MIN_TMPFS_BYTES,
             mem,
         )?;
@@ -296,8 +312,8 @@ mod tests {
             ("memory_bytes", |l| l.memory_bytes = u64::MAX),
             ("memory_bytes", |l| l.memory_bytes = 1 << 20),
             ("tmpfs_bytes", |l| l.tmpfs_bytes = u64::MAX),
-            ("tmpfs_bytes", |l| l.tmpfs_bytes = 0),
-            ("tmpfs_bytes", |l| l.tmpfs_bytes = 2 << 40),
+            ("out_bytes", |l| l.out_bytes = 0),
+            ("out_bytes", |l| l.out_bytes = 2 << 40),
             ("file_size_bytes", |l| l.file_size_bytes = u64::MAX),
             ("stdout_bytes", |l| l.stdout_bytes = usize::MAX),
             ("stderr_bytes", |l| l.stderr_bytes = 0),

@@ -9,6 +9,7 @@ use crate::layout::{host_ids, job_argv_env, prepare_dir, root_layout, shim_limit
 use crate::shim::{Bind, Report, ShimConfig};
 use crate::sys;
 use crate::{Error, Limits, Result, Verdict};
+use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -128,6 +129,9 @@ pub struct Outcome {
     pub(crate) root: Option<Arc<tempfile::TempDir>>,
     /// Why the sandbox could not start the job, when it could not.
     pub(crate) start_failure: Option<StartFailure>,
+    /// The job's `/out` tmpfs (an `O_PATH` directory fd), when it ran sandboxed: the files are
+    /// read through it, and the memory is freed with it.
+    pub(crate) out: Option<OwnedFd>,
 }
 
 impl Outcome {
@@ -141,15 +145,21 @@ impl Outcome {
         if name.is_empty() || name.contains('/') || name == "." || name == ".." {
             return Err(refuse("not a plain file name"));
         }
-        let path = self.dir.path().join("out").join(name);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(&path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => refuse("is a symbolic link"),
-                _ => Error::io(format!("open output {name}"), e),
-            })?;
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let opened = match &self.out {
+            Some(out) => {
+                let cname = CString::new(name).map_err(|_| refuse("not a plain file name"))?;
+                sys::openat(out.as_raw_fd(), &cname, flags)
+            }
+            None => std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(flags)
+                .open(self.dir.path().join("out").join(name)),
+        };
+        let file = opened.map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refuse("is a symbolic link"),
+            _ => Error::io(format!("open output {name}"), e),
+        })?;
         let meta = file.metadata().map_err(|e| Error::io("stat output", e))?;
         if !meta.file_type().is_file() {
             return Err(refuse("not a regular file"));
@@ -175,10 +185,14 @@ impl Outcome {
         self.root = Some(root);
     }
 
-    /// The host path of the job's output directory (for diagnostics; read files through
-    /// [`Outcome::read_output`]).
+    /// A host path of the job's output directory (for diagnostics; read files through
+    /// [`Outcome::read_output`]): the `/out` tmpfs through this process's fd while the outcome
+    /// lives, or the host directory without the sandbox.
     pub fn out_dir(&self) -> PathBuf {
-        self.dir.path().join("out")
+        match &self.out {
+            Some(out) => PathBuf::from(format!("/proc/self/fd/{}", out.as_raw_fd())),
+            None => self.dir.path().join("out"),
+        }
     }
 }
 
@@ -227,13 +241,15 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
     shim_cfg.cgroup_procs = cgroup.as_ref().map(JobCgroup::procs_path);
     let json = serde_json::to_string(&shim_cfg).map_err(|e| Error::Config(e.to_string()))?;
 
-    let (report_r, report_w) = std::io::pipe().map_err(|e| Error::io("report pipe", e))?;
+    // A socket, not a pipe: S1 hands the job's `/out` over it (`Report::Out`).
+    let (report_r, report_w) =
+        std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("report socket", e))?;
     let start = Instant::now();
     let mut child = Command::new(&config.shim.program)
         .args(&config.shim.args)
         .arg(json)
         .env_clear()
-        .stdin(Stdio::from(report_w))
+        .stdin(Stdio::from(OwnedFd::from(report_w)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -248,7 +264,7 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
     let streams = [
         Stream::new(OwnedFd::from(stdout), limits.stdout_bytes)?,
         Stream::new(OwnedFd::from(stderr), limits.stderr_bytes)?,
-        Stream::new(OwnedFd::from(report_r), 1 << 20)?,
+        Stream::socket(OwnedFd::from(report_r), 1 << 20)?,
     ];
     let mut tree = Tree {
         shim: child.id() as libc::pid_t,
@@ -331,11 +347,6 @@ fn shim_config(
         src: dir.join("job"),
         dst: JOB_DIR.into(),
         writable: false,
-    });
-    binds.push(Bind {
-        src: dir.join("out"),
-        dst: OUT_DIR.into(),
-        writable: true,
     });
     let (host_uid, host_gid) = host_ids(config);
     let (job_dir, out_dir) = if isolate {

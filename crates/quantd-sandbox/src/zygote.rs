@@ -245,7 +245,7 @@ impl Zygote {
         let streams = [
             Stream::new(OwnedFd::from(out_r), limits.stdout_bytes)?,
             Stream::new(OwnedFd::from(err_r), limits.stderr_bytes)?,
-            Stream::new(OwnedFd::from(host_sock), 64 << 10)?,
+            Stream::socket(OwnedFd::from(host_sock), 64 << 10)?,
         ];
         let captured: Captured = capture(streams, limits, cancel, start, &mut killer, |r| {
             r.iter().any(|r| matches!(r, Report::Exited { .. }))

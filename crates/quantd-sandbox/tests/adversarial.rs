@@ -145,6 +145,59 @@ fn writing_until_efbig_is_an_output_limit(mode: Mode) {
     );
 }
 
+/// Bytes of the files under `dir` on the host.
+fn host_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => total += host_bytes(&entry.path()),
+            Ok(t) if t.is_file() => total += entry.metadata().map_or(0, |m| m.len()),
+            _ => {}
+        }
+    }
+    total
+}
+
+/// Review S7: a job wrote 7.5 GB into `/out` (a host-disk bind with a per-file limit only) and
+/// ended `ok`. `/out` is a tmpfs of `Limits::out_bytes` in total: filling it with many files is
+/// `output_limit` (also when the job swallows `ENOSPC`), the host's disk never grows, and what
+/// the job wrote before is still read back safely.
+fn filling_out_is_an_output_limit_off_the_host_disk(mode: Mode) {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut c = config();
+    c.sdk_dir = Some(sdk_dir());
+    c.scratch_dir = Some(scratch.path().to_path_buf());
+    c.limits.out_bytes = 8 << 20;
+    c.limits.file_size_bytes = 64 << 20;
+    let zygote = (mode == Mode::Zygote).then(|| quantd_sandbox::Zygote::start(&c).unwrap());
+    let run = |code: String| match &zygote {
+        Some(z) => z.run(&Job::script(code), &CancelToken::new()).unwrap(),
+        None => run_with(&c, Job::script(code)),
+    };
+    let fill = "open('/out/first', 'w').write('kept')\nchunk = b'\\0' * (1 << 20)\nfor i in range(30):\n    with open(f'/out/f{i}', 'wb') as f:\n        for _ in range(4):\n            f.write(chunk)\n";
+    let o = run(fill.to_owned());
+    expect(&o, Verdict::OutputLimit);
+    assert!(
+        o.traceback.as_deref().unwrap().contains("[Errno 28]"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(o.read_output("first", 100).unwrap(), b"kept");
+    assert!(
+        host_bytes(scratch.path()) < 1 << 20,
+        "the host's disk holds {} bytes",
+        host_bytes(scratch.path())
+    );
+    let indented = fill.replace('\n', "\n    ");
+    let swallowed =
+        format!("try:\n    {indented}\nexcept OSError:\n    pass\nraise SystemExit(3)\n");
+    let o = run(swallowed);
+    expect(&o, Verdict::OutputLimit);
+    let detail = o.detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("Limits::out_bytes"), "{}", show(&o));
+    assert!(host_bytes(scratch.path()) < 1 << 20);
+}
+
 fn host_files_and_home_are_invisible(mode: Mode) {
     let secret_dir = tempfile::tempdir().unwrap();
     std::fs::write(secret_dir.path().join("secret.txt"), "hunter2").unwrap();
@@ -572,6 +625,7 @@ both_modes!(
     a_gigabyte_to_stdout_is_an_output_limit,
     a_gigabyte_to_stderr_is_an_output_limit,
     writing_until_efbig_is_an_output_limit,
+    filling_out_is_an_output_limit_off_the_host_disk,
     host_files_and_home_are_invisible,
     only_fds_0_to_2_are_open,
     landlock_confines_writes_to_the_jobs_places,

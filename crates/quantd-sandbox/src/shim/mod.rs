@@ -98,6 +98,9 @@ pub(crate) struct ShimLimits {
     pub file_size_bytes: u64,
     pub open_files: u64,
     pub tmpfs_bytes: u64,
+    /// Size of the job's `/out` tmpfs.
+    #[serde(default)]
+    pub out_bytes: u64,
 }
 
 /// A message from the shim to the host.
@@ -106,6 +109,9 @@ pub(crate) struct ShimLimits {
 pub(crate) enum Report {
     /// S1 (or, unsandboxed, the job) exists with this host pid.
     Started { pid: i32 },
+    /// The job's `/out` tmpfs, as an `O_PATH` directory fd attached to this line (`SCM_RIGHTS`):
+    /// the host reads the job's outputs through it after the job ended.
+    Out,
     /// The job process ended.
     Exited {
         code: Option<i32>,
@@ -306,6 +312,9 @@ fn s1(cfg: &ShimConfig, go: Fd) -> ! {
         }
         sys::sethostname(b"sandbox").stage("sethostname")?;
         sys::prctl(libc::PR_SET_DUMPABLE, 0).stage("dumpable")?;
+        if !cfg.zygote {
+            send_out_dir()?;
+        }
         Ok(())
     })();
     if let Err(f) = setup {
@@ -325,6 +334,17 @@ fn s1(cfg: &ShimConfig, go: Fd) -> ! {
     };
     reap_until(job);
     sys::exit(0)
+}
+
+/// Hands the job's `/out` tmpfs to the host (see [`Report::Out`]) before the job exists.
+fn send_out_dir() -> Result<(), Fail> {
+    let out = sys::open(c"/out", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .stage("open /out")?;
+    let mut line = serde_json::to_vec(&Report::Out).unwrap_or_default();
+    line.push(b'\n');
+    let sent = sys::send_with_fds(REPORT_FD, &line, &[out]).stage("hand /out to the host");
+    sys::close(out);
+    sent
 }
 
 /// Reaps children (orphans are re-parented to PID 1) until `job` ends, then reports it.

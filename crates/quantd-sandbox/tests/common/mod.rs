@@ -48,6 +48,7 @@ pub fn small_limits() -> Limits {
         stdout_bytes: 1 << 20,
         stderr_bytes: 256 << 10,
         tmpfs_bytes: 32 << 20,
+        out_bytes: 32 << 20,
     }
 }
 
