@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 const HOST_ENV: &str = "QUANTD_TEST_TEARDOWN_HOST";
 const READY: &str = "QUANTD_TEARDOWN_READY";
+/// Where the host makes its job dirs: the test removes it when done.
+const SCRATCH_ENV: &str = "QUANTD_TEST_TEARDOWN_SCRATCH";
 
 /// `(pid, start time)` of every process under `root` (itself included): the start time tells a
 /// reused pid apart.
@@ -78,6 +80,7 @@ fn act_as_host(how: &str) {
     let mut c = config();
     c.sdk_dir = Some(sdk_dir());
     c.limits.wall = Duration::from_secs(600);
+    c.scratch_dir = std::env::var_os(SCRATCH_ENV).map(Into::into);
     let me = std::process::id();
     let mode = if how.contains("cold") {
         Mode::Cold
@@ -115,6 +118,7 @@ fn act_as_host(how: &str) {
 }
 
 fn host_ends_and_its_sandbox_goes(how: &str, signal: Option<i32>) {
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -122,6 +126,7 @@ fn host_ends_and_its_sandbox_goes(how: &str, signal: Option<i32>) {
             "--nocapture",
         ])
         .env(HOST_ENV, how)
+        .env(SCRATCH_ENV, scratch.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

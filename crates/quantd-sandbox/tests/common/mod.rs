@@ -34,6 +34,9 @@ pub fn config() -> SandboxConfig {
         ShimCommand::new(env!("CARGO_BIN_EXE_quantd-sandbox-shim")),
     );
     c.limits = small_limits();
+    // Job dirs and zygote roots under the target dir: what a test cannot drop (the shared
+    // zygote is a static; a host killed on purpose) is not left in the system's /tmp.
+    c.scratch_dir = Some(env!("CARGO_TARGET_TMPDIR").into());
     c
 }
 
