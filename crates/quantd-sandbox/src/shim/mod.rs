@@ -1,7 +1,7 @@
 //! The shim: the small program that builds a job's sandbox and starts the job in it.
 //!
 //! The host starts it as a fresh executable (`quantd __sandbox-shim CONFIG`), with the write end
-//! of the report pipe as fd 0 and the capture pipes as fds 1 and 2. Three processes follow:
+//! of the report channel as fd 0 and the capture pipes as fds 1 and 2. Three processes follow:
 //!
 //! - **S0**, the shim itself, outside the namespaces: opens the directories to bind, then
 //!   `clone`s S1 into new user, mount, PID, network, IPC and UTS namespaces, writes S1's uid/gid
@@ -16,7 +16,10 @@
 //! - **S2**, the job: new session, fds ≥ 3 closed, rlimits, no capabilities, `no_new_privs`,
 //!   Landlock (when the kernel has it), seccomp, `execve` of the interpreter.
 //!
-//! Reports are JSON lines on fd 3 of S0/S1 (close-on-exec: the job never holds it).
+//! Reports are JSON lines on fd 3 of S0/S1 (close-on-exec: the job never holds it). For a job
+//! it is a Unix socket: before forking the job, S1 hands the job's `/out` tmpfs over it as a
+//! directory fd ([`Report::Out`]), which is how the host reads the outputs after the namespace
+//! is gone.
 //!
 //! In **zygote mode** ([`ShimConfig::zygote`]) S2 is the long-lived Python zygote instead of a
 //! job: it keeps its capabilities inside the user namespace (it builds each job's namespaces and
@@ -34,7 +37,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-/// fd of the report pipe inside the shim.
+/// fd of the report channel (a socket for jobs, a pipe for the zygote) inside the shim.
 const REPORT_FD: Fd = 3;
 /// fd of the zygote's control socket (zygote mode only; the shim receives it as its stdout).
 pub(crate) const CTL_FD: Fd = 4;
@@ -177,7 +180,7 @@ pub fn shim_main() -> ! {
     let cfg = std::env::args_os()
         .last()
         .and_then(|a| serde_json::from_slice::<ShimConfig>(a.as_bytes()).ok());
-    // fd 0 is the report pipe: move it to REPORT_FD, close everything else, stdin = /dev/null.
+    // fd 0 is the report channel: move it to REPORT_FD, close everything else, stdin = /dev/null.
     if sys::dup2(0, REPORT_FD).is_err() || sys::set_cloexec(REPORT_FD).is_err() {
         sys::exit(125);
     }
