@@ -7,18 +7,26 @@ It runs inside the sandbox's namespaces (user, mount, PID, network, IPC, UTS; re
 the shim's S2, with its control socket on fd 4 (``SOCK_SEQPACKET``). Protocol:
 
 - zygote -> host, once: ``{"t": "ready", "import_ms": ..., "landlock_abi": ...}``;
-- host -> zygote, one message per job, with three fds attached (``SCM_RIGHTS``): the job socket,
-  the stdout pipe and the stderr pipe, and a fourth, the job cgroup's ``cgroup.procs``, when
-  memory is limited by a delegated cgroup v2; the message is ``{"dir", "argv", "env", "cwd", "limits"}``.
+- host -> zygote, one message per job, the fixed word ``job`` with three fds attached
+  (``SCM_RIGHTS``): the job socket, the stdout pipe and the stderr pipe, and a fourth, the job
+  cgroup's ``cgroup.procs``, when memory is limited by a delegated cgroup v2;
+- host -> the job's keeper, on the job socket: the request, its length first (8 bytes,
+  little-endian), then ``{"dir", "argv", "env", "cwd", "limits"}`` as JSON.
 
-Per job the zygote forks **C1**, which enters new mount, PID, IPC and network namespaces, mounts
-a fresh size-limited tmpfs on ``/tmp``, ``/dev/shm`` and ``/work``, binds the job's own
-directories at ``/job`` (read-only) and ``/out``, hides ``/jobs``, and forks **C2**: PID 1 of the
+The zygote itself never reads a request: every job is a fork of it, so anything it had parsed
+would be in every later job's memory (a job could scan its heap for an earlier job's argv). Only
+the forked keeper reads its own job's request.
+
+Per job the zygote forks **C1**, which reads the request, enters new mount, PID, IPC and network
+namespaces, mounts a fresh size-limited tmpfs on ``/tmp``, ``/dev/shm`` and ``/work``, binds the job's own
+directory at ``/job`` (read-only), hides ``/jobs``, mounts a tmpfs of the job's ``out_bytes`` on
+``/out`` and hands it to the host (an ``O_PATH`` fd with an ``{"t": "out"}`` line on the job
+socket: the host reads the outputs through it), and forks **C2**: PID 1 of the
 job's PID namespace, which mounts its ``/proc``, enters a user namespace of its own (so the
 process limit counts only the job), sets the job's rlimits, environment and fds 0-2, drops every
 capability, sets ``no_new_privs``, Landlock (when the kernel has it) and the seccomp filter, and
 runs the job's code (``SCRIPT``, ``-m MODULE`` or ``-c CODE``) as the interpreter would. C1 waits
-for C2, kills it when the host writes to (or closes) the job socket, and reports how it ended on
+for C2, kills it when the host writes to the job socket again (or closes it), and reports how it ended on
 the job socket as one JSON line (``{"t": "exited", ...}``): when C2 (PID 1) is gone, the kernel
 has already killed everything else in its namespace.
 """
@@ -36,6 +44,8 @@ from typing import Any, NoReturn
 
 CTL_FD = 4
 _T0 = time.perf_counter()
+#: Largest request a keeper reads (argv and environment; the kernel's own argv limit is smaller).
+MAX_REQUEST = 64 << 20
 
 
 def _warm() -> None:
@@ -100,7 +110,8 @@ def main() -> int:
     ctl.send(json.dumps({"t": "ready", "import_ms": (time.perf_counter() - _T0) * 1000, "landlock_abi": landlock, "tasks": tasks}).encode())
     signal.signal(signal.SIGCHLD, _reap)
     while True:
-        msg, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 20, 4)
+        # Only the fds and a fixed word: the request itself is read by the forked keeper.
+        msg, fds, _flags, _addr = socket.recv_fds(ctl, 16, 4)
         if not msg:
             return 0  # the host is gone: ending takes every job with us
         if len(fds) not in (3, 4):
@@ -108,27 +119,48 @@ def main() -> int:
                 os.close(fd)
             print(f"quantd.zygote: a request came with {len(fds)} fds, not 3 or 4; ignored", file=sys.stderr)
             continue
-        req = json.loads(msg)
         pid = os.fork()
         if pid == 0:
             try:
                 ctl.close()
-                _c1(cfg, req, fds, landlock)
+                _c1(cfg, fds, landlock)
             finally:
                 os._exit(125)
         for fd in fds:
             os.close(fd)
 
 
-def _c1(cfg: dict[str, Any], req: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
-    """The job's keeper: namespaces and mounts, then waits for C2 and reports its end."""
+def _read_exact(fd: int, n: int) -> bytes:
+    parts = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("the host closed the job socket before sending the whole request")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def _read_request(fd: int) -> dict[str, Any]:
+    """The job's request from the job socket: an 8-byte little-endian length, then JSON."""
+    n = int.from_bytes(_read_exact(fd, 8), "little")
+    if n > MAX_REQUEST:
+        raise ValueError(f"a request of {n} bytes is larger than {MAX_REQUEST}")
+    return json.loads(_read_exact(fd, n))
+
+
+def _c1(cfg: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
+    """The job's keeper: reads the request, namespaces and mounts, then waits for C2 and
+    reports its end."""
     from quantd import _sandbox as sb
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     job_fd, out_fd, err_fd = fds[:3]
     isolate = cfg["isolate"]
-    stage = "job cgroup"
+    stage = "read request"
     try:
+        req = _read_request(job_fd)
+        stage = "job cgroup"
         if len(fds) == 4:
             # The job's own cgroup (its cgroup.procs, opened by the host): move in before
             # anything of the job exists, so the whole tree is counted against memory.max.
@@ -139,15 +171,27 @@ def _c1(cfg: dict[str, Any], req: dict[str, Any], fds: list[int], landlock: int)
             sb.unshare(sb.CLONE_NEWNS | sb.CLONE_NEWPID | sb.CLONE_NEWIPC | sb.CLONE_NEWNET)
             stage = "job mounts"
             sb.mount(None, "/", None, sb.MS_REC | sb.MS_PRIVATE)
+            # Runtime directories under a place that gets a fresh tmpfs (a venv under /tmp): hold
+            # them open, and bind them again on top of the new tmpfs.
+            held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)) for path in cfg.get("rebind", [])]
             size = int(req["limits"]["tmpfs_bytes"])
             for path, mode in (("/tmp", "1777"), ("/dev/shm", "1777"), ("/work", "0755")):
                 sb.mount("tmpfs", path, "tmpfs", sb.MS_NOSUID | sb.MS_NODEV, f"size={size},mode={mode}")
+            for path, fd in held:
+                os.makedirs(path, exist_ok=True)
+                sb.mount(f"/proc/self/fd/{fd}", path, None, sb.MS_BIND | sb.MS_REC)
+                sb.mount(None, path, None, sb.MS_REMOUNT | sb.MS_BIND | sb.MS_RDONLY | sb.MS_NOSUID | sb.MS_NODEV)
+                os.close(fd)
             base = os.path.join(cfg["jobs_root"], req["dir"])
-            for src, dst, ro in ((f"{base}/job", "/job", True), (f"{base}/out", "/out", False)):
-                sb.mount(src, dst, None, sb.MS_BIND | sb.MS_REC)
-                flags = sb.MS_REMOUNT | sb.MS_BIND | sb.MS_NOSUID | sb.MS_NODEV | (sb.MS_RDONLY if ro else 0)
-                sb.mount(None, dst, None, flags)
+            sb.mount(f"{base}/job", "/job", None, sb.MS_BIND | sb.MS_REC)
+            sb.mount(None, "/job", None, sb.MS_REMOUNT | sb.MS_BIND | sb.MS_NOSUID | sb.MS_NODEV | sb.MS_RDONLY)
             sb.umount(cfg["jobs_root"])
+            # The job's outputs: a tmpfs bounded in total, never the host's disk; the host reads
+            # them through the directory fd handed over here, after the job ends.
+            out_size = int(req["limits"]["out_bytes"])
+            sb.mount("tmpfs", "/out", "tmpfs", sb.MS_NOSUID | sb.MS_NODEV, f"size={out_size},mode=0755")
+            stage = "hand /out to the host"
+            _send_out_dir(job_fd)
         stage = "fork job"
         pid = os.fork()
     except BaseException as e:  # noqa: BLE001 - reported to the host, which gives the verdict
@@ -185,6 +229,16 @@ def _c1(cfg: dict[str, Any], req: dict[str, Any], fds: list[int], landlock: int)
         },
     )
     os._exit(0)
+
+
+def _send_out_dir(job_fd: int) -> None:
+    """Sends the job's ``/out`` to the host as an ``O_PATH`` fd with an ``{"t": "out"}`` line."""
+    out = os.open("/out", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with socket.socket(fileno=os.dup(job_fd)) as sock:
+            socket.send_fds(sock, [b'{"t": "out"}\n'], [out])
+    finally:
+        os.close(out)
 
 
 def _kill_group(pid: int) -> None:

@@ -1,9 +1,8 @@
 //! The sandbox's options: which interpreter, how to start the shim, limits, environment.
 
-use crate::{Error, Result};
+use crate::{Error, LimitBounds, Limits, Result};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The first argument that makes a binary act as the sandbox shim (see [`crate::shim_main`]).
 pub const SHIM_ARG: &str = "__sandbox-shim";
@@ -70,47 +69,6 @@ pub enum Isolation {
     UnsafeNoSandbox,
 }
 
-/// Per-job resource limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// CPU time (`RLIMIT_CPU`, per process; the hard limit is one second later, so catching
-    /// `SIGXCPU` buys at most a second).
-    pub cpu: Duration,
-    /// Wall-clock time from start to the end of the whole tree.
-    pub wall: Duration,
-    /// Memory: the whole job's (cgroup v2 `memory.max`) when a delegated cgroup is configured,
-    /// else the address space of each process (`RLIMIT_AS`).
-    pub memory_bytes: u64,
-    /// Processes and threads (`RLIMIT_NPROC`, counted in the job's own user namespace).
-    pub processes: u64,
-    /// Largest file the job may write (`RLIMIT_FSIZE`).
-    pub file_size_bytes: u64,
-    /// Open files per process (`RLIMIT_NOFILE`).
-    pub open_files: u64,
-    /// Bytes of stdout kept; more ends the job with [`crate::Verdict::OutputLimit`].
-    pub stdout_bytes: usize,
-    /// Bytes of stderr kept; more ends the job with [`crate::Verdict::OutputLimit`].
-    pub stderr_bytes: usize,
-    /// Size of each tmpfs the job can write: `/tmp`, `/work`, `/dev/shm`.
-    pub tmpfs_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            cpu: Duration::from_secs(60),
-            wall: Duration::from_secs(120),
-            memory_bytes: 4 << 30,
-            processes: 64,
-            file_size_bytes: 256 << 20,
-            open_files: 256,
-            stdout_bytes: 8 << 20,
-            stderr_bytes: 1 << 20,
-            tmpfs_bytes: 256 << 20,
-        }
-    }
-}
-
 /// Everything the sandbox needs to run jobs; cheap to clone, shared by all jobs of a runtime.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -121,8 +79,11 @@ pub struct SandboxConfig {
     pub shim: ShimCommand,
     /// Sandboxed (default) or the explicit unsafe mode.
     pub isolation: Isolation,
-    /// Per-job limits.
+    /// Per-job limits (a job may bring its own: [`crate::Job::limits`]).
     pub limits: Limits,
+    /// What any job's limits must stay within; checked before a job starts (see
+    /// [`Limits::validate_within`]). Default: [`LimitBounds::default`].
+    pub bounds: LimitBounds,
     /// Variables added to [`DEFAULT_ENV`] (same name: this wins).
     pub env: Vec<(String, String)>,
     /// Extra read-only host directories (e.g. a pack): `(host path, path inside the sandbox)`.
@@ -151,6 +112,7 @@ impl SandboxConfig {
             shim,
             isolation: Isolation::Sandboxed,
             limits: Limits::default(),
+            bounds: LimitBounds::default(),
             env: Vec::new(),
             ro_binds: Vec::new(),
             sdk_dir: None,

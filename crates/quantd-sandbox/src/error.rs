@@ -31,12 +31,23 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The warm zygote could not be started (the interpreter lacks numpy, pandas, pyarrow or the
-    /// SDK, or it crashed while importing them).
-    #[error(
-        "the Python zygote did not start: {0}. Check the runtime with `quantd runtime doctor`; `quantd runtime setup` reinstalls it"
-    )]
+    /// No longer returned: a zygote that cannot start is [`Error::CannotStart`]. Kept so that
+    /// code matching it still compiles.
+    #[error("the Python zygote did not start: {0}")]
     ZygoteStart(String),
+    /// The sandbox, its interpreter or the warm zygote could not start: the machine's or the
+    /// runtime's problem, never the job's code or the request's. Class
+    /// [`ErrorClass::Internal`], retried by default. `why` is the real cause (the failed stage
+    /// explained), `fix` what the operator can change.
+    #[error("{what}: {why}\nHow to fix: {fix}")]
+    CannotStart {
+        /// What could not start.
+        what: String,
+        /// Why.
+        why: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// The Python runtime is missing or unusable, and could not be provisioned.
     #[error("{what}: {why}\nHow to fix: {fix}")]
     Runtime {
@@ -50,6 +61,22 @@ pub enum Error {
     /// The code validator itself failed (as opposed to finding problems in the code).
     #[error("code validation failed: {0}")]
     Validator(String),
+    /// A job's limit is outside its bounds ([`crate::LimitBounds`]): nothing was started. The
+    /// request asked for too much (or for nothing); class
+    /// [`ErrorClass::Validation`].
+    #[error("the sandbox limit `{limit}` ({what}) is {value}, outside its bounds {range}: {fix}")]
+    InvalidLimit {
+        /// The [`crate::Limits`] field.
+        limit: &'static str,
+        /// What it limits.
+        what: &'static str,
+        /// The value asked for.
+        value: String,
+        /// The allowed range.
+        range: String,
+        /// How to fix the request (or raise the bound).
+        fix: String,
+    },
     /// The job was cancelled through its [`crate::CancelToken`]; its process tree is gone.
     #[error("the job was cancelled")]
     Cancelled,
@@ -71,10 +98,12 @@ impl Error {
             Error::NamespacesUnavailable { .. }
             | Error::Config(_)
             | Error::ZygoteStart(_)
+            | Error::CannotStart { .. }
             | Error::Validator(_)
             | Error::Runtime { .. } => ErrorClass::Internal,
             Error::Io { .. } | Error::Cancelled => ErrorClass::Internal,
             Error::UnsafeOutput { .. } => ErrorClass::Policy,
+            Error::InvalidLimit { .. } => ErrorClass::Validation,
         }
     }
 

@@ -285,6 +285,11 @@ pub(crate) fn poll_one(fd: Fd, timeout_ms: i32) -> io::Result<bool> {
     Ok(r > 0)
 }
 
+pub(crate) fn getppid() -> libc::pid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getppid() }
+}
+
 pub(crate) fn geteuid() -> u32 {
     // SAFETY: no arguments, cannot fail.
     unsafe { libc::geteuid() }
@@ -505,6 +510,85 @@ pub(crate) fn send_with_fds(sock: Fd, data: &[u8], fds: &[Fd]) -> io::Result<()>
             return Err(e);
         }
     }
+}
+
+/// Most fds [`recv_with_fds`] takes from one message (more are closed by the kernel).
+const MAX_RECV_FDS: usize = 4;
+
+/// Receives into `buf` without blocking, moving any fds attached (`SCM_RIGHTS`, received
+/// close-on-exec) into `fds`; `Ok(0)` at end of file.
+pub(crate) fn recv_with_fds(
+    sock: Fd,
+    buf: &mut [u8],
+    fds: &mut Vec<std::os::fd::OwnedFd>,
+) -> io::Result<usize> {
+    use std::os::fd::FromRawFd;
+    let fd_bytes = (MAX_RECV_FDS * std::mem::size_of::<libc::c_int>()) as u32;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: zeroed msghdr is a valid value of this plain C struct.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    let n = loop {
+        // SAFETY: `msg` points at `iov` (over `buf`) and `control`, both alive for the call.
+        let r =
+            unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) };
+        if r >= 0 {
+            break r as usize;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    // SAFETY: the kernel filled `msg`'s control buffer; the CMSG_* macros walk it within
+    // `msg_controllen`, and each SCM_RIGHTS header holds `(cmsg_len - CMSG_LEN(0)) / 4` fds
+    // that are now ours.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
+                    / std::mem::size_of::<libc::c_int>();
+                for i in 0..count {
+                    let fd = std::ptr::read_unaligned(data.add(i));
+                    fds.push(std::os::fd::OwnedFd::from_raw_fd(fd));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(n)
+}
+
+/// `statfs.f_type` of tmpfs.
+pub(crate) const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// The file system type of `fd` and its free and total blocks (`fstatfs`; works on `O_PATH`).
+pub(crate) fn fstatfs(fd: Fd) -> io::Result<(i64, u64, u64)> {
+    // SAFETY: zeroed statfs is a valid value of this plain C struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer.
+    cvt_i(unsafe { libc::fstatfs(fd, &mut st) })?;
+    Ok((st.f_type as i64, st.f_bfree as u64, st.f_blocks as u64))
+}
+
+/// `openat(dir, name, flags)`.
+pub(crate) fn openat(dir: Fd, name: &CStr, flags: libc::c_int) -> io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `name` is a valid C string; no mode is read without O_CREAT.
+    let fd = cvt_i(unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel just returned this fd, and nothing else owns it.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
 /// Receives one message (no fds) into `buf`; `Ok(0)` at end of file.

@@ -71,11 +71,18 @@ pub(crate) fn extract_traceback(stderr: &[u8]) -> Option<String> {
     Some(text[start..].trim_end().to_owned())
 }
 
-/// Refines a non-zero exit with a traceback into a limit verdict when the exception says so.
+/// Refines a non-zero exit with a traceback into a limit verdict when the exception says so:
+/// `MemoryError` (and numpy's and pyarrow's subclasses) or an `OSError` with `ENOMEM` (errno 12:
+/// the kernel refused an allocation, e.g. an anonymous `mmap` past `RLIMIT_AS` or the job
+/// cgroup's `memory.max`) is the memory limit; `EFBIG` (27: a file over the size limit) or
+/// `ENOSPC` (28: a full tmpfs or `/out`) is the output limit.
 pub(crate) fn classify_exception(traceback: &str) -> Verdict {
     let last = traceback.lines().last().unwrap_or_default();
     let exc = last.split(':').next().unwrap_or_default();
-    if exc.ends_with("MemoryError") {
+    let message = last.get(exc.len() + 1..).unwrap_or_default().trim_start();
+    // An `OSError` prints its errno first: `OSError: [Errno 12] Cannot allocate memory`.
+    let enomem = exc.ends_with("Error") && message.starts_with("[Errno 12]");
+    if exc.ends_with("MemoryError") || enomem {
         Verdict::MemoryLimit
     } else if last.contains("[Errno 27]") || last.contains("[Errno 28]") {
         Verdict::OutputLimit
@@ -126,6 +133,19 @@ mod tests {
         assert_eq!(
             classify_exception("Traceback\nOSError: [Errno 27] File too large"),
             Verdict::OutputLimit
+        );
+        assert_eq!(
+            classify_exception("Traceback\nOSError: [Errno 12] Cannot allocate memory"),
+            Verdict::MemoryLimit
+        );
+        assert_eq!(
+            classify_exception("Traceback\nOSError: [Errno 28] No space left on device"),
+            Verdict::OutputLimit
+        );
+        assert_eq!(
+            classify_exception("Traceback\nValueError: bad input [Errno 12]?"),
+            Verdict::RuntimeError,
+            "only an OSError-like exception carries an errno"
         );
         assert_eq!(
             classify_exception("Traceback\nZeroDivisionError: division by zero"),

@@ -6,20 +6,30 @@
 //! zygote mode: it keeps its capabilities inside its user namespace (it builds each job's
 //! namespaces and mounts) and receives a control socket. For each job the host creates the job's
 //! directory under the zygote's jobs root, its stdout and stderr pipes and a job socket, and sends
-//! the request with those fds attached; `python/quantd/zygote.py` then gives the job its own
-//! mount, PID, IPC, network and user namespaces, fresh `/tmp`, `/dev/shm` and `/work`, only its
-//! own `/job` and `/out`, rlimits, no capabilities, `no_new_privs`, Landlock (when the kernel has
-//! it) and the seccomp filter, and runs it. Output capture, limits, cancellation and verdicts are
-//! the cold path's ([`crate::run`]), so a job gets the same [`Outcome`] either way.
+//! those fds on the control socket; `python/quantd/zygote.py` forks the job's keeper, which reads
+//! the request from the job socket, gives the job its own mount, PID, IPC, network and user
+//! namespaces, fresh `/tmp`, `/dev/shm` and `/work`, only its own `/job` and `/out`, rlimits, no
+//! capabilities, `no_new_privs`, Landlock (when the kernel has it) and the seccomp filter, and
+//! runs it. Output capture, limits, cancellation and verdicts are the cold path's
+//! ([`crate::run`]), so a job gets the same [`Outcome`] either way.
+//!
+//! **The zygote never holds a job's data.** Every job is a fork of it, so whatever it had read
+//! would be in every later job's memory (review S8: a job found an earlier job's `--api-key`
+//! argv in its own heap). The control socket carries only fds and a fixed word; the request
+//! (argv, environment, limits, directory) travels on the job's own socket and is read only by the
+//! forked keeper. The host side ([`Zygote::run`]) runs in the server, which no job is forked
+//! from; the zygote's shim processes never see a request.
 //!
 //! [`Zygote`] is `Send + Sync`: worker threads share one and run jobs concurrently. A zygote that
 //! died (or was killed because a job would not end) is restarted by the next [`Zygote::run`].
 
+use crate::capture::{Captured, Killer, Stream, capture, finish, note_oom};
 use crate::config::{Isolation, SDK_MOUNT, SandboxConfig};
-use crate::run::{
-    CancelToken, Captured, JOB_DIR, Job, Killer, OUT_DIR, Outcome, Stream, capture, finish,
-    host_ids, job_argv_env, job_cgroup, note_oom, prepare_dir, root_layout, shim_limits,
+use crate::diagnose::{setup_failure, zygote_failure};
+use crate::layout::{
+    host_ids, job_argv_env, prepare_dir, root_layout, shim_limits, under_job_tmpfs,
 };
+use crate::run::{CancelToken, JOB_DIR, Job, OUT_DIR, Outcome, job_cgroup};
 use crate::shim::seccomp;
 use crate::shim::{Bind, Report, ShimConfig};
 use crate::sys;
@@ -41,6 +51,12 @@ const JOBS_MOUNT: &str = "/jobs";
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a killed job may take to end before its whole zygote is killed instead.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// What [`Error::CannotStart`] says could not start.
+const NOT_STARTED: &str = "the Python zygote did not start";
+/// What the control socket carries with each job's fds: a fixed word, never the request.
+const JOB_MESSAGE: &[u8] = b"job";
+/// How long the job's keeper may take to read its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A warm zygote serving jobs of one [`SandboxConfig`]. See the module docs.
 pub struct Zygote {
@@ -119,10 +135,12 @@ impl Zygote {
     /// Starts a zygote for `config` and waits until it has imported numpy, pandas, pyarrow and the
     /// SDK. The SDK must be importable: installed in the runtime's venv, or
     /// [`SandboxConfig::sdk_dir`] set. Fails like [`crate::run`] when the kernel refuses
-    /// namespaces ([`Error::NamespacesUnavailable`]), and with [`Error::ZygoteStart`] (with the
-    /// zygote's own error output) when the interpreter cannot import what it needs.
+    /// namespaces ([`Error::NamespacesUnavailable`]), and with [`Error::CannotStart`] (the real
+    /// cause: the stage of the sandbox that failed, or the zygote's own error output when the
+    /// interpreter cannot import what it needs; class internal, retried) otherwise.
     #[tracing::instrument(skip_all, fields(python = %config.python.display()))]
     pub fn start(config: &SandboxConfig) -> Result<Zygote> {
+        config.limits.validate_within(&config.bounds)?;
         let scratch = config
             .scratch_dir
             .clone()
@@ -166,6 +184,7 @@ impl Zygote {
     #[tracing::instrument(skip_all, fields(args = ?job.args))]
     pub fn run(&self, job: &Job, cancel: &CancelToken) -> Result<Outcome> {
         let limits = job.limits.as_ref().unwrap_or(&self.config.limits);
+        limits.validate_within(&self.config.bounds)?;
         let isolate = self.config.isolation == Isolation::Sandboxed;
         if !isolate {
             tracing::warn!(
@@ -208,8 +227,13 @@ impl Zygote {
         let start = Instant::now();
         let mut fds = vec![job_sock.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
         fds.extend(cgroup_procs.as_ref().map(|fd| fd.as_raw_fd()));
-        let generation = self.send(&request, &fds)?;
+        let generation = self.send(JOB_MESSAGE, &fds)?;
         drop((out_w, err_w, job_sock, cgroup_procs));
+        if let Err(e) = send_request(&host_sock, &request) {
+            // The keeper never took its request: the zygote is broken or wedged.
+            generation.kill();
+            return Err(Error::io("send the job's request to the zygote", e));
+        }
 
         let mut killer = SockKiller {
             sock: host_sock
@@ -221,7 +245,7 @@ impl Zygote {
         let streams = [
             Stream::new(OwnedFd::from(out_r), limits.stdout_bytes)?,
             Stream::new(OwnedFd::from(err_r), limits.stderr_bytes)?,
-            Stream::new(OwnedFd::from(host_sock), 64 << 10)?,
+            Stream::socket(OwnedFd::from(host_sock), 64 << 10)?,
         ];
         let captured: Captured = capture(streams, limits, cancel, start, &mut killer, |r| {
             r.iter().any(|r| matches!(r, Report::Exited { .. }))
@@ -237,6 +261,7 @@ impl Zygote {
             generation.kill();
         }
         let mut outcome = finish(
+            &self.config,
             captured,
             dir,
             limits,
@@ -248,12 +273,12 @@ impl Zygote {
         Ok(outcome)
     }
 
-    /// Sends a job request on the current generation, restarting a dead zygote once.
-    fn send(&self, request: &[u8], fds: &[libc::c_int]) -> Result<Arc<Generation>> {
+    /// Sends a job's fds on the current generation, restarting a dead zygote once.
+    fn send(&self, message: &[u8], fds: &[libc::c_int]) -> Result<Arc<Generation>> {
         let mut last = None;
         for _ in 0..2 {
             let generation = self.generation()?;
-            match sys::send_with_fds(generation.ctl.as_raw_fd(), request, fds) {
+            match sys::send_with_fds(generation.ctl.as_raw_fd(), message, fds) {
                 Ok(()) => return Ok(generation),
                 Err(e) => {
                     tracing::warn!(error = %e, "the zygote does not take requests; restarting it");
@@ -307,11 +332,20 @@ impl Zygote {
             .iter()
             .map(|i| [i.code as u32, i.jt as u32, i.jf as u32, i.k])
             .collect();
+        // Binds under a place each job gets a fresh tmpfs at (a venv under /tmp): the keeper
+        // binds them again on top of the job's tmpfs.
+        let mut rebind: Vec<&PathBuf> = binds
+            .iter()
+            .map(|b| &b.dst)
+            .filter(|d| under_job_tmpfs(d))
+            .collect();
+        rebind.sort_by_key(|d| d.components().count());
         let zcfg = serde_json::json!({
             "isolate": isolate,
             "jobs_root": jobs_seen,
             "seccomp": filter,
             "landlock": true,
+            "rebind": rebind,
         });
         let (_, mut env) = job_argv_env(
             config,
@@ -353,38 +387,30 @@ impl Zygote {
             zygote: true,
             mountpoints: vec![JOB_DIR.into(), OUT_DIR.into()],
             cgroup_procs: None,
+            host_pid: std::process::id(),
         };
         let json = serde_json::to_string(&shim_cfg).map_err(|e| Error::Config(e.to_string()))?;
         let (ctl, ctl_zygote) =
             sys::seqpacket_pair().map_err(|e| Error::io("control socket", e))?;
         let (report_r, report_w) = std::io::pipe().map_err(|e| Error::io("report pipe", e))?;
         let start = Instant::now();
-        let mut child = Command::new(&config.shim.program)
+        let mut command = Command::new(&config.shim.program);
+        command
             .args(&config.shim.args)
             .arg(json)
             .env_clear()
             .stdin(Stdio::from(report_w))
             .stdout(Stdio::from(ctl_zygote))
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                Error::io(
-                    format!("start the shim {}", config.shim.program.display()),
-                    e,
-                )
-            })?;
-        let stderr = child.stderr.take().expect("piped");
+            .stderr(Stdio::piped());
         let dead = Arc::new(AtomicBool::new(false));
         let diag = Arc::new(Mutex::new(Diag::default()));
         let s1 = Arc::new(Mutex::new(None));
-        let monitor = {
-            let (dead, diag, s1) = (dead.clone(), diag.clone(), s1.clone());
-            std::thread::Builder::new()
-                .name("quantd-zygote-monitor".into())
-                .spawn(move || monitor(report_r, stderr, &dead, &diag, &s1))
-                .map_err(|e| Error::io("start the zygote monitor", e))?
-        };
-        drop(monitor);
+        let child = spawn_monitored(command, report_r, &dead, &diag, &s1).map_err(|e| {
+            Error::io(
+                format!("start the shim {}", config.shim.program.display()),
+                e,
+            )
+        })?;
         let generation = Generation {
             ctl,
             shim: Mutex::new(child),
@@ -398,10 +424,11 @@ impl Zygote {
                 starts,
             },
         };
-        let ready = wait_ready(&generation)?;
+        let ready = wait_ready(config, &generation)?;
         let mut generation = generation;
         generation.info.start_time = start.elapsed();
-        generation.info.import_time = Duration::from_secs_f64(ready.import_ms / 1000.0);
+        generation.info.import_time =
+            Duration::try_from_secs_f64(ready.import_ms / 1000.0).unwrap_or_default();
         generation.info.landlock_abi = ready.landlock_abi;
         if ready.tasks > 1 {
             tracing::warn!(
@@ -427,8 +454,18 @@ impl Drop for Zygote {
     }
 }
 
+/// Writes `request` on the job socket, its length first (8 bytes, little-endian), for the job's
+/// keeper to read after the fork (see the module docs).
+fn send_request(sock: &UnixStream, request: &[u8]) -> std::io::Result<()> {
+    let mut sock = sock;
+    sock.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+    sock.write_all(&(request.len() as u64).to_le_bytes())?;
+    sock.write_all(request)?;
+    sock.set_write_timeout(None)
+}
+
 /// Waits for the zygote's ready message; on failure explains why from what the shim reported.
-fn wait_ready(generation: &Generation) -> Result<Ready> {
+fn wait_ready(config: &SandboxConfig, generation: &Generation) -> Result<Ready> {
     let deadline = Instant::now() + READY_TIMEOUT;
     let fd = generation.ctl.as_raw_fd();
     let failure = loop {
@@ -444,8 +481,11 @@ fn wait_ready(generation: &Generation) -> Result<Ready> {
             if n == 0 {
                 break "it exited before it was ready".to_owned();
             }
-            return serde_json::from_slice::<Ready>(&buf[..n])
-                .map_err(|e| Error::ZygoteStart(format!("its ready message is not valid: {e}")));
+            return serde_json::from_slice::<Ready>(&buf[..n]).map_err(|e| Error::CannotStart {
+                what: NOT_STARTED.into(),
+                why: format!("its ready message is not valid: {e}"),
+                fix: "make sure the SDK (quantd.zygote) matches this quantd binary: `quantd runtime setup` installs it".into(),
+            });
         }
         if generation.dead.load(Ordering::SeqCst) {
             break "it exited before it was ready".to_owned();
@@ -470,11 +510,11 @@ fn wait_ready(generation: &Generation) -> Result<Ready> {
                 stage.as_str(),
                 "clone" | "write uid_map" | "write gid_map" | "write setgroups"
             ) {
-                return Err(crate::run::namespaces_unavailable(stage, *errno, message));
+                return Err(crate::capture::namespaces_unavailable(
+                    stage, *errno, message,
+                ));
             }
-            return Err(Error::ZygoteStart(format!(
-                "sandbox setup failed at {stage}: {message}"
-            )));
+            return Err(setup_failure(config, stage, *errno, message).error(NOT_STARTED));
         }
     }
     let stderr = String::from_utf8_lossy(&diag.stderr);
@@ -487,14 +527,43 @@ fn wait_ready(generation: &Generation) -> Result<Ready> {
         .rev()
         .collect::<Vec<_>>()
         .join("\n");
-    Err(Error::ZygoteStart(format!(
-        "{failure}{}",
-        if tail.is_empty() {
-            String::new()
-        } else {
-            format!("; its output:\n{tail}")
-        }
-    )))
+    Err(zygote_failure(config, &failure, &tail).error(NOT_STARTED))
+}
+
+/// Starts the zygote's shim from a thread of its own, which then monitors it ([`monitor`]) until
+/// it ends. The shim dies with the thread that started it (its parent-death signal), so that
+/// thread must live as long as the zygote, and only as long: the monitor's does (a caller's
+/// thread, e.g. one of a pool, may end while the zygote serves others).
+fn spawn_monitored(
+    mut command: Command,
+    report: std::io::PipeReader,
+    dead: &Arc<AtomicBool>,
+    diag: &Arc<Mutex<Diag>>,
+    s1: &Arc<Mutex<Option<OwnedFd>>>,
+) -> std::io::Result<Child> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (dead, diag, s1) = (dead.clone(), diag.clone(), s1.clone());
+    std::thread::Builder::new()
+        .name("quantd-zygote-monitor".into())
+        .spawn(move || match command.spawn() {
+            Ok(mut child) => {
+                // The command holds the shim's ends of the pipes: without them gone, the
+                // monitor would never see the shim end.
+                drop(command);
+                let stderr = child.stderr.take();
+                let _ = tx.send(Ok(child));
+                if let Some(stderr) = stderr {
+                    monitor(report, stderr, &dead, &diag, &s1);
+                }
+                dead.store(true, Ordering::SeqCst);
+            }
+            Err(e) => {
+                dead.store(true, Ordering::SeqCst);
+                let _ = tx.send(Err(e));
+            }
+        })?;
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the zygote monitor ended before starting the shim"))?
 }
 
 /// Reads the zygote shim's reports and the zygote's stderr until both close, then marks the

@@ -53,6 +53,21 @@ fn huge_bytearray_is_a_memory_limit(mode: Mode) {
     );
 }
 
+/// Review S15: anonymous `mmap` past the limit raised `OSError: [Errno 12]`, which ended as a
+/// `runtime_error`; refused allocation is the memory limit however it is asked for.
+fn anonymous_mmap_bomb_is_a_memory_limit(mode: Mode) {
+    let o = contained(
+        mode,
+        "import mmap\nmaps = []\nwhile True:\n    m = mmap.mmap(-1, 64 << 20)\n    m[0] = 1\n    maps.append(m)\n",
+    );
+    expect(&o, Verdict::MemoryLimit);
+    assert!(
+        o.traceback.as_deref().unwrap().contains("[Errno 12]"),
+        "{}",
+        show(&o)
+    );
+}
+
 fn growing_list_is_a_memory_limit(mode: Mode) {
     let mut c = config();
     c.limits.memory_bytes = 512 << 20;
@@ -128,6 +143,59 @@ fn writing_until_efbig_is_an_output_limit(mode: Mode) {
         "{}",
         show(&o)
     );
+}
+
+/// Bytes of the files under `dir` on the host.
+fn host_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => total += host_bytes(&entry.path()),
+            Ok(t) if t.is_file() => total += entry.metadata().map_or(0, |m| m.len()),
+            _ => {}
+        }
+    }
+    total
+}
+
+/// Review S7: a job wrote 7.5 GB into `/out` (a host-disk bind with a per-file limit only) and
+/// ended `ok`. `/out` is a tmpfs of `Limits::out_bytes` in total: filling it with many files is
+/// `output_limit` (also when the job swallows `ENOSPC`), the host's disk never grows, and what
+/// the job wrote before is still read back safely.
+fn filling_out_is_an_output_limit_off_the_host_disk(mode: Mode) {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut c = config();
+    c.sdk_dir = Some(sdk_dir());
+    c.scratch_dir = Some(scratch.path().to_path_buf());
+    c.limits.out_bytes = 8 << 20;
+    c.limits.file_size_bytes = 64 << 20;
+    let zygote = (mode == Mode::Zygote).then(|| quantd_sandbox::Zygote::start(&c).unwrap());
+    let run = |code: String| match &zygote {
+        Some(z) => z.run(&Job::script(code), &CancelToken::new()).unwrap(),
+        None => run_with(&c, Job::script(code)),
+    };
+    let fill = "open('/out/first', 'w').write('kept')\nchunk = b'\\0' * (1 << 20)\nfor i in range(30):\n    with open(f'/out/f{i}', 'wb') as f:\n        for _ in range(4):\n            f.write(chunk)\n";
+    let o = run(fill.to_owned());
+    expect(&o, Verdict::OutputLimit);
+    assert!(
+        o.traceback.as_deref().unwrap().contains("[Errno 28]"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(o.read_output("first", 100).unwrap(), b"kept");
+    assert!(
+        host_bytes(scratch.path()) < 1 << 20,
+        "the host's disk holds {} bytes",
+        host_bytes(scratch.path())
+    );
+    let indented = fill.replace('\n', "\n    ");
+    let swallowed =
+        format!("try:\n    {indented}\nexcept OSError:\n    pass\nraise SystemExit(3)\n");
+    let o = run(swallowed);
+    expect(&o, Verdict::OutputLimit);
+    let detail = o.detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("Limits::out_bytes"), "{}", show(&o));
+    assert!(host_bytes(scratch.path()) < 1 << 20);
 }
 
 fn host_files_and_home_are_invisible(mode: Mode) {
@@ -262,6 +330,49 @@ print(json.dumps(res))
         unix.accept().is_err(),
         "the job reached the host's abstract socket"
     );
+}
+
+/// Review S23: `socket(AF_VSOCK)` reached the hypervisor. Socket families are an allow-list:
+/// only `AF_UNIX` can be created (`socket` and `socketpair`); every other family, named or a raw
+/// number, fails with `EAFNOSUPPORT`, and AF_UNIX users (socketpair, asyncio) keep working.
+fn socket_families_other_than_unix_are_refused(mode: Mode) {
+    let o = contained(
+        mode,
+        r#"
+import asyncio, ctypes, errno, json, socket
+libc = ctypes.CDLL(None, use_errno=True)
+families = {"AF_VSOCK": 40, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16, "AF_PACKET": 17,
+            "AF_ALG": 38, "AF_BLUETOOTH": 31, "AF_XDP": 44, "raw45": 45, "raw255": 255, "AF_UNSPEC": 0}
+def outcome(r):
+    return "created" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+res = {}
+for name, fam in families.items():
+    for ty in (1, 2, 3, 5):  # stream, datagram, raw, seqpacket
+        res[f"{name}/socket/{ty}"] = outcome(libc.socket(fam, ty, 0))
+    pair = (ctypes.c_int * 2)()
+    res[f"{name}/socketpair"] = outcome(libc.socketpair(fam, 1, 0, pair))
+try:
+    socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    res["python AF_VSOCK"] = "created"
+except OSError as e:
+    res["python AF_VSOCK"] = errno.errorcode[e.errno]
+a, b = socket.socketpair()
+a.send(b"x")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+loop = asyncio.new_event_loop()
+loop.close()
+res["unix"] = b.recv(1).decode()
+print(json.dumps(res))
+"#,
+    );
+    expect(&o, Verdict::Ok);
+    let res: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let res = res.as_object().unwrap();
+    assert_eq!(res["unix"], "x", "AF_UNIX works: {res:?}");
+    assert_eq!(res.len(), 11 * 5 + 2, "{res:?}");
+    for (k, v) in res.iter().filter(|(k, _)| *k != "unix") {
+        assert_eq!(v, "EAFNOSUPPORT", "{k}: {res:?}");
+    }
 }
 
 fn writes_to_usr_and_host_tmp_fail(mode: Mode) {
@@ -418,6 +529,19 @@ fn files_left_in_tmp_shm_and_work_do_not_reach_the_next_job(mode: Mode) {
     assert_eq!(stdout(&o), "[]\n");
 }
 
+/// Review S8: a job scanning its own memory finds nothing of earlier jobs' requests.
+fn earlier_requests_are_not_in_a_jobs_memory(mode: Mode) {
+    let run = |job: Job| run_with_in(mode, &config(), job);
+    let mut markers = Vec::new();
+    for round in 0..3 {
+        let leaked = leaked_markers(&run, &mut markers);
+        assert!(
+            leaked.is_empty(),
+            "round {round}: found {leaked:?} of {markers:?}"
+        );
+    }
+}
+
 fn ten_thousand_threads_hit_the_process_limit(mode: Mode) {
     let o = contained(
         mode,
@@ -493,6 +617,7 @@ both_modes!(
     fork_bomb_is_contained_and_torn_down,
     setsid_sleeper_does_not_outlive_the_job,
     huge_bytearray_is_a_memory_limit,
+    anonymous_mmap_bomb_is_a_memory_limit,
     growing_list_is_a_memory_limit,
     busy_loop_is_a_cpu_timeout,
     catching_sigxcpu_does_not_outlive_the_cpu_limit,
@@ -500,10 +625,12 @@ both_modes!(
     a_gigabyte_to_stdout_is_an_output_limit,
     a_gigabyte_to_stderr_is_an_output_limit,
     writing_until_efbig_is_an_output_limit,
+    filling_out_is_an_output_limit_off_the_host_disk,
     host_files_and_home_are_invisible,
     only_fds_0_to_2_are_open,
     landlock_confines_writes_to_the_jobs_places,
     network_is_unreachable,
+    socket_families_other_than_unix_are_refused,
     writes_to_usr_and_host_tmp_fail,
     planted_symlink_and_fifo_outputs_are_refused,
     ptrace_of_pid1_and_parent_is_a_policy_violation,
@@ -513,6 +640,7 @@ both_modes!(
     tiocsti_is_a_policy_violation,
     kill_minus_one_only_hits_the_sandbox,
     files_left_in_tmp_shm_and_work_do_not_reach_the_next_job,
+    earlier_requests_are_not_in_a_jobs_memory,
     ten_thousand_threads_hit_the_process_limit,
     cancel_kills_the_whole_tree,
     fifty_jobs_at_once_have_independent_verdicts,

@@ -1,5 +1,6 @@
 //! The managed runtime: an existing interpreter via `QUANTD_PYTHON` (what the tests use, pointed
-//! at the `scripts/pyenv` venv), and the clear errors when a runtime cannot be made.
+//! at the `scripts/pyenv` venv), a runtime under `/tmp`, and the clear errors when a runtime
+//! cannot be made or cannot start in the sandbox.
 
 mod common;
 use common::*;
@@ -72,4 +73,93 @@ fn an_interpreter_without_pandas_is_refused_with_a_fix() {
         "{msg}"
     );
     assert!(msg.contains("requirements-runtime.txt"), "{msg}");
+}
+
+/// The output of `python -c CODE`.
+fn python_says(python: &std::path::Path, code: &str) -> String {
+    let out = std::process::Command::new(python)
+        .args(["-c", code])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Review S26 / newcomer D1: a runtime under `/tmp` (a data dir there, `HOME=/tmp/x`, an
+/// `XDG_CACHE_HOME` under it) was hidden by the job's private `/tmp` and every job failed with
+/// "No such file or directory". A venv under `/tmp`, whose packages come from another directory
+/// bound under `/tmp` too, runs jobs cold and warm, and stays read-only.
+#[test]
+fn a_runtime_under_tmp_runs_cold_and_warm() {
+    let dir = tempfile::Builder::new()
+        .prefix("quantd-rt-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let venv = dir.path().join("venv");
+    let st = std::process::Command::new(python())
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let py = venv.join("bin/python");
+    let purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])";
+    let packages = dir.path().join("packages");
+    std::fs::write(
+        std::path::Path::new(&python_says(&py, purelib)).join("packages.pth"),
+        format!("{}\n", packages.display()),
+    )
+    .unwrap();
+    let mut c = config();
+    c.python = py.clone();
+    c.sdk_dir = Some(sdk_dir());
+    c.ro_binds = vec![(python_says(&python(), purelib).into(), packages)];
+    let code = "import sys, errno, pandas, quantd\nprint(sys.executable)\nopen('/tmp/scratch', 'w').write('x')\ntry:\n    open(sys.prefix + '/planted', 'w')\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\n";
+    let want = format!("{}\nEROFS\n", py.display());
+    let o = run_with(&c, Job::script(code));
+    expect(&o, Verdict::Ok);
+    assert_eq!(stdout(&o), want);
+    quantd_sandbox::probe(&c).unwrap();
+    let z = Zygote::start(&c).unwrap();
+    for _ in 0..2 {
+        let o = z.run(&Job::script(code), &CancelToken::new()).unwrap();
+        expect(&o, Verdict::Ok);
+        assert_eq!(stdout(&o), want);
+    }
+}
+
+/// Review S26 / newcomer D17: an interpreter the sandbox cannot start is the server's problem
+/// (class internal, retried), and the error says why, not "run `quantd runtime setup`".
+#[test]
+fn an_interpreter_the_sandbox_cannot_start_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let py = dir.path().join("bin/python");
+    std::fs::create_dir(dir.path().join("bin")).unwrap();
+    std::fs::write(&py, "#!/nonexistent/python3\n").unwrap();
+    std::fs::set_permissions(&py, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut c = config();
+    c.python = py.clone();
+    c.sdk_dir = Some(sdk_dir());
+    let cold = quantd_sandbox::probe(&c).unwrap_err();
+    let warm = Zygote::start(&c).map(drop).unwrap_err();
+    for e in [cold, warm] {
+        assert!(matches!(e, Error::CannotStart { .. }), "{e:?}");
+        assert_eq!(e.class(), quantd_core::ErrorClass::Internal);
+        assert!(e.class().retryable_by_default());
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!(
+                "{} cannot be started inside the sandbox",
+                py.display()
+            )),
+            "{msg}"
+        );
+        assert!(msg.contains("`#!` interpreter"), "{msg}");
+        assert!(msg.contains("How to fix"), "{msg}");
+        assert!(!msg.contains("runtime setup"), "no circular advice: {msg}");
+    }
 }

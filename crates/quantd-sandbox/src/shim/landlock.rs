@@ -1,8 +1,8 @@
 //! Landlock for cold-started jobs (S2, after `no_new_privs` and before seccomp).
 //!
 //! The same rule set the warm zygote applies to its jobs (`python/quantd/_sandbox.py`): the whole
-//! new root readable and executable; writes only beneath the job's writable places (the output
-//! bind, `/tmp`, `/work`, `/dev/shm`) and to the device files in `/dev`; with ABI 4+ no TCP bind
+//! new root readable and executable; writes only beneath the job's writable places (`/tmp`,
+//! `/work`, `/dev/shm`, `/out`) and to the device files in `/dev`; with ABI 4+ no TCP bind
 //! or connect at all; with ABI 6+ no abstract Unix socket and no signal outside the job's domain.
 //! Mounts already make most of the tree read-only; Landlock is the second wall should a mount
 //! flag be lost, and the one that closes abstract sockets, which mounts cannot.
@@ -26,7 +26,7 @@ const SCOPE_SIGNAL: u64 = 1 << 1;
 const RULE_PATH_BENEATH: libc::c_int = 1;
 
 /// The places a job may write beneath (paths inside the new root), besides the device files.
-pub(super) const WRITABLE: [&CStr; 3] = [c"/tmp", c"/work", c"/dev/shm"];
+pub(super) const WRITABLE: [&CStr; 4] = [c"/tmp", c"/work", c"/dev/shm", c"/out"];
 
 /// `struct landlock_ruleset_attr` (the kernel takes a prefix of it by size).
 #[repr(C)]

@@ -1,19 +1,25 @@
 //! The shim: the small program that builds a job's sandbox and starts the job in it.
 //!
 //! The host starts it as a fresh executable (`quantd __sandbox-shim CONFIG`), with the write end
-//! of the report pipe as fd 0 and the capture pipes as fds 1 and 2. Three processes follow:
+//! of the report channel as fd 0 and the capture pipes as fds 1 and 2. Three processes follow:
 //!
 //! - **S0**, the shim itself, outside the namespaces: opens the directories to bind, then
 //!   `clone`s S1 into new user, mount, PID, network, IPC and UTS namespaces, writes S1's uid/gid
 //!   maps (inner root → the caller's uid, or `nobody` when the caller is root), and waits for it.
-//!   Killing S0 kills everything: S1 has `PDEATHSIG = SIGKILL`.
+//!   S0 dies with the host thread that started it (`PDEATHSIG = SIGKILL`, armed first thing, then
+//!   checked against [`ShimConfig::host_pid`] in case the host was already gone), and killing S0
+//!   kills everything: S1 has `PDEATHSIG = SIGKILL` too (armed again after S1 becomes root of its
+//!   namespace, since changing credentials clears it).
 //! - **S1**, PID 1 of the new PID namespace: builds the root (read-only binds, tmpfs, `/proc`,
 //!   `/dev`), pivots into it, forks the job and reaps orphans; when the job ends it writes the
 //!   report and exits, which makes the kernel kill whatever is left in the namespace.
 //! - **S2**, the job: new session, fds ≥ 3 closed, rlimits, no capabilities, `no_new_privs`,
 //!   Landlock (when the kernel has it), seccomp, `execve` of the interpreter.
 //!
-//! Reports are JSON lines on fd 3 of S0/S1 (close-on-exec: the job never holds it).
+//! Reports are JSON lines on fd 3 of S0/S1 (close-on-exec: the job never holds it). For a job
+//! it is a Unix socket: before forking the job, S1 hands the job's `/out` tmpfs over it as a
+//! directory fd ([`Report::Out`]), which is how the host reads the outputs after the namespace
+//! is gone.
 //!
 //! In **zygote mode** ([`ShimConfig::zygote`]) S2 is the long-lived Python zygote instead of a
 //! job: it keeps its capabilities inside the user namespace (it builds each job's namespaces and
@@ -31,7 +37,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-/// fd of the report pipe inside the shim.
+/// fd of the report channel (a socket for jobs, a pipe for the zygote) inside the shim.
 const REPORT_FD: Fd = 3;
 /// fd of the zygote's control socket (zygote mode only; the shim receives it as its stdout).
 pub(crate) const CTL_FD: Fd = 4;
@@ -72,6 +78,9 @@ pub(crate) struct ShimConfig {
     /// The job's cgroup (its `cgroup.procs`): S0 moves S1 in before S1 runs anything.
     #[serde(default)]
     pub cgroup_procs: Option<PathBuf>,
+    /// The host's pid: S0 ends at once if its parent is no longer the host (0: do not check).
+    #[serde(default)]
+    pub host_pid: u32,
 }
 
 /// A host directory made visible in the sandbox.
@@ -92,6 +101,9 @@ pub(crate) struct ShimLimits {
     pub file_size_bytes: u64,
     pub open_files: u64,
     pub tmpfs_bytes: u64,
+    /// Size of the job's `/out` tmpfs.
+    #[serde(default)]
+    pub out_bytes: u64,
 }
 
 /// A message from the shim to the host.
@@ -100,6 +112,9 @@ pub(crate) struct ShimLimits {
 pub(crate) enum Report {
     /// S1 (or, unsandboxed, the job) exists with this host pid.
     Started { pid: i32 },
+    /// The job's `/out` tmpfs, as an `O_PATH` directory fd attached to this line (`SCM_RIGHTS`):
+    /// the host reads the job's outputs through it after the job ended.
+    Out,
     /// The job process ended.
     Exited {
         code: Option<i32>,
@@ -165,7 +180,7 @@ pub fn shim_main() -> ! {
     let cfg = std::env::args_os()
         .last()
         .and_then(|a| serde_json::from_slice::<ShimConfig>(a.as_bytes()).ok());
-    // fd 0 is the report pipe: move it to REPORT_FD, close everything else, stdin = /dev/null.
+    // fd 0 is the report channel: move it to REPORT_FD, close everything else, stdin = /dev/null.
     if sys::dup2(0, REPORT_FD).is_err() || sys::set_cloexec(REPORT_FD).is_err() {
         sys::exit(125);
     }
@@ -214,6 +229,14 @@ const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
     | libc::CLONE_NEWUTS;
 
 fn s0(cfg: &ShimConfig) -> Result<(), Fail> {
+    // Die with the host: no job may outlive the process that runs it (review C4).
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).stage("pdeathsig")?;
+    if cfg.host_pid != 0 && sys::getppid() != cfg.host_pid as libc::pid_t {
+        return Err(Fail {
+            stage: "pdeathsig".into(),
+            err: std::io::Error::other("the host ended before the sandbox started"),
+        });
+    }
     sys::alarm(cfg.backstop_secs);
     if !cfg.isolate {
         return unsandboxed(cfg);
@@ -264,7 +287,6 @@ fn s1(cfg: &ShimConfig, go: Fd) -> ! {
     if !matches!(sys::read_byte(go), Ok(true)) {
         sys::exit(125);
     }
-    sys::close(go);
     let setup = (|| -> Result<(), Fail> {
         // Open the bind sources while still holding the caller's host uid (the job's uid may not
         // traverse e.g. a 0700 home holding the venv), but inside the new mount namespace (a bind
@@ -277,6 +299,13 @@ fn s1(cfg: &ShimConfig, go: Fd) -> ! {
             src_fds.push(fd);
         }
         sys::set_ids_to_root().stage("setresuid")?;
+        // Changing credentials cleared the parent-death signal: arm it again, then make sure S0
+        // did not end in between (it holds the `go` pipe open until it ends).
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).stage("pdeathsig")?;
+        if sys::poll_one(go, 0).stage("pdeathsig")? {
+            sys::exit(125);
+        }
+        sys::close(go);
         // Possible only when the caller was root (otherwise setgroups is denied): drop the
         // caller's supplementary groups too.
         let _ = sys::clear_groups();
@@ -286,6 +315,9 @@ fn s1(cfg: &ShimConfig, go: Fd) -> ! {
         }
         sys::sethostname(b"sandbox").stage("sethostname")?;
         sys::prctl(libc::PR_SET_DUMPABLE, 0).stage("dumpable")?;
+        if !cfg.zygote {
+            send_out_dir()?;
+        }
         Ok(())
     })();
     if let Err(f) = setup {
@@ -307,13 +339,28 @@ fn s1(cfg: &ShimConfig, go: Fd) -> ! {
     sys::exit(0)
 }
 
+/// Hands the job's `/out` tmpfs to the host (see [`Report::Out`]) before the job exists.
+fn send_out_dir() -> Result<(), Fail> {
+    let out = sys::open(c"/out", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .stage("open /out")?;
+    let mut line = serde_json::to_vec(&Report::Out).unwrap_or_default();
+    line.push(b'\n');
+    let sent = sys::send_with_fds(REPORT_FD, &line, &[out]).stage("hand /out to the host");
+    sys::close(out);
+    sent
+}
+
 /// Reaps children (orphans are re-parented to PID 1) until `job` ends, then reports it.
 fn reap_until(job: libc::pid_t) {
     loop {
         match sys::wait4(-1) {
             Ok(w) if w.pid == job => {
                 let st = w.status;
-                let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+                let tv = |t: libc::timeval| {
+                    (t.tv_sec as u64)
+                        .saturating_mul(1_000_000)
+                        .saturating_add(t.tv_usec as u64)
+                };
                 send(&Report::Exited {
                     code: libc::WIFEXITED(st).then(|| libc::WEXITSTATUS(st)),
                     signal: libc::WIFSIGNALED(st).then(|| libc::WTERMSIG(st)),
@@ -357,6 +404,11 @@ fn exec_job(cfg: &ShimConfig) -> ! {
 }
 
 fn restrict_and_exec(cfg: &ShimConfig) -> Result<std::convert::Infallible, Fail> {
+    if !cfg.isolate {
+        // No PID namespace ends the job with S0: a parent-death signal does (its own children,
+        // in its session, are killed by S0 when it ends normally).
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).stage("pdeathsig")?;
+    }
     sys::setsid();
     // The report fd stays open (close-on-exec) so that a failed exec can still be reported; the
     // zygote also keeps its control socket.
@@ -367,9 +419,13 @@ fn restrict_and_exec(cfg: &ShimConfig) -> Result<std::convert::Infallible, Fail>
     sys::chdir(&cwd).stage(format!("chdir {}", cfg.cwd.display()))?;
     let l = &cfg.limits;
     let limits = [
-        (libc::RLIMIT_CPU, l.cpu_secs, l.cpu_secs + 1),
+        (libc::RLIMIT_CPU, l.cpu_secs, l.cpu_secs.saturating_add(1)),
         (libc::RLIMIT_AS, l.memory_bytes, l.memory_bytes),
-        (libc::RLIMIT_NPROC, l.processes + 1, l.processes + 1),
+        (
+            libc::RLIMIT_NPROC,
+            l.processes.saturating_add(1),
+            l.processes.saturating_add(1),
+        ),
         (libc::RLIMIT_FSIZE, l.file_size_bytes, l.file_size_bytes),
         (libc::RLIMIT_NOFILE, l.open_files, l.open_files),
         (libc::RLIMIT_CORE, 0, 0),

@@ -1,10 +1,15 @@
 //! Building the job's root file system inside its mount namespace (run by S1).
 //!
 //! The new root is a small tmpfs holding: read-only binds of the system library trees, the
-//! runtime (venv, interpreter prefix) and the job directory; a writable bind of the output
-//! directory; size-limited tmpfs at `/tmp`, `/work` and `/dev/shm`; a fresh `/proc`; a `/dev`
+//! runtime (venv, interpreter prefix) and the job directory; size-limited tmpfs at `/tmp`,
+//! `/work`, `/dev/shm` and `/out` (the outputs, handed to the host as a directory fd: see
+//! [`super::Report::Out`]); a fresh `/proc`; a `/dev`
 //! with only null, zero, full, random and urandom; a three-file `/etc`. After `pivot_root` the old
 //! root is detached and the new root and `/dev` are remounted read-only.
+//!
+//! The tmpfs mounts come first and the binds after, so that a bind whose place is under one of
+//! them (a runtime or data directory under `/tmp`) lands on top of the job's tmpfs instead of
+//! being hidden by it.
 
 use super::{Fail, ShimConfig, Stage};
 use crate::sys::{self, Fd};
@@ -103,16 +108,6 @@ pub(super) fn build_root(cfg: &ShimConfig, src_fds: &[Fd]) -> Result<(), Fail> {
         })?;
         symlink(target, &inside(link))?;
     }
-    for (b, fd) in cfg.binds.iter().zip(src_fds) {
-        let dst = inside(&b.dst);
-        mkdir_p(&dst)?;
-        bind_fd(*fd, &dst, b.writable)?;
-    }
-
-    for m in &cfg.mountpoints {
-        mkdir_p(&inside(m))?;
-    }
-
     let proc_dir = root.join("proc");
     mkdir_p(&proc_dir)?;
     sys::mount(
@@ -137,6 +132,20 @@ pub(super) fn build_root(cfg: &ShimConfig, src_fds: &[Fd]) -> Result<(), Fail> {
     tmpfs(&dev.join("shm"), cfg.limits.tmpfs_bytes, "1777")?;
     tmpfs(&root.join("tmp"), cfg.limits.tmpfs_bytes, "1777")?;
     tmpfs(&root.join("work"), cfg.limits.tmpfs_bytes, "0755")?;
+    if !cfg.zygote {
+        // The job's outputs: bounded in total, in memory, never on the host's disk.
+        tmpfs(&root.join("out"), cfg.limits.out_bytes, "0755")?;
+    }
+
+    for (b, fd) in cfg.binds.iter().zip(src_fds) {
+        let dst = inside(&b.dst);
+        mkdir_p(&dst)?;
+        bind_fd(*fd, &dst, b.writable)?;
+    }
+
+    for m in &cfg.mountpoints {
+        mkdir_p(&inside(m))?;
+    }
 
     let etc = root.join("etc");
     mkdir_p(&etc)?;

@@ -34,6 +34,9 @@ pub fn config() -> SandboxConfig {
         ShimCommand::new(env!("CARGO_BIN_EXE_quantd-sandbox-shim")),
     );
     c.limits = small_limits();
+    // Job dirs and zygote roots under the target dir: what a test cannot drop (the shared
+    // zygote is a static; a host killed on purpose) is not left in the system's /tmp.
+    c.scratch_dir = Some(env!("CARGO_TARGET_TMPDIR").into());
     c
 }
 
@@ -48,6 +51,7 @@ pub fn small_limits() -> Limits {
         stdout_bytes: 1 << 20,
         stderr_bytes: 256 << 10,
         tmpfs_bytes: 32 << 20,
+        out_bytes: 32 << 20,
     }
 }
 
@@ -212,4 +216,66 @@ macro_rules! both_modes {
             $(#[test] fn $name() { super::$name($crate::common::Mode::Zygote) })*
         }
     };
+}
+
+/// A random marker: `ZQXM` and 16 hex digits (what [`MEMSCAN`] looks for).
+pub fn marker() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    format!("ZQXM{:016x}", h.finish())
+}
+
+/// A job that scans its own writable anonymous memory (heap, stack, anonymous maps: what a
+/// forked child inherits) for markers like [`marker`]'s and prints each one found on a line
+/// (review S8's method, `/proc/self/maps` and `ctypes.string_at`).
+pub const MEMSCAN: &str = r#"
+import ctypes, re
+pat = re.compile(rb"ZQXM[0-9a-f]{16}")
+found = set()
+chunk = 8 << 20
+for line in open("/proc/self/maps"):
+    p = line.split()
+    if not p[1].startswith("rw") or (len(p) > 5 and p[5].startswith("/")):
+        continue
+    a, b = (int(x, 16) for x in p[0].split("-"))
+    for off in range(a, b, chunk):
+        try:
+            data = ctypes.string_at(off, min(chunk + 32, b - off))
+        except Exception:
+            continue
+        found.update(m.group(0).decode() for m in pat.finditer(data))
+print("\n".join(sorted(found)))
+"#;
+
+/// A job carrying `m` in its argv, environment and params (as a `run` with `--api-key` and a
+/// scan with `--params` would).
+pub fn marker_job(m: &str) -> Job {
+    let mut job = Job::script("import sys\nprint(len(sys.argv))\n").with_args([
+        "--api-key".to_owned(),
+        m.to_owned(),
+        "--params".to_owned(),
+        format!("{{\"k\": \"{m}\"}}"),
+    ]);
+    job.env.push(("QUANTD_TEST_SECRET".into(), m.to_owned()));
+    job
+}
+
+/// Runs a new [`marker_job`], then a [`MEMSCAN`] job, with `run`; returns which of `markers`
+/// (the new one included) the scan found.
+pub fn leaked_markers(run: &dyn Fn(Job) -> Outcome, markers: &mut Vec<String>) -> Vec<String> {
+    markers.push(marker());
+    expect(&run(marker_job(markers.last().unwrap())), Verdict::Ok);
+    let scan = run(Job::script(MEMSCAN));
+    expect(&scan, Verdict::Ok);
+    stdout(&scan)
+        .lines()
+        .filter(|l| markers.iter().any(|m| m == l))
+        .map(str::to_owned)
+        .collect()
 }
