@@ -87,7 +87,9 @@ fn busy_loop_is_a_cpu_timeout(mode: Mode) {
     c.limits.wall = Duration::from_secs(40); // other tests load the 2 cores
     let o = run_contained_in(mode, &c, "while True:\n    pass\n");
     expect(&o, Verdict::CpuTimeout);
-    assert!(o.cpu_time >= Duration::from_millis(900), "{:?}", o.cpu_time);
+    // About the 1 s limit, not an early kill; the kernel's CPU accounting is tick-grained and
+    // was seen at 899.6 ms under load.
+    assert!(o.cpu_time >= Duration::from_millis(800), "{:?}", o.cpu_time);
 }
 
 fn catching_sigxcpu_does_not_outlive_the_cpu_limit(mode: Mode) {

@@ -78,6 +78,8 @@ pub enum Command {
     Bench(BenchCommand),
     /// Serve the HTTP API (REST, SSE, WebSocket) with the engine's workers.
     Serve(crate::commands::serve::ServeArgs),
+    /// Run the engine's workers on the data directory without HTTP (beside `serve` or others).
+    Worker(crate::commands::worker::WorkerArgs),
     /// Bearer tokens of workspaces for the HTTP API.
     #[command(subcommand)]
     Tokens(crate::commands::tokens::TokensCommand),

@@ -312,6 +312,13 @@ impl<S: Store> Engine<S> {
                 if let Err(e) = self.heartbeat().await {
                     tracing::warn!(error = %e, "extending shard leases failed");
                 }
+                // Serving the queue beside other processes: shards of one that died (its lock
+                // is free, or its lease ran out) go back to the queue.
+                if matches!(scope, Scope::Queue)
+                    && let Err(e) = self.recover().await
+                {
+                    tracing::warn!(error = %e, "recovering shards of stopped workers failed");
+                }
             }
             if now - last_health >= timing.health_ms {
                 last_health = now;

@@ -17,6 +17,7 @@ pub(crate) mod serve;
 mod strategy;
 mod test;
 pub(crate) mod tokens;
+pub(crate) mod worker;
 
 use crate::cli::{Cli, Command};
 use anyhow::Context;
@@ -99,6 +100,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Bench(cmd) => bench::run(&ctx, cmd).await,
         Command::Serve(a) => serve::run(&ctx, a).await,
+        Command::Worker(a) => worker::run(&ctx, a).await,
         Command::Tokens(cmd) => tokens::run(&ctx, cmd).await,
         Command::Runtime(cmd) => runtime::run(&ctx, cmd),
     }

@@ -30,7 +30,7 @@ pub struct ServeArgs {
 }
 
 /// Resolves `Ctrl-C` or `SIGTERM`.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
