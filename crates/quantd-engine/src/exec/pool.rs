@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 /// The pool's settings.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
-    /// Concurrent shard workers (default: one per core).
+    /// Concurrent shard workers (default: one per core; 0: none, the API only).
     pub workers: usize,
     /// How long an idle worker waits before looking for work again, in ms (default 250).
     pub idle_poll_ms: u64,
@@ -77,9 +77,10 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// A pool over `engine` (not started).
-    pub fn new(engine: Arc<Engine>, mut options: PoolOptions) -> Arc<Pool> {
-        options.workers = options.workers.max(1);
+    /// A pool over `engine` (not started). A pool of 0 workers runs no shard (a process that
+    /// only serves the API while `quantd worker`s run the queue) but still watches: it extends
+    /// nothing, and recovers shards of stopped workers.
+    pub fn new(engine: Arc<Engine>, options: PoolOptions) -> Arc<Pool> {
         Arc::new(Pool {
             engine,
             options,

@@ -29,7 +29,9 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     let store = state.engine().store().queue_stats().await.is_ok();
     let workers = state.workers().alive();
     let shutting_down = *state.shutdown_signal().borrow();
-    let ok = store && workers > 0 && !shutting_down;
+    // A server of 0 workers serves the API only (`quantd worker`s run the queue).
+    let workers_ok = workers > 0 || state.options().workers == 0;
+    let ok = store && workers_ok && !shutting_down;
     let body = Ready {
         status: if ok { "ready" } else { "not_ready" }.into(),
         store,

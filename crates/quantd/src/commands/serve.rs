@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// No tokens: every caller is the `default` workspace (local single-user use only).
     #[arg(long)]
     pub no_auth: bool,
-    /// Concurrent shard workers (default: one per core).
+    /// Concurrent shard workers (default: one per core; 0 serves the API only, while
+    /// `quantd worker` processes on the same data directory run the queue).
     #[arg(long)]
     pub workers: Option<usize>,
     /// Largest JSON request body, in bytes.
@@ -64,7 +65,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
         ..ServerOptions::default()
     };
     if let Some(w) = a.workers {
-        options.workers = w.max(1);
+        options.workers = w;
     }
     if a.no_auth {
         tracing::warn!(
