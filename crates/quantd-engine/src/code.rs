@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// A strategy written in the expression language: entry and exit conditions, long and short.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StrategyExprs {
     /// Enter long when true.

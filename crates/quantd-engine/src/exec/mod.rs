@@ -18,6 +18,7 @@ mod lifecycle;
 pub mod limits;
 pub mod pool;
 mod readers;
+pub mod request;
 pub mod retry;
 mod scheduler;
 pub mod spec;
@@ -48,6 +49,7 @@ pub const ENGINE_VERSION: &str = concat!("quantd-engine/", env!("CARGO_PKG_VERSI
 
 /// What happens to an execution when one of its shards fails for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ShardFailurePolicy {
     /// The execution fails at once; pending shards are cancelled.
