@@ -11,7 +11,6 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use quantd_core::Progress;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -57,28 +56,34 @@ pub fn export(
 }
 
 fn write_csv(table: &BarTable, path: &Path, progress: &dyn Progress) -> Result<()> {
-    let io = |e| DataError::io("writing", path, e);
+    let io = |e: std::io::Error| DataError::io("writing", path, e);
+    let csv_err = |e: csv::Error| io(std::io::Error::from(e));
     let file = std::fs::File::create(path).map_err(io)?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let names: Vec<&str> = table.column_names().collect();
-    writeln!(w, "ticker,date,{}", names.join(",")).map_err(io)?;
+    // The csv writer quotes a field when it must (a comma, a quote or a line break in a ticker),
+    // so every ticker import accepts comes back as it was.
+    let mut w = csv::WriterBuilder::new()
+        .buffer_capacity(1 << 20)
+        .from_writer(file);
+    let header = ["ticker", "date"].into_iter().chain(table.column_names());
+    w.write_record(header).map_err(csv_err)?;
     progress.phase("write", table.tickers.len() as u64);
-    let mut line = String::with_capacity(128);
+    let mut field = String::with_capacity(32);
     for (i, ticker) in table.tickers.iter().enumerate() {
         for r in table.range(i) {
             use std::fmt::Write as _;
-            line.clear();
-            let _ = write!(line, "{ticker},{}", date_from_day(table.dates[r]));
+            w.write_field(ticker).map_err(csv_err)?;
+            field.clear();
+            let _ = write!(field, "{}", date_from_day(table.dates[r]));
+            w.write_field(&field).map_err(csv_err)?;
             for c in &table.columns {
                 let v = c.values[r];
-                if v.is_nan() {
-                    line.push(',');
-                } else {
-                    let _ = write!(line, ",{v}");
+                field.clear();
+                if !v.is_nan() {
+                    let _ = write!(field, "{v}");
                 }
+                w.write_field(&field).map_err(csv_err)?;
             }
-            line.push('\n');
-            w.write_all(line.as_bytes()).map_err(io)?;
+            w.write_record(None::<&[u8]>).map_err(csv_err)?;
         }
         progress.advance(1);
     }
