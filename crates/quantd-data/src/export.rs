@@ -11,6 +11,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use quantd_core::Progress;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -57,37 +58,49 @@ pub fn export(
 
 fn write_csv(table: &BarTable, path: &Path, progress: &dyn Progress) -> Result<()> {
     let io = |e: std::io::Error| DataError::io("writing", path, e);
-    let csv_err = |e: csv::Error| io(std::io::Error::from(e));
     let file = std::fs::File::create(path).map_err(io)?;
-    // The csv writer quotes a field when it must (a comma, a quote or a line break in a ticker),
-    // so every ticker import accepts comes back as it was.
-    let mut w = csv::WriterBuilder::new()
-        .buffer_capacity(1 << 20)
-        .from_writer(file);
-    let header = ["ticker", "date"].into_iter().chain(table.column_names());
-    w.write_record(header).map_err(csv_err)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let header: Vec<&str> = ["ticker", "date"]
+        .into_iter()
+        .chain(table.column_names())
+        .collect();
+    w.write_all(&csv_record(&header).map_err(io)?).map_err(io)?;
     progress.phase("write", table.tickers.len() as u64);
-    let mut field = String::with_capacity(32);
+    let mut line = String::with_capacity(128);
     for (i, ticker) in table.tickers.iter().enumerate() {
+        // Dates and numbers never need quotes; a ticker may (a comma, a quote): the csv writer
+        // quotes it once, and the rows reuse that text.
+        let quoted = csv_record(&[ticker]).map_err(io)?;
+        let quoted = std::str::from_utf8(&quoted)
+            .unwrap_or(ticker)
+            .trim_end_matches('\n');
         for r in table.range(i) {
             use std::fmt::Write as _;
-            w.write_field(ticker).map_err(csv_err)?;
-            field.clear();
-            let _ = write!(field, "{}", date_from_day(table.dates[r]));
-            w.write_field(&field).map_err(csv_err)?;
+            line.clear();
+            let _ = write!(line, "{quoted},{}", date_from_day(table.dates[r]));
             for c in &table.columns {
                 let v = c.values[r];
-                field.clear();
-                if !v.is_nan() {
-                    let _ = write!(field, "{v}");
+                if v.is_nan() {
+                    line.push(',');
+                } else {
+                    let _ = write!(line, ",{v}");
                 }
-                w.write_field(&field).map_err(csv_err)?;
             }
-            w.write_record(None::<&[u8]>).map_err(csv_err)?;
+            line.push('\n');
+            w.write_all(line.as_bytes()).map_err(io)?;
         }
         progress.advance(1);
     }
     w.flush().map_err(io)
+}
+
+/// One CSV record as the csv writer writes it (fields quoted where needed), with its `\n`.
+fn csv_record(fields: &[&str]) -> std::io::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(fields)?;
+    w.into_inner().map_err(|e| e.into_error())
 }
 
 fn write_parquet(

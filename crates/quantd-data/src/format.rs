@@ -322,9 +322,10 @@ impl PackReader {
             match self.manifest.columns.iter().position(|m| m == c) {
                 Some(i) => indices.push(i + 1),
                 None => {
+                    let columns = self.manifest.columns.join(", ");
                     return Err(DataError::NotInPack {
-                        what: format!("column `{c}`"),
-                        hint: format!("; the pack has {}", self.manifest.columns.join(", ")),
+                        what: format!("column `{}`", crate::text::echo(c)),
+                        hint: format!("; the pack has {}", crate::text::cut(&columns, 400)),
                     });
                 }
             }
