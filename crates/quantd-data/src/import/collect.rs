@@ -1,8 +1,8 @@
 //! The [`Collector`]: rows as the readers parsed them, checked (ticker, date, prices), kept column
 //! by column with their source positions, then sorted by (ticker, date) with duplicates found.
-//! What it keeps of problems is bounded, whatever the input: at most [`KEPT_PROBLEMS`] parse
-//! problems and twice that of duplicates, each quoting at most [`crate::text::ECHO_CHARS`]
-//! characters of input.
+//! What it keeps of problems is bounded, whatever the input: fewer than twice [`KEPT_PROBLEMS`]
+//! (the first found while reading, then the first duplicates by position), each quoting at most
+//! [`crate::text::ECHO_CHARS`] characters of input.
 
 use super::dates::DateFault;
 use super::{ImportLimits, Imported};
