@@ -28,6 +28,18 @@ pub enum DataError {
         /// How to fix it.
         fix: String,
     },
+    /// The input is larger than a configured limit allows: nothing was imported.
+    #[error("{what} (limit `{limit}` = {max})\n  help: {fix}")]
+    Limit {
+        /// What is too large, and where.
+        what: String,
+        /// The setting's name (a field of [`crate::ImportLimits`]).
+        limit: &'static str,
+        /// The setting's value.
+        max: u64,
+        /// How to fix it.
+        fix: String,
+    },
     /// A Parquet file could not be decoded.
     #[error("reading Parquet `{path}`: {message}")]
     Parquet {
@@ -66,7 +78,9 @@ impl DataError {
         match self {
             DataError::Io { .. } => ErrorClass::Network,
             DataError::Invalid(_) | DataError::Parquet { .. } => ErrorClass::Data,
-            DataError::Input { .. } | DataError::NotInPack { .. } => ErrorClass::Validation,
+            DataError::Input { .. } | DataError::Limit { .. } | DataError::NotInPack { .. } => {
+                ErrorClass::Validation
+            }
             DataError::Corrupt { .. } => ErrorClass::Internal,
             DataError::Policy(_) => ErrorClass::Policy,
         }

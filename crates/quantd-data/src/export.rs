@@ -57,18 +57,27 @@ pub fn export(
 }
 
 fn write_csv(table: &BarTable, path: &Path, progress: &dyn Progress) -> Result<()> {
-    let io = |e| DataError::io("writing", path, e);
+    let io = |e: std::io::Error| DataError::io("writing", path, e);
     let file = std::fs::File::create(path).map_err(io)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let names: Vec<&str> = table.column_names().collect();
-    writeln!(w, "ticker,date,{}", names.join(",")).map_err(io)?;
+    let header: Vec<&str> = ["ticker", "date"]
+        .into_iter()
+        .chain(table.column_names())
+        .collect();
+    w.write_all(&csv_record(&header).map_err(io)?).map_err(io)?;
     progress.phase("write", table.tickers.len() as u64);
     let mut line = String::with_capacity(128);
     for (i, ticker) in table.tickers.iter().enumerate() {
+        // Dates and numbers never need quotes; a ticker may (a comma, a quote): the csv writer
+        // quotes it once, and the rows reuse that text.
+        let quoted = csv_record(&[ticker]).map_err(io)?;
+        let quoted = std::str::from_utf8(&quoted)
+            .unwrap_or(ticker)
+            .trim_end_matches('\n');
         for r in table.range(i) {
             use std::fmt::Write as _;
             line.clear();
-            let _ = write!(line, "{ticker},{}", date_from_day(table.dates[r]));
+            let _ = write!(line, "{quoted},{}", date_from_day(table.dates[r]));
             for c in &table.columns {
                 let v = c.values[r];
                 if v.is_nan() {
@@ -83,6 +92,15 @@ fn write_csv(table: &BarTable, path: &Path, progress: &dyn Progress) -> Result<(
         progress.advance(1);
     }
     w.flush().map_err(io)
+}
+
+/// One CSV record as the csv writer writes it (fields quoted where needed), with its `\n`.
+fn csv_record(fields: &[&str]) -> std::io::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(fields)?;
+    w.into_inner().map_err(|e| e.into_error())
 }
 
 fn write_parquet(

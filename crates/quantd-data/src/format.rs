@@ -84,12 +84,13 @@ fn schema_for(columns: &[String]) -> SchemaRef {
 pub fn manifest_for(table: &BarTable, id: &PackId) -> Manifest {
     let tickers: Vec<TickerEntry> = (0..table.tickers.len())
         .map(|i| {
-            let r = table.range(i);
+            let dates = table.dates.get(table.range(i)).unwrap_or_default();
+            let day = |d: Option<&Day>| date_from_day(d.copied().unwrap_or_default());
             TickerEntry {
                 ticker: table.tickers[i].clone(),
-                rows: r.len() as u64,
-                first: date_from_day(table.dates[r.start]),
-                last: date_from_day(table.dates[r.end - 1]),
+                rows: dates.len() as u64,
+                first: day(dates.first()),
+                last: day(dates.last()),
             }
         })
         .collect();
@@ -121,7 +122,8 @@ pub fn write_pack(
     }
     write_bars(&tmp_dir.join(BARS_FILE), table, progress)?;
     let manifest = manifest_for(table, id);
-    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    let json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| DataError::io("writing", tmp_dir.join(MANIFEST_FILE), e.into()))?;
     write_synced(&tmp_dir.join(MANIFEST_FILE), &json)?;
     sync_dir(tmp_dir)?;
     crate::failpoint::hit("pack-before-rename");
@@ -191,7 +193,8 @@ pub struct PackReader {
     manifest: Manifest,
     schema: SchemaRef,
     buffer: Buffer,
-    blocks: Vec<Block>,
+    /// Each batch's footer block and its byte range in `buffer`, checked at open.
+    blocks: Vec<(Block, BlockRange)>,
     /// Ticker symbols in pack order, shared by every result that indexes into them.
     names: std::sync::Arc<[String]>,
 }
@@ -271,6 +274,13 @@ impl PackReader {
                 manifest.tickers.len()
             )));
         }
+        check_schema(&schema, &manifest.columns).map_err(corrupt)?;
+        let blocks = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| BlockRange::of(b, buffer.len()).map(|r| (*b, r)).ok_or(i))
+            .collect::<std::result::Result<Vec<_>, usize>>()
+            .map_err(|i| corrupt(format!("batch {i} lies outside the bars file")))?;
         let names = manifest.tickers.iter().map(|t| t.ticker.clone()).collect();
         Ok(PackReader {
             dir: dir.to_path_buf(),
@@ -312,9 +322,10 @@ impl PackReader {
             match self.manifest.columns.iter().position(|m| m == c) {
                 Some(i) => indices.push(i + 1),
                 None => {
+                    let columns = self.manifest.columns.join(", ");
                     return Err(DataError::NotInPack {
-                        what: format!("column `{c}`"),
-                        hint: format!("; the pack has {}", self.manifest.columns.join(", ")),
+                        what: format!("column `{}`", crate::text::echo(c)),
+                        hint: format!("; the pack has {}", crate::text::cut(&columns, 400)),
                     });
                 }
             }
@@ -328,9 +339,11 @@ impl PackReader {
 
     /// Decodes ticker `i`'s projected columns without copying.
     pub fn read(&self, i: usize, projection: &Projection) -> Result<TickerBars> {
-        let block = &self.blocks[i];
-        let len = block.metaDataLength() as usize + block.bodyLength() as usize;
-        let data = self.buffer.slice_with_length(block.offset() as usize, len);
+        let (block, range) = self.blocks.get(i).ok_or_else(|| DataError::NotInPack {
+            what: format!("ticker number {i}"),
+            hint: format!("; the pack has {} tickers", self.blocks.len()),
+        })?;
+        let data = self.buffer.slice_with_length(range.offset, range.len);
         let batch = projection
             .decoder
             .read_record_batch(block, &data)
@@ -349,6 +362,10 @@ impl PackReader {
     pub fn to_table(&self) -> Result<BarTable> {
         let names: Vec<&str> = self.manifest.columns.iter().map(String::as_str).collect();
         let proj = self.projection(&names)?;
+        // The manifest's count sizes the buffers, but never beyond what the file can hold.
+        let bars = usize::try_from(self.manifest.bars)
+            .unwrap_or(0)
+            .min(self.buffer.len() / 4);
         let mut table = BarTable {
             tickers: self
                 .manifest
@@ -357,12 +374,12 @@ impl PackReader {
                 .map(|t| t.ticker.clone())
                 .collect(),
             offsets: vec![0],
-            dates: Vec::with_capacity(self.manifest.bars as usize),
+            dates: Vec::with_capacity(bars),
             columns: names
                 .iter()
                 .map(|n| crate::bars::Column {
                     name: n.to_string(),
-                    values: Vec::with_capacity(self.manifest.bars as usize),
+                    values: Vec::with_capacity(bars),
                 })
                 .collect(),
         };
@@ -378,12 +395,51 @@ impl PackReader {
     }
 }
 
+/// Where a batch is in the bars file.
+#[derive(Debug, Clone, Copy)]
+struct BlockRange {
+    offset: usize,
+    len: usize,
+}
+
+impl BlockRange {
+    /// The range of `block` if it lies within a file of `file_len` bytes.
+    fn of(block: &Block, file_len: usize) -> Option<BlockRange> {
+        let offset = usize::try_from(block.offset()).ok()?;
+        let meta = usize::try_from(block.metaDataLength()).ok()?;
+        let body = usize::try_from(block.bodyLength()).ok()?;
+        let len = meta.checked_add(body)?;
+        (offset.checked_add(len)? <= file_len).then_some(BlockRange { offset, len })
+    }
+}
+
+/// Checks that the bars file's schema is what [`TickerBars`] reads: `date: Date32`, then the
+/// manifest's columns as `Float64`.
+fn check_schema(schema: &Schema, columns: &[String]) -> std::result::Result<(), String> {
+    let fields = schema.fields();
+    let date_ok = fields
+        .first()
+        .is_some_and(|f| f.name() == "date" && f.data_type() == &DataType::Date32);
+    let values_ok = fields.len() == columns.len() + 1
+        && fields
+            .iter()
+            .skip(1)
+            .zip(columns)
+            .all(|(f, c)| f.name() == c && f.data_type() == &DataType::Float64);
+    if date_ok && values_ok {
+        Ok(())
+    } else {
+        Err("the bars file's columns do not match the manifest".into())
+    }
+}
+
 fn read_footer(buffer: &Buffer) -> std::result::Result<(SchemaRef, Vec<Block>), String> {
     let n = buffer.len();
     if n < 16 {
         return Err("bars file is truncated".into());
     }
-    let trailer: [u8; 10] = buffer[n - 10..].try_into().expect("10 bytes");
+    let mut trailer = [0u8; 10];
+    trailer.copy_from_slice(&buffer[n - 10..]);
     let footer_len = arrow_ipc::reader::read_footer_length(trailer).map_err(|e| e.to_string())?;
     let start = n
         .checked_sub(10 + footer_len)
@@ -397,4 +453,24 @@ fn read_footer(buffer: &Buffer) -> std::result::Result<(SchemaRef, Vec<Block>), 
         .map(|b| b.iter().copied().collect())
         .unwrap_or_default();
     Ok((Arc::new(schema), blocks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_ranges_outside_the_file_are_refused() {
+        let ok = BlockRange::of(&Block::new(8, 16, 100), 124).unwrap();
+        assert_eq!((ok.offset, ok.len), (8, 116));
+        for b in [
+            Block::new(8, 16, 101),
+            Block::new(-1, 16, 10),
+            Block::new(0, -16, 10),
+            Block::new(0, 16, -10),
+            Block::new(i64::MAX, i32::MAX, i64::MAX),
+        ] {
+            assert!(BlockRange::of(&b, 124).is_none(), "{b:?}");
+        }
+    }
 }

@@ -6,7 +6,11 @@
 //! - [`format`]: the on-disk pack (memory-mapped Arrow IPC, one batch per ticker), written
 //!   atomically and read with column and ticker projection;
 //! - [`synth`]: deterministic synthetic universes;
-//! - [`export`]: back to CSV or Parquet.
+//! - [`export`]: back to CSV or Parquet;
+//! - [`text`]: untrusted text (tickers, quoted input) made safe to print.
+//!
+//! Every [`Day`] a pack holds is within [`bars::MIN_DATE`] ..= [`bars::MAX_DATE`]; dates from
+//! outside go through [`bars::checked_day`].
 //!
 //! This crate knows nothing of the catalog (the store keeps pack states) and never writes a pack
 //! directory in place: packs are written to a temporary directory and renamed whole.
@@ -20,11 +24,14 @@ pub mod hash;
 pub mod import;
 mod mmap;
 pub mod synth;
+pub mod text;
 pub mod validate;
 
 pub use bars::{BarTable, Column, Day};
 pub use error::{DataError, Result};
 pub use format::{Manifest, PackReader, Projection, TickerBars};
-pub use import::{ImportOptions, Imported, import_file};
+pub use import::{
+    FileFormat, ImportLimits, ImportOptions, Imported, import_bytes, import_file, import_file_with,
+};
 pub use synth::SynthSpec;
 pub use validate::ValidationReport;

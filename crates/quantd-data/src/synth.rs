@@ -5,7 +5,9 @@
 //! (SplitMix64 seeding xoshiro256**), `libm`'s portable `log`/`exp`/`cos` instead of the
 //! platform's, and prices rounded to cents.
 
-use crate::bars::{BASE_COLUMNS, BarTable, Column, Day, day_from_date};
+use crate::bars::{BASE_COLUMNS, BarTable, Column, Day, MAX_DATE, MIN_DATE, day_from_date};
+use crate::error::{DataError, Result};
+use crate::import::ImportLimits;
 use chrono::{Datelike, NaiveDate, Weekday};
 use quantd_core::Progress;
 use rayon::prelude::*;
@@ -32,6 +34,62 @@ impl Default for SynthSpec {
             start: NaiveDate::from_ymd_opt(2015, 1, 2).expect("valid date"),
         }
     }
+}
+
+impl SynthSpec {
+    /// Checks that the universe is a valid pack: at least one ticker and one day, at most
+    /// `limits.max_rows` bars, every date within [`MIN_DATE`] ..= [`MAX_DATE`]. Call it before
+    /// [`generate`] on arguments from outside.
+    pub fn check(&self, limits: &ImportLimits) -> Result<()> {
+        let invalid = |what: String, fix: &str| {
+            Err(DataError::Input {
+                what,
+                fix: fix.into(),
+            })
+        };
+        if self.tickers == 0 || self.days == 0 {
+            return invalid(
+                "a synthetic universe needs at least one ticker and one day".into(),
+                "pass --tickers and --days of at least 1",
+            );
+        }
+        let bars = (self.tickers as u64).saturating_mul(self.days as u64);
+        if bars > limits.row_cap() {
+            return Err(DataError::Limit {
+                what: format!(
+                    "{} tickers × {} days is {bars} bars",
+                    self.tickers, self.days
+                ),
+                limit: "max_rows",
+                max: limits.row_cap(),
+                fix: "generate fewer tickers or days, or raise `max_rows` in the import limits"
+                    .into(),
+            });
+        }
+        match last_business_day(self.start, self.days) {
+            Some(last) if self.start >= MIN_DATE && last <= MAX_DATE => Ok(()),
+            _ => invalid(
+                format!(
+                    "{} business days from {} do not fit in the supported dates {MIN_DATE} ..= {MAX_DATE}",
+                    self.days, self.start
+                ),
+                "use fewer --days or another --start",
+            ),
+        }
+    }
+}
+
+/// The `n`-th business day (1-based) from `start`, without walking the calendar; `None` past
+/// chrono's last date.
+fn last_business_day(start: NaiveDate, n: usize) -> Option<NaiveDate> {
+    let monday = start.checked_sub_days(chrono::Days::new(u64::from(
+        start.weekday().num_days_from_monday(),
+    )))?;
+    // Business days before `start` in its week (a weekend start counts as the next Monday).
+    let before = u64::from(start.weekday().num_days_from_monday().min(5));
+    let index = before.checked_add(u64::try_from(n).ok()?.checked_sub(1)?)?;
+    let days = (index / 5).checked_mul(7)?.checked_add(index % 5)?;
+    monday.checked_add_days(chrono::Days::new(days))
 }
 
 /// SplitMix64: turns a seed into well-mixed 64-bit values.
@@ -87,15 +145,16 @@ fn cents(x: f64) -> f64 {
     ((x * 100.0).round() / 100.0).max(0.01)
 }
 
-/// The business days (Monday to Friday) from `start`.
+/// The business days (Monday to Friday) from `start`: `n` of them, or fewer if chrono's last
+/// date comes first.
 pub fn business_days(start: NaiveDate, n: usize) -> Vec<Day> {
-    let mut out = Vec::with_capacity(n);
-    let mut d = start;
-    while out.len() < n {
-        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
-            out.push(day_from_date(d));
+    let mut out = Vec::new();
+    let mut d = Some(start);
+    while let Some(date) = d.filter(|_| out.len() < n) {
+        if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+            out.push(day_from_date(date));
         }
-        d = d.succ_opt().expect("date in range");
+        d = date.succ_opt();
     }
     out
 }
@@ -137,24 +196,26 @@ pub fn ticker_name(index: usize, count: usize) -> String {
     format!("SYN{:0width$}", index + 1)
 }
 
-/// Generates the universe.
+/// Generates the universe (of fewer days if the calendar ends first; [`SynthSpec::check`]
+/// refuses such a spec).
 pub fn generate(spec: &SynthSpec, progress: &dyn Progress) -> BarTable {
     progress.phase("generate", spec.tickers as u64);
     let dates_one = business_days(spec.start, spec.days);
+    let days = dates_one.len();
     let per_ticker: Vec<[Vec<f64>; 5]> = (0..spec.tickers)
         .into_par_iter()
         .map(|i| {
-            let bars = ticker_bars(spec.seed, i, spec.days);
+            let bars = ticker_bars(spec.seed, i, days);
             progress.advance(1);
             bars
         })
         .collect();
-    let n = spec.tickers * spec.days;
+    let n = spec.tickers.saturating_mul(days);
     let mut columns: Vec<Column> = BASE_COLUMNS
         .iter()
         .map(|name| Column {
             name: name.to_string(),
-            values: Vec::with_capacity(n),
+            values: Vec::with_capacity(n.min(isize::MAX as usize / 8)),
         })
         .collect();
     for bars in &per_ticker {
@@ -166,7 +227,7 @@ pub fn generate(spec: &SynthSpec, progress: &dyn Progress) -> BarTable {
         tickers: (0..spec.tickers)
             .map(|i| ticker_name(i, spec.tickers))
             .collect(),
-        offsets: (0..=spec.tickers).map(|i| i * spec.days).collect(),
+        offsets: (0..=spec.tickers).map(|i| i * days).collect(),
         dates: (0..spec.tickers)
             .flat_map(|_| dates_one.iter().copied())
             .collect(),
@@ -200,6 +261,52 @@ mod tests {
         }
         let other = generate(&SynthSpec { seed: 8, ..spec }, &NoProgress);
         assert_ne!(a.columns[3].values, other.columns[3].values);
+    }
+
+    #[test]
+    fn a_spec_past_the_date_range_is_refused_before_generating() {
+        let limits = ImportLimits::default();
+        let spec = |start: &str, days| SynthSpec {
+            tickers: 1,
+            days,
+            start: start.parse().unwrap(),
+            ..Default::default()
+        };
+        assert!(spec("2015-01-02", 400_000).check(&limits).is_ok());
+        let e = spec("9999-12-01", 30)
+            .check(&limits)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("do not fit in the supported dates"), "{e}");
+        assert!(spec("1799-12-31", 1).check(&limits).is_err());
+        assert!(spec("2015-01-02", usize::MAX).check(&limits).is_err());
+        let wide = SynthSpec {
+            tickers: usize::MAX,
+            days: usize::MAX,
+            ..Default::default()
+        };
+        let e = wide.check(&limits).unwrap_err().to_string();
+        assert!(e.contains("max_rows"), "{e}");
+        // Near the end of the calendar, generation stops instead of panicking.
+        let end = SynthSpec {
+            start: NaiveDate::from_ymd_opt(262_142, 12, 20).unwrap(),
+            ..spec("2015-01-02", 30)
+        };
+        let t = generate(&end, &NoProgress);
+        t.check_invariants().unwrap();
+        assert!(t.len() < 30);
+    }
+
+    #[test]
+    fn the_last_business_day_is_computed_exactly() {
+        for start in ["2024-01-05", "2024-01-06", "2024-01-07", "2024-01-08"] {
+            let start: NaiveDate = start.parse().unwrap();
+            for n in 1..30 {
+                let walked = *business_days(start, n).last().unwrap();
+                let last = last_business_day(start, n).unwrap();
+                assert_eq!(day_from_date(last), walked, "{start} {n}");
+            }
+        }
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Validation of imported rows and the report users read when an import is refused.
 //!
 //! Every problem names where it is (the CSV line or the Parquet row), the column and the value,
-//! and the report says how to proceed: fix the rows, or `--lenient` to drop them.
+//! and the report says how to proceed: fix the rows, or `--lenient` to drop them. Input quoted in
+//! a problem is stored as [`crate::text::echo`] gives it (escaped, at most
+//! [`crate::text::ECHO_CHARS`] characters), so a report stays a few KB whatever the input.
 
+use crate::bars::{MAX_DATE, MIN_DATE};
 use std::fmt;
 
 /// How many problems a report shows in full; the rest are counted.
@@ -31,12 +34,31 @@ impl fmt::Display for RowRef {
 pub enum ProblemKind {
     /// A value is not a number or not a date.
     Unparsable {
-        /// The column.
+        /// The column (echoed).
         column: String,
-        /// The text found.
+        /// The text found (echoed).
         value: String,
         /// What was expected.
         expected: &'static str,
+    },
+    /// A date has a time of day other than midnight: packs hold daily bars.
+    TimeOfDay {
+        /// The text found (echoed).
+        value: String,
+    },
+    /// A date is outside [`MIN_DATE`] ..= [`MAX_DATE`].
+    DateOutOfRange {
+        /// The column (echoed).
+        column: String,
+        /// The value found (echoed).
+        value: String,
+    },
+    /// A ticker symbol that cannot be stored.
+    BadTicker {
+        /// The ticker (echoed).
+        value: String,
+        /// What is wrong with it.
+        fault: TickerFault,
     },
     /// The same (ticker, date) appears again; `first` is where it appeared first.
     Duplicate {
@@ -75,6 +97,23 @@ pub enum ProblemKind {
     },
 }
 
+/// What is wrong with a ticker symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickerFault {
+    /// It contains a control character (C0, DEL, C1) or a bidi control (U+202A–U+202E,
+    /// U+2066–U+2069): see [`crate::text::is_unsafe_char`].
+    Control(char),
+    /// It is longer than the import limit `max_ticker_bytes`.
+    TooLong {
+        /// Its length in bytes.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Its bytes are not UTF-8 text (a Parquet binary column).
+    NotUtf8,
+}
+
 /// One problem at one row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -86,8 +125,13 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.at)?;
-        match &self.kind {
+        write!(f, "{}: {}", self.at, self.kind)
+    }
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             ProblemKind::Unparsable {
                 column,
                 value,
@@ -98,6 +142,26 @@ impl fmt::Display for Problem {
                 value,
                 expected,
             } => write!(f, "column `{column}`: `{value}` is not {expected}"),
+            ProblemKind::TimeOfDay { value } => write!(
+                f,
+                "`{value}` has a time of day; packs hold daily bars for now"
+            ),
+            ProblemKind::DateOutOfRange { column, value } => write!(
+                f,
+                "column `{column}`: `{value}` is outside the supported dates {MIN_DATE} ..= {MAX_DATE}"
+            ),
+            ProblemKind::BadTicker { value, fault } => match fault {
+                TickerFault::Control(c) => write!(
+                    f,
+                    "ticker `{value}` contains the control character U+{:04X}; tickers may not contain control or bidi characters",
+                    u32::from(*c)
+                ),
+                TickerFault::TooLong { bytes, max } => write!(
+                    f,
+                    "ticker `{value}` is {bytes} bytes long; tickers are at most {max} bytes (import limit `max_ticker_bytes`)"
+                ),
+                TickerFault::NotUtf8 => write!(f, "ticker `{value}` is not valid UTF-8 text"),
+            },
             ProblemKind::Duplicate {
                 ticker,
                 date,
@@ -168,11 +232,36 @@ impl fmt::Display for ValidationReport {
         if self.total > self.shown.len() {
             writeln!(f, "  … and {} more", self.total - self.shown.len())?;
         }
+        if self
+            .shown
+            .iter()
+            .any(|p| matches!(p.kind, ProblemKind::TimeOfDay { .. }))
+        {
+            writeln!(
+                f,
+                "  help: intraday bars are not supported yet; import one bar per day, dated without a time (or at midnight)"
+            )?;
+        }
         write!(
             f,
             "  help: fix these rows, or pass --lenient to drop them (the pack records how many were dropped)"
         )
     }
+}
+
+/// What is wrong with a ticker symbol (already trimmed), if anything: longer than `max_bytes`,
+/// or holding a character a terminal acts on.
+pub fn ticker_fault(ticker: &str, max_bytes: usize) -> Option<TickerFault> {
+    if ticker.len() > max_bytes {
+        return Some(TickerFault::TooLong {
+            bytes: ticker.len(),
+            max: max_bytes,
+        });
+    }
+    ticker
+        .chars()
+        .find(|&c| crate::text::is_unsafe_char(c))
+        .map(TickerFault::Control)
 }
 
 /// Checks the price and volume rules of one bar, pushing a problem for each broken rule.

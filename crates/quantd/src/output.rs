@@ -1,6 +1,38 @@
-//! Plain-text tables and number formatting for people; JSON for machines.
+//! Plain-text tables and number formatting for people; JSON for machines. Text that came from
+//! outside (tickers, pack names, stored messages) goes through [`untrusted`] before it reaches a
+//! terminal.
 
 use serde::Serialize;
+
+/// Characters of a name or ticker printed before the rest is cut.
+pub const NAME_CHARS: usize = 80;
+/// Characters of a stored message (an error, a licence) printed before the rest is cut.
+pub const MESSAGE_CHARS: usize = 2_000;
+
+/// Untrusted text as it may be printed to a terminal: control characters (ESC, BEL, NUL, C1)
+/// and bidi controls escaped (`\u{1b}`), cut after `max_chars` characters with a count of the
+/// bytes left out. Packs imported before tickers were checked may hold any text.
+pub fn untrusted(text: &str, max_chars: usize) -> String {
+    quantd_data::text::cut(text, max_chars).into_owned()
+}
+
+/// [`untrusted`] for a message of several lines: line breaks are kept, every other control
+/// character is escaped.
+pub fn untrusted_lines(text: &str, max_chars: usize) -> String {
+    let end = text
+        .char_indices()
+        .nth(max_chars)
+        .map_or(text.len(), |(i, _)| i);
+    let lines: Vec<_> = text[..end]
+        .split('\n')
+        .map(quantd_data::text::escape)
+        .collect();
+    let mut out = lines.join("\n");
+    if end < text.len() {
+        out.push_str(&format!("… ({} more bytes)", text.len() - end));
+    }
+    out
+}
 
 /// Prints rows as a left-aligned table with a header, columns separated by two spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
@@ -55,6 +87,19 @@ mod tests {
         assert_eq!(super::count(1, "shard"), "1 shard");
         assert_eq!(super::count(0, "shard"), "0 shards");
         assert_eq!(super::count(2, "shard"), "2 shards");
+    }
+
+    #[test]
+    fn untrusted_text_cannot_drive_the_terminal() {
+        let shown = super::untrusted("\u{1b}]0;PWNED\u{7}\u{1b}[2J\u{202e}EVIL", 80);
+        assert_eq!(shown, "\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J\\u{202e}EVIL");
+        assert!(!shown.chars().any(char::is_control));
+        let long = super::untrusted(&"T".repeat(100_000), 80);
+        assert_eq!(long, format!("{}… (99920 more bytes)", "T".repeat(80)));
+        let message = super::untrusted_lines("refused:\n  line 2: `\u{1b}[2J`", 80);
+        assert_eq!(message, "refused:\n  line 2: `\\u{1b}[2J`");
+        let huge = super::untrusted_lines(&"\0".repeat(100_000), 10);
+        assert_eq!(huge, format!("{}… (99990 more bytes)", "\\u{0}".repeat(10)));
     }
 
     #[test]

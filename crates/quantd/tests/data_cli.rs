@@ -384,3 +384,103 @@ fn list_output_for_people() {
         insta::assert_snapshot!(table);
     });
 }
+
+/// Safe to share (D9): a pack may hold tickers from before they were checked at import; `data show`
+/// prints them escaped, so they cannot drive the terminal, and cut.
+#[test]
+fn show_escapes_tickers_that_could_drive_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(
+        &csv,
+        "ticker,date,open,high,low,close,volume\n\
+         AAA,2024-01-02,10,11,9,10.5,1000\n\
+         BBB,2024-01-02,10,11,9,10.5,1000\n",
+    )
+    .unwrap();
+    let id = ok(
+        dir.path(),
+        &["data", "import", csv.to_str().unwrap(), "--name", "esc"],
+    );
+    // What an import before the check could store: rewrite the pack's manifest.
+    let manifest = dir
+        .path()
+        .join("packs")
+        .join(id.trim())
+        .join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let evil = format!(
+        "\u{1b}]0;PWNED\u{7}\u{1b}[2J\u{202e}EVIL{}",
+        "X".repeat(5_000)
+    );
+    let text = text.replace("\"AAA\"", &serde_json::to_string(&evil).unwrap());
+    std::fs::write(&manifest, text).unwrap();
+
+    let shown = ok(dir.path(), &["data", "show", "esc"]);
+    assert!(
+        !shown.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters on stdout: {shown:?}"
+    );
+    assert!(
+        shown.contains("\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J\\u{202e}EVIL"),
+        "{shown}"
+    );
+    assert!(shown.contains("more bytes)"), "cut: {shown}");
+    assert!(shown.len() < 2_000, "{} bytes", shown.len());
+}
+
+/// Safe to share (D10): a ticker with a comma or a quote survives export → import with its id.
+#[test]
+fn csv_export_quotes_tickers_and_imports_back_to_the_same_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("comma.csv");
+    std::fs::write(
+        &csv,
+        "ticker,date,open,high,low,close,volume\n\
+         \"BRK,A\",2024-01-02,10,11,9,10.5,1000\n\
+         \"SAY \"\"HI\"\"\",2024-01-02,10,11,9,10.5,1000\n",
+    )
+    .unwrap();
+    let id = ok(
+        dir.path(),
+        &["data", "import", csv.to_str().unwrap(), "--name", "comma"],
+    );
+    let out = dir.path().join("comma_out.csv");
+    ok(
+        dir.path(),
+        &["data", "export", "comma", "--out", out.to_str().unwrap()],
+    );
+    let again = ok(
+        dir.path(),
+        &["data", "import", out.to_str().unwrap(), "--name", "comma2"],
+    );
+    assert_eq!(again.trim(), id.trim());
+}
+
+/// Safe to share (D5, D6): a file of one 300 MB line, or a symlink to `/dev/zero`, is refused
+/// at once with a message of a few lines.
+#[test]
+fn endless_inputs_are_refused_with_short_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let sparse = dir.path().join("sparse.csv");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(300 << 20)
+        .unwrap();
+    let zero = dir.path().join("z.csv");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    for (file, says) in [
+        (&sparse, "line 1 is longer than 1048576 bytes"),
+        (&zero, "is a character device, not a regular file"),
+    ] {
+        let out = run(
+            dir.path(),
+            &["data", "import", file.to_str().unwrap(), "--name", "s"],
+        );
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+        assert!(err.len() < 2_000, "{} bytes on stderr", err.len());
+    }
+    assert!(list(dir.path()).is_empty());
+}

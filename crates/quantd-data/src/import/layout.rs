@@ -3,6 +3,10 @@
 
 use crate::bars::BASE_COLUMNS;
 use crate::error::{DataError, Result};
+use crate::text::echo;
+
+/// Header names an error message lists before counting the rest.
+const LISTED_NAMES: usize = 20;
 
 /// Names accepted for the ticker column (lowercase).
 const TICKER_NAMES: [&str; 2] = ["ticker", "symbol"];
@@ -76,20 +80,19 @@ impl Layout {
             (None, None) => missing.insert(0, "ticker"),
             (Some(_), Some(flag)) => {
                 return Err(DataError::Input {
-                    what: format!("`{source}` has a ticker column, and --ticker {flag} was given too"),
+                    what: format!(
+                        "`{source}` has a ticker column, and --ticker {} was given too",
+                        echo(flag)
+                    ),
                     fix: "drop --ticker (it is only for files of a single ticker without a ticker column)".into(),
                 });
             }
             _ => {}
         }
-        if !missing.is_empty() {
+        let Some(date) = date.filter(|_| missing.is_empty()) else {
             let mut fix = format!(
                 "the header must name ticker,date,open,high,low,close,volume (any case, any order); found: {}",
-                header
-                    .iter()
-                    .map(|h| format!("`{h}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                listed(header)
             );
             if missing.first() == Some(&"ticker") {
                 fix.push_str("; for a file of one ticker, pass --ticker SYMBOL");
@@ -106,8 +109,7 @@ impl Layout {
                 ),
                 fix,
             });
-        }
-        let date = date.expect("checked above");
+        };
         let used: Vec<usize> = base.iter().copied().chain([date]).chain(ticker).collect();
         let mut extras = Vec::new();
         for (i, n) in names.iter().enumerate() {
@@ -116,7 +118,7 @@ impl Layout {
             }
             if n.is_empty() {
                 return Err(DataError::Input {
-                    what: format!("`{source}`: column {} has no name", i + 1),
+                    what: format!("`{source}`: column {} has no name", i.saturating_add(1)),
                     fix: "name every column in the header, or remove the unnamed one".into(),
                 });
             }
@@ -125,7 +127,8 @@ impl Layout {
             {
                 return Err(DataError::Input {
                     what: format!(
-                        "`{source}`: column `{n}` appears twice (names are case-insensitive)"
+                        "`{source}`: column `{}` appears twice (names are case-insensitive)",
+                        echo(n)
                     ),
                     fix: "rename or remove one of them".into(),
                 });
@@ -144,6 +147,19 @@ impl Layout {
     pub fn extra_names(&self) -> Vec<String> {
         self.extras.iter().map(|(n, _)| n.clone()).collect()
     }
+}
+
+/// The first [`LISTED_NAMES`] header names, quoted and echoed, then a count of the rest.
+fn listed(header: &[String]) -> String {
+    let mut out: Vec<String> = header
+        .iter()
+        .take(LISTED_NAMES)
+        .map(|h| format!("`{}`", echo(h)))
+        .collect();
+    if header.len() > LISTED_NAMES {
+        out.push(format!("… and {} more", header.len() - LISTED_NAMES));
+    }
+    out.join(", ")
 }
 
 #[cfg(test)]

@@ -1,92 +1,156 @@
-//! The Parquet reader: schema → [`Layout`], then record batches cast to the types quantd needs
-//! (ticker text, Date32, Float64) and fed row by row to the [`Collector`].
+//! The Parquet reader: schema → [`Layout`] and a column [`Plan`], then record batches read as the
+//! plan says and fed row by row to the [`Collector`]. The column and row counts are checked
+//! against the [`ImportLimits`] from the footer, and every column chunk's byte range against the
+//! file, before any data is decoded.
+//!
+//! The `parquet` crate panics on some damaged files (an assertion on negative offsets, for one);
+//! decoding runs behind a panic boundary so such a file is a [`DataError::Parquet`] like any other
+//! undecodable file, never a crash.
 
-use super::{Collector, ImportOptions, Layout, RawRow, parse_day};
-use crate::bars::{BASE_COLUMNS, Day};
+use super::columns::{BatchColumns, Plan};
+use super::csv::parse_number;
+use super::{Collector, ImportLimits, ImportOptions, Layout, RawRow};
+use crate::bars::BASE_COLUMNS;
 use crate::error::{DataError, Result};
 use crate::validate::RowRef;
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::reader::ChunkReader;
 use quantd_core::Progress;
-use std::path::Path;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
-pub(super) fn read(
-    path: &Path,
+/// Longest decoder message quoted in an error, in characters.
+const DECODER_MESSAGE_CHARS: usize = 400;
+
+fn decoder_error(source: &str, e: &dyn std::fmt::Display) -> DataError {
+    DataError::Parquet {
+        path: source.into(),
+        message: crate::text::cut(&e.to_string(), DECODER_MESSAGE_CHARS).into_owned(),
+    }
+}
+
+/// Reads the rows of a Parquet input.
+pub(super) fn read<T: ChunkReader + 'static>(
+    source: &str,
+    input: T,
     opts: &ImportOptions,
+    limits: &ImportLimits,
     progress: &dyn Progress,
 ) -> Result<Collector> {
-    let source = path.display().to_string();
-    let pq_err = |e: &dyn std::fmt::Display| DataError::Parquet {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let file = std::fs::File::open(path).map_err(|e| DataError::io("reading", path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| pq_err(&e))?;
-    let total_rows = builder.metadata().file_metadata().num_rows() as u64;
-    let schema = builder.schema().clone();
-    let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let layout = Layout::from_header(&source, &header, opts.ticker.as_deref())?;
-    for (name, i) in &layout.extras {
-        let dt = schema.field(*i).data_type();
-        if !(dt.is_numeric() || matches!(dt, DataType::Boolean)) {
-            return Err(DataError::Input {
-                what: format!(
-                    "`{source}`: extra column `{}` is of type {dt}, not a number",
-                    header[*i]
-                ),
-                fix: format!("remove column `{name}` from the file, or convert it to numbers"),
-            });
+    let decode = AssertUnwindSafe(|| read_unguarded(source, input, opts, limits, progress));
+    catch_unwind(decode).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".into());
+        Err(decoder_error(
+            source,
+            &format!("the file is damaged (the decoder failed: {what})"),
+        ))
+    })
+}
+
+/// Refuses a footer whose column chunks lie outside the file (which the decoder would assert on).
+fn check_chunks(source: &str, meta: &ParquetMetaData, file_len: u64) -> Result<()> {
+    for (g, group) in meta.row_groups().iter().enumerate() {
+        for (c, col) in group.columns().iter().enumerate() {
+            let start = col
+                .dictionary_page_offset()
+                .unwrap_or(col.data_page_offset());
+            let within = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(col.compressed_size()).ok())
+                .and_then(|(s, len)| s.checked_add(len))
+                .is_some_and(|end| end <= file_len);
+            if !within {
+                let what = format!(
+                    "the file is damaged: column chunk {c} of row group {g} lies outside the file"
+                );
+                return Err(decoder_error(source, &what));
+            }
         }
     }
+    Ok(())
+}
+
+fn read_unguarded<T: ChunkReader + 'static>(
+    source: &str,
+    input: T,
+    opts: &ImportOptions,
+    limits: &ImportLimits,
+    progress: &dyn Progress,
+) -> Result<Collector> {
+    let pq_err = |e: &dyn std::fmt::Display| decoder_error(source, e);
+    let file_len = input.len();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(input).map_err(|e| pq_err(&e))?;
+    check_chunks(source, builder.metadata(), file_len)?;
+    let schema = builder.schema().clone();
+    limits.check_columns(source, "columns", schema.fields().len())?;
+    limits.check_columns(
+        source,
+        "leaf columns",
+        builder.parquet_schema().num_columns(),
+    )?;
+    let declared_rows = builder.metadata().file_metadata().num_rows();
+    let total_rows = u64::try_from(declared_rows).unwrap_or(0);
+    if total_rows > limits.row_cap() {
+        return Err(limits.too_many_rows(source));
+    }
+    let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let layout = Layout::from_header(source, &header, opts.ticker.as_deref())?;
+    let plan = Plan::new(&schema, &layout, source)?;
     let reader = builder
         .with_batch_size(65_536)
         .build()
         .map_err(|e| pq_err(&e))?;
-    let mut c = Collector::new(source.clone(), opts.lenient, layout.extra_names());
-    c.reserve(total_rows as usize);
+    let mut c = Collector::new(
+        source.to_string(),
+        opts.lenient,
+        layout.extra_names(),
+        limits,
+    );
+    c.reserve(total_rows);
     progress.phase("read", total_rows);
+    let date_column = header.get(layout.date).map_or("date", String::as_str);
     let mut row = 0u64;
+    let mut extras = vec![0.0; layout.extras.len()];
     for batch in reader {
         let batch = batch.map_err(|e| pq_err(&e))?;
-        let cols = BatchColumns::new(&batch, &layout, &header, &source)?;
-        let mut extras = vec![0.0; layout.extras.len()];
+        let cols = BatchColumns::new(&batch, &plan, &layout, &header, source)?;
         for r in 0..batch.num_rows() {
+            if c.full() {
+                return Err(limits.too_many_rows(source));
+            }
             row += 1;
             let at = RowRef::Row(row);
-            let ticker = match (&cols.ticker, opts.ticker.as_deref()) {
-                (Some(t), _) if t.is_valid(r) => t.as_string::<i32>().value(r),
-                (Some(_), _) => "",
-                (None, Some(t)) => t,
-                (None, None) => unreachable!("layout requires a ticker"),
+            let ticker = match cols.ticker(r) {
+                Ok(Some(t)) => Some(t),
+                Ok(None) => Some(opts.ticker.as_deref().unwrap_or("")),
+                Err(shown) => {
+                    c.ticker_not_utf8(at, shown);
+                    None
+                }
             };
-            let day = cols.day(r);
-            if day.is_none() {
-                let shown = cols.date_text(r);
-                c.unparsable(at, &header[layout.date], &shown, "a date");
-            }
+            let day = match cols.day(r) {
+                Ok(day) => Some(day),
+                Err((fault, shown)) => {
+                    c.bad_date(at, date_column, &shown, fault);
+                    None
+                }
+            };
             let mut base = [None; 5];
             for (k, name) in BASE_COLUMNS.iter().enumerate() {
-                let col = cols.base[k].as_primitive::<Float64Type>();
-                let v = col.is_valid(r).then(|| col.value(r));
-                base[k] = match v {
-                    Some(v) if v.is_finite() => Some(v),
-                    other => {
-                        let text = other.map_or("null".to_string(), |v| v.to_string());
-                        c.unparsable(at, name, &text, "a finite number");
-                        None
-                    }
+                base[k] = match cols.base(k, r) {
+                    Ok(v) => Some(v),
+                    // The same message as CSV gives for the same text.
+                    Err(shown) => parse_number(&mut c, at, name, &shown, true),
                 };
             }
-            for (slot, col) in extras.iter_mut().zip(&cols.extras) {
-                let col = col.as_primitive::<Float64Type>();
-                *slot = if col.is_valid(r) {
-                    col.value(r)
-                } else {
-                    f64::NAN
-                };
+            if let Err((k, shown)) = cols.extras(r, &mut extras) {
+                let name = layout.extras.get(k).map_or("", |(n, _)| n.as_str());
+                c.unparsable(at, name, &shown, "a number");
+                base[0] = None;
             }
             c.push(RawRow {
                 at,
@@ -99,73 +163,4 @@ pub(super) fn read(
         progress.advance(batch.num_rows() as u64);
     }
     Ok(c)
-}
-
-/// One batch's columns, cast to the types rows are read with.
-struct BatchColumns {
-    ticker: Option<ArrayRef>,
-    date: ArrayRef,
-    date_is_text: bool,
-    base: Vec<ArrayRef>,
-    extras: Vec<ArrayRef>,
-}
-
-impl BatchColumns {
-    fn new(batch: &RecordBatch, layout: &Layout, header: &[String], source: &str) -> Result<Self> {
-        let cast = |i: usize, to: &DataType| -> Result<ArrayRef> {
-            arrow_cast::cast(batch.column(i), to).map_err(|e| DataError::Input {
-                what: format!("`{source}`: column `{}` of type {} cannot be read as {to}: {e}", header[i], batch.column(i).data_type()),
-                fix: "store the column as text (ticker), a date/timestamp (date) or numbers (prices, volume)".into(),
-            })
-        };
-        let date_type = batch.column(layout.date).data_type();
-        let date_is_text = matches!(
-            date_type,
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-        );
-        let date = if date_is_text {
-            cast(layout.date, &DataType::Utf8)?
-        } else {
-            cast(layout.date, &DataType::Date32)?
-        };
-        Ok(BatchColumns {
-            ticker: layout
-                .ticker
-                .map(|i| cast(i, &DataType::Utf8))
-                .transpose()?,
-            date,
-            date_is_text,
-            base: layout
-                .base
-                .iter()
-                .map(|&i| cast(i, &DataType::Float64))
-                .collect::<Result<_>>()?,
-            extras: layout
-                .extras
-                .iter()
-                .map(|(_, i)| cast(*i, &DataType::Float64))
-                .collect::<Result<_>>()?,
-        })
-    }
-
-    fn day(&self, r: usize) -> Option<Day> {
-        if !self.date.is_valid(r) {
-            return None;
-        }
-        if self.date_is_text {
-            parse_day(self.date.as_string::<i32>().value(r))
-        } else {
-            Some(self.date.as_primitive::<Date32Type>().value(r))
-        }
-    }
-
-    fn date_text(&self, r: usize) -> String {
-        if !self.date.is_valid(r) {
-            "null".into()
-        } else if self.date_is_text {
-            self.date.as_string::<i32>().value(r).to_string()
-        } else {
-            self.date.as_primitive::<Date32Type>().value(r).to_string()
-        }
-    }
 }

@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use crate::cli::{DataCommand, ExportArgs, ImportArgs, SynthArgs};
-use crate::output::{self, thousands};
+use crate::output::{self, MESSAGE_CHARS, NAME_CHARS, thousands, untrusted, untrusted_lines};
 use crate::progress::Bars;
 use quantd_core::Rights;
 use quantd_data::{ImportOptions, SynthSpec};
@@ -60,7 +60,7 @@ fn print_report(ctx: &Ctx, r: &ImportReport) -> anyhow::Result<ExitCode> {
     let what = if r.unchanged { "unchanged" } else { "created" };
     eprintln!(
         "{what} pack {} ({}): {} tickers, {} bars, {} .. {}",
-        p.name,
+        untrusted(&p.name, NAME_CHARS),
         p.state,
         thousands(p.tickers),
         thousands(p.bars),
@@ -99,7 +99,7 @@ async fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| {
             vec![
-                p.name.clone(),
+                untrusted(&p.name, NAME_CHARS),
                 p.id.short().to_string(),
                 p.state.to_string(),
                 thousands(p.tickers),
@@ -146,27 +146,26 @@ async fn show(ctx: &Ctx, key: &str) -> anyhow::Result<ExitCode> {
     }
     let r = &rec.rights;
     let field = |k: &str, v: String| println!("{k:<14} {v}");
-    field("name", rec.name.clone());
+    let text = |v: &str| untrusted_lines(v, MESSAGE_CHARS);
+    let optional = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), text);
+    field("name", untrusted(&rec.name, NAME_CHARS));
     field("id", rec.id.to_string());
     field("state", rec.state.to_string());
     if let Some(e) = &rec.error {
-        field("error", e.clone());
+        field("error", text(e));
     }
     field("tickers", thousands(rec.tickers));
     field("bars", thousands(rec.bars));
     field("dates", format!("{} .. {}", rec.first_date, rec.last_date));
-    field("columns", rec.columns.join(", "));
-    field("origin", rec.origin.clone());
+    field("columns", text(&rec.columns.join(", ")));
+    field("origin", text(&rec.origin));
     if rec.rows_dropped > 0 {
         field("rows dropped", thousands(rec.rows_dropped));
     }
     field("created", rec.created_at.to_rfc3339());
-    field("source", r.source.clone().unwrap_or_else(|| "-".into()));
-    field("license", r.license.clone().unwrap_or_else(|| "-".into()));
-    field(
-        "attribution",
-        r.attribution.clone().unwrap_or_else(|| "-".into()),
-    );
+    field("source", optional(&r.source));
+    field("license", optional(&r.license));
+    field("attribution", optional(&r.attribution));
     field(
         "export",
         if r.export_allowed {
@@ -176,7 +175,11 @@ async fn show(ctx: &Ctx, key: &str) -> anyhow::Result<ExitCode> {
         },
     );
     if !tickers.is_empty() {
-        let shown: Vec<&str> = tickers.iter().take(10).map(String::as_str).collect();
+        let shown: Vec<String> = tickers
+            .iter()
+            .take(10)
+            .map(|t| untrusted(t, NAME_CHARS))
+            .collect();
         let more = tickers.len().saturating_sub(shown.len());
         let tail = if more > 0 {
             format!(" … (+{more})")
@@ -198,7 +201,7 @@ async fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "exported {} bars of {} to {}",
             thousands(rec.bars),
-            rec.name,
+            untrusted(&rec.name, NAME_CHARS),
             a.out.display()
         );
     }

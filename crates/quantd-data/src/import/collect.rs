@@ -1,0 +1,335 @@
+//! The [`Collector`]: rows as the readers parsed them, checked (ticker, date, prices), kept column
+//! by column with their source positions, then sorted by (ticker, date) with duplicates found.
+//! What it keeps of problems is bounded, whatever the input: fewer than twice [`KEPT_PROBLEMS`]
+//! (the first found while reading, then the first duplicates by position), each quoting at most
+//! [`crate::text::ECHO_CHARS`] characters of input.
+
+use super::dates::DateFault;
+use super::{ImportLimits, Imported};
+use crate::bars::{BASE_COLUMNS, BarTable, Column, Day, date_from_day};
+use crate::error::{DataError, Result};
+use crate::text::echo;
+use crate::validate::{
+    Problem, ProblemKind, RowRef, TickerFault, ValidationReport, check_bar, ticker_fault,
+};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// Most problems kept in memory; later ones are only counted. Rows arrive in file order, so the
+/// kept ones are always the first.
+pub(crate) const KEPT_PROBLEMS: usize = 1_000;
+
+/// Accumulates parsed rows column by column, with their source positions and problems.
+pub(crate) struct Collector {
+    source: String,
+    lenient: bool,
+    extra_names: Vec<String>,
+    ticker_ids: HashMap<String, u32>,
+    ticker_names: Vec<String>,
+    tick: Vec<u32>,
+    date: Vec<Day>,
+    base: [Vec<f64>; 5],
+    extras: Vec<Vec<f64>>,
+    at: Vec<RowRef>,
+    problems: Vec<Problem>,
+    problem_count: usize,
+    bad_rows: usize,
+    pub(crate) rows_read: u64,
+    max_ticker_bytes: usize,
+    row_cap: u64,
+}
+
+/// One row as a reader parsed it: `None` marks a field that failed to parse (its problem is
+/// already recorded).
+pub(crate) struct RawRow<'a> {
+    pub at: RowRef,
+    pub ticker: Option<&'a str>,
+    pub day: Option<Day>,
+    pub base: [Option<f64>; 5],
+    pub extras: &'a [f64],
+}
+
+impl Collector {
+    pub(crate) fn new(
+        source: String,
+        lenient: bool,
+        extra_names: Vec<String>,
+        limits: &ImportLimits,
+    ) -> Self {
+        let n = extra_names.len();
+        Collector {
+            source,
+            lenient,
+            max_ticker_bytes: limits.max_ticker_bytes,
+            row_cap: limits.row_cap(),
+            extra_names,
+            ticker_ids: HashMap::new(),
+            ticker_names: Vec::new(),
+            tick: Vec::new(),
+            date: Vec::new(),
+            base: Default::default(),
+            extras: vec![Vec::new(); n],
+            at: Vec::new(),
+            problems: Vec::new(),
+            problem_count: 0,
+            bad_rows: 0,
+            rows_read: 0,
+        }
+    }
+
+    /// Whether another row would pass the `max_rows` limit.
+    pub(crate) fn full(&self) -> bool {
+        self.rows_read >= self.row_cap
+    }
+
+    /// Reserves room for about `rows` rows (never more than `max_rows`).
+    pub(crate) fn reserve(&mut self, rows: u64) {
+        let rows = usize::try_from(rows.min(self.row_cap)).unwrap_or(0);
+        self.tick.reserve(rows);
+        self.date.reserve(rows);
+        self.at.reserve(rows);
+        for c in self.base.iter_mut().chain(self.extras.iter_mut()) {
+            c.reserve(rows);
+        }
+    }
+
+    /// Records a problem (kept if within the first [`KEPT_PROBLEMS`], always counted).
+    pub(crate) fn problem(&mut self, at: RowRef, kind: ProblemKind) {
+        self.problem_count += 1;
+        if self.problems.len() < KEPT_PROBLEMS {
+            self.problems.push(Problem { at, kind });
+        }
+    }
+
+    /// Records an unparsable field.
+    pub(crate) fn unparsable(
+        &mut self,
+        at: RowRef,
+        column: &str,
+        value: &str,
+        expected: &'static str,
+    ) {
+        self.problem(
+            at,
+            ProblemKind::Unparsable {
+                column: echo(column),
+                value: echo(value),
+                expected,
+            },
+        );
+    }
+
+    /// Records a field that is not a pack date; `value` is how to show it.
+    pub(crate) fn bad_date(&mut self, at: RowRef, column: &str, value: &str, fault: DateFault) {
+        let kind = match fault {
+            DateFault::Malformed => {
+                return self.unparsable(at, column, value, "a date (YYYY-MM-DD)");
+            }
+            DateFault::TimeOfDay => ProblemKind::TimeOfDay { value: echo(value) },
+            DateFault::OutOfRange => ProblemKind::DateOutOfRange {
+                column: echo(column),
+                value: echo(value),
+            },
+        };
+        self.problem(at, kind);
+    }
+
+    /// Records a ticker whose bytes are not UTF-8 (`shown` as [`crate::text::echo_bytes`] gives).
+    pub(crate) fn ticker_not_utf8(&mut self, at: RowRef, shown: String) {
+        let fault = TickerFault::NotUtf8;
+        self.problem(
+            at,
+            ProblemKind::BadTicker {
+                value: shown,
+                fault,
+            },
+        );
+    }
+
+    /// Whether a ticker not seen before can be stored; records the problem if not.
+    fn check_new_ticker(&mut self, at: RowRef, raw: &str, ticker: &str) -> bool {
+        if ticker.is_empty() {
+            self.unparsable(at, "ticker", raw, "a ticker symbol");
+            return false;
+        }
+        match ticker_fault(ticker, self.max_ticker_bytes) {
+            None => true,
+            Some(fault) => {
+                let value = echo(ticker);
+                self.problem(at, ProblemKind::BadTicker { value, fault });
+                false
+            }
+        }
+    }
+
+    /// Validates and keeps one row (or counts it as bad).
+    pub(crate) fn push(&mut self, row: RawRow<'_>) {
+        self.rows_read += 1;
+        let raw = row.ticker.unwrap_or_default();
+        let ticker = raw.trim();
+        let known = self.ticker_ids.get(ticker).copied();
+        let mut ok = row.ticker.is_some();
+        if ok && known.is_none() {
+            ok = self.check_new_ticker(row.at, raw, ticker);
+        }
+        let (Some(day), [Some(o), Some(h), Some(l), Some(c), Some(v)]) = (row.day, row.base) else {
+            self.bad_rows += 1;
+            return;
+        };
+        let mut found = Vec::new();
+        ok &= check_bar(row.at, [o, h, l, c, v], &mut found);
+        for p in found {
+            self.problem(p.at, p.kind);
+        }
+        if !ok {
+            self.bad_rows += 1;
+            return;
+        }
+        let id = match known {
+            Some(id) => id,
+            None => {
+                // At most `row_cap` ≤ u32::MAX rows, so at most that many tickers.
+                let id = u32::try_from(self.ticker_names.len()).unwrap_or(u32::MAX);
+                self.ticker_ids.insert(ticker.to_string(), id);
+                self.ticker_names.push(ticker.to_string());
+                id
+            }
+        };
+        self.tick.push(id);
+        self.date.push(day);
+        for (col, v) in self.base.iter_mut().zip([o, h, l, c, v]) {
+            col.push(v);
+        }
+        for (col, &v) in self.extras.iter_mut().zip(row.extras) {
+            col.push(v);
+        }
+        self.at.push(row.at);
+    }
+
+    /// Sorts by (ticker, date), finds duplicates, and either refuses (strict) or drops (lenient).
+    pub(crate) fn finish(mut self) -> Result<Imported> {
+        let order = self.sorted_order();
+        let keep = self.drop_duplicates(&order);
+        if self.problem_count > 0 && !self.lenient {
+            return Err(DataError::Invalid(Box::new(
+                ValidationReport::from_problems(self.source, self.problems, self.bad_rows),
+            )));
+        }
+        if keep.is_empty() {
+            return Err(DataError::Input {
+                what: format!("`{}` has no valid bars", self.source),
+                fix: "check that the file has data rows below its header".into(),
+            });
+        }
+        let table = self.gather(&keep);
+        let rows_dropped = self.rows_read.saturating_sub(table.len() as u64);
+        Ok(Imported {
+            table,
+            rows_read: self.rows_read,
+            rows_dropped,
+            problems: self.problem_count,
+        })
+    }
+
+    /// Row indices in (ticker name, date, file position) order.
+    fn sorted_order(&self) -> Vec<u32> {
+        let mut rank = vec![0u32; self.ticker_names.len()];
+        let tickers = u32::try_from(self.ticker_names.len()).unwrap_or(u32::MAX);
+        let mut by_name: Vec<u32> = (0..tickers).collect();
+        by_name.sort_unstable_by(|&a, &b| {
+            self.ticker_names[a as usize].cmp(&self.ticker_names[b as usize])
+        });
+        for (r, &id) in by_name.iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        let key = |i: usize| {
+            ((rank[self.tick[i] as usize] as u64) << 32)
+                | ((self.date[i] as u32) ^ 0x8000_0000) as u64
+        };
+        let rows = u32::try_from(self.tick.len()).unwrap_or(u32::MAX);
+        let mut order: Vec<u32> = (0..rows).collect();
+        let sorted = order
+            .windows(2)
+            .all(|w| key(w[0] as usize) <= key(w[1] as usize));
+        if !sorted {
+            order.par_sort_unstable_by_key(|&i| (key(i as usize), i));
+        }
+        order
+    }
+
+    /// Reports each repeated (ticker, date) at its later rows, and returns the rows to keep.
+    fn drop_duplicates(&mut self, order: &[u32]) -> Vec<u32> {
+        let mut keep = Vec::with_capacity(order.len());
+        let mut first: Option<u32> = None;
+        for &i in order {
+            let iu = i as usize;
+            if let Some(f) = first
+                && self.tick[f as usize] == self.tick[iu]
+                && self.date[f as usize] == self.date[iu]
+            {
+                let kind = ProblemKind::Duplicate {
+                    ticker: echo(&self.ticker_names[self.tick[iu] as usize]),
+                    date: date_from_day(self.date[iu]).to_string(),
+                    first: self.at[f as usize],
+                };
+                self.problem_count += 1;
+                self.bad_rows += 1;
+                // Duplicates are found after the file was read, in (ticker, date) order, so they
+                // may fall before kept parse problems: keep the first (by position) of them.
+                self.problems.push(Problem {
+                    at: self.at[iu],
+                    kind,
+                });
+                if self.problems.len() >= 2 * KEPT_PROBLEMS {
+                    self.problems.sort_by_key(|p| p.at);
+                    self.problems.truncate(KEPT_PROBLEMS);
+                }
+                continue;
+            }
+            first = Some(i);
+            keep.push(i);
+        }
+        keep
+    }
+
+    /// Builds the sorted table from the kept rows.
+    fn gather(&self, keep: &[u32]) -> BarTable {
+        let mut tickers = Vec::new();
+        let mut offsets = vec![0usize];
+        let mut last: Option<u32> = None;
+        for (row, &i) in keep.iter().enumerate() {
+            let t = self.tick[i as usize];
+            if last != Some(t) {
+                if last.is_some() {
+                    offsets.push(row);
+                }
+                tickers.push(self.ticker_names[t as usize].clone());
+                last = Some(t);
+            }
+        }
+        offsets.push(keep.len());
+        let pick = |src: &Vec<f64>| -> Vec<f64> { keep.iter().map(|&i| src[i as usize]).collect() };
+        let names: Vec<String> = BASE_COLUMNS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.extra_names.iter().cloned())
+            .collect();
+        let sources: Vec<&Vec<f64>> = self.base.iter().chain(self.extras.iter()).collect();
+        let mut columns: Vec<Column> = names
+            .into_par_iter()
+            .zip(sources.into_par_iter())
+            .map(|(name, src)| Column {
+                name,
+                values: pick(src),
+            })
+            .collect();
+        // Extras in canonical (sorted) order after the base columns.
+        columns[BASE_COLUMNS.len()..].sort_by(|a, b| a.name.cmp(&b.name));
+        BarTable {
+            tickers,
+            offsets,
+            dates: keep.iter().map(|&i| self.date[i as usize]).collect(),
+            columns,
+        }
+    }
+}
