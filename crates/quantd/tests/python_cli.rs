@@ -3,9 +3,7 @@
 //! results are checked against the equivalent expression jobs.
 
 mod common;
-use common::*;
-use std::path::Path;
-use std::process::Output;
+use common::python::*;
 
 const SCANNER: &str = r#"import quantd as qd
 
@@ -27,64 +25,6 @@ def sma_cross(bars, fast, slow):
     down = (f < s) & (f.shift(1) > s.shift(1))
     return qd.Signals(entries=up, exits=down)
 "#;
-
-/// A data dir with a small synthetic pack, and the reference interpreter for Python.
-fn setup() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let python = reference_python().to_string_lossy().into_owned();
-    let args = [
-        "data",
-        "synth",
-        "--name",
-        "u",
-        "--tickers",
-        "10",
-        "--days",
-        "260",
-        "--seed",
-        "7",
-    ];
-    let out = py(dir.path(), &python, &args, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (dir, python)
-}
-
-/// Runs quantd with `QUANTD_PYTHON` and extra environment variables.
-fn py(d: &Path, python: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = quantd(d);
-    c.env("QUANTD_PYTHON", python)
-        .env_remove("QUANTD_SHARD_BARS");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.args(args).output().expect("run quantd")
-}
-
-fn py_ok(d: &Path, python: &str, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = py(d, python, args, env);
-    assert!(
-        out.status.success(),
-        "quantd {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn py_json(d: &Path, python: &str, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    serde_json::from_str(&py_ok(d, python, &all, &[])).expect("JSON on stdout")
-}
-
-fn write(d: &Path, name: &str, text: &str) -> String {
-    let p = d.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
 
 /// CSV rows split into (ticker, date) and the remaining cells.
 fn rows(csv: &str) -> Vec<(String, String, Vec<f64>)> {
@@ -435,48 +375,10 @@ fn unsafe_no_sandbox_runs_python_and_warns_on_every_job() {
     assert!(warnings >= 4, "one warning per shard job:\n{err}");
 }
 
-/// One HTTP/1.1 request over a fresh connection (`Connection: close`): status and body.
-fn http(addr: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
-}
-
 #[test]
 fn a_bot_script_runs_through_the_http_api() {
-    use std::io::BufRead;
     let (dir, python) = setup();
-    let mut server = KillOnDrop(
-        quantd(dir.path())
-            .env("QUANTD_PYTHON", &python)
-            .args(["serve", "--addr", "127.0.0.1:0", "--no-auth"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = std::io::BufReader::new(server.0.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the server announces its address")
-            .unwrap();
-        if let Some(rest) = line.split("http://").nth(1) {
-            break rest.split(' ').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (_server, addr) = serve(dir.path(), &python);
 
     let script = "import sys\nimport quantd as qd\nprint('args', sys.argv[1:])\nqd.result(total_return=3.5, trades=4)\n";
     let (status, body) = http(
@@ -524,14 +426,4 @@ fn a_bot_script_runs_through_the_http_api() {
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("needs `script`"), "{body}");
-}
-
-/// A child process killed when the test ends, passed or not.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
