@@ -427,3 +427,48 @@ fn a_bot_script_runs_through_the_http_api() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("needs `script`"), "{body}");
 }
+
+#[test]
+fn python_code_is_validated_through_the_http_api() {
+    let (dir, python) = setup();
+    let (_server, addr) = serve(dir.path(), &python);
+    let body = |code: &str| serde_json::json!({ "python": code });
+
+    // H24: `def (` and forbidden imports answered `valid: true` and were stored.
+    let (status, text) = http(&addr, "POST", "/v1/validate", Some(&body("def (\n")));
+    assert_eq!(status, 422, "{text}");
+    let problem: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(problem["errors"][0]["line"], 1, "{problem}");
+    assert_eq!(problem["errors"][0]["column"], 5, "{problem}");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("syntax error"),
+        "{problem}"
+    );
+    let imports = format!("import os\nimport ctypes\n{SCANNER}");
+    let (status, text) = http(&addr, "POST", "/v1/code/bad", Some(&body(&imports)));
+    assert_eq!(status, 422, "{text}");
+    let problem: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let errors = problem["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{problem}");
+    assert_eq!(errors[1]["line"], 2, "{problem}");
+    assert_eq!(errors[1]["message"], "import of 'ctypes' is not allowed");
+    assert!(
+        errors[1]["help"].as_str().unwrap().contains("numpy"),
+        "{problem}"
+    );
+    let (_, list) = http(&addr, "GET", "/v1/code", None);
+    assert!(!list.contains("\"bad\""), "nothing stored: {list}");
+
+    let (status, text) = http(&addr, "POST", "/v1/validate", Some(&body(SCANNER)));
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["params"], serde_json::json!(["n"]), "{v}");
+
+    // H10: `%2e%2e` stored a code named `..`.
+    let expr = serde_json::json!({ "expr": "close > 1" });
+    let (status, text) = http(&addr, "POST", "/v1/code/%2e%2e", Some(&expr));
+    assert_eq!(status, 422, "{text}");
+}
