@@ -1,9 +1,21 @@
 //! The code registry's rules: what a scanner or strategy source is, how it is validated before
-//! it is stored, how `NAME[@N]` references resolve.
+//! it is stored, how `NAME[@N]` references resolve, which names are allowed.
+//!
+//! Expressions are checked here; Python is checked in the sandbox by `python -m quantd.validate`
+//! (syntax, imports outside the allow-list, the decorated entry point and its `params`), through
+//! the newest Python runner of the process ([`crate::python::Python::newest`]), and a stored
+//! scanner or strategy must define exactly one entry point. Problems become the same
+//! line-and-column diagnostics as expressions' ([`EngineError::Expression`]). Without a runner
+//! (or a runtime) Python code is refused with the reason, never accepted unchecked.
+//!
+//! Names never look like a content id or its prefix (8 or more hex digits), nor like a path
+//! (`.`, `..`, a leading dot): a name can never shadow an id.
 
 use crate::error::{EngineError, Result};
+use crate::python::Python;
 use quantd_core::CodeVersionId;
 use quantd_expr::Schema;
+use quantd_sandbox::ValidationReport;
 use quantd_store::code::Added;
 use quantd_store::{CodeVersion, Page, Store};
 use serde::{Deserialize, Serialize};
@@ -46,7 +58,7 @@ pub enum CodeSource {
     Expr(String),
     /// A strategy of expressions.
     Strategy(StrategyExprs),
-    /// A Python file (runs once the sandbox lands; stored and hashed now).
+    /// A Python file defining one `@qd.scanner` or `@qd.strategy`.
     Python(String),
 }
 
@@ -94,7 +106,9 @@ impl CodeSource {
         CodeVersionId::from_digest(*h.finalize().as_bytes())
     }
 
-    /// Parses and type-checks expression code against `columns`; returns the parameters used.
+    /// Parses and type-checks expression code against `columns`, or validates Python code in
+    /// the sandbox (blocking for one sandbox job; see the module docs); returns the parameters.
+    /// Async callers use [`check`], which does the Python part off the runtime.
     pub fn validate(&self, columns: &[String]) -> Result<Vec<String>> {
         let schema = Schema::new(columns.iter().cloned());
         match self {
@@ -119,9 +133,126 @@ impl CodeSource {
                 if src.trim().is_empty() {
                     return Err(EngineError::Invalid("the Python file is empty".into()));
                 }
-                Ok(vec![])
+                let python = Python::newest().ok_or_else(|| {
+                    EngineError::Internal(
+                        "Python code is validated in the sandbox, and this process has no Python runner open (open the engine first)".into(),
+                    )
+                })?;
+                python_params(src, &python.check_code(src)?)
             }
         }
+    }
+}
+
+/// The parameters of validated Python code (its entry point's `params`), or its problems as
+/// diagnostics: the validator's, and a missing or second entry point.
+fn python_params(source: &str, report: &ValidationReport) -> Result<Vec<String>> {
+    use quantd_expr::Diagnostic;
+    let mut diagnostics: Vec<Diagnostic> = report
+        .errors
+        .iter()
+        .map(|p| python_diagnostic(source, p.line, p.column, &p.message))
+        .collect();
+    // Code that does not parse has no entry points to count.
+    let parsed = !report
+        .errors
+        .iter()
+        .any(|e| e.message.starts_with("syntax error"));
+    match report.entry_points.as_slice() {
+        [entry] if diagnostics.is_empty() => return Ok(entry.params.keys().cloned().collect()),
+        [_] => {}
+        [] if !parsed => {}
+        [] => diagnostics.push(Diagnostic {
+            help: Some(
+                "decorate the function that takes the bars with `@qd.scanner(params={...})` or `@qd.strategy(params={...})`".into(),
+            ),
+            ..python_diagnostic(source, None, None, "no entry point: the code defines no `@qd.scanner` or `@qd.strategy` function")
+        }),
+        [first, second, ..] => {
+            let names: Vec<&str> = report.entry_points.iter().map(|e| e.name.as_str()).collect();
+            diagnostics.push(Diagnostic {
+                help: Some(format!(
+                    "keep `{}` here and store the others under their own names",
+                    first.name
+                )),
+                ..python_diagnostic(
+                    source,
+                    Some(second.line),
+                    Some(1),
+                    &format!(
+                        "{} entry points ({}); stored code defines exactly one",
+                        names.len(),
+                        names.join(", ")
+                    ),
+                )
+            });
+        }
+    }
+    let rendered: Vec<String> = diagnostics.iter().map(|d| d.render(source)).collect();
+    let message = diagnostics
+        .first()
+        .map_or_else(String::new, |d| match &d.location {
+            Some(l) => format!("{}:{}: {}", l.line, l.column, d.message),
+            None => d.message.clone(),
+        });
+    Err(EngineError::Expression {
+        rendered: rendered.join("\n"),
+        message,
+        diagnostics,
+    })
+}
+
+/// One of the Python validator's problems (1-based line and column, when it has them) as a
+/// diagnostic pointing at that place of `source`: the word there is underlined, and a message
+/// of the form `what (how)` gives its help line.
+fn python_diagnostic(
+    source: &str,
+    line: Option<u32>,
+    column: Option<u32>,
+    message: &str,
+) -> quantd_expr::Diagnostic {
+    let (message, help) = match message.split_once(" (allowed: ") {
+        Some((what, allowed)) => (
+            what.to_string(),
+            Some(format!(
+                "the sandbox allows only these imports: {}",
+                allowed.trim_end_matches(')')
+            )),
+        ),
+        None => (message.to_string(), None),
+    };
+    let location = line.map(|line| {
+        let lines = source.split_inclusive('\n').count().max(1);
+        let line = (line as usize).clamp(1, lines);
+        let start: usize = source
+            .split_inclusive('\n')
+            .take(line - 1)
+            .map(str::len)
+            .sum();
+        let text = source[start..].lines().next().unwrap_or("");
+        let column = (column.unwrap_or(1) as usize).clamp(1, text.chars().count() + 1);
+        let at = start
+            + text
+                .char_indices()
+                .nth(column - 1)
+                .map_or(text.len(), |(i, _)| i);
+        let rest = &source[at..];
+        let word = match rest.find(|c: char| !(c.is_alphanumeric() || c == '_')) {
+            Some(0) => rest.chars().next().map_or(0, char::len_utf8),
+            Some(n) => n,
+            None => rest.len(),
+        };
+        quantd_expr::Location {
+            span: quantd_expr::Span::new(at, at + word),
+            line,
+            column,
+        }
+    });
+    quantd_expr::Diagnostic {
+        message,
+        location,
+        help,
+        origin: None,
     }
 }
 
@@ -148,7 +279,7 @@ impl std::str::FromStr for CodeRefText {
             }
             None => (s, None),
         };
-        check_code_name(name)?;
+        check_reference_name(name)?;
         Ok(CodeRefText {
             name: name.to_string(),
             version,
@@ -156,20 +287,47 @@ impl std::str::FromStr for CodeRefText {
     }
 }
 
-/// Code names: letters, digits, `-`, `_`, `.`.
-pub fn check_code_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
+/// The characters of a code name, and its length: 1–64 letters, digits, `-`, `_`, `.`.
+fn name_chars_ok(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Hex digits from which on a name could be taken for a content id or an id prefix.
+const ID_LIKE_HEX: usize = 8;
+
+/// A new code name: 1–64 letters, digits, `-`, `_`, `.`; not starting with `.` (so never `.` or
+/// `..`); not 8 or more hex digits only, which could be read as a code version's id or its
+/// prefix.
+pub fn check_code_name(name: &str) -> Result<()> {
+    let shown = crate::python::shown(name, 64);
+    let why = if !name_chars_ok(name) {
+        "use 1–64 letters, digits, `-`, `_` or `.`"
+    } else if name.starts_with('.') {
+        "names do not start with `.` (`.` and `..` read as paths); start with a letter or digit"
+    } else if name.len() >= ID_LIKE_HEX && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        "it could be read as a content id or an id prefix (8 or more hex digits); add a letter outside a–f, e.g. a prefix such as `s-`"
     } else {
-        Err(EngineError::Invalid(format!(
-            "code name `{name}` is not allowed; use 1–64 letters, digits, `-`, `_` or `.`"
-        )))
+        return Ok(());
+    };
+    Err(EngineError::Invalid(format!(
+        "code name `{shown}` is not allowed: {why}"
+    )))
+}
+
+/// A name in a reference to stored code: the characters of a name only, so that code stored
+/// under an older, laxer rule stays reachable.
+fn check_reference_name(name: &str) -> Result<()> {
+    if name_chars_ok(name) {
+        return Ok(());
     }
+    Err(EngineError::Invalid(format!(
+        "code name `{}` is not allowed; use 1–64 letters, digits, `-`, `_` or `.`",
+        crate::python::shown(name, 64)
+    )))
 }
 
 /// The columns code may use: OHLCV and every column of any pack in the catalog.
@@ -188,7 +346,21 @@ pub async fn known_columns(store: &impl Store) -> Result<Vec<String>> {
     Ok(cols)
 }
 
-/// Validates and stores a version of `name` in `workspace`.
+/// Validates code without storing it (what `POST /v1/validate` answers): its parameters, or its
+/// problems with line and column. Python is validated in the sandbox, off the async runtime.
+pub async fn check(store: &impl Store, source: &CodeSource) -> Result<Vec<String>> {
+    let columns = known_columns(store).await?;
+    match source {
+        CodeSource::Python(_) => {
+            let source = source.clone();
+            crate::packs::blocking(move || source.validate(&columns)).await?
+        }
+        _ => source.validate(&columns),
+    }
+}
+
+/// Validates and stores a version of `name` in `workspace`; invalid code or an invalid name
+/// changes nothing.
 pub async fn add(
     store: &impl Store,
     workspace: &str,
@@ -196,7 +368,7 @@ pub async fn add(
     source: &CodeSource,
 ) -> Result<Added> {
     check_code_name(name)?;
-    let params = source.validate(&known_columns(store).await?)?;
+    let params = check(store, source).await?;
     Ok(store
         .add_code(
             workspace,
@@ -328,5 +500,139 @@ mod tests {
             .validate(&cols)
             .unwrap();
         assert_eq!(params, ["rsi_max"]);
+    }
+
+    #[test]
+    fn names_that_look_like_ids_or_paths_are_refused() {
+        for bad in [
+            ".",
+            "..",
+            ".hidden",
+            "a/b",
+            "../etc",
+            "a\nb",
+            "nul\0",
+            "deadbeef",
+            "DEADBEEF01",
+            "0123456789ab",
+            &"a".repeat(64),
+            "",
+            &"x".repeat(65),
+        ] {
+            let e = check_code_name(bad).unwrap_err().to_string();
+            assert!(e.starts_with("code name `"), "{bad:?}: {e}");
+            assert!(!e.contains('\n') && !e.contains('\0'), "escaped: {e}");
+        }
+        let e = check_code_name("c0ffee42").unwrap_err().to_string();
+        assert!(e.contains("content id or an id prefix"), "{e}");
+        let e = check_code_name("..").unwrap_err().to_string();
+        assert!(e.contains("do not start with `.`"), "{e}");
+        for good in [
+            "rsi-dip",
+            "v1.2",
+            "deadbee",
+            "s-deadbeef",
+            "dead_beef",
+            "x",
+            "sma_cross",
+        ] {
+            check_code_name(good).unwrap();
+        }
+        // Code stored under the older rule stays reachable by reference.
+        assert_eq!(
+            "deadbeef@2".parse::<CodeRefText>().unwrap().name,
+            "deadbeef"
+        );
+    }
+
+    fn report(
+        errors: &[(Option<u32>, Option<u32>, &str)],
+        entries: &[(&str, u32)],
+    ) -> ValidationReport {
+        ValidationReport {
+            ok: errors.is_empty(),
+            errors: errors
+                .iter()
+                .map(|&(line, column, message)| quantd_sandbox::CodeProblem {
+                    line,
+                    column,
+                    message: message.into(),
+                })
+                .collect(),
+            entry_points: entries
+                .iter()
+                .map(|&(name, line)| quantd_sandbox::EntryPointInfo {
+                    name: name.into(),
+                    kind: "scanner".into(),
+                    params: [("n".to_string(), serde_json::json!(20))]
+                        .into_iter()
+                        .collect(),
+                    line,
+                })
+                .collect(),
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    fn diagnostics(source: &str, r: &ValidationReport) -> (String, Vec<quantd_expr::Diagnostic>) {
+        match python_params(source, r).unwrap_err() {
+            EngineError::Expression {
+                rendered,
+                diagnostics,
+                ..
+            } => (rendered, diagnostics),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn python_problems_become_diagnostics_with_line_and_column() {
+        let src = "import quantd as qd\nimport os\n\n@qd.scanner(params={})\ndef s(bars):\n    return bars.close > 0\n";
+        assert_eq!(
+            python_params(src, &report(&[], &[("s", 5)])).unwrap(),
+            ["n"]
+        );
+        let allowed = "import of 'os' is not allowed (allowed: numpy, pandas)";
+        let (rendered, d) = diagnostics(src, &report(&[(Some(2), Some(1), allowed)], &[("s", 5)]));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].message, "import of 'os' is not allowed");
+        assert_eq!(
+            d[0].help.as_deref(),
+            Some("the sandbox allows only these imports: numpy, pandas")
+        );
+        let loc = d[0].location.as_ref().unwrap();
+        assert_eq!((loc.line, loc.column), (2, 1));
+        assert_eq!(&src[loc.span.start..loc.span.end], "import");
+        assert!(rendered.contains("2 | import os"), "{rendered}");
+
+        // A syntax error at the end of the last line (Python may say the line after it).
+        let bad = "def (";
+        let (_, d) = diagnostics(
+            bad,
+            &report(&[(Some(2), Some(9), "syntax error: invalid syntax")], &[]),
+        );
+        let loc = d[0].location.as_ref().unwrap();
+        assert_eq!((loc.line, loc.column), (1, 6));
+        assert_eq!(loc.span.start, bad.len());
+        assert_eq!(
+            d.len(),
+            1,
+            "code that does not parse has no entry points to count: {d:?}"
+        );
+    }
+
+    #[test]
+    fn stored_python_code_defines_exactly_one_entry_point() {
+        let (_, d) = diagnostics("x = 1\n", &report(&[], &[]));
+        assert!(d[0].message.starts_with("no entry point"), "{d:?}");
+        assert!(d[0].location.is_none());
+        assert!(d[0].help.as_deref().unwrap().contains("@qd.scanner"));
+        let two = "import quantd as qd\n@qd.scanner()\ndef a(bars):\n    return bars.close > 0\n@qd.scanner()\ndef b(bars):\n    return bars.close > 1\n";
+        let (_, d) = diagnostics(two, &report(&[], &[("a", 3), ("b", 6)]));
+        assert_eq!(
+            d[0].message,
+            "2 entry points (a, b); stored code defines exactly one"
+        );
+        assert_eq!(d[0].location.as_ref().unwrap().line, 6);
     }
 }

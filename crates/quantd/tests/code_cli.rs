@@ -124,3 +124,106 @@ fn scans_run_stored_code_by_name_and_version() {
     assert_eq!(first["summary"]["signals"], inline["summary"]["signals"]);
     assert_ne!(first["summary"]["signals"], latest["summary"]["signals"]);
 }
+
+/// `quantd code add NAME --file F.py` with the reference Python.
+fn add_python(d: &std::path::Path, name: &str, code: &str) -> std::process::Output {
+    let file = d.join(format!("{name}.py"));
+    std::fs::write(&file, code).unwrap();
+    quantd(d)
+        .env("QUANTD_PYTHON", reference_python())
+        .args(["--json", "code", "add", name, "--file"])
+        .arg(&file)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn python_code_is_validated_in_the_sandbox_before_it_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scanner = "import quantd as qd\n\n@qd.scanner(params={\"n\": 20})\ndef up(bars, n):\n    return bars.close > bars.close.rolling(n).mean()\n";
+    let cases = [
+        ("syntax", "def (\n".to_string(), ["syntax error", "--> 1:5"]),
+        (
+            "imports_os",
+            format!("import os\n{scanner}"),
+            ["import of 'os' is not allowed", "--> 1:1"],
+        ),
+        (
+            "imports_ctypes",
+            scanner.replace(
+                "import quantd as qd\n",
+                "import quantd as qd\nfrom ctypes import CDLL\n",
+            ),
+            ["import of 'ctypes' is not allowed", "--> 2:1"],
+        ),
+        (
+            "no_entry",
+            "import quantd as qd\n\ndef up(bars):\n    return bars.close > 0\n".to_string(),
+            ["no entry point", "@qd.scanner(params="],
+        ),
+    ];
+    for (name, code, expect) in &cases {
+        let out = add_python(d, name, code);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} was stored");
+        for e in expect {
+            assert!(stderr.contains(e), "{name}: {e:?} not in:\n{stderr}");
+        }
+    }
+    assert_eq!(
+        json(d, &["code", "list"]),
+        serde_json::json!([]),
+        "nothing stored"
+    );
+
+    let out = add_python(d, "up", scanner);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let added: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(added["version"]["language"], "python");
+    assert_eq!(added["version"]["params"], serde_json::json!(["n"]));
+}
+
+#[test]
+fn python_code_is_refused_when_the_sandbox_cannot_validate_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("s.py");
+    std::fs::write(
+        &file,
+        "import quantd as qd\n@qd.scanner()\ndef s(bars):\n    return bars.close > 0\n",
+    )
+    .unwrap();
+    let out = quantd(d)
+        .env("QUANTD_PYTHON", d.join("no-such-python"))
+        .args(["code", "add", "s", "--file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "stored without validation");
+    assert!(
+        stderr.contains("Python code is validated in the sandbox, which could not run"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no-such-python"), "says why: {stderr}");
+    assert_eq!(json(d, &["code", "list"]), serde_json::json!([]));
+}
+
+#[test]
+fn names_that_could_shadow_ids_or_paths_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for name in ["..", ".", ".x", "deadbeef", "0123456789abcdef"] {
+        let out = run(d, &["code", "add", name, "--expr", "close > 1"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} was accepted");
+        assert!(stderr.contains("is not allowed"), "{name}: {stderr}");
+    }
+    assert_eq!(json(d, &["code", "list"]), serde_json::json!([]));
+    json(d, &["code", "add", "s-deadbeef", "--expr", "close > 1"]);
+}

@@ -3,9 +3,7 @@
 //! results are checked against the equivalent expression jobs.
 
 mod common;
-use common::*;
-use std::path::Path;
-use std::process::Output;
+use common::python::*;
 
 const SCANNER: &str = r#"import quantd as qd
 
@@ -27,64 +25,6 @@ def sma_cross(bars, fast, slow):
     down = (f < s) & (f.shift(1) > s.shift(1))
     return qd.Signals(entries=up, exits=down)
 "#;
-
-/// A data dir with a small synthetic pack, and the reference interpreter for Python.
-fn setup() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let python = reference_python().to_string_lossy().into_owned();
-    let args = [
-        "data",
-        "synth",
-        "--name",
-        "u",
-        "--tickers",
-        "10",
-        "--days",
-        "260",
-        "--seed",
-        "7",
-    ];
-    let out = py(dir.path(), &python, &args, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (dir, python)
-}
-
-/// Runs quantd with `QUANTD_PYTHON` and extra environment variables.
-fn py(d: &Path, python: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = quantd(d);
-    c.env("QUANTD_PYTHON", python)
-        .env_remove("QUANTD_SHARD_BARS");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.args(args).output().expect("run quantd")
-}
-
-fn py_ok(d: &Path, python: &str, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = py(d, python, args, env);
-    assert!(
-        out.status.success(),
-        "quantd {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn py_json(d: &Path, python: &str, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    serde_json::from_str(&py_ok(d, python, &all, &[])).expect("JSON on stdout")
-}
-
-fn write(d: &Path, name: &str, text: &str) -> String {
-    let p = d.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
 
 /// CSV rows split into (ticker, date) and the remaining cells.
 fn rows(csv: &str) -> Vec<(String, String, Vec<f64>)> {
@@ -438,9 +378,7 @@ fn unsafe_no_sandbox_runs_python_and_warns_on_every_job() {
 #[test]
 fn a_bot_script_runs_through_the_http_api() {
     let (dir, python) = setup();
-    let mut command = quantd(dir.path());
-    command.env("QUANTD_PYTHON", &python);
-    let (_server, addr) = serve(command, &["--no-auth"]);
+    let (_server, addr) = serve_python(dir.path(), &python);
 
     let script = "import sys\nimport quantd as qd\nprint('args', sys.argv[1:])\nqd.result(total_return=3.5, trades=4)\n";
     let (status, body) = http(
@@ -488,4 +426,49 @@ fn a_bot_script_runs_through_the_http_api() {
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("needs `script`"), "{body}");
+}
+
+#[test]
+fn python_code_is_validated_through_the_http_api() {
+    let (dir, python) = setup();
+    let (_server, addr) = serve_python(dir.path(), &python);
+    let body = |code: &str| serde_json::json!({ "python": code });
+
+    // H24: `def (` and forbidden imports answered `valid: true` and were stored.
+    let (status, text) = http(&addr, "POST", "/v1/validate", Some(&body("def (\n")));
+    assert_eq!(status, 422, "{text}");
+    let problem: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(problem["errors"][0]["line"], 1, "{problem}");
+    assert_eq!(problem["errors"][0]["column"], 5, "{problem}");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("syntax error"),
+        "{problem}"
+    );
+    let imports = format!("import os\nimport ctypes\n{SCANNER}");
+    let (status, text) = http(&addr, "POST", "/v1/code/bad", Some(&body(&imports)));
+    assert_eq!(status, 422, "{text}");
+    let problem: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let errors = problem["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{problem}");
+    assert_eq!(errors[1]["line"], 2, "{problem}");
+    assert_eq!(errors[1]["message"], "import of 'ctypes' is not allowed");
+    assert!(
+        errors[1]["help"].as_str().unwrap().contains("numpy"),
+        "{problem}"
+    );
+    let (_, list) = http(&addr, "GET", "/v1/code", None);
+    assert!(!list.contains("\"bad\""), "nothing stored: {list}");
+
+    let (status, text) = http(&addr, "POST", "/v1/validate", Some(&body(SCANNER)));
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["params"], serde_json::json!(["n"]), "{v}");
+
+    // H10: `%2e%2e` stored a code named `..`.
+    let expr = serde_json::json!({ "expr": "close > 1" });
+    let (status, text) = http(&addr, "POST", "/v1/code/%2e%2e", Some(&expr));
+    assert_eq!(status, 422, "{text}");
 }

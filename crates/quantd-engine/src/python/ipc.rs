@@ -1,14 +1,34 @@
 //! Arrow IPC between the engine and the harness: a batch of tickers' bars in (`ticker`, `date`,
 //! then every value column of the pack, each ticker's rows contiguous), result rows out.
+//!
+//! A result file is untrusted: the job's code can rewrite `/out/result.arrow` after the harness
+//! wrote it. [`read_result`] believes nothing it has not checked against the [`BatchInput`] the
+//! job was given, before any row reaches a scan, a test or the backtester:
+//!
+//! - columns: one `ticker` (utf8) and one `date` (date32); `signal`, `entries`, `exits` are bool;
+//!   every other column is a float64 indicator; names are unique, non-empty, at most
+//!   [`PythonOptions::max_column_name_chars`] characters, without control or bidi characters;
+//!   at most [`PythonOptions::max_indicator_columns`] indicators;
+//! - rows: no more than the batch's bars; every row's ticker is one of the batch's tickers and
+//!   its date one of **that ticker's** input bar dates, in the input's order (ticker by ticker,
+//!   dates ascending, as the harness writes them), each (ticker, date) once. So a row count per
+//!   ticker never exceeds its bars and every date is a real bar's date: nothing downstream ever
+//!   converts a date the job made up.
+//!
+//! A violation fails the shard with class `execution` (the user's code produced it: not
+//! retried) and a message naming the row, column or limit. Checking costs O(columns + rows).
 
+use super::PythonOptions;
+use super::options::{forbidden_in_name, shown};
 use crate::exec::jobs::ShardFailure;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type};
-use arrow_array::{ArrayRef, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use quantd_core::ErrorClass;
 use quantd_data::PackReader;
 use quantd_data::bars::Day;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -16,27 +36,86 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ShardFailure {
     ShardFailure::Error(ErrorClass::Internal, format!("{what}: {e}"))
 }
 
+/// The bars a batch job was given, to check its result against: each ticker's name and the
+/// dates of its input bars (ascending and unique, as a pack holds them), in batch order.
+#[derive(Debug, Clone)]
+pub struct BatchInput {
+    names: Vec<String>,
+    /// Ticker `i`'s dates are `dates[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<usize>,
+    dates: Date32Array,
+}
+
+impl BatchInput {
+    /// The input of a batch of `tickers`: name and input bar dates (ascending, unique), in batch
+    /// order.
+    pub fn new(tickers: Vec<(String, Vec<Day>)>) -> BatchInput {
+        let mut names = Vec::with_capacity(tickers.len());
+        let mut offsets = vec![0];
+        let mut dates = Vec::new();
+        for (name, d) in tickers {
+            names.push(name);
+            dates.extend_from_slice(&d);
+            offsets.push(dates.len());
+        }
+        BatchInput {
+            names,
+            offsets,
+            dates: Date32Array::from(dates),
+        }
+    }
+
+    /// Tickers in the batch.
+    pub fn tickers(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Bars in the batch.
+    pub fn bars(&self) -> usize {
+        self.dates.len()
+    }
+
+    /// The name of the batch's ticker number `slot`.
+    pub fn name(&self, slot: usize) -> &str {
+        &self.names[slot]
+    }
+
+    /// The input bar dates of the batch's ticker number `slot`.
+    pub fn dates(&self, slot: usize) -> &[Day] {
+        &self.dates.values()[self.offsets[slot]..self.offsets[slot + 1]]
+    }
+}
+
 /// Writes the bars of `tickers` (pack position and the row range to include) as one Arrow IPC
-/// file. Returns the file's bytes and the number of bars.
+/// file. Returns the file's bytes and what it holds, to check the job's result against.
 pub fn bars_ipc(
     reader: &PackReader,
     tickers: &[(usize, Range<usize>)],
-) -> Result<(Vec<u8>, u64), ShardFailure> {
+) -> Result<(Vec<u8>, BatchInput), ShardFailure> {
     let columns = &reader.manifest().columns;
     let names: Vec<&str> = columns.iter().map(String::as_str).collect();
     let projection = reader.projection(&names)?;
     let mut ticker_col: Vec<&str> = Vec::new();
+    let mut batch_names = Vec::with_capacity(tickers.len());
+    let mut offsets = vec![0];
     let mut dates: Vec<Day> = Vec::new();
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); columns.len()];
     for (t, range) in tickers {
         let data = reader.read(*t, &projection)?;
         let name = reader.manifest().tickers[*t].ticker.as_str();
         ticker_col.extend(std::iter::repeat_n(name, range.len()));
+        batch_names.push(name.to_string());
         dates.extend_from_slice(&data.dates()[range.clone()]);
+        offsets.push(dates.len());
         for (k, v) in values.iter_mut().enumerate() {
             v.extend_from_slice(&data.column(k)[range.clone()]);
         }
     }
+    let input = BatchInput {
+        names: batch_names,
+        offsets,
+        dates: Date32Array::from(dates),
+    };
     let mut fields = vec![
         Field::new("ticker", DataType::Utf8, false),
         Field::new("date", DataType::Date32, false),
@@ -48,7 +127,7 @@ pub fn bars_ipc(
     );
     let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(ticker_col)),
-        Arc::new(Date32Array::from(dates)),
+        Arc::new(input.dates.clone()),
     ];
     arrays.extend(
         values
@@ -58,7 +137,6 @@ pub fn bars_ipc(
     let schema = Arc::new(Schema::new(fields));
     let batch =
         RecordBatch::try_new(schema.clone(), arrays).map_err(|e| internal("bars batch", e))?;
-    let bars = batch.num_rows() as u64;
     let mut out = Vec::new();
     {
         let mut w = arrow_ipc::writer::FileWriter::try_new(&mut out, &schema)
@@ -66,15 +144,17 @@ pub fn bars_ipc(
         w.write(&batch).map_err(|e| internal("bars IPC", e))?;
         w.finish().map_err(|e| internal("bars IPC", e))?;
     }
-    Ok((out, bars))
+    Ok((out, input))
 }
 
-/// The result rows of a batch job, columnar.
+/// The checked result rows of a batch job, columnar, in the input's order.
 #[derive(Debug, Default)]
 pub struct ResultRows {
-    /// Ticker of each row.
-    pub ticker: Vec<String>,
-    /// Date of each row.
+    /// Each row's ticker: its number in the batch ([`BatchInput::name`]).
+    pub ticker: Vec<u32>,
+    /// Each row's bar: its index among its ticker's input bars ([`BatchInput::dates`]).
+    pub bar: Vec<u32>,
+    /// Each row's date (that bar's date).
     pub date: Vec<Day>,
     /// Boolean columns by name (`signal`, `entries`, `exits`).
     pub flags: Vec<(String, Vec<bool>)>,
@@ -90,61 +170,303 @@ impl ResultRows {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_slice())
     }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.ticker.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ticker.is_empty()
+    }
 }
 
-fn bad_result(e: impl std::fmt::Display) -> ShardFailure {
-    ShardFailure::Error(
-        ErrorClass::Execution,
-        format!("the Python job's result is not what the harness writes: {e}"),
-    )
+/// The boolean columns the harness writes.
+const FLAG_COLUMNS: [&str; 3] = ["signal", "entries", "exits"];
+
+/// A result file that is not what the harness writes: what is wrong, where (row, column) and,
+/// for a limit, its name. As a shard failure its class is `execution`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the Python job's result is not what the harness writes: {0}")]
+pub struct BadResult(pub String);
+
+impl From<BadResult> for ShardFailure {
+    fn from(e: BadResult) -> Self {
+        ShardFailure::Error(ErrorClass::Execution, e.to_string())
+    }
 }
 
-/// Reads a harness result file (`ticker`, `date`, boolean and float columns).
-pub fn read_result(bytes: Vec<u8>) -> Result<ResultRows, ShardFailure> {
+fn bad_result(e: impl std::fmt::Display) -> BadResult {
+    BadResult(e.to_string())
+}
+
+/// Reads a harness result file and checks it against the batch's `input` (see the module docs).
+pub fn read_result(
+    bytes: Vec<u8>,
+    input: &BatchInput,
+    limits: &PythonOptions,
+) -> Result<ResultRows, BadResult> {
+    // The bytes may be crafted by user code: should the Arrow decoder itself panic on them, that
+    // is a bad result of this job, not a reason to unwind through the worker.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_checked(bytes, input, limits)
+    }))
+    .unwrap_or_else(|_| Err(bad_result("its Arrow data could not be decoded")))
+}
+
+fn read_checked(
+    bytes: Vec<u8>,
+    input: &BatchInput,
+    limits: &PythonOptions,
+) -> Result<ResultRows, BadResult> {
     let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
         .map_err(bad_result)?;
-    let schema = reader.schema();
-    let mut rows = ResultRows::default();
-    for field in schema.fields().iter().skip(2) {
-        match field.data_type() {
-            DataType::Boolean => rows.flags.push((field.name().clone(), Vec::new())),
-            _ => rows.numbers.push((field.name().clone(), Vec::new())),
-        }
-    }
+    let layout = Layout::of(&reader.schema(), limits)?;
+    let mut rows = ResultRows {
+        flags: layout
+            .flags
+            .iter()
+            .map(|(n, _)| (n.clone(), vec![]))
+            .collect(),
+        numbers: layout
+            .numbers
+            .iter()
+            .map(|(n, _)| (n.clone(), vec![]))
+            .collect(),
+        ..ResultRows::default()
+    };
+    let mut places = Places::new(input);
     for batch in reader {
         let batch = batch.map_err(bad_result)?;
-        let col = |name: &str| {
-            batch
-                .column_by_name(name)
-                .ok_or_else(|| bad_result(format!("no `{name}` column")))
-        };
-        let tickers = arrow_cast::cast(col("ticker")?, &DataType::Utf8).map_err(bad_result)?;
-        rows.ticker.extend(
-            tickers
-                .as_string::<i32>()
-                .iter()
-                .map(|t| t.unwrap_or_default().to_string()),
-        );
-        let dates = arrow_cast::cast(col("date")?, &DataType::Date32).map_err(bad_result)?;
-        rows.date.extend(
-            dates
-                .as_primitive::<Date32Type>()
-                .iter()
-                .map(|d| d.unwrap_or(0)),
-        );
-        for (name, v) in rows.flags.iter_mut() {
-            let a = arrow_cast::cast(col(name)?, &DataType::Boolean).map_err(bad_result)?;
-            let a: &BooleanArray = a.as_boolean();
-            v.extend(a.iter().map(|b| b.unwrap_or(false)));
+        let total = rows.len().saturating_add(batch.num_rows());
+        if total > input.bars() {
+            return Err(bad_result(format!(
+                "it has more rows ({total} so far) than the {} bars the job was given; a result has at most one row per input bar",
+                input.bars()
+            )));
         }
-        for (name, v) in rows.numbers.iter_mut() {
-            let a = arrow_cast::cast(col(name)?, &DataType::Float64).map_err(bad_result)?;
-            v.extend(
-                a.as_primitive::<Float64Type>()
-                    .iter()
-                    .map(|x| x.unwrap_or(f64::NAN)),
-            );
-        }
+        read_batch(&batch, &layout, &mut places, &mut rows)?;
     }
     Ok(rows)
+}
+
+/// Where each column of a result file is, once its schema is checked.
+struct Layout {
+    ticker: usize,
+    date: usize,
+    flags: Vec<(String, usize)>,
+    numbers: Vec<(String, usize)>,
+}
+
+impl Layout {
+    fn of(schema: &Schema, limits: &PythonOptions) -> Result<Layout, BadResult> {
+        let fields = schema.fields();
+        let most = 2 + FLAG_COLUMNS.len() + limits.max_indicator_columns;
+        if fields.len() > most {
+            return Err(too_many_indicators(fields.len(), limits));
+        }
+        let (mut ticker, mut date) = (None, None);
+        let (mut flags, mut numbers) = (Vec::new(), Vec::new());
+        let mut seen = HashSet::new();
+        for (i, field) in fields.iter().enumerate() {
+            let name = field.name().as_str();
+            check_column_name(name, limits)?;
+            if !seen.insert(name) {
+                return Err(bad_result(format!(
+                    "column `{}` appears twice; each column once",
+                    shown(name, 64)
+                )));
+            }
+            match (name, field.data_type()) {
+                ("ticker", DataType::Utf8) => ticker = Some(i),
+                ("date", DataType::Date32) => date = Some(i),
+                ("ticker", t) => return Err(wrong_type(name, t, "utf8 (the ticker's name)")),
+                ("date", t) => return Err(wrong_type(name, t, "date32 (the bar's day)")),
+                (_, DataType::Boolean) if FLAG_COLUMNS.contains(&name) => {
+                    flags.push((name.to_string(), i));
+                }
+                (_, t) if FLAG_COLUMNS.contains(&name) => return Err(wrong_type(name, t, "bool")),
+                (_, DataType::Float64) => numbers.push((name.to_string(), i)),
+                (_, t) => {
+                    return Err(wrong_type(
+                        name,
+                        t,
+                        "float64 (indicator columns are numbers)",
+                    ));
+                }
+            }
+        }
+        if numbers.len() > limits.max_indicator_columns {
+            return Err(too_many_indicators(numbers.len(), limits));
+        }
+        let missing = |what: &str| bad_result(format!("it has no `{what}` column"));
+        Ok(Layout {
+            ticker: ticker.ok_or_else(|| missing("ticker"))?,
+            date: date.ok_or_else(|| missing("date"))?,
+            flags,
+            numbers,
+        })
+    }
+}
+
+fn wrong_type(name: &str, have: &DataType, want: &str) -> BadResult {
+    bad_result(format!(
+        "column `{}` is {have}; it must be {want}",
+        shown(name, 64)
+    ))
+}
+
+fn too_many_indicators(columns: usize, limits: &PythonOptions) -> BadResult {
+    bad_result(format!(
+        "it has {columns} columns; a result may have at most {} indicator columns besides `ticker`, `date` and `signal` (limit `max_indicator_columns` of the engine's Python options): return fewer columns",
+        limits.max_indicator_columns
+    ))
+}
+
+fn check_column_name(name: &str, limits: &PythonOptions) -> Result<(), BadResult> {
+    let chars = name.chars().count();
+    let why = if chars == 0 {
+        "is empty".to_string()
+    } else if chars > limits.max_column_name_chars {
+        format!(
+            "is {chars} characters long; names have at most {} (limit `max_column_name_chars` of the engine's Python options)",
+            limits.max_column_name_chars
+        )
+    } else if name.chars().any(forbidden_in_name) {
+        "contains control or bidirectional-override characters".to_string()
+    } else {
+        return Ok(());
+    };
+    Err(bad_result(format!(
+        "the name of column `{}` {why}; rename the column",
+        shown(name, 64)
+    )))
+}
+
+/// Reads one record batch's rows into `rows`, checking each row's place.
+fn read_batch(
+    batch: &RecordBatch,
+    layout: &Layout,
+    places: &mut Places<'_>,
+    rows: &mut ResultRows,
+) -> Result<(), BadResult> {
+    let typed = || bad_result("a record batch does not match the file's schema");
+    let tickers = batch
+        .column(layout.ticker)
+        .as_string_opt::<i32>()
+        .ok_or_else(typed)?;
+    let dates = batch
+        .column(layout.date)
+        .as_primitive_opt::<Date32Type>()
+        .ok_or_else(typed)?;
+    for i in 0..batch.num_rows() {
+        let row = rows.len() + 1;
+        if tickers.is_null(i) || dates.is_null(i) {
+            return Err(bad_result(format!(
+                "row {row} has no {}",
+                if tickers.is_null(i) { "ticker" } else { "date" }
+            )));
+        }
+        let (slot, bar) = places.place(row, tickers.value(i), dates.value(i))?;
+        rows.ticker.push(slot);
+        rows.bar.push(bar);
+        rows.date.push(dates.value(i));
+    }
+    for ((_, column), (_, out)) in layout.flags.iter().zip(rows.flags.iter_mut()) {
+        let a = batch.column(*column).as_boolean_opt().ok_or_else(typed)?;
+        out.extend((0..a.len()).map(|i| a.is_valid(i) && a.value(i)));
+    }
+    for ((_, column), (_, out)) in layout.numbers.iter().zip(rows.numbers.iter_mut()) {
+        let a = batch
+            .column(*column)
+            .as_primitive_opt::<Float64Type>()
+            .ok_or_else(typed)?;
+        out.extend((0..a.len()).map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN }));
+    }
+    Ok(())
+}
+
+/// Finds each result row's input bar, walking the input in order.
+struct Places<'a> {
+    input: &'a BatchInput,
+    by_name: HashMap<&'a str, usize>,
+    /// The ticker of the previous row.
+    slot: usize,
+    /// The first bar of `slot` the next row may be on.
+    next: usize,
+}
+
+impl<'a> Places<'a> {
+    fn new(input: &'a BatchInput) -> Self {
+        Places {
+            input,
+            by_name: input
+                .names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_str(), i))
+                .collect(),
+            slot: 0,
+            next: 0,
+        }
+    }
+
+    /// The (ticker number, bar index) of row `row`, or why it has no place.
+    fn place(&mut self, row: usize, ticker: &str, date: Day) -> Result<(u32, u32), BadResult> {
+        let input = self.input;
+        let slot = if input.names.get(self.slot).is_some_and(|n| n == ticker) {
+            self.slot
+        } else {
+            *self.by_name.get(ticker).ok_or_else(|| {
+                bad_result(format!(
+                    "row {row} names ticker `{}`, which is not one of the {} tickers the job was given",
+                    shown(ticker, 64),
+                    input.tickers()
+                ))
+            })?
+        };
+        let name = shown(ticker, 64);
+        if slot < self.slot {
+            return Err(bad_result(format!(
+                "row {row} ({name}) comes after rows of `{}`; rows must follow the input's order (ticker by ticker, dates ascending)",
+                shown(input.name(self.slot), 64)
+            )));
+        }
+        if slot > self.slot {
+            self.slot = slot;
+            self.next = 0;
+        }
+        let dates = input.dates(slot);
+        let Ok(bar) = dates.binary_search(&date) else {
+            let span = match (dates.first(), dates.last()) {
+                (Some(&a), Some(&b)) => format!("its bars run from {} to {}", day(a), day(b)),
+                _ => "it has no bars".to_string(),
+            };
+            return Err(bad_result(format!(
+                "row {row} puts {name} on {}, which is not one of its input bars ({span}); every row must be one of its ticker's bars",
+                day(date)
+            )));
+        };
+        if bar < self.next {
+            let what = if bar + 1 == self.next {
+                "a second row for"
+            } else {
+                "out of date order:"
+            };
+            return Err(bad_result(format!(
+                "row {row} is {what} {name} on {}; each (ticker, date) appears once, in the input's order",
+                day(date)
+            )));
+        }
+        self.next = bar + 1;
+        Ok((slot as u32, bar as u32))
+    }
+}
+
+/// A day as a date when it is one, else as its number: never a panicking conversion.
+fn day(d: Day) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::try_days(d.into())?))
+        .map_or_else(|| format!("day {d} (not a date)"), |date| date.to_string())
 }

@@ -1,9 +1,11 @@
 //! Python scanners and strategies as shard jobs: each shard writes its tickers' bars as one Arrow
 //! IPC file, runs the entry point over them in one sandbox job (`python -m quantd.harness
 //! --batch`) and turns the result rows into what the expression jobs store, so storage, result
-//! formats, summaries, A+ reports and backtest statistics are the same.
+//! formats, summaries, A+ reports and backtest statistics are the same. Result rows are
+//! checked against the shard's bars first ([`read_result`]): each row is one of its ticker's
+//! input bars, so the jobs index bars by the row's place instead of looking dates up.
 
-use super::ipc::{ResultRows, bars_ipc, read_result};
+use super::ipc::{BatchInput, ResultRows, bars_ipc, read_result};
 use super::{MAX_RESULT_BYTES, Python, params_json, shard_limits};
 use crate::error::Result;
 use crate::exec::jobs::{
@@ -17,7 +19,6 @@ use quantd_data::bars::{Day, day_from_date};
 use quantd_data::{PackReader, TickerBars};
 use quantd_sandbox::{Bars, EntryCall};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -33,6 +34,7 @@ const TEST_SHARD_TICKERS: usize = 50;
 const BACKTEST_SHARD_TICKERS: usize = 50;
 
 /// Runs the entry point over the bars of `tickers` (with their row ranges) in one sandbox job.
+/// Returns the checked rows (their tickers numbered in the order of `tickers`) and the bars.
 fn run_batch(
     py: &Python,
     source: &str,
@@ -41,16 +43,19 @@ fn run_batch(
     tickers: &[(usize, std::ops::Range<usize>)],
     cancel: &AtomicBool,
 ) -> std::result::Result<(ResultRows, u64), ShardFailure> {
-    let (ipc, bars) = bars_ipc(reader, tickers)?;
-    Ok((run_entry(py, source, params, ipc, cancel)?, bars))
+    let (ipc, input) = bars_ipc(reader, tickers)?;
+    let rows = run_entry(py, source, params, ipc, &input, cancel)?;
+    Ok((rows, input.bars() as u64))
 }
 
-/// Runs the entry point over bars already written as Arrow IPC, in one sandbox job.
+/// Runs the entry point over bars already written as Arrow IPC, in one sandbox job, and checks
+/// its result against them (`input`).
 pub(super) fn run_entry(
     py: &Python,
     source: &str,
     params: &Value,
     ipc: Vec<u8>,
+    input: &BatchInput,
     cancel: &AtomicBool,
 ) -> std::result::Result<ResultRows, ShardFailure> {
     let call = EntryCall {
@@ -65,8 +70,14 @@ pub(super) fn run_entry(
     let bytes = outcome
         .result_ipc(MAX_RESULT_BYTES)
         .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?
-        .ok_or_else(|| ShardFailure::Error(ErrorClass::Internal, "no result file".into()))?;
-    read_result(bytes)
+        .ok_or_else(|| {
+            ShardFailure::Error(
+                ErrorClass::Execution,
+                "the Python job wrote no result file (did the code remove /out/result.arrow?)"
+                    .into(),
+            )
+        })?;
+    Ok(read_result(bytes, input, py.options())?)
 }
 
 pub(super) fn wrong_kind(
@@ -166,21 +177,13 @@ impl Job for PyScanJob {
             indicators: rows.numbers.iter().map(|(n, _)| n.clone()).collect(),
             ..Signals::default()
         };
-        for i in 0..rows.date.len() {
+        for i in 0..rows.len() {
             let d = rows.date[i];
             if !signal[i] || self.from.is_some_and(|f| d < f) || self.to.is_some_and(|t| d > t) {
                 continue;
             }
-            let t = self.reader.ticker_index(&rows.ticker[i]).ok_or_else(|| {
-                ShardFailure::Error(
-                    ErrorClass::Execution,
-                    format!(
-                        "the Python result names an unknown ticker `{}`",
-                        rows.ticker[i]
-                    ),
-                )
-            })?;
-            out.ticker.push(t as u32);
+            // Checked: the row's ticker is one of the batch's, numbered in `tickers`' order.
+            out.ticker.push(tickers[rows.ticker[i] as usize] as u32);
             out.date.push(d);
             out.values.extend(rows.numbers.iter().map(|(_, v)| v[i]));
         }
@@ -257,27 +260,22 @@ impl Job for PyTestJob {
         let signal = rows
             .flag("signal")
             .ok_or_else(|| wrong_kind(&rows, "signal", "strategy", "backtest"))?;
-        let mut hits: HashMap<&str, Vec<Day>> = HashMap::new();
-        for ((&hit, ticker), &date) in signal.iter().zip(&rows.ticker).zip(&rows.date) {
-            if hit {
-                hits.entry(ticker.as_str()).or_default().push(date);
-            }
+        // Each row's bar indexes its ticker's whole history (the job got every bar).
+        let mut hits: Vec<Vec<usize>> = vec![Vec::new(); tickers.len()];
+        for i in (0..rows.len()).filter(|&i| signal[i]) {
+            hits[rows.ticker[i] as usize].push(rows.bar[i] as usize);
         }
         let by_ticker = crate::atest::by_ticker(&self.examples);
         let projection = self.reader.projection(&[])?;
         let mut reports = Vec::new();
-        for t in tickers {
+        for (slot, t) in tickers.into_iter().enumerate() {
             let name = &self.reader.manifest().tickers[t].ticker;
             let data = self.reader.read(t, &projection)?;
             let dates = data.dates();
             let mut mask = vec![false; dates.len()];
-            for d in hits
-                .get(name.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
-                if let Ok(i) = dates.binary_search(d) {
-                    mask[i] = true;
+            for &k in &hits[slot] {
+                if let Some(m) = mask.get_mut(k) {
+                    *m = true;
                 }
             }
             let examples = by_ticker.get(name).map(Vec::as_slice).unwrap_or_default();
@@ -379,12 +377,12 @@ impl Job for PyBacktestJob {
             &windows,
             cancel,
         )?;
-        let signals = StrategySignals::new(&rows)?;
+        let signals = StrategySignals::new(&rows, tickers.len())?;
         let mut results: Vec<TickerBacktest> = Vec::with_capacity(tickers.len());
         let mut buffers = quantd_backtest::SignalBuffers::default();
-        for (t, data, window) in data {
+        for (slot, (t, data, window)) in data.into_iter().enumerate() {
             let name = self.reader.manifest().tickers[t].ticker.clone();
-            signals.fill(&name, &data.dates()[window.clone()], &mut buffers);
+            signals.fill(slot, window.len(), &mut buffers);
             results.push(trade(
                 name,
                 &data,
@@ -404,49 +402,54 @@ impl Job for PyBacktestJob {
     }
 }
 
-/// A strategy's result rows, by ticker.
+/// A strategy's checked result rows, by ticker.
 pub(super) struct StrategySignals<'a> {
     rows: &'a ResultRows,
     entries: &'a [bool],
     exits: &'a [bool],
-    by_ticker: HashMap<&'a str, Vec<usize>>,
+    /// The rows of the batch's ticker `i` are `starts[i]..starts[i + 1]`.
+    starts: Vec<usize>,
 }
 
 impl<'a> StrategySignals<'a> {
-    /// Indexes the rows; fails when they are not a strategy's (`entries`, `exits`).
-    pub(super) fn new(rows: &'a ResultRows) -> std::result::Result<Self, ShardFailure> {
+    /// Indexes the rows of a batch of `tickers` tickers; fails when they are not a strategy's
+    /// (`entries`, `exits`).
+    pub(super) fn new(
+        rows: &'a ResultRows,
+        tickers: usize,
+    ) -> std::result::Result<Self, ShardFailure> {
         let (Some(entries), Some(exits)) = (rows.flag("entries"), rows.flag("exits")) else {
             return Err(wrong_kind(rows, "entries`, `exits", "scanner", "scan"));
         };
-        let mut by_ticker: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, t) in rows.ticker.iter().enumerate() {
-            by_ticker.entry(t.as_str()).or_default().push(i);
-        }
+        // Checked rows come ticker by ticker, in batch order.
+        let starts = (0..=tickers as u32)
+            .map(|slot| rows.ticker.partition_point(|&t| t < slot))
+            .collect();
         Ok(StrategySignals {
             rows,
             entries,
             exits,
-            by_ticker,
+            starts,
         })
     }
 
-    /// Fills long entries and exits of `ticker` over the traded `dates` (no shorts, no warm-up).
+    /// Fills long entries and exits of the batch's ticker `slot` over its `bars` traded bars (no
+    /// shorts, no warm-up).
     pub(super) fn fill(
         &self,
-        ticker: &str,
-        dates: &[Day],
+        slot: usize,
+        bars: usize,
         buffers: &mut quantd_backtest::SignalBuffers,
     ) {
-        buffers.reset(dates.len());
+        buffers.reset(bars);
         buffers.short_entry.clear();
         buffers.short_exit.clear();
-        let rows = self
-            .by_ticker
-            .get(ticker)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        for &i in rows {
-            if let Ok(k) = dates.binary_search(&self.rows.date[i]) {
+        let (Some(&from), Some(&to)) = (self.starts.get(slot), self.starts.get(slot + 1)) else {
+            return;
+        };
+        for i in from..to {
+            let k = self.rows.bar[i] as usize;
+            if k < bars {
                 buffers.long_entry[k] |= self.entries[i];
                 buffers.long_exit[k] |= self.exits[i];
             }

@@ -1,36 +1,54 @@
 //! Python code in executions: scanners (`scan`, `test`), strategies (`backtest`, `sweep`) and
 //! whole bot scripts (`run`) run in the sandbox (`quantd-sandbox`), in children of one warm
-//! zygote per engine (one job per shard; a sweep shard runs one job per parameter set).
+//! zygote per runner (one job per shard; a sweep shard runs one job per parameter set).
 //!
 //! [`Python`] owns that zygote: the runtime is made ready ([`quantd_sandbox::Runtime::ensure`])
-//! and the zygote started on the first Python shard, then shared by every worker thread. Bars go
+//! and the zygote started on the first Python job, then shared by every worker thread. Bars go
 //! in and results come out as Arrow IPC ([`ipc`]); a job that did not end `ok` becomes a shard
 //! failure of its verdict's error class, with the Python traceback as the message (timeouts and
-//! limits are not retried by the default retry policy). With `unsafe_no_sandbox` jobs run without
-//! namespaces; every job logs a warning. If the kernel refuses namespaces, Python shards fail
-//! with the sandbox's explanation of how to fix it.
+//! limits are not retried by the default retry policy). A sandbox that cannot start (no runtime,
+//! a zygote that dies while importing) is the server's problem: class `internal`, retried. If the
+//! kernel refuses namespaces, Python shards fail (class `policy`) with the sandbox's explanation
+//! of how to fix it. With `unsafe_no_sandbox` jobs run without namespaces; every job logs a
+//! warning.
+//!
+//! Everything a job hands back is untrusted, since user code can rewrite its outputs: result
+//! files are checked against the bars the job was given ([`read_result`]), a `run`'s metrics and
+//! logs are bounded ([`metrics`]); the limits are [`PythonOptions`].
+//!
+//! Stored scanners and strategies are validated in the sandbox too ([`Python::check_code`]).
+//! Code validation has only the store at hand (`code::add`), so every runner registers itself
+//! while it lives and validation uses the newest one of the process ([`Python::newest`]): the
+//! engine's, or the one the CLI opens for `quantd code add`.
 //!
 //! This module never runs user code in the engine's process.
 
 pub mod bot;
-mod ipc;
+pub mod ipc;
 mod jobs;
+pub mod metrics;
+mod options;
 mod sweep;
 
-pub use bot::{RUN_PACK_ENV, RunJob, RunMetrics, parse_metrics};
+pub use bot::{RUN_PACK_ENV, RunJob};
+pub use ipc::{BadResult, BatchInput, ResultRows, read_result};
 pub use jobs::{PyBacktestJob, PyScanJob, PyTestJob};
+pub use metrics::{RunMetrics, parse_metrics};
+pub use options::PythonOptions;
+pub(crate) use options::shown;
 pub use sweep::PySweepJob;
 
+use crate::error::EngineError;
 use crate::exec::jobs::ShardFailure;
 use quantd_core::ErrorClass;
 use quantd_sandbox::{
-    CancelToken, Isolation, Job, Limits, Outcome, Runtime, RuntimeStep, ShimCommand, Verdict,
-    Zygote,
+    CancelToken, Isolation, Job, Limits, Outcome, Runtime, RuntimeStep, ShimCommand,
+    ValidationReport, Verdict, Zygote,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 /// Largest result file a Python job may hand back.
@@ -38,55 +56,102 @@ pub const MAX_RESULT_BYTES: u64 = 512 << 20;
 /// Wall-clock (and CPU) limit of one scanner, test or strategy shard.
 pub const SHARD_TIME_LIMIT: Duration = Duration::from_secs(600);
 
-/// The engine's Python runner: one lazily started zygote. See the module docs.
+/// The engine's Python runner: one lazily started zygote. Cheap to clone (clones share the
+/// zygote). See the module docs.
+#[derive(Clone)]
 pub struct Python {
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one runner share.
+struct Shared {
     data_dir: PathBuf,
     unsafe_no_sandbox: bool,
+    options: PythonOptions,
     zygote: Mutex<Option<Arc<Zygote>>>,
 }
+
+/// The runners alive in this process, oldest first (see [`Python::newest`]).
+static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 impl std::fmt::Debug for Python {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Python")
-            .field("data_dir", &self.data_dir)
-            .field("unsafe_no_sandbox", &self.unsafe_no_sandbox)
+            .field("data_dir", &self.shared.data_dir)
+            .field("unsafe_no_sandbox", &self.shared.unsafe_no_sandbox)
+            .field("options", &self.shared.options)
             .finish_non_exhaustive()
     }
 }
 
 impl Python {
-    /// A runner for the data directory `data_dir` (the managed runtime lives under it). Starts
-    /// nothing yet.
+    /// A runner for the data directory `data_dir` (the managed runtime lives under it), with the
+    /// default [`PythonOptions`]. Starts nothing yet.
     pub fn new(data_dir: &Path, unsafe_no_sandbox: bool) -> Python {
-        Python {
+        Python::with_options(data_dir, unsafe_no_sandbox, PythonOptions::default())
+    }
+
+    /// [`Python::new`] with explicit limits. The runner is registered for code validation
+    /// ([`Python::newest`]) until its last clone is dropped.
+    pub fn with_options(
+        data_dir: &Path,
+        unsafe_no_sandbox: bool,
+        options: PythonOptions,
+    ) -> Python {
+        let shared = Arc::new(Shared {
             data_dir: data_dir.to_path_buf(),
             unsafe_no_sandbox,
+            options,
             zygote: Mutex::new(None),
-        }
+        });
+        let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&shared));
+        Python { shared }
+    }
+
+    /// The newest runner alive in this process: what validates stored Python code, which has no
+    /// engine at hand. `None` when no engine (or CLI runner) is open.
+    pub fn newest() -> Option<Python> {
+        let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        live.iter()
+            .rev()
+            .find_map(Weak::upgrade)
+            .map(|shared| Python { shared })
     }
 
     /// Whether jobs run without the sandbox.
     pub fn unsafe_no_sandbox(&self) -> bool {
-        self.unsafe_no_sandbox
+        self.shared.unsafe_no_sandbox
+    }
+
+    /// The limits on what jobs hand back.
+    pub fn options(&self) -> &PythonOptions {
+        &self.shared.options
     }
 
     /// The zygote, starting the runtime and the zygote on first use.
     fn zygote(&self) -> Result<Arc<Zygote>, ShardFailure> {
-        let mut slot = self.zygote.lock().expect("zygote lock");
+        let mut slot = self
+            .shared
+            .zygote
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(z) = slot.as_ref() {
             return Ok(z.clone());
         }
-        let runtime = Runtime::ensure(&self.data_dir, &mut |step| match step {
+        let data_dir = &self.shared.data_dir;
+        let runtime = Runtime::ensure(data_dir, &mut |step| match step {
             RuntimeStep::Ready => {}
             other => tracing::info!(step = ?other, "preparing the Python runtime"),
         })
         .map_err(sandbox_failure)?;
         let shim = ShimCommand::current_exe().map_err(sandbox_failure)?;
         let mut config = runtime.sandbox_config(shim);
-        if self.unsafe_no_sandbox {
+        if self.shared.unsafe_no_sandbox {
             config.isolation = Isolation::UnsafeNoSandbox;
         }
-        let scratch = self.data_dir.join("sandbox");
+        let scratch = data_dir.join("sandbox");
         std::fs::create_dir_all(&scratch).map_err(|e| {
             ShardFailure::Error(
                 ErrorClass::Internal,
@@ -106,7 +171,7 @@ impl Python {
         if cancel.load(Ordering::Relaxed) {
             return Err(ShardFailure::Cancelled);
         }
-        if self.unsafe_no_sandbox {
+        if self.shared.unsafe_no_sandbox {
             tracing::warn!(
                 args = ?job.args,
                 "--unsafe-no-sandbox: this Python job runs WITHOUT the sandbox (host files and network are reachable)"
@@ -144,6 +209,45 @@ impl Python {
         }
         Ok(outcome)
     }
+
+    /// Validates Python source in the sandbox without running it (`python -m quantd.validate`:
+    /// syntax, imports outside the allow-list, decorated entry points and their `params`).
+    /// Blocks for one sandbox job (about 15 ms with the zygote warm; the first call starts it).
+    ///
+    /// The report is returned as the validator gave it; [`crate::code`] turns its problems into
+    /// diagnostics. Errors: the sandbox could not run ([`EngineError::Internal`], with why), or
+    /// the validator itself failed on this code, e.g. nesting too deep for Python's parser
+    /// ([`EngineError::Invalid`]).
+    pub fn check_code(&self, source: &str) -> Result<ValidationReport, EngineError> {
+        let job = quantd_sandbox::validation_job(source, None);
+        let outcome = self.run(&job, &AtomicBool::new(false)).map_err(|e| {
+            let why = match e {
+                ShardFailure::Cancelled => "cancelled".to_string(),
+                ShardFailure::Error(_, message) => message,
+            };
+            EngineError::Internal(format!(
+                "Python code is validated in the sandbox, which could not run: {why}"
+            ))
+        })?;
+        match outcome.verdict {
+            Verdict::Ok => quantd_sandbox::parse_validation(&outcome)
+                .map_err(|e| EngineError::Internal(e.to_string())),
+            Verdict::Internal => Err(EngineError::Internal(format!(
+                "the sandbox failed while validating Python code: {}",
+                outcome.detail.as_deref().unwrap_or("no detail")
+            ))),
+            _ => {
+                let why = outcome
+                    .traceback
+                    .as_deref()
+                    .and_then(|tb| tb.lines().rev().find(|l| !l.trim().is_empty()))
+                    .map_or_else(|| outcome.verdict.to_string(), str::to_string);
+                Err(EngineError::Invalid(format!(
+                    "the Python code could not be validated: the validator stopped with {why}; simplify the code (e.g. less deeply nested expressions) and try again"
+                )))
+            }
+        }
+    }
 }
 
 /// The limits of a scanner, test or strategy shard.
@@ -155,14 +259,13 @@ pub fn shard_limits() -> Limits {
     }
 }
 
-/// A sandbox error (the job could not run at all) as a shard failure. Missing namespaces and an
-/// unusable runtime are not retried: they need the operator, and the message says what to do.
+/// A sandbox error (the job could not run at all) as a shard failure, of the sandbox's class:
+/// a runtime that is missing or a zygote that does not start is the server's problem
+/// (`internal`, retried: the message says what the operator can do), never the user's code.
+/// Missing namespaces are `policy`: not retried, they need the operator to enable them.
 fn sandbox_failure(e: quantd_sandbox::Error) -> ShardFailure {
     let class = match &e {
         quantd_sandbox::Error::NamespacesUnavailable { .. } => ErrorClass::Policy,
-        quantd_sandbox::Error::Runtime { .. } | quantd_sandbox::Error::ZygoteStart(_) => {
-            ErrorClass::Validation
-        }
         other => other.class(),
     };
     ShardFailure::Error(class, e.to_string())
@@ -251,5 +354,34 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(params_json(&p).to_string(), r#"{"fast":10,"k":1.5}"#);
+    }
+
+    fn class_of(e: quantd_sandbox::Error) -> ErrorClass {
+        match sandbox_failure(e) {
+            ShardFailure::Error(class, _) => class,
+            ShardFailure::Cancelled => panic!("not a cancellation"),
+        }
+    }
+
+    #[test]
+    fn a_sandbox_that_cannot_start_is_the_servers_problem_not_the_code() {
+        let zygote = quantd_sandbox::Error::ZygoteStart("numpy did not import".into());
+        assert_eq!(class_of(zygote), ErrorClass::Internal);
+        let runtime = quantd_sandbox::Error::Runtime {
+            what: "creating the venv".into(),
+            why: "no python3".into(),
+            fix: "install python3".into(),
+        };
+        assert_eq!(class_of(runtime), ErrorClass::Internal);
+        assert_eq!(
+            class_of(quantd_sandbox::Error::Config("no interpreter".into())),
+            ErrorClass::Internal
+        );
+        assert!(ErrorClass::Internal.retryable_by_default());
+        let namespaces = quantd_sandbox::Error::NamespacesUnavailable {
+            reason: "EPERM".into(),
+            fix: "enable user namespaces".into(),
+        };
+        assert_eq!(class_of(namespaces), ErrorClass::Policy);
     }
 }

@@ -77,7 +77,7 @@ impl Job for PySweepJob {
         let tickers = payload_tickers(payload)?;
         let b = &self.spec.backtest;
         let (data, ranges) = read_windows(&self.reader, &tickers, b.from, b.to)?;
-        let (ipc, bars) = bars_ipc(&self.reader, &ranges)?;
+        let (ipc, input) = bars_ipc(&self.reader, &ranges)?;
         let mut rows_out: Vec<(u32, u32, Vec<f64>)> = Vec::new();
         let mut buffers = quantd_backtest::SignalBuffers::default();
         for (combo, params) in &self.combos {
@@ -89,12 +89,13 @@ impl Job for PySweepJob {
                 &self.source,
                 &params_json(params),
                 ipc.clone(),
+                &input,
                 cancel,
             )?;
-            let signals = StrategySignals::new(&rows)?;
-            for (t, d, w) in &data {
+            let signals = StrategySignals::new(&rows, data.len())?;
+            for (slot, (t, d, w)) in data.iter().enumerate() {
                 let name = &self.reader.manifest().tickers[*t].ticker;
-                signals.fill(name, &d.dates()[w.clone()], &mut buffers);
+                signals.fill(slot, w.len(), &mut buffers);
                 let result = trade(
                     name.clone(),
                     d,
@@ -112,7 +113,7 @@ impl Job for PySweepJob {
         }
         rows_out.sort_by_key(|r| (r.0, r.1));
         Ok(ShardOutput {
-            bars: bars * self.combos.len() as u64,
+            bars: input.bars() as u64 * self.combos.len() as u64,
             rows: rows_out.len() as u64,
             body: encode_sweep(&rows_out),
             scan_summary: None,

@@ -19,6 +19,8 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
         CodeCommand::Add(a) => {
             let name = a.name.clone();
             let source = source_of(a)?;
+            // Python code is validated in the sandbox: by this runner while it lives.
+            let _python = quantd_engine::python::Python::new(&ctx.data_dir, ctx.unsafe_no_sandbox);
             let added = code::add(store, WS, &name, &source).await?;
             if ctx.json {
                 output::json(&added)?;

@@ -2,6 +2,8 @@
 //! Python venv, and killing a process at a failure point.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod python;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
