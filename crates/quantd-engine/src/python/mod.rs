@@ -223,7 +223,7 @@ impl Python {
         let outcome = self.run(&job, &AtomicBool::new(false)).map_err(|e| {
             let why = match e {
                 ShardFailure::Cancelled => "cancelled".to_string(),
-                ShardFailure::Error(_, message) => message,
+                ShardFailure::Error(_, message) | ShardFailure::Crash(message) => message,
             };
             EngineError::Internal(format!(
                 "Python code is validated in the sandbox, which could not run: {why}"

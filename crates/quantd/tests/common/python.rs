@@ -1,6 +1,7 @@
 //! Helpers of the tests that run Python code through the binary: a data dir with a small
 //! synthetic pack, `quantd` with `QUANTD_PYTHON` set to the reference venv, a server.
 
+#[allow(unused_imports)] // each test binary uses its own subset
 pub use super::{KillOnDrop, http, http_as, serve};
 use super::{quantd, reference_python};
 use std::path::Path;
