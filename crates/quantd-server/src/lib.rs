@@ -9,8 +9,12 @@
 //! This crate never runs user code or touches SQL: every operation is one call into
 //! quantd-engine (the same call the CLI makes), scoped to the caller's workspace. Another
 //! workspace's ids answer 404, never 403, so ids do not leak across workspaces.
+//!
+//! A token is checked on every request and, for open streams, again whenever the store says it
+//! was revoked ([`authority`]).
 
 pub mod auth;
+pub mod authority;
 pub mod error;
 mod extract;
 pub mod metrics;
@@ -19,6 +23,7 @@ pub mod openapi;
 mod routes;
 mod stream;
 mod workers;
+mod ws;
 
 pub use error::{AppError, Problem};
 
@@ -53,6 +58,10 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// How long `POST /v1/packs` waits for its import execution before answering 202.
     pub upload_wait: Duration,
+    /// How often open SSE streams and WebSockets learn that their token was revoked (one store
+    /// query per period for all of them, none when no stream is open). Default 250 ms, so a
+    /// revoked token's streams close within a second.
+    pub revocation_poll: Duration,
 }
 
 impl Default for ServerOptions {
@@ -66,6 +75,7 @@ impl Default for ServerOptions {
             health_every: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
             upload_wait: Duration::from_secs(2),
+            revocation_poll: Duration::from_millis(250),
         }
     }
 }
@@ -95,6 +105,8 @@ struct Inner {
     owners: Mutex<HashMap<ExecutionId, String>>,
     /// Serializes submissions that carry an `Idempotency-Key`.
     idempotency: tokio::sync::Mutex<()>,
+    /// The tokens of open streams, polled for revocation.
+    revocations: authority::Revocations,
 }
 
 impl AppState {
@@ -110,6 +122,7 @@ impl AppState {
                 shutdown,
                 owners: Mutex::new(HashMap::new()),
                 idempotency: tokio::sync::Mutex::new(()),
+                revocations: authority::Revocations::default(),
             }),
         }
     }
@@ -204,7 +217,7 @@ pub fn app(state: AppState) -> Router {
         .route("/executions/{id}/trades", get(ex::trades))
         .route("/executions/{id}/equity", get(ex::equity))
         .route("/executions/{id}/events", get(stream::execution_sse))
-        .route("/executions/{id}/ws", get(stream::execution_ws))
+        .route("/executions/{id}/ws", get(ws::execution_ws))
         .route("/events", get(stream::workspace_sse))
         .route(
             "/packs",

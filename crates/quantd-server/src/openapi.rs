@@ -4,7 +4,7 @@
 use crate::error::{CodeDiagnostic, Problem};
 use crate::model::*;
 use crate::routes::{code, executions, health, packs};
-use crate::{metrics, stream};
+use crate::{metrics, stream, ws};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -38,7 +38,7 @@ impl Modify for Security {
         executions::submit, executions::list, executions::show, executions::pause, executions::resume,
         executions::cancel, executions::results, executions::summary, executions::report,
         executions::trades, executions::equity, executions::history, executions::run_summary,
-        stream::execution_sse, stream::execution_ws, stream::workspace_sse,
+        stream::execution_sse, ws::execution_ws, stream::workspace_sse,
         packs::list, packs::upload, packs::show,
     ),
     components(schemas(

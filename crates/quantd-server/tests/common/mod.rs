@@ -37,6 +37,8 @@ pub struct Setup {
     pub body_limit: usize,
     /// How long an upload waits for its import before answering 202.
     pub upload_wait: Duration,
+    /// Changes to the server's options after the ones above.
+    pub tune: fn(&mut ServerOptions),
 }
 
 impl Default for Setup {
@@ -47,6 +49,7 @@ impl Default for Setup {
             shard_bars: 2_000,
             body_limit: 64 << 10,
             upload_wait: Duration::from_secs(2),
+            tune: |_| {},
         }
     }
 }
@@ -84,19 +87,19 @@ impl Server {
                 },
             ));
         }
-        let state = AppState::new(
-            Arc::new(engine),
-            ServerOptions {
-                auth: setup.auth,
-                body_limit: setup.body_limit,
-                upload_limit: 1 << 20,
-                keep_alive: Duration::from_secs(1),
-                workers: 2,
-                health_every: Duration::from_secs(3600),
-                shutdown_grace: Duration::from_secs(5),
-                upload_wait: setup.upload_wait,
-            },
-        );
+        let mut options = ServerOptions {
+            auth: setup.auth,
+            body_limit: setup.body_limit,
+            upload_limit: 1 << 20,
+            keep_alive: Duration::from_secs(1),
+            workers: 2,
+            health_every: Duration::from_secs(3600),
+            shutdown_grace: Duration::from_secs(5),
+            upload_wait: setup.upload_wait,
+            ..ServerOptions::default()
+        };
+        (setup.tune)(&mut options);
+        let state = AppState::new(Arc::new(engine), options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -132,6 +135,14 @@ impl Server {
             .await
             .unwrap()
             .token
+    }
+
+    /// The store as another process on the same data directory sees it (`quantd tokens
+    /// revoke`, `quantd cancel`): its own connections, nothing shared with the server.
+    pub async fn other_process_store(&self) -> quantd_store::SqliteStore {
+        quantd_store::SqliteStore::open(self.data_dir())
+            .await
+            .unwrap()
     }
 
     /// The server's data directory.
@@ -215,6 +226,14 @@ impl Server {
                 .unwrap();
         }
     }
+}
+
+/// The public id of a token (`qdt_<id>_<secret>`).
+pub fn token_id(token: &str) -> &str {
+    token
+        .strip_prefix("qdt_")
+        .and_then(|t| t.split('_').next())
+        .unwrap()
 }
 
 /// One SSE message.
