@@ -11,12 +11,15 @@
 //! workspace's ids answer 404, never 403, so ids do not leak across workspaces.
 //!
 //! A token is checked on every request and, for open streams, again whenever the store says it
-//! was revoked ([`authority`]).
+//! was revoked ([`authority`]). No request can be forged by another web site (`guard`:
+//! CORS-safelisted bodies are refused everywhere, and `--no-auth` also checks `Host` and
+//! `Origin` and binds loopback only, see [`check_bind`]).
 
 pub mod auth;
 pub mod authority;
 pub mod error;
 mod extract;
+mod guard;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
@@ -34,15 +37,19 @@ use quantd_core::ExecutionId;
 use quantd_engine::exec::Engine;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Settings of the server. Every field has a default suitable for `quantd serve`.
+/// Settings of the server. Every field has a default suitable for `quantd serve`; the limits
+/// are listed in docs/limits.md ("HTTP API").
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// Require bearer tokens (`false` = `--no-auth`: every caller is the `default` workspace).
+    /// Require bearer tokens (`false` = `--no-auth`: every caller is the `default` workspace,
+    /// the server binds loopback addresses only and refuses requests whose `Host` is not this
+    /// server's loopback address or whose `Origin` is another site). Default `true`.
     pub auth: bool,
     /// Largest JSON body accepted, in bytes (413 above).
     pub body_limit: usize,
@@ -86,6 +93,22 @@ pub enum ServerError {
     /// The listener failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
+    /// `--no-auth` on an address other machines can reach.
+    #[error(
+        "--no-auth serves only this machine, but {0} is not a loopback address; bind 127.0.0.1 or [::1] (e.g. --addr 127.0.0.1:{port}), or serve with tokens (drop --no-auth)",
+        port = .0.port()
+    )]
+    NoAuthNotLoopback(SocketAddr),
+}
+
+/// Refuses to serve without tokens on a non-loopback address: anyone who can reach it would act
+/// as the `default` workspace.
+pub fn check_bind(addr: SocketAddr, options: &ServerOptions) -> Result<(), ServerError> {
+    if options.auth || addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(ServerError::NoAuthNotLoopback(addr))
+    }
 }
 
 /// What every route shares: the engine, the options, metrics and the shutdown signal.
@@ -107,6 +130,8 @@ struct Inner {
     idempotency: tokio::sync::Mutex<()>,
     /// The tokens of open streams, polled for revocation.
     revocations: authority::Revocations,
+    /// The address the API listens on, once [`run`] bound it (the `--no-auth` Host check).
+    local_addr: OnceLock<SocketAddr>,
 }
 
 impl AppState {
@@ -123,6 +148,7 @@ impl AppState {
                 owners: Mutex::new(HashMap::new()),
                 idempotency: tokio::sync::Mutex::new(()),
                 revocations: authority::Revocations::default(),
+                local_addr: OnceLock::new(),
             }),
         }
     }
@@ -239,6 +265,10 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.options().body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            guard::check,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             routes::observe,
         ))
         .with_state(state)
@@ -254,10 +284,13 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let addr = listener.local_addr()?;
+    check_bind(addr, state.options())?;
+    let _ = state.inner.local_addr.set(addr);
     let pool = workers::start(state.clone());
     let router = app(state.clone());
     let st = state.clone();
-    tracing::info!(addr = %listener.local_addr()?, auth = state.options().auth, "serving the quantd API");
+    tracing::info!(%addr, auth = state.options().auth, "serving the quantd API");
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -29,7 +29,7 @@ impl Modify for Security {
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "quantd API", description = "Run trading code against market data: stored code, durable executions with live progress, packs, history. Errors are RFC 9457 problem documents. Every id-taking route answers 404 for another workspace's ids."),
+    info(title = "quantd API", description = "Run trading code against market data: stored code, durable executions with live progress, packs, history. Errors are RFC 9457 problem documents. Every id-taking route answers 404 for another workspace's ids. JSON bodies must be `application/json`; a request that changes anything with a body typed `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data` is refused (415). A server run with `--no-auth` answers only requests addressed to its loopback address and port, from its own origin if any (403 otherwise)."),
     modifiers(&Security),
     security(("bearer" = [])),
     paths(

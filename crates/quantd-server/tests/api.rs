@@ -166,6 +166,7 @@ async fn errors_are_problem_documents() {
     // 400 on broken JSON.
     let r = server
         .req(Method::POST, "/v1/validate", &t)
+        .header("content-type", "application/json")
         .body("{\"expr\": ")
         .send()
         .await
@@ -502,5 +503,91 @@ async fn a_revoked_token_stops_working_at_once() {
     let id = t.strip_prefix("qdt_").unwrap().split('_').next().unwrap();
     assert!(s.state.engine().store().revoke_token(id).await.unwrap());
     assert_eq!(get().await.unwrap().status(), 401);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_twice_in_a_json_body_is_refused_by_name() {
+    let s = Server::start(Setup::default()).await;
+    let t = s.token("team").await;
+    let cases = [
+        (
+            "/v1/executions",
+            r#"{"kind":"scan","expr":"close>1","expr":"close<1","pack":"demo"}"#,
+            "`expr`",
+        ),
+        (
+            "/v1/executions",
+            r#"{"kind":"scan","expr":"close>$k","params":{"k":1,"k":2},"pack":"demo"}"#,
+            "`params.k`",
+        ),
+        (
+            "/v1/executions",
+            r#"{"kind":"backtest","strategy":{"entry":"close>1","exit":"close<1","exit":"close<2"},"pack":"demo"}"#,
+            "`strategy.exit`",
+        ),
+        (
+            "/v1/code/twice",
+            r#"{"expr":"close>1","expr":"close<1"}"#,
+            "`expr`",
+        ),
+        (
+            "/v1/validate",
+            r#"{"expr":"close>1","expr":"close<1"}"#,
+            "`expr`",
+        ),
+    ];
+    for (path, body, key) in cases {
+        let r = s
+            .req(Method::POST, path, &t)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path} {body}");
+        let p = problem(r).await;
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.contains(key) && detail.contains("twice"), "{detail}");
+        assert!(detail.contains("line 1 column"), "where: {detail}");
+    }
+    let v = s.get_json("/v1/executions", &t).await;
+    assert_eq!(
+        v["items"].as_array().unwrap().len(),
+        0,
+        "nothing was started"
+    );
+    let r = s
+        .req(Method::GET, "/v1/code/twice", &t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "nothing was stored");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_sent_twice_is_refused() {
+    let s = Server::start(Setup::default()).await;
+    let t = s.token("team").await;
+    for (a, b) in [("k1", "k2"), ("k1", "k1")] {
+        let r = s
+            .req(Method::POST, "/v1/executions", &t)
+            .header("Idempotency-Key", a)
+            .header("Idempotency-Key", b)
+            .json(&json!({"kind": "scan", "expr": "close > 1", "pack": "demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let p = problem(r).await;
+        assert!(p["detail"].as_str().unwrap().contains("2 times"), "{p}");
+    }
+    let v = s.get_json("/v1/executions", &t).await;
+    assert_eq!(
+        v["items"].as_array().unwrap().len(),
+        0,
+        "nothing was started"
+    );
     s.stop().await;
 }

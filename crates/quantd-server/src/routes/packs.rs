@@ -87,14 +87,19 @@ pub struct UploadQuery {
 /// `/v1/executions/{id}` and its `events` (`phase` events: `read` bytes, `validate`, `hash`,
 /// `write` tickers). An import done within a short wait answers 201 with the pack; a file the
 /// import refuses answers 422 with the row; a longer one answers 202 while the pack is `warming`.
+///
+/// The body is the file, typed `text/csv`, `application/octet-stream` or
+/// `application/vnd.apache.parquet` (types any web site could send are refused with 415).
 #[utoipa::path(post, path = "/v1/packs", tag = "packs", params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file"),
+    request_body(description = "The file", content(
+        (Vec<u8> = "text/csv"), (Vec<u8> = "application/octet-stream"), (Vec<u8> = "application/vnd.apache.parquet"))),
     responses(
         (status = 201, description = "Imported (the import execution is linked with `Link: <…>; rel=\"execution\"`)", body = PackView),
         (status = 202, description = "Importing: follow the execution (`Location`)", body = UploadAccepted),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type missing or not one of the upload types", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The file is not valid market data (with the row)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn upload(
@@ -118,6 +123,7 @@ pub async fn upload(
         }
     };
     quantd_engine::packs::check_name(&q.name)?;
+    crate::guard::upload_type(req.headers())?;
     let body = Bytes::from_request(req, &state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge(state.options().upload_limit)

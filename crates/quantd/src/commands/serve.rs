@@ -1,5 +1,8 @@
 //! `quantd serve`: the HTTP API and the engine's worker pool in one process, until Ctrl-C or
 //! SIGTERM. Executions interrupted by a crash continue at startup.
+//!
+//! Binding rules: `--no-auth` serves loopback addresses only (127.0.0.1, [::1]); anything else
+//! is refused before the port is opened.
 
 use super::Ctx;
 use anyhow::Context;
@@ -15,7 +18,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
-    /// No tokens: every caller is the `default` workspace (local single-user use only).
+    /// No tokens: every caller is the `default` workspace (local single-user use only: the
+    /// address must be a loopback one, and requests from other web sites are refused).
     #[arg(long)]
     pub no_auth: bool,
     /// Concurrent shard workers (default: one per core).
@@ -63,6 +67,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
         upload_limit: a.upload_limit,
         ..ServerOptions::default()
     };
+    quantd_server::check_bind(a.addr, &options)?;
     if let Some(w) = a.workers {
         options.workers = w.max(1);
     }
