@@ -10,10 +10,11 @@
 //! quantd-engine (the same call the CLI makes), scoped to the caller's workspace. Another
 //! workspace's ids answer 404, never 403, so ids do not leak across workspaces.
 //!
-//! A token is checked on every request and, for open streams, again whenever the store says it
-//! was revoked ([`authority`]). No request can be forged by another web site (`guard`:
-//! CORS-safelisted bodies are refused everywhere, and `--no-auth` also checks `Host` and
-//! `Origin` and binds loopback only, see [`check_bind`]).
+//! Safe to share: a token is checked on every request and, for open streams, again whenever the
+//! store says it was revoked ([`authority`]); no request can be forged by another web site
+//! (`guard`: CORS-safelisted bodies are refused everywhere, and `--no-auth` also checks `Host`
+//! and `Origin` and binds loopback only, see [`check_bind`]); uploads are bounded on disk and
+//! never left behind (`uploads`).
 
 pub mod auth;
 pub mod authority;
@@ -25,6 +26,7 @@ pub mod model;
 pub mod openapi;
 mod routes;
 mod stream;
+mod uploads;
 mod workers;
 mod ws;
 
@@ -65,10 +67,19 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// How long `POST /v1/packs` waits for its import execution before answering 202.
     pub upload_wait: Duration,
+    /// Bytes that uploads may hold at once, from the first byte received until their import
+    /// ends and the file is removed (`--upload-budget`). An upload that would go over it is
+    /// answered 503 with `Retry-After` before anything is written. Default: 2 × `upload_limit`
+    /// (512 MiB).
+    pub upload_budget: usize,
     /// How often open SSE streams and WebSockets learn that their token was revoked (one store
     /// query per period for all of them, none when no stream is open). Default 250 ms, so a
     /// revoked token's streams close within a second.
     pub revocation_poll: Duration,
+    /// A second listener that serves only `GET /metrics`, without a token, for Prometheus
+    /// (`--metrics-addr`; bind it to a private interface). Default `None`: `/metrics` is served
+    /// on the API listener only, to admin tokens.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for ServerOptions {
@@ -82,7 +93,9 @@ impl Default for ServerOptions {
             health_every: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
             upload_wait: Duration::from_secs(2),
+            upload_budget: 512 << 20,
             revocation_poll: Duration::from_millis(250),
+            metrics_addr: None,
         }
     }
 }
@@ -130,6 +143,8 @@ struct Inner {
     idempotency: tokio::sync::Mutex<()>,
     /// The tokens of open streams, polled for revocation.
     revocations: authority::Revocations,
+    /// Bytes held by uploads (received or waiting for their import).
+    uploads: uploads::Budget,
     /// The address the API listens on, once [`run`] bound it (the `--no-auth` Host check).
     local_addr: OnceLock<SocketAddr>,
 }
@@ -148,6 +163,7 @@ impl AppState {
                 owners: Mutex::new(HashMap::new()),
                 idempotency: tokio::sync::Mutex::new(()),
                 revocations: authority::Revocations::default(),
+                uploads: uploads::Budget::default(),
                 local_addr: OnceLock::new(),
             }),
         }
@@ -274,23 +290,60 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The router of the separate metrics listener ([`ServerOptions::metrics_addr`]): only
+/// `GET /metrics`, without a token.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::serve_open))
+        .fallback(routes::no_route)
+        .with_state(state)
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, with the engine's worker pool
 /// running in this process (it first continues executions interrupted by a crash). On
 /// shutdown: no new connections, streams end with a final `shutdown` event, workers stop
 /// claiming shards and running ones get [`ServerOptions::shutdown_grace`] to commit; any still
 /// running then return to the queue when the next process starts.
+///
+/// With [`ServerOptions::metrics_addr`] set, `/metrics` is also served there without a token.
 pub async fn run(
     listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let metrics = match state.options().metrics_addr {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    run_with_metrics(listener, metrics, state, shutdown).await
+}
+
+/// [`run`] with the metrics listener given (tests bind it on port 0).
+pub async fn run_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
     check_bind(addr, state.options())?;
     let _ = state.inner.local_addr.set(addr);
+    uploads::adopt(&state).await;
     let pool = workers::start(state.clone());
     let router = app(state.clone());
     let st = state.clone();
     tracing::info!(%addr, auth = state.options().auth, "serving the quantd API");
+    let metrics_server = metrics.map(|l| {
+        let mut stop = state.shutdown_signal();
+        tracing::info!(addr = ?l.local_addr().ok(), "serving /metrics without a token");
+        tokio::spawn(
+            axum::serve(l, metrics_app(state.clone()))
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .into_future(),
+        )
+    });
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -299,6 +352,9 @@ pub async fn run(
         })
         .await;
     state.begin_shutdown();
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     pool.join(state.options().shutdown_grace).await;
     served?;
     Ok(())

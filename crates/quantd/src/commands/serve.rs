@@ -2,7 +2,8 @@
 //! SIGTERM. Executions interrupted by a crash continue at startup.
 //!
 //! Binding rules: `--no-auth` serves loopback addresses only (127.0.0.1, [::1]); anything else
-//! is refused before the port is opened.
+//! is refused before the port is opened. `--metrics-addr` adds a listener that serves only
+//! `/metrics`, without a token (on the API listener `/metrics` needs an admin token).
 
 use super::Ctx;
 use anyhow::Context;
@@ -31,6 +32,14 @@ pub struct ServeArgs {
     /// Largest pack upload, in bytes.
     #[arg(long, default_value_t = 256 << 20)]
     pub upload_limit: usize,
+    /// Bytes all uploads in flight may hold at once, until their imports end (default: twice
+    /// --upload-limit); over it an upload is answered 503 with Retry-After.
+    #[arg(long)]
+    pub upload_budget: Option<usize>,
+    /// Also serve `/metrics` without a token on this address (e.g. a private interface for
+    /// Prometheus).
+    #[arg(long)]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Resolves `Ctrl-C` or `SIGTERM`.
@@ -65,6 +74,10 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
         auth: !a.no_auth,
         body_limit: a.body_limit,
         upload_limit: a.upload_limit,
+        upload_budget: a
+            .upload_budget
+            .unwrap_or_else(|| a.upload_limit.saturating_mul(2)),
+        metrics_addr: a.metrics_addr,
         ..ServerOptions::default()
     };
     quantd_server::check_bind(a.addr, &options)?;
@@ -89,6 +102,9 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
         "quantd API on http://{addr} ({} workers; {unfinished} unfinished execution(s) continue; OpenAPI at /v1/openapi.json)",
         options.workers
     );
+    if let Some(m) = a.metrics_addr {
+        eprintln!("metrics without a token on http://{m}/metrics");
+    }
     let state = AppState::new(engine, options);
     quantd_server::run(listener, state, shutdown_signal()).await?;
     eprintln!("quantd API stopped");
