@@ -66,9 +66,11 @@ pub async fn pack(
         Ok(p) => p,
         // Name only what was asked for, not the catalog's other packs.
         Err(EngineError::NotFound { .. }) => {
-            return Err(AppError::NotFound(format!(
-                "pack `{name}` (list the catalog with GET /v1/packs)"
-            )));
+            return Err(EngineError::NotFound {
+                what: format!("pack `{name}`"),
+                hint: "; list the catalog with GET /v1/packs".into(),
+            }
+            .into());
         }
         Err(e) => return Err(e.into()),
     };
