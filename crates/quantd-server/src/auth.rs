@@ -4,6 +4,7 @@
 //! characters, 256 random bits) is checked against the stored SHA-256 with a constant-time
 //! comparison. The store never holds a secret, and `quantd tokens create` prints it once.
 //! With `--no-auth` every caller is the `default` workspace (and may upload packs).
+//! A token is checked on every request; open streams re-check it through [`crate::authority`].
 
 use crate::AppState;
 use crate::error::AppError;
@@ -22,8 +23,11 @@ use subtle::ConstantTimeEq;
 pub struct Caller {
     /// The caller's workspace.
     pub workspace: String,
-    /// Whether the caller may change what all workspaces share (upload packs).
+    /// Whether the caller may change what all workspaces share (upload packs, read metrics).
     pub admin: bool,
+    /// The public id of the bearer token the caller used (`None` with `--no-auth`): streams
+    /// and WebSocket commands re-check it (see [`crate::authority`]).
+    pub token: Option<String>,
 }
 
 /// A token just created: the secret text (shown once) and what was stored.
@@ -107,6 +111,7 @@ pub async fn verify(store: &impl Store, token: &str) -> Result<Option<Caller>, S
     Ok(ok.then_some(Caller {
         workspace: row.workspace,
         admin: row.admin,
+        token: Some(row.id),
     }))
 }
 
@@ -118,6 +123,7 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller {
                 workspace: DEFAULT_WORKSPACE.to_string(),
                 admin: true,
+                token: None,
             });
         }
         let header = parts

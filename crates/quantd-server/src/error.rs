@@ -105,6 +105,9 @@ pub enum AppError {
     /// The body is larger than the route allows.
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// The body's `Content-Type` is not one the route accepts (or one any web site can send).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A generic client error produced by the framework (405, 415, …), already worded.
     #[error("{1}")]
     Status(StatusCode, String),
@@ -190,6 +193,11 @@ impl AppError {
                 "payload-too-large",
                 "Payload too large",
             ),
+            AppError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
             AppError::Status(s, _) => (*s, "http-error", "HTTP error"),
             AppError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -246,7 +254,8 @@ fn internal() -> (StatusCode, &'static str, &'static str) {
 /// A problem document as a response.
 pub fn problem_response(p: &Problem) -> Response {
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(p).expect("problems serialize");
+    // A problem is strings and numbers: serializing it cannot fail.
+    let body = serde_json::to_vec(p).unwrap_or_default();
     let mut r = (status, body).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

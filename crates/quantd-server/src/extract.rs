@@ -1,12 +1,15 @@
-//! Request extractors that fail with problem documents: JSON bodies (unknown fields → 400,
-//! too large → 413), query strings and path ids.
+//! Request extractors that fail with problem documents: JSON bodies (not `application/json`
+//! → 415, a key twice in one object → 400 naming it, unknown fields → 400, too large → 413),
+//! query strings and path ids.
 
 use crate::AppState;
 use crate::error::AppError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use std::collections::HashSet;
+use std::fmt;
 
 /// A JSON body; an empty body reads as `{}` (every body type here has defaults or says what is
 /// missing).
@@ -23,22 +26,131 @@ pub async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, AppErro
     })
 }
 
-/// Parses JSON with serde's message (line, column, unknown field) as a 400.
+/// Reads a JSON body: 415 unless it says `application/json` (a request without a body may
+/// omit the type), 413 over the limit.
+pub async fn json_bytes(req: Request, state: &AppState) -> Result<Bytes, AppError> {
+    let typed = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+    if typed {
+        crate::guard::json_content_type(req.headers(), false)?;
+    }
+    let headers = req.headers().clone();
+    let bytes = body_bytes(req, state).await?;
+    if !typed {
+        crate::guard::json_content_type(&headers, is_blank(&bytes))?;
+    }
+    Ok(bytes)
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Parses JSON with serde's message (line, column, unknown field) as a 400; a key given twice
+/// in one object is a 400 naming it (serde_json would keep the last one silently).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    serde_json::from_slice(bytes)
-        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
+    let bytes: &[u8] = if is_blank(bytes) { b"{}" } else { bytes };
+    let invalid = |e: serde_json::Error| AppError::BadRequest(format!("invalid JSON body: {e}"));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Unique { at: &At::Root }
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(invalid)?;
+    serde_json::from_slice(bytes).map_err(invalid)
+}
+
+/// Where a value sits in the document, rendered only for an error.
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Root => Ok(()),
+            At::Key(At::Root, k) => write!(f, "{k}"),
+            At::Key(parent, k) => write!(f, "{parent}.{k}"),
+            At::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+/// Walks a JSON document and fails at the first object that has a key twice.
+struct Unique<'a> {
+    at: &'a At<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for Unique<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Unique<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while seq
+            .next_element_seed(Unique {
+                at: &At::Index(self.at, i),
+            })?
+            .is_some()
+        {
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "the key `{}` appears twice; give each key once",
+                    At::Key(self.at, &key)
+                )));
+            }
+            map.next_value_seed(Unique {
+                at: &At::Key(self.at, &key),
+            })?;
+            seen.insert(key);
+        }
+        Ok(())
+    }
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
-        let bytes = body_bytes(req, state).await?;
+        let bytes = json_bytes(req, state).await?;
         Ok(ApiJson(parse_json(&bytes)?))
     }
 }

@@ -9,16 +9,26 @@
 //! This crate never runs user code or touches SQL: every operation is one call into
 //! quantd-engine (the same call the CLI makes), scoped to the caller's workspace. Another
 //! workspace's ids answer 404, never 403, so ids do not leak across workspaces.
+//!
+//! Safe to share: a token is checked on every request and, for open streams, again whenever the
+//! store says it was revoked ([`authority`]); no request can be forged by another web site
+//! (`guard`: CORS-safelisted bodies are refused everywhere, and `--no-auth` also checks `Host`
+//! and `Origin` and binds loopback only, see [`check_bind`]); uploads are bounded on disk and
+//! never left behind (`uploads`).
 
 pub mod auth;
+pub mod authority;
 pub mod error;
 mod extract;
+mod guard;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
 mod routes;
 mod stream;
+mod uploads;
 mod workers;
+mod ws;
 
 pub use error::{AppError, Problem};
 
@@ -30,15 +40,19 @@ use quantd_engine::exec::Engine;
 use quantd_engine::exec::pool::{Pool, PoolOptions};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Settings of the server. Every field has a default suitable for `quantd serve`.
+/// Settings of the server. Every field has a default suitable for `quantd serve`; the limits
+/// are listed in docs/limits.md ("HTTP API").
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// Require bearer tokens (`false` = `--no-auth`: every caller is the `default` workspace).
+    /// Require bearer tokens (`false` = `--no-auth`: every caller is the `default` workspace,
+    /// the server binds loopback addresses only and refuses requests whose `Host` is not this
+    /// server's loopback address or whose `Origin` is another site). Default `true`.
     pub auth: bool,
     /// Largest JSON body accepted, in bytes (413 above).
     pub body_limit: usize,
@@ -54,6 +68,19 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// How long `POST /v1/packs` waits for its import execution before answering 202.
     pub upload_wait: Duration,
+    /// Bytes that uploads may hold at once, from the first byte received until their import
+    /// ends and the file is removed (`--upload-budget`). An upload that would go over it is
+    /// answered 503 with `Retry-After` before anything is written. Default: 2 × `upload_limit`
+    /// (512 MiB).
+    pub upload_budget: usize,
+    /// How often open SSE streams and WebSockets learn that their token was revoked (one store
+    /// query per period for all of them, none when no stream is open). Default 250 ms, so a
+    /// revoked token's streams close within a second.
+    pub revocation_poll: Duration,
+    /// A second listener that serves only `GET /metrics`, without a token, for Prometheus
+    /// (`--metrics-addr`; bind it to a private interface). Default `None`: `/metrics` is served
+    /// on the API listener only, to admin tokens.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for ServerOptions {
@@ -67,6 +94,9 @@ impl Default for ServerOptions {
             health_every: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
             upload_wait: Duration::from_secs(2),
+            upload_budget: 512 << 20,
+            revocation_poll: Duration::from_millis(250),
+            metrics_addr: None,
         }
     }
 }
@@ -77,6 +107,22 @@ pub enum ServerError {
     /// The listener failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
+    /// `--no-auth` on an address other machines can reach.
+    #[error(
+        "--no-auth serves only this machine, but {0} is not a loopback address; bind 127.0.0.1 or [::1] (e.g. --addr 127.0.0.1:{port}), or serve with tokens (drop --no-auth)",
+        port = .0.port()
+    )]
+    NoAuthNotLoopback(SocketAddr),
+}
+
+/// Refuses to serve without tokens on a non-loopback address: anyone who can reach it would act
+/// as the `default` workspace.
+pub fn check_bind(addr: SocketAddr, options: &ServerOptions) -> Result<(), ServerError> {
+    if options.auth || addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(ServerError::NoAuthNotLoopback(addr))
+    }
 }
 
 /// What every route shares: the engine, the options, metrics and the shutdown signal.
@@ -96,6 +142,12 @@ struct Inner {
     owners: Mutex<HashMap<ExecutionId, String>>,
     /// Serializes submissions that carry an `Idempotency-Key`.
     idempotency: tokio::sync::Mutex<()>,
+    /// The tokens of open streams, polled for revocation.
+    revocations: authority::Revocations,
+    /// Bytes held by uploads (received or waiting for their import).
+    uploads: uploads::Budget,
+    /// The address the API listens on, once [`run`] bound it (the `--no-auth` Host check).
+    local_addr: OnceLock<SocketAddr>,
 }
 
 impl AppState {
@@ -118,6 +170,9 @@ impl AppState {
                 shutdown,
                 owners: Mutex::new(HashMap::new()),
                 idempotency: tokio::sync::Mutex::new(()),
+                revocations: authority::Revocations::default(),
+                uploads: uploads::Budget::default(),
+                local_addr: OnceLock::new(),
             }),
         }
     }
@@ -213,7 +268,7 @@ pub fn app(state: AppState) -> Router {
         .route("/executions/{id}/trades", get(ex::trades))
         .route("/executions/{id}/equity", get(ex::equity))
         .route("/executions/{id}/events", get(stream::execution_sse))
-        .route("/executions/{id}/ws", get(stream::execution_ws))
+        .route("/executions/{id}/ws", get(ws::execution_ws))
         .route("/events", get(stream::workspace_sse))
         .route(
             "/packs",
@@ -235,8 +290,21 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.options().body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            guard::check,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             routes::observe,
         ))
+        .with_state(state)
+}
+
+/// The router of the separate metrics listener ([`ServerOptions::metrics_addr`]): only
+/// `GET /metrics`, without a token.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::serve_open))
+        .fallback(routes::no_route)
         .with_state(state)
 }
 
@@ -245,15 +313,46 @@ pub fn app(state: AppState) -> Router {
 /// shutdown: no new connections, streams end with a final `shutdown` event, workers stop
 /// claiming shards and running ones get [`ServerOptions::shutdown_grace`] to commit; any still
 /// running then return to the queue when the next process starts.
+///
+/// With [`ServerOptions::metrics_addr`] set, `/metrics` is also served there without a token.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let metrics = match state.options().metrics_addr {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    run_with_metrics(listener, metrics, state, shutdown).await
+}
+
+/// [`run`] with the metrics listener given (tests bind it on port 0).
+pub async fn run_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let addr = listener.local_addr()?;
+    check_bind(addr, state.options())?;
+    let _ = state.inner.local_addr.set(addr);
+    uploads::adopt(&state).await;
     let pool = workers::start(state.clone());
     let router = app(state.clone());
     let st = state.clone();
-    tracing::info!(addr = %listener.local_addr()?, auth = state.options().auth, "serving the quantd API");
+    tracing::info!(%addr, auth = state.options().auth, "serving the quantd API");
+    let metrics_server = metrics.map(|l| {
+        let mut stop = state.shutdown_signal();
+        tracing::info!(addr = ?l.local_addr().ok(), "serving /metrics without a token");
+        tokio::spawn(
+            axum::serve(l, metrics_app(state.clone()))
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .into_future(),
+        )
+    });
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -262,6 +361,9 @@ pub async fn run(
         })
         .await;
     state.begin_shutdown();
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     pool.join(state.options().shutdown_grace).await;
     served?;
     Ok(())

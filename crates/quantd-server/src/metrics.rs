@@ -6,8 +6,14 @@
 //! Counters and histograms are atomics behind a map per label set; executions by kind and
 //! state and the queue depth are read from the store at scrape time, so they stay right across
 //! restarts and other processes.
+//!
+//! The numbers cover every workspace, so they are an operator's: on the API listener `/metrics`
+//! needs an admin token; a separate listener ([`crate::ServerOptions::metrics_addr`], meant for
+//! a private interface) serves them without one.
 
 use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, Problem};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -272,10 +278,28 @@ impl Metrics {
     }
 }
 
-/// The Prometheus scrape endpoint.
+/// The Prometheus scrape endpoint, for admin (operator) tokens: it counts every workspace's
+/// executions. `quantd serve --metrics-addr` serves it without a token on a separate listener.
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")))]
-pub async fn serve(State(state): State<AppState>) -> impl IntoResponse {
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 401, description = "No or a wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn serve(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, AppError> {
+    if !caller.admin {
+        return Err(AppError::Forbidden(
+            "metrics count every workspace's executions: they need an admin token (`quantd tokens create --admin`), or scrape the listener of `quantd serve --metrics-addr`".into(),
+        ));
+    }
+    Ok(serve_open(State(state)).await)
+}
+
+/// `/metrics` on the metrics listener: no token (the listener is the operator's).
+pub async fn serve_open(State(state): State<AppState>) -> impl IntoResponse {
     let stats = state.engine().store().queue_stats().await;
     if let Err(e) = &stats {
         tracing::warn!(error = %e, "metrics: reading queue stats failed");

@@ -4,9 +4,9 @@
 use crate::error::{CodeDiagnostic, Problem};
 use crate::model::*;
 use crate::routes::{code, executions, health, packs};
-use crate::{metrics, stream};
+use crate::{metrics, stream, ws};
 use axum::Json;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 struct Security;
@@ -23,13 +23,24 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        // The probes answer without a token (and say nothing about any workspace).
+        for path in ["/health", "/health/ready"] {
+            if let Some(op) = openapi
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| item.get.as_mut())
+            {
+                op.security = Some(vec![SecurityRequirement::default()]);
+            }
+        }
     }
 }
 
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "quantd API", description = "Run trading code against market data: stored code, durable executions with live progress, packs, history. Errors are RFC 9457 problem documents. Every id-taking route answers 404 for another workspace's ids."),
+    info(title = "quantd API", description = "Run trading code against market data: stored code, durable executions with live progress, packs, history. Errors are RFC 9457 problem documents. Every id-taking route answers 404 for another workspace's ids. JSON bodies must be `application/json`; a request that changes anything with a body typed `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data` is refused (415). A server run with `--no-auth` answers only requests addressed to its loopback address and port, from its own origin if any (403 otherwise). `/metrics` needs an admin token."),
     modifiers(&Security),
     security(("bearer" = [])),
     paths(
@@ -38,7 +49,7 @@ impl Modify for Security {
         executions::submit, executions::list, executions::show, executions::pause, executions::resume,
         executions::cancel, executions::results, executions::summary, executions::report,
         executions::trades, executions::equity, executions::history, executions::run_summary,
-        stream::execution_sse, stream::execution_ws, stream::workspace_sse,
+        stream::execution_sse, ws::execution_ws, stream::workspace_sse,
         packs::list, packs::upload, packs::show,
     ),
     components(schemas(

@@ -6,21 +6,26 @@
 //! strictly by sequence number: anything at or below the last delivered number is a duplicate
 //! and dropped, a jump ahead (events of concurrent shards broadcast out of order, a lagging
 //! receiver, or a change made by another process, noticed by a periodic poll) is filled from
-//! the store. The stream ends after the execution's final event with `done`, or with
-//! `shutdown` when the server stops.
+//! the store. The stream ends after the execution's final event with `done`, with `shutdown`
+//! when the server stops, or with `revoked` when the token it was opened with is revoked
+//! ([`crate::authority`]; WebSocket commands re-check the token before acting).
+//!
+//! Sequence numbers a client sends (`Last-Event-ID`, `?after=`, `resume_after`) must lie in
+//! `0..=i64::MAX` ([`MAX_SEQ`], what the store can hold); anything else is refused, never wrapped.
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::authority::{self, TokenWatch};
 use crate::error::{AppError, Problem};
 use crate::extract::ApiQuery;
 use crate::metrics::{Metrics, StreamKind};
-use crate::routes::{executions::change_owned, owned};
+use crate::routes::owned;
 use async_stream::stream;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures::future::Either;
 use futures::{Stream, StreamExt};
 use quantd_core::{EventRecord, ExecutionId, ExecutionState};
 use quantd_store::prelude::*;
@@ -30,6 +35,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
+
+/// The largest event sequence number a client may send: the store keeps them as `i64`.
+pub const MAX_SEQ: u64 = i64::MAX as u64;
 
 /// Events read from the store per query.
 const BATCH: u32 = 1000;
@@ -45,6 +53,8 @@ pub enum Item {
     Done(ExecutionState),
     /// The server is shutting down; reconnect later with the last id.
     Shutdown,
+    /// The token the stream was opened with was revoked; no more events.
+    Revoked,
 }
 
 /// Reads every stored event after `*last`, advancing it.
@@ -71,7 +81,7 @@ async fn backlog(state: &AppState, id: &ExecutionId, last: &mut u64) -> Vec<Even
 }
 
 /// The terminal state of the execution, if it has ended.
-async fn ended(state: &AppState, id: &ExecutionId) -> Option<ExecutionState> {
+pub(crate) async fn ended(state: &AppState, id: &ExecutionId) -> Option<ExecutionState> {
     match state.engine().store().execution(id).await {
         Ok(Some(r)) if quantd_core::state::StateMachine::is_terminal(r.state) => Some(r.state),
         _ => None,
@@ -92,7 +102,7 @@ pub fn execution_events(
         // Subscribe first: whatever commits while the backlog is read arrives here too.
         let mut rx = state.engine().subscribe();
         let mut shutdown = state.shutdown_signal();
-        let mut last = after;
+        let mut last = after.min(MAX_SEQ);
         let mut early: BTreeMap<u64, EventRecord> = BTreeMap::new();
         for e in backlog(&state, &id, &mut last).await {
             yield Item::Event(e);
@@ -170,35 +180,102 @@ pub fn execution_events(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AfterQuery {
-    /// Replay events with a sequence number above this (`Last-Event-ID` wins when both are given).
+    /// Replay events with a sequence number above this, 0 to 9223372036854775807
+    /// (`Last-Event-ID` wins when both are given).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: Option<u64>,
+}
+
+/// A sequence number a client sent, refused (400) outside `0..=MAX_SEQ` instead of wrapping.
+pub fn check_seq(n: u64, what: &str) -> Result<u64, AppError> {
+    if n <= MAX_SEQ {
+        Ok(n)
+    } else {
+        Err(AppError::BadRequest(format!(
+            "{what} {n} is out of range: event sequence numbers go from 0 to {MAX_SEQ}; send the `id` of the last event you received"
+        )))
+    }
+}
+
+/// The `Last-Event-ID` header: decimal digits, within range. Spaces or tabs around the value are
+/// HTTP's optional whitespace, not part of it, and are ignored.
+fn parse_last_event_id(v: &axum::http::HeaderValue) -> Result<u64, AppError> {
+    let text = v.to_str().unwrap_or("").trim_matches([' ', '\t']);
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::BadRequest(format!(
+            "Last-Event-ID `{}` must be an event sequence number (decimal digits, 0 to {MAX_SEQ})",
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(64)
+                .collect::<String>()
+        )));
+    }
+    let n = text.parse::<u64>().unwrap_or(u64::MAX);
+    check_seq(n, "Last-Event-ID")
 }
 
 fn start_after(headers: &HeaderMap, q: &AfterQuery) -> Result<u64, AppError> {
     match headers.get("last-event-id") {
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| {
-                AppError::BadRequest("Last-Event-ID must be an event sequence number".into())
-            }),
-        None => Ok(q.after.unwrap_or(0)),
+        Some(v) => parse_last_event_id(v),
+        None => check_seq(q.after.unwrap_or(0), "after"),
     }
+}
+
+/// `inner` until the token of `watch` is revoked, then `last`; `inner` itself without a watch
+/// (`--no-auth`: nothing added per item).
+pub(crate) fn until_revoked<T: Send + 'static>(
+    inner: impl Stream<Item = T> + Send + 'static,
+    watch: Option<TokenWatch>,
+    last: T,
+) -> impl Stream<Item = T> + Send + 'static {
+    let Some(mut watch) = watch else {
+        return Either::Left(inner);
+    };
+    Either::Right(stream! {
+        let mut inner = std::pin::pin!(inner);
+        let mut last = Some(last);
+        loop {
+            tokio::select! {
+                biased;
+                () = watch.revoked() => {
+                    if let Some(last) = last.take() {
+                        yield last;
+                    }
+                    return;
+                }
+                item = inner.next() => match item {
+                    Some(item) => yield item,
+                    None => return,
+                },
+            }
+        }
+    })
 }
 
 fn sse_of(item: Item) -> SseEvent {
     match item {
-        Item::Event(e) => SseEvent::default()
-            .id(e.seq.to_string())
-            .json_data(&e)
-            .expect("events serialize"),
+        Item::Event(e) => event_data(SseEvent::default().id(e.seq.to_string()), &e),
         Item::Done(s) => SseEvent::default()
             .event("done")
             .data(serde_json::json!({ "state": s }).to_string()),
         Item::Shutdown => SseEvent::default()
             .event("shutdown")
             .data(r#"{"reason":"the server is shutting down; reconnect with Last-Event-ID"}"#),
+        Item::Revoked => SseEvent::default()
+            .event("revoked")
+            .data(serde_json::json!({ "reason": authority::revoked().to_string() }).to_string()),
+    }
+}
+
+/// An SSE message whose data is `e` as JSON.
+fn event_data(msg: SseEvent, e: &EventRecord) -> SseEvent {
+    match serde_json::to_string(e) {
+        Ok(json) => msg.data(json),
+        Err(err) => {
+            // Events are plain data; this cannot happen, and must not end the stream if it does.
+            tracing::error!(execution = %e.execution, seq = e.seq, error = %err, "an event did not serialize");
+            msg.event("error").data("{}")
+        }
     }
 }
 
@@ -208,7 +285,7 @@ fn sse_of(item: Item) -> SseEvent {
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this sequence number")),
     responses(
         (status = 200, description = "`text/event-stream`: each event's `id:` is its sequence number; `event: done` ends the stream", body = String, content_type = "text/event-stream"),
-        (status = 400, description = "Bad Last-Event-ID or after", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad Last-Event-ID or after (not digits, or above 9223372036854775807)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn execution_sse(
@@ -221,7 +298,9 @@ pub async fn execution_sse(
     let rec = owned(&state, &caller, &id).await?;
     let after = start_after(&headers, &q)?;
     let guard = Metrics::subscriber(&state, StreamKind::Sse);
-    let events = execution_events(state.clone(), rec.id, after).map(move |item| {
+    let watch = authority::watch(&state, &caller);
+    let events = execution_events(state.clone(), rec.id, after);
+    let events = until_revoked(events, watch, Item::Revoked).map(move |item| {
         let _alive = &guard;
         Ok::<_, Infallible>(sse_of(item))
     });
@@ -238,6 +317,7 @@ pub async fn execution_sse(
     ))]
 pub async fn workspace_sse(State(state): State<AppState>, caller: Caller) -> Response {
     let guard = Metrics::subscriber(&state, StreamKind::Sse);
+    let watch = authority::watch(&state, &caller);
     let st = state.clone();
     let events = stream! {
         let _alive = guard;
@@ -252,10 +332,10 @@ pub async fn workspace_sse(State(state): State<AppState>, caller: Caller) -> Res
                 r = rx.recv() => match r {
                     Ok(e) => {
                         if owner(&st, &e.execution).await.as_deref() == Some(caller.workspace.as_str()) {
-                            yield Ok(SseEvent::default()
-                                .id(format!("{}/{}", e.execution, e.seq))
-                                .json_data(&e)
-                                .expect("events serialize"));
+                            yield Ok(event_data(
+                                SseEvent::default().id(format!("{}/{}", e.execution, e.seq)),
+                                &e,
+                            ));
                         }
                     }
                     Err(RecvError::Lagged(n)) => {
@@ -267,6 +347,7 @@ pub async fn workspace_sse(State(state): State<AppState>, caller: Caller) -> Res
             }
         }
     };
+    let events = until_revoked(events, watch, Ok(sse_of(Item::Revoked)));
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(state.options().keep_alive))
         .into_response()
@@ -284,124 +365,4 @@ async fn owner(state: &AppState, id: &ExecutionId) -> Option<String> {
     }
     owners.insert(id.clone(), rec.workspace.clone());
     Some(rec.workspace)
-}
-
-/// What a WebSocket client may send.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClientMessage {
-    /// Restart the stream after this sequence number.
-    #[serde(default)]
-    resume_after: Option<u64>,
-    /// `pause`, `resume` or `cancel`.
-    #[serde(default)]
-    command: Option<String>,
-}
-
-/// Live events of one execution over WebSocket; the client may send `{"resume_after": N}` and
-/// `{"command": "pause"|"resume"|"cancel"}`.
-#[utoipa::path(get, path = "/v1/executions/{id}/ws", tag = "events",
-    params(("id" = String, Path, description = "Execution id"), AfterQuery),
-    responses(
-        (status = 101, description = "WebSocket: JSON messages — events (`seq`, `type`, …), `{\"type\":\"done\"}`, command acknowledgements and problems"),
-        (status = 400, description = "Not a WebSocket upgrade", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn execution_ws(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<AfterQuery>,
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Result<Response, AppError> {
-    let rec = owned(&state, &caller, &id).await?;
-    let ws = ws.map_err(|e| AppError::BadRequest(format!("expected a WebSocket upgrade: {e}")))?;
-    let after = q.after.unwrap_or(0);
-    Ok(ws.on_upgrade(move |socket| websocket(socket, state, caller, rec.id, after)))
-}
-
-fn ws_json(v: &impl serde::Serialize) -> Message {
-    Message::Text(serde_json::to_string(v).expect("messages serialize").into())
-}
-
-async fn websocket(
-    mut socket: WebSocket,
-    state: AppState,
-    caller: Caller,
-    id: ExecutionId,
-    after: u64,
-) {
-    let _alive = Metrics::subscriber(&state, StreamKind::Ws);
-    let mut events = Box::pin(execution_events(state.clone(), id.clone(), after));
-    let mut finished = false;
-    loop {
-        tokio::select! {
-            item = events.next(), if !finished => {
-                let msg = match item {
-                    Some(Item::Event(e)) => ws_json(&e),
-                    Some(Item::Done(s)) => {
-                        finished = true;
-                        ws_json(&serde_json::json!({"type": "done", "state": s}))
-                    }
-                    Some(Item::Shutdown) | None => {
-                        let _ = socket.send(ws_json(&serde_json::json!({"type": "shutdown"}))).await;
-                        let _ = socket.send(Message::Close(None)).await;
-                        return;
-                    }
-                };
-                if socket.send(msg).await.is_err() {
-                    return;
-                }
-            }
-            msg = socket.recv() => {
-                let text = match msg {
-                    Some(Ok(Message::Text(t))) => t.to_string(),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                    Some(Ok(_)) => continue,
-                };
-                let reply = match serde_json::from_str::<ClientMessage>(&text) {
-                    Ok(ClientMessage { resume_after: Some(n), command: None }) => {
-                        events = Box::pin(execution_events(state.clone(), id.clone(), n));
-                        finished = false;
-                        None
-                    }
-                    Ok(ClientMessage { resume_after: None, command: Some(c) }) => {
-                        Some(command(&state, &caller, &id, &c).await)
-                    }
-                    Ok(_) => Some(ws_json(&AppError::BadRequest(
-                        "send `{\"resume_after\": N}` or `{\"command\": \"pause\"|\"resume\"|\"cancel\"}`".into(),
-                    ).problem())),
-                    Err(e) => Some(ws_json(&AppError::BadRequest(format!("invalid message: {e}")).problem())),
-                };
-                if let Some(r) = reply
-                    && socket.send(r).await.is_err()
-                {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-async fn command(state: &AppState, caller: &Caller, id: &ExecutionId, c: &str) -> Message {
-    let to = match c {
-        "pause" => ExecutionState::Paused,
-        "resume" => ExecutionState::Running,
-        "cancel" => ExecutionState::Cancelled,
-        other => {
-            return ws_json(
-                &AppError::BadRequest(format!("command `{other}`: use pause, resume or cancel"))
-                    .problem(),
-            );
-        }
-    };
-    let result = async {
-        let rec = owned(state, caller, id.as_str()).await?;
-        change_owned(state, rec, to).await
-    }
-    .await;
-    match result {
-        Ok(v) => ws_json(&serde_json::json!({"type": "ack", "command": c, "state": v.state})),
-        Err(e) => ws_json(&e.problem()),
-    }
 }

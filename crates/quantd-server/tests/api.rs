@@ -166,6 +166,7 @@ async fn errors_are_problem_documents() {
     // 400 on broken JSON.
     let r = server
         .req(Method::POST, "/v1/validate", &t)
+        .header("content-type", "application/json")
         .body("{\"expr\": ")
         .send()
         .await
@@ -323,8 +324,7 @@ async fn a_warming_pack_answers_503_with_retry_after() {
         .await
         .unwrap();
     let r = server
-        .http
-        .get(server.url("/health/pack/incoming"))
+        .req(Method::GET, "/health/pack/incoming", &t)
         .send()
         .await
         .unwrap();
@@ -349,8 +349,7 @@ async fn a_warming_pack_answers_503_with_retry_after() {
     assert!(p["estimated_ready"].is_string());
     snapshot("pack_warming", &p);
     let v: Value = server
-        .http
-        .get(server.url("/health/pack/demo"))
+        .req(Method::GET, "/health/pack/demo", &t)
         .send()
         .await
         .unwrap()
@@ -502,5 +501,170 @@ async fn a_revoked_token_stops_working_at_once() {
     let id = t.strip_prefix("qdt_").unwrap().split('_').next().unwrap();
     assert!(s.state.engine().store().revoke_token(id).await.unwrap());
     assert_eq!(get().await.unwrap().status(), 401);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_an_admin_token_or_the_metrics_listener() {
+    let s = Server::start(Setup {
+        metrics_listener: true,
+        ..Setup::default()
+    })
+    .await;
+    let t = s.token("team").await;
+    let admin = s.admin_token("ops").await;
+    let id = s.submit_scan(&t).await;
+    s.wait_done(&t, &id).await;
+    let r = s.http.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s.req(Method::GET, "/metrics", &t).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let p = problem(r).await;
+    assert!(p["detail"].as_str().unwrap().contains("admin"), "{p}");
+    let r = s.req(Method::GET, "/metrics", &admin).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("quantd_executions{kind=\"scan\",state=\"completed\"} 1"));
+    // The metrics listener: /metrics without a token, and nothing else.
+    let m = s.metrics_base.clone().unwrap();
+    let r = s.http.get(format!("{m}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("quantd_queue_depth"));
+    for path in [
+        "/v1/executions",
+        "/health/pack/demo",
+        &format!("/v1/executions/{id}"),
+    ] {
+        let r = s
+            .http
+            .get(format!("{m}{path}"))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path} on the metrics listener");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pack_health_needs_a_token_and_probes_say_nothing_of_workspaces() {
+    let s = Server::start(Setup::default()).await;
+    let t = s.token("team-secret-name").await;
+    let id = s.submit_scan(&t).await;
+    s.wait_done(&t, &id).await;
+    let r = s.http.get(s.url("/health/pack/demo")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s
+        .req(Method::GET, "/health/pack/demo", &t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .req(Method::GET, "/health/pack/nope", &t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let p = problem(r).await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("`nope`"), "{detail}");
+    assert!(!detail.contains("demo"), "no other pack is named: {detail}");
+    for probe in ["/health", "/health/ready"] {
+        let r = s.http.get(s.url(probe)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{probe} needs no token");
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains("team-secret-name") && !body.contains("demo") && !body.contains("ex_"),
+            "{probe}: {body}"
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_twice_in_a_json_body_is_refused_by_name() {
+    let s = Server::start(Setup::default()).await;
+    let t = s.token("team").await;
+    let cases = [
+        (
+            "/v1/executions",
+            r#"{"kind":"scan","expr":"close>1","expr":"close<1","pack":"demo"}"#,
+            "`expr`",
+        ),
+        (
+            "/v1/executions",
+            r#"{"kind":"scan","expr":"close>$k","params":{"k":1,"k":2},"pack":"demo"}"#,
+            "`params.k`",
+        ),
+        (
+            "/v1/executions",
+            r#"{"kind":"backtest","strategy":{"entry":"close>1","exit":"close<1","exit":"close<2"},"pack":"demo"}"#,
+            "`strategy.exit`",
+        ),
+        (
+            "/v1/code/twice",
+            r#"{"expr":"close>1","expr":"close<1"}"#,
+            "`expr`",
+        ),
+        (
+            "/v1/validate",
+            r#"{"expr":"close>1","expr":"close<1"}"#,
+            "`expr`",
+        ),
+    ];
+    for (path, body, key) in cases {
+        let r = s
+            .req(Method::POST, path, &t)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path} {body}");
+        let p = problem(r).await;
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.contains(key) && detail.contains("twice"), "{detail}");
+        assert!(detail.contains("line 1 column"), "where: {detail}");
+    }
+    let v = s.get_json("/v1/executions", &t).await;
+    assert_eq!(
+        v["items"].as_array().unwrap().len(),
+        0,
+        "nothing was started"
+    );
+    let r = s
+        .req(Method::GET, "/v1/code/twice", &t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "nothing was stored");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_sent_twice_is_refused() {
+    let s = Server::start(Setup::default()).await;
+    let t = s.token("team").await;
+    for (a, b) in [("k1", "k2"), ("k1", "k1")] {
+        let r = s
+            .req(Method::POST, "/v1/executions", &t)
+            .header("Idempotency-Key", a)
+            .header("Idempotency-Key", b)
+            .json(&json!({"kind": "scan", "expr": "close > 1", "pack": "demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let p = problem(r).await;
+        assert!(p["detail"].as_str().unwrap().contains("2 times"), "{p}");
+    }
+    let v = s.get_json("/v1/executions", &t).await;
+    assert_eq!(
+        v["items"].as_array().unwrap().len(),
+        0,
+        "nothing was started"
+    );
     s.stop().await;
 }

@@ -172,3 +172,169 @@ async fn a_long_upload_answers_202_and_is_followed_to_its_end() {
     assert_eq!(pack["state"], "fresh");
     s.stop().await;
 }
+
+/// Waits (bounded) until `uploads/` is empty: the server removes a file once it has seen its
+/// import end, which no client-visible event announces.
+async fn uploads_drained(s: &Server) -> usize {
+    for _ in 0..100 {
+        if uploads_left(s) == 0 {
+            return 0;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    uploads_left(s)
+}
+
+fn fails_for_lack_of_resources() -> Option<std::sync::Arc<quantd_engine::exec::FaultHook>> {
+    Some(std::sync::Arc::new(|_: &quantd_core::ExecutionId, _, _| {
+        Some((
+            quantd_core::ErrorClass::Resource,
+            "out of disk (injected)".into(),
+        ))
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_import_fails_or_is_cancelled_leaves_no_file() {
+    // Answered at once: the import failed for a reason other than the file's content.
+    let s = Server::start(Setup {
+        fault: fails_for_lack_of_resources(),
+        ..Setup::default()
+    })
+    .await;
+    let t = s.admin_token("ops").await;
+    let r = upload(&s, &t, "doomed", csv(2, 5)).await;
+    assert!(r.status().is_server_error(), "{}", r.status());
+    assert_eq!(uploads_left(&s), 0, "removed before the answer");
+    s.stop().await;
+
+    // Answered 202: failed later, or cancelled.
+    let s = Server::start(Setup {
+        fault: fails_for_lack_of_resources(),
+        upload_wait: Duration::ZERO,
+        shard_delay: Duration::from_millis(300),
+        ..Setup::default()
+    })
+    .await;
+    let t = s.admin_token("ops").await;
+    let r = upload(&s, &t, "doomed", csv(2, 5)).await;
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    let rec = s.wait_done(&t, v["execution"].as_str().unwrap()).await;
+    assert_eq!(rec["state"], "failed");
+    assert_eq!(
+        uploads_drained(&s).await,
+        0,
+        "removed once the import failed"
+    );
+    s.stop().await;
+
+    let s = Server::start(Setup {
+        upload_wait: Duration::ZERO,
+        shard_delay: Duration::from_secs(2),
+        ..Setup::default()
+    })
+    .await;
+    let t = s.admin_token("ops").await;
+    let r = upload(&s, &t, "dropped", csv(2, 5)).await;
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    let id = v["execution"].as_str().unwrap();
+    assert_eq!(uploads_left(&s), 1);
+    let r = s
+        .req(Method::POST, &format!("/v1/executions/{id}/cancel"), &t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        uploads_drained(&s).await,
+        0,
+        "removed once the import was cancelled"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_in_flight_are_bounded_by_the_upload_budget() {
+    let body = csv(20, 60);
+    let s = Server::start(Setup {
+        upload_wait: Duration::ZERO,
+        shard_delay: Duration::from_secs(1),
+        // Room for one such file at a time.
+        tune: |o| o.upload_budget = 100_000,
+        ..Setup::default()
+    })
+    .await;
+    assert!((50_000..100_000).contains(&body.len()), "{}", body.len());
+    let t = s.admin_token("ops").await;
+    let r = upload(&s, &t, "first", body.clone()).await;
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    let first = v["execution"].as_str().unwrap().to_owned();
+    // While the first import runs, a second file does not fit: 503, nothing written.
+    let r = upload(&s, &t, "second", body.clone()).await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let p: Value = r.json().await.unwrap();
+    assert!(
+        p["detail"].as_str().unwrap().contains("upload-budget"),
+        "{p}"
+    );
+    assert_eq!(uploads_left(&s), 1, "only the first file is on disk");
+    // Without a Content-Length an upload holds the whole upload limit (1 MiB here) up front.
+    let r = s
+        .req(Method::POST, "/v1/packs?name=chunked", &t)
+        .header("content-type", "text/csv")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter([Ok::<
+            _,
+            std::io::Error,
+        >(
+            "ticker,date,open,high,low,close,volume\n",
+        )])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    // Once the first import has ended, its bytes are free again.
+    s.wait_done(&t, &first).await;
+    let mut status = 0;
+    for _ in 0..100 {
+        status = upload(&s, &t, "second", body.clone())
+            .await
+            .status()
+            .as_u16();
+        if status != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 202);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_over_the_limit_is_refused_and_leaves_no_file() {
+    let s = Server::start(Setup::default()).await;
+    let t = s.admin_token("ops").await;
+    let big = "x".repeat((1 << 20) + 1);
+    let r = upload(&s, &t, "big", big.clone()).await;
+    assert_eq!(r.status(), 413);
+    // The same without a Content-Length: cut off while streaming.
+    let chunks: Vec<Result<String, std::io::Error>> = big
+        .as_bytes()
+        .chunks(64 << 10)
+        .map(|c| Ok(String::from_utf8(c.to_vec()).unwrap()))
+        .collect();
+    let r = s
+        .req(Method::POST, "/v1/packs?name=big", &t)
+        .header("content-type", "text/csv")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await;
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+    }
+    assert_eq!(uploads_left(&s), 0);
+    s.stop().await;
+}

@@ -4,6 +4,10 @@
 //! the SHA-256 of the secret, never the secret itself. The server finds the row by id and
 //! compares the hashes in constant time. Idempotency keys remember which execution a
 //! `POST /v1/executions` created, with the hash of its body, per workspace.
+//!
+//! [`SqliteStore::live_tokens`] answers, in one query, which of many token ids are still live:
+//! the server asks it a few times a second for the tokens of its open streams, so a token revoked
+//! by any process on the same data directory closes them.
 
 use crate::SqliteStore;
 use crate::error::{Result, StoreError};
@@ -13,6 +17,7 @@ use chrono::{DateTime, Utc};
 use quantd_core::ExecutionId;
 use serde::Serialize;
 use sqlx::Row;
+use std::collections::HashSet;
 
 /// A token to store.
 #[derive(Debug, Clone)]
@@ -75,6 +80,24 @@ fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<TokenRecord> {
             .map_err(|e| corrupt("tokens", e))?
             .with_timezone(&Utc),
     })
+}
+
+impl SqliteStore {
+    /// Which of `ids` are live tokens (stored and not revoked): one query on the primary key
+    /// for all of them, however many (the ids travel as one JSON array).
+    pub async fn live_tokens(&self, ids: &[String]) -> Result<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let ids = serde_json::to_string(ids).map_err(|e| corrupt("tokens", e))?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM tokens WHERE revoked_at IS NULL AND id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
 }
 
 impl AccessTokens for SqliteStore {

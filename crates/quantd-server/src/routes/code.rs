@@ -45,7 +45,8 @@ impl PageQuery {
     responses(
         (status = 201, description = "A new version was stored", body = CodeAdded),
         (status = 200, description = "The current version already has this content", body = CodeAdded),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body, or a key given twice", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid code (with line and column) or name", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add(
@@ -145,6 +146,7 @@ pub async fn version(
     params(("name" = String, Path, description = "Code name")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 415, description = "A body typed as a web form or plain text (refused: any web site can send those)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such code in this workspace", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn remove(
@@ -170,7 +172,8 @@ pub async fn remove(
     request_body(content = RollbackBody, description = "Empty for the previous version"),
     responses(
         (status = 200, description = "The version the name now resolves to", body = CodeVersionView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body, or a key given twice", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such code or version", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Nothing to roll back to", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -189,7 +192,8 @@ pub async fn rollback(
     request_body = CodeBody,
     responses(
         (status = 200, description = "The code is valid", body = Validated),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body, or a key given twice", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid code, with diagnostics", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn validate(

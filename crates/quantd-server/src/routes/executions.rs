@@ -5,7 +5,7 @@ use super::owned;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
-use crate::extract::{ApiQuery, body_bytes, parse_json};
+use crate::extract::{ApiQuery, json_bytes, parse_json};
 use crate::model::{ExecutionList, ExecutionView, SubmitBody, Submitted};
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -58,10 +58,11 @@ fn submitted_response(status: StatusCode, body: Submitted, replayed: bool) -> Re
             headers(("Location" = String, description = "/v1/executions/{id}"))),
         (status = 200, description = "A completed execution with the same fingerprint (`reuse`)", body = Submitted,
             headers(("Location" = String, description = "/v1/executions/{id}"))),
-        (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body, unknown field, a key given twice, or Idempotency-Key sent twice", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown pack or code", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The pack is unusable (import failed)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid request, code or reused Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The pack is warming; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds until the pack should be ready"))),
@@ -72,24 +73,11 @@ pub async fn submit(
     headers: HeaderMap,
     req: Request,
 ) -> Result<Response, AppError> {
-    let bytes: Bytes = body_bytes(req, &state).await?;
+    let key = idempotency_key(&headers)?;
+    let bytes: Bytes = json_bytes(req, &state).await?;
     let value: Value = parse_json(&bytes)?;
     let body: SubmitBody = serde_json::from_value(value.clone())
         .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))?;
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .map(|v| {
-            v.to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= 255)
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    AppError::BadRequest(
-                        "Idempotency-Key must be 1–255 visible ASCII characters".into(),
-                    )
-                })
-        })
-        .transpose()?;
     let Some(key) = key else {
         return start(&state, &caller, body)
             .await
@@ -126,6 +114,29 @@ pub async fn submit(
         )
         .await?;
     Ok(submitted_response(status, out, false))
+}
+
+/// The `Idempotency-Key` header, if sent: once, 1–255 visible ASCII characters (400 else).
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let mut keys = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(first) = keys.next() else {
+        return Ok(None);
+    };
+    let more = keys.count();
+    if more > 0 {
+        return Err(AppError::BadRequest(format!(
+            "Idempotency-Key was sent {} times; send it once per request",
+            more + 1
+        )));
+    }
+    first
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .map(|k| Some(k.to_string()))
+        .ok_or_else(|| {
+            AppError::BadRequest("Idempotency-Key must be 1–255 visible ASCII characters".into())
+        })
 }
 
 async fn start(
@@ -364,6 +375,7 @@ macro_rules! lifecycle {
                 (status = 200, description = "The execution after the change", body = ExecutionView),
                 (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
                 (status = 409, description = "Not allowed in the execution's state", body = Problem, content_type = "application/problem+json"),
+                (status = 415, description = "A body typed as a web form or plain text (refused: any web site can send those)", body = Problem, content_type = "application/problem+json"),
             ))]
         pub async fn $name(
             State(state): State<AppState>,

@@ -1,12 +1,15 @@
 //! `/health`, `/health/ready` and `/health/pack/{name}`: for load balancers and for clients that
-//! wait on a warming pack. None of them needs a token.
+//! wait on a warming pack. The probes (`/health`, `/health/ready`) need no token and say nothing
+//! about any workspace; `/health/pack/{name}` needs a token like the catalog it reads.
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::{AppError, Problem};
 use crate::model::{Live, PackHealth, Ready};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use quantd_engine::EngineError;
 use quantd_store::prelude::*;
 
 /// Liveness: the process answers.
@@ -52,14 +55,27 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     params(("name" = String, Path, description = "Pack name, id or id prefix")),
     responses(
         (status = 200, description = "The pack's state", body = PackHealth),
-        (status = 404, description = "No such pack", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or a wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such pack (the catalog is at `GET /v1/packs`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Ambiguous id prefix", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn pack(
     State(state): State<AppState>,
+    _caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<PackHealth>, AppError> {
-    let p = state.engine().packs().find(Some(&name)).await?;
+    let p = match state.engine().packs().find(Some(&name)).await {
+        Ok(p) => p,
+        // Name only what was asked for, not the catalog's other packs.
+        Err(EngineError::NotFound { .. }) => {
+            return Err(EngineError::NotFound {
+                what: format!("pack `{name}`"),
+                hint: "; list the catalog with GET /v1/packs".into(),
+            }
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(Json(PackHealth {
         name,
         id: p.id.to_string(),

@@ -7,11 +7,12 @@ use crate::auth::Caller;
 use crate::error::{AppError, Problem};
 use crate::extract::ApiQuery;
 use crate::model::{PackList, PackView, UploadAccepted};
+use crate::uploads;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, ExecutionState, Rights};
 use quantd_data::ImportOptions;
 use quantd_engine::exec::ExecutionOptions;
@@ -19,7 +20,6 @@ use quantd_engine::exec::import::ImportRequest;
 use quantd_engine::exec::spec::{JobRequest, SubmitSpec};
 use quantd_store::ExecutionRecord;
 use serde::Deserialize;
-use std::path::PathBuf;
 use tokio::sync::broadcast;
 use utoipa::IntoParams;
 
@@ -87,15 +87,24 @@ pub struct UploadQuery {
 /// `/v1/executions/{id}` and its `events` (`phase` events: `read` bytes, `validate`, `hash`,
 /// `write` tickers). An import done within a short wait answers 201 with the pack; a file the
 /// import refuses answers 422 with the row; a longer one answers 202 while the pack is `warming`.
+///
+/// The body is the file, typed `text/csv`, `application/octet-stream` or
+/// `application/vnd.apache.parquet` (types any web site could send are refused with 415). It is
+/// streamed to disk; uploads in flight share the server's upload budget (503 when full), and
+/// the file is removed once its import has ended, whatever the outcome.
 #[utoipa::path(post, path = "/v1/packs", tag = "packs", params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file"),
+    request_body(description = "The file", content(
+        (Vec<u8> = "text/csv"), (Vec<u8> = "application/octet-stream"), (Vec<u8> = "application/vnd.apache.parquet"))),
     responses(
         (status = 201, description = "Imported (the import execution is linked with `Link: <…>; rel=\"execution\"`)", body = PackView),
         (status = 202, description = "Importing: follow the execution (`Location`)", body = UploadAccepted),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type missing or not one of the upload types", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The file is not valid market data (with the row)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Uploads in flight fill the upload budget; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
 pub async fn upload(
     State(state): State<AppState>,
@@ -118,16 +127,10 @@ pub async fn upload(
         }
     };
     quantd_engine::packs::check_name(&q.name)?;
-    let body = Bytes::from_request(req, &state).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::PayloadTooLarge(state.options().upload_limit)
-        } else {
-            AppError::BadRequest(format!("reading the upload: {e}"))
-        }
-    })?;
-    let upload = save_upload(&state, ext, &body).await?;
+    crate::guard::upload_type(req.headers())?;
+    let received = uploads::receive(&state, req, ext).await?;
     let request = ImportRequest {
-        upload: upload.clone(),
+        upload: received.path.clone(),
         shown_as: format!("upload.{ext}"),
         name: q.name.clone(),
         options: ImportOptions {
@@ -152,7 +155,7 @@ pub async fn upload(
     let submitted = match state.engine().submit_in(&caller.workspace, spec).await {
         Ok(s) => s,
         Err(e) => {
-            let _ = tokio::fs::remove_file(&upload).await;
+            uploads::remove(&received.path).await;
             return Err(e.into());
         }
     };
@@ -169,7 +172,14 @@ pub async fn upload(
     })
     .await
     .is_ok();
-    let rec = state.engine().execution(&id).await?;
+    let rec = state.engine().execution(&id).await;
+    if rec.as_ref().is_ok_and(|r| r.state.is_terminal()) {
+        // Imported, refused or failed: whatever the engine left, the file has no further use.
+        uploads::remove(&received.path).await;
+    } else {
+        uploads::remove_when_ended(&state, id.clone(), received);
+    }
+    let rec = rec?;
     let execution_url = format!("/v1/executions/{id}");
     match rec.state {
         ExecutionState::Completed if ended => {
@@ -203,28 +213,6 @@ pub async fn upload(
             Ok(r)
         }
     }
-}
-
-/// Saves an upload where its import execution finds it (after a restart too).
-async fn save_upload(state: &AppState, ext: &str, body: &[u8]) -> Result<PathBuf, AppError> {
-    let dir = state.engine().packs().dir().uploads();
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| AppError::Internal(format!("creating {}: {e}", dir.display())))?;
-    let file = tempfile::Builder::new()
-        .prefix("upload-")
-        .suffix(&format!(".{ext}"))
-        .tempfile_in(&dir)
-        .map_err(|e| AppError::Internal(format!("creating an upload file: {e}")))?;
-    let path = file
-        .into_temp_path()
-        .keep()
-        .map_err(|e| AppError::Internal(format!("keeping the upload: {e}")))?;
-    if let Err(e) = tokio::fs::write(&path, body).await {
-        let _ = tokio::fs::remove_file(&path).await;
-        return Err(AppError::Internal(format!("writing the upload: {e}")));
-    }
-    Ok(path)
 }
 
 /// The problem for a failed import: the file's fault (422, with the row) or the server's.

@@ -5,7 +5,7 @@
 use futures::StreamExt;
 use quantd_core::{ErrorClass, ExecutionId, NoProgress};
 use quantd_data::SynthSpec;
-use quantd_engine::exec::{Engine, EngineOptions};
+use quantd_engine::exec::{Engine, EngineOptions, FaultHook};
 use quantd_engine::{DataDir, Packs};
 use quantd_server::{AppState, ServerOptions};
 use serde_json::Value;
@@ -20,6 +20,8 @@ pub struct Server {
     pub state: AppState,
     /// The client.
     pub http: reqwest::Client,
+    /// `http://127.0.0.1:PORT` of the metrics listener, when [`Setup::metrics_listener`].
+    pub metrics_base: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -37,6 +39,12 @@ pub struct Setup {
     pub body_limit: usize,
     /// How long an upload waits for its import before answering 202.
     pub upload_wait: Duration,
+    /// A failure injected into every shard attempt (after `shard_delay`).
+    pub fault: Option<Arc<FaultHook>>,
+    /// Serve `/metrics` on a second listener too.
+    pub metrics_listener: bool,
+    /// Changes to the server's options after the ones above.
+    pub tune: fn(&mut ServerOptions),
 }
 
 impl Default for Setup {
@@ -47,6 +55,9 @@ impl Default for Setup {
             shard_bars: 2_000,
             body_limit: 64 << 10,
             upload_wait: Duration::from_secs(2),
+            fault: None,
+            metrics_listener: false,
+            tune: |_| {},
         }
     }
 }
@@ -75,34 +86,44 @@ impl Server {
             ..EngineOptions::default()
         };
         let mut engine = Engine::new(packs, options).await.unwrap();
-        if !setup.shard_delay.is_zero() {
+        if !setup.shard_delay.is_zero() || setup.fault.is_some() {
             let delay = setup.shard_delay;
+            let fault = setup.fault.clone();
             engine = engine.with_fault(Arc::new(
-                move |_: &ExecutionId, _: u32, _: u32| -> Option<(ErrorClass, String)> {
+                move |id: &ExecutionId, shard: u32, attempt: u32| -> Option<(ErrorClass, String)> {
                     std::thread::sleep(delay);
-                    None
+                    fault.as_ref().and_then(|f| f(id, shard, attempt))
                 },
             ));
         }
-        let state = AppState::new(
-            Arc::new(engine),
-            ServerOptions {
-                auth: setup.auth,
-                body_limit: setup.body_limit,
-                upload_limit: 1 << 20,
-                keep_alive: Duration::from_secs(1),
-                workers: 2,
-                health_every: Duration::from_secs(3600),
-                shutdown_grace: Duration::from_secs(5),
-                upload_wait: setup.upload_wait,
-            },
-        );
+        let mut options = ServerOptions {
+            auth: setup.auth,
+            body_limit: setup.body_limit,
+            upload_limit: 1 << 20,
+            upload_budget: 2 << 20,
+            keep_alive: Duration::from_secs(1),
+            workers: 2,
+            health_every: Duration::from_secs(3600),
+            shutdown_grace: Duration::from_secs(5),
+            upload_wait: setup.upload_wait,
+            ..ServerOptions::default()
+        };
+        (setup.tune)(&mut options);
+        let state = AppState::new(Arc::new(engine), options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let metrics = if setup.metrics_listener {
+            Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        } else {
+            None
+        };
+        let metrics_base = metrics
+            .as_ref()
+            .map(|l| format!("http://{}", l.local_addr().unwrap()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
         let task = tokio::spawn(async move {
-            quantd_server::run(listener, st, async {
+            quantd_server::run_with_metrics(listener, metrics, st, async {
                 let _ = stopped.await;
             })
             .await
@@ -111,6 +132,7 @@ impl Server {
         Server {
             base,
             state,
+            metrics_base,
             http: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
@@ -132,6 +154,14 @@ impl Server {
             .await
             .unwrap()
             .token
+    }
+
+    /// The store as another process on the same data directory sees it (`quantd tokens
+    /// revoke`, `quantd cancel`): its own connections, nothing shared with the server.
+    pub async fn other_process_store(&self) -> quantd_store::SqliteStore {
+        quantd_store::SqliteStore::open(self.data_dir())
+            .await
+            .unwrap()
     }
 
     /// The server's data directory.
@@ -215,6 +245,14 @@ impl Server {
                 .unwrap();
         }
     }
+}
+
+/// The public id of a token (`qdt_<id>_<secret>`).
+pub fn token_id(token: &str) -> &str {
+    token
+        .strip_prefix("qdt_")
+        .and_then(|t| t.split('_').next())
+        .unwrap()
 }
 
 /// One SSE message.

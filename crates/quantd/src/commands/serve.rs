@@ -1,5 +1,9 @@
 //! `quantd serve`: the HTTP API and the engine's worker pool in one process, until Ctrl-C or
 //! SIGTERM. Executions interrupted by a crash continue at startup.
+//!
+//! Binding rules: `--no-auth` serves loopback addresses only (127.0.0.1, [::1]); anything else
+//! is refused before the port is opened. `--metrics-addr` adds a listener that serves only
+//! `/metrics`, without a token (on the API listener `/metrics` needs an admin token).
 
 use super::Ctx;
 use anyhow::Context;
@@ -15,7 +19,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
-    /// No tokens: every caller is the `default` workspace (local single-user use only).
+    /// No tokens: every caller is the `default` workspace (local single-user use only: the
+    /// address must be a loopback one, and requests from other web sites are refused).
     #[arg(long)]
     pub no_auth: bool,
     /// Concurrent shard workers (default: one per core; 0 serves the API only, while
@@ -28,6 +33,14 @@ pub struct ServeArgs {
     /// Largest pack upload, in bytes.
     #[arg(long, default_value_t = 256 << 20)]
     pub upload_limit: usize,
+    /// Bytes all uploads in flight may hold at once, until their imports end (default: twice
+    /// --upload-limit); over it an upload is answered 503 with Retry-After.
+    #[arg(long)]
+    pub upload_budget: Option<usize>,
+    /// Also serve `/metrics` without a token on this address (e.g. a private interface for
+    /// Prometheus).
+    #[arg(long)]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Resolves `Ctrl-C` or `SIGTERM`.
@@ -62,8 +75,13 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
         auth: !a.no_auth,
         body_limit: a.body_limit,
         upload_limit: a.upload_limit,
+        upload_budget: a
+            .upload_budget
+            .unwrap_or_else(|| a.upload_limit.saturating_mul(2)),
+        metrics_addr: a.metrics_addr,
         ..ServerOptions::default()
     };
+    quantd_server::check_bind(a.addr, &options)?;
     if let Some(w) = a.workers {
         options.workers = w;
     }
@@ -85,6 +103,9 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
         "quantd API on http://{addr} ({} workers; {unfinished} unfinished execution(s) continue; OpenAPI at /v1/openapi.json)",
         options.workers
     );
+    if let Some(m) = a.metrics_addr {
+        eprintln!("metrics without a token on http://{m}/metrics");
+    }
     let state = AppState::new(engine, options);
     quantd_server::run(listener, state, shutdown_signal()).await?;
     eprintln!("quantd API stopped");
