@@ -4,6 +4,10 @@ adversarial-2026-12-02 and what the fuzzers found), one directory per target:
     $(scripts/pyenv) fuzz/seeds/known_crashes.py OUT_DIR
     scripts/fuzz --repro import_parquet OUT_DIR/import_parquet/date32_extremes.parquet
 
+Crashes inside arrow-ipc's FileReader (malformed result files: buffer offsets past the end,
+unwraps in reader.rs, alignment assertions) were found by the fuzzer as byte-level mutations and
+are not generated here; scripts/fuzz python_result finds them within seconds.
+
 They are kept out of fuzz/corpus/ (the corpus must pass `cargo test`). When a fix lands, its
 inputs should stop crashing: move them into fuzz/corpus/<target>/ with the fix.
 """

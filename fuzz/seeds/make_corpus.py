@@ -116,6 +116,9 @@ def with_(**changes) -> pa.Table:
 
 PARQUET = {
     "valid.parquet": with_(),
+    # Plain, uncompressed pages: byte mutations then change values, not the compression.
+    "plain_uncompressed.parquet": (with_(), {"compression": "none", "use_dictionary": False}),
+    "plain_timestamps.parquet": (with_(date=pa.array([1704153600, 1704240000, 1704153600], pa.timestamp("s"))), {"compression": "none", "use_dictionary": False}),
     "snappy.parquet": (with_(), {"compression": "snappy"}),
     "zstd.parquet": (with_(), {"compression": "zstd"}),
     "gzip.parquet": (with_(), {"compression": "gzip"}),
@@ -287,6 +290,7 @@ def result(**changes) -> pa.Table:
 
 RESULTS = {
     "scan.arrow": result(),
+    "scan_values.arrow": result(v=pa.array([1.0, -1.0, 1e300])),
     "scan_indicators.arrow": result(rsi=pa.array([25.0, float("nan"), None]), trend=pa.array([1.0, 2.0, 3.0])),
     "scan_false_rows.arrow": result(signal=pa.array([False, True, None])),
     "strategy.arrow": result(signal=None, entries=pa.array([True, False, False]), exits=pa.array([False, True, False])),
