@@ -1,0 +1,4 @@
+//! The `import_csv` fuzz target: see `quantd_fuzz::import`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| quantd_fuzz::import::csv(data));
