@@ -17,11 +17,6 @@
 //! corpus is a regression suite under plain `cargo test`. That is why each target file uses only
 //! that crate's own dependencies. `docs/fuzzing.md` says how to run them.
 
-// The engine's result reader lives in a private module; `python_result` compiles its file here,
-// and this stand-in gives it the crate-private type it names (see engine_shim.rs).
-#[path = "engine_shim.rs"]
-mod exec;
-
 pub mod expr;
 pub mod import;
 pub mod python_result;

@@ -1,23 +1,30 @@
 //! `python_result`: bytes as the Arrow IPC result file a Python job leaves in `/out` (which the
 //! job's code can rewrite at will: review S4, S6, H25), through the engine's reader
-//! (`read_result`, compiled from its own file) and then through what the engine does with the
-//! rows of a Python scan: ticker lookup, the summary, the stored encoding, and every export
-//! format.
+//! (`quantd_engine::python::read_result`, which checks the rows against the shard's input bars)
+//! and then through what the engine does with the rows of a Python scan: the summary, the stored
+//! encoding, and every export format.
 //!
 //! Promises checked besides "never panics": the reader's columns all have one value per row (the
 //! engine indexes them together), and stored rows decode to what was encoded.
 
-#[path = "../../crates/quantd-engine/src/python/ipc.rs"]
-#[allow(dead_code, unused_imports, clippy::all)]
-mod ipc;
-
+use quantd_engine::python::{BatchInput, PythonOptions, ResultRows, read_result};
 use quantd_engine::results::{Format, write_signals};
 use quantd_engine::scan::{Signals, SummaryBuilder};
 use std::sync::Arc;
 
-/// The shard's tickers: the names the seed files use (the engine looks each row's ticker up in
-/// the pack and fails the shard on an unknown one).
+/// The shard's tickers: the names the seed files use.
 const TICKERS: [&str; 4] = ["AAA", "BBB", "SYN0001", "SYN0002"];
+
+/// Their input bars: every day from 2023-12-08 (day 19,699) for 60 days, around the seeds'
+/// 2024-01-02 (day 19,724).
+fn input() -> BatchInput {
+    BatchInput::new(
+        TICKERS
+            .iter()
+            .map(|t| (t.to_string(), (19_699..19_759).collect()))
+            .collect(),
+    )
+}
 
 /// Every result format the API and the CLI export.
 const FORMATS: [Format; 6] = [
@@ -31,7 +38,7 @@ const FORMATS: [Format; 6] = [
 
 /// The `python_result` target.
 pub fn run(data: &[u8]) {
-    let rows = match ipc::read_result(data.to_vec()) {
+    let rows = match read_result(data.to_vec(), &input(), &PythonOptions::default()) {
         Ok(rows) => rows,
         Err(failure) => {
             let _ = format!("{failure:?}");
@@ -57,7 +64,7 @@ pub fn run(data: &[u8]) {
 
 /// The rows as a Python scan shard turns them into signals (`PyScanJob::run`), or `None` where
 /// the engine fails the shard (no `signal` column, an unknown ticker).
-fn scan_signals(rows: &ipc::ResultRows) -> Option<Signals> {
+fn scan_signals(rows: &ResultRows) -> Option<Signals> {
     let signal = rows.flag("signal")?;
     let mut out = Signals {
         tickers: TICKERS
@@ -72,8 +79,7 @@ fn scan_signals(rows: &ipc::ResultRows) -> Option<Signals> {
         if !signal[i] {
             continue;
         }
-        let t = TICKERS.iter().position(|t| *t == rows.ticker[i])?;
-        out.ticker.push(t as u32);
+        out.ticker.push(rows.ticker[i]);
         out.date.push(rows.date[i]);
         out.values.extend(rows.numbers.iter().map(|(_, v)| v[i]));
     }

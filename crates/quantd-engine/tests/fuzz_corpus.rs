@@ -4,10 +4,6 @@
 //! stored encoding and exports). A shard failure is the expected answer to a forged file; a
 //! panic fails.
 
-// `read_result` is in the engine's private `python::ipc` module: the target compiles that file
-// itself, and this stand-in provides the crate-private type it names (fuzz/src/engine_shim.rs).
-#[path = "../../../fuzz/src/engine_shim.rs"]
-mod exec;
 #[path = "../../../fuzz/src/python_result.rs"]
 mod python_result;
 #[path = "../../../fuzz/src/replay.rs"]
