@@ -16,7 +16,7 @@ use crate::python::Python;
 use quantd_core::CodeVersionId;
 use quantd_expr::Schema;
 use quantd_sandbox::ValidationReport;
-use quantd_store::code::Added;
+use quantd_store::Added;
 use quantd_store::{CodeVersion, Page, Store};
 use serde::{Deserialize, Serialize};
 

@@ -40,6 +40,15 @@ pub enum StoreError {
     /// The requested change does not apply to the row's current state.
     #[error("{0}")]
     Conflict(String),
+    /// The configuration names no store this build can open .
+    #[error("{place}: {reason}")]
+    Config {
+        /// What was configured: "database URL `…`" (any password hidden), or the data
+        /// directory.
+        place: String,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
 }
 
 /// Results of the store.
@@ -57,7 +66,9 @@ impl StoreError {
             {
                 ErrorClass::Network
             }
-            StoreError::Conflict(_) | StoreError::BadCursor(_) => ErrorClass::Validation,
+            StoreError::Conflict(_) | StoreError::BadCursor(_) | StoreError::Config { .. } => {
+                ErrorClass::Validation
+            }
             _ => ErrorClass::Internal,
         }
     }

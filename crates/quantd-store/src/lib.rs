@@ -1,81 +1,35 @@
-//! Persistence for quantd: the catalog of packs today; executions, shards, events and results as
-//! the engine grows. SQLite in WAL mode is the embedded default (one file in the data directory);
-//! the schema is plain SQL kept portable so a Postgres implementation can follow.
+//! Persistence for quantd behind one contract: the pack catalog, the code registry, access
+//! tokens, and the execution queue (executions, shards under leases, numbered events, shard
+//! results, health snapshots).
 //!
-//! The store never interprets market data or runs code: it records states and their changes,
-//! each change in one transaction.
+//! - [`records`]: the backend-neutral vocabulary every backend reads and writes;
+//! - [`Store`] and its areas (`traits`): the contract the engine is written against, which every
+//!   backend passes as one suite (`tests/contract.rs`);
+//! - [`SqliteStore`] (`sqlite/`): the embedded default, one SQLite file (WAL) in the data
+//!   directory; a Postgres backend for many hosts follows behind the same contract.
+//!
+//! What the store never does: it never interprets market data, runs user code or decides
+//! policy (retries, limits, quarantine thresholds are the engine's, passed in); it never
+//! changes a state without recording the events of the change in the same transaction; it never
+//! lets an outcome through from a claim that is no longer the shard's current one; and it never
+//! panics on what it reads back: a row it cannot decode is [`StoreError::Corrupt`].
 
-pub mod code;
 pub mod error;
-pub mod executions;
-mod migrate;
-pub mod packs;
-pub mod tokens;
+pub mod records;
+mod sqlite;
 mod traits;
 
-pub use code::{CodeName, CodeVersion};
 pub use error::{Result, StoreError};
-pub use executions::{
-    AttemptFailure, ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord,
-    FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete, QueueStats, Recovered,
-    ShardDone, ShardRecord,
+pub use records::{
+    Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Completion, Created,
+    ExecutionFilter, ExecutionRecord, FailureOutcome, HealthSnapshot, IdempotencyRecord, Lease,
+    Millis, NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, QueueStats,
+    Recovered, ShardDone, ShardRecord, TokenRecord,
 };
-pub use packs::{NewPack, PackRecord};
-pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};
-pub use traits::{AccessTokens, CodeRegistry, ExecutionQueue, PackCatalog, Page, Paged, Store};
+pub use sqlite::{DB_FILE, SqliteStore};
+pub use traits::{AccessTokens, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store};
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::path::Path;
-use std::time::Duration;
-
-/// The database file inside a data directory.
-pub const DB_FILE: &str = "quantd.db";
-
-/// The SQLite-backed store.
-///
-/// Reads go through a small pool; every write goes through a pool of exactly one connection, so
-/// the writers of one process queue in order instead of colliding on SQLite's lock (whose busy
-/// handler sleeps for milliseconds). Other processes still wait through the busy timeout.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    writer: SqlitePool,
-}
-
-impl SqliteStore {
-    /// Opens (creating if needed) the database in `data_dir` and migrates it.
-    pub async fn open(data_dir: &Path) -> Result<SqliteStore> {
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DB_FILE))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
-        // SQLite connections are in-process handles: no need to ping one before each use (a
-        // round trip to its thread).
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await?;
-        migrate::run(&writer).await?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
-        Ok(SqliteStore { pool, writer })
-    }
-
-    /// The schema version this build migrates to.
-    pub fn schema_version() -> i64 {
-        migrate::latest_version()
-    }
-}
-
-/// The store traits, for callers that use a concrete store: `use quantd_store::prelude::*;`.
+/// The store traits, for callers that call a store's methods: `use quantd_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{AccessTokens, CodeRegistry, ExecutionQueue, PackCatalog, Store};
+    pub use crate::{AccessTokens, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store};
 }

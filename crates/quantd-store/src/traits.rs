@@ -1,101 +1,36 @@
 //! The storage contract the engine is written against.
 //!
-//! [`Store`] is the union of four traits, one per area: the pack catalog ([`PackCatalog`]), the
-//! code registry ([`CodeRegistry`]), the execution queue ([`ExecutionQueue`]) and the access
-//! tokens of workspaces ([`AccessTokens`]). The embedded
-//! implementation is [`crate::SqliteStore`]; a Postgres implementation with the same schema can
-//! follow without touching the engine. The contract every implementation keeps:
+//! [`Store`] is the union of five traits, one per area: the pack catalog ([`PackCatalog`]), the
+//! code registry ([`CodeRegistry`]), the execution queue's write side ([`ExecutionQueue`]: create,
+//! claim, heartbeat, complete, fail, stop, release, recover, state changes), its read side
+//! ([`ExecutionLog`]: executions, shards, events, results, stats, and the annotations that move no
+//! shard: summaries, health snapshots, phase events) and the access tokens of workspaces
+//! ([`AccessTokens`]). The embedded implementation is [`crate::SqliteStore`]; [`crate::AnyStore`]
+//! is the one chosen at run time. Every implementation passes `tests/contract.rs` and keeps:
 //!
 //! - each method that changes state is one transaction, and the events it appends commit with it
 //!   and are returned, so callers broadcast exactly what was committed;
-//! - a shard is claimed by exactly one worker: `BEGIN IMMEDIATE` + `UPDATE … RETURNING` on
-//!   SQLite, `SELECT … FOR UPDATE SKIP LOCKED` on Postgres;
+//! - an execution's events are numbered 1, 2, 3, … with no gap and no repeat, whoever writes;
+//! - a shard is claimed by exactly one worker, under a lease (owner, expiry) that heartbeats
+//!   extend: `BEGIN IMMEDIATE` + `UPDATE … RETURNING` on SQLite, `SELECT … FOR UPDATE SKIP
+//!   LOCKED` on Postgres;
+//! - every outcome of a claim (complete, fail, stop, release) is fenced by (owner, attempt): a
+//!   claim that was lost, or taken again by a later attempt, writes nothing
+//!   ([`Commit::LeaseLost`] or `false`);
 //! - a shard's results, its `done` state and its events commit together, so a crash can never
 //!   store a result twice or lose one that was acknowledged;
-//! - every list is read in pages through an opaque cursor ([`Page`], [`Paged`]).
+//! - every list is read in pages through an opaque cursor ([`Page`], [`Paged`]); a cursor the
+//!   store did not hand out for that list is refused.
 
-use crate::code::{Added, CodeName, CodeVersion};
-use crate::error::{Result, StoreError};
-use crate::executions::{
-    AttemptFailure, ClaimedShard, Commit, Created, ExecutionFilter, ExecutionRecord, Millis,
-    NewExecution, OnComplete, QueueStats, Recovered, ShardDone, ShardRecord,
+use crate::error::Result;
+use crate::records::{
+    Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Created, ExecutionFilter,
+    ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
+    PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, TokenRecord,
 };
-use crate::packs::{NewPack, PackRecord};
-use crate::tokens::{IdempotencyRecord, NewToken, TokenRecord};
 use quantd_core::{CodeVersionId, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights};
 use serde_json::Value;
 use std::future::Future;
-
-/// Which page of a list to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// The `next` cursor of the previous page; `None` for the first page.
-    pub after: Option<String>,
-    /// At most this many items (at least 1 is read).
-    pub limit: u32,
-}
-
-impl Page {
-    /// The first page of at most `limit` items.
-    pub fn first(limit: u32) -> Self {
-        Self { after: None, limit }
-    }
-
-    /// Every item at once (for small lists such as a name's versions).
-    pub fn all() -> Self {
-        Self::first(u32::MAX)
-    }
-
-    /// The page after `cursor`.
-    pub fn after(cursor: impl Into<String>, limit: u32) -> Self {
-        Self {
-            after: Some(cursor.into()),
-            limit,
-        }
-    }
-
-    /// The limit plus one as SQL wants it: the extra row tells whether a next page exists.
-    pub(crate) fn sql_limit(&self) -> i64 {
-        i64::from(self.limit.max(1)) + 1
-    }
-
-    /// [`StoreError::BadCursor`] for this page's cursor: it parsed but names no row of the list
-    /// (forged, or from another list), so no page can follow it.
-    pub(crate) fn unknown_cursor(&self) -> StoreError {
-        StoreError::BadCursor(self.after.clone().unwrap_or_default())
-    }
-
-    /// The cursor parsed by `parse`; a cursor it rejects is [`StoreError::BadCursor`].
-    pub(crate) fn cursor<T>(&self, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>> {
-        self.after
-            .as_deref()
-            .map(|c| parse(c).ok_or_else(|| StoreError::BadCursor(c.to_string())))
-            .transpose()
-    }
-}
-
-/// One page of a list.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Paged<T> {
-    /// The items of this page, in the list's order.
-    pub items: Vec<T>,
-    /// The cursor of the next page; `None` when this page is the last.
-    pub next: Option<String>,
-}
-
-impl<T> Paged<T> {
-    /// Builds a page from up to `limit + 1` rows: the extra row only says that more exist.
-    pub(crate) fn from_rows(mut rows: Vec<T>, page: &Page, cursor: impl Fn(&T) -> String) -> Self {
-        let limit = page.limit.max(1) as usize;
-        let next = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(cursor)
-        } else {
-            None
-        };
-        Self { items: rows, next }
-    }
-}
 
 /// Which packs exist under which name and in which state.
 pub trait PackCatalog {
@@ -190,7 +125,9 @@ pub trait CodeRegistry {
     -> impl Future<Output = Result<bool>> + Send;
 }
 
-/// Executions, their shards, events and results.
+/// The execution queue's write side: executions are created, their shards claimed under
+/// leases, completed, failed, stopped, released and recovered, and executions paused, resumed
+/// and cancelled. Every method is one transaction and returns the events it appended.
 pub trait ExecutionQueue {
     /// Inserts an execution, its shards and its `execution-created` event (with
     /// [`NewExecution::first_claim`], also claims the first shard as [`ExecutionQueue::claim_shard`]
@@ -283,7 +220,12 @@ pub trait ExecutionQueue {
         exec: &ExecutionId,
         now: Millis,
     ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+}
 
+/// The execution queue's read side: executions, shards, events, results and counts, plus the
+/// annotations that change no claim or shard state (a summary, a health snapshot, a phase
+/// event), which workers and monitors append while shards run.
+pub trait ExecutionLog {
     /// One execution.
     fn execution(
         &self,
@@ -391,14 +333,30 @@ pub trait AccessTokens {
     ) -> impl Future<Output = Result<bool>> + Send;
 }
 
-/// Everything the engine needs from storage. Implemented for every type that implements the four
+/// Everything the engine needs from storage. Implemented for every type that implements the five
 /// areas; cloning a store gives another handle to the same database.
 pub trait Store:
-    PackCatalog + CodeRegistry + ExecutionQueue + AccessTokens + Clone + Send + Sync + 'static
+    PackCatalog
+    + CodeRegistry
+    + ExecutionQueue
+    + ExecutionLog
+    + AccessTokens
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: PackCatalog + CodeRegistry + ExecutionQueue + AccessTokens + Clone + Send + Sync + 'static
+    T: PackCatalog
+        + CodeRegistry
+        + ExecutionQueue
+        + ExecutionLog
+        + AccessTokens
+        + Clone
+        + Send
+        + Sync
+        + 'static
 {
 }

@@ -1,4 +1,4 @@
-//! Access tokens of workspaces and the idempotency keys of their requests.
+//! SQLite access tokens of workspaces and the idempotency keys of their requests.
 //!
 //! A token is `qdt_<id>_<secret>`: the store keeps the public `id`, the workspace it grants and
 //! the SHA-256 of the secret, never the secret itself. The server finds the row by id and
@@ -9,78 +9,14 @@
 //! the server asks it a few times a second for the tokens of its open streams, so a token revoked
 //! by any process on the same data directory closes them.
 
-use crate::SqliteStore;
-use crate::error::{Result, StoreError};
-use crate::executions::Millis;
+use super::SqliteStore;
+use super::rows::{corrupt, token_from_row};
+use crate::error::Result;
+use crate::records::{IdempotencyRecord, Millis, NewToken, TokenRecord};
 use crate::traits::AccessTokens;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use quantd_core::ExecutionId;
-use serde::Serialize;
-use sqlx::Row;
 use std::collections::HashSet;
-
-/// A token to store.
-#[derive(Debug, Clone)]
-pub struct NewToken {
-    /// The public part of the token, unique.
-    pub id: String,
-    /// The workspace it grants.
-    pub workspace: String,
-    /// A label for people (`ci`, `alice's laptop`).
-    pub name: Option<String>,
-    /// Hex SHA-256 of the secret part.
-    pub secret_hash: String,
-    /// Whether it may change what every workspace shares (upload packs).
-    pub admin: bool,
-}
-
-/// A stored token (without its secret).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TokenRecord {
-    /// The public id.
-    pub id: String,
-    /// The workspace it grants.
-    pub workspace: String,
-    /// Its label.
-    pub name: Option<String>,
-    /// Hex SHA-256 of the secret part.
-    #[serde(skip)]
-    pub secret_hash: String,
-    /// Whether it may upload packs.
-    pub admin: bool,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-}
-
-/// What an idempotency key created.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IdempotencyRecord {
-    /// Hash of the request body that used the key first.
-    pub request_hash: String,
-    /// The execution it created.
-    pub execution: ExecutionId,
-}
-
-fn corrupt(table: &'static str, m: impl ToString) -> StoreError {
-    StoreError::Corrupt {
-        table,
-        message: m.to_string(),
-    }
-}
-
-fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<TokenRecord> {
-    let created: String = r.try_get("created_at")?;
-    Ok(TokenRecord {
-        id: r.try_get("id")?,
-        workspace: r.try_get("workspace")?,
-        name: r.try_get("name")?,
-        secret_hash: r.try_get("secret_hash")?,
-        admin: r.try_get::<i64, _>("admin")? != 0,
-        created_at: DateTime::parse_from_rfc3339(&created)
-            .map_err(|e| corrupt("tokens", e))?
-            .with_timezone(&Utc),
-    })
-}
 
 impl SqliteStore {
     /// Which of `ids` are live tokens (stored and not revoked): one query on the primary key

@@ -1,25 +1,26 @@
-//! Schema migrations: numbered SQL files embedded in the binary, applied in order, each in its
-//! own transaction, recorded in `schema_migrations`.
+//! SQLite schema migrations: numbered SQL files (`migrations/`) embedded in the binary, applied
+//! in order in one `BEGIN IMMEDIATE` transaction (all that are missing, or none), each recorded in
+//! `schema_migrations`. A database written by a newer quantd is refused, not downgraded.
 
 use crate::error::{Result, StoreError};
 use sqlx::SqlitePool;
 
 /// Every migration, in order: (version, SQL).
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_packs.sql")),
-    (2, include_str!("../migrations/0002_code.sql")),
-    (3, include_str!("../migrations/0003_executions.sql")),
-    (4, include_str!("../migrations/0004_workspaces.sql")),
-    (5, include_str!("../migrations/0005_quarantine.sql")),
+    (1, include_str!("../../migrations/0001_packs.sql")),
+    (2, include_str!("../../migrations/0002_code.sql")),
+    (3, include_str!("../../migrations/0003_executions.sql")),
+    (4, include_str!("../../migrations/0004_workspaces.sql")),
+    (5, include_str!("../../migrations/0005_quarantine.sql")),
 ];
 
 /// The newest schema version this build knows.
-pub fn latest_version() -> i64 {
+pub(super) fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)
 }
 
 /// Applies the migrations the database does not have yet.
-pub async fn run(pool: &SqlitePool) -> Result<()> {
+pub(super) async fn run(pool: &SqlitePool) -> Result<()> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )

@@ -1,90 +1,19 @@
-//! The code registry: immutable, content-addressed versions of scanners and strategies under
-//! names. `NAME` resolves to the name's current version (the latest, unless rolled back);
-//! `NAME@N` to version N. Removing a name hides it but keeps its versions, so executions that
-//! ran them stay reproducible.
+//! The SQLite code registry: immutable, content-addressed versions under names. `NAME` resolves
+//! to the name's current version (the latest, unless rolled back); `NAME@N` to version N.
+//! Removing a name hides it but keeps its versions, so executions that ran them stay
+//! reproducible.
 //!
 //! Names belong to a workspace: every method takes the workspace, and two workspaces may use the
 //! same name for different code without seeing each other's.
 
-use crate::SqliteStore;
-use crate::error::{Result, StoreError};
-use crate::traits::{CodeRegistry, Page, Paged};
-use chrono::{DateTime, Utc};
+use super::SqliteStore;
+use super::rows::{time, version_from_row};
+use crate::error::Result;
+use crate::records::{Added, CodeName, CodeVersion, Page, Paged};
+use crate::traits::CodeRegistry;
+use chrono::Utc;
 use quantd_core::CodeVersionId;
-use serde::Serialize;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
-/// One stored version.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CodeVersion {
-    /// The name it was added under.
-    pub name: String,
-    /// Its number under that name, from 1.
-    pub version: u32,
-    /// Content hash of (language, source).
-    pub id: CodeVersionId,
-    /// `expr`, `strategy` or `python`.
-    pub language: String,
-    /// The source text.
-    pub source: String,
-    /// Parameter names the code uses.
-    pub params: Vec<String>,
-    /// When it was added.
-    pub created_at: DateTime<Utc>,
-}
-
-/// A name and where it points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CodeName {
-    /// The name.
-    pub name: String,
-    /// The version `NAME` resolves to.
-    pub current: u32,
-    /// How many versions exist.
-    pub versions: u32,
-    /// The current version's language.
-    pub language: String,
-    /// When the name last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-fn corrupt(m: impl ToString) -> StoreError {
-    StoreError::Corrupt {
-        table: "code_versions",
-        message: m.to_string(),
-    }
-}
-
-fn time(s: &str) -> Result<DateTime<Utc>> {
-    Ok(DateTime::parse_from_rfc3339(s)
-        .map_err(corrupt)?
-        .with_timezone(&Utc))
-}
-
-fn version_from_row(row: &SqliteRow) -> Result<CodeVersion> {
-    let id: String = row.try_get("id")?;
-    let params: String = row.try_get("params")?;
-    let created: String = row.try_get("created_at")?;
-    Ok(CodeVersion {
-        name: row.try_get("name")?,
-        version: row.try_get::<i64, _>("version")? as u32,
-        id: id.parse().map_err(corrupt)?,
-        language: row.try_get("language")?,
-        source: row.try_get("source")?,
-        params: serde_json::from_str(&params).map_err(corrupt)?,
-        created_at: time(&created)?,
-    })
-}
-
-/// What adding code did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Added {
-    /// The version `NAME` now resolves to.
-    pub version: CodeVersion,
-    /// Whether the name's current version already had this content (nothing was added).
-    pub unchanged: bool,
-}
 
 impl CodeRegistry for SqliteStore {
     /// Adds a version of `name` (or returns the current one when its content is identical).
@@ -155,11 +84,16 @@ impl CodeRegistry for SqliteStore {
         .bind(&now)
         .execute(&mut *tx)
         .await?;
+        let row = sqlx::query(
+            "SELECT * FROM code_versions WHERE workspace = ? AND name = ? AND version = ?",
+        )
+        .bind(workspace)
+        .bind(name)
+        .bind(next)
+        .fetch_one(&mut *tx)
+        .await?;
+        let version = version_from_row(&row)?;
         tx.commit().await?;
-        let version = self
-            .code_version(workspace, name, Some(next as u32))
-            .await?
-            .expect("just inserted");
         Ok(Added {
             version,
             unchanged: false,
@@ -237,7 +171,7 @@ impl CodeRegistry for SqliteStore {
         .bind(workspace)
         .bind(name)
         .bind(after)
-        .bind(page.sql_limit())
+        .bind(page.fetch_limit())
         .fetch_all(&self.pool)
         .await?;
         let rows = rows
@@ -272,7 +206,7 @@ impl CodeRegistry for SqliteStore {
         )
         .bind(workspace)
         .bind(after)
-        .bind(page.sql_limit())
+        .bind(page.fetch_limit())
         .fetch_all(&self.pool)
         .await?;
         let names = rows
@@ -284,7 +218,7 @@ impl CodeRegistry for SqliteStore {
                     current: r.try_get::<i64, _>("current")? as u32,
                     versions: r.try_get::<i64, _>("versions")? as u32,
                     language: r.try_get("language")?,
-                    updated_at: time(&updated)?,
+                    updated_at: time("code_names", &updated)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

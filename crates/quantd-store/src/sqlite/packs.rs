@@ -1,138 +1,17 @@
-//! The pack catalog: which packs exist under which name, in which state, with which rights.
+//! The SQLite pack catalog.
 //!
 //! A row is keyed by (name, content id). Importing registers a `warming` row, then in one
 //! transaction marks it `fresh` and the name's previous fresh row `stale`. A warming row whose
-//! importer died is turned into `error` by [`SqliteStore::fail_orphaned_imports`].
+//! importer died is turned into `error` by [`PackCatalog::fail_orphaned_imports`].
 
-use crate::SqliteStore;
+use super::SqliteStore;
+use super::rows::{pack_from_row, select_packs};
 use crate::error::{Result, StoreError};
-use crate::traits::{PackCatalog, Page, Paged};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::records::{NewPack, PackRecord, Page, Paged};
+use crate::traits::PackCatalog;
+use chrono::Utc;
 use quantd_core::{PackId, PackState, Rights};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
-/// A catalog row.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PackRecord {
-    /// The pack's name.
-    pub name: String,
-    /// Its content id.
-    pub id: PackId,
-    /// Its state.
-    pub state: PackState,
-    /// Why it is in `error`.
-    pub error: Option<String>,
-    /// When it was registered.
-    pub created_at: DateTime<Utc>,
-    /// While warming: when it should be ready.
-    pub estimated_ready: Option<DateTime<Utc>>,
-    /// Number of tickers.
-    pub tickers: u64,
-    /// Number of bars.
-    pub bars: u64,
-    /// Earliest date.
-    pub first_date: NaiveDate,
-    /// Latest date.
-    pub last_date: NaiveDate,
-    /// Value columns.
-    pub columns: Vec<String>,
-    /// Rows dropped by a lenient import.
-    pub rows_dropped: u64,
-    /// The imported file, or how it was generated.
-    pub origin: String,
-    /// Rights metadata.
-    pub rights: Rights,
-    /// Import order; larger is newer.
-    pub seq: i64,
-}
-
-/// What an import registers before it writes the pack.
-#[derive(Debug, Clone)]
-pub struct NewPack {
-    /// The name.
-    pub name: String,
-    /// The content id.
-    pub id: PackId,
-    /// The importer's lock-file token (see [`SqliteStore::fail_orphaned_imports`]).
-    pub import_token: String,
-    /// When the import should be done.
-    pub estimated_ready: DateTime<Utc>,
-    /// Number of tickers.
-    pub tickers: u64,
-    /// Number of bars.
-    pub bars: u64,
-    /// Earliest date.
-    pub first_date: NaiveDate,
-    /// Latest date.
-    pub last_date: NaiveDate,
-    /// Value columns.
-    pub columns: Vec<String>,
-    /// Rows dropped by a lenient import.
-    pub rows_dropped: u64,
-    /// Where the bars came from.
-    pub origin: String,
-    /// Rights metadata.
-    pub rights: Rights,
-}
-
-/// `SELECT <every PackRecord column> FROM packs <rest>`, as a `&'static str`.
-macro_rules! select_packs {
-    ($rest:literal) => {
-        concat!(
-            "SELECT name, id, state, error, created_at, estimated_ready, tickers, bars, first_date, last_date, ",
-            "columns, rows_dropped, origin, rights_source, rights_license, rights_attribution, export_allowed, seq, ",
-            "import_token FROM packs ",
-            $rest
-        )
-    };
-}
-
-fn corrupt(message: impl ToString) -> StoreError {
-    StoreError::Corrupt {
-        table: "packs",
-        message: message.to_string(),
-    }
-}
-
-fn from_row(row: &SqliteRow) -> Result<PackRecord> {
-    let id: String = row.try_get("id")?;
-    let state: String = row.try_get("state")?;
-    let created: String = row.try_get("created_at")?;
-    let ready: Option<String> = row.try_get("estimated_ready")?;
-    let columns: String = row.try_get("columns")?;
-    let date = |c: &str| -> Result<NaiveDate> {
-        let s: String = row.try_get(c)?;
-        s.parse().map_err(corrupt)
-    };
-    let time = |s: &str| -> Result<DateTime<Utc>> {
-        Ok(DateTime::parse_from_rfc3339(s)
-            .map_err(corrupt)?
-            .with_timezone(&Utc))
-    };
-    Ok(PackRecord {
-        name: row.try_get("name")?,
-        id: id.parse().map_err(corrupt)?,
-        state: state.parse().map_err(corrupt)?,
-        error: row.try_get("error")?,
-        created_at: time(&created)?,
-        estimated_ready: ready.as_deref().map(time).transpose()?,
-        tickers: row.try_get::<i64, _>("tickers")? as u64,
-        bars: row.try_get::<i64, _>("bars")? as u64,
-        first_date: date("first_date")?,
-        last_date: date("last_date")?,
-        columns: serde_json::from_str(&columns).map_err(corrupt)?,
-        rows_dropped: row.try_get::<i64, _>("rows_dropped")? as u64,
-        origin: row.try_get("origin")?,
-        rights: Rights {
-            source: row.try_get("rights_source")?,
-            license: row.try_get("rights_license")?,
-            attribution: row.try_get("rights_attribution")?,
-            export_allowed: row.try_get::<i64, _>("export_allowed")? != 0,
-        },
-        seq: row.try_get("seq")?,
-    })
-}
 
 impl PackCatalog for SqliteStore {
     /// Registers an import as `warming` (replacing an `error` row of the same name and id).
@@ -265,7 +144,7 @@ impl PackCatalog for SqliteStore {
             if token.as_deref().is_some_and(&importer_alive) {
                 continue;
             }
-            let mut rec = from_row(&row)?;
+            let mut rec = pack_from_row(&row)?;
             let message = "import interrupted: the importing process stopped before the pack was complete; import the file again";
             self.fail_import(&rec.name, &rec.id, message).await?;
             rec.state = PackState::Error;
@@ -291,10 +170,10 @@ impl PackCatalog for SqliteStore {
         let before = before.unwrap_or(i64::MAX);
         let rows = sqlx::query(select_packs!("WHERE seq < ? ORDER BY seq DESC LIMIT ?"))
             .bind(before)
-            .bind(page.sql_limit())
+            .bind(page.fetch_limit())
             .fetch_all(&self.pool)
             .await?;
-        let rows = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        let rows = rows.iter().map(pack_from_row).collect::<Result<Vec<_>>>()?;
         Ok(Paged::from_rows(rows, page, |r| r.seq.to_string()))
     }
 
@@ -314,7 +193,7 @@ impl PackCatalog for SqliteStore {
         .bind(key)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(from_row).collect()
+        rows.iter().map(pack_from_row).collect()
     }
 
     /// The newest fresh pack of any name.
@@ -324,6 +203,6 @@ impl PackCatalog for SqliteStore {
         ))
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(from_row).transpose()
+        row.as_ref().map(pack_from_row).transpose()
     }
 }

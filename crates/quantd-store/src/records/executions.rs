@@ -1,0 +1,317 @@
+//! What the store keeps about executions, shards, events and results, and what its queue
+//! methods take and give: backend-neutral records, with no database types in them.
+//!
+//! Times are [`Millis`] (Unix milliseconds). JSON columns (spec, options, payloads, summaries)
+//! are [`serde_json::Value`]s; every backend stores them as it likes and gives them back equal.
+
+use quantd_core::{
+    ErrorClass, Event, EventRecord, ExecutionId, ExecutionKind, ExecutionState, ShardState,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// What `create_execution` inserts.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    /// The id.
+    pub id: ExecutionId,
+    /// The workspace that owns it.
+    pub workspace: String,
+    /// Its kind.
+    pub kind: ExecutionKind,
+    /// The code name, if it runs stored code.
+    pub name: Option<String>,
+    /// The spec as asked (JSON).
+    pub spec: Value,
+    /// Hash of (code, pack, params, engine version, …).
+    pub fingerprint: String,
+    /// The pack it reads.
+    pub pack_id: String,
+    /// The code version it runs, if stored code.
+    pub code_version: Option<String>,
+    /// Retry and failure policies (JSON).
+    pub options: Value,
+    /// One payload per shard, in plan order.
+    pub shards: Vec<Value>,
+    /// Creation time.
+    pub now: Millis,
+    /// Claim the first shard in the same transaction, for a creator that runs the execution
+    /// itself right away (saves a claim before work starts). Ignored when there are no shards.
+    pub first_claim: Option<Lease>,
+}
+
+/// A lease on a shard: who holds it and until when (unless extended by heartbeats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The worker that holds it.
+    pub owner: String,
+    /// When it expires.
+    pub until: Millis,
+}
+
+/// What `create_execution` stored.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The execution as stored.
+    pub record: ExecutionRecord,
+    /// Its events: `execution-created`, and with a first claim `execution-started` and
+    /// `shard-started`.
+    pub events: Vec<EventRecord>,
+    /// The first shard, claimed under [`NewExecution::first_claim`]'s lease.
+    pub claimed: Option<ClaimedShard>,
+}
+
+/// An execution as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionRecord {
+    /// The id.
+    pub id: ExecutionId,
+    /// The owning workspace.
+    pub workspace: String,
+    /// Its kind.
+    pub kind: ExecutionKind,
+    /// The code name, if any.
+    pub name: Option<String>,
+    /// Its state.
+    pub state: ExecutionState,
+    /// The spec (JSON).
+    pub spec: Value,
+    /// The fingerprint.
+    pub fingerprint: String,
+    /// The pack id.
+    pub pack_id: String,
+    /// The code version id, if any.
+    pub code_version: Option<String>,
+    /// Policies (JSON).
+    pub options: Value,
+    /// Shards in the plan.
+    pub shards_total: u32,
+    /// Shards done.
+    pub shards_done: u32,
+    /// Shards failed for good.
+    pub shards_failed: u32,
+    /// Bars processed.
+    pub bars: u64,
+    /// Result rows.
+    pub rows: u64,
+    /// Shard attempts started.
+    pub attempts: u32,
+    /// Shard attempts that failed.
+    pub failed_attempts: u32,
+    /// Class of the error that failed it.
+    pub error_class: Option<ErrorClass>,
+    /// The error that failed it.
+    pub error_message: Option<String>,
+    /// Metrics of the finished execution (JSON).
+    pub summary: Option<Value>,
+    /// Failed as quarantined: a shard crashed its worker too often (`quantd resume --force` runs
+    /// it again).
+    pub quarantined: bool,
+    /// Bytes of results stored (the bodies of its done shards).
+    pub result_bytes: u64,
+    /// Created (Unix ms).
+    pub created_at: Millis,
+    /// First shard started (Unix ms).
+    pub started_at: Option<Millis>,
+    /// Finished (Unix ms).
+    pub finished_at: Option<Millis>,
+}
+
+/// A shard a worker now holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedShard {
+    /// Its execution.
+    pub execution: ExecutionId,
+    /// Its index.
+    pub idx: u32,
+    /// The attempt starting now, from 1.
+    pub attempt: u32,
+    /// The slice of work (JSON).
+    pub payload: Value,
+    /// Earlier attempts that crashed (see [`FailureOutcome::Quarantine`]).
+    pub crashes: u32,
+}
+
+/// A shard as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardRecord {
+    /// Its index.
+    pub idx: u32,
+    /// Its state.
+    pub state: ShardState,
+    /// Attempts started.
+    pub attempt: u32,
+    /// Bars processed.
+    pub bars: u64,
+    /// Rows committed.
+    pub rows: u64,
+    /// Last error class.
+    pub error_class: Option<ErrorClass>,
+    /// Last error.
+    pub error_message: Option<String>,
+    /// Started (Unix ms).
+    pub started_at: Option<Millis>,
+    /// Finished (Unix ms).
+    pub finished_at: Option<Millis>,
+}
+
+/// A finished shard's output, as [`crate::ExecutionQueue::complete_shard`] stores it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShardDone<'a> {
+    /// Bars processed.
+    pub bars: u64,
+    /// Result rows.
+    pub rows: u64,
+    /// The encoded results.
+    pub body: &'a [u8],
+    /// The most result bytes the execution may store in all.
+    pub max_result_bytes: u64,
+}
+
+/// What a shard's commit did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Commit {
+    /// Committed; the events it appended.
+    Committed(Vec<EventRecord>),
+    /// Nothing was written: the results would take the execution's stored results to this
+    /// many bytes, over its limit.
+    OverLimit(u64),
+    /// The shard is no longer ours (lease expired and reclaimed, or the execution ended): nothing
+    /// was written.
+    LeaseLost,
+}
+
+/// What a shard's commit stores along when it completes its execution, computed inside that
+/// transaction from the record and shards as they stand at completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The execution's summary (JSON), if it can be made without reading the results again.
+    pub summary: Option<Value>,
+    /// The final health snapshot, recorded with its `health` event.
+    pub health: HealthSnapshot,
+}
+
+/// A health snapshot as stored: score, band and the whole snapshot (JSON).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HealthSnapshot {
+    /// 0–100.
+    pub score: u8,
+    /// The score's band.
+    pub band: String,
+    /// The snapshot.
+    pub body: Value,
+}
+
+/// Computes the [`Completion`] of an execution inside the commit that completes it; not called
+/// when the commit does not complete the execution.
+pub type OnComplete =
+    Box<dyn FnOnce(&ExecutionRecord, &[ShardRecord]) -> Completion + Send + 'static>;
+
+/// How a failed attempt ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailureOutcome {
+    /// Retry at this time.
+    RetryAt(Millis),
+    /// The shard fails for good; the execution fails too (`fail` policy).
+    FailExecution,
+    /// The shard fails for good; the execution goes on (`continue` policy).
+    Continue,
+    /// The shard crashed its worker too often: it fails for good and its execution fails as
+    /// quarantined, whatever its failure policy.
+    Quarantine,
+}
+
+/// A failed attempt of a shard, as [`crate::ExecutionQueue::fail_shard`] records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptFailure<'a> {
+    /// The error's class.
+    pub class: ErrorClass,
+    /// What went wrong (the engine bounds its size).
+    pub message: &'a str,
+    /// The attempt crashed (a panic) rather than failing with an error: counted towards
+    /// quarantine.
+    pub crash: bool,
+    /// What follows.
+    pub outcome: FailureOutcome,
+}
+
+/// What [`crate::ExecutionQueue::recover_shards`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovered {
+    /// Shards returned to the queue.
+    pub requeued: u64,
+    /// Executions failed as quarantined.
+    pub quarantined: Vec<ExecutionId>,
+    /// The events those quarantines appended.
+    pub events: Vec<EventRecord>,
+}
+
+/// Filters for [`crate::ExecutionLog::list_executions`].
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only this workspace.
+    pub workspace: Option<String>,
+    /// Only this code name.
+    pub name: Option<String>,
+    /// Only this kind.
+    pub kind: Option<ExecutionKind>,
+    /// Only this state.
+    pub state: Option<ExecutionState>,
+    /// Only created at or after (Unix ms).
+    pub since: Option<Millis>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Counts for monitoring (`/metrics`, `/health/ready`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueueStats {
+    /// Executions by kind and state.
+    pub executions: Vec<(ExecutionKind, ExecutionState, u64)>,
+    /// Shards waiting to be claimed.
+    pub pending_shards: u64,
+    /// Shards running under a lease.
+    pub running_shards: u64,
+}
+
+/// The progress event of an execution's counters at `now`: shards finished (done or failed) of
+/// the total, bars and rows so far, and an estimate of the time left from the pace since the
+/// first shard started.
+pub fn progress_event(
+    total: u32,
+    done: u32,
+    failed: u32,
+    bars: u64,
+    rows: u64,
+    started: Option<Millis>,
+    now: Millis,
+) -> Event {
+    let finished = done + failed;
+    let eta_ms = match started {
+        Some(s) if finished > 0 && finished < total => Some(
+            ((now - s).max(0) as f64 / f64::from(finished) * f64::from(total - finished)) as u64,
+        ),
+        _ => None,
+    };
+    Event::Progress {
+        done: finished,
+        total,
+        bars,
+        rows,
+        eta_ms,
+    }
+}
+
+/// The error message of an execution quarantined because shard `idx` crashed its worker
+/// `crashes` times, with the command that runs it again.
+pub fn quarantine_message(id: &ExecutionId, idx: u32, crashes: u32) -> String {
+    format!(
+        "quarantined after {crashes} crashes: the worker running shard {idx} died (process \
+         killed, out of memory, or lease expired); `quantd resume --force {id}` runs it again"
+    )
+}

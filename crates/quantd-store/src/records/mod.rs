@@ -1,0 +1,22 @@
+//! The store's vocabulary, the same for every backend: the rows it keeps (executions, shards,
+//! packs, code versions, tokens), what its methods take (a new execution, a shard's output, a
+//! failed attempt, a page) and what they give (a claim, a commit's outcome, what recovery did).
+//!
+//! Nothing here knows a database: a backend (`sqlite/`, later `postgres/`) decodes its rows into
+//! these types, and the engine and the contract suite speak only these.
+
+pub mod code;
+pub mod executions;
+pub mod packs;
+pub mod pages;
+pub mod tokens;
+
+pub use code::{Added, CodeName, CodeVersion};
+pub use executions::{
+    AttemptFailure, ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord,
+    FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete, QueueStats, Recovered,
+    ShardDone, ShardRecord, progress_event, quarantine_message,
+};
+pub use packs::{NewPack, PackRecord};
+pub use pages::{Page, Paged};
+pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};

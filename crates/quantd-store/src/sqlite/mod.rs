@@ -1,0 +1,78 @@
+//! The embedded store: one SQLite file (WAL) in the data directory holds the catalog, the code
+//! registry, tokens, and the execution queue (executions, shards, events, results, health).
+//!
+//! - [`rows`] decodes rows into [`crate::records`];
+//! - [`queue`] is the queue's write side and [`steps`] the transaction steps it is made of;
+//! - [`reads`] is the queue's read side;
+//! - [`packs`], [`code`] and [`tokens`] are the other areas of the contract;
+//! - [`migrate`] brings the schema up to date when the store opens.
+//!
+//! Claims rely on SQLite's single writer: every write is a `BEGIN IMMEDIATE` transaction, so a
+//! claim's `UPDATE … RETURNING` sees no concurrent claim, in this process or another.
+
+mod code;
+mod migrate;
+mod packs;
+mod queue;
+mod reads;
+mod rows;
+mod steps;
+mod tokens;
+
+use crate::error::Result;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::time::Duration;
+
+/// The database file inside a data directory.
+pub const DB_FILE: &str = "quantd.db";
+
+/// The SQLite-backed store.
+///
+/// Reads go through a small pool; every write goes through a pool of exactly one connection, so
+/// the writers of one process queue in order instead of colliding on SQLite's lock (whose busy
+/// handler sleeps for milliseconds). Other processes still wait through the busy timeout.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database [`DB_FILE`] in `data_dir` and migrates it.
+    pub async fn open(data_dir: &Path) -> Result<SqliteStore> {
+        SqliteStore::open_file(&data_dir.join(DB_FILE)).await
+    }
+
+    /// Opens (creating if needed) the database file at `path` and migrates it. Its directory
+    /// must exist.
+    pub async fn open_file(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        // SQLite connections are in-process handles: no need to ping one before each use (a
+        // round trip to its thread).
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
+        migrate::run(&writer).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool, writer })
+    }
+
+    /// The schema version this build migrates to.
+    pub fn schema_version() -> i64 {
+        migrate::latest_version()
+    }
+}

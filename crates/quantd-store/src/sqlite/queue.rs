@@ -1,0 +1,586 @@
+//! The SQLite execution queue's write side: create executions, claim shards under leases,
+//! heartbeat, complete, fail, stop and release them, recover dead claims, change states.
+//!
+//! Every method is one `BEGIN IMMEDIATE` transaction (SQLite's single writer, so a claim's
+//! `UPDATE … RETURNING` cannot race another), and every outcome of a claim is fenced by
+//! (owner, attempt): a claim lost to recovery, or taken again by a later attempt, writes
+//! nothing.
+
+use super::SqliteStore;
+use super::rows::{corrupt_exec, json, record_from_row};
+use super::steps::{
+    append, end_execution, exec_state, failed_for_good, finish_if_done, insert_events,
+    insert_shards, store_completion,
+};
+use crate::error::{Result, StoreError};
+use crate::records::{
+    AttemptFailure, ClaimedShard, Commit, Created, FailureOutcome, Millis, NewExecution,
+    OnComplete, Recovered, ShardDone, progress_event, quarantine_message,
+};
+use crate::traits::ExecutionQueue;
+use quantd_core::state::StateMachine;
+use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId, ExecutionState};
+use sqlx::Row;
+
+/// A running shard as recovery reads it: execution id, index, lease owner, lease expiry,
+/// crashes so far, and its execution's state.
+type RunningShard = (String, i64, Option<String>, Option<i64>, i64, String);
+
+impl ExecutionQueue for SqliteStore {
+    /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
+    async fn create_execution(&self, e: &NewExecution) -> Result<Created> {
+        // With a first claim the execution starts running at once, as a claim would leave it.
+        let lease = e.first_claim.as_ref().filter(|_| !e.shards.is_empty());
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, pack_id, code_version, options, \
+             shards_total, created_at, started_at, attempts, next_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(e.id.as_str())
+        .bind(&e.workspace)
+        .bind(e.kind.as_str())
+        .bind(&e.name)
+        .bind(if lease.is_some() { "running" } else { "pending" })
+        .bind(e.spec.to_string())
+        .bind(&e.fingerprint)
+        .bind(&e.pack_id)
+        .bind(&e.code_version)
+        .bind(e.options.to_string())
+        .bind(e.shards.len() as i64)
+        .bind(e.now)
+        .bind(lease.map(|_| e.now))
+        .bind(i64::from(lease.is_some()))
+        .bind(if lease.is_some() { 4 } else { 2 })
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut rec = record_from_row(&row)?;
+        insert_shards(&mut tx, e, lease).await?;
+        let mut events = vec![Event::ExecutionCreated {
+            shards: e.shards.len() as u32,
+        }];
+        if lease.is_some() {
+            events.push(Event::ExecutionStarted);
+            events.push(Event::ShardStarted {
+                shard: 0,
+                attempt: 1,
+            });
+        }
+        let mut events = insert_events(&mut tx, &e.id, e.now, 1, events).await?;
+        if e.shards.is_empty() {
+            events.extend(finish_if_done(&mut tx, &e.id, e.now).await?);
+            let row = sqlx::query("SELECT * FROM executions WHERE id = ?")
+                .bind(e.id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            rec = record_from_row(&row)?;
+        }
+        tx.commit().await?;
+        let claimed = lease.map(|_| ClaimedShard {
+            execution: e.id.clone(),
+            idx: 0,
+            attempt: 1,
+            payload: e.shards[0].clone(),
+            crashes: 0,
+        });
+        Ok(Created {
+            record: rec,
+            events,
+            claimed,
+        })
+    }
+
+    /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an
+    /// execution that is pending or running, under `owner`'s lease until `lease_until`.
+    async fn claim_shard(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        only: Option<&ExecutionId>,
+    ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // Picks and leases the shard in one statement (the writer lock is held: no race).
+        let row: Option<(String, i64, i64, String, i64, String)> = sqlx::query_as(
+            "UPDATE shards SET state = 'running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
+             WHERE (execution_id, idx) = (\
+               SELECT s.execution_id, s.idx FROM shards s JOIN executions e ON e.id = s.execution_id \
+               WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ?) \
+               ORDER BY e.created_at, e.id, s.idx LIMIT 1) \
+             RETURNING execution_id, idx, attempt, payload, crashes, (SELECT state FROM executions WHERE id = shards.execution_id)",
+        )
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(now)
+        .bind(only.map(|o| o.as_str()))
+        .bind(only.map(|o| o.as_str()))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((exec, idx, attempt, payload, crashes, state)) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let exec: ExecutionId = exec.parse().map_err(corrupt_exec)?;
+        let mut events = Vec::new();
+        let first: i64 = if state == "pending" {
+            ExecutionState::Pending
+                .transition(ExecutionState::Running)
+                .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            events.push(Event::ExecutionStarted);
+            sqlx::query_scalar(
+                "UPDATE executions SET attempts = attempts + 1, state = 'running', started_at = COALESCE(started_at, ?), \
+                 next_seq = next_seq + 2 WHERE id = ? RETURNING next_seq - 2",
+            )
+            .bind(now)
+            .bind(exec.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+        } else {
+            sqlx::query_scalar(
+                "UPDATE executions SET attempts = attempts + 1, next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
+            )
+            .bind(exec.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+        };
+        events.push(Event::ShardStarted {
+            shard: idx as u32,
+            attempt: attempt as u32,
+        });
+        let events = insert_events(&mut tx, &exec, now, first, events).await?;
+        tx.commit().await?;
+        let payload = json(&payload)?;
+        Ok(Some((
+            ClaimedShard {
+                execution: exec,
+                idx: idx as u32,
+                attempt: attempt as u32,
+                payload,
+                crashes: crashes as u32,
+            },
+            events,
+        )))
+    }
+
+    /// Extends the leases of every shard `owner` holds.
+    async fn heartbeat(&self, owner: &str, lease_until: Millis) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE shards SET lease_expires_at = ? WHERE lease_owner = ? AND state = 'running'",
+        )
+        .bind(lease_until)
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Commits a shard's results with its `done` state and events — or nothing, if the shard is
+    /// no longer `owner`'s. When the commit completes the execution, what `on_complete` gives is
+    /// stored in the same transaction.
+    async fn complete_shard(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        now: Millis,
+        done: &ShardDone<'_>,
+        on_complete: Option<OnComplete>,
+    ) -> Result<Commit> {
+        let (bars, rows, body) = (done.bars, done.rows, done.body);
+        let exec = &shard.execution;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query(
+            "UPDATE shards SET state = 'done', bars = ?, rows = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND attempt = ?",
+        )
+        .bind(bars as i64)
+        .bind(rows as i64)
+        .bind(now)
+        .bind(exec.as_str())
+        .bind(shard.idx as i64)
+        .bind(owner)
+        .bind(shard.attempt as i64)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Commit::LeaseLost);
+        }
+        sqlx::query(
+            "INSERT INTO shard_results (execution_id, idx, rows, body) VALUES (?, ?, ?, ?)",
+        )
+        .bind(exec.as_str())
+        .bind(shard.idx as i64)
+        .bind(rows as i64)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        // The counters, the sequence numbers of the two events below, the record, and the open
+        // shards left (the end check), in one statement.
+        let row = sqlx::query(
+            "UPDATE executions SET shards_done = shards_done + 1, bars = bars + ?, rows = rows + ?, \
+             result_bytes = result_bytes + ?, next_seq = next_seq + 2 WHERE id = ? \
+             RETURNING *, (SELECT COUNT(*) FROM shards WHERE execution_id = ? AND state IN ('pending', 'running')) AS open_shards",
+        )
+        .bind(bars as i64)
+        .bind(rows as i64)
+        .bind(body.len() as i64)
+        .bind(exec.as_str())
+        .bind(exec.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let stored = row.try_get::<i64, _>("result_bytes")? as u64;
+        if stored > done.max_result_bytes {
+            tx.rollback().await?;
+            return Ok(Commit::OverLimit(stored));
+        }
+        let next: i64 = row.try_get("next_seq")?;
+        let failed: i64 = row.try_get("shards_failed")?;
+        let mut events = vec![
+            Event::ShardCompleted {
+                shard: shard.idx,
+                rows,
+            },
+            progress_event(
+                row.try_get::<i64, _>("shards_total")? as u32,
+                row.try_get::<i64, _>("shards_done")? as u32,
+                failed as u32,
+                row.try_get::<i64, _>("bars")? as u64,
+                row.try_get::<i64, _>("rows")? as u64,
+                row.try_get("started_at")?,
+                now,
+            ),
+        ];
+        // The last open shard of a live execution: it completes, with what `on_complete` gives.
+        let open: i64 = row.try_get("open_shards")?;
+        let state: String = row.try_get("state")?;
+        let state: ExecutionState = state.parse().map_err(corrupt_exec)?;
+        if open == 0
+            && matches!(
+                state,
+                ExecutionState::Running | ExecutionState::Paused | ExecutionState::Pending
+            )
+        {
+            let mut summary = None;
+            if let Some(f) = on_complete {
+                // The record as the completion below leaves it.
+                let mut rec = record_from_row(&row)?;
+                rec.state = ExecutionState::Completed;
+                rec.finished_at = Some(now);
+                let done = store_completion(&mut tx, &rec, now, f).await?;
+                summary = done.summary;
+                events.push(Event::Health {
+                    score: done.health.score,
+                    band: done.health.band,
+                });
+            }
+            // Last: the event that ends the execution's stream.
+            events.push(Event::ExecutionCompleted {
+                failed_shards: failed as u32,
+            });
+            sqlx::query(
+                "UPDATE executions SET state = 'completed', finished_at = ?, summary = ?, next_seq = next_seq + ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(summary.map(|s| s.to_string()))
+            .bind(events.len() as i64 - 2)
+            .bind(exec.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let records = insert_events(&mut tx, exec, now, next - 2, events).await?;
+        tx.commit().await?;
+        Ok(Commit::Committed(records))
+    }
+
+    /// Records a failed attempt and what follows from it.
+    async fn fail_shard(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        now: Millis,
+        failure: &AttemptFailure<'_>,
+    ) -> Result<Commit> {
+        let exec = &shard.execution;
+        let (class, message, outcome) = (failure.class, failure.message, &failure.outcome);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let (state, not_before) = match outcome {
+            FailureOutcome::RetryAt(t) => ("pending", *t),
+            _ => ("failed", 0),
+        };
+        let updated = sqlx::query(
+            "UPDATE shards SET state = ?, not_before = ?, error_class = ?, error_message = ?, lease_owner = NULL, \
+             lease_expires_at = NULL, finished_at = CASE WHEN ? = 'failed' THEN ? END, crashes = crashes + ? \
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND attempt = ?",
+        )
+        .bind(state)
+        .bind(not_before)
+        .bind(class.as_str())
+        .bind(message)
+        .bind(state)
+        .bind(now)
+        .bind(i64::from(failure.crash))
+        .bind(exec.as_str())
+        .bind(shard.idx as i64)
+        .bind(owner)
+        .bind(shard.attempt as i64)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Commit::LeaseLost);
+        }
+        sqlx::query("UPDATE executions SET failed_attempts = failed_attempts + 1 WHERE id = ?")
+            .bind(exec.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let events = match outcome {
+            FailureOutcome::RetryAt(t) => {
+                let ev = Event::ShardRetrying {
+                    shard: shard.idx,
+                    attempt: shard.attempt + 1,
+                    delay_ms: (t - now).max(0) as u64,
+                    class,
+                };
+                vec![append(&mut tx, exec, now, ev).await?]
+            }
+            FailureOutcome::FailExecution
+            | FailureOutcome::Continue
+            | FailureOutcome::Quarantine => {
+                let ending = match outcome {
+                    FailureOutcome::Continue => None,
+                    FailureOutcome::Quarantine => Some(true),
+                    _ => Some(false),
+                };
+                failed_for_good(&mut tx, exec, shard.idx, now, class, message, ending).await?
+            }
+        };
+        tx.commit().await?;
+        Ok(Commit::Committed(events))
+    }
+
+    /// Marks a claimed shard `cancelled` after it stopped because its execution was cancelled.
+    async fn stop_shard(&self, shard: &ClaimedShard, owner: &str, now: Millis) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE shards SET state = 'cancelled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(now)
+        .bind(shard.execution.as_str())
+        .bind(shard.idx as i64)
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Returns a claimed shard to `pending` without counting a failure (shutdown, pause race).
+    async fn release_shard(&self, shard: &ClaimedShard, owner: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(shard.execution.as_str())
+        .bind(shard.idx as i64)
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Returns every shard `owner` holds to `pending`.
+    async fn release_owned(&self, owner: &str) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE state = 'running' AND lease_owner = ?",
+        )
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Pauses, resumes or cancels an execution (checked against the state machine).
+    async fn change_execution_state(
+        &self,
+        exec: &ExecutionId,
+        to: ExecutionState,
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let from = exec_state(&mut tx, exec)
+            .await?
+            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
+        let events = match to {
+            ExecutionState::Cancelled => end_execution(&mut tx, exec, now, to, None).await?,
+            ExecutionState::Paused | ExecutionState::Running => {
+                // Resuming goes back to where it was: running if a shard ever started, else pending.
+                let target = if to == ExecutionState::Running {
+                    let started: Option<i64> =
+                        sqlx::query_scalar("SELECT started_at FROM executions WHERE id = ?")
+                            .bind(exec.as_str())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if started.is_some() {
+                        ExecutionState::Running
+                    } else {
+                        ExecutionState::Pending
+                    }
+                } else {
+                    to
+                };
+                if from != ExecutionState::Paused && to == ExecutionState::Running {
+                    return Err(StoreError::Conflict(format!(
+                        "execution {exec} is {from}, not paused"
+                    )));
+                }
+                from.transition(target).map_err(|e| {
+                    StoreError::Conflict(format!("execution {exec} is {from}: {e}"))
+                })?;
+                sqlx::query("UPDATE executions SET state = ? WHERE id = ?")
+                    .bind(target.name())
+                    .bind(exec.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = if to == ExecutionState::Paused {
+                    Event::ExecutionPaused
+                } else {
+                    Event::ExecutionResumed
+                };
+                vec![append(&mut tx, exec, now, ev).await?]
+            }
+            other => {
+                return Err(StoreError::Conflict(format!(
+                    "cannot set an execution to {other} by request"
+                )));
+            }
+        };
+        tx.commit().await?;
+        Ok(events)
+    }
+
+    /// Returns to `pending` the running shards whose lease expired or whose owner is dead
+    /// (`owner_alive` answers for each owner), each with one more crash; a shard reaching
+    /// `quarantine_after` crashes fails and quarantines its execution instead.
+    async fn recover_shards(
+        &self,
+        now: Millis,
+        owner_alive: impl Fn(&str) -> bool,
+        quarantine_after: u32,
+    ) -> Result<Recovered> {
+        let rows: Vec<RunningShard> = sqlx::query_as(
+            "SELECT s.execution_id, s.idx, s.lease_owner, s.lease_expires_at, s.crashes, e.state \
+             FROM shards s JOIN executions e ON e.id = s.execution_id WHERE s.state = 'running'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut done = Recovered::default();
+        for (exec, idx, owner, expires, crashes, exec_state) in rows {
+            let dead = owner.as_deref().is_none_or(|o| !owner_alive(o))
+                || expires.is_none_or(|t| t <= now);
+            if !dead {
+                continue;
+            }
+            if matches!(exec_state.as_str(), "completed" | "failed" | "cancelled") {
+                // Its execution ended while it ran: it will never run again.
+                sqlx::query(
+                    "UPDATE shards SET state = 'cancelled', finished_at = ?, lease_owner = NULL, \
+                     lease_expires_at = NULL WHERE execution_id = ? AND idx = ? AND state = 'running' \
+                     AND lease_owner IS ?",
+                )
+                .bind(now)
+                .bind(&exec)
+                .bind(idx)
+                .bind(&owner)
+                .execute(&self.writer)
+                .await?;
+                continue;
+            }
+            let crashes = crashes + 1;
+            let quarantine = quarantine_after > 0 && crashes >= i64::from(quarantine_after);
+            let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+            // Still the same dead claim (another process may have recovered it meanwhile)?
+            let requeue = if quarantine {
+                "UPDATE shards SET crashes = ? WHERE execution_id = ? AND idx = ? AND state = 'running' \
+                 AND lease_owner IS ?"
+            } else {
+                "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, \
+                 lease_expires_at = NULL, crashes = ? WHERE execution_id = ? AND idx = ? AND state = 'running' \
+                 AND lease_owner IS ?"
+            };
+            let r = sqlx::query(requeue)
+                .bind(crashes)
+                .bind(&exec)
+                .bind(idx)
+                .bind(&owner)
+                .execute(&mut *tx)
+                .await?;
+            if r.rows_affected() == 1 && quarantine {
+                let id: ExecutionId = exec.parse().map_err(corrupt_exec)?;
+                let message = quarantine_message(&id, idx as u32, crashes as u32);
+                let events = failed_for_good(
+                    &mut tx,
+                    &id,
+                    idx as u32,
+                    now,
+                    ErrorClass::Internal,
+                    &message,
+                    Some(true),
+                )
+                .await?;
+                done.quarantined.push(id);
+                done.events.extend(events);
+            } else {
+                done.requeued += r.rows_affected();
+            }
+            tx.commit().await?;
+        }
+        Ok(done)
+    }
+
+    /// Runs a quarantined execution again.
+    async fn requeue_quarantined(
+        &self,
+        exec: &ExecutionId,
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<(String, i64, Option<i64>)> =
+            sqlx::query_as("SELECT state, quarantined, started_at FROM executions WHERE id = ?")
+                .bind(exec.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((state, quarantined, started)) = row else {
+            return Err(StoreError::Conflict(format!("execution {exec} not found")));
+        };
+        if state != "failed" || quarantined == 0 {
+            return Err(StoreError::Conflict(format!(
+                "execution {exec} is {state} and not quarantined; --force only resumes quarantined executions"
+            )));
+        }
+        sqlx::query(
+            "UPDATE shards SET state = 'pending', attempt = 0, crashes = 0, not_before = 0, error_class = NULL, \
+             error_message = NULL, finished_at = NULL WHERE execution_id = ? AND state IN ('failed', 'cancelled')",
+        )
+        .bind(exec.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // Failed is final for every other path: this is the one explicit way back, so it does not
+        // go through the state machine.
+        let to = if started.is_some() {
+            "running"
+        } else {
+            "pending"
+        };
+        sqlx::query(
+            "UPDATE executions SET state = ?, quarantined = 0, shards_failed = 0, error_class = NULL, \
+             error_message = NULL, finished_at = NULL WHERE id = ?",
+        )
+        .bind(to)
+        .bind(exec.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let ev = append(&mut tx, exec, now, Event::ExecutionResumed).await?;
+        tx.commit().await?;
+        Ok(vec![ev])
+    }
+}

@@ -1,0 +1,188 @@
+//! Row decoding: SQLite rows into the backend-neutral [`crate::records`]. A value this build
+//! cannot read is [`StoreError::Corrupt`] naming its table, never a panic.
+
+use crate::error::{Result, StoreError};
+use crate::records::{CodeVersion, ExecutionRecord, Millis, PackRecord, ShardRecord, TokenRecord};
+use chrono::{DateTime, NaiveDate, Utc};
+use quantd_core::{ExecutionKind, Rights};
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+/// A value of `table` this build cannot read.
+pub(super) fn corrupt(table: &'static str, m: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        message: m.to_string(),
+    }
+}
+
+/// A value of the `executions` (or `shards`, `events`) table this build cannot read.
+pub(super) fn corrupt_exec(m: impl ToString) -> StoreError {
+    corrupt("executions", m)
+}
+
+/// A name stored as text (a state, a kind, an error class), read through its serde form.
+pub(super) fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_value(Value::String(s.to_string())).map_err(corrupt_exec)
+}
+
+/// An execution kind stored as text.
+pub(super) fn kind_from(s: &str) -> Result<ExecutionKind> {
+    parse(s)
+}
+
+/// A JSON column.
+pub(super) fn json(s: &str) -> Result<Value> {
+    serde_json::from_str(s).map_err(corrupt_exec)
+}
+
+/// A time stored as Unix milliseconds.
+pub(super) fn at(ms: Millis) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// A time stored as RFC 3339 text.
+pub(super) fn time(table: &'static str, s: &str) -> Result<DateTime<Utc>> {
+    Ok(DateTime::parse_from_rfc3339(s)
+        .map_err(|e| corrupt(table, e))?
+        .with_timezone(&Utc))
+}
+
+/// An `executions` row (`SELECT *`).
+pub(super) fn record_from_row(r: &SqliteRow) -> Result<ExecutionRecord> {
+    let id: String = r.try_get("id")?;
+    let state: String = r.try_get("state")?;
+    let kind: String = r.try_get("kind")?;
+    let spec: String = r.try_get("spec")?;
+    let options: String = r.try_get("options")?;
+    let class: Option<String> = r.try_get("error_class")?;
+    let summary: Option<String> = r.try_get("summary")?;
+    Ok(ExecutionRecord {
+        id: id.parse().map_err(corrupt_exec)?,
+        workspace: r.try_get("workspace")?,
+        kind: kind_from(&kind)?,
+        name: r.try_get("name")?,
+        state: state.parse().map_err(corrupt_exec)?,
+        spec: json(&spec)?,
+        fingerprint: r.try_get("fingerprint")?,
+        pack_id: r.try_get("pack_id")?,
+        code_version: r.try_get("code_version")?,
+        options: json(&options)?,
+        shards_total: r.try_get::<i64, _>("shards_total")? as u32,
+        shards_done: r.try_get::<i64, _>("shards_done")? as u32,
+        shards_failed: r.try_get::<i64, _>("shards_failed")? as u32,
+        bars: r.try_get::<i64, _>("bars")? as u64,
+        rows: r.try_get::<i64, _>("rows")? as u64,
+        attempts: r.try_get::<i64, _>("attempts")? as u32,
+        failed_attempts: r.try_get::<i64, _>("failed_attempts")? as u32,
+        error_class: class.as_deref().map(parse).transpose()?,
+        error_message: r.try_get("error_message")?,
+        summary: summary.as_deref().map(json).transpose()?,
+        quarantined: r.try_get::<i64, _>("quarantined")? != 0,
+        result_bytes: r.try_get::<i64, _>("result_bytes")? as u64,
+        created_at: r.try_get("created_at")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+/// An execution's shards as [`shard_from_row`] reads them (without their payloads, which can be
+/// long lists of tickers).
+pub(super) const SELECT_SHARDS: &str = "SELECT idx, state, attempt, bars, rows, error_class, error_message, started_at, finished_at \
+     FROM shards WHERE execution_id = ? ORDER BY idx";
+
+/// A `shards` row selected with [`SELECT_SHARDS`].
+pub(super) fn shard_from_row(r: &SqliteRow) -> Result<ShardRecord> {
+    let state: String = r.try_get("state")?;
+    let class: Option<String> = r.try_get("error_class")?;
+    Ok(ShardRecord {
+        idx: r.try_get::<i64, _>("idx")? as u32,
+        state: state.parse().map_err(corrupt_exec)?,
+        attempt: r.try_get::<i64, _>("attempt")? as u32,
+        bars: r.try_get::<i64, _>("bars")? as u64,
+        rows: r.try_get::<i64, _>("rows")? as u64,
+        error_class: class.as_deref().map(parse).transpose()?,
+        error_message: r.try_get("error_message")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+/// `SELECT <every PackRecord column> FROM packs <rest>`, as a `&'static str`.
+macro_rules! select_packs {
+    ($rest:literal) => {
+        concat!(
+            "SELECT name, id, state, error, created_at, estimated_ready, tickers, bars, first_date, last_date, ",
+            "columns, rows_dropped, origin, rights_source, rights_license, rights_attribution, export_allowed, seq, ",
+            "import_token FROM packs ",
+            $rest
+        )
+    };
+}
+pub(super) use select_packs;
+
+/// A `packs` row selected with [`select_packs!`].
+pub(super) fn pack_from_row(row: &SqliteRow) -> Result<PackRecord> {
+    let id: String = row.try_get("id")?;
+    let state: String = row.try_get("state")?;
+    let created: String = row.try_get("created_at")?;
+    let ready: Option<String> = row.try_get("estimated_ready")?;
+    let columns: String = row.try_get("columns")?;
+    let date = |c: &str| -> Result<NaiveDate> {
+        let s: String = row.try_get(c)?;
+        s.parse().map_err(|e| corrupt("packs", e))
+    };
+    let time = |s: &str| time("packs", s);
+    Ok(PackRecord {
+        name: row.try_get("name")?,
+        id: id.parse().map_err(|e| corrupt("packs", e))?,
+        state: state.parse().map_err(|e| corrupt("packs", e))?,
+        error: row.try_get("error")?,
+        created_at: time(&created)?,
+        estimated_ready: ready.as_deref().map(time).transpose()?,
+        tickers: row.try_get::<i64, _>("tickers")? as u64,
+        bars: row.try_get::<i64, _>("bars")? as u64,
+        first_date: date("first_date")?,
+        last_date: date("last_date")?,
+        columns: serde_json::from_str(&columns).map_err(|e| corrupt("packs", e))?,
+        rows_dropped: row.try_get::<i64, _>("rows_dropped")? as u64,
+        origin: row.try_get("origin")?,
+        rights: Rights {
+            source: row.try_get("rights_source")?,
+            license: row.try_get("rights_license")?,
+            attribution: row.try_get("rights_attribution")?,
+            export_allowed: row.try_get::<i64, _>("export_allowed")? != 0,
+        },
+        seq: row.try_get("seq")?,
+    })
+}
+
+/// A `code_versions` row.
+pub(super) fn version_from_row(row: &SqliteRow) -> Result<CodeVersion> {
+    let id: String = row.try_get("id")?;
+    let params: String = row.try_get("params")?;
+    let created: String = row.try_get("created_at")?;
+    Ok(CodeVersion {
+        name: row.try_get("name")?,
+        version: row.try_get::<i64, _>("version")? as u32,
+        id: id.parse().map_err(|e| corrupt("code_versions", e))?,
+        language: row.try_get("language")?,
+        source: row.try_get("source")?,
+        params: serde_json::from_str(&params).map_err(|e| corrupt("code_versions", e))?,
+        created_at: time("code_versions", &created)?,
+    })
+}
+
+/// A `tokens` row (its secret only as the hash).
+pub(super) fn token_from_row(r: &SqliteRow) -> Result<TokenRecord> {
+    let created: String = r.try_get("created_at")?;
+    Ok(TokenRecord {
+        id: r.try_get("id")?,
+        workspace: r.try_get("workspace")?,
+        name: r.try_get("name")?,
+        secret_hash: r.try_get("secret_hash")?,
+        admin: r.try_get::<i64, _>("admin")? != 0,
+        created_at: time("tokens", &created)?,
+    })
+}
