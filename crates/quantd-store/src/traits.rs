@@ -14,9 +14,9 @@
 //! - a shard is claimed by exactly one worker, under a lease (owner, expiry) that heartbeats
 //!   extend: `BEGIN IMMEDIATE` + `UPDATE … RETURNING` on SQLite, `SELECT … FOR UPDATE SKIP
 //!   LOCKED` on Postgres;
-//! - every outcome of a claim (complete, fail, stop, release) is fenced by (owner, attempt): a
-//!   claim that was lost, or taken again by a later attempt, writes nothing
-//!   ([`Commit::LeaseLost`] or `false`);
+//! - every outcome of a claim (complete, fail, stop, release) is fenced by (owner,
+//!   [`ClaimedShard::claim`]): a claim that was lost, or whose shard was claimed again (even by
+//!   the same owner), writes nothing ([`Commit::LeaseLost`] or `false`);
 //! - a shard's results, its `done` state and its events commit together, so a crash can never
 //!   store a result twice or lose one that was acknowledged;
 //! - every list is read in pages through an opaque cursor ([`Page`], [`Paged`]); a cursor the
@@ -175,7 +175,8 @@ pub trait ExecutionQueue {
         failure: &AttemptFailure<'_>,
     ) -> impl Future<Output = Result<Commit>> + Send;
 
-    /// Marks a shard stopped by a cancellation.
+    /// Marks a shard stopped by a cancellation; `false` (nothing written) when the claim is no
+    /// longer the shard's.
     fn stop_shard(
         &self,
         shard: &ClaimedShard,
@@ -183,7 +184,8 @@ pub trait ExecutionQueue {
         now: Millis,
     ) -> impl Future<Output = Result<bool>> + Send;
 
-    /// Returns a claimed shard to `pending` without counting an attempt (pause, shutdown).
+    /// Returns a claimed shard to `pending` without counting an attempt (pause, shutdown);
+    /// `false` (nothing written) when the claim is no longer the shard's.
     fn release_shard(
         &self,
         shard: &ClaimedShard,

@@ -66,6 +66,7 @@ macro_rules! contract_suite {
                 outcomes:
                     a_second_complete_of_the_same_claim_is_lease_lost,
                     a_stale_claim_cannot_commit_after_a_reclaim,
+                    a_reclaim_by_the_same_owner_fences_the_earlier_claim,
                     the_last_commit_completes_the_execution_with_its_completion,
                     results_over_the_limit_are_not_stored,
                     retries_wait_for_their_backoff,

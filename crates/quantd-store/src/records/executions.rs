@@ -127,8 +127,13 @@ pub struct ClaimedShard {
     pub execution: ExecutionId,
     /// Its index.
     pub idx: u32,
-    /// The attempt starting now, from 1.
+    /// The attempt starting now, from 1 (a crash or a release gives its attempt back, so a
+    /// later claim may have the same number).
     pub attempt: u32,
+    /// The claim's number: how many claims the shard was given, this one included. It never
+    /// repeats, so with the owner it fences every outcome of the claim (complete, fail, stop,
+    /// release): once the shard was claimed again, this claim writes nothing.
+    pub claim: u64,
     /// The slice of work (JSON).
     pub payload: Value,
     /// Earlier attempts that crashed (see [`FailureOutcome::Quarantine`]).

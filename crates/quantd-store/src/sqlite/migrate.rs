@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/0003_executions.sql")),
     (4, include_str!("../../migrations/0004_workspaces.sql")),
     (5, include_str!("../../migrations/0005_quarantine.sql")),
+    (6, include_str!("../../migrations/0006_claims.sql")),
 ];
 
 /// The newest schema version this build knows.

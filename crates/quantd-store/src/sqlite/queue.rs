@@ -3,8 +3,8 @@
 //!
 //! Every method is one `BEGIN IMMEDIATE` transaction (SQLite's single writer, so a claim's
 //! `UPDATE … RETURNING` cannot race another), and every outcome of a claim is fenced by
-//! (owner, attempt): a claim lost to recovery, or taken again by a later attempt, writes
-//! nothing.
+//! (owner, claim number): a claim lost to recovery, or given again (even to the same owner),
+//! writes nothing.
 
 use super::SqliteStore;
 use super::rows::{corrupt_exec, json, record_from_row};
@@ -22,9 +22,13 @@ use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId, ExecutionState};
 use sqlx::Row;
 
-/// A running shard as recovery reads it: execution id, index, lease owner, lease expiry,
-/// crashes so far, and its execution's state.
-type RunningShard = (String, i64, Option<String>, Option<i64>, i64, String);
+/// A running shard as recovery reads it: execution id, index, claim number, lease owner, lease
+/// expiry, crashes so far, and its execution's state.
+type RunningShard = (String, i64, i64, Option<String>, Option<i64>, i64, String);
+
+/// A claimed shard as a claim's `RETURNING` gives it: execution id, index, attempt, claim
+/// number, payload, crashes so far, and its execution's state before the claim.
+type ClaimRow = (String, i64, i64, i64, String, i64, String);
 
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
@@ -79,6 +83,7 @@ impl ExecutionQueue for SqliteStore {
             execution: e.id.clone(),
             idx: 0,
             attempt: 1,
+            claim: 1,
             payload: e.shards[0].clone(),
             crashes: 0,
         });
@@ -100,13 +105,14 @@ impl ExecutionQueue for SqliteStore {
     ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // Picks and leases the shard in one statement (the writer lock is held: no race).
-        let row: Option<(String, i64, i64, String, i64, String)> = sqlx::query_as(
-            "UPDATE shards SET state = 'running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
+        let row: Option<ClaimRow> = sqlx::query_as(
+            "UPDATE shards SET state = 'running', attempt = attempt + 1, claims = claims + 1, lease_owner = ?, \
+             lease_expires_at = ?, started_at = ? \
              WHERE (execution_id, idx) = (\
                SELECT s.execution_id, s.idx FROM shards s JOIN executions e ON e.id = s.execution_id \
                WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ?) \
                ORDER BY e.created_at, e.id, s.idx LIMIT 1) \
-             RETURNING execution_id, idx, attempt, payload, crashes, (SELECT state FROM executions WHERE id = shards.execution_id)",
+             RETURNING execution_id, idx, attempt, claims, payload, crashes, (SELECT state FROM executions WHERE id = shards.execution_id)",
         )
         .bind(owner)
         .bind(lease_until)
@@ -116,7 +122,7 @@ impl ExecutionQueue for SqliteStore {
         .bind(only.map(|o| o.as_str()))
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((exec, idx, attempt, payload, crashes, state)) = row else {
+        let Some((exec, idx, attempt, claim, payload, crashes, state)) = row else {
             tx.rollback().await?;
             return Ok(None);
         };
@@ -155,6 +161,7 @@ impl ExecutionQueue for SqliteStore {
                 execution: exec,
                 idx: idx as u32,
                 attempt: attempt as u32,
+                claim: claim as u64,
                 payload,
                 crashes: crashes as u32,
             },
@@ -190,7 +197,7 @@ impl ExecutionQueue for SqliteStore {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
             "UPDATE shards SET state = 'done', bars = ?, rows = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND attempt = ?",
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND claims = ?",
         )
         .bind(bars as i64)
         .bind(rows as i64)
@@ -198,7 +205,7 @@ impl ExecutionQueue for SqliteStore {
         .bind(exec.as_str())
         .bind(shard.idx as i64)
         .bind(owner)
-        .bind(shard.attempt as i64)
+        .bind(shard.claim as i64)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -310,7 +317,7 @@ impl ExecutionQueue for SqliteStore {
         let updated = sqlx::query(
             "UPDATE shards SET state = ?, not_before = ?, error_class = ?, error_message = ?, lease_owner = NULL, \
              lease_expires_at = NULL, finished_at = CASE WHEN ? = 'failed' THEN ? END, crashes = crashes + ? \
-             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND attempt = ?",
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND claims = ?",
         )
         .bind(state)
         .bind(not_before)
@@ -322,7 +329,7 @@ impl ExecutionQueue for SqliteStore {
         .bind(exec.as_str())
         .bind(shard.idx as i64)
         .bind(owner)
-        .bind(shard.attempt as i64)
+        .bind(shard.claim as i64)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -362,12 +369,13 @@ impl ExecutionQueue for SqliteStore {
     async fn stop_shard(&self, shard: &ClaimedShard, owner: &str, now: Millis) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE shards SET state = 'cancelled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ?",
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND claims = ?",
         )
         .bind(now)
         .bind(shard.execution.as_str())
         .bind(shard.idx as i64)
         .bind(owner)
+        .bind(shard.claim as i64)
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -377,11 +385,12 @@ impl ExecutionQueue for SqliteStore {
     async fn release_shard(&self, shard: &ClaimedShard, owner: &str) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ?",
+             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND claims = ?",
         )
         .bind(shard.execution.as_str())
         .bind(shard.idx as i64)
         .bind(owner)
+        .bind(shard.claim as i64)
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -468,13 +477,13 @@ impl ExecutionQueue for SqliteStore {
         quarantine_after: u32,
     ) -> Result<Recovered> {
         let rows: Vec<RunningShard> = sqlx::query_as(
-            "SELECT s.execution_id, s.idx, s.lease_owner, s.lease_expires_at, s.crashes, e.state \
+            "SELECT s.execution_id, s.idx, s.claims, s.lease_owner, s.lease_expires_at, s.crashes, e.state \
              FROM shards s JOIN executions e ON e.id = s.execution_id WHERE s.state = 'running'",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut done = Recovered::default();
-        for (exec, idx, owner, expires, crashes, exec_state) in rows {
+        for (exec, idx, claim, owner, expires, crashes, exec_state) in rows {
             let dead = owner.as_deref().is_none_or(|o| !owner_alive(o))
                 || expires.is_none_or(|t| t <= now);
             if !dead {
@@ -485,12 +494,12 @@ impl ExecutionQueue for SqliteStore {
                 sqlx::query(
                     "UPDATE shards SET state = 'cancelled', finished_at = ?, lease_owner = NULL, \
                      lease_expires_at = NULL WHERE execution_id = ? AND idx = ? AND state = 'running' \
-                     AND lease_owner IS ?",
+                     AND claims = ?",
                 )
                 .bind(now)
                 .bind(&exec)
                 .bind(idx)
-                .bind(&owner)
+                .bind(claim)
                 .execute(&self.writer)
                 .await?;
                 continue;
@@ -498,20 +507,21 @@ impl ExecutionQueue for SqliteStore {
             let crashes = crashes + 1;
             let quarantine = quarantine_after > 0 && crashes >= i64::from(quarantine_after);
             let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-            // Still the same dead claim (another process may have recovered it meanwhile)?
+            // Still the same dead claim (another process may have recovered it, and someone claimed
+            // it again, meanwhile)?
             let requeue = if quarantine {
                 "UPDATE shards SET crashes = ? WHERE execution_id = ? AND idx = ? AND state = 'running' \
-                 AND lease_owner IS ?"
+                 AND claims = ?"
             } else {
                 "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, \
                  lease_expires_at = NULL, crashes = ? WHERE execution_id = ? AND idx = ? AND state = 'running' \
-                 AND lease_owner IS ?"
+                 AND claims = ?"
             };
             let r = sqlx::query(requeue)
                 .bind(crashes)
                 .bind(&exec)
                 .bind(idx)
-                .bind(&owner)
+                .bind(claim)
                 .execute(&mut *tx)
                 .await?;
             if r.rows_affected() == 1 && quarantine {

@@ -47,8 +47,8 @@ pub(super) async fn append(
 }
 
 /// Inserts an execution's planned shards, pending, except the first one under `lease` when given
-/// (running, attempt 1, as a claim leaves it). Many rows per statement (8 parameters each, well
-/// under SQLite's limit of 32,766).
+/// (running, attempt 1, claim 1, as a claim leaves it). Many rows per statement (9 parameters
+/// each, well under SQLite's limit of 32,766).
 pub(super) async fn insert_shards(
     tx: &mut Transaction<'_, Sqlite>,
     e: &NewExecution,
@@ -56,7 +56,7 @@ pub(super) async fn insert_shards(
 ) -> Result<()> {
     for (n, chunk) in e.shards.chunks(1000).enumerate() {
         let mut q: sqlx::QueryBuilder<Sqlite> = sqlx::QueryBuilder::new(
-            "INSERT INTO shards (execution_id, idx, state, payload, attempt, lease_owner, lease_expires_at, started_at) ",
+            "INSERT INTO shards (execution_id, idx, state, payload, attempt, claims, lease_owner, lease_expires_at, started_at) ",
         );
         q.push_values(chunk.iter().enumerate(), |mut row, (i, p)| {
             let idx = n * 1000 + i;
@@ -69,6 +69,7 @@ pub(super) async fn insert_shards(
                     "pending"
                 })
                 .push_bind(p.to_string())
+                .push_bind(i64::from(lease.is_some()))
                 .push_bind(i64::from(lease.is_some()))
                 .push_bind(lease.map(|l| l.owner.clone()))
                 .push_bind(lease.map(|l| l.until))

@@ -8,7 +8,9 @@ use crate::harness::{
 };
 use quantd_core::{ErrorClass, Event, ExecutionState, ShardState};
 use quantd_store::prelude::*;
-use quantd_store::{Commit, Completion, FailureOutcome, HealthSnapshot, OnComplete, ShardDone};
+use quantd_store::{
+    Commit, Completion, FailureOutcome, HealthSnapshot, Lease, OnComplete, ShardDone,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -68,6 +70,52 @@ pub async fn a_stale_claim_cannot_commit_after_a_reclaim<H: Harness>(h: &H) {
     assert_eq!(a.shard_result(&id, 0).await.unwrap().unwrap(), b"new");
     let rec = a.execution(&id).await.unwrap().unwrap();
     assert_eq!((rec.state, rec.rows), (ExecutionState::Completed, 3));
+}
+
+/// A worker whose lease expired and who claimed the same shard again (the same owner and, as
+/// recovery counts no attempt, the same attempt number) holds a new claim: the earlier one,
+/// whether it came from a claim or from `create_execution`'s first claim, writes nothing.
+pub async fn a_reclaim_by_the_same_owner_fences_the_earlier_claim<H: Harness>(h: &H) {
+    let (a, b) = (h.open().await, h.open().await);
+    let mut e = crate::harness::execution(1, "default", 2);
+    e.first_claim = Some(Lease {
+        owner: "w".into(),
+        until: T0 + 10,
+    });
+    let id = e.id.clone();
+    let first = a.create_execution(&e).await.unwrap().claimed.unwrap();
+    let second = claim(&a, "w", T0 + 1, T0 + 10, None).await.unwrap();
+    assert_eq!(
+        b.recover_shards(T0 + 10, |_| true, 0)
+            .await
+            .unwrap()
+            .requeued,
+        2
+    );
+    for stale in [first, second] {
+        let fresh = claim(&a, "w", T0 + 11, LONG, None).await.unwrap();
+        assert_eq!((fresh.idx, fresh.attempt), (stale.idx, stale.attempt));
+        assert_eq!(
+            complete(&a, &stale, "w", T0 + 12, b"old").await,
+            Commit::LeaseLost
+        );
+        let f = failure("stale", FailureOutcome::FailExecution);
+        assert_eq!(
+            a.fail_shard(&stale, "w", T0 + 12, &f).await.unwrap(),
+            Commit::LeaseLost
+        );
+        assert!(!a.stop_shard(&stale, "w", T0 + 12).await.unwrap());
+        assert!(!a.release_shard(&stale, "w").await.unwrap());
+        committed(complete(&a, &fresh, "w", T0 + 13, b"new").await);
+    }
+    for idx in 0..2 {
+        assert_eq!(a.shard_result(&id, idx).await.unwrap().unwrap(), b"new");
+    }
+    let rec = a.execution(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.state, rec.failed_attempts),
+        (ExecutionState::Completed, 0)
+    );
 }
 
 /// The commit of the last shard completes the execution in the same transaction, with what
