@@ -252,7 +252,8 @@ pub trait ExecutionLog {
     /// The shards of an execution, in plan order.
     fn shards(&self, id: &ExecutionId) -> impl Future<Output = Result<Vec<ShardRecord>>> + Send;
 
-    /// Up to `limit` events of an execution with a sequence number above `after`, in order.
+    /// Up to `limit` events of an execution with a sequence number above `after`, in order;
+    /// none when `after` is beyond every stored number (up to `u64::MAX`).
     fn events_after(
         &self,
         id: &ExecutionId,

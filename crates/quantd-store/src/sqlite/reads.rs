@@ -123,10 +123,15 @@ impl ExecutionLog for SqliteStore {
         after: u64,
         limit: u32,
     ) -> Result<Vec<EventRecord>> {
+        // Sequence numbers are SQLite integers: none is above i64::MAX (and `as` would wrap a
+        // larger `after` to a negative number, replaying everything).
+        let Ok(after) = i64::try_from(after) else {
+            return Ok(Vec::new());
+        };
         let rows: Vec<(i64, i64, String)> =
             sqlx::query_as("SELECT seq, at, body FROM events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?")
                 .bind(id.as_str())
-                .bind(after as i64)
+                .bind(after)
                 .bind(limit as i64)
                 .fetch_all(&self.pool)
                 .await?;

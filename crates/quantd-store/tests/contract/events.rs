@@ -159,3 +159,24 @@ pub async fn concurrent_writers_keep_events_gapless<H: Harness>(h: &H) {
     let rec = handles[1].execution(&a).await.unwrap().unwrap();
     assert_eq!(rec.state, ExecutionState::Completed);
 }
+
+/// A sequence number beyond every stored one gives no events, up to `u64::MAX` (beyond the
+/// database's integers): a client resuming with a huge `Last-Event-ID` never gets a replay
+/// from 1 (review: Last-Event-ID ≥ 2^63 wrapped).
+pub async fn events_after_a_number_beyond_any_give_none<H: Harness>(h: &H) {
+    let store = h.open().await;
+    let id = create(&store, 1, 1).await;
+    store.record_event(&id, T0 + 1, phase(1)).await.unwrap();
+    assert_eq!(store.events_after(&id, 1, 100).await.unwrap().len(), 1);
+    for after in [
+        2,
+        1 << 40,
+        i64::MAX as u64,
+        i64::MAX as u64 + 1,
+        u64::MAX - 1,
+        u64::MAX,
+    ] {
+        let got = store.events_after(&id, after, 100).await.unwrap();
+        assert!(got.is_empty(), "after {after}: {got:?}");
+    }
+}
