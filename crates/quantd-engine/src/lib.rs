@@ -23,3 +23,6 @@ pub use error::{EngineError, Result};
 /// workspace; packs are shared by all.
 pub const DEFAULT_WORKSPACE: &str = "default";
 pub use packs::{DataDir, ImportReport, Packs};
+/// The store chosen at run time, and its configuration (a data directory, a database URL), so
+/// surfaces open the engine without naming a backend.
+pub use quantd_store::{AnyStore, StoreConfig};

@@ -14,7 +14,7 @@ use crate::error::{EngineError, Result};
 use chrono::{Duration, Utc};
 use quantd_core::{PackId, PackState, Progress, Rights};
 use quantd_data::{BarTable, ImportOptions, PackReader, SynthSpec, hash, synth};
-use quantd_store::{NewPack, PackRecord, Page, Paged, SqliteStore, Store};
+use quantd_store::{AnyStore, NewPack, PackRecord, Page, Paged, Store, StoreConfig};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -69,7 +69,7 @@ pub struct ImportReport {
 
 /// The pack operations over one data directory.
 #[derive(Debug, Clone)]
-pub struct Packs<S = SqliteStore> {
+pub struct Packs<S = AnyStore> {
     store: S,
     dir: DataDir,
     /// Packs already mapped, by id: packs are immutable, so one mapping serves every reader and
@@ -77,12 +77,27 @@ pub struct Packs<S = SqliteStore> {
     readers: Arc<std::sync::Mutex<std::collections::HashMap<PackId, Arc<PackReader>>>>,
 }
 
-impl Packs<SqliteStore> {
-    /// Opens the data directory (creating it) with the embedded SQLite store, migrates it, and
-    /// fails imports whose process is gone.
+impl Packs<AnyStore> {
+    /// Opens the data directory (creating it) with its own store (the SQLite file in it),
+    /// migrates it, and fails imports whose process is gone.
     pub async fn open(dir: DataDir) -> Result<Packs> {
-        dir.create()?;
-        let store = SqliteStore::open(dir.root()).await?;
+        Packs::open_with(&StoreConfig::in_data_dir(dir.root())).await
+    }
+
+    /// Opens `config.data_dir` (creating it) with the store `config` names, migrates it, and
+    /// fails imports whose process is gone. A configuration that names no store this build can
+    /// open is refused before anything is created.
+    pub async fn open_with(config: &StoreConfig) -> Result<Packs> {
+        let dir = DataDir::new(&config.data_dir);
+        let store = if config.database_in_data_dir() {
+            dir.create()?;
+            AnyStore::open(config).await?
+        } else {
+            // A store elsewhere opens first: a configuration it refuses creates nothing.
+            let store = AnyStore::open(config).await?;
+            dir.create()?;
+            store
+        };
         Packs::with_store(dir, store).await
     }
 }

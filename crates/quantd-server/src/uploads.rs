@@ -21,7 +21,6 @@ use futures::StreamExt;
 use quantd_core::{ExecutionId, ExecutionKind};
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::spec::ResolvedSpec;
-use quantd_store::SqliteStore;
 use quantd_store::prelude::*;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -254,7 +253,7 @@ async fn unfinished_imports(state: &AppState) -> Result<HashMap<OsString, Execut
         if rec.kind != ExecutionKind::Import {
             continue;
         }
-        if let Ok(ResolvedSpec::Import(spec)) = Engine::<SqliteStore>::spec_of(&rec)
+        if let Ok(ResolvedSpec::Import(spec)) = <Engine>::spec_of(&rec)
             && let Some(name) = spec.upload.file_name()
         {
             owners.insert(name.to_os_string(), rec.id.clone());

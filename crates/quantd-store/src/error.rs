@@ -40,7 +40,7 @@ pub enum StoreError {
     /// The requested change does not apply to the row's current state.
     #[error("{0}")]
     Conflict(String),
-    /// The configuration names no store this build can open .
+    /// The configuration names no store this build can open (see [`crate::StoreConfig`]).
     #[error("{place}: {reason}")]
     Config {
         /// What was configured: "database URL `…`" (any password hidden), or the data

@@ -6,7 +6,8 @@
 //! - [`Store`] and its areas (`traits`): the contract the engine is written against, which every
 //!   backend passes as one suite (`tests/contract.rs`);
 //! - [`SqliteStore`] (`sqlite/`): the embedded default, one SQLite file (WAL) in the data
-//!   directory; a Postgres backend for many hosts follows behind the same contract.
+//!   directory; a Postgres backend for many hosts follows behind the same contract;
+//! - [`AnyStore`]: the backend chosen at run time from a [`StoreConfig`].
 //!
 //! What the store never does: it never interprets market data, runs user code or decides
 //! policy (retries, limits, quarantine thresholds are the engine's, passed in); it never
@@ -14,11 +15,15 @@
 //! lets an outcome through from a claim that is no longer the shard's current one; and it never
 //! panics on what it reads back: a row it cannot decode is [`StoreError::Corrupt`].
 
+mod any;
+mod config;
 pub mod error;
 pub mod records;
 mod sqlite;
 mod traits;
 
+pub use any::AnyStore;
+pub use config::{Backend, StoreConfig};
 pub use error::{Result, StoreError};
 pub use records::{
     Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Completion, Created,

@@ -30,6 +30,7 @@ use crate::records::{
 };
 use quantd_core::{CodeVersionId, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::future::Future;
 
 /// Which packs exist under which name and in which state.
@@ -313,6 +314,10 @@ pub trait AccessTokens {
         &self,
         workspace: Option<&str>,
     ) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
+
+    /// Which of `ids` are live tokens (stored and not revoked), in one query however many: the
+    /// server asks a few times a second for the tokens of its open streams.
+    fn live_tokens(&self, ids: &[String]) -> impl Future<Output = Result<HashSet<String>>> + Send;
 
     /// Revokes a token by id; `false` when no live token has that id.
     fn revoke_token(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;

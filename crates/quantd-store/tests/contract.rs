@@ -8,7 +8,9 @@
 //! execution, also under concurrent writers), pages and filters, state transitions and queue
 //! stats, and the catalog, code registry and tokens.
 //!
-//! A new backend adds a `Harness` and one `contract_suite!` line.
+//! It runs for [`quantd_store::SqliteStore`] and for [`quantd_store::AnyStore`] (the store
+//! chosen at run time, which must hand every call to its backend unchanged). A new backend adds
+//! a `Harness` and one `contract_suite!` line.
 
 #[path = "contract/catalog.rs"]
 mod catalog;
@@ -98,3 +100,4 @@ macro_rules! contract_suite {
 }
 
 contract_suite!(sqlite, crate::harness::Sqlite);
+contract_suite!(any_sqlite, crate::harness::AnySqlite);

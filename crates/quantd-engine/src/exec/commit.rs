@@ -261,7 +261,7 @@ impl<S: Store> Engine<S> {
 /// The `tickers_scanned` of a scan's summary: the tickers it asked for, else every ticker of its
 /// pack (`pack_tickers`). `None` for other kinds.
 fn scan_tickers(rec: &ExecutionRecord, pack_tickers: u64) -> Option<u64> {
-    match Engine::<SqliteStore>::spec_of(rec).ok()? {
+    match <Engine>::spec_of(rec).ok()? {
         ResolvedSpec::Scan(spec) => Some(
             spec.tickers
                 .as_ref()

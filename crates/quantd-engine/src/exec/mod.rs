@@ -33,8 +33,8 @@ use jobs::{Job, ShardFailure};
 use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, EventRecord, ExecutionId, ExecutionState, PackState};
 use quantd_store::{
-    ClaimedShard, Commit, Completion, ExecutionRecord, FailureOutcome, HealthSnapshot, Lease,
-    NewExecution, OnComplete, SqliteStore, Store,
+    AnyStore, ClaimedShard, Commit, Completion, ExecutionRecord, FailureOutcome, HealthSnapshot,
+    Lease, NewExecution, OnComplete, Store,
 };
 use retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
@@ -197,8 +197,8 @@ type ShardResult = std::result::Result<jobs::ShardOutput, ShardFailure>;
 /// Summary counts of committed scan shards, by execution and shard index.
 type ScanPartials = Mutex<HashMap<ExecutionId, HashMap<u32, crate::scan::SummaryBuilder>>>;
 
-/// The engine over one data directory.
-pub struct Engine<S = SqliteStore> {
+/// The engine over one data directory, on the store chosen at run time unless told otherwise.
+pub struct Engine<S = AnyStore> {
     packs: Packs<S>,
     clock: Arc<dyn Clock>,
     owner: String,

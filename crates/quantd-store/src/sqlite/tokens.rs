@@ -5,7 +5,7 @@
 //! compares the hashes in constant time. Idempotency keys remember which execution a
 //! `POST /v1/executions` created, with the hash of its body, per workspace.
 //!
-//! [`SqliteStore::live_tokens`] answers, in one query, which of many token ids are still live:
+//! [`AccessTokens::live_tokens`] answers, in one query, which of many token ids are still live:
 //! the server asks it a few times a second for the tokens of its open streams, so a token revoked
 //! by any process on the same data directory closes them.
 
@@ -18,10 +18,10 @@ use chrono::Utc;
 use quantd_core::ExecutionId;
 use std::collections::HashSet;
 
-impl SqliteStore {
+impl AccessTokens for SqliteStore {
     /// Which of `ids` are live tokens (stored and not revoked): one query on the primary key
     /// for all of them, however many (the ids travel as one JSON array).
-    pub async fn live_tokens(&self, ids: &[String]) -> Result<HashSet<String>> {
+    async fn live_tokens(&self, ids: &[String]) -> Result<HashSet<String>> {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
@@ -34,9 +34,7 @@ impl SqliteStore {
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
-}
 
-impl AccessTokens for SqliteStore {
     async fn create_token(&self, t: &NewToken) -> Result<()> {
         sqlx::query(
             "INSERT INTO tokens (id, workspace, name, secret_hash, admin, created_at) VALUES (?, ?, ?, ?, ?, ?)",

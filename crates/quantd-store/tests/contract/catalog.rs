@@ -229,8 +229,8 @@ pub async fn code_names_belong_to_a_workspace<H: Harness>(h: &H) {
     );
 }
 
-/// Tokens are found by id until revoked, listed per workspace; an idempotency key keeps the
-/// first execution it created.
+/// Tokens are found by id (one or many at once) until revoked, listed per workspace; an
+/// idempotency key keeps the first execution it created.
 pub async fn tokens_and_idempotency_keys<H: Harness>(h: &H) {
     let store = h.open().await;
     for (id, ws) in [("t1", "a"), ("t2", "b"), ("t3", "a")] {
@@ -256,10 +256,18 @@ pub async fn tokens_and_idempotency_keys<H: Harness>(h: &H) {
         ["t1", "t3"]
     );
     assert_eq!(store.list_tokens(None).await.unwrap().len(), 3);
+    let asked: Vec<String> = ["t1", "t2", "t3", "nope"].map(String::from).into();
+    let live = store.live_tokens(&asked).await.unwrap();
+    assert_eq!(live.len(), 3);
+    assert!(store.live_tokens(&[]).await.unwrap().is_empty());
     assert!(store.revoke_token("t1").await.unwrap());
     assert!(!store.revoke_token("t1").await.unwrap(), "already revoked");
     assert!(store.token("t1").await.unwrap().is_none());
     assert_eq!(ids(store.list_tokens(Some("a")).await.unwrap()), ["t3"]);
+    let live = store.live_tokens(&asked).await.unwrap();
+    let mut live: Vec<_> = live.into_iter().collect();
+    live.sort();
+    assert_eq!(live, ["t2", "t3"], "a revoked token is not live");
 
     let first = create(&store, 1, 0).await;
     let second = create(&store, 2, 0).await;

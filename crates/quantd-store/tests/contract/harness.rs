@@ -4,8 +4,8 @@
 use quantd_core::{Event, EventRecord, ExecutionId, ExecutionKind};
 use quantd_store::prelude::*;
 use quantd_store::{
-    AttemptFailure, ClaimedShard, Commit, FailureOutcome, Millis, NewExecution, ShardDone,
-    SqliteStore,
+    AnyStore, AttemptFailure, ClaimedShard, Commit, FailureOutcome, Millis, NewExecution,
+    ShardDone, SqliteStore, StoreConfig,
 };
 use std::future::Future;
 
@@ -36,6 +36,27 @@ impl Harness for Sqlite {
         SqliteStore::open(self.dir.path())
             .await
             .expect("the store opens")
+    }
+}
+
+/// The store chosen at run time ([`AnyStore`]) over SQLite, opened from a URL naming a file
+/// outside the data directory: what `serve` and the CLI run on.
+pub struct AnySqlite {
+    dir: tempfile::TempDir,
+}
+
+impl Harness for AnySqlite {
+    type Store = AnyStore;
+    async fn new() -> Self {
+        AnySqlite {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+    async fn open(&self) -> AnyStore {
+        let file = self.dir.path().join("queue.db");
+        let config = StoreConfig::in_data_dir(self.dir.path().join("data"))
+            .with_url(format!("sqlite://{}", file.display()));
+        AnyStore::open(&config).await.expect("the store opens")
     }
 }
 

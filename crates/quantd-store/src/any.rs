@@ -1,0 +1,245 @@
+//! The store chosen at run time: [`AnyStore`], an enum over the backends this build has,
+//! opened from a [`StoreConfig`], and implementing every trait of the contract by handing each
+//! call to its backend.
+//!
+//! An enum rather than `dyn` traits: the contract's methods are `async` (they return
+//! `impl Future`) and some take closures (`impl Fn`), so the traits are not object-safe; making
+//! them so would box every future and closure on the hot path (claim, commit). A `match` with
+//! one arm per backend costs nothing, keeps the engine generic over `S: Store` (tests still use
+//! a concrete store), and adding a backend is one variant here plus one arm in `delegate!`.
+
+use crate::config::{Backend, StoreConfig};
+use crate::error::Result;
+use crate::records::{
+    Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Created, ExecutionFilter,
+    ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
+    PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, TokenRecord,
+};
+use crate::sqlite::SqliteStore;
+use crate::traits::{AccessTokens, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog};
+use quantd_core::{CodeVersionId, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights};
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// A store whose backend is chosen at run time (from configuration); every handle clones
+/// cheaply and shares its backend's connections.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// The embedded SQLite store.
+    Sqlite(SqliteStore),
+}
+
+impl AnyStore {
+    /// Opens (creating and migrating if needed) the store `config` names; a configuration that
+    /// names no store this build has is refused before anything is created.
+    pub async fn open(config: &StoreConfig) -> Result<AnyStore> {
+        match config.backend()? {
+            Backend::Sqlite { path } => {
+                config.check_dir(&path)?;
+                Ok(AnyStore::Sqlite(SqliteStore::open_file(&path).await?))
+            }
+        }
+    }
+
+    /// The backend's name (`sqlite`), for logs and diagnostics.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            AnyStore::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+impl From<SqliteStore> for AnyStore {
+    fn from(s: SqliteStore) -> Self {
+        AnyStore::Sqlite(s)
+    }
+}
+
+/// Trait methods that hand the call, arguments unchanged, to the backend's implementation.
+macro_rules! delegate {
+    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        $(
+            async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                match self {
+                    AnyStore::Sqlite(s) => s.$name($($arg),*).await,
+                }
+            }
+        )*
+    };
+}
+
+impl PackCatalog for AnyStore {
+    delegate! {
+        fn begin_import(&self, p: &NewPack) -> Result<()>;
+        fn make_fresh(&self, name: &str, id: &PackId, rights: Option<&Rights>) -> Result<()>;
+        fn fail_import(&self, name: &str, id: &PackId, message: &str) -> Result<()>;
+        fn fail_orphaned_imports(
+            &self,
+            importer_alive: impl Fn(&str) -> bool + Send
+        ) -> Result<Vec<PackRecord>>;
+        fn list_packs(&self, page: &Page) -> Result<Paged<PackRecord>>;
+        fn find_packs(&self, key: &str) -> Result<Vec<PackRecord>>;
+        fn newest_fresh_pack(&self) -> Result<Option<PackRecord>>;
+    }
+}
+
+impl CodeRegistry for AnyStore {
+    delegate! {
+        fn add_code(
+            &self,
+            workspace: &str,
+            name: &str,
+            id: &CodeVersionId,
+            language: &str,
+            source: &str,
+            params: &[String]
+        ) -> Result<Added>;
+        fn code_version(
+            &self,
+            workspace: &str,
+            name: &str,
+            version: Option<u32>
+        ) -> Result<Option<CodeVersion>>;
+        fn code_by_id(&self, id: &CodeVersionId) -> Result<Option<CodeVersion>>;
+        fn code_versions(
+            &self,
+            workspace: &str,
+            name: &str,
+            page: &Page
+        ) -> Result<Paged<CodeVersion>>;
+        fn code_names(&self, workspace: &str, page: &Page) -> Result<Paged<CodeName>>;
+        fn set_current_code(&self, workspace: &str, name: &str, version: u32) -> Result<bool>;
+        fn remove_code(&self, workspace: &str, name: &str) -> Result<bool>;
+    }
+}
+
+impl ExecutionQueue for AnyStore {
+    delegate! {
+        fn create_execution(&self, e: &NewExecution) -> Result<Created>;
+        fn claim_shard(
+            &self,
+            owner: &str,
+            now: Millis,
+            lease_until: Millis,
+            only: Option<&ExecutionId>
+        ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>>;
+        fn heartbeat(&self, owner: &str, lease_until: Millis) -> Result<u64>;
+        fn complete_shard(
+            &self,
+            shard: &ClaimedShard,
+            owner: &str,
+            now: Millis,
+            done: &ShardDone<'_>,
+            on_complete: Option<OnComplete>
+        ) -> Result<Commit>;
+        fn fail_shard(
+            &self,
+            shard: &ClaimedShard,
+            owner: &str,
+            now: Millis,
+            failure: &AttemptFailure<'_>
+        ) -> Result<Commit>;
+        fn stop_shard(&self, shard: &ClaimedShard, owner: &str, now: Millis) -> Result<bool>;
+        fn release_shard(&self, shard: &ClaimedShard, owner: &str) -> Result<bool>;
+        fn release_owned(&self, owner: &str) -> Result<u64>;
+        fn change_execution_state(
+            &self,
+            exec: &ExecutionId,
+            to: ExecutionState,
+            now: Millis
+        ) -> Result<Vec<EventRecord>>;
+        fn recover_shards(
+            &self,
+            now: Millis,
+            owner_alive: impl Fn(&str) -> bool + Send,
+            quarantine_after: u32
+        ) -> Result<Recovered>;
+        fn requeue_quarantined(&self, exec: &ExecutionId, now: Millis) -> Result<Vec<EventRecord>>;
+    }
+}
+
+impl ExecutionLog for AnyStore {
+    delegate! {
+        fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>>;
+        fn list_executions(&self, f: &ExecutionFilter) -> Result<Paged<ExecutionRecord>>;
+        fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>>;
+        fn completed_by_fingerprint(&self, fingerprint: &str) -> Result<Option<ExecutionRecord>>;
+        fn shards(&self, id: &ExecutionId) -> Result<Vec<ShardRecord>>;
+        fn events_after(&self, id: &ExecutionId, after: u64, limit: u32) -> Result<Vec<EventRecord>>;
+        fn result_shards(&self, id: &ExecutionId) -> Result<Vec<u32>>;
+        fn shard_result(&self, id: &ExecutionId, idx: u32) -> Result<Option<Vec<u8>>>;
+        fn set_summary(&self, id: &ExecutionId, summary: &Value) -> Result<()>;
+        fn queue_stats(&self) -> Result<QueueStats>;
+        fn record_health(
+            &self,
+            id: &ExecutionId,
+            now: Millis,
+            score: u8,
+            band: &str,
+            body: &Value
+        ) -> Result<EventRecord>;
+        fn record_event(&self, id: &ExecutionId, now: Millis, event: Event) -> Result<EventRecord>;
+    }
+}
+
+impl AccessTokens for AnyStore {
+    delegate! {
+        fn create_token(&self, t: &NewToken) -> Result<()>;
+        fn token(&self, id: &str) -> Result<Option<TokenRecord>>;
+        fn list_tokens(&self, workspace: Option<&str>) -> Result<Vec<TokenRecord>>;
+        fn live_tokens(&self, ids: &[String]) -> Result<HashSet<String>>;
+        fn revoke_token(&self, id: &str) -> Result<bool>;
+        fn idempotency_key(&self, workspace: &str, key: &str) -> Result<Option<IdempotencyRecord>>;
+        fn save_idempotency_key(
+            &self,
+            workspace: &str,
+            key: &str,
+            request_hash: &str,
+            execution: &ExecutionId,
+            now: Millis
+        ) -> Result<bool>;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreError;
+
+    #[tokio::test]
+    async fn opens_the_database_the_configuration_names_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let base = StoreConfig::in_data_dir(&data);
+        let store = AnyStore::open(&base).await.unwrap();
+        assert_eq!(store.backend_name(), "sqlite");
+        assert!(store.queue_stats().await.unwrap().executions.is_empty());
+        assert!(data.join("quantd.db").exists());
+
+        let elsewhere = dir.path().join("elsewhere.db");
+        let url = format!("sqlite://{}", elsewhere.display());
+        AnyStore::open(&base.clone().with_url(url)).await.unwrap();
+        assert!(elsewhere.exists());
+
+        let missing = dir.path().join("no-such-dir");
+        for config in [
+            base.clone()
+                .with_url(format!("sqlite://{}/q.db", missing.display())),
+            StoreConfig::in_data_dir(&missing),
+        ] {
+            let err = AnyStore::open(&config).await.unwrap_err();
+            assert!(matches!(err, StoreError::Config { .. }), "{err:?}");
+            assert!(err.to_string().contains("does not exist"), "{err}");
+        }
+        let err = AnyStore::open(&base.with_url("postgres://u:pw@h/q"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not available in this build"),
+            "{err}"
+        );
+        assert!(!missing.exists(), "a refused configuration creates nothing");
+    }
+}
