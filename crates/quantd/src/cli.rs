@@ -17,6 +17,9 @@ pub mod env {
     pub const QUANTD_REPORT_PEAK_RSS: &str = "QUANTD_REPORT_PEAK_RSS";
     /// `1`/`true`: run Python code without the sandbox (as `--unsafe-no-sandbox`).
     pub const QUANTD_UNSAFE_NO_SANDBOX: &str = "QUANTD_UNSAFE_NO_SANDBOX";
+    /// The database (as `--database-url`): `sqlite://PATH`; unset, the data directory's
+    /// `quantd.db`.
+    pub const QUANTD_DATABASE_URL: &str = "QUANTD_DATABASE_URL";
 }
 
 /// quantd: run trading code against market data, safely and fast, and keep what happened.
@@ -26,6 +29,11 @@ pub struct Cli {
     /// Data directory (packs, catalog, results). Default: the platform data dir, e.g. ~/.local/share/quantd.
     #[arg(long, global = true, env = env::QUANTD_DATA, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Database for the catalog, queue and results: `sqlite://PATH` (a SQLite file; its
+    /// directory must exist). Default: `quantd.db` in the data directory. Packs stay in the data
+    /// directory either way.
+    #[arg(long, global = true, env = env::QUANTD_DATABASE_URL, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Print machine-readable JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,

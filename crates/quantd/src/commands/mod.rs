@@ -21,7 +21,7 @@ pub(crate) mod worker;
 
 use crate::cli::{Cli, Command};
 use anyhow::Context;
-use quantd_engine::{DataDir, Packs};
+use quantd_engine::{Packs, StoreConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +33,8 @@ pub struct Ctx {
     pub json: bool,
     /// `--unsafe-no-sandbox`.
     pub unsafe_no_sandbox: bool,
+    /// `--database-url`: where the store is, if not in the data directory.
+    pub database_url: Option<String>,
 }
 
 impl Ctx {
@@ -55,9 +57,14 @@ impl Ctx {
         Ok(quantd_engine::exec::Engine::new(packs, options).await?)
     }
 
-    /// Opens the pack service on the data directory (running crash recovery).
+    /// Opens the pack service on the data directory and the configured store (running crash
+    /// recovery).
     pub async fn packs(&self) -> anyhow::Result<Packs> {
-        Packs::open(DataDir::new(&self.data_dir))
+        let config = StoreConfig {
+            data_dir: self.data_dir.clone(),
+            url: self.database_url.clone(),
+        };
+        Packs::open_with(&config)
             .await
             .with_context(|| format!("opening data directory {}", self.data_dir.display()))
     }
@@ -81,6 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         data_dir: resolve_data_dir(cli.data_dir)?,
         json: cli.json,
         unsafe_no_sandbox: cli.unsafe_no_sandbox,
+        database_url: cli.database_url,
     };
     match cli.command {
         Command::Data(cmd) => data::run(&ctx, cmd).await,

@@ -8,10 +8,13 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The `quantd` binary on data directory `data`, with no failure point set.
+/// The `quantd` binary on data directory `data` (and its own database), with no failure point
+/// set.
 pub fn quantd(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_quantd"));
-    c.env("QUANTD_DATA", data).env_remove("QUANTD_FAILPOINT");
+    c.env("QUANTD_DATA", data)
+        .env_remove("QUANTD_FAILPOINT")
+        .env_remove("QUANTD_DATABASE_URL");
     c
 }
 
