@@ -56,7 +56,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ProductArg {
     /// The `quantd` binary whose whole commands are timed. Default: the `quantd` next to this
-    /// binary (build both with `cargo build --release -p quantd -p quantd-bench`).
+    /// binary, as `cargo build --release -p quantd` makes it.
     #[arg(long, env = env::QUANTD_BIN, value_name = "PATH")]
     pub quantd: Option<PathBuf>,
 }

@@ -65,8 +65,8 @@ impl ProductArg {
                 anyhow::ensure!(
                     path.is_file(),
                     "the product binary `quantd` is not next to quantd-bench ({} is missing): \
-                     build both with `cargo build --release -p quantd -p quantd-bench`, or pass \
-                     --quantd PATH (or set {})",
+                     build it with `cargo build --release -p quantd` (`cargo build -p quantd` \
+                     beside a debug quantd-bench), or pass --quantd PATH (or set {})",
                     path.display(),
                     env::QUANTD_BIN
                 );
