@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 py=$(scripts/pyenv)
-exec cargo run --release -q -p quantd -- bench data --python "$py" "$@"
+exec cargo run --release -q -p quantd-bench -- data --python "$py" "$@"

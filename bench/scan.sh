@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 py=$(scripts/pyenv)
-exec cargo run --release -q -p quantd -- bench scan --python "$py" --peers bench/scan_peers.py "$@"
+# The product binary first: the row "whole process" times the `quantd` next to quantd-bench.
+cargo build --release -q -p quantd
+exec cargo run --release -q -p quantd-bench -- scan --python "$py" --peers bench/scan_peers.py "$@"

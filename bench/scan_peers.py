@@ -1,4 +1,4 @@
-"""Peers of `quantd bench scan`, measured on the same pack exported to Parquet.
+"""Peers of `quantd-bench scan`, measured on the same pack exported to Parquet.
 
 talib: the reference scanner with TA-Lib called per ticker on arrays already in memory (compute only).
 pandas: read the Parquet file, compute the scanner with pandas (groupby rolling / ewm), write hits to Parquet.

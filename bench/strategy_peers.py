@@ -1,4 +1,4 @@
-"""Peers of `quantd bench backtest` and `quantd bench sweep`, in the same run.
+"""Peers of `quantd-bench backtest` and `quantd-bench sweep`, in the same run.
 
 backtest GOOG_CSV REPEAT  -> backtesting.py 0.6.6 README Quick Start (SmaCross 10/20, long/short, exclusive
                              orders, cash 10 000, commission 0.2 %) on the given bars, best of REPEAT.

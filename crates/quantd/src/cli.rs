@@ -81,9 +81,6 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Show the product on a synthetic universe: creates the demo pack if absent and summarizes it.
     Demo(DemoArgs),
-    /// Benchmarks (figures for docs/PERFORMANCE.md).
-    #[command(subcommand)]
-    Bench(BenchCommand),
     /// Serve the HTTP API (REST, SSE, WebSocket) with the engine's workers.
     Serve(crate::commands::serve::ServeArgs),
     /// Run the engine's workers on the data directory without HTTP (beside `serve` or others).
@@ -549,102 +546,4 @@ pub struct DemoArgs {
     /// Business days in the demo universe.
     #[arg(long, default_value_t = 1260)]
     pub days: usize,
-}
-
-/// `quantd bench ...`
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// HTTP API: shard commit → SSE client latency with many subscribers, and GET throughput.
-    Sse(crate::commands::bench_sse::BenchSseArgs),
-    /// Pack import and read speed on a synthetic universe, beside pyarrow reading the same data.
-    Data(BenchDataArgs),
-    /// The reference full-market scan, beside TA-Lib (per ticker) and pandas on the same bars.
-    Scan(BenchScanArgs),
-    /// One backtest of backtesting.py's Quick Start on GOOG, beside backtesting.py.
-    Backtest(BenchBacktestArgs),
-    /// A (fast, slow) SMA-cross sweep over a synthetic universe, beside vectorbt.
-    Sweep(BenchSweepArgs),
-    /// `quantd history` over many stored executions.
-    History(BenchHistoryArgs),
-    /// Sandboxed Python: warm job start, and a pandas scanner inside the sandbox vs plain Python.
-    Sandbox(crate::commands::bench_sandbox::BenchSandboxArgs),
-}
-
-/// Arguments of `bench scan`.
-#[derive(Debug, Args)]
-pub struct BenchScanArgs {
-    /// Tickers.
-    #[arg(long, default_value_t = 5000)]
-    pub tickers: usize,
-    /// Business days.
-    #[arg(long, default_value_t = 2520)]
-    pub days: usize,
-    /// Python interpreter with pandas and TA-Lib for the peers (e.g. from scripts/pyenv).
-    #[arg(long)]
-    pub python: Option<PathBuf>,
-    /// The peers script (bench/scan_peers.py).
-    #[arg(long, default_value = "bench/scan_peers.py")]
-    pub peers: PathBuf,
-    /// Repetitions of each quantd measurement (the best is reported).
-    #[arg(long, default_value_t = 5)]
-    pub repeat: usize,
-}
-
-/// Arguments of `bench backtest`.
-#[derive(Debug, Args)]
-pub struct BenchBacktestArgs {
-    /// backtesting.py's GOOG.csv (bench/strategy.sh finds it in the venv).
-    #[arg(long)]
-    pub goog: PathBuf,
-    /// Python with backtesting.py for the peer.
-    #[arg(long)]
-    pub python: Option<PathBuf>,
-    /// The peers script.
-    #[arg(long, default_value = "bench/strategy_peers.py")]
-    pub peers: PathBuf,
-    /// Repetitions (quantd: ×100 of this).
-    #[arg(long, default_value_t = 5)]
-    pub repeat: usize,
-}
-
-/// Arguments of `bench sweep`.
-#[derive(Debug, Args)]
-pub struct BenchSweepArgs {
-    /// Tickers.
-    #[arg(long, default_value_t = 500)]
-    pub tickers: usize,
-    /// Business days.
-    #[arg(long, default_value_t = 2520)]
-    pub days: usize,
-    /// Python with vectorbt for the peer.
-    #[arg(long)]
-    pub python: Option<PathBuf>,
-    /// The peers script.
-    #[arg(long, default_value = "bench/strategy_peers.py")]
-    pub peers: PathBuf,
-}
-
-/// Arguments of `bench history`.
-#[derive(Debug, Args)]
-pub struct BenchHistoryArgs {
-    /// Executions to store first.
-    #[arg(long, default_value_t = 100_000)]
-    pub executions: usize,
-}
-
-/// Arguments of `bench data`.
-#[derive(Debug, Args)]
-pub struct BenchDataArgs {
-    /// Tickers.
-    #[arg(long, default_value_t = 5000)]
-    pub tickers: usize,
-    /// Business days.
-    #[arg(long, default_value_t = 2520)]
-    pub days: usize,
-    /// Python interpreter with pyarrow for the peer measurement (e.g. from scripts/pyenv); skipped when absent.
-    #[arg(long)]
-    pub python: Option<PathBuf>,
-    /// Repetitions of each read measurement (the best is reported).
-    #[arg(long, default_value_t = 5)]
-    pub repeat: usize,
 }

@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicBool;
 /// parallel (rayon over its tickers on every core); the engine runs such shards one after another,
 /// claiming the next and committing the previous one while a shard computes. Cancellation also
 /// works inside a shard (checked between tickers). Measured on the reference scan (2 cores,
-/// `quantd bench scan`): one shard is faster than two by 1–2 % of the scan (docs/PERFORMANCE.md).
+/// `quantd-bench scan`): one shard is faster than two by 1–2 % of the scan (docs/PERFORMANCE.md).
 pub const SCAN_SHARD_BARS: u64 = 1 << 24;
 
 /// A shard's committed output.

@@ -1,10 +1,6 @@
 //! One module per command family. Each command resolves its options, calls the engine, and
 //! prints the outcome; none holds logic the API or MCP would need too.
 
-mod bench;
-pub(crate) mod bench_sandbox;
-pub(crate) mod bench_sse;
-mod bench_strategy;
 pub(crate) mod bot;
 mod code;
 mod data;
@@ -106,7 +102,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(a) => executions::history(&ctx, a).await,
         Command::Summary(a) => executions::summary(&ctx, a).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
-        Command::Bench(cmd) => bench::run(&ctx, cmd).await,
         Command::Serve(a) => serve::run(&ctx, a).await,
         Command::Worker(a) => worker::run(&ctx, a).await,
         Command::Tokens(cmd) => tokens::run(&ctx, cmd).await,

@@ -1,9 +1,9 @@
-//! `quantd bench backtest|sweep|history`: strategy and execution-store benchmarks, with
-//! backtesting.py and vectorbt measured in the same run (bench/strategy.sh).
+//! `quantd-bench backtest|sweep|history`: strategy and execution-store benchmarks, with
+//! backtesting.py and vectorbt measured in the same run (bench/strategy.sh). `sweep` and
+//! `history` time the whole `quantd` command too (the product binary, see `--quantd`).
 
-use super::bench::best_of;
-use crate::cli::{BenchBacktestArgs, BenchHistoryArgs, BenchSweepArgs};
-use crate::output;
+use crate::cli::{BacktestArgs, HistoryArgs, SweepArgs, env};
+use crate::measure::{best_of, python_peer, table, workers};
 use anyhow::Context;
 use quantd_core::{ExecutionId, ExecutionKind, NoProgress};
 use quantd_data::{ImportOptions, SynthSpec};
@@ -23,12 +23,12 @@ const DOWN: &str = "crosses_below(sma(close, $fast), sma(close, $slow))";
 fn peer(python: &Path, script: &Path, args: &[&str]) -> anyhow::Result<serde_json::Value> {
     let mut all: Vec<&std::ffi::OsStr> = vec![script.as_os_str()];
     all.extend(args.iter().map(std::ffi::OsStr::new));
-    super::bench::python_peer(python, &all)
+    python_peer(python, &all)
 }
 
 /// One backtest of the README Quick Start on GOOG: compile once, then signals + simulation +
 /// statistics + trades table + equity curve per run.
-pub async fn backtest(a: BenchBacktestArgs) -> anyhow::Result<ExitCode> {
+pub async fn backtest(a: BacktestArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let packs = Packs::open(DataDir::new(tmp.path())).await?;
     let opts = ImportOptions {
@@ -121,7 +121,8 @@ pub async fn backtest(a: BenchBacktestArgs) -> anyhow::Result<ExitCode> {
 
 /// The sweep of the issue: 500 tickers × 90 (fast, slow) sets × 2,520 bars, long only, through
 /// the whole `quantd sweep` command (its own process, so its peak memory is the command's).
-pub async fn sweep(a: BenchSweepArgs) -> anyhow::Result<ExitCode> {
+pub async fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
+    let quantd = a.product.resolve()?;
     let tmp = tempfile::tempdir()?;
     let data = tmp.path().join("data");
     let packs = Packs::open(DataDir::new(&data)).await?;
@@ -136,9 +137,9 @@ pub async fn sweep(a: BenchSweepArgs) -> anyhow::Result<ExitCode> {
         a.tickers, a.days
     );
     let t = Instant::now();
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .env("QUANTD_DATA", &data)
-        .env(crate::cli::env::QUANTD_REPORT_PEAK_RSS, "1")
+    let out = std::process::Command::new(&quantd)
+        .env(env::QUANTD_DATA, &data)
+        .env(env::QUANTD_REPORT_PEAK_RSS, "1")
         .args([
             "--json",
             "sweep",
@@ -177,10 +178,7 @@ pub async fn sweep(a: BenchSweepArgs) -> anyhow::Result<ExitCode> {
     let backtests = result["backtests"].as_f64().unwrap_or(0.0);
     let rate = backtests / wall;
     let mut rows = vec![vec![
-        format!(
-            "`quantd sweep` whole command, {} threads",
-            super::run::workers()
-        ),
+        format!("`quantd sweep` whole command, {} threads", workers()),
         format!("{wall:.2}"),
         format!("{rate:.0}"),
         format!("{:.0}", peak_kib / 1024.0),
@@ -202,7 +200,7 @@ pub async fn sweep(a: BenchSweepArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    output::table(&["sweep", "seconds", "backtests/s", "peak MiB"], &rows);
+    table(&["sweep", "seconds", "backtests/s", "peak MiB"], &rows);
     if let Some(p) = &peer {
         println!(
             "quantd: {:.1}× vectorbt's backtests per second",
@@ -217,7 +215,8 @@ pub async fn sweep(a: BenchSweepArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `quantd history` with `executions` stored executions: the query in process and the command.
-pub async fn history(a: BenchHistoryArgs) -> anyhow::Result<ExitCode> {
+pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let quantd = a.product.resolve()?;
     let tmp = tempfile::tempdir()?;
     let packs = Packs::open(DataDir::new(tmp.path())).await?;
     let store = packs.store();
@@ -263,17 +262,16 @@ pub async fn history(a: BenchHistoryArgs) -> anyhow::Result<ExitCode> {
     let (name_s, _) = best_of(5, || {
         Ok(futures_block(store.list_executions(&by_name))?.items)
     })?;
-    let exe = std::env::current_exe()?;
     let (command_s, _) = best_of(5, || {
-        let s = std::process::Command::new(&exe)
-            .env("QUANTD_DATA", tmp.path())
+        let s = std::process::Command::new(&quantd)
+            .env(env::QUANTD_DATA, tmp.path())
             .args(["history", "--limit", "20"])
             .stdout(std::process::Stdio::null())
             .status()?;
         anyhow::ensure!(s.success());
         Ok(())
     })?;
-    output::table(
+    table(
         &["measurement", "milliseconds"],
         &[
             vec![

@@ -1,4 +1,4 @@
-//! `quantd bench sse`: the HTTP API's live-progress latency and read throughput, in process on
+//! `quantd-bench sse`: the HTTP API's live-progress latency and read throughput, in process on
 //! loopback.
 //!
 //! 1. Latency: `--subscribers` SSE clients follow one scan of `--shards` shards. A shard's
@@ -8,7 +8,6 @@
 //!    (client, live event) pair.
 //! 2. Throughput: `--readers` concurrent clients `GET /v1/executions/{id}` for `--seconds`.
 
-use super::Ctx;
 use anyhow::Context;
 use clap::Args;
 use futures::StreamExt;
@@ -23,9 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Arguments of `bench sse`.
+/// Arguments of `sse`.
 #[derive(Debug, Args)]
-pub struct BenchSseArgs {
+pub struct SseArgs {
     /// Concurrent SSE subscribers of the execution.
     #[arg(long, default_value_t = 1000)]
     pub subscribers: usize,
@@ -50,7 +49,8 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-pub async fn run(_ctx: &Ctx, a: BenchSseArgs) -> anyhow::Result<ExitCode> {
+/// Runs `quantd-bench sse`.
+pub async fn run(a: SseArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let packs = Packs::open(DataDir::new(dir.path())).await?;
     let tickers = a.shards.max(1);

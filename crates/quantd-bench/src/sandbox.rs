@@ -1,10 +1,12 @@
-//! `quantd bench sandbox`: (a) how fast a sandboxed job starts with pandas ready (warm zygote),
+//! `quantd-bench sandbox`: (a) how fast a sandboxed job starts with pandas ready (warm zygote),
 //! beside `python -c "import pandas"` started cold; (b) the reference pandas scanner over a
 //! synthetic universe inside the sandbox (workers each take a share of the tickers) beside the
 //! same harness code run in one plain Python process on the same Arrow IPC data. Peers are
 //! measured in the same run; the figures go to docs/PERFORMANCE.md ("Sandbox").
+//!
+//! Jobs start with this binary re-executed as the sandbox shim (`ShimCommand::current_exe`), which
+//! is why `main` calls `quantd_sandbox::run_shim_if_requested` before anything else.
 
-use super::Ctx;
 use anyhow::Context;
 use arrow_array::types::Int32Type;
 use arrow_array::{
@@ -14,15 +16,17 @@ use arrow_schema::{DataType, Field, Schema};
 use clap::Args;
 use quantd_core::NoProgress;
 use quantd_data::{BarTable, SynthSpec};
-use quantd_sandbox::{Bars, CancelToken, EntryCall, Job, Limits, ShimCommand, Verdict, Zygote};
+use quantd_sandbox::{
+    Bars, CancelToken, EntryCall, Job, Limits, Runtime, RuntimeStep, ShimCommand, Verdict, Zygote,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Arguments of `bench sandbox`.
+/// Arguments of `sandbox`.
 #[derive(Debug, Args)]
-pub struct BenchSandboxArgs {
+pub struct SandboxArgs {
     /// Warm jobs to time for the start latency.
     #[arg(long, default_value_t = 200)]
     pub jobs: usize,
@@ -57,13 +61,32 @@ def oversold_pullback(bars, rsi_len, rsi_max):
     return bars.assign(signal=signal, rsi=rsi, sma50=sma50)[["signal", "rsi", "sma50"]]
 "#;
 
+/// The runtime `quantd` would use on `data_dir` (`QUANTD_PYTHON`, or the managed venv, set up
+/// here when missing), its steps reported on stderr.
+fn runtime(data_dir: &Path) -> anyhow::Result<Runtime> {
+    let rt = Runtime::ensure(data_dir, &mut |step| match step {
+        RuntimeStep::UsingInterpreter(p) => {
+            eprintln!("runtime: using QUANTD_PYTHON={}", p.display())
+        }
+        RuntimeStep::CreatingVenv { venv, bootstrap } => eprintln!(
+            "runtime: creating {} with {}",
+            venv.display(),
+            bootstrap.display()
+        ),
+        RuntimeStep::Installing(_) | RuntimeStep::Checking | RuntimeStep::Ready => {}
+        RuntimeStep::InstallingSdk => eprintln!("runtime: installing the quantd SDK"),
+    });
+    rt.with_context(|| format!("the Python runtime of {}", data_dir.display()))
+}
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1e3
 }
 
-pub fn run(ctx: &Ctx, a: BenchSandboxArgs) -> anyhow::Result<ExitCode> {
-    let rt = super::runtime::ensure_runtime(ctx, false)?;
+/// Runs `quantd-bench sandbox`; `json` also prints the figures as one JSON object.
+pub fn run(data_dir: &Path, json_out: bool, a: SandboxArgs) -> anyhow::Result<ExitCode> {
+    let rt = runtime(data_dir)?;
     let mut config = rt.sandbox_config(ShimCommand::current_exe()?);
     config.limits = Limits {
         cpu: Duration::from_secs(900),
@@ -128,16 +151,16 @@ pub fn run(ctx: &Ctx, a: BenchSandboxArgs) -> anyhow::Result<ExitCode> {
     if !a.skip_scan {
         scan(&a, &zygote, &rt, &mut json)?;
     }
-    if ctx.json {
+    if json_out {
         println!("{json}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn scan(
-    a: &BenchSandboxArgs,
+    a: &SandboxArgs,
     zygote: &Zygote,
-    rt: &quantd_sandbox::Runtime,
+    rt: &Runtime,
     json: &mut serde_json::Value,
 ) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
