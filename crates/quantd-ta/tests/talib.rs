@@ -96,7 +96,19 @@ fn cases() -> Vec<(&'static str, Vec<f64>)> {
         ],
     );
     add("adx", &[&[2.0], &[5.0], &[14.0]]);
-    add("cci", &[&[2.0], &[14.0], &[20.0]]);
+    // Up to 128: window sums, as TA-Lib; beyond: order statistics (O(log n) per bar).
+    add(
+        "cci",
+        &[
+            &[2.0],
+            &[14.0],
+            &[20.0],
+            &[128.0],
+            &[129.0],
+            &[150.0],
+            &[290.0],
+        ],
+    );
     add("willr", &[&[2.0], &[14.0]]);
     cases
 }
