@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::ast::{BinOp, LogicOp};
 use crate::check::{Checked, TExpr, TKind, TLet, check_ast, const_value};
+use crate::cost::cost_of;
 use crate::diagnostic::{
     Diagnostic, ExprError, MAX_ERRORS, Span, excerpt, floor_char_boundary, suggest,
 };
@@ -358,6 +359,14 @@ pub(crate) fn compile_sources(
         &indicator_bufs,
         &output_bufs,
     );
+    let cost = cost_of(
+        &b.nodes,
+        &steps,
+        &b.num_lb,
+        &b.bool_lb,
+        indicators.len(),
+        columns.len(),
+    );
     Ok(Program {
         columns: columns
             .iter()
@@ -374,6 +383,7 @@ pub(crate) fn compile_sources(
         warmup,
         indicator_warmup,
         params: used_params.into_iter().collect(),
+        cost,
     })
 }
 

@@ -3,7 +3,7 @@
 //! points at where it was crossed, names the limit and says how to stay under it.
 //!
 //! Limits bound what a program costs to compile and what it asks of the engine whatever the data
-//! (output columns, buffers per bar).
+//! (output columns, buffers per bar); what it costs on given data is [`crate::Program::cost`].
 
 /// Bounds on the size of a program. [`Limits::default`] gives the documented defaults;
 /// [`crate::compile_with`] and friends take the limits to apply (the entry points without `_with`
@@ -31,7 +31,7 @@ pub struct Limits {
     pub max_kernel_calls: usize,
     /// Most distinct compiled slots: the buffers of one value per bar the evaluation keeps
     /// (numbers and conditions; a kernel with several outputs has one per output). Together with
-    /// the number of bars they set the evaluation's memory.
+    /// the number of bars they set the evaluation's memory ([`crate::Cost::bytes_per_bar`]).
     /// Default 1,024.
     pub max_slots: usize,
 }

@@ -98,6 +98,7 @@ fn number_of_lets() {
     let schema = Schema::ohlcv();
     let p = compile(&lets(256), &schema, &no_params()).unwrap();
     assert_eq!(p.indicators().len(), 256);
+    assert_eq!(p.cost().outputs, 256);
     let d = over(compile(&lets(257), &schema, &no_params()), "max_lets");
     let loc = d.location.unwrap();
     assert_eq!((loc.line, loc.column), (257, 1));
@@ -205,11 +206,7 @@ fn kernel_calls_and_slots() {
     };
     let three = "sma(close, 2) > sma(close, 3) and rsi(close, 14) > 50 and sma(close, 2) > 1";
     let p = compile_with(three, &schema, &no_params(), &limits).unwrap();
-    assert_eq!(
-        p.explain().matches("sma(").count(),
-        2,
-        "identical calls count once"
-    );
+    assert_eq!(p.cost().kernel_calls, 3, "identical calls count once");
     let four = "sma(close, 2) > sma(close, 3) and rsi(close, 14) > 50 and ema(close, 9) > 1";
     let d = over(
         compile_with(four, &schema, &no_params(), &limits),
@@ -224,7 +221,8 @@ fn kernel_calls_and_slots() {
     };
     // Slots: close + 1, (close + 1) * 2, ..., and the output.
     let within = "(close + 1) * 2 > open";
-    assert!(compile_with(within, &schema, &no_params(), &limits).is_ok());
+    let p = compile_with(within, &schema, &no_params(), &limits).unwrap();
+    assert!(p.cost().slots <= 4);
     let past = "((close + 1) * 2 - 3) / 4 > open - 1";
     let d = over(
         compile_with(past, &schema, &no_params(), &limits),
