@@ -333,7 +333,8 @@ pub(crate) fn suggest<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let len = name.chars().count();
+    let limit = (len / 3).max(1);
     let lower = name.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -345,6 +346,10 @@ pub(crate) fn suggest<'a>(
                 0
             } else if lower.len() >= 2 && c.starts_with(&lower) {
                 limit
+            } else if c.chars().count().abs_diff(len) > limit {
+                // The distance is at least the difference in length: too far, and not worth
+                // a table of `len × c.len()` cells (a name can be as long as the caller likes).
+                limit + 1
             } else {
                 edit_distance(&lower, c)
             };

@@ -309,6 +309,23 @@ fn errors_are_capped_and_quick() {
 }
 
 #[test]
+fn a_huge_parameter_name_is_refused_quickly_and_briefly() {
+    // Parameter names come from the caller, not the code: no limit applies to them, so the
+    // error path (is it a misspelling of `$level`?) must not grow with them.
+    // (Compared with the 64-character name the code uses, by edit distance, it was a table of
+    // 130 million cells.)
+    let used = "l".repeat(64);
+    let src = format!("close > ${used}");
+    let params: Params = [("l".repeat(2_000_000), 1.0), (used, 30.0)].into();
+    let code = src.clone();
+    let err = within(2, move || {
+        compile(&code, &Schema::ohlcv(), &params).unwrap_err()
+    });
+    assert_eq!(err.diagnostics.len(), 1);
+    assert!(err.render(&src).len() < 500);
+}
+
+#[test]
 fn long_lines_render_short() {
     let mut src = String::new();
     for i in 0..3_000 {
