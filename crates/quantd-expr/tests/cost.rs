@@ -105,6 +105,14 @@ fn repeated_code_counts_once() {
     .unwrap()
     .cost();
     assert_eq!(set.kernel_calls, 1);
+    // A kernel with several outputs counts once, whichever outputs are used.
+    let one_field = cost("macd(close, 12, 26, 9).macd > 0");
+    let all_fields = cost(
+        "macd(close, 12, 26, 9).macd > macd(close, 12, 26, 9).signal and macd(close, 12, 26, 9).hist > 0",
+    );
+    assert_eq!(all_fields.kernel_calls, 1);
+    assert_eq!(all_fields.bytes_per_bar, one_field.bytes_per_bar);
+    assert!(all_fields.work_per_bar - one_field.work_per_bar < 0.5);
     let more = cost("sma(close, 20) > open and ema(close, 20) > open");
     assert!(more.work_per_bar > once.work_per_bar);
     assert!(more.bytes_per_bar > once.bytes_per_bar);
