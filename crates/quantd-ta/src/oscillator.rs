@@ -5,7 +5,7 @@
 //! deviation needs the whole window: up to [`CCI_DIRECT_MAX_PERIOD`] it is summed window by
 //! window as in TA-Lib (O(period) per bar, with the typical prices kept in the output slice so
 //! that nothing is allocated); beyond, order statistics make it O(log n) per bar
-//! ([`crate::deviation`]), in a caller's [`Scratch`].
+//! (`deviation.rs`), in a caller's [`Scratch`].
 
 use crate::average::sma_kernel;
 use crate::common::{is_zero_scaled, skip_leading_nan, warm_up};

@@ -5,7 +5,7 @@
 //! is re-anchored when precision would be lost, so a flat window gives exactly 0 and a finely
 //! quoted instrument keeps its real (tiny) deviation. A re-anchoring sums the window again
 //! (O(period)); where the data would make it happen on many bars, the total spent on it is
-//! bounded ([`RESEED_WORK_PER_BAR`]) and the kernel finishes with [`stable_variance`] instead,
+//! bounded (`RESEED_WORK_PER_BAR`) and the kernel finishes with `stable_variance` instead,
 //! O(1) per bar on any data.
 
 use crate::average::sma_kernel;
