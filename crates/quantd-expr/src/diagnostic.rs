@@ -163,10 +163,17 @@ fn underline(line_text: &str, loc: &Location, source: &str) -> (String, usize, u
         .rfind('\n')
         .map_or(0, |i| i + 1);
     let line_end = line_start + line_text.len();
-    let mut shown: Vec<char> = Vec::with_capacity(line_text.len());
+    let mut shown: Vec<char> = Vec::new();
     let mut caret_at = None;
     let mut caret_end = None;
+    // Whether the line goes on past what was read: a line is read up to a window's width past
+    // the caret, however long it is.
+    let mut more = false;
     for (offset, ch) in line_text.char_indices() {
+        if caret_at.is_some_and(|at| shown.len() >= at + MAX_SHOWN_COLUMNS) {
+            more = true;
+            break;
+        }
         let byte = line_start + offset;
         if byte == loc.span.start {
             caret_at = Some(shown.len());
@@ -188,7 +195,7 @@ fn underline(line_text: &str, loc: &Location, source: &str) -> (String, usize, u
     } else {
         caret_end.unwrap_or(col).max(caret_at + 1)
     };
-    if col <= MAX_SHOWN_COLUMNS {
+    if col <= MAX_SHOWN_COLUMNS && !more {
         return (shown.into_iter().collect(), caret_at, caret_end - caret_at);
     }
     let from = caret_at
@@ -200,7 +207,7 @@ fn underline(line_text: &str, loc: &Location, source: &str) -> (String, usize, u
         out.push('…');
     }
     out.extend(&shown[from..to]);
-    if to < col {
+    if to < col || more {
         out.push('…');
     }
     let lead = usize::from(from > 0);
