@@ -198,7 +198,8 @@ pub(crate) fn reseeding_variance(
         sum_sq += d * d;
     }
     let mut until_reseed = reseed_every;
-    let mut work = 0usize;
+    // What is left of the budget (one counter: the loop keeps few values in registers).
+    let mut allowance = budget;
     for i in lookback..x.len() {
         let trailing = i - lookback;
         let d = x[i] - shift;
@@ -214,10 +215,7 @@ pub(crate) fn reseeding_variance(
         let imprecise = variance < 0.000001 * (sum_sq * inv) || removed > 1000000.0 * sum_sq;
         if imprecise || until_reseed == 0 {
             if until_reseed != 0 {
-                work += period;
-                if work > budget {
-                    return None;
-                }
+                allowance = allowance.checked_sub(period)?;
             }
             until_reseed = reseed_every;
             let window = &x[i - lookback..=i];
@@ -244,7 +242,7 @@ pub(crate) fn reseeding_variance(
         }
         emit(i, variance);
     }
-    Some(work)
+    Some(budget - allowance)
 }
 
 /// The rolling population variance of every window of `x` (`x.len() >= period >= 2`) into
@@ -371,24 +369,29 @@ pub fn bbands(
     if x.len() <= lookback {
         return Ok(());
     }
-    // `lower` is the variance's scratch if it needs one; each bar is emitted before `lower` is
-    // written there, and `lower[..lookback]` is filled again below.
-    let band = |i: usize, variance: f64, middle: &[f64]| {
-        let sd = if variance != 0.0 {
+    // `lower` is the variance's scratch if it needs one: each bar's variance is read there
+    // before the band is written over it, and `lower[..lookback]` is filled again below.
+    /// The standard deviation of a variance; exactly 0 for 0, as TA-Lib tests it.
+    #[inline(always)]
+    fn sd(variance: f64) -> f64 {
+        if variance != 0.0 {
             variance.sqrt()
         } else {
             0.0
-        };
-        (middle[i] + sd * nbdev_up, middle[i] - sd * nbdev_dn)
-    };
+        }
+    }
     let budget = RESEED_WORK_PER_BAR.saturating_mul(x.len());
     let done = reseeding_variance(x, period, budget, |i, variance| {
-        (upper[i], lower[i]) = band(i, variance, middle);
+        let sd = sd(variance);
+        upper[i] = middle[i] + sd * nbdev_up;
+        lower[i] = middle[i] - sd * nbdev_dn;
     });
     if done.is_none() {
         stable_variance(x, period, lower);
         for i in lookback..x.len() {
-            (upper[i], lower[i]) = band(i, lower[i], middle);
+            let sd = sd(lower[i]);
+            upper[i] = middle[i] + sd * nbdev_up;
+            lower[i] = middle[i] - sd * nbdev_dn;
         }
         lower[..lookback].fill(f64::NAN);
     }
