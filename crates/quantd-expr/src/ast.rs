@@ -7,6 +7,8 @@ use crate::diagnostic::Span;
 pub(crate) struct Ast {
     pub lets: Vec<Let>,
     pub body: Expr,
+    /// Syntax nodes of this expression and of those parsed before it in the same set.
+    pub nodes: usize,
 }
 
 /// `let name = value;`

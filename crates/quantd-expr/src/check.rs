@@ -1,11 +1,13 @@
 //! Names and types: resolves columns, `let`s, functions, fields and parameters; checks that
 //! numbers and conditions are used where they belong and that periods are constants in range.
-//! Everything here happens before any data is read. Errors are collected, not stopped at.
+//! Everything here happens before any data is read. Errors are collected, not stopped at (up to
+//! [`MAX_ERRORS`]). Every pass is linear in the size of the program: what a `let` contributes to
+//! a constant is worked out once, when the `let` is checked.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::ast::{Ast, BinOp, Expr, ExprKind, LogicOp};
-use crate::diagnostic::{Diagnostic, Span, did_you_mean, line_col, suggest};
+use crate::diagnostic::{Diagnostic, MAX_ERRORS, Span, did_you_mean, excerpt, line_col, suggest};
 use crate::functions::{ArgKind, FUNCTIONS, Func, MAX_COUNT, Returns, Spec, lookup};
 use crate::{Params, Schema};
 
@@ -64,6 +66,10 @@ pub(crate) struct TLet {
     pub name: String,
     pub name_span: Span,
     pub value: TExpr,
+    /// The value, when it is a constant whose parameters all have values.
+    pub konst_value: Option<f64>,
+    /// The alphabetically first parameter a constant value depends on (for "pass --param" hints).
+    pub first_param: Option<String>,
 }
 
 /// A checked program.
@@ -131,10 +137,19 @@ pub(crate) fn check_ast(
             continue;
         }
         let index = value.map(|value| {
+            let (konst_value, first_param) = if value.konst {
+                let mut names = BTreeSet::new();
+                c.params_in(&value, &mut names);
+                (const_value(&value, &c.lets, params), names.pop_first())
+            } else {
+                (None, None)
+            };
             c.lets.push(TLet {
                 name: l.name.clone(),
                 name_span: l.name_span,
                 value,
+                konst_value,
+                first_param,
             });
             c.lets.len() - 1
         });
@@ -198,8 +213,10 @@ enum ConstVal {
 
 impl<'a> Checker<'a> {
     fn error(&mut self, span: Span, message: String, help: Option<String>) {
-        self.diags
-            .push(Diagnostic::at(self.src, span, message).with_help_opt(help));
+        if self.diags.len() < MAX_ERRORS {
+            self.diags
+                .push(Diagnostic::at(self.src, span, message).with_help_opt(help));
+        }
     }
 
     /// Checks `e` as a value: a multi-output call must have chosen its field.
@@ -216,7 +233,7 @@ impl<'a> Checker<'a> {
                     Some(format!(
                         "add {}, e.g. `{}.{}`",
                         spec.field_list("or"),
-                        &self.src[span.start..span.end],
+                        excerpt(&self.src[span.start..span.end]),
                         spec.fields[0]
                     )),
                 );
@@ -242,6 +259,10 @@ impl<'a> Checker<'a> {
     }
 
     fn raw(&mut self, e: &'a Expr) -> Option<Raw> {
+        if self.diags.len() >= MAX_ERRORS {
+            // Enough to report: stop checking (and spending time on suggestions).
+            return None;
+        }
         let span = e.span;
         let leaf = |kind, ty, konst| {
             Some(Raw::Value(TExpr {
@@ -662,12 +683,13 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The parameters constant `t` depends on (through its `let`s too).
     fn params_in(&self, t: &TExpr, out: &mut BTreeSet<String>) {
         match &t.kind {
             TKind::Param(n) => {
                 out.insert(n.clone());
             }
-            TKind::Let(i) => self.params_in(&self.lets[*i].value, out),
+            TKind::Let(i) => out.extend(self.lets[*i].first_param.iter().cloned()),
             TKind::Neg(x) | TKind::Not(x) => self.params_in(x, out),
             TKind::Binary(_, a, b) => {
                 self.params_in(a, out);
@@ -682,12 +704,13 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// The value of a constant number expression, if every parameter in it has a value.
+/// The value of a constant number expression, if every parameter in it has a value. A `let`'s
+/// value is the one worked out when it was checked, so this is linear in the size of `t`.
 pub(crate) fn const_value(t: &TExpr, lets: &[TLet], params: Option<&Params>) -> Option<f64> {
     Some(match &t.kind {
         TKind::Number(v) => *v,
         TKind::Param(name) => *params?.get(name)?,
-        TKind::Let(i) => const_value(&lets[*i].value, lets, params)?,
+        TKind::Let(i) => lets.get(*i)?.konst_value?,
         TKind::Neg(x) => -const_value(x, lets, params)?,
         TKind::Binary(op, a, b) => {
             let (a, b) = (const_value(a, lets, params)?, const_value(b, lets, params)?);

@@ -1,73 +1,180 @@
 //! Checked programs to a [`Program`]: constants folded, parameters substituted, identical
 //! sub-expressions merged (hash-consing on [`Op`]), and the warm-up bound computed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::ast::{BinOp, LogicOp};
 use crate::check::{Checked, TExpr, TKind, TLet, check_ast, const_value};
-use crate::diagnostic::{Diagnostic, ExprError, suggest};
+use crate::cost::cost_of;
+use crate::diagnostic::{
+    Diagnostic, ExprError, MAX_ERRORS, Span, excerpt, floor_char_boundary, suggest,
+};
 use crate::functions::Func;
+use crate::limits::{self, Limits, thousands};
 use crate::parser::parse;
-use crate::plan::{Arith, Bool, Cmp, Hlc, Leaf, Node, Num, Op, Side, Step, Ta, Window, operands};
+use crate::plan::{Arith, Bool, Cmp, Hlc, Node, Num, Op, Ta, Window};
 use crate::program::Program;
+use crate::schedule::schedule;
 use crate::ta::lookback;
 use crate::{CheckInfo, Params, Schema};
 
-/// Parses and checks each source; diagnostics carry the source's name when `named`. Also returns
-/// the parameters used, if every source parsed (checking errors do not hide them).
+/// What [`check_all`] found.
+struct CheckedSet {
+    checked: Vec<Checked>,
+    diags: Vec<Diagnostic>,
+    /// The parameters used, if every source parsed (checking errors do not hide them).
+    used: Option<BTreeSet<String>>,
+}
+
+/// Parses and checks each source; diagnostics carry the source's name when `named`.
 fn check_all(
     srcs: &[(&str, &str)],
     schema: &Schema,
     params: Option<&Params>,
     named: bool,
-) -> (Vec<Checked>, Vec<Diagnostic>, Option<BTreeSet<String>>) {
-    let mut checked = Vec::new();
-    let mut diags = Vec::new();
-    let mut used = Some(BTreeSet::new());
-    for (name, src) in srcs {
-        let (ds, params_used) = match parse(src) {
-            Err(ds) => (ds, None),
-            Ok(ast) => match check_ast(src, &ast, schema, params) {
-                Ok(c) => {
-                    let p = c.params.keys().cloned().collect();
-                    checked.push(c);
-                    (Vec::new(), Some(p))
-                }
-                Err(failed) => (failed.diags, Some(failed.params)),
-            },
-        };
-        match (&mut used, params_used) {
-            (Some(u), Some(p)) => u.extend(p),
-            _ => used = None,
+    limits: &Limits,
+) -> CheckedSet {
+    let mut set = CheckedSet {
+        checked: Vec::new(),
+        diags: Vec::new(),
+        used: Some(BTreeSet::new()),
+    };
+    let origin = |name: &str, mut d: Diagnostic| {
+        if named {
+            d.origin = Some(name.to_string());
         }
-        diags.extend(ds.into_iter().map(|mut d| {
-            if named {
-                d.origin = Some(name.to_string());
-            }
-            d
-        }));
+        d
+    };
+    if let Some(d) = over_source_bytes(srcs, limits) {
+        set.diags.push(d);
+        set.used = None;
+        return set;
     }
-    (checked, diags, used)
+    let mut nodes = 0;
+    for (name, src) in srcs {
+        let (ds, params_used) = match parse(src, limits, nodes) {
+            Err(ds) => {
+                let stop = ds.iter().any(|d| d.limit.is_some());
+                set.diags.extend(ds.into_iter().map(|d| origin(name, d)));
+                set.used = None;
+                if stop {
+                    break;
+                }
+                continue;
+            }
+            Ok(ast) => {
+                nodes = ast.nodes;
+                match check_ast(src, &ast, schema, params) {
+                    Ok(c) => {
+                        let p = c.params.keys().cloned().collect();
+                        set.checked.push(c);
+                        (Vec::new(), p)
+                    }
+                    Err(failed) => (failed.diags, failed.params),
+                }
+            }
+        };
+        if let Some(u) = &mut set.used {
+            u.extend(params_used);
+        }
+        set.diags.extend(ds.into_iter().map(|d| origin(name, d)));
+        if set.diags.len() >= MAX_ERRORS {
+            // Enough to report; the expressions after this one are not looked at.
+            set.used = None;
+            break;
+        }
+    }
+    set
 }
 
-/// [`crate::check`] and [`crate::check_set`].
+/// The diagnostic for sources longer than [`Limits::max_source_bytes`] together, pointing where
+/// the limit is crossed.
+fn over_source_bytes(srcs: &[(&str, &str)], limits: &Limits) -> Option<Diagnostic> {
+    let max = limits.max_source_bytes;
+    let total = srcs
+        .iter()
+        .fold(0usize, |acc, (_, src)| acc.saturating_add(src.len()));
+    if total <= max {
+        return None;
+    }
+    let mut before = 0usize;
+    for (name, src) in srcs {
+        if before + src.len() > max {
+            let at = floor_char_boundary(src, max - before);
+            let mut d = Diagnostic::at(
+                src,
+                Span::new(at, at),
+                format!(
+                    "the code is {} bytes, more than the limit of {} bytes; it goes over here",
+                    thousands(total),
+                    thousands(max)
+                ),
+            );
+            if srcs.len() > 1 {
+                d.origin = Some(name.to_string());
+            }
+            return Some(
+                d.with_help(limits::help(
+                    "shorten it (comments count too), or split the work into several scanners",
+                    limits::name::SOURCE_BYTES,
+                ))
+                .with_limit(limits::name::SOURCE_BYTES),
+            );
+        }
+        before += src.len();
+    }
+    None
+}
+
+/// The diagnostic for a `let` that makes the set's distinct `let` names more than
+/// [`Limits::max_lets`].
+fn too_many_indicators(src: &str, l: &TLet, limits: &Limits) -> Diagnostic {
+    Diagnostic::at(
+        src,
+        l.name_span,
+        format!(
+            "too many `let` names in the expressions together: more than the limit of {}",
+            thousands(limits.max_lets)
+        ),
+    )
+    .with_help(limits::help(
+        "each `let` is an indicator column of every signal; share names between the \
+         expressions, or remove the ones you do not need to see",
+        limits::name::LETS,
+    ))
+    .with_limit(limits::name::LETS)
+}
+
+/// [`crate::check_with`] and [`crate::check_set_with`].
 pub(crate) fn check_sources(
     srcs: &[(&str, &str)],
     schema: &Schema,
     named: bool,
+    limits: &Limits,
 ) -> Result<CheckInfo, ExprError> {
-    let (checked, diags, _) = check_all(srcs, schema, None, named);
+    let CheckedSet {
+        checked, mut diags, ..
+    } = check_all(srcs, schema, None, named, limits);
     if !diags.is_empty() {
         return Err(ExprError::new(diags));
     }
     let mut params = BTreeSet::new();
     let mut columns = BTreeSet::new();
     let mut lets = Vec::new();
-    for c in &checked {
+    let mut seen = HashSet::new();
+    for ((name, src), c) in srcs.iter().zip(&checked) {
         params.extend(c.params.keys().cloned());
         columns.extend(c.columns.iter().copied());
         for l in &c.lets {
-            if !lets.contains(&l.name) {
+            if seen.insert(l.name.as_str()) {
+                if lets.len() == limits.max_lets {
+                    let mut d = too_many_indicators(src, l, limits);
+                    if named {
+                        d.origin = Some(name.to_string());
+                    }
+                    diags.push(d);
+                    return Err(ExprError::new(diags));
+                }
                 lets.push(l.name.clone());
             }
         }
@@ -82,43 +189,72 @@ pub(crate) fn check_sources(
     })
 }
 
-/// [`crate::compile`] and [`crate::compile_set`].
+/// Problems of a set as a whole: names given twice, and parameter values the code does not use
+/// (known only when every source parsed).
+fn set_diagnostics(
+    srcs: &[(&str, &str)],
+    params: &Params,
+    used: Option<&BTreeSet<String>>,
+) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut names = HashSet::new();
+    for (name, _) in srcs {
+        if !names.insert(*name) && diags.len() < MAX_ERRORS {
+            diags.push(Diagnostic::general(format!(
+                "two expressions are named `{}`",
+                excerpt(name)
+            )));
+        }
+    }
+    let Some(used) = used else { return diags };
+    let used: BTreeSet<&str> = used.iter().map(String::as_str).collect();
+    let unused: Vec<&String> = params
+        .keys()
+        .filter(|p| !used.contains(p.as_str()))
+        .collect();
+    for name in unused.iter().take(MAX_ERRORS) {
+        let help = suggest(name, used.iter().copied())
+            .map(|s| format!("did you mean `{s}`? the code uses `${s}`"))
+            .unwrap_or_else(|| {
+                let name = excerpt(name);
+                format!("remove `--param {name}`, or use `${name}` in the code")
+            });
+        diags.push(
+            Diagnostic::general(format!(
+                "parameter `{}` is given but not used by the code",
+                excerpt(name)
+            ))
+            .with_help(help),
+        );
+    }
+    if unused.len() > MAX_ERRORS {
+        diags.push(Diagnostic::general(format!(
+            "... and {} more parameters given but not used",
+            thousands(unused.len() - MAX_ERRORS)
+        )));
+    }
+    diags
+}
+
+/// [`crate::compile_with`] and [`crate::compile_set_with`].
 pub(crate) fn compile_sources(
     srcs: &[(&str, &str)],
     schema: &Schema,
     params: &Params,
     named: bool,
+    limits: &Limits,
 ) -> Result<Program, ExprError> {
     if srcs.is_empty() {
         return Err(ExprError::new(vec![Diagnostic::general(
             "no expressions to compile",
         )]));
     }
-    let (checked, mut diags, used) = check_all(srcs, schema, Some(params), named);
-    for (i, (name, _)) in srcs.iter().enumerate() {
-        if srcs[..i].iter().any(|(other, _)| other == name) {
-            diags.push(Diagnostic::general(format!(
-                "two expressions are named `{name}`"
-            )));
-        }
-    }
-    // Only when every source parsed is the set of used parameters known.
-    if let Some(used) = &used {
-        let used: BTreeSet<&str> = used.iter().map(String::as_str).collect();
-        for name in params.keys().filter(|p| !used.contains(p.as_str())) {
-            let help = suggest(name, used.iter().copied())
-                .map(|s| format!("did you mean `{s}`? the code uses `${s}`"))
-                .unwrap_or_else(|| {
-                    format!("remove `--param {name}`, or use `${name}` in the code")
-                });
-            diags.push(
-                Diagnostic::general(format!(
-                    "parameter `{name}` is given but not used by the code"
-                ))
-                .with_help(help),
-            );
-        }
-    }
+    let CheckedSet {
+        checked,
+        mut diags,
+        used,
+    } = check_all(srcs, schema, Some(params), named, limits);
+    diags.extend(set_diagnostics(srcs, params, used.as_ref()));
     if !diags.is_empty() {
         return Err(ExprError::new(diags));
     }
@@ -143,15 +279,25 @@ pub(crate) fn compile_sources(
         memo: HashMap::new(),
         num_lb: Vec::new(),
         bool_lb: Vec::new(),
+        limits,
+        kernels: 0,
+        over: None,
     };
 
     let mut indicators: Vec<String> = Vec::new();
+    let mut indicator_index: HashMap<String, usize> = HashMap::new();
     let mut indicator_bufs = Vec::new();
     let mut outputs = Vec::new();
     let mut output_bufs = Vec::new();
     let mut used_params = BTreeSet::new();
     let mut diags = Vec::new();
     for ((name, src), c) in srcs.iter().zip(&checked) {
+        let origin = |mut d: Diagnostic| {
+            if named {
+                d.origin = Some(name.to_string());
+            }
+            d
+        };
         used_params.extend(c.params.keys().cloned());
         let mut values = Vec::with_capacity(c.lets.len());
         for l in &c.lets {
@@ -162,17 +308,19 @@ pub(crate) fn compile_sources(
                 Val::Num(n) => b.intern(Op::Fill(n)),
                 Val::Bool(x) => b.intern(Op::BoolToNum(x)),
             };
-            if let Some(k) = indicators.iter().position(|n| *n == l.name) {
+            if let Some(&k) = indicator_index.get(&l.name) {
                 if indicator_bufs[k] != buf {
-                    let mut d = Diagnostic::at(src, l.name_span, format!("`{}` is defined differently in two expressions", l.name))
+                    let d = Diagnostic::at(src, l.name_span, format!("`{}` is defined differently in two expressions", l.name))
                         .with_help("a `let` name shared by expressions of one set must have the same definition in each; rename one of them");
-                    if named {
-                        d.origin = Some(name.to_string());
-                    }
-                    diags.push(d);
+                    diags.push(origin(d));
                 }
                 continue;
             }
+            if indicators.len() == limits.max_lets {
+                diags.push(origin(too_many_indicators(src, l, limits)));
+                return Err(ExprError::new(diags));
+            }
+            indicator_index.insert(l.name.clone(), indicators.len());
             indicators.push(l.name.clone());
             indicator_bufs.push(buf);
         }
@@ -183,6 +331,10 @@ pub(crate) fn compile_sources(
         };
         outputs.push(name.to_string());
         output_bufs.push(out);
+        if let Some((limit, span)) = b.over.take() {
+            diags.push(origin(over_plan_limit(src, span, limit, limits)));
+            return Err(ExprError::new(diags));
+        }
     }
     if !diags.is_empty() {
         return Err(ExprError::new(diags));
@@ -207,6 +359,14 @@ pub(crate) fn compile_sources(
         &indicator_bufs,
         &output_bufs,
     );
+    let cost = cost_of(
+        &b.nodes,
+        &steps,
+        &b.num_lb,
+        &b.bool_lb,
+        indicators.len(),
+        columns.len(),
+    );
     Ok(Program {
         columns: columns
             .iter()
@@ -223,250 +383,31 @@ pub(crate) fn compile_sources(
         warmup,
         indicator_warmup,
         params: used_params.into_iter().collect(),
+        cost,
     })
 }
 
-/// The evaluation steps for `nodes` (see [`Step`]): every comparison, `and` and `or` that is not
-/// folded into another one's chain becomes a chain of its own; other nodes run as they are.
-///
-/// A comparison, or an `and` inside an `and` (an `or` inside an `or`), is folded into the node
-/// that reads it when that is its only reader and it is not an output; an arithmetic node with a
-/// constant operand is folded into a comparison on the same terms (see [`Side`]). Folded nodes
-/// write no buffer, which is safe because nothing else reads it. An `sma` that only a chain's
-/// comparison reads (not the chain's first term) stores its window sums, which the chain divides
-/// where it needs them ([`Step::SmaSums`]).
-fn schedule(
-    nodes: &[Node],
-    num_lb: &[usize],
-    bool_lb: &[usize],
-    indicator_bufs: &[u32],
-    output_bufs: &[u32],
-) -> Vec<Step> {
-    // Readers of each buffer; outputs and indicators count as readers (they are kept).
-    let mut num_uses = vec![0u32; num_lb.len()];
-    let mut bool_uses = vec![0u32; bool_lb.len()];
-    for node in nodes {
-        operands(
-            &node.op,
-            |n| {
-                if let Num::Buf(b) = n {
-                    num_uses[b as usize] += 1;
-                }
-            },
-            |c| {
-                if let Bool::Buf(b) = c {
-                    bool_uses[b as usize] += 1;
-                }
-            },
-        );
-    }
-    for &b in indicator_bufs {
-        num_uses[b as usize] += 1;
-    }
-    for &b in output_bufs {
-        bool_uses[b as usize] += 1;
-    }
-    // The node writing each condition buffer, and each single-output number node's buffer.
-    let mut bool_node = vec![usize::MAX; bool_lb.len()];
-    let mut num_node = vec![usize::MAX; num_lb.len()];
-    for (i, node) in nodes.iter().enumerate() {
-        if node.is_bool() {
-            bool_node[node.out as usize] = i;
-        } else if node.op.num_outputs() == 1 {
-            num_node[node.out as usize] = i;
-        }
-    }
-    let s = Scheduler {
-        nodes,
-        num_uses,
-        bool_uses,
-        bool_node,
-        num_node,
+/// The diagnostic for the expression at `span`, whose compiled form takes the program over
+/// `limit` ([`Limits::max_kernel_calls`] or [`Limits::max_slots`]).
+fn over_plan_limit(src: &str, span: Span, limit: &'static str, limits: &Limits) -> Diagnostic {
+    let (what, max) = if limit == limits::name::KERNEL_CALLS {
+        ("distinct indicator calls", limits.max_kernel_calls)
+    } else {
+        ("distinct values per bar (compiled slots)", limits.max_slots)
     };
-    // Per node: folded into a chain (no step of its own), or an `sma` run up to its sums.
-    let mut marks = Marks {
-        folded: vec![false; nodes.len()],
-        sums: vec![false; nodes.len()],
-    };
-    let mut steps = Vec::with_capacity(nodes.len());
-    // Readers come after what they read, so walking backwards meets a chain's root first.
-    for (i, node) in nodes.iter().enumerate().rev() {
-        if marks.folded[i] {
-            continue;
-        }
-        let and = match node.op {
-            Op::And(..) | Op::Cmp(..) => true,
-            Op::Or(..) => false,
-            _ if marks.sums[i] => {
-                steps.push(Step::SmaSums(i));
-                continue;
-            }
-            _ => {
-                steps.push(Step::Node(i));
-                continue;
-            }
-        };
-        let mut leaves = Vec::new();
-        s.collect(i, and, &mut leaves, &mut marks);
-        // Cheapest terms first: blocks a term settles are skipped by the terms after it (and
-        // an `sma` side is divided only in the blocks that are left), while `and` / `or` do not
-        // depend on the order (nothing has side effects).
-        leaves.sort_by_key(|leaf| match leaf {
-            Leaf::Bool(_) => 0,
-            Leaf::Cmp(_, a, b) => {
-                let cost = |s: &Side| match s {
-                    Side::Const(_) => 0,
-                    Side::Affine { sum_of, .. } => {
-                        1 + usize::from(!is_plain(s)) + 2 * usize::from(sum_of.is_some())
-                    }
-                };
-                cost(a) + cost(b)
-            }
-        });
-        // The first term is computed on every bar: its `sma` sides are better divided by the
-        // `sma` kernel itself (where the division overlaps the running sum).
-        if let Some(Leaf::Cmp(_, a, b)) = leaves.first_mut() {
-            for side in [a, b] {
-                if let Side::Affine {
-                    x: Num::Buf(buf),
-                    sum_of: sum_of @ Some(_),
-                    ..
-                } = side
-                {
-                    *sum_of = None;
-                    marks.sums[s.num_node[*buf as usize]] = false;
-                }
-            }
-        }
-        steps.push(Step::Chain {
-            and,
-            out: node.out,
-            skip: bool_lb[node.out as usize],
-            leaves,
-        });
-    }
-    steps.reverse();
-    steps
-}
-
-/// Whether a side is a column as it is (no folded arithmetic).
-fn is_plain(s: &Side) -> bool {
-    matches!(
-        s,
-        Side::Affine {
-            scale: 1.0,
-            shift: 0.0,
-            ..
-        }
+    Diagnostic::at(
+        src,
+        span,
+        format!(
+            "the program needs too many {what}: more than the limit of {} (reached here)",
+            thousands(max)
+        ),
     )
-}
-
-struct Scheduler<'a> {
-    nodes: &'a [Node],
-    num_uses: Vec<u32>,
-    bool_uses: Vec<u32>,
-    bool_node: Vec<usize>,
-    num_node: Vec<usize>,
-}
-
-/// What [`schedule`] decided about each node.
-struct Marks {
-    /// Folded into a chain's leaf: no step of its own.
-    folded: Vec<bool>,
-    /// An `sma` whose only reader divides its sums itself: runs as [`Step::SmaSums`].
-    sums: Vec<bool>,
-}
-
-impl Scheduler<'_> {
-    /// Appends the leaves of node `i` (a comparison, or an `and` / `or` of the chain's kind) to
-    /// `leaves`, marking the nodes folded into them.
-    fn collect(&self, i: usize, and: bool, leaves: &mut Vec<Leaf>, marks: &mut Marks) {
-        match self.nodes[i].op {
-            Op::Cmp(op, a, b) => {
-                let a = self.side(a, marks);
-                let b = self.side(b, marks);
-                leaves.push(Leaf::Cmp(op, a, b));
-            }
-            Op::And(a, b) | Op::Or(a, b) => {
-                for x in [a, b] {
-                    match self.foldable_cond(x, and) {
-                        Some(j) => {
-                            marks.folded[j] = true;
-                            self.collect(j, and, leaves, marks);
-                        }
-                        None => leaves.push(Leaf::Bool(x)),
-                    }
-                }
-            }
-            _ => unreachable!("chains are made of comparisons, ands and ors"),
-        }
-    }
-
-    /// The node of condition `x` if it can be folded into a chain of kind `and`.
-    fn foldable_cond(&self, x: Bool, and: bool) -> Option<usize> {
-        let Bool::Buf(b) = x else { return None };
-        if self.bool_uses[b as usize] != 1 {
-            return None;
-        }
-        let j = self.bool_node[b as usize];
-        match self.nodes[j].op {
-            Op::Cmp(..) => Some(j),
-            Op::And(..) if and => Some(j),
-            Op::Or(..) if !and => Some(j),
-            _ => None,
-        }
-    }
-
-    /// A comparison operand, with a single-reader `x op constant` node folded in, and a
-    /// single-reader `sma` left to be divided by the chain.
-    fn side(&self, n: Num, marks: &mut Marks) -> Side {
-        let (x, scale, shift) = match n {
-            Num::Const(bits) => return Side::Const(f64::from_bits(bits)),
-            Num::In(_) => (n, 1.0, 0.0),
-            Num::Buf(b) => self.fold_arith(b as usize, marks).unwrap_or((n, 1.0, 0.0)),
-        };
-        let mut sum_of = None;
-        if let Num::Buf(b) = x {
-            let b = b as usize;
-            let j = self.num_node[b];
-            if j != usize::MAX
-                && self.num_uses[b] == 1
-                && let Op::Ta(Ta::Window(Window::Sma, _, p)) = self.nodes[j].op
-            {
-                marks.sums[j] = true;
-                sum_of = Some(p);
-            }
-        }
-        Side::Affine {
-            x,
-            scale,
-            shift,
-            sum_of,
-        }
-    }
-
-    /// `x * scale + shift` for number buffer `b` if it is an `x op constant` node that only one
-    /// comparison reads (the node is then folded into it).
-    fn fold_arith(&self, b: usize, marks: &mut Marks) -> Option<(Num, f64, f64)> {
-        let j = self.num_node[b];
-        if j == usize::MAX || self.num_uses[b] != 1 {
-            return None;
-        }
-        let Op::Arith(op, x, y) = self.nodes[j].op else {
-            return None;
-        };
-        let affine = match (op, x.as_const(), y.as_const()) {
-            (Arith::Mul, Some(k), None) => (y, k, 0.0),
-            (Arith::Mul, None, Some(k)) => (x, k, 0.0),
-            (Arith::Add, Some(k), None) => (y, 1.0, k),
-            (Arith::Add, None, Some(k)) => (x, 1.0, k),
-            (Arith::Sub, None, Some(k)) => (x, 1.0, -k),
-            (Arith::Sub, Some(k), None) => (y, -1.0, k),
-            _ => return None,
-        };
-        marks.folded[j] = true;
-        Some(affine)
-    }
+    .with_help(limits::help(
+        "identical calls are computed once: reuse the same periods, or compute fewer indicators",
+        limit,
+    ))
+    .with_limit(limit)
 }
 
 /// A lowered value.
@@ -494,6 +435,11 @@ impl Val {
 
 struct Builder<'p> {
     params: &'p Params,
+    limits: &'p Limits,
+    /// Distinct kernel nodes ([`Op::Ta`]) so far.
+    kernels: usize,
+    /// The first limit the plan went over, and the expression that took it over.
+    over: Option<(&'static str, Span)>,
     /// Schema column index to input index.
     col_map: Vec<Option<u32>>,
     nodes: Vec<Node>,
@@ -521,9 +467,24 @@ impl Builder<'_> {
             self.num_lb.extend((0..n).map(|_| lb));
             first
         } as u32;
+        if matches!(op, Op::Ta(_)) {
+            self.kernels += 1;
+        }
         self.memo.insert(op, out);
         self.nodes.push(Node { op, out });
         out
+    }
+
+    /// Records `span` as where the plan went over a limit, if it just did.
+    fn check_limits(&mut self, span: Span) {
+        if self.over.is_some() {
+            return;
+        }
+        if self.kernels > self.limits.max_kernel_calls {
+            self.over = Some((limits::name::KERNEL_CALLS, span));
+        } else if self.num_lb.len() + self.bool_lb.len() > self.limits.max_slots {
+            self.over = Some((limits::name::SLOTS, span));
+        }
     }
 
     fn lb(&self, n: Num) -> usize {
@@ -604,6 +565,12 @@ impl Builder<'_> {
     }
 
     fn lower(&mut self, t: &TExpr, values: &[Val], lets: &[TLet]) -> Val {
+        let v = self.lower_kind(t, values, lets);
+        self.check_limits(t.span);
+        v
+    }
+
+    fn lower_kind(&mut self, t: &TExpr, values: &[Val], lets: &[TLet]) -> Val {
         match &t.kind {
             TKind::Number(v) => Val::Num(Num::constant(*v)),
             TKind::Param(name) => Val::Num(Num::constant(

@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+/// Diagnostics kept at most by each pass (lexing, parsing, checking): the first ones are the
+/// useful ones, and no input can make the list (or the time spent on it) grow without bound.
+pub(crate) const MAX_ERRORS: usize = 20;
+
 /// A byte range `start..end` in the source text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Span {
@@ -46,6 +50,9 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// Which expression of a set ([`crate::compile_set`]) the location refers to; `None` for a single source.
     pub origin: Option<String>,
+    /// The field of [`crate::Limits`] the code is over, when that is the problem (e.g.
+    /// `"max_lets"`); `None` for every other error.
+    pub limit: Option<&'static str>,
 }
 
 impl Diagnostic {
@@ -57,6 +64,7 @@ impl Diagnostic {
             location: Some(Location { span, line, column }),
             help: None,
             origin: None,
+            limit: None,
         }
     }
 
@@ -67,12 +75,19 @@ impl Diagnostic {
             location: None,
             help: None,
             origin: None,
+            limit: None,
         }
     }
 
     /// Adds a help line.
     pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Marks the diagnostic as the code being over limit `name` (a field of [`crate::Limits`]).
+    pub(crate) fn with_limit(mut self, name: &'static str) -> Self {
+        self.limit = Some(name);
         self
     }
 
@@ -134,32 +149,45 @@ impl Diagnostic {
     }
 }
 
-/// The line shown (tabs expanded), where the underline starts and how long it is, in columns.
+/// Columns of a source line shown at most by [`Diagnostic::render`]: a longer line is cut to a
+/// window around the caret, marked with `…` where it is cut, so that a diagnostic stays a few lines
+/// long whatever the source.
+const MAX_SHOWN_COLUMNS: usize = 100;
+/// Columns shown before the caret when a long line is cut.
+const SHOWN_BEFORE_CARET: usize = 30;
+
+/// The line shown (tabs expanded, cut to a window around the caret if long), where the underline
+/// starts and how long it is, in columns.
 fn underline(line_text: &str, loc: &Location, source: &str) -> (String, usize, usize) {
-    let line_start = source[..loc.span.start.min(source.len())]
+    let line_start = source[..floor_char_boundary(source, loc.span.start)]
         .rfind('\n')
         .map_or(0, |i| i + 1);
     let line_end = line_start + line_text.len();
-    let mut shown = String::with_capacity(line_text.len());
+    let mut shown: Vec<char> = Vec::new();
     let mut caret_at = None;
     let mut caret_end = None;
-    let mut col = 0usize;
+    // Whether the line goes on past what was read: a line is read up to a window's width past
+    // the caret, however long it is.
+    let mut more = false;
     for (offset, ch) in line_text.char_indices() {
+        if caret_at.is_some_and(|at| shown.len() >= at + MAX_SHOWN_COLUMNS) {
+            more = true;
+            break;
+        }
         let byte = line_start + offset;
         if byte == loc.span.start {
-            caret_at = Some(col);
+            caret_at = Some(shown.len());
         }
         if byte == loc.span.end.max(loc.span.start + 1) && caret_end.is_none() {
-            caret_end = Some(col);
+            caret_end = Some(shown.len());
         }
-        let width = if ch == '\t' { 4 } else { 1 };
         if ch == '\t' {
-            shown.push_str("    ");
+            shown.extend([' '; 4]);
         } else {
             shown.push(ch);
         }
-        col += width;
     }
+    let col = shown.len();
     // A span at the end of the line (or of input) points just past the last character.
     let caret_at = caret_at.unwrap_or(col);
     let caret_end = if loc.span.end > line_end {
@@ -167,12 +195,52 @@ fn underline(line_text: &str, loc: &Location, source: &str) -> (String, usize, u
     } else {
         caret_end.unwrap_or(col).max(caret_at + 1)
     };
-    (shown, caret_at, caret_end - caret_at)
+    if col <= MAX_SHOWN_COLUMNS && !more {
+        return (shown.into_iter().collect(), caret_at, caret_end - caret_at);
+    }
+    let from = caret_at
+        .saturating_sub(SHOWN_BEFORE_CARET)
+        .min(col.saturating_sub(MAX_SHOWN_COLUMNS));
+    let to = (from + MAX_SHOWN_COLUMNS).min(col);
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    out.extend(&shown[from..to]);
+    if to < col || more {
+        out.push('…');
+    }
+    let lead = usize::from(from > 0);
+    let start = caret_at.clamp(from, to) - from + lead;
+    let end = caret_end.clamp(from, to + 1) - from + lead;
+    (out, start, end.saturating_sub(start).max(1))
+}
+
+/// The largest char boundary of `s` at or before `i` (`s.len()` if `i` is past the end).
+pub(crate) fn floor_char_boundary(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Source text quoted in a message: as it is if short, else its first characters and `…`, so that
+/// no message grows with the source.
+pub(crate) fn excerpt(text: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    const KEPT: usize = 32;
+    if text.chars().count() <= MAX_CHARS {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(KEPT).collect();
+    out.push('…');
+    out
 }
 
 /// 1-based line and character column of byte `offset` in `source`.
 pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
+    let offset = floor_char_boundary(source, offset);
     let before = &source[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -272,7 +340,8 @@ pub(crate) fn suggest<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let len = name.chars().count();
+    let limit = (len / 3).max(1);
     let lower = name.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -284,6 +353,10 @@ pub(crate) fn suggest<'a>(
                 0
             } else if lower.len() >= 2 && c.starts_with(&lower) {
                 limit
+            } else if c.chars().count().abs_diff(len) > limit {
+                // The distance is at least the difference in length: too far, and not worth
+                // a table of `len × c.len()` cells (a name can be as long as the caller likes).
+                limit + 1
             } else {
                 edit_distance(&lower, c)
             };

@@ -413,7 +413,7 @@ pub(crate) fn cross_into(up: bool, a: View<'_>, b: View<'_>, out: &mut [bool]) {
 
 /// Up to this many bars, `rising` / `falling` compare against each previous bar in turn
 /// (branch-free passes that vectorise); beyond, a monotonic queue keeps the work O(len).
-const TREND_DIRECT_MAX: usize = 16;
+pub(crate) const TREND_DIRECT_MAX: usize = 16;
 
 /// `rising` (`up`): `x[i]` strictly above each of `x[i-n..i]`; `falling`: strictly below.
 /// False for the first `n` bars and wherever a value in the window is NaN.
@@ -442,6 +442,8 @@ pub(crate) fn trend_into(up: bool, x: &[f64], n: usize, out: &mut [bool], queue:
         return;
     }
     queue.clear();
+    // At most one index per bar; reserved exactly, so the workspace keeps what its cost says.
+    queue.reserve_exact(len);
     let mut head = 0;
     // The first bar from which the window [i - n, i] holds no NaN.
     let mut clean_from = 0;

@@ -1,7 +1,10 @@
 //! Source text to tokens, each with its byte span. Never panics; a bad character becomes a
-//! diagnostic and lexing goes on, so several can be reported at once.
+//! diagnostic and lexing goes on, so several can be reported at once (up to [`MAX_ERRORS`]).
+//! Names longer than [`Limits::max_ident_len`] are refused here, so no later pass (or message)
+//! ever handles a long one.
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Diagnostic, MAX_ERRORS, Span, excerpt};
+use crate::limits::{self, Limits, thousands};
 
 /// What a token is. Names and parameters keep their text in the source (see [`Token::span`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -42,13 +45,14 @@ pub(crate) struct Token {
     pub span: Span,
 }
 
-/// Splits `src` into tokens ending with [`Tok::Eof`], or reports every bad token.
-pub(crate) fn lex(src: &str) -> Result<Vec<Token>, Vec<Diagnostic>> {
+/// Splits `src` into tokens ending with [`Tok::Eof`], or reports the bad tokens (the first
+/// [`MAX_ERRORS`] of them).
+pub(crate) fn lex(src: &str, limits: &Limits) -> Result<Vec<Token>, Vec<Diagnostic>> {
     let bytes = src.as_bytes();
     let mut toks = Vec::new();
     let mut errors = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
+    while i < bytes.len() && errors.len() < MAX_ERRORS {
         let c = bytes[i];
         let start = i;
         let single = |tok| Some((tok, 1));
@@ -65,13 +69,16 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, Vec<Diagnostic>> {
             }
             b'0'..=b'9' => {
                 let (tok, len) = number(src, start).unwrap_or_else(|(len, d)| {
-                    errors.push(d);
+                    errors.push(*d);
                     (Tok::Num(0.0), len)
                 });
                 Some((tok, len))
             }
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                 let len = ident_len(&bytes[start..]);
+                if len > limits.max_ident_len {
+                    errors.push(too_long(src, Span::new(start, start + len), limits));
+                }
                 let tok = match &src[start..start + len] {
                     "let" => Tok::Let,
                     "and" => Tok::And,
@@ -92,10 +99,10 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, Vec<Diagnostic>> {
                         )
                         .with_help("parameters look like `$rsi_max`: letters, digits and `_`"),
                     );
-                    Some((Tok::Param, 1 + len))
-                } else {
-                    Some((Tok::Param, 1 + len))
+                } else if len > limits.max_ident_len {
+                    errors.push(too_long(src, Span::new(start + 1, start + 1 + len), limits));
                 }
+                Some((Tok::Param, 1 + len))
             }
             b'(' => single(Tok::LParen),
             b')' => single(Tok::RParen),
@@ -162,6 +169,23 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, Vec<Diagnostic>> {
     }
 }
 
+/// The diagnostic for a name longer than [`Limits::max_ident_len`] at `span`.
+fn too_long(src: &str, span: Span, limits: &Limits) -> Diagnostic {
+    let name = &src[span.start..span.end];
+    Diagnostic::at(
+        src,
+        span,
+        format!(
+            "name `{}` is {} characters long, more than the limit of {}",
+            excerpt(name),
+            thousands(name.len()),
+            thousands(limits.max_ident_len)
+        ),
+    )
+    .with_help(limits::help("use a shorter name", limits::name::IDENT_LEN))
+    .with_limit(limits::name::IDENT_LEN)
+}
+
 fn ident_len(bytes: &[u8]) -> usize {
     bytes
         .iter()
@@ -171,7 +195,7 @@ fn ident_len(bytes: &[u8]) -> usize {
 
 /// Lexes a number starting at `start`: `30`, `2.5`, `1e-3`, `2.5E+4`.
 /// On error returns how many bytes to skip and the diagnostic.
-fn number(src: &str, start: usize) -> Result<(Tok, usize), (usize, Diagnostic)> {
+fn number(src: &str, start: usize) -> Result<(Tok, usize), (usize, Box<Diagnostic>)> {
     let bytes = &src.as_bytes()[start..];
     let digits = |from: usize| {
         bytes[from..]
@@ -199,12 +223,14 @@ fn number(src: &str, start: usize) -> Result<(Tok, usize), (usize, Diagnostic)> 
         let span = Span::new(start, start + end);
         return Err((
             end,
-            Diagnostic::at(
-                src,
-                span,
-                format!("invalid number `{}`", &src[span.start..span.end]),
-            )
-            .with_help("numbers look like `30`, `2.5` or `1e-3`"),
+            Box::new(
+                Diagnostic::at(
+                    src,
+                    span,
+                    format!("invalid number `{}`", excerpt(&src[span.start..span.end])),
+                )
+                .with_help("numbers look like `30`, `2.5` or `1e-3`"),
+            ),
         ));
     }
     let text = &src[start..start + len];
@@ -212,18 +238,18 @@ fn number(src: &str, start: usize) -> Result<(Tok, usize), (usize, Diagnostic)> 
         Ok(v) if v.is_finite() => Ok((Tok::Num(v), len)),
         _ => Err((
             len,
-            Diagnostic::at(
+            Box::new(Diagnostic::at(
                 src,
                 Span::new(start, start + len),
-                format!("number `{text}` is too large"),
-            ),
+                format!("number `{}` is too large", excerpt(text)),
+            )),
         )),
     }
 }
 
 /// How a token is named in "expected X, found Y" messages.
 pub(crate) fn describe(src: &str, t: &Token) -> String {
-    let text = &src[t.span.start..t.span.end];
+    let text = excerpt(&src[t.span.start..t.span.end]);
     match t.tok {
         Tok::Eof => "end of input".to_string(),
         Tok::Num(_) => format!("number `{text}`"),
@@ -239,7 +265,11 @@ mod tests {
     use super::*;
 
     fn kinds(src: &str) -> Vec<Tok> {
-        lex(src).unwrap().into_iter().map(|t| t.tok).collect()
+        lex(src, &Limits::default())
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tok)
+            .collect()
     }
 
     #[test]
@@ -281,14 +311,14 @@ mod tests {
 
     #[test]
     fn spans_and_params() {
-        let t = lex("  $rsi_max").unwrap();
+        let t = lex("  $rsi_max", &Limits::default()).unwrap();
         assert_eq!(t[0].span, Span::new(2, 10));
         assert_eq!(t[1].span, Span::new(10, 10));
     }
 
     #[test]
     fn bad_tokens_are_all_reported() {
-        let errs = lex("close > 3 && x @ 5x 1.2.3 $ 1e999").unwrap_err();
+        let errs = lex("close > 3 && x @ 5x 1.2.3 $ 1e999", &Limits::default()).unwrap_err();
         let msgs: Vec<_> = errs.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             msgs,
@@ -309,7 +339,7 @@ mod tests {
 
     #[test]
     fn non_ascii_is_an_error_not_a_panic() {
-        let errs = lex("clôse > 1 €").unwrap_err();
+        let errs = lex("clôse > 1 €", &Limits::default()).unwrap_err();
         assert_eq!(errs[0].message, "unexpected character `ô`");
         assert_eq!(errs[1].message, "unexpected character `€`");
     }

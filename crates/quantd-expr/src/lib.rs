@@ -22,27 +22,39 @@
 //! parameter and produce a [`Program`]. Source errors are an [`ExprError`] of [`Diagnostic`]s
 //! with line, column and help; [`ExprError::render`] shows them with the source.
 //!
+//! Programs are bounded: the `_with` entry points ([`compile_with`], [`check_with`], ...) take
+//! the [`Limits`] to apply (source size, `let`s, nodes, name length, kernel calls, slots), the
+//! others apply [`Limits::default`]. A compiled program prices itself before it runs:
+//! [`Program::cost`] gives its work and memory per bar and the width of its result rows, from
+//! its plan alone.
+//!
 //! This crate never does I/O and never panics on any source text: every problem in user code
-//! is found before data is read, and evaluation fails only when the caller passes columns that
-//! do not fit the program.
+//! is found before data is read, in time linear in the size of the code, and evaluation fails
+//! only when the caller passes columns that do not fit the program. No kernel costs more than
+//! O(n log n) in the number of bars, whatever the periods (see [`Cost`]).
 
 mod ast;
 mod check;
 mod compile;
+mod cost;
 mod diagnostic;
 mod error;
 mod functions;
 mod kernels;
 mod lexer;
+mod limits;
 mod parser;
 mod plan;
 mod program;
+mod schedule;
 mod ta;
 
 use std::collections::BTreeMap;
 
+pub use cost::Cost;
 pub use diagnostic::{Diagnostic, ExprError, Location, Span};
 pub use error::EvalError;
+pub use limits::Limits;
 pub use program::{Evaluation, Program, Workspace};
 
 /// Parameter values by name (without the `$`), as given by `--param name=value`.
@@ -106,31 +118,68 @@ pub struct CheckInfo {
 }
 
 /// Parses and type-checks scanner code without parameter values: every error but a missing or
-/// unused parameter is found. For validating code before it is stored.
+/// unused parameter is found. For validating code before it is stored. Applies
+/// [`Limits::default`]; see [`check_with`].
 pub fn check(src: &str, schema: &Schema) -> Result<CheckInfo, ExprError> {
-    compile::check_sources(&[("signal", src)], schema, false)
+    check_with(src, schema, &Limits::default())
+}
+
+/// [`check`] within `limits`.
+pub fn check_with(src: &str, schema: &Schema, limits: &Limits) -> Result<CheckInfo, ExprError> {
+    compile::check_sources(&[("signal", src)], schema, false, limits)
 }
 
 /// [`check`] for a set of named expressions (e.g. a strategy's `entry` and `exit`); diagnostics
-/// name the expression they are in ([`Diagnostic::origin`]).
+/// name the expression they are in ([`Diagnostic::origin`]). Applies [`Limits::default`]; see
+/// [`check_set_with`].
 pub fn check_set(srcs: &[(&str, &str)], schema: &Schema) -> Result<CheckInfo, ExprError> {
-    compile::check_sources(srcs, schema, true)
+    check_set_with(srcs, schema, &Limits::default())
+}
+
+/// [`check_set`] within `limits` (sizes of the set as a whole).
+pub fn check_set_with(
+    srcs: &[(&str, &str)],
+    schema: &Schema,
+    limits: &Limits,
+) -> Result<CheckInfo, ExprError> {
+    compile::check_sources(srcs, schema, true, limits)
 }
 
 /// Compiles scanner code into a [`Program`] with one output, `signal`. Every parameter the code
-/// uses needs a value, and every value given must be used.
+/// uses needs a value, and every value given must be used. Applies [`Limits::default`]; see
+/// [`compile_with`].
 pub fn compile(src: &str, schema: &Schema, params: &Params) -> Result<Program, ExprError> {
-    compile::compile_sources(&[("signal", src)], schema, params, false)
+    compile_with(src, schema, params, &Limits::default())
+}
+
+/// [`compile`] within `limits`.
+pub fn compile_with(
+    src: &str,
+    schema: &Schema,
+    params: &Params,
+    limits: &Limits,
+) -> Result<Program, ExprError> {
+    compile::compile_sources(&[("signal", src)], schema, params, false, limits)
 }
 
 /// Compiles named expressions into one [`Program`] with one output per expression, in order.
 /// Sub-expressions they share are computed once. A `let` name used in several of them must have
 /// the same definition in each (it is one indicator). A parameter counts as used if any
-/// expression uses it.
+/// expression uses it. Applies [`Limits::default`]; see [`compile_set_with`].
 pub fn compile_set(
     srcs: &[(&str, &str)],
     schema: &Schema,
     params: &Params,
 ) -> Result<Program, ExprError> {
-    compile::compile_sources(srcs, schema, params, true)
+    compile_set_with(srcs, schema, params, &Limits::default())
+}
+
+/// [`compile_set`] within `limits` (sizes of the set as a whole).
+pub fn compile_set_with(
+    srcs: &[(&str, &str)],
+    schema: &Schema,
+    params: &Params,
+    limits: &Limits,
+) -> Result<Program, ExprError> {
+    compile::compile_sources(srcs, schema, params, true, limits)
 }

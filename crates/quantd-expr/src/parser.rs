@@ -3,33 +3,42 @@
 //! Precedence, loosest first: `or`, `and`, `not`, comparisons (not chainable), `+ -`, `* /`,
 //! unary `-`, then postfix `.field` and `[bars]`. Nesting is limited ([`MAX_NESTING`],
 //! [`MAX_DEPTH`]) so no input can overflow the stack; a bad `let` is skipped up to its `;` so
-//! that later statements are still checked for errors.
+//! that later statements are still checked for errors. The number of `let`s and of nodes is
+//! bounded by [`Limits`]; past either, parsing stops at once.
 
 use crate::ast::{Ast, BinOp, Expr, ExprKind, Let, LogicOp};
-use crate::diagnostic::{Diagnostic, Span, line_col};
+use crate::diagnostic::{Diagnostic, MAX_ERRORS, Span, excerpt, line_col};
 use crate::lexer::{Tok, Token, describe, lex};
+use crate::limits::{self, Limits, thousands};
 
 /// How deeply parentheses, calls, `not` and unary minus may nest.
 pub(crate) const MAX_NESTING: u32 = 64;
 /// How tall an expression tree may be (e.g. `a + b + c + ...` adds a level per term).
 pub(crate) const MAX_DEPTH: u32 = 256;
-/// Parsing stops after this many errors.
-const MAX_ERRORS: usize = 20;
 
 /// The marker that a diagnostic was recorded and the current statement is abandoned.
 struct Abandon;
 
 type PResult<T> = Result<T, Abandon>;
 
-/// Parses a whole program, or returns every syntax error found.
-pub(crate) fn parse(src: &str) -> Result<Ast, Vec<Diagnostic>> {
-    let toks = lex(src)?;
+/// Parses a whole program, or returns the syntax errors found (the first [`MAX_ERRORS`]).
+/// `nodes_before` syntax nodes of other expressions of the same set count against
+/// [`Limits::max_nodes`]; [`Ast::nodes`] is the running total.
+pub(crate) fn parse(
+    src: &str,
+    limits: &Limits,
+    nodes_before: usize,
+) -> Result<Ast, Vec<Diagnostic>> {
+    let toks = lex(src, limits)?;
     let mut p = Parser {
         src,
         toks,
         pos: 0,
         nesting: 0,
         errors: Vec::new(),
+        limits,
+        nodes: nodes_before,
+        over_limit: false,
     };
     let ast = p.program();
     match ast {
@@ -44,6 +53,11 @@ struct Parser<'s> {
     pos: usize,
     nesting: u32,
     errors: Vec<Diagnostic>,
+    limits: &'s Limits,
+    /// Syntax nodes made so far (this expression's and those of the set before it).
+    nodes: usize,
+    /// A limit of [`Limits`] was crossed: parsing stops.
+    over_limit: bool,
 }
 
 impl Parser<'_> {
@@ -102,12 +116,18 @@ impl Parser<'_> {
 
     fn program(&mut self) -> Option<Ast> {
         let mut lets = Vec::new();
+        let mut count = 0usize;
         while self.peek().tok == Tok::Let {
+            count += 1;
+            if count > self.limits.max_lets {
+                self.too_many_lets();
+                return None;
+            }
             match self.let_statement() {
                 Ok(l) => lets.push(l),
                 Err(Abandon) => self.recover_statement(),
             }
-            if self.errors.len() >= MAX_ERRORS {
+            if self.errors.len() >= MAX_ERRORS || self.over_limit {
                 return None;
             }
         }
@@ -149,7 +169,33 @@ impl Parser<'_> {
             self.error_at(t.span, message, Some(help));
             return None;
         }
-        Some(Ast { lets, body })
+        Some(Ast {
+            lets,
+            body,
+            nodes: self.nodes,
+        })
+    }
+
+    /// The `let` at the next token is one more than [`Limits::max_lets`].
+    fn too_many_lets(&mut self) {
+        let max = self.limits.max_lets;
+        let span = self.peek().span;
+        let d = Diagnostic::at(
+            self.src,
+            span,
+            format!(
+                "too many `let` statements: more than the limit of {}",
+                thousands(max)
+            ),
+        )
+        .with_help(limits::help(
+            "each `let` is an indicator column of every signal; remove the ones you do not need \
+             to see, or write their values inline",
+            limits::name::LETS,
+        ))
+        .with_limit(limits::name::LETS);
+        self.over_limit = true;
+        self.error(d);
     }
 
     /// Skips to just after the next `;` or to the next `let`, whichever comes first.
@@ -216,8 +262,29 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// Builds a node, refusing trees taller than [`MAX_DEPTH`].
+    /// Builds a node, refusing trees taller than [`MAX_DEPTH`] and more nodes than
+    /// [`Limits::max_nodes`].
     fn node(&mut self, kind: ExprKind, span: Span) -> PResult<Expr> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            let max = self.limits.max_nodes;
+            let d = Diagnostic::at(
+                self.src,
+                span,
+                format!(
+                    "the code is too large: more than the limit of {} syntax nodes (numbers, \
+                     names, operators, calls)",
+                    thousands(max)
+                ),
+            )
+            .with_help(limits::help(
+                "simplify it, or split the work into several scanners",
+                limits::name::NODES,
+            ))
+            .with_limit(limits::name::NODES);
+            self.over_limit = true;
+            return Err(self.error(d));
+        }
         let e = Expr::new(kind, span);
         if e.depth > MAX_DEPTH {
             return Err(self.error_at(
@@ -290,13 +357,11 @@ impl Parser<'_> {
         if let Some(op2) = comparison_op(self.peek().tok) {
             let span = self.peek().span;
             self.bump();
-            let (a, b) = (
-                self.text(lhs.span).to_string(),
-                self.text(rhs.span).to_string(),
-            );
+            let (a, b) = (excerpt(self.text(lhs.span)), excerpt(self.text(rhs.span)));
             let errors_before = self.errors.len();
             let c = match self.additive() {
-                Ok(c) => self.text(c.span).to_string(),
+                Ok(c) => excerpt(self.text(c.span)),
+                Err(Abandon) if self.over_limit => return Err(Abandon),
                 Err(Abandon) => {
                     // The third operand has its own error; the chain is the one to report.
                     self.errors.truncate(errors_before);
@@ -516,6 +581,10 @@ fn comparison_op(tok: Tok) -> Option<BinOp> {
 mod tests {
     use super::*;
 
+    fn parse_default(src: &str) -> Result<Ast, Vec<Diagnostic>> {
+        parse(src, &Limits::default(), 0)
+    }
+
     /// A compact rendering of the tree, to test shapes and precedence.
     fn show(e: &Expr) -> String {
         match &e.kind {
@@ -539,11 +608,11 @@ mod tests {
     }
 
     fn body(src: &str) -> String {
-        show(&parse(src).unwrap().body)
+        show(&parse_default(src).unwrap().body)
     }
 
     fn first_error(src: &str) -> String {
-        parse(src).unwrap_err()[0].message.clone()
+        parse_default(src).unwrap_err()[0].message.clone()
     }
 
     #[test]
@@ -575,7 +644,8 @@ mod tests {
 
     #[test]
     fn lets_and_comments() {
-        let ast = parse("# setup\nlet a = sma(close, 5); # fast\nlet b = a * 2;\na < b;").unwrap();
+        let ast = parse_default("# setup\nlet a = sma(close, 5); # fast\nlet b = a * 2;\na < b;")
+            .unwrap();
         assert_eq!(ast.lets.len(), 2);
         assert_eq!(ast.lets[1].name, "b");
         assert_eq!(show(&ast.lets[1].value), "(a * 2)");
@@ -585,7 +655,7 @@ mod tests {
     #[test]
     fn spans_cover_the_source() {
         let src = "  (close + 1) > sma(close, 5)  ";
-        let ast = parse(src).unwrap();
+        let ast = parse_default(src).unwrap();
         assert_eq!(
             &src[ast.body.span.start..ast.body.span.end],
             "(close + 1) > sma(close, 5)"
@@ -649,7 +719,7 @@ mod tests {
 
     #[test]
     fn several_let_errors_are_reported() {
-        let errs = parse("let a = ;\nlet b = 1 +;\nlet c = 2;\nc > 1").unwrap_err();
+        let errs = parse_default("let a = ;\nlet b = 1 +;\nlet c = 2;\nc > 1").unwrap_err();
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[0].location.as_ref().unwrap().line, 1);
         assert_eq!(errs[1].location.as_ref().unwrap().line, 2);
@@ -665,11 +735,15 @@ mod tests {
         assert!(first_error(&minus).starts_with("expression is nested too deeply"));
         let long = format!("close{} > 1", " + close".repeat(10_000));
         assert!(first_error(&long).starts_with("expression is too long"));
-        // Long `and` chains are flat, so they are fine.
+        // Long `and` chains are flat, so they are fine (within the limit on nodes).
         let chain = vec!["close > 1"; 10_000].join(" and ");
-        assert!(parse(&chain).is_ok());
+        let limits = Limits {
+            max_nodes: 100_000,
+            ..Limits::default()
+        };
+        assert!(parse(&chain, &limits, 0).is_ok());
         // Within the limits, nesting works.
         let ok = format!("{}close{} > 1", "(".repeat(50), ")".repeat(50));
-        assert!(parse(&ok).is_ok());
+        assert!(parse_default(&ok).is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! [`Workspace`]. The workspace grows to the longest ticker seen; after that an evaluation
 //! allocates nothing.
 
+use crate::cost::Cost;
 use crate::error::EvalError;
 use crate::kernels::{self, BoolView, View};
 use crate::plan::{Bool, Explain, Leaf, Node, Num, Op, Side, Step, Ta};
@@ -28,6 +29,7 @@ pub struct Program {
     pub(crate) warmup: usize,
     pub(crate) indicator_warmup: usize,
     pub(crate) params: Vec<String>,
+    pub(crate) cost: Cost,
 }
 
 impl Program {
@@ -66,6 +68,12 @@ impl Program {
     /// measured. 0 when the program calls no indicator.
     pub fn indicator_warmup(&self) -> usize {
         self.indicator_warmup
+    }
+
+    /// What evaluating the program costs per bar: work, workspace memory, result columns and
+    /// warm-up, estimated from the plan when it was compiled (so this is free). See [`Cost`].
+    pub fn cost(&self) -> Cost {
+        self.cost
     }
 
     /// The plan, one node per line, in evaluation order: `n0 = sma(close, 50)`, `b1 = close < n0`.
@@ -173,12 +181,24 @@ pub struct Workspace {
     bools: Vec<Vec<bool>>,
     /// Scratch for `rising` / `falling`.
     queue: Vec<usize>,
+    /// Scratch for the indicator kernels that need it (`cci` over a long period).
+    scratch: quantd_ta::Scratch,
 }
 
 impl Workspace {
     /// An empty workspace; it grows on first use.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Bytes of buffers the workspace holds (what [`crate::Cost::bytes`] estimates before an
+    /// evaluation), for callers that account for memory.
+    pub fn capacity_bytes(&self) -> usize {
+        let num: usize = self.num.iter().map(|b| b.capacity() * 8).sum();
+        let bools: usize = self.bools.iter().map(Vec::capacity).sum();
+        num + bools
+            + self.queue.capacity() * std::mem::size_of::<usize>()
+            + self.scratch.capacity_bytes()
     }
 }
 
@@ -352,7 +372,12 @@ fn run_sma_sums(
 }
 
 fn run_node(node: &Node, cols: &[&[f64]], ws: &mut Workspace, len: usize) -> Result<(), EvalError> {
-    let Workspace { num, bools, queue } = ws;
+    let Workspace {
+        num,
+        bools,
+        queue,
+        scratch,
+    } = ws;
     let out = node.out as usize;
     if node.is_bool() {
         let mut o = std::mem::take(&mut bools[out]);
@@ -427,9 +452,11 @@ fn run_node(node: &Node, cols: &[&[f64]], ws: &mut Workspace, len: usize) -> Res
                     None => &[],
                 });
                 let mut outs: [&mut [f64]; 3] = [o, &mut b[..], &mut c[..]];
-                ta::run(&t, &ins[..n], &mut outs[..k]).map_err(|source| EvalError::Kernel {
-                    function: ta::name(&t),
-                    source,
+                ta::run(&t, &ins[..n], &mut outs[..k], scratch).map_err(|source| {
+                    EvalError::Kernel {
+                        function: ta::name(&t),
+                        source,
+                    }
                 })
             }
             _ => unreachable!("not a number op"),

@@ -3,7 +3,7 @@
 //! defined, so indicators of indicators (`sma(rsi(close, 14), 5)`) work despite the NaN warm-up
 //! of their input.
 
-use quantd_ta::{BandsOut, MacdOut, StochOut, TaError};
+use quantd_ta::{BandsOut, MacdOut, Scratch, StochOut, TaError};
 
 use crate::plan::{Hlc, Ta, Window};
 
@@ -67,9 +67,15 @@ pub(crate) fn name(ta: &Ta) -> &'static str {
 }
 
 /// Runs the kernel of `ta` over `ins` (its series inputs, in order) into `outs` (its outputs, in
-/// order; all of the inputs' length). The kernels skip leading NaN bars of their inputs and give
-/// all-NaN output for inputs shorter than their warm-up.
-pub(crate) fn run(ta: &Ta, ins: &[&[f64]], outs: &mut [&mut [f64]]) -> Result<(), TaError> {
+/// order; all of the inputs' length), with `scratch` for the kernels that need memory beyond
+/// their outputs. The kernels skip leading NaN bars of their inputs and give all-NaN output for
+/// inputs shorter than their warm-up.
+pub(crate) fn run(
+    ta: &Ta,
+    ins: &[&[f64]],
+    outs: &mut [&mut [f64]],
+    scratch: &mut Scratch,
+) -> Result<(), TaError> {
     let x = |k: usize| ins[k];
     let p = |n: u32| n as usize;
     match *ta {
@@ -88,6 +94,7 @@ pub(crate) fn run(ta: &Ta, ins: &[&[f64]], outs: &mut [&mut [f64]]) -> Result<()
             f(x(0), p(n), out)
         }
         Ta::Stddev(_, n, nbdev) => quantd_ta::stddev(x(0), p(n), f64::from_bits(nbdev), outs[0]),
+        Ta::Hlc(Hlc::Cci, _, n) => quantd_ta::cci_with(x(0), x(1), x(2), p(n), outs[0], scratch),
         Ta::Hlc(k, _, n) => {
             let f = match k {
                 Hlc::Atr => quantd_ta::atr,

@@ -260,3 +260,34 @@ fn non_finite_param_values_are_refused() {
         "parameter `$x` must be a finite number, but it is NaN"
     );
 }
+
+#[test]
+fn over_the_let_limit() {
+    let src: String = (0..257)
+        .map(|i| format!("let v{i} = close + {i};\n"))
+        .chain(["close > 0".to_string()])
+        .collect();
+    let err = compile(&src, &Schema::ohlcv(), &Params::new()).unwrap_err();
+    insta::assert_snapshot!(err.render(&src));
+}
+
+#[test]
+fn name_over_the_length_limit() {
+    let src = format!("let {} = sma(close, 20);\nclose > 0", "x".repeat(200));
+    insta::assert_snapshot!(render(&src, &[]));
+}
+
+#[test]
+fn code_over_the_size_limit() {
+    let src = format!("close > open\n{}", "# a comment\n".repeat(6_000));
+    insta::assert_snapshot!(render(&src, &[]));
+}
+
+#[test]
+fn over_the_kernel_call_limit() {
+    let src: Vec<String> = (0..300)
+        .map(|i| format!("close > sma(close, {})", i + 2))
+        .collect();
+    let src = src.join(" or ");
+    insta::assert_snapshot!(render(&src, &[]));
+}

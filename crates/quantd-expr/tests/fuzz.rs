@@ -1,5 +1,7 @@
 //! Property tests: no input makes parsing, checking, compiling or evaluating panic, and every
-//! valid program keeps its warm-up promise.
+//! valid program keeps its warm-up promise. Inputs include text at and past the size limits
+//! (long names, many `let`s, many nodes, deep nesting, big numbers, odd Unicode), and valid
+//! programs are evaluated on odd series (empty, one bar, NaN, infinities, huge values).
 
 use proptest::prelude::*;
 use quantd_expr::{Params, Schema, Workspace, check, compile};
@@ -156,6 +158,11 @@ fn number() -> impl Strategy<Value = String> {
             inner
                 .clone()
                 .prop_map(|a| format!("stoch(high, low, {a}, 3, 2, 2).k")),
+            (inner.clone(), k.clone()).prop_map(|(a, k)| format!("stddev({a}, {k} + 1)")),
+            (inner.clone(), k.clone()).prop_map(|(a, k)| format!("cci(high, low, {a}, {k} + 1)")),
+            // Periods past the direct CCI: order statistics.
+            (inner.clone(), k.clone())
+                .prop_map(|(a, k)| format!("cci(high, {a}, close, {k} + 65)")),
         ]
     })
 }
@@ -223,5 +230,140 @@ proptest! {
         let warmup = program.warmup().min(out.len());
         prop_assert!(out[..warmup].iter().all(|v| !*v), "true before warmup {} in {src}", program.warmup());
         prop_assert_eq!(e.indicator_named("v0").map(<[f64]>::len), lets.first().map(|_| 60));
+    }
+}
+
+/// `n` `let`s, then a condition.
+fn lets(n: usize) -> String {
+    let mut src: String = (0..n)
+        .map(|i| format!("let v{i} = close + {i};\n"))
+        .collect();
+    src.push_str("v0 > 0");
+    src
+}
+
+/// Characters that are not ASCII, or not printable: accents, combining marks, zero-width and
+/// direction marks, full-width operators, emoji, NUL and other controls.
+const ODD: &[char] = &[
+    'é',
+    '\u{301}',
+    '\u{200b}',
+    '\u{200f}',
+    '\u{202e}',
+    '＞',
+    '（',
+    '）',
+    '＄',
+    '🙂',
+    '\0',
+    '\u{7}',
+    '\u{1b}',
+    '\r',
+    '\u{feff}',
+    'ß',
+    'İ',
+    '\u{10ffff}',
+];
+
+/// Text at and past the limits.
+fn large_text() -> impl Strategy<Value = String> {
+    let name = (40usize..200).prop_map(|n| "a".repeat(n));
+    prop_oneof![
+        (name.clone(), 0usize..5).prop_map(|(name, k)| match k {
+            0 => format!("let {name} = close;\nclose > 0"),
+            1 => format!("{name} > 1"),
+            2 => format!("close > ${name}"),
+            3 => format!("macd(close, 12, 26, 9).{name} > 0"),
+            _ => format!("{name}(close) > 0"),
+        }),
+        (240usize..270).prop_map(lets),
+        (3_000usize..3_600).prop_map(|n| {
+            let terms: Vec<String> = (0..n).map(|i| format!("close > {i}")).collect();
+            terms.join(" and ")
+        }),
+        (40usize..90, prop::sample::select(vec!["(", "abs(", "not (", "-(", "sma(", "rising("]))
+            .prop_map(|(n, open)| format!("{}close{}", open.repeat(n), ")".repeat(n))),
+        (200usize..300).prop_map(|n| format!("close{} > 0", " + close".repeat(n))),
+        prop::sample::select(vec![
+            "close > 1e308",
+            "close > 1e309",
+            "close > 179769313486231570000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+            "sma(close, 4294967297) > 0",
+            "sma(close, 100000.5) > 0",
+            "close[18446744073709551616] > 0",
+            "close > 0.000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001",
+            "close > 1e-400 and close < -1e308 * 10",
+        ])
+        .prop_map(String::from),
+        (1usize..30).prop_map(|n| format!("close > {}", "9".repeat(n * 100))),
+        prop::collection::vec(prop::sample::select(ODD), 1..40).prop_map(|cs| {
+            let odd: String = cs.into_iter().collect();
+            format!("let x{odd} = close;\nclose {odd}> 0 and {odd}")
+        }),
+    ]
+}
+
+/// Odd series for valid programs: `len` bars of one kind of value.
+fn odd_series(kind: usize, len: usize) -> Vec<f64> {
+    (0..len)
+        .map(|i| match kind {
+            0 => f64::NAN,
+            1 => {
+                if i % 7 == 3 {
+                    f64::NAN
+                } else {
+                    100.0 + i as f64
+                }
+            }
+            2 => {
+                if i % 5 == 0 {
+                    f64::INFINITY
+                } else {
+                    -(i as f64)
+                }
+            }
+            3 => f64::MAX / (1.0 + (i % 3) as f64),
+            4 => 0.0,
+            5 => {
+                if i % 11 == 10 {
+                    f64::NEG_INFINITY
+                } else {
+                    1e-300 * i as f64
+                }
+            }
+            _ => 42.0,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn text_at_the_limits_never_panics(src in large_text()) {
+        pipeline(&src);
+    }
+
+    #[test]
+    fn valid_programs_never_panic_on_odd_series(
+        body in condition(),
+        len in prop::sample::select(vec![0usize, 1, 2, 3, 70, 140]),
+        kinds in prop::collection::vec(0usize..7, 5),
+    ) {
+        let params: Params = if body.contains("$p") { [("p".to_string(), 3.0)].into() } else { Params::new() };
+        let program = compile(&body, &Schema::ohlcv(), &params).map_err(|e| e.render(&body));
+        prop_assert!(program.is_ok(), "{}", program.unwrap_err());
+        let program = program.unwrap();
+        let columns: Vec<Vec<f64>> = kinds.iter().map(|&k| odd_series(k, len)).collect();
+        let names = ["open", "high", "low", "close", "volume"];
+        let cols: Vec<&[f64]> = program
+            .columns()
+            .iter()
+            .map(|c| columns[names.iter().position(|n| n == c).unwrap()].as_slice())
+            .collect();
+        let mut ws = Workspace::new();
+        let e = program.evaluate(&cols, &mut ws).unwrap();
+        prop_assert_eq!(e.output(0).len(), len);
+        prop_assert_eq!(e.hits(0, 0..len).count(), e.output(0).iter().filter(|v| **v).count());
     }
 }

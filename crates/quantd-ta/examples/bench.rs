@@ -64,6 +64,25 @@ fn main() {
     });
     bench("adx(14)", &mut |o, _, _| ta::adx(h, l, x, 14, o).unwrap());
     bench("cci(20)", &mut |o, _, _| ta::cci(h, l, x, 20, o).unwrap());
+    bench("cci(64)", &mut |o, _, _| ta::cci(h, l, x, 64, o).unwrap());
+    let mut scratch = ta::Scratch::new();
+    for p in [65, 1_000, 100_000] {
+        bench(&format!("cci({p})"), &mut |o, _, _| {
+            ta::cci_with(h, l, x, p, o, &mut scratch).unwrap()
+        });
+    }
+    bench("stddev(100000)", &mut |o, _, _| {
+        ta::stddev(x, 100_000, 1.0, o).unwrap()
+    });
+    // A price stuck at a one-cent floor: TA-Lib's standard deviation would re-sum the window
+    // on every bar; the kernel bounds that and finishes in O(1) per bar.
+    let floor: Vec<f64> = x.iter().map(|_| 0.01).collect();
+    bench("stddev(20) floor", &mut |o, _, _| {
+        ta::stddev(&floor, 20, 1.0, o).unwrap()
+    });
+    bench("stddev(100000) floor", &mut |o, _, _| {
+        ta::stddev(&floor, 100_000, 1.0, o).unwrap()
+    });
     bench("willr(14)", &mut |o, _, _| {
         ta::willr(h, l, x, 14, o).unwrap()
     });

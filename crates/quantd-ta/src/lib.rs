@@ -3,10 +3,16 @@
 //! results, checked against TA-Lib itself by this crate's tests.
 //!
 //! Every kernel reads whole input slices and writes caller-provided output slices of the same
-//! length. This crate must never do I/O, allocate (per bar or per call), spawn threads or depend
-//! on another quantd crate; work is O(1) per bar, O(period) for [`cci`]. Where TA-Lib returns a shorter array starting at its
-//! `begIdx`, a kernel here returns the full length with `NaN` in the first `lookback_*(...)` slots,
-//! so output index `i` is always input bar `i`. Bars before the first one at which every input is
+//! length. This crate must never do I/O, spawn threads or depend on another quantd crate, and
+//! must never allocate per bar; the only kernel that needs memory beyond its outputs, [`cci`] over
+//! a long period, takes it from a caller's [`Scratch`] ([`cci_with`]; [`cci`] makes one for the
+//! call). No kernel costs more than O(n log n) on any data whatever its period: work is O(1) per
+//! bar (amortized, for [`stddev`] and [`bbands`], whose precision re-anchoring is bounded), except
+//! [`cci`]: O(period) per bar up to [`CCI_DIRECT_MAX_PERIOD`], O(log n) beyond.
+//!
+//! Where TA-Lib returns a shorter array starting at its `begIdx`, a kernel here returns the full
+//! length with `NaN` in the first `lookback_*(...)` slots, so output index `i` is always input
+//! bar `i`. Bars before the first one at which every input is
 //! a number are skipped (their outputs are `NaN` and the warm-up starts after them), as TA-Lib's
 //! Python wrapper does: the output of one kernel can be fed to the next. A `NaN` later in a series
 //! is not skipped: inputs are expected to be numbers from their first valid bar on, and what a
@@ -22,15 +28,21 @@
 //! Its recent behaviour is kept where it differs from older releases: flat-window tests relative
 //! to the price level (not a fixed `1e-14`), exact zero tests on sums of non-negative terms, and
 //! a cancellation-free standard deviation. Where TA-Lib fuses a multiply-add (EMA, MACD, ATR,
-//! ADX, WMA) results differ from it in the last bits only.
+//! ADX, WMA) results differ from it in the last bits only. Two departures keep the cost bounded
+//! and agree with TA-Lib to about 1e-12 relative rather than to the bit: [`cci`] over more than
+//! [`CCI_DIRECT_MAX_PERIOD`] bars (order statistics instead of window sums), and the standard
+//! deviation on the rare data where TA-Lib's re-anchoring would re-sum the window on many bars
+//! (an O(1)-per-bar merge of block summaries instead).
 
 mod common;
+mod deviation;
 
 pub mod average;
 pub mod error;
 pub mod momentum;
 pub mod oscillator;
 pub mod rolling;
+pub mod scratch;
 pub mod trend;
 pub mod volatility;
 pub mod volume;
@@ -40,8 +52,12 @@ pub use error::{Result, TaError};
 pub use momentum::{
     MacdOut, lookback_macd, lookback_mom, lookback_roc, lookback_rsi, macd, mom, roc, rsi,
 };
-pub use oscillator::{StochOut, cci, lookback_cci, lookback_stoch, lookback_willr, stoch, willr};
+pub use oscillator::{
+    CCI_DIRECT_MAX_PERIOD, StochOut, cci, cci_is_direct, cci_with, lookback_cci, lookback_stoch,
+    lookback_willr, stoch, willr,
+};
 pub use rolling::{lookback_max, lookback_min, max, min};
+pub use scratch::{CCI_SCRATCH_BYTES_PER_BAR, Scratch};
 pub use trend::{adx, lookback_adx};
 pub use volatility::{
     BandsOut, atr, bbands, lookback_atr, lookback_bbands, lookback_natr, lookback_stddev, natr,

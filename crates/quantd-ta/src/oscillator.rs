@@ -1,14 +1,18 @@
 //! Range oscillators over high, low and close: the stochastic ([`stoch`]), Williams' %R
 //! ([`willr`]) and the commodity channel index ([`cci`]).
 //!
-//! The highest high and lowest low of a window come from [`crate::rolling`]'s O(n) walk; CCI's mean
-//! deviation needs the whole window each bar (O(n * period), as in TA-Lib), with the typical
-//! prices kept in the output slice so that nothing is allocated.
+//! The highest high and lowest low of a window come from [`crate::rolling`]'s O(n) walk. CCI's mean
+//! deviation needs the whole window: up to [`CCI_DIRECT_MAX_PERIOD`] it is summed window by
+//! window as in TA-Lib (O(period) per bar, with the typical prices kept in the output slice so
+//! that nothing is allocated); beyond, order statistics make it O(log n) per bar
+//! (`deviation.rs`), in a caller's [`Scratch`].
 
 use crate::average::sma_kernel;
 use crate::common::{is_zero_scaled, skip_leading_nan, warm_up};
+use crate::deviation::cci_sorted;
 use crate::error::{Result, check_lengths, check_period};
 use crate::rolling::rolling_hl_map;
+use crate::scratch::Scratch;
 
 /// The two output lines of [`stoch`], each as long as the input.
 #[derive(Debug)]
@@ -138,18 +142,45 @@ pub const fn lookback_cci(period: usize) -> usize {
     period.saturating_sub(1)
 }
 
+/// The longest period for which [`cci`] sums each window as TA-Lib does (O(period) per bar, bit
+/// for bit TA-Lib's values); longer periods use order statistics (O(log n) per bar).
+pub const CCI_DIRECT_MAX_PERIOD: usize = 128;
+
+/// Whether [`cci`] with this period sums each window (O(period) per bar, no scratch) rather than
+/// using order statistics (O(log n) per bar, [`crate::CCI_SCRATCH_BYTES_PER_BAR`] of scratch).
+pub const fn cci_is_direct(period: usize) -> bool {
+    period <= CCI_DIRECT_MAX_PERIOD
+}
+
 /// Commodity channel index, TA-Lib `CCI`.
 ///
 /// With the typical price `tp = (high + low + close) / 3`, its mean `m` over the last `period` bars
 /// and the mean absolute deviation `md = mean(|tp - m|)` over the same bars:
 /// `out[i] = (tp[i] - m) / (0.015 * md)`, or 0 when `tp[i] - m` or `md` is within `1e-14 * |m|` of
-/// zero (a flat window, up to rounding), as in TA-Lib. Sums are taken in TA-Lib's circular-buffer
-/// order, so results match it bit for bit.
+/// zero (a flat window, up to rounding), as in TA-Lib.
 ///
-/// O(n * period) (the mean deviation needs the whole window), allocation-free. Warm-up: the first
-/// [`lookback_cci`]`(period) = period - 1` values are `NaN` (after any leading bar where an input is
-/// `NaN`). `period` must be at least 2, as in TA-Lib.
+/// Up to [`CCI_DIRECT_MAX_PERIOD`] the sums are taken window by window in TA-Lib's
+/// circular-buffer order, so results match it bit for bit (O(period) per bar, allocation-free).
+/// Longer periods use order statistics, O(log n) per bar whatever the period, agreeing with
+/// TA-Lib to about 1e-13 relative; they need scratch memory, which this function allocates for
+/// the call: pass a reused [`Scratch`] to [`cci_with`] to avoid that.
+///
+/// Warm-up: the first [`lookback_cci`]`(period) = period - 1` values are `NaN` (after any leading
+/// bar where an input is `NaN`). `period` must be at least 2, as in TA-Lib.
 pub fn cci(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
+    cci_with(high, low, close, period, out, &mut Scratch::new())
+}
+
+/// [`cci`] with the scratch memory of a long period kept in `scratch` (which grows to the
+/// longest series and is reused; a short period does not touch it).
+pub fn cci_with(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    period: usize,
+    out: &mut [f64],
+    scratch: &mut Scratch,
+) -> Result<()> {
     check_period("cci", "period", period, 2)?;
     check_lengths(
         "cci",
@@ -168,6 +199,18 @@ pub fn cci(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [f
         out.fill(f64::NAN);
         return Ok(());
     }
+    if cci_is_direct(period) || out.len() >= u32::MAX as usize {
+        cci_direct(high, low, close, period, out);
+    } else {
+        cci_sorted(high, low, close, period, out, scratch);
+    }
+    out[..lookback].fill(f64::NAN);
+    Ok(())
+}
+
+/// TA-Lib's CCI: each window summed in its circular-buffer order. `out.len() > period - 1`.
+pub(crate) fn cci_direct(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [f64]) {
+    let lookback = period - 1;
     // Typical prices first; then each window is read before its last slot is overwritten, walking
     // backwards so that no later window still needs a slot already turned into a CCI value.
     for (((o, &h), &l), &c) in out.iter_mut().zip(high).zip(low).zip(close) {
@@ -204,6 +247,4 @@ pub fn cci(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [f
             diff / (0.015 * deviation)
         };
     }
-    out[..lookback].fill(f64::NAN);
-    Ok(())
 }

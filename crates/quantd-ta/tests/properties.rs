@@ -455,6 +455,18 @@ proptest! {
     }
 
     #[test]
+    fn cci_over_long_periods_matches_the_reference(s in bars(), p in 60usize..150) {
+        // Past `CCI_DIRECT_MAX_PERIOD`: order statistics instead of window sums.
+        let mut out = vec![0.0; s.len()];
+        ta::cci(&s.high, &s.low, &s.close, p, &mut out).unwrap();
+        assert_close("cci", &out, &cci_ref(&s, p), 1e-7)?;
+        let mut scratch = ta::Scratch::new();
+        let mut again = vec![0.0; s.len()];
+        ta::cci_with(&s.high, &s.low, &s.close, p, &mut again, &mut scratch).unwrap();
+        prop_assert!(out.iter().zip(&again).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
     fn obv_matches_reference(s in bars()) {
         let mut out = vec![0.0; s.len()];
         ta::obv(&s.close, &s.volume, &mut out).unwrap();

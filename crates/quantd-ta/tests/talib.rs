@@ -1,7 +1,8 @@
 //! Conformance with TA-Lib: every kernel, several parameter sets, on generated series that cover
 //! the ordinary case (GBM bars, with and without tick rounding), the edges (a constant series, a
 //! flat stretch with zero ranges, ranges of a few ulps, leading `NaN`s, tiny (down to 1e-12) and
-//! huge prices, small integers with zeros
+//! huge prices, long flat stretches at one cent (where the standard deviation leaves TA-Lib's
+//! re-anchoring for its O(1) fallback), small integers with zeros
 //! and ties, a series shorter than most warm-ups) and the parameters TA-Lib refuses.
 //!
 //! The series are generated here, written to a temporary directory, and handed to
@@ -31,6 +32,7 @@ fn series() -> Vec<(&'static str, Ohlcv)> {
         ("ulp_noise", common::ulp_noise(10, 200)),
         ("huge", common::gbm(6, 300, 2.5e5, 0.01, Some(1.0))),
         ("integers", common::integers(7, 250)),
+        ("cent_floor", common::cent_floor(11, 600)),
         ("short", common::gbm(8, 8, 20.0, 0.02, Some(0.01))),
     ]
 }
@@ -70,7 +72,13 @@ fn cases() -> Vec<(&'static str, Vec<f64>)> {
     );
     add(
         "stddev",
-        &[&[2.0, 1.0], &[5.0, 1.0], &[20.0, 2.0], &[50.0, 0.5]],
+        &[
+            &[2.0, 1.0],
+            &[5.0, 1.0],
+            &[20.0, 2.0],
+            &[50.0, 0.5],
+            &[180.0, 1.0],
+        ],
     );
     add("roc", &[&[1.0], &[10.0]]);
     add("mom", &[&[1.0], &[10.0]]);
@@ -88,7 +96,19 @@ fn cases() -> Vec<(&'static str, Vec<f64>)> {
         ],
     );
     add("adx", &[&[2.0], &[5.0], &[14.0]]);
-    add("cci", &[&[2.0], &[14.0], &[20.0]]);
+    // Up to 128: window sums, as TA-Lib; beyond: order statistics (O(log n) per bar).
+    add(
+        "cci",
+        &[
+            &[2.0],
+            &[14.0],
+            &[20.0],
+            &[128.0],
+            &[129.0],
+            &[150.0],
+            &[290.0],
+        ],
+    );
     add("willr", &[&[2.0], &[14.0]]);
     cases
 }

@@ -120,6 +120,24 @@ pub fn with_flat_stretch(seed: u64, n: usize, from: usize, to: usize) -> Ohlcv {
     bars
 }
 
+/// A price that falls to a floor of one cent and stays there for long stretches, with a rare
+/// cent more (what `quantd data synth` makes of a long decline): flat windows at a level that is
+/// not exact in binary, on which TA-Lib's standard deviation re-anchors on every bar.
+pub fn cent_floor(seed: u64, n: usize) -> Ohlcv {
+    let mut rng = Rng::new(seed);
+    let mut bars = Ohlcv::default();
+    let mut price: f64 = 3.0;
+    for i in 0..n {
+        price = if i < n / 5 { price * 0.97 } else { 0.001 };
+        let mut close = ((price * 100.0).round() / 100.0).max(0.01);
+        if i % 211 == 0 && rng.uniform() < 0.9 {
+            close += 0.01;
+        }
+        bars.push(close, close, close, close, 1000.0);
+    }
+    bars
+}
+
 /// Small integers in `[-3, 3]`: many ties, zeros (ROC's division guard) and negative values.
 pub fn integers(seed: u64, n: usize) -> Ohlcv {
     let mut rng = Rng::new(seed);
