@@ -253,6 +253,7 @@ fn python_diagnostic(
         location,
         help,
         origin: None,
+        limit: None,
     }
 }
 
