@@ -289,3 +289,39 @@ async fn shards_of_an_ended_execution_held_by_a_dead_worker_leave_the_queue() {
     let stats = engine.store().queue_stats().await.unwrap();
     assert_eq!((stats.pending_shards, stats.running_shards), (0, 0));
 }
+
+#[tokio::test]
+async fn crashes_count_in_a_row_a_commit_between_them_starts_again() {
+    let (_d, packs) = setup(30).await;
+    let clock = ManualClock::new(1_000_000);
+    let engine = engine(&packs, clock.clone()).await;
+    let id = engine
+        .submit(scan(ExecutionOptions::default()))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    // A dead worker held two shards at once: one crash of the execution.
+    claim_as(&engine, "worker-dead-1", &clock, &id).await;
+    claim_as(&engine, "worker-dead-1", &clock, &id).await;
+    engine.recover().await.unwrap();
+    let rec = engine.execution(&id).await.unwrap();
+    assert_eq!(rec.crash_streak, 1);
+    assert_eq!(rec.state, ExecutionState::Running, "started, not quarantined");
+    // A shard commits: the streak starts again.
+    assert!(matches!(
+        engine.step(Some(&id)).await.unwrap(),
+        Some(Step::Done { .. })
+    ));
+    assert_eq!(engine.execution(&id).await.unwrap().crash_streak, 0);
+    // Another death, after progress: not quarantined.
+    claim_as(&engine, "worker-dead-2", &clock, &id).await;
+    engine.recover().await.unwrap();
+    let rec = engine.execution(&id).await.unwrap();
+    assert_eq!(rec.crash_streak, 1);
+    assert!(!rec.quarantined);
+    while engine.step(Some(&id)).await.unwrap().is_some() {}
+    let rec = engine.execution(&id).await.unwrap();
+    assert_eq!(rec.state, ExecutionState::Completed);
+    assert_eq!(rows(&engine, &id).await, bare(&packs).await);
+}

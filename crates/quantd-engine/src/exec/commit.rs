@@ -155,7 +155,8 @@ impl<S: Store> Engine<S> {
         let options: ExecutionOptions = serde_json::from_value(rec.options).unwrap_or_default();
         let unit = (self.random() >> 11) as f64 / (1u64 << 53) as f64;
         let quarantine_after = self.options.quarantine_after;
-        let crashes = shard.crashes + u32::from(crash);
+        // Crashes in a row: since one of the execution's shards last committed.
+        let crashes = rec.crash_streak + u32::from(crash);
         let outcome = if crash && quarantine_after > 0 && crashes >= quarantine_after {
             FailureOutcome::Quarantine
         } else {
@@ -170,7 +171,7 @@ impl<S: Store> Engine<S> {
         let bounded = quantd_core::bounded_message(message, self.options.max_error_message_bytes);
         let message = if outcome == FailureOutcome::Quarantine {
             std::borrow::Cow::Owned(format!(
-                "quarantined after {crashes} crashes (`quantd resume --force {}` runs it again): {bounded}",
+                "quarantined after {crashes} crashes in a row (`quantd resume --force {}` runs it again): {bounded}",
                 shard.execution
             ))
         } else {

@@ -110,6 +110,8 @@ pub struct ExecutionRecord {
     /// Failed as quarantined: a shard crashed its worker too often (`quantd resume --force` runs
     /// it again).
     pub quarantined: bool,
+    /// Crashes of its shards (panics, dead processes) since one of its shards last committed.
+    pub crash_streak: u32,
     /// Bytes of results stored (the bodies of its done shards).
     pub result_bytes: u64,
     /// Created (Unix ms).
@@ -312,11 +314,11 @@ pub fn progress_event(
     }
 }
 
-/// The error message of an execution quarantined because shard `idx` crashed its worker
-/// `crashes` times, with the command that runs it again.
+/// The error message of an execution quarantined because its workers died `crashes` times in a
+/// row (the last time running shard `idx`), with the command that runs it again.
 pub fn quarantine_message(id: &ExecutionId, idx: u32, crashes: u32) -> String {
     format!(
-        "quarantined after {crashes} crashes: the worker running shard {idx} died (process \
-         killed, out of memory, or lease expired); `quantd resume --force {id}` runs it again"
+        "quarantined after {crashes} crashes in a row: the worker running shard {idx} died \
+         (process killed, out of memory, or lease expired); `quantd resume --force {id}` runs it again"
     )
 }

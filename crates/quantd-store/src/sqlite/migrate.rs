@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/0004_workspaces.sql")),
     (5, include_str!("../../migrations/0005_quarantine.sql")),
     (6, include_str!("../../migrations/0006_claims.sql")),
+    (7, include_str!("../../migrations/0007_crash_streak.sql")),
 ];
 
 /// The newest schema version this build knows.

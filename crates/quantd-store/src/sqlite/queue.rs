@@ -30,6 +30,28 @@ type RunningShard = (String, i64, i64, Option<String>, Option<i64>, i64, String)
 /// number, payload, crashes so far, and its execution's state before the claim.
 type ClaimRow = (String, i64, i64, i64, String, i64, String);
 
+/// Cancels a dead worker's claim on a shard of an execution that already ended.
+async fn cancel_dead_claim(
+    writer: &sqlx::SqlitePool,
+    exec: &str,
+    idx: i64,
+    claim: i64,
+    now: Millis,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE shards SET state = 'cancelled', finished_at = ?, lease_owner = NULL, \
+         lease_expires_at = NULL WHERE execution_id = ? AND idx = ? AND state = 'running' \
+         AND claims = ?",
+    )
+    .bind(now)
+    .bind(exec)
+    .bind(idx)
+    .bind(claim)
+    .execute(writer)
+    .await?;
+    Ok(())
+}
+
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
     async fn create_execution(&self, e: &NewExecution) -> Result<Created> {
@@ -225,7 +247,7 @@ impl ExecutionQueue for SqliteStore {
         // shards left (the end check), in one statement.
         let row = sqlx::query(
             "UPDATE executions SET shards_done = shards_done + 1, bars = bars + ?, rows = rows + ?, \
-             result_bytes = result_bytes + ?, next_seq = next_seq + 2 WHERE id = ? \
+             result_bytes = result_bytes + ?, crash_streak = 0, next_seq = next_seq + 2 WHERE id = ? \
              RETURNING *, (SELECT COUNT(*) FROM shards WHERE execution_id = ? AND state IN ('pending', 'running')) AS open_shards",
         )
         .bind(bars as i64)
@@ -336,10 +358,14 @@ impl ExecutionQueue for SqliteStore {
             tx.rollback().await?;
             return Ok(Commit::LeaseLost);
         }
-        sqlx::query("UPDATE executions SET failed_attempts = failed_attempts + 1 WHERE id = ?")
-            .bind(exec.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE executions SET failed_attempts = failed_attempts + 1, crash_streak = crash_streak + ? \
+             WHERE id = ?",
+        )
+        .bind(i64::from(failure.crash))
+        .bind(exec.as_str())
+        .execute(&mut *tx)
+        .await?;
         let events = match outcome {
             FailureOutcome::RetryAt(t) => {
                 let ev = Event::ShardRetrying {
@@ -468,8 +494,9 @@ impl ExecutionQueue for SqliteStore {
     }
 
     /// Returns to `pending` the running shards whose lease expired or whose owner is dead
-    /// (`owner_alive` answers for each owner), each with one more crash; a shard reaching
-    /// `quarantine_after` crashes fails and quarantines its execution instead.
+    /// (`owner_alive` answers for each owner), each with one more crash. Each execution that had
+    /// such shards counts one crash in a row (however many of its shards the dead worker held); one
+    /// reaching `quarantine_after` (0: never) fails as quarantined instead, its dead shards with it.
     async fn recover_shards(
         &self,
         now: Millis,
@@ -478,59 +505,66 @@ impl ExecutionQueue for SqliteStore {
     ) -> Result<Recovered> {
         let rows: Vec<RunningShard> = sqlx::query_as(
             "SELECT s.execution_id, s.idx, s.claims, s.lease_owner, s.lease_expires_at, s.crashes, e.state \
-             FROM shards s JOIN executions e ON e.id = s.execution_id WHERE s.state = 'running'",
+             FROM shards s JOIN executions e ON e.id = s.execution_id WHERE s.state = 'running' \
+             ORDER BY s.execution_id, s.idx",
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut done = Recovered::default();
-        for (exec, idx, claim, owner, expires, crashes, exec_state) in rows {
-            let dead = owner.as_deref().is_none_or(|o| !owner_alive(o))
+        let mut dead: Vec<(String, Vec<(i64, i64)>)> = Vec::new();
+        for (exec, idx, claim, owner, expires, _crashes, exec_state) in rows {
+            let gone = owner.as_deref().is_none_or(|o| !owner_alive(o))
                 || expires.is_none_or(|t| t <= now);
-            if !dead {
+            if !gone {
                 continue;
             }
             if matches!(exec_state.as_str(), "completed" | "failed" | "cancelled") {
                 // Its execution ended while it ran: it will never run again.
-                sqlx::query(
-                    "UPDATE shards SET state = 'cancelled', finished_at = ?, lease_owner = NULL, \
-                     lease_expires_at = NULL WHERE execution_id = ? AND idx = ? AND state = 'running' \
-                     AND claims = ?",
-                )
-                .bind(now)
-                .bind(&exec)
-                .bind(idx)
-                .bind(claim)
-                .execute(&self.writer)
-                .await?;
+                cancel_dead_claim(&self.writer, &exec, idx, claim, now).await?;
                 continue;
             }
-            let crashes = crashes + 1;
-            let quarantine = quarantine_after > 0 && crashes >= i64::from(quarantine_after);
+            match dead.last_mut() {
+                Some((e, shards)) if *e == exec => shards.push((idx, claim)),
+                _ => dead.push((exec, vec![(idx, claim)])),
+            }
+        }
+        let mut done = Recovered::default();
+        for (exec, shards) in dead {
+            let id: ExecutionId = exec.parse().map_err(corrupt_exec)?;
             let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-            // Still the same dead claim (another process may have recovered it, and someone claimed
-            // it again, meanwhile)?
-            let requeue = if quarantine {
-                "UPDATE shards SET crashes = ? WHERE execution_id = ? AND idx = ? AND state = 'running' \
-                 AND claims = ?"
-            } else {
-                "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, \
-                 lease_expires_at = NULL, crashes = ? WHERE execution_id = ? AND idx = ? AND state = 'running' \
-                 AND claims = ?"
-            };
-            let r = sqlx::query(requeue)
-                .bind(crashes)
+            let mut requeued = Vec::new();
+            // Still the same dead claims (another process may have recovered them, and someone
+            // claimed them again, meanwhile)?
+            for (idx, claim) in shards {
+                let r = sqlx::query(
+                    "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, \
+                     lease_expires_at = NULL, crashes = crashes + 1 WHERE execution_id = ? AND idx = ? \
+                     AND state = 'running' AND claims = ?",
+                )
                 .bind(&exec)
                 .bind(idx)
                 .bind(claim)
                 .execute(&mut *tx)
                 .await?;
-            if r.rows_affected() == 1 && quarantine {
-                let id: ExecutionId = exec.parse().map_err(corrupt_exec)?;
-                let message = quarantine_message(&id, idx as u32, crashes as u32);
+                if r.rows_affected() == 1 {
+                    requeued.push(idx);
+                }
+            }
+            let Some(&last) = requeued.last() else {
+                tx.rollback().await?;
+                continue;
+            };
+            let streak: i64 = sqlx::query_scalar(
+                "UPDATE executions SET crash_streak = crash_streak + 1 WHERE id = ? RETURNING crash_streak",
+            )
+            .bind(&exec)
+            .fetch_one(&mut *tx)
+            .await?;
+            if quarantine_after > 0 && streak >= i64::from(quarantine_after) {
+                let message = quarantine_message(&id, last as u32, streak as u32);
                 let events = failed_for_good(
                     &mut tx,
                     &id,
-                    idx as u32,
+                    last as u32,
                     now,
                     ErrorClass::Internal,
                     &message,
@@ -540,7 +574,7 @@ impl ExecutionQueue for SqliteStore {
                 done.quarantined.push(id);
                 done.events.extend(events);
             } else {
-                done.requeued += r.rows_affected();
+                done.requeued += requeued.len() as u64;
             }
             tx.commit().await?;
         }
@@ -582,7 +616,7 @@ impl ExecutionQueue for SqliteStore {
             "pending"
         };
         sqlx::query(
-            "UPDATE executions SET state = ?, quarantined = 0, shards_failed = 0, error_class = NULL, \
+            "UPDATE executions SET state = ?, quarantined = 0, crash_streak = 0, shards_failed = 0, error_class = NULL, \
              error_message = NULL, finished_at = NULL WHERE id = ?",
         )
         .bind(to)

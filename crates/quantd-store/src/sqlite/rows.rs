@@ -80,6 +80,7 @@ pub(super) fn record_from_row(r: &SqliteRow) -> Result<ExecutionRecord> {
         error_message: r.try_get("error_message")?,
         summary: summary.as_deref().map(json).transpose()?,
         quarantined: r.try_get::<i64, _>("quarantined")? != 0,
+        crash_streak: r.try_get::<i64, _>("crash_streak")? as u32,
         result_bytes: r.try_get::<i64, _>("result_bytes")? as u64,
         created_at: r.try_get("created_at")?,
         started_at: r.try_get("started_at")?,
