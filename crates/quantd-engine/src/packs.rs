@@ -209,6 +209,7 @@ impl<S: Store> Packs<S> {
                 "--tickers and --days must be at least 1".into(),
             ));
         }
+        spec.check(&quantd_data::ImportLimits::default())?;
         let origin = format!(
             "synth --tickers {} --days {} --seed {} --start {}",
             spec.tickers, spec.days, spec.seed, spec.start

@@ -237,8 +237,18 @@ pub struct ScanSummary {
 
 /// Compiles `expr` against the columns of a pack: the error, if any, is rendered with the source.
 pub fn compile(reader: &PackReader, expr: &str, params: &Params) -> Result<Program> {
+    compile_with(reader, expr, params, &quantd_expr::Limits::default())
+}
+
+/// [`compile`] under the given expression limits.
+pub fn compile_with(
+    reader: &PackReader,
+    expr: &str,
+    params: &Params,
+    limits: &quantd_expr::Limits,
+) -> Result<Program> {
     let schema = Schema::new(reader.manifest().columns.iter().cloned());
-    quantd_expr::compile(expr, &schema, params).map_err(|e| EngineError::Expression {
+    quantd_expr::compile_with(expr, &schema, params, limits).map_err(|e| EngineError::Expression {
         rendered: e.render(expr),
         message: e.to_string(),
         diagnostics: e.diagnostics,

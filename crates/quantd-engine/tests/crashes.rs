@@ -307,7 +307,11 @@ async fn crashes_count_in_a_row_a_commit_between_them_starts_again() {
     engine.recover().await.unwrap();
     let rec = engine.execution(&id).await.unwrap();
     assert_eq!(rec.crash_streak, 1);
-    assert_eq!(rec.state, ExecutionState::Running, "started, not quarantined");
+    assert_eq!(
+        rec.state,
+        ExecutionState::Running,
+        "started, not quarantined"
+    );
     // A shard commits: the streak starts again.
     assert!(matches!(
         engine.step(Some(&id)).await.unwrap(),

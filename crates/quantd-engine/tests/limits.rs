@@ -261,3 +261,32 @@ async fn results_over_the_limit_fail_the_execution_instead_of_the_process() {
         "nothing over the limit was stored"
     );
 }
+
+#[tokio::test]
+async fn code_priced_over_the_work_budget_is_refused_before_it_runs() {
+    let (_d, packs) = setup(5).await;
+    let limits = Limits {
+        max_work: 10_000.0, // 5 tickers × 600 bars of any code is more
+        ..Limits::default()
+    };
+    let engine = engine_with(&packs, limits).await;
+    let scan = JobRequest::Scan(ScanRequest {
+        code: CodeChoice::Inline("cci(high, low, close, 200) > 0".into()),
+        params: Default::default(),
+        tickers: None,
+        from: None,
+        to: None,
+    });
+    let message = refused(&engine, scan, "max_work").await;
+    assert!(message.contains("QUANTD_MAX_WORK"), "{message}");
+    // Within the default budget, the same code runs.
+    let engine = engine_with(&packs, Limits::default()).await;
+    let scan = JobRequest::Scan(ScanRequest {
+        code: CodeChoice::Inline("cci(high, low, close, 200) > 0".into()),
+        params: Default::default(),
+        tickers: None,
+        from: None,
+        to: None,
+    });
+    engine.submit(submit(scan)).await.unwrap();
+}

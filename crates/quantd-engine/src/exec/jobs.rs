@@ -190,11 +190,15 @@ pub fn build(
             s,
             reader,
             options.scan_shard_bars,
-            options.limits.max_shard_memory,
+            &options.limits,
         )?)),
-        ResolvedSpec::Test(t) => Ok(Arc::new(TestJob::new(t, reader)?)),
-        ResolvedSpec::Backtest(b) => crate::exec::strategy::build_backtest(b, reader),
-        ResolvedSpec::Sweep(s) => crate::exec::strategy::build_sweep(s, reader),
+        ResolvedSpec::Test(t) => Ok(Arc::new(TestJob::new(t, reader, &options.limits)?)),
+        ResolvedSpec::Backtest(b) => {
+            crate::exec::strategy::build_backtest(b, reader, &options.limits.expr)
+        }
+        ResolvedSpec::Sweep(s) => {
+            crate::exec::strategy::build_sweep(s, reader, &options.limits.expr)
+        }
     }
 }
 
@@ -236,10 +240,12 @@ impl ScanJob {
         s: &ResolvedScan,
         reader: Arc<PackReader>,
         max_shard_bars: u64,
-        max_shard_memory: u64,
+        limits: &Limits,
     ) -> Result<ScanJob> {
-        let program = scan::compile(&reader, &s.source, &s.params)?;
+        let max_shard_memory = limits.max_shard_memory;
+        let program = scan::compile_with(&reader, &s.source, &s.params, &limits.expr)?;
         let tickers = scan::select_tickers(&reader, s.tickers.as_deref())?;
+        limits.check_cost(&program.cost(), &reader, &tickers)?;
         let entries = &reader.manifest().tickers;
         let total: u64 = tickers.iter().map(|&t| entries[t].rows).sum();
         let by_memory = max_shard_memory / scan::row_bytes(program.indicators().len());
@@ -327,10 +333,15 @@ pub struct TestJob {
 }
 
 impl TestJob {
-    fn new(t: &crate::exec::spec::ResolvedTest, reader: Arc<PackReader>) -> Result<TestJob> {
-        let program = scan::compile(&reader, &t.source, &t.params)?;
+    fn new(
+        t: &crate::exec::spec::ResolvedTest,
+        reader: Arc<PackReader>,
+        limits: &Limits,
+    ) -> Result<TestJob> {
+        let program = scan::compile_with(&reader, &t.source, &t.params, &limits.expr)?;
         let names: Vec<String> = crate::atest::by_ticker(&t.examples).into_keys().collect();
         let tickers = scan::select_tickers(&reader, Some(&names))?;
+        limits.check_cost(&program.cost(), &reader, &tickers)?;
         Ok(TestJob {
             reader,
             program,

@@ -47,6 +47,18 @@ pub struct Limits {
     /// Memory one shard's results may take, in bytes (`QUANTD_MAX_SHARD_MEMORY`, default
     /// 256 MiB): scans are cut into shards small enough that even a hit on every bar fits.
     pub max_shard_memory: u64,
+    /// Memory the evaluation of expression code may keep, in bytes, over all cores: one
+    /// workspace per core, each as large as the longest ticker needs (`QUANTD_MAX_EVAL_MEMORY`,
+    /// default 2 GiB).
+    pub max_eval_memory: u64,
+    /// Estimated work of evaluating a scanner or an A+ test over its bars, in work units
+    /// (about a nanosecond of one core each; see docs/expressions.md, "Cost")
+    /// (`QUANTD_MAX_WORK`, default 10^11: about a minute of both cores here; the reference
+    /// full-market scan is 4.4 × 10^7).
+    pub max_work: f64,
+    /// Limits on expression code (size, `let`s, nodes, names, kernel calls, slots): see
+    /// docs/limits.md, "Expressions".
+    pub expr: quantd_expr::Limits,
 }
 
 impl Default for Limits {
@@ -64,6 +76,9 @@ impl Default for Limits {
             max_attempts: 10,
             max_result_bytes: 512 << 20,
             max_shard_memory: 256 << 20,
+            max_eval_memory: 2 << 30,
+            max_work: 1e11,
+            expr: quantd_expr::Limits::default(),
         }
     }
 }
@@ -82,6 +97,8 @@ const VARS: &[(&str, &str)] = &[
     ("max_attempts", "QUANTD_MAX_ATTEMPTS"),
     ("max_result_bytes", "QUANTD_MAX_RESULT_BYTES"),
     ("max_shard_memory", "QUANTD_MAX_SHARD_MEMORY"),
+    ("max_eval_memory", "QUANTD_MAX_EVAL_MEMORY"),
+    ("max_work", "QUANTD_MAX_WORK"),
 ];
 
 impl Limits {
@@ -108,6 +125,8 @@ impl Limits {
                 "max_python_bytes" => l.max_python_bytes = small(),
                 "max_result_bytes" => l.max_result_bytes = n,
                 "max_shard_memory" => l.max_shard_memory = n,
+                "max_eval_memory" => l.max_eval_memory = n,
+                "max_work" => l.max_work = n as f64,
                 _ => l.max_attempts = u32::try_from(n).unwrap_or(u32::MAX),
             }
         }
@@ -169,6 +188,41 @@ impl Limits {
             self.max_grid,
             what,
             "split the request (fewer tickers or parameter sets per execution)",
+        )
+    }
+
+    /// Checks an expression program's price before it runs over `tickers` of `reader`: its
+    /// estimated work over their bars, and the workspace one evaluating thread keeps for the
+    /// longest of them (every core evaluates one ticker at a time).
+    pub fn check_cost(
+        &self,
+        cost: &quantd_expr::Cost,
+        reader: &quantd_data::PackReader,
+        tickers: &[usize],
+    ) -> Result<()> {
+        let entries = &reader.manifest().tickers;
+        let bars: u64 = tickers.iter().map(|&t| entries[t].rows).sum();
+        let longest = tickers.iter().map(|&t| entries[t].rows).max().unwrap_or(0);
+        let work = cost.work(bars);
+        if work > self.max_work {
+            return Err(EngineError::Limit {
+                limit: "max_work",
+                message: format!(
+                    "the code costs about {:.0} work units per bar, {work:.2e} over {bars} bars: over \
+                     the limit of {:.2e} (max_work, set by QUANTD_MAX_WORK); use shorter periods, fewer \
+                     indicators, or fewer tickers or dates",
+                    cost.work_per_bar, self.max_work
+                ),
+            });
+        }
+        let threads = rayon::current_num_threads() as u64;
+        let memory = cost.bytes(longest).saturating_mul(threads);
+        over(
+            "max_eval_memory",
+            memory,
+            self.max_eval_memory,
+            "bytes of evaluation memory (the longest ticker, on every core)",
+            "use fewer `let`s and indicators, or fewer bars per ticker",
         )
     }
 

@@ -96,6 +96,8 @@ pub struct EngineOptions {
     pub max_error_message_bytes: usize,
     /// What one request may cost, checked when it is submitted.
     pub limits: limits::Limits,
+    /// What a Python job's output may hold (result columns, run metrics, logs).
+    pub python: crate::python::PythonOptions,
 }
 
 impl Default for EngineOptions {
@@ -110,6 +112,7 @@ impl Default for EngineOptions {
             quarantine_after: 2,
             max_error_message_bytes: 16 << 10,
             limits: limits::Limits::default(),
+            python: crate::python::PythonOptions::default(),
         }
     }
 }
@@ -249,9 +252,10 @@ impl<S: Store> Engine<S> {
         let lock = HeldLock::acquire(&packs.dir().tmp(), &owner)?;
         let (events, _) = broadcast::channel(4096);
         let seed = clock.now_ms() as u64 ^ (std::process::id() as u64) << 32;
-        let python = Arc::new(crate::python::Python::new(
+        let python = Arc::new(crate::python::Python::with_options(
             packs.dir().root(),
             options.unsafe_no_sandbox,
+            options.python.clone(),
         ));
         if options.unsafe_no_sandbox {
             tracing::warn!(

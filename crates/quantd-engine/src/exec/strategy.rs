@@ -42,16 +42,22 @@ struct StrategyProgram {
 }
 
 impl StrategyProgram {
-    fn compile(reader: &PackReader, s: &StrategyExprs, params: &Params) -> Result<StrategyProgram> {
+    fn compile(
+        reader: &PackReader,
+        s: &StrategyExprs,
+        params: &Params,
+        limits: &quantd_expr::Limits,
+    ) -> Result<StrategyProgram> {
         let schema = Schema::new(reader.manifest().columns.iter().cloned());
         let named = s.named();
-        let program = quantd_expr::compile_set(&named, &schema, params).map_err(|e| {
-            EngineError::Expression {
-                rendered: e.render_set(&named),
-                message: e.to_string(),
-                diagnostics: e.diagnostics,
-            }
-        })?;
+        let program =
+            quantd_expr::compile_set_with(&named, &schema, params, limits).map_err(|e| {
+                EngineError::Expression {
+                    rendered: e.render_set(&named),
+                    message: e.to_string(),
+                    diagnostics: e.diagnostics,
+                }
+            })?;
         let find = |n: &str| program.outputs().iter().position(|o| o == n);
         let outputs = [
             find("entry"),
@@ -165,8 +171,12 @@ pub struct BacktestJob {
 
 impl BacktestJob {
     /// Compiles the strategy against the pack and selects the tickers.
-    pub fn new(spec: &ResolvedBacktest, reader: Arc<PackReader>) -> Result<BacktestJob> {
-        let strategy = StrategyProgram::compile(&reader, &spec.strategy, &spec.params)?;
+    pub fn new(
+        spec: &ResolvedBacktest,
+        reader: Arc<PackReader>,
+        limits: &quantd_expr::Limits,
+    ) -> Result<BacktestJob> {
+        let strategy = StrategyProgram::compile(&reader, &spec.strategy, &spec.params, limits)?;
         let tickers = scan::select_tickers(&reader, spec.tickers.as_deref())?;
         let keep_equity = tickers.len() <= EQUITY_CURVE_MAX_TICKERS;
         Ok(BacktestJob {
@@ -347,7 +357,11 @@ pub struct SweepJob {
 
 impl SweepJob {
     /// Parses the grid, evaluates the constraint, compiles the strategy for every accepted combo.
-    pub fn new(spec: &ResolvedSweep, reader: Arc<PackReader>) -> Result<SweepJob> {
+    pub fn new(
+        spec: &ResolvedSweep,
+        reader: Arc<PackReader>,
+        limits: &quantd_expr::Limits,
+    ) -> Result<SweepJob> {
         let grid = ParamGrid::parse(&spec.grid).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let accepted = match &spec.constraint {
             Some(c) => constraint_accepts(&grid, c)?,
@@ -372,6 +386,7 @@ impl SweepJob {
                 &reader,
                 &spec.backtest.strategy,
                 &params,
+                limits,
             )?));
         }
         let tickers = scan::select_tickers(&reader, spec.backtest.tickers.as_deref())?;
@@ -626,11 +641,19 @@ pub fn aggregate(results: &[TickerBacktest]) -> serde_json::Map<String, Value> {
 }
 
 /// Builds the strategy jobs.
-pub fn build_backtest(spec: &ResolvedBacktest, reader: Arc<PackReader>) -> Result<Arc<dyn Job>> {
-    Ok(Arc::new(BacktestJob::new(spec, reader)?))
+pub fn build_backtest(
+    spec: &ResolvedBacktest,
+    reader: Arc<PackReader>,
+    limits: &quantd_expr::Limits,
+) -> Result<Arc<dyn Job>> {
+    Ok(Arc::new(BacktestJob::new(spec, reader, limits)?))
 }
 
 /// Builds a sweep job.
-pub fn build_sweep(spec: &ResolvedSweep, reader: Arc<PackReader>) -> Result<Arc<dyn Job>> {
-    Ok(Arc::new(SweepJob::new(spec, reader)?))
+pub fn build_sweep(
+    spec: &ResolvedSweep,
+    reader: Arc<PackReader>,
+    limits: &quantd_expr::Limits,
+) -> Result<Arc<dyn Job>> {
+    Ok(Arc::new(SweepJob::new(spec, reader, limits)?))
 }
