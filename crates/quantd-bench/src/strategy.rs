@@ -68,7 +68,8 @@ pub async fn backtest(a: BacktestArgs) -> anyhow::Result<ExitCode> {
             ..Default::default()
         },
     };
-    let job = BacktestJob::new(&spec, packs.open_reader(&pack)?)?;
+    let limits = quantd_engine::exec::limits::Limits::default();
+    let job = BacktestJob::new(&spec, packs.open_reader(&pack)?, &limits.expr)?;
     let projection = job.projection()?;
     let t = job.ticker_index("GOOG").context("GOOG in the pack")?;
     let mut ws = quantd_expr::Workspace::new();

@@ -249,7 +249,8 @@ impl<W: Write + Send> ResultWriter<W> {
 const ALIGN_WIDTH_MAX: usize = 48;
 
 /// Aligned plain or Markdown table; without `with_header`, only the rows (a later chunk).
-/// Markdown cells escape `|` and line breaks, so any text stays one cell.
+/// Control characters are escaped; Markdown cells also escape `|` and line breaks, so any text
+/// stays one cell.
 pub fn write_table<W: Write>(
     w: &mut W,
     header: &[String],
@@ -257,11 +258,14 @@ pub fn write_table<W: Write>(
     markdown: bool,
     with_header: bool,
 ) -> std::io::Result<()> {
+    // Tables are for terminals and documents: text from data (tickers, names) is escaped so it
+    // cannot drive a terminal.
     let cell = |c: &str| -> String {
+        let c = quantd_data::text::escape(c);
         if markdown {
             c.replace('|', "\\|").replace(['\n', '\r'], " ")
         } else {
-            c.to_string()
+            c.into_owned()
         }
     };
     let mut widths: Vec<usize> = header.iter().map(|h| cell(h).chars().count()).collect();
@@ -356,7 +360,7 @@ mod tests {
     fn giant_and_odd_cells_neither_panic_nor_break_a_markdown_row() {
         let long = "x".repeat(1_000_000);
         let header = vec!["ticker".to_string(), long.clone()];
-        let rows = vec![vec!["A|B\nC".to_string(), "1".to_string()]];
+        let rows = vec![vec!["A|B\nC".to_string(), "\u{1b}]0;X\u{7}".to_string()]];
         for markdown in [true, false] {
             let mut out = Vec::new();
             write_table(&mut out, &header, &rows, markdown, true).unwrap();
@@ -364,8 +368,9 @@ mod tests {
             assert!(text.contains(&long), "the long name is written whole");
             // The short column is not padded to a million characters.
             assert!(text.len() < 1_000_300, "{}", text.len());
+            assert!(!text.contains('\u{1b}'), "no raw escape reaches a terminal");
             if markdown {
-                assert!(text.contains("A\\|B C"), "{}", &text[text.len() - 60..]);
+                assert!(text.contains("A\\|B"), "{}", &text[text.len() - 60..]);
                 assert_eq!(text.lines().count(), 3);
             }
         }

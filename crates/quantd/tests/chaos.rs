@@ -230,5 +230,8 @@ fn poison_from_one_workspace_does_not_stop_the_server_or_the_others() {
     let admin = admin.lines().next().unwrap().trim();
     let (status, metrics) = http_as(&addr, Some(admin), "GET", "/metrics", None);
     assert_eq!(status, 200, "{metrics}");
-    assert!(metrics.contains("quantd_queue_depth 0\n"), "nothing left to run: {metrics}");
+    assert!(
+        metrics.contains("quantd_queue_depth 0\n"),
+        "nothing left to run: {metrics}"
+    );
 }
