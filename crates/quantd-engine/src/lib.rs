@@ -16,6 +16,7 @@ pub mod packs;
 pub mod python;
 pub mod results;
 pub mod scan;
+pub mod services;
 
 pub use error::{EngineError, Result};
 
@@ -26,3 +27,36 @@ pub use packs::{DataDir, ImportReport, Packs};
 /// The store chosen at run time, and its configuration (a data directory, a database URL), so
 /// surfaces open the engine without naming a backend.
 pub use quantd_store::{AnyStore, StoreConfig};
+
+/// The records surfaces read and list, as the engine hands them out (kept by the store).
+pub mod records {
+    pub use quantd_store::{
+        Added, CodeName, CodeVersion, ExecutionFilter, ExecutionRecord, IdempotencyRecord,
+        NewToken, PackRecord, Page, Paged, QueueStats, ShardRecord, StoreError, TokenRecord,
+    };
+}
+
+/// Market data terms surfaces use in requests and output: import options, synthetic
+/// universes, dates of bars, and text from data made safe to print.
+pub mod data {
+    pub use quantd_data::bars::{date_from_day, try_date_from_day};
+    pub use quantd_data::text::{cut, escape};
+    pub use quantd_data::{ImportOptions, SynthSpec};
+}
+
+/// Backtest settings and statistics, as requests carry them and results report them.
+pub mod backtest {
+    pub use quantd_backtest::{Commission, Config, Fill, Metric, Sizing};
+}
+
+/// The code diagnostics errors carry (line, column, message, help).
+pub use quantd_expr::Diagnostic;
+
+/// The sandbox for Python code, as the binary starts it and `quantd runtime` provisions and
+/// checks it.
+pub mod sandbox {
+    pub use quantd_sandbox::{
+        CancelToken, Job, MemoryLimit, Runtime, RuntimeOptions, RuntimeStep, ShimCommand, Verdict,
+        Zygote, host_support, run_shim_if_requested,
+    };
+}

@@ -298,6 +298,21 @@ impl<S: Store> Engine<S> {
         &self.packs
     }
 
+    /// Stored code of `workspace` (see [`crate::services::Code`]).
+    pub fn code<'a>(&'a self, workspace: &'a str) -> crate::services::Code<'a, S> {
+        self.packs.code(workspace)
+    }
+
+    /// Access tokens and idempotency keys.
+    pub fn tokens(&self) -> crate::services::Tokens<'_, S> {
+        self.packs.tokens()
+    }
+
+    /// The records of executions.
+    pub fn records(&self) -> crate::services::Records<'_, S> {
+        self.packs.records()
+    }
+
     /// The engine's settings.
     pub fn options(&self) -> &EngineOptions {
         &self.options
