@@ -5,6 +5,30 @@
 use super::*;
 
 impl<S: Store> Engine<S> {
+    /// Submits a [`SubmitRequest`](super::request::SubmitRequest) of `workspace` for any worker
+    /// to run: the one entry of every surface (the API's body, the CLI's flags, MCP's
+    /// arguments). Checks it (fields, limits, names, the freshness gate) and stores the
+    /// execution with its planned shards; nothing is stored when a check fails.
+    pub async fn submit_request(
+        &self,
+        workspace: &str,
+        request: super::request::SubmitRequest,
+    ) -> Result<Submitted> {
+        self.submit_with(workspace, request.into_spec()?, false)
+            .await
+    }
+
+    /// [`Engine::submit_request`] for a caller that runs the execution here right away
+    /// ([`Engine::run`]): its first shard is claimed as it is created.
+    pub async fn start_request(
+        &self,
+        workspace: &str,
+        request: super::request::SubmitRequest,
+    ) -> Result<Submitted> {
+        self.submit_with(workspace, request.into_spec()?, true)
+            .await
+    }
+
     /// Validates a request, applies the freshness gate, and creates the execution with its
     /// planned shards (or returns a completed one with the same fingerprint, with `reuse`).
     pub async fn submit(&self, request: SubmitSpec) -> Result<Submitted> {
