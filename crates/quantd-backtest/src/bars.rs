@@ -2,7 +2,7 @@
 //! strategy's entry/exit signals ([`Signals`], or the reusable [`SignalBuffers`] a generator
 //! writes into), plus two helpers strategies need: [`crossover`] and [`warmup_of`].
 
-use crate::error::{Error, Result};
+use crate::error::{BacktestError, Result};
 
 /// One ticker's daily bars as borrowed columns: `time` in days since 1970-01-01, strictly
 /// increasing, and finite positive open/high/low/close prices, all of the same length (≥ 1).
@@ -29,7 +29,7 @@ impl<'a> Bars<'a> {
     ) -> Result<Self> {
         let n = time.len();
         if n == 0 {
-            return Err(Error::NoBars);
+            return Err(BacktestError::NoBars);
         }
         for (column, col) in [
             ("open", open),
@@ -38,7 +38,7 @@ impl<'a> Bars<'a> {
             ("close", close),
         ] {
             if col.len() != n {
-                return Err(Error::LengthMismatch {
+                return Err(BacktestError::LengthMismatch {
                     what: "bars",
                     column,
                     len: col.len(),
@@ -46,7 +46,7 @@ impl<'a> Bars<'a> {
                 });
             }
             if let Some(row) = col.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
-                return Err(Error::BadPrice {
+                return Err(BacktestError::BadPrice {
                     column,
                     row,
                     value: col[row],
@@ -54,7 +54,7 @@ impl<'a> Bars<'a> {
             }
         }
         if let Some(row) = time.windows(2).position(|w| w[1] <= w[0]) {
-            return Err(Error::UnsortedTime {
+            return Err(BacktestError::UnsortedTime {
                 row: row + 1,
                 time: time[row + 1],
                 previous: time[row],
@@ -161,7 +161,7 @@ impl<'a> Signals<'a> {
         ];
         for (column, col, optional) in columns {
             if col.len() != bars && !(optional && col.is_empty()) {
-                return Err(Error::LengthMismatch {
+                return Err(BacktestError::LengthMismatch {
                     what: "signals",
                     column,
                     len: col.len(),
@@ -270,15 +270,15 @@ mod tests {
         assert!(Bars::new(&t, &p, &p, &p, &p).is_ok());
         assert_eq!(
             Bars::new(&[], &[], &[], &[], &[]).unwrap_err(),
-            Error::NoBars
+            BacktestError::NoBars
         );
         assert!(matches!(
             Bars::new(&t, &p, &p[..2], &p, &p),
-            Err(Error::LengthMismatch { column: "high", .. })
+            Err(BacktestError::LengthMismatch { column: "high", .. })
         ));
         assert!(matches!(
             Bars::new(&t, &p, &p, &[1.0, f64::NAN, 1.0], &p),
-            Err(Error::BadPrice {
+            Err(BacktestError::BadPrice {
                 column: "low",
                 row: 1,
                 ..
@@ -286,7 +286,7 @@ mod tests {
         ));
         assert!(matches!(
             Bars::new(&[1, 3, 3], &p, &p, &p, &p),
-            Err(Error::UnsortedTime { row: 2, .. })
+            Err(BacktestError::UnsortedTime { row: 2, .. })
         ));
     }
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{BacktestError, Result};
 
 /// How a backtest trades its signals. See `docs/backtesting.md` for the exact semantics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,13 +61,13 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Fails with [`Error::Config`] naming the first option out of range.
+    /// Fails with [`BacktestError::Config`] naming the first option out of range.
     pub fn validate(&self) -> Result<()> {
         fn ensure(ok: bool, field: &'static str, value: f64, rule: &'static str) -> Result<()> {
             if ok {
                 Ok(())
             } else {
-                Err(Error::config(field, value, rule))
+                Err(BacktestError::config(field, value, rule))
             }
         }
         let c = &self.commission;
@@ -217,7 +217,7 @@ mod tests {
         };
         assert!(matches!(
             bad.validate(),
-            Err(Error::Config {
+            Err(BacktestError::Config {
                 field: "sizing",
                 ..
             })

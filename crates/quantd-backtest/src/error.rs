@@ -9,7 +9,7 @@ use quantd_core::error::ErrorClass;
 /// What went wrong. Nothing is simulated when a function returns an error.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum BacktestError {
     /// A backtest needs at least one bar.
     #[error("bars: there are no bars; a backtest needs at least one")]
     NoBars,
@@ -117,27 +117,29 @@ pub enum Error {
     },
 }
 
-impl Error {
+impl BacktestError {
     /// The error's class: bad bars are [`ErrorClass::Data`], a failing signal generator is
     /// [`ErrorClass::Execution`], a thread pool that cannot start is [`ErrorClass::Resource`],
     /// everything else is the caller's input, [`ErrorClass::Validation`].
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::NoBars | Error::BadPrice { .. } | Error::UnsortedTime { .. } => ErrorClass::Data,
-            Error::LengthMismatch { what, .. } if *what == "bars" => ErrorClass::Data,
-            Error::Generator { .. } => ErrorClass::Execution,
-            Error::ThreadPool { .. } => ErrorClass::Resource,
+            BacktestError::NoBars
+            | BacktestError::BadPrice { .. }
+            | BacktestError::UnsortedTime { .. } => ErrorClass::Data,
+            BacktestError::LengthMismatch { what, .. } if *what == "bars" => ErrorClass::Data,
+            BacktestError::Generator { .. } => ErrorClass::Execution,
+            BacktestError::ThreadPool { .. } => ErrorClass::Resource,
             _ => ErrorClass::Validation,
         }
     }
 
     /// Whether the same call could succeed if tried again: only when threads could not start.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::ThreadPool { .. })
+        matches!(self, BacktestError::ThreadPool { .. })
     }
 
     pub(crate) fn config(field: &'static str, value: impl ToString, rule: &'static str) -> Self {
-        Error::Config {
+        BacktestError::Config {
             field,
             value: value.to_string(),
             rule,
@@ -145,7 +147,7 @@ impl Error {
     }
 
     pub(crate) fn grid(spec: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Grid {
+        BacktestError::Grid {
             spec: spec.into(),
             reason: reason.into(),
         }
@@ -153,4 +155,4 @@ impl Error {
 }
 
 /// The result of this crate's fallible functions.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = BacktestError> = std::result::Result<T, E>;

@@ -15,7 +15,7 @@
 //! let result = backtest(&bars, &Signals::long_only(&entry, &exit), &Config::default())?;
 //! assert_eq!(result.trades.len(), 1); // in at bar 3's open, out at bar 6's open
 //! assert_eq!(result.stats.trades, 1);
-//! # Ok::<(), quantd_backtest::Error>(())
+//! # Ok::<(), quantd_backtest::BacktestError>(())
 //! ```
 //!
 //! Semantics (fills, commissions, sizing, stops, statistics) follow backtesting.py 0.6.6 and
@@ -38,7 +38,7 @@ pub mod sweep;
 pub use backtest::{BacktestResult, EquityCurve, backtest};
 pub use bars::{Bars, SignalBuffers, Signals, crossover, warmup_of};
 pub use config::{Commission, Config, Fill, Sizing};
-pub use error::{Error, Result};
+pub use error::{BacktestError, Result};
 pub use metrics::StatsContext;
 pub use sim::{Simulator, Trade};
 pub use stats::{Metric, StatValue, Stats};

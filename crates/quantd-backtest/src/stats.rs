@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{self, serde_day, serde_nan};
-use crate::error::Error;
+use crate::error::BacktestError;
 
 /// backtesting.py's statistics of one backtest. Serialized as a map with backtesting.py's
 /// names as keys (`"Sharpe Ratio"`, `"Max. Drawdown [%]"`, …), in its order; `NaN` as `null`;
@@ -264,15 +264,15 @@ impl fmt::Display for Metric {
 }
 
 impl FromStr for Metric {
-    type Err = Error;
+    type Err = BacktestError;
 
-    fn from_str(s: &str) -> Result<Self, Error> {
+    fn from_str(s: &str) -> Result<Self, BacktestError> {
         let wanted = s.trim();
         Metric::ALL
             .iter()
             .copied()
             .find(|m| m.name().eq_ignore_ascii_case(wanted) || m.key().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| Error::UnknownMetric {
+            .ok_or_else(|| BacktestError::UnknownMetric {
                 name: wanted.to_string(),
                 known: Metric::ALL
                     .iter()

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use common::{Ohlc, gbm};
 use quantd_backtest::sweep::BoxError;
 use quantd_backtest::{
-    Aggregate, Commission, Config, Error, Goal, Heatmap, Metric, ParamGrid, ParamSet, SeriesCache,
-    SignalBuffers, SignalGenerator, Sweep, SweepRow, Ticker, TopN, backtest, crossover, from_fn,
-    warmup_of,
+    Aggregate, BacktestError, Commission, Config, Goal, Heatmap, Metric, ParamGrid, ParamSet,
+    SeriesCache, SignalBuffers, SignalGenerator, Sweep, SweepRow, Ticker, TopN, backtest,
+    crossover, from_fn, warmup_of,
 };
 use quantd_core::progress::Progress;
 
@@ -178,7 +178,10 @@ fn generator_errors_are_rows_and_the_sink_can_stop() {
             "signals for T1 with fast=0, slow=20: parameter `fast`: value 0 must be a whole number of at least 1",
         ]
     );
-    assert!(matches!(rows[0].outcome, Err(Error::Generator { .. })));
+    assert!(matches!(
+        rows[0].outcome,
+        Err(BacktestError::Generator { .. })
+    ));
 
     // A sink that has seen enough stops the sweep.
     let (data, names) = universe(50, 300);

@@ -11,6 +11,16 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] quantd_store::StoreError),
+    /// The backtester refused its settings or a parameter grid (class of the backtester's error).
+    #[error(transparent)]
+    Backtest(#[from] quantd_backtest::BacktestError),
+    /// Evaluating compiled code failed (a bug of the engine or the language, never the user's
+    /// code, which was checked when compiled): class `internal`.
+    #[error(transparent)]
+    Eval(#[from] quantd_expr::EvalError),
+    /// The sandbox could not run Python code (class of the sandbox's error).
+    #[error(transparent)]
+    Sandbox(#[from] quantd_sandbox::SandboxError),
     /// A named thing does not exist.
     #[error("{what} not found{hint}")]
     NotFound {
@@ -76,6 +86,9 @@ impl EngineError {
         match self {
             EngineError::Data(e) => e.class(),
             EngineError::Store(e) => e.class(),
+            EngineError::Backtest(e) => e.class(),
+            EngineError::Eval(_) => ErrorClass::Internal,
+            EngineError::Sandbox(e) => e.class(),
             EngineError::NotFound { .. }
             | EngineError::Invalid(_)
             | EngineError::Expression { .. }

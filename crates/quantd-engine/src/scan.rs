@@ -351,7 +351,7 @@ pub fn run_bounded(
                 let inputs: Vec<&[f64]> = (0..columns.len()).map(|k| bars.column(k)).collect();
                 let eval = program
                     .evaluate(&inputs, ws)
-                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+                    ?;
                 let dates = bars.dates();
                 let before = part.len();
                 for row in eval.hits(0, bars.window(from, to)) {

@@ -9,7 +9,7 @@ use crate::run::{CancelToken, Outcome};
 use crate::shim::Report;
 use crate::sys;
 use crate::verdict::{classify_exception, extract_traceback};
-use crate::{Error, Limits, Result, Verdict};
+use crate::{Limits, Result, SandboxError, Verdict};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -33,7 +33,7 @@ pub(crate) fn note_oom(outcome: &mut Outcome, cgroup: Option<&JobCgroup>) {
     }
 }
 
-/// Turns what [`capture`] saw into an [`Outcome`] (or [`Error::Cancelled`]).
+/// Turns what [`capture`] saw into an [`Outcome`] (or [`SandboxError::Cancelled`]).
 pub(crate) fn finish(
     config: &SandboxConfig,
     captured: Captured,
@@ -60,7 +60,7 @@ pub(crate) fn finish(
         out: captured.out,
     };
     match captured.killed {
-        Some(Kill::Cancel) => return Err(Error::Cancelled),
+        Some(Kill::Cancel) => return Err(SandboxError::Cancelled),
         Some(Kill::Wall) => outcome.verdict = Verdict::WallTimeout,
         Some(Kill::Output) => outcome.verdict = Verdict::OutputLimit,
         None => classify(config, &mut outcome, &captured.reports, limits, lost)?,
@@ -153,7 +153,7 @@ pub(crate) fn capture(
                 revents: 0,
             })
             .collect();
-        sys::poll(&mut pfds, timeout).map_err(|e| Error::io("poll", e))?;
+        sys::poll(&mut pfds, timeout).map_err(|e| SandboxError::io("poll", e))?;
         for s in streams.iter_mut() {
             s.drain()?;
         }
@@ -262,7 +262,11 @@ fn classify(
     Ok(())
 }
 
-pub(crate) fn namespaces_unavailable(stage: &str, errno: Option<i32>, message: &str) -> Error {
+pub(crate) fn namespaces_unavailable(
+    stage: &str,
+    errno: Option<i32>,
+    message: &str,
+) -> SandboxError {
     let mut fix = String::from(
         "Enable unprivileged user namespaces: `sysctl -w user.max_user_namespaces=15000`; on Ubuntu 23.10+ also `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`; on older Debian `sysctl -w kernel.unprivileged_userns_clone=1`. In a container, run it with a seccomp profile that allows clone/unshare of namespaces.",
     );
@@ -270,7 +274,7 @@ pub(crate) fn namespaces_unavailable(stage: &str, errno: Option<i32>, message: &
         fix.insert_str(0, "The per-user namespace count is exhausted or zero. ");
     }
     fix.push_str(" Or pass --unsafe-no-sandbox to run Python code WITHOUT isolation (not for untrusted code).");
-    Error::NamespacesUnavailable {
+    SandboxError::NamespacesUnavailable {
         reason: format!("{stage}: {message}"),
         fix,
     }
@@ -297,7 +301,7 @@ pub(crate) struct Stream {
 
 impl Stream {
     pub(crate) fn new(fd: OwnedFd, cap: usize) -> Result<Self> {
-        sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| Error::io("set O_NONBLOCK", e))?;
+        sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| SandboxError::io("set O_NONBLOCK", e))?;
         Ok(Self {
             fd: fd.into(),
             buf: Vec::new(),
@@ -342,7 +346,7 @@ impl Stream {
                 // A socket peer (a zygote job's keeper) that exits with our kill byte still
                 // unread resets instead of closing: everything it sent was read before this.
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => self.eof = true,
-                Err(e) => return Err(Error::io("read job output", e)),
+                Err(e) => return Err(SandboxError::io("read job output", e)),
             }
         }
         Ok(())

@@ -1,6 +1,6 @@
 //! The sandbox's options: which interpreter, how to start the shim, limits, environment.
 
-use crate::{Error, LimitBounds, Limits, Result};
+use crate::{LimitBounds, Limits, Result, SandboxError};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +42,7 @@ pub struct ShimCommand {
 impl ShimCommand {
     /// The running executable with [`SHIM_ARG`]: what the quantd binary uses.
     pub fn current_exe() -> Result<Self> {
-        let program = std::env::current_exe().map_err(|e| Error::io("current_exe", e))?;
+        let program = std::env::current_exe().map_err(|e| SandboxError::io("current_exe", e))?;
         Ok(Self::new(program))
     }
 
@@ -140,13 +140,13 @@ impl SandboxConfig {
     /// library trees, the venv (if `python` is in one) and the base interpreter's prefix.
     pub(crate) fn runtime_dirs(&self) -> Result<Vec<PathBuf>> {
         if !self.python.is_absolute() {
-            return Err(Error::Config(format!(
+            return Err(SandboxError::Config(format!(
                 "the interpreter path must be absolute: {}",
                 self.python.display()
             )));
         }
         let real = std::fs::canonicalize(&self.python).map_err(|e| {
-            Error::Config(format!(
+            SandboxError::Config(format!(
                 "interpreter {} not found ({e}); run `quantd runtime setup` or set QUANTD_PYTHON",
                 self.python.display()
             ))

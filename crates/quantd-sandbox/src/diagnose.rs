@@ -1,11 +1,11 @@
 //! Why the sandbox could not start an interpreter, in words an operator can act on: the real
-//! cause of a failed setup stage and what to change ([`Error::CannotStart`]), instead of a bare
+//! cause of a failed setup stage and what to change ([`SandboxError::CannotStart`]), instead of a bare
 //! "No such file or directory" or advice that cannot help (reinstalling a runtime the sandbox
 //! cannot see).
 
 use crate::config::SandboxConfig;
 use crate::layout::{host_ids, root_layout};
-use crate::{Error, QUANTD_PYTHON};
+use crate::{QUANTD_PYTHON, SandboxError};
 
 /// The real cause of a start failure and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +16,8 @@ pub(crate) struct StartFailure {
 
 impl StartFailure {
     /// The error for `what` (e.g. "the Python zygote did not start").
-    pub(crate) fn error(self, what: &str) -> Error {
-        Error::CannotStart {
+    pub(crate) fn error(self, what: &str) -> SandboxError {
+        SandboxError::CannotStart {
             what: what.to_owned(),
             why: self.why,
             fix: self.fix,

@@ -3,12 +3,12 @@
 
 use quantd_core::ErrorClass;
 
-/// `Result` with this crate's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// `Result` with this crate's [`SandboxError`].
+pub type Result<T, E = SandboxError> = std::result::Result<T, E>;
 
 /// Why a job could not be run, or its output could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum SandboxError {
     /// The kernel refused to create the sandbox's namespaces; quantd refuses to run Python code.
     #[error(
         "the kernel refused to create the sandbox namespaces ({reason}); quantd will not run Python code without them. {fix}"
@@ -31,7 +31,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// No longer returned: a zygote that cannot start is [`Error::CannotStart`]. Kept so that
+    /// No longer returned: a zygote that cannot start is [`SandboxError::CannotStart`]. Kept so that
     /// code matching it still compiles.
     #[error("the Python zygote did not start: {0}")]
     ZygoteStart(String),
@@ -91,24 +91,24 @@ pub enum Error {
     },
 }
 
-impl Error {
+impl SandboxError {
     /// The engine's class for this error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::NamespacesUnavailable { .. }
-            | Error::Config(_)
-            | Error::ZygoteStart(_)
-            | Error::CannotStart { .. }
-            | Error::Validator(_)
-            | Error::Runtime { .. } => ErrorClass::Internal,
-            Error::Io { .. } | Error::Cancelled => ErrorClass::Internal,
-            Error::UnsafeOutput { .. } => ErrorClass::Policy,
-            Error::InvalidLimit { .. } => ErrorClass::Validation,
+            SandboxError::NamespacesUnavailable { .. }
+            | SandboxError::Config(_)
+            | SandboxError::ZygoteStart(_)
+            | SandboxError::CannotStart { .. }
+            | SandboxError::Validator(_)
+            | SandboxError::Runtime { .. } => ErrorClass::Internal,
+            SandboxError::Io { .. } | SandboxError::Cancelled => ErrorClass::Internal,
+            SandboxError::UnsafeOutput { .. } => ErrorClass::Policy,
+            SandboxError::InvalidLimit { .. } => ErrorClass::Validation,
         }
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
+        SandboxError::Io {
             context: context.into(),
             source,
         }

@@ -5,7 +5,7 @@ use crate::config::{SDK_MOUNT, SandboxConfig};
 use crate::run::{JOB_DIR_ENV, Job, OUT_DIR_ENV};
 use crate::shim::{Bind, ShimLimits};
 use crate::sys;
-use crate::{Error, Limits, Result};
+use crate::{Limits, Result, SandboxError};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -23,15 +23,15 @@ pub(crate) fn prepare_dir(
     let dir = tempfile::Builder::new()
         .prefix("quantd-job-")
         .tempdir_in(&scratch)
-        .map_err(|e| Error::io(format!("create a job dir in {}", scratch.display()), e))?;
-    let io = |what: &str, e| Error::io(what.to_owned(), e);
+        .map_err(|e| SandboxError::io(format!("create a job dir in {}", scratch.display()), e))?;
+    let io = |what: &str, e| SandboxError::io(what.to_owned(), e);
     let job_dir = dir.path().join("job");
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&job_dir).map_err(|e| io("create job dir", e))?;
     std::fs::create_dir(&out_dir).map_err(|e| io("create out dir", e))?;
     for (name, content) in &job.files {
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
-            return Err(Error::Config(format!(
+            return Err(SandboxError::Config(format!(
                 "job file name {name:?} must be a plain name"
             )));
         }
@@ -42,7 +42,7 @@ pub(crate) fn prepare_dir(
     }
     for (name, src) in &job.host_files {
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
-            return Err(Error::Config(format!(
+            return Err(SandboxError::Config(format!(
                 "job file name {name:?} must be a plain name"
             )));
         }
@@ -92,7 +92,8 @@ pub(crate) fn root_layout(config: &SandboxConfig) -> Result<RootLayout> {
         let path = Path::new(sys_dir);
         match std::fs::symlink_metadata(path) {
             Ok(m) if m.file_type().is_symlink() => {
-                let target = std::fs::read_link(path).map_err(|e| Error::io("readlink", e))?;
+                let target =
+                    std::fs::read_link(path).map_err(|e| SandboxError::io("readlink", e))?;
                 symlinks.push((path.to_path_buf(), target));
             }
             Ok(m) if m.is_dir() => {
@@ -152,7 +153,7 @@ const SANDBOX_OWN: [&str; 3] = ["/proc", "/sys", "/dev"];
 fn visible_place(path: &Path, what: &str, fix: &str) -> Result<()> {
     let own = SANDBOX_OWN.iter().find(|p| path.starts_with(p));
     match own {
-        Some(own) if !under_job_tmpfs(path) => Err(Error::Config(format!(
+        Some(own) if !under_job_tmpfs(path) => Err(SandboxError::Config(format!(
             "{what} {} cannot be made visible in the sandbox, which mounts its own {own} there; {fix}",
             path.display()
         ))),

@@ -3,11 +3,11 @@
 //!
 //! Validation is the door: [`crate::run`] and [`crate::Zygote::run`] check a job's limits before
 //! anything starts, so an absurd value (a wall timeout of `u64::MAX` seconds) is a clear
-//! [`Error::InvalidLimit`] and never an arithmetic overflow; the engine calls
+//! [`SandboxError::InvalidLimit`] and never an arithmetic overflow; the engine calls
 //! [`Limits::validate_within`] when it builds a job from a request, to refuse it at submission.
 //! Checking is O(1): a handful of comparisons.
 
-use crate::{Error, Result};
+use crate::{Result, SandboxError};
 use std::time::Duration;
 
 /// Per-job resource limits.
@@ -117,7 +117,7 @@ impl Limits {
     }
 
     /// Checks every limit against `bounds`: the first one outside them is an
-    /// [`Error::InvalidLimit`] naming the limit, its value, the allowed range and how to change
+    /// [`SandboxError::InvalidLimit`] naming the limit, its value, the allowed range and how to change
     /// it (class [`quantd_core::ErrorClass::Validation`]). O(1).
     pub fn validate_within(&self, bounds: &LimitBounds) -> Result<()> {
         let time = |limit, what, value: Duration| {
@@ -231,7 +231,7 @@ fn in_range<T: PartialOrd + Copy>(
     } else {
         format!("ask for at least {}", show(min))
     };
-    Err(Error::InvalidLimit {
+    Err(SandboxError::InvalidLimit {
         limit: named.limit,
         what: named.what,
         value: show(value),

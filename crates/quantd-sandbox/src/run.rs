@@ -8,7 +8,7 @@ use crate::diagnose::StartFailure;
 use crate::layout::{host_ids, job_argv_env, prepare_dir, root_layout, shim_limits};
 use crate::shim::{Bind, Report, ShimConfig};
 use crate::sys;
-use crate::{Error, Limits, Result, Verdict};
+use crate::{Limits, Result, SandboxError, Verdict};
 use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -81,7 +81,7 @@ impl Job {
 }
 
 /// Cancels a running job from another thread: its whole process tree is killed and
-/// [`run`] returns [`Error::Cancelled`].
+/// [`run`] returns [`SandboxError::Cancelled`].
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
 
@@ -138,7 +138,7 @@ impl Outcome {
     /// Reads the file `name` the job wrote in [`OUT_DIR`], refusing anything but a plain regular
     /// file of at most `max_bytes` (a symlink planted by the job is never followed).
     pub fn read_output(&self, name: &str, max_bytes: u64) -> Result<Vec<u8>> {
-        let refuse = |why: &str| Error::UnsafeOutput {
+        let refuse = |why: &str| SandboxError::UnsafeOutput {
             name: name.to_owned(),
             why: why.to_owned(),
         };
@@ -158,9 +158,11 @@ impl Outcome {
         };
         let file = opened.map_err(|e| match e.raw_os_error() {
             Some(libc::ELOOP) => refuse("is a symbolic link"),
-            _ => Error::io(format!("open output {name}"), e),
+            _ => SandboxError::io(format!("open output {name}"), e),
         })?;
-        let meta = file.metadata().map_err(|e| Error::io("stat output", e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| SandboxError::io("stat output", e))?;
         if !meta.file_type().is_file() {
             return Err(refuse("not a regular file"));
         }
@@ -173,7 +175,7 @@ impl Outcome {
         let mut buf = Vec::with_capacity(meta.len() as usize);
         file.take(max_bytes + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::io("read output", e))?;
+            .map_err(|e| SandboxError::io("read output", e))?;
         if buf.len() as u64 > max_bytes {
             return Err(refuse("grew while being read"));
         }
@@ -197,8 +199,8 @@ impl Outcome {
 }
 
 /// Checks that this machine can run sandboxed jobs, by running `python -c pass` in the sandbox.
-/// Returns [`Error::NamespacesUnavailable`] (with how to fix it) when the kernel refuses, and
-/// [`Error::CannotStart`] with the real cause when the interpreter cannot start in it.
+/// Returns [`SandboxError::NamespacesUnavailable`] (with how to fix it) when the kernel refuses, and
+/// [`SandboxError::CannotStart`] with the real cause when the interpreter cannot start in it.
 pub fn probe(config: &SandboxConfig) -> Result<()> {
     let job = Job {
         args: vec!["-c".into(), "pass".into()],
@@ -210,7 +212,7 @@ pub fn probe(config: &SandboxConfig) -> Result<()> {
         return Err(failure.error(WHAT));
     }
     if out.verdict != Verdict::Ok {
-        return Err(Error::CannotStart {
+        return Err(SandboxError::CannotStart {
             what: WHAT.into(),
             why: format!(
                 "`python -c pass` ended with {}: {}{}",
@@ -239,11 +241,11 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
     let cgroup = job_cgroup(config, limits)?;
     let mut shim_cfg = shim_config(config, job, limits, dir.path(), isolate, cgroup.is_some())?;
     shim_cfg.cgroup_procs = cgroup.as_ref().map(JobCgroup::procs_path);
-    let json = serde_json::to_string(&shim_cfg).map_err(|e| Error::Config(e.to_string()))?;
+    let json = serde_json::to_string(&shim_cfg).map_err(|e| SandboxError::Config(e.to_string()))?;
 
     // A socket, not a pipe: S1 hands the job's `/out` over it (`Report::Out`).
     let (report_r, report_w) =
-        std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("report socket", e))?;
+        std::os::unix::net::UnixStream::pair().map_err(|e| SandboxError::io("report socket", e))?;
     let start = Instant::now();
     let mut child = Command::new(&config.shim.program)
         .args(&config.shim.args)
@@ -254,7 +256,7 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| {
-            Error::io(
+            SandboxError::io(
                 format!("start the shim {}", config.shim.program.display()),
                 e,
             )
@@ -273,7 +275,9 @@ pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Ou
         isolate,
     };
     let captured = capture(streams, limits, cancel, start, &mut tree, |_| false);
-    let status = child.wait().map_err(|e| Error::io("wait for the shim", e));
+    let status = child
+        .wait()
+        .map_err(|e| SandboxError::io("wait for the shim", e));
     let captured = captured?;
     let status = status?;
     if let Some(pidfd) = &tree.pidfd {
@@ -299,7 +303,7 @@ pub(crate) fn job_cgroup(config: &SandboxConfig, limits: &Limits) -> Result<Opti
     };
     JobCgroup::create(parent, limits.memory_bytes, limits.processes)
         .map(Some)
-        .map_err(|e| Error::io("create the job's cgroup", e))
+        .map_err(|e| SandboxError::io("create the job's cgroup", e))
 }
 
 /// The process tree of one job, for killing it.

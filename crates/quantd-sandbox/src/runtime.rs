@@ -6,9 +6,9 @@
 //! crate, so the binary needs no checkout), reporting each step through a callback. Later calls
 //! only check a stamp file. [`QUANTD_PYTHON`] selects an existing interpreter instead (it must
 //! have numpy, pandas and pyarrow; the SDK is then provided from `<data dir>/runtime/sdk`).
-//! Failures say what failed, why and how to fix it ([`Error::Runtime`]).
+//! Failures say what failed, why and how to fix it ([`SandboxError::Runtime`]).
 
-use crate::{Error, Result, SandboxConfig, ShimCommand};
+use crate::{Result, SandboxConfig, SandboxError, ShimCommand};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -167,8 +167,12 @@ fn sdk_hash() -> String {
     )
 }
 
-fn runtime_error(what: impl Into<String>, why: impl Into<String>, fix: impl Into<String>) -> Error {
-    Error::Runtime {
+fn runtime_error(
+    what: impl Into<String>,
+    why: impl Into<String>,
+    fix: impl Into<String>,
+) -> SandboxError {
+    SandboxError::Runtime {
         what: what.into(),
         why: why.into(),
         fix: fix.into(),
@@ -193,7 +197,7 @@ impl Runtime {
     ) -> Result<Runtime> {
         let root = data_dir.join("runtime");
         std::fs::create_dir_all(&root)
-            .map_err(|e| Error::io(format!("create {}", root.display()), e))?;
+            .map_err(|e| SandboxError::io(format!("create {}", root.display()), e))?;
         if let Some(python) = &options.python {
             progress(RuntimeStep::UsingInterpreter(python.clone()));
             let python = absolute_interpreter(python)?;
@@ -243,7 +247,7 @@ impl Runtime {
             create_venv(&bootstrap, &venv)?;
             let req = root.join("requirements.txt");
             std::fs::write(&req, REQUIREMENTS)
-                .map_err(|e| Error::io(format!("write {}", req.display()), e))?;
+                .map_err(|e| SandboxError::io(format!("write {}", req.display()), e))?;
             pip_install(&rt.python, &req, progress)?;
         }
         progress(RuntimeStep::InstallingSdk);
@@ -259,7 +263,7 @@ impl Runtime {
         rt.require_packages("the managed runtime")?;
         let stamp = serde_json::to_vec(&want).expect("serializable");
         std::fs::write(&stamp_path, stamp)
-            .map_err(|e| Error::io(format!("write {}", stamp_path.display()), e))?;
+            .map_err(|e| SandboxError::io(format!("write {}", stamp_path.display()), e))?;
         progress(RuntimeStep::Ready);
         Ok(rt)
     }
@@ -419,7 +423,7 @@ fn create_venv(bootstrap: &Path, venv: &Path) -> Result<()> {
         .arg(venv)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Error::io(format!("run {} -m venv", bootstrap.display()), e))?;
+        .map_err(|e| SandboxError::io(format!("run {} -m venv", bootstrap.display()), e))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr).into_owned()
             + &String::from_utf8_lossy(&out.stdout);
@@ -471,7 +475,7 @@ fn pip_install(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::io("run pip", e))?;
+        .map_err(|e| SandboxError::io("run pip", e))?;
     let stderr = child.stderr.take().expect("piped");
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -487,7 +491,9 @@ fn pip_install(
             tail.push(line);
         }
     }
-    let status = child.wait().map_err(|e| Error::io("wait for pip", e))?;
+    let status = child
+        .wait()
+        .map_err(|e| SandboxError::io("wait for pip", e))?;
     let stderr = err_reader.join().unwrap_or_default();
     if status.success() {
         return Ok(());
@@ -510,12 +516,13 @@ fn pip_install(
 }
 
 fn write_sdk(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| SandboxError::io(format!("create {}", dir.display()), e))?;
     for (name, content) in SDK_FILES {
         let path = dir.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
             std::fs::write(&path, content)
-                .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+                .map_err(|e| SandboxError::io(format!("write {}", path.display()), e))?;
         }
     }
     Ok(())
@@ -529,8 +536,8 @@ fn lock(path: &Path) -> Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+        .map_err(|e| SandboxError::io(format!("open {}", path.display()), e))?;
     crate::sys::flock_exclusive(std::os::fd::AsRawFd::as_raw_fd(&f))
-        .map_err(|e| Error::io(format!("lock {}", path.display()), e))?;
+        .map_err(|e| SandboxError::io(format!("lock {}", path.display()), e))?;
     Ok(f)
 }

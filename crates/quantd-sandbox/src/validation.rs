@@ -3,7 +3,7 @@
 //! their signatures, imports outside the allow-list. Nothing of the code is executed.
 
 use crate::run::{CancelToken, JOB_DIR, Job, Outcome};
-use crate::{Error, Limits, Result, Verdict, Zygote};
+use crate::{Limits, Result, SandboxError, Verdict, Zygote};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -72,7 +72,7 @@ pub fn validation_job(source: &str, entry: Option<&str>) -> Job {
 /// Reads a validation job's outcome.
 pub fn parse_validation(outcome: &Outcome) -> Result<ValidationReport> {
     if outcome.verdict != Verdict::Ok {
-        return Err(Error::Validator(format!(
+        return Err(SandboxError::Validator(format!(
             "the validator ended with {}: {}{}",
             outcome.verdict,
             outcome.detail.as_deref().unwrap_or_default(),
@@ -80,7 +80,7 @@ pub fn parse_validation(outcome: &Outcome) -> Result<ValidationReport> {
         )));
     }
     let mut report: ValidationReport = serde_json::from_slice(&outcome.stdout).map_err(|e| {
-        Error::Validator(format!(
+        SandboxError::Validator(format!(
             "its answer is not valid ({e}): {}",
             String::from_utf8_lossy(&outcome.stdout)
         ))

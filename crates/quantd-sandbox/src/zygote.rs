@@ -33,7 +33,7 @@ use crate::run::{CancelToken, JOB_DIR, Job, OUT_DIR, Outcome, job_cgroup};
 use crate::shim::seccomp;
 use crate::shim::{Bind, Report, ShimConfig};
 use crate::sys;
-use crate::{Error, Result};
+use crate::{Result, SandboxError};
 use serde::Deserialize;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -51,7 +51,7 @@ const JOBS_MOUNT: &str = "/jobs";
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a killed job may take to end before its whole zygote is killed instead.
 const KILL_GRACE: Duration = Duration::from_secs(5);
-/// What [`Error::CannotStart`] says could not start.
+/// What [`SandboxError::CannotStart`] says could not start.
 const NOT_STARTED: &str = "the Python zygote did not start";
 /// What the control socket carries with each job's fds: a fixed word, never the request.
 const JOB_MESSAGE: &[u8] = b"job";
@@ -135,7 +135,7 @@ impl Zygote {
     /// Starts a zygote for `config` and waits until it has imported numpy, pandas, pyarrow and the
     /// SDK. The SDK must be importable: installed in the runtime's venv, or
     /// [`SandboxConfig::sdk_dir`] set. Fails like [`crate::run`] when the kernel refuses
-    /// namespaces ([`Error::NamespacesUnavailable`]), and with [`Error::CannotStart`] (the real
+    /// namespaces ([`SandboxError::NamespacesUnavailable`]), and with [`SandboxError::CannotStart`] (the real
     /// cause: the stage of the sandbox that failed, or the zygote's own error output when the
     /// interpreter cannot import what it needs; class internal, retried) otherwise.
     #[tracing::instrument(skip_all, fields(python = %config.python.display()))]
@@ -148,9 +148,11 @@ impl Zygote {
         let jobs_root = tempfile::Builder::new()
             .prefix("quantd-zygote-")
             .tempdir_in(&scratch)
-            .map_err(|e| Error::io(format!("create the jobs root in {}", scratch.display()), e))?;
+            .map_err(|e| {
+                SandboxError::io(format!("create the jobs root in {}", scratch.display()), e)
+            })?;
         std::fs::set_permissions(jobs_root.path(), std::fs::Permissions::from_mode(0o711))
-            .map_err(|e| Error::io("chmod the jobs root", e))?;
+            .map_err(|e| SandboxError::io("chmod the jobs root", e))?;
         let zygote = Zygote {
             config: config.clone(),
             jobs_root: Arc::new(jobs_root),
@@ -178,7 +180,7 @@ impl Zygote {
     }
 
     /// Runs `job` in a child of the zygote and waits for its whole process tree to end. Same
-    /// contract as [`crate::run`]: a verdict for anything the job did, [`Error::Cancelled`] when
+    /// contract as [`crate::run`]: a verdict for anything the job did, [`SandboxError::Cancelled`] when
     /// `cancel` fired, other errors only when the sandbox itself failed. Safe to call from many
     /// threads at once; a dead zygote is restarted first.
     #[tracing::instrument(skip_all, fields(args = ?job.args))]
@@ -208,7 +210,7 @@ impl Zygote {
         let cgroup_procs = match &cgroup {
             Some(cg) => Some(
                 cg.open_procs()
-                    .map_err(|e| Error::io("open the job cgroup's cgroup.procs", e))?,
+                    .map_err(|e| SandboxError::io("open the job cgroup's cgroup.procs", e))?,
             ),
             None => None,
         };
@@ -219,11 +221,12 @@ impl Zygote {
             "cwd": if isolate { PathBuf::from("/work") } else { out_dir },
             "limits": shim_limits(limits, cgroup.is_some()),
         }))
-        .map_err(|e| Error::Config(e.to_string()))?;
+        .map_err(|e| SandboxError::Config(e.to_string()))?;
 
-        let (out_r, out_w) = std::io::pipe().map_err(|e| Error::io("stdout pipe", e))?;
-        let (err_r, err_w) = std::io::pipe().map_err(|e| Error::io("stderr pipe", e))?;
-        let (host_sock, job_sock) = UnixStream::pair().map_err(|e| Error::io("job socket", e))?;
+        let (out_r, out_w) = std::io::pipe().map_err(|e| SandboxError::io("stdout pipe", e))?;
+        let (err_r, err_w) = std::io::pipe().map_err(|e| SandboxError::io("stderr pipe", e))?;
+        let (host_sock, job_sock) =
+            UnixStream::pair().map_err(|e| SandboxError::io("job socket", e))?;
         let start = Instant::now();
         let mut fds = vec![job_sock.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
         fds.extend(cgroup_procs.as_ref().map(|fd| fd.as_raw_fd()));
@@ -232,13 +235,13 @@ impl Zygote {
         if let Err(e) = send_request(&host_sock, &request) {
             // The keeper never took its request: the zygote is broken or wedged.
             generation.kill();
-            return Err(Error::io("send the job's request to the zygote", e));
+            return Err(SandboxError::io("send the job's request to the zygote", e));
         }
 
         let mut killer = SockKiller {
             sock: host_sock
                 .try_clone()
-                .map_err(|e| Error::io("dup the job socket", e))?,
+                .map_err(|e| SandboxError::io("dup the job socket", e))?,
             first_kill: None,
             generation: generation.clone(),
         };
@@ -287,7 +290,7 @@ impl Zygote {
                 }
             }
         }
-        Err(Error::io(
+        Err(SandboxError::io(
             "send a job to the zygote",
             last.expect("two failed attempts"),
         ))
@@ -389,10 +392,12 @@ impl Zygote {
             cgroup_procs: None,
             host_pid: std::process::id(),
         };
-        let json = serde_json::to_string(&shim_cfg).map_err(|e| Error::Config(e.to_string()))?;
+        let json =
+            serde_json::to_string(&shim_cfg).map_err(|e| SandboxError::Config(e.to_string()))?;
         let (ctl, ctl_zygote) =
-            sys::seqpacket_pair().map_err(|e| Error::io("control socket", e))?;
-        let (report_r, report_w) = std::io::pipe().map_err(|e| Error::io("report pipe", e))?;
+            sys::seqpacket_pair().map_err(|e| SandboxError::io("control socket", e))?;
+        let (report_r, report_w) =
+            std::io::pipe().map_err(|e| SandboxError::io("report pipe", e))?;
         let start = Instant::now();
         let mut command = Command::new(&config.shim.program);
         command
@@ -406,7 +411,7 @@ impl Zygote {
         let diag = Arc::new(Mutex::new(Diag::default()));
         let s1 = Arc::new(Mutex::new(None));
         let child = spawn_monitored(command, report_r, &dead, &diag, &s1).map_err(|e| {
-            Error::io(
+            SandboxError::io(
                 format!("start the shim {}", config.shim.program.display()),
                 e,
             )
@@ -475,13 +480,13 @@ fn wait_ready(config: &SandboxConfig, generation: &Generation) -> Result<Ready> 
                 READY_TIMEOUT.as_secs()
             );
         }
-        if sys::poll_one(fd, 100).map_err(|e| Error::io("poll the zygote", e))? {
+        if sys::poll_one(fd, 100).map_err(|e| SandboxError::io("poll the zygote", e))? {
             let mut buf = vec![0u8; 64 << 10];
             let n = sys::recv(fd, &mut buf).unwrap_or(0);
             if n == 0 {
                 break "it exited before it was ready".to_owned();
             }
-            return serde_json::from_slice::<Ready>(&buf[..n]).map_err(|e| Error::CannotStart {
+            return serde_json::from_slice::<Ready>(&buf[..n]).map_err(|e| SandboxError::CannotStart {
                 what: NOT_STARTED.into(),
                 why: format!("its ready message is not valid: {e}"),
                 fix: "make sure the SDK (quantd.zygote) matches this quantd binary: `quantd runtime setup` installs it".into(),

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use quantd_sandbox::{CancelToken, Error, Job, Verdict};
+use quantd_sandbox::{CancelToken, Job, SandboxError, Verdict};
 use std::time::{Duration, Instant};
 
 fn contained(mode: Mode, code: &str) -> quantd_sandbox::Outcome {
@@ -423,20 +423,20 @@ fn planted_symlink_and_fifo_outputs_are_refused(mode: Mode) {
     expect(&o, Verdict::Ok);
     assert!(matches!(
         o.read_output("result.arrow", 1 << 20),
-        Err(Error::UnsafeOutput { .. })
+        Err(SandboxError::UnsafeOutput { .. })
     ));
     assert!(matches!(
         o.read_output("fifo", 1 << 20),
-        Err(Error::UnsafeOutput { .. })
+        Err(SandboxError::UnsafeOutput { .. })
     ));
     assert!(matches!(
         o.read_output("../job/main.py", 1 << 20),
-        Err(Error::UnsafeOutput { .. })
+        Err(SandboxError::UnsafeOutput { .. })
     ));
     assert_eq!(o.read_output("good", 1 << 20).unwrap(), b"fine");
     assert!(matches!(
         o.read_output("good", 2),
-        Err(Error::UnsafeOutput { .. })
+        Err(SandboxError::UnsafeOutput { .. })
     ));
 }
 
@@ -576,7 +576,7 @@ fn cancel_kills_the_whole_tree(mode: Mode) {
     .with_args([tok.clone()]);
     let start = Instant::now();
     let r = run_in(mode, &config(), &job, &cancel);
-    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    assert!(matches!(r, Err(SandboxError::Cancelled)), "{r:?}");
     assert!(start.elapsed() < Duration::from_secs(3));
     assert_no_survivors(&tok);
 }

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use quantd_sandbox::{Error, Isolation, Job, ShimCommand, Verdict};
+use quantd_sandbox::{Isolation, Job, SandboxError, ShimCommand, Verdict};
 use std::time::Duration;
 
 #[test]
@@ -84,7 +84,10 @@ fn refused_namespaces_give_a_clear_error() {
     };
     let err = quantd_sandbox::run(&c, &Job::script("print(1)"), &Default::default()).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, Error::NamespacesUnavailable { .. }), "{msg}");
+    assert!(
+        matches!(err, SandboxError::NamespacesUnavailable { .. }),
+        "{msg}"
+    );
     assert!(
         msg.contains("clone")
             && msg.contains("max_user_namespaces")
@@ -93,13 +96,16 @@ fn refused_namespaces_give_a_clear_error() {
     );
     assert!(matches!(
         quantd_sandbox::probe(&c),
-        Err(Error::NamespacesUnavailable { .. })
+        Err(SandboxError::NamespacesUnavailable { .. })
     ));
     // The warm path refuses the same way: the zygote itself cannot get its namespaces.
     c.sdk_dir = Some(sdk_dir());
     let err = quantd_sandbox::Zygote::start(&c).map(drop).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, Error::NamespacesUnavailable { .. }), "{msg}");
+    assert!(
+        matches!(err, SandboxError::NamespacesUnavailable { .. }),
+        "{msg}"
+    );
     assert!(msg.contains("max_user_namespaces"), "{msg}");
 }
 

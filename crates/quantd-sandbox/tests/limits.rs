@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use quantd_core::ErrorClass;
-use quantd_sandbox::{Error, Job, Verdict};
+use quantd_sandbox::{Job, SandboxError, Verdict};
 use std::time::Duration;
 
 fn extreme_timeouts_are_refused_not_a_panic(mode: Mode) {
@@ -25,7 +25,7 @@ fn extreme_timeouts_are_refused_not_a_panic(mode: Mode) {
                 Err(e) => e,
                 Ok(o) => panic!("a job with wall {wall:?} ran: {}", show(&o)),
             };
-            assert!(matches!(e, Error::InvalidLimit { .. }), "{e:?}");
+            assert!(matches!(e, SandboxError::InvalidLimit { .. }), "{e:?}");
             assert_eq!(e.class(), ErrorClass::Validation);
             let msg = e.to_string();
             assert!(

@@ -5,7 +5,8 @@
 mod common;
 use common::*;
 use quantd_sandbox::{
-    CancelToken, Error, Job, Runtime, RuntimeOptions, RuntimeStep, ShimCommand, Verdict, Zygote,
+    CancelToken, Job, Runtime, RuntimeOptions, RuntimeStep, SandboxError, ShimCommand, Verdict,
+    Zygote,
 };
 
 #[test]
@@ -44,7 +45,7 @@ fn no_bootstrap_python_says_what_why_and_how_to_fix() {
         ..RuntimeOptions::default()
     };
     let e = Runtime::ensure_with(data.path(), &options, &mut |_| {}).unwrap_err();
-    assert!(matches!(e, Error::Runtime { .. }), "{e:?}");
+    assert!(matches!(e, SandboxError::Runtime { .. }), "{e:?}");
     let msg = e.to_string();
     assert!(msg.contains("/nonexistent/python3 not found"), "{msg}");
     assert!(msg.contains("How to fix"), "{msg}");
@@ -147,7 +148,7 @@ fn an_interpreter_the_sandbox_cannot_start_is_explained() {
     let cold = quantd_sandbox::probe(&c).unwrap_err();
     let warm = Zygote::start(&c).map(drop).unwrap_err();
     for e in [cold, warm] {
-        assert!(matches!(e, Error::CannotStart { .. }), "{e:?}");
+        assert!(matches!(e, SandboxError::CannotStart { .. }), "{e:?}");
         assert_eq!(e.class(), quantd_core::ErrorClass::Internal);
         assert!(e.class().retryable_by_default());
         let msg = e.to_string();

@@ -295,7 +295,7 @@ fn a_missing_package_is_a_clear_start_error() {
     let err = Zygote::start(&c).map(drop).unwrap_err();
     // The server's problem, not the user's: class internal, retried (newcomer D17).
     assert!(
-        matches!(err, quantd_sandbox::Error::CannotStart { .. }),
+        matches!(err, quantd_sandbox::SandboxError::CannotStart { .. }),
         "{err:?}"
     );
     assert_eq!(err.class(), quantd_core::ErrorClass::Internal);

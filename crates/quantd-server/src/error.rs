@@ -6,6 +6,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use quantd_core::ErrorClass;
 use quantd_engine::EngineError;
 use quantd_store::StoreError;
 use serde::Serialize;
@@ -162,6 +163,13 @@ impl AppError {
                     (StatusCode::BAD_REQUEST, "bad-cursor", "Bad page cursor")
                 }
                 E::Cancelled => (StatusCode::CONFLICT, "cancelled", "Cancelled"),
+                // Errors of lower layers keep their class: the caller's fault is a 422.
+                E::Backtest(_) | E::Sandbox(_) if e.class() == ErrorClass::Validation => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-request",
+                    "Invalid request",
+                ),
+                E::Backtest(_) | E::Sandbox(_) | E::Eval(_) => internal(),
                 E::Store(_) | E::Io { .. } | E::Internal(_) => internal(),
             },
             AppError::Store(StoreError::BadCursor(_)) => {

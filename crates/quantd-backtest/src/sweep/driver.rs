@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::bars::{Bars, SignalBuffers};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{BacktestError, Result};
 use crate::metrics::{self, StatsContext};
 use crate::sim::Simulator;
 use crate::stats::{Metric, Stats};
@@ -106,7 +106,7 @@ pub struct SweepRow {
     /// The parameter values, in the grid's order.
     pub params: Vec<f64>,
     /// The statistics, or why there are none (the generator failed, or its signals were unusable).
-    pub outcome: Result<Stats, Error>,
+    pub outcome: Result<Stats, BacktestError>,
 }
 
 impl SweepRow {
@@ -161,7 +161,7 @@ pub struct SweepSummary {
 ///     ControlFlow::Continue(())
 /// })?;
 /// assert_eq!((summary.delivered, rows.len()), (4, 4));
-/// # Ok::<(), quantd_backtest::Error>(())
+/// # Ok::<(), quantd_backtest::BacktestError>(())
 /// ```
 pub struct Sweep<'a> {
     tickers: &'a [Ticker<'a>],
@@ -227,7 +227,7 @@ impl<'a> Sweep<'a> {
             .num_threads(threads)
             .thread_name(|i| format!("quantd-sweep-{i}"))
             .build()
-            .map_err(|e| Error::ThreadPool {
+            .map_err(|e| BacktestError::ThreadPool {
                 threads,
                 message: e.to_string(),
             })?;
@@ -316,7 +316,7 @@ impl<'a> Sweep<'a> {
             }
             w.signals.reset(bars.len());
             let outcome = match generator.generate(ticker, &params, &mut cache, &mut w.signals) {
-                Err(e) => Err(Error::Generator {
+                Err(e) => Err(BacktestError::Generator {
                     ticker: ticker.name.to_string(),
                     params: params.to_string(),
                     message: e.to_string(),

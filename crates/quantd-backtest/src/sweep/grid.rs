@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{BacktestError, Result};
 
 /// The most values one parameter may take.
 pub const MAX_VALUES: usize = 1_000_000;
@@ -28,10 +28,10 @@ impl ParamRange {
         let name = name.into();
         check_name(&name, &name)?;
         if values.is_empty() {
-            return Err(Error::grid(&name, "it has no values"));
+            return Err(BacktestError::grid(&name, "it has no values"));
         }
         if values.len() > MAX_VALUES {
-            return Err(Error::grid(
+            return Err(BacktestError::grid(
                 &name,
                 format!(
                     "it has {} values; at most {MAX_VALUES} are allowed",
@@ -40,7 +40,7 @@ impl ParamRange {
             ));
         }
         if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-            return Err(Error::grid(
+            return Err(BacktestError::grid(
                 &name,
                 format!("value {v} is not a finite number"),
             ));
@@ -49,7 +49,7 @@ impl ParamRange {
         let mut sorted = values.clone();
         sorted.sort_by(f64::total_cmp);
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(Error::grid(
+            return Err(BacktestError::grid(
                 &name,
                 format!("value {} is listed twice", w[0]),
             ));
@@ -63,7 +63,7 @@ impl ParamRange {
     pub fn parse(spec: &str) -> Result<Self> {
         let spec = spec.trim();
         let Some((name, rhs)) = spec.split_once('=') else {
-            return Err(Error::grid(
+            return Err(BacktestError::grid(
                 spec,
                 format!("no `=` between name and values; {SYNTAX}"),
             ));
@@ -71,7 +71,10 @@ impl ParamRange {
         let (name, rhs) = (name.trim(), rhs.trim());
         check_name(name, spec)?;
         if rhs.is_empty() {
-            return Err(Error::grid(spec, format!("no values after `=`; {SYNTAX}")));
+            return Err(BacktestError::grid(
+                spec,
+                format!("no values after `=`; {SYNTAX}"),
+            ));
         }
         let values = if let Some((start, rest)) = rhs.split_once("..") {
             let (end, step) = match rest.split_once(':') {
@@ -85,20 +88,20 @@ impl ParamRange {
                 None => 1.0,
             };
             if step_v <= 0.0 {
-                return Err(Error::grid(
+                return Err(BacktestError::grid(
                     spec,
                     format!("step {step_v} must be greater than 0"),
                 ));
             }
             if end_v < start_v {
-                return Err(Error::grid(
+                return Err(BacktestError::grid(
                     spec,
                     format!("end {end_v} is below start {start_v}; ranges go upwards"),
                 ));
             }
             let count = ((end_v - start_v) / step_v + 1e-9).floor() + 1.0;
             if count > MAX_VALUES as f64 {
-                return Err(Error::grid(
+                return Err(BacktestError::grid(
                     spec,
                     format!(
                         "it has {count} values; at most {MAX_VALUES} are allowed (use a larger step)"
@@ -125,7 +128,7 @@ impl ParamRange {
                 .collect::<Result<Vec<_>>>()?
         };
         ParamRange::new(name, values).map_err(|e| match e {
-            Error::Grid { reason, .. } => Error::grid(spec, reason),
+            BacktestError::Grid { reason, .. } => BacktestError::grid(spec, reason),
             other => other,
         })
     }
@@ -142,7 +145,7 @@ impl ParamRange {
 }
 
 impl FromStr for ParamRange {
-    type Err = Error;
+    type Err = BacktestError;
 
     fn from_str(s: &str) -> Result<Self> {
         ParamRange::parse(s)
@@ -156,7 +159,7 @@ fn check_name(name: &str, spec: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::grid(
+        Err(BacktestError::grid(
             spec,
             format!(
                 "`{name}` is not a parameter name: use letters, digits and `_`, starting with a letter or `_`"
@@ -169,7 +172,7 @@ fn number(spec: &str, what: &str, text: &str) -> Result<f64> {
     let text = text.trim();
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(Error::grid(
+        _ => Err(BacktestError::grid(
             spec,
             format!("{what} `{text}` is not a number; {SYNTAX}"),
         )),
@@ -200,10 +203,10 @@ impl ParamGrid {
         let mut len: u64 = 1;
         for (i, r) in ranges.iter().enumerate() {
             if ranges[..i].iter().any(|o| o.name == r.name) {
-                return Err(Error::grid(&r.name, "the parameter is given twice"));
+                return Err(BacktestError::grid(&r.name, "the parameter is given twice"));
             }
             len = len.checked_mul(r.values.len() as u64).ok_or_else(|| {
-                Error::grid(&r.name, "the grid has more than 2^64 parameter sets")
+                BacktestError::grid(&r.name, "the grid has more than 2^64 parameter sets")
             })?;
         }
         Ok(ParamGrid {
@@ -328,9 +331,9 @@ impl<'a> ParamSet<'a> {
             .map(|i| self.values[i])
     }
 
-    /// The value of `name`, or [`Error::Param`] if there is no such parameter.
+    /// The value of `name`, or [`BacktestError::Param`] if there is no such parameter.
     pub fn value(&self, name: &str) -> Result<f64> {
-        self.get(name).ok_or_else(|| Error::Param {
+        self.get(name).ok_or_else(|| BacktestError::Param {
             name: name.to_string(),
             reason: format!(
                 "no such parameter in the grid (it has: {})",
@@ -343,12 +346,12 @@ impl<'a> ParamSet<'a> {
         })
     }
 
-    /// The value of `name` as a count or period: [`Error::Param`] unless it is a whole number
+    /// The value of `name` as a count or period: [`BacktestError::Param`] unless it is a whole number
     /// ≥ `min`.
     pub fn usize(&self, name: &str, min: usize) -> Result<usize> {
         let v = self.value(name)?;
         if v.fract() != 0.0 || v < min as f64 || v > u32::MAX as f64 {
-            return Err(Error::Param {
+            return Err(BacktestError::Param {
                 name: name.to_string(),
                 reason: format!("value {v} must be a whole number of at least {min}"),
             });

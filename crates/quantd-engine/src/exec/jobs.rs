@@ -212,8 +212,7 @@ fn check_work(spec: &ResolvedSpec, reader: &PackReader, limits: &Limits) -> Resu
         ResolvedSpec::Scan(s) => limits.check_work(tickers(&s.tickers), "tickers to scan"),
         ResolvedSpec::Backtest(b) => limits.check_work(tickers(&b.tickers), "tickers to backtest"),
         ResolvedSpec::Sweep(s) => {
-            let grid = quantd_backtest::ParamGrid::parse(&s.grid)
-                .map_err(|e| EngineError::Invalid(e.to_string()))?;
+            let grid = quantd_backtest::ParamGrid::parse(&s.grid)?;
             limits.check_grid(grid.len(), tickers(&s.backtest.tickers))
         }
         ResolvedSpec::Test(_) | ResolvedSpec::Run(_) | ResolvedSpec::Import(_) => Ok(()),

@@ -156,8 +156,7 @@ impl<S: Store> Engine<S> {
                 rec.kind
             )));
         };
-        let grid = quantd_backtest::ParamGrid::parse(&spec.grid)
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let grid = quantd_backtest::ParamGrid::parse(&spec.grid)?;
         for idx in self.store().result_shards(id).await? {
             if let Some(body) = self.store().shard_result(id, idx).await? {
                 sink(&strategy::decode_sweep(&body)?)?;

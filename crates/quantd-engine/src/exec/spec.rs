@@ -378,9 +378,7 @@ async fn resolve_backtest(
     r: &BacktestRequest,
     pack: &PackRecord,
 ) -> Result<ResolvedBacktest> {
-    r.config
-        .validate()
-        .map_err(|e| EngineError::Invalid(e.to_string()))?;
+    r.config.validate()?;
     let (strategy, python, code) = strategy_exprs(store, workspace, &r.strategy).await?;
     Ok(ResolvedBacktest {
         strategy,

@@ -102,10 +102,7 @@ impl StrategyProgram {
             .iter()
             .map(|&k| &data.column(k)[window.clone()])
             .collect();
-        let eval = self
-            .program
-            .evaluate(&inputs, ws)
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let eval = self.program.evaluate(&inputs, ws)?;
         out.reset(window.len());
         let copy = |slot: Option<usize>, dst: &mut Vec<bool>| {
             if let Some(i) = slot {
@@ -128,7 +125,7 @@ impl StrategyProgram {
 fn bars_of<'a>(
     data: &'a TickerBars,
     window: std::ops::Range<usize>,
-) -> std::result::Result<Bars<'a>, quantd_backtest::Error> {
+) -> std::result::Result<Bars<'a>, quantd_backtest::BacktestError> {
     let w = window;
     Bars::new(
         &data.dates()[w.clone()],
@@ -335,9 +332,7 @@ pub fn constraint_accepts(grid: &ParamGrid, constraint: &str) -> Result<Vec<bool
                 e.render(&expr).trim_end()
             ))
         })?;
-        let eval = program
-            .evaluate(&[&[0.0]], &mut ws)
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let eval = program.evaluate(&[&[0.0]], &mut ws)?;
         accepted.push(eval.output(0)[0]);
     }
     Ok(accepted)
@@ -362,7 +357,7 @@ impl SweepJob {
         reader: Arc<PackReader>,
         limits: &quantd_expr::Limits,
     ) -> Result<SweepJob> {
-        let grid = ParamGrid::parse(&spec.grid).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let grid = ParamGrid::parse(&spec.grid)?;
         let accepted = match &spec.constraint {
             Some(c) => constraint_accepts(&grid, c)?,
             None => vec![true; grid.len() as usize],

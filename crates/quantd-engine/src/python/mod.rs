@@ -196,7 +196,7 @@ impl Python {
         });
         match result {
             Ok(outcome) => Ok(outcome),
-            Err(quantd_sandbox::Error::Cancelled) => Err(ShardFailure::Cancelled),
+            Err(quantd_sandbox::SandboxError::Cancelled) => Err(ShardFailure::Cancelled),
             Err(e) => Err(sandbox_failure(e)),
         }
     }
@@ -263,9 +263,9 @@ pub fn shard_limits() -> Limits {
 /// a runtime that is missing or a zygote that does not start is the server's problem
 /// (`internal`, retried: the message says what the operator can do), never the user's code.
 /// Missing namespaces are `policy`: not retried, they need the operator to enable them.
-fn sandbox_failure(e: quantd_sandbox::Error) -> ShardFailure {
+fn sandbox_failure(e: quantd_sandbox::SandboxError) -> ShardFailure {
     let class = match &e {
-        quantd_sandbox::Error::NamespacesUnavailable { .. } => ErrorClass::Policy,
+        quantd_sandbox::SandboxError::NamespacesUnavailable { .. } => ErrorClass::Policy,
         other => other.class(),
     };
     ShardFailure::Error(class, e.to_string())
@@ -356,7 +356,7 @@ mod tests {
         assert_eq!(params_json(&p).to_string(), r#"{"fast":10,"k":1.5}"#);
     }
 
-    fn class_of(e: quantd_sandbox::Error) -> ErrorClass {
+    fn class_of(e: quantd_sandbox::SandboxError) -> ErrorClass {
         match sandbox_failure(e) {
             ShardFailure::Error(class, _) => class,
             other => panic!("not an error: {other:?}"),
@@ -365,20 +365,22 @@ mod tests {
 
     #[test]
     fn a_sandbox_that_cannot_start_is_the_servers_problem_not_the_code() {
-        let zygote = quantd_sandbox::Error::ZygoteStart("numpy did not import".into());
+        let zygote = quantd_sandbox::SandboxError::ZygoteStart("numpy did not import".into());
         assert_eq!(class_of(zygote), ErrorClass::Internal);
-        let runtime = quantd_sandbox::Error::Runtime {
+        let runtime = quantd_sandbox::SandboxError::Runtime {
             what: "creating the venv".into(),
             why: "no python3".into(),
             fix: "install python3".into(),
         };
         assert_eq!(class_of(runtime), ErrorClass::Internal);
         assert_eq!(
-            class_of(quantd_sandbox::Error::Config("no interpreter".into())),
+            class_of(quantd_sandbox::SandboxError::Config(
+                "no interpreter".into()
+            )),
             ErrorClass::Internal
         );
         assert!(ErrorClass::Internal.retryable_by_default());
-        let namespaces = quantd_sandbox::Error::NamespacesUnavailable {
+        let namespaces = quantd_sandbox::SandboxError::NamespacesUnavailable {
             reason: "EPERM".into(),
             fix: "enable user namespaces".into(),
         };

@@ -31,7 +31,7 @@ pub struct PySweepJob {
 impl PySweepJob {
     /// Parses the grid and evaluates the constraint.
     pub fn new(spec: &ResolvedSweep, reader: Arc<PackReader>, py: Arc<Python>) -> Result<Self> {
-        let grid = ParamGrid::parse(&spec.grid).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let grid = ParamGrid::parse(&spec.grid)?;
         let accepted = match &spec.constraint {
             Some(c) => constraint_accepts(&grid, c)?,
             None => vec![true; grid.len() as usize],
