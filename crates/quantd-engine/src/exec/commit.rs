@@ -143,6 +143,7 @@ impl<S: Store> Engine<S> {
     /// Records a failed attempt (`crash`: a panic, counted towards quarantine): retried after a
     /// backoff while its class and the policy allow, else failed for good, failing the execution
     /// (or quarantining it) as its policy says. The message is bounded in size.
+    #[tracing::instrument(level = "debug", skip(self, shard, message), fields(execution = %shard.execution, shard = shard.idx, %class, crash))]
     pub(super) async fn commit_failure(
         &self,
         shard: &ClaimedShard,

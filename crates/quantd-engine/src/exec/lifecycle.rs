@@ -70,16 +70,19 @@ impl<S: Store> Engine<S> {
     }
 
     /// Pauses: no new shard starts; running ones finish.
+    #[tracing::instrument(level = "debug", skip(self), fields(execution = %id))]
     pub async fn pause(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
         self.change(id, ExecutionState::Paused).await
     }
 
     /// Resumes a paused execution (run it again with [`Engine::run`]).
+    #[tracing::instrument(level = "debug", skip(self), fields(execution = %id))]
     pub async fn resume(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
         self.change(id, ExecutionState::Running).await
     }
 
     /// Cancels: pending shards are cancelled, running ones stop between tickers.
+    #[tracing::instrument(level = "debug", skip(self), fields(execution = %id))]
     pub async fn cancel(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
         let rec = self.change(id, ExecutionState::Cancelled).await?;
         self.cancel_flag(id).store(true, Ordering::SeqCst);

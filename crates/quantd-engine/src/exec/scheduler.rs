@@ -16,6 +16,7 @@ impl<S: Store> Engine<S> {
     /// each with one more crash; an execution whose shard crashed
     /// [`EngineOptions::quarantine_after`] times fails as quarantined instead. Returns how many
     /// shards went back to the queue.
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn recover(&self) -> Result<u64> {
         let tmp = self.packs.dir().tmp();
         let done = self
@@ -63,6 +64,7 @@ impl<S: Store> Engine<S> {
 
     /// Runs a claimed shard behind the panic boundary: a panic is the shard's
     /// [`ShardFailure::Crash`].
+    #[tracing::instrument(level = "debug", skip(self, shard), fields(execution = %shard.execution, shard = shard.idx, attempt = shard.attempt))]
     pub(super) async fn run_guarded(&self, shard: &ClaimedShard) -> ShardResult {
         guard::catch_panic(self.run_claimed(shard))
             .await
@@ -72,6 +74,7 @@ impl<S: Store> Engine<S> {
     /// Commits a shard's outcome behind the panic boundary: if committing a success panics (in
     /// the summary or the health of a completing commit), the shard is recorded as crashed
     /// instead, so no shard stays `running` under a worker that goes on.
+    #[tracing::instrument(level = "debug", skip(self, shard, outcome), fields(execution = %shard.execution, shard = shard.idx, ok = outcome.is_ok()))]
     pub(super) async fn settle_guarded(
         &self,
         shard: ClaimedShard,
@@ -145,6 +148,7 @@ impl<S: Store> Engine<S> {
     /// Runs an execution's shards here until it is finished, paused or cancelled (from this
     /// process or another), then returns its record: `workers` worker loops scoped to it (one for
     /// a job whose shards keep every core busy, pipelined), and the watcher beside them.
+    #[tracing::instrument(level = "debug", skip(self), fields(execution = %id))]
     pub async fn run(&self, id: &ExecutionId, workers: usize) -> Result<ExecutionRecord> {
         // An execution this engine just started has nothing to recover (and the engine recovered
         // when it opened).

@@ -52,6 +52,7 @@ impl<S: Store> Engine<S> {
         self.submit_with(workspace, request, false).await
     }
 
+    #[tracing::instrument(level = "debug", skip(self, request), fields(workspace = %workspace))]
     pub(super) async fn submit_with(
         &self,
         workspace: &str,

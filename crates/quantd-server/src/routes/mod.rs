@@ -53,7 +53,8 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let method = req.method().clone();
-    let mut resp = next.run(req).await;
+    let span = tracing::debug_span!("request", %method, route = %route);
+    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
     let status = resp.status();
     let is_problem = resp
         .headers()

@@ -118,6 +118,7 @@ impl ExecutionQueue for SqliteStore {
 
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an
     /// execution that is pending or running, under `owner`'s lease until `lease_until`.
+    #[tracing::instrument(level = "debug", skip(self, only), fields(owner = owner))]
     async fn claim_shard(
         &self,
         owner: &str,
@@ -206,6 +207,7 @@ impl ExecutionQueue for SqliteStore {
     /// Commits a shard's results with its `done` state and events — or nothing, if the shard is
     /// no longer `owner`'s. When the commit completes the execution, what `on_complete` gives is
     /// stored in the same transaction.
+    #[tracing::instrument(level = "debug", skip(self, shard, done, on_complete), fields(execution = %shard.execution, shard = shard.idx, rows = done.rows))]
     async fn complete_shard(
         &self,
         shard: &ClaimedShard,
@@ -322,6 +324,7 @@ impl ExecutionQueue for SqliteStore {
     }
 
     /// Records a failed attempt and what follows from it.
+    #[tracing::instrument(level = "debug", skip(self, shard, failure), fields(execution = %shard.execution, shard = shard.idx, class = %failure.class))]
     async fn fail_shard(
         &self,
         shard: &ClaimedShard,
@@ -497,6 +500,7 @@ impl ExecutionQueue for SqliteStore {
     /// (`owner_alive` answers for each owner), each with one more crash. Each execution that had
     /// such shards counts one crash in a row (however many of its shards the dead worker held); one
     /// reaching `quarantine_after` (0: never) fails as quarantined instead, its dead shards with it.
+    #[tracing::instrument(level = "debug", skip(self, owner_alive))]
     async fn recover_shards(
         &self,
         now: Millis,
