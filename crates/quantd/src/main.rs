@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // A re-executed sandbox shim must not start threads or parse our CLI: it runs and exits here.
-    quantd_sandbox::run_shim_if_requested();
+    quantd_engine::sandbox::run_shim_if_requested();
     let cli = cli::Cli::parse();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

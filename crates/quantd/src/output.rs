@@ -13,7 +13,7 @@ pub const MESSAGE_CHARS: usize = 2_000;
 /// and bidi controls escaped (`\u{1b}`), cut after `max_chars` characters with a count of the
 /// bytes left out. Packs imported before tickers were checked may hold any text.
 pub fn untrusted(text: &str, max_chars: usize) -> String {
-    quantd_data::text::cut(text, max_chars).into_owned()
+    quantd_engine::data::cut(text, max_chars).into_owned()
 }
 
 /// [`untrusted`] for a message of several lines: line breaks are kept, every other control
@@ -25,7 +25,7 @@ pub fn untrusted_lines(text: &str, max_chars: usize) -> String {
         .map_or(text.len(), |(i, _)| i);
     let lines: Vec<_> = text[..end]
         .split('\n')
-        .map(quantd_data::text::escape)
+        .map(quantd_engine::data::escape)
         .collect();
     let mut out = lines.join("\n");
     if end < text.len() {

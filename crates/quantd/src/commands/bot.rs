@@ -10,7 +10,7 @@ use clap::Args;
 use quantd_core::ExecutionState;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::spec::{JobRequest, RunRequest};
-use quantd_store::ExecutionRecord;
+use quantd_engine::records::ExecutionRecord;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

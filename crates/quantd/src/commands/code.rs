@@ -4,9 +4,8 @@ use super::Ctx;
 use crate::cli::{CodeAddArgs, CodeCommand};
 use crate::output;
 use anyhow::Context;
-use quantd_engine::code::{self, CodeSource, StrategyExprs};
-use quantd_store::CodeVersion;
-use quantd_store::prelude::*;
+use quantd_engine::code::{CodeSource, StrategyExprs};
+use quantd_engine::records::{CodeVersion, Page};
 use std::process::ExitCode;
 
 /// The CLI works in the default workspace (the API serves the others).
@@ -14,14 +13,14 @@ const WS: &str = quantd_engine::DEFAULT_WORKSPACE;
 
 pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
-    let store = packs.store();
+    let code = packs.code(WS);
     match cmd {
         CodeCommand::Add(a) => {
             let name = a.name.clone();
             let source = source_of(a)?;
             // Python code is validated in the sandbox: by this runner while it lives.
             let _python = quantd_engine::python::Python::new(&ctx.data_dir, ctx.unsafe_no_sandbox);
-            let added = code::add(store, WS, &name, &source).await?;
+            let added = code.add(&name, &source).await?;
             if ctx.json {
                 output::json(&added)?;
             } else {
@@ -51,10 +50,7 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
             }
         }
         CodeCommand::List => {
-            let names = store
-                .code_names(WS, &quantd_store::Page::all())
-                .await?
-                .items;
+            let names = code.names(&Page::all()).await?.items;
             if ctx.json {
                 output::json(&names)?;
             } else if names.is_empty() {
@@ -78,10 +74,10 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        CodeCommand::Show(r) => show(ctx, &code::resolve(store, WS, &r.code).await?)?,
+        CodeCommand::Show(r) => show(ctx, &code.resolve(&r.code).await?)?,
         CodeCommand::Rm(r) => {
             anyhow::ensure!(
-                store.remove_code(WS, &r.code).await?,
+                code.remove(&r.code).await?,
                 "code `{}` not found",
                 r.code
             );
@@ -91,7 +87,7 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
             );
         }
         CodeCommand::Rollback(r) => {
-            let v = code::rollback(store, WS, &r.name, r.to).await?;
+            let v = code.rollback(&r.name, r.to).await?;
             if ctx.json {
                 output::json(&v)?;
             } else {

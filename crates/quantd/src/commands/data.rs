@@ -5,9 +5,9 @@ use crate::cli::{DataCommand, ExportArgs, ImportArgs, SynthArgs};
 use crate::output::{self, MESSAGE_CHARS, NAME_CHARS, thousands, untrusted, untrusted_lines};
 use crate::progress::Bars;
 use quantd_core::Rights;
-use quantd_data::{ImportOptions, SynthSpec};
+use quantd_engine::data::{ImportOptions, SynthSpec};
 use quantd_engine::ImportReport;
-use quantd_store::PackRecord;
+use quantd_engine::records::PackRecord;
 use std::process::ExitCode;
 
 pub async fn run(ctx: &Ctx, cmd: DataCommand) -> anyhow::Result<ExitCode> {
@@ -82,7 +82,7 @@ async fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let rows = ctx
         .packs()
         .await?
-        .list(&quantd_store::Page::all())
+        .list(&quantd_engine::records::Page::all())
         .await?
         .items;
     if ctx.json {

@@ -5,8 +5,7 @@ use super::Ctx;
 use crate::cli::DemoArgs;
 use crate::output::{self, thousands};
 use crate::progress::Bars;
-use quantd_data::SynthSpec;
-use quantd_store::prelude::*;
+use quantd_engine::data::SynthSpec;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -144,8 +143,8 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     backtest_and_sweep(ctx, &engine, &pack.id.to_string()).await?;
     println!("recent executions:");
     let recent = engine
-        .store()
-        .list_executions(&quantd_store::ExecutionFilter {
+        .records()
+        .list(&quantd_engine::records::ExecutionFilter {
             limit: 5,
             ..Default::default()
         })
@@ -184,8 +183,8 @@ async fn backtest_and_sweep(
         short_entry: Some(down.into()),
         short_exit: Some(up.into()),
     });
-    let config = quantd_backtest::Config {
-        commission: quantd_backtest::Commission {
+    let config = quantd_engine::backtest::Config {
+        commission: quantd_engine::backtest::Commission {
             fixed: 0.0,
             relative: 0.002,
         },
@@ -246,7 +245,7 @@ async fn backtest_and_sweep(
         ctx,
         engine,
         &rec,
-        quantd_backtest::Metric::SharpeRatio,
+        quantd_engine::backtest::Metric::SharpeRatio,
         true,
         3,
         None,

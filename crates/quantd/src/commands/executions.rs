@@ -8,8 +8,7 @@ use anyhow::Context;
 use quantd_core::{ExecutionId, ExecutionKind, ExecutionState};
 use quantd_engine::exec::health::Health;
 use quantd_engine::results::Format;
-use quantd_store::prelude::*;
-use quantd_store::{ExecutionFilter, ExecutionRecord};
+use quantd_engine::records::{ExecutionFilter, ExecutionRecord};
 use std::process::ExitCode;
 
 fn parse_id(s: &str) -> anyhow::Result<ExecutionId> {
@@ -34,7 +33,7 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
     let id = parse_id(id)?;
     let rec = engine.execution(&id).await?;
-    let shards = engine.store().shards(&id).await?;
+    let shards = engine.records().shards(&id).await?;
     let health = Health::of(&rec, &shards, chrono::Utc::now().timestamp_millis());
     if ctx.json {
         output::json(&serde_json::json!({ "execution": rec, "health": health, "shards": shards }))?;
@@ -119,7 +118,7 @@ pub async fn results(ctx: &Ctx, a: ResultsArgs) -> anyhow::Result<ExitCode> {
                 ctx,
                 &engine,
                 &rec,
-                quantd_backtest::Metric::SharpeRatio,
+                quantd_engine::backtest::Metric::SharpeRatio,
                 true,
                 10,
                 a.out.as_deref(),
@@ -236,7 +235,7 @@ fn filter(
 
 pub async fn history(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
-    let f = quantd_store::ExecutionFilter {
+    let f = ExecutionFilter {
         after: a.after,
         ..filter(
             a.name,
@@ -246,7 +245,7 @@ pub async fn history(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<ExitCode> {
             a.limit,
         )?
     };
-    let page = packs.store().list_executions(&f).await?;
+    let page = packs.records().list(&f).await?;
     if let Some(next) = &page.next {
         eprintln!("more: add `--after {next}` for the next page");
     }
@@ -292,12 +291,10 @@ pub async fn history(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn summary(ctx: &Ctx, a: SummaryArgs) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
-    let sum = quantd_engine::history::summarize(
-        packs.store(),
-        quantd_engine::DEFAULT_WORKSPACE,
-        a.name.as_deref(),
-    )
-    .await?;
+    let sum = packs
+        .records()
+        .summary(quantd_engine::DEFAULT_WORKSPACE, a.name.as_deref())
+        .await?;
     let out = serde_json::to_value(&sum)?;
     if ctx.json {
         output::json(&out)?;

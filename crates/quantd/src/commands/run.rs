@@ -8,7 +8,7 @@ use quantd_core::{Event, ExecutionId, ExecutionState};
 use quantd_engine::exec::retry::RetryPolicy;
 use quantd_engine::exec::spec::{JobRequest, SubmitSpec};
 use quantd_engine::exec::{Engine, ExecutionOptions, ShardFailurePolicy};
-use quantd_store::ExecutionRecord;
+use quantd_engine::records::ExecutionRecord;
 use std::io::IsTerminal;
 
 /// Builds the submit request of a job from the shared run flags.

@@ -4,7 +4,7 @@
 use super::Ctx;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use quantd_sandbox::{
+use quantd_engine::sandbox::{
     CancelToken, Job, MemoryLimit, Runtime, RuntimeOptions, RuntimeStep, ShimCommand, Verdict,
     Zygote,
 };
@@ -81,7 +81,7 @@ fn setup(ctx: &Ctx, a: SetupArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn doctor(ctx: &Ctx) -> anyhow::Result<ExitCode> {
-    let support = quantd_sandbox::host_support();
+    let support = quantd_engine::sandbox::host_support();
     let mut rows: Vec<(&str, String)> = vec![("kernel", support.kernel.clone())];
     let mut ok = true;
     let rt = Runtime::existing(&ctx.data_dir, &RuntimeOptions::from_env())?;

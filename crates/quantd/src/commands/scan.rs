@@ -11,7 +11,7 @@ use quantd_engine::exec::Engine;
 use quantd_engine::exec::spec::{CodeChoice, JobRequest, ScanRequest};
 use quantd_engine::results::{Format, ResultWriter};
 use quantd_engine::scan::{ScanSummary, Signals};
-use quantd_store::ExecutionRecord;
+use quantd_engine::records::ExecutionRecord;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;

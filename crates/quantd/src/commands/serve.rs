@@ -68,7 +68,7 @@ pub(crate) async fn shutdown_signal() {
 pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(ctx.engine().await?);
     // Engine::new already returned dead workers' shards to the queue; the pool claims them.
-    let unfinished = quantd_store::prelude::ExecutionLog::unfinished_executions(engine.store())
+    let unfinished = engine.records().unfinished()
         .await?
         .len();
     let mut options = ServerOptions {

@@ -6,13 +6,13 @@ use super::run::{exit_code, submit_and_wait, submit_spec};
 use crate::cli::{BacktestArgs, StrategyArgs, SweepArgs};
 use crate::output::{self, thousands};
 use anyhow::Context;
-use quantd_backtest::{Commission, Config, Fill, Metric, Sizing};
+use quantd_engine::backtest::{Commission, Config, Fill, Metric, Sizing};
 use quantd_core::ExecutionState;
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::spec::{BacktestRequest, JobRequest, StrategyChoice, SweepRequest};
 use quantd_engine::exec::strategy::{TickerBacktest, aggregate};
-use quantd_store::ExecutionRecord;
+use quantd_engine::records::ExecutionRecord;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -265,7 +265,7 @@ fn render_backtest(
             .iter()
             .flat_map(|r| {
                 r.trades.iter().map(move |t| {
-                    let day = |d: i32| quantd_data::bars::date_from_day(d).to_string();
+                    let day = |d: i32| quantd_engine::data::date_from_day(d).to_string();
                     vec![
                         r.ticker.clone(),
                         t.size.to_string(),

@@ -3,7 +3,6 @@
 
 use super::Ctx;
 use clap::{Args, Subcommand};
-use quantd_store::prelude::*;
 use std::process::ExitCode;
 
 /// `quantd tokens ...`
@@ -50,13 +49,10 @@ pub async fn run(ctx: &Ctx, cmd: TokensCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TokensCommand::Create(a) => {
             let packs = ctx.packs().await?;
-            let created = quantd_server::auth::create_token(
-                packs.store(),
-                &a.workspace,
-                a.name.as_deref(),
-                a.admin,
-            )
-            .await?;
+            let created = packs
+                .tokens()
+                .create(&a.workspace, a.name.as_deref(), a.admin)
+                .await?;
             if ctx.json {
                 crate::output::json(&serde_json::json!({
                     "token": created.token,
@@ -78,7 +74,7 @@ pub async fn run(ctx: &Ctx, cmd: TokensCommand) -> anyhow::Result<ExitCode> {
         }
         TokensCommand::List(a) => {
             let packs = ctx.packs().await?;
-            let tokens = packs.store().list_tokens(a.workspace.as_deref()).await?;
+            let tokens = packs.tokens().list(a.workspace.as_deref()).await?;
             if ctx.json {
                 crate::output::json(&tokens)?;
             } else if tokens.is_empty() {
@@ -106,7 +102,7 @@ pub async fn run(ctx: &Ctx, cmd: TokensCommand) -> anyhow::Result<ExitCode> {
             let id =
                 a.id.strip_prefix("qdt_")
                     .map_or(a.id.as_str(), |rest| rest.split('_').next().unwrap_or(rest));
-            if packs.store().revoke_token(id).await? {
+            if packs.tokens().revoke(id).await? {
                 eprintln!("token {id} revoked");
                 Ok(ExitCode::SUCCESS)
             } else {
