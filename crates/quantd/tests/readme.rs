@@ -392,3 +392,41 @@ fn every_crate_says_what_it_is_and_promises_nothing_unbuilt() {
         }
     }
 }
+
+/// Every file under `dir`, as paths relative to the workspace's root.
+fn files_under(dir: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("read a directory") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else if let Ok(rel) = path.strip_prefix(root()) {
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+}
+
+#[test]
+fn architecture_md_names_every_crate_and_only_files_that_exist() {
+    let doc = std::fs::read_to_string(root().join("docs/architecture.md"))
+        .expect("docs/architecture.md exists");
+    for name in crates() {
+        assert!(
+            doc.contains(&format!("| `{name}` |")),
+            "docs/architecture.md's table has no row for {name}"
+        );
+    }
+    let mut sources = Vec::new();
+    files_under(&root().join("crates"), &mut sources);
+    // Every source file named in `code` (`exec/pool.rs`, `src/any.rs`, …) exists under crates/.
+    let named = doc
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| t.ends_with(".rs") && !t.contains(' '));
+    for file in named {
+        assert!(
+            sources.iter().any(|s| s.ends_with(&format!("/{file}"))),
+            "docs/architecture.md names `{file}`, which no crate has"
+        );
+    }
+}
