@@ -7,7 +7,9 @@
 //!   atomically and read with column and ticker projection;
 //! - [`synth`]: deterministic synthetic universes;
 //! - [`export`]: back to CSV or Parquet;
-//! - [`text`]: untrusted text (tickers, quoted input) made safe to print.
+//! - [`text`]: untrusted text (tickers, quoted input) made safe to print;
+//! - [`failpoint`]: the test-only failure points (`QUANTD_FAILPOINT`) that crash tests across the
+//!   workspace use to stop a process at a chosen step.
 //!
 //! Every [`Day`] a pack holds is within [`bars::MIN_DATE`] ..= [`bars::MAX_DATE`]; dates from
 //! outside go through [`bars::checked_day`].

@@ -1,10 +1,18 @@
-//! The engine: the one implementation of quantd's operations, called alike by the CLI, the HTTP
-//! API and MCP. Today it owns the pack lifecycle ([`packs`]); executions (planning, scheduling,
-//! lifecycle, retries, recovery, events) join it next.
+//! The engine: the one door to quantd's operations. The CLI and the HTTP API (and the MCP tools
+//! planned next) call the same functions here for packs ([`packs`]), stored code ([`code`]) and
+//! executions ([`exec`]): a [`SubmitRequest`](exec::request::SubmitRequest) is checked against the
+//! [`limits`](exec::limits) at the door, planned into shards and stored; one worker loop runs the
+//! shards, whether `quantd serve` or `quantd worker` drives it ([`exec::pool`]) or a command runs
+//! its execution in the foreground; pause, resume, cancel, retries by error class, recovery of
+//! dead workers' shards and quarantine live beside it. What executions produce is read here too:
+//! scan rows ([`scan`], [`results`]), A+ reports ([`atest`]), summaries ([`history`]), with
+//! Python code run in the sandbox ([`python`]).
 //!
-//! The engine never parses user input formats itself (that is quantd-data and quantd-expr) and
-//! never talks SQL (that is quantd-store): it sequences their steps so that every state change is
-//! recorded and every failure leaves nothing half-done.
+//! The engine never parses user input formats itself (that is quantd-data and quantd-expr),
+//! never talks SQL or depends on one store backend (that is quantd-store, behind its contract;
+//! [`AnyStore`] is the store chosen at run time), and never runs Python code in its own process
+//! (that is quantd-sandbox): it sequences their steps so that every state change is recorded and
+//! every failure leaves nothing half-done.
 
 pub mod atest;
 pub mod code;

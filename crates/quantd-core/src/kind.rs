@@ -1,0 +1,134 @@
+//! The kinds of execution that exist: [`ExecutionKind`], with the one list of their names
+//! ([`ExecutionKind::ALL`]) that surfaces offer and parse (list filters, `--kind`).
+//!
+//! What an execution is asked to do (its code, pack, tickers, dates, parameters) is the engine's
+//! request type, `quantd_engine::exec::request::SubmitRequest`; this crate only names the kinds.
+//! Kinds DESIGN.md plans (`pattern`, `paper`, `check`, `evaluate`) are added here when they can
+//! run, so no surface offers one that cannot occur; the enum is `#[non_exhaustive]` so that
+//! adding one does not break a surface's `match`.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The kinds of execution (see DESIGN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ExecutionKind {
+    /// Mark (ticker, date) rows where a scanner's setup occurs.
+    Scan,
+    /// Run a scanner on example names and compare with expected hits.
+    Test,
+    /// Trade a strategy's signals and measure the result.
+    Backtest,
+    /// Backtest a parameter grid.
+    Sweep,
+    /// Run a whole bot script.
+    Run,
+    /// Import an uploaded file as a data pack.
+    Import,
+}
+
+impl ExecutionKind {
+    /// Every kind, in the order surfaces list them.
+    pub const ALL: [ExecutionKind; 6] = [
+        Self::Scan,
+        Self::Test,
+        Self::Backtest,
+        Self::Sweep,
+        Self::Run,
+        Self::Import,
+    ];
+
+    /// The kind's stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scan => "scan",
+            Self::Test => "test",
+            Self::Backtest => "backtest",
+            Self::Sweep => "sweep",
+            Self::Run => "run",
+            Self::Import => "import",
+        }
+    }
+}
+
+impl fmt::Display for ExecutionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not an [`ExecutionKind`]; its message lists the kinds there are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown execution kind `{name}`; use one of {}", kind_names())]
+pub struct UnknownKind {
+    /// The name given.
+    pub name: String,
+}
+
+fn kind_names() -> String {
+    ExecutionKind::ALL.map(ExecutionKind::as_str).join(", ")
+}
+
+impl std::str::FromStr for ExecutionKind {
+    type Err = UnknownKind;
+
+    /// A kind by its stable name (`scan`, `test`, …), as [`ExecutionKind::as_str`] writes it.
+    fn from_str(s: &str) -> Result<Self, UnknownKind> {
+        ExecutionKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownKind {
+                name: s.to_string(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails to compile when a kind is added without a place here, so `ALL` stays complete.
+    fn listed(kind: ExecutionKind) -> bool {
+        match kind {
+            ExecutionKind::Scan
+            | ExecutionKind::Test
+            | ExecutionKind::Backtest
+            | ExecutionKind::Sweep
+            | ExecutionKind::Run
+            | ExecutionKind::Import => ExecutionKind::ALL.contains(&kind),
+        }
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_and_its_names_agree() {
+        for kind in ExecutionKind::ALL {
+            assert!(listed(kind));
+            assert_eq!(ExecutionKind::ALL.iter().filter(|k| **k == kind).count(), 1);
+            let serde_name = serde_json::to_value(kind).unwrap();
+            assert_eq!(serde_name, kind.as_str(), "serde and as_str agree");
+            assert_eq!(kind.as_str().parse::<ExecutionKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn kinds_that_cannot_occur_are_not_offered() {
+        // `pattern` was declared before anything could run one: a list filter offered it and
+        // accepted it, for a kind no execution can have.
+        for planned in ["pattern", "paper", "check", "evaluate"] {
+            let err = planned.parse::<ExecutionKind>().unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "unknown execution kind `{planned}`; use one of scan, test, backtest, sweep, run, import"
+                )
+            );
+            assert!(
+                serde_json::from_value::<ExecutionKind>(serde_json::json!(planned)).is_err(),
+                "`{planned}` deserializes"
+            );
+        }
+    }
+}
