@@ -1,7 +1,7 @@
 //! `submit_body`: bytes as the body of `POST /v1/executions`, through what the route does with
-//! it: the server's request type ([`SubmitBody`], JSON with unknown fields refused), its
-//! conversion to the engine's request ([`SubmitBody::into_spec`]), and the engine's validation
-//! and planning ([`Engine::submit_in`]: names resolved, code compiled, the grid and the shards
+//! it: the engine's request type ([`SubmitRequest`], JSON with unknown fields refused), its
+//! per-kind field checks, and the engine's validation and planning
+//! ([`Engine::submit_request`]: names resolved, code compiled, the grid and the shards
 //! planned, the execution stored) on a small synthetic pack with stored code to refer to; then
 //! the response view, or the error mapped to its problem document.
 //!
@@ -14,11 +14,12 @@ mod scratch;
 use axum::response::IntoResponse;
 use quantd_core::NoProgress;
 use quantd_data::SynthSpec;
-use quantd_engine::code::{self, CodeSource, StrategyExprs};
+use quantd_engine::code::{CodeSource, StrategyExprs};
+use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::exec::{Engine, EngineOptions};
 use quantd_engine::{DataDir, Packs};
 use quantd_server::AppError;
-use quantd_server::model::{ExecutionView, SubmitBody};
+use quantd_server::model::ExecutionView;
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -70,7 +71,9 @@ impl Fixture {
                 ),
             ];
             for (name, source) in codes {
-                code::add(packs.store(), WORKSPACE, name, &source)
+                packs
+                    .code(WORKSPACE)
+                    .add(name, &source)
                     .await
                     .expect("storing the fixture's code");
             }
@@ -86,13 +89,12 @@ impl Fixture {
         }
     }
 
-    fn submit(&mut self, body: SubmitBody) {
+    fn submit(&mut self, body: SubmitRequest) {
         self.served += 1;
-        let spec = match body.into_spec() {
-            Ok(spec) => spec,
-            Err(e) => return respond_error(e),
-        };
-        match self.rt.block_on(self.engine.submit_in(WORKSPACE, spec)) {
+        match self
+            .rt
+            .block_on(self.engine.submit_request(WORKSPACE, body))
+        {
             Ok(sub) => {
                 let view = ExecutionView::new(sub.execution, None);
                 if let Err(e) = serde_json::to_vec(&view) {
@@ -122,7 +124,7 @@ pub fn run(data: &[u8]) {
     } else {
         data
     };
-    let body: SubmitBody = match serde_json::from_slice(bytes) {
+    let body: SubmitRequest = match serde_json::from_slice(bytes) {
         Ok(body) => body,
         Err(e) => return respond_error(AppError::BadRequest(format!("invalid JSON body: {e}"))),
     };

@@ -25,6 +25,7 @@ pub mod python;
 pub mod results;
 pub mod scan;
 pub mod services;
+pub mod views;
 
 pub use error::{EngineError, Result};
 
@@ -67,4 +68,13 @@ pub mod sandbox {
         CancelToken, Job, MemoryLimit, Runtime, RuntimeOptions, RuntimeStep, ShimCommand, Verdict,
         Zygote, host_support, run_shim_if_requested,
     };
+}
+
+/// `n` and `noun`, plural when `n` is not 1 ("1 ticker", "5 tickers").
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -121,8 +121,16 @@ impl<S: Store> Packs<S> {
         &self.dir
     }
 
-    /// The store, for callers that need other tables.
+    /// The store. Surfaces never reach it (they use the engine's services); tests and the
+    /// benchmark harness may, with the `test-support` feature.
+    #[cfg(feature = "test-support")]
     pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store.
+    #[cfg(not(feature = "test-support"))]
+    pub(crate) fn store(&self) -> &S {
         &self.store
     }
 
@@ -387,7 +395,15 @@ impl<S: Store> Packs<S> {
                     "; the catalog is empty: `quantd data import` or `quantd data synth` first"
                         .to_string()
                 } else {
-                    format!("; known packs: {}", dedup(names).join(", "))
+                    format!(
+                        "; known packs: {}{}",
+                        dedup(names).join(", "),
+                        if key.len() < 8 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            " (an id prefix needs 8 or more characters)"
+                        } else {
+                            ""
+                        }
+                    )
                 };
                 Err(EngineError::NotFound {
                     what: format!("pack `{key}`"),

@@ -274,11 +274,14 @@ pub fn select_tickers(reader: &PackReader, tickers: Option<&[String]>) -> Result
             what: format!(
                 "ticker{} {}",
                 if missing.len() == 1 { "" } else { "s" },
-                missing.join(", ")
+                quantd_data::text::cut(&missing.join(", "), 200)
             ),
             hint: format!(
-                "; the pack has {} tickers (see `quantd data show`)",
-                reader.manifest().tickers.len()
+                " in pack {} ({}); name the pack that holds {} with `--pack` (`pack` in the API), \
+                 or list the packs with `quantd data list`",
+                reader.manifest().id.short(),
+                crate::count(reader.manifest().tickers.len() as u64, "ticker"),
+                if missing.len() == 1 { "it" } else { "them" }
             ),
         });
     }

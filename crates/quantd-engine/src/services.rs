@@ -170,6 +170,12 @@ impl<S: Store> Tokens<'_, S> {
         }))
     }
 
+    /// The workspace of the token with public id `id`, or `None` when it is unknown or
+    /// revoked.
+    pub async fn workspace_of(&self, id: &str) -> Result<Option<String>> {
+        Ok(self.store.token(id).await?.map(|row| row.workspace))
+    }
+
     /// Tokens (of `workspace`, when given), without secrets.
     pub async fn list(&self, workspace: Option<&str>) -> Result<Vec<TokenRecord>> {
         Ok(self.store.list_tokens(workspace).await?)

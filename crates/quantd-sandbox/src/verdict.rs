@@ -81,7 +81,7 @@ pub(crate) fn classify_exception(traceback: &str) -> Verdict {
     let exc = last.split(':').next().unwrap_or_default();
     let message = last.get(exc.len() + 1..).unwrap_or_default().trim_start();
     // An `OSError` prints its errno first: `OSError: [Errno 12] Cannot allocate memory`.
-    let enomem = exc.ends_with("SandboxError") && message.starts_with("[Errno 12]");
+    let enomem = exc.ends_with("OSError") && message.starts_with("[Errno 12]");
     if exc.ends_with("MemoryError") || enomem {
         Verdict::MemoryLimit
     } else if last.contains("[Errno 27]") || last.contains("[Errno 28]") {

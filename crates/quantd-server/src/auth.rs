@@ -12,11 +12,6 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use quantd_engine::DEFAULT_WORKSPACE;
-use quantd_store::prelude::*;
-use quantd_store::{NewToken, StoreError};
-use sha2::{Digest, Sha256};
-use std::io::Read;
-use subtle::ConstantTimeEq;
 
 /// Who is calling: the workspace every query is scoped to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,89 +25,19 @@ pub struct Caller {
     pub token: Option<String>,
 }
 
-/// A token just created: the secret text (shown once) and what was stored.
-#[derive(Debug, Clone)]
-pub struct CreatedToken {
-    /// `qdt_<id>_<secret>`, to put in `Authorization: Bearer …`.
-    pub token: String,
-    /// The stored row (id, workspace, name, hash).
-    pub record: NewToken,
-}
-
-fn random_hex(bytes: usize) -> std::io::Result<String> {
-    let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Workspace names: 1–64 letters, digits, `-`, `_`.
-pub fn check_workspace(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "workspace `{name}` is not allowed; use 1–64 letters, digits, `-` or `_`"
-        ))
-    }
-}
-
-/// Creates a token for `workspace` and stores its hash; returns the token text (show it once).
-pub async fn create_token(
-    store: &impl Store,
-    workspace: &str,
-    name: Option<&str>,
-    admin: bool,
-) -> Result<CreatedToken, AppError> {
-    check_workspace(workspace).map_err(AppError::BadRequest)?;
-    let id = random_hex(8).map_err(|e| AppError::Internal(format!("reading randomness: {e}")))?;
-    let secret =
-        random_hex(32).map_err(|e| AppError::Internal(format!("reading randomness: {e}")))?;
-    let record = NewToken {
-        id: id.clone(),
-        workspace: workspace.to_string(),
-        name: name.map(str::to_string),
-        secret_hash: sha256_hex(&secret),
-        admin,
-    };
-    store.create_token(&record).await?;
-    Ok(CreatedToken {
-        token: format!("qdt_{id}_{secret}"),
-        record,
-    })
-}
-
-/// The caller a bearer token stands for, or `None` when it is not valid.
-pub async fn verify(store: &impl Store, token: &str) -> Result<Option<Caller>, StoreError> {
-    let Some((id, secret)) = token
-        .strip_prefix("qdt_")
-        .and_then(|rest| rest.split_once('_'))
-    else {
-        return Ok(None);
-    };
-    let Some(row) = store.token(id).await? else {
-        // Hash anyway so that unknown ids and wrong secrets take the same time.
-        let _ = sha256_hex(secret);
-        return Ok(None);
-    };
-    let given = sha256_hex(secret);
-    let ok: bool = given.as_bytes().ct_eq(row.secret_hash.as_bytes()).into();
-    Ok(ok.then_some(Caller {
-        workspace: row.workspace,
-        admin: row.admin,
-        token: Some(row.id),
-    }))
+/// The caller a bearer token stands for, or `None` when it is not valid (the engine checks
+/// the secret in constant time).
+pub async fn verify(state: &AppState, token: &str) -> Result<Option<Caller>, AppError> {
+    Ok(state
+        .engine()
+        .tokens()
+        .verify(token)
+        .await?
+        .map(|holder| Caller {
+            workspace: holder.workspace,
+            admin: holder.admin,
+            token: Some(holder.id),
+        }))
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -141,7 +66,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
             })?;
-        match verify(state.engine().store(), token.trim()).await? {
+        match verify(state, token.trim()).await? {
             Some(caller) => Ok(caller),
             None => Err(AppError::Unauthorized(
                 "the bearer token is not valid (unknown, revoked or mistyped)".into(),

@@ -13,7 +13,6 @@
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::{AppState, Inner};
-use quantd_store::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -126,7 +125,7 @@ async fn check(inner: &Inner) {
     if ids.is_empty() {
         return;
     }
-    let live = match inner.engine.store().live_tokens(&ids).await {
+    let live = match inner.engine.tokens().live(&ids).await {
         Ok(live) => live,
         Err(e) => {
             tracing::warn!(error = %e, "checking the tokens of open streams failed");
@@ -155,10 +154,10 @@ pub async fn reauthorize(
     let live = !watch.is_some_and(TokenWatch::is_revoked)
         && state
             .engine()
-            .store()
-            .token(id)
+            .tokens()
+            .workspace_of(id)
             .await?
-            .is_some_and(|row| row.workspace == caller.workspace);
+            .is_some_and(|workspace| workspace == caller.workspace);
     if live { Ok(()) } else { Err(revoked()) }
 }
 

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quantd_core::ErrorClass;
 use quantd_engine::EngineError;
-use quantd_store::StoreError;
+use quantd_engine::records::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -33,8 +33,8 @@ pub struct CodeDiagnostic {
     pub expression: Option<String>,
 }
 
-impl From<&quantd_expr::Diagnostic> for CodeDiagnostic {
-    fn from(d: &quantd_expr::Diagnostic) -> Self {
+impl From<&quantd_engine::Diagnostic> for CodeDiagnostic {
+    fn from(d: &quantd_engine::Diagnostic) -> Self {
         CodeDiagnostic {
             message: d.message.clone(),
             line: d.location.as_ref().map(|l| l.line),

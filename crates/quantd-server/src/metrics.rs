@@ -17,7 +17,6 @@ use crate::error::{AppError, Problem};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use quantd_store::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -207,7 +206,7 @@ impl Metrics {
     }
 
     /// The exposition text; `stats` come from the store.
-    pub fn render(&self, stats: Option<&quantd_store::QueueStats>) -> String {
+    pub fn render(&self, stats: Option<&quantd_engine::records::QueueStats>) -> String {
         let mut out = String::new();
         out += "# HELP quantd_http_requests_total HTTP requests by route, method and status.\n";
         out += "# TYPE quantd_http_requests_total counter\n";
@@ -300,7 +299,7 @@ pub async fn serve(
 
 /// `/metrics` on the metrics listener: no token (the listener is the operator's).
 pub async fn serve_open(State(state): State<AppState>) -> impl IntoResponse {
-    let stats = state.engine().store().queue_stats().await;
+    let stats = state.engine().records().queue_stats().await;
     if let Err(e) = &stats {
         tracing::warn!(error = %e, "metrics: reading queue stats failed");
     }

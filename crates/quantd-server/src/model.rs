@@ -7,44 +7,10 @@
 use crate::error::AppError;
 use quantd_engine::code::{CodeSource, StrategyExprs};
 use quantd_engine::exec::health::Health;
-use quantd_engine::exec::retry::RetryPolicy;
-use quantd_engine::exec::spec::{
-    BacktestRequest, CodeChoice, JobRequest, RunRequest, ScanRequest, StrategyChoice, SubmitSpec,
-    SweepRequest, TestRequest,
-};
-use quantd_engine::exec::{ExecutionOptions, ShardFailurePolicy};
-use quantd_store::{CodeName, CodeVersion, ExecutionRecord, PackRecord};
+use quantd_engine::records::{CodeName, CodeVersion, ExecutionRecord, PackRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use utoipa::ToSchema;
-
-/// A strategy of expressions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StrategyBody {
-    /// Enter long when true.
-    pub entry: String,
-    /// Exit long when true.
-    pub exit: String,
-    /// Enter short when true.
-    #[serde(default)]
-    pub short_entry: Option<String>,
-    /// Exit short when true.
-    #[serde(default)]
-    pub short_exit: Option<String>,
-}
-
-impl From<StrategyBody> for StrategyExprs {
-    fn from(s: StrategyBody) -> Self {
-        StrategyExprs {
-            entry: s.entry,
-            exit: s.exit,
-            short_entry: s.short_entry,
-            short_exit: s.short_exit,
-        }
-    }
-}
 
 /// Code to store or validate: exactly one of `expr`, `python`, `strategy`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
@@ -58,7 +24,7 @@ pub struct CodeBody {
     pub python: Option<String>,
     /// A strategy of expressions.
     #[serde(default)]
-    pub strategy: Option<StrategyBody>,
+    pub strategy: Option<StrategyExprs>,
 }
 
 impl CodeBody {
@@ -67,7 +33,7 @@ impl CodeBody {
         match (self.expr, self.python, self.strategy) {
             (Some(e), None, None) => Ok(CodeSource::Expr(e)),
             (None, Some(p), None) => Ok(CodeSource::Python(p)),
-            (None, None, Some(s)) => Ok(CodeSource::Strategy(s.into())),
+            (None, None, Some(s)) => Ok(CodeSource::Strategy(s)),
             _ => Err(AppError::BadRequest(
                 "give exactly one of `expr`, `python` or `strategy`".into(),
             )),
@@ -174,230 +140,6 @@ pub struct Validated {
     pub params: Vec<String>,
     /// The content id the code would be stored under.
     pub id: String,
-}
-
-/// An A+ test example.
-#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExampleBody {
-    /// The ticker.
-    pub ticker: String,
-    /// The date a signal is (or is not) expected on.
-    pub date: chrono::NaiveDate,
-    /// Whether a signal is expected (default true).
-    #[serde(default = "yes")]
-    pub expected: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Execution kinds the API starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SubmitKind {
-    /// A scanner over a pack: signal rows.
-    Scan,
-    /// An A+ test of a scanner on example names.
-    Test,
-    /// A strategy backtest per ticker.
-    Backtest,
-    /// A backtest over a parameter grid.
-    Sweep,
-    /// A whole Python bot script in the sandbox (`script`, `name`, `args`, `timeout`), with the
-    /// pack readable; its log and metrics are its results.
-    Run,
-}
-
-/// Shard failure policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OnShardFailure {
-    /// The execution fails at once.
-    #[default]
-    Fail,
-    /// The execution goes on and lists the failed shards.
-    Continue,
-}
-
-/// Engine options of an execution.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OptionsBody {
-    /// Attempts per shard, the first included (retryable errors only; default 3).
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 100)]
-    pub max_attempts: Option<u32>,
-    /// What a shard that fails for good does.
-    #[serde(default)]
-    pub on_shard_failure: OnShardFailure,
-}
-
-/// `POST /v1/executions`: what to run.
-#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SubmitBody {
-    /// The kind of execution.
-    pub kind: SubmitKind,
-    /// Stored code, `NAME` or `NAME@N` (a scanner for scan/test, a strategy for backtest/sweep).
-    #[serde(default)]
-    pub code: Option<String>,
-    /// An inline scanner expression (scan, test).
-    #[serde(default)]
-    pub expr: Option<String>,
-    /// An inline strategy (backtest, sweep).
-    #[serde(default)]
-    pub strategy: Option<StrategyBody>,
-    /// Pack name, id or id prefix; default: the newest fresh pack.
-    #[serde(default)]
-    pub pack: Option<String>,
-    /// `$name` parameter values.
-    #[serde(default)]
-    pub params: BTreeMap<String, f64>,
-    /// Only these tickers.
-    #[serde(default)]
-    pub tickers: Option<Vec<String>>,
-    /// First date (scan: signals kept; backtest: first bar traded).
-    #[serde(default)]
-    pub from: Option<chrono::NaiveDate>,
-    /// Last date.
-    #[serde(default)]
-    pub to: Option<chrono::NaiveDate>,
-    /// A+ test examples.
-    #[serde(default)]
-    pub examples: Vec<ExampleBody>,
-    /// A+ test: bars a signal may be away from an example date.
-    #[serde(default)]
-    #[schema(maximum = 1000)]
-    pub tolerance: Option<u32>,
-    /// Sweep grid: `name=start..end:step` or `name=v1,v2`.
-    #[serde(default)]
-    pub grid: Vec<String>,
-    /// Sweep: a condition on the parameters, e.g. `fast < slow`.
-    #[serde(default)]
-    pub constraint: Option<String>,
-    /// Backtest settings (cash, commission, fill, sizing, stops), as quantd-backtest's Config.
-    #[serde(default)]
-    pub config: Option<Value>,
-    /// Retries and failure policy.
-    #[serde(default)]
-    pub options: OptionsBody,
-    /// Return a completed execution with the same fingerprint instead of running again.
-    #[serde(default)]
-    pub reuse: bool,
-    /// Run: the Python script's source.
-    #[serde(default)]
-    pub script: Option<String>,
-    /// Run: the name it is listed under in history and summary (default `run`).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Run: the script's arguments (`sys.argv[1:]`).
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Run: wall-clock limit in seconds (default 300).
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 86400)]
-    pub timeout: Option<u64>,
-}
-
-impl SubmitBody {
-    /// The engine request, or what is wrong with the body.
-    pub fn into_spec(self) -> Result<SubmitSpec, AppError> {
-        let bad = |m: &str| AppError::BadRequest(m.to_string());
-        let scanner = |code: Option<String>, expr: Option<String>| match (code, expr) {
-            (Some(c), None) => Ok(CodeChoice::Stored(c)),
-            (None, Some(e)) => Ok(CodeChoice::Inline(e)),
-            _ => Err(bad("give exactly one of `code` or `expr` for a scanner")),
-        };
-        let strategy = |code: Option<String>, s: Option<StrategyBody>| match (code, s) {
-            (Some(c), None) => Ok(StrategyChoice::Stored(c)),
-            (None, Some(s)) => Ok(StrategyChoice::Inline(s.into())),
-            _ => Err(bad(
-                "give exactly one of `code` or `strategy` for a strategy",
-            )),
-        };
-        let config = match self.config {
-            Some(v) => serde_json::from_value(v)
-                .map_err(|e| AppError::BadRequest(format!("`config`: {e}")))?,
-            None => quantd_backtest::Config::default(),
-        };
-        if self.kind != SubmitKind::Run
-            && (self.script.is_some()
-                || self.name.is_some()
-                || !self.args.is_empty()
-                || self.timeout.is_some())
-        {
-            return Err(bad(
-                "`script`, `name`, `args` and `timeout` are for kind `run`",
-            ));
-        }
-        let job = match self.kind {
-            SubmitKind::Run => JobRequest::Run(RunRequest {
-                script: self
-                    .script
-                    .ok_or_else(|| bad("kind `run` needs `script`: the Python source"))?,
-                name: self.name.unwrap_or_else(|| "run".into()),
-                args: self.args,
-                timeout_secs: self.timeout.unwrap_or(300),
-            }),
-            SubmitKind::Scan => JobRequest::Scan(ScanRequest {
-                code: scanner(self.code, self.expr)?,
-                params: self.params,
-                tickers: self.tickers,
-                from: self.from,
-                to: self.to,
-            }),
-            SubmitKind::Test => JobRequest::Test(TestRequest {
-                code: scanner(self.code, self.expr)?,
-                params: self.params,
-                examples: self
-                    .examples
-                    .into_iter()
-                    .map(|e| quantd_engine::atest::Example {
-                        ticker: e.ticker,
-                        date: e.date,
-                        expected: e.expected,
-                    })
-                    .collect(),
-                tolerance: self.tolerance.unwrap_or(2) as usize,
-            }),
-            SubmitKind::Backtest | SubmitKind::Sweep => {
-                let backtest = BacktestRequest {
-                    strategy: strategy(self.code, self.strategy)?,
-                    params: self.params,
-                    tickers: self.tickers,
-                    from: self.from,
-                    to: self.to,
-                    config,
-                };
-                if self.kind == SubmitKind::Backtest {
-                    JobRequest::Backtest(backtest)
-                } else {
-                    JobRequest::Sweep(SweepRequest {
-                        backtest,
-                        grid: self.grid,
-                        constraint: self.constraint,
-                    })
-                }
-            }
-        };
-        Ok(SubmitSpec {
-            job,
-            pack: self.pack,
-            options: ExecutionOptions {
-                retry: RetryPolicy {
-                    maximum_attempts: self.options.max_attempts.unwrap_or(3).max(1),
-                    ..RetryPolicy::default()
-                },
-                on_shard_failure: match self.options.on_shard_failure {
-                    OnShardFailure::Fail => ShardFailurePolicy::Fail,
-                    OnShardFailure::Continue => ShardFailurePolicy::Continue,
-                },
-            },
-            reuse: self.reuse,
-        })
-    }
 }
 
 /// Progress counters.

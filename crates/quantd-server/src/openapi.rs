@@ -6,6 +6,9 @@ use crate::model::*;
 use crate::routes::{code, executions, health, packs};
 use crate::{metrics, stream, ws};
 use axum::Json;
+use quantd_engine::code::StrategyExprs;
+use quantd_engine::exec::ShardFailurePolicy;
+use quantd_engine::exec::request::{ExampleRequest, RequestOptions, SubmitKind, SubmitRequest};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -53,9 +56,9 @@ impl Modify for Security {
         packs::list, packs::upload, packs::show,
     ),
     components(schemas(
-        Problem, CodeDiagnostic, CodeBody, StrategyBody, RollbackBody, CodeVersionView, CodeAdded,
-        CodeNameView, CodeList, Validated, SubmitBody, SubmitKind, OnShardFailure, OptionsBody,
-        ExampleBody, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
+        Problem, CodeDiagnostic, CodeBody, StrategyExprs, RollbackBody, CodeVersionView, CodeAdded,
+        CodeNameView, CodeList, Validated, SubmitRequest, SubmitKind, ShardFailurePolicy,
+        RequestOptions, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
         RightsView, PackList, UploadAccepted, PackHealth, Live, Ready,
     )),
     tags(

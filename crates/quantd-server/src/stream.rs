@@ -28,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use futures::future::Either;
 use futures::{Stream, StreamExt};
 use quantd_core::{EventRecord, ExecutionId, ExecutionState};
-use quantd_store::prelude::*;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -61,7 +60,12 @@ pub enum Item {
 async fn backlog(state: &AppState, id: &ExecutionId, last: &mut u64) -> Vec<EventRecord> {
     let mut out = Vec::new();
     loop {
-        match state.engine().store().events_after(id, *last, BATCH).await {
+        match state
+            .engine()
+            .records()
+            .events_after(id, *last, BATCH)
+            .await
+        {
             Ok(batch) => {
                 let n = batch.len();
                 for e in batch {
@@ -82,7 +86,7 @@ async fn backlog(state: &AppState, id: &ExecutionId, last: &mut u64) -> Vec<Even
 
 /// The terminal state of the execution, if it has ended.
 pub(crate) async fn ended(state: &AppState, id: &ExecutionId) -> Option<ExecutionState> {
-    match state.engine().store().execution(id).await {
+    match state.engine().records().get(id).await {
         Ok(Some(r)) if quantd_core::state::StateMachine::is_terminal(r.state) => Some(r.state),
         _ => None,
     }
@@ -358,7 +362,7 @@ async fn owner(state: &AppState, id: &ExecutionId) -> Option<String> {
     if let Some(w) = state.inner.owners.lock().expect("owners lock").get(id) {
         return Some(w.clone());
     }
-    let rec = state.engine().store().execution(id).await.ok()??;
+    let rec = state.engine().records().get(id).await.ok()??;
     let mut owners = state.inner.owners.lock().expect("owners lock");
     if owners.len() > 100_000 {
         owners.clear();

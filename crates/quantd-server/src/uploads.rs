@@ -21,7 +21,6 @@ use futures::StreamExt;
 use quantd_core::{ExecutionId, ExecutionKind};
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::spec::ResolvedSpec;
-use quantd_store::prelude::*;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -249,7 +248,7 @@ pub async fn adopt(state: &AppState) {
 /// The file names of the uploads unfinished imports own.
 async fn unfinished_imports(state: &AppState) -> Result<HashMap<OsString, ExecutionId>, AppError> {
     let mut owners = HashMap::new();
-    for rec in state.engine().store().unfinished_executions().await? {
+    for rec in state.engine().records().unfinished().await? {
         if rec.kind != ExecutionKind::Import {
             continue;
         }

@@ -1,6 +1,6 @@
 //! The fuzz corpus as a regression suite (docs/fuzzing.md): every body checked in under
 //! `fuzz/corpus/submit_body/` runs through the `submit_body` target's own function
-//! (fuzz/src/submit_body.rs: the JSON body, `SubmitBody::into_spec`, `Engine::submit_in` on a
+//! (fuzz/src/submit_body.rs: the JSON body as a `SubmitRequest`, `Engine::submit_request` on a
 //! small pack, the response view or problem). A 4xx answer is expected for bad bodies; a panic
 //! fails.
 

@@ -479,7 +479,7 @@ pub struct HistoryArgs {
     /// Only executions of this code name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Only this kind (scan, test, backtest, sweep, run).
+    /// Only this kind (scan, test, backtest, sweep, run, import).
     #[arg(long)]
     pub kind: Option<String>,
     /// Only this state (pending, running, paused, completed, failed, cancelled).

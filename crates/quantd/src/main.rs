@@ -33,11 +33,23 @@ fn main() -> ExitCode {
     }
     match outcome {
         Ok(code) => code,
+        // A reader that closed our stdout (`quantd results ID | head -3`) got what it wanted:
+        // end quietly, like other Unix tools.
+        Err(e) if closed_stdout(&e) => ExitCode::SUCCESS,
         Err(e) => {
             report(&e);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the error is a write to a pipe whose reader has gone.
+fn closed_stdout(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Prints an error for people. Code diagnostics are printed as rendered (they carry their own

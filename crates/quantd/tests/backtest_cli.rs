@@ -167,7 +167,7 @@ fn sweeps_rank_parameter_sets_and_write_a_heatmap() {
     );
     let csv = std::fs::read_to_string(&heat).unwrap();
     assert_eq!(csv.lines().count(), 13, "{csv}");
-    assert!(csv.starts_with("fast,slow,\"Return [%]\",tickers"));
+    assert!(csv.starts_with("fast,slow,Return [%],tickers"), "{csv}");
 }
 
 #[test]

@@ -405,12 +405,16 @@ fn a_bot_script_runs_through_the_http_api() {
     assert_eq!(rec["kind"], "run");
     let (status, body) = http(&addr, "GET", &format!("/v1/executions/{id}/results"), None);
     assert_eq!(status, 200, "{body}");
+    // The log as rows of the one result vocabulary: {stream, line, text}.
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(
-        v["log"]["stdout"]
-            .as_str()
+        v.as_array()
             .unwrap()
-            .contains("args ['--x', '1']"),
+            .iter()
+            .any(|row| row["stream"] == "stdout"
+                && row["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("args ['--x', '1']"))),
         "{v}"
     );
     let (_, body) = http(&addr, "GET", &format!("/v1/executions/{id}/summary"), None);
@@ -424,7 +428,7 @@ fn a_bot_script_runs_through_the_http_api() {
         "/v1/executions",
         Some(&serde_json::json!({"kind": "run", "name": "empty"})),
     );
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert!(body.contains("needs `script`"), "{body}");
 }
 

@@ -138,7 +138,23 @@ impl<S: Store> Engine<S> {
         id: &ExecutionId,
         to: ExecutionState,
     ) -> Result<ExecutionRecord> {
-        self.execution(id).await?;
+        let rec = self.execution(id).await?;
+        if rec.state.is_terminal() {
+            let verb = match to {
+                ExecutionState::Cancelled => "cancel",
+                ExecutionState::Paused => "pause",
+                _ => "resume",
+            };
+            let hint = if rec.quarantined && to == ExecutionState::Running {
+                format!("; it is quarantined: `quantd resume --force {id}` runs it again")
+            } else {
+                String::new()
+            };
+            return Err(EngineError::Invalid(format!(
+                "{id} is already {}; nothing to {verb}{hint}",
+                rec.state
+            )));
+        }
         let events = self
             .store()
             .change_execution_state(id, to, self.clock.now_ms())

@@ -288,8 +288,16 @@ impl<S: Store> Engine<S> {
         self
     }
 
-    /// The store.
+    /// The store. Surfaces never reach it (they use the engine's services); tests and the
+    /// benchmark harness may, with the `test-support` feature.
+    #[cfg(feature = "test-support")]
     pub fn store(&self) -> &S {
+        self.packs.store()
+    }
+
+    /// The store.
+    #[cfg(not(feature = "test-support"))]
+    pub(crate) fn store(&self) -> &S {
         self.packs.store()
     }
 

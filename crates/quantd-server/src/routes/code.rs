@@ -11,8 +11,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use quantd_engine::code;
-use quantd_store::Page;
-use quantd_store::prelude::*;
+use quantd_engine::records::Page;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -56,10 +55,11 @@ pub async fn add(
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<(StatusCode, Json<CodeAdded>), AppError> {
     let source = body.source()?;
-    let added = match code::add(state.engine().store(), &caller.workspace, &name, &source).await {
-        Ok(a) => a,
-        Err(e) => return Err(e.into()),
-    };
+    let added = state
+        .engine()
+        .code(&caller.workspace)
+        .add(&name, &source)
+        .await?;
     let status = if added.unchanged {
         StatusCode::OK
     } else {
@@ -87,8 +87,8 @@ pub async fn list(
 ) -> Result<Json<CodeList>, AppError> {
     let page = state
         .engine()
-        .store()
-        .code_names(&caller.workspace, &q.page())
+        .code(&caller.workspace)
+        .names(&q.page())
         .await?;
     Ok(Json(CodeList {
         items: page.items.into_iter().map(CodeNameView::from).collect(),
@@ -109,7 +109,11 @@ pub async fn show(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<CodeVersionView>, AppError> {
-    let v = code::resolve(state.engine().store(), &caller.workspace, &name).await?;
+    let v = state
+        .engine()
+        .code(&caller.workspace)
+        .resolve(&name)
+        .await?;
     Ok(Json(v.into()))
 }
 
@@ -132,12 +136,11 @@ pub async fn version(
         AppError::BadRequest(format!("version `{version}` is not a number from 1"))
     })?;
     code::check_code_name(&name)?;
-    let v = code::resolve(
-        state.engine().store(),
-        &caller.workspace,
-        &format!("{name}@{version}"),
-    )
-    .await?;
+    let v = state
+        .engine()
+        .code(&caller.workspace)
+        .resolve(&format!("{name}@{version}"))
+        .await?;
     Ok(Json(v.into()))
 }
 
@@ -154,12 +157,7 @@ pub async fn remove(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    if state
-        .engine()
-        .store()
-        .remove_code(&caller.workspace, &name)
-        .await?
-    {
+    if state.engine().code(&caller.workspace).remove(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!("code `{name}`")))
@@ -183,7 +181,11 @@ pub async fn rollback(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<RollbackBody>,
 ) -> Result<Json<CodeVersionView>, AppError> {
-    let v = code::rollback(state.engine().store(), &caller.workspace, &name, body.to).await?;
+    let v = state
+        .engine()
+        .code(&caller.workspace)
+        .rollback(&name, body.to)
+        .await?;
     Ok(Json(v.into()))
 }
 
@@ -198,11 +200,15 @@ pub async fn rollback(
     ))]
 pub async fn validate(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Validated>, AppError> {
     let source = body.source()?;
-    let columns = code::known_columns(state.engine().store()).await?;
+    let columns = state
+        .engine()
+        .code(&caller.workspace)
+        .known_columns()
+        .await?;
     match source.validate(&columns) {
         Ok(params) => Ok(Json(Validated {
             valid: true,

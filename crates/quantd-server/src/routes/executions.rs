@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
 use crate::extract::{ApiQuery, json_bytes, parse_json};
-use crate::model::{ExecutionList, ExecutionView, SubmitBody, Submitted};
+use crate::model::{ExecutionList, ExecutionView, Submitted};
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -16,9 +16,10 @@ use quantd_core::state::StateMachine;
 use quantd_core::{ExecutionKind, ExecutionState};
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::health::Health;
-use quantd_engine::results::{Format, ResultWriter};
-use quantd_store::prelude::*;
-use quantd_store::{ExecutionFilter, ExecutionRecord};
+use quantd_engine::exec::request::SubmitRequest;
+use quantd_engine::records::{ExecutionFilter, ExecutionRecord};
+use quantd_engine::results::Format;
+use quantd_engine::views::TABLE_PRECISION;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -32,7 +33,7 @@ fn location(id: &str) -> HeaderValue {
 }
 
 async fn view(state: &AppState, rec: ExecutionRecord) -> Result<ExecutionView, AppError> {
-    let shards = state.engine().store().shards(&rec.id).await?;
+    let shards = state.engine().records().shards(&rec.id).await?;
     let health = Health::of(&rec, &shards, chrono::Utc::now().timestamp_millis());
     Ok(ExecutionView::new(rec, Some(health)))
 }
@@ -51,7 +52,7 @@ fn submitted_response(status: StatusCode, body: Submitted, replayed: bool) -> Re
 /// Starts an execution: validated, gated on the pack's freshness, planned into shards, and run
 /// by the server's worker pool.
 #[utoipa::path(post, path = "/v1/executions", tag = "executions",
-    request_body = SubmitBody,
+    request_body = SubmitRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key + same body ⇒ the same execution; same key + another body ⇒ 422")),
     responses(
         (status = 202, description = "Accepted; `Location` points at the execution", body = Submitted,
@@ -76,7 +77,7 @@ pub async fn submit(
     let key = idempotency_key(&headers)?;
     let bytes: Bytes = json_bytes(req, &state).await?;
     let value: Value = parse_json(&bytes)?;
-    let body: SubmitBody = serde_json::from_value(value.clone())
+    let body: SubmitRequest = serde_json::from_value(value.clone())
         .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))?;
     let Some(key) = key else {
         return start(&state, &caller, body)
@@ -88,9 +89,9 @@ pub async fn submit(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let store = state.engine().store();
+    let tokens = state.engine().tokens();
     let _one_at_a_time = state.inner.idempotency.lock().await;
-    if let Some(prev) = store.idempotency_key(&caller.workspace, &key).await? {
+    if let Some(prev) = tokens.idempotency_key(&caller.workspace, &key).await? {
         if prev.request_hash != hash {
             return Err(AppError::IdempotencyMismatch(key));
         }
@@ -104,7 +105,7 @@ pub async fn submit(
     }
     let (status, out) = start(&state, &caller, body).await?;
     let id: quantd_core::ExecutionId = super::parse_id(&out.execution.id)?;
-    store
+    tokens
         .save_idempotency_key(
             &caller.workspace,
             &key,
@@ -142,10 +143,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
 async fn start(
     state: &AppState,
     caller: &Caller,
-    body: SubmitBody,
+    body: SubmitRequest,
 ) -> Result<(StatusCode, Submitted), AppError> {
-    let spec = body.into_spec()?;
-    let sub = state.engine().submit_in(&caller.workspace, spec).await?;
+    let sub = state
+        .engine()
+        .submit_request(&caller.workspace, body)
+        .await?;
     let status = if sub.reused {
         StatusCode::OK
     } else {
@@ -233,7 +236,7 @@ fn filter(caller: &Caller, q: ListQuery) -> Result<ExecutionFilter, AppError> {
 }
 
 async fn list_page(state: &AppState, f: ExecutionFilter) -> Result<ExecutionList, AppError> {
-    let page = state.engine().store().list_executions(&f).await?;
+    let page = state.engine().records().list(&f).await?;
     Ok(ExecutionList {
         items: page
             .items
@@ -292,12 +295,11 @@ pub async fn run_summary(
     caller: Caller,
     ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> Result<Json<Value>, AppError> {
-    let s = quantd_engine::history::summarize(
-        state.engine().store(),
-        &caller.workspace,
-        q.name.as_deref(),
-    )
-    .await?;
+    let s = state
+        .engine()
+        .records()
+        .summary(&caller.workspace, q.name.as_deref())
+        .await?;
     Ok(Json(serde_json::to_value(s).expect("summaries serialize")))
 }
 
@@ -411,7 +413,7 @@ lifecycle!(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
-    /// json (default), ndjson, csv, parquet or md. Scans have every format; other kinds json and ndjson (tests also md).
+    /// json (default), ndjson, csv, parquet or md: every kind has every format.
     pub format: Option<String>,
 }
 
@@ -469,27 +471,11 @@ fn stream_scan(state: &AppState, rec: &ExecutionRecord, format: Format) -> Body 
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let err_tx = tx.clone();
-        let mut out = Some(ChannelWriter {
+        let out = ChannelWriter {
             tx,
             buf: Vec::new(),
-        });
-        let mut writer: Option<ResultWriter<ChannelWriter>> = None;
-        let result = handle.block_on(state.engine().scan_results(&id, |chunk| {
-            let w = match &mut writer {
-                Some(w) => w,
-                None => writer.insert(ResultWriter::new(
-                    format,
-                    &chunk.indicators,
-                    out.take().expect("one writer"),
-                )?),
-            };
-            w.write(chunk)
-        }));
-        let finished = result.and_then(|()| match writer {
-            Some(w) => w.finish(),
-            None => ResultWriter::new(format, &[], out.take().expect("unused"))?.finish(),
-        });
-        if let Err(e) = finished {
+        };
+        if let Err(e) = handle.block_on(state.engine().write_results(&id, format, out)) {
             tracing::error!(execution = %id, error = %e, "streaming results failed");
             let _ = futures::executor::block_on(
                 err_tx.send(Err(std::io::Error::other("results failed"))),
@@ -499,25 +485,9 @@ fn stream_scan(state: &AppState, rec: &ExecutionRecord, format: Format) -> Body 
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
-fn lines(format: Format, rows: Vec<Value>) -> Result<Response, AppError> {
-    match format {
-        Format::Json => Ok(Json(Value::Array(rows)).into_response()),
-        Format::Ndjson => {
-            let mut text = String::new();
-            for r in rows {
-                text.push_str(&r.to_string());
-                text.push('\n');
-            }
-            Ok(([(header::CONTENT_TYPE, content_type(Format::Ndjson))], text).into_response())
-        }
-        other => Err(AppError::BadRequest(format!(
-            "format {other:?} is not available for this kind; use json or ndjson"
-        ))),
-    }
-}
-
-/// An execution's results: scan rows (any format, streamed), backtest statistics per ticker,
-/// sweep rows, or the A+ report.
+/// An execution's results in any format: scan rows (streamed), backtest statistics per
+/// ticker, sweep parameter sets with mean statistics, A+ verdict rows, a run's log lines, an
+/// import's outcome.
 #[utoipa::path(get, path = "/v1/executions/{id}/results", tag = "results",
     params(("id" = String, Path, description = "Execution id"), FormatQuery),
     responses(
@@ -545,58 +515,16 @@ pub async fn results(
                 ))
             })?,
     };
-    let engine = state.engine();
-    match rec.kind {
-        ExecutionKind::Scan => {
-            let body = stream_scan(&state, &rec, format);
-            Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
-        }
-        ExecutionKind::Backtest => {
-            let rows = engine.backtest_results(&rec.id).await?;
-            let rows = rows
-                .into_iter()
-                .map(|t| json!({"ticker": t.ticker, "stats": t.stats, "error": t.error, "trades": t.trades.len()}))
-                .collect();
-            lines(format, rows)
-        }
-        ExecutionKind::Sweep => {
-            let mut rows = Vec::new();
-            let grid = engine
-                .sweep_results(&rec.id, |chunk| {
-                    rows.extend(chunk.iter().map(
-                        |r| json!({"ticker": r.ticker, "combo": r.combo, "metrics": r.metrics}),
-                    ));
-                    Ok(())
-                })
-                .await?;
-            let _ = grid;
-            lines(format, rows)
-        }
-        ExecutionKind::Test => report_response(&state, &rec, format).await,
-        ExecutionKind::Run => {
-            only_json(format, "a run's log")?;
-            let log = engine.run_log(&rec.id).await?;
-            Ok(Json(json!({"execution": rec.id, "log": log})).into_response())
-        }
-        ExecutionKind::Import => {
-            only_json(format, "an import's outcome")?;
-            let outcome = engine.import_outcome(&rec.id).await?;
-            Ok(Json(json!({"execution": rec.id, "import": outcome})).into_response())
-        }
-        other => Err(AppError::Conflict(format!(
-            "results of {other} executions are not available yet"
-        ))),
+    if rec.kind == ExecutionKind::Scan {
+        let body = stream_scan(&state, &rec, format);
+        return Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response());
     }
-}
-
-fn only_json(format: Format, what: &str) -> Result<(), AppError> {
-    if format == Format::Json {
-        Ok(())
-    } else {
-        Err(AppError::BadRequest(format!(
-            "{what} is available as json only, not {format:?}"
-        )))
-    }
+    // Every other kind's view is one table in memory (bounded by the result limits): errors
+    // answer before the status line.
+    let table = state.engine().result_table(&rec.id).await?;
+    let mut body = Vec::new();
+    table.write(format, TABLE_PRECISION, &mut body)?;
+    Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
 }
 
 async fn report_response(
@@ -716,7 +644,7 @@ pub async fn equity(
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(day, equity, drawdown)| {
-                    json!({"date": quantd_data::bars::date_from_day(day).to_string(), "equity": equity, "drawdown": drawdown})
+                    json!({"date": quantd_engine::data::date_from_day(day).to_string(), "equity": equity, "drawdown": drawdown})
                 })
                 .collect();
             json!({"ticker": t.ticker, "points": points})

@@ -10,7 +10,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use quantd_engine::EngineError;
-use quantd_store::prelude::*;
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health", tag = "health",
@@ -29,7 +28,7 @@ pub async fn live() -> Json<Live> {
         (status = 503, description = "Not ready (store unreachable, no workers, shutting down)", body = Ready),
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
-    let store = state.engine().store().queue_stats().await.is_ok();
+    let store = state.engine().records().queue_stats().await.is_ok();
     let workers = state.workers().alive();
     let shutting_down = *state.shutdown_signal().borrow();
     // A server of 0 workers serves the API only (`quantd worker`s run the queue).

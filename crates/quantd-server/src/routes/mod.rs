@@ -16,8 +16,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use quantd_core::ExecutionId;
-use quantd_store::ExecutionRecord;
-use quantd_store::prelude::*;
+use quantd_engine::records::ExecutionRecord;
 use std::time::Instant;
 
 /// Parses an execution id from a path; a malformed id is simply not found.
@@ -33,7 +32,7 @@ pub async fn owned(
     id: &str,
 ) -> Result<ExecutionRecord, AppError> {
     let id = parse_id(id)?;
-    match state.engine().store().execution(&id).await? {
+    match state.engine().records().get(&id).await? {
         Some(r) if r.workspace == caller.workspace => Ok(r),
         _ => Err(AppError::NotFound(format!("execution `{id}`"))),
     }

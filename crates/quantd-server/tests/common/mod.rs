@@ -142,7 +142,10 @@ impl Server {
 
     /// A token for `workspace`.
     pub async fn token(&self, workspace: &str) -> String {
-        quantd_server::auth::create_token(self.state.engine().store(), workspace, None, false)
+        self.state
+            .engine()
+            .tokens()
+            .create(workspace, None, false)
             .await
             .unwrap()
             .token
@@ -150,7 +153,10 @@ impl Server {
 
     /// An admin token (may upload packs) for `workspace`.
     pub async fn admin_token(&self, workspace: &str) -> String {
-        quantd_server::auth::create_token(self.state.engine().store(), workspace, None, true)
+        self.state
+            .engine()
+            .tokens()
+            .create(workspace, None, true)
             .await
             .unwrap()
             .token

@@ -76,11 +76,7 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
         }
         CodeCommand::Show(r) => show(ctx, &code.resolve(&r.code).await?)?,
         CodeCommand::Rm(r) => {
-            anyhow::ensure!(
-                code.remove(&r.code).await?,
-                "code `{}` not found",
-                r.code
-            );
+            anyhow::ensure!(code.remove(&r.code).await?, "code `{}` not found", r.code);
             println!(
                 "removed {} (its versions stay readable as {}@N)",
                 r.code, r.code

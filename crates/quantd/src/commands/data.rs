@@ -5,8 +5,8 @@ use crate::cli::{DataCommand, ExportArgs, ImportArgs, SynthArgs};
 use crate::output::{self, MESSAGE_CHARS, NAME_CHARS, thousands, untrusted, untrusted_lines};
 use crate::progress::Bars;
 use quantd_core::Rights;
-use quantd_engine::data::{ImportOptions, SynthSpec};
 use quantd_engine::ImportReport;
+use quantd_engine::data::{ImportOptions, SynthSpec};
 use quantd_engine::records::PackRecord;
 use std::process::ExitCode;
 

@@ -13,6 +13,9 @@ use std::time::Instant;
 pub const REFERENCE_SCANNER: &str =
     "let r = rsi(close, 14); close < sma(close, 50) and r < 30 and volume > 2 * sma(volume, 20)";
 
+/// Tickers the demo's sweep runs on.
+const SWEEP_TICKERS: usize = 50;
+
 /// The demo pack's name.
 pub const DEMO_PACK: &str = "demo";
 
@@ -140,7 +143,13 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     super::scan::print_summary(&rec, &summary, false);
     println!();
-    backtest_and_sweep(ctx, &engine, &pack.id.to_string()).await?;
+    let names: Vec<String> = reader
+        .manifest()
+        .tickers
+        .iter()
+        .map(|t| t.ticker.clone())
+        .collect();
+    backtest_and_sweep(ctx, &engine, &pack.id.to_string(), &names).await?;
     println!("recent executions:");
     let recent = engine
         .records()
@@ -172,6 +181,7 @@ async fn backtest_and_sweep(
     ctx: &Ctx,
     engine: &quantd_engine::exec::Engine,
     pack: &str,
+    tickers: &[String],
 ) -> anyhow::Result<()> {
     use quantd_engine::code::StrategyExprs;
     use quantd_engine::exec::spec::{BacktestRequest, JobRequest, StrategyChoice, SweepRequest};
@@ -231,7 +241,8 @@ async fn backtest_and_sweep(
     let sweep = SweepRequest {
         backtest: BacktestRequest {
             params: Default::default(),
-            tickers: Some((1..=50).map(|i| format!("SYN{i:04}")).collect()),
+            // The first 50 of the pack's tickers (fewer on a smaller `--tickers`).
+            tickers: Some(tickers.iter().take(SWEEP_TICKERS).cloned().collect()),
             ..backtest
         },
         grid: vec!["fast=5..20:5".into(), "slow=20..60:20".into()],
@@ -240,7 +251,10 @@ async fn backtest_and_sweep(
     let spec = super::run::submit_spec(JobRequest::Sweep(sweep), Some(pack.into()), &run);
     let sub = engine.start(spec).await?;
     let rec = super::run::run_foreground(ctx, engine, &sub.execution.id).await?;
-    println!("sweep     fast=5..20:5 × slow=20..60:20 (fast < slow) on 50 tickers:");
+    println!(
+        "sweep     fast=5..20:5 × slow=20..60:20 (fast < slow) on {}:",
+        quantd_engine::count(tickers.len().min(SWEEP_TICKERS) as u64, "ticker")
+    );
     super::strategy::write_sweep(
         ctx,
         engine,

@@ -6,9 +6,11 @@ use crate::cli::{HistoryArgs, ResultsArgs, SummaryArgs};
 use crate::output::{self, thousands};
 use anyhow::Context;
 use quantd_core::{ExecutionId, ExecutionKind, ExecutionState};
+use quantd_engine::exec::Engine;
 use quantd_engine::exec::health::Health;
-use quantd_engine::results::Format;
 use quantd_engine::records::{ExecutionFilter, ExecutionRecord};
+use quantd_engine::results::Format;
+use std::path::Path;
 use std::process::ExitCode;
 
 fn parse_id(s: &str) -> anyhow::Result<ExecutionId> {
@@ -97,37 +99,15 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
 pub async fn results(ctx: &Ctx, a: ResultsArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
     let rec = engine.execution(&parse_id(&a.execution)?).await?;
-    let format = super::scan::pick_format(a.format.as_deref(), a.out.as_deref(), Format::Csv)?;
-    match rec.kind {
-        ExecutionKind::Scan => {
-            super::scan::write_scan(ctx, &engine, &rec, format, a.out.as_deref()).await?
-        }
-        ExecutionKind::Backtest => {
-            super::strategy::write_backtest(
-                ctx,
-                &engine,
-                &rec,
-                a.format.as_deref(),
-                a.out.as_deref(),
-                false,
-            )
-            .await?
-        }
-        ExecutionKind::Sweep => {
-            super::strategy::write_sweep(
-                ctx,
-                &engine,
-                &rec,
-                quantd_engine::backtest::Metric::SharpeRatio,
-                true,
-                10,
-                a.out.as_deref(),
-            )
-            .await?
-        }
-        ExecutionKind::Run => super::bot::write_run(ctx, &engine, &rec).await?,
-        other => anyhow::bail!("results of {other} executions are not available yet"),
-    }
+    show_results(
+        ctx,
+        &engine,
+        &rec,
+        a.format.as_deref(),
+        a.out.as_deref(),
+        Format::Csv,
+    )
+    .await?;
     if rec.state != ExecutionState::Completed {
         eprintln!(
             "note: {} is {}; these are the results committed so far",
@@ -135,6 +115,79 @@ pub async fn results(ctx: &Ctx, a: ResultsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What an execution produced, as `quantd results` and the command that started it print it:
+/// the kind's own terminal view, or its result table in a format (`scan_default` is the
+/// format of scan rows when none is asked).
+pub async fn show_results(
+    ctx: &Ctx,
+    engine: &Engine,
+    rec: &ExecutionRecord,
+    format_arg: Option<&str>,
+    out: Option<&Path>,
+    scan_default: Format,
+) -> anyhow::Result<()> {
+    // A format (or an --out extension) asks for the kind's result table, as the API serves
+    // it; without one each kind prints its own terminal view.
+    // `--json` alone keeps each kind's JSON view (a sweep's ranking, a backtest's aggregate).
+    let asked = format_arg.is_some() || out.is_some();
+    let format = super::scan::pick_format(format_arg, out, scan_default)?;
+    match rec.kind {
+        ExecutionKind::Scan => super::scan::write_scan(ctx, engine, rec, format, out).await?,
+        ExecutionKind::Backtest => {
+            super::strategy::write_backtest(ctx, engine, rec, format_arg, out, false).await?
+        }
+        ExecutionKind::Test if !asked || matches!(format, Format::Md) => {
+            let format = if ctx.json && !asked {
+                Format::Json
+            } else {
+                Format::Md
+            };
+            super::test::write_report(ctx, engine, rec, format, out).await?
+        }
+        ExecutionKind::Sweep if !asked => {
+            super::strategy::write_sweep(
+                ctx,
+                engine,
+                rec,
+                quantd_engine::backtest::Metric::SharpeRatio,
+                true,
+                10,
+                None,
+            )
+            .await?
+        }
+        ExecutionKind::Run if !asked => super::bot::write_run(ctx, engine, rec).await?,
+        _ => write_table(engine, rec, format, out).await?,
+    }
+    Ok(())
+}
+
+/// Writes an execution's result table (the engine's view of its kind) to `out` or stdout.
+async fn write_table(
+    engine: &Engine,
+    rec: &ExecutionRecord,
+    format: Format,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    match out {
+        Some(path) => {
+            let tmp = path.with_extension("partial");
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
+            engine
+                .write_results(&rec.id, format, std::io::BufWriter::new(file))
+                .await?;
+            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("{}: results written to {}", rec.id, path.display());
+        }
+        None => {
+            let stdout = std::io::BufWriter::new(std::io::stdout());
+            engine.write_results(&rec.id, format, stdout).await?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn pause(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
@@ -179,6 +232,10 @@ pub async fn resume(ctx: &Ctx, id: &str, force: bool) -> anyhow::Result<ExitCode
     if ctx.json {
         output::json(&rec)?;
     } else {
+        // The result table the original command prints.
+        if rec.state == ExecutionState::Completed {
+            show_results(ctx, &engine, &rec, None, None, Format::Table).await?;
+        }
         eprintln!(
             "{} is {} ({}/{} shards)",
             rec.id, rec.state, rec.shards_done, rec.shards_total
@@ -220,9 +277,9 @@ fn filter(
         workspace: Some("default".into()),
         name,
         kind: kind
-            .map(|k| serde_json::from_value(serde_json::Value::String(k.into())))
+            .map(|k| k.parse::<ExecutionKind>())
             .transpose()
-            .context("--kind: use scan, test, backtest, sweep or run")?,
+            .context("--kind")?,
         state: status
             .map(|s| s.parse())
             .transpose()

@@ -68,9 +68,7 @@ pub(crate) async fn shutdown_signal() {
 pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(ctx.engine().await?);
     // Engine::new already returned dead workers' shards to the queue; the pool claims them.
-    let unfinished = engine.records().unfinished()
-        .await?
-        .len();
+    let unfinished = engine.records().unfinished().await?.len();
     let mut options = ServerOptions {
         auth: !a.no_auth,
         body_limit: a.body_limit,

@@ -6,13 +6,14 @@ use super::run::{exit_code, submit_and_wait, submit_spec};
 use crate::cli::{BacktestArgs, StrategyArgs, SweepArgs};
 use crate::output::{self, thousands};
 use anyhow::Context;
-use quantd_engine::backtest::{Commission, Config, Fill, Metric, Sizing};
 use quantd_core::ExecutionState;
+use quantd_engine::backtest::{Commission, Config, Fill, Metric, Sizing};
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::spec::{BacktestRequest, JobRequest, StrategyChoice, SweepRequest};
 use quantd_engine::exec::strategy::{TickerBacktest, aggregate};
 use quantd_engine::records::ExecutionRecord;
+use quantd_engine::results::Format;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -127,38 +128,13 @@ pub async fn write_backtest(
             &mut text,
             &serde_json::json!({ "execution": rec.id, "aggregate": agg, "tickers": results }),
         )?,
-        "csv" => {
-            let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-            writeln!(
-                text,
-                "ticker,{}",
-                names
-                    .iter()
-                    .map(|n| format!("\"{n}\""))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )?;
-            for r in &results {
-                let vals: Vec<String> = Metric::ALL
-                    .iter()
-                    .map(|&m| {
-                        r.stats.as_ref().map_or(String::new(), |s| {
-                            let v = s.get(m);
-                            if v.is_nan() {
-                                String::new()
-                            } else {
-                                v.to_string()
-                            }
-                        })
-                    })
-                    .collect();
-                writeln!(text, "{},{}", r.ticker, vals.join(","))?;
-            }
-        }
         "table" | "md" => render_backtest(&mut text, &results, &agg, format == "md", with_trades)?,
-        other => {
-            anyhow::bail!("unknown format `{other}` for a backtest; use table, json, csv or md")
-        }
+        // Every other format is the engine's result table, as the API writes it.
+        other => quantd_engine::views::backtest_table(&results).write(
+            Format::parse(other)?,
+            quantd_engine::views::TABLE_PRECISION,
+            &mut text,
+        )?,
     }
     match out {
         Some(path) => {
@@ -324,13 +300,6 @@ pub async fn sweep(ctx: &Ctx, a: SweepArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_code(&rec))
 }
 
-/// One heatmap cell: a parameter set and the mean of the metric over the tickers.
-struct Cell {
-    params: Vec<f64>,
-    mean: f64,
-    tickers: u64,
-}
-
 /// Ranks a sweep's parameter sets by the mean of `metric` over tickers; prints the top and writes
 /// the heatmap.
 pub async fn write_sweep(
@@ -342,58 +311,19 @@ pub async fn write_sweep(
     top: usize,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let k = Metric::ALL
-        .iter()
-        .position(|&m| m == metric)
-        .expect("metric in ALL");
-    // Rows come sorted by (ticker, combo) per shard and shards in order, so the sums are
-    // computed in the same order every time (bit-identical rankings).
-    let mut sums: std::collections::BTreeMap<u32, (f64, u64)> = std::collections::BTreeMap::new();
-    let mut rows = 0u64;
-    let grid = engine
-        .sweep_results(&rec.id, |chunk| {
-            for r in chunk {
-                rows += 1;
-                let v = r.metrics[k];
-                let e = sums.entry(r.combo).or_default();
-                if v.is_finite() {
-                    e.0 += v;
-                    e.1 += 1;
-                }
-            }
-            Ok(())
-        })
-        .await?;
-    let mut values = Vec::new();
-    let mut cells: Vec<Cell> = sums
-        .into_iter()
-        .map(|(combo, (sum, n))| {
-            grid.values_at(combo as u64, &mut values);
-            Cell {
-                params: values.clone(),
-                mean: if n > 0 { sum / n as f64 } else { f64::NAN },
-                tickers: n,
-            }
-        })
-        .collect();
-    cells.sort_by(|a, b| {
-        a.params
-            .partial_cmp(&b.params)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    let names = grid.names().to_vec();
+    let view = engine.sweep_view(&rec.id).await?;
     if let Some(path) = out {
-        write_heatmap(path, &names, metric, &cells)?;
+        let format = Format::from_path(path).unwrap_or(Format::Csv);
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        view.heatmap(metric).write(
+            format,
+            quantd_engine::views::TABLE_PRECISION,
+            std::io::BufWriter::new(file),
+        )?;
     }
-    let mut ranked: Vec<&Cell> = cells.iter().filter(|c| c.mean.is_finite()).collect();
-    ranked.sort_by(|a, b| {
-        if maximize {
-            b.mean.total_cmp(&a.mean)
-        } else {
-            a.mean.total_cmp(&b.mean)
-        }
-    });
-    ranked.truncate(top);
+    let ranked = view.ranked(metric, maximize, top);
+    let (names, rows, cells) = (&view.names, view.backtests, &view.cells);
     if ctx.json {
         let best: Vec<serde_json::Value> = ranked
             .iter()
@@ -402,8 +332,8 @@ pub async fn write_sweep(
                 for (n, v) in names.iter().zip(&c.params) {
                     m.insert(n.clone(), (*v).into());
                 }
-                m.insert(metric.name().into(), c.mean.into());
-                m.insert("tickers".into(), c.tickers.into());
+                m.insert(metric.name().into(), c.mean(metric).into());
+                m.insert("tickers".into(), c.backtests.into());
                 serde_json::Value::Object(m)
             })
             .collect();
@@ -430,20 +360,12 @@ pub async fn write_sweep(
         if maximize { "highest" } else { "lowest" },
         metric.name()
     );
-    let mut header = names.clone();
-    header.push(metric.name().to_string());
-    header.push("tickers".into());
-    let table: Vec<Vec<String>> = ranked
-        .iter()
-        .map(|c| {
-            let mut r: Vec<String> = c.params.iter().map(|v| v.to_string()).collect();
-            r.push(format!("{:.4}", c.mean));
-            r.push(c.tickers.to_string());
-            r
-        })
-        .collect();
     let mut buf = Vec::new();
-    quantd_engine::results::write_table(&mut buf, &header, &table, false, true)?;
+    view.ranking(metric, maximize, top).write(
+        Format::Table,
+        quantd_engine::views::TABLE_PRECISION,
+        &mut buf,
+    )?;
     std::io::stdout().write_all(&buf)?;
     if let Some(p) = out {
         println!(
@@ -451,74 +373,6 @@ pub async fn write_sweep(
             cells.len(),
             p.display()
         );
-    }
-    Ok(())
-}
-
-fn write_heatmap(
-    path: &Path,
-    names: &[String],
-    metric: Metric,
-    cells: &[Cell],
-) -> anyhow::Result<()> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("csv")
-        .to_ascii_lowercase();
-    if ext == "parquet" {
-        use arrow_array::{ArrayRef, Float64Array, RecordBatch, UInt64Array};
-        let mut fields: Vec<arrow_schema::Field> = names
-            .iter()
-            .map(|n| arrow_schema::Field::new(n, arrow_schema::DataType::Float64, false))
-            .collect();
-        fields.push(arrow_schema::Field::new(
-            metric.name(),
-            arrow_schema::DataType::Float64,
-            true,
-        ));
-        fields.push(arrow_schema::Field::new(
-            "tickers",
-            arrow_schema::DataType::UInt64,
-            false,
-        ));
-        let schema = std::sync::Arc::new(arrow_schema::Schema::new(fields));
-        let mut arrays: Vec<ArrayRef> = (0..names.len())
-            .map(|i| {
-                std::sync::Arc::new(Float64Array::from_iter_values(
-                    cells.iter().map(|c| c.params[i]),
-                )) as ArrayRef
-            })
-            .collect();
-        arrays.push(std::sync::Arc::new(Float64Array::from_iter_values(
-            cells.iter().map(|c| c.mean),
-        )));
-        arrays.push(std::sync::Arc::new(UInt64Array::from_iter_values(
-            cells.iter().map(|c| c.tickers),
-        )));
-        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path)?, schema, None)?;
-        w.write(&batch)?;
-        w.close()?;
-    } else {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-        writeln!(f, "{},\"{}\",tickers", names.join(","), metric.name())?;
-        for c in cells {
-            let p: Vec<String> = c.params.iter().map(|v| v.to_string()).collect();
-            writeln!(
-                f,
-                "{},{},{}",
-                p.join(","),
-                if c.mean.is_nan() {
-                    String::new()
-                } else {
-                    c.mean.to_string()
-                },
-                c.tickers
-            )?;
-        }
-        f.flush()?;
     }
     Ok(())
 }

@@ -7,8 +7,8 @@ use anyhow::Context;
 use quantd_core::ExecutionState;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::spec::{JobRequest, TestRequest};
-use quantd_engine::results::Format;
 use quantd_engine::records::ExecutionRecord;
+use quantd_engine::results::Format;
 use std::path::Path;
 use std::process::ExitCode;
 
