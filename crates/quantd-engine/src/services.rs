@@ -36,6 +36,7 @@ impl<S: Store> Packs<S> {
     pub fn records(&self) -> Records<'_, S> {
         Records {
             store: self.store(),
+            dir: self.dir(),
         }
     }
 }
@@ -251,9 +252,19 @@ fn sha256_hex(s: &str) -> String {
 #[derive(Debug)]
 pub struct Records<'a, S> {
     store: &'a S,
+    dir: &'a crate::DataDir,
 }
 
 impl<S: Store> Records<'_, S> {
+    /// Whether `rec` (with its `shards`) is interrupted: it says `running`, but no live process
+    /// will finish it — every shard it was running is held by a worker process that is gone
+    /// (`kill -9`, a crash) or was given back to the queue, and no queue worker (`serve`,
+    /// `worker`) runs on this data directory. `quantd resume ID` (or starting a `serve` or
+    /// `worker`) continues it.
+    pub fn interrupted(&self, rec: &ExecutionRecord, shards: &[ShardRecord]) -> bool {
+        crate::exec::interrupted(&self.dir.tmp(), rec, shards)
+    }
+
     /// One execution, or `None`.
     pub async fn get(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>> {
         Ok(self.store.execution(id).await?)

@@ -74,8 +74,8 @@ async fn sse_reconnect_with_last_event_id_gets_every_event_once_in_order() {
         "the execution should still be running after 6 events"
     );
     let last = *first.last().unwrap();
-    // Some events happen while disconnected; the reconnect replays them from the store.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // An event happens while disconnected; the reconnect replays it from the store.
+    server.await_event_after(&id, last).await;
     let (rest, done) = sse_events(&server, &token, &id, Some(last), usize::MAX).await;
     assert!(done, "the stream ends with `event: done`");
     let all: Vec<u64> = first.iter().chain(&rest).copied().collect();
@@ -141,7 +141,8 @@ async fn websocket_resume_after_gets_every_event_once_in_order() {
         seqs.push(v["seq"].as_u64().unwrap());
     }
     ws.close(None).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // An event happens while disconnected.
+    server.await_event_after(&id, *seqs.last().unwrap()).await;
     // A new connection that asks to resume after the last event it saw.
     let mut ws = ws_connect(&server, &token, &id, Some(1_000_000)).await;
     ws.send(Message::Text(

@@ -64,6 +64,16 @@ fn a_scan_killed_at_several_points_finishes_with_the_uninterrupted_rows() {
     assert!(id.starts_with("ex_"), "{id}");
     let rec = execution(d, &id);
     assert_eq!(rec["execution"]["state"], "running");
+    // Its process is gone: `show` and `history` say interrupted, with the command that resumes.
+    assert_eq!(rec["interrupted"], true, "{rec}");
+    let shown = ok(d, &["show", &id]);
+    assert!(
+        shown.contains(&format!("interrupted: it says running, but the process running it is gone; `quantd resume {id}` continues it")),
+        "{shown}"
+    );
+    let history = ok(d, &["history"]);
+    let row = history.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(row.contains("interrupted"), "{history}");
     let total = rec["execution"]["shards_total"].as_u64().unwrap();
     assert!(total >= 8, "enough shards to interrupt: {total}");
     assert_eq!(

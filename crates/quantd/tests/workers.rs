@@ -112,6 +112,9 @@ fn a_worker_killed_mid_sweep_loses_nothing_and_doubles_nothing() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A live worker holds the last shard: the execution is running, not interrupted.
+    let shown = json(d, &["show", &id]);
+    assert_eq!(shown["interrupted"], false, "{shown}");
     doomed.0.kill().unwrap();
     doomed.0.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -79,7 +79,14 @@ impl<S: Store> Engine<S> {
                 )
             }
             Err(ShardFailure::Cancelled) => {
-                store.stop_shard(&shard, &self.owner, now).await?;
+                // Stopped by a cancel, or by a pause: a paused (or since resumed) execution
+                // gets the shard back in its queue, without counting an attempt.
+                let state = self.execution(&shard.execution).await?.state;
+                if state == ExecutionState::Cancelled {
+                    store.stop_shard(&shard, &self.owner, now).await?;
+                } else {
+                    store.release_shard(&shard, &self.owner).await?;
+                }
                 return Ok(Settled {
                     step: Step::Stopped {
                         execution: shard.execution.clone(),

@@ -6,7 +6,7 @@
 //! The shard's result is the [`ImportOutcome`] (JSON), also stored as the execution's summary.
 
 use super::clock::Clock;
-use super::jobs::{Job, ShardFailure, ShardOutput};
+use super::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
 use crate::packs::Packs;
 use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId, Progress, Rights};
 use quantd_data::ImportOptions;
@@ -14,7 +14,6 @@ use quantd_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
@@ -167,7 +166,7 @@ impl<S: Store + Clone + 'static> Job for ImportJob<S> {
         vec![serde_json::json!({})]
     }
 
-    fn run(&self, _payload: &Value, _cancel: &AtomicBool) -> Result<ShardOutput, ShardFailure> {
+    fn run(&self, _payload: &Value, _ctl: &ShardControl) -> Result<ShardOutput, ShardFailure> {
         let result = self.import();
         let done = match &result {
             Ok(_) => true,

@@ -6,12 +6,12 @@ use crate::exec::EngineOptions;
 use crate::exec::limits::Limits;
 use crate::exec::spec::{ResolvedScan, ResolvedSpec};
 use crate::scan;
-use quantd_core::{ErrorClass, NoProgress};
+use quantd_core::ErrorClass;
 use quantd_data::PackReader;
 use quantd_expr::Program;
 use serde_json::Value;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Bars per native scan shard at most, by default: about 25 ms of work on 2 cores, so the fixed
 /// cost of a shard (claim, commit of results and events: a few store round trips, well under a
@@ -23,6 +23,62 @@ use std::sync::atomic::AtomicBool;
 /// works inside a shard (checked between tickers). Measured on the reference scan (2 cores,
 /// `quantd-bench scan`): one shard is faster than two by 1–2 % of the scan (docs/PERFORMANCE.md).
 pub const SCAN_SHARD_BARS: u64 = 1 << 24;
+
+/// What a running shard shares with the engine that runs it: the stop flag (set by a cancel
+/// or a pause of its execution; jobs check it between tickers, parameter sets, or while a
+/// Python job runs) and the bars it has processed so far, which the engine reports as progress
+/// while the shard runs.
+#[derive(Debug, Default)]
+pub struct ShardControl {
+    stop: Arc<AtomicBool>,
+    bars: AtomicU64,
+}
+
+impl ShardControl {
+    /// A control whose stop flag is `stop` (the execution's).
+    pub fn new(stop: Arc<AtomicBool>) -> ShardControl {
+        ShardControl {
+            stop,
+            bars: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the shard should stop now.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The stop flag, for code that polls it itself (a Python job's supervisor).
+    pub fn stop_flag(&self) -> &AtomicBool {
+        &self.stop
+    }
+
+    /// Counts `n` more bars processed.
+    pub fn add_bars(&self, n: u64) {
+        self.bars.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bars processed so far.
+    pub fn bars(&self) -> u64 {
+        self.bars.load(Ordering::Relaxed)
+    }
+}
+
+/// Scan progress (tickers done) as bars on a [`ShardControl`], at the shard's mean bars per
+/// ticker: the running count is approximate, the committed one exact.
+struct ScanBars<'a> {
+    ctl: &'a ShardControl,
+    bars_per_ticker: f64,
+}
+
+impl quantd_core::Progress for ScanBars<'_> {
+    fn phase(&self, _name: &str, _total: u64) {}
+    fn advance(&self, tickers: u64) {
+        self.ctl
+            .add_bars((tickers as f64 * self.bars_per_ticker) as u64);
+    }
+    fn finish(&self) {}
+}
 
 /// A shard's committed output.
 #[derive(Debug, Clone)]
@@ -130,11 +186,11 @@ pub trait Job: Send + Sync {
     /// The shard payloads, in order. Must depend only on the spec and the pack, so that a plan
     /// made again after a crash is the same plan.
     fn plan(&self) -> Vec<Value>;
-    /// Runs one shard.
+    /// Runs one shard, stopping when `ctl` says so and counting its bars on it.
     fn run(
         &self,
         payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure>;
     /// For scans: an empty set of signal rows with the pack's tickers and the program's
     /// indicator names, to decode stored shard results into.
@@ -270,7 +326,7 @@ impl Job for ScanJob {
     fn run(
         &self,
         payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
         let tickers: Vec<usize> = payload_tickers(payload)?;
         let entries = &self.reader.manifest().tickers;
@@ -279,15 +335,19 @@ impl Job for ScanJob {
                 quantd_data::failpoint::hit(&format!("scan-ticker={}", entries[t].ticker));
             }
         }
-        let bars = tickers.iter().map(|&t| entries[t].rows).sum();
+        let bars: u64 = tickers.iter().map(|&t| entries[t].rows).sum();
+        let progress = ScanBars {
+            ctl,
+            bars_per_ticker: bars as f64 / tickers.len().max(1) as f64,
+        };
         let signals = scan::run_bounded(
             &self.reader,
             &self.program,
             &tickers,
             self.from,
             self.to,
-            cancel,
-            &NoProgress,
+            ctl.stop_flag(),
+            &progress,
             self.max_shard_memory,
         )?;
         let mut summary = scan::SummaryBuilder::default();
@@ -359,7 +419,7 @@ impl Job for TestJob {
     fn run(
         &self,
         payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
         let tickers: Vec<usize> = payload_tickers(payload)?;
         let columns: Vec<&str> = self.program.columns().iter().map(String::as_str).collect();
@@ -369,7 +429,7 @@ impl Job for TestJob {
         let mut reports = Vec::new();
         let mut bars = 0;
         for t in tickers {
-            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            if ctl.stopped() {
                 return Err(ShardFailure::Cancelled);
             }
             let name = &self.reader.manifest().tickers[t].ticker;
@@ -380,6 +440,7 @@ impl Job for TestJob {
                 .evaluate(&inputs, &mut ws)
                 .map_err(|e| ShardFailure::Error(ErrorClass::Internal, e.to_string()))?;
             bars += data.len() as u64;
+            ctl.add_bars(data.len() as u64);
             let examples = by_ticker.get(name).map(Vec::as_slice).unwrap_or_default();
             reports.push(crate::atest::judge(
                 name,

@@ -72,13 +72,20 @@ impl<S: Store> Engine<S> {
     /// Pauses: no new shard starts; running ones finish.
     #[tracing::instrument(level = "debug", skip(self), fields(execution = %id))]
     pub async fn pause(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
-        self.change(id, ExecutionState::Paused).await
+        let rec = self.change(id, ExecutionState::Paused).await?;
+        // Running shards stop at their next check (between tickers, parameter sets, or in a
+        // Python job) and go back to the queue without counting an attempt.
+        self.cancel_flag(id).store(true, Ordering::SeqCst);
+        Ok(rec)
     }
 
     /// Resumes a paused execution (run it again with [`Engine::run`]).
     #[tracing::instrument(level = "debug", skip(self), fields(execution = %id))]
     pub async fn resume(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
-        self.change(id, ExecutionState::Running).await
+        let rec = self.change(id, ExecutionState::Running).await?;
+        // Shards stopped by the pause hold the old stop flag; new claims get a fresh one.
+        self.cancels.lock().expect("cancel lock").remove(id);
+        Ok(rec)
     }
 
     /// Cancels: pending shards are cancelled, running ones stop between tickers.
@@ -99,9 +106,10 @@ impl<S: Store> Engine<S> {
             .is_some_and(|f| f.load(Ordering::SeqCst))
     }
 
-    /// Notices executions cancelled by another process (`quantd cancel` next to a server) and
-    /// stops their shards running here within a tick: for every execution this engine holds a job
-    /// for, reads its state; a cancelled one gets its cancel flag set, and finished ones are
+    /// Notices executions cancelled or paused by another process (`quantd cancel` next to a
+    /// server) and stops their shards running here within a tick: for every execution this
+    /// engine holds a job for, reads its state; a cancelled or paused one gets its stop flag set
+    /// (cleared again once it runs), and finished ones are
     /// forgotten (their compiled jobs are rebuilt from the stored spec if ever needed). Returns how
     /// many executions were newly cancelled. Servers call it a few times a second.
     pub async fn observe_cancellations(&self) -> Result<usize> {
@@ -122,6 +130,13 @@ impl<S: Store> Engine<S> {
             {
                 cancelled += 1;
                 tracing::info!(execution = %id, "cancelled by another process; stopping its shards here");
+            } else if rec.state == ExecutionState::Paused {
+                if !self.cancel_flag(&id).swap(true, Ordering::SeqCst) {
+                    tracing::info!(execution = %id, "paused by another process; its shards here go back to the queue");
+                }
+            } else if !rec.state.is_terminal() && self.cancel_requested(&id) {
+                // Paused and resumed since: shards claimed from now on run.
+                self.cancels.lock().expect("cancel lock").remove(&id);
             } else if rec.state.is_terminal() {
                 // Flagged at an earlier tick (or finished): shards still running hold their own
                 // handle on the flag.
@@ -166,4 +181,34 @@ impl<S: Store> Engine<S> {
         self.broadcast(events);
         self.execution(id).await
     }
+}
+
+/// See [`crate::services::Records::interrupted`].
+pub fn interrupted(tmp: &std::path::Path, rec: &ExecutionRecord, shards: &[ShardRecord]) -> bool {
+    if rec.state != ExecutionState::Running {
+        return false;
+    }
+    let held = shards.iter().any(|s| {
+        s.state == quantd_core::ShardState::Running
+            && s.lease_owner.as_deref().is_some_and(|o| is_held(tmp, o))
+    });
+    let unfinished = shards
+        .iter()
+        .any(|s| !quantd_core::state::StateMachine::is_terminal(s.state));
+    unfinished && !held && !queue_worker_alive(tmp)
+}
+
+/// Whether a queue scheduler (`serve` with workers, `worker`) holds its lock in `tmp`.
+fn queue_worker_alive(tmp: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.starts_with(QUEUE_LOCK_PREFIX)
+            && name
+                .strip_suffix(".lock")
+                .is_some_and(|token| is_held(tmp, token))
+    })
 }

@@ -15,6 +15,7 @@ pub mod health;
 pub mod import;
 pub(crate) mod jobs;
 mod lifecycle;
+pub use lifecycle::interrupted;
 pub mod limits;
 pub mod pool;
 mod readers;
@@ -34,7 +35,7 @@ use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, EventRecord, ExecutionId, ExecutionState, PackState};
 use quantd_store::{
     AnyStore, ClaimedShard, Commit, Completion, ExecutionRecord, FailureOutcome, HealthSnapshot,
-    Lease, NewExecution, OnComplete, Store,
+    Lease, NewExecution, OnComplete, ShardRecord, Store,
 };
 use retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+
+/// The prefix of the lock files queue schedulers hold while they run.
+const QUEUE_LOCK_PREFIX: &str = "queue";
 
 /// The engine version that goes into every fingerprint: results may differ across versions.
 pub const ENGINE_VERSION: &str = concat!("quantd-engine/", env!("CARGO_PKG_VERSION"));
@@ -214,6 +218,10 @@ pub struct Engine<S = AnyStore> {
     /// The commit that completes a scan merges them into the summary it stores.
     scan_partials: Arc<ScanPartials>,
     cancels: Mutex<HashMap<ExecutionId, Arc<AtomicBool>>>,
+    /// The shards running in this process, by execution and index: their progress.
+    live: Mutex<HashMap<(ExecutionId, u32), Arc<jobs::ShardControl>>>,
+    /// The in-flight bars last reported per execution.
+    progress_sent: Mutex<HashMap<ExecutionId, u64>>,
     /// First shards claimed when [`Engine::start`] created their executions, not run yet: the
     /// next claim of this engine takes them before asking the store.
     claimed_at_start: Mutex<Vec<ClaimedShard>>,
@@ -272,6 +280,8 @@ impl<S: Store> Engine<S> {
             jobs: Mutex::new(HashMap::new()),
             scan_partials: Arc::new(Mutex::new(HashMap::new())),
             cancels: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
+            progress_sent: Mutex::new(HashMap::new()),
             claimed_at_start: Mutex::new(Vec::new()),
             running_ahead: Mutex::new(HashMap::new()),
             fault: None,

@@ -126,8 +126,11 @@ impl<S: Store> Engine<S> {
                     .remove(&shard.execution)
             })
             .flatten();
+        let key = (shard.execution.clone(), shard.idx);
         if let Some(work) = ahead {
-            return work.await.unwrap_or_else(|e| Err(guard::join_failure(e)));
+            let result = work.await.unwrap_or_else(|e| Err(guard::join_failure(e)));
+            self.live.lock().expect("live lock").remove(&key);
+            return result;
         }
         if let Some(hook) = &self.fault
             && let Some((class, message)) = hook(&shard.execution, shard.idx, shard.attempt)
@@ -138,11 +141,65 @@ impl<S: Store> Engine<S> {
             .job(&shard.execution)
             .await
             .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?;
-        let cancel = self.cancel_flag(&shard.execution);
+        let ctl = self.shard_control(&shard.execution, shard.idx);
         let payload = shard.payload.clone();
-        tokio::task::spawn_blocking(move || job.run(&payload, &cancel))
+        let result = tokio::task::spawn_blocking(move || job.run(&payload, &ctl))
             .await
-            .unwrap_or_else(|e| Err(guard::join_failure(e)))
+            .unwrap_or_else(|e| Err(guard::join_failure(e)));
+        self.live.lock().expect("live lock").remove(&key);
+        result
+    }
+
+    /// The control of a shard about to run here: the execution's stop flag, and a bar count
+    /// [`Engine::report_progress`] reads while it runs.
+    pub(super) fn shard_control(&self, id: &ExecutionId, idx: u32) -> Arc<jobs::ShardControl> {
+        let ctl = Arc::new(jobs::ShardControl::new(self.cancel_flag(id)));
+        self.live
+            .lock()
+            .expect("live lock")
+            .insert((id.clone(), idx), ctl.clone());
+        ctl
+    }
+
+    /// Records a `progress` event for each execution whose shards running here processed
+    /// bars since the last report: committed bars plus the running shards' (so a long shard's
+    /// progress moves before it commits).
+    async fn report_progress(&self) {
+        let mut running: HashMap<ExecutionId, u64> = HashMap::new();
+        for ((id, _), ctl) in self.live.lock().expect("live lock").iter() {
+            *running.entry(id.clone()).or_default() += ctl.bars();
+        }
+        let changed: Vec<(ExecutionId, u64)> = {
+            let mut sent = self.progress_sent.lock().expect("progress lock");
+            sent.retain(|id, _| running.contains_key(id));
+            running
+                .into_iter()
+                .filter(|(id, bars)| *bars > 0 && sent.insert(id.clone(), *bars) != Some(*bars))
+                .collect()
+        };
+        for (id, bars) in changed {
+            let Ok(Some(rec)) = self.store().execution(&id).await else {
+                continue;
+            };
+            if rec.state != ExecutionState::Running {
+                continue;
+            }
+            let event = quantd_core::Event::Progress {
+                done: rec.shards_done + rec.shards_failed,
+                total: rec.shards_total,
+                bars: rec.bars + bars,
+                rows: rec.rows,
+                eta_ms: None,
+            };
+            match self
+                .store()
+                .record_event(&id, self.clock.now_ms(), event)
+                .await
+            {
+                Ok(e) => self.broadcast(vec![e]),
+                Err(e) => tracing::warn!(execution = %id, error = %e, "recording progress failed"),
+            }
+        }
     }
 
     /// Runs an execution's shards here until it is finished, paused or cancelled (from this
@@ -281,8 +338,14 @@ impl<S: Store> Engine<S> {
     /// stops shards of executions cancelled elsewhere (scoped to an execution: notices it
     /// cancelled, paused or ended, and wakes the workers to stop). Ends when `lane` stops.
     pub(crate) async fn watch(&self, scope: Scope<'_>, lane: &Lane, timing: &Timing) {
+        // A queue scheduler says so with a lock file while it runs: others then know that
+        // pending shards will be taken (see `Engine::interrupted`).
+        let _serving = matches!(scope, Scope::Queue)
+            .then(|| HeldLock::acquire(&self.packs.dir().tmp(), &new_token(QUEUE_LOCK_PREFIX)).ok())
+            .flatten();
         let mut last_beat = self.clock.now_ms();
         let mut last_health = self.clock.now_ms();
+        let mut last_progress = self.clock.now_ms();
         while !lane.stopped() {
             tokio::select! {
                 _ = lane.stop_signal.notified() => {}
@@ -302,9 +365,12 @@ impl<S: Store> Engine<S> {
                         self.cancel_flag(id).store(true, Ordering::SeqCst);
                         lane.moved.notify_waiters();
                     }
-                    Ok(Some(rec))
-                        if rec.state == ExecutionState::Paused || rec.state.is_terminal() =>
-                    {
+                    Ok(Some(rec)) if rec.state == ExecutionState::Paused => {
+                        // Paused by another process: running shards stop and go back.
+                        self.cancel_flag(id).store(true, Ordering::SeqCst);
+                        lane.moved.notify_waiters();
+                    }
+                    Ok(Some(rec)) if rec.state.is_terminal() => {
                         lane.moved.notify_waiters();
                     }
                     _ => {}
@@ -323,6 +389,10 @@ impl<S: Store> Engine<S> {
                 {
                     tracing::warn!(error = %e, "recovering shards of stopped workers failed");
                 }
+            }
+            if now - last_progress >= PROGRESS_EVERY_MS {
+                last_progress = now;
+                self.report_progress().await;
             }
             if now - last_health >= timing.health_ms {
                 last_health = now;
@@ -429,6 +499,9 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 }
+
+/// How often running shards' progress is reported (at most; only when it moved).
+const PROGRESS_EVERY_MS: i64 = 1_000;
 
 /// Which shards a worker loop takes.
 #[derive(Debug, Clone, Copy)]

@@ -5,7 +5,7 @@
 //! Trading starts at the strategy's indicator warm-up: the first bar on which every indicator it
 //! calls has a value, as backtesting.py starts `next()` after its indicators' warm-up.
 
-use super::jobs::{Job, ShardFailure, ShardOutput, payload_tickers, ticker_batches};
+use super::jobs::{Job, ShardControl, ShardFailure, ShardOutput, payload_tickers, ticker_batches};
 use crate::code::StrategyExprs;
 use crate::error::{EngineError, Result};
 use crate::exec::spec::{ResolvedBacktest, ResolvedSweep};
@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Tickers per backtest shard.
 const BACKTEST_SHARD_TICKERS: usize = 100;
@@ -266,7 +265,7 @@ impl Job for BacktestJob {
     fn run(
         &self,
         payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
         let tickers: Vec<usize> = payload_tickers(payload)?;
         let projection = self.strategy.projection(&self.reader)?;
@@ -275,11 +274,16 @@ impl Job for BacktestJob {
         let mut out = Vec::with_capacity(tickers.len());
         let mut bars_done = 0u64;
         for t in tickers {
-            if cancel.load(Ordering::Relaxed) {
+            if ctl.stopped() {
                 return Err(ShardFailure::Cancelled);
+            }
+            if quantd_data::failpoint::armed() {
+                let name = &self.reader.manifest().tickers[t].ticker;
+                quantd_data::failpoint::hit(&format!("backtest-ticker={name}"));
             }
             let (result, bars) = self.run_ticker(t, &projection, &mut ws, &mut buffers)?;
             bars_done += bars;
+            ctl.add_bars(bars);
             out.push(result);
         }
         let rows = out.len() as u64;
@@ -510,7 +514,7 @@ impl Job for SweepJob {
     fn run(
         &self,
         payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
         let tickers: Vec<usize> = payload_tickers(payload)?;
         let projection = self
@@ -568,10 +572,11 @@ impl Job for SweepJob {
         Sweep::new(&sweep_tickers, &self.grid, config)
             .constraint(&constraint)
             .run(&generator, |row| {
-                if cancel.load(Ordering::Relaxed) {
+                if ctl.stopped() {
                     cancelled = true;
                     return std::ops::ControlFlow::Break(());
                 }
+                ctl.add_bars(windows[row.ticker].len() as u64);
                 let metrics = Metric::ALL
                     .iter()
                     .map(|&m| row.outcome.as_ref().map_or(f64::NAN, |s| s.get(m)))

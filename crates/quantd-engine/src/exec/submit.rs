@@ -134,10 +134,8 @@ impl<S: Store> Engine<S> {
         // The first shard of an execution started here can compute while its claim commits.
         let ahead = match shards.first() {
             Some(first) if claim_first && job.may_run_ahead() && self.fault.is_none() => {
-                let (job, payload, cancel) = (job.clone(), first.clone(), self.cancel_flag(&id));
-                Some(tokio::task::spawn_blocking(move || {
-                    job.run(&payload, &cancel)
-                }))
+                let (job, payload, ctl) = (job.clone(), first.clone(), self.shard_control(&id, 0));
+                Some(tokio::task::spawn_blocking(move || job.run(&payload, &ctl)))
             }
             _ => None,
         };
@@ -165,6 +163,10 @@ impl<S: Store> Engine<S> {
                 if let Some(flag) = self.cancels.lock().expect("cancel lock").remove(&id) {
                     flag.store(true, Ordering::SeqCst);
                 }
+                self.live
+                    .lock()
+                    .expect("live lock")
+                    .remove(&(id.clone(), 0));
                 return Err(e.into());
             }
         };

@@ -8,7 +8,7 @@
 use super::metrics::{RunMetrics, parse_metrics};
 use super::options::bounded_log;
 use super::{Python, tail};
-use crate::exec::jobs::{Job, ShardFailure, ShardOutput};
+use crate::exec::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
 use crate::exec::spec::ResolvedRun;
 use quantd_core::ErrorClass;
 use quantd_data::PackReader;
@@ -16,7 +16,6 @@ use quantd_sandbox::{Limits, Verdict};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// The environment variable naming the pack's bars file (an Arrow IPC file) inside the job.
@@ -124,8 +123,9 @@ impl Job for RunJob {
     fn run(
         &self,
         _payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let cancel = ctl.stop_flag();
         let outcome = self.py.run(&self.job(), cancel)?;
         if outcome.verdict != Verdict::Ok {
             let ShardFailure::Error(class, mut message) = super::verdict_failure(&outcome) else {

@@ -9,7 +9,7 @@ use super::ipc::{BatchInput, ResultRows, bars_ipc, read_result};
 use super::{MAX_RESULT_BYTES, Python, params_json, shard_limits};
 use crate::error::Result;
 use crate::exec::jobs::{
-    Job, ShardFailure, ShardOutput, bar_batches, payload_tickers, ticker_batches,
+    Job, ShardControl, ShardFailure, ShardOutput, bar_batches, payload_tickers, ticker_batches,
 };
 use crate::exec::spec::{ResolvedBacktest, ResolvedScan, ResolvedTest};
 use crate::exec::strategy::{EQUITY_CURVE_MAX_TICKERS, TickerBacktest, trade};
@@ -157,8 +157,9 @@ impl Job for PyScanJob {
     fn run(
         &self,
         payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let cancel = ctl.stop_flag();
         let tickers = payload_tickers(payload)?;
         let ranges = full(&self.reader, &tickers);
         let (rows, bars) = run_batch(
@@ -246,8 +247,9 @@ impl Job for PyTestJob {
     fn run(
         &self,
         payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let cancel = ctl.stop_flag();
         let tickers = payload_tickers(payload)?;
         let (rows, bars) = run_batch(
             &self.py,
@@ -365,8 +367,9 @@ impl Job for PyBacktestJob {
     fn run(
         &self,
         payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let cancel = ctl.stop_flag();
         let tickers = payload_tickers(payload)?;
         let (data, windows) = read_windows(&self.reader, &tickers, self.spec.from, self.spec.to)?;
         let (rows, bars) = run_batch(

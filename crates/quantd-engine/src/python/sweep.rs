@@ -6,7 +6,9 @@ use super::ipc::bars_ipc;
 use super::jobs::{StrategySignals, read_windows, run_entry};
 use super::{Python, params_json};
 use crate::error::{EngineError, Result};
-use crate::exec::jobs::{Job, ShardFailure, ShardOutput, payload_tickers, ticker_batches};
+use crate::exec::jobs::{
+    Job, ShardControl, ShardFailure, ShardOutput, payload_tickers, ticker_batches,
+};
 use crate::exec::spec::ResolvedSweep;
 use crate::exec::strategy::{SWEEP_SHARD_TICKERS, constraint_accepts, encode_sweep, trade};
 use crate::scan;
@@ -15,7 +17,6 @@ use quantd_data::PackReader;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A sweep of a Python strategy. See the module docs.
 pub struct PySweepJob {
@@ -72,8 +73,9 @@ impl Job for PySweepJob {
     fn run(
         &self,
         payload: &Value,
-        cancel: &AtomicBool,
+        ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let cancel = ctl.stop_flag();
         let tickers = payload_tickers(payload)?;
         let b = &self.spec.backtest;
         let (data, ranges) = read_windows(&self.reader, &tickers, b.from, b.to)?;
@@ -81,7 +83,7 @@ impl Job for PySweepJob {
         let mut rows_out: Vec<(u32, u32, Vec<f64>)> = Vec::new();
         let mut buffers = quantd_backtest::SignalBuffers::default();
         for (combo, params) in &self.combos {
-            if cancel.load(Ordering::Relaxed) {
+            if ctl.stopped() {
                 return Err(ShardFailure::Cancelled);
             }
             let rows = run_entry(
@@ -110,6 +112,7 @@ impl Job for PySweepJob {
                     .collect();
                 rows_out.push((*t as u32, *combo, metrics));
             }
+            ctl.add_bars(input.bars() as u64);
         }
         rows_out.sort_by_key(|r| (r.0, r.1));
         Ok(ShardOutput {

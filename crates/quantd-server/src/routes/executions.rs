@@ -173,7 +173,7 @@ async fn start(
 pub struct ListQuery {
     /// Only executions of this code name.
     pub name: Option<String>,
-    /// Only this kind: scan, test, backtest, sweep, run, pattern.
+    /// Only this kind: scan, test, backtest, sweep, run, import.
     pub kind: Option<String>,
     /// Only this state: pending, running, paused, completed, failed, cancelled.
     #[serde(alias = "status")]
@@ -207,11 +207,8 @@ fn filter(caller: &Caller, q: ListQuery) -> Result<ExecutionFilter, AppError> {
     let kind = q
         .kind
         .map(|k| {
-            serde_json::from_value::<ExecutionKind>(Value::String(k.clone())).map_err(|_| {
-                AppError::BadRequest(format!(
-                    "kind `{k}`: use scan, test, backtest, sweep, run or pattern"
-                ))
-            })
+            k.parse::<ExecutionKind>()
+                .map_err(|e| AppError::BadRequest(e.to_string()))
         })
         .transpose()?;
     let state = q

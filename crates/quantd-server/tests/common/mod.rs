@@ -225,6 +225,15 @@ impl Server {
     }
 
     /// Every stored event of an execution, in order.
+    /// Waits until execution `id` has an event stored after sequence number `last` (one that
+    /// happened while a client was disconnected).
+    pub async fn await_event_after(&self, id: &str, last: u64) {
+        let mut live = self.state.engine().subscribe();
+        while !self.stored_events(id).await.iter().any(|&seq| seq > last) {
+            live.recv().await.expect("the engine's events go on");
+        }
+    }
+
     pub async fn stored_events(&self, id: &str) -> Vec<u64> {
         use quantd_store::prelude::*;
         let id: ExecutionId = id.parse().unwrap();

@@ -163,6 +163,8 @@ pub struct ShardRecord {
     pub started_at: Option<Millis>,
     /// Finished (Unix ms).
     pub finished_at: Option<Millis>,
+    /// The worker holding its lease while it runs (`None` when no one claimed it).
+    pub lease_owner: Option<String>,
 }
 
 /// A finished shard's output, as [`crate::ExecutionQueue::complete_shard`] stores it.

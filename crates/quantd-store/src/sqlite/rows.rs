@@ -90,7 +90,7 @@ pub(super) fn record_from_row(r: &SqliteRow) -> Result<ExecutionRecord> {
 
 /// An execution's shards as [`shard_from_row`] reads them (without their payloads, which can be
 /// long lists of tickers).
-pub(super) const SELECT_SHARDS: &str = "SELECT idx, state, attempt, bars, rows, error_class, error_message, started_at, finished_at \
+pub(super) const SELECT_SHARDS: &str = "SELECT idx, state, attempt, bars, rows, error_class, error_message, started_at, finished_at, lease_owner \
      FROM shards WHERE execution_id = ? ORDER BY idx";
 
 /// A `shards` row selected with [`SELECT_SHARDS`].
@@ -107,6 +107,7 @@ pub(super) fn shard_from_row(r: &SqliteRow) -> Result<ShardRecord> {
         error_message: r.try_get("error_message")?,
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,
+        lease_owner: r.try_get("lease_owner")?,
     })
 }
 

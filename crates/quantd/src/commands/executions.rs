@@ -37,14 +37,17 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
     let rec = engine.execution(&id).await?;
     let shards = engine.records().shards(&id).await?;
     let health = Health::of(&rec, &shards, chrono::Utc::now().timestamp_millis());
+    let interrupted = engine.records().interrupted(&rec, &shards);
     if ctx.json {
-        output::json(&serde_json::json!({ "execution": rec, "health": health, "shards": shards }))?;
+        output::json(
+            &serde_json::json!({ "execution": rec, "health": health, "shards": shards, "interrupted": interrupted }),
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let field = |k: &str, v: String| println!("{k:<12} {v}");
     field("execution", rec.id.to_string());
     field("kind", rec.kind.to_string());
-    field("state", rec.state.to_string());
+    field("state", state_text(&rec, interrupted));
     if let Some(name) = &rec.name {
         field("code", name.clone());
     }
@@ -244,6 +247,19 @@ pub async fn resume(ctx: &Ctx, id: &str, force: bool) -> anyhow::Result<ExitCode
     Ok(exit_code(&rec))
 }
 
+/// The state line of `show`: an interrupted execution says so, with the command that
+/// continues it.
+fn state_text(rec: &ExecutionRecord, interrupted: bool) -> String {
+    if interrupted {
+        format!(
+            "interrupted: it says {}, but the process running it is gone; `quantd resume {}` continues it",
+            rec.state, rec.id
+        )
+    } else {
+        rec.state.to_string()
+    }
+}
+
 /// `YYYY-MM-DD` or a duration back from now (`90m`, `12h`, `7d`).
 fn parse_since(s: &str) -> anyhow::Result<i64> {
     if let Ok(d) = s.parse::<chrono::NaiveDate>() {
@@ -315,14 +331,28 @@ pub async fn history(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<ExitCode> {
         eprintln!("no executions match");
         return Ok(ExitCode::SUCCESS);
     }
+    let mut states = Vec::with_capacity(rows.len());
+    for r in &rows {
+        // Only a running execution can be interrupted: the others need no shard read.
+        let interrupted = r.state == ExecutionState::Running
+            && packs
+                .records()
+                .interrupted(r, &packs.records().shards(&r.id).await?);
+        states.push(if interrupted {
+            "interrupted".to_string()
+        } else {
+            r.state.to_string()
+        });
+    }
     let table: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| {
+        .zip(states)
+        .map(|(r, state)| {
             vec![
                 r.id.to_string(),
                 r.kind.to_string(),
                 r.name.clone().unwrap_or_else(|| "-".into()),
-                r.state.to_string(),
+                state,
                 format!("{}/{}", r.shards_done, r.shards_total),
                 thousands(r.rows),
                 duration(r),

@@ -98,9 +98,17 @@ pub async fn run_foreground(
             if e.execution != target {
                 continue;
             }
-            if let Event::Progress { done, rows, .. } = e.event {
+            // Progress comes at each commit and, while a long shard runs, once a second.
+            if let Event::Progress {
+                done, rows, bars, ..
+            } = e.event
+            {
                 b.set_position(done as u64);
-                b.set_message(format!("{rows} rows"));
+                b.set_message(format!(
+                    "{} bars, {} rows",
+                    crate::output::thousands(bars),
+                    crate::output::thousands(rows)
+                ));
             }
         }
     });
