@@ -1,9 +1,29 @@
 //! Replays a target's checked-in corpus (`fuzz/corpus/<target>/`) through its function, as the
 //! crates' `tests/fuzz_corpus.rs` do: each input runs under `catch_unwind`, and every panic is
-//! reported with the input's path, so one bad input does not hide the others.
+//! reported with the input's path, so one bad input does not hide the others. A panic the code
+//! under test catches itself (a panic boundary around a third-party decoder) counts too, as it
+//! does under libFuzzer, whose panic hook aborts before any unwinding.
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+
+thread_local! {
+    /// Panics on this thread so far, caught or not.
+    static PANICS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts every panic on its thread (then reports it as before).
+fn count_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.with(|p| p.set(p.get() + 1));
+            report(info);
+        }));
+    });
+}
 
 /// The corpus directory of `target`, found by walking up from the compiling crate to the
 /// repository root (the directory that holds `fuzz/corpus`).
@@ -42,11 +62,20 @@ pub fn corpus_files(target: &str) -> Vec<PathBuf> {
 /// Runs every corpus file of `target` through `run`; returns one line per input that panicked:
 /// its path and the panic message.
 pub fn replay(target: &str, run: impl Fn(&[u8])) -> Vec<String> {
+    count_panics();
     let mut failures = Vec::new();
     for path in corpus_files(target) {
         let bytes = std::fs::read(&path)
             .unwrap_or_else(|e| panic!("reading corpus input {}: {e}", path.display()));
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| run(&bytes))) {
+        let before = PANICS.with(Cell::get);
+        let outcome = catch_unwind(AssertUnwindSafe(|| run(&bytes)));
+        if outcome.is_ok() && PANICS.with(Cell::get) > before {
+            failures.push(format!(
+                "{}: panicked, and the code under test caught it",
+                path.display()
+            ));
+        }
+        if let Err(payload) = outcome {
             let message = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())

@@ -53,7 +53,7 @@ pub enum ExecutionState {
     Pending,
     /// At least one shard has started and the execution is not finished.
     Running,
-    /// No new shard starts; running shards finish. Resumed by `resume`.
+    /// No new shard starts; running shards stop and go back to the queue. Resumed by `resume`.
     Paused,
     /// Every shard is done (or failed under an `on-shard-failure continue` policy).
     Completed,

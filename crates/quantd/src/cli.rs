@@ -69,7 +69,7 @@ pub enum Command {
     Show(ExecArg),
     /// Write an execution's results (streamed; any size).
     Results(ResultsArgs),
-    /// Pause an execution: no new shard starts; running ones finish.
+    /// Pause an execution: no new shard starts; running ones stop and go back to the queue.
     Pause(ExecArg),
     /// Resume a paused or interrupted execution and run it here, in the foreground.
     Resume(ResumeArgs),

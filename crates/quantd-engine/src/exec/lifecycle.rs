@@ -69,7 +69,7 @@ impl<S: Store> Engine<S> {
         Ok(h)
     }
 
-    /// Pauses: no new shard starts; running ones finish.
+    /// Pauses: no new shard starts, and running ones stop and go back to the queue.
     #[tracing::instrument(level = "debug", skip(self), fields(execution = %id))]
     pub async fn pause(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
         let rec = self.change(id, ExecutionState::Paused).await?;

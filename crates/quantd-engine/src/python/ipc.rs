@@ -220,6 +220,7 @@ fn read_checked(
     input: &BatchInput,
     limits: &PythonOptions,
 ) -> Result<ResultRows, BadResult> {
+    super::ipc_check::check_file(&bytes).map_err(bad_result)?;
     let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
         .map_err(bad_result)?;
     let layout = Layout::of(&reader.schema(), limits)?;

@@ -25,6 +25,7 @@
 
 pub mod bot;
 pub mod ipc;
+mod ipc_check;
 mod jobs;
 pub mod metrics;
 mod options;

@@ -390,7 +390,7 @@ lifecycle!(
     pause,
     ExecutionState::Paused,
     "/v1/executions/{id}/pause",
-    "Pauses: no new shard starts; running ones finish."
+    "Pauses: no new shard starts; running ones stop within a second and go back to the queue."
 );
 lifecycle!(
     resume,

@@ -196,7 +196,7 @@ async fn write_table(
 pub async fn pause(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
     let rec = ctx.engine().await?.pause(&parse_id(id)?).await?;
     println!(
-        "{} is {}: running shards finish, no new one starts; `quantd resume {}` continues",
+        "{} is {}: running shards stop and go back to the queue; `quantd resume {}` continues",
         rec.id, rec.state, rec.id
     );
     Ok(ExitCode::SUCCESS)
