@@ -15,12 +15,17 @@ pub struct HeldLock {
 }
 
 impl HeldLock {
-    /// Creates `dir/<token>.lock` and locks it.
+    /// Creates `dir/<token>.lock`, locked. The file is locked under a name no observer looks
+    /// at and then renamed into place, so no other process ever sees it unlocked: one that
+    /// cleans up unheld lock files (or asks [`is_held`]) between the creation and the lock would
+    /// otherwise remove it, or take the lock for a moment, and take a live owner for dead.
     pub fn acquire(dir: &Path, token: &str) -> Result<HeldLock> {
         let path = dir.join(format!("{token}.lock"));
-        let file = File::create(&path).map_err(|e| EngineError::io("creating", &path, e))?;
+        let staging = dir.join(format!("{token}.locking"));
+        let file = File::create(&staging).map_err(|e| EngineError::io("creating", &staging, e))?;
         file.try_lock()
-            .map_err(|e| EngineError::Internal(format!("locking {}: {e}", path.display())))?;
+            .map_err(|e| EngineError::Internal(format!("locking {}: {e}", staging.display())))?;
+        std::fs::rename(&staging, &path).map_err(|e| EngineError::io("renaming", &staging, e))?;
         Ok(HeldLock {
             file: Some(file),
             path,
@@ -58,4 +63,56 @@ pub fn new_token(prefix: &str) -> String {
             .as_nanos(),
     );
     format!("{prefix}-{}-{:016x}", std::process::id(), h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a process opening a data directory does: removes the lock files nobody holds.
+    fn clean_up(dir: &Path) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(token) = name.strip_suffix(".lock")
+                && !is_held(dir, token)
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    #[test]
+    fn a_lock_being_taken_is_never_seen_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    clean_up(dir.path());
+                }
+            });
+            // Collected first and checked after the cleaner stops, so a failure cannot hang it.
+            let held: Vec<(Result<HeldLock>, String)> = (0..500)
+                .map(|i| {
+                    let token = format!("worker-{i}");
+                    (HeldLock::acquire(dir.path(), &token), token)
+                })
+                .collect();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for (lock, token) in &held {
+                assert!(lock.is_ok(), "{token}: {lock:?}");
+                assert!(is_held(dir.path(), token), "{token} was taken for dead");
+            }
+        });
+    }
+
+    #[test]
+    fn a_dropped_lock_is_free_and_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = HeldLock::acquire(dir.path(), "t").unwrap();
+        assert!(is_held(dir.path(), "t"));
+        drop(lock);
+        assert!(!is_held(dir.path(), "t"));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 }
