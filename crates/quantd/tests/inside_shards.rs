@@ -43,21 +43,7 @@ fn await_event(addr: &str, id: &str, pick: impl Fn(&Value) -> bool) -> Value {
 fn a_long_shard_reports_progress_before_it_commits() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(
-        d,
-        &[
-            "data",
-            "synth",
-            "--name",
-            "u",
-            "--tickers",
-            "6",
-            "--days",
-            "500",
-            "--seed",
-            "5",
-        ],
-    );
+    synth_u(d, 6, 500);
     // The one shard of this backtest stops for good before its fourth ticker.
     let mut command = quantd(d);
     command.env("QUANTD_FAILPOINT", "backtest-ticker=SYN0004:pause");
@@ -87,19 +73,7 @@ fn a_long_shard_reports_progress_before_it_commits() {
 fn a_pause_stops_a_running_shard_and_gives_it_back() {
     let (dir, python) = setup();
     let d = dir.path();
-    ok(
-        d,
-        &[
-            "data",
-            "synth",
-            "--name",
-            "u",
-            "--tickers",
-            "2",
-            "--days",
-            "50",
-        ],
-    );
+    synth_u(d, 2, 50);
     let (_server, addr) = serve_python(d, &python);
     let script = "import time\nprint('started', flush=True)\ntime.sleep(120)\n";
     let (status, body) = http(

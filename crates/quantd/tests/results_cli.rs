@@ -8,24 +8,6 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Stdio;
 
-fn synth(d: &Path, tickers: &str, days: &str) {
-    ok(
-        d,
-        &[
-            "data",
-            "synth",
-            "--name",
-            "u",
-            "--tickers",
-            tickers,
-            "--days",
-            days,
-            "--seed",
-            "3",
-        ],
-    );
-}
-
 /// The newest execution of `kind`.
 fn newest(d: &Path, kind: &str) -> String {
     let rows = json(d, &["history", "--kind", kind]);
@@ -36,7 +18,7 @@ fn newest(d: &Path, kind: &str) -> String {
 fn a_closed_stdout_ends_results_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    synth(d, "20", "400");
+    synth_u(d, 20, 400);
     // Every bar is a hit: ~8,000 rows, far more than a pipe holds.
     ok(d, &["scan", "--expr", "close > 0", "--format", "csv"]);
     let id = newest(d, "scan");
@@ -60,7 +42,7 @@ fn a_closed_stdout_ends_results_quietly() {
 fn every_kind_has_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    synth(d, "4", "300");
+    synth_u(d, 4, 300);
     let strategy = [
         "--entry",
         "crosses_above(sma(close, $fast), sma(close, 20))",

@@ -34,6 +34,26 @@ pub fn ok(data: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 stdout")
 }
 
+/// Makes the synthetic pack `u` of `tickers` × `days` (seed 3) on data directory `data`.
+pub fn synth_u(data: &Path, tickers: u32, days: u32) {
+    let (tickers, days) = (tickers.to_string(), days.to_string());
+    ok(
+        data,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "u",
+            "--tickers",
+            &tickers,
+            "--days",
+            &days,
+            "--seed",
+            "3",
+        ],
+    );
+}
+
 /// Runs `quantd --json args`, asserts success, parses stdout.
 pub fn json(data: &Path, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];
