@@ -157,8 +157,9 @@ mod any_input {
         }
     }
 
-    /// Single-byte damage that makes the `parquet` crate (60.1) panic: a negative column chunk
-    /// offset (an assertion), a division by zero, a dictionary page without its decoder.
+    /// Single-byte damage that makes the `parquet` crate (60.1) panic, refused before the decoder
+    /// sees it: a negative column chunk offset (an assertion), an empty dictionary page with bytes
+    /// (a division by zero), a dictionary-encoded data page without a dictionary (an `expect`).
     #[test]
     fn damage_that_panics_the_decoder_is_a_parquet_error() {
         let valid = valid_parquet();
@@ -169,11 +170,11 @@ mod any_input {
                 0x7f,
                 "column chunk 0 of row group 0 lies outside the file",
             ),
-            (12, 0x00, "the decoder failed: attempt to divide by zero"),
+            (12, 0x00, "a dictionary page declares no values but holds"),
             (
                 891,
                 0x01,
-                "the decoder failed: Decoder for dict should have been set",
+                "a data page is RLE_DICTIONARY encoded but its column chunk has no dictionary page",
             ),
         ] {
             let mut bytes = valid.clone();
@@ -190,6 +191,10 @@ mod any_input {
             assert!(matches!(e, DataError::Parquet { .. }), "byte {at}: {e}");
             assert!(e.to_string().contains(says), "byte {at}: {e}");
             assert!(e.to_string().contains("the file is damaged"), "{e}");
+            assert!(
+                !e.to_string().contains("the decoder failed"),
+                "a panic: {e}"
+            );
         }
     }
 

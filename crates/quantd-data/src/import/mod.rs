@@ -15,6 +15,7 @@ mod csv;
 mod dates;
 mod layout;
 mod limits;
+mod pages;
 mod parquet;
 
 pub use layout::Layout;

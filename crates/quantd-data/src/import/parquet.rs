@@ -5,19 +5,24 @@
 //!
 //! The `parquet` crate panics on some damaged files (an assertion on negative offsets, for one);
 //! decoding runs behind a panic boundary so such a file is a [`DataError::Parquet`] like any other
-//! undecodable file, never a crash.
+//! undecodable file, never a crash. The panics we know of are prevented instead: chunks outside the
+//! file are refused from the footer, and pages reach the decoder through [`CheckedRowGroups`].
 
 use super::columns::{BatchColumns, Plan};
 use super::csv::parse_number;
+use super::pages::{CheckedRowGroups, DAMAGED};
 use super::{Collector, ImportLimits, ImportOptions, Layout, RawRow};
 use crate::bars::BASE_COLUMNS;
 use crate::error::{DataError, Result};
 use crate::validate::RowRef;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader};
+use parquet::arrow::{ProjectionMask, parquet_to_arrow_field_levels};
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::reader::ChunkReader;
+use parquet::file::reader::{ChunkReader, FileReader};
+use parquet::file::serialized_reader::SerializedFileReader;
 use quantd_core::Progress;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 /// Longest decoder message quoted in an error, in characters.
 const DECODER_MESSAGE_CHARS: usize = 400;
@@ -26,6 +31,16 @@ fn decoder_error(source: &str, e: &dyn std::fmt::Display) -> DataError {
     DataError::Parquet {
         path: source.into(),
         message: crate::text::cut(&e.to_string(), DECODER_MESSAGE_CHARS).into_owned(),
+    }
+}
+
+/// A decoding error; one from [`super::pages`] shows as its own text, without the wrappers the
+/// Arrow reader and the `parquet` crate put around it.
+fn batch_error(source: &str, e: arrow_schema::ArrowError) -> DataError {
+    let text = e.to_string();
+    match text.find(DAMAGED) {
+        Some(at) => decoder_error(source, &&text[at..]),
+        None => decoder_error(source, &text),
     }
 }
 
@@ -83,16 +98,16 @@ fn read_unguarded<T: ChunkReader + 'static>(
 ) -> Result<Collector> {
     let pq_err = |e: &dyn std::fmt::Display| decoder_error(source, e);
     let file_len = input.len();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(input).map_err(|e| pq_err(&e))?;
-    check_chunks(source, builder.metadata(), file_len)?;
-    let schema = builder.schema().clone();
+    let file = SerializedFileReader::new(input).map_err(|e| pq_err(&e))?;
+    let meta = Arc::new(file.metadata().clone());
+    check_chunks(source, &meta, file_len)?;
+    let arrow_meta =
+        ArrowReaderMetadata::try_new(meta.clone(), Default::default()).map_err(|e| pq_err(&e))?;
+    let schema = arrow_meta.schema().clone();
     limits.check_columns(source, "columns", schema.fields().len())?;
-    limits.check_columns(
-        source,
-        "leaf columns",
-        builder.parquet_schema().num_columns(),
-    )?;
-    let declared_rows = builder.metadata().file_metadata().num_rows();
+    let parquet_schema = meta.file_metadata().schema_descr();
+    limits.check_columns(source, "leaf columns", parquet_schema.num_columns())?;
+    let declared_rows = meta.file_metadata().num_rows();
     let total_rows = u64::try_from(declared_rows).unwrap_or(0);
     if total_rows > limits.row_cap() {
         return Err(limits.too_many_rows(source));
@@ -100,10 +115,13 @@ fn read_unguarded<T: ChunkReader + 'static>(
     let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let layout = Layout::from_header(source, &header, opts.ticker.as_deref())?;
     let plan = Plan::new(&schema, &layout, source)?;
-    let reader = builder
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|e| pq_err(&e))?;
+    let levels =
+        parquet_to_arrow_field_levels(parquet_schema, ProjectionMask::all(), Some(schema.fields()))
+            .map_err(|e| pq_err(&e))?;
+    let row_groups = CheckedRowGroups(Arc::new(file));
+    let reader =
+        ParquetRecordBatchReader::try_new_with_row_groups(&levels, &row_groups, 65_536, None)
+            .map_err(|e| pq_err(&e))?;
     let mut c = Collector::new(
         source.to_string(),
         opts.lenient,
@@ -116,7 +134,7 @@ fn read_unguarded<T: ChunkReader + 'static>(
     let mut row = 0u64;
     let mut extras = vec![0.0; layout.extras.len()];
     for batch in reader {
-        let batch = batch.map_err(|e| pq_err(&e))?;
+        let batch = batch.map_err(|e| batch_error(source, e))?;
         let cols = BatchColumns::new(&batch, &plan, &layout, &header, source)?;
         for r in 0..batch.num_rows() {
             if c.full() {

@@ -5,8 +5,13 @@
 //! `python_result` fuzz target). Every block the footer lists, and every buffer of every record
 //! or dictionary batch, must lie inside the file and its body; compressed bodies are refused (the
 //! harness never writes them, and they would decompress to any size).
+//!
+//! The reader also panics on a string column whose offsets buffer is not a whole number of `i32`s,
+//! and decodes dictionary batches (of any type) before the schema can be checked: the harness
+//! writes neither dictionaries nor odd offsets, so both are refused here.
 
-use arrow_ipc::{Block, Message, root_as_footer, root_as_message};
+use super::options::shown;
+use arrow_ipc::{Block, Footer, Message, Type, root_as_footer, root_as_message};
 
 /// The marker before a message's length in files written since Arrow 0.15.
 const CONTINUATION_MARKER: [u8; 4] = [0xff; 4];
@@ -29,19 +34,53 @@ pub(crate) fn check_file(bytes: &[u8]) -> Result<(), String> {
         .and_then(|len| (n - 10).checked_sub(len))
         .ok_or_else(|| bad(format!("a footer of {footer_len} bytes does not fit")))?;
     let footer = root_as_footer(&bytes[footer_start..n - 10]).map_err(bad)?;
-    let blocks = footer
-        .recordBatches()
-        .into_iter()
-        .flatten()
-        .chain(footer.dictionaries().into_iter().flatten());
-    for block in blocks {
-        check_block(bytes, footer_start, block)?;
+    let strings = string_offsets(&footer)?;
+    if footer.dictionaries().is_some_and(|d| !d.is_empty()) {
+        return Err(bad("it has dictionary batches; write plain columns"));
+    }
+    for block in footer.recordBatches().into_iter().flatten() {
+        check_block(bytes, footer_start, block, &strings)?;
     }
     Ok(())
 }
 
+/// The offsets buffers of the schema's string columns: (buffer index, column name). Empty when a
+/// column is of a type the harness never writes; the schema check refuses that file before any
+/// batch is read.
+fn string_offsets<'a>(footer: &Footer<'a>) -> Result<Vec<(usize, &'a str)>, String> {
+    let mut offsets = Vec::new();
+    let mut buffer = 0;
+    let fields = footer.schema().and_then(|s| s.fields());
+    for field in fields.into_iter().flatten() {
+        let name = field.name().unwrap_or("");
+        if field.dictionary().is_some() {
+            let name = shown(name, 64);
+            return Err(bad(format!(
+                "column `{name}` is dictionary-encoded; write plain columns"
+            )));
+        }
+        if field.children().is_some_and(|c| !c.is_empty()) {
+            return Ok(Vec::new());
+        }
+        match field.type_type() {
+            Type::Utf8 => {
+                offsets.push((buffer + 1, name));
+                buffer += 3;
+            }
+            Type::Bool | Type::Date | Type::FloatingPoint => buffer += 2,
+            _ => return Ok(Vec::new()),
+        }
+    }
+    Ok(offsets)
+}
+
 /// One block: inside the file before the footer, with its message's buffers inside its body.
-fn check_block(bytes: &[u8], end: usize, block: &Block) -> Result<(), String> {
+fn check_block(
+    bytes: &[u8],
+    end: usize,
+    block: &Block,
+    strings: &[(usize, &str)],
+) -> Result<(), String> {
     let at = |v: i64| usize::try_from(v).ok();
     let (Some(offset), Some(meta), Some(body)) = (
         at(block.offset()),
@@ -67,21 +106,13 @@ fn check_block(bytes: &[u8], end: usize, block: &Block) -> Result<(), String> {
         &metadata[4..]
     };
     let message = root_as_message(flatbuffer).map_err(bad)?;
-    check_buffers(&message, body)
+    check_buffers(&message, body, strings)
 }
 
-/// A batch's buffers lie inside its body, uncompressed.
-fn check_buffers(message: &Message, body: usize) -> Result<(), String> {
-    let batch = match (
-        message.header_as_record_batch(),
-        message.header_as_dictionary_batch(),
-    ) {
-        (Some(b), _) => b,
-        (None, Some(d)) => match d.data() {
-            Some(b) => b,
-            None => return Ok(()),
-        },
-        (None, None) => return Ok(()),
+/// A batch's buffers lie inside its body, uncompressed, and string offsets are whole `i32`s.
+fn check_buffers(message: &Message, body: usize, strings: &[(usize, &str)]) -> Result<(), String> {
+    let Some(batch) = message.header_as_record_batch() else {
+        return Ok(());
     };
     if batch.compression().is_some() {
         return Err(bad("its batches are compressed; write them uncompressed"));
@@ -97,6 +128,16 @@ fn check_buffers(message: &Message, body: usize) -> Result<(), String> {
                 "a buffer at offset {} of {} bytes lies outside its batch's {body} bytes",
                 buffer.offset(),
                 buffer.length()
+            )));
+        }
+    }
+    let buffers = batch.buffers().unwrap_or_default();
+    for &(i, name) in strings {
+        if i < buffers.len() && buffers.get(i).length() % 4 != 0 {
+            return Err(bad(format!(
+                "the offsets of column `{}` take {} bytes, not a whole number of 4-byte offsets",
+                shown(name, 64),
+                buffers.get(i).length()
             )));
         }
     }
@@ -121,6 +162,22 @@ mod tests {
         w.finish().unwrap();
         drop(w);
         out
+    }
+
+    #[test]
+    fn dictionary_columns_are_refused_before_the_reader_decodes_them() {
+        use arrow_array::{DictionaryArray, types::Int32Type};
+        let dict: DictionaryArray<Int32Type> = vec!["a", "b", "a"].into_iter().collect();
+        let batch =
+            RecordBatch::try_from_iter([("ticker", Arc::new(dict) as arrow_array::ArrayRef)])
+                .unwrap();
+        let mut out = Vec::new();
+        let mut w = arrow_ipc::writer::FileWriter::try_new(&mut out, &batch.schema()).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        let e = check_file(&out).unwrap_err();
+        assert!(e.contains("column `ticker` is dictionary-encoded"), "{e}");
     }
 
     #[test]
