@@ -150,12 +150,9 @@ mod tests {
     use arrow_array::{Int64Array, RecordBatch};
     use std::sync::Arc;
 
-    fn file() -> Vec<u8> {
-        let batch = RecordBatch::try_from_iter([(
-            "x",
-            Arc::new(Int64Array::from(vec![1, 2, 3])) as arrow_array::ArrayRef,
-        )])
-        .unwrap();
+    /// An Arrow IPC file of one column.
+    fn file_of(name: &str, column: arrow_array::ArrayRef) -> Vec<u8> {
+        let batch = RecordBatch::try_from_iter([(name, column)]).unwrap();
         let mut out = Vec::new();
         let mut w = arrow_ipc::writer::FileWriter::try_new(&mut out, &batch.schema()).unwrap();
         w.write(&batch).unwrap();
@@ -164,19 +161,15 @@ mod tests {
         out
     }
 
+    fn file() -> Vec<u8> {
+        file_of("x", Arc::new(Int64Array::from(vec![1, 2, 3])))
+    }
+
     #[test]
     fn dictionary_columns_are_refused_before_the_reader_decodes_them() {
         use arrow_array::{DictionaryArray, types::Int32Type};
         let dict: DictionaryArray<Int32Type> = vec!["a", "b", "a"].into_iter().collect();
-        let batch =
-            RecordBatch::try_from_iter([("ticker", Arc::new(dict) as arrow_array::ArrayRef)])
-                .unwrap();
-        let mut out = Vec::new();
-        let mut w = arrow_ipc::writer::FileWriter::try_new(&mut out, &batch.schema()).unwrap();
-        w.write(&batch).unwrap();
-        w.finish().unwrap();
-        drop(w);
-        let e = check_file(&out).unwrap_err();
+        let e = check_file(&file_of("ticker", Arc::new(dict))).unwrap_err();
         assert!(e.contains("column `ticker` is dictionary-encoded"), "{e}");
     }
 
