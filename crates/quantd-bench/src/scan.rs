@@ -72,20 +72,10 @@ pub async fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
         let bare_s = t.elapsed().as_secs_f64();
         compute_s = compute_s.min(bare_s);
 
-        let request =
-            quantd_engine::exec::spec::JobRequest::Scan(quantd_engine::exec::spec::ScanRequest {
-                code: quantd_engine::exec::spec::CodeChoice::Inline(BENCH_SCANNER.into()),
-                params: Default::default(),
-                tickers: None,
-                from: None,
-                to: None,
-            });
-        let spec = quantd_engine::exec::spec::SubmitSpec {
-            job: request,
-            pack: Some("bench".into()),
-            options: Default::default(),
-            reuse: false,
-        };
+        let mut spec =
+            quantd_engine::exec::request::SubmitRequest::new(quantd_core::ExecutionKind::Scan);
+        spec.expr = Some(BENCH_SCANNER.into());
+        spec.pack = Some("bench".into());
         let t = Instant::now();
         let sub = engine.start(spec).await?;
         let submitted = t.elapsed().as_secs_f64();

@@ -8,7 +8,7 @@ use anyhow::Context;
 use quantd_core::{ExecutionId, ExecutionKind, NoProgress};
 use quantd_data::{ImportOptions, SynthSpec};
 use quantd_engine::code::StrategyExprs;
-use quantd_engine::exec::spec::ResolvedBacktest;
+use quantd_engine::exec::kinds::backtest::ResolvedBacktest;
 use quantd_engine::exec::strategy::BacktestJob;
 use quantd_engine::{DataDir, Packs};
 use quantd_store::prelude::*;

@@ -2,7 +2,8 @@
 //! ([`ExecutionKind::ALL`]) that surfaces offer and parse (list filters, `--kind`).
 //!
 //! What an execution is asked to do (its code, pack, tickers, dates, parameters) is the engine's
-//! request type, `quantd_engine::exec::request::SubmitRequest`; this crate only names the kinds.
+//! request type, `quantd_engine::exec::request::SubmitRequest`, and what each kind does is one
+//! module of the engine (`quantd_engine::exec::kinds`); this crate only names the kinds.
 //! Kinds DESIGN.md plans (`pattern`, `paper`, `check`, `evaluate`) are added here when they can
 //! run, so no surface offers one that cannot occur; the enum is `#[non_exhaustive]` so that
 //! adding one does not break a surface's `match`.
@@ -12,6 +13,7 @@ use std::fmt;
 
 /// The kinds of execution (see DESIGN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ExecutionKind {
@@ -25,7 +27,7 @@ pub enum ExecutionKind {
     Sweep,
     /// Run a whole bot script.
     Run,
-    /// Import an uploaded file as a data pack.
+    /// Import an uploaded file as a data pack (started by an upload, not by a submit request).
     Import,
 }
 

@@ -41,6 +41,17 @@ fn shard_0_panics(n: u32) -> Arc<FaultHook> {
     })
 }
 
+/// An engine whose retry policy is [`retrying`]'s (a request sets only its attempts).
+async fn engine_retrying(packs: &quantd_engine::Packs, clock: Arc<ManualClock>) -> Engine {
+    let options = quantd_engine::exec::EngineOptions {
+        retry: retrying().retry,
+        ..common::options()
+    };
+    Engine::with_clock(packs.clone(), options, clock)
+        .await
+        .unwrap()
+}
+
 async fn drain(engine: &Engine, id: &quantd_core::ExecutionId) -> Vec<Step> {
     let mut steps = vec![];
     while let Some(s) = engine.step(Some(id)).await.unwrap() {
@@ -53,7 +64,7 @@ async fn drain(engine: &Engine, id: &quantd_core::ExecutionId) -> Vec<Step> {
 async fn a_panicking_shard_fails_as_internal_and_the_step_goes_on() {
     let (_d, packs) = setup(30).await;
     let clock = ManualClock::new(1_000_000);
-    let engine = engine(&packs, clock.clone())
+    let engine = engine_retrying(&packs, clock.clone())
         .await
         .with_fault(shard_0_panics(1));
     let id = engine.submit(scan(retrying())).await.unwrap().execution.id;
@@ -92,7 +103,7 @@ async fn a_panicking_shard_fails_as_internal_and_the_step_goes_on() {
 async fn a_shard_that_keeps_crashing_is_quarantined_and_resume_force_runs_it_again() {
     let (_d, packs) = setup(30).await;
     let clock = ManualClock::new(1_000_000);
-    let engine = engine(&packs, clock.clone())
+    let engine = engine_retrying(&packs, clock.clone())
         .await
         .with_fault(shard_0_panics(2));
     let id = engine.submit(scan(retrying())).await.unwrap().execution.id;
@@ -224,7 +235,11 @@ async fn a_pool_keeps_its_workers_through_panicking_jobs_and_serves_other_execut
         }
         None
     });
-    let engine = Arc::new(engine(&packs, clock.clone()).await.with_fault(hook));
+    let engine = Arc::new(
+        engine_retrying(&packs, clock.clone())
+            .await
+            .with_fault(hook),
+    );
     let poison = engine.submit(scan(retrying())).await.unwrap().execution.id;
     *poisoned.lock().unwrap() = Some(poison.clone());
     let clean = engine

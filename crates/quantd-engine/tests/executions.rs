@@ -8,9 +8,9 @@ use common::*;
 use quantd_core::{ErrorClass, Event, ExecutionState, NoProgress, ShardState};
 use quantd_data::SynthSpec;
 use quantd_engine::exec::clock::ManualClock;
+use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::exec::retry::RetryPolicy;
-use quantd_engine::exec::spec::SubmitSpec;
-use quantd_engine::exec::{Engine, ExecutionOptions, ShardFailurePolicy, Step};
+use quantd_engine::exec::{Engine, EngineOptions, ExecutionOptions, ShardFailurePolicy, Step};
 use quantd_engine::scan::Signals;
 use quantd_store::prelude::*;
 use std::sync::Arc;
@@ -75,18 +75,6 @@ async fn failed_shards_retry_with_backoff_on_the_injected_clock() {
     let clock = ManualClock::new(1_000_000);
     let fails = Arc::new(AtomicU32::new(0));
     let f = fails.clone();
-    let engine =
-        engine(&packs, clock.clone())
-            .await
-            .with_fault(Arc::new(move |_, shard, attempt| {
-                (shard == 0 && attempt <= 2).then(|| {
-                    f.fetch_add(1, Ordering::SeqCst);
-                    (
-                        ErrorClass::Network,
-                        format!("injected failure, attempt {attempt}"),
-                    )
-                })
-            }));
     let retry = RetryPolicy {
         initial_interval: 1_000,
         backoff_coefficient: 2.0,
@@ -94,6 +82,22 @@ async fn failed_shards_retry_with_backoff_on_the_injected_clock() {
         maximum_attempts: 3,
         ..Default::default()
     };
+    let options = EngineOptions {
+        retry: retry.clone(),
+        ..common::options()
+    };
+    let engine = Engine::with_clock(packs.clone(), options, clock.clone())
+        .await
+        .unwrap()
+        .with_fault(Arc::new(move |_, shard, attempt| {
+            (shard == 0 && attempt <= 2).then(|| {
+                f.fetch_add(1, Ordering::SeqCst);
+                (
+                    ErrorClass::Network,
+                    format!("injected failure, attempt {attempt}"),
+                )
+            })
+        }));
     let id = engine
         .submit(scan(ExecutionOptions {
             retry,
@@ -438,7 +442,7 @@ async fn reuse_returns_a_completed_execution_with_the_same_fingerprint() {
         .execution;
     drain(&engine, &first.id).await;
     let again = engine
-        .submit(SubmitSpec {
+        .submit(SubmitRequest {
             reuse: true,
             ..scan(ExecutionOptions::default())
         })
@@ -480,7 +484,7 @@ async fn the_freshness_gate_refuses_error_packs_and_warns_on_stale_ones() {
         .unwrap()
         .id;
     let sub = engine
-        .submit(SubmitSpec {
+        .submit(SubmitRequest {
             pack: Some(stale_id.to_string()),
             ..scan(ExecutionOptions::default())
         })
@@ -511,7 +515,7 @@ async fn a_warming_pack_is_refused_with_its_ready_time() {
     };
     packs.store().begin_import(&warming).await.unwrap();
     let err = engine
-        .submit(SubmitSpec {
+        .submit(SubmitRequest {
             pack: Some("w".into()),
             ..scan(ExecutionOptions::default())
         })
@@ -533,7 +537,7 @@ async fn a_warming_pack_is_refused_with_its_ready_time() {
         .await
         .unwrap();
     let err = engine
-        .submit(SubmitSpec {
+        .submit(SubmitRequest {
             pack: Some("w".into()),
             ..scan(ExecutionOptions::default())
         })

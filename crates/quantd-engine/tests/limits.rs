@@ -6,58 +6,45 @@
 mod common;
 
 use common::*;
+use quantd_core::ExecutionKind;
 use quantd_engine::EngineError;
 use quantd_engine::exec::clock::ManualClock;
 use quantd_engine::exec::limits::Limits;
-use quantd_engine::exec::retry::RetryPolicy;
-use quantd_engine::exec::spec::{
-    BacktestRequest, CodeChoice, JobRequest, RunRequest, ScanRequest, StrategyChoice, SubmitSpec,
-    SweepRequest, TestRequest,
-};
-use quantd_engine::exec::{Engine, EngineOptions, ExecutionOptions};
+use quantd_engine::exec::request::{ExampleRequest, SubmitRequest};
+use quantd_engine::exec::{Engine, EngineOptions};
 use quantd_store::ExecutionFilter;
 use quantd_store::prelude::*;
 
-fn submit(job: JobRequest) -> SubmitSpec {
-    SubmitSpec {
-        job,
-        pack: None,
-        options: ExecutionOptions::default(),
-        reuse: false,
-    }
+fn scan_of(expr: &str) -> SubmitRequest {
+    let mut r = SubmitRequest::new(ExecutionKind::Scan);
+    r.expr = Some(expr.into());
+    r
 }
 
-fn backtest(tickers: Option<Vec<String>>) -> BacktestRequest {
-    BacktestRequest {
-        strategy: StrategyChoice::Inline(quantd_engine::code::StrategyExprs {
-            entry: "close > sma(close, $fast)".into(),
-            exit: "close < sma(close, $slow)".into(),
-            short_entry: None,
-            short_exit: None,
-        }),
-        params: Default::default(),
-        tickers,
-        from: None,
-        to: None,
-        config: Default::default(),
-    }
+fn backtest(kind: ExecutionKind, tickers: Option<Vec<String>>) -> SubmitRequest {
+    let mut r = SubmitRequest::new(kind);
+    r.strategy = Some(quantd_engine::code::StrategyExprs {
+        entry: "close > sma(close, $fast)".into(),
+        exit: "close < sma(close, $slow)".into(),
+        short_entry: None,
+        short_exit: None,
+    });
+    r.tickers = tickers;
+    r
 }
 
-fn sweep(grid: &[&str]) -> JobRequest {
-    JobRequest::Sweep(SweepRequest {
-        backtest: backtest(Some(vec!["SYN0001".into()])),
-        grid: grid.iter().map(|s| s.to_string()).collect(),
-        constraint: None,
-    })
+fn sweep(grid: &[&str]) -> SubmitRequest {
+    let mut r = backtest(ExecutionKind::Sweep, Some(vec!["SYN0001".into()]));
+    r.grid = grid.iter().map(|s| s.to_string()).collect();
+    r
 }
 
-fn run(timeout_secs: u64) -> JobRequest {
-    JobRequest::Run(RunRequest {
-        script: "print(1)".into(),
-        name: "bot".into(),
-        args: vec![],
-        timeout_secs,
-    })
+fn run(timeout_secs: u64) -> SubmitRequest {
+    let mut r = SubmitRequest::new(ExecutionKind::Run);
+    r.script = Some("print(1)".into());
+    r.name = Some("bot".into());
+    r.timeout = Some(timeout_secs);
+    r
 }
 
 async fn engine_with(packs: &quantd_engine::Packs, limits: Limits) -> Engine {
@@ -71,8 +58,8 @@ async fn engine_with(packs: &quantd_engine::Packs, limits: Limits) -> Engine {
 }
 
 /// The request is refused over `limit`, and no execution exists afterwards.
-async fn refused(engine: &Engine, job: JobRequest, limit: &str) -> String {
-    let err = engine.submit(submit(job)).await.unwrap_err();
+async fn refused(engine: &Engine, job: SubmitRequest, limit: &str) -> String {
+    let err = engine.submit(job).await.unwrap_err();
     let EngineError::Limit {
         limit: got,
         message,
@@ -122,20 +109,13 @@ async fn the_work_limit_applies_to_scans_tests_backtests_and_sweeps_alike() {
     };
     let engine = engine_with(&packs, limits).await;
     // 5 tickers in the pack: a whole-pack scan or backtest is 5 items, over 4.
-    let scan = JobRequest::Scan(ScanRequest {
-        code: CodeChoice::Inline(EXPR.into()),
-        params: Default::default(),
-        tickers: None,
-        from: None,
-        to: None,
-    });
-    refused(&engine, scan, "max_grid").await;
-    refused(&engine, JobRequest::Backtest(backtest(None)), "max_grid").await;
+    refused(&engine, scan_of(EXPR), "max_grid").await;
+    refused(&engine, backtest(ExecutionKind::Backtest, None), "max_grid").await;
     // 1 ticker × 5 parameter sets.
     refused(&engine, sweep(&["fast=1..5", "slow=20"]), "max_grid").await;
     // Under the limit, a sweep runs.
     engine
-        .submit(submit(sweep(&["fast=1..2", "slow=20,30"])))
+        .submit(sweep(&["fast=1..2", "slow=20,30"]))
         .await
         .unwrap();
 }
@@ -149,34 +129,26 @@ async fn absurd_numbers_in_a_request_are_refused_with_the_limit_that_applies() {
         assert!(message.contains("QUANTD_MAX_RUN_TIMEOUT"), "{message}");
     }
     let tickers: Vec<String> = (0..20_001).map(|i| format!("T{i}")).collect();
-    let scan = JobRequest::Scan(ScanRequest {
-        code: CodeChoice::Inline(EXPR.into()),
-        params: Default::default(),
+    let scan = SubmitRequest {
         tickers: Some(tickers),
-        from: None,
-        to: None,
-    });
+        ..scan_of(EXPR)
+    };
     refused(&engine, scan, "max_tickers").await;
     let examples = (0..100_001)
-        .map(|i| quantd_engine::atest::Example {
+        .map(|i| ExampleRequest {
             ticker: "SYN0001".into(),
             date: chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
                 + chrono::Days::new(i % 1000),
             expected: true,
         })
         .collect();
-    let test = JobRequest::Test(TestRequest {
-        code: CodeChoice::Inline(EXPR.into()),
-        params: Default::default(),
-        examples,
-        tolerance: 0,
-    });
+    let mut test = SubmitRequest::new(ExecutionKind::Test);
+    test.expr = Some(EXPR.into());
+    test.examples = examples;
+    test.tolerance = Some(0);
     refused(&engine, test, "max_examples").await;
-    let mut request = submit(run(10));
-    request.options.retry = RetryPolicy {
-        maximum_attempts: u32::MAX,
-        ..RetryPolicy::default()
-    };
+    let mut request = run(10);
+    request.options.max_attempts = Some(u32::MAX);
     let err = engine.submit(request).await.unwrap_err();
     assert!(
         matches!(
@@ -191,22 +163,16 @@ async fn absurd_numbers_in_a_request_are_refused_with_the_limit_that_applies() {
 }
 
 /// `close > 0` with `lets` indicator columns: a hit on every bar (review E8/E9's shape).
-fn every_bar(lets: usize) -> JobRequest {
+fn every_bar(lets: usize) -> SubmitRequest {
     let expr: String = (0..lets)
         .map(|i| format!("let v{i} = close + {i};\n"))
         .chain(std::iter::once("close > 0".to_string()))
         .collect();
-    JobRequest::Scan(ScanRequest {
-        code: CodeChoice::Inline(expr),
-        params: Default::default(),
-        tickers: None,
-        from: None,
-        to: None,
-    })
+    scan_of(&expr)
 }
 
-async fn run_to_end(engine: &Engine, job: JobRequest) -> quantd_store::ExecutionRecord {
-    let id = engine.submit(submit(job)).await.unwrap().execution.id;
+async fn run_to_end(engine: &Engine, job: SubmitRequest) -> quantd_store::ExecutionRecord {
+    let id = engine.submit(job).await.unwrap().execution.id;
     while engine.step(Some(&id)).await.unwrap().is_some() {}
     engine.execution(&id).await.unwrap()
 }
@@ -270,23 +236,10 @@ async fn code_priced_over_the_work_budget_is_refused_before_it_runs() {
         ..Limits::default()
     };
     let engine = engine_with(&packs, limits).await;
-    let scan = JobRequest::Scan(ScanRequest {
-        code: CodeChoice::Inline("cci(high, low, close, 200) > 0".into()),
-        params: Default::default(),
-        tickers: None,
-        from: None,
-        to: None,
-    });
-    let message = refused(&engine, scan, "max_work").await;
+    let scan = scan_of("cci(high, low, close, 200) > 0");
+    let message = refused(&engine, scan.clone(), "max_work").await;
     assert!(message.contains("QUANTD_MAX_WORK"), "{message}");
     // Within the default budget, the same code runs.
     let engine = engine_with(&packs, Limits::default()).await;
-    let scan = JobRequest::Scan(ScanRequest {
-        code: CodeChoice::Inline("cci(high, low, close, 200) > 0".into()),
-        params: Default::default(),
-        tickers: None,
-        from: None,
-        to: None,
-    });
-    engine.submit(submit(scan)).await.unwrap();
+    engine.submit(scan).await.unwrap();
 }

@@ -6,9 +6,10 @@ use crate::model::*;
 use crate::routes::{code, executions, health, packs};
 use crate::{metrics, stream, ws};
 use axum::Json;
+use quantd_core::ExecutionKind;
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::ShardFailurePolicy;
-use quantd_engine::exec::request::{ExampleRequest, RequestOptions, SubmitKind, SubmitRequest};
+use quantd_engine::exec::request::{ExampleRequest, RequestOptions, SubmitRequest};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -57,7 +58,7 @@ impl Modify for Security {
     ),
     components(schemas(
         Problem, CodeDiagnostic, CodeBody, StrategyExprs, RollbackBody, CodeVersionView, CodeAdded,
-        CodeNameView, CodeList, Validated, SubmitRequest, SubmitKind, ShardFailurePolicy,
+        CodeNameView, CodeList, Validated, SubmitRequest, ExecutionKind, ShardFailurePolicy,
         RequestOptions, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
         RightsView, PackList, UploadAccepted, PackHealth, Live, Ready,
     )),

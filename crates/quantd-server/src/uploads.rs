@@ -19,8 +19,6 @@ use axum::extract::Request;
 use axum::http::header;
 use futures::StreamExt;
 use quantd_core::{ExecutionId, ExecutionKind};
-use quantd_engine::exec::Engine;
-use quantd_engine::exec::spec::ResolvedSpec;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -252,8 +250,8 @@ async fn unfinished_imports(state: &AppState) -> Result<HashMap<OsString, Execut
         if rec.kind != ExecutionKind::Import {
             continue;
         }
-        if let Ok(ResolvedSpec::Import(spec)) = <Engine>::spec_of(&rec)
-            && let Some(name) = spec.upload.file_name()
+        if let Some(upload) = quantd_engine::exec::import::upload_of(&rec)
+            && let Some(name) = upload.file_name()
         {
             owners.insert(name.to_os_string(), rec.id.clone());
         }

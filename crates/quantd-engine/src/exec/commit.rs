@@ -245,7 +245,7 @@ impl<S: Store> Engine<S> {
                 if parts.len() != rec.shards_done as usize {
                     return None;
                 }
-                let tickers = scan_tickers(rec, jobs_pack_tickers?)?;
+                let tickers = kinds::scan::tickers_scanned(rec, jobs_pack_tickers?)?;
                 let mut builder = crate::scan::SummaryBuilder::default();
                 for part in parts.into_values() {
                     builder.merge(part);
@@ -264,18 +264,5 @@ impl<S: Store> Engine<S> {
             *completed.lock().expect("record lock") = Some(rec);
             Completion { summary, health }
         })
-    }
-}
-
-/// The `tickers_scanned` of a scan's summary: the tickers it asked for, else every ticker of its
-/// pack (`pack_tickers`). `None` for other kinds.
-fn scan_tickers(rec: &ExecutionRecord, pack_tickers: u64) -> Option<u64> {
-    match <Engine>::spec_of(rec).ok()? {
-        ResolvedSpec::Scan(spec) => Some(
-            spec.tickers
-                .as_ref()
-                .map_or(pack_tickers, |t| t.len() as u64),
-        ),
-        _ => None,
     }
 }

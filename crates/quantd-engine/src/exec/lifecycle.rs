@@ -34,25 +34,7 @@ impl<S: Store> Engine<S> {
     /// Stores the summary of a completed execution (signals, A+ scores, backtest means), which
     /// `history`, `summary` and the API read without decoding results.
     pub async fn finalize(&self, rec: &ExecutionRecord) -> Result<()> {
-        match rec.kind {
-            quantd_core::ExecutionKind::Scan => {
-                self.store_scan_summary(rec).await?;
-            }
-            quantd_core::ExecutionKind::Test => {
-                self.test_report(&rec.id).await?;
-            }
-            quantd_core::ExecutionKind::Backtest => {
-                self.backtest_results(&rec.id).await?;
-            }
-            quantd_core::ExecutionKind::Run => {
-                self.run_log(&rec.id).await?;
-            }
-            quantd_core::ExecutionKind::Import => {
-                self.import_outcome(&rec.id).await?;
-            }
-            _ => {}
-        }
-        Ok(())
+        with_kind!(rec.kind, |K| K::finalize(self, rec).await)
     }
 
     /// Records a health snapshot (and its event).

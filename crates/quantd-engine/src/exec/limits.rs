@@ -8,8 +8,8 @@
 //! stored. docs/limits.md lists every limit with its default.
 
 use crate::error::{EngineError, Result};
+use crate::exec::request::SubmitRequest;
 use crate::exec::retry::RetryPolicy;
-use crate::exec::spec::{JobRequest, SubmitSpec};
 
 /// The limits of one engine (one process). Defaults suit a shared server on a 2-core machine;
 /// every field can be changed with the environment variable named in its documentation.
@@ -133,35 +133,33 @@ impl Limits {
         Ok(l)
     }
 
-    /// Checks what a request asks for, before anything is resolved or stored.
-    pub fn check_request(&self, request: &SubmitSpec) -> Result<()> {
-        self.check_retry(&request.options.retry)?;
-        match &request.job {
-            JobRequest::Scan(r) => {
-                self.check_tickers(r.tickers.as_deref())?;
-                self.check_params(&r.params)?;
-                check_window(r.from, r.to)?;
-                self.check_code(&r.code)
-            }
-            JobRequest::Test(r) => {
-                self.check_params(&r.params)?;
-                over(
-                    "max_examples",
-                    r.examples.len() as u64,
-                    self.max_examples as u64,
-                    "examples in the test",
-                    "test fewer examples at a time",
-                )?;
-                self.check_code(&r.code)
-            }
-            JobRequest::Backtest(r) => self.check_backtest(r),
-            JobRequest::Sweep(r) => {
-                self.check_backtest(&r.backtest)?;
-                self.check_count(r.backtest.params.len() + r.grid.len())
-            }
-            JobRequest::Run(r) => self.check_run(r),
-            JobRequest::Import(_) => Ok(()),
+    /// Checks what a request asks for, before anything is resolved or stored: every field it
+    /// sets (its kind's module has already refused the fields that are not its kind's).
+    pub fn check_request(&self, r: &SubmitRequest, retry: &RetryPolicy) -> Result<()> {
+        self.check_retry(retry)?;
+        self.check_tickers(r.tickers.as_deref())?;
+        self.check_params(&r.params)?;
+        self.check_count(r.params.len() + r.grid.len())?;
+        check_window(r.from, r.to)?;
+        over(
+            "max_examples",
+            r.examples.len() as u64,
+            self.max_examples as u64,
+            "examples in the test",
+            "test fewer examples at a time",
+        )?;
+        if let Some(src) = &r.python {
+            self.check_python(src)?;
         }
+        if let Some(script) = &r.script {
+            self.check_python(script)?;
+            self.check_run(
+                r.timeout
+                    .unwrap_or(crate::exec::kinds::run::DEFAULT_TIMEOUT_SECS),
+                &r.args,
+            )?;
+        }
+        Ok(())
     }
 
     /// Checks a sweep's grid size and its work (parameter sets × tickers) once the pack's
@@ -226,38 +224,27 @@ impl Limits {
         )
     }
 
-    fn check_backtest(&self, r: &crate::exec::spec::BacktestRequest) -> Result<()> {
-        self.check_tickers(r.tickers.as_deref())?;
-        self.check_params(&r.params)?;
-        check_window(r.from, r.to)?;
-        if let crate::exec::spec::StrategyChoice::Python(src) = &r.strategy {
-            self.check_python(src)?;
-        }
-        Ok(())
-    }
-
-    fn check_run(&self, r: &crate::exec::spec::RunRequest) -> Result<()> {
-        self.check_python(&r.script)?;
-        if r.timeout_secs == 0 {
+    fn check_run(&self, timeout_secs: u64, args: &[String]) -> Result<()> {
+        if timeout_secs == 0 {
             return Err(EngineError::Invalid(
                 "the run's timeout must be at least 1 second".into(),
             ));
         }
         over(
             "max_run_timeout_secs",
-            r.timeout_secs,
+            timeout_secs,
             self.max_run_timeout_secs,
             "seconds of run timeout",
             "ask for a shorter timeout",
         )?;
         over(
             "max_run_args",
-            r.args.len() as u64,
+            args.len() as u64,
             self.max_run_args as u64,
             "arguments",
             "pass fewer arguments (or a file)",
         )?;
-        let bytes: usize = r.args.iter().map(String::len).sum();
+        let bytes: usize = args.iter().map(String::len).sum();
         over(
             "max_run_arg_bytes",
             bytes as u64,
@@ -265,13 +252,6 @@ impl Limits {
             "bytes of arguments",
             "pass shorter arguments",
         )
-    }
-
-    fn check_code(&self, code: &crate::exec::spec::CodeChoice) -> Result<()> {
-        match code {
-            crate::exec::spec::CodeChoice::Python(src) => self.check_python(src),
-            _ => Ok(()),
-        }
     }
 
     fn check_python(&self, source: &str) -> Result<()> {

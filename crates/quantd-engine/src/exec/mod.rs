@@ -12,13 +12,13 @@ pub mod clock;
 mod commit;
 mod guard;
 pub mod health;
-pub mod import;
 pub(crate) mod jobs;
+pub mod kinds;
+pub use kinds::import;
 mod lifecycle;
 pub use lifecycle::interrupted;
 pub mod limits;
 pub mod pool;
-mod readers;
 pub mod request;
 pub mod retry;
 mod scheduler;
@@ -31,15 +31,16 @@ use crate::locks::{HeldLock, is_held, new_token};
 use crate::packs::Packs;
 use clock::{Clock, SystemClock};
 use jobs::{Job, ShardFailure};
+use kinds::{Kind, with_kind};
 use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, EventRecord, ExecutionId, ExecutionState, PackState};
 use quantd_store::{
     AnyStore, ClaimedShard, Commit, Completion, ExecutionRecord, FailureOutcome, HealthSnapshot,
     Lease, NewExecution, OnComplete, ShardRecord, Store,
 };
+use request::SubmitRequest;
 use retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
-use spec::{ResolvedSpec, SubmitSpec};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -100,6 +101,9 @@ pub struct EngineOptions {
     pub max_error_message_bytes: usize,
     /// What one request may cost, checked when it is submitted.
     pub limits: limits::Limits,
+    /// How failed shards are retried: intervals, backoff, jitter and the attempts a request gets
+    /// when it does not ask (`max_attempts`).
+    pub retry: RetryPolicy,
     /// What a Python job's output may hold (result columns, run metrics, logs).
     pub python: crate::python::PythonOptions,
 }
@@ -116,6 +120,7 @@ impl Default for EngineOptions {
             quarantine_after: 2,
             max_error_message_bytes: 16 << 10,
             limits: limits::Limits::default(),
+            retry: RetryPolicy::default(),
             python: crate::python::PythonOptions::default(),
         }
     }
@@ -369,26 +374,26 @@ impl<S: Store> Engine<S> {
             return Ok(j.clone());
         }
         let rec = self.execution(id).await?;
-        let resolved: ResolvedSpec = serde_json::from_value(rec.spec.clone())
-            .map_err(|e| EngineError::Internal(format!("stored spec of {id}: {e}")))?;
-        let job = if let ResolvedSpec::Import(_) = &resolved {
-            self.import_job(&resolved, id)
-        } else {
-            // By the recorded content id, never by name: a resumed execution reads exactly the
-            // bars it started on (the reader checks the pack's own id too).
-            let pack = self.packs.by_id(&rec.pack_id).await?;
-            jobs::build(
-                &resolved,
-                self.packs.open_reader(&pack)?,
-                &self.options,
-                &self.python,
-            )?
-        };
+        let job = with_kind!(rec.kind, |K| self.build_stored::<K>(&rec).await?);
         self.jobs
             .lock()
             .expect("jobs lock")
             .insert(id.clone(), job.clone());
         Ok(job)
+    }
+
+    /// Builds the job of `rec`, an execution of kind `K`, from its stored spec.
+    async fn build_stored<K: Kind>(&self, rec: &ExecutionRecord) -> Result<Arc<dyn Job>> {
+        let spec = kinds::spec_of::<K>(rec)?;
+        let reader = if K::READS_PACK {
+            // By the recorded content id, never by name: a resumed execution reads exactly the
+            // bars it started on (the reader checks the pack's own id too).
+            let pack = self.packs.by_id(&rec.pack_id).await?;
+            Some(self.packs.open_reader(&pack)?)
+        } else {
+            None
+        };
+        K::build(self, &rec.id, &spec, reader)
     }
 
     fn cancel_flag(&self, id: &ExecutionId) -> Arc<AtomicBool> {
@@ -408,11 +413,5 @@ impl<S: Store> Engine<S> {
         x ^= x >> 27;
         self.rng.store(x, Ordering::Relaxed);
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// The stored spec of an execution.
-    pub fn spec_of(rec: &ExecutionRecord) -> Result<ResolvedSpec> {
-        serde_json::from_value(rec.spec.clone())
-            .map_err(|e| EngineError::Internal(format!("stored spec: {e}")))
     }
 }

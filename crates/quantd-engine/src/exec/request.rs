@@ -2,39 +2,16 @@
 //! `POST /v1/executions`, what the CLI's flags are mapped onto, and the arguments of the MCP
 //! tools that start work — so every surface is checked by the same rules, here.
 //!
-//! A request is plain data (serde, unknown fields refused). [`SubmitRequest::into_spec`] checks
-//! what depends on the request alone (which fields go with which kind, exactly one source of
-//! code) and gives the engine's typed [`SubmitSpec`]; the limits and the checks that need the
-//! store or the pack follow in [`Engine::submit`](super::Engine::submit).
+//! A request is plain data (serde, unknown fields refused). [`Engine::submit`](super::Engine::submit)
+//! checks it: the fields its kind takes (each kind's module under [`super::kinds`] lists them),
+//! the limits, then what needs the store or the pack (names, code, the freshness gate).
 
 use super::retry::RetryPolicy;
-use super::spec::{
-    BacktestRequest, CodeChoice, JobRequest, RunRequest, ScanRequest, StrategyChoice, SubmitSpec,
-    SweepRequest, TestRequest,
-};
 use super::{ExecutionOptions, ShardFailurePolicy};
 use crate::code::StrategyExprs;
-use crate::error::{EngineError, Result};
+use quantd_core::ExecutionKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// The kinds of execution a request starts (uploads start `import` executions their own way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum SubmitKind {
-    /// A scanner over a pack: signal rows.
-    Scan,
-    /// An A+ test of a scanner on example names.
-    Test,
-    /// A strategy backtest per ticker.
-    Backtest,
-    /// A backtest over a parameter grid.
-    Sweep,
-    /// A whole Python bot script in the sandbox (`script`, `name`, `args`, `timeout`), with the
-    /// pack readable; its log and metrics are its results.
-    Run,
-}
 
 /// An A+ test example: a ticker and a date where the scanner should (or should not) fire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,8 +50,8 @@ pub struct RequestOptions {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
-    /// The kind of execution.
-    pub kind: SubmitKind,
+    /// The kind of execution (`import` executions start from an upload instead).
+    pub kind: ExecutionKind,
     /// Stored code, `NAME` or `NAME@N` (a scanner for scan/test, a strategy for backtest/sweep).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -143,8 +120,28 @@ pub struct SubmitRequest {
 }
 
 impl SubmitRequest {
+    /// Every field whose use depends on the kind (each kind names those it takes).
+    pub const FIELDS: &'static [&'static str] = &[
+        "code",
+        "expr",
+        "python",
+        "strategy",
+        "tickers",
+        "from",
+        "to",
+        "examples",
+        "tolerance",
+        "grid",
+        "constraint",
+        "config",
+        "script",
+        "name",
+        "args",
+        "timeout",
+    ];
+
     /// A request of `kind` with every other field empty (callers fill in what they use).
-    pub fn new(kind: SubmitKind) -> SubmitRequest {
+    pub fn new(kind: ExecutionKind) -> SubmitRequest {
         SubmitRequest {
             kind,
             code: None,
@@ -170,210 +167,68 @@ impl SubmitRequest {
         }
     }
 
-    /// The engine's typed request, or which field is wrong for this kind and how to fix it.
-    pub fn into_spec(self) -> Result<SubmitSpec> {
-        self.check_fields()?;
-        let options = ExecutionOptions {
+    /// The kind-dependent fields this request sets, in [`SubmitRequest::FIELDS`] order.
+    pub fn kind_fields(&self) -> Vec<&'static str> {
+        let set = [
+            self.code.is_some(),
+            self.expr.is_some(),
+            self.python.is_some(),
+            self.strategy.is_some(),
+            self.tickers.is_some(),
+            self.from.is_some(),
+            self.to.is_some(),
+            !self.examples.is_empty(),
+            self.tolerance.is_some(),
+            !self.grid.is_empty(),
+            self.constraint.is_some(),
+            self.config.is_some(),
+            self.script.is_some(),
+            self.name.is_some(),
+            !self.args.is_empty(),
+            self.timeout.is_some(),
+        ];
+        Self::FIELDS
+            .iter()
+            .zip(set)
+            .filter_map(|(f, set)| set.then_some(*f))
+            .collect()
+    }
+
+    /// The policies stored with the execution: `retry` (the engine's) with the request's
+    /// attempts.
+    pub fn execution_options(&self, retry: &RetryPolicy) -> ExecutionOptions {
+        ExecutionOptions {
             retry: RetryPolicy {
-                maximum_attempts: self.options.max_attempts.unwrap_or(3),
-                ..RetryPolicy::default()
+                maximum_attempts: self.options.max_attempts.unwrap_or(retry.maximum_attempts),
+                ..retry.clone()
             },
             on_shard_failure: self.options.on_shard_failure,
-        };
-        let (pack, reuse) = (self.pack.clone(), self.reuse);
-        let job = match self.kind {
-            SubmitKind::Run => JobRequest::Run(RunRequest {
-                script: self.script.ok_or_else(|| {
-                    invalid("kind `run` needs `script`: the Python source of the bot")
-                })?,
-                name: self.name.unwrap_or_else(|| "run".into()),
-                args: self.args,
-                timeout_secs: self.timeout.unwrap_or(300),
-            }),
-            SubmitKind::Scan => JobRequest::Scan(ScanRequest {
-                code: scanner(self.code, self.expr, self.python)?,
-                params: self.params,
-                tickers: self.tickers,
-                from: self.from,
-                to: self.to,
-            }),
-            SubmitKind::Test => JobRequest::Test(TestRequest {
-                code: scanner(self.code, self.expr, self.python)?,
-                params: self.params,
-                examples: self
-                    .examples
-                    .into_iter()
-                    .map(|e| crate::atest::Example {
-                        ticker: e.ticker,
-                        date: e.date,
-                        expected: e.expected,
-                    })
-                    .collect(),
-                tolerance: self.tolerance.unwrap_or(2) as usize,
-            }),
-            SubmitKind::Backtest | SubmitKind::Sweep => {
-                let config = match self.config {
-                    Some(v) => serde_json::from_value(v).map_err(|e| {
-                        invalid(&format!(
-                            "`config`: {e}; see docs/backtesting.md for its fields"
-                        ))
-                    })?,
-                    None => quantd_backtest::Config::default(),
-                };
-                let backtest = BacktestRequest {
-                    strategy: strategy(self.code, self.strategy, self.python)?,
-                    params: self.params,
-                    tickers: self.tickers,
-                    from: self.from,
-                    to: self.to,
-                    config,
-                };
-                if self.kind == SubmitKind::Backtest {
-                    JobRequest::Backtest(backtest)
-                } else {
-                    JobRequest::Sweep(SweepRequest {
-                        backtest,
-                        grid: self.grid,
-                        constraint: self.constraint,
-                    })
-                }
-            }
-        };
-        Ok(SubmitSpec {
-            job,
-            pack,
-            options,
-            reuse,
-        })
-    }
-
-    /// Refuses fields that do not belong to the request's kind, naming them.
-    fn check_fields(&self) -> Result<()> {
-        let k = self.kind;
-        let mut stray: Vec<&str> = Vec::new();
-        let mut not_for = |present: bool, field: &'static str, kinds: &[SubmitKind]| {
-            if present && !kinds.contains(&k) {
-                stray.push(field);
-            }
-        };
-        use SubmitKind::*;
-        not_for(self.expr.is_some(), "expr", &[Scan, Test]);
-        not_for(self.strategy.is_some(), "strategy", &[Backtest, Sweep]);
-        not_for(self.code.is_some(), "code", &[Scan, Test, Backtest, Sweep]);
-        not_for(
-            self.python.is_some(),
-            "python",
-            &[Scan, Test, Backtest, Sweep],
-        );
-        not_for(!self.examples.is_empty(), "examples", &[Test]);
-        not_for(self.tolerance.is_some(), "tolerance", &[Test]);
-        not_for(!self.grid.is_empty(), "grid", &[Sweep]);
-        not_for(self.constraint.is_some(), "constraint", &[Sweep]);
-        not_for(self.config.is_some(), "config", &[Backtest, Sweep]);
-        not_for(self.tickers.is_some(), "tickers", &[Scan, Backtest, Sweep]);
-        not_for(self.from.is_some(), "from", &[Scan, Backtest, Sweep]);
-        not_for(self.to.is_some(), "to", &[Scan, Backtest, Sweep]);
-        not_for(self.script.is_some(), "script", &[Run]);
-        not_for(self.name.is_some(), "name", &[Run]);
-        not_for(!self.args.is_empty(), "args", &[Run]);
-        not_for(self.timeout.is_some(), "timeout", &[Run]);
-        if stray.is_empty() {
-            return Ok(());
         }
-        Err(invalid(&format!(
-            "{} {} not for kind `{}`; remove {}",
-            stray
-                .iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if stray.len() == 1 { "is" } else { "are" },
-            serde_json::to_value(k)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            if stray.len() == 1 { "it" } else { "them" }
-        )))
-    }
-}
-
-fn invalid(message: &str) -> EngineError {
-    EngineError::Invalid(message.to_string())
-}
-
-/// Exactly one source of scanner code.
-fn scanner(
-    code: Option<String>,
-    expr: Option<String>,
-    python: Option<String>,
-) -> Result<CodeChoice> {
-    match (code, expr, python) {
-        (Some(c), None, None) => Ok(CodeChoice::Stored(c)),
-        (None, Some(e), None) => Ok(CodeChoice::Inline(e)),
-        (None, None, Some(p)) => Ok(CodeChoice::Python(p)),
-        _ => Err(invalid(
-            "give exactly one of `code`, `expr` or `python` for a scanner",
-        )),
-    }
-}
-
-/// Exactly one source of strategy code.
-fn strategy(
-    code: Option<String>,
-    exprs: Option<StrategyExprs>,
-    python: Option<String>,
-) -> Result<StrategyChoice> {
-    match (code, exprs, python) {
-        (Some(c), None, None) => Ok(StrategyChoice::Stored(c)),
-        (None, Some(s), None) => Ok(StrategyChoice::Inline(s)),
-        (None, None, Some(p)) => Ok(StrategyChoice::Python(p)),
-        _ => Err(invalid(
-            "give exactly one of `code`, `strategy` or `python` for a strategy",
-        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::kinds::{Kind, check_fields, scan::Scan};
 
-    fn parse(v: serde_json::Value) -> Result<SubmitSpec> {
-        serde_json::from_value::<SubmitRequest>(v)
-            .map_err(|e| invalid(&e.to_string()))?
-            .into_spec()
+    fn scan_fields(v: serde_json::Value) -> String {
+        let r: SubmitRequest = serde_json::from_value(v).unwrap();
+        check_fields(&r, Scan::FIELDS).unwrap_err().to_string()
     }
 
     #[test]
     fn each_kind_takes_its_fields_and_names_the_stray_ones() {
-        let spec =
-            parse(serde_json::json!({"kind": "scan", "expr": "close > 1", "pack": "u"})).unwrap();
-        assert!(matches!(spec.job, JobRequest::Scan(_)));
-        assert_eq!(spec.pack.as_deref(), Some("u"));
-        let err = parse(
-            serde_json::json!({"kind": "scan", "expr": "close > 1", "grid": ["x=1"], "timeout": 5}),
-        )
-        .unwrap_err()
-        .to_string();
         assert_eq!(
-            err,
+            scan_fields(
+                serde_json::json!({"kind": "scan", "expr": "close > 1", "grid": ["x=1"], "timeout": 5})
+            ),
             "`grid`, `timeout` are not for kind `scan`; remove them"
         );
-        let err = parse(serde_json::json!({"kind": "scan", "expr": "x", "code": "y"}))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("exactly one of `code`, `expr` or `python`"),
-            "{err}"
+        assert_eq!(
+            scan_fields(serde_json::json!({"kind": "scan", "expr": "x", "script": "s"})),
+            "`script` is not for kind `scan`; remove it"
         );
-        let err = parse(serde_json::json!({"kind": "run"}))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("needs `script`"), "{err}");
-        let err =
-            parse(serde_json::json!({"kind": "backtest", "code": "s", "config": {"cash": "lots"}}))
-                .unwrap_err()
-                .to_string();
-        assert!(err.starts_with("`config`:"), "{err}");
         assert!(
             serde_json::from_value::<SubmitRequest>(
                 serde_json::json!({"kind": "scan", "exprr": "x"})
@@ -384,8 +239,38 @@ mod tests {
     }
 
     #[test]
+    fn every_field_is_listed_once() {
+        let mut r = SubmitRequest::new(ExecutionKind::Run);
+        r.code = Some("c".into());
+        r.expr = Some("e".into());
+        r.python = Some("p".into());
+        r.strategy = Some(StrategyExprs::default());
+        r.tickers = Some(vec![]);
+        r.from = Some(chrono::NaiveDate::MIN);
+        r.to = Some(chrono::NaiveDate::MIN);
+        r.examples = vec![ExampleRequest {
+            ticker: "A".into(),
+            date: chrono::NaiveDate::MIN,
+            expected: true,
+        }];
+        r.tolerance = Some(1);
+        r.grid = vec!["x=1".into()];
+        r.constraint = Some("x > 0".into());
+        r.config = Some(serde_json::json!({}));
+        r.script = Some("s".into());
+        r.name = Some("n".into());
+        r.args = vec!["a".into()];
+        r.timeout = Some(1);
+        assert_eq!(r.kind_fields(), SubmitRequest::FIELDS);
+        let json = serde_json::to_value(&r).unwrap();
+        for f in SubmitRequest::FIELDS {
+            assert!(json.get(f).is_some(), "`{f}` is a request field");
+        }
+    }
+
+    #[test]
     fn a_request_round_trips_through_json() {
-        let mut r = SubmitRequest::new(SubmitKind::Sweep);
+        let mut r = SubmitRequest::new(ExecutionKind::Sweep);
         r.code = Some("smacross".into());
         r.grid = vec!["fast=5..50:5".into()];
         r.options.max_attempts = Some(2);

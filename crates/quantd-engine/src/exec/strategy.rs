@@ -8,7 +8,7 @@
 use super::jobs::{Job, ShardControl, ShardFailure, ShardOutput, payload_tickers, ticker_batches};
 use crate::code::StrategyExprs;
 use crate::error::{EngineError, Result};
-use crate::exec::spec::{ResolvedBacktest, ResolvedSweep};
+use crate::exec::kinds::{backtest::ResolvedBacktest, sweep::ResolvedSweep};
 use crate::scan;
 use quantd_backtest::{
     Bars, Config, Metric, ParamGrid, ParamSet, SignalBuffers, SignalGenerator, Stats, Sweep,

@@ -9,7 +9,7 @@ use super::metrics::{RunMetrics, parse_metrics};
 use super::options::bounded_log;
 use super::{Python, tail};
 use crate::exec::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
-use crate::exec::spec::ResolvedRun;
+use crate::exec::kinds::run::ResolvedRun;
 use quantd_core::ErrorClass;
 use quantd_data::PackReader;
 use quantd_sandbox::{Limits, Verdict};

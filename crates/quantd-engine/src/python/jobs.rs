@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::exec::jobs::{
     Job, ShardControl, ShardFailure, ShardOutput, bar_batches, payload_tickers, ticker_batches,
 };
-use crate::exec::spec::{ResolvedBacktest, ResolvedScan, ResolvedTest};
+use crate::exec::kinds::{backtest::ResolvedBacktest, scan::ResolvedScan, test::ResolvedTest};
 use crate::exec::strategy::{EQUITY_CURVE_MAX_TICKERS, TickerBacktest, trade};
 use crate::scan::{self, Signals};
 use quantd_core::ErrorClass;

@@ -9,7 +9,7 @@ use crate::error::{EngineError, Result};
 use crate::exec::jobs::{
     Job, ShardControl, ShardFailure, ShardOutput, payload_tickers, ticker_batches,
 };
-use crate::exec::spec::ResolvedSweep;
+use crate::exec::kinds::sweep::ResolvedSweep;
 use crate::exec::strategy::{SWEEP_SHARD_TICKERS, constraint_accepts, encode_sweep, trade};
 use crate::scan;
 use quantd_backtest::{Metric, ParamGrid};

@@ -6,7 +6,7 @@
 use quantd_core::{ErrorClass, ExecutionId, NoProgress};
 use quantd_data::SynthSpec;
 use quantd_engine::exec::clock::ManualClock;
-use quantd_engine::exec::spec::{CodeChoice, JobRequest, ScanRequest, SubmitSpec};
+use quantd_engine::exec::request::{RequestOptions, SubmitRequest};
 use quantd_engine::exec::{Engine, EngineOptions, ExecutionOptions, FaultHook, Step};
 use quantd_engine::scan::Signals;
 use quantd_engine::{DataDir, Packs};
@@ -29,19 +29,16 @@ pub async fn setup(tickers: usize) -> (tempfile::TempDir, Packs) {
     (dir, packs)
 }
 
-pub fn scan(options: ExecutionOptions) -> SubmitSpec {
-    SubmitSpec {
-        job: JobRequest::Scan(ScanRequest {
-            code: CodeChoice::Inline(EXPR.into()),
-            params: Default::default(),
-            tickers: None,
-            from: None,
-            to: None,
-        }),
-        pack: None,
-        options,
-        reuse: false,
-    }
+/// The reference scan request, with the attempts and failure policy of `options` (the engine's
+/// options hold the rest of a retry policy).
+pub fn scan(options: ExecutionOptions) -> SubmitRequest {
+    let mut r = SubmitRequest::new(quantd_core::ExecutionKind::Scan);
+    r.expr = Some(EXPR.into());
+    r.options = RequestOptions {
+        max_attempts: Some(options.retry.maximum_attempts),
+        on_shard_failure: options.on_shard_failure,
+    };
+    r
 }
 
 /// Small shards so a small pack has several.

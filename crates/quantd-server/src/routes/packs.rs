@@ -15,9 +15,7 @@ use axum::response::{IntoResponse, Response};
 use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, ExecutionState, Rights};
 use quantd_engine::data::ImportOptions;
-use quantd_engine::exec::ExecutionOptions;
 use quantd_engine::exec::import::ImportRequest;
-use quantd_engine::exec::spec::{JobRequest, SubmitSpec};
 use quantd_engine::records::ExecutionRecord;
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -144,15 +142,13 @@ pub async fn upload(
             export_allowed: !q.no_export,
         },
     };
-    let spec = SubmitSpec {
-        job: JobRequest::Import(request),
-        pack: None,
-        options: ExecutionOptions::default(),
-        reuse: false,
-    };
     // Subscribe before submitting so the end cannot slip past the wait.
     let mut events = state.engine().subscribe();
-    let submitted = match state.engine().submit_in(&caller.workspace, spec).await {
+    let submitted = match state
+        .engine()
+        .submit_import(&caller.workspace, &request)
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             uploads::remove(&received.path).await;

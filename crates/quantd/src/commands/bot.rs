@@ -3,13 +3,14 @@
 //! the same.
 
 use super::Ctx;
-use super::run::{exit_code, submit_and_wait, submit_spec};
+use super::run::{exit_code, submit_and_wait, with_run_flags};
 use crate::cli::RunArgs;
 use anyhow::Context;
 use clap::Args;
+use quantd_core::ExecutionKind;
 use quantd_core::ExecutionState;
 use quantd_engine::exec::Engine;
-use quantd_engine::exec::spec::{JobRequest, RunRequest};
+use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::records::ExecutionRecord;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -54,16 +55,15 @@ pub async fn run(ctx: &Ctx, a: RunScriptArgs) -> anyhow::Result<ExitCode> {
             .context("the script path has no file name; pass --name")?,
     };
     let engine = ctx.engine().await?;
-    let job = JobRequest::Run(RunRequest {
-        script,
-        name,
-        args: a.args.clone(),
-        timeout_secs: a.timeout,
-    });
+    let mut request = SubmitRequest::new(ExecutionKind::Run);
+    request.script = Some(script);
+    request.name = Some(name);
+    request.args = a.args.clone();
+    request.timeout = Some(a.timeout);
     let Some(rec) = submit_and_wait(
         ctx,
         &engine,
-        submit_spec(job, a.pack.clone(), &a.run),
+        with_run_flags(request, a.pack.clone(), &a.run),
         &a.run,
     )
     .await?

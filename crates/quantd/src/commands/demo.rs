@@ -5,7 +5,9 @@ use super::Ctx;
 use crate::cli::DemoArgs;
 use crate::output::{self, thousands};
 use crate::progress::Bars;
+use quantd_core::ExecutionKind;
 use quantd_engine::data::SynthSpec;
+use quantd_engine::exec::request::SubmitRequest;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -116,21 +118,15 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     println!();
     let engine = quantd_engine::exec::Engine::new(packs.clone(), Default::default()).await?;
-    let request =
-        quantd_engine::exec::spec::JobRequest::Scan(quantd_engine::exec::spec::ScanRequest {
-            code: quantd_engine::exec::spec::CodeChoice::Inline(REFERENCE_SCANNER.into()),
-            params: Default::default(),
-            tickers: None,
-            from: None,
-            to: None,
-        });
+    let mut request = SubmitRequest::new(ExecutionKind::Scan);
+    request.expr = Some(REFERENCE_SCANNER.into());
     let run = crate::cli::RunArgs {
         detach: false,
         reuse: false,
         on_shard_failure: "fail".into(),
         max_attempts: 3,
     };
-    let spec = super::run::submit_spec(request, Some(pack.id.to_string()), &run);
+    let spec = super::run::with_run_flags(request, Some(pack.id.to_string()), &run);
     let sub = engine.start(spec).await?;
     let rec = super::run::run_foreground(ctx, &engine, &sub.execution.id).await?;
     let summary = engine.summarize_scan(&rec.id).await?;
@@ -184,15 +180,14 @@ async fn backtest_and_sweep(
     tickers: &[String],
 ) -> anyhow::Result<()> {
     use quantd_engine::code::StrategyExprs;
-    use quantd_engine::exec::spec::{BacktestRequest, JobRequest, StrategyChoice, SweepRequest};
     let up = "crosses_above(sma(close, $fast), sma(close, $slow))";
     let down = "crosses_below(sma(close, $fast), sma(close, $slow))";
-    let strategy = StrategyChoice::Inline(StrategyExprs {
+    let strategy = StrategyExprs {
         entry: up.into(),
         exit: down.into(),
         short_entry: Some(down.into()),
         short_exit: Some(up.into()),
-    });
+    };
     let config = quantd_engine::backtest::Config {
         commission: quantd_engine::backtest::Commission {
             fixed: 0.0,
@@ -207,19 +202,12 @@ async fn backtest_and_sweep(
         on_shard_failure: "fail".into(),
         max_attempts: 3,
     };
-    let backtest = BacktestRequest {
-        strategy,
-        params: [("fast".to_string(), 10.0), ("slow".to_string(), 20.0)].into(),
-        tickers: None,
-        from: None,
-        to: None,
-        config,
-    };
-    let spec = super::run::submit_spec(
-        JobRequest::Backtest(backtest.clone()),
-        Some(pack.into()),
-        &run,
-    );
+    let mut backtest = SubmitRequest::new(ExecutionKind::Backtest);
+    backtest.strategy = Some(strategy);
+    backtest.params = [("fast".to_string(), 10.0), ("slow".to_string(), 20.0)].into();
+    backtest.config = Some(serde_json::to_value(config)?);
+    let backtest = super::run::with_run_flags(backtest, Some(pack.into()), &run);
+    let spec = backtest.clone();
     let sub = engine.start(spec).await?;
     let rec = super::run::run_foreground(ctx, engine, &sub.execution.id).await?;
     let results = engine.backtest_results(&rec.id).await?;
@@ -238,17 +226,15 @@ async fn backtest_and_sweep(
         g("Max. Drawdown [%]"),
         agg.get("# Trades").map_or(0, |v| v.as_u64().unwrap_or(0))
     );
-    let sweep = SweepRequest {
-        backtest: BacktestRequest {
-            params: Default::default(),
-            // The first 50 of the pack's tickers (fewer on a smaller `--tickers`).
-            tickers: Some(tickers.iter().take(SWEEP_TICKERS).cloned().collect()),
-            ..backtest
-        },
+    let spec = SubmitRequest {
+        kind: ExecutionKind::Sweep,
+        params: Default::default(),
+        // The first 50 of the pack's tickers (fewer on a smaller `--tickers`).
+        tickers: Some(tickers.iter().take(SWEEP_TICKERS).cloned().collect()),
         grid: vec!["fast=5..20:5".into(), "slow=20..60:20".into()],
         constraint: Some("fast < slow".into()),
+        ..backtest
     };
-    let spec = super::run::submit_spec(JobRequest::Sweep(sweep), Some(pack.into()), &run);
     let sub = engine.start(spec).await?;
     let rec = super::run::run_foreground(ctx, engine, &sub.execution.id).await?;
     println!(

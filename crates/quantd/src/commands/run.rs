@@ -5,30 +5,29 @@ use super::Ctx;
 use crate::cli::RunArgs;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use quantd_core::{Event, ExecutionId, ExecutionState};
-use quantd_engine::exec::retry::RetryPolicy;
-use quantd_engine::exec::spec::{JobRequest, SubmitSpec};
-use quantd_engine::exec::{Engine, ExecutionOptions, ShardFailurePolicy};
+use quantd_engine::exec::request::{RequestOptions, SubmitRequest};
+use quantd_engine::exec::{Engine, ShardFailurePolicy};
 use quantd_engine::records::ExecutionRecord;
 use std::io::IsTerminal;
 
-/// Builds the submit request of a job from the shared run flags.
-pub fn submit_spec(job: JobRequest, pack: Option<String>, run: &RunArgs) -> SubmitSpec {
-    SubmitSpec {
-        job,
-        pack,
-        options: ExecutionOptions {
-            retry: RetryPolicy {
-                maximum_attempts: run.max_attempts.max(1),
-                ..RetryPolicy::default()
-            },
-            on_shard_failure: if run.on_shard_failure == "continue" {
-                ShardFailurePolicy::Continue
-            } else {
-                ShardFailurePolicy::Fail
-            },
+/// A request with the shared run flags mapped onto it: the pack, retries, the failure policy
+/// and reuse.
+pub fn with_run_flags(
+    mut request: SubmitRequest,
+    pack: Option<String>,
+    run: &RunArgs,
+) -> SubmitRequest {
+    request.pack = pack;
+    request.options = RequestOptions {
+        max_attempts: Some(run.max_attempts.max(1)),
+        on_shard_failure: if run.on_shard_failure == "continue" {
+            ShardFailurePolicy::Continue
+        } else {
+            ShardFailurePolicy::Fail
         },
-        reuse: run.reuse,
-    }
+    };
+    request.reuse = run.reuse;
+    request
 }
 
 /// Worker count: one per core.
@@ -40,7 +39,7 @@ pub fn workers() -> usize {
 pub async fn submit_and_wait(
     ctx: &Ctx,
     engine: &Engine,
-    spec: SubmitSpec,
+    spec: SubmitRequest,
     run: &RunArgs,
 ) -> anyhow::Result<Option<ExecutionRecord>> {
     // A foreground run claims its first shard as it creates the execution.

@@ -2,13 +2,14 @@
 //! file) and a summary. `quantd results` writes the rows of any finished scan the same way.
 
 use super::Ctx;
-use super::run::{exit_code, submit_and_wait, submit_spec};
+use super::run::{exit_code, submit_and_wait, with_run_flags};
 use crate::cli::ScanArgs;
 use crate::output::{self, thousands};
 use anyhow::Context;
+use quantd_core::ExecutionKind;
 use quantd_core::ExecutionState;
 use quantd_engine::exec::Engine;
-use quantd_engine::exec::spec::{CodeChoice, JobRequest, ScanRequest};
+use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::records::ExecutionRecord;
 use quantd_engine::results::{Format, ResultWriter};
 use quantd_engine::scan::{ScanSummary, Signals};
@@ -20,20 +21,17 @@ use std::process::ExitCode;
 const TABLE_ROWS: usize = 20;
 
 /// The engine request of `quantd scan`.
-pub fn request(args: &ScanArgs) -> anyhow::Result<JobRequest> {
-    Ok(JobRequest::Scan(ScanRequest {
-        code: code_choice(&args.scanner)?,
-        params: crate::cli::param_map(&args.scanner.params)?,
-        tickers: args.tickers.clone(),
-        from: args.from,
-        to: args.to,
-    }))
+pub fn request(args: &ScanArgs) -> anyhow::Result<SubmitRequest> {
+    let mut r = scanner_request(ExecutionKind::Scan, &args.scanner)?;
+    r.tickers = args.tickers.clone();
+    r.from = args.from;
+    r.to = args.to;
+    Ok(with_run_flags(r, args.scanner.pack.clone(), &args.run))
 }
 
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
-    let spec = submit_spec(request(&args)?, args.scanner.pack.clone(), &args.run);
-    let Some(rec) = submit_and_wait(ctx, &engine, spec, &args.run).await? else {
+    let Some(rec) = submit_and_wait(ctx, &engine, request(&args)?, &args.run).await? else {
         return Ok(ExitCode::SUCCESS);
     };
     let format = pick_format(args.format.as_deref(), args.out.as_deref(), Format::Table)?;
@@ -44,22 +42,29 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_code(&rec))
 }
 
-/// `--expr`, `--code` or `--file` (`.py`: a Python scanner; else an expression).
-pub fn code_choice(s: &crate::cli::ScannerArgs) -> anyhow::Result<CodeChoice> {
-    Ok(match (&s.expr, &s.code, &s.file) {
-        (Some(e), _, _) => CodeChoice::Inline(e.clone()),
-        (None, Some(c), _) => CodeChoice::Stored(c.clone()),
+/// A request of `kind` with the scanner flags on it: `--expr`, `--code` or `--file` (`.py`: a
+/// Python scanner; else an expression), and `--param`s.
+pub fn scanner_request(
+    kind: ExecutionKind,
+    s: &crate::cli::ScannerArgs,
+) -> anyhow::Result<SubmitRequest> {
+    let mut r = SubmitRequest::new(kind);
+    match (&s.expr, &s.code, &s.file) {
+        (Some(e), _, _) => r.expr = Some(e.clone()),
+        (None, Some(c), _) => r.code = Some(c.clone()),
         (None, None, Some(path)) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             if super::bot::is_python(path) {
-                CodeChoice::Python(text)
+                r.python = Some(text);
             } else {
-                CodeChoice::Inline(text)
+                r.expr = Some(text);
             }
         }
         (None, None, None) => unreachable!("clap requires --expr, --code or --file"),
-    })
+    }
+    r.params = crate::cli::param_map(&s.params)?;
+    Ok(r)
 }
 
 /// `--format`, else the extension of `--out`, else `default`.

@@ -2,15 +2,15 @@
 //! statistics per ticker, an aggregate across tickers, and sweep rankings and heatmaps.
 
 use super::Ctx;
-use super::run::{exit_code, submit_and_wait, submit_spec};
+use super::run::{exit_code, submit_and_wait, with_run_flags};
 use crate::cli::{BacktestArgs, StrategyArgs, SweepArgs};
 use crate::output::{self, thousands};
 use anyhow::Context;
-use quantd_core::ExecutionState;
+use quantd_core::{ExecutionKind, ExecutionState};
 use quantd_engine::backtest::{Commission, Config, Fill, Metric, Sizing};
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::Engine;
-use quantd_engine::exec::spec::{BacktestRequest, JobRequest, StrategyChoice, SweepRequest};
+use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::exec::strategy::{TickerBacktest, aggregate};
 use quantd_engine::records::ExecutionRecord;
 use quantd_engine::results::Format;
@@ -42,37 +42,46 @@ fn config(s: &StrategyArgs) -> Config {
     }
 }
 
-fn request(s: &StrategyArgs, params: &[(String, f64)]) -> anyhow::Result<BacktestRequest> {
-    let strategy = match (&s.entry, &s.code, &s.file) {
-        (Some(entry), _, _) => StrategyChoice::Inline(StrategyExprs {
-            entry: entry.clone(),
-            exit: s.exit.clone().expect("clap requires --exit"),
-            short_entry: s.short_entry.clone(),
-            short_exit: s.short_exit.clone(),
-        }),
-        (None, Some(code), _) => StrategyChoice::Stored(code.clone()),
-        (None, None, Some(path)) => StrategyChoice::Python(
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-        ),
+/// A request of `kind` (backtest or sweep) with the strategy flags on it.
+fn request(
+    kind: ExecutionKind,
+    s: &StrategyArgs,
+    params: &[(String, f64)],
+) -> anyhow::Result<SubmitRequest> {
+    let mut r = SubmitRequest::new(kind);
+    match (&s.entry, &s.code, &s.file) {
+        (Some(entry), _, _) => {
+            r.strategy = Some(StrategyExprs {
+                entry: entry.clone(),
+                exit: s.exit.clone().expect("clap requires --exit"),
+                short_entry: s.short_entry.clone(),
+                short_exit: s.short_exit.clone(),
+            })
+        }
+        (None, Some(code), _) => r.code = Some(code.clone()),
+        (None, None, Some(path)) => {
+            r.python = Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            )
+        }
         (None, None, None) => unreachable!("clap requires --entry, --code or --file"),
-    };
-    Ok(BacktestRequest {
-        strategy,
-        params: crate::cli::param_map(params)?,
-        tickers: s.tickers.clone(),
-        from: s.from,
-        to: s.to,
-        config: config(s),
-    })
+    }
+    r.params = crate::cli::param_map(params)?;
+    r.tickers = s.tickers.clone();
+    r.from = s.from;
+    r.to = s.to;
+    r.config = Some(serde_json::to_value(config(s))?);
+    Ok(r)
 }
 
 pub async fn backtest(ctx: &Ctx, a: BacktestArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
-    let job = JobRequest::Backtest(request(&a.strategy, &a.params)?);
+    let job = request(ExecutionKind::Backtest, &a.strategy, &a.params)?;
     let Some(rec) = submit_and_wait(
         ctx,
         &engine,
-        submit_spec(job, a.strategy.pack.clone(), &a.run),
+        with_run_flags(job, a.strategy.pack.clone(), &a.run),
         &a.run,
     )
     .await?
@@ -270,15 +279,13 @@ pub async fn sweep(ctx: &Ctx, a: SweepArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("--maximize/--minimize `{metric_name}`"))?;
     let engine = ctx.engine().await?;
-    let job = JobRequest::Sweep(SweepRequest {
-        backtest: request(&a.strategy, &[])?,
-        grid: a.grid.clone(),
-        constraint: a.constraint.clone(),
-    });
+    let mut job = request(ExecutionKind::Sweep, &a.strategy, &[])?;
+    job.grid = a.grid.clone();
+    job.constraint = a.constraint.clone();
     let Some(rec) = submit_and_wait(
         ctx,
         &engine,
-        submit_spec(job, a.strategy.pack.clone(), &a.run),
+        with_run_flags(job, a.strategy.pack.clone(), &a.run),
         &a.run,
     )
     .await?

@@ -1,12 +1,12 @@
 //! `quantd test`: the A+ example test of a scanner, as an execution, with a Markdown or JSON report.
 
 use super::Ctx;
-use super::run::{exit_code, submit_and_wait, submit_spec};
+use super::run::{exit_code, submit_and_wait, with_run_flags};
 use crate::cli::TestArgs;
 use anyhow::Context;
-use quantd_core::ExecutionState;
+use quantd_core::{ExecutionKind, ExecutionState};
 use quantd_engine::exec::Engine;
-use quantd_engine::exec::spec::{JobRequest, TestRequest};
+use quantd_engine::exec::request::ExampleRequest;
 use quantd_engine::records::ExecutionRecord;
 use quantd_engine::results::Format;
 use std::path::Path;
@@ -18,17 +18,20 @@ pub async fn run(ctx: &Ctx, a: TestArgs) -> anyhow::Result<ExitCode> {
     let examples = quantd_engine::atest::parse_examples(&text)
         .with_context(|| format!("in {}", a.examples.display()))?;
     let engine = ctx.engine().await?;
-    let code = super::scan::code_choice(&a.scanner)?;
-    let job = JobRequest::Test(TestRequest {
-        code,
-        params: crate::cli::param_map(&a.scanner.params)?,
-        examples,
-        tolerance: a.tolerance,
-    });
+    let mut request = super::scan::scanner_request(ExecutionKind::Test, &a.scanner)?;
+    request.examples = examples
+        .into_iter()
+        .map(|e| ExampleRequest {
+            ticker: e.ticker,
+            date: e.date,
+            expected: e.expected,
+        })
+        .collect();
+    request.tolerance = Some(u32::try_from(a.tolerance).unwrap_or(u32::MAX));
     let Some(rec) = submit_and_wait(
         ctx,
         &engine,
-        submit_spec(job, a.scanner.pack.clone(), &a.run),
+        with_run_flags(request, a.scanner.pack.clone(), &a.run),
         &a.run,
     )
     .await?

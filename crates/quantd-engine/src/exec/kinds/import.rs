@@ -4,13 +4,21 @@
 //! `hash`, `write` tickers), listed in history and cancelled like any other work.
 //!
 //! The shard's result is the [`ImportOutcome`] (JSON), also stored as the execution's summary.
+//! Imports are started by an upload ([`Engine::submit_import`]), not by a submit request.
 
-use super::clock::Clock;
-use super::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
+use super::{Kind, spec_of};
+use crate::error::{EngineError, Result as EngineResult};
+use crate::exec::clock::Clock;
+use crate::exec::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
+use crate::exec::request::SubmitRequest;
+use crate::exec::{Engine, ExecutionOptions, Submitted};
 use crate::packs::Packs;
+use crate::views::{Column, ColumnType, Table};
 use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId, Progress, Rights};
 use quantd_data::ImportOptions;
+use quantd_data::PackReader;
 use quantd_store::Store;
+use quantd_store::{ExecutionRecord, PackRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -85,6 +93,132 @@ pub struct ImportOutcome {
     pub rows_dropped: u64,
     /// The name already had exactly this content: nothing was written.
     pub unchanged: bool,
+}
+
+/// The `import` kind.
+pub struct Import;
+
+impl Kind for Import {
+    const KIND: quantd_core::ExecutionKind = quantd_core::ExecutionKind::Import;
+    const FIELDS: &'static [&'static str] = &[];
+    const READS_PACK: bool = false;
+    type Spec = ResolvedImport;
+
+    async fn resolve<S: Store>(
+        _engine: &Engine<S>,
+        _workspace: &str,
+        _pack: Option<&PackRecord>,
+        _request: SubmitRequest,
+    ) -> EngineResult<ResolvedImport> {
+        Err(EngineError::Invalid(
+            "an import starts from an upload: `POST /v1/packs/import?name=NAME` with the file as \
+             the body, or `quantd pack import FILE --name NAME`"
+                .into(),
+        ))
+    }
+
+    fn name(spec: &ResolvedImport) -> Option<String> {
+        Some(spec.name.clone())
+    }
+
+    fn build<S: Store>(
+        engine: &Engine<S>,
+        id: &ExecutionId,
+        spec: &ResolvedImport,
+        _reader: Option<Arc<PackReader>>,
+    ) -> EngineResult<Arc<dyn Job>> {
+        Ok(Arc::new(ImportJob::new(
+            spec.clone(),
+            id.clone(),
+            engine.packs.clone(),
+            engine.events.clone(),
+            engine.clock.clone(),
+        )))
+    }
+
+    async fn finalize<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> EngineResult<()> {
+        engine.import_outcome(&rec.id).await.map(drop)
+    }
+
+    async fn table<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> EngineResult<Table> {
+        Ok(match engine.import_outcome(&rec.id).await? {
+            Some(o) => import_table(&o),
+            None => Table::default(),
+        })
+    }
+}
+
+/// The upload an unfinished import execution owns (`None` for other kinds).
+pub fn upload_of(rec: &ExecutionRecord) -> Option<PathBuf> {
+    spec_of::<Import>(rec).ok().map(|s| s.upload)
+}
+
+impl<S: Store> Engine<S> {
+    /// Submits the import of an uploaded file on behalf of `workspace`: no input pack and no
+    /// freshness gate; the fingerprint names the upload's content and options, but an import is
+    /// never reused (it is cheap when the content is unchanged: the pack is found by its hash and
+    /// nothing is written).
+    pub async fn submit_import(
+        &self,
+        workspace: &str,
+        request: &ImportRequest,
+    ) -> EngineResult<Submitted> {
+        crate::packs::check_name(&request.name)?;
+        let spec = ResolvedImport::from(request);
+        let id = self.new_execution_id();
+        let job = Import::build(self, &id, &spec, None)?;
+        self.create::<Import>(
+            workspace,
+            id,
+            &spec,
+            String::new(),
+            &ExecutionOptions::default(),
+            job,
+            Vec::new(),
+            false,
+        )
+        .await
+    }
+
+    /// What an import execution produced (`None` until its shard is done); stored as its
+    /// summary.
+    pub async fn import_outcome(&self, id: &ExecutionId) -> EngineResult<Option<ImportOutcome>> {
+        let rec = self.execution(id).await?;
+        spec_of::<Import>(&rec)?;
+        let Some(body) = self.store().shard_result(id, 0).await? else {
+            return Ok(None);
+        };
+        let outcome: ImportOutcome = serde_json::from_slice(&body)
+            .map_err(|e| EngineError::Internal(format!("stored import outcome: {e}")))?;
+        if rec.summary.is_none() {
+            let summary = serde_json::to_value(&outcome).expect("outcomes serialize");
+            self.store().set_summary(id, &summary).await?;
+        }
+        Ok(Some(outcome))
+    }
+}
+
+/// An import's outcome as one row.
+pub fn import_table(o: &ImportOutcome) -> Table {
+    let mut t = Table::new(vec![
+        Column::new("name", ColumnType::Text),
+        Column::new("pack", ColumnType::Text),
+        Column::new("tickers", ColumnType::Int),
+        Column::new("bars", ColumnType::Int),
+        Column::new("rows read", ColumnType::Int),
+        Column::new("rows dropped", ColumnType::Int),
+        Column::new("unchanged", ColumnType::Text),
+    ]);
+    t.push(vec![
+        o.name.as_str().into(),
+        o.pack_id.as_str().into(),
+        o.tickers.into(),
+        o.bars.into(),
+        o.rows_read.into(),
+        o.rows_dropped.into(),
+        o.unchanged.to_string().into(),
+    ]);
+    t
 }
 
 /// The job of an import execution.

@@ -1,0 +1,213 @@
+//! The `backtest` kind: a strategy (entry and exit expressions, or Python in the sandbox)
+//! traded on each ticker of a pack, with backtesting.py's statistics per ticker, its trades,
+//! and their means as the summary. The trading itself is [`crate::exec::strategy`], shared with
+//! sweeps.
+
+use super::{Kind, reader_of, spec_of};
+use crate::code::StrategyExprs;
+use crate::error::{EngineError, Result};
+use crate::exec::Engine;
+use crate::exec::jobs::Job;
+use crate::exec::request::SubmitRequest;
+use crate::exec::spec::{CodeInfo, StrategyChoice, strategy_exprs};
+use crate::exec::strategy::{self, TickerBacktest};
+use crate::views::{Cell, Column, ColumnType, Table};
+use quantd_backtest::Metric;
+use quantd_core::{ExecutionId, ExecutionKind};
+use quantd_data::PackReader;
+use quantd_store::{ExecutionRecord, PackRecord, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A resolved backtest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedBacktest {
+    /// The strategy's expressions (empty when `python` is set).
+    pub strategy: StrategyExprs,
+    /// A Python strategy's source (run in the sandbox) instead of expressions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// The stored code it came from, if any.
+    pub code: Option<CodeInfo>,
+    /// The pack read.
+    pub pack_id: String,
+    /// Parameter values.
+    pub params: BTreeMap<String, f64>,
+    /// Ticker selection.
+    pub tickers: Option<Vec<String>>,
+    /// Date window.
+    pub from: Option<chrono::NaiveDate>,
+    /// Date window.
+    pub to: Option<chrono::NaiveDate>,
+    /// Simulation settings.
+    pub config: quantd_backtest::Config,
+}
+
+impl ResolvedBacktest {
+    /// Resolves the backtest of a request (a backtest's, or a sweep's with its fixed
+    /// parameters): the strategy's code and the simulation settings.
+    pub(crate) async fn of<S: Store>(
+        engine: &Engine<S>,
+        workspace: &str,
+        pack: Option<&PackRecord>,
+        request: &mut SubmitRequest,
+    ) -> Result<ResolvedBacktest> {
+        let config = match request.config.take() {
+            Some(v) => serde_json::from_value(v).map_err(|e| {
+                EngineError::Invalid(format!(
+                    "`config`: {e}; see docs/backtesting.md for its fields"
+                ))
+            })?,
+            None => quantd_backtest::Config::default(),
+        };
+        let choice = StrategyChoice::of(request)?;
+        config.validate()?;
+        let (strategy, python, code) = strategy_exprs(engine.store(), workspace, choice).await?;
+        Ok(ResolvedBacktest {
+            strategy,
+            python,
+            code,
+            pack_id: pack.map(|p| p.id.to_string()).unwrap_or_default(),
+            params: std::mem::take(&mut request.params),
+            tickers: request.tickers.take(),
+            from: request.from,
+            to: request.to,
+            config,
+        })
+    }
+
+    /// The tickers it trades: those listed, else every ticker of the pack.
+    pub(crate) fn ticker_count(&self, reader: &PackReader) -> u64 {
+        self.tickers
+            .as_ref()
+            .map_or(reader.manifest().tickers.len(), Vec::len) as u64
+    }
+}
+
+/// The `backtest` kind.
+pub struct Backtest;
+
+impl Kind for Backtest {
+    const KIND: ExecutionKind = ExecutionKind::Backtest;
+    const FIELDS: &'static [&'static str] = &[
+        "code", "python", "strategy", "tickers", "from", "to", "config",
+    ];
+    type Spec = ResolvedBacktest;
+
+    async fn resolve<S: Store>(
+        engine: &Engine<S>,
+        workspace: &str,
+        pack: Option<&PackRecord>,
+        mut request: SubmitRequest,
+    ) -> Result<ResolvedBacktest> {
+        ResolvedBacktest::of(engine, workspace, pack, &mut request).await
+    }
+
+    fn code(spec: &ResolvedBacktest) -> Option<&CodeInfo> {
+        spec.code.as_ref()
+    }
+
+    fn build<S: Store>(
+        engine: &Engine<S>,
+        _id: &ExecutionId,
+        spec: &ResolvedBacktest,
+        reader: Option<Arc<PackReader>>,
+    ) -> Result<Arc<dyn Job>> {
+        let reader = reader_of(reader)?;
+        let limits = &engine.options.limits;
+        limits.check_work(spec.ticker_count(&reader), "tickers to backtest")?;
+        if spec.python.is_some() {
+            return Ok(Arc::new(crate::python::PyBacktestJob::new(
+                spec,
+                reader,
+                engine.python.clone(),
+            )?));
+        }
+        strategy::build_backtest(spec, reader, &limits.expr)
+    }
+
+    async fn finalize<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<()> {
+        engine.backtest_results(&rec.id).await.map(drop)
+    }
+
+    async fn table<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<Table> {
+        Ok(backtest_table(&engine.backtest_results(&rec.id).await?))
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// A backtest's per-ticker results, in ticker order; stores the aggregate as the summary.
+    pub async fn backtest_results(&self, id: &ExecutionId) -> Result<Vec<TickerBacktest>> {
+        let rec = self.execution(id).await?;
+        spec_of::<Backtest>(&rec)?;
+        let mut out = Vec::new();
+        for idx in self.store().result_shards(id).await? {
+            if let Some(body) = self.store().shard_result(id, idx).await? {
+                let part: Vec<TickerBacktest> = serde_json::from_slice(&body)
+                    .map_err(|e| EngineError::Internal(format!("stored backtest results: {e}")))?;
+                out.extend(part);
+            }
+        }
+        let summary = strategy::aggregate(&out);
+        self.store()
+            .set_summary(
+                id,
+                &serde_json::to_value(&summary).expect("summary serializes"),
+            )
+            .await?;
+        Ok(out)
+    }
+}
+
+/// A backtest per ticker: every statistic (backtesting.py's names) and why one failed.
+pub fn backtest_table(results: &[TickerBacktest]) -> Table {
+    let mut columns = vec![Column::new("ticker", ColumnType::Text)];
+    columns.extend(
+        Metric::ALL
+            .iter()
+            .map(|m| Column::new(m.name(), ColumnType::Float)),
+    );
+    columns.push(Column::new("error", ColumnType::Text));
+    let mut t = Table::new(columns);
+    for r in results {
+        let mut row = vec![Cell::from(r.ticker.as_str())];
+        row.extend(Metric::ALL.iter().map(|&m| {
+            r.stats
+                .as_ref()
+                .map_or(Cell::Null, |s| Cell::Float(s.get(m)))
+        }));
+        row.push(r.error.clone().into());
+        t.push(row);
+    }
+    t
+}
+
+/// Every closed trade of a backtest, per ticker.
+pub fn trades_table(results: &[TickerBacktest]) -> Table {
+    let mut t = Table::new(vec![
+        Column::new("ticker", ColumnType::Text),
+        Column::new("size", ColumnType::Float),
+        Column::new("entry", ColumnType::Date),
+        Column::new("entry price", ColumnType::Float),
+        Column::new("exit", ColumnType::Date),
+        Column::new("exit price", ColumnType::Float),
+        Column::new("PnL", ColumnType::Float),
+        Column::new("return [%]", ColumnType::Float),
+    ]);
+    for r in results {
+        for tr in &r.trades {
+            t.push(vec![
+                r.ticker.as_str().into(),
+                tr.size.into(),
+                Cell::Date(tr.entry_time),
+                tr.entry_price.into(),
+                Cell::Date(tr.exit_time),
+                tr.exit_price.into(),
+                tr.pnl.into(),
+                (tr.return_pct * 100.0).into(),
+            ]);
+        }
+    }
+    t
+}

@@ -1,0 +1,219 @@
+//! Execution kinds, one module each: what a kind takes from a [`SubmitRequest`], how it
+//! resolves names into the spec stored with its executions, the job that runs its shards, the
+//! summary stored when it completes and its results as a [`Table`]. The engine knows kinds only
+//! through the [`Kind`] trait and [`with_kind!`], the one place that maps an
+//! [`ExecutionKind`] to its module.
+//!
+//! Adding a kind: a variant of [`ExecutionKind`] (quantd-core), a module here implementing
+//! [`Kind`], and its line in [`with_kind!`]; `every_kind_has_its_module` fails until the line
+//! is there.
+
+pub mod backtest;
+pub mod import;
+pub mod run;
+pub mod scan;
+pub mod sweep;
+pub mod test;
+
+use super::Engine;
+use super::jobs::Job;
+use super::request::SubmitRequest;
+use super::spec::CodeInfo;
+use crate::error::{EngineError, Result};
+use crate::results::Format;
+use crate::views::{TABLE_PRECISION, Table};
+use quantd_core::{ExecutionId, ExecutionKind};
+use quantd_data::PackReader;
+use quantd_store::{ExecutionRecord, PackRecord, Store};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+
+/// What one kind of execution does, from its request to its results.
+pub(crate) trait Kind {
+    /// The kind.
+    const KIND: ExecutionKind;
+    /// The [`SubmitRequest`] fields this kind takes besides `kind`, `pack`, `params`,
+    /// `options` and `reuse`; a request of this kind with any other field is refused, naming it.
+    const FIELDS: &'static [&'static str];
+    /// Whether its executions read a pack (all but imports, which make one).
+    const READS_PACK: bool = true;
+    /// The resolved spec stored with each execution (names resolved to content: code text and
+    /// version, pack id), enough to run it again after a crash.
+    type Spec: Serialize + DeserializeOwned + Send + Sync;
+
+    /// Checks what depends on the request alone and resolves its names (stored code of
+    /// `workspace`) against `pack` (the input pack of kinds that read one).
+    fn resolve<S: Store>(
+        engine: &Engine<S>,
+        workspace: &str,
+        pack: Option<&PackRecord>,
+        request: SubmitRequest,
+    ) -> impl Future<Output = Result<Self::Spec>> + Send;
+
+    /// The stored code the spec runs, if any.
+    fn code(_spec: &Self::Spec) -> Option<&CodeInfo> {
+        None
+    }
+
+    /// The name the execution is listed under in history.
+    fn name(spec: &Self::Spec) -> Option<String> {
+        Self::code(spec).map(|c| c.name.clone())
+    }
+
+    /// The job of execution `id`: code compiled, work checked against the limits, shards
+    /// planned from `reader` (`None` only for kinds that read no pack).
+    fn build<S: Store>(
+        engine: &Engine<S>,
+        id: &ExecutionId,
+        spec: &Self::Spec,
+        reader: Option<Arc<PackReader>>,
+    ) -> Result<Arc<dyn Job>>;
+
+    /// Stores the summary of a completed execution (what `history`, `summary` and the API
+    /// read without decoding results).
+    fn finalize<S: Store>(
+        engine: &Engine<S>,
+        rec: &ExecutionRecord,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// What the execution produced so far as a table.
+    fn table<S: Store>(
+        engine: &Engine<S>,
+        rec: &ExecutionRecord,
+    ) -> impl Future<Output = Result<Table>> + Send;
+
+    /// Writes what the execution produced so far in `format` (its table, unless the kind
+    /// streams its rows).
+    fn write_results<S: Store, W: Write + Send>(
+        engine: &Engine<S>,
+        rec: &ExecutionRecord,
+        format: Format,
+        out: W,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            Self::table(engine, rec)
+                .await?
+                .write(format, TABLE_PRECISION, out)
+        }
+    }
+}
+
+/// Runs `$body` with `$K` naming the [`Kind`] module of `$kind`: the one map from an
+/// [`ExecutionKind`] to its module. Used where a function returns [`Result`].
+macro_rules! with_kind {
+    ($kind:expr, |$K:ident| $body:expr) => {{
+        use quantd_core::ExecutionKind as EK;
+        use $crate::exec::kinds as k;
+        #[allow(unused_imports)]
+        use $crate::exec::kinds::Kind as _;
+        match $kind {
+            EK::Scan => {
+                type $K = k::scan::Scan;
+                $body
+            }
+            EK::Test => {
+                type $K = k::test::Test;
+                $body
+            }
+            EK::Backtest => {
+                type $K = k::backtest::Backtest;
+                $body
+            }
+            EK::Sweep => {
+                type $K = k::sweep::Sweep;
+                $body
+            }
+            EK::Run => {
+                type $K = k::run::Run;
+                $body
+            }
+            EK::Import => {
+                type $K = k::import::Import;
+                $body
+            }
+            other => {
+                return Err($crate::error::EngineError::Internal(format!(
+                    "no module runs executions of kind `{other}`"
+                ))
+                .into());
+            }
+        }
+    }};
+}
+pub(crate) use with_kind;
+
+/// The spec of `rec`, an execution of kind `K`; an error naming both kinds otherwise.
+pub(crate) fn spec_of<K: Kind>(rec: &ExecutionRecord) -> Result<K::Spec> {
+    if rec.kind != K::KIND {
+        return Err(EngineError::Invalid(format!(
+            "execution {} is a {}, not a {}",
+            rec.id,
+            rec.kind,
+            K::KIND
+        )));
+    }
+    serde_json::from_value(rec.spec.clone())
+        .map_err(|e| EngineError::Internal(format!("stored spec of {}: {e}", rec.id)))
+}
+
+/// The pack reader of a kind that reads one.
+pub(crate) fn reader_of(reader: Option<Arc<PackReader>>) -> Result<Arc<PackReader>> {
+    reader.ok_or_else(|| EngineError::Internal("this kind reads a pack; none was opened".into()))
+}
+
+/// Refuses the fields of `request` that are not among `fields` (its kind's), naming them.
+pub(crate) fn check_fields(request: &SubmitRequest, fields: &[&str]) -> Result<()> {
+    let stray: Vec<&str> = request
+        .kind_fields()
+        .into_iter()
+        .filter(|f| !fields.contains(f))
+        .collect();
+    if stray.is_empty() {
+        return Ok(());
+    }
+    Err(EngineError::Invalid(format!(
+        "{} {} not for kind `{}`; remove {}",
+        stray
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if stray.len() == 1 { "is" } else { "are" },
+        request.kind,
+        if stray.len() == 1 { "it" } else { "them" }
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module_of(kind: ExecutionKind) -> Result<ExecutionKind> {
+        with_kind!(kind, |K| Ok(K::KIND))
+    }
+
+    #[test]
+    fn every_kind_has_its_module() {
+        for kind in ExecutionKind::ALL {
+            assert_eq!(module_of(kind).unwrap(), kind, "with_kind! maps {kind}");
+        }
+    }
+
+    #[test]
+    fn fields_of_one_kind_name_request_fields() {
+        let every = SubmitRequest::FIELDS;
+        for kind in ExecutionKind::ALL {
+            let fields: &[&str] = with_kind_fields(kind);
+            for f in fields {
+                assert!(every.contains(f), "{kind} takes `{f}`, not a request field");
+            }
+        }
+    }
+
+    fn with_kind_fields(kind: ExecutionKind) -> &'static [&'static str] {
+        (|| -> Result<&'static [&'static str]> { with_kind!(kind, |K| Ok(K::FIELDS)) })().unwrap()
+    }
+}
