@@ -248,6 +248,10 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
+/// How many of an execution's newest events [`Records::bars_so_far`] looks through for a
+/// `progress` event (a running execution records one a second, between its other events).
+const PROGRESS_LOOKBACK: u32 = 32;
+
 /// The records of executions, as stored.
 #[derive(Debug)]
 pub struct Records<'a, S> {
@@ -293,6 +297,24 @@ impl<S: Store> Records<'_, S> {
         limit: u32,
     ) -> Result<Vec<EventRecord>> {
         Ok(self.store.events_after(id, after, limit).await?)
+    }
+
+    /// Bars processed so far: the committed ones, or for a running execution those its newest
+    /// `progress` event counts — which include shards still running, in this process or another
+    /// (engines record one a second while shards run) — when that is more.
+    pub async fn bars_so_far(&self, rec: &ExecutionRecord) -> Result<u64> {
+        if rec.state != quantd_core::ExecutionState::Running {
+            return Ok(rec.bars);
+        }
+        let tail = self
+            .store
+            .events_before(&rec.id, u64::MAX, PROGRESS_LOOKBACK)
+            .await?;
+        let live = tail.iter().find_map(|e| match e.event {
+            quantd_core::Event::Progress { bars, .. } => Some(bars),
+            _ => None,
+        });
+        Ok(live.map_or(rec.bars, |b| b.max(rec.bars)))
     }
 
     /// Counts for monitoring: executions by kind and state, shards waiting and running.

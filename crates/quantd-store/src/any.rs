@@ -167,6 +167,7 @@ impl ExecutionLog for AnyStore {
         fn completed_by_fingerprint(&self, fingerprint: &str) -> Result<Option<ExecutionRecord>>;
         fn shards(&self, id: &ExecutionId) -> Result<Vec<ShardRecord>>;
         fn events_after(&self, id: &ExecutionId, after: u64, limit: u32) -> Result<Vec<EventRecord>>;
+        fn events_before(&self, id: &ExecutionId, before: u64, limit: u32) -> Result<Vec<EventRecord>>;
         fn result_shards(&self, id: &ExecutionId) -> Result<Vec<u32>>;
         fn shard_result(&self, id: &ExecutionId, idx: u32) -> Result<Option<Vec<u8>>>;
         fn set_summary(&self, id: &ExecutionId, summary: &Value) -> Result<()>;

@@ -262,6 +262,15 @@ pub trait ExecutionLog {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
 
+    /// Up to `limit` events of an execution with a sequence number below `before`, newest first
+    /// (the tail of its log with `before = u64::MAX`).
+    fn events_before(
+        &self,
+        id: &ExecutionId,
+        before: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+
     /// The indexes of the shards that stored results, in plan order.
     fn result_shards(&self, id: &ExecutionId) -> impl Future<Output = Result<Vec<u32>>> + Send;
 

@@ -78,7 +78,8 @@ macro_rules! contract_suite {
                 events:
                     returned_events_are_the_stored_events_in_order,
                     concurrent_writers_keep_events_gapless,
-                    events_after_a_number_beyond_any_give_none;
+                    events_after_a_number_beyond_any_give_none,
+                    events_before_read_the_tail_newest_first;
                 pages:
                     execution_pages_cover_everything_once_in_order,
                     bad_cursors_are_refused_on_every_list,

@@ -67,6 +67,16 @@ fn a_long_shard_reports_progress_before_it_commits() {
     assert_eq!(progress["bars"], 1500, "{progress}");
     assert_eq!(progress["done"], 0, "{progress}");
     assert_eq!(progress["total"], 1, "{progress}");
+    // `show` in another process sees the running shard's bars too, not the committed 0.
+    let shown = json(d, &["show", &id]);
+    assert_eq!(shown["execution"]["bars"], 0, "{shown}");
+    assert_eq!(shown["bars_so_far"], 1500, "{shown}");
+    let text = ok(d, &["show", &id]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("bars") && l.trim_end().ends_with("1,500")),
+        "{text}"
+    );
 }
 
 #[test]

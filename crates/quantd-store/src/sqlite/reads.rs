@@ -128,23 +128,31 @@ impl ExecutionLog for SqliteStore {
         let Ok(after) = i64::try_from(after) else {
             return Ok(Vec::new());
         };
-        let rows: Vec<(i64, i64, String)> =
-            sqlx::query_as("SELECT seq, at, body FROM events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?")
-                .bind(id.as_str())
-                .bind(after)
-                .bind(limit as i64)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|(seq, t, body)| {
-                Ok(EventRecord {
-                    execution: id.clone(),
-                    seq: seq as u64,
-                    at: at(t),
-                    event: serde_json::from_str(&body).map_err(corrupt_exec)?,
-                })
-            })
-            .collect()
+        self.events_where(
+            id,
+            "SELECT seq, at, body FROM events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            after,
+            limit,
+        )
+        .await
+    }
+
+    /// Events with a sequence number below `before`, newest first, at most `limit`.
+    async fn events_before(
+        &self,
+        id: &ExecutionId,
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>> {
+        // Every stored number is below i64::MAX: a larger `before` is the whole log.
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        self.events_where(
+            id,
+            "SELECT seq, at, body FROM events WHERE execution_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            before,
+            limit,
+        )
+        .await
     }
 
     /// Shard indices that have results, in order (read each with [`SqliteStore::shard_result`]).
@@ -231,5 +239,34 @@ impl ExecutionLog for SqliteStore {
         let ev = append(&mut tx, id, now, event).await?;
         tx.commit().await?;
         Ok(ev)
+    }
+}
+
+impl SqliteStore {
+    /// The events of `id` a query selects (`seq, at, body`, bound to the id, one number and the
+    /// limit).
+    async fn events_where(
+        &self,
+        id: &ExecutionId,
+        query: &'static str,
+        number: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>> {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(query)
+            .bind(id.as_str())
+            .bind(number)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|(seq, t, body)| {
+                Ok(EventRecord {
+                    execution: id.clone(),
+                    seq: seq as u64,
+                    at: at(t),
+                    event: serde_json::from_str(&body).map_err(corrupt_exec)?,
+                })
+            })
+            .collect()
     }
 }

@@ -180,3 +180,41 @@ pub async fn events_after_a_number_beyond_any_give_none<H: Harness>(h: &H) {
         assert!(got.is_empty(), "after {after}: {got:?}");
     }
 }
+
+/// The tail of a log reads newest first, pages backwards without a gap, and a number beyond any
+/// (up to `u64::MAX`) reads from the newest.
+pub async fn events_before_read_the_tail_newest_first<H: Harness>(h: &H) {
+    let store = h.open().await;
+    let id = create(&store, 1, 1).await;
+    let other = create(&store, 2, 1).await;
+    for i in 1..=5u64 {
+        store
+            .record_event(&id, T0 + i as i64, phase(i))
+            .await
+            .unwrap();
+        store
+            .record_event(&other, T0 + i as i64, phase(i))
+            .await
+            .unwrap();
+    }
+    let all = all_events(&store, &id).await;
+    let last = all.last().unwrap().seq;
+    for before in [last + 1, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+        let tail = store.events_before(&id, before, 2).await.unwrap();
+        let seqs: Vec<u64> = tail.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![last, last - 1], "before {before}");
+        assert_eq!(tail[0].event, phase(5));
+        assert!(tail.iter().all(|e| e.execution == id));
+    }
+    let mut back = Vec::new();
+    let mut before = u64::MAX;
+    loop {
+        let page = store.events_before(&id, before, 3).await.unwrap();
+        let Some(oldest) = page.last() else { break };
+        before = oldest.seq;
+        back.extend(page);
+    }
+    back.reverse();
+    assert_eq!(back, all, "paging backwards gives the whole log once");
+    assert!(store.events_before(&id, 1, 10).await.unwrap().is_empty());
+}

@@ -38,9 +38,11 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
     let shards = engine.records().shards(&id).await?;
     let health = Health::of(&rec, &shards, chrono::Utc::now().timestamp_millis());
     let interrupted = engine.records().interrupted(&rec, &shards);
+    // Running shards report their bars before they commit (in another process too).
+    let bars = engine.records().bars_so_far(&rec).await?;
     if ctx.json {
         output::json(
-            &serde_json::json!({ "execution": rec, "health": health, "shards": shards, "interrupted": interrupted }),
+            &serde_json::json!({ "execution": rec, "health": health, "shards": shards, "interrupted": interrupted, "bars_so_far": bars }),
         )?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -58,7 +60,7 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
             rec.shards_done, rec.shards_total, rec.shards_failed
         ),
     );
-    field("bars", thousands(rec.bars));
+    field("bars", thousands(bars));
     field("rows", thousands(rec.rows));
     field(
         "health",
