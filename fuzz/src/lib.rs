@@ -8,7 +8,7 @@
 //! - [`expr::run`] (`expr`): expression text through parse, check and compile, and what compiles
 //!   evaluated on small series with NaN and infinities;
 //! - [`submit_body::run`] (`submit_body`): an HTTP submit body through the server's request type
-//!   and the engine's validation and planning (`Engine::submit_in`), on a small pack;
+//!   and the engine's validation and planning (`Engine::submit_request`), on a small pack;
 //! - [`python_result::run`] (`python_result`): a Python job's Arrow result file through the
 //!   engine's reader and what the engine does with the rows (signals, summary, exports).
 //!

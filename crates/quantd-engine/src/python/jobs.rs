@@ -11,7 +11,8 @@ use crate::error::Result;
 use crate::exec::jobs::{
     Job, ShardControl, ShardFailure, ShardOutput, bar_batches, payload_tickers, ticker_batches,
 };
-use crate::exec::kinds::{backtest::ResolvedBacktest, scan::ResolvedScan, test::ResolvedTest};
+use crate::exec::kinds::test::{ResolvedTest, TEST_SHARD_TICKERS};
+use crate::exec::kinds::{backtest::ResolvedBacktest, scan::ResolvedScan};
 use crate::exec::strategy::{EQUITY_CURVE_MAX_TICKERS, TickerBacktest, trade};
 use crate::scan::{self, Signals};
 use quantd_core::ErrorClass;
@@ -28,8 +29,6 @@ use std::sync::atomic::AtomicBool;
 const PYTHON_SCAN_SHARDS: u64 = 8;
 /// Bars per Python shard at least (a sandbox job costs ~10 ms; a shard should cost more).
 const PYTHON_MIN_SHARD_BARS: u64 = 20_000;
-/// Example tickers per A+ test shard.
-const TEST_SHARD_TICKERS: usize = 50;
 /// Tickers per Python backtest shard.
 const BACKTEST_SHARD_TICKERS: usize = 50;
 

@@ -173,8 +173,8 @@ pub fn report_table(report: &Report) -> Table {
     t
 }
 
-/// Example tickers per A+ test shard.
-const TEST_SHARD_TICKERS: usize = 50;
+/// Example tickers per A+ test shard (expression and Python scanners alike).
+pub(crate) const TEST_SHARD_TICKERS: usize = 50;
 
 /// An A+ example test of an expression scanner.
 pub struct TestJob {
