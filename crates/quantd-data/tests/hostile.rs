@@ -191,6 +191,37 @@ mod dates {
     }
 }
 
+/// Dictionary keys of fixed-length byte array columns are checked before the decoder reads them
+/// (a key past the dictionary made it panic): the keys a writer writes pass.
+mod dictionary_keys {
+    use super::*;
+    use parquet::basic::{Encoding, Type};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    #[test]
+    fn decimal_prices_in_a_dictionary_import_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spec, expected) = ParquetSpec::decimal_open(3000);
+        let path = write_parquet(dir.path(), "decimal.parquet", &spec);
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let open = reader.metadata().row_group(0).column(2);
+        assert_eq!(open.column_type(), Type::FIXED_LEN_BYTE_ARRAY);
+        assert!(
+            open.encodings().any(|e| e == Encoding::RLE_DICTIONARY),
+            "the keys are checked only for dictionary pages"
+        );
+        let imported = quantd_data::import_file_with(
+            &path,
+            &ImportOptions::default(),
+            &ImportLimits::default(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(imported.table.columns[0].name, "open");
+        assert_eq!(imported.table.columns[0].values, expected);
+    }
+}
+
 mod files {
     use super::*;
 

@@ -13,6 +13,7 @@ mod collect;
 mod columns;
 mod csv;
 mod dates;
+mod keys;
 mod layout;
 mod limits;
 mod pages;

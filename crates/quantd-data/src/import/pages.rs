@@ -8,10 +8,11 @@
 //! bit-packed run longer than the bytes left, or `BIT_PACKED` levels longer than the page, make
 //! them slice or index past the end. Every page a reader hands to the decoder passes through
 //! [`CheckedPages`] first, which turns such a chunk into an error. The check reads page headers
-//! and the run headers of the levels (a few bytes per run); it decodes no values.
+//! and the run headers of the levels (a few bytes per run); it decodes no values, except the
+//! dictionary keys of fixed-length byte array columns ([`super::keys`]).
 
 use parquet::arrow::arrow_reader::RowGroups;
-use parquet::basic::Encoding;
+use parquet::basic::{Encoding, Type as PhysicalType};
 use parquet::column::page::{Page, PageIterator, PageMetadata, PageReader};
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
@@ -19,7 +20,7 @@ use parquet::file::reader::FileReader;
 use std::sync::Arc;
 
 /// The error for a damaged page; [`super::parquet`] shows its text after "the file is damaged".
-fn damaged(what: String) -> ParquetError {
+pub(super) fn damaged(what: String) -> ParquetError {
     ParquetError::General(format!("{DAMAGED}{what}"))
 }
 
@@ -40,7 +41,12 @@ impl RowGroups for CheckedRowGroups {
             repetition: column.max_rep_level(),
             definition: column.max_def_level(),
         };
-        Ok(Box::new(CheckedChunks(self.0.column_chunks(i)?, levels)))
+        let check_keys = column.physical_type() == PhysicalType::FIXED_LEN_BYTE_ARRAY;
+        Ok(Box::new(CheckedChunks(
+            self.0.column_chunks(i)?,
+            levels,
+            check_keys,
+        )))
     }
 
     fn row_groups(&self) -> Box<dyn Iterator<Item = &RowGroupMetaData> + '_> {
@@ -55,25 +61,27 @@ impl RowGroups for CheckedRowGroups {
 /// The highest repetition and definition levels of a column; a level stream exists when its
 /// highest level is above 0.
 #[derive(Debug, Clone, Copy)]
-struct MaxLevels {
-    repetition: i16,
-    definition: i16,
+pub(super) struct MaxLevels {
+    pub(super) repetition: i16,
+    pub(super) definition: i16,
 }
 
-/// One column's chunks, one per row group, each read through [`CheckedPages`].
-struct CheckedChunks(Box<dyn PageIterator>, MaxLevels);
+/// One column's chunks, one per row group, each read through [`CheckedPages`]; the flag says
+/// whether their dictionary keys are checked.
+struct CheckedChunks(Box<dyn PageIterator>, MaxLevels, bool);
 
 impl Iterator for CheckedChunks {
     type Item = Result<Box<dyn PageReader>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let chunk = self.0.next()?;
-        let levels = self.1;
+        let (levels, check_keys) = (self.1, self.2);
         Some(chunk.map(|pages| {
             Box::new(CheckedPages {
                 pages,
                 levels,
-                dictionary: false,
+                dictionary: None,
+                check_keys,
             }) as Box<dyn PageReader>
         }))
     }
@@ -85,8 +93,10 @@ impl PageIterator for CheckedChunks {}
 struct CheckedPages {
     pages: Box<dyn PageReader>,
     levels: MaxLevels,
-    /// Whether the chunk has given its dictionary page.
-    dictionary: bool,
+    /// The values of the chunk's dictionary page, once it has given it.
+    dictionary: Option<u32>,
+    /// Whether the keys of dictionary-encoded data pages are checked against the dictionary.
+    check_keys: bool,
 }
 
 impl CheckedPages {
@@ -98,7 +108,7 @@ impl CheckedPages {
                     page.buffer().len()
                 )));
             }
-            self.dictionary = true;
+            self.dictionary = Some(page.num_values());
             return Ok(());
         }
         let encoding = page.encoding();
@@ -106,13 +116,22 @@ impl CheckedPages {
             encoding,
             Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY
         );
-        if needs_dictionary && !self.dictionary {
-            return Err(damaged(format!(
-                "a data page is {encoding} encoded but its column chunk has no dictionary page \
-                 before it"
-            )));
+        let entries = match self.dictionary {
+            None if needs_dictionary => {
+                return Err(damaged(format!(
+                    "a data page is {encoding} encoded but its column chunk has no dictionary \
+                     page before it"
+                )));
+            }
+            entries => entries,
+        };
+        check_levels(page, self.levels)?;
+        match entries {
+            Some(entries) if needs_dictionary && self.check_keys => {
+                super::keys::check(page, self.levels, entries)
+            }
+            _ => Ok(()),
         }
-        check_levels(page, self.levels)
     }
 }
 
@@ -134,7 +153,7 @@ fn check_levels(page: &Page, max: MaxLevels) -> Result<()> {
             let encodings = [*rep_level_encoding, *def_level_encoding];
             for ((max, what), encoding) in streams.into_iter().zip(encodings) {
                 if max > 0 {
-                    rest = v1_levels(rest, max, *num_values, encoding, what)?;
+                    rest = v1_levels(rest, max, *num_values, encoding, what)?.1;
                 }
             }
             Ok(())
@@ -168,14 +187,15 @@ fn check_levels(page: &Page, max: MaxLevels) -> Result<()> {
     }
 }
 
-/// Checks the level stream at the start of a version 1 page's `rest` and returns what follows it.
-fn v1_levels<'a>(
+/// Checks the level stream at the start of a version 1 page's `rest`; returns the stream (when it
+/// is RLE/bit-packed hybrid encoded) and what follows it.
+pub(super) fn v1_levels<'a>(
     rest: &'a [u8],
     max: i16,
     num_values: u32,
     encoding: Encoding,
     what: &str,
-) -> Result<&'a [u8]> {
+) -> Result<(Option<&'a [u8]>, &'a [u8])> {
     let short = || damaged(format!("its {what} levels run past the end of the page"));
     match encoding {
         Encoding::RLE => {
@@ -183,13 +203,13 @@ fn v1_levels<'a>(
             let len = usize::try_from(i32::from_le_bytes(*len)).map_err(|_| short())?;
             let (stream, after) = rest.split_at_checked(len).ok_or_else(short)?;
             runs(stream, bit_width(max), what)?;
-            Ok(after)
+            Ok((Some(stream), after))
         }
         #[expect(deprecated)]
         Encoding::BIT_PACKED => {
             let bits = (num_values as usize).saturating_mul(bit_width(max));
             let (_, after) = rest.split_at_checked(bits.div_ceil(8)).ok_or_else(short)?;
-            Ok(after)
+            Ok((None, after))
         }
         other => Err(damaged(format!(
             "its {what} levels are {other} encoded; levels are RLE or BIT_PACKED"
@@ -198,7 +218,7 @@ fn v1_levels<'a>(
 }
 
 /// Bits per level for levels up to `max`.
-fn bit_width(max: i16) -> usize {
+pub(super) fn bit_width(max: i16) -> usize {
     (u16::BITS - max.max(0).cast_unsigned().leading_zeros()) as usize
 }
 
@@ -231,7 +251,7 @@ fn runs(stream: &[u8], width: usize, what: &str) -> Result<()> {
 }
 
 /// An unsigned LEB128 number of at most 10 bytes at the start of `bytes`, and its length.
-fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
+pub(super) fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (i, &b) in bytes.iter().take(10).enumerate() {
         value |= u64::from(b & 0x7f) << (7 * i);
@@ -326,7 +346,8 @@ mod tests {
                 repetition: 0,
                 definition: 0,
             },
-            dictionary: false,
+            dictionary: None,
+            check_keys: false,
         };
         let mut n = 0;
         while checked.get_next_page()?.is_some() {

@@ -93,6 +93,19 @@ impl ParquetSpec {
         spec
     }
 
+    /// `n` valid rows whose `open` is a decimal of precision 20 (Parquet stores it as a
+    /// fixed-length byte array, dictionary encoded by default) cycling through 5 values.
+    pub fn decimal_open(n: i32) -> (ParquetSpec, Vec<f64>) {
+        let cents = [950i128, 1000, 1025, 1050, 1075];
+        let values: Vec<i128> = (0..n as usize).map(|i| cents[i % cents.len()]).collect();
+        let open = arrow_array::Decimal128Array::from(values.clone())
+            .with_precision_and_scale(20, 2)
+            .unwrap();
+        let mut spec = ParquetSpec::rows(n);
+        spec.columns[2].1 = Arc::new(open);
+        (spec, values.iter().map(|&c| c as f64 / 100.0).collect())
+    }
+
     /// Three rows whose tickers are these bytes, in a `binary` column.
     pub fn binary_tickers(values: &[&[u8]]) -> ParquetSpec {
         let mut b = BinaryBuilder::new();
