@@ -7,22 +7,24 @@
 //! a bit-packed group being padding — and refuses a page with a key the dictionary does not
 //! have.
 
-use super::pages::{MaxLevels, bit_width, damaged, uleb128, v1_levels};
-use parquet::column::page::Page;
+use super::pages::{MaxLevels, Sections, bit_width, damaged, uleb128};
 use parquet::errors::Result;
 
 /// Widest dictionary key the decoder accepts (it refuses wider ones itself).
 const MAX_KEY_BITS: usize = 32;
 
-/// Refuses a dictionary-encoded data `page` with a key at or past `entries`, the values of the
-/// chunk's dictionary page.
-pub(super) fn check(page: &Page, max: MaxLevels, entries: u32) -> Result<()> {
-    let Some((keys, count)) = keys_of(page, max)? else {
-        return Ok(());
+/// Refuses the dictionary-encoded data page of `sections` if it has a key at or past `entries`,
+/// the values of the chunk's dictionary page.
+pub(super) fn check(sections: &Sections<'_>, max: MaxLevels, entries: u32) -> Result<()> {
+    // Keys exist for present values only; deprecated `BIT_PACKED` definition levels are not
+    // counted (every value may be a key).
+    let count = match sections.definitions {
+        Some(levels) => present(levels, max.definition, sections.levels)?,
+        None => sections.levels,
     };
     // The decoder refuses an empty key section, a key width over 32 bits, and reads nothing
     // from an empty dictionary; it also reads all-zero keys of width 0 without looking.
-    let Some((&width, runs)) = keys.split_first() else {
+    let Some((&width, runs)) = sections.values.split_first() else {
         return Ok(());
     };
     let width = usize::from(width);
@@ -37,62 +39,6 @@ pub(super) fn check(page: &Page, max: MaxLevels, entries: u32) -> Result<()> {
         }
         Ok(())
     })
-}
-
-/// The key section of a data page and how many keys it holds (its non-null values); `None` when
-/// its levels are not framed as [`super::pages`] expects (they were refused there first).
-fn keys_of(page: &Page, max: MaxLevels) -> Result<Option<(&[u8], usize)>> {
-    match page {
-        Page::DataPage {
-            buf,
-            num_values,
-            def_level_encoding,
-            rep_level_encoding,
-            ..
-        } => {
-            let mut rest: &[u8] = buf;
-            if max.repetition > 0 {
-                rest = v1_levels(
-                    rest,
-                    max.repetition,
-                    *num_values,
-                    *rep_level_encoding,
-                    "repetition",
-                )?
-                .1;
-            }
-            let mut count = *num_values as usize;
-            if max.definition > 0 {
-                let (stream, after) = v1_levels(
-                    rest,
-                    max.definition,
-                    *num_values,
-                    *def_level_encoding,
-                    "definition",
-                )?;
-                // Deprecated `BIT_PACKED` levels are not counted: every value may be a key.
-                if let Some(stream) = stream {
-                    count = present(stream, max.definition, count)?;
-                }
-                rest = after;
-            }
-            Ok(Some((rest, count)))
-        }
-        Page::DataPageV2 {
-            buf,
-            num_values,
-            num_nulls,
-            def_levels_byte_len,
-            rep_levels_byte_len,
-            ..
-        } => {
-            let levels =
-                (*def_levels_byte_len as usize).saturating_add(*rep_levels_byte_len as usize);
-            let count = num_values.saturating_sub(*num_nulls) as usize;
-            Ok(buf.get(levels..).map(|keys| (keys, count)))
-        }
-        Page::DictionaryPage { .. } => Ok(None),
-    }
 }
 
 /// How many of the first `levels` definition levels in `stream` are `max` (values present).
@@ -164,9 +110,16 @@ fn unpack(bytes: &[u8], i: usize, width: usize) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::pages::check_levels;
     use super::*;
     use bytes::Bytes;
     use parquet::basic::Encoding;
+    use parquet::column::page::Page;
+
+    /// The key check of a page, after its levels were checked (as the page reader does).
+    fn check_page(page: &Page, max: MaxLevels, entries: u32) -> Result<()> {
+        check(&check_levels(page, max)?, max, entries)
+    }
 
     fn page(keys: &[u8], num_values: u32, def_levels: Option<&[u8]>) -> Page {
         let mut buf = Vec::new();
@@ -198,24 +151,24 @@ mod tests {
     fn keys_past_the_dictionary_are_refused_and_padding_is_not_read() {
         // Width 2, one bit-packed group: keys 0, 1, 2, 3, then padding 3, 3, 3, 3.
         let keys = [2u8, 0b11, 0b1110_0100, 0xff];
-        check(&page(&keys, 3, None), REQUIRED, 3).unwrap();
-        let e = check(&page(&keys, 4, None), REQUIRED, 3).unwrap_err();
+        check_page(&page(&keys, 3, None), REQUIRED, 3).unwrap();
+        let e = check_page(&page(&keys, 4, None), REQUIRED, 3).unwrap_err();
         assert!(
             e.to_string()
                 .contains("a dictionary key (3) is past the 3 values of its dictionary"),
             "{e}"
         );
-        check(&page(&keys, 4, None), REQUIRED, 4).unwrap();
+        check_page(&page(&keys, 4, None), REQUIRED, 4).unwrap();
         // An RLE run of 5 keys 7 (width 3).
         let rle = [3u8, 10, 7];
-        check(&page(&rle, 5, None), REQUIRED, 8).unwrap();
-        assert!(check(&page(&rle, 5, None), REQUIRED, 7).is_err());
+        check_page(&page(&rle, 5, None), REQUIRED, 8).unwrap();
+        assert!(check_page(&page(&rle, 5, None), REQUIRED, 7).is_err());
         // A cut stream, an empty dictionary, width 0 and a width the decoder refuses are left
         // to the decoder.
-        check(&page(&[2u8, 0b11], 8, None), REQUIRED, 1).unwrap();
-        check(&page(&keys, 4, None), REQUIRED, 0).unwrap();
-        check(&page(&[0u8, 10], 5, None), REQUIRED, 1).unwrap();
-        check(&page(&[33u8, 10, 7], 5, None), REQUIRED, 1).unwrap();
+        check_page(&page(&[2u8, 0b11], 8, None), REQUIRED, 1).unwrap();
+        check_page(&page(&keys, 4, None), REQUIRED, 0).unwrap();
+        check_page(&page(&[0u8, 10], 5, None), REQUIRED, 1).unwrap();
+        check_page(&page(&[33u8, 10, 7], 5, None), REQUIRED, 1).unwrap();
     }
 
     #[test]
@@ -223,10 +176,10 @@ mod tests {
         // Definition levels 1, 0, 1, 0 (one bit-packed group): two values, keys 0 and 3.
         let levels = [3u8, 0b0000_0101];
         let keys = [2u8, 0b11, 0b0000_1100];
-        check(&page(&keys, 4, Some(&levels)), OPTIONAL, 4).unwrap();
-        assert!(check(&page(&keys, 4, Some(&levels)), OPTIONAL, 3).is_err());
+        check_page(&page(&keys, 4, Some(&levels)), OPTIONAL, 4).unwrap();
+        assert!(check_page(&page(&keys, 4, Some(&levels)), OPTIONAL, 3).is_err());
         // All null: no key is read.
         let none = [8u8, 0];
-        check(&page(&keys, 4, Some(&none)), OPTIONAL, 1).unwrap();
+        check_page(&page(&keys, 4, Some(&none)), OPTIONAL, 1).unwrap();
     }
 }

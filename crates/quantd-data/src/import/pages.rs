@@ -125,22 +125,34 @@ impl CheckedPages {
             }
             entries => entries,
         };
-        check_levels(page, self.levels)?;
+        let sections = check_levels(page, self.levels)?;
         match entries {
             Some(entries) if needs_dictionary && self.check_keys => {
-                super::keys::check(page, self.levels, entries)
+                super::keys::check(&sections, self.levels, entries)
             }
             _ => Ok(()),
         }
     }
 }
 
-/// The level streams of a data page fit in it, run by run (see the module docs).
-fn check_levels(page: &Page, max: MaxLevels) -> Result<()> {
-    let streams = [
-        (max.repetition, "repetition"),
-        (max.definition, "definition"),
-    ];
+/// The name of the definition level stream, in messages.
+const DEFINITION: &str = "definition";
+
+/// A data page's parts after its levels were checked.
+#[derive(Debug)]
+pub(super) struct Sections<'a> {
+    /// Levels (and values, nulls included) the page holds.
+    pub(super) levels: usize,
+    /// The definition levels, when they are an RLE/bit-packed hybrid stream.
+    pub(super) definitions: Option<&'a [u8]>,
+    /// What follows the levels: the encoded values.
+    pub(super) values: &'a [u8],
+}
+
+/// The level streams of a data page fit in it, run by run (see the module docs); returns the
+/// page's sections (none for a dictionary page).
+pub(super) fn check_levels(page: &Page, max: MaxLevels) -> Result<Sections<'_>> {
+    let streams = [(max.repetition, "repetition"), (max.definition, DEFINITION)];
     match page {
         Page::DataPage {
             buf,
@@ -150,21 +162,32 @@ fn check_levels(page: &Page, max: MaxLevels) -> Result<()> {
             ..
         } => {
             let mut rest: &[u8] = buf;
+            let mut definitions = None;
             let encodings = [*rep_level_encoding, *def_level_encoding];
             for ((max, what), encoding) in streams.into_iter().zip(encodings) {
                 if max > 0 {
-                    rest = v1_levels(rest, max, *num_values, encoding, what)?.1;
+                    let (stream, after) = v1_levels(rest, max, *num_values, encoding, what)?;
+                    if what == DEFINITION {
+                        definitions = stream;
+                    }
+                    rest = after;
                 }
             }
-            Ok(())
+            Ok(Sections {
+                levels: *num_values as usize,
+                definitions,
+                values: rest,
+            })
         }
         Page::DataPageV2 {
             buf,
+            num_values,
             def_levels_byte_len,
             rep_levels_byte_len,
             ..
         } => {
             let mut rest: &[u8] = buf;
+            let mut definitions = None;
             for ((max, what), len) in streams
                 .into_iter()
                 .zip([rep_levels_byte_len, def_levels_byte_len])
@@ -178,18 +201,29 @@ fn check_levels(page: &Page, max: MaxLevels) -> Result<()> {
                 };
                 if max > 0 {
                     runs(stream, bit_width(max), what)?;
+                    if what == DEFINITION {
+                        definitions = Some(stream);
+                    }
                 }
                 rest = after;
             }
-            Ok(())
+            Ok(Sections {
+                levels: *num_values as usize,
+                definitions,
+                values: rest,
+            })
         }
-        Page::DictionaryPage { .. } => Ok(()),
+        Page::DictionaryPage { .. } => Ok(Sections {
+            levels: 0,
+            definitions: None,
+            values: &[],
+        }),
     }
 }
 
 /// Checks the level stream at the start of a version 1 page's `rest`; returns the stream (when it
 /// is RLE/bit-packed hybrid encoded) and what follows it.
-pub(super) fn v1_levels<'a>(
+fn v1_levels<'a>(
     rest: &'a [u8],
     max: i16,
     num_values: u32,

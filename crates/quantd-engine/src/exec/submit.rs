@@ -90,23 +90,25 @@ impl<S: Store> Engine<S> {
         let spec = K::resolve(self, workspace, pack.as_ref(), request).await?;
         let id = self.new_execution_id();
         let job = K::build(self, &id, &spec, reader)?;
-        if reuse {
-            let fingerprint = spec::fingerprint(&spec::stored(K::KIND, &spec));
-            if let Some(done) = self.store().completed_by_fingerprint(&fingerprint).await?
-                && done.workspace == workspace
-            {
-                return Ok(Submitted {
-                    execution: done,
-                    reused: true,
-                    warnings,
-                });
-            }
+        let stored = kinds::StoredSpec::of::<K>(&spec);
+        if reuse
+            && let Some(done) = self
+                .store()
+                .completed_by_fingerprint(&stored.fingerprint)
+                .await?
+            && done.workspace == workspace
+        {
+            return Ok(Submitted {
+                execution: done,
+                reused: true,
+                warnings,
+            });
         }
         let pack_id = pack.map(|p| p.id.to_string()).unwrap_or_default();
-        self.create::<K>(
+        self.create(
             workspace,
             id,
-            &spec,
+            stored,
             pack_id,
             &options,
             job,
@@ -126,11 +128,11 @@ impl<S: Store> Engine<S> {
     /// Stores a new execution with its planned shards (the first one claimed by this engine, with
     /// `claim_first`) and announces it.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn create<K: Kind>(
+    pub(super) async fn create(
         &self,
         workspace: &str,
         id: ExecutionId,
-        spec: &K::Spec,
+        spec: kinds::StoredSpec,
         pack_id: String,
         options: &ExecutionOptions,
         job: Arc<dyn Job>,
@@ -147,16 +149,15 @@ impl<S: Store> Engine<S> {
             }
             _ => None,
         };
-        let stored = spec::stored(K::KIND, spec);
         let new = NewExecution {
             id: id.clone(),
             workspace: workspace.to_string(),
-            kind: K::KIND,
-            name: K::name(spec),
-            fingerprint: spec::fingerprint(&stored),
-            spec: stored,
+            kind: spec.kind,
+            name: spec.name,
+            fingerprint: spec.fingerprint,
+            spec: spec.value,
             pack_id,
-            code_version: K::code(spec).map(|c| c.id.clone()),
+            code_version: spec.code_version,
             options: serde_json::to_value(options).expect("options serialize"),
             shards,
             now,

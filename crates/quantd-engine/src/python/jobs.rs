@@ -224,8 +224,7 @@ pub struct PyTestJob {
 impl PyTestJob {
     /// The job of a resolved Python test.
     pub fn new(t: &ResolvedTest, reader: Arc<PackReader>, py: Arc<Python>) -> Result<PyTestJob> {
-        let names: Vec<String> = crate::atest::by_ticker(&t.examples).into_keys().collect();
-        let tickers = scan::select_tickers(&reader, Some(&names))?;
+        let tickers = t.example_tickers(&reader)?;
         Ok(PyTestJob {
             py,
             reader,

@@ -167,10 +167,10 @@ impl<S: Store> Engine<S> {
         let spec = ResolvedImport::from(request);
         let id = self.new_execution_id();
         let job = Import::build(self, &id, &spec, None)?;
-        self.create::<Import>(
+        self.create(
             workspace,
             id,
-            &spec,
+            super::StoredSpec::of::<Import>(&spec),
             String::new(),
             &ExecutionOptions::default(),
             job,

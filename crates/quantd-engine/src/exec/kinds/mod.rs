@@ -145,6 +145,30 @@ macro_rules! with_kind {
 }
 pub(crate) use with_kind;
 
+/// A kind's resolved spec as stored with its execution (`{"kind": …, fields}`), its fingerprint,
+/// and what history lists beside it.
+pub(crate) struct StoredSpec {
+    pub(crate) kind: ExecutionKind,
+    pub(crate) name: Option<String>,
+    pub(crate) code_version: Option<String>,
+    pub(crate) value: serde_json::Value,
+    pub(crate) fingerprint: String,
+}
+
+impl StoredSpec {
+    /// The stored form of `spec`, a spec of kind `K`.
+    pub(crate) fn of<K: Kind>(spec: &K::Spec) -> StoredSpec {
+        let value = super::spec::stored(K::KIND, spec);
+        StoredSpec {
+            kind: K::KIND,
+            name: K::name(spec),
+            code_version: K::code(spec).map(|c| c.id.clone()),
+            fingerprint: super::spec::fingerprint(&value),
+            value,
+        }
+    }
+}
+
 /// The spec of `rec`, an execution of kind `K`; an error naming both kinds otherwise.
 pub(crate) fn spec_of<K: Kind>(rec: &ExecutionRecord) -> Result<K::Spec> {
     if rec.kind != K::KIND {

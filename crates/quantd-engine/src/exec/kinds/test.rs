@@ -47,6 +47,17 @@ pub struct ResolvedTest {
     pub tolerance: usize,
 }
 
+impl ResolvedTest {
+    /// The pack positions of the example tickers, which both test jobs (expression and Python)
+    /// run on.
+    pub(crate) fn example_tickers(&self, reader: &PackReader) -> Result<Vec<usize>> {
+        let names: Vec<String> = crate::atest::by_ticker(&self.examples)
+            .into_keys()
+            .collect();
+        scan::select_tickers(reader, Some(&names))
+    }
+}
+
 /// The `test` kind.
 pub struct Test;
 
@@ -188,8 +199,7 @@ pub struct TestJob {
 impl TestJob {
     fn new(t: &ResolvedTest, reader: Arc<PackReader>, limits: &Limits) -> Result<TestJob> {
         let program = scan::compile_with(&reader, &t.source, &t.params, &limits.expr)?;
-        let names: Vec<String> = crate::atest::by_ticker(&t.examples).into_keys().collect();
-        let tickers = scan::select_tickers(&reader, Some(&names))?;
+        let tickers = t.example_tickers(&reader)?;
         limits.check_cost(&program.cost(), &reader, &tickers)?;
         Ok(TestJob {
             reader,
