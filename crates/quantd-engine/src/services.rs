@@ -269,6 +269,29 @@ impl<S: Store> Records<'_, S> {
         crate::exec::interrupted(&self.dir.tmp(), rec, shards)
     }
 
+    /// Execution `id` (as a caller sent it) if it belongs to `workspace`, else "not found": a
+    /// malformed id and another workspace's id are simply not found, so ids do not leak across
+    /// workspaces.
+    pub async fn owned(&self, workspace: &str, id: &str) -> Result<ExecutionRecord> {
+        let not_found = || crate::EngineError::NotFound {
+            what: format!("execution `{}`", quantd_data::text::cut(id, 40)),
+            hint: String::new(),
+        };
+        let id: ExecutionId = id.parse().map_err(|_| not_found())?;
+        match self.store.execution(&id).await? {
+            Some(r) if r.workspace == workspace => Ok(r),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// The view of `rec` with its health, computed from its shards now.
+    pub async fn view(&self, rec: ExecutionRecord) -> Result<crate::views::model::ExecutionView> {
+        let shards = self.store.shards(&rec.id).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let health = crate::exec::health::Health::of(&rec, &shards, now);
+        Ok(crate::views::model::ExecutionView::new(rec, Some(health)))
+    }
+
     /// One execution, or `None`.
     pub async fn get(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>> {
         Ok(self.store.execution(id).await?)

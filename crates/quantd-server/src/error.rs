@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use quantd_core::ErrorClass;
 use quantd_engine::EngineError;
 use quantd_engine::records::StoreError;
+pub use quantd_engine::views::model::CodeDiagnostic;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -17,33 +18,6 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Where problem types live: `urn:quantd:problem:<slug>` (stable; listed in docs/api.md).
 pub const PROBLEM_PREFIX: &str = "urn:quantd:problem:";
-
-/// One diagnostic of scanner or strategy code.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct CodeDiagnostic {
-    /// What is wrong.
-    pub message: String,
-    /// 1-based line of the problem, when known.
-    pub line: Option<usize>,
-    /// 1-based column of the problem, when known.
-    pub column: Option<usize>,
-    /// How to fix it, when known.
-    pub help: Option<String>,
-    /// Which expression of a strategy (`entry`, `exit`, …), when several.
-    pub expression: Option<String>,
-}
-
-impl From<&quantd_engine::Diagnostic> for CodeDiagnostic {
-    fn from(d: &quantd_engine::Diagnostic) -> Self {
-        CodeDiagnostic {
-            message: d.message.clone(),
-            line: d.location.as_ref().map(|l| l.line),
-            column: d.location.as_ref().map(|l| l.column),
-            help: d.help.clone(),
-            expression: d.origin.clone(),
-        }
-    }
-}
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

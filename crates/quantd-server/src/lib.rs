@@ -21,6 +21,7 @@ pub mod authority;
 pub mod error;
 mod extract;
 mod guard;
+pub mod mcp;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
@@ -81,6 +82,10 @@ pub struct ServerOptions {
     /// (`--metrics-addr`; bind it to a private interface). Default `None`: `/metrics` is served
     /// on the API listener only, to admin tokens.
     pub metrics_addr: Option<SocketAddr>,
+    /// The MCP endpoint's `Host` and `Origin` allow-lists (`--mcp-allowed-host`,
+    /// `--mcp-allowed-origin`); its body limit is [`ServerOptions::body_limit`]. Default: loopback
+    /// host names, any origin.
+    pub mcp: quantd_mcp::HttpOptions,
 }
 
 impl Default for ServerOptions {
@@ -97,6 +102,7 @@ impl Default for ServerOptions {
             upload_budget: 512 << 20,
             revocation_poll: Duration::from_millis(250),
             metrics_addr: None,
+            mcp: quantd_mcp::HttpOptions::default(),
         }
     }
 }
@@ -244,6 +250,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/summary"),
 ];
 
+/// The MCP endpoint (streamable HTTP: `POST` calls, `GET` the server's stream, `DELETE` ends a
+/// session). Not in the OpenAPI document: MCP clients describe it, not REST clients.
+pub const MCP_PATH: &str = "/mcp";
+
 /// The router of the whole API over `state`.
 pub fn app(state: AppState) -> Router {
     use routes::{code, executions as ex, health, packs};
@@ -281,6 +291,7 @@ pub fn app(state: AppState) -> Router {
         .route("/summary", get(ex::run_summary))
         .route("/openapi.json", get(openapi::serve));
     Router::new()
+        .merge(mcp::router(&state))
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/health/pack/{name}", get(health::pack))

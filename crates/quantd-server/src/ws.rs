@@ -19,7 +19,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
-use quantd_core::{ExecutionId, ExecutionState};
+use quantd_core::ExecutionId;
+use quantd_engine::exec::Control;
 use serde::Deserialize;
 use std::pin::Pin;
 
@@ -221,9 +222,9 @@ async fn revoked(watch: &mut Option<TokenWatch>) {
 
 async fn command(state: &AppState, caller: &Caller, id: &ExecutionId, c: &str) -> Message {
     let to = match c {
-        "pause" => ExecutionState::Paused,
-        "resume" => ExecutionState::Running,
-        "cancel" => ExecutionState::Cancelled,
+        "pause" => Control::Pause,
+        "resume" => Control::Resume,
+        "cancel" => Control::Cancel,
         other => {
             return ws_json(
                 &AppError::BadRequest(format!("command `{other}`: use pause, resume or cancel"))

@@ -85,6 +85,8 @@ pub enum Command {
     Serve(crate::commands::serve::ServeArgs),
     /// Run the engine's workers on the data directory without HTTP (beside `serve` or others).
     Worker(crate::commands::worker::WorkerArgs),
+    /// Serve the MCP tools over stdio, for a desktop agent (see docs/mcp.md).
+    Mcp(crate::commands::mcp::McpArgs),
     /// Bearer tokens of workspaces for the HTTP API.
     #[command(subcommand)]
     Tokens(crate::commands::tokens::TokensCommand),

@@ -3,7 +3,78 @@
 
 use super::*;
 
+/// What a caller may do to an execution it owns (the API's pause/resume/cancel routes, the
+/// WebSocket's commands, MCP's `control_execution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Control {
+    /// No new shard starts; running ones stop within a second and go back to the queue.
+    Pause,
+    /// A paused execution runs on.
+    Resume,
+    /// Pending shards are cancelled; running ones stop between tickers.
+    Cancel,
+}
+
+impl Control {
+    /// The state the execution is asked to enter.
+    pub fn target(self) -> ExecutionState {
+        match self {
+            Control::Pause => ExecutionState::Paused,
+            Control::Resume => ExecutionState::Running,
+            Control::Cancel => ExecutionState::Cancelled,
+        }
+    }
+}
+
+impl std::str::FromStr for Control {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Control> {
+        match s {
+            "pause" => Ok(Control::Pause),
+            "resume" => Ok(Control::Resume),
+            "cancel" => Ok(Control::Cancel),
+            other => Err(EngineError::Invalid(format!(
+                "action `{}`: use pause, resume or cancel",
+                quantd_data::text::cut(other, 40)
+            ))),
+        }
+    }
+}
+
 impl<S: Store> Engine<S> {
+    /// Applies `action` to `rec` when its state allows it: pause a pending or running
+    /// execution, resume a paused one, cancel any unfinished one. Anything else is
+    /// [`EngineError::Invalid`] saying why (the API answers 409, MCP a tool error).
+    pub async fn control(&self, rec: &ExecutionRecord, action: Control) -> Result<ExecutionRecord> {
+        let allowed = match action {
+            Control::Pause => {
+                matches!(rec.state, ExecutionState::Pending | ExecutionState::Running)
+            }
+            Control::Resume => rec.state == ExecutionState::Paused,
+            Control::Cancel => !rec.state.is_terminal(),
+        };
+        if !allowed {
+            return Err(EngineError::Invalid(format!(
+                "execution {} is {}; it cannot become {}",
+                rec.id,
+                rec.state,
+                match action {
+                    Control::Resume => "running again (only a paused execution resumes)",
+                    Control::Pause => "paused",
+                    Control::Cancel => "cancelled",
+                }
+            )));
+        }
+        match action {
+            Control::Pause => self.pause(&rec.id).await,
+            Control::Resume => self.resume(&rec.id).await,
+            Control::Cancel => self.cancel(&rec.id).await,
+        }
+    }
+
     /// Stores the summary of `id` if it completed without one (its completing commit could not
     /// make it, e.g. after a restart).
     pub async fn finalize_if_completed(&self, id: &ExecutionId) -> Result<()> {

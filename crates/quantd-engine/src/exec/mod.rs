@@ -16,7 +16,7 @@ pub(crate) mod jobs;
 pub mod kinds;
 pub use kinds::import;
 mod lifecycle;
-pub use lifecycle::interrupted;
+pub use lifecycle::{Control, interrupted};
 pub mod limits;
 pub mod pool;
 pub mod request;

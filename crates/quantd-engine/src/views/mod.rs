@@ -3,6 +3,8 @@
 //! [`Engine::write_results`]. Each kind's module ([`crate::exec::kinds`]) makes its table; the
 //! CLI and the API show the same rows.
 
+pub mod model;
+pub mod page;
 pub mod sweep;
 pub mod table;
 

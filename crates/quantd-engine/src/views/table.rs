@@ -119,7 +119,7 @@ impl Cell {
         }
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         match self {
             Cell::Text(s) => Value::String(s.clone()),
             Cell::Date(d) => Value::String(date_from_day(*d).to_string()),

@@ -54,7 +54,9 @@ pub async fn add(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<(StatusCode, Json<CodeAdded>), AppError> {
-    let source = body.source()?;
+    let source = body
+        .source()
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let added = state
         .engine()
         .code(&caller.workspace)
@@ -203,7 +205,9 @@ pub async fn validate(
     caller: Caller,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Validated>, AppError> {
-    let source = body.source()?;
+    let source = body
+        .source()
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let columns = state
         .engine()
         .code(&caller.workspace)

@@ -12,10 +12,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use quantd_core::state::StateMachine;
 use quantd_core::{ExecutionKind, ExecutionState};
-use quantd_engine::exec::Engine;
-use quantd_engine::exec::health::Health;
+use quantd_engine::exec::Control;
 use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::records::{ExecutionFilter, ExecutionRecord};
 use quantd_engine::results::Format;
@@ -33,9 +31,7 @@ fn location(id: &str) -> HeaderValue {
 }
 
 async fn view(state: &AppState, rec: ExecutionRecord) -> Result<ExecutionView, AppError> {
-    let shards = state.engine().records().shards(&rec.id).await?;
-    let health = Health::of(&rec, &shards, chrono::Utc::now().timestamp_millis());
-    Ok(ExecutionView::new(rec, Some(health)))
+    Ok(state.engine().records().view(rec).await?)
 }
 
 fn submitted_response(status: StatusCode, body: Submitted, replayed: bool) -> Response {
@@ -320,47 +316,27 @@ async fn change(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    to: ExecutionState,
+    action: Control,
 ) -> Result<Json<ExecutionView>, AppError> {
     let rec = owned(state, caller, id).await?;
-    change_owned(state, rec, to).await.map(Json)
+    change_owned(state, rec, action).await.map(Json)
 }
 
-/// Pauses, resumes or cancels an execution the caller owns (REST and WebSocket commands).
+/// Pauses, resumes or cancels an execution the caller owns (REST and WebSocket commands); a
+/// change its state does not allow is a 409 saying why.
 pub async fn change_owned(
     state: &AppState,
     rec: ExecutionRecord,
-    to: ExecutionState,
+    action: Control,
 ) -> Result<ExecutionView, AppError> {
-    let allowed = match to {
-        ExecutionState::Paused => {
-            matches!(rec.state, ExecutionState::Pending | ExecutionState::Running)
-        }
-        ExecutionState::Running => rec.state == ExecutionState::Paused,
-        _ => !rec.state.is_terminal(),
-    };
-    if !allowed {
-        return Err(AppError::Conflict(format!(
-            "execution {} is {}; it cannot become {}",
-            rec.id,
-            rec.state,
-            match to {
-                ExecutionState::Running => "running again (only a paused execution resumes)",
-                ExecutionState::Paused => "paused",
-                _ => "cancelled",
-            }
-        )));
-    }
-    let engine: &Engine = state.engine();
-    let rec = match to {
-        ExecutionState::Paused => engine.pause(&rec.id).await,
-        ExecutionState::Running => engine.resume(&rec.id).await,
-        _ => engine.cancel(&rec.id).await,
-    }
-    .map_err(|e| match e {
-        quantd_engine::EngineError::Invalid(m) => AppError::Conflict(m),
-        other => other.into(),
-    })?;
+    let rec = state
+        .engine()
+        .control(&rec, action)
+        .await
+        .map_err(|e| match e {
+            quantd_engine::EngineError::Invalid(m) => AppError::Conflict(m),
+            other => other.into(),
+        })?;
     state.workers().wake();
     view(state, rec).await
 }
@@ -388,19 +364,19 @@ macro_rules! lifecycle {
 
 lifecycle!(
     pause,
-    ExecutionState::Paused,
+    Control::Pause,
     "/v1/executions/{id}/pause",
     "Pauses: no new shard starts; running ones stop within a second and go back to the queue."
 );
 lifecycle!(
     resume,
-    ExecutionState::Running,
+    Control::Resume,
     "/v1/executions/{id}/resume",
     "Resumes a paused execution on the server's workers."
 );
 lifecycle!(
     cancel,
-    ExecutionState::Cancelled,
+    Control::Cancel,
     "/v1/executions/{id}/cancel",
     "Cancels: running shards stop within a second; committed results stay readable."
 );

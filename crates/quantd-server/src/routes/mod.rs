@@ -31,11 +31,11 @@ pub async fn owned(
     caller: &Caller,
     id: &str,
 ) -> Result<ExecutionRecord, AppError> {
-    let id = parse_id(id)?;
-    match state.engine().records().get(&id).await? {
-        Some(r) if r.workspace == caller.workspace => Ok(r),
-        _ => Err(AppError::NotFound(format!("execution `{id}`"))),
-    }
+    Ok(state
+        .engine()
+        .records()
+        .owned(&caller.workspace, id)
+        .await?)
 }
 
 /// Unknown paths.

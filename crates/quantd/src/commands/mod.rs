@@ -6,6 +6,7 @@ mod code;
 mod data;
 mod demo;
 mod executions;
+pub(crate) mod mcp;
 mod run;
 pub(crate) mod runtime;
 mod scan;
@@ -104,6 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Serve(a) => serve::run(&ctx, a).await,
         Command::Worker(a) => worker::run(&ctx, a).await,
+        Command::Mcp(a) => mcp::run(&ctx, a).await,
         Command::Tokens(cmd) => tokens::run(&ctx, cmd).await,
         Command::Runtime(cmd) => runtime::run(&ctx, cmd),
     }

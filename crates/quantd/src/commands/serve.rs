@@ -41,6 +41,15 @@ pub struct ServeArgs {
     /// Prometheus).
     #[arg(long)]
     pub metrics_addr: Option<SocketAddr>,
+    /// A `Host` the MCP endpoint (`/mcp`) accepts besides localhost, 127.0.0.1 and ::1
+    /// (DNS-rebinding protection): the name remote agents use to reach this server, e.g.
+    /// `quantd.internal` or `quantd.internal:8000`. Repeat for more.
+    #[arg(long = "mcp-allowed-host", value_name = "HOST")]
+    pub mcp_allowed_hosts: Vec<String>,
+    /// An `Origin` the MCP endpoint accepts from browsers (`https://app.example.com`); without
+    /// any, every origin is accepted (tokens are what protect it). Repeat for more.
+    #[arg(long = "mcp-allowed-origin", value_name = "ORIGIN")]
+    pub mcp_allowed_origins: Vec<String>,
 }
 
 /// Resolves `Ctrl-C` or `SIGTERM`.
@@ -79,6 +88,8 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics_addr: a.metrics_addr,
         ..ServerOptions::default()
     };
+    options.mcp.allowed_hosts.extend(a.mcp_allowed_hosts);
+    options.mcp.allowed_origins = a.mcp_allowed_origins;
     quantd_server::check_bind(a.addr, &options)?;
     if let Some(w) = a.workers {
         options.workers = w;
@@ -98,7 +109,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("listening on {}", a.addr))?;
     let addr = listener.local_addr()?;
     eprintln!(
-        "quantd API on http://{addr} ({} workers; {unfinished} unfinished execution(s) continue; OpenAPI at /v1/openapi.json)",
+        "quantd API on http://{addr} ({} workers; {unfinished} unfinished execution(s) continue; OpenAPI at /v1/openapi.json; MCP at /mcp)",
         options.workers
     );
     if let Some(m) = a.metrics_addr {
