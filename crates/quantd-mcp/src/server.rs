@@ -175,26 +175,33 @@ impl QuantdMcp {
                 .start_task(&ws, request.arguments.unwrap_or_default())
                 .await);
         }
-        let progress = context.meta.get_progress_token().map(|token| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<Progress>();
-            let peer = context.peer.clone();
-            tokio::spawn(async move {
-                while let Some(p) = rx.recv().await {
-                    let n = ProgressNotificationParam::new(token.clone(), f64::from(p.done))
-                        .with_total(f64::from(p.total))
-                        .with_message(p.message);
-                    if peer.notify_progress(n).await.is_err() {
-                        return;
+        let (progress, forwarder) = match context.meta.get_progress_token() {
+            Some(token) => {
+                let (tx, mut rx) = mpsc::unbounded_channel::<Progress>();
+                let peer = context.peer.clone();
+                let forwarder = tokio::spawn(async move {
+                    while let Some(p) = rx.recv().await {
+                        let n = ProgressNotificationParam::new(token.clone(), f64::from(p.done))
+                            .with_total(f64::from(p.total))
+                            .with_message(p.message);
+                        if peer.notify_progress(n).await.is_err() {
+                            return;
+                        }
                     }
-                }
-            });
-            tx
-        });
+                });
+                (Some(tx), Some(forwarder))
+            }
+            None => (None, None),
+        };
         let call = self.call(&name, &ws, request.arguments, progress);
         let out = tokio::select! {
             out = call => out,
             () = context.ct.cancelled() => Err(ToolError::new("cancelled", "the call was cancelled by the client; an execution it started keeps running (cancel it with control_execution)")),
         };
+        // Every report goes out before the result (the call dropped its sender).
+        if let Some(f) = forwarder {
+            let _ = f.await;
+        }
         Ok(match out {
             Ok(v) => success(v),
             Err(e) => failure(e),

@@ -516,6 +516,7 @@ impl Job for SweepJob {
         payload: &Value,
         ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
+        quantd_data::failpoint::hit("sweep-shard");
         let tickers: Vec<usize> = payload_tickers(payload)?;
         let projection = self
             .programs

@@ -17,7 +17,8 @@ pub struct McpArgs {
     /// The workspace the agent's code and executions belong to.
     #[arg(long, default_value = quantd_engine::DEFAULT_WORKSPACE)]
     pub workspace: String,
-    /// Concurrent shard workers (default: one per core).
+    /// Concurrent shard workers (default: one per core; 0 runs none, leaving the queue to a
+    /// `quantd serve` or `quantd worker` on the same data directory).
     #[arg(long)]
     pub workers: Option<usize>,
 }
@@ -27,15 +28,17 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(ctx.engine().await?);
     let mut options = PoolOptions::default();
     if let Some(w) = a.workers {
-        options.workers = w.max(1);
+        options.workers = w;
     }
-    let pool = Pool::new(engine.clone(), options);
-    let running = pool.start();
+    let pool = (options.workers > 0).then(|| Pool::new(engine.clone(), options));
+    let running = pool.as_ref().map(|p| p.start());
     tracing::info!(workspace = %a.workspace, data_dir = %ctx.data_dir.display(), "serving MCP on stdio");
-    let server = QuantdMcp::new(Ops::new(engine, Some(pool.clone())), Some(a.workspace));
+    let server = QuantdMcp::new(Ops::new(engine, pool.clone()), Some(a.workspace));
     let served = quantd_mcp::serve_stdio(server).await;
-    pool.drain();
-    running.join(Duration::from_secs(10)).await;
+    if let (Some(pool), Some(running)) = (pool, running) {
+        pool.drain();
+        running.join(Duration::from_secs(10)).await;
+    }
     served?;
     Ok(ExitCode::SUCCESS)
 }
