@@ -48,6 +48,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// `quantd history` over many stored executions.
     History(HistoryArgs),
+    /// MCP: a tool call's cost over the engine call it wraps.
+    Mcp(crate::mcp::McpArgs),
     /// Sandboxed Python: warm job start, and a pandas scanner inside the sandbox vs plain Python.
     Sandbox(crate::sandbox::SandboxArgs),
 }

@@ -10,6 +10,7 @@
 
 mod cli;
 mod data;
+mod mcp;
 mod measure;
 mod sandbox;
 mod scan;
@@ -58,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(a) => strategy::history(a).await,
         Command::Sandbox(a) => sandbox::run(&data_dir(cli.data_dir)?, cli.json, a),
         Command::Sse(a) => sse::run(a).await,
+        Command::Mcp(a) => mcp::run(a).await,
     }
 }
 

@@ -264,24 +264,19 @@ impl Ops {
             if rec.state.is_terminal() || tokio::time::Instant::now() >= deadline {
                 return Ok(rec);
             }
+            // Until an event of this execution (or the poll period) says to read it again.
             let poll = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL));
-            tokio::select! {
-                () = poll => {}
-                got = events.recv() => match got {
-                    Ok(e) if e.execution != id => continue,
-                    Ok(e) => {
-                        if let (Some(tx), quantd_core::Event::Phase { phase, done, total }) = (&progress, &e.event) {
-                            let pct = if *total > 0 { format!(" {}%", done * 100 / total) } else { String::new() };
-                            let _ = tx.send(Progress {
-                                done: rec.shards_done + rec.shards_failed,
-                                total: rec.shards_total,
-                                message: format!("{}: {phase}{pct}", rec.kind),
-                            });
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(rec),
-                },
+            tokio::pin!(poll);
+            loop {
+                tokio::select! {
+                    () = &mut poll => break,
+                    got = events.recv() => match got {
+                        Ok(e) if e.execution == id => break,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(rec),
+                    },
+                }
             }
         }
     }
