@@ -92,7 +92,7 @@ pub async fn run(a: McpArgs) -> anyhow::Result<ExitCode> {
                 .with_arguments(args.as_object().cloned().unwrap_or_default());
             let r = client.call_tool(params).await?;
             anyhow::ensure!(r.is_error != Some(true), "{tool} failed: {:?}", r.content);
-            Ok(r.structured_content.context("structured content")?)
+            r.structured_content.context("structured content")
         }
     };
     let started = call(

@@ -396,7 +396,10 @@ async fn an_agent_works_over_http_with_a_token() {
     let anonymous = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp")),
     );
-    let refused = ().serve(anonymous).await.err().expect("no token, no session").to_string();
+    let refused = match ().serve(anonymous).await {
+        Ok(_) => panic!("no token, no session"),
+        Err(e) => e.to_string(),
+    };
     assert!(refused.contains("Auth required"), "{refused}");
     let wrong = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
