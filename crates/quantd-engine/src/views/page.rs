@@ -94,9 +94,10 @@ fn cut_text(row: &mut Value, max: usize) {
     if let Value::Object(m) = row {
         for v in m.values_mut() {
             if let Value::String(s) = v
-                && s.chars().count() > max
+                && let Some((end, _)) = s.char_indices().nth(max)
             {
-                *s = format!("{}…", quantd_data::text::cut(s, max));
+                s.truncate(end);
+                s.push('…');
             }
         }
     }
