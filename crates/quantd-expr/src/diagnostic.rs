@@ -336,10 +336,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate closest to `name` by edit distance, if it is close enough to be a likely typo.
-pub(crate) fn suggest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let len = name.chars().count();
     let limit = (len / 3).max(1);
     let lower = name.to_ascii_lowercase();
@@ -368,7 +365,7 @@ pub(crate) fn suggest<'a>(
 }
 
 /// "did you mean `x`?" for the closest candidate, if any.
-pub(crate) fn did_you_mean<'a>(
+pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {

@@ -52,7 +52,7 @@ mod ta;
 use std::collections::BTreeMap;
 
 pub use cost::Cost;
-pub use diagnostic::{Diagnostic, ExprError, Location, Span};
+pub use diagnostic::{Diagnostic, ExprError, Location, Span, did_you_mean, suggest};
 pub use error::EvalError;
 pub use limits::Limits;
 pub use program::{Evaluation, Program, Workspace};
