@@ -6,7 +6,9 @@
 //!   (`steps[2].needs[0]`), refusing unknown fields and documents over the [`Limits`];
 //! - [`check`]: references between steps (with "did you mean"), cycles named in full
 //!   (`a → b → c → a`), the fields each step's kind takes, inputs and their defaults;
-//! - [`plan`]: the topological order and the parallel levels a pattern runs in.
+//! - [`plan`]: the topological order and the parallel levels a pattern runs in;
+//! - [`template`]: `{{ inputs.x }}`, `{{ state.<step>.outputs.<field> }}`, `{{ ctx.… }}` and
+//!   `{{ item }}` on minijinja (strict, fueled), with the names each field reads.
 //!
 //! Like quantd-expr for expressions, it does no I/O and never panics on any document; the engine
 //! stores patterns as code and runs them as `pattern` executions whose steps are child executions.
@@ -14,6 +16,7 @@
 pub mod check;
 pub mod document;
 pub mod plan;
+pub mod template;
 
 pub use check::{KindFields, check};
 pub use document::{Action, Input, InputType, Pattern, Problem, Step, StepKind, from_value, parse};

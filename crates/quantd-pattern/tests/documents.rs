@@ -243,3 +243,70 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn templates_add_edges_and_name_only_what_exists() {
+    let doc = json!({
+        "inputs": {"pack": {"type": "string", "default": "u"}},
+        "steps": [
+            {"id": "bt", "kind": "backtest", "tickers": "{{ state.scan.outputs.tickers[:20] }}", "pack": "{{ inputs.pack }}"},
+            {"id": "scan", "kind": "scan", "code": "dip", "pack": "{{ inputs.pack }}"},
+            {"id": "each", "kind": "scan", "code": "{{ item }}", "for_each": ["a", "b"], "if": "state.bt.status == 'completed'"}
+        ]
+    });
+    let plan = check(
+        &parse(&doc.to_string(), &Limits::default()).unwrap(),
+        &fields,
+    )
+    .unwrap();
+    assert_eq!(
+        plan.levels,
+        vec![vec![1], vec![0], vec![2]],
+        "bt reads scan's state; each's `if` reads bt's"
+    );
+
+    let p: Vec<String> = problems(json!({
+        "inputs": {"pack": {"type": "string"}},
+        "steps": [
+            {"id": "scan", "kind": "scan", "pack": "{{ inputs.pakc }}", "code": "{{ item }}"},
+            {"id": "bt", "kind": "backtest", "tickers": "{{ state.scna.outputs.tickers }}"},
+            {"id": "x", "kind": "scan", "code": "{{ stat.scan }}", "expr": "{{ ctx.pack }}"},
+            {"id": "y", "kind": "scan", "code": "{{ inputs.pack ", "if": "state.y.status"}
+        ]
+    }))
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let has = |s: &str| p.iter().any(|t| t.starts_with(s));
+    assert!(
+        has("steps[0].pack: no input `pakc` (did you mean `pack`?)"),
+        "{p:?}"
+    );
+    assert!(
+        has("steps[0].code: `item` is defined only in a step with `for_each`"),
+        "{p:?}"
+    );
+    assert!(
+        has("steps[1].tickers: no step `scna` (did you mean `scan`?)"),
+        "{p:?}"
+    );
+    assert!(
+        has("steps[2].code: unknown name `stat` in a template (did you mean `state`?)"),
+        "{p:?}"
+    );
+    assert!(
+        has("steps[2].expr: no ctx field `pack` (did you mean `pack_id`?)"),
+        "{p:?}"
+    );
+    assert!(has("steps[3].code: template: "), "{p:?}");
+    assert!(has("steps[3].if: step `y` reads its own state"), "{p:?}");
+}
+
+#[test]
+fn a_cycle_through_templates_is_named_too() {
+    let msg = one(json!({"steps": [
+        {"id": "a", "kind": "scan", "code": "{{ state.b.outputs.x }}"},
+        {"id": "b", "kind": "scan", "needs": ["a"]}
+    ]}));
+    assert!(msg.contains("the steps form a cycle: a → b → a"), "{msg}");
+}
