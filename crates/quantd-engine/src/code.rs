@@ -60,6 +60,8 @@ pub enum CodeSource {
     Strategy(StrategyExprs),
     /// A Python file defining one `@qd.scanner` or `@qd.strategy`.
     Python(String),
+    /// A pattern document (JSON text; see quantd-pattern).
+    Pattern(String),
 }
 
 impl CodeSource {
@@ -69,13 +71,14 @@ impl CodeSource {
             CodeSource::Expr(_) => "expr",
             CodeSource::Strategy(_) => "strategy",
             CodeSource::Python(_) => "python",
+            CodeSource::Pattern(_) => "pattern",
         }
     }
 
     /// The stored text.
     pub fn text(&self) -> String {
         match self {
-            CodeSource::Expr(s) | CodeSource::Python(s) => s.clone(),
+            CodeSource::Expr(s) | CodeSource::Python(s) | CodeSource::Pattern(s) => s.clone(),
             CodeSource::Strategy(s) => serde_json::to_string(s).expect("strategy serializes"),
         }
     }
@@ -85,6 +88,7 @@ impl CodeSource {
         Ok(match language {
             "expr" => CodeSource::Expr(text.to_string()),
             "python" => CodeSource::Python(text.to_string()),
+            "pattern" => CodeSource::Pattern(text.to_string()),
             "strategy" => CodeSource::Strategy(
                 serde_json::from_str(text)
                     .map_err(|e| EngineError::Internal(format!("stored strategy: {e}")))?,
@@ -128,6 +132,9 @@ impl CodeSource {
                         message: e.to_string(),
                         diagnostics: e.diagnostics,
                     })
+            }
+            CodeSource::Pattern(text) => {
+                crate::pattern::check(text).map(|(p, _)| p.inputs.into_keys().collect())
             }
             CodeSource::Python(src) => {
                 if src.trim().is_empty() {

@@ -60,6 +60,16 @@ pub enum EngineError {
         /// Every diagnostic, with line and column, for APIs that report them as data.
         diagnostics: Vec<quantd_expr::Diagnostic>,
     },
+    /// A pattern document is wrong: every problem with its JSON path.
+    #[error("{rendered}")]
+    Pattern {
+        /// The first problem, on one line.
+        message: String,
+        /// Every problem, one per line.
+        rendered: String,
+        /// The problems, for APIs that report them as data.
+        problems: Vec<quantd_pattern::Problem>,
+    },
     /// The request asks for more than a limit allows (see [`crate::exec::limits`]); the message
     /// names the limit, its value and how to change it.
     #[error("{message}")]
@@ -92,6 +102,7 @@ impl EngineError {
             EngineError::NotFound { .. }
             | EngineError::Invalid(_)
             | EngineError::Expression { .. }
+            | EngineError::Pattern { .. }
             | EngineError::Limit { .. } => ErrorClass::Validation,
             EngineError::PackNotReady { .. } => ErrorClass::Data,
             EngineError::Io { .. } => ErrorClass::Network,

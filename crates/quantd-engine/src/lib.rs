@@ -21,6 +21,7 @@ pub mod exec;
 pub mod history;
 mod locks;
 pub mod packs;
+pub mod pattern;
 pub mod python;
 pub mod results;
 pub mod scan;

@@ -10,7 +10,7 @@ use quantd_engine::views::model::{CodeBody, CodeDiagnostic, CodeNameView, CodeVe
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// `deploy_code`: a name and exactly one of `expr`, `python`, `strategy`.
+/// `deploy_code`: a name and exactly one of `expr`, `python`, `strategy`, `pattern`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployArgs {
@@ -25,6 +25,10 @@ pub struct DeployArgs {
     /// A strategy of expressions.
     #[serde(default)]
     pub strategy: Option<StrategyExprs>,
+    /// A pattern document: `inputs` and `steps`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub pattern: Option<serde_json::Value>,
 }
 
 impl DeployArgs {
@@ -36,6 +40,7 @@ impl DeployArgs {
                 expr: self.expr,
                 python: self.python,
                 strategy: self.strategy,
+                pattern: self.pattern,
             },
         )
     }

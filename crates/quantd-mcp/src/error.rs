@@ -80,6 +80,15 @@ impl From<EngineError> for ToolError {
                     "rendered": rendered,
                 }),
             ),
+            EngineError::Pattern {
+                rendered, problems, ..
+            } => (
+                "invalid-code",
+                json!({
+                    "diagnostics": problems.iter().map(CodeDiagnostic::from).collect::<Vec<_>>(),
+                    "rendered": rendered,
+                }),
+            ),
             EngineError::PackNotReady {
                 estimated_ready: Some(t),
                 ..
@@ -101,7 +110,9 @@ impl From<EngineError> for ToolError {
             | EngineError::Internal(_) => return ToolError::internal(e.to_string()),
         };
         let message = match &e {
-            EngineError::Expression { message, .. } => message.clone(),
+            EngineError::Expression { message, .. } | EngineError::Pattern { message, .. } => {
+                message.clone()
+            }
             other => other.to_string(),
         };
         let mut error = json!({"type": kind, "message": message, "class": class});

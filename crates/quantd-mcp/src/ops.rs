@@ -121,6 +121,22 @@ impl Ops {
                     rendered: Some(rendered),
                 })?,
             )),
+            Err(EngineError::Pattern {
+                rendered,
+                message,
+                problems,
+            }) => Err(ToolError::with_content(
+                "invalid-code",
+                message,
+                json(&Validation {
+                    valid: false,
+                    language: source.language().to_string(),
+                    params: vec![],
+                    id: None,
+                    errors: problems.iter().map(Into::into).collect(),
+                    rendered: Some(rendered),
+                })?,
+            )),
             Err(e) => Err(e.into()),
         }
     }

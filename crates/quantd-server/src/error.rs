@@ -109,7 +109,7 @@ impl AppError {
                     "invalid-request",
                     "Invalid request",
                 ),
-                E::Expression { .. } => (
+                E::Expression { .. } | E::Pattern { .. } => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid-code",
                     "Invalid code",
@@ -215,6 +215,15 @@ impl AppError {
                 p.detail = message.clone();
                 p.rendered = Some(rendered.clone());
                 p.errors = diagnostics.iter().map(CodeDiagnostic::from).collect();
+            }
+            AppError::Engine(EngineError::Pattern {
+                rendered,
+                message,
+                problems,
+            }) => {
+                p.detail = message.clone();
+                p.rendered = Some(rendered.clone());
+                p.errors = problems.iter().map(CodeDiagnostic::from).collect();
             }
             AppError::Engine(EngineError::PackNotReady {
                 estimated_ready, ..

@@ -192,7 +192,7 @@ pub enum CodeCommand {
 
 /// Arguments of `code add`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["expr", "file", "entry"]))]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["expr", "file", "entry", "pattern"]))]
 pub struct CodeAddArgs {
     /// The name (letters, digits, `-`, `_`, `.`).
     pub name: String,
@@ -214,6 +214,9 @@ pub struct CodeAddArgs {
     /// Strategy: short exit expression.
     #[arg(long, requires = "entry")]
     pub short_exit: Option<String>,
+    /// A pattern document (JSON): steps and their inputs (docs/patterns.md).
+    #[arg(long, value_name = "FILE")]
+    pub pattern: Option<PathBuf>,
 }
 
 /// A code reference.

@@ -56,7 +56,10 @@ fn closed_stdout(e: &anyhow::Error) -> bool {
 /// `error:` lines and carets); everything else as `error: ` and the chain of causes.
 fn report(e: &anyhow::Error) {
     match e.downcast_ref::<quantd_engine::EngineError>() {
-        Some(quantd_engine::EngineError::Expression { rendered, .. }) => eprint!("{rendered}"),
+        Some(
+            quantd_engine::EngineError::Expression { rendered, .. }
+            | quantd_engine::EngineError::Pattern { rendered, .. },
+        ) => eprint!("{rendered}"),
         _ => eprintln!("error: {e:#}"),
     }
 }

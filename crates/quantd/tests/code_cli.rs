@@ -227,3 +227,47 @@ fn names_that_could_shadow_ids_or_paths_are_refused() {
     assert_eq!(json(d, &["code", "list"]), serde_json::json!([]));
     json(d, &["code", "add", "s-deadbeef", "--expr", "close > 1"]);
 }
+
+#[test]
+fn patterns_are_added_from_a_file_and_shown_with_their_levels() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("routine.json");
+    std::fs::write(
+        &file,
+        r#"{"steps": [
+            {"id": "scan", "kind": "scan", "expr": "close > 1"},
+            {"id": "test", "kind": "test", "expr": "close > 1", "examples": []},
+            {"id": "bt", "kind": "backtest", "strategy": {"entry": "close > 1", "exit": "close < 1"},
+             "tickers": "{{ state.scan.outputs.tickers }}", "needs": ["test"]}
+        ]}"#,
+    )
+    .unwrap();
+    let out = ok(
+        d.path(),
+        &[
+            "code",
+            "add",
+            "routine",
+            "--pattern",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("routine@1"), "{out}");
+    let shown = ok(d.path(), &["code", "show", "routine"]);
+    assert!(
+        shown.contains("level 0: scan, test\nlevel 1: bt"),
+        "{shown}"
+    );
+    std::fs::write(
+        &file,
+        r#"{"steps": [{"id": "a", "kind": "scan", "needs": ["b"]}]}"#,
+    )
+    .unwrap();
+    let bad = run(
+        d.path(),
+        &["code", "add", "other", "--pattern", file.to_str().unwrap()],
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("steps[0].needs[0]: no step `b`"), "{err}");
+}

@@ -24,6 +24,22 @@ pub struct CodeDiagnostic {
     pub help: Option<String>,
     /// Which expression of a strategy (`entry`, `exit`, …), when several.
     pub expression: Option<String>,
+    /// Where in a pattern document: its JSON path (`steps[2].needs[0]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl From<&quantd_pattern::Problem> for CodeDiagnostic {
+    fn from(p: &quantd_pattern::Problem) -> Self {
+        CodeDiagnostic {
+            message: p.message.clone(),
+            line: None,
+            column: None,
+            help: p.help.clone(),
+            expression: None,
+            path: Some(p.path.clone()),
+        }
+    }
 }
 
 impl From<&quantd_expr::Diagnostic> for CodeDiagnostic {
@@ -34,6 +50,7 @@ impl From<&quantd_expr::Diagnostic> for CodeDiagnostic {
             column: d.location.as_ref().map(|l| l.column),
             help: d.help.clone(),
             expression: d.origin.clone(),
+            path: None,
         }
     }
 }
@@ -52,17 +69,22 @@ pub struct CodeBody {
     /// A strategy of expressions.
     #[serde(default)]
     pub strategy: Option<StrategyExprs>,
+    /// A pattern document: `inputs` and `steps` (docs/patterns.md).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub pattern: Option<Value>,
 }
 
 impl CodeBody {
     /// The engine's source, or what is wrong with the body.
     pub fn source(self) -> Result<CodeSource> {
-        match (self.expr, self.python, self.strategy) {
-            (Some(e), None, None) => Ok(CodeSource::Expr(e)),
-            (None, Some(p), None) => Ok(CodeSource::Python(p)),
-            (None, None, Some(s)) => Ok(CodeSource::Strategy(s)),
+        match (self.expr, self.python, self.strategy, self.pattern) {
+            (Some(e), None, None, None) => Ok(CodeSource::Expr(e)),
+            (None, Some(p), None, None) => Ok(CodeSource::Python(p)),
+            (None, None, Some(s), None) => Ok(CodeSource::Strategy(s)),
+            (None, None, None, Some(p)) => Ok(CodeSource::Pattern(p.to_string())),
             _ => Err(EngineError::Invalid(
-                "give exactly one of `expr`, `python` or `strategy`".into(),
+                "give exactly one of `expr`, `python`, `strategy` or `pattern`".into(),
             )),
         }
     }

@@ -104,6 +104,13 @@ fn source_of(a: CodeAddArgs) -> anyhow::Result<CodeSource> {
     if let Some(e) = a.expr {
         return Ok(CodeSource::Expr(e));
     }
+    if let Some(f) = a.pattern {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", f.display()))?;
+        return Ok(CodeSource::Pattern(doc.to_string()));
+    }
     if let Some(f) = a.file {
         let text =
             std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
@@ -151,6 +158,19 @@ fn show(ctx: &Ctx, v: &CodeVersion) -> anyhow::Result<()> {
             }
         }
         CodeSource::Expr(src) | CodeSource::Python(src) => println!("{src}"),
+        CodeSource::Pattern(text) => {
+            let (pattern, plan) = quantd_engine::pattern::check(&text)?;
+            for (n, level) in plan.levels.iter().enumerate() {
+                let ids: Vec<&str> = level
+                    .iter()
+                    .map(|&i| pattern.steps[i].id.as_str())
+                    .collect();
+                println!("level {n}: {}", ids.join(", "));
+            }
+            println!();
+            let doc: serde_json::Value = serde_json::from_str(&text)?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
     }
     Ok(())
 }

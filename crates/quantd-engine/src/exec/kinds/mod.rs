@@ -189,6 +189,17 @@ pub(crate) fn reader_of(reader: Option<Arc<PackReader>>) -> Result<Arc<PackReade
 }
 
 /// Refuses the fields of `request` that are not among `fields` (its kind's), naming them.
+/// The fields a request of `kind` may set besides `kind`: the kind's own ([`Kind::FIELDS`])
+/// and those every kind takes (`pack`, `params`, `options`, `reuse`). Pattern steps are checked
+/// against it.
+pub fn request_fields(kind: quantd_core::ExecutionKind) -> Vec<&'static str> {
+    let own = (|| -> Result<&'static [&'static str]> { with_kind!(kind, |K| Ok(K::FIELDS)) })()
+        .unwrap_or(&[]);
+    let mut all = vec!["pack", "params", "options", "reuse"];
+    all.extend_from_slice(own);
+    all
+}
+
 pub(crate) fn check_fields(request: &SubmitRequest, fields: &[&str]) -> Result<()> {
     let stray: Vec<&str> = request
         .kind_fields()
