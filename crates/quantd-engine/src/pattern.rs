@@ -6,6 +6,9 @@ use crate::exec::kinds::request_fields;
 use quantd_core::ExecutionKind;
 use quantd_pattern::{Limits, Pattern, Plan, Problem, StepKind};
 
+/// The JSON Schema of pattern documents.
+pub use quantd_pattern::JSON_SCHEMA;
+
 /// The execution kind a step runs.
 fn kind_of(step: StepKind) -> ExecutionKind {
     match step {

@@ -1,6 +1,6 @@
 //! Resources: the documents an agent reads before it writes code — the expression language,
 //! Python scanners and strategies, backtest settings — embedded in the binary, so they are the
-//! ones this version of quantd runs. (The pattern schema joins them with patterns.)
+//! ones this version of quantd runs — and the JSON Schema of pattern documents.
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{ReadResourceResult, Resource, ResourceContents};
@@ -13,7 +13,7 @@ struct Doc {
     text: &'static str,
 }
 
-const DOCS: [Doc; 3] = [
+const DOCS: [Doc; 5] = [
     Doc {
         uri: "quantd://docs/expressions",
         name: "expressions",
@@ -32,7 +32,27 @@ const DOCS: [Doc; 3] = [
         description: "Backtest and sweep settings (the `config` and `grid` of start_execution): cash, commission, fills, sizing, stops, statistics.",
         text: include_str!("../../../docs/backtesting.md"),
     },
+    Doc {
+        uri: "quantd://docs/patterns",
+        name: "patterns",
+        description: "Pattern documents: inputs, steps, templates, the checks made before they are stored.",
+        text: include_str!("../../../docs/patterns.md"),
+    },
+    Doc {
+        uri: "quantd://schemas/pattern",
+        name: "pattern-schema",
+        description: "The JSON Schema of pattern documents.",
+        text: quantd_engine::pattern::JSON_SCHEMA,
+    },
 ];
+
+fn mime(d: &Doc) -> &'static str {
+    if d.uri.starts_with("quantd://schemas/") {
+        "application/schema+json"
+    } else {
+        "text/markdown"
+    }
+}
 
 /// Every resource, as listed.
 pub fn list() -> Vec<Resource> {
@@ -40,7 +60,7 @@ pub fn list() -> Vec<Resource> {
         .map(|d| {
             Resource::new(d.uri, d.name)
                 .with_description(d.description)
-                .with_mime_type("text/markdown")
+                .with_mime_type(mime(d))
         })
         .collect()
 }
@@ -58,6 +78,6 @@ pub fn read(uri: &str) -> Result<ReadResourceResult, McpError> {
         )
     })?;
     Ok(ReadResourceResult::new(vec![
-        ResourceContents::text(doc.text, doc.uri).with_mime_type("text/markdown"),
+        ResourceContents::text(doc.text, doc.uri).with_mime_type(mime(doc)),
     ]))
 }

@@ -89,9 +89,9 @@ pub fn catalog() -> Vec<ToolSpec> {
         spec(
             "validate_code",
             "Validate code",
-            "Check a scanner expression, a strategy of expressions, or Python code without storing or running it. \
-Use it before deploy_code or start_execution, and after every edit: invalid code comes back as an error whose \
-`errors` list each problem with `line`, `column`, `message` and `help`. Read the resource quantd://docs/expressions \
+            "Check a scanner expression, a strategy of expressions, Python code or a pattern document without storing \
+or running it. Use it before deploy_code or start_execution, and after every edit: invalid code comes back as an \
+error whose `errors` list each problem with `line`, `column` (a pattern's: its JSON `path`), `message` and `help`. Read the resource quantd://docs/expressions \
 for the language. Example: {\"expr\": \"let r = rsi(close, 14); r < 30 and close > sma(close, 200)\"}.",
             schema::of::<CodeBody>(),
             schema::of::<Validation>(),

@@ -187,9 +187,19 @@ async fn resources_warming_packs_rollbacks_and_cursors() {
         [
             "quantd://docs/expressions",
             "quantd://docs/python",
-            "quantd://docs/backtesting"
+            "quantd://docs/backtesting",
+            "quantd://docs/patterns",
+            "quantd://schemas/pattern"
         ]
     );
+    let schema = client
+        .read_resource(ReadResourceRequestParams::new("quantd://schemas/pattern"))
+        .await
+        .unwrap();
+    let schema = serde_json::to_value(&schema.contents[0]).unwrap();
+    assert_eq!(schema["mimeType"], "application/schema+json");
+    let parsed: Value = serde_json::from_str(schema["text"].as_str().unwrap()).unwrap();
+    assert_eq!(parsed["required"], json!(["steps"]));
     let doc = client
         .read_resource(ReadResourceRequestParams::new("quantd://docs/expressions"))
         .await

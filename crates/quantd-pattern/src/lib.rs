@@ -22,6 +22,11 @@ pub use check::{KindFields, check};
 pub use document::{Action, Input, InputType, Pattern, Problem, Step, StepKind, from_value, parse};
 pub use plan::Plan;
 
+/// The JSON Schema (draft 2020-12) of a pattern document: its shape, for editors and agents
+/// (`GET /v1/schemas/pattern.json`, the MCP resource `quantd://schemas/pattern`). The checks
+/// of [`check`] go further (references, templates, each kind's fields, cycles).
+pub const JSON_SCHEMA: &str = include_str!("../schema/pattern.json");
+
 /// Bounds on a pattern document, checked while it is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

@@ -310,3 +310,45 @@ fn a_cycle_through_templates_is_named_too() {
     ]}));
     assert!(msg.contains("the steps form a cycle: a → b → a"), "{msg}");
 }
+
+#[test]
+fn the_json_schema_names_exactly_what_the_reader_accepts() {
+    let schema: Value = serde_json::from_str(quantd_pattern::JSON_SCHEMA).unwrap();
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&schema), ["description", "inputs", "steps"]);
+    let mut step: Vec<String> = quantd_pattern::document::STEP_KEYS
+        .iter()
+        .chain(quantd_pattern::document::ACTION_KEYS.iter())
+        .chain(["inputs"].iter())
+        .map(|s| s.to_string())
+        .collect();
+    step.sort();
+    assert_eq!(keys(&schema["$defs"]["step"]), step);
+    assert_eq!(
+        keys(&schema["$defs"]["input"]),
+        ["default", "description", "type"]
+    );
+    assert_eq!(
+        schema["$defs"]["step"]["properties"]["kind"]["enum"],
+        json!(StepKind::NAMES)
+    );
+    assert_eq!(
+        schema["$defs"]["input"]["properties"]["type"]["enum"],
+        json!(quantd_pattern::InputType::NAMES)
+    );
+    let limits = Limits::default();
+    assert_eq!(schema["properties"]["steps"]["maxItems"], limits.max_steps);
+    assert_eq!(
+        schema["properties"]["inputs"]["maxProperties"],
+        limits.max_inputs
+    );
+}

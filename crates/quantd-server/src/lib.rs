@@ -229,6 +229,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/code/{name}/versions/{version}"),
     ("post", "/v1/code/{name}/rollback"),
     ("post", "/v1/validate"),
+    ("get", "/v1/schemas/pattern.json"),
     ("post", "/v1/executions"),
     ("get", "/v1/executions"),
     ("get", "/v1/executions/{id}"),
@@ -267,6 +268,7 @@ pub fn app(state: AppState) -> Router {
         .route("/code/{name}/versions/{version}", get(code::version))
         .route("/code/{name}/rollback", post(code::rollback))
         .route("/validate", post(code::validate))
+        .route("/schemas/pattern.json", get(code::pattern_schema))
         .route("/executions", post(ex::submit).get(ex::list))
         .route("/executions/{id}", get(ex::show))
         .route("/executions/{id}/pause", post(ex::pause))

@@ -50,6 +50,7 @@ impl Modify for Security {
     paths(
         health::live, health::ready, health::pack, metrics::serve, serve,
         code::list, code::add, code::show, code::remove, code::version, code::rollback, code::validate,
+        code::pattern_schema,
         executions::submit, executions::list, executions::show, executions::pause, executions::resume,
         executions::cancel, executions::results, executions::summary, executions::report,
         executions::trades, executions::equity, executions::history, executions::run_summary,

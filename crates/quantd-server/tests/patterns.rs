@@ -75,6 +75,11 @@ async fn patterns_are_stored_as_checked_code() {
             .contains("cycle: scan → bt → scan"),
         "{p}"
     );
+    let schema = s.get_json("/v1/schemas/pattern.json", &t).await;
+    assert_eq!(
+        schema["$defs"]["step"]["properties"]["kind"]["enum"],
+        json!(["scan", "test", "backtest", "sweep", "run"])
+    );
     let r = s
         .req(Method::POST, "/v1/code/two", &t)
         .json(&json!({"pattern": routine(), "expr": "close > 1"}))

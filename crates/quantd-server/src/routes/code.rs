@@ -191,6 +191,16 @@ pub async fn rollback(
     Ok(Json(v.into()))
 }
 
+/// The JSON Schema of pattern documents (docs/patterns.md): their shape, for editors and agents.
+#[utoipa::path(get, path = "/v1/schemas/pattern.json", tag = "code",
+    responses((status = 200, description = "A JSON Schema (draft 2020-12)", body = Object)))]
+pub async fn pattern_schema(_caller: Caller) -> Json<serde_json::Value> {
+    Json(
+        serde_json::from_str(quantd_engine::pattern::JSON_SCHEMA)
+            .expect("the pattern schema is JSON (a test reads it)"),
+    )
+}
+
 /// Checks code without storing it: errors with line and column, no side effects.
 #[utoipa::path(post, path = "/v1/validate", tag = "code",
     request_body = CodeBody,
