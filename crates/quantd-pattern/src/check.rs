@@ -5,6 +5,7 @@
 //! can be ordered (a cycle is named in full: `a → b → c → a`).
 
 pub use crate::document::Problem;
+use crate::document::quote;
 use crate::document::{Action, Pattern, StepKind};
 use crate::plan::Plan;
 use crate::template;
@@ -42,7 +43,7 @@ pub fn check(p: &Pattern, fields: KindFields<'_>) -> Result<Plan, Vec<Problem>> 
                 Some(&d) => depends_on[i].push(d),
                 None => problems.push(Problem {
                     path,
-                    message: format!("no step `{}`", cut(need)),
+                    message: format!("no step `{}`", quote(need)),
                     help: quantd_expr::did_you_mean(need, ids.iter().copied())
                         .or_else(|| Some(format!("the steps are {}", ids.join(", ")))),
                 }),
@@ -68,7 +69,7 @@ pub fn check(p: &Pattern, fields: KindFields<'_>) -> Result<Plan, Vec<Problem>> 
                 other => {
                     problems.push(Problem {
                         path,
-                        message: format!("unknown name `{}` in a template", cut(other)),
+                        message: format!("unknown name `{}` in a template", quote(other)),
                         help: quantd_expr::did_you_mean(other, template::ROOTS).or_else(|| {
                             Some(format!(
                                 "templates start with {}",
@@ -99,7 +100,7 @@ pub fn check(p: &Pattern, fields: KindFields<'_>) -> Result<Plan, Vec<Problem>> 
                             "state" => "step",
                             _ => "ctx field",
                         },
-                        cut(second)
+                        quote(second)
                     ),
                     help: quantd_expr::did_you_mean(second, known.iter().copied()).or_else(|| {
                         Some(if known.is_empty() {
@@ -118,8 +119,12 @@ pub fn check(p: &Pattern, fields: KindFields<'_>) -> Result<Plan, Vec<Problem>> 
             for key in request.keys() {
                 if !takes.contains(&key.as_str()) {
                     problems.push(Problem {
-                        path: format!("steps[{i}].{}", cut(key)),
-                        message: format!("`{}` is not a field of a {} step", cut(key), kind.name()),
+                        path: format!("steps[{i}].{}", quote(key)),
+                        message: format!(
+                            "`{}` is not a field of a {} step",
+                            quote(key),
+                            kind.name()
+                        ),
                         help: quantd_expr::did_you_mean(key, takes.iter().copied()).or_else(|| {
                             Some(format!("a {} takes {}", kind.name(), takes.join(", ")))
                         }),
@@ -184,13 +189,4 @@ fn template_names(i: usize, s: &crate::Step, problems: &mut Vec<Problem>) -> Vec
         }
     }
     out
-}
-
-fn cut(s: &str) -> String {
-    let c: String = s.chars().take(40).collect();
-    if c.len() < s.len() {
-        format!("{c}…")
-    } else {
-        c
-    }
 }

@@ -316,8 +316,8 @@ fn at(path: &str, key: &str) -> String {
     }
 }
 
-/// A key as it may be quoted in a message (cut short).
-fn quote(s: &str) -> String {
+/// Text as it may be quoted in a message: cut after 40 characters.
+pub(crate) fn quote(s: &str) -> String {
     let cut: String = s.chars().take(40).collect();
     if cut.len() < s.len() {
         format!("{cut}…")
