@@ -29,11 +29,13 @@ const SWEEP_HOLD: &str = "sweep-shard";
 #[derive(Clone, Default)]
 struct Agent {
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 impl ClientHandler for Agent {
     async fn on_progress(&self, p: ProgressNotificationParam, _c: NotificationContext<RoleClient>) {
         self.progress.lock().unwrap().push(p);
+        self.arrived.notify_waiters();
     }
 }
 
@@ -162,25 +164,42 @@ async fn agent_session(
     assert_eq!(scan["execution"]["state"], "completed", "{scan}");
     let scan_id = scan["execution"]["id"].as_str().unwrap().to_string();
     let shards = scan["execution"]["progress"]["total"].as_f64().unwrap();
-    let reports: Vec<ProgressNotificationParam> = agent
-        .progress
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|p| p.progress_token == token)
-        .cloned()
-        .collect();
+    // The server sends every report before the result, but rmcp's client dispatches each
+    // notification on a task of its own, possibly after the response: wait for the last one.
+    let of_call = |agent: &Agent| -> Vec<ProgressNotificationParam> {
+        agent
+            .progress
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.progress_token == token)
+            .cloned()
+            .collect()
+    };
+    loop {
+        let arrived = agent.arrived.notified();
+        if of_call(agent).iter().any(|p| p.progress == shards) {
+            break;
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(10), arrived)
+            .await
+            .expect("the report of the last shard arrives");
+    }
+    let reports = of_call(agent);
     assert!(!reports.is_empty(), "progress notifications were sent");
     assert!(
         reports
             .iter()
             .all(|p| p.total == Some(shards) && p.message.is_some())
     );
-    assert!(reports.windows(2).all(|w| w[0].progress <= w[1].progress));
-    assert_eq!(
-        reports.last().unwrap().progress,
-        shards,
-        "the last report is all shards"
+    // rmcp's client hands each notification to its own task, so their order on arrival is not
+    // the order they were sent in: check what they say, not their order.
+    assert!(reports.iter().all(|p| p.progress <= shards));
+    assert!(
+        reports
+            .iter()
+            .any(|p| p.message.as_deref() == Some("scan completed")),
+        "{reports:?}"
     );
 
     // Page through every row: none lost, none repeated, as many as the summary counts.
