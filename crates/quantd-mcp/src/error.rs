@@ -39,11 +39,13 @@ impl ToolError {
         }
     }
 
-    /// The arguments do not fit the tool's input schema.
+    /// The arguments do not fit the tool's input schema. serde quotes the offending value in its
+    /// message, so the message is cut: an argument of megabytes is not echoed back.
     pub fn arguments(e: serde_json::Error) -> ToolError {
+        let detail = quantd_engine::data::cut(&e.to_string(), 300).into_owned();
         ToolError::new(
             "invalid-arguments",
-            format!("invalid arguments: {e}; the tool's input schema lists its fields"),
+            format!("invalid arguments: {detail}; the tool's input schema lists its fields"),
         )
     }
 

@@ -109,34 +109,18 @@ impl Ops {
                 rendered,
                 message,
                 diagnostics,
-            }) => Err(ToolError::with_content(
-                "invalid-code",
-                message,
-                json(&Validation {
-                    valid: false,
-                    language: source.language().to_string(),
-                    params: vec![],
-                    id: None,
-                    errors: diagnostics.iter().map(Into::into).collect(),
-                    rendered: Some(rendered),
-                })?,
-            )),
+            }) => {
+                let errors = diagnostics.iter().map(Into::into).collect();
+                Err(invalid_code(source.language(), message, errors, rendered)?)
+            }
             Err(EngineError::Pattern {
                 rendered,
                 message,
                 problems,
-            }) => Err(ToolError::with_content(
-                "invalid-code",
-                message,
-                json(&Validation {
-                    valid: false,
-                    language: source.language().to_string(),
-                    params: vec![],
-                    id: None,
-                    errors: problems.iter().map(Into::into).collect(),
-                    rendered: Some(rendered),
-                })?,
-            )),
+            }) => {
+                let errors = problems.iter().map(Into::into).collect();
+                Err(invalid_code(source.language(), message, errors, rendered)?)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -396,6 +380,24 @@ impl Ops {
     }
 }
 
+/// The tool error of code that does not check: a [`Validation`] with its diagnostics.
+fn invalid_code(
+    language: &str,
+    message: String,
+    errors: Vec<quantd_engine::views::model::CodeDiagnostic>,
+    rendered: String,
+) -> Result<ToolError, ToolError> {
+    let content = json(&Validation {
+        valid: false,
+        language: language.to_string(),
+        params: vec![],
+        id: None,
+        errors,
+        rendered: Some(rendered),
+    })?;
+    Ok(ToolError::with_content("invalid-code", message, content))
+}
+
 /// Progress of `rec` as a report: shards, and for a single-shard import its phase.
 fn progress_of(rec: &ExecutionRecord) -> Progress {
     let done = rec.shards_done + rec.shards_failed;
@@ -427,5 +429,10 @@ mod tests {
         assert!(e.message.contains("invalid type"), "{}", e.message);
         let e = parse::<IdArgs>(None).unwrap_err();
         assert!(e.message.contains("missing field `id`"), "{}", e.message);
+        // serde quotes a mistyped value; a megabyte of it is not echoed back (found by the fuzz test).
+        let huge = serde_json::json!({"kind": "test", "examples": ["x".repeat(1 << 20)]});
+        let e = parse::<SubmitRequest>(args(huge)).unwrap_err();
+        assert!(e.message.len() < 1_000, "{} bytes", e.message.len());
+        assert!(e.message.contains("invalid type: string"), "{}", e.message);
     }
 }

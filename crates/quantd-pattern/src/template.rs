@@ -149,16 +149,7 @@ pub fn render(env: &Environment<'_>, value: &Value, scope: &Value) -> Result<Val
     Ok(match value {
         Value::String(s) if is_template(s) => match single_expression(s) {
             Some(expr) => {
-                let v = env
-                    .compile_expression(expr)
-                    .map_err(|e| error(&e))?
-                    .eval(scope)
-                    .map_err(|e| error(&e))?;
-                if v.is_undefined() {
-                    return Err(TemplateError {
-                        message: format!("`{expr}` is undefined"),
-                    });
-                }
+                let v = eval(env, expr, scope)?;
                 serde_json::to_value(&v).map_err(|e| TemplateError {
                     message: format!("`{expr}` is not a JSON value: {e}"),
                 })?
@@ -180,9 +171,13 @@ pub fn render(env: &Environment<'_>, value: &Value, scope: &Value) -> Result<Val
     })
 }
 
-/// Whether an `if` condition holds in `scope`.
-pub fn holds(env: &Environment<'_>, condition: &str, scope: &Value) -> Result<bool, TemplateError> {
-    let expr = single_expression(condition).unwrap_or(condition);
+/// The value of expression `expr` in `scope`; undefined is an error (strict mode errs only
+/// when an undefined value is used, not when it is the result).
+fn eval(
+    env: &Environment<'_>,
+    expr: &str,
+    scope: &Value,
+) -> Result<minijinja::Value, TemplateError> {
     let v = env
         .compile_expression(expr)
         .map_err(|e| error(&e))?
@@ -193,6 +188,13 @@ pub fn holds(env: &Environment<'_>, condition: &str, scope: &Value) -> Result<bo
             message: format!("`{expr}` is undefined"),
         });
     }
+    Ok(v)
+}
+
+/// Whether an `if` condition holds in `scope`.
+pub fn holds(env: &Environment<'_>, condition: &str, scope: &Value) -> Result<bool, TemplateError> {
+    let expr = single_expression(condition).unwrap_or(condition);
+    let v = eval(env, expr, scope)?;
     Ok(v.is_true())
 }
 
