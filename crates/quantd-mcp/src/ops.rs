@@ -11,8 +11,8 @@ use quantd_engine::exec::pool::Pool;
 use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::records::{ExecutionFilter, ExecutionRecord, Page};
 use quantd_engine::views::model::{
-    CodeAdded, CodeBody, CodeNameView, CodeVersionView, ExecutionList, ExecutionView, PackList,
-    PackView, Submitted,
+    CodeAdded, CodeBody, CodeNameView, CodeVersionView, ExecutionList, PackList, PackView,
+    Submitted,
 };
 use quantd_engine::views::page::{PageRequest, ResultPage};
 use quantd_engine::{EngineError, data};
@@ -312,14 +312,7 @@ impl Ops {
             limit: a.limit.unwrap_or(20).clamp(1, 100),
         };
         let page = self.engine.records().list(&filter).await?;
-        json(&ExecutionList {
-            items: page
-                .items
-                .into_iter()
-                .map(|r| ExecutionView::new(r, None))
-                .collect(),
-            next: page.next,
-        })
+        json(&ExecutionList::from(page))
     }
 
     /// `control_execution`: pause, resume or cancel; a change the state does not allow is a

@@ -352,6 +352,20 @@ pub struct Submitted {
     pub warnings: Vec<String>,
 }
 
+impl From<crate::records::Paged<ExecutionRecord>> for ExecutionList {
+    /// A page of records as listed (no health: that needs each execution's shards).
+    fn from(page: crate::records::Paged<ExecutionRecord>) -> Self {
+        ExecutionList {
+            items: page
+                .items
+                .into_iter()
+                .map(|r| ExecutionView::new(r, None))
+                .collect(),
+            next: page.next,
+        }
+    }
+}
+
 /// One page of executions, newest first.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

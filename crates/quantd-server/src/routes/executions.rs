@@ -229,15 +229,7 @@ fn filter(caller: &Caller, q: ListQuery) -> Result<ExecutionFilter, AppError> {
 }
 
 async fn list_page(state: &AppState, f: ExecutionFilter) -> Result<ExecutionList, AppError> {
-    let page = state.engine().records().list(&f).await?;
-    Ok(ExecutionList {
-        items: page
-            .items
-            .into_iter()
-            .map(|r| ExecutionView::new(r, None))
-            .collect(),
-        next: page.next,
-    })
+    Ok(state.engine().records().list(&f).await?.into())
 }
 
 /// The workspace's executions, newest first, filtered, in cursor pages.
