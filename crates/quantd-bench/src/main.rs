@@ -12,6 +12,7 @@ mod cli;
 mod data;
 mod mcp;
 mod measure;
+mod pattern;
 mod sandbox;
 mod scan;
 mod sse;
@@ -60,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox(a) => sandbox::run(&data_dir(cli.data_dir)?, cli.json, a),
         Command::Sse(a) => sse::run(a).await,
         Command::Mcp(a) => mcp::run(a).await,
+        Command::Pattern(a) => pattern::run(a).await,
     }
 }
 

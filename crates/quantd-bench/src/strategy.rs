@@ -243,6 +243,8 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
             shards: vec![],
             now,
             first_claim: None,
+            parent: None,
+            orchestrated: false,
         };
         store.create_execution(&e).await?;
     }

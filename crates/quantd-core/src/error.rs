@@ -26,11 +26,13 @@ pub enum ErrorClass {
     Internal,
     /// A transient I/O or connectivity failure (database busy, storage unreachable).
     Network,
+    /// An agent's circuit breaker is open: calls fail fast until it lets a probe through.
+    CircuitOpen,
 }
 
 impl ErrorClass {
     /// All classes, in a stable order (for metrics and documentation).
-    pub const ALL: [ErrorClass; 8] = [
+    pub const ALL: [ErrorClass; 9] = [
         ErrorClass::Validation,
         ErrorClass::Data,
         ErrorClass::Execution,
@@ -39,12 +41,16 @@ impl ErrorClass {
         ErrorClass::Policy,
         ErrorClass::Internal,
         ErrorClass::Network,
+        ErrorClass::CircuitOpen,
     ];
 
     /// Whether a failure of this class is retried by default. Retrying cannot fix bad input, a
     /// policy refusal or a limit the same code will hit again; it can fix transient faults.
     pub fn retryable_by_default(self) -> bool {
-        matches!(self, ErrorClass::Network | ErrorClass::Internal)
+        matches!(
+            self,
+            ErrorClass::Network | ErrorClass::Internal | ErrorClass::CircuitOpen
+        )
     }
 
     /// The class's stable name, as used in APIs, metrics and logs.
@@ -58,6 +64,7 @@ impl ErrorClass {
             ErrorClass::Policy => "policy",
             ErrorClass::Internal => "internal",
             ErrorClass::Network => "network",
+            ErrorClass::CircuitOpen => "circuit_open",
         }
     }
 }
@@ -97,7 +104,14 @@ mod tests {
             .into_iter()
             .filter(|c| c.retryable_by_default())
             .collect();
-        assert_eq!(retried, vec![ErrorClass::Internal, ErrorClass::Network]);
+        assert_eq!(
+            retried,
+            vec![
+                ErrorClass::Internal,
+                ErrorClass::Network,
+                ErrorClass::CircuitOpen
+            ]
+        );
     }
 
     #[test]

@@ -92,6 +92,52 @@ pub enum Event {
         /// Units in this phase; 0 when unknown.
         total: u64,
     },
+    /// A pattern's step started: its child execution was created (or, for a `select` or a
+    /// `call`, its work began).
+    StepStarted {
+        /// The step (`scan`, `bt[3]` for an item of a `for_each`).
+        step: String,
+        /// Its child execution, when it runs one.
+        child: Option<ExecutionId>,
+        /// The step's attempt, from 1 (`retry --from` runs a step again as its next attempt).
+        attempt: u32,
+    },
+    /// A pattern's step completed; its outputs are in the pattern's report.
+    StepCompleted {
+        /// The step.
+        step: String,
+        /// Its child execution, when it ran one.
+        child: Option<ExecutionId>,
+        /// The step's attempt.
+        attempt: u32,
+        /// How long it took.
+        duration_ms: u64,
+        /// A completed identical run was reused (the step cache).
+        cached: bool,
+    },
+    /// A pattern's step was skipped: its condition was false, or a step it needs failed or was
+    /// skipped.
+    StepSkipped {
+        /// The step.
+        step: String,
+        /// Why.
+        reason: String,
+    },
+    /// A pattern's step failed.
+    StepFailed {
+        /// The step.
+        step: String,
+        /// Its child execution, when it ran one.
+        child: Option<ExecutionId>,
+        /// The step's attempt.
+        attempt: u32,
+        /// How long it took.
+        duration_ms: u64,
+        /// The error's class.
+        class: ErrorClass,
+        /// What went wrong.
+        message: String,
+    },
     /// A health snapshot.
     Health {
         /// Score from 0 to 100.

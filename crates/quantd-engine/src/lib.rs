@@ -14,6 +14,7 @@
 //! (that is quantd-sandbox): it sequences their steps so that every state change is recorded and
 //! every failure leaves nothing half-done.
 
+pub mod agents;
 pub mod atest;
 pub mod code;
 pub mod error;

@@ -126,6 +126,10 @@ pub struct ListExecutionsArgs {
     /// The `next` of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Only the step executions of this pattern execution (by default, executions patterns
+    /// ran for their steps are not listed).
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 /// `control_execution`.

@@ -26,10 +26,6 @@ use tokio::sync::mpsc;
 /// The longest `wait_seconds` of `start_execution` (docs/limits.md, "MCP").
 pub const MAX_WAIT_SECONDS: u64 = 600;
 
-/// How often a wait re-reads the execution even without an event (its shards may run in
-/// another process, whose events this one does not see).
-const POLL: Duration = Duration::from_secs(1);
-
 /// One progress report of a waiting call: `done` of `total` shards, and what is happening.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
@@ -243,42 +239,19 @@ impl Ops {
         wait: Duration,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Result<ExecutionRecord, ToolError> {
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut events = self.engine.subscribe();
-        let id = rec.id.clone();
         let mut last = (u32::MAX, String::new());
-        loop {
-            // Read after subscribing: an event between the two is seen by one or the other.
-            let rec = self
-                .engine
-                .records()
-                .owned(&rec.workspace, id.as_str())
-                .await?;
-            if let Some(tx) = &progress {
-                let p = progress_of(&rec);
-                if (p.done, p.message.clone()) != last {
-                    last = (p.done, p.message.clone());
-                    let _ = tx.send(p);
+        Ok(self
+            .engine
+            .wait_for_end(rec, wait, |rec| {
+                if let Some(tx) = &progress {
+                    let p = progress_of(rec);
+                    if (p.done, p.message.clone()) != last {
+                        last = (p.done, p.message.clone());
+                        let _ = tx.send(p);
+                    }
                 }
-            }
-            if rec.state.is_terminal() || tokio::time::Instant::now() >= deadline {
-                return Ok(rec);
-            }
-            // Until an event of this execution (or the poll period) says to read it again.
-            let poll = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL));
-            tokio::pin!(poll);
-            loop {
-                tokio::select! {
-                    () = &mut poll => break,
-                    got = events.recv() => match got {
-                        Ok(e) if e.execution == id => break,
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(rec),
-                    },
-                }
-            }
-        }
+            })
+            .await?)
     }
 
     /// `get_execution`.
@@ -310,6 +283,11 @@ impl Ops {
             since: None,
             after: a.cursor,
             limit: a.limit.unwrap_or(20).clamp(1, 100),
+            top_level: a.parent.is_none(),
+            parent: match a.parent.as_deref() {
+                Some(p) => Some(self.engine.records().owned(ws, p).await?.id),
+                None => None,
+            },
         };
         let page = self.engine.records().list(&filter).await?;
         json(&ExecutionList::from(page))

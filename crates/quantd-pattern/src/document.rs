@@ -266,7 +266,8 @@ pub const STEP_KEYS: [&str; 11] = [
 /// The keys that say what a step does; exactly one per step.
 pub const ACTION_KEYS: [&str; 4] = ["kind", "select", "call", "pattern"];
 
-/// Reads a pattern from JSON text, or every problem found (with paths).
+/// Reads a pattern from JSON or YAML text (JSON when it starts with `{` or `[`), or every problem
+/// found (with paths; a syntax error with its line and column).
 pub fn parse(text: &str, limits: &Limits) -> Result<Pattern, Vec<Problem>> {
     if text.len() > limits.max_bytes {
         return Err(vec![Problem {
@@ -279,13 +280,20 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Pattern, Vec<Problem>> {
             help: Some("split it into sub-patterns (`pattern` steps)".into()),
         }]);
     }
-    let value: Value = serde_json::from_str(text).map_err(|e| {
+    let syntax = |message: String| {
         vec![Problem {
             path: String::new(),
-            message: format!("not JSON: {e}"),
+            message,
             help: None,
         }]
-    })?;
+    };
+    let value: Value = if text.trim_start().starts_with(['{', '[']) {
+        serde_json::from_str(text).map_err(|e| syntax(format!("not JSON: {e}")))?
+    } else {
+        // YAML's anchors and aliases are expanded by the reader within its own bounds, and its
+        // nesting is bounded (128 levels): no document makes it loop or overflow the stack.
+        serde_norway::from_str(text).map_err(|e| syntax(format!("not YAML (nor JSON): {e}")))?
+    };
     from_value(&value, limits)
 }
 

@@ -22,6 +22,9 @@ pub use check::{KindFields, check};
 pub use document::{Action, Input, InputType, Pattern, Problem, Step, StepKind, from_value, parse};
 pub use plan::Plan;
 
+/// The template engine, for callers that build template scopes (one version for all).
+pub use minijinja;
+
 /// The JSON Schema (draft 2020-12) of a pattern document: its shape, for editors and agents
 /// (`GET /v1/schemas/pattern.json`, the MCP resource `quantd://schemas/pattern`). The checks
 /// of [`check`] go further (references, templates, each kind's fields, cycles).

@@ -145,7 +145,11 @@ pub fn condition_references(
 
 /// Renders every string of `value` that holds a template against `scope`; a string that is
 /// exactly one `{{ … }}` becomes the JSON value of its expression.
-pub fn render(env: &Environment<'_>, value: &Value, scope: &Value) -> Result<Value, TemplateError> {
+pub fn render<S: serde::Serialize>(
+    env: &Environment<'_>,
+    value: &Value,
+    scope: &S,
+) -> Result<Value, TemplateError> {
     Ok(match value {
         Value::String(s) if is_template(s) => match single_expression(s) {
             Some(expr) => {
@@ -173,10 +177,10 @@ pub fn render(env: &Environment<'_>, value: &Value, scope: &Value) -> Result<Val
 
 /// The value of expression `expr` in `scope`; undefined is an error (strict mode errs only
 /// when an undefined value is used, not when it is the result).
-fn eval(
+fn eval<S: serde::Serialize>(
     env: &Environment<'_>,
     expr: &str,
-    scope: &Value,
+    scope: &S,
 ) -> Result<minijinja::Value, TemplateError> {
     let v = env
         .compile_expression(expr)
@@ -192,7 +196,11 @@ fn eval(
 }
 
 /// Whether an `if` condition holds in `scope`.
-pub fn holds(env: &Environment<'_>, condition: &str, scope: &Value) -> Result<bool, TemplateError> {
+pub fn holds<S: serde::Serialize>(
+    env: &Environment<'_>,
+    condition: &str,
+    scope: &S,
+) -> Result<bool, TemplateError> {
     let expr = single_expression(condition).unwrap_or(condition);
     let v = eval(env, expr, scope)?;
     Ok(v.is_true())

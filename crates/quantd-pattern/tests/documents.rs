@@ -352,3 +352,44 @@ fn the_json_schema_names_exactly_what_the_reader_accepts() {
         limits.max_inputs
     );
 }
+
+#[test]
+fn yaml_documents_read_like_json_with_the_same_paths() {
+    let yaml = "
+description: dip routine
+inputs:
+  pack: {type: string, default: u}
+steps:
+  - id: scan
+    kind: scan
+    expr: close > 1
+    pack: '{{ inputs.pack }}'
+  - id: top
+    select: {from: '{{ state.scan.outputs.tickers }}', limit: 2}
+";
+    let json = r#"{"description": "dip routine", "inputs": {"pack": {"type": "string", "default": "u"}},
+        "steps": [{"id": "scan", "kind": "scan", "expr": "close > 1", "pack": "{{ inputs.pack }}"},
+                  {"id": "top", "select": {"from": "{{ state.scan.outputs.tickers }}", "limit": 2}}]}"#;
+    let limits = Limits::default();
+    assert_eq!(parse(yaml, &limits).unwrap(), parse(json, &limits).unwrap());
+    let bad = "steps:\n  - id: a\n    kind: scna\n";
+    let p = parse(bad, &limits).unwrap_err();
+    assert_eq!(p[0].path, "steps[0].kind", "{p:?}");
+    let broken = "steps:\n  - id: a\n   kind: [\n";
+    let p = parse(broken, &limits).unwrap_err();
+    assert!(
+        p[0].message.starts_with("not YAML") && p[0].message.contains("line"),
+        "{p:?}"
+    );
+    // Aliases that would expand a billion times are refused, not expanded.
+    let mut laughs = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for (i, prev) in ('b'..='i').zip('a'..='h') {
+        laughs.push_str(&format!(
+            "{i}: &{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+    }
+    laughs.push_str("steps: *i\n");
+    assert!(parse(&laughs, &limits).is_err());
+}

@@ -236,6 +236,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/executions/{id}/pause"),
     ("post", "/v1/executions/{id}/resume"),
     ("post", "/v1/executions/{id}/cancel"),
+    ("post", "/v1/executions/{id}/retry"),
+    ("post", "/v1/execute"),
+    ("get", "/v1/agents"),
+    ("post", "/v1/agents/{name}"),
+    ("delete", "/v1/agents/{name}"),
     ("get", "/v1/executions/{id}/results"),
     ("get", "/v1/executions/{id}/summary"),
     ("get", "/v1/executions/{id}/report"),
@@ -257,7 +262,7 @@ pub const MCP_PATH: &str = "/mcp";
 
 /// The router of the whole API over `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{code, executions as ex, health, packs};
+    use routes::{agents, code, executions as ex, health, packs, patterns};
     let upload_limit = state.options().upload_limit;
     let v1 = Router::new()
         .route("/code", get(code::list))
@@ -274,6 +279,10 @@ pub fn app(state: AppState) -> Router {
         .route("/executions/{id}/pause", post(ex::pause))
         .route("/executions/{id}/resume", post(ex::resume))
         .route("/executions/{id}/cancel", post(ex::cancel))
+        .route("/executions/{id}/retry", post(patterns::retry))
+        .route("/execute", post(patterns::execute))
+        .route("/agents", get(agents::list))
+        .route("/agents/{name}", post(agents::add).delete(agents::remove))
         .route("/executions/{id}/results", get(ex::results))
         .route("/executions/{id}/summary", get(ex::summary))
         .route("/executions/{id}/report", get(ex::report))

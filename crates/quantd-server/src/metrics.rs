@@ -309,6 +309,26 @@ pub async fn serve_open(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(stats.as_ref().ok()),
+        state.metrics().render(stats.as_ref().ok()) + &breakers(&state),
     )
+}
+
+/// The circuit breakers of the agents this server called: `quantd_agent_breaker_state`, one
+/// series per agent with its state as a label (1 for the state it is in).
+fn breakers(state: &AppState) -> String {
+    let mut out = String::from(
+        "# HELP quantd_agent_breaker_state Circuit breaker of each agent (1 = its current state).\n# TYPE quantd_agent_breaker_state gauge\n",
+    );
+    for (ws, s) in state.engine().breaker_states() {
+        for st in ["closed", "open", "half_open"] {
+            let _ = writeln!(
+                out,
+                "quantd_agent_breaker_state{{workspace=\"{}\",agent=\"{}\",state=\"{st}\"}} {}",
+                escape(&ws),
+                escape(&s.name),
+                u8::from(s.state.as_str() == st)
+            );
+        }
+    }
+    out
 }

@@ -40,6 +40,9 @@ pub struct Live {
     pub status: String,
     /// quantd's version.
     pub version: String,
+    /// The circuit breakers of the agents this process called, counted by state (`closed`,
+    /// `open`, `half_open`); names stay behind a token (`/v1/agents`).
+    pub breakers: std::collections::BTreeMap<String, u64>,
 }
 
 /// Readiness.

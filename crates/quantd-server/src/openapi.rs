@@ -3,10 +3,12 @@
 
 use crate::error::{CodeDiagnostic, Problem};
 use crate::model::*;
-use crate::routes::{code, executions, health, packs};
+use crate::routes::patterns::RetryBody;
+use crate::routes::{agents, code, executions, health, packs, patterns};
 use crate::{metrics, stream, ws};
 use axum::Json;
 use quantd_core::ExecutionKind;
+use quantd_engine::agents::{AgentSpec, AgentView};
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::ShardFailurePolicy;
 use quantd_engine::exec::request::{ExampleRequest, RequestOptions, SubmitRequest};
@@ -54,6 +56,7 @@ impl Modify for Security {
         executions::submit, executions::list, executions::show, executions::pause, executions::resume,
         executions::cancel, executions::results, executions::summary, executions::report,
         executions::trades, executions::equity, executions::history, executions::run_summary,
+        patterns::execute, patterns::retry, agents::list, agents::add, agents::remove,
         stream::execution_sse, ws::execution_ws, stream::workspace_sse,
         packs::list, packs::upload, packs::show,
     ),
@@ -61,7 +64,7 @@ impl Modify for Security {
         Problem, CodeDiagnostic, CodeBody, StrategyExprs, RollbackBody, CodeVersionView, CodeAdded,
         CodeNameView, CodeList, Validated, SubmitRequest, ExecutionKind, ShardFailurePolicy,
         RequestOptions, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
-        RightsView, PackList, UploadAccepted, PackHealth, Live, Ready,
+        RightsView, PackList, UploadAccepted, PackHealth, Live, Ready, Executed, RetryBody, AgentSpec, AgentView,
     )),
     tags(
         (name = "code", description = "Stored scanners and strategies of the workspace"),
@@ -70,6 +73,7 @@ impl Modify for Security {
         (name = "events", description = "Live progress over SSE and WebSocket"),
         (name = "packs", description = "Market data, shared by every workspace"),
         (name = "history", description = "Past executions and totals"),
+        (name = "agents", description = "Agents that pattern `call` steps reach, behind circuit breakers"),
         (name = "health", description = "Liveness, readiness, pack freshness, metrics"),
     ),
 )]

@@ -244,16 +244,16 @@ async fn errors_are_problem_documents() {
         .unwrap();
     assert_eq!(r.status(), 403);
     snapshot("upload_not_admin", &problem(r).await);
-    // An unknown kind filter lists the kinds there are (it once offered `pattern`).
+    // An unknown kind filter lists the kinds there are.
     let r = server
-        .req(Method::GET, "/v1/executions?kind=pattern", &t)
+        .req(Method::GET, "/v1/executions?kind=paper", &t)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
     let detail = problem(r).await["detail"].as_str().unwrap().to_string();
     assert!(
-        detail.ends_with("use one of scan, test, backtest, sweep, run, import"),
+        detail.ends_with("use one of scan, test, backtest, sweep, run, import, pattern"),
         "{detail}"
     );
     server.stop().await;

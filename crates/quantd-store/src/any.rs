@@ -13,11 +13,15 @@ use crate::error::Result;
 use crate::records::{
     Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Created, ExecutionFilter,
     ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
-    PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, TokenRecord,
+    PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
 };
 use crate::sqlite::SqliteStore;
-use crate::traits::{AccessTokens, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog};
-use quantd_core::{CodeVersionId, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights};
+use crate::traits::{
+    AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
+};
+use quantd_core::{
+    CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
+};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -156,6 +160,21 @@ impl ExecutionQueue for AnyStore {
             quarantine_after: u32
         ) -> Result<Recovered>;
         fn requeue_quarantined(&self, exec: &ExecutionId, now: Millis) -> Result<Vec<EventRecord>>;
+        fn record_steps(
+            &self,
+            exec: &ExecutionId,
+            rows: &[StepRow],
+            events: Vec<Event>,
+            progress: (u32, u32, u32),
+            now: Millis
+        ) -> Result<Vec<EventRecord>>;
+        fn end_orchestrated(
+            &self,
+            exec: &ExecutionId,
+            summary: &Value,
+            error: Option<(ErrorClass, &str)>,
+            now: Millis
+        ) -> Result<Vec<EventRecord>>;
     }
 }
 
@@ -164,6 +183,8 @@ impl ExecutionLog for AnyStore {
         fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>>;
         fn list_executions(&self, f: &ExecutionFilter) -> Result<Paged<ExecutionRecord>>;
         fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>>;
+        fn children(&self, parent: &ExecutionId) -> Result<Vec<ExecutionRecord>>;
+        fn pattern_steps(&self, exec: &ExecutionId) -> Result<Vec<StepRow>>;
         fn completed_by_fingerprint(&self, fingerprint: &str) -> Result<Option<ExecutionRecord>>;
         fn shards(&self, id: &ExecutionId) -> Result<Vec<ShardRecord>>;
         fn events_after(&self, id: &ExecutionId, after: u64, limit: u32) -> Result<Vec<EventRecord>>;
@@ -181,6 +202,14 @@ impl ExecutionLog for AnyStore {
             body: &Value
         ) -> Result<EventRecord>;
         fn record_event(&self, id: &ExecutionId, now: Millis, event: Event) -> Result<EventRecord>;
+    }
+}
+
+impl AgentRegistry for AnyStore {
+    delegate! {
+        fn put_agent(&self, workspace: &str, name: &str, body: &Value, now: Millis) -> Result<bool>;
+        fn remove_agent(&self, workspace: &str, name: &str) -> Result<bool>;
+        fn agents(&self, workspace: &str) -> Result<Vec<(String, Value)>>;
     }
 }
 

@@ -28,13 +28,17 @@ pub use error::{Result, StoreError};
 pub use records::{
     Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Completion, Created,
     ExecutionFilter, ExecutionRecord, FailureOutcome, HealthSnapshot, IdempotencyRecord, Lease,
-    Millis, NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, QueueStats,
-    Recovered, ShardDone, ShardRecord, TokenRecord,
+    Millis, NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, ParentLink,
+    QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
 };
 pub use sqlite::{DB_FILE, SqliteStore};
-pub use traits::{AccessTokens, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store};
+pub use traits::{
+    AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store,
+};
 
 /// The store traits, for callers that call a store's methods: `use quantd_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{AccessTokens, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store};
+    pub use crate::{
+        AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store,
+    };
 }

@@ -26,9 +26,11 @@ use crate::error::Result;
 use crate::records::{
     Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Created, ExecutionFilter,
     ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
-    PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, TokenRecord,
+    PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
 };
-use quantd_core::{CodeVersionId, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights};
+use quantd_core::{
+    CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
+};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::future::Future;
@@ -223,6 +225,29 @@ pub trait ExecutionQueue {
         exec: &ExecutionId,
         now: Millis,
     ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+
+    /// Records finished steps of a pattern execution (a row per step, replacing an earlier row of
+    /// the same step), appends `events` and sets its progress (`done` and `failed` of `total`
+    /// steps), in one transaction. Nothing is written to an execution that ended.
+    fn record_steps(
+        &self,
+        exec: &ExecutionId,
+        rows: &[StepRow],
+        events: Vec<Event>,
+        progress: (u32, u32, u32),
+        now: Millis,
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+
+    /// Ends an orchestrated execution (a pattern): `completed` with its summary, or `failed`
+    /// with the error, with its final event. Nothing is written (no events) when it already
+    /// ended.
+    fn end_orchestrated(
+        &self,
+        exec: &ExecutionId,
+        summary: &Value,
+        error: Option<(ErrorClass, &str)>,
+        now: Millis,
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
 }
 
 /// The execution queue's read side: executions, shards, events, results and counts, plus the
@@ -240,6 +265,18 @@ pub trait ExecutionLog {
         &self,
         f: &ExecutionFilter,
     ) -> impl Future<Output = Result<Paged<ExecutionRecord>>> + Send;
+
+    /// The child executions of a pattern execution (its steps' runs), oldest first.
+    fn children(
+        &self,
+        parent: &ExecutionId,
+    ) -> impl Future<Output = Result<Vec<ExecutionRecord>>> + Send;
+
+    /// The finished steps of a pattern execution, by step.
+    fn pattern_steps(
+        &self,
+        exec: &ExecutionId,
+    ) -> impl Future<Output = Result<Vec<StepRow>>> + Send;
 
     /// Executions that are not finished, oldest first.
     fn unfinished_executions(&self) -> impl Future<Output = Result<Vec<ExecutionRecord>>> + Send;
@@ -310,6 +347,28 @@ pub trait ExecutionLog {
     ) -> impl Future<Output = Result<EventRecord>> + Send;
 }
 
+/// The agents of each workspace (for pattern `call` steps): bodies the engine defines, by name.
+pub trait AgentRegistry {
+    /// Stores (or replaces) agent `name` of `workspace`; true when it is new.
+    fn put_agent(
+        &self,
+        workspace: &str,
+        name: &str,
+        body: &Value,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Removes agent `name` of `workspace`; false when there was none.
+    fn remove_agent(
+        &self,
+        workspace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// The agents of `workspace` by name.
+    fn agents(&self, workspace: &str) -> impl Future<Output = Result<Vec<(String, Value)>>> + Send;
+}
+
 /// Bearer tokens of workspaces and the idempotency keys of their requests.
 pub trait AccessTokens {
     /// Stores a new token (its secret only as a hash).
@@ -358,6 +417,7 @@ pub trait Store:
     + ExecutionQueue
     + ExecutionLog
     + AccessTokens
+    + AgentRegistry
     + Clone
     + Send
     + Sync
@@ -371,6 +431,7 @@ impl<T> Store for T where
         + ExecutionQueue
         + ExecutionLog
         + AccessTokens
+        + AgentRegistry
         + Clone
         + Send
         + Sync

@@ -6,7 +6,7 @@
 //! Areas: claims and leases, lease expiry and recovery (crash counts, quarantine), outcomes
 //! (exactly-once commits, fencing, retries and backoff, failure policies), events (gapless per
 //! execution, also under concurrent writers), pages and filters, state transitions and queue
-//! stats, and the catalog, code registry and tokens.
+//! stats, patterns (children, step rows, orchestrated ends), and the catalog, code registry and tokens.
 //!
 //! It runs for [`quantd_store::SqliteStore`] and for [`quantd_store::AnyStore`] (the store
 //! chosen at run time, which must hand every call to its backend unchanged). A new backend adds
@@ -24,6 +24,8 @@ mod harness;
 mod outcomes;
 #[path = "contract/pages.rs"]
 mod pages;
+#[path = "contract/patterns.rs"]
+mod patterns;
 #[path = "contract/recovery.rs"]
 mod recovery;
 #[path = "contract/states.rs"]
@@ -88,6 +90,9 @@ macro_rules! contract_suite {
                     pause_resume_and_cancel_follow_the_state_machine,
                     finished_executions_refuse_every_change,
                     queue_stats_count_what_will_run;
+                patterns:
+                    children_belong_to_their_pattern_once_per_step,
+                    steps_and_the_end_of_a_pattern;
                 catalog:
                     a_newer_import_makes_the_previous_one_stale_and_back,
                     illegal_pack_changes_are_refused,

@@ -65,7 +65,17 @@ pub enum Command {
     Test(TestArgs),
     /// Run a whole Python bot script in the sandbox; its log and metrics are kept.
     Run(crate::commands::bot::RunScriptArgs),
-    /// Show one execution: state, progress, health, fingerprint, timings, shards.
+    /// Patterns (stored with `code add --pattern`): run one, with progress per step.
+    #[command(subcommand)]
+    Pattern(PatternCommand),
+    /// Agents that pattern `call` steps reach by capability: add, list (with breaker states), rm.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+    /// Run a finished pattern again from a step: that step and what depends on it run again; every
+    /// step that completed is reused.
+    Retry(RetryArgs),
+    /// Show one execution: state, progress, health, fingerprint, timings, shards (a pattern's
+    /// step graph).
     Show(ExecArg),
     /// Write an execution's results (streamed; any size).
     Results(ResultsArgs),
@@ -447,6 +457,79 @@ pub struct RunArgs {
     pub max_attempts: u32,
 }
 
+/// `quantd pattern ...`
+#[derive(Debug, Subcommand)]
+pub enum PatternCommand {
+    /// Run a stored pattern here, printing each step as it starts and ends, then its report.
+    Run(PatternRunArgs),
+}
+
+/// Arguments of `pattern run`.
+#[derive(Debug, Args)]
+pub struct PatternRunArgs {
+    /// The stored pattern, `NAME` or `NAME@N`.
+    pub name: String,
+    /// An input, `NAME=VALUE` (VALUE is read as JSON when it parses, else as text); repeatable.
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// The pack `ctx.pack_id` names (default: the newest fresh pack).
+    #[arg(long)]
+    pub pack: Option<String>,
+    /// Return a completed run of the same pattern with the same inputs instead of running again.
+    #[arg(long)]
+    pub reuse: bool,
+    /// Start and return at once: the pattern runs in a background process.
+    #[arg(long)]
+    pub detach: bool,
+    /// Write the report here instead of stdout (`.md` or `.json`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `quantd agents ...`
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// Register (or replace) an agent: an HTTP endpoint that takes a JSON task and answers JSON.
+    Add(AgentAddArgs),
+    /// The agents of the workspace, with their circuit breakers as this process sees them.
+    List,
+    /// Remove an agent.
+    Rm {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// Arguments of `agents add`.
+#[derive(Debug, Args)]
+pub struct AgentAddArgs {
+    /// Its name (letters, digits, `-`, `_`).
+    pub name: String,
+    /// Where tasks are sent (`http://` or `https://`).
+    #[arg(long)]
+    pub url: String,
+    /// A capability it has; repeatable.
+    #[arg(long = "capability", required = true)]
+    pub capabilities: Vec<String>,
+    /// The environment variable holding the secret that signs each request (HMAC-SHA256).
+    #[arg(long)]
+    pub secret_env: Option<String>,
+    /// Circuit breaker settings as JSON (resilience4j's names, e.g. '{"failure_rate_threshold": 50}').
+    #[arg(long)]
+    pub breaker: Option<String>,
+}
+
+/// Arguments of `retry`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The pattern execution (`ex_…`), finished.
+    pub execution: String,
+    /// Run again from this step (and everything depending on it); repeatable. Default: every step
+    /// that did not complete.
+    #[arg(long = "from", value_name = "STEP")]
+    pub from: Vec<String>,
+}
+
 /// An execution id.
 #[derive(Debug, Args)]
 pub struct ExecArg {
@@ -484,7 +567,7 @@ pub struct HistoryArgs {
     /// Only executions of this code name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Only this kind (scan, test, backtest, sweep, run, import).
+    /// Only this kind (scan, test, backtest, sweep, run, import, pattern).
     #[arg(long)]
     pub kind: Option<String>,
     /// Only this state (pending, running, paused, completed, failed, cancelled).
@@ -499,6 +582,9 @@ pub struct HistoryArgs {
     /// Continue after this cursor (printed at the end of the previous page).
     #[arg(long)]
     pub after: Option<String>,
+    /// List the executions patterns ran for their steps too (hidden by default).
+    #[arg(long)]
+    pub steps: bool,
 }
 
 /// Arguments of `summary`.

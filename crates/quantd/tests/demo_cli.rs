@@ -10,4 +10,9 @@ fn the_demo_runs_every_step_on_a_small_universe() {
     let out = ok(dir.path(), &["demo", "--tickers", "20", "--days", "300"]);
     assert!(out.contains("on 20 tickers"), "{out}");
     assert!(out.contains("top 3 by highest Sharpe Ratio"), "{out}");
+    assert!(out.contains("pattern   demo-routine"), "{out}");
+    assert!(
+        out.contains("✓ scan (scan) completed") && out.contains("cached"),
+        "the routine reuses the demo's scan: {out}"
+    );
 }

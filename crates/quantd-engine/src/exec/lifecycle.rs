@@ -129,6 +129,8 @@ impl<S: Store> Engine<S> {
         // Running shards stop at their next check (between tickers, parameter sets, or in a
         // Python job) and go back to the queue without counting an attempt.
         self.cancel_flag(id).store(true, Ordering::SeqCst);
+        self.reach_children(&rec, pattern::control::Reach::Pause)
+            .await;
         Ok(rec)
     }
 
@@ -138,6 +140,12 @@ impl<S: Store> Engine<S> {
         let rec = self.change(id, ExecutionState::Running).await?;
         // Shards stopped by the pause hold the old stop flag; new claims get a fresh one.
         self.cancels.lock().expect("cancel lock").remove(id);
+        if rec.kind == quantd_core::ExecutionKind::Pattern {
+            self.reach_children(&rec, pattern::control::Reach::Resume)
+                .await;
+            self.advance_pattern(id).await?;
+            return self.execution(id).await;
+        }
         Ok(rec)
     }
 
@@ -146,6 +154,12 @@ impl<S: Store> Engine<S> {
     pub async fn cancel(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
         let rec = self.change(id, ExecutionState::Cancelled).await?;
         self.cancel_flag(id).store(true, Ordering::SeqCst);
+        self.reach_children(&rec, pattern::control::Reach::Cancel)
+            .await;
+        if rec.parent_id.is_some() {
+            // A step's child cancelled on its own: its pattern records the step.
+            self.after_end(&rec).await;
+        }
         Ok(rec)
     }
 

@@ -16,6 +16,7 @@ pub(crate) mod jobs;
 pub mod kinds;
 pub use kinds::import;
 mod lifecycle;
+pub mod pattern;
 pub use lifecycle::{Control, interrupted};
 pub mod limits;
 pub mod pool;
@@ -24,7 +25,8 @@ pub mod retry;
 mod scheduler;
 pub mod spec;
 pub mod strategy;
-mod submit;
+pub(crate) mod submit;
+mod wait;
 
 use crate::error::{EngineError, Result};
 use crate::locks::{HeldLock, is_held, new_token};
@@ -236,6 +238,10 @@ pub struct Engine<S = AnyStore> {
     fault: Option<Arc<FaultHook>>,
     /// Runs Python code: one zygote, started by the first Python shard.
     python: Arc<crate::python::Python>,
+    /// The patterns this engine advances.
+    patterns: pattern::advance::Patterns,
+    /// The agents pattern `call` steps reach, with their breakers, by workspace.
+    pub(crate) agents: crate::agents::AgentCache,
     rng: AtomicU64,
     options: EngineOptions,
 }
@@ -290,6 +296,8 @@ impl<S: Store> Engine<S> {
             claimed_at_start: Mutex::new(Vec::new()),
             running_ahead: Mutex::new(HashMap::new()),
             fault: None,
+            patterns: Default::default(),
+            agents: Default::default(),
             rng: AtomicU64::new(seed | 1),
             options,
         };

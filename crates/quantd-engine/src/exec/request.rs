@@ -117,6 +117,10 @@ pub struct SubmitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86400))]
     pub timeout: Option<u64>,
+    /// Pattern: the values of its inputs by name (the pattern's defaults fill the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub inputs: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl SubmitRequest {
@@ -138,6 +142,7 @@ impl SubmitRequest {
         "name",
         "args",
         "timeout",
+        "inputs",
     ];
 
     /// A request of `kind` with every other field empty (callers fill in what they use).
@@ -164,6 +169,7 @@ impl SubmitRequest {
             name: None,
             args: Vec::new(),
             timeout: None,
+            inputs: None,
         }
     }
 
@@ -186,6 +192,7 @@ impl SubmitRequest {
             self.name.is_some(),
             !self.args.is_empty(),
             self.timeout.is_some(),
+            self.inputs.is_some(),
         ];
         Self::FIELDS
             .iter()
@@ -261,6 +268,7 @@ mod tests {
         r.name = Some("n".into());
         r.args = vec!["a".into()];
         r.timeout = Some(1);
+        r.inputs = Some(serde_json::Map::new());
         assert_eq!(r.kind_fields(), SubmitRequest::FIELDS);
         let json = serde_json::to_value(&r).unwrap();
         for f in SubmitRequest::FIELDS {

@@ -81,7 +81,16 @@ impl<S: Store> Engine<S> {
         outcome: ShardResult,
     ) -> Result<Settled> {
         match guard::catch_panic(self.settle(shard.clone(), outcome)).await {
-            Ok(settled) => settled,
+            Ok(Ok(settled)) => {
+                if settled.ended
+                    && let Ok(rec) = self.execution(&shard.execution).await
+                    && rec.parent_id.is_some()
+                {
+                    self.after_end(&rec).await;
+                }
+                Ok(settled)
+            }
+            Ok(Err(e)) => Err(e),
             Err(panic) => {
                 tracing::error!(execution = %shard.execution, shard = shard.idx, %panic,
                     "committing the shard panicked; recording it as crashed");
@@ -218,12 +227,21 @@ impl<S: Store> Engine<S> {
         if !just_started {
             self.recover().await?;
         }
+        if self.execution(id).await?.kind == quantd_core::ExecutionKind::Pattern {
+            // What ended while no one advanced it (a crash between a child's end and the next
+            // step) moves on now.
+            self.advance_pattern(id).await?;
+        }
         let lane = Lane::default();
         let pipelined = self.job(id).await.is_ok_and(|j| j.parallel_inside());
         let workers = if pipelined { 1 } else { workers.max(1) };
         let final_health = AtomicBool::new(false);
         let final_record: Mutex<Option<ExecutionRecord>> = Mutex::new(None);
         let on_settled = |s: &Settled, _took_ms: i64| {
+            if s.step.execution() != Some(id) {
+                // A shard of a child of this pattern.
+                return;
+            }
             final_health.fetch_or(s.health, Ordering::SeqCst);
             if s.ended {
                 *final_record.lock().expect("record lock") = s.completed.clone();
@@ -346,6 +364,7 @@ impl<S: Store> Engine<S> {
         let mut last_beat = self.clock.now_ms();
         let mut last_health = self.clock.now_ms();
         let mut last_progress = self.clock.now_ms();
+        let mut last_advance = self.clock.now_ms();
         while !lane.stopped() {
             tokio::select! {
                 _ = lane.stop_signal.notified() => {}
@@ -360,23 +379,37 @@ impl<S: Store> Engine<S> {
                         tracing::warn!(error = %e, "looking for cancelled executions failed");
                     }
                 }
-                Scope::Execution(id) => match self.store().execution(id).await {
-                    Ok(Some(rec)) if rec.state == ExecutionState::Cancelled => {
-                        self.cancel_flag(id).store(true, Ordering::SeqCst);
-                        lane.moved.notify_waiters();
+                Scope::Execution(id) => {
+                    // A pattern's children may be cancelled or paused from elsewhere too.
+                    if let Err(e) = self.observe_cancellations().await {
+                        tracing::warn!(error = %e, "looking for cancelled executions failed");
                     }
-                    Ok(Some(rec)) if rec.state == ExecutionState::Paused => {
-                        // Paused by another process: running shards stop and go back.
-                        self.cancel_flag(id).store(true, Ordering::SeqCst);
-                        lane.moved.notify_waiters();
+                    match self.store().execution(id).await {
+                        Ok(Some(rec)) if rec.state == ExecutionState::Cancelled => {
+                            self.cancel_flag(id).store(true, Ordering::SeqCst);
+                            lane.moved.notify_waiters();
+                        }
+                        Ok(Some(rec)) if rec.state == ExecutionState::Paused => {
+                            // Paused by another process: running shards stop and go back.
+                            self.cancel_flag(id).store(true, Ordering::SeqCst);
+                            lane.moved.notify_waiters();
+                        }
+                        Ok(Some(rec)) if rec.state.is_terminal() => {
+                            lane.moved.notify_waiters();
+                        }
+                        _ => {}
                     }
-                    Ok(Some(rec)) if rec.state.is_terminal() => {
-                        lane.moved.notify_waiters();
-                    }
-                    _ => {}
-                },
+                }
             }
             let now = self.clock.now_ms();
+            if now - last_advance >= ADVANCE_EVERY_MS {
+                last_advance = now;
+                // Steps whose child ended elsewhere, timeouts, patterns a crash interrupted.
+                if let Err(e) = self.advance_patterns().await {
+                    tracing::warn!(error = %e, "advancing patterns failed");
+                }
+                lane.moved.notify_waiters();
+            }
             if now - last_beat >= timing.heartbeat_ms {
                 last_beat = now;
                 if let Err(e) = self.heartbeat().await {
@@ -502,6 +535,10 @@ impl<S: Store> Engine<S> {
 
 /// How often running shards' progress is reported (at most; only when it moved).
 const PROGRESS_EVERY_MS: i64 = 1_000;
+
+/// How often a scheduler's watcher advances the running patterns (their children ending here
+/// advance them at once; this catches the rest).
+const ADVANCE_EVERY_MS: i64 = 500;
 
 /// Which shards a worker loop takes.
 #[derive(Debug, Clone, Copy)]

@@ -52,8 +52,26 @@ impl<S: Store> Engine<S> {
         claim_first: bool,
     ) -> Result<Submitted> {
         with_kind!(request.kind, |K| {
-            self.submit_kind::<K>(workspace, request, claim_first).await
+            self.submit_kind::<K>(workspace, request, claim_first, None)
+                .await
         })
+    }
+
+    /// Submits the child execution of a pattern's step: as [`Engine::submit_request`], linked
+    /// to its parent (`child.link`), with the step's retry policy, nested one level deeper.
+    pub(crate) async fn submit_child(
+        &self,
+        workspace: &str,
+        request: SubmitRequest,
+        child: &ChildOf,
+    ) -> Result<Submitted> {
+        Box::pin(async move {
+            with_kind!(request.kind, |K| {
+                self.submit_kind::<K>(workspace, request, false, Some(child))
+                    .await
+            })
+        })
+        .await
     }
 
     async fn submit_kind<K: Kind>(
@@ -61,9 +79,13 @@ impl<S: Store> Engine<S> {
         workspace: &str,
         request: SubmitRequest,
         claim_first: bool,
+        child: Option<&ChildOf>,
     ) -> Result<Submitted> {
         kinds::check_fields(&request, K::FIELDS)?;
-        let options = request.execution_options(&self.options.retry);
+        let mut options = request.execution_options(&self.options.retry);
+        if let Some(retry) = child.and_then(|c| c.retry.as_ref()) {
+            options.retry = retry.clone();
+        }
         self.options
             .limits
             .check_request(&request, &options.retry)?;
@@ -87,7 +109,10 @@ impl<S: Store> Engine<S> {
             (None, None)
         };
         let reuse = request.reuse;
-        let spec = K::resolve(self, workspace, pack.as_ref(), request).await?;
+        let mut spec = K::resolve(self, workspace, pack.as_ref(), request).await?;
+        if let Some(c) = child {
+            K::nest(&mut spec, c.depth)?;
+        }
         let id = self.new_execution_id();
         let job = K::build(self, &id, &spec, reader)?;
         let stored = kinds::StoredSpec::of::<K>(&spec);
@@ -105,17 +130,32 @@ impl<S: Store> Engine<S> {
             });
         }
         let pack_id = pack.map(|p| p.id.to_string()).unwrap_or_default();
-        self.create(
-            workspace,
-            id,
-            stored,
-            pack_id,
-            &options,
-            job,
-            warnings,
-            claim_first,
-        )
-        .await
+        let submitted = self
+            .create(
+                workspace,
+                id,
+                stored,
+                pack_id,
+                &options,
+                job,
+                warnings,
+                claim_first,
+                child.map(|c| &c.link),
+            )
+            .await?;
+        if K::ORCHESTRATED {
+            // Its first steps start now; a failure to advance is the store's, and the watcher
+            // of whichever scheduler runs next advances it again.
+            if let Err(e) = self.advance_pattern(&submitted.execution.id).await {
+                tracing::warn!(execution = %submitted.execution.id, error = %e, "starting the pattern's steps failed");
+            }
+            let execution = self.execution(&submitted.execution.id).await?;
+            return Ok(Submitted {
+                execution,
+                ..submitted
+            });
+        }
+        Ok(submitted)
     }
 
     pub(super) fn new_execution_id(&self) -> ExecutionId {
@@ -138,6 +178,7 @@ impl<S: Store> Engine<S> {
         job: Arc<dyn Job>,
         warnings: Vec<String>,
         claim_first: bool,
+        parent: Option<&quantd_store::ParentLink>,
     ) -> Result<Submitted> {
         let now = self.clock.now_ms();
         let shards = job.plan();
@@ -150,6 +191,8 @@ impl<S: Store> Engine<S> {
             _ => None,
         };
         let new = NewExecution {
+            orchestrated: spec.orchestrated,
+            parent: parent.cloned(),
             id: id.clone(),
             workspace: workspace.to_string(),
             kind: spec.kind,
@@ -200,4 +243,15 @@ impl<S: Store> Engine<S> {
             warnings,
         })
     }
+}
+
+/// What makes a submission the child execution of a pattern's step.
+#[derive(Debug, Clone)]
+pub(crate) struct ChildOf {
+    /// Its parent and step.
+    pub(crate) link: quantd_store::ParentLink,
+    /// The depth of patterns it runs in (the parent's depth + 1).
+    pub(crate) depth: u32,
+    /// The step's retry policy, replacing the engine's.
+    pub(crate) retry: Option<RetryPolicy>,
 }

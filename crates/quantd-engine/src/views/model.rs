@@ -69,7 +69,8 @@ pub struct CodeBody {
     /// A strategy of expressions.
     #[serde(default)]
     pub strategy: Option<StrategyExprs>,
-    /// A pattern document: `inputs` and `steps` (docs/patterns.md).
+    /// A pattern document: `inputs` and `steps` (docs/patterns.md), as a JSON object, or as
+    /// its text (JSON or YAML).
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub pattern: Option<Value>,
@@ -82,6 +83,7 @@ impl CodeBody {
             (Some(e), None, None, None) => Ok(CodeSource::Expr(e)),
             (None, Some(p), None, None) => Ok(CodeSource::Python(p)),
             (None, None, Some(s), None) => Ok(CodeSource::Strategy(s)),
+            (None, None, None, Some(Value::String(text))) => Ok(CodeSource::Pattern(text)),
             (None, None, None, Some(p)) => Ok(CodeSource::Pattern(p.to_string())),
             _ => Err(EngineError::Invalid(
                 "give exactly one of `expr`, `python`, `strategy` or `pattern`".into(),
@@ -290,6 +292,12 @@ pub struct ExecutionView {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Wall time from start to finish (or until now), in milliseconds.
     pub duration_ms: Option<i64>,
+    /// The pattern execution it runs a step of, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// The step (and attempt, `scan@1`) it runs for that pattern.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_step: Option<String>,
 }
 
 fn ms(t: i64) -> chrono::DateTime<chrono::Utc> {
@@ -336,6 +344,8 @@ impl ExecutionView {
             started_at: r.started_at.map(ms),
             finished_at: r.finished_at.map(ms),
             duration_ms: r.started_at.map(|s| end - s),
+            parent_id: r.parent_id.map(|p| p.to_string()),
+            parent_step: r.parent_step,
         }
     }
 }
@@ -346,6 +356,28 @@ impl ExecutionView {
 pub struct Submitted {
     /// The execution (new, or the reused / idempotent one).
     pub execution: ExecutionView,
+    /// True when a completed execution with the same fingerprint was returned (`reuse`).
+    pub reused: bool,
+    /// Things to know (a stale pack).
+    pub warnings: Vec<String>,
+}
+
+/// What `POST /v1/execute` answers when the execution ended within the wait.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Executed {
+    /// The execution as it ended.
+    pub execution: ExecutionView,
+    /// What it produced, as a pattern step's outputs (docs/patterns.md lists them per kind); null
+    /// when it did not complete.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub result: Value,
+    /// The pack it read (with the code versions, what makes it reproducible).
+    pub pack_id: String,
+    /// The stored code version it ran, if any.
+    pub code_version: Option<String>,
+    /// Hash of code, pack, parameters and engine version.
+    pub fingerprint: String,
     /// True when a completed execution with the same fingerprint was returned (`reuse`).
     pub reused: bool,
     /// Things to know (a stale pack).

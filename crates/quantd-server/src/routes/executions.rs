@@ -169,7 +169,7 @@ async fn start(
 pub struct ListQuery {
     /// Only executions of this code name.
     pub name: Option<String>,
-    /// Only this kind: scan, test, backtest, sweep, run, import.
+    /// Only this kind: scan, test, backtest, sweep, run, import, pattern.
     pub kind: Option<String>,
     /// Only this state: pending, running, paused, completed, failed, cancelled.
     #[serde(alias = "status")]
@@ -181,6 +181,10 @@ pub struct ListQuery {
     /// At most this many (1–1000, default 50).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// Only the step executions of this pattern execution.
+    pub parent: Option<String>,
+    /// List the executions patterns ran for their steps too (default false: they are hidden).
+    pub steps: Option<bool>,
 }
 
 fn parse_since(s: &str) -> Result<i64, AppError> {
@@ -225,6 +229,8 @@ fn filter(caller: &Caller, q: ListQuery) -> Result<ExecutionFilter, AppError> {
         since: q.since.as_deref().map(parse_since).transpose()?,
         after: q.after,
         limit: q.limit.unwrap_or(50).clamp(1, 1000),
+        top_level: q.parent.is_none() && !q.steps.unwrap_or(false),
+        parent: q.parent.as_deref().map(super::parse_id).transpose()?,
     })
 }
 

@@ -14,10 +14,15 @@ use quantd_engine::EngineError;
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health", tag = "health",
     responses((status = 200, description = "Alive", body = Live)))]
-pub async fn live() -> Json<Live> {
+pub async fn live(State(state): State<AppState>) -> Json<Live> {
+    let mut breakers = std::collections::BTreeMap::new();
+    for (_, s) in state.engine().breaker_states() {
+        *breakers.entry(s.state.as_str().to_string()).or_insert(0) += 1;
+    }
     Json(Live {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
+        breakers,
     })
 }
 

@@ -2,10 +2,12 @@
 //! lookups, the fallback for unknown paths, and the middleware that counts requests and turns
 //! framework errors (405, 413, …) into problem documents.
 
+pub mod agents;
 pub mod code;
 pub mod executions;
 pub mod health;
 pub mod packs;
+pub mod patterns;
 
 use crate::AppState;
 use crate::auth::Caller;

@@ -41,6 +41,33 @@ pub struct NewExecution {
     /// Claim the first shard in the same transaction, for a creator that runs the execution
     /// itself right away (saves a claim before work starts). Ignored when there are no shards.
     pub first_claim: Option<Lease>,
+    /// The pattern step it runs, for a child execution of a pattern.
+    pub parent: Option<ParentLink>,
+    /// Its engine, not its shards, decides when it ends (a pattern): it starts running at once
+    /// and stays running while it has no shard, until [`crate::ExecutionQueue::end_orchestrated`].
+    pub orchestrated: bool,
+}
+
+/// Where a child execution belongs: the pattern execution and the step it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentLink {
+    /// The pattern execution.
+    pub parent: ExecutionId,
+    /// The step and attempt it runs (`scan@1`, `bt[3]@2`): one child per parent and step.
+    pub step: String,
+    /// The outermost pattern execution of the family (the parent itself when it has none).
+    pub root: ExecutionId,
+}
+
+/// A finished step of a pattern execution, as the engine records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRow {
+    /// The step (`scan`, `bt[3]`).
+    pub step: String,
+    /// `completed`, `failed`, `skipped` or `cancelled`.
+    pub state: String,
+    /// The engine's record of it (JSON).
+    pub body: Value,
 }
 
 /// A lease on a shard: who holds it and until when (unless extended by heartbeats).
@@ -120,6 +147,12 @@ pub struct ExecutionRecord {
     pub started_at: Option<Millis>,
     /// Finished (Unix ms).
     pub finished_at: Option<Millis>,
+    /// The pattern execution it runs a step of, if any.
+    pub parent_id: Option<ExecutionId>,
+    /// The step and attempt it runs for its parent (`scan@1`).
+    pub parent_step: Option<String>,
+    /// The outermost pattern execution of its family, for a child.
+    pub root_id: Option<ExecutionId>,
 }
 
 /// A shard a worker now holds.
@@ -271,6 +304,10 @@ pub struct ExecutionFilter {
     pub state: Option<ExecutionState>,
     /// Only created at or after (Unix ms).
     pub since: Option<Millis>,
+    /// Only executions that are no pattern's step (top-level ones).
+    pub top_level: bool,
+    /// Only the steps of this pattern execution.
+    pub parent: Option<ExecutionId>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,
     /// At most this many.

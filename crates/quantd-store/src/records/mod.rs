@@ -14,8 +14,8 @@ pub mod tokens;
 pub use code::{Added, CodeName, CodeVersion};
 pub use executions::{
     AttemptFailure, ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord,
-    FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete, QueueStats, Recovered,
-    ShardDone, ShardRecord, progress_event, quarantine_message,
+    FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete, ParentLink,
+    QueueStats, Recovered, ShardDone, ShardRecord, StepRow, progress_event, quarantine_message,
 };
 pub use packs::{NewPack, PackRecord};
 pub use pages::{Page, Paged};

@@ -14,6 +14,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/0005_quarantine.sql")),
     (6, include_str!("../../migrations/0006_claims.sql")),
     (7, include_str!("../../migrations/0007_crash_streak.sql")),
+    (8, include_str!("../../migrations/0008_patterns.sql")),
+    (9, include_str!("../../migrations/0009_agents.sql")),
 ];
 
 /// The newest schema version this build knows.

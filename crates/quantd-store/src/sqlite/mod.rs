@@ -3,16 +3,18 @@
 //!
 //! - [`rows`] decodes rows into [`crate::records`];
 //! - [`queue`] is the queue's write side and [`steps`] the transaction steps it is made of;
-//! - [`reads`] is the queue's read side;
-//! - [`packs`], [`code`] and [`tokens`] are the other areas of the contract;
+//! - [`reads`] is the queue's read side; [`patterns`] keeps patterns' steps and children;
+//! - [`packs`], [`code`], [`agents`] and [`tokens`] are the other areas of the contract;
 //! - [`migrate`] brings the schema up to date when the store opens.
 //!
 //! Claims rely on SQLite's single writer: every write is a `BEGIN IMMEDIATE` transaction, so a
 //! claim's `UPDATE … RETURNING` sees no concurrent claim, in this process or another.
 
+mod agents;
 mod code;
 mod migrate;
 mod packs;
+mod patterns;
 mod queue;
 mod reads;
 mod rows;

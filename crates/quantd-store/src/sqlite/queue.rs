@@ -55,18 +55,21 @@ async fn cancel_dead_claim(
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
     async fn create_execution(&self, e: &NewExecution) -> Result<Created> {
-        // With a first claim the execution starts running at once, as a claim would leave it.
+        // With a first claim the execution starts running at once, as a claim would leave it; an
+        // orchestrated one too (its engine starts its steps).
         let lease = e.first_claim.as_ref().filter(|_| !e.shards.is_empty());
+        let starts = lease.is_some() || e.orchestrated;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, pack_id, code_version, options, \
-             shards_total, created_at, started_at, attempts, next_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+             shards_total, created_at, started_at, attempts, next_seq, parent_id, parent_step, root_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(e.id.as_str())
         .bind(&e.workspace)
         .bind(e.kind.as_str())
         .bind(&e.name)
-        .bind(if lease.is_some() { "running" } else { "pending" })
+        .bind(if starts { "running" } else { "pending" })
         .bind(e.spec.to_string())
         .bind(&e.fingerprint)
         .bind(&e.pack_id)
@@ -74,25 +77,36 @@ impl ExecutionQueue for SqliteStore {
         .bind(e.options.to_string())
         .bind(e.shards.len() as i64)
         .bind(e.now)
-        .bind(lease.map(|_| e.now))
+        .bind(starts.then_some(e.now))
         .bind(i64::from(lease.is_some()))
-        .bind(if lease.is_some() { 4 } else { 2 })
+        .bind(2 + i64::from(starts) + i64::from(lease.is_some()))
+        .bind(e.parent.as_ref().map(|p| p.parent.as_str()))
+        .bind(e.parent.as_ref().map(|p| p.step.as_str()))
+        .bind(e.parent.as_ref().map(|p| p.root.as_str()))
         .fetch_one(&mut *tx)
-        .await?;
+        .await
+        .map_err(|err| match (&e.parent, &err) {
+            (Some(p), sqlx::Error::Database(d)) if d.is_unique_violation() => StoreError::Conflict(
+                format!("execution {} already has a child for step {}", p.parent, p.step),
+            ),
+            _ => err.into(),
+        })?;
         let mut rec = record_from_row(&row)?;
         insert_shards(&mut tx, e, lease).await?;
         let mut events = vec![Event::ExecutionCreated {
             shards: e.shards.len() as u32,
         }];
-        if lease.is_some() {
+        if starts {
             events.push(Event::ExecutionStarted);
+        }
+        if lease.is_some() {
             events.push(Event::ShardStarted {
                 shard: 0,
                 attempt: 1,
             });
         }
         let mut events = insert_events(&mut tx, &e.id, e.now, 1, events).await?;
-        if e.shards.is_empty() {
+        if e.shards.is_empty() && !e.orchestrated {
             events.extend(finish_if_done(&mut tx, &e.id, e.now).await?);
             let row = sqlx::query("SELECT * FROM executions WHERE id = ?")
                 .bind(e.id.as_str())
@@ -133,7 +147,7 @@ impl ExecutionQueue for SqliteStore {
              lease_expires_at = ?, started_at = ? \
              WHERE (execution_id, idx) = (\
                SELECT s.execution_id, s.idx FROM shards s JOIN executions e ON e.id = s.execution_id \
-               WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ?) \
+               WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ? OR e.root_id = ?) \
                ORDER BY e.created_at, e.id, s.idx LIMIT 1) \
              RETURNING execution_id, idx, attempt, claims, payload, crashes, (SELECT state FROM executions WHERE id = shards.execution_id)",
         )
@@ -141,6 +155,7 @@ impl ExecutionQueue for SqliteStore {
         .bind(lease_until)
         .bind(now)
         .bind(now)
+        .bind(only.map(|o| o.as_str()))
         .bind(only.map(|o| o.as_str()))
         .bind(only.map(|o| o.as_str()))
         .fetch_optional(&mut *tx)
@@ -630,5 +645,26 @@ impl ExecutionQueue for SqliteStore {
         let ev = append(&mut tx, exec, now, Event::ExecutionResumed).await?;
         tx.commit().await?;
         Ok(vec![ev])
+    }
+
+    async fn record_steps(
+        &self,
+        exec: &ExecutionId,
+        rows: &[crate::records::StepRow],
+        events: Vec<Event>,
+        progress: (u32, u32, u32),
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        self.write_steps(exec, rows, events, progress, now).await
+    }
+
+    async fn end_orchestrated(
+        &self,
+        exec: &ExecutionId,
+        summary: &serde_json::Value,
+        error: Option<(ErrorClass, &str)>,
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        self.end_pattern(exec, summary, error, now).await
     }
 }

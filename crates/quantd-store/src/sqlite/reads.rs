@@ -50,6 +50,13 @@ impl ExecutionLog for SqliteStore {
         if let Some(t) = f.since {
             q.push(" AND created_at >= ").push_bind(t);
         }
+        if f.top_level {
+            q.push(" AND parent_id IS NULL");
+        }
+        if let Some(p) = &f.parent {
+            q.push(" AND parent_id = ")
+                .push_bind(p.as_str().to_string());
+        }
         let page = Page {
             after: f.after.clone(),
             limit: f.limit,
@@ -86,6 +93,14 @@ impl ExecutionLog for SqliteStore {
         Ok(Paged::from_rows(rows, &page, |r| {
             format!("{}.{}", r.created_at, r.id)
         }))
+    }
+
+    async fn children(&self, parent: &ExecutionId) -> Result<Vec<ExecutionRecord>> {
+        self.children_of(parent).await
+    }
+
+    async fn pattern_steps(&self, exec: &ExecutionId) -> Result<Vec<crate::records::StepRow>> {
+        self.steps_of(exec).await
     }
 
     /// Executions that are not finished, oldest first.

@@ -85,6 +85,15 @@ pub(super) fn record_from_row(r: &SqliteRow) -> Result<ExecutionRecord> {
         created_at: r.try_get("created_at")?,
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,
+        parent_id: r
+            .try_get::<Option<String>, _>("parent_id")?
+            .map(|p| p.parse().map_err(corrupt_exec))
+            .transpose()?,
+        parent_step: r.try_get("parent_step")?,
+        root_id: r
+            .try_get::<Option<String>, _>("root_id")?
+            .map(|p| p.parse().map_err(corrupt_exec))
+            .transpose()?,
     })
 }
 

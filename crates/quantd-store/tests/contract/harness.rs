@@ -84,6 +84,8 @@ pub fn execution(n: u64, workspace: &str, shards: usize) -> NewExecution {
             .collect(),
         now: T0 + n as Millis,
         first_claim: None,
+        parent: None,
+        orchestrated: false,
     }
 }
 

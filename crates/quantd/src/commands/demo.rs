@@ -146,11 +146,13 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         .map(|t| t.ticker.clone())
         .collect();
     backtest_and_sweep(ctx, &engine, &pack.id.to_string(), &names).await?;
+    routine(ctx, &engine, &pack.id.to_string(), &rec.id).await?;
     println!("recent executions:");
     let recent = engine
         .records()
         .list(&quantd_engine::records::ExecutionFilter {
             limit: 5,
+            top_level: true,
             ..Default::default()
         })
         .await?
@@ -170,6 +172,61 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// The research routine of `examples/patterns/routine.json`, stored as code and run as a pattern:
+/// its steps print as they run (the scan is the one above, reused), then its step graph.
+async fn routine(
+    ctx: &Ctx,
+    engine: &quantd_engine::exec::Engine,
+    pack: &str,
+    scan: &quantd_core::ExecutionId,
+) -> anyhow::Result<()> {
+    let doc = include_str!("../../../../examples/patterns/routine.json");
+    let code = quantd_engine::code::CodeSource::Pattern(doc.into());
+    engine.code("default").add(DEMO_ROUTINE, &code).await?;
+    // The A+ examples: the first signal of each of the scan's first tickers (the pattern's own
+    // defaults fit the default demo universe only).
+    let mut examples: Vec<serde_json::Value> = Vec::new();
+    engine
+        .scan_results(scan, |s| {
+            for i in 0..s.len() {
+                let ticker = s.ticker_of(i);
+                if examples.len() < 4 && !examples.iter().any(|e| e["ticker"] == ticker) {
+                    let date = quantd_engine::data::date_from_day(s.date[i]);
+                    examples.push(serde_json::json!({"ticker": ticker, "date": date.to_string()}));
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    let mut inputs = serde_json::Map::new();
+    inputs.insert("pack".into(), serde_json::json!(pack));
+    if !examples.is_empty() {
+        inputs.insert("examples".into(), serde_json::Value::Array(examples));
+    }
+    let mut request = SubmitRequest::new(ExecutionKind::Pattern);
+    request.code = Some(DEMO_ROUTINE.into());
+    request.inputs = Some(inputs);
+    let sub = engine.start(request).await?;
+    let rec = super::run::run_foreground(ctx, engine, &sub.execution.id).await?;
+    let report = engine.pattern_report(&rec.id).await?;
+    println!(
+        "pattern   {DEMO_ROUTINE} (examples/patterns/routine.json) as execution {}: {}",
+        rec.id, rec.state
+    );
+    for line in report.graph().lines() {
+        println!("      {line}");
+    }
+    println!(
+        "      the report: `quantd results {}`; run it again: `quantd pattern run {DEMO_ROUTINE}`",
+        rec.id
+    );
+    println!();
+    Ok(())
+}
+
+/// The name the demo stores its pattern under.
+const DEMO_ROUTINE: &str = "demo-routine";
 
 /// The SMA-cross strategy of backtesting.py's README, long/short, on the demo universe; then a
 /// small (fast, slow) sweep.

@@ -89,6 +89,12 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
     if rec.kind == ExecutionKind::Run {
         super::bot::show_metrics(&rec);
     }
+    if let (Some(parent), Some(step)) = (&rec.parent_id, &rec.parent_step) {
+        field("pattern", format!("{parent}, step {step}"));
+    }
+    if rec.kind == ExecutionKind::Pattern {
+        println!("\n{}", engine.pattern_report(&id).await?.graph().trim_end());
+    }
     for s in shards
         .iter()
         .filter(|s| s.state == quantd_core::ShardState::Failed)
@@ -164,13 +170,17 @@ pub async fn show_results(
             .await?
         }
         ExecutionKind::Run if !asked => super::bot::write_run(ctx, engine, rec).await?,
+        ExecutionKind::Pattern if !asked => {
+            let format = if ctx.json { Format::Json } else { Format::Md };
+            write_table(engine, rec, format, out).await?
+        }
         _ => write_table(engine, rec, format, out).await?,
     }
     Ok(())
 }
 
 /// Writes an execution's result table (the engine's view of its kind) to `out` or stdout.
-async fn write_table(
+pub(super) async fn write_table(
     engine: &Engine,
     rec: &ExecutionRecord,
     format: Format,
@@ -305,6 +315,7 @@ fn filter(
         since: since.map(parse_since).transpose()?,
         after: None,
         limit,
+        ..Default::default()
     })
 }
 
@@ -312,6 +323,7 @@ pub async fn history(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
     let f = ExecutionFilter {
         after: a.after,
+        top_level: !a.steps,
         ..filter(
             a.name,
             a.kind.as_deref(),

@@ -1,12 +1,14 @@
 //! One module per command family. Each command resolves its options, calls the engine, and
 //! prints the outcome; none holds logic the API or MCP would need too.
 
+mod agents;
 pub(crate) mod bot;
 mod code;
 mod data;
 mod demo;
 mod executions;
 pub(crate) mod mcp;
+mod pattern;
 mod run;
 pub(crate) mod runtime;
 mod scan;
@@ -95,6 +97,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(a) => strategy::sweep(&ctx, a).await,
         Command::Test(a) => test::run(&ctx, a).await,
         Command::Run(a) => bot::run(&ctx, a).await,
+        Command::Pattern(crate::cli::PatternCommand::Run(a)) => pattern::run(&ctx, a).await,
+        Command::Retry(a) => pattern::retry(&ctx, a).await,
+        Command::Agents(cmd) => agents::run(&ctx, cmd).await,
         Command::Show(a) => executions::show(&ctx, &a.execution).await,
         Command::Results(a) => executions::results(&ctx, a).await,
         Command::Pause(a) => executions::pause(&ctx, &a.execution).await,

@@ -131,6 +131,13 @@ impl Kind for Backtest {
         engine.backtest_results(&rec.id).await.map(drop)
     }
 
+    async fn outputs<S: Store>(
+        engine: &Engine<S>,
+        rec: &ExecutionRecord,
+    ) -> Result<serde_json::Value> {
+        engine.backtest_outputs(rec).await
+    }
+
     async fn table<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<Table> {
         Ok(backtest_table(&engine.backtest_results(&rec.id).await?))
     }

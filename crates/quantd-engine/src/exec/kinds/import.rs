@@ -176,6 +176,7 @@ impl<S: Store> Engine<S> {
             job,
             Vec::new(),
             false,
+            None,
         )
         .await
     }

@@ -10,6 +10,7 @@
 
 pub mod backtest;
 pub mod import;
+pub mod pattern;
 pub mod run;
 pub mod scan;
 pub mod sweep;
@@ -38,8 +39,12 @@ pub(crate) trait Kind {
     /// The [`SubmitRequest`] fields this kind takes besides `kind`, `pack`, `params`,
     /// `options` and `reuse`; a request of this kind with any other field is refused, naming it.
     const FIELDS: &'static [&'static str];
-    /// Whether its executions read a pack (all but imports, which make one).
+    /// Whether its executions read a pack (all but imports, which make one, and patterns, whose
+    /// steps do).
     const READS_PACK: bool = true;
+    /// Whether the engine, not a shard's commit, ends its executions (a pattern, which has no
+    /// shards: its steps are child executions).
+    const ORCHESTRATED: bool = false;
     /// The resolved spec stored with each execution (names resolved to content: code text and
     /// version, pack id), enough to run it again after a crash.
     type Spec: Serialize + DeserializeOwned + Send + Sync;
@@ -52,6 +57,12 @@ pub(crate) trait Kind {
         pack: Option<&PackRecord>,
         request: SubmitRequest,
     ) -> impl Future<Output = Result<Self::Spec>> + Send;
+
+    /// Marks the spec of a pattern step's child as nested `depth` levels deep (patterns refuse
+    /// to nest deeper than [`pattern::MAX_DEPTH`]); other kinds ignore it.
+    fn nest(_spec: &mut Self::Spec, _depth: u32) -> Result<()> {
+        Ok(())
+    }
 
     /// The stored code the spec runs, if any.
     fn code(_spec: &Self::Spec) -> Option<&CodeInfo> {
@@ -78,6 +89,16 @@ pub(crate) trait Kind {
         engine: &Engine<S>,
         rec: &ExecutionRecord,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// What a completed execution gives the pattern step that ran it (`state.<step>.outputs`),
+    /// as docs/patterns.md lists for each kind. Default: its stored summary.
+    fn outputs<S: Store>(
+        _engine: &Engine<S>,
+        rec: &ExecutionRecord,
+    ) -> impl Future<Output = Result<serde_json::Value>> + Send {
+        let summary = rec.summary.clone().unwrap_or(serde_json::Value::Null);
+        async move { Ok(summary) }
+    }
 
     /// What the execution produced so far as a table.
     fn table<S: Store>(
@@ -134,6 +155,10 @@ macro_rules! with_kind {
                 type $K = k::import::Import;
                 $body
             }
+            EK::Pattern => {
+                type $K = k::pattern::PatternKind;
+                $body
+            }
             other => {
                 return Err($crate::error::EngineError::Internal(format!(
                     "no module runs executions of kind `{other}`"
@@ -151,6 +176,7 @@ pub(crate) struct StoredSpec {
     pub(crate) kind: ExecutionKind,
     pub(crate) name: Option<String>,
     pub(crate) code_version: Option<String>,
+    pub(crate) orchestrated: bool,
     pub(crate) value: serde_json::Value,
     pub(crate) fingerprint: String,
 }
@@ -163,6 +189,7 @@ impl StoredSpec {
             kind: K::KIND,
             name: K::name(spec),
             code_version: K::code(spec).map(|c| c.id.clone()),
+            orchestrated: K::ORCHESTRATED,
             fingerprint: super::spec::fingerprint(&value),
             value,
         }

@@ -81,6 +81,13 @@ impl Kind for Run {
         engine.run_log(&rec.id).await.map(drop)
     }
 
+    async fn outputs<S: Store>(
+        engine: &Engine<S>,
+        rec: &ExecutionRecord,
+    ) -> Result<serde_json::Value> {
+        engine.run_outputs(rec).await
+    }
+
     async fn table<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<Table> {
         Ok(run_table(engine.run_log(&rec.id).await?.as_ref()))
     }

@@ -112,6 +112,13 @@ impl Kind for Scan {
         engine.store_scan_summary(rec).await.map(drop)
     }
 
+    async fn outputs<S: Store>(
+        engine: &Engine<S>,
+        rec: &ExecutionRecord,
+    ) -> Result<serde_json::Value> {
+        engine.scan_outputs(rec).await
+    }
+
     async fn table<S: Store>(_engine: &Engine<S>, rec: &ExecutionRecord) -> Result<Table> {
         Err(EngineError::Invalid(format!(
             "execution {} is a scan; it has no result table (a scan's rows stream)",

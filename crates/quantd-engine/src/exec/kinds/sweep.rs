@@ -91,6 +91,13 @@ impl Kind for Sweep {
         Ok(())
     }
 
+    async fn outputs<S: Store>(
+        engine: &Engine<S>,
+        rec: &ExecutionRecord,
+    ) -> Result<serde_json::Value> {
+        engine.sweep_outputs(rec).await
+    }
+
     async fn table<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<Table> {
         Ok(engine.sweep_view(&rec.id).await?.table())
     }

@@ -127,6 +127,13 @@ impl Kind for Test {
         engine.test_report(&rec.id).await.map(drop)
     }
 
+    async fn outputs<S: Store>(
+        engine: &Engine<S>,
+        rec: &ExecutionRecord,
+    ) -> Result<serde_json::Value> {
+        engine.test_outputs(rec).await
+    }
+
     async fn table<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<Table> {
         Ok(report_table(&engine.test_report(&rec.id).await?))
     }

@@ -1,0 +1,137 @@
+//! Patterns in SQLite: the child executions of a pattern execution, the rows of its finished
+//! steps, and the end of an orchestrated execution (which no shard commit ends).
+
+use super::SqliteStore;
+use super::rows::{corrupt, record_from_row};
+use super::steps::{append, end_execution, exec_state};
+use crate::error::{Result, StoreError};
+use crate::records::{ExecutionRecord, Millis, StepRow};
+use quantd_core::state::StateMachine;
+use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId, ExecutionState};
+use serde_json::Value;
+use sqlx::Row;
+
+impl SqliteStore {
+    /// See [`crate::ExecutionLog::children`].
+    pub(super) async fn children_of(&self, parent: &ExecutionId) -> Result<Vec<ExecutionRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM executions WHERE parent_id = ? ORDER BY created_at, id")
+                .bind(parent.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// See [`crate::ExecutionLog::pattern_steps`].
+    pub(super) async fn steps_of(&self, exec: &ExecutionId) -> Result<Vec<StepRow>> {
+        let rows = sqlx::query(
+            "SELECT step, state, body FROM pattern_steps WHERE execution_id = ? ORDER BY at, step",
+        )
+        .bind(exec.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body")?;
+                Ok(StepRow {
+                    step: r.try_get("step")?,
+                    state: r.try_get("state")?,
+                    body: serde_json::from_str(&body)
+                        .map_err(|e| corrupt("pattern_steps", format!("{exec}: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    /// See [`crate::ExecutionQueue::record_steps`].
+    pub(super) async fn write_steps(
+        &self,
+        exec: &ExecutionId,
+        rows: &[StepRow],
+        events: Vec<Event>,
+        (done, failed, total): (u32, u32, u32),
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let state = exec_state(&mut tx, exec)
+            .await?
+            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
+        if state.is_terminal() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        for row in rows {
+            sqlx::query(
+                "INSERT OR REPLACE INTO pattern_steps (execution_id, step, state, body, at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(exec.as_str())
+            .bind(&row.step)
+            .bind(&row.state)
+            .bind(row.body.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE executions SET shards_done = ?, shards_failed = ?, shards_total = ? WHERE id = ?",
+        )
+        .bind(i64::from(done))
+        .bind(i64::from(failed))
+        .bind(i64::from(total))
+        .bind(exec.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            out.push(append(&mut tx, exec, now, e).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// See [`crate::ExecutionQueue::end_orchestrated`].
+    pub(super) async fn end_pattern(
+        &self,
+        exec: &ExecutionId,
+        summary: &Value,
+        error: Option<(ErrorClass, &str)>,
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let state = exec_state(&mut tx, exec)
+            .await?
+            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
+        if state.is_terminal() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        sqlx::query("UPDATE executions SET summary = ? WHERE id = ?")
+            .bind(summary.to_string())
+            .bind(exec.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let events = match error {
+            Some(e) => end_execution(&mut tx, exec, now, ExecutionState::Failed, Some(e)).await?,
+            None => {
+                sqlx::query(
+                    "UPDATE executions SET state = 'completed', finished_at = ? WHERE id = ?",
+                )
+                .bind(now)
+                .bind(exec.as_str())
+                .execute(&mut *tx)
+                .await?;
+                let failed: i64 =
+                    sqlx::query_scalar("SELECT shards_failed FROM executions WHERE id = ?")
+                        .bind(exec.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let ev = Event::ExecutionCompleted {
+                    failed_shards: failed as u32,
+                };
+                vec![append(&mut tx, exec, now, ev).await?]
+            }
+        };
+        tx.commit().await?;
+        Ok(events)
+    }
+}
