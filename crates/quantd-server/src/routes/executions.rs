@@ -181,7 +181,7 @@ pub struct ListQuery {
     /// At most this many (1–1000, default 50).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
-    /// Only the step executions of this pattern execution.
+    /// Only the step executions of this pattern execution (`ex_…`; a malformed id is 400).
     pub parent: Option<String>,
     /// List the executions patterns ran for their steps too (default false: they are hidden).
     pub steps: Option<bool>,
@@ -230,7 +230,18 @@ fn filter(caller: &Caller, q: ListQuery) -> Result<ExecutionFilter, AppError> {
         after: q.after,
         limit: q.limit.unwrap_or(50).clamp(1, 1000),
         top_level: q.parent.is_none() && !q.steps.unwrap_or(false),
-        parent: q.parent.as_deref().map(super::parse_id).transpose()?,
+        parent: q
+            .parent
+            .as_deref()
+            .map(|p| {
+                p.parse().map_err(|_| {
+                    AppError::BadRequest(format!(
+                        "parent `{}` is not an execution id (`ex_…`)",
+                        quantd_engine::data::cut(p, 40)
+                    ))
+                })
+            })
+            .transpose()?,
     })
 }
 
