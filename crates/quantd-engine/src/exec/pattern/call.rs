@@ -5,7 +5,7 @@
 //! once with the retryable class `circuit_open`, saying when it lets a call through again.
 
 use super::advance::{Round, Running, Seen};
-use super::{StepError, StepRecord, StepStatus};
+use super::{StepError, StepStatus};
 use crate::error::Result;
 use crate::exec::Engine;
 use quantd_agents::AgentError;
@@ -137,18 +137,8 @@ impl<S: Store> Engine<S> {
         };
         let now = self.clock().now_ms();
         let duration_ms = (now - started).max(0) as u64;
-        let mut row = StepRecord {
-            status: StepStatus::Completed,
-            attempt,
-            child: None,
-            cached: false,
-            reused_from: None,
-            outputs: Value::Null,
-            error: None,
-            reason: None,
-            started_at: Some(started),
-            finished_at: now,
-        };
+        let mut row = super::steps::record(StepStatus::Completed, attempt, now);
+        row.started_at = Some(started);
         match outcome {
             Ok(answer) => {
                 tracing::info!(execution = %rec.id, step = %key, agent = %answer.agent, "agent answered");

@@ -37,7 +37,7 @@ enum Gate {
 }
 
 /// How a step ends without a child (skipped, failed early, computed here).
-fn record(status: StepStatus, attempt: u32, now: i64) -> StepRecord {
+pub(crate) fn record(status: StepStatus, attempt: u32, now: i64) -> StepRecord {
     StepRecord {
         status,
         attempt,
@@ -91,16 +91,8 @@ impl<S: Store> Engine<S> {
                 .watch_child(step, &step.id, attempt, &child, seen, round)
                 .await;
         }
-        let scope = match self.gate(run, seen, i) {
-            Gate::Go(scope) => scope,
-            Gate::Skip(reason) => {
-                self.skip(step, &step.id, reason, seen, round);
-                return Ok(());
-            }
-            Gate::Fail(e) => {
-                self.fail_early(run, &step.id, e, seen, round);
-                return Ok(());
-            }
+        let Some(scope) = self.open_gate(run, seen, i, round) else {
+            return Ok(());
         };
         let key = step.id.clone();
         self.start_step(run, rec, seen, i, key, scope, round).await
@@ -174,6 +166,28 @@ impl<S: Store> Engine<S> {
             }
         }
         Gate::Go(scope)
+    }
+
+    /// The scope step `i` starts with, or `None` when its gate skipped or failed it (recorded).
+    fn open_gate(
+        &self,
+        run: &Running,
+        seen: &mut Seen,
+        i: usize,
+        round: &mut Round,
+    ) -> Option<quantd_pattern::minijinja::Value> {
+        let step = &run.pattern.steps[i];
+        match self.gate(run, seen, i) {
+            Gate::Go(scope) => Some(scope),
+            Gate::Skip(reason) => {
+                self.skip(step, &step.id, reason, seen, round);
+                None
+            }
+            Gate::Fail(e) => {
+                self.fail_early(run, &step.id, e, seen, round);
+                None
+            }
+        }
     }
 
     fn skip(&self, step: &Step, key: &str, reason: String, seen: &mut Seen, round: &mut Round) {
@@ -479,16 +493,9 @@ impl<S: Store> Engine<S> {
         let scope = if seen.begun.contains(&step.id) {
             seen.scope()
         } else {
-            match self.gate(run, seen, i) {
-                Gate::Go(scope) => scope,
-                Gate::Skip(reason) => {
-                    self.skip(step, &step.id, reason, seen, round);
-                    return Ok(());
-                }
-                Gate::Fail(e) => {
-                    self.fail_early(run, &step.id, e, seen, round);
-                    return Ok(());
-                }
+            match self.open_gate(run, seen, i, round) {
+                Some(scope) => scope,
+                None => return Ok(()),
             }
         };
         let items = match items(run, step, i, &scope) {
