@@ -26,7 +26,7 @@ use utoipa::IntoParams;
 /// The header that makes `POST /v1/executions` safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-fn location(id: &str) -> HeaderValue {
+pub(super) fn location(id: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("/v1/executions/{id}")).expect("ids are ASCII")
 }
 
@@ -34,7 +34,7 @@ async fn view(state: &AppState, rec: ExecutionRecord) -> Result<ExecutionView, A
     Ok(state.engine().records().view(rec).await?)
 }
 
-fn submitted_response(status: StatusCode, body: Submitted, replayed: bool) -> Response {
+pub(super) fn submitted_response(status: StatusCode, body: Submitted, replayed: bool) -> Response {
     let id = body.execution.id.clone();
     let mut r = (status, Json(body)).into_response();
     r.headers_mut().insert(header::LOCATION, location(&id));

@@ -1,6 +1,7 @@
 //! `POST /v1/execute` (start any request and wait for its result) and
 //! `POST /v1/executions/{id}/retry` (run a finished pattern again from some steps).
 
+use super::executions::{location, submitted_response};
 use super::owned;
 use crate::AppState;
 use crate::auth::Caller;
@@ -9,7 +10,7 @@ use crate::extract::{ApiQuery, json_bytes, parse_json};
 use crate::model::{Executed, ExecutionView, Submitted};
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quantd_core::ExecutionState;
 use quantd_core::state::StateMachine;
@@ -32,10 +33,6 @@ pub struct WaitQuery {
     /// How long to wait for the result before answering 202 (0–300, default 30).
     #[param(minimum = 0, maximum = 300)]
     pub wait_seconds: Option<u64>,
-}
-
-fn location(id: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("/v1/executions/{id}")).expect("ids are ASCII")
 }
 
 /// Starts any execution (the body of `POST /v1/executions`) and waits up to `wait_seconds` for
@@ -153,16 +150,10 @@ pub async fn retry(
     let sub = state.engine().retry_pattern(&rec.id, &body.from).await?;
     state.workers().wake();
     let view: ExecutionView = state.engine().records().view(sub.execution).await?;
-    let id = view.id.clone();
-    let mut r = (
-        StatusCode::ACCEPTED,
-        Json(Submitted {
-            execution: view,
-            reused: false,
-            warnings: sub.warnings,
-        }),
-    )
-        .into_response();
-    r.headers_mut().insert(header::LOCATION, location(&id));
-    Ok(r)
+    let body = Submitted {
+        execution: view,
+        reused: false,
+        warnings: sub.warnings,
+    };
+    Ok(submitted_response(StatusCode::ACCEPTED, body, false))
 }
