@@ -4,6 +4,7 @@
 //! line, column and help, and for a warming pack when it should be ready.
 
 use quantd_engine::EngineError;
+use quantd_engine::records::StoreError;
 use quantd_engine::views::model::CodeDiagnostic;
 use serde_json::{Value, json};
 
@@ -69,7 +70,9 @@ impl From<EngineError> for ToolError {
         let class = e.class().as_str();
         let (kind, extra) = match &e {
             EngineError::NotFound { .. } => ("not-found", json!({})),
-            EngineError::Invalid(_) => ("invalid-request", json!({})),
+            EngineError::Invalid(_) | EngineError::Store(StoreError::BadCursor(_)) => {
+                ("invalid-request", json!({}))
+            }
             EngineError::Limit { limit, .. } => ("limit-exceeded", json!({"limit": limit})),
             EngineError::Expression {
                 rendered,
@@ -126,5 +129,18 @@ impl From<EngineError> for ToolError {
             message,
             content: json!({ "error": error }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_cursor_is_the_callers_mistake_not_an_internal_error() {
+        // Found by the tool-argument fuzz test: `list_code` with `"cursor": ""`.
+        let e = ToolError::from(EngineError::Store(StoreError::BadCursor(String::new())));
+        assert_eq!(e.kind, "invalid-request");
+        assert!(e.message.contains("page cursor"), "{}", e.message);
     }
 }

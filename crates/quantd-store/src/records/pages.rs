@@ -44,17 +44,29 @@ impl Page {
     /// [`StoreError::BadCursor`] for this page's cursor: it parsed but names no row of the list
     /// (forged, or from another list), so no page can follow it.
     pub(crate) fn unknown_cursor(&self) -> StoreError {
-        StoreError::BadCursor(self.after.clone().unwrap_or_default())
+        StoreError::BadCursor(quoted(self.after.as_deref().unwrap_or_default()))
     }
 
     /// The cursor parsed by `parse`; a cursor it rejects is [`StoreError::BadCursor`].
     pub(crate) fn cursor<T>(&self, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>> {
         self.after
             .as_deref()
-            .map(|c| parse(c).ok_or_else(|| StoreError::BadCursor(c.to_string())))
+            .map(|c| parse(c).ok_or_else(|| StoreError::BadCursor(quoted(c))))
             .transpose()
     }
 }
+
+/// A refused cursor as an error quotes it: at most [`QUOTED_CURSOR_CHARS`] characters of it, so
+/// a megabyte of garbage is not echoed back.
+fn quoted(cursor: &str) -> String {
+    match cursor.char_indices().nth(QUOTED_CURSOR_CHARS) {
+        Some((end, _)) => format!("{}…", &cursor[..end]),
+        None => cursor.to_string(),
+    }
+}
+
+/// How much of a refused cursor its error quotes.
+const QUOTED_CURSOR_CHARS: usize = 100;
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -76,5 +88,24 @@ impl<T> Paged<T> {
             None
         };
         Self { items: rows, next }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_cursor_is_quoted_short() {
+        let huge = "é".repeat(1 << 16);
+        let Err(StoreError::BadCursor(quoted)) = Page::after(huge, 10).cursor(|_| None::<u8>)
+        else {
+            panic!("a cursor that does not parse is refused")
+        };
+        assert_eq!(quoted.chars().count(), QUOTED_CURSOR_CHARS + 1);
+        let Err(StoreError::BadCursor(quoted)) = Page::after("x", 10).cursor(|_| None::<u8>) else {
+            panic!("a cursor that does not parse is refused")
+        };
+        assert_eq!(quoted, "x");
     }
 }
