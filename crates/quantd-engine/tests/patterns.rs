@@ -270,6 +270,93 @@ async fn max_parallel_bounds_the_items_running_at_once() {
 }
 
 #[tokio::test]
+async fn a_wide_fan_out_creates_each_items_child_once() {
+    let (_d, packs) = setup(2).await;
+    let engine = engine(&packs, ManualClock::new(1_000_000)).await;
+    let items: Vec<u32> = (0..300).collect();
+    add_pattern(
+        &engine,
+        "wide",
+        json!({"steps": [{"id": "each", "kind": "scan", "pack": "u",
+            "expr": "close > {{ item }}", "for_each": items, "max_parallel": 250}]}),
+    )
+    .await;
+    let id = start(&engine, "wide", json!({})).await;
+    let steps = |children: Vec<quantd_store::ExecutionRecord>| -> HashSet<String> {
+        children.into_iter().filter_map(|c| c.parent_step).collect()
+    };
+    let first = steps(engine.store().children(&id).await.unwrap());
+    assert_eq!(first.len(), 250, "max_parallel items start at once");
+    engine.advance_pattern(&id).await.unwrap();
+    assert_eq!(
+        steps(engine.store().children(&id).await.unwrap()),
+        first,
+        "advancing again creates nothing"
+    );
+    drain(&engine).await;
+    let children = engine.store().children(&id).await.unwrap();
+    assert_eq!(children.len(), 300);
+    assert_eq!(steps(children).len(), 300, "one child per item");
+    let started = engine
+        .store()
+        .events_after(&id, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.event, Event::StepStarted { .. }))
+        .count();
+    assert_eq!(started, 300, "one step-started per item");
+    let r = report(&engine, &id).await;
+    assert_eq!(r.state, ExecutionState::Completed);
+    assert_eq!(outputs(&r, "each")["completed"], 300);
+}
+
+#[tokio::test]
+async fn cancelling_a_pattern_stops_its_running_child_within_a_second() {
+    let (_d, packs) = setup(400).await;
+    let engine = Arc::new(Engine::new(packs.clone(), common::options()).await.unwrap());
+    add_pattern(
+        &engine,
+        "long",
+        json!({"steps": [
+            {"id": "scan", "kind": "scan", "pack": "u", "expr": "close > 0"},
+            {"id": "after", "select": {"from": "{{ state.scan.outputs.tickers }}"}}
+        ]}),
+    )
+    .await;
+    let mut live = engine.subscribe();
+    let id = start(&engine, "long", json!({})).await;
+    let runner = {
+        let (engine, id) = (engine.clone(), id.clone());
+        tokio::spawn(async move { engine.run(&id, 1).await })
+    };
+    // Wait until the child has committed a shard (it is running), then cancel the pattern.
+    let child = loop {
+        let e = live.recv().await.unwrap();
+        if matches!(e.event, Event::ShardCompleted { .. }) && e.execution != id {
+            break e.execution;
+        }
+    };
+    let asked = std::time::Instant::now();
+    engine.cancel(&id).await.unwrap();
+    let rec = runner.await.unwrap().unwrap();
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(1),
+        "cancel took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(rec.state, ExecutionState::Cancelled);
+    let child = engine.execution(&child).await.unwrap();
+    assert_eq!(child.state, ExecutionState::Cancelled);
+    assert!(
+        child.shards_done >= 1 && child.shards_done < child.shards_total,
+        "stopped part way: {} of {}",
+        child.shards_done,
+        child.shards_total
+    );
+}
+
+#[tokio::test]
 async fn an_identical_step_reuses_the_completed_child_unless_its_cache_is_off() {
     let (_d, packs) = setup(3).await;
     let engine = engine(&packs, ManualClock::new(1_000_000)).await;

@@ -121,6 +121,7 @@ impl CodeRegistry for AnyStore {
 impl ExecutionQueue for AnyStore {
     delegate! {
         fn create_execution(&self, e: &NewExecution) -> Result<Created>;
+        fn create_executions(&self, batch: &[NewExecution]) -> Result<Vec<Option<Created>>>;
         fn claim_shard(
             &self,
             owner: &str,

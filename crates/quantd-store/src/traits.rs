@@ -137,6 +137,15 @@ pub trait ExecutionQueue {
     /// would, in the same transaction); returns what it stored.
     fn create_execution(&self, e: &NewExecution) -> impl Future<Output = Result<Created>> + Send;
 
+    /// Inserts many executions as [`ExecutionQueue::create_execution`] would, in one
+    /// transaction (a pattern's `for_each` items): all are stored or none. An execution whose
+    /// [`NewExecution::parent`] step already has a child is skipped (`None` in its place), so a
+    /// batch retried after a crash creates only what is missing.
+    fn create_executions(
+        &self,
+        batch: &[NewExecution],
+    ) -> impl Future<Output = Result<Vec<Option<Created>>>> + Send;
+
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, under
     /// `owner`'s lease until `lease_until`; exactly one caller gets a given shard.
     fn claim_shard(

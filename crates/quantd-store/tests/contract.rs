@@ -92,6 +92,7 @@ macro_rules! contract_suite {
                     queue_stats_count_what_will_run;
                 patterns:
                     children_belong_to_their_pattern_once_per_step,
+                    children_created_in_one_batch,
                     steps_and_the_end_of_a_pattern;
                 catalog:
                     a_newer_import_makes_the_previous_one_stale_and_back,

@@ -81,6 +81,69 @@ impl<S: Store> Engine<S> {
         claim_first: bool,
         child: Option<&ChildOf>,
     ) -> Result<Submitted> {
+        let prepared = self
+            .prepare_kind::<K>(workspace, request, child, &mut PackLookups::default())
+            .await?;
+        let planned = match prepared {
+            Prepared::Reused(done) => return Ok(*done),
+            Prepared::New(planned) => planned,
+        };
+        let submitted = self
+            .create(workspace, *planned, claim_first, child.map(|c| &c.link))
+            .await?;
+        if K::ORCHESTRATED {
+            // Its first steps start now; a failure to advance is the store's, and the watcher
+            // of whichever scheduler runs next advances it again.
+            if let Err(e) = self.advance_pattern(&submitted.execution.id).await {
+                tracing::warn!(execution = %submitted.execution.id, error = %e, "starting the pattern's steps failed");
+            }
+            let execution = self.execution(&submitted.execution.id).await?;
+            return Ok(Submitted {
+                execution,
+                ..submitted
+            });
+        }
+        Ok(submitted)
+    }
+
+    /// Prepares the child executions of a pattern's step (its `for_each` items, all of one kind
+    /// and not patterns themselves) as [`Engine::submit_child`] would, each request on its own
+    /// (an error is that item's), their packs looked up once.
+    pub(crate) async fn prepare_children(
+        &self,
+        workspace: &str,
+        children: Vec<(SubmitRequest, ChildOf)>,
+    ) -> Vec<Result<Prepared>> {
+        let mut packs = PackLookups::default();
+        let mut prepared = Vec::with_capacity(children.len());
+        for (request, child) in children {
+            let one = async {
+                with_kind!(request.kind, |K| {
+                    if K::ORCHESTRATED {
+                        Err(EngineError::Internal(
+                            "a pattern's children are prepared one by one".into(),
+                        ))
+                    } else {
+                        self.prepare_kind::<K>(workspace, request, Some(&child), &mut packs)
+                            .await
+                    }
+                })
+            }
+            .await;
+            prepared.push(one);
+        }
+        prepared
+    }
+
+    /// Checks, resolves and builds a submission without storing it: a completed execution with
+    /// its fingerprint when `reuse` finds one, else the execution to create.
+    async fn prepare_kind<K: Kind>(
+        &self,
+        workspace: &str,
+        request: SubmitRequest,
+        child: Option<&ChildOf>,
+        packs: &mut PackLookups,
+    ) -> Result<Prepared> {
         kinds::check_fields(&request, K::FIELDS)?;
         let mut options = request.execution_options(&self.options.retry);
         if let Some(retry) = child.and_then(|c| c.retry.as_ref()) {
@@ -91,7 +154,7 @@ impl<S: Store> Engine<S> {
             .check_request(&request, &options.retry)?;
         let mut warnings = Vec::new();
         let (pack, reader) = if K::READS_PACK {
-            let pack = self.packs.find(request.pack.as_deref()).await?;
+            let pack = packs.find(self, request.pack.as_deref()).await?;
             match pack.state {
                 PackState::Warming | PackState::Error => {
                     self.packs.open_reader(&pack)?;
@@ -123,39 +186,20 @@ impl<S: Store> Engine<S> {
                 .await?
             && done.workspace == workspace
         {
-            return Ok(Submitted {
+            return Ok(Prepared::Reused(Box::new(Submitted {
                 execution: done,
                 reused: true,
                 warnings,
-            });
+            })));
         }
-        let pack_id = pack.map(|p| p.id.to_string()).unwrap_or_default();
-        let submitted = self
-            .create(
-                workspace,
-                id,
-                stored,
-                pack_id,
-                &options,
-                job,
-                warnings,
-                claim_first,
-                child.map(|c| &c.link),
-            )
-            .await?;
-        if K::ORCHESTRATED {
-            // Its first steps start now; a failure to advance is the store's, and the watcher
-            // of whichever scheduler runs next advances it again.
-            if let Err(e) = self.advance_pattern(&submitted.execution.id).await {
-                tracing::warn!(execution = %submitted.execution.id, error = %e, "starting the pattern's steps failed");
-            }
-            let execution = self.execution(&submitted.execution.id).await?;
-            return Ok(Submitted {
-                execution,
-                ..submitted
-            });
-        }
-        Ok(submitted)
+        Ok(Prepared::New(Box::new(Planned {
+            id,
+            spec: stored,
+            pack_id: pack.map(|p| p.id.to_string()).unwrap_or_default(),
+            options,
+            job,
+            warnings,
+        })))
     }
 
     pub(super) fn new_execution_id(&self) -> ExecutionId {
@@ -167,48 +211,33 @@ impl<S: Store> Engine<S> {
 
     /// Stores a new execution with its planned shards (the first one claimed by this engine, with
     /// `claim_first`) and announces it.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn create(
         &self,
         workspace: &str,
-        id: ExecutionId,
-        spec: kinds::StoredSpec,
-        pack_id: String,
-        options: &ExecutionOptions,
-        job: Arc<dyn Job>,
-        warnings: Vec<String>,
+        planned: Planned,
         claim_first: bool,
         parent: Option<&quantd_store::ParentLink>,
     ) -> Result<Submitted> {
         let now = self.clock.now_ms();
-        let shards = job.plan();
+        let shards = planned.job.plan();
+        let id = planned.id.clone();
         // The first shard of an execution started here can compute while its claim commits.
         let ahead = match shards.first() {
-            Some(first) if claim_first && job.may_run_ahead() && self.fault.is_none() => {
-                let (job, payload, ctl) = (job.clone(), first.clone(), self.shard_control(&id, 0));
+            Some(first) if claim_first && planned.job.may_run_ahead() && self.fault.is_none() => {
+                let (job, payload, ctl) = (
+                    planned.job.clone(),
+                    first.clone(),
+                    self.shard_control(&id, 0),
+                );
                 Some(tokio::task::spawn_blocking(move || job.run(&payload, &ctl)))
             }
             _ => None,
         };
-        let new = NewExecution {
-            orchestrated: spec.orchestrated,
-            parent: parent.cloned(),
-            id: id.clone(),
-            workspace: workspace.to_string(),
-            kind: spec.kind,
-            name: spec.name,
-            fingerprint: spec.fingerprint,
-            spec: spec.value,
-            pack_id,
-            code_version: spec.code_version,
-            options: serde_json::to_value(options).expect("options serialize"),
-            shards,
-            now,
-            first_claim: claim_first.then(|| Lease {
-                owner: self.owner.clone(),
-                until: now + self.options.lease_ms,
-            }),
-        };
+        let lease = claim_first.then(|| Lease {
+            owner: self.owner.clone(),
+            until: now + self.options.lease_ms,
+        });
+        let new = planned.new_execution(workspace, shards, parent, lease, now);
         let created = match self.store().create_execution(&new).await {
             Ok(c) => c,
             Err(e) => {
@@ -223,7 +252,10 @@ impl<S: Store> Engine<S> {
                 return Err(e.into());
             }
         };
-        self.jobs.lock().expect("jobs lock").insert(id.clone(), job);
+        self.jobs
+            .lock()
+            .expect("jobs lock")
+            .insert(id.clone(), planned.job);
         if let Some(shard) = created.claimed {
             if let Some(work) = ahead {
                 self.running_ahead
@@ -240,8 +272,127 @@ impl<S: Store> Engine<S> {
         Ok(Submitted {
             execution: created.record,
             reused: false,
-            warnings,
+            warnings: planned.warnings,
         })
+    }
+
+    /// Stores the child executions `planned` (with their parent links) in one transaction and
+    /// announces them; a child whose step already has one (another advance made it a moment
+    /// ago) is `None`.
+    pub(crate) async fn create_children(
+        &self,
+        workspace: &str,
+        planned: Vec<(Planned, quantd_store::ParentLink)>,
+    ) -> Result<Vec<Option<Submitted>>> {
+        let now = self.clock.now_ms();
+        let batch: Vec<NewExecution> = planned
+            .iter()
+            .map(|(p, link)| p.new_execution(workspace, p.job.plan(), Some(link), None, now))
+            .collect();
+        let created = self.store().create_executions(&batch).await?;
+        let mut events = Vec::new();
+        let mut submitted = Vec::with_capacity(created.len());
+        let mut jobs = self.jobs.lock().expect("jobs lock");
+        for (c, (p, _)) in created.into_iter().zip(planned) {
+            submitted.push(c.map(|c| {
+                jobs.insert(p.id, p.job);
+                events.extend(c.events);
+                Submitted {
+                    execution: c.record,
+                    reused: false,
+                    warnings: p.warnings,
+                }
+            }));
+        }
+        drop(jobs);
+        self.broadcast(events);
+        Ok(submitted)
+    }
+}
+
+/// A submission checked, resolved and built ([`Engine::prepare_children`]), not yet stored.
+pub(crate) enum Prepared {
+    /// A completed execution with the same fingerprint, returned instead (`reuse`).
+    Reused(Box<Submitted>),
+    /// The execution to create.
+    New(Box<Planned>),
+}
+
+/// An execution ready to store: its id, stored spec, pack, options and built job.
+pub(crate) struct Planned {
+    id: ExecutionId,
+    spec: kinds::StoredSpec,
+    pack_id: String,
+    options: ExecutionOptions,
+    job: Arc<dyn Job>,
+    warnings: Vec<String>,
+}
+
+impl Planned {
+    /// An execution `id` of `spec`, reading pack `pack_id` (empty: none), run by `job`.
+    pub(crate) fn new(
+        id: ExecutionId,
+        spec: kinds::StoredSpec,
+        pack_id: String,
+        options: ExecutionOptions,
+        job: Arc<dyn Job>,
+    ) -> Planned {
+        Planned {
+            id,
+            spec,
+            pack_id,
+            options,
+            job,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The store's row of this execution with `shards` (its job's plan).
+    fn new_execution(
+        &self,
+        workspace: &str,
+        shards: Vec<serde_json::Value>,
+        parent: Option<&quantd_store::ParentLink>,
+        first_claim: Option<Lease>,
+        now: i64,
+    ) -> NewExecution {
+        NewExecution {
+            orchestrated: self.spec.orchestrated,
+            parent: parent.cloned(),
+            id: self.id.clone(),
+            workspace: workspace.to_string(),
+            kind: self.spec.kind,
+            name: self.spec.name.clone(),
+            fingerprint: self.spec.fingerprint.clone(),
+            spec: self.spec.value.clone(),
+            pack_id: self.pack_id.clone(),
+            code_version: self.spec.code_version.clone(),
+            options: serde_json::to_value(&self.options).expect("options serialize"),
+            shards,
+            now,
+            first_claim,
+        }
+    }
+}
+
+/// The packs a batch of submissions looked up, by the name or id its requests gave (`None`: the
+/// newest fresh pack), so items of one step look each up once.
+#[derive(Default)]
+pub(crate) struct PackLookups(std::collections::HashMap<Option<String>, quantd_store::PackRecord>);
+
+impl PackLookups {
+    async fn find<S: Store>(
+        &mut self,
+        engine: &Engine<S>,
+        key: Option<&str>,
+    ) -> Result<quantd_store::PackRecord> {
+        let key = key.map(str::to_string);
+        if let Some(found) = self.0.get(&key) {
+            return Ok(found.clone());
+        }
+        let found = engine.packs.find(key.as_deref()).await?;
+        self.0.insert(key, found.clone());
+        Ok(found)
     }
 }
 

@@ -12,6 +12,7 @@
 
 mod agents;
 mod code;
+mod create;
 mod migrate;
 mod packs;
 mod patterns;

@@ -3,7 +3,7 @@
 
 use super::SqliteStore;
 use super::rows::{corrupt, record_from_row};
-use super::steps::{append, end_execution, exec_state};
+use super::steps::{append, end_execution, exec_state, insert_events};
 use crate::error::{Result, StoreError};
 use crate::records::{ExecutionRecord, Millis, StepRow};
 use quantd_core::state::StateMachine;
@@ -60,17 +60,19 @@ impl SqliteStore {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        for row in rows {
-            sqlx::query(
-                "INSERT OR REPLACE INTO pattern_steps (execution_id, step, state, body, at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(exec.as_str())
-            .bind(&row.step)
-            .bind(&row.state)
-            .bind(row.body.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        // Five parameters a row, well under SQLite's limit per statement.
+        for chunk in rows.chunks(5_000) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT OR REPLACE INTO pattern_steps (execution_id, step, state, body, at) ",
+            );
+            q.push_values(chunk, |mut r, row| {
+                r.push_bind(exec.as_str().to_string())
+                    .push_bind(row.step.clone())
+                    .push_bind(row.state.clone())
+                    .push_bind(row.body.to_string())
+                    .push_bind(now);
+            });
+            q.build().execute(&mut *tx).await?;
         }
         sqlx::query(
             "UPDATE executions SET shards_done = ?, shards_failed = ?, shards_total = ? WHERE id = ?",
@@ -81,10 +83,20 @@ impl SqliteStore {
         .bind(exec.as_str())
         .execute(&mut *tx)
         .await?;
-        let mut out = Vec::with_capacity(events.len());
-        for e in events {
-            out.push(append(&mut tx, exec, now, e).await?);
-        }
+        let out = if events.is_empty() {
+            Vec::new()
+        } else {
+            // The events' sequence numbers, reserved from the counter at once.
+            let first: i64 = sqlx::query_scalar(
+                "UPDATE executions SET next_seq = next_seq + ? WHERE id = ? RETURNING next_seq - ?",
+            )
+            .bind(events.len() as i64)
+            .bind(exec.as_str())
+            .bind(events.len() as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+            insert_events(&mut tx, exec, now, first, events).await?
+        };
         tx.commit().await?;
         Ok(out)
     }

@@ -7,10 +7,10 @@
 //! writes nothing.
 
 use super::SqliteStore;
+use super::create::{insert_batch, insert_execution};
 use super::rows::{corrupt_exec, json, record_from_row};
 use super::steps::{
-    append, end_execution, exec_state, failed_for_good, finish_if_done, insert_events,
-    insert_shards, store_completion,
+    append, end_execution, exec_state, failed_for_good, insert_events, store_completion,
 };
 use crate::error::{Result, StoreError};
 use crate::records::{
@@ -55,79 +55,19 @@ async fn cancel_dead_claim(
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
     async fn create_execution(&self, e: &NewExecution) -> Result<Created> {
-        // With a first claim the execution starts running at once, as a claim would leave it; an
-        // orchestrated one too (its engine starts its steps).
-        let lease = e.first_claim.as_ref().filter(|_| !e.shards.is_empty());
-        let starts = lease.is_some() || e.orchestrated;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, pack_id, code_version, options, \
-             shards_total, created_at, started_at, attempts, next_seq, parent_id, parent_step, root_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        )
-        .bind(e.id.as_str())
-        .bind(&e.workspace)
-        .bind(e.kind.as_str())
-        .bind(&e.name)
-        .bind(if starts { "running" } else { "pending" })
-        .bind(e.spec.to_string())
-        .bind(&e.fingerprint)
-        .bind(&e.pack_id)
-        .bind(&e.code_version)
-        .bind(e.options.to_string())
-        .bind(e.shards.len() as i64)
-        .bind(e.now)
-        .bind(starts.then_some(e.now))
-        .bind(i64::from(lease.is_some()))
-        .bind(2 + i64::from(starts) + i64::from(lease.is_some()))
-        .bind(e.parent.as_ref().map(|p| p.parent.as_str()))
-        .bind(e.parent.as_ref().map(|p| p.step.as_str()))
-        .bind(e.parent.as_ref().map(|p| p.root.as_str()))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|err| match (&e.parent, &err) {
-            (Some(p), sqlx::Error::Database(d)) if d.is_unique_violation() => StoreError::Conflict(
-                format!("execution {} already has a child for step {}", p.parent, p.step),
-            ),
-            _ => err.into(),
-        })?;
-        let mut rec = record_from_row(&row)?;
-        insert_shards(&mut tx, e, lease).await?;
-        let mut events = vec![Event::ExecutionCreated {
-            shards: e.shards.len() as u32,
-        }];
-        if starts {
-            events.push(Event::ExecutionStarted);
-        }
-        if lease.is_some() {
-            events.push(Event::ShardStarted {
-                shard: 0,
-                attempt: 1,
-            });
-        }
-        let mut events = insert_events(&mut tx, &e.id, e.now, 1, events).await?;
-        if e.shards.is_empty() && !e.orchestrated {
-            events.extend(finish_if_done(&mut tx, &e.id, e.now).await?);
-            let row = sqlx::query("SELECT * FROM executions WHERE id = ?")
-                .bind(e.id.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-            rec = record_from_row(&row)?;
-        }
+        let created = insert_execution(&mut tx, e).await?;
         tx.commit().await?;
-        let claimed = lease.map(|_| ClaimedShard {
-            execution: e.id.clone(),
-            idx: 0,
-            attempt: 1,
-            claim: 1,
-            payload: e.shards[0].clone(),
-            crashes: 0,
-        });
-        Ok(Created {
-            record: rec,
-            events,
-            claimed,
-        })
+        Ok(created)
+    }
+
+    /// Inserts every execution of `batch` in one transaction, skipping those whose parent step
+    /// already has a child.
+    async fn create_executions(&self, batch: &[NewExecution]) -> Result<Vec<Option<Created>>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let created = insert_batch(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an

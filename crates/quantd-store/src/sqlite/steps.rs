@@ -81,7 +81,7 @@ pub(super) async fn insert_shards(
 }
 
 /// Inserts `events` with sequence numbers from `first` on (already reserved from the execution's
-/// counter), in one statement.
+/// counter), in few statements.
 pub(super) async fn insert_events(
     tx: &mut Transaction<'_, Sqlite>,
     exec: &ExecutionId,
@@ -93,15 +93,18 @@ pub(super) async fn insert_events(
         return Ok(Vec::new());
     }
     let bodies = events.iter().map(event_json).collect::<Result<Vec<_>>>()?;
-    let mut q: sqlx::QueryBuilder<Sqlite> =
-        sqlx::QueryBuilder::new("INSERT INTO events (execution_id, seq, at, body) ");
-    q.push_values(bodies.into_iter().enumerate(), |mut row, (i, body)| {
-        row.push_bind(exec.as_str().to_string())
-            .push_bind(first + i as i64)
-            .push_bind(now)
-            .push_bind(body);
-    });
-    q.build().execute(&mut **tx).await?;
+    // Four parameters an event, well under SQLite's limit per statement.
+    for (n, chunk) in bodies.chunks(5_000).enumerate() {
+        let mut q: sqlx::QueryBuilder<Sqlite> =
+            sqlx::QueryBuilder::new("INSERT INTO events (execution_id, seq, at, body) ");
+        q.push_values(chunk.iter().enumerate(), |mut row, (i, body)| {
+            row.push_bind(exec.as_str().to_string())
+                .push_bind(first + (n * 5_000 + i) as i64)
+                .push_bind(now)
+                .push_bind(body.clone());
+        });
+        q.build().execute(&mut **tx).await?;
+    }
     Ok(events
         .into_iter()
         .enumerate()

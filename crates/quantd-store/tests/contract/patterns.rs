@@ -98,6 +98,61 @@ pub async fn children_belong_to_their_pattern_once_per_step<H: Harness>(h: &H) {
     );
 }
 
+/// A batch of children is stored in one transaction: every one with its shards and events, and
+/// a child of a step that already has one is skipped, not an error, so a batch retried after a
+/// crash adds only what is missing.
+pub async fn children_created_in_one_batch<H: Harness>(h: &H) {
+    let store = h.open().await;
+    let mut p = execution(1, "default", 0);
+    p.orchestrated = true;
+    store.create_execution(&p).await.unwrap();
+    let child = |n: u64, step: &str| {
+        let mut c = execution(n, "default", 2);
+        c.parent = Some(ParentLink {
+            parent: p.id.clone(),
+            step: step.into(),
+            root: p.id.clone(),
+        });
+        c
+    };
+    let first = child(2, "each[1]@1");
+    store.create_execution(&first).await.unwrap();
+    let batch = vec![
+        child(3, "each[0]@1"),
+        child(4, "each[1]@1"),
+        child(5, "each[2]@1"),
+    ];
+    let created = store.create_executions(&batch).await.unwrap();
+    let made: Vec<bool> = created.iter().map(Option::is_some).collect();
+    assert_eq!(made, vec![true, false, true], "the taken step is skipped");
+    for (c, e) in created.iter().flatten().zip([&batch[0], &batch[2]]) {
+        assert_eq!(c.record.id, e.id);
+        assert_eq!(c.record.state, ExecutionState::Pending);
+        let kinds: Vec<Event> = c.events.iter().map(|e| e.event.clone()).collect();
+        assert_eq!(kinds, vec![Event::ExecutionCreated { shards: 2 }]);
+        assert_gapless(&all_events(&store, &e.id).await);
+    }
+    assert!(store.execution(&batch[1].id).await.unwrap().is_none());
+    let mut steps: Vec<String> = store
+        .children(&p.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| c.parent_step)
+        .collect();
+    steps.sort();
+    assert_eq!(steps, vec!["each[0]@1", "each[1]@1", "each[2]@1"]);
+    let mut shards = 0;
+    while claim(&store, "w", T0 + 10, LONG, Some(&p.id))
+        .await
+        .is_some()
+    {
+        shards += 1;
+    }
+    assert_eq!(shards, 6, "every child's shards are queued");
+    assert!(store.create_executions(&[]).await.unwrap().is_empty());
+}
+
 /// Step rows are replaced by step and written with their events and progress; a pattern ends
 /// once, completed with its summary or failed with its error, and takes no rows after.
 pub async fn steps_and_the_end_of_a_pattern<H: Harness>(h: &H) {

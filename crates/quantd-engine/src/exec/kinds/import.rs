@@ -11,6 +11,7 @@ use crate::error::{EngineError, Result as EngineResult};
 use crate::exec::clock::Clock;
 use crate::exec::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
 use crate::exec::request::SubmitRequest;
+use crate::exec::submit::Planned;
 use crate::exec::{Engine, ExecutionOptions, Submitted};
 use crate::packs::Packs;
 use crate::views::{Column, ColumnType, Table};
@@ -167,18 +168,9 @@ impl<S: Store> Engine<S> {
         let spec = ResolvedImport::from(request);
         let id = self.new_execution_id();
         let job = Import::build(self, &id, &spec, None)?;
-        self.create(
-            workspace,
-            id,
-            super::StoredSpec::of::<Import>(&spec),
-            String::new(),
-            &ExecutionOptions::default(),
-            job,
-            Vec::new(),
-            false,
-            None,
-        )
-        .await
+        let stored = super::StoredSpec::of::<Import>(&spec);
+        let planned = Planned::new(id, stored, String::new(), ExecutionOptions::default(), job);
+        self.create(workspace, planned, false, None).await
     }
 
     /// What an import execution produced (`None` until its shard is done); stored as its

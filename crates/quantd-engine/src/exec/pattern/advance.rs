@@ -7,6 +7,12 @@
 //! parent must move on, queues that one instead of running it inside itself, so nesting never
 //! deepens the stack; and an advance asked for while one of the same pattern runs makes that one
 //! go round again, so no change is missed.
+//!
+//! What a round reads (the finished steps, the children) is kept for the next advance of the
+//! same pattern in this process: an advance because a child of it ended here updates that
+//! child and reads nothing else, so a `for_each` over thousands of items does not read all of
+//! them again each time one ends. Any other advance (submit, resume, the watcher's tick, which
+//! sees what other processes did) reads everything again.
 
 use super::{StepRecord, StepStatus, split_child_key};
 use crate::error::Result;
@@ -33,6 +39,10 @@ pub(crate) struct Running {
     pub(crate) env: quantd_pattern::minijinja::Environment<'static>,
     busy: AtomicBool,
     again: AtomicBool,
+    /// What the last round read and did, for the next advance (see the module docs).
+    kept: Mutex<Option<Seen>>,
+    /// Children that ended since, to apply to `kept` when a round takes it.
+    ended: Mutex<Vec<ExecutionRecord>>,
 }
 
 /// The patterns this engine advances, by execution, and the advances waiting to run.
@@ -41,6 +51,8 @@ pub(crate) struct Patterns {
     running: Mutex<HashMap<ExecutionId, Arc<Running>>>,
     queue: Mutex<std::collections::VecDeque<ExecutionId>>,
     draining: AtomicBool,
+    /// Patterns whose next advance reads everything again.
+    reread: Mutex<HashSet<ExecutionId>>,
 }
 
 impl Running {
@@ -53,13 +65,36 @@ impl Running {
             env: quantd_pattern::template::environment(),
             busy: AtomicBool::new(false),
             again: AtomicBool::new(false),
+            kept: Mutex::new(None),
+            ended: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The kept state with the children that ended since, taken for a round (`None`: read it
+    /// from the store, which holds those ends already: they were committed before they were
+    /// noted).
+    fn take_kept(&self) -> Option<Seen> {
+        let mut kept = self.kept.lock().expect("kept lock");
+        let mut ended = self.ended.lock().expect("kept lock");
+        let Some(mut seen) = kept.take() else {
+            ended.clear();
+            return None;
+        };
+        for rec in ended.drain(..) {
+            seen.child_ended(rec);
+        }
+        Some(seen)
+    }
+
+    fn keep(&self, seen: Seen) {
+        *self.kept.lock().expect("kept lock") = Some(seen);
     }
 }
 
 impl Patterns {
     fn forget(&self, id: &ExecutionId) {
         self.running.lock().expect("patterns lock").remove(id);
+        self.reread.lock().expect("patterns lock").remove(id);
     }
 }
 
@@ -83,6 +118,21 @@ impl Seen {
         self.cached
             .get_or_insert_with(|| quantd_pattern::minijinja::Value::from_serialize(&self.scope))
             .clone()
+    }
+
+    /// Child `rec` ended: it replaces the record read before (unless a newer attempt of its
+    /// step exists).
+    fn child_ended(&mut self, rec: ExecutionRecord) {
+        debug_assert!(rec.state.is_terminal(), "only an ended child is noted");
+        let Some((key, attempt)) = rec.parent_step.as_deref().and_then(split_child_key) else {
+            return;
+        };
+        if matches!(self.children.get(key), Some((a, _)) if *a > attempt) {
+            return;
+        }
+        let key = key.to_string();
+        self.begun.insert(step_of(&key).to_string());
+        self.children.insert(key, (attempt, rec));
     }
 
     /// Records a finished step or item in this round.
@@ -131,6 +181,15 @@ impl<S: Store> Engine<S> {
     /// Advances pattern execution `id` (see the module docs); does nothing to one that is paused
     /// or ended. Errors are the store's; a step's own failure is recorded on the step.
     pub async fn advance_pattern(&self, id: &ExecutionId) -> Result<()> {
+        self.patterns
+            .reread
+            .lock()
+            .expect("patterns lock")
+            .insert(id.clone());
+        self.queue_advance(id).await
+    }
+
+    async fn queue_advance(&self, id: &ExecutionId) -> Result<()> {
         self.patterns
             .queue
             .lock()
@@ -214,10 +273,27 @@ impl<S: Store> Engine<S> {
 
     /// After execution `rec` ended: its parent pattern, if any, advances.
     pub(crate) async fn after_end(&self, rec: &ExecutionRecord) {
-        if let Some(parent) = &rec.parent_id
-            && let Err(e) = self.advance_pattern(parent).await
-        {
+        let Some(parent) = &rec.parent_id else {
+            return;
+        };
+        self.note_ended(parent, rec);
+        if let Err(e) = self.queue_advance(parent).await {
             tracing::warn!(execution = %parent, error = %e, "advancing the pattern failed");
+        }
+    }
+
+    /// Child `rec` of `parent` ended: noted for `parent`'s next round, if this process advances
+    /// it.
+    fn note_ended(&self, parent: &ExecutionId, rec: &ExecutionRecord) {
+        let run = self
+            .patterns
+            .running
+            .lock()
+            .expect("patterns lock")
+            .get(parent)
+            .cloned();
+        if let Some(run) = run {
+            run.ended.lock().expect("kept lock").push(rec.clone());
         }
     }
 
@@ -240,6 +316,15 @@ impl<S: Store> Engine<S> {
     }
 
     async fn advance_rounds(&self, id: &ExecutionId, run: &Running) -> Result<()> {
+        if self
+            .patterns
+            .reread
+            .lock()
+            .expect("patterns lock")
+            .remove(id)
+        {
+            run.take_kept();
+        }
         for _ in 0..MAX_ROUNDS {
             let rec = self.execution(id).await?;
             if rec.state.is_terminal() {
@@ -249,7 +334,11 @@ impl<S: Store> Engine<S> {
             if rec.state == ExecutionState::Paused {
                 return Ok(());
             }
-            let mut seen = self.seen(run, &rec).await?;
+            // Kept only once the round succeeded: an error reads everything again next time.
+            let mut seen = match run.take_kept() {
+                Some(seen) => seen,
+                None => self.seen(run, &rec).await?,
+            };
             let mut round = Round::default();
             for &i in &run.plan.order {
                 self.visit(run, &rec, &mut seen, i, &mut round).await?;
@@ -272,6 +361,7 @@ impl<S: Store> Engine<S> {
             {
                 return self.end_pattern(run, &rec, &seen).await;
             }
+            run.keep(seen);
             if !wrote {
                 return Ok(());
             }
@@ -373,7 +463,8 @@ impl<S: Store> Engine<S> {
         self.broadcast(events);
         self.patterns.forget(&rec.id);
         if ended {
-            self.after_end(rec).await;
+            let rec = self.execution(&rec.id).await?;
+            self.after_end(&rec).await;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use super::StepStatus;
 use crate::error::{EngineError, Result};
 use crate::exec::kinds::pattern::{PatternKind, RetryFrom, pattern_spec};
 use crate::exec::kinds::{Kind, StoredSpec};
+use crate::exec::submit::Planned;
 use crate::exec::{Engine, ExecutionOptions, Submitted};
 use quantd_core::state::StateMachine;
 use quantd_core::{ExecutionId, ExecutionKind, ExecutionState};
@@ -122,22 +123,12 @@ impl<S: Store> Engine<S> {
             attempts,
         });
         let stored = StoredSpec::of::<PatternKind>(&again);
-        let job = PatternKind::build(self, id, &again, None)?;
+        let new_id = self.new_execution_id();
+        let job = PatternKind::build(self, &new_id, &again, None)?;
         let options: ExecutionOptions =
             serde_json::from_value(rec.options.clone()).unwrap_or_default();
-        let submitted = self
-            .create(
-                &rec.workspace,
-                self.new_execution_id(),
-                stored,
-                String::new(),
-                &options,
-                job,
-                Vec::new(),
-                false,
-                None,
-            )
-            .await?;
+        let planned = Planned::new(new_id, stored, String::new(), options, job);
+        let submitted = self.create(&rec.workspace, planned, false, None).await?;
         self.advance_pattern(&submitted.execution.id).await?;
         Ok(submitted)
     }

@@ -12,6 +12,7 @@
 //!
 //! - [`advance`]: the loop above;
 //! - [`steps`]: one step's start (templates rendered, its child submitted) and end (outputs);
+//! - [`items`]: `for_each` steps, their items' children created in batches;
 //! - [`select`]: `select` steps; [`call`]: agent calls;
 //! - [`outputs`]: what each kind's execution gives its step;
 //! - [`report`]: the report (JSON, Markdown, a table, the step graph);
@@ -20,6 +21,7 @@
 pub mod advance;
 pub mod call;
 pub mod control;
+pub mod items;
 pub mod outputs;
 pub mod report;
 pub mod select;

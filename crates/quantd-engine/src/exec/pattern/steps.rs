@@ -5,9 +5,10 @@
 //! running, then the step's own record from its items'.
 
 use super::advance::{Round, Running, Seen};
-use super::{StepError, StepRecord, StepStatus, child_key, item_key};
+use super::{StepError, StepRecord, StepStatus, child_key};
 use crate::error::{EngineError, Result};
 use crate::exec::Engine;
+use crate::exec::Submitted;
 use crate::exec::request::SubmitRequest;
 use crate::exec::retry::RetryPolicy;
 use crate::exec::submit::ChildOf;
@@ -17,13 +18,35 @@ use quantd_pattern::{Action, Step, StepKind};
 use quantd_store::{ExecutionRecord, ParentLink, Store};
 use serde_json::{Map, Value, json};
 
-/// Items of one `for_each` step at most.
-pub const MAX_ITEMS: usize = 10_000;
-
 /// Whether a step's execution is reused from an identical completed one when its `cache` is not
 /// set: deterministic kinds are; a bot script (which may read the clock) is not.
 fn cached_by_default(kind: StepKind) -> bool {
     !matches!(kind, StepKind::Run)
+}
+
+/// The request fields of the child of a step that runs one (an execution kind or a
+/// sub-pattern), before rendering; empty for other steps.
+pub(crate) fn child_fields(step: &Step) -> Map<String, Value> {
+    let mut fields = Map::new();
+    match &step.action {
+        Action::Execute { kind, request } => {
+            fields = request.clone();
+            fields.insert("kind".into(), json!(kind.name()));
+            if step.cache.unwrap_or(cached_by_default(*kind)) && !fields.contains_key("reuse") {
+                fields.insert("reuse".into(), Value::Bool(true));
+            }
+        }
+        Action::Pattern { code, inputs } => {
+            fields.insert("kind".into(), json!("pattern"));
+            fields.insert("code".into(), json!(code));
+            fields.insert("inputs".into(), Value::Object(inputs.clone()));
+            if step.cache == Some(true) {
+                fields.insert("reuse".into(), Value::Bool(true));
+            }
+        }
+        Action::Select(_) | Action::Call(_) => {}
+    }
+    fields
 }
 
 /// What a step's dependencies and condition allow.
@@ -52,7 +75,7 @@ pub(crate) fn record(status: StepStatus, attempt: u32, now: i64) -> StepRecord {
     }
 }
 
-fn validation(message: String) -> StepError {
+pub(crate) fn validation(message: String) -> StepError {
     StepError {
         class: ErrorClass::Validation,
         message,
@@ -169,7 +192,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// The scope step `i` starts with, or `None` when its gate skipped or failed it (recorded).
-    fn open_gate(
+    pub(crate) fn open_gate(
         &self,
         run: &Running,
         seen: &mut Seen,
@@ -225,7 +248,7 @@ impl<S: Store> Engine<S> {
 
     /// Starts step `i` (or one of its items) under `key` with `scope`.
     #[allow(clippy::too_many_arguments)]
-    async fn start_step(
+    pub(crate) async fn start_step(
         &self,
         run: &Running,
         rec: &ExecutionRecord,
@@ -237,24 +260,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<()> {
         let step = &run.pattern.steps[i];
         let fields = match &step.action {
-            Action::Execute { kind, request } => {
-                let mut fields = request.clone();
-                fields.insert("kind".into(), json!(kind.name()));
-                if step.cache.unwrap_or(cached_by_default(*kind)) && !fields.contains_key("reuse") {
-                    fields.insert("reuse".into(), Value::Bool(true));
-                }
-                fields
-            }
-            Action::Pattern { code, inputs } => {
-                let mut fields = Map::new();
-                fields.insert("kind".into(), json!("pattern"));
-                fields.insert("code".into(), json!(code));
-                fields.insert("inputs".into(), Value::Object(inputs.clone()));
-                if step.cache == Some(true) {
-                    fields.insert("reuse".into(), Value::Bool(true));
-                }
-                fields
-            }
+            Action::Execute { .. } | Action::Pattern { .. } => child_fields(step),
             Action::Select(body) => {
                 let now = self.clock.now_ms();
                 let attempt = attempt_of(run, &key);
@@ -290,43 +296,66 @@ impl<S: Store> Engine<S> {
                     .await;
             }
         };
-        let rendered =
-            match quantd_pattern::template::render(&run.env, &Value::Object(fields), &scope) {
-                Ok(v) => v,
-                Err(e) => {
-                    let e = validation(format!("steps[{i}]: {e}"));
-                    self.fail_early(run, &key, e, seen, round);
-                    return Ok(());
-                }
-            };
-        let request: SubmitRequest = match serde_json::from_value(rendered) {
+        let (request, child) = match self.child_request(run, rec, i, &key, fields, &scope) {
             Ok(r) => r,
             Err(e) => {
-                let e = validation(format!("steps[{i}]: {e}"));
                 self.fail_early(run, &key, e, seen, round);
                 return Ok(());
             }
         };
-        let retry = match step_retry(step, &self.options.retry) {
-            Ok(r) => r,
-            Err(message) => {
-                let e = validation(format!("steps[{i}].retry: {message}"));
-                self.fail_early(run, &key, e, seen, round);
-                return Ok(());
-            }
-        };
-        let attempt = attempt_of(run, &key);
+        let started = self.clock.now_ms();
+        let submitted = self.submit_child(&rec.workspace, request, &child).await;
+        self.started_child(run, i, key, started, submitted, seen, round)
+            .await;
+        Ok(())
+    }
+
+    /// The child request of step `i` under `key`: its `fields` rendered with `scope`, its retry
+    /// policy, its link to the pattern; an error is the step's (it fails before it starts).
+    pub(crate) fn child_request(
+        &self,
+        run: &Running,
+        rec: &ExecutionRecord,
+        i: usize,
+        key: &str,
+        fields: Map<String, Value>,
+        scope: &quantd_pattern::minijinja::Value,
+    ) -> std::result::Result<(SubmitRequest, ChildOf), StepError> {
+        let step = &run.pattern.steps[i];
+        let rendered = quantd_pattern::template::render(&run.env, &Value::Object(fields), scope)
+            .map_err(|e| validation(format!("steps[{i}]: {e}")))?;
+        let request: SubmitRequest =
+            serde_json::from_value(rendered).map_err(|e| validation(format!("steps[{i}]: {e}")))?;
+        let retry = step_retry(step, &self.options.retry)
+            .map_err(|message| validation(format!("steps[{i}].retry: {message}")))?;
+        let attempt = attempt_of(run, key);
         let child = ChildOf {
             link: ParentLink {
                 parent: rec.id.clone(),
-                step: child_key(&key, attempt),
+                step: child_key(key, attempt),
                 root: rec.root_id.clone().unwrap_or_else(|| rec.id.clone()),
             },
             depth: run.spec.depth + 1,
             retry,
         };
-        let started = self.clock.now_ms();
-        match self.submit_child(&rec.workspace, request, &child).await {
+        Ok((request, child))
+    }
+
+    /// What submitting the child of step `i` under `key` (at `started`) came to: a reused
+    /// execution finishes the step at once, a new one starts it, an error fails it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn started_child(
+        &self,
+        run: &Running,
+        i: usize,
+        key: String,
+        started: i64,
+        submitted: Result<Submitted>,
+        seen: &mut Seen,
+        round: &mut Round,
+    ) {
+        let attempt = attempt_of(run, &key);
+        match submitted {
             Ok(s) if s.reused => {
                 round.events.push(Event::StepStarted {
                     step: key.clone(),
@@ -349,7 +378,7 @@ impl<S: Store> Engine<S> {
                     child: Some(s.execution.id.clone()),
                     attempt,
                 });
-                seen.begun.insert(step.id.clone());
+                seen.begun.insert(run.pattern.steps[i].id.clone());
                 seen.children.insert(key, (attempt, s.execution));
             }
             Err(EngineError::Store(quantd_store::StoreError::Conflict(_))) => {
@@ -363,12 +392,11 @@ impl<S: Store> Engine<S> {
                 self.fail_early(run, &key, e, seen, round);
             }
         }
-        Ok(())
     }
 
     /// A step's (or item's) child: record the step if the child ended; cancel it and fail the
     /// step if it ran over the step's timeout.
-    async fn watch_child(
+    pub(crate) async fn watch_child(
         &self,
         step: &Step,
         key: &str,
@@ -478,88 +506,6 @@ impl<S: Store> Engine<S> {
     pub async fn outputs(&self, rec: &ExecutionRecord) -> Result<Value> {
         crate::exec::kinds::with_kind!(rec.kind, |K| K::outputs(self, rec).await)
     }
-
-    /// A `for_each` step: its items started (at most `max_parallel` running), their children
-    /// watched, and the step recorded once every item finished.
-    async fn visit_items(
-        &self,
-        run: &Running,
-        rec: &ExecutionRecord,
-        seen: &mut Seen,
-        i: usize,
-        round: &mut Round,
-    ) -> Result<()> {
-        let step = &run.pattern.steps[i];
-        let scope = if seen.begun.contains(&step.id) {
-            seen.scope()
-        } else {
-            match self.open_gate(run, seen, i, round) {
-                Some(scope) => scope,
-                None => return Ok(()),
-            }
-        };
-        let items = match items(run, step, i, &scope) {
-            Ok(items) => items,
-            Err(message) => {
-                let e = validation(message);
-                self.fail_early(run, &step.id, e, seen, round);
-                return Ok(());
-            }
-        };
-        let max_parallel = step.max_parallel.map_or(usize::MAX, |m| m.max(1) as usize);
-        let mut running = 0;
-        let mut waiting = Vec::new();
-        for j in 0..items.len() {
-            let key = item_key(&step.id, j);
-            if seen.rows.contains_key(&key) {
-                continue;
-            }
-            if let Some((attempt, child)) = seen.children.get(&key).cloned() {
-                self.watch_child(step, &key, attempt, &child, seen, round)
-                    .await?;
-                if !seen.rows.contains_key(&key) {
-                    running += 1;
-                }
-                continue;
-            }
-            waiting.push(j);
-        }
-        for j in waiting {
-            if running >= max_parallel {
-                break;
-            }
-            let key = item_key(&step.id, j);
-            let item_scope = quantd_pattern::minijinja::context! { item => quantd_pattern::minijinja::Value::from_serialize(&items[j]), ..scope.clone() };
-            self.start_step(run, rec, seen, i, key.clone(), item_scope, round)
-                .await?;
-            if !seen.rows.contains_key(&key) {
-                running += 1;
-            }
-        }
-        let keys: Vec<String> = (0..items.len()).map(|j| item_key(&step.id, j)).collect();
-        if keys.iter().all(|k| seen.rows.contains_key(k)) {
-            let row = fold_items(step, &keys, seen, self.clock.now_ms());
-            match &row.error {
-                Some(e) => round.events.push(Event::StepFailed {
-                    step: step.id.clone(),
-                    child: None,
-                    attempt: row.attempt,
-                    duration_ms: row.duration_ms(),
-                    class: e.class,
-                    message: e.message.clone(),
-                }),
-                None => round.events.push(Event::StepCompleted {
-                    step: step.id.clone(),
-                    child: None,
-                    attempt: row.attempt,
-                    duration_ms: row.duration_ms(),
-                    cached: false,
-                }),
-            }
-            seen.finish(step.id.clone(), row, round);
-        }
-        Ok(())
-    }
 }
 
 /// The attempt a step (or item) runs as: 1, or the next one when its execution is a run again.
@@ -594,82 +540,4 @@ fn step_retry(
         ));
     }
     Ok(Some(policy))
-}
-
-/// The items of a `for_each` step: its list, or the list its template makes.
-fn items(
-    run: &Running,
-    step: &Step,
-    i: usize,
-    scope: &quantd_pattern::minijinja::Value,
-) -> std::result::Result<Vec<Value>, String> {
-    let list = step.for_each.as_ref().expect("a for_each step");
-    let value = quantd_pattern::template::render(&run.env, list, scope)
-        .map_err(|e| format!("steps[{i}].for_each: {e}"))?;
-    let Value::Array(items) = value else {
-        return Err(format!(
-            "steps[{i}].for_each: expected a list, found {}",
-            quantd_data::text::cut(&value.to_string(), 60)
-        ));
-    };
-    if items.len() > MAX_ITEMS {
-        return Err(format!(
-            "steps[{i}].for_each: {} items, more than the limit of {MAX_ITEMS}; split the list",
-            items.len()
-        ));
-    }
-    Ok(items)
-}
-
-/// A `for_each` step's record from its items': completed when at most `tolerated_failures`
-/// items failed; its outputs list every item's.
-fn fold_items(step: &Step, keys: &[String], seen: &Seen, now: i64) -> StepRecord {
-    let rows: Vec<&StepRecord> = keys.iter().filter_map(|k| seen.rows.get(k)).collect();
-    let count = |s: StepStatus| rows.iter().filter(|r| r.status == s).count();
-    let (completed, failed, skipped) = (
-        count(StepStatus::Completed),
-        count(StepStatus::Failed),
-        count(StepStatus::Skipped),
-    );
-    let tolerated = step.tolerated_failures.unwrap_or(0) as usize;
-    let mut row = record(
-        if failed > tolerated {
-            StepStatus::Failed
-        } else {
-            StepStatus::Completed
-        },
-        rows.first().map_or(1, |r| r.attempt),
-        now,
-    );
-    row.started_at = rows.iter().filter_map(|r| r.started_at).min().or(Some(now));
-    row.outputs = json!({
-        "items": rows.iter().map(|r| r.outputs.clone()).collect::<Vec<_>>(),
-        "completed": completed,
-        "failed": failed,
-        "skipped": skipped,
-    });
-    if failed > tolerated {
-        let first = keys
-            .iter()
-            .zip(&rows)
-            .find(|(_, r)| r.status == StepStatus::Failed)
-            .map(|(k, r)| {
-                format!(
-                    "{k}: {}",
-                    r.error.as_ref().map_or("failed", |e| e.message.as_str())
-                )
-            })
-            .unwrap_or_default();
-        row.error = Some(StepError {
-            class: rows
-                .iter()
-                .find_map(|r| r.error.as_ref().map(|e| e.class))
-                .unwrap_or(ErrorClass::Execution),
-            message: format!(
-                "{failed} of {} items failed ({tolerated} tolerated); first {first}",
-                rows.len()
-            ),
-        });
-    }
-    row
 }
