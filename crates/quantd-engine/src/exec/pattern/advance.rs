@@ -110,6 +110,8 @@ pub(crate) struct Seen {
     scope: Map<String, Value>,
     /// `scope` as minijinja reads it, made again after a step finishes.
     cached: Option<quantd_pattern::minijinja::Value>,
+    /// The items of `for_each` steps that began, by step index.
+    pub(crate) fanned: HashMap<usize, Arc<super::items::Fanned>>,
 }
 
 impl Seen {
@@ -425,6 +427,7 @@ impl<S: Store> Engine<S> {
             begun,
             scope,
             cached: None,
+            fanned: HashMap::new(),
         })
     }
 

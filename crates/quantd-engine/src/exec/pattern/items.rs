@@ -21,6 +21,12 @@ use serde_json::{Value, json};
 /// Items of one `for_each` step at most.
 pub const MAX_ITEMS: usize = 10_000;
 
+/// A `for_each` step's items as rendered, and their keys (`step[j]`).
+pub(crate) struct Fanned {
+    items: Vec<Value>,
+    keys: Vec<String>,
+}
+
 impl<S: Store> Engine<S> {
     /// A `for_each` step: its items started (at most `max_parallel` running), their children
     /// watched, and the step recorded once every item finished.
@@ -41,27 +47,36 @@ impl<S: Store> Engine<S> {
                 None => return Ok(()),
             }
         };
-        let items = match items(run, step, i, &scope) {
-            Ok(items) => items,
-            Err(message) => {
-                let e = validation(message);
-                self.fail_early(run, &step.id, e, seen, round);
-                return Ok(());
-            }
+        // A step's list depends only on finished steps: rendered once, kept with its keys.
+        let fanned = match seen.fanned.get(&i) {
+            Some(f) => f.clone(),
+            None => match items(run, step, i, &scope) {
+                Ok(items) => {
+                    let keys = (0..items.len()).map(|j| item_key(&step.id, j)).collect();
+                    let f = std::sync::Arc::new(Fanned { items, keys });
+                    seen.fanned.insert(i, f.clone());
+                    f
+                }
+                Err(message) => {
+                    let e = validation(message);
+                    self.fail_early(run, &step.id, e, seen, round);
+                    return Ok(());
+                }
+            },
         };
+        let (items, keys) = (&fanned.items, &fanned.keys);
         let max_parallel = step.max_parallel.map_or(usize::MAX, |m| m.max(1) as usize);
         let mut running = 0usize;
         let mut waiting = Vec::new();
         let mut to_watch = Vec::new();
-        for j in 0..items.len() {
-            let key = item_key(&step.id, j);
-            if seen.rows.contains_key(&key) {
+        for (j, key) in keys.iter().enumerate() {
+            if seen.rows.contains_key(key) {
                 continue;
             }
-            match seen.children.get(&key) {
+            match seen.children.get(key) {
                 // Only an ended child, or one that may run over its timeout, needs a look.
                 Some((_, child)) if child.state.is_terminal() || step.timeout.is_some() => {
-                    to_watch.push(key)
+                    to_watch.push(key.clone())
                 }
                 Some(_) => running += 1,
                 None => waiting.push(j),
@@ -82,7 +97,7 @@ impl<S: Store> Engine<S> {
             .map(|j| {
                 let item = quantd_pattern::minijinja::Value::from_serialize(&items[j]);
                 let scope = quantd_pattern::minijinja::context! { item => item, ..scope.clone() };
-                (item_key(&step.id, j), scope)
+                (keys[j].clone(), scope)
             })
             .collect();
         if matches!(step.action, Action::Execute { .. }) {
@@ -93,9 +108,8 @@ impl<S: Store> Engine<S> {
                     .await?;
             }
         }
-        let keys: Vec<String> = (0..items.len()).map(|j| item_key(&step.id, j)).collect();
         if keys.iter().all(|k| seen.rows.contains_key(k)) {
-            let row = fold_items(step, &keys, seen, self.clock.now_ms());
+            let row = fold_items(step, keys, seen, self.clock.now_ms());
             match &row.error {
                 Some(e) => round.events.push(Event::StepFailed {
                     step: step.id.clone(),
