@@ -43,6 +43,23 @@ impl SqliteStore {
             .collect()
     }
 
+    /// A write transaction on pattern `exec`, or `None` when it already ended (it takes no more
+    /// writes).
+    async fn begin_unended(
+        &self,
+        exec: &ExecutionId,
+    ) -> Result<Option<sqlx::Transaction<'static, sqlx::Sqlite>>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let state = exec_state(&mut tx, exec)
+            .await?
+            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
+        if state.is_terminal() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        Ok(Some(tx))
+    }
+
     /// See [`crate::ExecutionQueue::record_steps`].
     pub(super) async fn write_steps(
         &self,
@@ -52,14 +69,9 @@ impl SqliteStore {
         (done, failed, total): (u32, u32, u32),
         now: Millis,
     ) -> Result<Vec<EventRecord>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let state = exec_state(&mut tx, exec)
-            .await?
-            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
-        if state.is_terminal() {
-            tx.rollback().await?;
+        let Some(mut tx) = self.begin_unended(exec).await? else {
             return Ok(Vec::new());
-        }
+        };
         // Five parameters a row, well under SQLite's limit per statement.
         for chunk in rows.chunks(5_000) {
             let mut q = sqlx::QueryBuilder::new(
@@ -109,14 +121,9 @@ impl SqliteStore {
         error: Option<(ErrorClass, &str)>,
         now: Millis,
     ) -> Result<Vec<EventRecord>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let state = exec_state(&mut tx, exec)
-            .await?
-            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
-        if state.is_terminal() {
-            tx.rollback().await?;
+        let Some(mut tx) = self.begin_unended(exec).await? else {
             return Ok(Vec::new());
-        }
+        };
         sqlx::query("UPDATE executions SET summary = ? WHERE id = ?")
             .bind(summary.to_string())
             .bind(exec.as_str())
