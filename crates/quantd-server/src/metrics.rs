@@ -279,7 +279,7 @@ impl Metrics {
 
 /// The Prometheus scrape endpoint, for admin (operator) tokens: it counts every workspace's
 /// executions. `quantd serve --metrics-addr` serves it without a token on a separate listener.
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "health",
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
         (status = 401, description = "No or a wrong bearer token", body = Problem, content_type = "application/problem+json"),

@@ -80,7 +80,7 @@ impl Modify for Security {
 pub struct ApiDoc;
 
 /// The OpenAPI document itself.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "health", security(()),
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "openapi", tag = "health", security(()),
     responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

@@ -47,6 +47,8 @@ async fn the_document_is_valid_and_covers_every_route() {
     );
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
     let mut documented = BTreeSet::new();
+    // OpenAPI requires unique operationIds: clients name methods after them and links resolve by them.
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             if !["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
@@ -54,7 +56,11 @@ async fn the_document_is_valid_and_covers_every_route() {
             }
             let responses = op["responses"].as_object().expect("responses");
             assert!(!responses.is_empty(), "{method} {path} has no responses");
-            assert!(op["operationId"].is_string(), "{method} {path}");
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}"));
+            assert!(
+                operation_ids.insert(id.to_string()),
+                "{method} {path}: operationId `{id}` is used twice"
+            );
             // Every path parameter is declared.
             for seg in path.split('/').filter(|s| s.starts_with('{')) {
                 let name = seg.trim_matches(|c| c == '{' || c == '}');

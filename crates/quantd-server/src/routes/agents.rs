@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use quantd_engine::agents::{AgentSpec, AgentView};
 
 /// The workspace's agents with their breakers.
-#[utoipa::path(get, path = "/v1/agents", tag = "agents",
+#[utoipa::path(get, path = "/v1/agents", operation_id = "list_agents", tag = "agents",
     responses((status = 200, description = "Every agent of the workspace", body = Vec<AgentView>)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -21,7 +21,7 @@ pub async fn list(
 }
 
 /// Registers (201) or replaces (200) an agent.
-#[utoipa::path(post, path = "/v1/agents/{name}", tag = "agents",
+#[utoipa::path(post, path = "/v1/agents/{name}", operation_id = "add_agent", tag = "agents",
     params(("name" = String, Path, description = "The agent's name (letters, digits, `-`, `_`)")),
     request_body = AgentSpec,
     responses(
@@ -52,7 +52,7 @@ pub async fn add(
 }
 
 /// Removes an agent.
-#[utoipa::path(delete, path = "/v1/agents/{name}", tag = "agents",
+#[utoipa::path(delete, path = "/v1/agents/{name}", operation_id = "remove_agent", tag = "agents",
     params(("name" = String, Path, description = "The agent's name")),
     responses(
         (status = 204, description = "Removed"),

@@ -38,7 +38,7 @@ impl PageQuery {
 }
 
 /// Stores a new version of a scanner or strategy (validated first).
-#[utoipa::path(post, path = "/v1/code/{name}", tag = "code",
+#[utoipa::path(post, path = "/v1/code/{name}", operation_id = "add_code", tag = "code",
     params(("name" = String, Path, description = "Code name: 1–64 letters, digits, `-`, `_`, `.`")),
     request_body = CodeBody,
     responses(
@@ -77,7 +77,7 @@ pub async fn add(
 }
 
 /// Lists the workspace's code names.
-#[utoipa::path(get, path = "/v1/code", tag = "code", params(PageQuery),
+#[utoipa::path(get, path = "/v1/code", operation_id = "list_code", tag = "code", params(PageQuery),
     responses(
         (status = 200, description = "One page of names", body = CodeList),
         (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
@@ -99,7 +99,7 @@ pub async fn list(
 }
 
 /// The current version of a name (or `NAME@N`).
-#[utoipa::path(get, path = "/v1/code/{name}", tag = "code",
+#[utoipa::path(get, path = "/v1/code/{name}", operation_id = "show_code", tag = "code",
     params(("name" = String, Path, description = "`NAME` or `NAME@N`")),
     responses(
         (status = 200, description = "The version", body = CodeVersionView),
@@ -147,7 +147,7 @@ pub async fn version(
 }
 
 /// Removes a name (its versions stay for the executions that used them).
-#[utoipa::path(delete, path = "/v1/code/{name}", tag = "code",
+#[utoipa::path(delete, path = "/v1/code/{name}", operation_id = "remove_code", tag = "code",
     params(("name" = String, Path, description = "Code name")),
     responses(
         (status = 204, description = "Removed"),

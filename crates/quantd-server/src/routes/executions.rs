@@ -250,7 +250,7 @@ async fn list_page(state: &AppState, f: ExecutionFilter) -> Result<ExecutionList
 }
 
 /// The workspace's executions, newest first, filtered, in cursor pages.
-#[utoipa::path(get, path = "/v1/executions", tag = "executions", params(ListQuery),
+#[utoipa::path(get, path = "/v1/executions", operation_id = "list_executions", tag = "executions", params(ListQuery),
     responses(
         (status = 200, description = "One page", body = ExecutionList),
         (status = 400, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json"),
@@ -306,7 +306,7 @@ pub async fn run_summary(
 }
 
 /// One execution: status, progress, health, fingerprint, timings.
-#[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions",
+#[utoipa::path(get, path = "/v1/executions/{id}", operation_id = "show_execution", tag = "executions",
     params(("id" = String, Path, description = "Execution id")),
     responses(
         (status = 200, description = "The execution", body = ExecutionView),

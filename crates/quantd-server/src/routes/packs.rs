@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use utoipa::IntoParams;
 
 /// The catalog, newest first.
-#[utoipa::path(get, path = "/v1/packs", tag = "packs", params(PageQuery),
+#[utoipa::path(get, path = "/v1/packs", operation_id = "list_packs", tag = "packs", params(PageQuery),
     responses(
         (status = 200, description = "One page of packs", body = PackList),
         (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
@@ -40,7 +40,7 @@ pub async fn list(
 }
 
 /// One pack by name (its fresh version), id or id prefix.
-#[utoipa::path(get, path = "/v1/packs/{name}", tag = "packs",
+#[utoipa::path(get, path = "/v1/packs/{name}", operation_id = "show_pack", tag = "packs",
     params(("name" = String, Path, description = "Pack name, id or id prefix (8+ characters)")),
     responses(
         (status = 200, description = "The pack", body = PackView),
