@@ -16,6 +16,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/0007_crash_streak.sql")),
     (8, include_str!("../../migrations/0008_patterns.sql")),
     (9, include_str!("../../migrations/0009_agents.sql")),
+    (
+        10,
+        include_str!("../../migrations/0010_execution_filters.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.
