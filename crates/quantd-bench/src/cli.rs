@@ -50,6 +50,8 @@ pub enum Command {
     History(HistoryArgs),
     /// MCP: a tool call's cost over the engine call it wraps.
     Mcp(crate::mcp::McpArgs),
+    /// The dashboard: the executions page over many stored executions, and its live rows.
+    Dashboard(crate::dashboard::DashboardArgs),
     /// Pattern overhead per step (a chain of tiny scans) and a for_each's planning time.
     Pattern(crate::pattern::PatternArgs),
     /// Sandboxed Python: warm job start, and a pandas scanner inside the sandbox vs plain Python.

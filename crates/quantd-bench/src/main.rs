@@ -9,6 +9,7 @@
 //! sandbox shim. The scripts in `bench/` build both and pass the peers' interpreter.
 
 mod cli;
+mod dashboard;
 mod data;
 mod mcp;
 mod measure;
@@ -62,6 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sse(a) => sse::run(a).await,
         Command::Mcp(a) => mcp::run(a).await,
         Command::Pattern(a) => pattern::run(a).await,
+        Command::Dashboard(a) => dashboard::run(a).await,
     }
 }
 

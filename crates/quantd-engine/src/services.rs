@@ -234,7 +234,8 @@ pub fn check_workspace(name: &str) -> Result<()> {
     )))
 }
 
-fn random_hex(bytes: usize) -> std::io::Result<String> {
+/// `bytes` random bytes from the operating system, as lower-case hex (token secrets, session ids).
+pub fn random_hex(bytes: usize) -> std::io::Result<String> {
     let mut buf = vec![0u8; bytes];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
@@ -320,6 +321,13 @@ impl<S: Store> Records<'_, S> {
         limit: u32,
     ) -> Result<Vec<EventRecord>> {
         Ok(self.store.events_after(id, after, limit).await?)
+    }
+
+    /// The newest `limit` events of an execution, oldest first (the tail of its log).
+    pub async fn tail_events(&self, id: &ExecutionId, limit: u32) -> Result<Vec<EventRecord>> {
+        let mut events = self.store.events_before(id, u64::MAX, limit).await?;
+        events.reverse();
+        Ok(events)
     }
 
     /// Bars processed so far: the committed ones, or for a running execution those its newest

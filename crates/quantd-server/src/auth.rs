@@ -5,10 +5,13 @@
 //! comparison. The store never holds a secret, and `quantd tokens create` prints it once.
 //! With `--no-auth` every caller is the `default` workspace (and may upload packs).
 //! A token is checked on every request; open streams re-check it through [`crate::authority`].
+//! A GET without a token may instead carry a dashboard session cookie (its token is re-checked
+//! the same way, see [`crate::dashboard::session`]).
 
 use crate::AppState;
 use crate::error::AppError;
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use quantd_engine::DEFAULT_WORKSPACE;
@@ -50,6 +53,15 @@ impl FromRequestParts<AppState> for Caller {
                 admin: true,
                 token: None,
             });
+        }
+        if !parts.headers.contains_key(AUTHORIZATION)
+            && matches!(parts.method, Method::GET | Method::HEAD)
+            && let Some((_, session)) =
+                crate::dashboard::session::current(state, &parts.headers).await
+        {
+            // The dashboard's charts and downloads read the API's GET routes with the session
+            // cookie (SameSite=Strict); anything that changes state still needs the token.
+            return Ok(session.caller);
         }
         let header = parts
             .headers

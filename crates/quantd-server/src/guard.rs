@@ -48,6 +48,18 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
     next.run(req).await
 }
 
+/// The dashboard's middleware: only the `--no-auth` Host and Origin rule (its forms are
+/// `application/x-www-form-urlencoded` by nature and carry a CSRF token instead, see
+/// [`crate::dashboard::session`]).
+pub async fn check_local(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !state.options().auth
+        && let Err(e) = local_only(&state, &req)
+    {
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
 fn refuse_forgeable(state: &AppState, req: &Request) -> Result<(), AppError> {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state

@@ -10,6 +10,9 @@
 //! quantd-engine (the same call the CLI makes), scoped to the caller's workspace. Another
 //! workspace's ids answer 404, never 403, so ids do not leak across workspaces.
 //!
+//! The same listener serves the dashboard for people at `/` ([`dashboard`]): HTML pages over
+//! the same engine calls, signed in with a workspace token exchanged for a session cookie.
+//!
 //! Safe to share: a token is checked on every request and, for open streams, again whenever the
 //! store says it was revoked ([`authority`]); no request can be forged by another web site
 //! (`guard`: CORS-safelisted bodies are refused everywhere, and `--no-auth` also checks `Host`
@@ -18,6 +21,7 @@
 
 pub mod auth;
 pub mod authority;
+pub mod dashboard;
 pub mod error;
 mod extract;
 mod guard;
@@ -154,6 +158,10 @@ struct Inner {
     uploads: uploads::Budget,
     /// The address the API listens on, once [`run`] bound it (the `--no-auth` Host check).
     local_addr: OnceLock<SocketAddr>,
+    /// The dashboard's sessions.
+    sessions: dashboard::session::Sessions,
+    /// The rows the dashboard's live lists share.
+    live_rows: dashboard::live::Rows,
 }
 
 impl AppState {
@@ -179,6 +187,8 @@ impl AppState {
                 revocations: authority::Revocations::default(),
                 uploads: uploads::Budget::default(),
                 local_addr: OnceLock::new(),
+                sessions: dashboard::session::Sessions::default(),
+                live_rows: dashboard::live::Rows::default(),
             }),
         }
     }
@@ -207,6 +217,16 @@ impl AppState {
     pub fn begin_shutdown(&self) {
         self.inner.shutdown.send_replace(true);
         self.inner.workers.drain();
+    }
+
+    /// The dashboard's sessions.
+    pub fn sessions(&self) -> &dashboard::session::Sessions {
+        &self.inner.sessions
+    }
+
+    /// The rows the dashboard's live lists share.
+    pub fn live_rows(&self) -> &dashboard::live::Rows {
+        &self.inner.live_rows
     }
 
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
@@ -301,19 +321,28 @@ pub fn app(state: AppState) -> Router {
         .route("/history", get(ex::history))
         .route("/summary", get(ex::run_summary))
         .route("/openapi.json", get(openapi::serve));
-    Router::new()
+    let api = Router::new()
         .merge(mcp::router(&state))
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/health/pack/{name}", get(health::pack))
         .route("/metrics", get(metrics::serve))
         .nest("/v1", v1)
-        .fallback(routes::no_route)
         .layer(DefaultBodyLimit::max(state.options().body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::check,
-        ))
+        ));
+    let web = dashboard::router(&state)
+        .layer(DefaultBodyLimit::max(state.options().body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_local,
+        ));
+    Router::new()
+        .merge(api)
+        .merge(web)
+        .fallback(routes::no_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routes::observe,

@@ -358,7 +358,7 @@ pub async fn workspace_sse(State(state): State<AppState>, caller: Caller) -> Res
 }
 
 /// The workspace of an execution (cached: it never changes).
-async fn owner(state: &AppState, id: &ExecutionId) -> Option<String> {
+pub(crate) async fn owner(state: &AppState, id: &ExecutionId) -> Option<String> {
     if let Some(w) = state.inner.owners.lock().expect("owners lock").get(id) {
         return Some(w.clone());
     }

@@ -56,7 +56,9 @@ async fn the_document_is_valid_and_covers_every_route() {
             }
             let responses = op["responses"].as_object().expect("responses");
             assert!(!responses.is_empty(), "{method} {path} has no responses");
-            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}"));
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path}"));
             assert!(
                 operation_ids.insert(id.to_string()),
                 "{method} {path}: operationId `{id}` is used twice"

@@ -46,7 +46,8 @@ pub async fn no_route(uri: Uri) -> AppError {
 }
 
 /// Counts each request by route and status with its latency, and rewrites plain-text error
-/// responses of the framework (405, 413, 415, …) as problem documents.
+/// responses of the framework (405, 413, 415, …) as problem documents (the dashboard's HTML
+/// error pages stay pages).
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req
@@ -61,7 +62,11 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+    let is_page = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem && !is_page {
         let detail =
             match axum::body::to_bytes(std::mem::replace(resp.body_mut(), Body::empty()), 64 << 10)
                 .await

@@ -170,6 +170,9 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!(
         "next: `quantd scan --expr '<your scanner>' --out hits.parquet`, `quantd data list`, `quantd data show {DEMO_PACK}`"
     );
+    println!(
+        "      `quantd serve --no-auth` and open http://127.0.0.1:8000/ to see these executions in the dashboard"
+    );
     Ok(ExitCode::SUCCESS)
 }
 
