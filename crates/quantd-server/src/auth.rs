@@ -56,11 +56,14 @@ impl FromRequestParts<AppState> for Caller {
         }
         if !parts.headers.contains_key(AUTHORIZATION)
             && matches!(parts.method, Method::GET | Method::HEAD)
+            && !crate::dashboard::session::cross_site(&parts.headers)
             && let Some((_, session)) =
                 crate::dashboard::session::current(state, &parts.headers).await
         {
             // The dashboard's charts and downloads read the API's GET routes with the session
-            // cookie (SameSite=Strict); anything that changes state still needs the token.
+            // cookie, from its own pages only: SameSite=Strict still lets a page of another port
+            // of the same host send it, and a WebSocket (whose commands change state) is not
+            // held back by CORS. Anything that changes state through `/v1` needs the token.
             return Ok(session.caller);
         }
         let header = parts

@@ -191,6 +191,36 @@ async fn forms_need_the_session_csrf_token_and_the_same_site() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("Valid."));
 
+    // Nor a read from another origin (a page on another port of this host is "same site" for
+    // SameSite cookies; a WebSocket handshake carries its Origin and is not held back by CORS).
+    for (header, value) in [
+        ("origin", "http://127.0.0.1:1"),
+        ("sec-fetch-site", "same-site"),
+    ] {
+        let r = server
+            .http
+            .get(server.url(&format!("/v1/executions/{id}")))
+            .header(COOKIE, &alice.cookie)
+            .header(header, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{header}: {value}");
+    }
+    let r = server
+        .http
+        .get(server.url(&format!("/v1/executions/{id}")))
+        .header(COOKIE, &alice.cookie)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "the dashboard's own pages read with the cookie"
+    );
+
     // The cookie never authorizes a change through the API.
     let r = server
         .http
