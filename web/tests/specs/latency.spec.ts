@@ -1,7 +1,7 @@
 // How fast a committed event reaches open pages: 20 executions pages (each in its own browser
 // context, as 20 people would have them) follow the live list while scans are started; each page
 // notes when each new row enters its DOM. Printed for docs/PERFORMANCE.md; the test itself checks
-// that every row reached every page, live.
+// that every row reached every page, live, and ended there as completed.
 import { expect, test, type Page } from '@playwright/test';
 import { env, signIn } from './helpers';
 import { execution, submit } from './api';
@@ -45,6 +45,10 @@ test('a committed event reaches 20 open pages', async ({ browser, request }) => 
       expect(arrived[id], `row ${id} reached the page`).toBeDefined();
       latencies.push(arrived[id] - created[id]);
     }
+  }
+  for (const page of pages) for (const id of ids) {
+    // Rows that changed together arrive in one message: each must still be swapped in.
+    await expect(page.locator(`#row-${id}`)).toHaveAttribute('data-state', 'completed');
   }
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.round((latencies.length - 1) * p)];

@@ -5,7 +5,7 @@
 //! then, for each event of the workspace's top-level executions, the execution's row: `row`
 //! when the page shows it, `new` (prepended) when it now matches the filters and is not shown.
 //! Events that do not change a row (shard and step events) are skipped, a burst of events is
-//! shown once per execution, updates of shown rows go out at most every 100 ms, and the row of an execution is read and rendered once for all open
+//! shown once per execution, updates of shown rows go out together (one message) at most every 100 ms, and the row of an execution is read and rendered once for all open
 //! pages ([`Rows`]). The stream ends with the server (`shutdown`) or when the session's token is
 //! revoked.
 
@@ -120,9 +120,13 @@ pub async fn executions(
         let mut due: HashMap<ExecutionId, u64> = HashMap::new();
         let mut flush_at: Option<Instant> = None;
         if let Ok(page) = st.engine().records().list(&filter).await {
+            let mut rows = String::new();
             for rec in page.items {
                 shown.insert(rec.id.clone());
-                yield Ok::<_, Infallible>(SseEvent::default().event("row").data(oob(&row(&list_view(rec)).into_string())));
+                rows.push_str(&oob(&row(&list_view(rec)).into_string()));
+            }
+            if !rows.is_empty() {
+                yield Ok::<_, Infallible>(SseEvent::default().event("row").data(rows));
             }
         }
         loop {
@@ -167,19 +171,26 @@ pub async fn executions(
                     Err(RecvError::Lagged(_)) => {
                         // Missed some: send every shown row again.
                         if let Ok(page) = st.engine().records().list(&filter).await {
-                            for rec in page.items.into_iter().filter(|r| shown.contains(&r.id)) {
-                                yield Ok(SseEvent::default().event("row").data(oob(&row(&list_view(rec)).into_string())));
-                            }
+                            let rows: String = page.items.into_iter()
+                                .filter(|r| shown.contains(&r.id))
+                                .map(|rec| oob(&row(&list_view(rec)).into_string()))
+                                .collect();
+                            yield Ok(SseEvent::default().event("row").data(rows));
                         }
                     }
                     Err(RecvError::Closed) => return,
                 },
                 _ = async { tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)).await }, if flush_at.is_some() => {
                     flush_at = None;
+                    // One message for all of them: each message costs every open page a swap.
+                    let mut rows = String::new();
                     for (id, seq) in std::mem::take(&mut due) {
                         if let Some(row) = st.live_rows().get(&st, &id, seq).await {
-                            yield Ok(SseEvent::default().event("row").data(oob(&row.1)));
+                            rows.push_str(&oob(&row.1));
                         }
+                    }
+                    if !rows.is_empty() {
+                        yield Ok(SseEvent::default().event("row").data(rows));
                     }
                 }
                 _ = shutdown.changed() => {}
