@@ -7,6 +7,7 @@
 //!   atomically and read with column and ticker projection;
 //! - [`synth`]: deterministic synthetic universes;
 //! - [`export`]: back to CSV or Parquet;
+//! - [`time`]: instants, bar intervals and exchange time zones (intraday bars; not yet wired);
 //! - [`text`]: untrusted text (tickers, quoted input) made safe to print;
 //! - [`failpoint`]: the test-only failure points (`QUANTD_FAILPOINT`) that crash tests across the
 //!   workspace use to stop a process at a chosen step.
@@ -27,6 +28,7 @@ pub mod import;
 mod mmap;
 pub mod synth;
 pub mod text;
+pub mod time;
 pub mod validate;
 
 pub use bars::{BarTable, Column, Day};

@@ -4,6 +4,7 @@
 //! of day other than midnight is refused, because packs hold daily bars.
 
 use crate::bars::{Day, checked_day, checked_day_from_date};
+use crate::time::{self, digits, offset_seconds};
 use arrow_schema::TimeUnit;
 
 /// Why a value is not a pack date.
@@ -37,26 +38,16 @@ pub(crate) fn parse_date(s: &str) -> Result<Day, DateFault> {
 
 /// `YYYY-MM-DD` (exactly ten bytes).
 fn ymd(b: &[u8]) -> Result<Day, DateFault> {
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return Err(DateFault::Malformed);
-    }
-    let (y, m, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    let date = chrono::NaiveDate::from_ymd_opt(y as i32, m, d).ok_or(DateFault::Malformed)?;
-    checked_day_from_date(date).map_err(|_| DateFault::OutOfRange)
+    checked_day_from_date(time::ymd(b)?).map_err(|_| DateFault::OutOfRange)
 }
 
-/// The value of a run of ASCII digits (at most 9, so it fits).
-fn digits(b: &[u8]) -> Result<u32, DateFault> {
-    if b.is_empty() || b.len() > 9 {
-        return Err(DateFault::Malformed);
-    }
-    b.iter().try_fold(0u32, |acc, &c| {
-        if c.is_ascii_digit() {
-            Ok(acc * 10 + u32::from(c - b'0'))
-        } else {
-            Err(DateFault::Malformed)
+impl From<time::TimeFault> for DateFault {
+    fn from(f: time::TimeFault) -> Self {
+        match f {
+            time::TimeFault::OutOfRange => DateFault::OutOfRange,
+            _ => DateFault::Malformed,
         }
-    })
+    }
 }
 
 /// Whether a time (`HH:MM[:SS[.fff]][zone]`) is midnight; `Malformed` when it is not a time.
@@ -99,23 +90,9 @@ fn is_midnight(b: &[u8]) -> Result<bool, DateFault> {
 fn check_zone(z: &[u8]) -> Result<(), DateFault> {
     match z {
         [] | [b'Z'] => Ok(()),
-        [b'+' | b'-', rest @ ..] => offset_seconds(rest).map(|_| ()),
+        [b'+' | b'-', rest @ ..] => Ok(offset_seconds(rest).map(|_| ())?),
         _ => Err(DateFault::Malformed),
     }
-}
-
-/// The seconds of an offset without its sign: `HH:MM`, `HHMM` or `HH`.
-fn offset_seconds(b: &[u8]) -> Result<i64, DateFault> {
-    let (h, m) = match b {
-        [h1, h2] => ([*h1, *h2], [b'0', b'0']),
-        [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => ([*h1, *h2], [*m1, *m2]),
-        _ => return Err(DateFault::Malformed),
-    };
-    let (h, m) = (digits(&h)?, digits(&m)?);
-    if h > 23 || m > 59 {
-        return Err(DateFault::Malformed);
-    }
-    Ok(i64::from(h * 3600 + m * 60))
 }
 
 /// How a time zone of an Arrow timestamp column maps instants to dates.
