@@ -11,7 +11,7 @@
 //! module is the vocabulary they move to.
 
 use crate::bars::{Day, MAX_DAY, MIN_DAY, checked_day_from_date};
-use chrono::{LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -194,6 +194,18 @@ impl Zone {
             LocalResult::Ambiguous(..) => Err(TimeFault::Ambiguous { zone: self.name() }),
             LocalResult::None => Err(TimeFault::Skipped { zone: self.name() }),
         }
+    }
+
+    /// Seconds east of UTC in this zone at an instant (seconds since the epoch, UTC), daylight
+    /// saving included; `None` past the range of dates chrono represents.
+    pub fn offset_at(self, utc_seconds: i64) -> Option<i32> {
+        let at = chrono::DateTime::from_timestamp(utc_seconds, 0)?;
+        Some(
+            self.0
+                .offset_from_utc_datetime(&at.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        )
     }
 
     /// The local wall-clock time of an instant in this zone.

@@ -175,18 +175,45 @@ mod dates {
     }
 
     #[test]
-    fn a_named_time_zone_gets_a_clear_message() {
+    fn named_time_zones_give_local_dates_through_daylight_saving() {
+        let dir = tempfile::tempdir().unwrap();
+        let (jan2, jul2) = (19_724_i64 * 86_400, 19_906_i64 * 86_400); // 2024-01-02, 2024-07-02
+        // Midnight in New York: 05:00 UTC in winter (EST), 04:00 UTC in summer (EDT), as pandas
+        // writes `tz_localize("America/New_York")` daily indexes.
+        let ny = ParquetSpec::dates(DateValues::Seconds(
+            vec![jan2 + 5 * 3600, jul2 + 4 * 3600, jan2 + 5 * 3600],
+            Some("America/New_York"),
+        ));
+        let t = import_file(
+            &write_parquet(dir.path(), "ny.parquet", &ny),
+            &ImportOptions::default(),
+            &NoProgress,
+        )
+        .unwrap()
+        .table;
+        assert_eq!(t.dates, [19_724, 19_906, 19_724]);
+        // 05:00 UTC in July is 01:00 in New York: a time of day, shown in the zone.
+        let off = ParquetSpec::dates(DateValues::Seconds(
+            vec![jan2 + 5 * 3600, jul2 + 5 * 3600, jan2 + 5 * 3600],
+            Some("America/New_York"),
+        ));
+        let e = refusal(&write_parquet(dir.path(), "off.parquet", &off));
+        assert!(e.contains("`2024-07-02 01:00:00` has a time of day"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_time_zone_gets_a_clear_message() {
         let dir = tempfile::tempdir().unwrap();
         let spec = ParquetSpec::dates(DateValues::Seconds(
             vec![0, 86_400, 0],
-            Some("America/New_York"),
+            Some("Mars/Olympus"),
         ));
         let e = refusal(&write_parquet(dir.path(), "tz.parquet", &spec));
         assert!(
-            e.contains("column `date` holds timestamps in the time zone `America/New_York`"),
+            e.contains("column `date` holds timestamps in the time zone `Mars/Olympus`, which is not a time zone quantd knows"),
             "{e}"
         );
-        assert!(e.contains("tz_localize(None)"), "{e}");
+        assert!(e.contains("IANA name"), "{e}");
         assert!(!e.contains("chrono-tz"), "{e}");
     }
 }

@@ -125,7 +125,7 @@ impl Plan {
 }
 
 fn date_plan(dt: &DataType, name: &str, source: &str) -> Result<DatePlan> {
-    let utc = Zone { offset_seconds: 0 };
+    let utc = Zone::UTC;
     Ok(match values_of(dt) {
         dt if is_text(dt) => DatePlan::Text,
         DataType::Date64 => DatePlan::Ticks(TimeUnit::Millisecond, utc),
@@ -135,10 +135,10 @@ fn date_plan(dt: &DataType, name: &str, source: &str) -> Result<DatePlan> {
             None => {
                 return Err(DataError::Input {
                     what: format!(
-                        "`{source}`: column `{name}` holds timestamps in the time zone `{}`, which quantd cannot convert to dates",
+                        "`{source}`: column `{name}` holds timestamps in the time zone `{}`, which is not a time zone quantd knows",
                         echo(tz)
                     ),
-                    fix: "write the dates without a time zone, as dates, or in UTC (pandas: `df.index = df.index.tz_localize(None)`)".into(),
+                    fix: "write the time zone as an IANA name (America/New_York), UTC or an offset (+05:00), or write the dates without a time zone (pandas: `df.index = df.index.tz_localize(None)`)".into(),
                 });
             }
         },

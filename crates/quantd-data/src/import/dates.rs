@@ -1,5 +1,7 @@
 //! Dates of imported rows: `YYYY-MM-DD` text (optionally with a midnight time and a UTC offset, as
-//! pandas writes daily indexes), and Arrow date and timestamp values. Every date is checked
+//! pandas writes daily indexes), and Arrow date and timestamp values (naive, in UTC, at a fixed
+//! offset or in an IANA zone such as `America/New_York`: a timestamp's date is its local date
+//! there, daylight saving included). Every date is checked
 //! against the pack date range ([`crate::bars::MIN_DATE`] ..= [`crate::bars::MAX_DATE`]); a time
 //! of day other than midnight is refused, because packs hold daily bars.
 
@@ -97,14 +99,31 @@ fn check_zone(z: &[u8]) -> Result<(), DateFault> {
 
 /// How a time zone of an Arrow timestamp column maps instants to dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Zone {
-    /// Seconds east of UTC.
-    pub offset_seconds: i64,
+pub(crate) enum Zone {
+    /// A fixed offset: seconds east of UTC.
+    Fixed(i64),
+    /// An IANA zone (`America/New_York`): its offset at each instant, daylight saving included.
+    Named(time::Zone),
 }
 
-/// The zone named by an Arrow timestamp's time zone: UTC (under its usual names) or a fixed
-/// offset (`+05:00`). `None` for a named zone such as `America/New_York`, which needs a time zone
-/// database to convert.
+impl Zone {
+    /// UTC.
+    pub const UTC: Zone = Zone::Fixed(0);
+
+    /// Seconds east of UTC at the instant `value` ticks of `unit` after the epoch; `None` when
+    /// the instant is past what the zone database covers.
+    fn offset_at(self, value: i64, unit: TimeUnit) -> Option<i64> {
+        match self {
+            Zone::Fixed(seconds) => Some(seconds),
+            Zone::Named(zone) => zone
+                .offset_at(value.div_euclid(ticks_per_second(unit)))
+                .map(i64::from),
+        }
+    }
+}
+
+/// The zone named by an Arrow timestamp's time zone: UTC (under its usual names), a fixed offset
+/// (`+05:00`) or an IANA name (`America/New_York`). `None` for anything else.
 pub(crate) fn zone_of(tz: &str) -> Option<Zone> {
     let utc = [
         "UTC",
@@ -119,17 +138,15 @@ pub(crate) fn zone_of(tz: &str) -> Option<Zone> {
         "Etc/UCT",
     ];
     if utc.iter().any(|u| u.eq_ignore_ascii_case(tz.trim())) {
-        return Some(Zone { offset_seconds: 0 });
+        return Some(Zone::UTC);
     }
     let b = tz.trim().as_bytes();
     let (sign, rest) = match b.split_first()? {
         (b'+', rest) => (1, rest),
         (b'-', rest) => (-1, rest),
-        _ => return None,
+        _ => return tz.parse().ok().map(Zone::Named),
     };
-    offset_seconds(rest).ok().map(|s| Zone {
-        offset_seconds: sign * s,
-    })
+    offset_seconds(rest).ok().map(|s| Zone::Fixed(sign * s))
 }
 
 /// Ticks of `unit` in one second.
@@ -146,8 +163,8 @@ pub(crate) fn ticks_per_second(unit: TimeUnit) -> i64 {
 pub(crate) fn day_of_timestamp(value: i64, unit: TimeUnit, zone: Zone) -> Result<Day, DateFault> {
     let per_second = ticks_per_second(unit);
     let local = zone
-        .offset_seconds
-        .checked_mul(per_second)
+        .offset_at(value, unit)
+        .and_then(|offset| offset.checked_mul(per_second))
         .and_then(|offset| value.checked_add(offset))
         .ok_or(DateFault::OutOfRange)?;
     let per_day = per_second * 86_400;
@@ -163,8 +180,8 @@ pub(crate) fn day_of_timestamp(value: i64, unit: TimeUnit, zone: Zone) -> Result
 pub(crate) fn show_timestamp(value: i64, unit: TimeUnit, zone: Zone) -> String {
     let per_second = ticks_per_second(unit);
     let local = zone
-        .offset_seconds
-        .checked_mul(per_second)
+        .offset_at(value, unit)
+        .and_then(|o| o.checked_mul(per_second))
         .and_then(|o| value.checked_add(o));
     let shown = local.and_then(|local| {
         let secs = local.div_euclid(per_second);
@@ -272,7 +289,7 @@ mod tests {
 
     #[test]
     fn timestamps_give_their_local_date_at_midnight_only() {
-        let utc = Zone { offset_seconds: 0 };
+        let utc = Zone::UTC;
         let d = day("2024-01-02");
         let secs = i64::from(d) * 86_400;
         assert_eq!(day_of_timestamp(secs, TimeUnit::Second, utc), Ok(d));
@@ -297,7 +314,7 @@ mod tests {
 
     #[test]
     fn extreme_timestamps_are_out_of_range_without_overflow() {
-        let utc = Zone { offset_seconds: 0 };
+        let utc = Zone::UTC;
         let east = zone_of("+14:00").unwrap();
         for (v, unit, want) in [
             (i64::MIN, TimeUnit::Second, Err(OutOfRange)),
@@ -319,21 +336,15 @@ mod tests {
 
     #[test]
     fn zones_are_utc_or_fixed_offsets() {
-        assert_eq!(zone_of("UTC"), Some(Zone { offset_seconds: 0 }));
-        assert_eq!(zone_of("etc/utc"), Some(Zone { offset_seconds: 0 }));
+        assert_eq!(zone_of("UTC"), Some(Zone::UTC));
+        assert_eq!(zone_of("etc/utc"), Some(Zone::UTC));
+        assert_eq!(zone_of("+05:30"), Some(Zone::Fixed(19_800)));
+        assert_eq!(zone_of("-0800"), Some(Zone::Fixed(-28_800)));
         assert_eq!(
-            zone_of("+05:30"),
-            Some(Zone {
-                offset_seconds: 19_800
-            })
+            zone_of("America/New_York"),
+            "America/New_York".parse().ok().map(Zone::Named)
         );
-        assert_eq!(
-            zone_of("-0800"),
-            Some(Zone {
-                offset_seconds: -28_800
-            })
-        );
-        assert_eq!(zone_of("America/New_York"), None);
+        assert_eq!(zone_of("Mars/Olympus"), None);
         assert_eq!(zone_of("+99:00"), None);
     }
 }
