@@ -52,6 +52,8 @@ pub enum Command {
     Mcp(crate::mcp::McpArgs),
     /// The dashboard: the executions page over many stored executions, and its live rows.
     Dashboard(crate::dashboard::DashboardArgs),
+    /// The SQLite queue: one claim's cost while a backlog of pending shards waits.
+    Queue(crate::queue::QueueArgs),
     /// Pattern overhead per step (a chain of tiny scans) and a for_each's planning time.
     Pattern(crate::pattern::PatternArgs),
     /// Sandboxed Python: warm job start, and a pandas scanner inside the sandbox vs plain Python.

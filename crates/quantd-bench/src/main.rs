@@ -14,6 +14,7 @@ mod data;
 mod mcp;
 mod measure;
 mod pattern;
+mod queue;
 mod sandbox;
 mod scan;
 mod sse;
@@ -64,6 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mcp(a) => mcp::run(a).await,
         Command::Pattern(a) => pattern::run(a).await,
         Command::Dashboard(a) => dashboard::run(a).await,
+        Command::Queue(a) => queue::run(a).await,
     }
 }
 

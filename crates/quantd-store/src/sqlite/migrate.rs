@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/0010_execution_filters.sql"),
     ),
+    (11, include_str!("../../migrations/0011_claim_order.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -52,6 +52,21 @@ async fn cancel_dead_claim(
     Ok(())
 }
 
+/// The next claimable shard: the oldest active execution's first pending shard whose backoff
+/// has passed (binds: now).
+const CLAIM_NEXT: &str = "SELECT s.execution_id, s.idx \
+     FROM executions e INDEXED BY executions_claim_order \
+     CROSS JOIN shards s INDEXED BY shards_pending ON s.execution_id = e.id \
+     WHERE e.state IN ('pending', 'running') AND s.state = 'pending' AND s.not_before <= ? \
+     ORDER BY e.created_at, e.id, s.idx LIMIT 1";
+
+/// [`CLAIM_NEXT`] within one execution and the executions under it (binds: now, id, id).
+const CLAIM_NEXT_OF: &str = "SELECT s.execution_id, s.idx \
+     FROM executions e CROSS JOIN shards s INDEXED BY shards_pending ON s.execution_id = e.id \
+     WHERE e.state IN ('pending', 'running') AND s.state = 'pending' AND s.not_before <= ? \
+     AND (e.id = ? OR e.root_id = ?) \
+     ORDER BY e.created_at, e.id, s.idx LIMIT 1";
+
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
     async fn create_execution(&self, e: &NewExecution) -> Result<Created> {
@@ -81,25 +96,28 @@ impl ExecutionQueue for SqliteStore {
         only: Option<&ExecutionId>,
     ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        // Picks and leases the shard in one statement (the writer lock is held: no race).
-        let row: Option<ClaimRow> = sqlx::query_as(
+        // Picks and leases the shard in one statement (the writer lock is held: no race). The
+        // pick walks the active executions oldest first (or only `only`'s tree) and each one's
+        // pending shards (migration 0011): it stops at the first claimable shard instead of
+        // sorting every pending one.
+        let pick = match only {
+            None => CLAIM_NEXT,
+            Some(_) => CLAIM_NEXT_OF,
+        };
+        let mut claim = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE shards SET state = 'running', attempt = attempt + 1, claims = claims + 1, lease_owner = ?, \
              lease_expires_at = ?, started_at = ? \
-             WHERE (execution_id, idx) = (\
-               SELECT s.execution_id, s.idx FROM shards s JOIN executions e ON e.id = s.execution_id \
-               WHERE s.state = 'pending' AND s.not_before <= ? AND e.state IN ('pending', 'running') AND (? IS NULL OR e.id = ? OR e.root_id = ?) \
-               ORDER BY e.created_at, e.id, s.idx LIMIT 1) \
+             WHERE (execution_id, idx) = ({pick}) \
              RETURNING execution_id, idx, attempt, claims, payload, crashes, (SELECT state FROM executions WHERE id = shards.execution_id)",
-        )
+        )))
         .bind(owner)
         .bind(lease_until)
         .bind(now)
-        .bind(now)
-        .bind(only.map(|o| o.as_str()))
-        .bind(only.map(|o| o.as_str()))
-        .bind(only.map(|o| o.as_str()))
-        .fetch_optional(&mut *tx)
-        .await?;
+        .bind(now);
+        if let Some(only) = only {
+            claim = claim.bind(only.as_str()).bind(only.as_str());
+        }
+        let row: Option<ClaimRow> = claim.fetch_optional(&mut *tx).await?;
         let Some((exec, idx, attempt, claim, payload, crashes, state)) = row else {
             tx.rollback().await?;
             return Ok(None);
