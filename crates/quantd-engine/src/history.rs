@@ -44,58 +44,120 @@ pub struct RunSummary {
     pub worst_run: Option<RunReturn>,
 }
 
-/// Summarizes the executions of `workspace` (of code `name`, when given).
+/// Executions read per page while summarizing: memory stays bounded by a page whatever the
+/// number of executions a workspace holds.
+const PAGE: u32 = 1_000;
+
+/// Summarizes the executions of `workspace` (of code `name`, when given), a page at a time.
 pub async fn summarize(
     store: &impl Store,
     workspace: &str,
     name: Option<&str>,
 ) -> Result<RunSummary> {
-    let f = ExecutionFilter {
+    let mut f = ExecutionFilter {
         workspace: Some(workspace.to_string()),
         name: name.map(str::to_string),
-        limit: u32::MAX,
+        limit: PAGE,
         ..Default::default()
     };
-    let rows = store.list_executions(&f).await?.items;
-    Ok(of(name, &rows))
+    let mut totals = Totals::default();
+    loop {
+        let page = store.list_executions(&f).await?;
+        page.items.iter().for_each(|r| totals.add(r));
+        match page.next {
+            Some(next) if !page.items.is_empty() => f.after = Some(next),
+            _ => break,
+        }
+    }
+    Ok(totals.summary(name))
 }
 
-/// The summary of some executions.
-pub fn of(name: Option<&str>, rows: &[ExecutionRecord]) -> RunSummary {
-    let finished = rows.iter().filter(|r| r.state.is_terminal()).count();
-    let completed = rows
-        .iter()
-        .filter(|r| r.state == ExecutionState::Completed)
-        .count();
-    let metric = |key: &str| -> Vec<(String, f64)> {
-        rows.iter()
-            .filter_map(|r| Some((r.id.to_string(), r.summary.as_ref()?.get(key)?.as_f64()?)))
-            .collect()
-    };
-    let mean = |v: &[(String, f64)]| {
-        (!v.is_empty()).then(|| v.iter().map(|x| x.1).sum::<f64>() / v.len() as f64)
-    };
-    let returns = metric("Return [%]");
-    let pick = |r: Option<&(String, f64)>| {
-        r.map(|(id, v)| RunReturn {
-            execution: id.clone(),
-            return_pct: *v,
-        })
-    };
-    RunSummary {
-        name: name.map(str::to_string),
-        runs: rows.len(),
-        finished,
-        completed,
-        success_rate: (finished > 0).then(|| completed as f64 / finished as f64),
-        signals: rows
-            .iter()
-            .filter_map(|r| r.summary.as_ref()?.get("signals")?.as_u64())
-            .sum(),
-        average_return_pct: mean(&returns),
-        average_sharpe: mean(&metric("Sharpe Ratio")),
-        average_max_drawdown_pct: mean(&metric("Max. Drawdown [%]")),
-        best_run: pick(returns.iter().max_by(|a, b| a.1.total_cmp(&b.1))),
-        worst_run: pick(returns.iter().min_by(|a, b| a.1.total_cmp(&b.1))),
+/// A mean kept as a sum and a count.
+#[derive(Debug, Default)]
+struct Mean {
+    sum: f64,
+    n: usize,
+}
+
+impl Mean {
+    fn add(&mut self, v: Option<f64>) {
+        if let Some(v) = v {
+            self.sum += v;
+            self.n += 1;
+        }
+    }
+
+    fn get(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+}
+
+/// What [`RunSummary`] needs of the executions seen so far.
+#[derive(Debug, Default)]
+struct Totals {
+    runs: usize,
+    finished: usize,
+    completed: usize,
+    signals: u64,
+    returns: Mean,
+    sharpe: Mean,
+    drawdown: Mean,
+    best: Option<RunReturn>,
+    worst: Option<RunReturn>,
+}
+
+impl Totals {
+    fn add(&mut self, r: &ExecutionRecord) {
+        let metric = |key: &str| r.summary.as_ref()?.get(key)?.as_f64();
+        self.runs += 1;
+        self.finished += usize::from(r.state.is_terminal());
+        self.completed += usize::from(r.state == ExecutionState::Completed);
+        self.signals += r
+            .summary
+            .as_ref()
+            .and_then(|s| s.get("signals")?.as_u64())
+            .unwrap_or(0);
+        self.sharpe.add(metric("Sharpe Ratio"));
+        self.drawdown.add(metric("Max. Drawdown [%]"));
+        let Some(ret) = metric("Return [%]") else {
+            return;
+        };
+        self.returns.add(Some(ret));
+        let run = || RunReturn {
+            execution: r.id.to_string(),
+            return_pct: ret,
+        };
+        // Ties keep the run seen last for the best and the first for the worst, as
+        // `Iterator::max_by` and `min_by` do.
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|b| ret.total_cmp(&b.return_pct).is_ge())
+        {
+            self.best = Some(run());
+        }
+        if self
+            .worst
+            .as_ref()
+            .is_none_or(|w| ret.total_cmp(&w.return_pct).is_lt())
+        {
+            self.worst = Some(run());
+        }
+    }
+
+    fn summary(self, name: Option<&str>) -> RunSummary {
+        RunSummary {
+            name: name.map(str::to_string),
+            runs: self.runs,
+            finished: self.finished,
+            completed: self.completed,
+            success_rate: (self.finished > 0).then(|| self.completed as f64 / self.finished as f64),
+            signals: self.signals,
+            average_return_pct: self.returns.get(),
+            average_sharpe: self.sharpe.get(),
+            average_max_drawdown_pct: self.drawdown.get(),
+            best_run: self.best,
+            worst_run: self.worst,
+        }
     }
 }

@@ -685,3 +685,48 @@ async fn run_stops_the_shard_claimed_ahead_when_a_failure_ends_the_execution() {
         0
     );
 }
+
+/// `summary` reads a workspace's executions a page at a time (bounded memory) and still counts
+/// every one of them, beyond its first page of 1,000, and none of another workspace's.
+#[tokio::test]
+async fn the_summary_counts_every_execution_page_by_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let packs = quantd_engine::Packs::open(quantd_engine::DataDir::new(dir.path()))
+        .await
+        .unwrap();
+    let store = packs.store();
+    let new = |i: usize, workspace: &str| quantd_store::NewExecution {
+        id: quantd_core::ExecutionId::from_parts(1_000 + i as u64, i as u128),
+        workspace: workspace.into(),
+        kind: quantd_core::ExecutionKind::Scan,
+        name: Some("dip".into()),
+        spec: serde_json::json!({ "kind": "scan" }),
+        fingerprint: format!("{i:064x}"),
+        pack_id: "0".repeat(64),
+        code_version: None,
+        options: serde_json::json!({}),
+        shards: vec![serde_json::json!({})],
+        now: 1_000 + i as i64,
+        first_claim: None,
+        parent: None,
+        orchestrated: false,
+    };
+    let ours: Vec<_> = (0..2_345).map(|i| new(i, "w")).collect();
+    let theirs: Vec<_> = (2_345..2_400).map(|i| new(i, "other")).collect();
+    store.create_executions(&ours).await.unwrap();
+    store.create_executions(&theirs).await.unwrap();
+    for e in ours.iter().step_by(7) {
+        store
+            .change_execution_state(&e.id, ExecutionState::Cancelled, 5_000)
+            .await
+            .unwrap();
+    }
+    let s = quantd_engine::history::summarize(store, "w", Some("dip"))
+        .await
+        .unwrap();
+    assert_eq!(s.runs, 2_345);
+    assert_eq!(s.finished, 2_345_usize.div_ceil(7));
+    assert_eq!(s.completed, 0);
+    assert_eq!(s.success_rate, Some(0.0));
+    assert_eq!(s.best_run, None);
+}
