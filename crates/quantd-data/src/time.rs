@@ -357,7 +357,13 @@ impl StampReader {
                 .enumerate()
                 .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == b'-'))
         {
-            let v: i64 = s.parse().map_err(|_| TimeFault::OutOfRange)?;
+            let v: i64 =
+                s.parse()
+                    .map_err(|e: std::num::ParseIntError| match e.kind() {
+                        std::num::IntErrorKind::PosOverflow
+                        | std::num::IntErrorKind::NegOverflow => TimeFault::OutOfRange,
+                        _ => TimeFault::Malformed,
+                    })?;
             let stamp = v.checked_mul(epoch.nanos()).ok_or(TimeFault::OutOfRange)?;
             let day = checked(self.zone.local(stamp).date())?;
             return Ok(Read {
@@ -593,6 +599,9 @@ mod tests {
             epoch: Some(Epoch::Seconds),
         };
         assert_eq!(s.read("99999999999999"), Err(TimeFault::OutOfRange));
+        assert_eq!(s.read("99999999999999999999"), Err(TimeFault::OutOfRange));
+        assert_eq!(s.read("-"), Err(TimeFault::Malformed));
+        assert_eq!(s.read("-1").map(|r| r.stamp), Ok(-NANOS_PER_SECOND));
         assert_eq!(
             "us".parse::<Epoch>().map_err(|e| e.contains("s, ms or ns")),
             Err(true)
