@@ -37,6 +37,8 @@ one.to_parquet(f"{out}/one.parquet")               # DatetimeIndex stored as a t
 unnamed = one.copy(); unnamed.index.name = None
 unnamed.to_csv(f"{out}/unnamed.csv")               # unnamed first column
 unnamed.to_parquet(f"{out}/unnamed.parquet")       # __index_level_0__
+one.tz_localize("America/New_York").to_parquet(f"{out}/ny.parquet")   # an exchange's zone, across 2021-03-14 (DST)
+one.tz_localize("Asia/Tokyo").to_parquet(f"{out}/tokyo.parquet")      # midnight there is the day before in UTC
 long = pd.concat([one.assign(ticker="AAA"), (one * [1, 1, 1, 1, 2]).assign(ticker="BBB")]).reset_index()
 long.to_csv(f"{out}/long.csv", index=False)
 long.to_parquet(f"{out}/long.parquet", index=False)
@@ -68,7 +70,13 @@ fn pandas_written_csv_and_parquet_import_to_the_same_pack() {
     let (one, table) = id_of("one.csv", &single);
     assert_eq!(table.len(), 60);
     assert_eq!(table.tickers, ["AAA"]);
-    for name in ["one.parquet", "unnamed.csv", "unnamed.parquet"] {
+    for name in [
+        "one.parquet",
+        "unnamed.csv",
+        "unnamed.parquet",
+        "ny.parquet",
+        "tokyo.parquet",
+    ] {
         assert_eq!(id_of(name, &single).0, one, "{name}");
     }
     let (long, t) = id_of("long.csv", &ImportOptions::default());
