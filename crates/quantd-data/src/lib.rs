@@ -7,6 +7,7 @@
 //!   atomically and read with column and ticker projection;
 //! - [`synth`]: deterministic synthetic universes;
 //! - [`export`]: back to CSV or Parquet;
+//! - [`resample`]: bars to a coarser interval in the exchange's wall clock (not yet wired);
 //! - [`time`]: instants, bar intervals and exchange time zones (intraday bars; not yet wired);
 //! - [`text`]: untrusted text (tickers, quoted input) made safe to print;
 //! - [`failpoint`]: the test-only failure points (`QUANTD_FAILPOINT`) that crash tests across the
@@ -26,6 +27,7 @@ pub mod format;
 pub mod hash;
 pub mod import;
 mod mmap;
+pub mod resample;
 pub mod synth;
 pub mod text;
 pub mod time;
