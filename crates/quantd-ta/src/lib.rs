@@ -43,6 +43,7 @@ pub mod momentum;
 pub mod oscillator;
 pub mod rolling;
 pub mod scratch;
+pub mod session;
 pub mod trend;
 pub mod volatility;
 pub mod volume;

@@ -10,6 +10,9 @@
 //! `scripts/pyenv` provides). Every value is compared: the same `NaN` positions (the same warm-up),
 //! `|ours - talib| <= 1e-9 * max(1, |talib|)` elsewhere, the same refusals, and `lookback_*` equal
 //! to TA-Lib's lookback. The test fails, loudly, if the reference cannot be run.
+//!
+//! The session kernels (`quantd_ta::session`), which TA-Lib does not have, are compared with
+//! pandas group-by computations on the same interpreter.
 
 mod common;
 
@@ -409,4 +412,99 @@ fn compare(label: &str, output: usize, ours: &[f64], theirs: &[f64], tally: &mut
         ));
     }
     stats
+}
+
+/// Session-anchored values of minute bars (sessions of uneven length, a session of one bar, a
+/// session with no volume at its open) against pandas: `groupby(session)` with `cumcount`,
+/// `cummax`, `cummin`, `first`, the previous session's last close, and VWAP anchored at each
+/// session as pandas-ta computes it (`(hlc3 * volume).cumsum() / volume.cumsum()` per session).
+#[test]
+fn session_kernels_match_pandas_groupby() {
+    const SCRIPT: &str = r#"
+import json, numpy as np, pandas as pd
+rng = np.random.default_rng(11)
+lengths = [390, 1, 17, 390, 200, 5]
+session = np.repeat(np.arange(20240101, 20240101 + len(lengths)), lengths)
+n = len(session)
+close = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.001, n))), 4)
+high, low = close + rng.random(n), close - rng.random(n)
+open_ = np.round(close * (1 + rng.normal(0, 0.0005, n)), 4)
+volume = rng.integers(0, 1000, n).astype(float)
+volume[391] = 0.0  # the third session opens with no volume
+df = pd.DataFrame({"s": session, "o": open_, "h": high, "l": low, "c": close, "v": volume})
+g = df.groupby("s")
+last = g["c"].last()
+tp = (df.h + df.l + df.c) / 3
+out = {
+    "bars_since_open": g.cumcount().astype(float).tolist(),
+    "first_bar_of_day": (g.cumcount() == 0).astype(float).tolist(),
+    "day_open": g["o"].transform("first").tolist(),
+    "day_high": g["h"].cummax().tolist(),
+    "day_low": g["l"].cummin().tolist(),
+    "prev_day_close": df.s.map(last.shift(1)).tolist(),
+    "vwap": ((tp * df.v).groupby(df.s).cumsum() / df.v.groupby(df.s).cumsum()).tolist(),
+}
+out = {k: [None if x != x else x for x in vals] for k, vals in out.items()}  # NaN is not JSON
+print(json.dumps({"input": df.to_dict(orient="list"), "want": out}))
+"#;
+    use quantd_ta::session::*;
+    let out = Command::new(reference_python())
+        .arg("-c")
+        .arg(SCRIPT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pandas script failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let col = |k: &str| -> Vec<f64> {
+        v["input"][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let session: Vec<i64> = v["input"]["s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    let (o, h, l, c, vol) = (col("o"), col("h"), col("l"), col("c"), col("v"));
+    let n = session.len();
+    let mut got = vec![0.0; n];
+    let check = |name: &str, got: &[f64]| {
+        let want: Vec<f64> = v["want"][name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap_or(f64::NAN))
+            .collect();
+        assert_eq!(want.len(), n, "{name}");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let same = (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-12 * w.abs().max(1.0);
+            assert!(same, "{name} at bar {i}: ours {g}, pandas {w}");
+        }
+    };
+    bars_since_open(&session, &mut got).unwrap();
+    check("bars_since_open", &got);
+    first_bar_of_day(&session, &mut got).unwrap();
+    check("first_bar_of_day", &got);
+    day_open(&session, &o, &mut got).unwrap();
+    check("day_open", &got);
+    day_high(&session, &h, &mut got).unwrap();
+    check("day_high", &got);
+    day_low(&session, &l, &mut got).unwrap();
+    check("day_low", &got);
+    prev_day_close(&session, &c, &mut got).unwrap();
+    check("prev_day_close", &got);
+    vwap(&session, &h, &l, &c, &vol, &mut got).unwrap();
+    check("vwap", &got);
+    assert!(
+        got[391].is_nan(),
+        "a session's VWAP is undefined until it has volume"
+    );
 }
