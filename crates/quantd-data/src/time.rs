@@ -11,7 +11,9 @@
 //! module is the vocabulary they move to.
 
 use crate::bars::{Day, MAX_DAY, MIN_DAY, checked_day_from_date};
-use chrono::{LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
+use chrono::{
+    Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike,
+};
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -219,6 +221,53 @@ impl Zone {
 impl fmt::Display for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Each bar's place on the exchange's calendar and clock: what the expression functions of time
+/// (`hour`, `minute`, `day_of_week`, `time_of_day`) and the session kernels
+/// (`quantd_ta::session`, keyed by [`Clock::session`]) read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Clock {
+    /// The local date (days since 1970-01-01): the session key.
+    pub session: Vec<i64>,
+    /// Minutes since local midnight, 0 ..= 1439.
+    pub minute_of_day: Vec<u16>,
+    /// The local weekday, Monday 0 ..= Sunday 6.
+    pub weekday: Vec<u8>,
+}
+
+impl Clock {
+    /// The clock of bars at `stamps` in `zone`.
+    pub fn of(stamps: &[Stamp], zone: Zone) -> Clock {
+        let mut clock = Clock {
+            session: Vec::with_capacity(stamps.len()),
+            minute_of_day: Vec::with_capacity(stamps.len()),
+            weekday: Vec::with_capacity(stamps.len()),
+        };
+        for &t in stamps {
+            let local = zone.local(t);
+            let day = crate::bars::day_from_date(local.date());
+            clock.session.push(i64::from(day));
+            clock
+                .minute_of_day
+                .push((local.hour() * 60 + local.minute()) as u16);
+            clock
+                .weekday
+                .push(local.weekday().num_days_from_monday() as u8);
+        }
+        clock
+    }
+}
+
+/// A time of day written `HH:MM` (as in `time_of_day >= "09:45"`), in minutes since midnight.
+pub fn minute_of_day(text: &str) -> Option<u16> {
+    match text.trim().as_bytes() {
+        [h1, h2, b':', m1, m2] => {
+            let (h, m) = (digits(&[*h1, *h2]).ok()?, digits(&[*m1, *m2]).ok()?);
+            (h < 24 && m < 60).then(|| (h * 60 + m) as u16)
+        }
+        _ => None,
     }
 }
 
@@ -668,6 +717,35 @@ mod tests {
         let odd: Vec<Stamp> = (0..10).map(|i| i * 420 * NANOS_PER_SECOND).collect();
         assert_eq!(Interval::infer([odd.as_slice()]), Some(Interval::Irregular));
         assert_eq!(Interval::infer([&[5][..], &[7][..]]), None);
+    }
+
+    #[test]
+    fn the_clock_is_the_exchanges_wall_clock() {
+        let stamps = [
+            utc("2024-03-08T14:30:00Z"), // Friday 09:30 EST
+            utc("2024-03-11T13:30:00Z"), // Monday 09:30 EDT
+            utc("2024-03-12T03:59:00Z"), // Monday 23:59 EDT: still Monday's session
+        ];
+        let c = Clock::of(&stamps, ny().zone);
+        let day = |s: &str| i64::from(day_of_stamp(utc(s)));
+        assert_eq!(
+            c.session,
+            [
+                day("2024-03-08T00:00:00Z"),
+                day("2024-03-11T00:00:00Z"),
+                day("2024-03-11T00:00:00Z")
+            ]
+        );
+        assert_eq!(c.minute_of_day, [570, 570, 1439]);
+        assert_eq!(c.weekday, [4, 0, 0]);
+        let u = Clock::of(&stamps, Zone::UTC);
+        assert_eq!(u.minute_of_day, [870, 810, 239]);
+        assert_eq!(u.weekday, [4, 0, 1]);
+        assert_eq!(minute_of_day("09:45"), Some(585));
+        assert_eq!(minute_of_day("23:59"), Some(1439));
+        for bad in ["24:00", "9:45", "09:60", "09:45:00", "noon"] {
+            assert_eq!(minute_of_day(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -33,6 +33,10 @@
 //! [`CCI_DIRECT_MAX_PERIOD`] bars (order statistics instead of window sums), and the standard
 //! deviation on the rare data where TA-Lib's re-anchoring would re-sum the window on many bars
 //! (an O(1)-per-bar merge of block summaries instead).
+//!
+//! Besides TA-Lib's indicators, [`session`] holds the session-anchored kernels of intraday bars
+//! (VWAP, the day's open, high and low so far, the previous session's close), checked against
+//! pandas group-by computations.
 
 mod common;
 mod deviation;
