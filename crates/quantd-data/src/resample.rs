@@ -146,13 +146,7 @@ pub fn resample(s: Series<'_>, to: Interval, zone: Zone) -> Result<Resampled, Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> Stamp {
-        chrono::DateTime::parse_from_rfc3339(s)
-            .expect("a test instant")
-            .timestamp_nanos_opt()
-            .expect("in range")
-    }
+    use crate::time::utc as at;
 
     fn ny() -> Zone {
         "America/New_York".parse().expect("a zone")

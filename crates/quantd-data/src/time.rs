@@ -537,16 +537,18 @@ pub(crate) fn offset_seconds(b: &[u8]) -> Result<i64, TimeFault> {
     Ok(i64::from(h * 3600 + m * 60))
 }
 
+/// The instant of an RFC 3339 text, for tests.
+#[cfg(test)]
+pub(crate) fn utc(s: &str) -> Stamp {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .expect("a test instant")
+        .timestamp_nanos_opt()
+        .expect("in range")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> Stamp {
-        chrono::DateTime::parse_from_rfc3339(s)
-            .expect("a test instant")
-            .timestamp_nanos_opt()
-            .expect("in range")
-    }
 
     fn ny() -> StampReader {
         StampReader {
