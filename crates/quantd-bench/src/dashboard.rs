@@ -71,29 +71,16 @@ async fn fill<S: Store>(store: &S, n: usize) -> anyhow::Result<()> {
     let mut ends: Vec<(ExecutionId, ExecutionState, i64)> = Vec::with_capacity(2000);
     for i in 0..n {
         let at = now - span + (span / n as i64) * i as i64;
-        let id = ExecutionId::from_parts(at as u64, i as u128);
         let state = match i {
             _ if i % 20 == 7 => ExecutionState::Failed,
             _ if i % 50 == 3 => ExecutionState::Cancelled,
             _ => ExecutionState::Completed,
         };
-        ends.push((id.clone(), state, at + 1500));
-        batch.push(quantd_store::NewExecution {
-            id,
-            workspace: if i % 10 == 9 { "other" } else { "default" }.into(),
-            kind: KINDS[i % KINDS.len()],
-            name: (i % 3 != 0).then(|| format!("scanner-{}", i % 200)),
-            spec: serde_json::json!({ "kind": "scan", "source": "close > sma(close, 20)" }),
-            fingerprint: format!("{i:064x}"),
-            pack_id: "0".repeat(64),
-            code_version: None,
-            options: serde_json::json!({}),
-            shards: vec![serde_json::json!({})],
-            now: at,
-            first_claim: None,
-            parent: None,
-            orchestrated: false,
-        });
+        let workspace = if i % 10 == 9 { "other" } else { "default" };
+        let name = (i % 3 != 0).then(|| format!("scanner-{}", i % 200));
+        let e = crate::measure::stored_execution(i, at, workspace, KINDS[i % KINDS.len()], name, 1);
+        ends.push((e.id.clone(), state, at + 1500));
+        batch.push(e);
         if batch.len() == 2000 || i + 1 == n {
             // Created and ended batch by batch, as they would be: the queue never holds more
             // than one batch of pending shards.

@@ -1,5 +1,6 @@
 //! What every benchmark shares: timing (best of N), the peers run in Python, the product binary
-//! to time whole commands with, and the plain-text tables the figures are printed in.
+//! to time whole commands with, the plain-text tables the figures are printed in, and the
+//! executions the store benchmarks fill the store with.
 
 use crate::cli::{ProductArg, env};
 use anyhow::Context;
@@ -110,4 +111,32 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 /// `3 shards`, `1 shard`.
 pub fn count(n: u64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Execution `i` of a store benchmark's fill, created at `at` (Unix ms) with `shards` empty shards:
+/// an inline scan nobody runs (its pack id is all zeros).
+pub fn stored_execution(
+    i: usize,
+    at: i64,
+    workspace: &str,
+    kind: quantd_core::ExecutionKind,
+    name: Option<String>,
+    shards: usize,
+) -> quantd_store::NewExecution {
+    quantd_store::NewExecution {
+        id: quantd_core::ExecutionId::from_parts(at as u64, i as u128),
+        workspace: workspace.into(),
+        kind,
+        name,
+        spec: serde_json::json!({ "kind": "scan", "source": "close > sma(close, 20)" }),
+        fingerprint: format!("{i:064x}"),
+        pack_id: "0".repeat(64),
+        code_version: None,
+        options: serde_json::json!({}),
+        shards: vec![serde_json::json!({}); shards],
+        now: at,
+        first_claim: None,
+        parent: None,
+        orchestrated: false,
+    }
 }

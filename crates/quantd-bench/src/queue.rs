@@ -8,7 +8,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use quantd_core::{ExecutionId, ExecutionKind};
+use quantd_core::ExecutionKind;
 use quantd_engine::{DataDir, Packs};
 use quantd_store::prelude::*;
 use std::process::ExitCode;
@@ -45,22 +45,14 @@ async fn fill<S: Store>(store: &S, a: &QueueArgs, now: i64) -> anyhow::Result<()
     let mut batch = Vec::with_capacity(2_000);
     for i in 0..a.backlog {
         let at = now - (a.backlog - i) as i64;
-        batch.push(quantd_store::NewExecution {
-            id: ExecutionId::from_parts(at as u64, i as u128),
-            workspace: "busy".into(),
-            kind: ExecutionKind::Scan,
-            name: Some("backlog".into()),
-            spec: serde_json::json!({ "kind": "scan", "source": "close > sma(close, 20)" }),
-            fingerprint: format!("{i:064x}"),
-            pack_id: "0".repeat(64),
-            code_version: None,
-            options: serde_json::json!({}),
-            shards: vec![serde_json::json!({}); a.shards],
-            now: at,
-            first_claim: None,
-            parent: None,
-            orchestrated: false,
-        });
+        batch.push(crate::measure::stored_execution(
+            i,
+            at,
+            "busy",
+            ExecutionKind::Scan,
+            Some("backlog".into()),
+            a.shards,
+        ));
         if batch.len() == 2_000 || i + 1 == a.backlog {
             store.create_executions(&batch).await?;
             batch.clear();

@@ -48,6 +48,13 @@ fn bar_line(ticker: &str, date: &str) -> String {
 mod dates {
     use super::*;
 
+    /// The bars of a file that must import.
+    fn imported(path: &Path) -> quantd_data::BarTable {
+        import_file(path, &ImportOptions::default(), &NoProgress)
+            .unwrap()
+            .table
+    }
+
     #[test]
     fn parquet_date32_extremes_are_refused_with_the_row() {
         let dir = tempfile::tempdir().unwrap();
@@ -151,26 +158,14 @@ mod dates {
             vec![day, day + 86_400, day],
             Some("UTC"),
         ));
-        let t = import_file(
-            &write_parquet(dir.path(), "utc.parquet", &utc),
-            &ImportOptions::default(),
-            &NoProgress,
-        )
-        .unwrap()
-        .table;
+        let t = imported(&write_parquet(dir.path(), "utc.parquet", &utc));
         assert_eq!(t.dates, [19_724, 19_725, 19_724]);
         // Midnight in New York (winter) is 05:00 UTC: the date is the local one.
         let ny = ParquetSpec::dates(DateValues::Seconds(
             vec![day + 5 * 3600, day + 86_400 + 5 * 3600, day + 5 * 3600],
             Some("-05:00"),
         ));
-        let t = import_file(
-            &write_parquet(dir.path(), "ny.parquet", &ny),
-            &ImportOptions::default(),
-            &NoProgress,
-        )
-        .unwrap()
-        .table;
+        let t = imported(&write_parquet(dir.path(), "ny.parquet", &ny));
         assert_eq!(t.dates, [19_724, 19_725, 19_724]);
     }
 
@@ -184,13 +179,7 @@ mod dates {
             vec![jan2 + 5 * 3600, jul2 + 4 * 3600, jan2 + 5 * 3600],
             Some("America/New_York"),
         ));
-        let t = import_file(
-            &write_parquet(dir.path(), "ny.parquet", &ny),
-            &ImportOptions::default(),
-            &NoProgress,
-        )
-        .unwrap()
-        .table;
+        let t = imported(&write_parquet(dir.path(), "ny.parquet", &ny));
         assert_eq!(t.dates, [19_724, 19_906, 19_724]);
         // 05:00 UTC in July is 01:00 in New York: a time of day, shown in the zone.
         let off = ParquetSpec::dates(DateValues::Seconds(
