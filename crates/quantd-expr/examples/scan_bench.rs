@@ -6,6 +6,8 @@
 //! Each line gives the measured nanoseconds per bar (one thread) next to the program's
 //! [`quantd_expr::Cost::work_per_bar`], whose units are calibrated to be about one nanosecond.
 //! `QUANTD_BENCH_REPEAT=n` runs each program n times and reports the fastest run (default 1).
+//! Programs that use functions of time (`vwap`, `hour`, …) get a clock of minute bars: sessions
+//! of 390 bars from 09:30, Monday to Friday.
 
 use std::time::Instant;
 
@@ -92,6 +94,20 @@ fn main() {
     } else {
         Vec::new()
     };
+    // The clock (for the extra programs that read it): minute bars, 390 to a session.
+    let clock = |f: fn(usize) -> f64| -> Vec<f64> {
+        if extra
+            .iter()
+            .any(|(_, p)| p.columns().iter().any(|c| quantd_expr::is_clock_column(c)))
+        {
+            (0..tickers * bars).map(|i| f(i % bars)).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    let session = clock(|i| (19_723 + i / 390) as f64);
+    let minute_of_day = clock(|i| (570 + i % 390) as f64);
+    let weekday = clock(|i| ((i / 390) % 5) as f64);
     let all = programs
         .iter()
         .map(|(n, p)| (*n, p))
@@ -114,6 +130,9 @@ fn main() {
                         "open" => &open[range.clone()],
                         "high" => &high[range.clone()],
                         "low" => &low[range.clone()],
+                        quantd_expr::clock::SESSION => &session[range.clone()],
+                        quantd_expr::clock::MINUTE_OF_DAY => &minute_of_day[range.clone()],
+                        quantd_expr::clock::WEEKDAY => &weekday[range.clone()],
                         other => panic!("unexpected column {other}"),
                     })
                     .collect();

@@ -35,6 +35,8 @@ pub(crate) enum ExprKind {
     Ident(String),
     /// `$name`, without the `$`.
     Param(String),
+    /// `"text"`, without the quotes: only valid as a time compared with `time_of_day`.
+    Str(String),
     Neg(Box<Expr>),
     Not(Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
@@ -112,7 +114,7 @@ impl LogicOp {
 impl Expr {
     pub fn new(kind: ExprKind, span: Span) -> Expr {
         let child_depth = match &kind {
-            ExprKind::Number(_) | ExprKind::Ident(_) | ExprKind::Param(_) => 0,
+            ExprKind::Number(_) | ExprKind::Ident(_) | ExprKind::Param(_) | ExprKind::Str(_) => 0,
             ExprKind::Neg(e) | ExprKind::Not(e) => e.depth,
             ExprKind::Binary(_, a, b) => a.depth.max(b.depth),
             ExprKind::Index { base, bars } => base.depth.max(bars.depth),

@@ -1,12 +1,21 @@
 //! Names and types: resolves columns, `let`s, functions, fields and parameters; checks that
 //! numbers and conditions are used where they belong and that periods are constants in range.
+//!
+//! A name is looked up as a `let` defined above it, then as a pack column, then as a value of
+//! the bar's clock (`hour`, `vwap`, …): a `let` or a column named like a function of time hides
+//! it, and the call form (`vwap()`) always means the function. A string is only valid as a time
+//! compared with `time_of_day` (`time_of_day >= "09:45"`), where it becomes minutes since
+//! midnight.
 //! Everything here happens before any data is read. Errors are collected, not stopped at (up to
 //! [`MAX_ERRORS`]). Every pass is linear in the size of the program: what a `let` contributes to
 //! a constant is worked out once, when the `let` is checked.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod time;
+
 use crate::ast::{Ast, BinOp, Expr, ExprKind, LogicOp};
+use crate::clock::ClockCol;
 use crate::diagnostic::{Diagnostic, MAX_ERRORS, Span, did_you_mean, excerpt, line_col, suggest};
 use crate::functions::{ArgKind, FUNCTIONS, Func, MAX_COUNT, Returns, Spec, lookup};
 use crate::{Params, Schema};
@@ -79,8 +88,10 @@ pub(crate) struct Checked {
     pub body: TExpr,
     /// Parameters used, with the span of their first use.
     pub params: BTreeMap<String, Span>,
-    /// Schema indices of the columns used.
+    /// Schema indices of the columns used (those the functions of time read included).
     pub columns: BTreeSet<usize>,
+    /// The clock columns the functions of time read.
+    pub clock: BTreeSet<ClockCol>,
 }
 
 /// A program that failed to check: its diagnostics, and the parameters it uses all the same
@@ -113,6 +124,7 @@ pub(crate) fn check_ast(
         diags: Vec::new(),
         used_params: BTreeMap::new(),
         used_columns: BTreeSet::new(),
+        used_clock: BTreeSet::new(),
     };
     for l in &ast.lets {
         let value = c.value(&l.value);
@@ -171,6 +183,7 @@ pub(crate) fn check_ast(
             body,
             params: c.used_params,
             columns: c.used_columns,
+            clock: c.used_clock,
         }),
         _ => Err(Failed {
             diags: c.diags,
@@ -191,6 +204,7 @@ struct Checker<'a> {
     diags: Vec<Diagnostic>,
     used_params: BTreeMap<String, Span>,
     used_columns: BTreeSet<usize>,
+    used_clock: BTreeSet<ClockCol>,
 }
 
 /// The result of a call before its field is chosen.
@@ -279,6 +293,13 @@ impl<'a> Checker<'a> {
                 leaf(TKind::Param(name.clone()), Ty::Num, true)
             }
             ExprKind::Ident(name) => self.ident(name, span).map(Raw::Value),
+            ExprKind::Str(text) => {
+                self.misplaced_string(text, span);
+                None
+            }
+            ExprKind::Binary(op, a, b) if time::is_string(a) || time::is_string(b) => {
+                self.time_comparison(*op, a, b, span).map(Raw::Value)
+            }
             ExprKind::Neg(inner) => {
                 let t = self.typed(inner, Ty::Num, |found| {
                     (
@@ -487,7 +508,8 @@ impl<'a> Checker<'a> {
                 konst: false,
             });
         }
-        if let Some(spec) = lookup(name) {
+        let spec = lookup(name);
+        if let Some(spec) = spec.filter(|s| !s.is_value()) {
             self.error(
                 span,
                 format!("`{name}` is a function, not a value"),
@@ -497,14 +519,20 @@ impl<'a> Checker<'a> {
         }
         if let Some(&(_, later)) = self.all_lets.iter().find(|(n, _)| *n == name) {
             let (line, col) = line_col(self.src, later.start);
+            let builtin = spec
+                .map(|_| format!("; for the built-in `{name}`, write `{name}()`"))
+                .unwrap_or_default();
             self.error(
                 span,
                 format!("`{name}` is used before its `let`"),
                 Some(format!(
-                    "move `let {name} = ...;` (at {line}:{col}) above this use"
+                    "move `let {name} = ...;` (at {line}:{col}) above this use{builtin}"
                 )),
             );
             return None;
+        }
+        if let Some(spec) = spec {
+            return self.time_value(spec, span);
         }
         let candidates: Vec<&str> = self
             .schema
@@ -512,6 +540,7 @@ impl<'a> Checker<'a> {
             .iter()
             .map(String::as_str)
             .chain(self.let_names.keys().copied())
+            .chain(FUNCTIONS.iter().filter(|s| s.is_value()).map(|s| s.name))
             .collect();
         let help = did_you_mean(name, candidates.iter().copied()).unwrap_or_else(|| {
             format!(
@@ -545,6 +574,23 @@ impl<'a> Checker<'a> {
             }
             return None;
         };
+        if spec.is_value() && !args.is_empty() {
+            self.error(
+                span,
+                format!(
+                    "`{name}` takes no arguments, but {} {} given",
+                    args.len(),
+                    if args.len() == 1 { "was" } else { "were" }
+                ),
+                Some(format!(
+                    "`{name}` is a value of each bar: write `{name}` (or `{name}()`)"
+                )),
+            );
+            return None;
+        }
+        if spec.is_value() {
+            return self.time_value(spec, span).map(Raw::Value);
+        }
         if args.len() < spec.required || args.len() > spec.args.len() {
             let expected = if spec.required == spec.args.len() {
                 let n = spec.required;

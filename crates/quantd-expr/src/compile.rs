@@ -4,7 +4,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::ast::{BinOp, LogicOp};
+mod time;
+
 use crate::check::{Checked, TExpr, TKind, TLet, check_ast, const_value};
+use crate::clock::ClockCol;
 use crate::cost::cost_of;
 use crate::diagnostic::{
     Diagnostic, ExprError, MAX_ERRORS, Span, excerpt, floor_char_boundary, suggest,
@@ -160,11 +163,13 @@ pub(crate) fn check_sources(
     }
     let mut params = BTreeSet::new();
     let mut columns = BTreeSet::new();
+    let mut clock = BTreeSet::new();
     let mut lets = Vec::new();
     let mut seen = HashSet::new();
     for ((name, src), c) in srcs.iter().zip(&checked) {
         params.extend(c.params.keys().cloned());
         columns.extend(c.columns.iter().copied());
+        clock.extend(c.clock.iter().copied());
         for l in &c.lets {
             if seen.insert(l.name.as_str()) {
                 if lets.len() == limits.max_lets {
@@ -185,6 +190,7 @@ pub(crate) fn check_sources(
         columns: columns
             .into_iter()
             .map(|i| schema.columns()[i].clone())
+            .chain(clock.into_iter().map(|c| c.name().to_string()))
             .collect(),
     })
 }
@@ -263,8 +269,12 @@ pub(crate) fn compile_sources(
         .iter()
         .flat_map(|c| c.columns.iter().copied())
         .collect();
+    let clock: BTreeSet<ClockCol> = checked
+        .iter()
+        .flat_map(|c| c.clock.iter().copied())
+        .collect();
     let mut columns: Vec<usize> = used_columns.into_iter().collect();
-    if columns.is_empty() && !schema.columns().is_empty() {
+    if columns.is_empty() && clock.is_empty() && !schema.columns().is_empty() {
         // Nothing reads a column, but the evaluation still needs to know how many bars there are.
         columns.push(0);
     }
@@ -272,9 +282,16 @@ pub(crate) fn compile_sources(
     for (k, &i) in columns.iter().enumerate() {
         col_map[i] = Some(k as u32);
     }
+    // The clock columns come after the pack's, in their fixed order.
+    let mut clock_map = [None; 3];
+    for (k, &c) in clock.iter().enumerate() {
+        clock_map[c as usize] = Some((columns.len() + k) as u32);
+    }
     let mut b = Builder {
         params,
+        schema,
         col_map,
+        clock_map,
         nodes: Vec::new(),
         memo: HashMap::new(),
         num_lb: Vec::new(),
@@ -365,12 +382,13 @@ pub(crate) fn compile_sources(
         &b.num_lb,
         &b.bool_lb,
         indicators.len(),
-        columns.len(),
+        columns.len() + clock.len(),
     );
     Ok(Program {
         columns: columns
             .iter()
             .map(|&i| schema.columns()[i].clone())
+            .chain(clock.iter().map(|c| c.name().to_string()))
             .collect(),
         indicators,
         indicator_bufs,
@@ -435,6 +453,8 @@ impl Val {
 
 struct Builder<'p> {
     params: &'p Params,
+    /// The pack's columns (the functions of time find theirs by name).
+    schema: &'p Schema,
     limits: &'p Limits,
     /// Distinct kernel nodes ([`Op::Ta`]) so far.
     kernels: usize,
@@ -442,6 +462,8 @@ struct Builder<'p> {
     over: Option<(&'static str, Span)>,
     /// Schema column index to input index.
     col_map: Vec<Option<u32>>,
+    /// Clock column ([`ClockCol`] as an index) to input index.
+    clock_map: [Option<u32>; 3],
     nodes: Vec<Node>,
     memo: HashMap<Op, u32>,
     /// Per number buffer: bars at the start that are certainly NaN.
@@ -509,17 +531,11 @@ impl Builder<'_> {
             Op::Neg(x) | Op::Abs(x) | Op::Fill(x) => self.lb(x),
             Op::Shift(x, n) | Op::PctChange(x, n) => self.lb(x).saturating_add(n as usize),
             Op::Ta(ta) => {
-                let inputs = match ta {
-                    Ta::Window(_, x, _)
-                    | Ta::Stddev(x, ..)
-                    | Ta::Macd(x, ..)
-                    | Ta::Bbands(x, ..) => vec![x],
-                    Ta::Hlc(_, xs, _) | Ta::Stoch(xs, ..) => xs.to_vec(),
-                    Ta::Obv(a, b) => vec![a, b],
-                };
-                let begin = inputs.into_iter().map(|x| self.lb(x)).max().unwrap_or(0);
+                let (inputs, n) = ta.inputs();
+                let begin = inputs[..n].iter().map(|&x| self.lb(x)).max().unwrap_or(0);
                 begin.saturating_add(lookback(&ta))
             }
+            Op::WallClock(_, x) => self.lb(x),
             _ => 0,
         }
     }
@@ -749,6 +765,17 @@ impl Builder<'_> {
                 let n = self.count(&args[1], lets);
                 Val::Bool(self.bool_node(Op::Trend(func == Func::Rising, x, n)))
             }
+            Func::Hour
+            | Func::Minute
+            | Func::DayOfWeek
+            | Func::TimeOfDay
+            | Func::BarsSinceOpen
+            | Func::FirstBarOfDay
+            | Func::Vwap
+            | Func::DayOpen
+            | Func::DayHigh
+            | Func::DayLow
+            | Func::PrevDayClose => self.time(func),
         }
     }
 

@@ -11,7 +11,7 @@
 //! their worst case (`stddev`, long-period `cci`). See docs/expressions.md, "Cost".
 
 use crate::kernels::TREND_DIRECT_MAX;
-use crate::plan::{Hlc, Leaf, Node, Op, Side, Step, Ta, Window};
+use crate::plan::{Day, Hlc, Leaf, Node, Op, Side, Step, Ta, Window};
 
 /// What evaluating a [`crate::Program`] costs, per bar of one ticker, estimated from its plan.
 ///
@@ -85,6 +85,16 @@ const CCI_PER_PERIOD: f64 = 1.5;
 /// whatever the period (measured 100 on tickers of 5,000 bars, up to 260 on 1,000,000).
 const CCI_SORTED: f64 = 260.0;
 
+/// A session kernel that fills each session with one value or a count (`bars_since_open`,
+/// `day_open`, `prev_day_close`): a comparison of session keys and a store per bar. The session
+/// weights were measured with `scan_bench` on minute bars (sessions of 390 bars), as the time of
+/// a program with the kernel less that of one reading the same columns without it.
+const SESSION_PASS: f64 = 1.2;
+/// A running maximum or minimum within each session (`day_high`, `day_low`).
+const SESSION_RUNNING: f64 = 2.0;
+/// The session VWAP: running sums of price × volume and of volume, and a division, per bar.
+const SESSION_VWAP: f64 = 3.5;
+
 /// Per-bar work of a kernel, in work units (measured with quantd-ta's `bench` example on
 /// 1,000,000 bars, rounded up; `sma` and `rsi` as measured in the reference scan, see
 /// docs/PERFORMANCE.md).
@@ -110,6 +120,10 @@ fn kernel_work(ta: &Ta) -> f64 {
         Ta::Obv(..) => 1.0,
         Ta::Macd(..) => 6.0,
         Ta::Stoch(..) => 3.6,
+        Ta::BarsSinceOpen(_) => SESSION_PASS,
+        Ta::Day(Day::Open | Day::PrevClose, ..) => SESSION_PASS,
+        Ta::Day(Day::High | Day::Low, ..) => SESSION_RUNNING,
+        Ta::Vwap(..) => SESSION_VWAP,
     }
 }
 
@@ -204,6 +218,7 @@ fn node_work(op: &Op) -> f64 {
         | Op::Shift(..)
         | Op::PctChange(..)
         | Op::Fill(_)
+        | Op::WallClock(..)
         | Op::BoolToNum(_) => ELEMENTWISE,
         Op::Cmp(..)
         | Op::And(..)

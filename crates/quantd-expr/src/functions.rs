@@ -1,5 +1,10 @@
 //! The built-in functions: names, signatures, argument kinds and result shapes, in one table
 //! that the checker, the error messages and the docs all follow.
+//!
+//! The functions of time (`hour`, `vwap`, `bars_since_open`, …) take no arguments: they read
+//! the bar's clock ([`crate::clock`]) and, for the session values, pack columns. They are
+//! *values*: written as a bare name (`hour >= 10`) or as a call (`hour()`); see
+//! [`Spec::is_value`].
 
 /// A built-in function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -31,6 +36,17 @@ pub(crate) enum Func {
     PctChange,
     Rising,
     Falling,
+    Hour,
+    Minute,
+    DayOfWeek,
+    TimeOfDay,
+    BarsSinceOpen,
+    FirstBarOfDay,
+    Vwap,
+    DayOpen,
+    DayHigh,
+    DayLow,
+    PrevDayClose,
 }
 
 /// What an argument must be.
@@ -70,6 +86,7 @@ pub(crate) struct Spec {
     pub returns: Returns,
 }
 
+use crate::clock::ClockCol;
 use ArgKind::{AnySeries, Count, Real, Series};
 
 const X_PERIOD2: &[(&str, ArgKind)] = &[("x", Series), ("period", Count { min: 2 })];
@@ -189,6 +206,22 @@ pub(crate) static FUNCTIONS: &[Spec] = &[
     spec("pct_change", Func::PctChange, X_N1, Returns::Number),
     spec("rising", Func::Rising, X_N1, Returns::Condition),
     spec("falling", Func::Falling, X_N1, Returns::Condition),
+    spec("hour", Func::Hour, &[], Returns::Number),
+    spec("minute", Func::Minute, &[], Returns::Number),
+    spec("day_of_week", Func::DayOfWeek, &[], Returns::Number),
+    spec("time_of_day", Func::TimeOfDay, &[], Returns::Number),
+    spec("bars_since_open", Func::BarsSinceOpen, &[], Returns::Number),
+    spec(
+        "first_bar_of_day",
+        Func::FirstBarOfDay,
+        &[],
+        Returns::Condition,
+    ),
+    spec("vwap", Func::Vwap, &[], Returns::Number),
+    spec("day_open", Func::DayOpen, &[], Returns::Number),
+    spec("day_high", Func::DayHigh, &[], Returns::Number),
+    spec("day_low", Func::DayLow, &[], Returns::Number),
+    spec("prev_day_close", Func::PrevDayClose, &[], Returns::Number),
 ];
 
 /// The table row for `name`.
@@ -203,9 +236,32 @@ impl Func {
             .find(|s| s.func == self)
             .expect("every function is in the table")
     }
+
+    /// What a function of time reads: its clock columns and the pack columns it needs (by
+    /// name); `None` for the other functions.
+    pub(crate) fn reads(self) -> Option<(&'static [ClockCol], &'static [&'static str])> {
+        use ClockCol::{MinuteOfDay, Session, Weekday};
+        Some(match self {
+            Func::Hour | Func::Minute | Func::TimeOfDay => (&[MinuteOfDay], &[]),
+            Func::DayOfWeek => (&[Weekday], &[]),
+            Func::BarsSinceOpen | Func::FirstBarOfDay => (&[Session], &[]),
+            Func::Vwap => (&[Session], &["high", "low", "close", "volume"]),
+            Func::DayOpen => (&[Session], &["open"]),
+            Func::DayHigh => (&[Session], &["high"]),
+            Func::DayLow => (&[Session], &["low"]),
+            Func::PrevDayClose => (&[Session], &["close"]),
+            _ => return None,
+        })
+    }
 }
 
 impl Spec {
+    /// Whether this is a value of each bar (a function of time, taking no arguments), which can
+    /// be written as a bare name: `hour` as well as `hour()`.
+    pub(crate) fn is_value(&self) -> bool {
+        self.args.is_empty()
+    }
+
     /// `sma(x, period)`, `bbands(x, period, nbdev[, nbdev_dn])`.
     pub(crate) fn signature(&self) -> String {
         let mut s = format!("{}(", self.name);
@@ -256,6 +312,33 @@ mod tests {
             "`.macd`, `.signal` or `.hist`"
         );
         assert_eq!(lookup("stoch").unwrap().field_list("and"), "`.k` and `.d`");
+        assert_eq!(lookup("vwap").unwrap().signature(), "vwap()");
+    }
+
+    #[test]
+    fn values_are_exactly_the_functions_of_time() {
+        for s in FUNCTIONS {
+            assert_eq!(s.is_value(), s.func.reads().is_some(), "{}", s.name);
+        }
+    }
+
+    /// Every function has a row in a table of docs/expressions.md: `| `sma(` …, or `| `hour` `
+    /// for a value.
+    #[test]
+    fn docs_list_every_function() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/expressions.md");
+        let doc = std::fs::read_to_string(path).expect("docs/expressions.md exists");
+        let missing: Vec<&str> = FUNCTIONS
+            .iter()
+            .map(|s| s.name)
+            .filter(|name| {
+                !doc.contains(&format!("| `{name}(")) && !doc.contains(&format!("| `{name}` "))
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "not in docs/expressions.md: {missing:?}"
+        );
     }
 
     #[test]

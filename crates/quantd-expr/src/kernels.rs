@@ -2,7 +2,7 @@
 //! indicators). Each fills a whole output column in one loop; constants are never broadcast
 //! into memory.
 
-use crate::plan::{Arith, Cmp};
+use crate::plan::{Arith, Cmp, WallClock};
 
 /// A number operand during evaluation: a column or a constant.
 #[derive(Clone, Copy, Debug)]
@@ -93,6 +93,16 @@ pub(crate) fn arith_into(op: Arith, a: View<'_>, b: View<'_>, out: &mut [f64]) {
 
 pub(crate) fn map_into(x: View<'_>, out: &mut [f64], f: impl Fn(f64) -> f64) {
     zip_with(out, x, View::Const(0.0), |v, _| f(v));
+}
+
+/// The hour (`floor(m / 60)`) or the minute (`m mod 60`) of minutes since midnight `m`; NaN
+/// stays NaN.
+pub(crate) fn wall_clock_into(part: WallClock, minutes: View<'_>, out: &mut [f64]) {
+    match part {
+        WallClock::Hour => map_into(minutes, out, |m| (m / 60.0).floor()),
+        // Not `rem_euclid`, a call to `fmod` per bar; exact for whole minutes.
+        WallClock::Minute => map_into(minutes, out, |m| m - (m / 60.0).floor() * 60.0),
+    }
 }
 
 /// Bars per block of the condition loops: each block is a fixed-size array, which lets the

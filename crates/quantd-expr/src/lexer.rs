@@ -2,6 +2,10 @@
 //! diagnostic and lexing goes on, so several can be reported at once (up to [`MAX_ERRORS`]).
 //! Names longer than [`Limits::max_ident_len`] are refused here, so no later pass (or message)
 //! ever handles a long one.
+//!
+//! Strings (`"09:45"`, double quotes, on one line, no escapes) exist for one use, times of day
+//! compared with `time_of_day`; the checker refuses them anywhere else. `@` is refused here, so
+//! code can never name the engine's clock columns (`@session`, [`crate::clock`]).
 
 use crate::diagnostic::{Diagnostic, MAX_ERRORS, Span, excerpt};
 use crate::limits::{self, Limits, thousands};
@@ -13,6 +17,8 @@ pub(crate) enum Tok {
     Ident,
     /// `$name`; the name is the span without its first byte.
     Param,
+    /// `"text"`; the text is the span without its quotes.
+    Str,
     Let,
     And,
     Or,
@@ -104,6 +110,10 @@ pub(crate) fn lex(src: &str, limits: &Limits) -> Result<Vec<Token>, Vec<Diagnost
                 }
                 Some((Tok::Param, 1 + len))
             }
+            b'"' => Some(string(src, start).unwrap_or_else(|(len, d)| {
+                errors.push(*d);
+                (Tok::Str, len)
+            })),
             b'(' => single(Tok::LParen),
             b')' => single(Tok::RParen),
             b'[' => single(Tok::LBracket),
@@ -142,10 +152,12 @@ pub(crate) fn lex(src: &str, limits: &Limits) -> Result<Vec<Token>, Vec<Diagnost
                     b'&' => Some("write `and` to combine conditions".to_string()),
                     b'|' => Some("write `or` to combine conditions".to_string()),
                     b'!' => Some("write `not` to negate a condition".to_string()),
-                    b'\'' | b'"' => Some(
-                        "the language has no strings; names are written bare, e.g. `close`"
+                    b'\'' => Some(
+                        "strings are written in double quotes, e.g. `time_of_day >= \"09:45\"`; \
+                         names are written bare, e.g. `close`"
                             .to_string(),
                     ),
+                    b'@' => Some(at_help(&bytes[i + 1..])),
                     b'^' => Some("there is no power operator; multiply, e.g. `x * x`".to_string()),
                     b'%' => Some("there is no remainder operator".to_string()),
                     _ => None,
@@ -166,6 +178,39 @@ pub(crate) fn lex(src: &str, limits: &Limits) -> Result<Vec<Token>, Vec<Diagnost
         Ok(toks)
     } else {
         Err(errors)
+    }
+}
+
+/// How to read the bar's clock instead of writing `@...` (the engine's clock columns).
+fn at_help(after: &[u8]) -> String {
+    let name = &after[..ident_len(after)];
+    let hint = match name {
+        b"session" => {
+            "`bars_since_open`, `first_bar_of_day`, `day_open`, `prev_day_close` and \
+                       `vwap` follow the session"
+        }
+        b"minute_of_day" => {
+            "`time_of_day` is the minutes since midnight, e.g. \
+                             `time_of_day >= \"09:45\"`"
+        }
+        b"weekday" => "`day_of_week` is the day of the week (Monday 0 … Sunday 6)",
+        _ => "the bar's time is read with `hour`, `minute`, `time_of_day` and `day_of_week`",
+    };
+    format!("`@` names are not part of the language; {hint}")
+}
+
+/// Lexes a string starting at the `"` at `start`, up to the next `"` on the same line.
+/// On error (no closing quote) returns how many bytes to skip and the diagnostic.
+fn string(src: &str, start: usize) -> Result<(Tok, usize), (usize, Box<Diagnostic>)> {
+    let rest = &src.as_bytes()[start + 1..];
+    match rest.iter().position(|&b| b == b'"' || b == b'\n') {
+        Some(k) if rest[k] == b'"' => Ok((Tok::Str, k + 2)),
+        end => {
+            let len = 1 + end.unwrap_or(rest.len());
+            let d = Diagnostic::at(src, Span::new(start, start + len), "unterminated string")
+                .with_help("close the string with `\"` on the same line, e.g. `\"09:45\"`");
+            Err((len, Box::new(d)))
+        }
     }
 }
 
@@ -255,6 +300,7 @@ pub(crate) fn describe(src: &str, t: &Token) -> String {
         Tok::Num(_) => format!("number `{text}`"),
         Tok::Ident => format!("name `{text}`"),
         Tok::Param => format!("parameter `{text}`"),
+        Tok::Str => format!("string `{text}`"),
         Tok::Let | Tok::And | Tok::Or | Tok::Not => format!("keyword `{text}`"),
         _ => format!("`{text}`"),
     }
@@ -334,6 +380,38 @@ mod tests {
         assert_eq!(
             errs[0].help.as_deref(),
             Some("write `and` to combine conditions")
+        );
+    }
+
+    #[test]
+    fn strings() {
+        let t = lex("time_of_day >= \"09:45\"", &Limits::default()).unwrap();
+        assert_eq!(t[2].tok, Tok::Str);
+        assert_eq!(t[2].span, Span::new(15, 22));
+        assert_eq!(
+            kinds("\"\" \"a b\"c"),
+            vec![Tok::Str, Tok::Str, Tok::Ident, Tok::Eof]
+        );
+        let errs = lex("x > \"09:45\nand \"", &Limits::default()).unwrap_err();
+        assert_eq!(errs.len(), 2);
+        assert_eq!(errs[0].message, "unterminated string");
+        assert_eq!(errs[0].span(), Some(Span::new(4, 10)));
+        assert_eq!(errs[1].span(), Some(Span::new(15, 16)));
+        let errs = lex("'a' @session", &Limits::default()).unwrap_err();
+        assert!(
+            errs[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .starts_with("strings are written in double quotes")
+        );
+        assert_eq!(errs[2].message, "unexpected character `@`");
+        assert!(
+            errs[2]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("`bars_since_open`")
         );
     }
 

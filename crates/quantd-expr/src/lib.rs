@@ -22,6 +22,14 @@
 //! parameter and produce a [`Program`]. Source errors are an [`ExprError`] of [`Diagnostic`]s
 //! with line, column and help; [`ExprError::render`] shows them with the source.
 //!
+//! Functions of time (`hour`, `minute`, `day_of_week`, `time_of_day`, `bars_since_open`,
+//! `first_bar_of_day`, `vwap`, `day_open`, `day_high`, `day_low`, `prev_day_close`) are values of
+//! each bar, written bare (`hour >= 10`) or as calls (`hour()`). They read the bar's clock: a
+//! program that uses them lists the [`clock`] columns it needs (`@session`, `@minute_of_day`,
+//! `@weekday`) in [`Program::columns`], after the pack's, and the caller computes them from the
+//! bars' instants in the pack's time zone. A bare name is a `let` first, then a pack column, then
+//! the function of time; the call form always means the function.
+//!
 //! Programs are bounded: the `_with` entry points ([`compile_with`], [`check_with`], ...) take
 //! the [`Limits`] to apply (source size, `let`s, nodes, name length, kernel calls, slots), the
 //! others apply [`Limits::default`]. A compiled program prices itself before it runs:
@@ -35,6 +43,7 @@
 
 mod ast;
 mod check;
+pub mod clock;
 mod compile;
 mod cost;
 mod diagnostic;
@@ -51,6 +60,7 @@ mod ta;
 
 use std::collections::BTreeMap;
 
+pub use clock::is_clock_column;
 pub use cost::Cost;
 pub use diagnostic::{Diagnostic, ExprError, Location, Span, did_you_mean, suggest};
 pub use error::EvalError;
@@ -113,7 +123,9 @@ pub struct CheckInfo {
     pub params: Vec<String>,
     /// `let` names, in source order: the indicator columns an evaluation reports.
     pub lets: Vec<String>,
-    /// Columns used, in schema order.
+    /// Columns used, in the order of [`Program::columns`]: the schema's columns (those the
+    /// functions of time read included) in schema order, then the clock columns
+    /// ([`clock::COLUMNS`]) the functions of time read.
     pub columns: Vec<String>,
 }
 

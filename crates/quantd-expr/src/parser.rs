@@ -498,6 +498,12 @@ impl Parser<'_> {
                 let name = self.text(t.span)[1..].to_string();
                 self.node(ExprKind::Param(name), t.span)
             }
+            Tok::Str => {
+                self.bump();
+                let text = self.text(t.span);
+                let text = text[1..text.len() - 1].to_string();
+                self.node(ExprKind::Str(text), t.span)
+            }
             Tok::Ident => {
                 self.bump();
                 let name = self.text(t.span).to_string();
@@ -591,6 +597,7 @@ mod tests {
             ExprKind::Number(v) => format!("{v}"),
             ExprKind::Ident(n) => n.clone(),
             ExprKind::Param(n) => format!("${n}"),
+            ExprKind::Str(t) => format!("{t:?}"),
             ExprKind::Neg(x) => format!("(-{})", show(x)),
             ExprKind::Not(x) => format!("(not {})", show(x)),
             ExprKind::Binary(op, a, b) => format!("({} {} {})", show(a), op.symbol(), show(b)),
@@ -640,6 +647,11 @@ mod tests {
         );
         assert_eq!(body("f()"), "f()");
         assert_eq!(body("sma(close, 5,)"), "sma(close, 5)");
+        assert_eq!(body("hour() >= 10"), "(hour() >= 10)");
+        assert_eq!(
+            body("time_of_day >= \"09:45\" and hour"),
+            "((time_of_day >= \"09:45\") and hour)"
+        );
     }
 
     #[test]

@@ -82,6 +82,28 @@ pub(crate) enum Hlc {
     Willr,
 }
 
+/// Session kernels of one pack column, from `quantd_ta::session`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Day {
+    /// The session's first open (`day_open`).
+    Open,
+    /// The session's highest high so far (`day_high`).
+    High,
+    /// The session's lowest low so far (`day_low`).
+    Low,
+    /// The previous session's last close (`prev_day_close`).
+    PrevClose,
+}
+
+/// A part of the local wall-clock time, from the minutes since midnight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum WallClock {
+    /// `floor(minutes / 60)`.
+    Hour,
+    /// `minutes mod 60`.
+    Minute,
+}
+
 /// A quantd-ta kernel call. Inputs are always series ([`Num::In`] or [`Num::Buf`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Ta {
@@ -96,6 +118,29 @@ pub(crate) enum Ta {
     Bbands(Num, u32, u64, u64),
     /// Outputs k, d.
     Stoch([Num; 3], u32, u32, u32),
+    /// Bars since the session's open, from the session column.
+    BarsSinceOpen(Num),
+    /// A session value of a pack column: the session column, then the column.
+    Day(Day, Num, Num),
+    /// The session's VWAP: the session column, then high, low, close and volume.
+    Vwap(Num, [Num; 4]),
+}
+
+impl Ta {
+    /// The series inputs, in argument order (the first `n` of the array), and `n`.
+    pub fn inputs(&self) -> ([Num; 5], usize) {
+        let pad = Num::In(0);
+        match *self {
+            Ta::Window(_, x, _)
+            | Ta::Stddev(x, ..)
+            | Ta::Macd(x, ..)
+            | Ta::Bbands(x, ..)
+            | Ta::BarsSinceOpen(x) => ([x, pad, pad, pad, pad], 1),
+            Ta::Obv(a, b) | Ta::Day(_, a, b) => ([a, b, pad, pad, pad], 2),
+            Ta::Hlc(_, [h, l, c], _) | Ta::Stoch([h, l, c], ..) => ([h, l, c, pad, pad], 3),
+            Ta::Vwap(s, [h, l, c, v]) => ([s, h, l, c, v], 5),
+        }
+    }
 }
 
 /// What a node computes. Equal ops are the same node.
@@ -125,6 +170,8 @@ pub(crate) enum Op {
     BoolToNum(Bool),
     /// A constant condition as a buffer (an output that is constant).
     FillBool(bool),
+    /// The hour or the minute of the wall clock, from the minutes since midnight.
+    WallClock(WallClock, Num),
 }
 
 impl Op {
@@ -223,6 +270,7 @@ pub(crate) fn operands(op: &Op, mut num: impl FnMut(Num), mut cond: impl FnMut(B
         | Op::Shift(x, _)
         | Op::PctChange(x, _)
         | Op::Trend(_, x, _)
+        | Op::WallClock(_, x)
         | Op::Fill(x) => num(x),
         Op::And(a, b) | Op::Or(a, b) => {
             cond(a);
@@ -230,14 +278,10 @@ pub(crate) fn operands(op: &Op, mut num: impl FnMut(Num), mut cond: impl FnMut(B
         }
         Op::Not(x) | Op::ShiftBool(x, _) | Op::BoolToNum(x) => cond(x),
         Op::FillBool(_) => {}
-        Op::Ta(ta) => match ta {
-            Ta::Window(_, x, _) | Ta::Stddev(x, ..) | Ta::Macd(x, ..) | Ta::Bbands(x, ..) => num(x),
-            Ta::Hlc(_, xs, _) | Ta::Stoch(xs, ..) => xs.into_iter().for_each(num),
-            Ta::Obv(a, b) => {
-                num(a);
-                num(b);
-            }
-        },
+        Op::Ta(ta) => {
+            let (inputs, n) = ta.inputs();
+            inputs[..n].iter().copied().for_each(num);
+        }
     }
 }
 
@@ -339,6 +383,11 @@ impl Explain<'_> {
                     self.num(l),
                     self.num(c)
                 ),
+                Ta::BarsSinceOpen(_) | Ta::Day(..) | Ta::Vwap(..) => {
+                    let (inputs, n) = ta.inputs();
+                    let args: Vec<String> = inputs[..n].iter().map(|&x| self.num(x)).collect();
+                    format!("{}({})", crate::ta::name(&ta), args.join(", "))
+                }
             },
             Op::Shift(x, n) => format!("shift({}, {n})", self.num(x)),
             Op::ShiftBool(x, n) => format!("shift({}, {n})", Self::boolean(x)),
@@ -359,6 +408,13 @@ impl Explain<'_> {
             Op::Fill(x) => self.num(x),
             Op::BoolToNum(x) => format!("number({})", Self::boolean(x)),
             Op::FillBool(v) => v.to_string(),
+            Op::WallClock(part, x) => {
+                let name = match part {
+                    WallClock::Hour => "hour",
+                    WallClock::Minute => "minute",
+                };
+                format!("{name}({})", self.num(x))
+            }
         };
         writeln!(out, "{lhs} = {rhs}")
     }

@@ -34,8 +34,10 @@ pub struct Program {
 
 impl Program {
     /// The input columns to pass to [`Program::evaluate`], in that order: the schema's columns
-    /// that the code uses, in schema order. A program that uses none asks for the schema's first
-    /// column, only to know the number of bars.
+    /// that the code uses (those the functions of time read included), in schema order, then
+    /// the clock columns its functions of time read ([`crate::clock`]: `@session`,
+    /// `@minute_of_day`, `@weekday`, in that order, each only if used). A program that uses no
+    /// column asks for the schema's first column, only to know the number of bars.
     pub fn columns(&self) -> &[String] {
         &self.columns
     }
@@ -445,12 +447,16 @@ fn run_node(node: &Node, cols: &[&[f64]], ws: &mut Workspace, len: usize) -> Res
                 }
                 Ok(())
             }
+            Op::WallClock(part, x) => {
+                kernels::wall_clock_into(part, view(x, cols, num), o);
+                Ok(())
+            }
             Op::Ta(t) => {
-                let (inputs, n) = ta_inputs(&t);
-                let ins: [&[f64]; 3] = inputs.map(|x| match x {
-                    Some(x) => series(x, cols, num),
-                    None => &[],
-                });
+                let (inputs, n) = t.inputs();
+                let mut ins: [&[f64]; 5] = [&[]; 5];
+                for (i, &x) in ins.iter_mut().zip(&inputs[..n]) {
+                    *i = series(x, cols, num);
+                }
                 let mut outs: [&mut [f64]; 3] = [o, &mut b[..], &mut c[..]];
                 ta::run(&t, &ins[..n], &mut outs[..k], scratch).map_err(|source| {
                     EvalError::Kernel {
@@ -466,17 +472,6 @@ fn run_node(node: &Node, cols: &[&[f64]], ws: &mut Workspace, len: usize) -> Res
         num[out + j] = t;
     }
     result
-}
-
-/// The series inputs of a kernel, in argument order, and how many there are.
-fn ta_inputs(t: &Ta) -> ([Option<Num>; 3], usize) {
-    match *t {
-        Ta::Window(_, x, _) | Ta::Stddev(x, ..) | Ta::Macd(x, ..) | Ta::Bbands(x, ..) => {
-            ([Some(x), None, None], 1)
-        }
-        Ta::Obv(c, v) => ([Some(c), Some(v), None], 2),
-        Ta::Hlc(_, [h, l, c], _) | Ta::Stoch([h, l, c], ..) => ([Some(h), Some(l), Some(c)], 3),
-    }
 }
 
 #[cfg(test)]

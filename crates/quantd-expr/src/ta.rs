@@ -1,11 +1,11 @@
 //! The bridge to quantd-ta: lookbacks (how many leading bars of an output are NaN) and kernel
-//! calls. Like TA-Lib's Python wrapper, the kernels start at the first bar where every input is
+//! calls (the session kernels of the functions of time included). Like TA-Lib's Python wrapper, the kernels start at the first bar where every input is
 //! defined, so indicators of indicators (`sma(rsi(close, 14), 5)`) work despite the NaN warm-up
 //! of their input.
 
-use quantd_ta::{BandsOut, MacdOut, Scratch, StochOut, TaError};
+use quantd_ta::{BandsOut, MacdOut, Scratch, StochOut, TaError, session};
 
-use crate::plan::{Hlc, Ta, Window};
+use crate::plan::{Day, Hlc, Ta, Window};
 
 /// Leading NaN bars of a kernel's output when its inputs have none (TA-Lib's lookback).
 pub(crate) fn lookback(ta: &Ta) -> usize {
@@ -35,6 +35,9 @@ pub(crate) fn lookback(ta: &Ta) -> usize {
         Ta::Stoch(_, fastk, slowk, slowd) => {
             quantd_ta::lookback_stoch(p(fastk), p(slowk), p(slowd))
         }
+        // Defined from the first bar (`prev_day_close` is NaN for the whole first session, whose
+        // length is not known before the data: 0 is the lower bound).
+        Ta::BarsSinceOpen(_) | Ta::Day(..) | Ta::Vwap(..) => 0,
     }
 }
 
@@ -63,6 +66,14 @@ pub(crate) fn name(ta: &Ta) -> &'static str {
         Ta::Macd(..) => "macd",
         Ta::Bbands(..) => "bbands",
         Ta::Stoch(..) => "stoch",
+        Ta::BarsSinceOpen(_) => "bars_since_open",
+        Ta::Day(d, ..) => match d {
+            Day::Open => "day_open",
+            Day::High => "day_high",
+            Day::Low => "day_low",
+            Day::PrevClose => "prev_day_close",
+        },
+        Ta::Vwap(..) => "vwap",
     }
 }
 
@@ -138,5 +149,18 @@ pub(crate) fn run(
             };
             quantd_ta::stoch(x(0), x(1), x(2), p(fastk), p(slowk), p(slowd), out)
         }
+        // The session column is the engine's `@session` as `f64` (whole days), used as it is.
+        Ta::BarsSinceOpen(_) => session::bars_since_open(x(0), outs[0]),
+        Ta::Day(d, ..) => {
+            type DayKernel = fn(&[f64], &[f64], &mut [f64]) -> Result<(), TaError>;
+            let f: DayKernel = match d {
+                Day::Open => session::day_open,
+                Day::High => session::day_high,
+                Day::Low => session::day_low,
+                Day::PrevClose => session::prev_day_close,
+            };
+            f(x(0), x(1), outs[0])
+        }
+        Ta::Vwap(..) => session::vwap(x(0), x(1), x(2), x(3), x(4), outs[0]),
     }
 }

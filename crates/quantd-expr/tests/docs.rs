@@ -1,6 +1,7 @@
-//! Every example in `docs/expressions.md` (the ```quantd blocks) compiles and runs.
+//! Every example in `docs/expressions.md` (the ```quantd blocks) compiles and runs. (That the
+//! page lists every function is checked by a unit test of the function table.)
 
-use quantd_expr::{Params, Schema, Workspace, compile};
+use quantd_expr::{Params, Schema, Workspace, clock, compile};
 
 #[test]
 fn documented_examples_compile_and_run() {
@@ -18,6 +19,10 @@ fn documented_examples_compile_and_run() {
     let close: Vec<f64> = (0..300)
         .map(|i| 100.0 + (i as f64 * 0.37).sin() * 10.0)
         .collect();
+    // Five-minute bars, 78 to a session from 09:30, Monday to Friday.
+    let session: Vec<f64> = (0..300).map(|i| (19_723 + i / 78) as f64).collect();
+    let minute_of_day: Vec<f64> = (0..300).map(|i| (570 + 5 * (i % 78)) as f64).collect();
+    let weekday: Vec<f64> = (0..300).map(|i| ((i / 78) % 5) as f64).collect();
     for src in blocks {
         // Every `$name` gets a value.
         let params: Params = src
@@ -32,7 +37,16 @@ fn documented_examples_compile_and_run() {
             .collect();
         let program =
             compile(src, &Schema::ohlcv(), &params).unwrap_or_else(|e| panic!("{}", e.render(src)));
-        let cols: Vec<&[f64]> = program.columns().iter().map(|_| close.as_slice()).collect();
+        let cols: Vec<&[f64]> = program
+            .columns()
+            .iter()
+            .map(|c| match c.as_str() {
+                clock::SESSION => session.as_slice(),
+                clock::MINUTE_OF_DAY => minute_of_day.as_slice(),
+                clock::WEEKDAY => weekday.as_slice(),
+                _ => close.as_slice(),
+            })
+            .collect();
         let mut ws = Workspace::new();
         let eval = program.evaluate(&cols, &mut ws).unwrap();
         assert_eq!(eval.len(), close.len());

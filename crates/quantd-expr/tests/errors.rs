@@ -19,7 +19,35 @@ fn unknown_function_with_suggestion() {
 
 #[test]
 fn unknown_function_without_suggestion() {
+    insta::assert_snapshot!(render("kama(close, 10) > 1", &[]));
+}
+
+#[test]
+fn time_value_called_with_arguments() {
     insta::assert_snapshot!(render("vwap(close) > 1", &[]));
+}
+
+#[test]
+fn malformed_time_of_day() {
+    insta::assert_snapshot!(render("close > vwap and\ntime_of_day >= \"9:75\"", &[]));
+}
+
+#[test]
+fn time_string_compared_with_a_column() {
+    insta::assert_snapshot!(render("close > \"09:45\"", &[]));
+}
+
+#[test]
+fn string_outside_a_time_comparison() {
+    insta::assert_snapshot!(render(
+        "let open_at = \"09:30\";\ntime_of_day >= open_at",
+        &[]
+    ));
+}
+
+#[test]
+fn clock_column_named_directly() {
+    insta::assert_snapshot!(render("@session > 0", &[]));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Property tests: no input makes parsing, checking, compiling or evaluating panic, and every
 //! valid program keeps its warm-up promise. Inputs include text at and past the size limits
 //! (long names, many `let`s, many nodes, deep nesting, big numbers, odd Unicode), and valid
-//! programs are evaluated on odd series (empty, one bar, NaN, infinities, huge values).
+//! programs are evaluated on odd series (empty, one bar, NaN, infinities, huge values), the
+//! clock columns of the functions of time included.
 
 use proptest::prelude::*;
 use quantd_expr::{Params, Schema, Workspace, check, compile};
@@ -33,7 +34,19 @@ fn pipeline(src: &str) {
     }
 }
 
-fn data(n: usize) -> [Vec<f64>; 5] {
+/// The columns a program may ask for: the pack's and the clock's.
+const NAMES: [&str; 8] = [
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "@session",
+    "@minute_of_day",
+    "@weekday",
+];
+
+fn data(n: usize) -> [Vec<f64>; 8] {
     let close: Vec<f64> = (0..n)
         .map(|i| 100.0 + ((i * 7919) % 13) as f64 - 6.0)
         .collect();
@@ -43,15 +56,24 @@ fn data(n: usize) -> [Vec<f64>; 5] {
     let high: Vec<f64> = (0..n).map(|i| open[i].max(close[i]) + 1.0).collect();
     let low: Vec<f64> = (0..n).map(|i| open[i].min(close[i]) - 1.0).collect();
     let volume: Vec<f64> = (0..n).map(|i| 1000.0 + (i % 5) as f64 * 100.0).collect();
-    [open, high, low, close, volume]
+    // Sessions of 7 bars, from 09:30, one a day.
+    let session: Vec<f64> = (0..n).map(|i| (19_723 + i / 7) as f64).collect();
+    let minute_of_day: Vec<f64> = (0..n).map(|i| (570 + 30 * (i % 7)) as f64).collect();
+    let weekday: Vec<f64> = (0..n).map(|i| ((i / 7) % 7) as f64).collect();
+    [
+        open,
+        high,
+        low,
+        close,
+        volume,
+        session,
+        minute_of_day,
+        weekday,
+    ]
 }
 
-fn column<'a>(bars: &'a [Vec<f64>; 5], name: &str) -> &'a [f64] {
-    let i = ["open", "high", "low", "close", "volume"]
-        .iter()
-        .position(|c| *c == name)
-        .unwrap();
-    &bars[i]
+fn column<'a>(bars: &'a [Vec<f64>; 8], name: &str) -> &'a [f64] {
+    &bars[NAMES.iter().position(|c| *c == name).unwrap()]
 }
 
 const TOKENS: &[&str] = &[
@@ -115,6 +137,16 @@ const TOKENS: &[&str] = &[
     "min",
     "max",
     "smaa",
+    "hour",
+    "time_of_day",
+    "vwap",
+    "day_high",
+    "first_bar_of_day",
+    "prev_day_close",
+    "\"09:45\"",
+    "\"9:75\"",
+    "\"",
+    "'",
     "#",
     "\n",
     "&&",
@@ -126,7 +158,23 @@ const TOKENS: &[&str] = &[
 /// Well-formed number expressions.
 fn number() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(vec![
-        "close", "open", "high", "low", "volume", "3", "$p", "-1",
+        "close",
+        "open",
+        "high",
+        "low",
+        "volume",
+        "3",
+        "$p",
+        "-1",
+        "vwap",
+        "hour",
+        "minute()",
+        "day_high",
+        "day_low",
+        "day_open",
+        "prev_day_close",
+        "bars_since_open",
+        "time_of_day",
     ])
     .prop_map(String::from);
     leaf.prop_recursive(4, 24, 3, |inner| {
@@ -181,6 +229,13 @@ fn condition() -> impl Strategy<Value = String> {
         (number(), number()).prop_map(|(a, b)| format!("crosses_below({a}, {b})")),
         (number(), k.clone()).prop_map(|(a, k)| format!("rising({a}, {k})")),
         (number(), k.clone()).prop_map(|(a, k)| format!("falling({a}, {k})")),
+        prop::sample::select(vec![
+            "time_of_day >= \"09:45\"",
+            "\"12:00\" > time_of_day",
+            "first_bar_of_day",
+            "day_of_week == 4",
+        ])
+        .prop_map(String::from),
     ];
     leaf.prop_recursive(3, 12, 2, move |inner| {
         prop_oneof![
@@ -348,18 +403,17 @@ proptest! {
     fn valid_programs_never_panic_on_odd_series(
         body in condition(),
         len in prop::sample::select(vec![0usize, 1, 2, 3, 70, 140]),
-        kinds in prop::collection::vec(0usize..7, 5),
+        kinds in prop::collection::vec(0usize..7, 8),
     ) {
         let params: Params = if body.contains("$p") { [("p".to_string(), 3.0)].into() } else { Params::new() };
         let program = compile(&body, &Schema::ohlcv(), &params).map_err(|e| e.render(&body));
         prop_assert!(program.is_ok(), "{}", program.unwrap_err());
         let program = program.unwrap();
         let columns: Vec<Vec<f64>> = kinds.iter().map(|&k| odd_series(k, len)).collect();
-        let names = ["open", "high", "low", "close", "volume"];
         let cols: Vec<&[f64]> = program
             .columns()
             .iter()
-            .map(|c| columns[names.iter().position(|n| n == c).unwrap()].as_slice())
+            .map(|c| columns[NAMES.iter().position(|n| n == c).unwrap()].as_slice())
             .collect();
         let mut ws = Workspace::new();
         let e = program.evaluate(&cols, &mut ws).unwrap();

@@ -1,8 +1,12 @@
-//! Session kernels for intraday bars (issue: intraday bars; not yet reachable from expressions):
-//! values anchored at each trading session's first bar. `session` gives each bar's session key
-//! (the caller's choice: the local date in the exchange's zone); a bar whose key differs from the
-//! bar before it opens a new session. Every value at bar `i` uses bars up to `i` only: a
-//! session's high so far, not its final high.
+//! Session kernels for intraday bars (reached from expressions as `bars_since_open`, `vwap`,
+//! `day_high`, …): values anchored at each trading session's first bar. `session` gives each
+//! bar's session key (the caller's choice: the local date in the exchange's zone); a bar whose key
+//! differs from the bar before it opens a new session. Every value at bar `i` uses bars up to `i`
+//! only: a session's high so far, not its final high.
+//!
+//! Keys are any type with `==`: `i64` dates, or the same numbers as `f64` (the form in which
+//! expression programs receive their columns, so they need no conversion). A float key that is
+//! NaN equals nothing, so each such bar is a session of its own.
 //!
 //! Checked against pandas group-by computations (`groupby(session).cumcount / cummax / cummin`,
 //! anchored VWAP as pandas-ta computes it) by this crate's tests.
@@ -10,7 +14,7 @@
 use crate::error::{Result, check_lengths};
 
 /// Calls `f(start, end)` for each session's run of bars `start..end`.
-fn each_session(session: &[i64], mut f: impl FnMut(usize, usize)) {
+fn each_session<K: PartialEq>(session: &[K], mut f: impl FnMut(usize, usize)) {
     let mut start = 0;
     for i in 1..=session.len() {
         if i == session.len() || session[i] != session[i - 1] {
@@ -21,7 +25,7 @@ fn each_session(session: &[i64], mut f: impl FnMut(usize, usize)) {
 }
 
 /// Bars since the session's first bar: 0 at the open, then 1, 2, …
-pub fn bars_since_open(session: &[i64], out: &mut [f64]) -> Result<()> {
+pub fn bars_since_open<K: PartialEq>(session: &[K], out: &mut [f64]) -> Result<()> {
     check_lengths(
         "bars_since_open",
         ("session", session.len()),
@@ -36,7 +40,7 @@ pub fn bars_since_open(session: &[i64], out: &mut [f64]) -> Result<()> {
 }
 
 /// 1 at each session's first bar, else 0.
-pub fn first_bar_of_day(session: &[i64], out: &mut [f64]) -> Result<()> {
+pub fn first_bar_of_day<K: PartialEq>(session: &[K], out: &mut [f64]) -> Result<()> {
     check_lengths(
         "first_bar_of_day",
         ("session", session.len()),
@@ -50,7 +54,7 @@ pub fn first_bar_of_day(session: &[i64], out: &mut [f64]) -> Result<()> {
 }
 
 /// The open of the session's first bar.
-pub fn day_open(session: &[i64], open: &[f64], out: &mut [f64]) -> Result<()> {
+pub fn day_open<K: PartialEq>(session: &[K], open: &[f64], out: &mut [f64]) -> Result<()> {
     check_lengths(
         "day_open",
         ("session", session.len()),
@@ -61,7 +65,7 @@ pub fn day_open(session: &[i64], open: &[f64], out: &mut [f64]) -> Result<()> {
 }
 
 /// The session's highest high so far (this bar included).
-pub fn day_high(session: &[i64], high: &[f64], out: &mut [f64]) -> Result<()> {
+pub fn day_high<K: PartialEq>(session: &[K], high: &[f64], out: &mut [f64]) -> Result<()> {
     check_lengths(
         "day_high",
         ("session", session.len()),
@@ -72,7 +76,7 @@ pub fn day_high(session: &[i64], high: &[f64], out: &mut [f64]) -> Result<()> {
 }
 
 /// The session's lowest low so far (this bar included).
-pub fn day_low(session: &[i64], low: &[f64], out: &mut [f64]) -> Result<()> {
+pub fn day_low<K: PartialEq>(session: &[K], low: &[f64], out: &mut [f64]) -> Result<()> {
     check_lengths(
         "day_low",
         ("session", session.len()),
@@ -82,8 +86,14 @@ pub fn day_low(session: &[i64], low: &[f64], out: &mut [f64]) -> Result<()> {
     Ok(())
 }
 
-/// A running `pick` (max or min) within each session; `NaN` inputs are passed over.
-fn running(session: &[i64], x: &[f64], out: &mut [f64], pick: fn(f64, f64) -> f64) {
+/// A running `pick` (max or min) within each session; `NaN` inputs are passed over. Generic in
+/// `pick` so that it is inlined rather than called on every bar.
+fn running<K: PartialEq>(
+    session: &[K],
+    x: &[f64],
+    out: &mut [f64],
+    pick: impl Fn(f64, f64) -> f64,
+) {
     each_session(session, |a, b| {
         let mut acc = f64::NAN;
         for i in a..b {
@@ -94,7 +104,7 @@ fn running(session: &[i64], x: &[f64], out: &mut [f64], pick: fn(f64, f64) -> f6
 }
 
 /// The close of the previous session's last bar; `NaN` in the first session.
-pub fn prev_day_close(session: &[i64], close: &[f64], out: &mut [f64]) -> Result<()> {
+pub fn prev_day_close<K: PartialEq>(session: &[K], close: &[f64], out: &mut [f64]) -> Result<()> {
     check_lengths(
         "prev_day_close",
         ("session", session.len()),
@@ -111,8 +121,8 @@ pub fn prev_day_close(session: &[i64], close: &[f64], out: &mut [f64]) -> Result
 /// Volume-weighted average price since the session's open: the running sum of typical price
 /// (`(high + low + close) / 3`) × volume over the running sum of volume; `NaN` while the
 /// session's volume is 0.
-pub fn vwap(
-    session: &[i64],
+pub fn vwap<K: PartialEq>(
+    session: &[K],
     high: &[f64],
     low: &[f64],
     close: &[f64],
@@ -169,5 +179,24 @@ mod tests {
         assert!(out[3].is_nan(), "no volume yet in the session");
         assert_eq!(out[4..], [2.0, 6.0]);
         assert!(vwap(&s, &x, &x, &x, &v[..5], &mut out).is_err());
+    }
+
+    #[test]
+    fn float_keys_give_the_same_sessions() {
+        let s = [7, 7, 7, 8, 8, 9];
+        let f: Vec<f64> = s.iter().map(|&d| d as f64).collect();
+        let x = [3.0, 5.0, 4.0, 10.0, 2.0, 6.0];
+        let (mut a, mut b) = ([0.0; 6], [0.0; 6]);
+        day_high(&s, &x, &mut a).unwrap();
+        day_high(&f, &x, &mut b).unwrap();
+        assert_eq!(a, b);
+        prev_day_close(&s, &x, &mut a).unwrap();
+        prev_day_close(&f, &x, &mut b).unwrap();
+        assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits));
+        // A NaN key opens a session at its bar, and another at the bar after it.
+        let nan = [1.0, f64::NAN, 1.0];
+        let mut out = [0.0; 3];
+        bars_since_open(&nan, &mut out).unwrap();
+        assert_eq!(out, [0.0, 0.0, 0.0]);
     }
 }
