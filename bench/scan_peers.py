@@ -33,7 +33,7 @@ au = up.groupby(df["ticker"]).ewm(alpha=1 / 14, adjust=False, min_periods=14).me
 ad = down.groupby(df["ticker"]).ewm(alpha=1 / 14, adjust=False, min_periods=14).mean().droplevel(0)
 rsi = 100 - 100 / (1 + au / ad)
 mask = (df["close"] < sma50) & (rsi < 30) & (df["volume"] > 2 * vsma20)
-df.loc[mask, ["ticker", "date"]].assign(r=rsi[mask]).to_parquet(out_path)
+df.loc[mask, ["ticker", "date" if "date" in df.columns else "time"]].assign(r=rsi[mask]).to_parquet(out_path)
 pandas_s = time.perf_counter() - t0
 
 print(json.dumps({"talib_compute_s": talib_s, "talib_signals": talib_hits,

@@ -25,8 +25,9 @@ pub fn parquet(data: &[u8]) {
 }
 
 /// The options every input is imported with: strict with the file's own ticker column, lenient,
-/// and lenient for a file of one ticker without a ticker column (`--ticker`).
-fn option_sets() -> [ImportOptions; 3] {
+/// lenient for a file of one ticker without a ticker column (`--ticker`), and naive times in New
+/// York with integers as epoch milliseconds.
+fn option_sets() -> [ImportOptions; 4] {
     [
         ImportOptions::default(),
         ImportOptions {
@@ -36,6 +37,12 @@ fn option_sets() -> [ImportOptions; 3] {
         ImportOptions {
             ticker: Some("FZ".into()),
             lenient: true,
+            ..ImportOptions::default()
+        },
+        ImportOptions {
+            tz: Some("America/New_York".parse().expect("a zone")),
+            epoch: Some(quantd_data::time::Epoch::Millis),
+            ..ImportOptions::default()
         },
     ]
 }
@@ -100,7 +107,13 @@ fn check_table(dir: &Path, table: &BarTable) {
         if let Err(e) = export(table, &path, ParquetLayout::default(), &NoProgress) {
             panic!("exporting an imported table to {out} failed: {e}");
         }
-        match import_file(&path, &ImportOptions::default(), &NoProgress) {
+        // A CSV file carries instants but not the zone: give it back as `--tz`.
+        let again = ImportOptions {
+            tz: Some(table.calendar.zone),
+            interval: Some(table.calendar.interval),
+            ..ImportOptions::default()
+        };
+        match import_file(&path, &again, &NoProgress) {
             Ok(again) => assert_eq!(
                 pack_id(&again.table),
                 id,
@@ -126,5 +139,9 @@ fn same_bars(a: &BarTable, b: &BarTable) -> bool {
             })
             .collect()
     };
-    a.tickers == b.tickers && a.offsets == b.offsets && a.dates == b.dates && bits(a) == bits(b)
+    a.tickers == b.tickers
+        && a.offsets == b.offsets
+        && a.stamps == b.stamps
+        && a.calendar == b.calendar
+        && bits(a) == bits(b)
 }

@@ -18,11 +18,15 @@ const TICKERS: [&str; 4] = ["AAA", "BBB", "SYN0001", "SYN0002"];
 /// Their input bars: every day from 2023-12-08 (day 19,699) for 60 days, around the seeds'
 /// 2024-01-02 (day 19,724).
 fn input() -> BatchInput {
+    let days: Vec<i64> = (19_699..19_759)
+        .map(|d| d * quantd_data::time::NANOS_PER_DAY)
+        .collect();
     BatchInput::new(
         TICKERS
             .iter()
-            .map(|t| (t.to_string(), (19_699..19_759).collect()))
+            .map(|t| (t.to_string(), days.clone()))
             .collect(),
+        quantd_data::time::Calendar::DAILY,
     )
 }
 
@@ -45,7 +49,7 @@ pub fn run(data: &[u8]) {
             return;
         }
     };
-    let n = rows.date.len();
+    let n = rows.stamp.len();
     assert_eq!(
         rows.ticker.len(),
         n,
@@ -75,12 +79,12 @@ fn scan_signals(rows: &ResultRows) -> Option<Signals> {
         indicators: rows.numbers.iter().map(|(n, _)| n.clone()).collect(),
         ..Signals::default()
     };
-    for i in 0..rows.date.len() {
+    for i in 0..rows.stamp.len() {
         if !signal[i] {
             continue;
         }
         out.ticker.push(rows.ticker[i]);
-        out.date.push(rows.date[i]);
+        out.stamp.push(rows.stamp[i]);
         out.values.extend(rows.numbers.iter().map(|(_, v)| v[i]));
     }
     Some(out)
@@ -102,7 +106,7 @@ fn use_signals(signals: &Signals) {
         panic!("stored signal rows do not decode: {e}");
     }
     assert_eq!(back.ticker, signals.ticker, "stored rows changed tickers");
-    assert_eq!(back.date, signals.date, "stored rows changed dates");
+    assert_eq!(back.stamp, signals.stamp, "stored rows changed instants");
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(
         bits(&back.values),

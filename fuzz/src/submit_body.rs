@@ -53,6 +53,7 @@ impl Fixture {
                 days: 60,
                 seed: 7,
                 start: chrono::NaiveDate::from_ymd_opt(2020, 1, 2).expect("a date"),
+                interval: Default::default(),
             };
             packs
                 .synth("demo", spec, Arc::new(NoProgress))

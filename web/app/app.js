@@ -116,7 +116,10 @@
     return r.json();
   }
 
-  function toUnix(day) { return Date.parse(day + "T00:00:00Z") / 1000; }
+  // A bar's time as the API writes it: `YYYY-MM-DD` (a daily bar) or RFC 3339 with an offset.
+  function toUnix(t) { return Date.parse(t.length === 10 ? t + "T00:00:00Z" : t) / 1000; }
+  // Lightweight Charts takes business days as `YYYY-MM-DD` and instants as UTC seconds.
+  function chartTime(t) { return t.length === 10 ? t : toUnix(t); }
 
   async function drawEquity(el) {
     if (el.dataset.drawn) return;
@@ -153,7 +156,7 @@
         upColor: palette.up, downColor: palette.down, borderVisible: false,
         wickUpColor: palette.up, wickDownColor: palette.down,
       });
-      series.setData(c.bars.map((b) => ({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close })));
+      series.setData(c.bars.map((b) => ({ time: chartTime(b.time), open: b.open, high: b.high, low: b.low, close: b.close })));
       let entries = 0, exits = 0;
       if (el.dataset.trades) {
         const all = await json(el.dataset.trades);
@@ -161,9 +164,9 @@
         const markers = [];
         for (const t of (one && one.trades) || []) {
           const long = t.Size > 0;
-          markers.push({ time: t.EntryTime, position: long ? "belowBar" : "aboveBar", color: long ? palette.up : palette.down,
+          markers.push({ time: chartTime(t.EntryTime), position: long ? "belowBar" : "aboveBar", color: long ? palette.up : palette.down,
             shape: long ? "arrowUp" : "arrowDown", text: long ? "buy" : "sell" });
-          markers.push({ time: t.ExitTime, position: long ? "aboveBar" : "belowBar", color: "#6e7781", shape: "circle", text: "exit" });
+          markers.push({ time: chartTime(t.ExitTime), position: long ? "aboveBar" : "belowBar", color: "#6e7781", shape: "circle", text: "exit" });
         }
         markers.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
         // Count what the chart holds, not what was asked for.

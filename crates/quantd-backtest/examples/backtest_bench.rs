@@ -20,7 +20,7 @@ use quantd_backtest::{
 };
 
 struct Ohlc {
-    time: Vec<i32>,
+    time: Vec<i64>,
     open: Vec<f64>,
     high: Vec<f64>,
     low: Vec<f64>,
@@ -57,7 +57,7 @@ fn gbm(seed: u64, n: usize) -> Ohlc {
     let mut d = 14_613; // 2010-01-04, a Monday
     while time.len() < n {
         if (d + 3) % 7 < 5 {
-            time.push(d);
+            time.push(d * quantd_backtest::calendar::NANOS_PER_DAY);
         }
         d += 1;
     }
@@ -91,7 +91,7 @@ fn goog() -> Option<Ohlc> {
     let python = String::from_utf8(py.stdout).ok()?;
     let code = "from backtesting.test import GOOG\n\
                 for t, r in GOOG.iterrows():\n    \
-                print(int(t.timestamp() // 86400), r.Open, r.High, r.Low, r.Close)";
+                print(int(t.timestamp() // 86400) * 86400 * 10**9, r.Open, r.High, r.Low, r.Close)";
     let out = Command::new(python.trim())
         .args(["-c", code])
         .output()

@@ -29,8 +29,8 @@ pub struct BacktestResult {
 /// Per-bar account state (backtesting.py's `_equity_curve`, plus cash and position), as columns.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EquityCurve {
-    /// Bar times, days since 1970-01-01.
-    pub time: Vec<i32>,
+    /// Bar instants, nanoseconds since 1970-01-01 00:00 UTC.
+    pub time: Vec<i64>,
     /// Equity at the close: `cash + position × close`.
     pub equity: Vec<f64>,
     /// Cash at the close, net of the open position's cost (or short-sale proceeds).
@@ -40,7 +40,8 @@ pub struct EquityCurve {
     /// Drawdown from the running equity peak as a fraction, `1 - equity / peak`
     /// (backtesting.py's `DrawdownPct`).
     pub drawdown: Vec<f64>,
-    /// Length in days of the drawdown period that ends at this bar, `NaN` elsewhere
+    /// Length in days (fractional for intraday bars) of the drawdown period that ends at this
+    /// bar, `NaN` elsewhere
     /// (backtesting.py's `DrawdownDuration`).
     #[serde(with = "nan_vec")]
     pub drawdown_duration: Vec<f64>,
@@ -66,7 +67,8 @@ impl EquityCurve {
             let ends = drawdown[i] == 0.0 || i == n - 1;
             if ends {
                 if i > last_zero + 1 {
-                    drawdown_duration[i] = f64::from(time[i] - time[last_zero]);
+                    drawdown_duration[i] =
+                        crate::calendar::days(i128::from(time[i] - time[last_zero]));
                 }
                 last_zero = i;
             }

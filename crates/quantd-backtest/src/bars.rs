@@ -4,13 +4,14 @@
 
 use crate::error::{BacktestError, Result};
 
-/// One ticker's daily bars as borrowed columns: `time` in days since 1970-01-01, strictly
-/// increasing, and finite positive open/high/low/close prices, all of the same length (≥ 1).
+/// One ticker's bars as borrowed columns: `time` as instants (nanoseconds since 1970-01-01
+/// 00:00 UTC; a daily bar's is its date at 00:00), strictly increasing, and finite positive
+/// open/high/low/close prices, all of the same length (≥ 1).
 ///
 /// Only [`Bars::new`] makes one, so every `Bars` has been checked.
 #[derive(Clone, Copy, Debug)]
 pub struct Bars<'a> {
-    time: &'a [i32],
+    time: &'a [i64],
     open: &'a [f64],
     high: &'a [f64],
     low: &'a [f64],
@@ -21,7 +22,7 @@ impl<'a> Bars<'a> {
     /// Checks the columns and wraps them: same lengths, at least one bar, times strictly
     /// increasing, prices finite and positive (backtesting.py also refuses missing prices).
     pub fn new(
-        time: &'a [i32],
+        time: &'a [i64],
         open: &'a [f64],
         high: &'a [f64],
         low: &'a [f64],
@@ -79,8 +80,8 @@ impl<'a> Bars<'a> {
         self.time.is_empty()
     }
 
-    /// Bar times, days since 1970-01-01.
-    pub fn time(&self) -> &'a [i32] {
+    /// Bar instants, nanoseconds since 1970-01-01 00:00 UTC.
+    pub fn time(&self) -> &'a [i64] {
         self.time
     }
 

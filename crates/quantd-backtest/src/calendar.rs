@@ -1,8 +1,12 @@
-//! Days since 1970-01-01 (the bars' time) as calendar dates: conversion, weekdays, the
-//! resampling periods backtesting.py annualizes with, and a serde format that writes a day as
-//! `"YYYY-MM-DD"`.
+//! The bars' instants (nanoseconds since 1970-01-01 00:00 UTC; a daily bar's is its date at
+//! 00:00) as calendar dates and times: conversion, weekdays, the resampling periods
+//! backtesting.py annualizes with, the resolution it rounds mean durations to, and a serde
+//! format that writes a daily instant as `"YYYY-MM-DD"` and any other with its time.
 
 use chrono::{Datelike, NaiveDate};
+
+/// Nanoseconds in a day.
+pub const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 
 /// 1970-01-01.
 const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
@@ -10,19 +14,59 @@ const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
     None => unreachable!(),
 };
 
-/// The calendar date of `days` since 1970-01-01 (every `i32` is in chrono's range).
-pub fn date(days: i32) -> NaiveDate {
-    EPOCH + chrono::Duration::days(i64::from(days))
+/// The UTC day of an instant, in days since 1970-01-01.
+pub fn day(stamp: i64) -> i64 {
+    stamp.div_euclid(NANOS_PER_DAY)
 }
 
-/// Days since 1970-01-01 of `date`, `None` outside the `i32` range.
-pub fn days(date: NaiveDate) -> Option<i32> {
-    i32::try_from((date - EPOCH).num_days()).ok()
+/// The calendar date of an instant (in UTC).
+pub fn date(stamp: i64) -> NaiveDate {
+    EPOCH + chrono::Duration::days(day(stamp))
+}
+
+/// The instant of `date` at 00:00 UTC, `None` past the range of an `i64` of nanoseconds.
+pub fn stamp_of(date: NaiveDate) -> Option<i64> {
+    (date - EPOCH).num_days().checked_mul(NANOS_PER_DAY)
+}
+
+/// A span of nanoseconds in days.
+pub fn days(nanos: i128) -> f64 {
+    nanos as f64 / NANOS_PER_DAY as f64
 }
 
 /// Day of the week, Monday = 0 … Sunday = 6 (pandas' `dayofweek`); 1970-01-01 was a Thursday.
-pub fn weekday(days: i32) -> u32 {
-    (i64::from(days) + 3).rem_euclid(7) as u32
+pub fn weekday(stamp: i64) -> u32 {
+    (day(stamp) + 3).rem_euclid(7) as u32
+}
+
+/// An instant as pandas prints a timestamp: `2024-01-02` at midnight, else
+/// `2024-01-02 09:30:00` (UTC; a fraction of a second when there is one).
+pub fn show(stamp: i64) -> String {
+    let t = chrono::DateTime::from_timestamp_nanos(stamp).naive_utc();
+    if stamp.rem_euclid(NANOS_PER_DAY) == 0 {
+        t.format("%Y-%m-%d").to_string()
+    } else if stamp.rem_euclid(1_000_000_000) == 0 {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S%.f").to_string()
+    }
+}
+
+/// The resolution backtesting.py rounds mean durations up to: the largest of a day, an hour, a
+/// minute, a second, a millisecond, a microsecond and a nanosecond that divides the bars'
+/// median spacing (pandas' `Timedelta.resolution_string`).
+pub(crate) fn resolution(median: i64) -> i64 {
+    [
+        NANOS_PER_DAY,
+        3_600_000_000_000,
+        60_000_000_000,
+        1_000_000_000,
+        1_000_000,
+        1_000,
+    ]
+    .into_iter()
+    .find(|&unit| median % unit == 0)
+    .unwrap_or(1)
 }
 
 /// The period backtesting.py resamples the equity curve by before computing period returns.
@@ -39,37 +83,49 @@ pub(crate) enum Period {
 }
 
 impl Period {
-    /// A key that is equal for two days exactly when they fall in the same period.
-    pub(crate) fn key(self, day: i32) -> i64 {
+    /// A key that is equal for two instants exactly when they fall in the same period.
+    pub(crate) fn key(self, stamp: i64) -> i64 {
         match self {
-            Period::Day => i64::from(day),
+            Period::Day => day(stamp),
             // The Sunday that ends the week.
-            Period::Week => i64::from(day) + i64::from(6 - weekday(day)),
+            Period::Week => day(stamp) + i64::from(6 - weekday(stamp)),
             Period::Month => {
-                let d = date(day);
+                let d = date(stamp);
                 i64::from(d.year()) * 12 + i64::from(d.month0())
             }
-            Period::Year => i64::from(date(day).year()),
+            Period::Year => i64::from(date(stamp).year()),
         }
     }
 }
 
-/// Serde format of a day (days since 1970-01-01) as an ISO date `"YYYY-MM-DD"`.
-pub mod serde_day {
+/// Serde format of an instant: `"YYYY-MM-DD"` at 00:00 UTC (a daily bar), else RFC 3339 in UTC
+/// (`"2024-01-02T09:30:00+00:00"`). Reads either.
+pub mod serde_time {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Writes the day as `"YYYY-MM-DD"`.
-    pub fn serialize<S: Serializer>(day: &i32, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&super::date(*day).format("%Y-%m-%d"))
+    /// Writes the instant.
+    pub fn serialize<S: Serializer>(stamp: &i64, s: S) -> Result<S::Ok, S::Error> {
+        if stamp.rem_euclid(super::NANOS_PER_DAY) == 0 {
+            s.collect_str(&super::date(*stamp).format("%Y-%m-%d"))
+        } else {
+            let t = chrono::DateTime::from_timestamp_nanos(*stamp);
+            s.collect_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
+        }
     }
 
-    /// Reads a `"YYYY-MM-DD"` date.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    /// Reads a `"YYYY-MM-DD"` date or an RFC 3339 time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         let text = String::deserialize(d)?;
-        let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-            .map_err(|e| serde::de::Error::custom(format!("date `{text}`: {e}")))?;
-        super::days(date)
-            .ok_or_else(|| serde::de::Error::custom(format!("date `{text}` out of range")))
+        let bad =
+            |e: &dyn std::fmt::Display| serde::de::Error::custom(format!("time `{text}`: {e}"));
+        if text.len() == 10 {
+            let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| bad(&e))?;
+            return super::stamp_of(date).ok_or_else(|| bad(&"out of range"));
+        }
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .map_err(|e| bad(&e))?
+            .timestamp_nanos_opt()
+            .ok_or_else(|| bad(&"out of range"))
     }
 }
 
@@ -95,18 +151,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn days_and_dates() {
+    fn instants_and_dates() {
         assert_eq!(date(0), NaiveDate::from_ymd_opt(1970, 1, 1).unwrap());
         let d = NaiveDate::from_ymd_opt(2004, 8, 19).unwrap();
-        assert_eq!(date(days(d).unwrap()), d);
+        assert_eq!(date(stamp_of(d).unwrap()), d);
+        assert_eq!(date(stamp_of(d).unwrap() + NANOS_PER_DAY - 1), d);
         assert_eq!(weekday(0), 3); // Thursday
-        assert_eq!(weekday(days(d).unwrap()), 3); // 2004-08-19 was a Thursday
+        assert_eq!(weekday(stamp_of(d).unwrap()), 3); // 2004-08-19 was a Thursday
         assert_eq!(weekday(-1), 2);
+        assert_eq!(show(stamp_of(d).unwrap()), "2004-08-19");
+        assert_eq!(
+            show(stamp_of(d).unwrap() + 9 * 3_600_000_000_000),
+            "2004-08-19 09:00:00"
+        );
+    }
+
+    #[test]
+    fn resolutions_follow_pandas() {
+        let hour = 3_600_000_000_000;
+        assert_eq!(resolution(NANOS_PER_DAY), NANOS_PER_DAY);
+        assert_eq!(resolution(7 * NANOS_PER_DAY), NANOS_PER_DAY);
+        assert_eq!(resolution(NANOS_PER_DAY + hour), hour);
+        assert_eq!(resolution(hour), hour);
+        assert_eq!(resolution(5 * 60_000_000_000), 60_000_000_000);
+        assert_eq!(resolution(90_000_000_000), 1_000_000_000);
+        assert_eq!(resolution(1), 1);
+    }
+
+    #[test]
+    fn times_serialize_as_dates_or_rfc3339_and_read_back() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct T(#[serde(with = "serde_time")] i64);
+        let day = stamp_of(NaiveDate::from_ymd_opt(2024, 1, 2).unwrap()).unwrap();
+        for (t, text) in [
+            (day, "\"2024-01-02\""),
+            (day + 34_200_000_000_000, "\"2024-01-02T09:30:00+00:00\""),
+        ] {
+            assert_eq!(serde_json::to_string(&T(t)).unwrap(), text);
+            assert_eq!(serde_json::from_str::<T>(text).unwrap(), T(t));
+        }
     }
 
     #[test]
     fn period_keys() {
-        let d = |y, m, dd| days(NaiveDate::from_ymd_opt(y, m, dd).unwrap()).unwrap();
+        let d = |y, m, dd| stamp_of(NaiveDate::from_ymd_opt(y, m, dd).unwrap()).unwrap();
         // 2024-01-07 is a Sunday: Monday the 1st through Sunday the 7th are one week.
         assert_eq!(
             Period::Week.key(d(2024, 1, 1)),

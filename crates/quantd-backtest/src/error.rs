@@ -46,16 +46,18 @@ pub enum BacktestError {
 
     /// Bar times are not strictly increasing.
     #[error(
-        "bars: time at row {row} (day {time}) is not after the previous row's (day {previous}); \
-         bars must be sorted by time, one bar per day"
+        "bars: time at row {row} ({}) is not after the previous row's ({}); bars must be \
+         sorted by time, one bar per instant",
+        crate::calendar::show(*time),
+        crate::calendar::show(*previous)
     )]
     UnsortedTime {
         /// The 0-based row whose time is not after its predecessor's.
         row: usize,
-        /// Its time, in days since 1970-01-01.
-        time: i32,
-        /// The previous row's time.
-        previous: i32,
+        /// Its instant, nanoseconds since 1970-01-01 00:00 UTC.
+        time: i64,
+        /// The previous row's instant.
+        previous: i64,
     },
 
     /// An option is out of its range.

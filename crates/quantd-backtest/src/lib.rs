@@ -5,7 +5,8 @@
 //! ```
 //! use quantd_backtest::{Bars, Config, Signals, backtest, crossover};
 //!
-//! let time: Vec<i32> = (0..8).collect();
+//! // One bar a day: instants at 00:00 UTC, in nanoseconds.
+//! let time: Vec<i64> = (0..8).map(|d| d * quantd_backtest::calendar::NANOS_PER_DAY).collect();
 //! let close = [10.0, 9.0, 11.0, 12.0, 11.5, 10.0, 13.0, 14.0];
 //! let bars = Bars::new(&time, &close, &close, &close, &close)?;
 //! let mut entry = [false; 8];

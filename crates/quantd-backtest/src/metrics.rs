@@ -10,7 +10,7 @@
 //! catastrophically. Durations are exact.
 
 use crate::bars::Bars;
-use crate::calendar::{Period, weekday};
+use crate::calendar::{self, NANOS_PER_DAY, Period, resolution, weekday};
 use crate::sim::Trade;
 use crate::stats::Stats;
 
@@ -19,14 +19,13 @@ use crate::stats::Stats;
 #[derive(Clone, Debug)]
 pub struct StatsContext {
     len: usize,
-    /// The resampling period of the period returns.
-    period: Period,
     /// Periods per year.
     annual: f64,
-    /// Last bar of each period, when periods are longer than a day (a bar is a day otherwise).
+    /// Last bar of each period, when a period holds more than one bar (empty when every bar is
+    /// a period of its own: daily bars resampled by day).
     period_ends: Vec<usize>,
-    /// Mean durations round up to whole hours rather than whole days.
-    hour_resolution: bool,
+    /// What mean durations round up to, in nanoseconds (a day, an hour, a minute…).
+    resolution: i64,
     /// The close's log returns minus their mean (`len - 1` values).
     market: Vec<f64>,
     /// Their sum (zero but for rounding).
@@ -37,7 +36,7 @@ pub struct StatsContext {
 
 impl StatsContext {
     /// Derives the resampling period, the annualization and the market's log returns from
-    /// `bars`, as backtesting.py does from a daily `DatetimeIndex`.
+    /// `bars`, as backtesting.py does from a `DatetimeIndex` (daily or intraday).
     pub fn new(bars: &Bars<'_>) -> Self {
         let time = bars.time();
         let close = bars.close();
@@ -45,25 +44,27 @@ impl StatsContext {
 
         // backtesting.py's `_data_period`: the median spacing of the last 100 bars.
         let tail = &time[n.saturating_sub(100)..];
-        let mut gaps: Vec<i64> = tail
-            .windows(2)
-            .map(|w| i64::from(w[1]) - i64::from(w[0]))
-            .collect();
+        let mut gaps: Vec<i64> = tail.windows(2).map(|w| w[1] - w[0]).collect();
         gaps.sort_unstable();
+        // In nanoseconds, as pandas' Timedelta median (the mean of the middle two, truncated).
         let median = match gaps.len() {
-            0 => f64::NAN,
-            k if k % 2 == 1 => gaps[k / 2] as f64,
-            k => (gaps[k / 2 - 1] + gaps[k / 2]) as f64 / 2.0,
+            0 => None,
+            k if k % 2 == 1 => Some(gaps[k / 2]),
+            k => Some(((i128::from(gaps[k / 2 - 1]) + i128::from(gaps[k / 2])) / 2) as i64),
         };
         let weekend = time.iter().filter(|&&d| weekday(d) >= 5).count() as f64 / n as f64;
         let have_weekends = weekend > 2.0 / 7.0 * 0.6;
-        let (period, annual) = match median.floor() {
-            7.0 => (Period::Week, 52.0),
-            31.0 => (Period::Month, 12.0),
-            365.0 => (Period::Year, 1.0),
+        // `Timedelta.days`: whole days of the median spacing.
+        let (period, annual) = match median.map(|m| m.div_euclid(NANOS_PER_DAY)) {
+            Some(7) => (Period::Week, 52.0),
+            Some(31) => (Period::Month, 12.0),
+            Some(365) => (Period::Year, 1.0),
             _ => (Period::Day, if have_weekends { 365.0 } else { 252.0 }),
         };
-        let period_ends = if period == Period::Day {
+        let one_bar_per_day = time
+            .windows(2)
+            .all(|w| calendar::day(w[0]) != calendar::day(w[1]));
+        let period_ends = if period == Period::Day && one_bar_per_day {
             Vec::new()
         } else {
             let keys: Vec<i64> = time.iter().map(|&d| period.key(d)).collect();
@@ -82,10 +83,9 @@ impl StatsContext {
         }
         StatsContext {
             len: n,
-            period,
             annual,
             period_ends,
-            hour_resolution: median.is_finite() && median.fract() != 0.0,
+            resolution: median.map_or(NANOS_PER_DAY, resolution),
             market,
             market_sum,
             market_ss,
@@ -97,23 +97,15 @@ impl StatsContext {
         self.annual
     }
 
-    /// A mean of whole days, rounded up to backtesting.py's resolution (days, or hours when
-    /// the bars' median spacing is not a whole number of days).
-    fn round_up_mean(&self, sum_days: i64, count: u64) -> f64 {
+    /// The mean of `count` spans summing to `sum` nanoseconds, in days, rounded up to
+    /// backtesting.py's resolution (a day for daily bars, an hour for hourly ones…).
+    fn round_up_mean(&self, sum: i128, count: u64) -> f64 {
         if count == 0 {
             return f64::NAN;
         }
-        let count = count as i64;
-        if self.hour_resolution {
-            (sum_days * 24).div_euclid(count) as f64 / 24.0
-                + if (sum_days * 24).rem_euclid(count) != 0 {
-                    1.0 / 24.0
-                } else {
-                    0.0
-                }
-        } else {
-            (sum_days.div_euclid(count) + i64::from(sum_days.rem_euclid(count) != 0)) as f64
-        }
+        let step = i128::from(count) * i128::from(self.resolution);
+        let steps = sum.div_euclid(step) + i128::from(sum.rem_euclid(step) != 0);
+        calendar::days(steps * i128::from(self.resolution))
     }
 }
 
@@ -170,8 +162,8 @@ struct Drawdowns {
     /// Deepest drawdown of the current period.
     period_peak: f64,
     periods: u64,
-    dur_sum: i64,
-    dur_max: i64,
+    dur_sum: i128,
+    dur_max: i128,
     peak_sum: f64,
     nonzero_sum: f64,
     nonzero_count: u64,
@@ -194,7 +186,7 @@ impl Drawdowns {
     }
 
     #[inline]
-    fn push(&mut self, i: usize, equity: f64, time: &[i32]) {
+    fn push(&mut self, i: usize, equity: f64, time: &[i64]) {
         if equity > self.peak {
             self.peak = equity;
         }
@@ -220,14 +212,14 @@ impl Drawdowns {
     }
 
     /// An unrecovered drawdown at the end is a period too, unless it is only the last bar.
-    fn finish(&mut self, n: usize, time: &[i32]) {
+    fn finish(&mut self, n: usize, time: &[i64]) {
         if n > self.last_zero + 2 {
             self.period(n - 1, time);
         }
     }
 
-    fn period(&mut self, end: usize, time: &[i32]) {
-        let dur = i64::from(time[end] - time[self.last_zero]);
+    fn period(&mut self, end: usize, time: &[i64]) {
+        let dur = i128::from(time[end] - time[self.last_zero]);
         self.periods += 1;
         self.dur_sum += dur;
         self.dur_max = self.dur_max.max(dur);
@@ -277,12 +269,13 @@ pub fn compute(
     let close = bars.close();
     let start = time[0];
     let end = time[n - 1];
-    let duration = f64::from(end - start);
+    let duration = calendar::days(i128::from(end - start));
     let eq0 = equity[0];
     let final_eq = equity[n - 1];
 
     // One pass: drawdowns, daily returns, log returns against the market's.
-    let daily = ctx.period == Period::Day;
+    // Every bar its own period: the period returns are the bar returns.
+    let daily = ctx.period_ends.is_empty();
     let mut dd = Drawdowns::new(eq0);
     let mut returns = Returns::default();
     let (mut log_sum_x, mut log_dot) = (0.0, 0.0);
@@ -342,7 +335,7 @@ pub fn compute(
     let (avg_dd, max_dd_dur, avg_dd_dur) = if dd.periods > 0 {
         (
             -(dd.peak_sum / dd.periods as f64) * 100.0,
-            dd.dur_max as f64,
+            calendar::days(dd.dur_max),
             ctx.round_up_mean(dd.dur_sum, dd.periods),
         )
     } else {
@@ -416,7 +409,7 @@ fn trade_stats(trades: &[Trade], bars: usize, ctx: &StatsContext) -> TradeStats 
     let (mut best, mut worst) = (f64::NAN, f64::NAN);
     let (mut log_sum, mut nonpositive) = (0.0, false);
     let (mut sum_ret, mut gains, mut losses) = (0.0, 0.0, 0.0);
-    let (mut dur_sum, mut dur_max) = (0i64, i64::MIN);
+    let (mut dur_sum, mut dur_max) = (0i128, i128::MIN);
     let (mut pl_sum, mut pl_win_sum, mut pl_loss_sum, mut losers) = (0.0, 0.0, 0.0, 0u64);
     for t in trades {
         // Bars with a position: the union of [entry, exit] (a reversal shares one bar).
@@ -444,7 +437,7 @@ fn trade_stats(trades: &[Trade], bars: usize, ctx: &StatsContext) -> TradeStats 
         } else if r < 0.0 {
             losses += r;
         }
-        let d = i64::from(t.duration_days);
+        let d = i128::from(t.exit_time - t.entry_time);
         dur_sum += d;
         dur_max = dur_max.max(d);
         pl_sum += t.pnl;
@@ -477,7 +470,11 @@ fn trade_stats(trades: &[Trade], bars: usize, ctx: &StatsContext) -> TradeStats 
         worst,
         geometric_mean: geometric_mean(log_sum, count, nonpositive),
         mean_return: sum_ret / k,
-        max_duration: if count > 0 { dur_max as f64 } else { f64::NAN },
+        max_duration: if count > 0 {
+            calendar::days(dur_max)
+        } else {
+            f64::NAN
+        },
         avg_duration: ctx.round_up_mean(dur_sum, count),
         profit_factor: gains / or_nan(losses.abs()),
         sqn: k.sqrt() * pl_mean / or_nan(pl_var.sqrt()),
@@ -489,10 +486,18 @@ fn trade_stats(trades: &[Trade], bars: usize, ctx: &StatsContext) -> TradeStats 
 mod tests {
     use super::*;
 
-    fn context(time: &[i32]) -> StatsContext {
+    /// The context of bars on these days since 1970-01-01 (at 00:00 UTC).
+    fn context(days: &[i32]) -> StatsContext {
+        let time: Vec<i64> = days.iter().map(|&d| i64::from(d) * NANOS_PER_DAY).collect();
+        stamp_context(&time)
+    }
+
+    fn stamp_context(time: &[i64]) -> StatsContext {
         let price = vec![1.0; time.len()];
         StatsContext::new(&Bars::new(time, &price, &price, &price, &price).unwrap())
     }
+
+    const D: i128 = NANOS_PER_DAY as i128;
 
     #[test]
     fn annualization_follows_the_bar_spacing() {
@@ -502,20 +507,38 @@ mod tests {
         assert_eq!(context(&every_day).annual_periods(), 365.0);
         let weekly: Vec<i32> = (0..60).map(|w| 1 + 7 * w).collect();
         let ctx = context(&weekly);
-        assert_eq!((ctx.annual_periods(), ctx.period), (52.0, Period::Week));
+        assert_eq!(ctx.annual_periods(), 52.0);
         assert_eq!(ctx.period_ends.len(), 60);
     }
 
     #[test]
     fn mean_durations_round_up() {
         let ctx = context(&[0, 1, 2, 3]);
-        assert_eq!(ctx.round_up_mean(7, 2), 4.0);
-        assert_eq!(ctx.round_up_mean(8, 2), 4.0);
+        assert_eq!(ctx.round_up_mean(7 * D, 2), 4.0);
+        assert_eq!(ctx.round_up_mean(8 * D, 2), 4.0);
         assert!(ctx.round_up_mean(0, 0).is_nan());
         // A median spacing of 1.5 days: backtesting.py's resolution is then hours.
         let ctx = context(&[0, 1, 3, 4, 6]);
-        assert!(ctx.hour_resolution);
-        assert_eq!(ctx.round_up_mean(7, 2), 3.5);
-        assert_eq!(ctx.round_up_mean(10, 3), 3.0 + 8.0 / 24.0);
+        assert_eq!(ctx.resolution, 3_600_000_000_000);
+        assert_eq!(ctx.round_up_mean(7 * D, 2), 3.5);
+        assert_eq!(ctx.round_up_mean(10 * D, 3), 3.0 + 8.0 / 24.0);
+    }
+
+    #[test]
+    fn intraday_bars_resample_to_days_and_round_to_their_resolution() {
+        // Hourly bars, eight a day on weekdays: days of eight bars, 252 a year, hours.
+        let hour = NANOS_PER_DAY / 24;
+        let time: Vec<i64> = (0..20i64)
+            .filter(|d| (d + 3) % 7 < 5)
+            .flat_map(|d| (9..17).map(move |h| d * NANOS_PER_DAY + h * hour))
+            .collect();
+        let ctx = stamp_context(&time);
+        assert_eq!(ctx.annual_periods(), 252.0);
+        assert_eq!(ctx.resolution, hour);
+        assert_eq!(ctx.period_ends.len(), time.len() / 8, "one end per day");
+        assert!(ctx.period_ends.iter().all(|&i| i % 8 == 7));
+        // Five-minute bars round to minutes.
+        let five: Vec<i64> = (0..50).map(|i| i * 300_000_000_000).collect();
+        assert_eq!(stamp_context(&five).resolution, 60_000_000_000);
     }
 }

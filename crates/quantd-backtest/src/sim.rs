@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bars::{Bars, Signals};
-use crate::calendar::serde_day;
+use crate::calendar::serde_time;
 use crate::config::{Commission, Config, Fill, Sizing};
 use crate::error::Result;
 
@@ -60,15 +60,15 @@ pub struct Trade {
     /// `ReturnPct`, which despite its name is a fraction: 0.05 = 5 %).
     #[serde(rename = "ReturnPct")]
     pub return_pct: f64,
-    /// Time of the entry bar, days since 1970-01-01 (serialized as `YYYY-MM-DD`).
-    #[serde(rename = "EntryTime", with = "serde_day")]
-    pub entry_time: i32,
-    /// Time of the exit bar.
-    #[serde(rename = "ExitTime", with = "serde_day")]
-    pub exit_time: i32,
-    /// `ExitTime - EntryTime` in days.
+    /// Instant of the entry bar (serialized as `YYYY-MM-DD` for a daily bar, else RFC 3339).
+    #[serde(rename = "EntryTime", with = "serde_time")]
+    pub entry_time: i64,
+    /// Instant of the exit bar.
+    #[serde(rename = "ExitTime", with = "serde_time")]
+    pub exit_time: i64,
+    /// `ExitTime - EntryTime` in days (fractional for intraday bars).
     #[serde(rename = "Duration")]
-    pub duration_days: i32,
+    pub duration_days: f64,
 }
 
 /// The open position (there is at most one: quantd never pyramids).
@@ -332,7 +332,7 @@ impl Simulator {
                 return_pct: trade_return(t.size, t.entry_price, price, commission),
                 entry_time: time[t.entry_bar],
                 exit_time: time[last],
-                duration_days: time[last] - time[t.entry_bar],
+                duration_days: crate::calendar::days(i128::from(time[last] - time[t.entry_bar])),
             });
         }
     }
@@ -409,7 +409,7 @@ impl Simulator {
         bar: usize,
         cash: f64,
         plan: &Plan,
-        time: &[i32],
+        time: &[i64],
     ) -> f64 {
         let exit_commission = plan.commission.on(t.size, price);
         let gross = t.size * (price - t.entry_price);
@@ -427,7 +427,7 @@ impl Simulator {
             return_pct: trade_return(t.size, t.entry_price, price, commission),
             entry_time: time[t.entry_bar],
             exit_time: time[bar],
-            duration_days: time[bar] - time[t.entry_bar],
+            duration_days: crate::calendar::days(i128::from(time[bar] - time[t.entry_bar])),
         });
         cash + (gross - exit_commission)
     }

@@ -5,25 +5,25 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{self, serde_day, serde_nan};
+use crate::calendar::{self, serde_nan, serde_time};
 use crate::error::BacktestError;
 
 /// backtesting.py's statistics of one backtest. Serialized as a map with backtesting.py's
 /// names as keys (`"Sharpe Ratio"`, `"Max. Drawdown [%]"`, …), in its order; `NaN` as `null`;
-/// `Start`/`End` as `YYYY-MM-DD`; durations as a number of days.
+/// `Start`/`End` as `YYYY-MM-DD` for daily bars, else RFC 3339 in UTC; durations as a number of
+/// days (fractional for intraday bars).
 ///
 /// Unlike backtesting.py, `Commissions [$]` is always present (it omits it when zero).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
-    /// First bar's time (days since 1970-01-01).
-    #[serde(rename = "Start", with = "serde_day")]
-    pub start: i32,
-    /// Last bar's time.
-    #[serde(rename = "End", with = "serde_day")]
-    pub end: i32,
+    /// First bar's instant (nanoseconds since 1970-01-01 00:00 UTC).
+    #[serde(rename = "Start", with = "serde_time")]
+    pub start: i64,
+    /// Last bar's instant.
+    #[serde(rename = "End", with = "serde_time")]
+    pub end: i64,
     /// `End - Start`, days.
     #[serde(rename = "Duration", with = "serde_nan")]
     pub duration: f64,
@@ -119,8 +119,8 @@ pub struct Stats {
 /// One value of [`Stats`] for display.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StatValue {
-    /// A calendar date (`Start`, `End`).
-    Date(NaiveDate),
+    /// A bar's instant (`Start`, `End`): a date for daily bars, a date and time otherwise.
+    Time(i64),
     /// A duration in days (`NaN`: none).
     Days(f64),
     /// A count (`# Trades`).
@@ -130,18 +130,36 @@ pub enum StatValue {
 }
 
 impl fmt::Display for StatValue {
-    /// Dates as `YYYY-MM-DD`, durations as `N days`, numbers with 5 decimals, `NaN` as `--`
-    /// (backtesting.py's display).
+    /// Instants as pandas prints them (`YYYY-MM-DD`, or with `HH:MM:SS`), durations as pandas
+    /// prints a `Timedelta` (`N days`, or `N days HH:MM:SS` with a time part), numbers with 5
+    /// decimals, `NaN` as `--` (backtesting.py's display).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            StatValue::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            StatValue::Time(t) => f.write_str(&calendar::show(t)),
             StatValue::Days(d) if d.is_nan() => f.write_str("--"),
-            StatValue::Days(d) => write!(f, "{d} days"),
+            StatValue::Days(d) => f.write_str(&timedelta(d)),
             StatValue::Count(c) => write!(f, "{c}"),
             StatValue::Number(x) if x.is_nan() => f.write_str("--"),
             StatValue::Number(x) => write!(f, "{x:.5}"),
         }
     }
+}
+
+/// A span of `days` as pandas prints a `Timedelta`: `3 days`, `0 days 05:00:00`,
+/// `1 days 02:30:00` (to the second, rounded to the nearest).
+pub fn timedelta(days: f64) -> String {
+    let seconds = (days * 86_400.0).round();
+    if seconds % 86_400.0 == 0.0 {
+        return format!("{} days", seconds / 86_400.0);
+    }
+    let s = seconds as i64;
+    let (d, rest) = (s.div_euclid(86_400), s.rem_euclid(86_400));
+    format!(
+        "{d} days {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
 }
 
 macro_rules! metrics {
@@ -181,8 +199,8 @@ macro_rules! metrics {
             /// Every statistic with its backtesting.py name, in backtesting.py's order.
             pub fn entries(&self) -> Vec<(&'static str, StatValue)> {
                 let mut out = vec![
-                    ("Start", StatValue::Date(calendar::date(self.start))),
-                    ("End", StatValue::Date(calendar::date(self.end))),
+                    ("Start", StatValue::Time(self.start)),
+                    ("End", StatValue::Time(self.end)),
                 ];
                 $( out.push(($name, metrics!(@value $kind, self.$field))); )*
                 out

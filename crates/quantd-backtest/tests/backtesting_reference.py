@@ -2,8 +2,9 @@
 
 Runs the README Quick Start strategy (SmaCross: SMA 10/20 on Close, a long/short reversal) and a
 few variants on the samples shipped inside the package (GOOG daily; GOOG resampled to weekly
-bars; GOOG on every calendar day; BTCUSD monthly), and writes one JSON document: the bars of
-each data set and, per case, the stats, the closed trades and the equity curve.
+bars; GOOG on every calendar day; BTCUSD monthly; EURUSD hourly), and writes one JSON document:
+the bars of each data set and, per case, the stats, the closed trades and the equity curve.
+Times are written `YYYY-MM-DD` at midnight, else `YYYY-MM-DD HH:MM:SS` (naive: UTC).
 
 Usage: python backtesting_reference.py OUT.json
 Nothing here is committed output: the Rust test runs this at test time.
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from backtesting import Backtest, Strategy
 from backtesting.lib import crossover
-from backtesting.test import BTCUSD, GOOG, SMA
+from backtesting.test import BTCUSD, EURUSD, GOOG, SMA
 
 warnings.filterwarnings("ignore")
 
@@ -41,6 +42,7 @@ DATASETS = {
         {"Open": "first", "High": "max", "Low": "min", "Close": "last"}).dropna(),
     "GOOG_calendar": calendar_days(GOOG),
     "BTCUSD": BTCUSD[OHLC],
+    "EURUSD": EURUSD[OHLC],
 }
 
 
@@ -130,12 +132,26 @@ CASES = {
     # Monthly bars: monthly returns, 12 periods a year; with stops.
     "monthly_sl_tp": ("BTCUSD", dict(cash=1_000_000, commission=.001, exclusive_orders=True),
                       dict(sl_pct=.2, tp_pct=.5)),
+    # Hourly FX bars (5,000 of them, weekends closed): daily returns resampled from hours,
+    # durations in hours.
+    "hourly": ("EURUSD", dict(commission=.0002, exclusive_orders=True), {}),
+    "hourly_sl_tp": ("EURUSD", dict(commission=.0002, spread=.0001, exclusive_orders=True),
+                     dict(sl_pct=.004, tp_pct=.008, spread=.0001)),
+    "hourly_close_fill": ("EURUSD", dict(cash=100_000, commission=(1.0, .0001), exclusive_orders=True,
+                                         trade_on_close=True), dict(on_close=True)),
+    "hourly_long_half": ("EURUSD", dict(commission=.0002, margin=.05, exclusive_orders=False),
+                         dict(long_only=True, size=.5)),
 }
+
+
+def stamp(t):
+    """A bar time: the date at midnight, else the date and time."""
+    return t.strftime("%Y-%m-%d" if t == t.normalize() else "%Y-%m-%d %H:%M:%S")
 
 
 def jsonable(v):
     if isinstance(v, pd.Timestamp):
-        return v.strftime("%Y-%m-%d")
+        return stamp(v)
     if isinstance(v, pd.Timedelta):
         return v / pd.Timedelta(days=1)
     if isinstance(v, (np.integer,)):
@@ -174,7 +190,7 @@ def main():
     out = {"datasets": {}, "cases": {}}
     for name, df in DATASETS.items():
         out["datasets"][name] = {
-            "date": [d.strftime("%Y-%m-%d") for d in df.index],
+            "date": [stamp(d) for d in df.index],
             "open": df.Open.astype(float).tolist(),
             "high": df.High.astype(float).tolist(),
             "low": df.Low.astype(float).tolist(),

@@ -1,14 +1,14 @@
-//! Conformance with backtesting.py 0.6.6 on its own samples (GOOG, BTCUSD).
+//! Conformance with backtesting.py 0.6.6 on its own samples (GOOG, BTCUSD, hourly EURUSD).
 //!
 //! `tests/backtesting_reference.py` runs the README Quick Start (`SmaCross`, SMA 10/20, a
 //! long/short reversal with `exclusive_orders=True`) and nine variants (stop-loss/take-profit,
 //! trade-on-close fills, fixed + relative commissions with a spread, partial-equity and
 //! fixed-unit sizing, leverage, an account wiped out, weekly bars, bars on every calendar day,
-//! monthly bars) in the reference venv (`scripts/pyenv`; the test fails loudly if it cannot
+//! monthly bars, four on hourly FX bars) in the reference venv (`scripts/pyenv`; the test fails loudly if it cannot
 //! run), and writes the bars of each data set and, per case, the stats, the trades and the
 //! equity curve to a temporary file. Here the same signals are computed with
 //! quantd-ta's SMA and backtesting.py's crossover rule and traded by quantd. Every statistic
-//! must agree within 1e-6 relative (dates and durations exactly), every trade must be the same
+//! must agree within 1e-6 relative (times exactly, durations to the second), every trade must be the same
 //! trade (bars and size exactly; prices, PnL, commission and return within 1e-9), and the
 //! equity at every bar within 1e-9.
 
@@ -27,7 +27,7 @@ const TRADE_TOLERANCE: f64 = 1e-9;
 
 /// One data set's bars.
 struct Data {
-    time: Vec<i32>,
+    time: Vec<i64>,
     open: Vec<f64>,
     high: Vec<f64>,
     low: Vec<f64>,
@@ -72,7 +72,7 @@ fn load_reference() -> Reference {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|t| day(t.as_str().unwrap()))
+                .map(|t| stamp(t.as_str().unwrap()))
                 .collect();
             let data = Data {
                 time,
@@ -95,8 +95,17 @@ fn load_reference() -> Reference {
     }
 }
 
-fn day(text: &str) -> i32 {
-    calendar::days(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()).unwrap()
+/// A bar time as the script writes it: `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` (UTC).
+fn stamp(text: &str) -> i64 {
+    if text.len() == 10 {
+        return calendar::stamp_of(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap())
+            .unwrap();
+    }
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_utc()
+        .timestamp_nanos_opt()
+        .unwrap()
 }
 
 /// The signals of the reference strategy: SMA(10) crossing SMA(20) on the close.
@@ -180,6 +189,45 @@ fn run_case(name: &str, bars: &Bars<'_>, x: &Crosses) -> BacktestResult {
             reversal,
         ),
         "weekly" | "calendar" => (base, reversal),
+        "hourly" => (
+            Config {
+                commission: Commission::relative(0.0002),
+                ..base
+            },
+            reversal,
+        ),
+        "hourly_sl_tp" => (
+            Config {
+                commission: Commission::relative(0.0002),
+                spread: 0.0001,
+                stop_loss_pct: Some(0.4),
+                take_profit_pct: Some(0.8),
+                ..base
+            },
+            reversal,
+        ),
+        "hourly_close_fill" => (
+            Config {
+                cash: 100_000.0,
+                commission: Commission {
+                    fixed: 1.0,
+                    relative: 0.0001,
+                },
+                fill: Fill::Close,
+                ..base
+            },
+            reversal,
+        ),
+        "hourly_long_half" => (
+            Config {
+                commission: Commission::relative(0.0002),
+                margin: 0.05,
+                exclusive_orders: false,
+                sizing: Sizing::Equity(0.5),
+                ..base
+            },
+            Signals::long_only(&x.up, &x.down).with_warmup(x.warmup),
+        ),
         "monthly_sl_tp" => (
             Config {
                 cash: 1_000_000.0,
@@ -244,8 +292,13 @@ fn matches_backtesting_py() {
                 Value::from(0.0)
             });
             let ok = match value {
-                StatValue::Date(d) => d.format("%Y-%m-%d").to_string() == theirs.as_str().unwrap(),
-                StatValue::Days(d) => d == num(&theirs) || (d.is_nan() && theirs.is_null()),
+                StatValue::Time(t) => calendar::show(t) == theirs.as_str().unwrap(),
+                // Both are nanoseconds in days: equal to the second (a fraction of a day in
+                // binary can differ in its last bit between two divisions of the same span).
+                StatValue::Days(d) => {
+                    (d * 86_400.0).round() == (num(&theirs) * 86_400.0).round()
+                        || (d.is_nan() && theirs.is_null())
+                }
                 StatValue::Count(c) => Some(c) == theirs.as_u64(),
                 StatValue::Number(v) => {
                     let e = rel_err(v, num(&theirs));
@@ -279,7 +332,8 @@ fn matches_backtesting_py() {
                 ("EntryBar", ours.entry_bar as f64),
                 ("ExitBar", ours.exit_bar as f64),
                 ("Size", ours.size),
-                ("Duration", f64::from(ours.duration_days)),
+                // Days to the second, as the statistics' durations.
+                ("Duration", (ours.duration_days * 86_400.0).round()),
             ];
             let close = [
                 ("EntryPrice", ours.entry_price),
@@ -291,7 +345,11 @@ fn matches_backtesting_py() {
                 ("TP", ours.tp.unwrap_or(f64::NAN)),
             ];
             for (field, v) in exact {
-                if v != num(&theirs[field]) {
+                let want = match field {
+                    "Duration" => (num(&theirs[field]) * 86_400.0).round(),
+                    _ => num(&theirs[field]),
+                };
+                if v != want {
                     failures.push(format!(
                         "{case}: trade {i} {field}: {v} vs {}",
                         theirs[field]
@@ -307,7 +365,7 @@ fn matches_backtesting_py() {
                 }
             }
             for (field, t) in [("EntryTime", ours.entry_time), ("ExitTime", ours.exit_time)] {
-                if t != day(theirs[field].as_str().unwrap()) {
+                if t != stamp(theirs[field].as_str().unwrap()) {
                     failures.push(format!("{case}: trade {i} {field}"));
                 }
             }

@@ -8,7 +8,7 @@ use quantd_backtest::{
 
 /// Bars from (open, high, low, close) rows on consecutive days from 2020-01-06.
 struct Market {
-    time: Vec<i32>,
+    time: Vec<i64>,
     open: Vec<f64>,
     high: Vec<f64>,
     low: Vec<f64>,
@@ -18,7 +18,9 @@ struct Market {
 impl Market {
     fn new(rows: &[(f64, f64, f64, f64)]) -> Self {
         Market {
-            time: (0..rows.len() as i32).map(|i| 18_267 + i).collect(),
+            time: (0..rows.len() as i64)
+                .map(|i| (18_267 + i) * quantd_backtest::calendar::NANOS_PER_DAY)
+                .collect(),
             open: rows.iter().map(|r| r.0).collect(),
             high: rows.iter().map(|r| r.1).collect(),
             low: rows.iter().map(|r| r.2).collect(),

@@ -143,6 +143,7 @@ pub async fn run(a: DashboardArgs) -> anyhow::Result<ExitCode> {
                 days: 250,
                 seed: 1,
                 start: "2020-01-02".parse()?,
+                interval: Default::default(),
             },
             Arc::new(NoProgress),
         )

@@ -73,16 +73,21 @@ fn parquet_read_sum(path: &Path) -> anyhow::Result<f64> {
 pub async fn run(a: DataArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let packs = Packs::open(DataDir::new(tmp.path().join("data"))).await?;
-    let bars = (a.tickers * a.days) as f64;
     let spec = SynthSpec {
         tickers: a.tickers,
         days: a.days,
+        interval: a.interval,
         ..SynthSpec::default()
     };
+    let per_day = spec
+        .bars_per_day()
+        .ok_or_else(|| anyhow::anyhow!("no synthetic universe of {} bars", a.interval))?;
+    let bars = (a.tickers * a.days) as f64 * per_day as f64;
     eprintln!(
-        "bench data: {} tickers × {} days = {:.1} M bars",
+        "bench data: {} tickers × {} days × {per_day} bars of {} = {:.1} M bars",
         a.tickers,
         a.days,
+        a.interval,
         bars / 1e6
     );
 
@@ -92,8 +97,11 @@ pub async fn run(a: DataArgs) -> anyhow::Result<ExitCode> {
     let reader = packs.open_reader(&synth.pack)?;
 
     let table = reader.to_table()?;
+    let calendar = table.calendar;
     let csv_path = tmp.path().join("bench.csv");
-    export(&table, &csv_path, ParquetLayout::default(), &NoProgress)?;
+    if !a.skip_csv {
+        export(&table, &csv_path, ParquetLayout::default(), &NoProgress)?;
+    }
     let pq_path = tmp.path().join("bench.parquet");
     let pq_ticker_path = tmp.path().join("bench-per-ticker.parquet");
     export(&table, &pq_path, ParquetLayout::default(), &NoProgress)?;
@@ -107,8 +115,13 @@ pub async fn run(a: DataArgs) -> anyhow::Result<ExitCode> {
     )?;
     drop(table);
 
-    let import_s = timed_import(&packs, &pq_path, "bench-parquet", &synth.pack.id).await?;
-    let import_csv_s = timed_import(&packs, &csv_path, "bench-csv", &synth.pack.id).await?;
+    let import_s =
+        timed_import(&packs, &pq_path, "bench-parquet", &synth.pack.id, calendar).await?;
+    let import_csv_s = if a.skip_csv {
+        f64::NAN
+    } else {
+        timed_import(&packs, &csv_path, "bench-csv", &synth.pack.id, calendar).await?
+    };
 
     let dir = reader.dir().to_path_buf();
     let (read_cv_s, cv_sum) = best_of(a.repeat, || read_sum(&dir, &["close", "volume"]))?;
@@ -192,19 +205,24 @@ pub async fn run(a: DataArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Imports `path` as pack `name`, checks it got `expected`'s id, and returns the seconds it took.
+/// Imports `path` as pack `name` (in `calendar`'s zone: a CSV file carries no zone), checks it
+/// got `expected`'s id, and returns the seconds it took.
 async fn timed_import(
     packs: &Packs,
     path: &Path,
     name: &str,
     expected: &quantd_core::PackId,
+    calendar: quantd_data::time::Calendar,
 ) -> anyhow::Result<f64> {
     let t = Instant::now();
     let report = packs
         .import_file(
             path,
             name,
-            ImportOptions::default(),
+            ImportOptions {
+                tz: Some(calendar.zone),
+                ..ImportOptions::default()
+            },
             Default::default(),
             Arc::new(NoProgress),
         )

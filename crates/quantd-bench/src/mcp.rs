@@ -68,6 +68,7 @@ pub async fn run(a: McpArgs) -> anyhow::Result<ExitCode> {
         days: a.days,
         seed: 7,
         start: "2015-01-02".parse()?,
+        interval: Default::default(),
     };
     packs.synth("bench", spec, Arc::new(NoProgress)).await?;
     let engine = Arc::new(Engine::new(packs, EngineOptions::default()).await?);

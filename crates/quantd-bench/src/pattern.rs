@@ -82,6 +82,7 @@ pub async fn run(a: PatternArgs) -> anyhow::Result<ExitCode> {
         days: 50,
         seed: 7,
         start: "2015-01-02".parse()?,
+        interval: Default::default(),
     };
     packs.synth("bench", spec, Arc::new(NoProgress)).await?;
     let engine = Engine::new(packs, EngineOptions::default()).await?;

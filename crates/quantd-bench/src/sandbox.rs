@@ -321,7 +321,11 @@ fn write_ipc(table: &BarTable, range: std::ops::Range<usize>, path: &Path) -> an
     ];
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(ticker),
-        Arc::new(Date32Array::from(table.dates[rows.clone()].to_vec())),
+        Arc::new(Date32Array::from_iter_values(
+            table.stamps[rows.clone()]
+                .iter()
+                .map(|&s| quantd_data::time::day_of_stamp(s)),
+        )),
     ];
     for c in &table.columns {
         fields.push(Field::new(&c.name, DataType::Float64, false));

@@ -23,18 +23,23 @@ pub async fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let data_dir = tmp.path().join("data");
     let packs = Packs::open(DataDir::new(&data_dir)).await?;
-    let bars = (a.tickers * a.days) as f64;
-    eprintln!(
-        "bench scan: {} tickers × {} days = {:.1} M bars; {BENCH_SCANNER}",
-        a.tickers,
-        a.days,
-        bars / 1e6
-    );
     let spec = SynthSpec {
         tickers: a.tickers,
         days: a.days,
+        interval: a.interval,
         ..SynthSpec::default()
     };
+    let per_day = spec
+        .bars_per_day()
+        .ok_or_else(|| anyhow::anyhow!("no synthetic universe of {} bars", a.interval))?;
+    let bars = (a.tickers * a.days) as f64 * per_day as f64;
+    eprintln!(
+        "bench scan: {} tickers × {} days × {per_day} bars of {} = {:.1} M bars; {BENCH_SCANNER}",
+        a.tickers,
+        a.days,
+        a.interval,
+        bars / 1e6
+    );
     let pack = packs.synth("bench", spec, Arc::new(NoProgress)).await?.pack;
 
     // In process: read (mmap) + evaluate, all cores.
@@ -108,9 +113,11 @@ pub async fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
 
     // The whole command, as a user runs it: process start, catalog, pack read, scan, Parquet write.
     let out = tmp.path().join("hits.parquet");
+    let mut peak_kib = 0.0f64;
     let (command_s, _) = best_of(a.repeat, || {
-        let status = std::process::Command::new(&quantd)
+        let run = std::process::Command::new(&quantd)
             .env(crate::cli::env::QUANTD_DATA, &data_dir)
+            .env(crate::cli::env::QUANTD_REPORT_PEAK_RSS, "1")
             .args([
                 "scan",
                 "--pack",
@@ -123,10 +130,26 @@ pub async fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
             ])
             .arg(&out)
             .stdout(std::process::Stdio::null())
-            .status()?;
-        anyhow::ensure!(status.success(), "quantd scan failed");
+            .stderr(std::process::Stdio::piped())
+            .output()?;
+        anyhow::ensure!(run.status.success(), "quantd scan failed");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        if let Some(kib) = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("peak_rss_kib ")?.trim().parse::<f64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
         Ok(())
     })?;
+    // The columns the scan maps (instants, close, volume): pages of the pack file, not memory
+    // the scan allocates.
+    let mapped_mib = bars * 24.0 / (1024.0 * 1024.0);
+    println!(
+        "`quantd scan` peak RSS {:.0} MiB, of which up to {mapped_mib:.0} MiB are the mapped pack columns it reads: at most {:.0} MiB beyond the mapped pack",
+        peak_kib / 1024.0,
+        (peak_kib / 1024.0 - mapped_mib).max(0.0)
+    );
 
     let peer = match &a.python {
         Some(py) => {

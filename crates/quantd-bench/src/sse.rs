@@ -62,6 +62,7 @@ pub async fn run(a: SseArgs) -> anyhow::Result<ExitCode> {
                 days: 250,
                 seed: 1,
                 start: "2020-01-02".parse()?,
+                interval: Default::default(),
             },
             Arc::new(NoProgress),
         )

@@ -1,10 +1,12 @@
-//! [`BarTable`]: bars in memory, columnar, sorted by (ticker, date), with a ticker → row-range
-//! index. Import produces one, the pack writer stores one, synthetic universes generate one.
+//! [`BarTable`]: bars in memory, columnar, sorted by (ticker, instant), with a ticker → row-range
+//! index and the [`Calendar`] its instants read by. Import produces one, the pack writer stores
+//! one, synthetic universes generate one.
 
 use crate::error::{DataError, Result};
+use crate::time::{Calendar, Stamp};
 use chrono::{Datelike, NaiveDate};
 
-/// The price and volume columns every pack has, in canonical order (after `date`).
+/// The price and volume columns every pack has, in canonical order (after the bar's instant).
 pub const BASE_COLUMNS: [&str; 5] = ["open", "high", "low", "close", "volume"];
 
 /// Days since 1970-01-01 (the Arrow `Date32` representation). Every day a pack holds lies in
@@ -17,16 +19,16 @@ pub const MIN_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1800, 1, 1) {
     Some(d) => d,
     None => panic!("1800-01-01 is a date"),
 };
-/// The latest date a pack may hold: 9999-12-31 (the last date `YYYY-MM-DD` can write, so every
-/// pack exports to CSV and imports back; long synthetic series reach past 2200).
-pub const MAX_DATE: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+/// The latest date a pack may hold: 2262-04-11, the last day whose start a bar's instant
+/// ([`crate::time::Stamp`], nanoseconds since 1970 in an `i64`) can hold.
+pub const MAX_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2262, 4, 11) {
     Some(d) => d,
-    None => panic!("9999-12-31 is a date"),
+    None => panic!("2262-04-11 is a date"),
 };
 /// [`MIN_DATE`] as a [`Day`].
 pub const MIN_DAY: Day = -62_091;
 /// [`MAX_DATE`] as a [`Day`].
-pub const MAX_DAY: Day = 2_932_896;
+pub const MAX_DAY: Day = 106_751;
 /// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01.
 const EPOCH_FROM_CE: i32 = 719_163;
 
@@ -82,15 +84,17 @@ pub fn date_from_day(day: Day) -> NaiveDate {
         })
 }
 
-/// Bars of many tickers, columnar, sorted by ticker name then date, dates unique per ticker.
+/// Bars of many tickers, columnar, sorted by ticker name then instant, instants unique per ticker.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BarTable {
     /// Ticker symbols, sorted ascending (byte order).
     pub tickers: Vec<String>,
     /// Row ranges: ticker `i` owns rows `offsets[i]..offsets[i + 1]`; `offsets.len() == tickers.len() + 1`.
     pub offsets: Vec<usize>,
-    /// The date of each row.
-    pub dates: Vec<Day>,
+    /// The instant of each row (a daily bar's is its date at 00:00 UTC).
+    pub stamps: Vec<Stamp>,
+    /// How the instants read: interval, zone, daily or intraday.
+    pub calendar: Calendar,
     /// Columns in canonical order: `open high low close volume`, then extra columns sorted by name.
     pub columns: Vec<Column>,
 }
@@ -107,12 +111,12 @@ pub struct Column {
 impl BarTable {
     /// Number of rows (bars).
     pub fn len(&self) -> usize {
-        self.dates.len()
+        self.stamps.len()
     }
 
     /// Whether the table has no rows.
     pub fn is_empty(&self) -> bool {
-        self.dates.is_empty()
+        self.stamps.is_empty()
     }
 
     /// The rows of ticker number `i`.
@@ -134,7 +138,7 @@ impl BarTable {
     }
 
     /// Checks the structural invariants (sorted unique tickers, consistent offsets, column
-    /// lengths, strictly increasing dates per ticker). Import and synthesis guarantee them; this
+    /// lengths, strictly increasing instants per ticker). Import and synthesis guarantee them; this
     /// guards data built elsewhere.
     pub fn check_invariants(&self) -> Result<()> {
         let fail = |m: String| {
@@ -173,9 +177,9 @@ impl BarTable {
         }
         for i in 0..self.tickers.len() {
             let r = self.range(i);
-            if r.start > r.end || self.dates[r].windows(2).any(|w| w[0] >= w[1]) {
+            if r.start > r.end || self.stamps[r].windows(2).any(|w| w[0] >= w[1]) {
                 return fail(format!(
-                    "dates of `{}` are not strictly increasing",
+                    "instants of `{}` are not strictly increasing",
                     self.tickers[i]
                 ));
             }
@@ -219,7 +223,7 @@ mod tests {
             i64::MAX,
         ] {
             let e = checked_day(raw).unwrap_err();
-            assert!(e.to_string().contains("1800-01-01 ..= 9999-12-31"), "{e}");
+            assert!(e.to_string().contains("1800-01-01 ..= 2262-04-11"), "{e}");
         }
         for day in [i32::MIN, MIN_DAY - 1, MAX_DAY + 1, i32::MAX] {
             assert!(try_date_from_day(day).is_err(), "{day}");

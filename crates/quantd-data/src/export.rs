@@ -1,12 +1,20 @@
 //! Export of bars to CSV or Parquet in the long format import reads
-//! (`ticker,date,open,high,low,close,volume[,extras]`), so export → import gives the same pack id.
-//! Numbers are written in the shortest form that parses back to the same value.
+//! (`ticker,date|time,open,high,low,close,volume[,extras]`), so export → import gives the same pack
+//! id. Numbers are written in the shortest form that parses back to the same value.
+//!
+//! A daily pack's bars are dates (`date`: `YYYY-MM-DD`, Parquet `date32`); an intraday pack's are
+//! instants (`time`: RFC 3339 local time with its offset in the pack's zone, Parquet
+//! `timestamp[ns, tz=<zone>]`, which pandas reads as a tz-aware `DatetimeIndex`). Parquet carries
+//! the zone back on import; a CSV file needs `--tz` for it.
 
-use crate::bars::{BarTable, date_from_day};
+use crate::bars::BarTable;
 use crate::error::{DataError, Result};
 use crate::import::FileFormat;
-use arrow_array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use crate::time::day_of_stamp;
+use arrow_array::{
+    ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -60,7 +68,7 @@ fn write_csv(table: &BarTable, path: &Path, progress: &dyn Progress) -> Result<(
     let io = |e: std::io::Error| DataError::io("writing", path, e);
     let file = std::fs::File::create(path).map_err(io)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let header: Vec<&str> = ["ticker", "date"]
+    let header: Vec<&str> = ["ticker", table.calendar.key_name()]
         .into_iter()
         .chain(table.column_names())
         .collect();
@@ -77,7 +85,7 @@ fn write_csv(table: &BarTable, path: &Path, progress: &dyn Progress) -> Result<(
         for r in table.range(i) {
             use std::fmt::Write as _;
             line.clear();
-            let _ = write!(line, "{quoted},{}", date_from_day(table.dates[r]));
+            let _ = write!(line, "{quoted},{}", table.calendar.format(table.stamps[r]));
             for c in &table.columns {
                 let v = c.values[r];
                 if v.is_nan() {
@@ -113,9 +121,15 @@ fn write_parquet(
         path: path.to_path_buf(),
         message: e.to_string(),
     };
+    let calendar = table.calendar;
+    let key_type = if calendar.daily {
+        DataType::Date32
+    } else {
+        DataType::Timestamp(TimeUnit::Nanosecond, Some(calendar.zone.name().into()))
+    };
     let mut fields = vec![
         Field::new("ticker", DataType::Utf8, false),
-        Field::new("date", DataType::Date32, false),
+        Field::new(calendar.key_name(), key_type, false),
     ];
     fields.extend(
         table
@@ -151,10 +165,17 @@ fn write_parquet(
             .flat_map(|i| std::iter::repeat_n(table.tickers[i].as_str(), table.range(i).len()))
             .map(Some)
             .collect();
-        let mut arrays: Vec<ArrayRef> = vec![
-            Arc::new(tickers),
-            Arc::new(Date32Array::from(table.dates[rows.clone()].to_vec())),
-        ];
+        let stamps = &table.stamps[rows.clone()];
+        let keys: ArrayRef = if calendar.daily {
+            Arc::new(Date32Array::from_iter_values(
+                stamps.iter().map(|&s| day_of_stamp(s)),
+            ))
+        } else {
+            Arc::new(
+                TimestampNanosecondArray::from(stamps.to_vec()).with_timezone(calendar.zone.name()),
+            )
+        };
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(tickers), keys];
         arrays.extend(
             table
                 .columns

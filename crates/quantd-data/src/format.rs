@@ -2,10 +2,14 @@
 //!
 //! ```text
 //! <packs>/<id>/bars.arrow      Arrow IPC file, uncompressed, 64-byte aligned, one record batch per
-//!                              ticker (in ticker order): date: Date32, open high low close volume
-//!                              and extra columns: Float64
-//! <packs>/<id>/manifest.json   id, columns, per-ticker row counts and date ranges
+//!                              ticker (in ticker order): ts: timestamp[ns, tz=UTC], open high low
+//!                              close volume and extra columns: Float64
+//! <packs>/<id>/manifest.json   id, calendar (interval, zone, daily), columns, first and last bar,
+//!                              per-ticker row counts and session-date ranges
 //! ```
+//! Packs of format 1 (before packs kept instants) key bars by `date: Date32` and have no calendar
+//! in their manifest: they are read as daily UTC packs, their dates turned into instants as each
+//! ticker is read.
 //! Why this layout (figures in docs/PERFORMANCE.md): a scan maps the file and decodes only the
 //! columns it needs of only the tickers it needs, with zero copies; pages of other columns are
 //! never touched. One batch per ticker is the ticker → row-range index.
@@ -13,11 +17,12 @@
 //! Writing goes to a temporary directory that is fsynced and renamed into place, so a pack
 //! directory is either complete or absent.
 
-use crate::bars::{BarTable, Day, date_from_day};
+use crate::bars::{BarTable, date_from_day};
 use crate::error::{DataError, Result};
+use crate::time::{Calendar, NANOS_PER_DAY, Stamp, stamp_of_day};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type};
-use arrow_array::{ArrayRef, Date32Array, Float64Array, RecordBatch};
+use arrow_array::types::{Date32Type, Float64Type, TimestampNanosecondType};
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, TimestampNanosecondArray};
 use arrow_buffer::Buffer;
 use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
@@ -31,8 +36,12 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The pack format version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The pack format version this code writes.
+pub const FORMAT_VERSION: u32 = 2;
+/// The format of packs keyed by `date: Date32`, which this code still reads.
+pub const DATED_FORMAT: u32 = 1;
+/// The name of the bars file's key column (format 2).
+pub const KEY_COLUMN: &str = "ts";
 /// The bars file in a pack directory.
 pub const BARS_FILE: &str = "bars.arrow";
 /// The manifest file in a pack directory.
@@ -45,14 +54,23 @@ pub struct Manifest {
     pub format: u32,
     /// The content hash.
     pub id: PackId,
-    /// Value columns in canonical order (the `date` column is implicit).
+    /// How the bars' instants read (format 1 packs: daily in UTC).
+    #[serde(default)]
+    pub calendar: Calendar,
+    /// Value columns in canonical order (the key column is implicit).
     pub columns: Vec<String>,
     /// Total bars.
     pub bars: u64,
-    /// Earliest date of any ticker.
+    /// Earliest session date of any ticker.
     pub first_date: NaiveDate,
-    /// Latest date of any ticker.
+    /// Latest session date of any ticker.
     pub last_date: NaiveDate,
+    /// The earliest bar's instant (format 1 packs: filled in from `first_date` when read).
+    #[serde(default)]
+    pub first_bar: Stamp,
+    /// The latest bar's instant.
+    #[serde(default)]
+    pub last_bar: Stamp,
     /// Tickers in order; ticker `i` is record batch `i`.
     pub tickers: Vec<TickerEntry>,
 }
@@ -64,14 +82,19 @@ pub struct TickerEntry {
     pub ticker: String,
     /// Number of bars.
     pub rows: u64,
-    /// First date.
+    /// First session date.
     pub first: NaiveDate,
-    /// Last date.
+    /// Last session date.
     pub last: NaiveDate,
 }
 
+/// The key column's type: instants in nanoseconds, in UTC.
+fn key_type() -> DataType {
+    DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
 fn schema_for(columns: &[String]) -> SchemaRef {
-    let mut fields = vec![Field::new("date", DataType::Date32, false)];
+    let mut fields = vec![Field::new(KEY_COLUMN, key_type(), false)];
     fields.extend(
         columns
             .iter()
@@ -84,23 +107,31 @@ fn schema_for(columns: &[String]) -> SchemaRef {
 pub fn manifest_for(table: &BarTable, id: &PackId) -> Manifest {
     let tickers: Vec<TickerEntry> = (0..table.tickers.len())
         .map(|i| {
-            let dates = table.dates.get(table.range(i)).unwrap_or_default();
-            let day = |d: Option<&Day>| date_from_day(d.copied().unwrap_or_default());
+            let stamps = table.stamps.get(table.range(i)).unwrap_or_default();
+            let day = |s: Option<&Stamp>| {
+                date_from_day(table.calendar.day_of(s.copied().unwrap_or_default()))
+            };
             TickerEntry {
                 ticker: table.tickers[i].clone(),
-                rows: dates.len() as u64,
-                first: day(dates.first()),
-                last: day(dates.last()),
+                rows: stamps.len() as u64,
+                first: day(stamps.first()),
+                last: day(stamps.last()),
             }
         })
         .collect();
+    let ranges = (0..table.tickers.len()).map(|i| table.range(i));
+    let firsts = ranges.clone().filter_map(|r| table.stamps.get(r.start));
+    let lasts = ranges.filter_map(|r| r.end.checked_sub(1).and_then(|e| table.stamps.get(e)));
     Manifest {
         format: FORMAT_VERSION,
         id: id.clone(),
+        calendar: table.calendar,
         columns: table.column_names().map(str::to_string).collect(),
         bars: table.len() as u64,
         first_date: tickers.iter().map(|t| t.first).min().unwrap_or_default(),
         last_date: tickers.iter().map(|t| t.last).max().unwrap_or_default(),
+        first_bar: firsts.copied().min().unwrap_or_default(),
+        last_bar: lasts.copied().max().unwrap_or_default(),
         tickers,
     }
 }
@@ -154,8 +185,8 @@ fn write_bars(path: &Path, table: &BarTable, progress: &dyn Progress) -> Result<
     progress.phase("write", table.tickers.len() as u64);
     for i in 0..table.tickers.len() {
         let r = table.range(i);
-        let mut arrays: Vec<ArrayRef> =
-            vec![Arc::new(Date32Array::from(table.dates[r.clone()].to_vec()))];
+        let stamps = TimestampNanosecondArray::from(table.stamps[r.clone()].to_vec());
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(stamps.with_timezone("UTC"))];
         arrays.extend(
             table
                 .columns
@@ -197,6 +228,8 @@ pub struct PackReader {
     blocks: Vec<(Block, BlockRange)>,
     /// Ticker symbols in pack order, shared by every result that indexes into them.
     names: std::sync::Arc<[String]>,
+    /// Whether the bars are keyed by `date: Date32` (format 1), turned into instants on read.
+    dated: bool,
 }
 
 /// The columns a reader decodes: built once per scan by [`PackReader::projection`].
@@ -228,9 +261,12 @@ impl TickerBars {
     pub fn is_empty(&self) -> bool {
         self.batch.num_rows() == 0
     }
-    /// Dates (days since 1970-01-01).
-    pub fn dates(&self) -> &[Day] {
-        self.batch.column(0).as_primitive::<Date32Type>().values()
+    /// The bars' instants.
+    pub fn stamps(&self) -> &[Stamp] {
+        self.batch
+            .column(0)
+            .as_primitive::<TimestampNanosecondType>()
+            .values()
     }
     /// The `k`-th projected column.
     pub fn column(&self, k: usize) -> &[f64] {
@@ -239,9 +275,9 @@ impl TickerBars {
             .as_primitive::<Float64Type>()
             .values()
     }
-    /// Rows whose date is within `[from, to]` (both optional, inclusive).
-    pub fn window(&self, from: Option<Day>, to: Option<Day>) -> std::ops::Range<usize> {
-        let d = self.dates();
+    /// Rows whose instant is within `[from, to]` (both optional, inclusive).
+    pub fn window(&self, from: Option<Stamp>, to: Option<Stamp>) -> std::ops::Range<usize> {
+        let d = self.stamps();
         let start = from.map_or(0, |f| d.partition_point(|&x| x < f));
         let end = to.map_or(d.len(), |t| d.partition_point(|&x| x <= t));
         start..end.max(start)
@@ -257,13 +293,22 @@ impl PackReader {
         };
         let mpath = dir.join(MANIFEST_FILE);
         let text = std::fs::read(&mpath).map_err(|e| DataError::io("reading", &mpath, e))?;
-        let manifest: Manifest =
+        let mut manifest: Manifest =
             serde_json::from_slice(&text).map_err(|e| corrupt(format!("manifest: {e}")))?;
-        if manifest.format != FORMAT_VERSION {
-            return Err(corrupt(format!(
-                "format version {} (this quantd reads {FORMAT_VERSION}); import the data again",
-                manifest.format
-            )));
+        let dated = match manifest.format {
+            FORMAT_VERSION => false,
+            DATED_FORMAT => true,
+            other => {
+                return Err(corrupt(format!(
+                    "format version {other} (this quantd reads {DATED_FORMAT} and {FORMAT_VERSION}); import the data again"
+                )));
+            }
+        };
+        if dated {
+            manifest.calendar = Calendar::DAILY;
+            let stamp = |d: NaiveDate| stamp_of_day(crate::bars::day_from_date(d)).unwrap_or(0);
+            manifest.first_bar = stamp(manifest.first_date);
+            manifest.last_bar = stamp(manifest.last_date);
         }
         let buffer = crate::mmap::map_file(&dir.join(BARS_FILE))?;
         let (schema, blocks) = read_footer(&buffer).map_err(corrupt)?;
@@ -274,7 +319,7 @@ impl PackReader {
                 manifest.tickers.len()
             )));
         }
-        check_schema(&schema, &manifest.columns).map_err(corrupt)?;
+        check_schema(&schema, &manifest.columns, dated).map_err(corrupt)?;
         let blocks = blocks
             .iter()
             .enumerate()
@@ -289,6 +334,7 @@ impl PackReader {
             schema,
             buffer,
             blocks,
+            dated,
         })
     }
 
@@ -315,7 +361,8 @@ impl PackReader {
             .ok()
     }
 
-    /// A projection reading `columns` (plus dates); unknown names are errors with a suggestion.
+    /// A projection reading `columns` (plus the instants); unknown names are errors with a
+    /// suggestion.
     pub fn projection(&self, columns: &[&str]) -> Result<Projection> {
         let mut indices = vec![0usize];
         for c in columns {
@@ -355,6 +402,14 @@ impl PackReader {
                 path: self.dir.clone(),
                 message: format!("batch {i} is empty"),
             })?;
+        if self.dated {
+            return Ok(TickerBars {
+                batch: stamp_dates(&batch).map_err(|message| DataError::Corrupt {
+                    path: self.dir.clone(),
+                    message,
+                })?,
+            });
+        }
         Ok(TickerBars { batch })
     }
 
@@ -374,7 +429,8 @@ impl PackReader {
                 .map(|t| t.ticker.clone())
                 .collect(),
             offsets: vec![0],
-            dates: Vec::with_capacity(bars),
+            stamps: Vec::with_capacity(bars),
+            calendar: self.manifest.calendar,
             columns: names
                 .iter()
                 .map(|n| crate::bars::Column {
@@ -385,11 +441,11 @@ impl PackReader {
         };
         for i in 0..self.blocks.len() {
             let bars = self.read(i, &proj)?;
-            table.dates.extend_from_slice(bars.dates());
+            table.stamps.extend_from_slice(bars.stamps());
             for (k, c) in table.columns.iter_mut().enumerate() {
                 c.values.extend_from_slice(bars.column(k));
             }
-            table.offsets.push(table.dates.len());
+            table.offsets.push(table.stamps.len());
         }
         Ok(table)
     }
@@ -413,13 +469,45 @@ impl BlockRange {
     }
 }
 
-/// Checks that the bars file's schema is what [`TickerBars`] reads: `date: Date32`, then the
-/// manifest's columns as `Float64`.
-fn check_schema(schema: &Schema, columns: &[String]) -> std::result::Result<(), String> {
+/// A format 1 batch (`date: Date32` first) with its dates as instants (`ts`, 00:00 UTC).
+fn stamp_dates(batch: &RecordBatch) -> std::result::Result<RecordBatch, String> {
+    let days = batch
+        .column(0)
+        .as_primitive_opt::<Date32Type>()
+        .ok_or("the key column is not dates")?;
+    let stamps: Vec<Stamp> = days
+        .values()
+        .iter()
+        .map(|&d| i64::from(d) * NANOS_PER_DAY)
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[0] = Arc::new(TimestampNanosecondArray::from(stamps).with_timezone("UTC"));
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[0] = Field::new(KEY_COLUMN, key_type(), false);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
+}
+
+/// Checks that the bars file's schema is what [`TickerBars`] reads: the key column
+/// (`ts: timestamp[ns, tz=UTC]`, or `date: Date32` in a format 1 pack), then the manifest's
+/// columns as `Float64`.
+fn check_schema(
+    schema: &Schema,
+    columns: &[String],
+    dated: bool,
+) -> std::result::Result<(), String> {
     let fields = schema.fields();
-    let date_ok = fields
-        .first()
-        .is_some_and(|f| f.name() == "date" && f.data_type() == &DataType::Date32);
+    let date_ok = fields.first().is_some_and(|f| {
+        if dated {
+            f.name() == "date" && f.data_type() == &DataType::Date32
+        } else {
+            f.name() == KEY_COLUMN && f.data_type() == &key_type()
+        }
+    });
     let values_ok = fields.len() == columns.len() + 1
         && fields
             .iter()

@@ -1,6 +1,7 @@
-//! Bars resampled to a coarser interval (issue: intraday bars; the kernel of
-//! `quantd data resample`, not yet wired to packs or the CLI): open first, high max, low min,
-//! close last, volume sum, per bucket of the exchange's local time.
+//! Bars resampled to a coarser interval (`quantd data resample`): open first, high max, low min,
+//! close last, volume sum, per bucket of the exchange's local time. [`resample_table`] does a
+//! whole pack's table; columns other than the five base ones are not carried over (no rule
+//! aggregates an arbitrary column).
 //!
 //! Buckets follow the exchange's wall clock ([`Zone`]), so a US session's hourly bars start at
 //! 09:00, 10:00, … New York time in winter and in summer alike:
@@ -14,9 +15,9 @@
 //!
 //! Only buckets holding a bar are made (no empty bars for nights, weekends or holidays).
 
-use crate::bars::{Day, checked_day_from_date, date_from_day};
+use crate::bars::{BASE_COLUMNS, BarTable, Column, Day, checked_day_from_date, date_from_day};
 use crate::time::{
-    Interval, NANOS_PER_DAY, NANOS_PER_SECOND, Stamp, Zone, day_of_stamp, stamp_of_day,
+    Calendar, Interval, NANOS_PER_DAY, NANOS_PER_SECOND, Stamp, Zone, day_of_stamp, stamp_of_day,
 };
 use chrono::Datelike;
 
@@ -77,6 +78,133 @@ pub enum ResampleError {
         /// The row (from 0) of the bar.
         row: usize,
     },
+    /// A target interval that is not coarser than the bars'.
+    #[error(
+        "bars of {from} cannot be resampled to {to}: resampling only makes bars coarser (give an interval longer than {from})"
+    )]
+    NotCoarser {
+        /// The bars' interval.
+        from: Interval,
+        /// The interval asked for.
+        to: Interval,
+    },
+}
+
+/// An interval's length for ordering, months as 31 days (`None`: irregular).
+fn span(i: Interval) -> Option<i64> {
+    match i {
+        Interval::Month1 => Some(31 * NANOS_PER_DAY),
+        other => other.nanos(),
+    }
+}
+
+/// What a table resampled to `to` starts as, or why it cannot be: the calendar of the new bars
+/// (daily when `to` is a day or longer), and the zone buckets are found in (a daily bar's instant
+/// is its date at 00:00 UTC: its bucket is found in UTC).
+fn start(calendar: Calendar, to: Interval) -> Result<(BarTable, Zone), ResampleError> {
+    let from = calendar.interval;
+    if let (Some(a), Some(b)) = (span(from), span(to))
+        && b <= a
+    {
+        return Err(ResampleError::NotCoarser { from, to });
+    }
+    let table = BarTable {
+        calendar: Calendar {
+            interval: to,
+            zone: calendar.zone,
+            daily: !to.is_intraday(),
+        },
+        offsets: vec![0],
+        columns: BASE_COLUMNS
+            .iter()
+            .map(|n| Column {
+                name: n.to_string(),
+                values: Vec::new(),
+            })
+            .collect(),
+        ..BarTable::default()
+    };
+    let zone = if calendar.daily {
+        Zone::UTC
+    } else {
+        calendar.zone
+    };
+    Ok((table, zone))
+}
+
+/// Appends one ticker's bars, resampled, to `out`.
+fn push(
+    out: &mut BarTable,
+    ticker: &str,
+    series: Series<'_>,
+    zone: Zone,
+) -> Result<(), ResampleError> {
+    let bars = resample(series, out.calendar.interval, zone)?;
+    out.tickers.push(ticker.to_string());
+    out.stamps.extend_from_slice(&bars.stamps);
+    for (c, v) in
+        out.columns
+            .iter_mut()
+            .zip([bars.open, bars.high, bars.low, bars.close, bars.volume])
+    {
+        c.values.extend(v);
+    }
+    out.offsets.push(out.stamps.len());
+    Ok(())
+}
+
+/// A whole table resampled to `to`, every ticker bucketed in the table's zone, labelled as
+/// [`bucket`] says. Only the base columns are kept.
+pub fn resample_table(table: &BarTable, to: Interval) -> Result<BarTable, ResampleError> {
+    let (mut out, zone) = start(table.calendar, to)?;
+    let col = |name: &str| table.column(name).ok_or(ResampleError::Lengths);
+    let (open, high, low, close, volume) = (
+        col("open")?,
+        col("high")?,
+        col("low")?,
+        col("close")?,
+        col("volume")?,
+    );
+    for (i, ticker) in table.tickers.iter().enumerate() {
+        let r = table.range(i);
+        let series = Series {
+            stamps: &table.stamps[r.clone()],
+            open: &open[r.clone()],
+            high: &high[r.clone()],
+            low: &low[r.clone()],
+            close: &close[r.clone()],
+            volume: &volume[r],
+        };
+        push(&mut out, ticker, series, zone)?;
+    }
+    Ok(out)
+}
+
+/// A pack resampled to `to`, read one ticker at a time (memory: the pack's mapped file and the
+/// resampled bars, never the pack's bars copied whole).
+pub fn resample_pack(
+    reader: &crate::PackReader,
+    to: Interval,
+) -> Result<BarTable, crate::DataError> {
+    let invalid = |e: ResampleError| crate::DataError::Input {
+        what: e.to_string(),
+        fix: "give --to an interval longer than the pack's (`quantd data show` names it)".into(),
+    };
+    let (mut out, zone) = start(reader.manifest().calendar, to).map_err(invalid)?;
+    let projection = reader.projection(&BASE_COLUMNS)?;
+    for (i, t) in reader.manifest().tickers.iter().enumerate() {
+        let bars = reader.read(i, &projection)?;
+        let series = Series {
+            stamps: bars.stamps(),
+            open: bars.column(0),
+            high: bars.column(1),
+            low: bars.column(2),
+            close: bars.column(3),
+            volume: bars.column(4),
+        };
+        push(&mut out, &t.ticker, series, zone).map_err(invalid)?;
+    }
+    Ok(out)
 }
 
 /// The label of the bucket of `to` (in `zone`'s wall clock) that holds the instant `t`.
@@ -179,6 +307,55 @@ mod tests {
                 Some(at("2024-11-03T06:00:00Z"))
             )
         );
+    }
+
+    #[test]
+    fn a_table_resamples_to_coarser_bars_only() {
+        // Two hours of 30-minute bars in New York, one ticker.
+        let stamps = vec![
+            at("2024-03-08T14:30:00Z"),
+            at("2024-03-08T15:00:00Z"),
+            at("2024-03-08T15:30:00Z"),
+            at("2024-03-11T13:30:00Z"),
+        ];
+        let col = |name: &str, v: [f64; 4]| Column {
+            name: name.into(),
+            values: v.to_vec(),
+        };
+        let table = BarTable {
+            tickers: vec!["A".into()],
+            offsets: vec![0, 4],
+            stamps,
+            calendar: Calendar {
+                interval: Interval::Minute30,
+                zone: ny(),
+                daily: false,
+            },
+            columns: vec![
+                col("open", [1.0, 2.0, 3.0, 4.0]),
+                col("high", [5.0, 6.0, 7.0, 8.0]),
+                col("low", [0.5, 0.4, 0.3, 0.2]),
+                col("close", [1.5, 2.5, 3.5, 4.5]),
+                col("volume", [10.0, 20.0, 30.0, 40.0]),
+            ],
+        };
+        let hourly = resample_table(&table, Interval::Hour1).unwrap();
+        hourly.check_invariants().unwrap();
+        assert_eq!(hourly.stamps.len(), 3);
+        assert_eq!(hourly.column("volume").unwrap(), [10.0, 50.0, 40.0]);
+        assert_eq!(hourly.column("open").unwrap(), [1.0, 2.0, 4.0]);
+        assert_eq!(hourly.column("close").unwrap(), [1.5, 3.5, 4.5]);
+        let daily = resample_table(&table, Interval::Day1).unwrap();
+        assert!(daily.calendar.daily);
+        assert_eq!(daily.calendar.zone, ny());
+        assert_eq!(daily.calendar.format(daily.stamps[0]), "2024-03-08");
+        assert_eq!(daily.column("high").unwrap(), [7.0, 8.0]);
+        // Days to weeks: the daily dates are bucketed as dates (not shifted by the zone).
+        let weekly = resample_table(&daily, Interval::Week1).unwrap();
+        assert_eq!(weekly.calendar.format(weekly.stamps[0]), "2024-03-04");
+        assert_eq!(weekly.calendar.format(weekly.stamps[1]), "2024-03-11");
+        let e = resample_table(&table, Interval::Minute15).unwrap_err();
+        assert!(e.to_string().contains("only makes bars coarser"), "{e}");
     }
 
     #[test]

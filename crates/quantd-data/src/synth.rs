@@ -1,5 +1,8 @@
 //! Deterministic synthetic universes: geometric Brownian motion per ticker with its own drift,
-//! volatility and volume level, consistent OHLC, business days only.
+//! volatility and volume level, consistent OHLC, business days only: daily bars, or intraday bars
+//! (`1m` … `1h`) of a US trading session (09:30–16:00 America/New_York, daylight saving
+//! included) with the U-shaped intraday volume of an exchange (heavy at the open and the close,
+//! light at midday).
 //!
 //! Same arguments ⇒ same bars ⇒ same pack id on every machine: the generator uses its own PRNG
 //! (SplitMix64 seeding xoshiro256**), `libm`'s portable `log`/`exp`/`cos` instead of the
@@ -8,6 +11,7 @@
 use crate::bars::{BASE_COLUMNS, BarTable, Column, Day, MAX_DATE, MIN_DATE, day_from_date};
 use crate::error::{DataError, Result};
 use crate::import::ImportLimits;
+use crate::time::{Calendar, Interval, NANOS_PER_DAY, NANOS_PER_SECOND, Stamp, Zone};
 use chrono::{Datelike, NaiveDate, Weekday};
 use quantd_core::Progress;
 use rayon::prelude::*;
@@ -23,7 +27,16 @@ pub struct SynthSpec {
     pub seed: u64,
     /// First calendar day (moved forward to a business day).
     pub start: NaiveDate,
+    /// The bar interval: `1d`, or `1m`, `5m`, `15m`, `30m`, `1h` bars of a US session.
+    pub interval: Interval,
 }
+
+/// The session intraday universes trade: 09:30–16:00 in New York.
+const SESSION_ZONE: &str = "America/New_York";
+/// The session's open, in minutes after midnight.
+const SESSION_OPEN: i64 = 9 * 60 + 30;
+/// The session's length in minutes.
+const SESSION_MINUTES: i64 = 390;
 
 impl Default for SynthSpec {
     fn default() -> Self {
@@ -32,6 +45,7 @@ impl Default for SynthSpec {
             days: 1260,
             seed: 42,
             start: NaiveDate::from_ymd_opt(2015, 1, 2).expect("valid date"),
+            interval: Interval::Day1,
         }
     }
 }
@@ -53,11 +67,22 @@ impl SynthSpec {
                 "pass --tickers and --days of at least 1",
             );
         }
-        let bars = (self.tickers as u64).saturating_mul(self.days as u64);
+        let Some(per_day) = self.bars_per_day() else {
+            return invalid(
+                format!(
+                    "synthetic universes have daily bars or intraday bars of 1m, 5m, 15m, 30m or 1h, not {}",
+                    self.interval
+                ),
+                "pass --interval 1d, 1m, 5m, 15m, 30m or 1h",
+            );
+        };
+        let bars = (self.tickers as u64)
+            .saturating_mul(self.days as u64)
+            .saturating_mul(per_day);
         if bars > limits.row_cap() {
             return Err(DataError::Limit {
                 what: format!(
-                    "{} tickers × {} days is {bars} bars",
+                    "{} tickers × {} days × {per_day} bars a day is {bars} bars",
                     self.tickers, self.days
                 ),
                 limit: "max_rows",
@@ -75,6 +100,25 @@ impl SynthSpec {
                 ),
                 "use fewer --days or another --start",
             ),
+        }
+    }
+}
+
+impl SynthSpec {
+    /// Bars per business day: 1 for daily bars, the session's bars of an intraday interval
+    /// (390 of a minute, 7 of an hour: 09:30, 10:30, … 15:30); `None` for other intervals.
+    pub fn bars_per_day(&self) -> Option<u64> {
+        match self.interval {
+            Interval::Day1 => Some(1),
+            Interval::Minute1
+            | Interval::Minute5
+            | Interval::Minute15
+            | Interval::Minute30
+            | Interval::Hour1 => {
+                let minutes = self.interval.nanos()? / 60_000_000_000;
+                Some((SESSION_MINUTES + minutes - 1).div_euclid(minutes) as u64)
+            }
+            _ => None,
         }
     }
 }
@@ -145,16 +189,80 @@ fn cents(x: f64) -> f64 {
     ((x * 100.0).round() / 100.0).max(0.01)
 }
 
-/// The business days (Monday to Friday) from `start`: `n` of them, or fewer if chrono's last
-/// date comes first.
+/// The business days (Monday to Friday) from `start`: `n` of them, or fewer if the pack range
+/// ([`MAX_DATE`]) ends first.
 pub fn business_days(start: NaiveDate, n: usize) -> Vec<Day> {
     let mut out = Vec::new();
     let mut d = Some(start);
-    while let Some(date) = d.filter(|_| out.len() < n) {
+    while let Some(date) = d.filter(|&d| out.len() < n && d <= MAX_DATE) {
         if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
             out.push(day_from_date(date));
         }
         d = date.succ_opt();
+    }
+    out
+}
+
+/// One ticker's intraday bars, `per_day` a session: `[open, high, low, close, volume]`. The
+/// ticker's daily drift and volatility are spread over the session's bars; each bar's volume is
+/// the day's share of its place in the session (U-shaped).
+fn intraday_bars(seed: u64, index: usize, days: usize, per_day: usize) -> [Vec<f64>; 5] {
+    let mut rng = Rng::new(seed, index as u64 + 1);
+    let drift = rng.between(-0.05, 0.25);
+    let vol = rng.between(0.15, 0.60);
+    let mut price = libm::exp(rng.between(libm::log(5.0), libm::log(500.0)));
+    let volume_level = libm::exp(rng.between(libm::log(1e5), libm::log(5e6)));
+    let dt = 1.0 / (252.0 * per_day as f64);
+    let step_vol = vol * libm::sqrt(dt);
+    let mu = (drift - 0.5 * vol * vol) * dt;
+    // U shape: 3.4× the midday rate at the open and the close; shares sum to 1 over a session.
+    let shape: Vec<f64> = (0..per_day)
+        .map(|k| {
+            let x = (k as f64 + 0.5) / per_day as f64 * 2.0 - 1.0;
+            0.6 + 2.4 * x * x
+        })
+        .collect();
+    let total: f64 = shape.iter().sum();
+    let n = days * per_day;
+    let mut cols: [Vec<f64>; 5] = Default::default();
+    for c in cols.iter_mut() {
+        c.reserve_exact(n);
+    }
+    for _ in 0..days {
+        let day_volume = volume_level * libm::exp(0.45 * rng.normal());
+        // The overnight gap: a quarter of a day's volatility.
+        price *= libm::exp(0.25 * vol * libm::sqrt(1.0 / 252.0) * rng.normal());
+        for share in &shape {
+            let open = price;
+            let close = open * libm::exp(mu + step_vol * rng.normal());
+            let high = open.max(close) * libm::exp(0.5 * step_vol * rng.normal().abs());
+            let low = open.min(close) * libm::exp(-0.5 * step_vol * rng.normal().abs());
+            let volume = (day_volume * share / total * libm::exp(0.3 * rng.normal())).round();
+            for (col, v) in
+                cols.iter_mut()
+                    .zip([cents(open), cents(high), cents(low), cents(close), volume])
+            {
+                col.push(v);
+            }
+            price = close;
+        }
+    }
+    cols
+}
+
+/// The instants of a session's `per_day` bars of `interval` on each of `days`: from 09:30 New
+/// York time, daylight saving included.
+fn session_stamps(days: &[Day], interval: Interval, per_day: usize) -> Vec<Stamp> {
+    let zone: Zone = SESSION_ZONE.parse().expect("a zone chrono-tz knows");
+    let step = interval.nanos().unwrap_or(NANOS_PER_DAY);
+    let open = SESSION_OPEN * 60 * NANOS_PER_SECOND;
+    let mut out = Vec::with_capacity(days.len() * per_day);
+    for &d in days {
+        let midnight = crate::bars::date_from_day(d).and_time(chrono::NaiveTime::MIN);
+        let local_open = midnight + chrono::Duration::nanoseconds(open);
+        // 09:30 is never skipped nor repeated in New York (clocks change at 02:00).
+        let first = zone.instant(local_open).unwrap_or_default();
+        out.extend((0..per_day as i64).map(|k| first + k * step));
     }
     out
 }
@@ -201,11 +309,17 @@ pub fn ticker_name(index: usize, count: usize) -> String {
 pub fn generate(spec: &SynthSpec, progress: &dyn Progress) -> BarTable {
     progress.phase("generate", spec.tickers as u64);
     let dates_one = business_days(spec.start, spec.days);
-    let days = dates_one.len();
+    let per_day = spec.bars_per_day().unwrap_or(1) as usize;
+    let intraday = spec.interval.is_intraday();
+    let days = dates_one.len() * per_day;
     let per_ticker: Vec<[Vec<f64>; 5]> = (0..spec.tickers)
         .into_par_iter()
         .map(|i| {
-            let bars = ticker_bars(spec.seed, i, days);
+            let bars = if intraday {
+                intraday_bars(spec.seed, i, dates_one.len(), per_day)
+            } else {
+                ticker_bars(spec.seed, i, days)
+            };
             progress.advance(1);
             bars
         })
@@ -223,16 +337,38 @@ pub fn generate(spec: &SynthSpec, progress: &dyn Progress) -> BarTable {
             c.values.extend_from_slice(b);
         }
     }
-    BarTable {
+    let mut table = BarTable {
         tickers: (0..spec.tickers)
             .map(|i| ticker_name(i, spec.tickers))
             .collect(),
         offsets: (0..=spec.tickers).map(|i| i * days).collect(),
-        dates: (0..spec.tickers)
-            .flat_map(|_| dates_one.iter().copied())
-            .collect(),
+        calendar: Calendar::DAILY,
+        stamps: Vec::new(),
         columns,
+    };
+    let one: Vec<Stamp> = if intraday {
+        session_stamps(&dates_one, spec.interval, per_day)
+    } else {
+        dates_one
+            .iter()
+            .map(|&d| i64::from(d) * NANOS_PER_DAY)
+            .collect()
+    };
+    table.stamps = Vec::with_capacity(n);
+    for _ in 0..spec.tickers {
+        table.stamps.extend_from_slice(&one);
     }
+    if intraday {
+        table.calendar = Calendar {
+            interval: spec.interval,
+            zone: SESSION_ZONE.parse().expect("a zone chrono-tz knows"),
+            daily: false,
+        };
+    } else {
+        // The interval an import of the same bars infers, so both give the same pack id.
+        table.calendar.interval = crate::hash::implied_interval(&table);
+    }
+    table
 }
 
 #[cfg(test)]
@@ -272,8 +408,9 @@ mod tests {
             start: start.parse().unwrap(),
             ..Default::default()
         };
-        assert!(spec("2015-01-02", 400_000).check(&limits).is_ok());
-        let e = spec("9999-12-01", 30)
+        assert!(spec("2015-01-02", 40_000).check(&limits).is_ok());
+        assert!(spec("2015-01-02", 400_000).check(&limits).is_err());
+        let e = spec("2262-03-01", 60)
             .check(&limits)
             .unwrap_err()
             .to_string();
@@ -317,5 +454,54 @@ mod tests {
             .map(|&d| crate::bars::date_from_day(d).to_string())
             .collect();
         assert_eq!(dates, ["2024-01-05", "2024-01-08", "2024-01-09"]);
+    }
+
+    #[test]
+    fn intraday_universes_trade_a_new_york_session_with_a_u_shaped_volume() {
+        let spec = SynthSpec {
+            tickers: 2,
+            days: 10,
+            start: "2024-03-04".parse().unwrap(),
+            interval: Interval::Minute1,
+            ..Default::default()
+        };
+        spec.check(&ImportLimits::default()).unwrap();
+        assert_eq!(spec.bars_per_day(), Some(390));
+        let t = generate(&spec, &NoProgress);
+        t.check_invariants().unwrap();
+        assert_eq!(t.len(), 2 * 10 * 390);
+        assert!(!t.calendar.daily);
+        assert_eq!(t.calendar.zone.name(), "America/New_York");
+        let show = |i: usize| t.calendar.format(t.stamps[i]);
+        assert_eq!(show(0), "2024-03-04T09:30:00-05:00");
+        assert_eq!(show(389), "2024-03-04T15:59:00-05:00");
+        // 2024-03-11, after the clocks went forward: still 09:30 local.
+        assert_eq!(show(5 * 390), "2024-03-11T09:30:00-04:00");
+        assert_eq!(crate::hash::implied_interval(&t), Interval::Minute1);
+        let volume = t.column("volume").unwrap();
+        let mean = |bars: std::ops::Range<usize>| {
+            let days = 0..20;
+            let n = (bars.len() * days.len()) as f64;
+            days.flat_map(|d| bars.clone().map(move |b| volume[d * 390 + b]))
+                .sum::<f64>()
+                / n
+        };
+        assert!(
+            mean(0..30) > 2.0 * mean(180..210),
+            "the open is busier than midday"
+        );
+        assert!(mean(360..390) > 2.0 * mean(180..210), "so is the close");
+        // Same arguments, same bars.
+        assert_eq!(generate(&spec, &NoProgress), t);
+        let hourly = SynthSpec {
+            interval: Interval::Hour1,
+            ..spec.clone()
+        };
+        assert_eq!(hourly.bars_per_day(), Some(7));
+        let bad = SynthSpec {
+            interval: Interval::Hour4,
+            ..spec
+        };
+        assert!(bad.check(&ImportLimits::default()).is_err());
     }
 }

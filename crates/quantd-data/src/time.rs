@@ -7,8 +7,9 @@
 //! A daily bar's instant is its session date at 00:00 UTC ([`stamp_of_day`]), so a daily pack's
 //! days and instants convert both ways exactly.
 //!
-//! Not yet wired: packs, import, expressions and backtests still key bars by [`crate::Day`]; this
-//! module is the vocabulary they move to.
+//! A pack's [`Calendar`] (interval, zone, and whether its bars are daily) says how its instants
+//! read as dates and times: a daily pack's bars are dates, an intraday pack's are instants shown
+//! in the exchange's zone with their offset.
 
 use crate::bars::{Day, MAX_DAY, MIN_DAY, checked_day_from_date};
 use chrono::{
@@ -144,6 +145,26 @@ impl Interval {
     }
 }
 
+impl Default for Interval {
+    /// Daily bars.
+    fn default() -> Self {
+        Interval::Day1
+    }
+}
+
+impl serde::Serialize for Interval {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Interval {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -218,6 +239,25 @@ impl Zone {
     }
 }
 
+impl serde::Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone::UTC
+    }
+}
+
 impl fmt::Display for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -257,6 +297,107 @@ impl Clock {
                 .push(local.weekday().num_days_from_monday() as u8);
         }
         clock
+    }
+}
+
+/// How a pack's instants read: its bar interval, the exchange's time zone, and whether its bars
+/// are daily (each instant is a session date at 00:00 UTC, shown as that date) or intraday
+/// (instants shown in the zone's wall clock with their UTC offset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Calendar {
+    /// The bar interval.
+    pub interval: Interval,
+    /// The exchange's time zone (`UTC` for FX and crypto, and for daily data given without one).
+    pub zone: Zone,
+    /// Whether the bars are daily: keyed by session date, not by time of day.
+    pub daily: bool,
+}
+
+impl Default for Calendar {
+    fn default() -> Self {
+        Calendar::DAILY
+    }
+}
+
+impl Calendar {
+    /// Daily bars in UTC: what every pack was before packs kept instants.
+    pub const DAILY: Calendar = Calendar {
+        interval: Interval::Day1,
+        zone: Zone::UTC,
+        daily: true,
+    };
+
+    /// The session date of a bar: a daily bar's date, an intraday bar's local date in the zone.
+    pub fn day_of(self, stamp: Stamp) -> Day {
+        if self.daily {
+            day_of_stamp(stamp)
+        } else {
+            crate::bars::day_from_date(self.zone.local(stamp).date())
+        }
+    }
+
+    /// The first instant of session date `day`: a daily bar's instant, or the zone's first
+    /// instant of that local date (its midnight, or the first hour after a skipped midnight).
+    pub fn day_start(self, day: Day) -> Option<Stamp> {
+        let start = stamp_of_day(day)?;
+        if self.daily {
+            return Some(start);
+        }
+        let date = crate::bars::try_date_from_day(day).ok()?;
+        (0..24).find_map(|hour| {
+            let local = date.and_hms_opt(hour, 0, 0)?;
+            self.zone
+                .0
+                .from_local_datetime(&local)
+                .earliest()?
+                .timestamp_nanos_opt()
+        })
+    }
+
+    /// The instants `from ..= to` (dates, both optional) cover: from the first instant of `from`
+    /// to the last instant before the day after `to`.
+    pub fn span(self, from: Option<Day>, to: Option<Day>) -> (Option<Stamp>, Option<Stamp>) {
+        let lo = from.map(|d| self.day_start(d).unwrap_or(Stamp::MIN));
+        let hi = to.map(|d| {
+            d.checked_add(1)
+                .and_then(|next| self.day_start(next))
+                .map_or(Stamp::MAX, |s| s - 1)
+        });
+        (lo, hi)
+    }
+
+    /// A bar's instant as people and files read it: `2024-01-02` for a daily bar,
+    /// `2024-01-02T09:30:00-05:00` (local time with its offset, RFC 3339) for an intraday one.
+    pub fn format(self, stamp: Stamp) -> String {
+        if self.daily {
+            return crate::bars::date_from_day(day_of_stamp(stamp)).to_string();
+        }
+        let local = self.zone.local(stamp);
+        let offset = self
+            .zone
+            .offset_at(stamp.div_euclid(NANOS_PER_SECOND))
+            .unwrap_or(0);
+        let sign = if offset < 0 { '-' } else { '+' };
+        let off = offset.unsigned_abs();
+        let mut s = local.format("%Y-%m-%dT%H:%M:%S").to_string();
+        let nanos = local.nanosecond();
+        if nanos != 0 {
+            let frac = format!("{nanos:09}");
+            s.push('.');
+            s.push_str(frac.trim_end_matches('0'));
+        }
+        s.push_str(&format!("{sign}{:02}:{:02}", off / 3600, off / 60 % 60));
+        s
+    }
+
+    /// The name of the key column in results and exports: `date` or `time`.
+    pub fn key_name(self) -> &'static str {
+        if self.daily { "date" } else { "time" }
+    }
+
+    /// Each bar's place on the exchange's clock (a daily bar's is its date at 00:00).
+    pub fn clock(self, stamps: &[Stamp]) -> Clock {
+        Clock::of(stamps, if self.daily { Zone::UTC } else { self.zone })
     }
 }
 
@@ -313,6 +454,30 @@ impl Epoch {
             Epoch::Millis => 1_000_000,
             Epoch::Nanos => 1,
         }
+    }
+}
+
+impl Epoch {
+    /// `s`, `ms` or `ns`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Epoch::Seconds => "s",
+            Epoch::Millis => "ms",
+            Epoch::Nanos => "ns",
+        }
+    }
+}
+
+impl serde::Serialize for Epoch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Epoch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -374,6 +539,9 @@ pub struct Read {
     pub day: Day,
     /// Whether only a date was written (no time of day).
     pub date_only: bool,
+    /// Whether the time written is midnight where it was written (true for a date alone): a file
+    /// whose every time is midnight holds daily bars.
+    pub midnight: bool,
 }
 
 /// Reads timestamp cells: naive times are local to `zone`, integers are `epoch` units.
@@ -414,11 +582,12 @@ impl StampReader {
                         _ => TimeFault::Malformed,
                     })?;
             let stamp = v.checked_mul(epoch.nanos()).ok_or(TimeFault::OutOfRange)?;
-            let day = checked(self.zone.local(stamp).date())?;
+            let local = self.zone.local(stamp);
             return Ok(Read {
                 stamp,
-                day,
+                day: checked(local.date())?,
                 date_only: false,
+                midnight: local.time() == NaiveTime::MIN,
             });
         }
         let b = s.as_bytes();
@@ -431,6 +600,7 @@ impl StampReader {
                 stamp,
                 day,
                 date_only: true,
+                midnight: true,
             });
         };
         if sep != b'T' && sep != b' ' {
@@ -441,7 +611,8 @@ impl StampReader {
             .position(|&c| matches!(c, b'Z' | b'z' | b'+' | b'-'))
             .unwrap_or(rest.len());
         let (clock, offset) = rest.split_at(zone_at);
-        let local = date.and_time(clock_time(clock)?);
+        let time = clock_time(clock)?;
+        let local = date.and_time(time);
         let stamp = match offset {
             [] => self.zone.instant(local)?,
             [b'Z' | b'z'] => utc_nanos(local)?,
@@ -458,6 +629,7 @@ impl StampReader {
             stamp,
             day,
             date_only: false,
+            midnight: time == NaiveTime::MIN,
         })
     }
 }

@@ -41,10 +41,14 @@ pub enum ProblemKind {
         /// What was expected.
         expected: &'static str,
     },
-    /// A date has a time of day other than midnight: packs hold daily bars.
-    TimeOfDay {
+    /// A local time that does not exist or occurs twice in the zone (daylight saving).
+    LocalTime {
+        /// The column (echoed).
+        column: String,
         /// The text found (echoed).
         value: String,
+        /// Which of the two, with how to fix it.
+        fault: crate::time::TimeFault,
     },
     /// A date is outside [`MIN_DATE`] ..= [`MAX_DATE`].
     DateOutOfRange {
@@ -142,10 +146,11 @@ impl fmt::Display for ProblemKind {
                 value,
                 expected,
             } => write!(f, "column `{column}`: `{value}` is not {expected}"),
-            ProblemKind::TimeOfDay { value } => write!(
-                f,
-                "`{value}` has a time of day; packs hold daily bars for now"
-            ),
+            ProblemKind::LocalTime {
+                column,
+                value,
+                fault,
+            } => write!(f, "column `{column}`: `{value}`: {fault}"),
             ProblemKind::DateOutOfRange { column, value } => write!(
                 f,
                 "column `{column}`: `{value}` is outside the supported dates {MIN_DATE} ..= {MAX_DATE}"
@@ -231,16 +236,6 @@ impl fmt::Display for ValidationReport {
         }
         if self.total > self.shown.len() {
             writeln!(f, "  … and {} more", self.total - self.shown.len())?;
-        }
-        if self
-            .shown
-            .iter()
-            .any(|p| matches!(p.kind, ProblemKind::TimeOfDay { .. }))
-        {
-            writeln!(
-                f,
-                "  help: intraday bars are not supported yet; import one bar per day, dated without a time (or at midnight)"
-            )?;
         }
         write!(
             f,

@@ -65,7 +65,7 @@ mod dates {
         );
         let e = refusal(&path);
         assert!(
-            e.contains("row 1: column `date`: `2147483647 days since 1970-01-01` is outside the supported dates 1800-01-01 ..= 9999-12-31"),
+            e.contains("row 1: column `date`: `2147483647 days since 1970-01-01` is outside the supported dates 1800-01-01 ..= 2262-04-11"),
             "{e}"
         );
         assert!(e.contains("row 2: column `date`: `-2147483648 days"), "{e}");
@@ -99,7 +99,7 @@ mod dates {
         );
         let e = refusal(&write(dir.path(), "old.csv", csv));
         assert!(
-            e.contains("line 2: column `date`: `0024-01-02` is outside the supported dates 1800-01-01 ..= 9999-12-31"),
+            e.contains("line 2: column `date`: `0024-01-02` is outside the supported dates 1800-01-01 ..= 2262-04-11"),
             "{e}"
         );
         assert!(
@@ -108,31 +108,43 @@ mod dates {
         );
     }
 
+    /// The session date of each bar.
+    fn days(t: &quantd_data::BarTable) -> Vec<i32> {
+        t.stamps.iter().map(|&s| t.calendar.day_of(s)).collect()
+    }
+
     #[test]
-    fn a_time_of_day_is_refused_in_csv_not_reported_as_a_duplicate() {
+    fn times_of_day_make_an_intraday_pack_keyed_by_instant() {
         let dir = tempfile::tempdir().unwrap();
         let csv = format!(
             "{HEADER}{}{}",
             bar_line("AAA", "2024-01-02 09:30"),
             bar_line("AAA", "2024-01-02 10:30")
         );
-        let e = refusal(&write(dir.path(), "intraday.csv", csv));
+        let t = imported(&write(dir.path(), "intraday.csv", csv));
+        assert!(!t.calendar.daily);
+        assert_eq!(t.calendar.interval.as_str(), "1h");
+        assert_eq!(
+            t.stamps,
+            [1_704_187_800_000_000_000, 1_704_191_400_000_000_000]
+        );
+        // The same instant twice is a duplicate, named in the pack's wall clock.
+        let csv = format!(
+            "{HEADER}{}{}",
+            bar_line("AAA", "2024-01-02 09:30"),
+            bar_line("AAA", "2024-01-02T09:30:00Z")
+        );
+        let e = refusal(&write(dir.path(), "twice.csv", csv));
         assert!(
             e.contains(
-                "line 2: `2024-01-02 09:30` has a time of day; packs hold daily bars for now"
+                "line 3: duplicate bar for AAA on 2024-01-02T09:30:00+00:00 (first at line 2)"
             ),
             "{e}"
         );
-        assert!(
-            e.contains("line 3: `2024-01-02 10:30` has a time of day"),
-            "{e}"
-        );
-        assert!(!e.contains("duplicate"), "{e}");
-        assert!(e.contains("intraday bars are not supported yet"), "{e}");
     }
 
     #[test]
-    fn a_time_of_day_is_refused_in_parquet_timestamps() {
+    fn parquet_timestamps_with_times_of_day_keep_their_instants() {
         let dir = tempfile::tempdir().unwrap();
         let day = 19_724_i64 * 86_400; // 2024-01-02
         let us = |s: i64| s * 1_000_000;
@@ -140,14 +152,13 @@ mod dates {
             vec![us(day + 34_200), us(day + 37_800), us(day + 86_400)],
             None,
         ));
-        let e = refusal(&write_parquet(dir.path(), "intraday.parquet", &spec));
-        assert!(
-            e.contains(
-                "row 1: `2024-01-02 09:30:00` has a time of day; packs hold daily bars for now"
-            ),
-            "{e}"
+        let t = imported(&write_parquet(dir.path(), "intraday.parquet", &spec));
+        assert!(!t.calendar.daily);
+        let ns = |s: i64| s * 1_000_000_000;
+        assert_eq!(
+            t.stamps,
+            [ns(day + 34_200), ns(day + 37_800), ns(day + 86_400)]
         );
-        assert!(!e.contains("duplicate"), "{e}");
     }
 
     #[test]
@@ -159,14 +170,15 @@ mod dates {
             Some("UTC"),
         ));
         let t = imported(&write_parquet(dir.path(), "utc.parquet", &utc));
-        assert_eq!(t.dates, [19_724, 19_725, 19_724]);
+        assert!(t.calendar.daily);
+        assert_eq!(days(&t), [19_724, 19_725, 19_724]);
         // Midnight in New York (winter) is 05:00 UTC: the date is the local one.
         let ny = ParquetSpec::dates(DateValues::Seconds(
             vec![day + 5 * 3600, day + 86_400 + 5 * 3600, day + 5 * 3600],
             Some("-05:00"),
         ));
         let t = imported(&write_parquet(dir.path(), "ny.parquet", &ny));
-        assert_eq!(t.dates, [19_724, 19_725, 19_724]);
+        assert_eq!(days(&t), [19_724, 19_725, 19_724]);
     }
 
     #[test]
@@ -180,14 +192,19 @@ mod dates {
             Some("America/New_York"),
         ));
         let t = imported(&write_parquet(dir.path(), "ny.parquet", &ny));
-        assert_eq!(t.dates, [19_724, 19_906, 19_724]);
-        // 05:00 UTC in July is 01:00 in New York: a time of day, shown in the zone.
+        assert!(t.calendar.daily);
+        assert_eq!(t.calendar.zone.name(), "America/New_York");
+        assert_eq!(days(&t), [19_724, 19_906, 19_724]);
+        // 05:00 UTC in July is 01:00 in New York: a time of day, so the bars are intraday,
+        // keyed by their instants, and read in the zone they were stored with.
         let off = ParquetSpec::dates(DateValues::Seconds(
             vec![jan2 + 5 * 3600, jul2 + 5 * 3600, jan2 + 5 * 3600],
             Some("America/New_York"),
         ));
-        let e = refusal(&write_parquet(dir.path(), "off.parquet", &off));
-        assert!(e.contains("`2024-07-02 01:00:00` has a time of day"), "{e}");
+        let t = imported(&write_parquet(dir.path(), "off.parquet", &off));
+        assert!(!t.calendar.daily);
+        assert_eq!(t.calendar.zone.name(), "America/New_York");
+        assert_eq!(t.calendar.format(t.stamps[1]), "2024-07-02T01:00:00-04:00");
     }
 
     #[test]
@@ -487,6 +504,7 @@ mod messages {
         let opts = ImportOptions {
             ticker: Some(big.clone()),
             lenient: false,
+            ..Default::default()
         };
         let e = refusal_with(&path, &opts, &ImportLimits::default()).to_string();
         assert!(e.contains("more bytes)"), "{e}");
@@ -568,6 +586,7 @@ mod tickers {
         let opts = ImportOptions {
             ticker: Some("\u{1b}[31mRED".into()),
             lenient: false,
+            ..Default::default()
         };
         let one = write(
             dir.path(),

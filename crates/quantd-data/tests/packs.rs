@@ -143,7 +143,7 @@ fn a_written_pack_reads_back_exactly_with_projection_and_windows() {
     let range = table.range(i);
     assert_eq!(bars.column(0), &table.columns[4].values[range.clone()]);
     assert_eq!(bars.column(1), &table.columns[3].values[range.clone()]);
-    let d = bars.dates();
+    let d = bars.stamps();
     let w = bars.window(Some(d[5]), Some(d[9]));
     assert_eq!(w, 5..10);
     assert_eq!(bars.window(Some(d[39] + 1), None).len(), 0);
@@ -209,6 +209,7 @@ fn a_file_without_ticker_column_needs_the_ticker_flag() {
     let opts = ImportOptions {
         ticker: Some("GOOG".into()),
         lenient: false,
+        ..Default::default()
     };
     let t = import_file(&path, &opts, &NoProgress).unwrap().table;
     assert_eq!(t.tickers, ["GOOG"]);
@@ -232,6 +233,7 @@ fn lenient_drops_bad_rows_and_counts_them() {
     let opts = ImportOptions {
         ticker: None,
         lenient: true,
+        ..Default::default()
     };
     let imported = import_file(&path, &opts, &NoProgress).unwrap();
     assert_eq!(
@@ -321,5 +323,179 @@ mod properties {
             prop_assert_eq!(hash::pack_id(&back), hash::pack_id(&table));
             prop_assert_eq!(back, table);
         }
+    }
+}
+
+/// Packs keep instants (intraday bars); daily packs keep the ids and files they had before.
+mod instants {
+    use super::*;
+    use quantd_data::time::{Calendar, Interval, Zone};
+
+    /// The id the last release before instants gave this universe (pinned from that build).
+    const DAILY_ID_BEFORE_INSTANTS: &str =
+        "b6f163f66d2cf8c430c4d2fc08fc47edec9e338619c95c59b565801abaf4aa08";
+
+    fn three_by_fifty() -> BarTable {
+        let spec = SynthSpec {
+            tickers: 3,
+            days: 50,
+            ..Default::default()
+        };
+        generate(&spec, &NoProgress)
+    }
+
+    #[test]
+    fn daily_pack_ids_are_unchanged() {
+        let t = three_by_fifty();
+        assert_eq!(t.calendar, Calendar::DAILY);
+        assert_eq!(hash::pack_id(&t).as_str(), DAILY_ID_BEFORE_INSTANTS);
+        // Through a CSV file and back: the same id.
+        let dir = tempfile::tempdir().unwrap();
+        let back = import(&export_to(&t, dir.path(), "d.csv")).unwrap().table;
+        assert_eq!(back.calendar, Calendar::DAILY);
+        assert_eq!(hash::pack_id(&back).as_str(), DAILY_ID_BEFORE_INSTANTS);
+    }
+
+    #[test]
+    fn a_pack_written_before_instants_reads_as_daily_bars() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format1-pack");
+        let reader = PackReader::open(&dir).unwrap();
+        assert_eq!(reader.manifest().format, 1);
+        assert_eq!(reader.manifest().calendar, Calendar::DAILY);
+        let t = reader.to_table().unwrap();
+        assert_eq!(t, three_by_fifty());
+        assert_eq!(
+            reader.manifest().first_bar,
+            t.stamps[0],
+            "the first bar is filled in from the first date"
+        );
+        assert_eq!(hash::pack_id(&t).as_str(), DAILY_ID_BEFORE_INSTANTS);
+    }
+
+    const HOURLY: &str = "ticker,time,open,high,low,close,volume\n\
+        FX,2024-03-09 22:00,1,2,0.5,1.5,10\n\
+        FX,2024-03-09 23:00,1,2,0.5,1.5,10\n\
+        FX,2024-03-10 03:00,1,2,0.5,1.5,10\n\
+        FX,2024-03-10 04:00,1,2,0.5,1.5,10\n";
+
+    #[test]
+    fn an_intraday_pack_round_trips_its_instants_and_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("h.csv");
+        std::fs::write(&src, HOURLY).unwrap();
+        let ny: Zone = "America/New_York".parse().unwrap();
+        let opts = ImportOptions {
+            tz: Some(ny),
+            ..Default::default()
+        };
+        let t = import_file(&src, &opts, &NoProgress).unwrap().table;
+        assert_eq!(
+            t.calendar,
+            Calendar {
+                interval: Interval::Hour1,
+                zone: ny,
+                daily: false
+            }
+        );
+        // 2024-03-10 03:00 New York is after the clocks went forward: 07:00 UTC, one hour
+        // after 01:00 EST (06:00 UTC) would have been.
+        assert_eq!(t.calendar.format(t.stamps[2]), "2024-03-10T03:00:00-04:00");
+        assert_eq!(t.calendar.format(t.stamps[0]), "2024-03-09T22:00:00-05:00");
+        let id = hash::pack_id(&t);
+        // The same instants in UTC are another pack: the zone is part of what a pack is.
+        let utc = import_file(&src, &ImportOptions::default(), &NoProgress)
+            .unwrap()
+            .table;
+        assert_ne!(hash::pack_id(&utc), id);
+
+        // Parquet carries the zone: the same id without --tz.
+        let pq = import(&export_to(&t, dir.path(), "h.parquet"))
+            .unwrap()
+            .table;
+        assert_eq!(pq, t);
+        // CSV carries offsets, so the instants; --tz gives the zone back.
+        let csv = export_to(&t, dir.path(), "h2.csv");
+        let text = std::fs::read_to_string(&csv).unwrap();
+        assert!(
+            text.starts_with(
+                "ticker,time,open,high,low,close,volume\nFX,2024-03-09T22:00:00-05:00,"
+            ),
+            "{text}"
+        );
+        let back = import_file(&csv, &opts, &NoProgress).unwrap().table;
+        assert_eq!(hash::pack_id(&back), id);
+        // The pack on disk reads back exactly, its manifest naming interval, zone and bars.
+        let packs = tempfile::tempdir().unwrap();
+        let tmp = packs.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let pack = write_pack(packs.path(), &tmp, &t, &id, &NoProgress).unwrap();
+        let reader = PackReader::open(&pack).unwrap();
+        assert_eq!(reader.to_table().unwrap(), t);
+        let m = reader.manifest();
+        assert_eq!((m.first_bar, m.last_bar), (t.stamps[0], t.stamps[3]));
+        let json = std::fs::read_to_string(pack.join("manifest.json")).unwrap();
+        assert!(json.contains("\"interval\": \"1h\""), "{json}");
+        assert!(json.contains("\"zone\": \"America/New_York\""), "{json}");
+    }
+
+    #[test]
+    fn local_times_that_daylight_saving_skips_or_repeats_are_refused_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("dst.csv");
+        std::fs::write(
+            &src,
+            "ticker,time,open,high,low,close,volume\n\
+             FX,2024-03-10 01:00,1,2,0.5,1.5,10\n\
+             FX,2024-03-10 02:30,1,2,0.5,1.5,10\n\
+             FX,2024-11-03 01:30,1,2,0.5,1.5,10\n",
+        )
+        .unwrap();
+        let opts = ImportOptions {
+            tz: Some("America/New_York".parse().unwrap()),
+            ..Default::default()
+        };
+        let e = import_file(&src, &opts, &NoProgress)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3: column `time`: `2024-03-10 02:30`: this local time does not exist in America/New_York"),
+            "{e}"
+        );
+        assert!(
+            e.contains("line 4: column `time`: `2024-11-03 01:30`: this local time occurs twice in America/New_York"),
+            "{e}"
+        );
+        // In UTC (the default) the same file is fine.
+        assert!(import(&src).is_ok());
+    }
+
+    #[test]
+    fn epochs_and_a_given_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("e.csv");
+        std::fs::write(
+            &src,
+            "ticker,timestamp,open,high,low,close,volume\n\
+             C,1704187800,1,2,0.5,1.5,10\n\
+             C,1704188100,1,2,0.5,1.5,10\n",
+        )
+        .unwrap();
+        let e = import(&src).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2: column `timestamp`: `1704187800` is not"),
+            "{e}"
+        );
+        let opts = ImportOptions {
+            epoch: Some("s".parse().unwrap()),
+            interval: Some(Interval::Minute1),
+            ..Default::default()
+        };
+        let t = import_file(&src, &opts, &NoProgress).unwrap().table;
+        assert_eq!(
+            t.calendar.interval,
+            Interval::Minute1,
+            "given, not inferred"
+        );
+        assert_eq!(t.calendar.format(t.stamps[1]), "2024-01-02T09:35:00+00:00");
     }
 }

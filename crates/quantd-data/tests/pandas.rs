@@ -60,6 +60,7 @@ fn pandas_written_csv_and_parquet_import_to_the_same_pack() {
     let single = ImportOptions {
         ticker: Some("AAA".into()),
         lenient: false,
+        ..Default::default()
     };
     let id_of = |name: &str, opts: &ImportOptions| {
         let t = import_file(&dir.path().join(name), opts, &NoProgress)
@@ -70,14 +71,25 @@ fn pandas_written_csv_and_parquet_import_to_the_same_pack() {
     let (one, table) = id_of("one.csv", &single);
     assert_eq!(table.len(), 60);
     assert_eq!(table.tickers, ["AAA"]);
-    for name in [
-        "one.parquet",
-        "unnamed.csv",
-        "unnamed.parquet",
-        "ny.parquet",
-        "tokyo.parquet",
-    ] {
+    for name in ["one.parquet", "unnamed.csv", "unnamed.parquet"] {
         assert_eq!(id_of(name, &single).0, one, "{name}");
+    }
+    // A tz-aware index names the exchange's zone, which the pack records: the same pack as the
+    // dates imported with that `--tz`, not the UTC one.
+    for (name, zone) in [
+        ("ny.parquet", "America/New_York"),
+        ("tokyo.parquet", "Asia/Tokyo"),
+    ] {
+        let in_zone = ImportOptions {
+            tz: Some(zone.parse().unwrap()),
+            ..single.clone()
+        };
+        let (id, t) = id_of(name, &single);
+        assert!(t.calendar.daily, "{name}");
+        assert_eq!(t.calendar.zone.name(), zone);
+        assert_eq!(t.stamps, table.stamps, "{name}: the same session dates");
+        assert_eq!(id, id_of("one.csv", &in_zone).0, "{name}");
+        assert_ne!(id, one, "{name}");
     }
     let (long, t) = id_of("long.csv", &ImportOptions::default());
     assert_eq!(t.tickers, ["AAA", "BBB"]);

@@ -2,6 +2,9 @@
 //! it should not?
 //!
 //! Input: examples `ticker,date[,expected]` (expected defaults to true) and a tolerance in bars.
+//! An example's `date` is a session date (`2024-01-02`: any bar of that day, which for daily bars
+//! is the one bar) or a bar's exact time with its offset (`2024-01-02T09:45:00-05:00`).
+//! Distances are in bars from the example's bars (the first or last bar of its day).
 //! Per ticker, the scanner's signals are compared with the examples inside the ticker's window
 //! (its first example minus the tolerance to its last example plus the tolerance):
 //! - a positive example is **matched** by the nearest unused signal within `tolerance` bars, else
@@ -14,17 +17,106 @@
 //! positives; accuracy = (matched + silent) / (positives + negatives + unexpected).
 
 use crate::error::{EngineError, Result};
-use quantd_data::bars::{Day, date_from_day, day_from_date};
+use quantd_data::bars::day_from_date;
+use quantd_data::time::{Calendar, Stamp, StampReader};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// When an example is: a session date (any bar of that day) or one bar's exact instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum When {
+    /// Any bar of this session date.
+    Day(chrono::NaiveDate),
+    /// The bar at this instant.
+    At(Stamp),
+}
+
+impl When {
+    /// `YYYY-MM-DD`, or a date and time with `Z` or a UTC offset (RFC 3339 or with a space).
+    pub fn parse(text: &str) -> std::result::Result<When, String> {
+        let t = text.trim();
+        let read = StampReader::default().read(t).map_err(|e| e.to_string())?;
+        if read.date_only {
+            return Ok(When::Day(quantd_data::bars::date_from_day(read.day)));
+        }
+        if !t[10..].contains(['Z', 'z', '+', '-']) {
+            return Err(
+                "a time needs its UTC offset or Z (e.g. 2024-01-02T09:45:00-05:00), or give the date alone for any bar of that day"
+                    .into(),
+            );
+        }
+        Ok(When::At(read.stamp))
+    }
+
+    /// The bars (a range of `stamps`, a ticker's instants) this example names; `None` when the
+    /// ticker has no bar then.
+    fn bars(self, stamps: &[Stamp], calendar: Calendar) -> Option<Range<usize>> {
+        let range = match self {
+            When::At(t) => {
+                let b = stamps.binary_search(&t).ok()?;
+                b..b + 1
+            }
+            When::Day(d) => {
+                let day = day_from_date(d);
+                let (lo, hi) = calendar.span(Some(day), Some(day));
+                let (lo, hi) = (lo.unwrap_or(Stamp::MIN), hi.unwrap_or(Stamp::MAX));
+                stamps.partition_point(|&s| s < lo)..stamps.partition_point(|&s| s <= hi)
+            }
+        };
+        (!range.is_empty()).then_some(range)
+    }
+
+    /// As people read it in a pack with `calendar`.
+    pub fn show(self, calendar: Calendar) -> String {
+        match self {
+            When::Day(d) => d.to_string(),
+            When::At(t) => calendar.format(t),
+        }
+    }
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            When::Day(d) => write!(f, "{d}"),
+            When::At(t) => f.write_str(
+                &Calendar {
+                    daily: false,
+                    ..Calendar::DAILY
+                }
+                .format(*t),
+            ),
+        }
+    }
+}
+
+impl Serialize for When {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for When {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        When::parse(&text).map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}")))
+    }
+}
+
+impl From<chrono::NaiveDate> for When {
+    fn from(d: chrono::NaiveDate) -> When {
+        When::Day(d)
+    }
+}
 
 /// One example.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 pub struct Example {
     /// The ticker.
     pub ticker: String,
-    /// The date.
-    pub date: chrono::NaiveDate,
+    /// The session date or bar time.
+    pub date: When,
     /// Whether the scanner should fire there.
     pub expected: bool,
 }
@@ -61,9 +153,12 @@ pub fn parse_examples(text: &str) -> Result<Vec<Example>> {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| at("missing ticker"))?;
         let date_text = f.get(di).ok_or_else(|| at("missing date"))?;
-        let date = date_text
-            .parse()
-            .map_err(|_| at(&format!("`{date_text}` is not a date (YYYY-MM-DD)")))?;
+        let date = When::parse(date_text).map_err(|e| {
+            at(&format!(
+                "`{}` is not a date (YYYY-MM-DD) or a bar time: {e}",
+                quantd_data::text::echo(date_text)
+            ))
+        })?;
         let expected = match ei.and_then(|i| f.get(i)).map(|s| s.to_ascii_lowercase()) {
             None => true,
             Some(s) if s.is_empty() || ["1", "true", "yes", "y"].contains(&s.as_str()) => true,
@@ -91,28 +186,38 @@ pub fn parse_examples(text: &str) -> Result<Vec<Example>> {
 pub struct TickerReport {
     /// The ticker.
     pub ticker: String,
-    /// Signal dates inside the window.
-    pub found: Vec<chrono::NaiveDate>,
-    /// Positive example dates.
-    pub expected: Vec<chrono::NaiveDate>,
+    /// Signal bars inside the window (dates of daily bars, times of intraday ones).
+    pub found: Vec<String>,
+    /// Positive examples.
+    pub expected: Vec<String>,
     /// (expected, found) pairs matched within the tolerance.
-    pub matched: Vec<(chrono::NaiveDate, chrono::NaiveDate)>,
+    pub matched: Vec<(String, String)>,
     /// Positive examples with no signal near them.
-    pub missed: Vec<chrono::NaiveDate>,
+    pub missed: Vec<String>,
     /// Signals matching no positive example.
-    pub unexpected: Vec<chrono::NaiveDate>,
+    pub unexpected: Vec<String>,
     /// Negative examples with no signal near them (correct).
-    pub silent: Vec<chrono::NaiveDate>,
+    pub silent: Vec<String>,
     /// Negative examples with a signal near them.
-    pub false_alarms: Vec<chrono::NaiveDate>,
-    /// Examples whose date is not a bar of the ticker.
-    pub not_in_data: Vec<chrono::NaiveDate>,
+    pub false_alarms: Vec<String>,
+    /// Examples the ticker has no bar for.
+    pub not_in_data: Vec<String>,
 }
 
-/// Compares one ticker's signals (`mask` over its `dates`) with its examples.
+/// Bars from `s` to the nearest bar of `r`: 0 inside.
+fn gap(s: usize, r: &Range<usize>) -> usize {
+    if s < r.start {
+        r.start - s
+    } else {
+        s.saturating_sub(r.end - 1)
+    }
+}
+
+/// Compares one ticker's signals (`mask` over its bars at `stamps`) with its examples.
 pub fn judge(
     ticker: &str,
-    dates: &[Day],
+    stamps: &[Stamp],
+    calendar: Calendar,
     mask: &[bool],
     examples: &[&Example],
     tolerance: usize,
@@ -121,48 +226,49 @@ pub fn judge(
         ticker: ticker.to_string(),
         ..Default::default()
     };
-    let bar_of = |d: chrono::NaiveDate| dates.binary_search(&day_from_date(d)).ok();
-    let mut located: Vec<(usize, &Example)> = Vec::new();
+    let show = |e: &Example| e.date.show(calendar);
+    let bar = |b: usize| calendar.format(stamps[b]);
+    let mut located: Vec<(Range<usize>, &Example)> = Vec::new();
     for e in examples {
-        match bar_of(e.date) {
-            Some(b) => located.push((b, e)),
-            None => r.not_in_data.push(e.date),
+        match e.date.bars(stamps, calendar) {
+            Some(bars) => located.push((bars, e)),
+            None => r.not_in_data.push(show(e)),
         }
     }
-    let Some(lo) = located.iter().map(|x| x.0).min() else {
+    let Some(lo) = located.iter().map(|x| x.0.start).min() else {
         return r;
     };
-    let hi = located.iter().map(|x| x.0).max().expect("non-empty");
-    let window = lo.saturating_sub(tolerance)..(hi + tolerance + 1).min(dates.len());
+    let hi = located.iter().map(|x| x.0.end).max().expect("non-empty");
+    let window = lo.saturating_sub(tolerance)..(hi + tolerance).min(stamps.len());
     let signals: Vec<usize> = window.clone().filter(|&b| mask[b]).collect();
-    r.found = signals.iter().map(|&b| date_from_day(dates[b])).collect();
+    r.found = signals.iter().map(|&b| bar(b)).collect();
     let mut used = vec![false; signals.len()];
-    for &(b, e) in located.iter().filter(|x| x.1.expected) {
-        r.expected.push(e.date);
+    for (bars, e) in located.iter().filter(|x| x.1.expected) {
+        r.expected.push(show(e));
         let nearest = signals
             .iter()
             .enumerate()
-            .filter(|(i, s)| !used[*i] && s.abs_diff(b) <= tolerance)
-            .min_by_key(|(_, s)| (s.abs_diff(b), **s));
+            .filter(|(i, s)| !used[*i] && gap(**s, bars) <= tolerance)
+            .min_by_key(|(_, s)| (gap(**s, bars), **s));
         match nearest {
             Some((i, &s)) => {
                 used[i] = true;
-                r.matched.push((e.date, date_from_day(dates[s])));
+                r.matched.push((show(e), bar(s)));
             }
-            None => r.missed.push(e.date),
+            None => r.missed.push(show(e)),
         }
     }
     r.unexpected = signals
         .iter()
         .zip(&used)
         .filter(|(_, u)| !**u)
-        .map(|(&s, _)| date_from_day(dates[s]))
+        .map(|(&s, _)| bar(s))
         .collect();
-    for &(b, e) in located.iter().filter(|x| !x.1.expected) {
-        if signals.iter().any(|s| s.abs_diff(b) <= tolerance) {
-            r.false_alarms.push(e.date);
+    for (bars, e) in located.iter().filter(|x| !x.1.expected) {
+        if signals.iter().any(|&s| gap(s, bars) <= tolerance) {
+            r.false_alarms.push(show(e));
         } else {
-            r.silent.push(e.date);
+            r.silent.push(show(e));
         }
     }
     r
@@ -228,7 +334,7 @@ impl Report {
     /// The report as Markdown.
     pub fn markdown(&self, title: &str) -> String {
         let pct = |x: Option<f64>| x.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
-        let dates = |v: &[chrono::NaiveDate]| {
+        let dates = |v: &[String]| {
             if v.is_empty() {
                 "–".to_string()
             } else {
@@ -310,8 +416,12 @@ pub fn by_ticker(examples: &[Example]) -> BTreeMap<String, Vec<&Example>> {
 mod tests {
     use super::*;
 
-    fn d(s: &str) -> chrono::NaiveDate {
-        s.parse().unwrap()
+    fn d(s: &str) -> When {
+        When::Day(s.parse().unwrap())
+    }
+
+    fn shown(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
@@ -326,10 +436,24 @@ mod tests {
         let err = parse_examples("ticker,date\nAAA,2024-13-01\n")
             .unwrap_err()
             .to_string();
-        assert_eq!(
-            err,
-            "examples line 2: `2024-13-01` is not a date (YYYY-MM-DD)"
+        assert!(
+            err.starts_with(
+                "examples line 2: `2024-13-01` is not a date (YYYY-MM-DD) or a bar time"
+            ),
+            "{err}"
         );
+        let err = parse_examples("ticker,date\nAAA,2024-01-02 09:45\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a time needs its UTC offset or Z"), "{err}");
+        let ex = parse_examples("ticker,date\nAAA,2024-01-02T09:45:00-05:00\n").unwrap();
+        assert_eq!(ex[0].date, When::At(1_704_206_700_000_000_000));
+        assert_eq!(
+            serde_json::to_string(&ex[0].date).unwrap(),
+            "\"2024-01-02T14:45:00+00:00\""
+        );
+        let back: When = serde_json::from_str("\"2024-01-02\"").unwrap();
+        assert_eq!(back, d("2024-01-02"));
         assert!(
             parse_examples("symbol,day\n")
                 .unwrap_err()
@@ -341,8 +465,10 @@ mod tests {
     #[test]
     fn matching_uses_the_tolerance_and_each_signal_once() {
         // Bars on ten consecutive days from 2024-01-01.
-        let start = day_from_date(d("2024-01-01"));
-        let dates: Vec<Day> = (0..10).map(|i| start + i).collect();
+        let start = day_from_date("2024-01-01".parse().unwrap());
+        let stamps: Vec<Stamp> = (0..10)
+            .map(|i| i64::from(start + i) * quantd_data::time::NANOS_PER_DAY)
+            .collect();
         let mut mask = vec![false; 10];
         mask[2] = true; // 01-03
         mask[6] = true; // 01-07
@@ -369,18 +495,20 @@ mod tests {
             }, // no such bar
         ];
         let refs: Vec<&Example> = ex.iter().collect();
-        let r = judge("A", &dates, &mask, &refs, 2);
+        let daily = Calendar::DAILY;
+        let r = judge("A", &stamps, daily, &mask, &refs, 2);
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
         assert_eq!(
             r.matched,
             [
-                (d("2024-01-04"), d("2024-01-03")),
-                (d("2024-01-05"), d("2024-01-07"))
+                pair("2024-01-04", "2024-01-03"),
+                pair("2024-01-05", "2024-01-07")
             ]
         );
         assert!(r.missed.is_empty() && r.unexpected.is_empty());
-        assert_eq!(r.false_alarms, [d("2024-01-09")]);
-        assert_eq!(r.not_in_data, [d("2024-02-01")]);
-        let tight = judge("A", &dates, &mask, &refs, 0);
+        assert_eq!(r.false_alarms, shown(&["2024-01-09"]));
+        assert_eq!(r.not_in_data, shown(&["2024-02-01"]));
+        let tight = judge("A", &stamps, daily, &mask, &refs, 0);
         assert_eq!(tight.missed.len(), 2);
         assert_eq!(
             tight.unexpected.len(),
@@ -397,5 +525,61 @@ mod tests {
                 .markdown("t")
                 .contains("| A | 2024-01-04, 2024-01-05 |")
         );
+    }
+
+    #[test]
+    fn on_intraday_bars_a_date_means_any_bar_of_that_day_and_a_time_one_bar() {
+        // Hourly bars 09:00..=16:00 New York on 2024-01-02 and 2024-01-03.
+        let ny: quantd_data::time::Zone = "America/New_York".parse().unwrap();
+        let calendar = Calendar {
+            interval: quantd_data::time::Interval::Hour1,
+            zone: ny,
+            daily: false,
+        };
+        let hour = 3_600 * quantd_data::time::NANOS_PER_SECOND;
+        let jan2_9 = 1_704_204_000_000_000_000; // 2024-01-02 14:00 UTC = 09:00 New York
+        let stamps: Vec<Stamp> = (0..8)
+            .map(|h| jan2_9 + h * hour)
+            .chain((0..8).map(|h| jan2_9 + 24 * hour + h * hour))
+            .collect();
+        let mut mask = vec![false; 16];
+        mask[5] = true; // 2024-01-02 14:00
+        mask[12] = true; // 2024-01-03 13:00
+        let ex = [
+            Example {
+                ticker: "A".into(),
+                date: d("2024-01-02"),
+                expected: true,
+            },
+            Example {
+                ticker: "A".into(),
+                date: When::parse("2024-01-03T11:00:00-05:00").unwrap(),
+                expected: true,
+            },
+            Example {
+                ticker: "A".into(),
+                date: d("2024-01-04"),
+                expected: true,
+            },
+        ];
+        let refs: Vec<&Example> = ex.iter().collect();
+        let r = judge("A", &stamps, calendar, &mask, &refs, 2);
+        assert_eq!(
+            r.matched,
+            [
+                (
+                    "2024-01-02".to_string(),
+                    "2024-01-02T14:00:00-05:00".to_string()
+                ),
+                (
+                    "2024-01-03T11:00:00-05:00".to_string(),
+                    "2024-01-03T13:00:00-05:00".to_string()
+                ),
+            ]
+        );
+        assert_eq!(r.not_in_data, shown(&["2024-01-04"]));
+        // One bar off the tolerance: 13:00 is two bars after 11:00, not one.
+        let tight = judge("A", &stamps, calendar, &mask, &refs, 1);
+        assert_eq!(tight.missed, shown(&["2024-01-03T11:00:00-05:00"]));
     }
 }

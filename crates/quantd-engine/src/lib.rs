@@ -20,6 +20,7 @@ pub mod code;
 pub mod error;
 pub mod exec;
 pub mod history;
+pub mod inputs;
 mod locks;
 pub mod packs;
 pub mod pattern;
@@ -48,10 +49,12 @@ pub mod records {
 }
 
 /// Market data terms surfaces use in requests and output: import options, synthetic
-/// universes, dates of bars, and text from data made safe to print.
+/// universes, dates and times of bars (a pack's calendar: interval and zone), and text from data
+/// made safe to print.
 pub mod data {
     pub use quantd_data::bars::{date_from_day, try_date_from_day};
     pub use quantd_data::text::{cut, escape};
+    pub use quantd_data::time::{Calendar, Epoch, Interval, Stamp, Zone};
     pub use quantd_data::{ImportOptions, SynthSpec};
 }
 

@@ -218,10 +218,13 @@ impl<S: Store> Packs<S> {
             ));
         }
         spec.check(&quantd_data::ImportLimits::default())?;
-        let origin = format!(
+        let mut origin = format!(
             "synth --tickers {} --days {} --seed {} --start {}",
             spec.tickers, spec.days, spec.seed, spec.start
         );
+        if spec.interval != quantd_data::time::Interval::Day1 {
+            origin.push_str(&format!(" --interval {}", spec.interval));
+        }
         let p = progress.clone();
         let table = blocking(move || synth::generate(&spec, p.as_ref())).await?;
         let rights = Rights {
@@ -232,6 +235,27 @@ impl<S: Store> Packs<S> {
         };
         let rows = table.len() as u64;
         self.register(name, table, origin, rights, rows, 0, progress)
+            .await
+    }
+
+    /// Resamples pack `rec` to the coarser interval `to` as pack `name`: open first, high max,
+    /// low min, close last, volume sum, per bucket of the exchange's wall clock. The new pack
+    /// keeps the source's rights (its bars are derived from the source's) and its origin names
+    /// the source pack's id.
+    pub async fn resample(
+        &self,
+        rec: &PackRecord,
+        to: quantd_data::time::Interval,
+        name: &str,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ImportReport> {
+        check_name(name)?;
+        let reader = self.open_reader(rec)?;
+        progress.phase("resample", 0);
+        let table = blocking(move || quantd_data::resample::resample_pack(&reader, to)).await??;
+        let origin = format!("resample of pack {} ({}) to {to}", rec.id, rec.name);
+        let rows = table.len() as u64;
+        self.register(name, table, origin, rec.rights.clone(), rows, 0, progress)
             .await
     }
 
@@ -280,7 +304,7 @@ impl<S: Store> Packs<S> {
         let lock = crate::locks::HeldLock::acquire(&tmp_root, &token)?;
         let tmp_dir = tmp_root.join(&token);
         std::fs::create_dir(&tmp_dir).map_err(|e| EngineError::io("creating", &tmp_dir, e))?;
-        let bytes = table.len() as i64 * (4 + 8 * table.columns.len() as i64);
+        let bytes = table.len() as i64 * (8 + 8 * table.columns.len() as i64);
         let new = NewPack {
             name: name.to_string(),
             id: id.clone(),
@@ -290,6 +314,12 @@ impl<S: Store> Packs<S> {
             bars: table.len() as u64,
             first_date: manifest.first_date,
             last_date: manifest.last_date,
+            timing: quantd_store::PackTiming {
+                interval: manifest.calendar.interval.to_string(),
+                zone: manifest.calendar.zone.to_string(),
+                first_bar: manifest.calendar.format(manifest.first_bar),
+                last_bar: manifest.calendar.format(manifest.last_bar),
+            },
             columns: manifest.columns.clone(),
             rows_dropped,
             origin,

@@ -1,11 +1,15 @@
 //! Result exports: signal rows as CSV, JSON, NDJSON, Parquet, Markdown or a plain table.
-//! Every format has the same columns: `ticker, date`, then one column per indicator.
+//! Every format has the same columns: `ticker`, the bar (`date` for a daily pack: `YYYY-MM-DD`,
+//! Parquet `date32`; `time` for an intraday pack: RFC 3339 with the offset in the pack's zone,
+//! Parquet `timestamp[ns]` with the pack's zone), then one column per indicator.
 
 use crate::error::{EngineError, Result};
 use crate::scan::Signals;
-use arrow_array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
-use quantd_data::bars::date_from_day;
+use arrow_array::{
+    ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use quantd_data::time::{Calendar, day_of_stamp};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -76,7 +80,7 @@ fn json_number(v: f64) -> serde_json::Value {
 fn json_row(s: &Signals, i: usize) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     m.insert("ticker".into(), s.ticker_of(i).into());
-    m.insert("date".into(), date_from_day(s.date[i]).to_string().into());
+    m.insert(s.calendar.key_name().into(), s.time_of(i).into());
     for (name, &v) in s.indicators.iter().zip(s.values_of(i)) {
         m.insert(name.clone(), json_number(v));
     }
@@ -85,7 +89,7 @@ fn json_row(s: &Signals, i: usize) -> serde_json::Value {
 
 /// Writes signal rows in `format`, all at once.
 pub fn write_signals<W: Write + Send>(s: &Signals, format: Format, w: W) -> Result<()> {
-    let mut writer = ResultWriter::new(format, &s.indicators, w)?;
+    let mut writer = ResultWriter::new(format, s.calendar, &s.indicators, w)?;
     writer.write(s)?;
     writer.finish()
 }
@@ -95,6 +99,7 @@ pub fn write_signals<W: Write + Send>(s: &Signals, format: Format, w: W) -> Resu
 /// [`ResultWriter::finish`]. Tables and Markdown align columns per chunk.
 pub struct ResultWriter<W: Write + Send> {
     format: Format,
+    calendar: Calendar,
     indicators: Vec<String>,
     out: Option<W>,
     parquet: Option<parquet::arrow::ArrowWriter<W>>,
@@ -103,11 +108,23 @@ pub struct ResultWriter<W: Write + Send> {
 }
 
 impl<W: Write + Send> ResultWriter<W> {
-    /// Starts writing; `indicators` are the `let` columns after `ticker, date`.
-    pub fn new(format: Format, indicators: &[String], mut w: W) -> Result<Self> {
+    /// Starts writing rows of a pack with `calendar`; `indicators` are the `let` columns after
+    /// `ticker` and the bar.
+    pub fn new(
+        format: Format,
+        calendar: Calendar,
+        indicators: &[String],
+        mut w: W,
+    ) -> Result<Self> {
+        let key = calendar.key_name();
+        let key_type = if calendar.daily {
+            DataType::Date32
+        } else {
+            DataType::Timestamp(TimeUnit::Nanosecond, Some(calendar.zone.name().into()))
+        };
         let mut fields = vec![
             Field::new("ticker", DataType::Utf8, false),
-            Field::new("date", DataType::Date32, false),
+            Field::new(key, key_type, false),
         ];
         fields.extend(
             indicators
@@ -118,7 +135,7 @@ impl<W: Write + Send> ResultWriter<W> {
         let mut parquet = None;
         match format {
             Format::Csv => {
-                let header: Vec<&str> = ["ticker", "date"]
+                let header: Vec<&str> = ["ticker", key]
                     .into_iter()
                     .chain(indicators.iter().map(String::as_str))
                     .collect();
@@ -135,6 +152,7 @@ impl<W: Write + Send> ResultWriter<W> {
                 );
                 return Ok(ResultWriter {
                     format,
+                    calendar,
                     indicators: indicators.to_vec(),
                     out: None,
                     parquet,
@@ -146,6 +164,7 @@ impl<W: Write + Send> ResultWriter<W> {
         }
         Ok(ResultWriter {
             format,
+            calendar,
             indicators: indicators.to_vec(),
             out: Some(w),
             parquet: parquet.take(),
@@ -172,8 +191,7 @@ impl<W: Write + Send> ResultWriter<W> {
                         .iter()
                         .map(|&v| format!(",{}", cell(v)))
                         .collect();
-                    writeln!(w, "{},{}{vals}", s.ticker_of(i), date_from_day(s.date[i]))
-                        .map_err(io)?;
+                    writeln!(w, "{},{}{vals}", s.ticker_of(i), s.time_of(i)).map_err(io)?;
                 }
             }
             Format::Json => {
@@ -191,17 +209,10 @@ impl<W: Write + Send> ResultWriter<W> {
                 }
             }
             Format::Md | Format::Table => {
-                let header: Vec<String> = ["ticker", "date"]
-                    .into_iter()
-                    .map(String::from)
-                    .chain(self.indicators.iter().cloned())
-                    .collect();
+                let header = header_of(self.calendar, &self.indicators);
                 let rows: Vec<Vec<String>> = (0..s.len())
                     .map(|i| {
-                        let mut r = vec![
-                            s.ticker_of(i).to_string(),
-                            date_from_day(s.date[i]).to_string(),
-                        ];
+                        let mut r = vec![s.ticker_of(i).to_string(), s.time_of(i)];
                         r.extend(s.values_of(i).iter().map(|&v| {
                             if v.is_nan() {
                                 "NaN".into()
@@ -233,15 +244,21 @@ impl<W: Write + Send> ResultWriter<W> {
             writeln!(w, "]").map_err(io)?;
         }
         if matches!(self.format, Format::Md | Format::Table) && self.rows == 0 {
-            let header: Vec<String> = ["ticker", "date"]
-                .into_iter()
-                .map(String::from)
-                .chain(self.indicators.iter().cloned())
-                .collect();
+            let header = header_of(self.calendar, &self.indicators);
+            let w = self.out.as_mut().expect("text writer");
             write_table(w, &header, &[], self.format == Format::Md, true).map_err(io)?;
         }
-        w.flush().map_err(io)
+        self.out.as_mut().expect("text writer").flush().map_err(io)
     }
+}
+
+/// The column names of a table: `ticker`, the bar, the indicators.
+fn header_of(calendar: Calendar, indicators: &[String]) -> Vec<String> {
+    ["ticker", calendar.key_name()]
+        .into_iter()
+        .map(String::from)
+        .chain(indicators.iter().cloned())
+        .collect()
 }
 
 /// Columns are padded to align up to this many characters; a longer cell is written whole and
@@ -324,7 +341,16 @@ fn parquet_batch(s: &Signals, schema: Arc<Schema>) -> Result<RecordBatch> {
         Arc::new(StringArray::from_iter_values(
             (0..s.len()).map(|i| s.ticker_of(i)),
         )),
-        Arc::new(Date32Array::from(s.date.clone())),
+        if s.calendar.daily {
+            Arc::new(Date32Array::from_iter_values(
+                s.stamp.iter().map(|&t| day_of_stamp(t)),
+            ))
+        } else {
+            Arc::new(
+                TimestampNanosecondArray::from(s.stamp.clone())
+                    .with_timezone(s.calendar.zone.name()),
+            )
+        },
     ];
     let n = s.indicators.len();
     for k in 0..n {
@@ -345,10 +371,13 @@ mod tests {
             tickers: vec!["AAA".into(), "BBB".into()].into(),
             indicators: vec!["r".into()],
             ticker: vec![0, 1],
-            date: vec![19_000, 19_001],
+            stamp: vec![19_000 * NANOS_PER_DAY, 19_001 * NANOS_PER_DAY],
             values: vec![25.5, f64::NAN],
+            calendar: Calendar::DAILY,
         }
     }
+
+    use quantd_data::time::NANOS_PER_DAY;
 
     fn text(format: Format) -> String {
         let mut out = Vec::new();
@@ -392,6 +421,41 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| BBB    | 2022-01-09 | NaN     |"), "{md}");
+    }
+
+    #[test]
+    fn intraday_rows_are_times_with_their_offset_and_zoned_timestamps() {
+        let mut s = sample();
+        s.calendar = Calendar {
+            interval: quantd_data::time::Interval::Minute5,
+            zone: "America/New_York".parse().unwrap(),
+            daily: false,
+        };
+        // 2024-01-02 14:35 UTC is 09:35 in New York.
+        s.stamp = vec![1_704_206_100_000_000_000, 1_704_206_400_000_000_000];
+        let mut out = Vec::new();
+        write_signals(&s, Format::Csv, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "ticker,time,r\nAAA,2024-01-02T09:35:00-05:00,25.5\nBBB,2024-01-02T09:40:00-05:00,\n"
+        );
+        let file = tempfile::tempfile().unwrap();
+        write_signals(&s, Format::Parquet, &file).unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let field = reader.schema().field(1).clone();
+        assert_eq!(field.name(), "time");
+        assert_eq!(
+            field.data_type(),
+            &DataType::Timestamp(TimeUnit::Nanosecond, Some("America/New_York".into()))
+        );
+        let batch = reader.build().unwrap().next().unwrap().unwrap();
+        let col = batch.column(1);
+        let times = col
+            .as_any()
+            .downcast_ref::<TimestampNanosecondArray>()
+            .unwrap();
+        assert_eq!(times.values().to_vec(), s.stamp);
     }
 
     #[test]

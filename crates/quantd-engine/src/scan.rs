@@ -2,13 +2,14 @@
 //! the columns the expression needs.
 //!
 //! Each ticker is evaluated over its whole history (so indicators are warm at `from`), then the
-//! signal rows inside the date window are kept, with the value of every `let` at that row.
-//! Rows come out sorted by (ticker, date) whatever the thread count.
+//! signal rows inside the time window are kept, with the value of every `let` at that row.
+//! Rows come out sorted by (ticker, instant) whatever the thread count.
 
 use crate::error::{EngineError, Result};
 use quantd_core::Progress;
 use quantd_data::PackReader;
 use quantd_data::bars::{Day, date_from_day, day_from_date};
+use quantd_data::time::{Calendar, NANOS_PER_DAY, Stamp};
 use quantd_expr::{Params, Program, Schema, Workspace};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -29,7 +30,7 @@ pub struct ScanRequest {
     pub to: Option<chrono::NaiveDate>,
 }
 
-/// Signal rows, columnar: row `i` is ticker `tickers[ticker[i]]` on `date[i]`, with indicator
+/// Signal rows, columnar: row `i` is ticker `tickers[ticker[i]]` at `stamp[i]`, with indicator
 /// values `values[i * indicators.len()..][..indicators.len()]`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Signals {
@@ -39,20 +40,26 @@ pub struct Signals {
     pub indicators: Vec<String>,
     /// Ticker index of each row.
     pub ticker: Vec<u32>,
-    /// Date of each row.
-    pub date: Vec<Day>,
+    /// The bar's instant of each row.
+    pub stamp: Vec<Stamp>,
     /// Indicator values, row-major.
     pub values: Vec<f64>,
+    /// How the instants read: the pack's calendar.
+    pub calendar: Calendar,
 }
 
 impl Signals {
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.date.len()
+        self.stamp.len()
     }
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.date.is_empty()
+        self.stamp.is_empty()
+    }
+    /// Row `i`'s bar as people read it: a date, or a time with its offset.
+    pub fn time_of(&self, i: usize) -> String {
+        self.calendar.format(self.stamp[i])
     }
     /// The symbol of row `i`.
     pub fn ticker_of(&self, i: usize) -> &str {
@@ -64,17 +71,18 @@ impl Signals {
         &self.values[i * n..(i + 1) * n]
     }
     /// Encodes the rows (not the ticker list or names, which the execution's pack and program
-    /// give) as little-endian binary: `QSG1`, indicator count (u32), row count (u64), then per row
-    /// ticker index (u32), date (i32) and the indicator values (f64).
+    /// give) as little-endian binary: `QSS1`, indicator count (u32), row count (u64), then per row
+    /// ticker index (u32), instant (i64 nanoseconds) and the indicator values (f64). Rows stored
+    /// before bars had instants (`QSG1`, `QSG2`: dates as i32 days) still decode.
     pub fn encode_rows(&self) -> Vec<u8> {
         let n = self.indicators.len();
-        let mut out = Vec::with_capacity(16 + self.len() * (8 + 8 * n));
-        out.extend_from_slice(b"QSG1");
+        let mut out = Vec::with_capacity(16 + self.len() * (12 + 8 * n));
+        out.extend_from_slice(PLAIN);
         out.extend_from_slice(&(n as u32).to_le_bytes());
         out.extend_from_slice(&(self.len() as u64).to_le_bytes());
         for i in 0..self.len() {
             out.extend_from_slice(&self.ticker[i].to_le_bytes());
-            out.extend_from_slice(&self.date[i].to_le_bytes());
+            out.extend_from_slice(&self.stamp[i].to_le_bytes());
             for v in self.values_of(i) {
                 out.extend_from_slice(&v.to_le_bytes());
             }
@@ -83,13 +91,13 @@ impl Signals {
     }
 
     /// Encodes the rows with the indicator names (for scanners whose indicators are only known
-    /// from their output, such as Python scanners): `QSG2`, indicator count (u32), each name as
+    /// from their output, such as Python scanners): `QSS2`, indicator count (u32), each name as
     /// its byte length (u32) and UTF-8 bytes, then the rest as [`Signals::encode_rows`] after its
     /// magic and count.
     pub fn encode_rows_named(&self) -> Vec<u8> {
         let plain = self.encode_rows();
         let mut out = Vec::with_capacity(plain.len() + 16 * self.indicators.len());
-        out.extend_from_slice(b"QSG2");
+        out.extend_from_slice(NAMED);
         out.extend_from_slice(&(self.indicators.len() as u32).to_le_bytes());
         for name in &self.indicators {
             out.extend_from_slice(&(name.len() as u32).to_le_bytes());
@@ -99,10 +107,10 @@ impl Signals {
         out
     }
 
-    /// The indicator names an encoded body carries (`QSG2`), `None` for `QSG1` bodies (whose
-    /// names come from the program).
+    /// The indicator names an encoded body carries (`QSS2`, `QSG2`), `None` for plain bodies
+    /// (whose names come from the program).
     pub fn encoded_names(bytes: &[u8]) -> Result<Option<Vec<String>>> {
-        if bytes.get(..4) != Some(b"QSG2".as_slice()) {
+        if !matches!(bytes.get(..4), Some(NAMED | DATED_NAMED)) {
             return Ok(None);
         }
         named_header(bytes).map(|(names, _)| Some(names))
@@ -112,24 +120,34 @@ impl Signals {
     /// appends them. Named rows are matched to `self.indicators` by name: names this set lacks
     /// are added (earlier rows get NaN), indicators the body lacks are NaN.
     pub fn append_encoded(&mut self, bytes: &[u8]) -> Result<()> {
-        if bytes.get(..4) == Some(b"QSG2".as_slice()) {
+        if matches!(bytes.get(..4), Some(NAMED | DATED_NAMED)) {
             return self.append_named(bytes);
         }
         let bad = || EngineError::Internal("stored signal rows are malformed".into());
         let (head, mut rest) = bytes.split_at_checked(16).ok_or_else(bad)?;
+        let key = match &head[..4] {
+            PLAIN => 8,
+            DATED => 4,
+            _ => return Err(bad()),
+        };
         let n = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes")) as usize;
         let rows = u64::from_le_bytes(head[8..16].try_into().expect("8 bytes")) as usize;
-        if &head[..4] != b"QSG1" || n != self.indicators.len() || rest.len() != rows * (8 + 8 * n) {
+        let row_len = 4 + key + 8 * n;
+        if n != self.indicators.len() || Some(rest.len()) != rows.checked_mul(row_len) {
             return Err(bad());
         }
         while !rest.is_empty() {
-            let (row, tail) = rest.split_at(8 + 8 * n);
+            let (row, tail) = rest.split_at(row_len);
             self.ticker
                 .push(u32::from_le_bytes(row[0..4].try_into().expect("4 bytes")));
-            self.date
-                .push(i32::from_le_bytes(row[4..8].try_into().expect("4 bytes")));
+            self.stamp.push(if key == 8 {
+                i64::from_le_bytes(row[4..12].try_into().expect("8 bytes"))
+            } else {
+                i64::from(i32::from_le_bytes(row[4..8].try_into().expect("4 bytes")))
+                    * NANOS_PER_DAY
+            });
             self.values.extend(
-                row[8..]
+                row[4 + key..]
                     .chunks_exact(8)
                     .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))),
             );
@@ -141,7 +159,7 @@ impl Signals {
     fn append_named(&mut self, bytes: &[u8]) -> Result<()> {
         let (names, offset) = named_header(bytes)?;
         let mut plain = Vec::with_capacity(bytes.len() - offset + 8);
-        plain.extend_from_slice(b"QSG1");
+        plain.extend_from_slice(if &bytes[..4] == NAMED { PLAIN } else { DATED });
         plain.extend_from_slice(&(names.len() as u32).to_le_bytes());
         plain.extend_from_slice(&bytes[offset..]);
         let mut part = Signals {
@@ -161,7 +179,7 @@ impl Signals {
             .collect();
         for i in 0..part.len() {
             self.ticker.push(part.ticker[i]);
-            self.date.push(part.date[i]);
+            self.stamp.push(part.stamp[i]);
             let row = part.values_of(i);
             self.values
                 .extend(slots.iter().map(|s| s.map_or(f64::NAN, |k| row[k])));
@@ -185,12 +203,21 @@ impl Signals {
 
     fn append(&mut self, other: Signals) {
         self.ticker.extend(other.ticker);
-        self.date.extend(other.date);
+        self.stamp.extend(other.stamp);
         self.values.extend(other.values);
     }
 }
 
-/// The names of a `QSG2` body and the offset of its row count.
+/// Magic of plain signal rows (instants as i64 nanoseconds).
+const PLAIN: &[u8] = b"QSS1";
+/// Magic of signal rows with their indicator names.
+const NAMED: &[u8] = b"QSS2";
+/// Magic of plain rows stored before bars had instants (dates as i32 days).
+const DATED: &[u8] = b"QSG1";
+/// Magic of named rows stored before bars had instants.
+const DATED_NAMED: &[u8] = b"QSG2";
+
+/// The names of a named body and the offset of its row count.
 fn named_header(bytes: &[u8]) -> Result<(Vec<String>, usize)> {
     let bad = || EngineError::Internal("stored signal rows are malformed".into());
     let u32_at = |at: usize| -> Result<usize> {
@@ -317,9 +344,10 @@ pub fn run(
     )
 }
 
-/// Memory a signal row takes while a scan collects it: ticker and date, and each indicator.
+/// Memory a signal row takes while a scan collects it: ticker (4 bytes) and instant (8), and
+/// each indicator (8).
 pub fn row_bytes(indicators: usize) -> u64 {
-    8 + 8 * indicators as u64
+    12 + 8 * indicators as u64
 }
 
 /// [`run`], failing with the `max_shard_memory` limit as soon as the rows collected take more
@@ -337,29 +365,32 @@ pub fn run_bounded(
 ) -> Result<Signals> {
     let collected = std::sync::atomic::AtomicU64::new(0);
     let per_row = row_bytes(program.indicators().len());
-    let columns: Vec<&str> = program.columns().iter().map(String::as_str).collect();
-    let projection = reader.projection(&columns)?;
-    let (from, to) = (from.map(day_from_date), to.map(day_from_date));
+    let calendar = reader.manifest().calendar;
+    let plan = crate::inputs::InputPlan::new(&[], program.columns(), calendar);
+    let projection = plan.projection(reader)?;
+    let (from, to) = calendar.span(from.map(day_from_date), to.map(day_from_date));
     let n_ind = program.indicators().len();
     progress.phase("scan", tickers.len() as u64);
     let parts: Vec<Result<Signals>> = tickers
         .par_chunks(CHUNK)
-        .map_init(Workspace::new, |ws, chunk| {
+        .map_init(
+            || (Workspace::new(), crate::inputs::ClockBuffers::default()),
+            |(ws, clock), chunk| {
             let mut part = Signals::default();
             for &t in chunk {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(EngineError::Cancelled);
                 }
                 let bars = reader.read(t, &projection)?;
-                let inputs: Vec<&[f64]> = (0..columns.len()).map(|k| bars.column(k)).collect();
+                let inputs = plan.inputs(&bars, 0..bars.len(), clock);
                 let eval = program
                     .evaluate(&inputs, ws)
                     ?;
-                let dates = bars.dates();
+                let stamps = bars.stamps();
                 let before = part.len();
                 for row in eval.hits(0, bars.window(from, to)) {
                     part.ticker.push(t as u32);
-                    part.date.push(dates[row]);
+                    part.stamp.push(stamps[row]);
                     part.values
                         .extend((0..n_ind).map(|k| eval.indicator(k)[row]));
                 }
@@ -378,11 +409,13 @@ pub fn run_bounded(
             }
             progress.advance(chunk.len() as u64);
             Ok(part)
-        })
+        },
+        )
         .collect();
     let mut all = Signals {
         tickers: reader.ticker_names(),
         indicators: program.indicators().to_vec(),
+        calendar,
         ..Signals::default()
     };
     for part in parts {
@@ -437,9 +470,10 @@ impl SummaryBuilder {
         if self.tickers.is_empty() {
             self.tickers = s.tickers.clone();
         }
-        if let (Some(&lo), Some(&hi)) = (s.date.iter().min(), s.date.iter().max()) {
+        let days: Vec<Day> = s.stamp.iter().map(|&t| s.calendar.day_of(t)).collect();
+        if let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) {
             self.cover_days(lo, hi);
-            for &d in &s.date {
+            for &d in &days {
                 self.by_date[(d - self.first_day) as usize] += 1;
             }
         }
@@ -553,8 +587,8 @@ mod tests {
     fn reference_summary(s: &Signals, tickers_scanned: u64, bars_scanned: u64) -> ScanSummary {
         let mut dates = std::collections::BTreeMap::<Day, u64>::new();
         let mut tickers = std::collections::BTreeMap::<u32, u64>::new();
-        for (&d, &t) in s.date.iter().zip(&s.ticker) {
-            *dates.entry(d).or_default() += 1;
+        for (&d, &t) in s.stamp.iter().zip(&s.ticker) {
+            *dates.entry(s.calendar.day_of(d)).or_default() += 1;
             *tickers.entry(t).or_default() += 1;
         }
         let mut dates: Vec<(Day, u64)> = dates.into_iter().collect();
@@ -606,8 +640,8 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             for k in 0..(x >> 60) {
                 all.ticker.push(t);
-                all.date
-                    .push(18_000 + ((x >> 20) % 40) as Day + 3 * k as Day);
+                let day = 18_000 + ((x >> 20) % 40) as Day + 3 * k as Day;
+                all.stamp.push(i64::from(day) * NANOS_PER_DAY);
             }
         }
         let expected = reference_summary(&all, 300, 1_000);
@@ -622,7 +656,7 @@ mod tests {
             let part = Signals {
                 tickers: all.tickers.clone(),
                 ticker: all.ticker[rows.clone()].to_vec(),
-                date: all.date[rows].to_vec(),
+                stamp: all.stamp[rows].to_vec(),
                 ..Signals::default()
             };
             let mut b = SummaryBuilder::default();
@@ -636,14 +670,14 @@ mod tests {
         assert_eq!(merged.finish(300, 1_000), expected);
     }
 
-    fn rows(names: &[&str], data: &[(u32, Day, &[f64])]) -> Signals {
+    fn rows(names: &[&str], data: &[(u32, Stamp, &[f64])]) -> Signals {
         let mut s = Signals {
             indicators: names.iter().map(|n| n.to_string()).collect(),
             ..Signals::default()
         };
         for (t, d, v) in data {
             s.ticker.push(*t);
-            s.date.push(*d);
+            s.stamp.push(*d);
             s.values.extend_from_slice(v);
         }
         s
@@ -672,7 +706,7 @@ mod tests {
         }
         assert_eq!(all.indicators, ["sma", "rsi", "atr"]);
         assert_eq!(all.ticker, [0, 1, 2, 3]);
-        assert_eq!(all.date, [10, 11, 12, 13]);
+        assert_eq!(all.stamp, [10, 11, 12, 13]);
         let v: Vec<String> = all.values.iter().map(|x| format!("{x}")).collect();
         assert_eq!(
             v,
@@ -680,12 +714,26 @@ mod tests {
                 "1", "2", "NaN", "3", "4", "NaN", "NaN", "5", "6", "NaN", "NaN", "NaN"
             ]
         );
-        // The old encoding still decodes.
-        let mut old = Signals {
+        let mut again = Signals {
             indicators: a.indicators.clone(),
             ..Signals::default()
         };
-        old.append_encoded(&a.encode_rows()).unwrap();
-        assert_eq!(old, a);
+        again.append_encoded(&a.encode_rows()).unwrap();
+        assert_eq!(again, a);
+        // Rows stored before bars had instants (dates as i32 days) decode to 00:00 UTC.
+        let mut dated = b"QSG2".to_vec();
+        dated.extend_from_slice(&1u32.to_le_bytes());
+        dated.extend_from_slice(&3u32.to_le_bytes());
+        dated.extend_from_slice(b"rsi");
+        dated.extend_from_slice(&1u64.to_le_bytes());
+        dated.extend_from_slice(&7u32.to_le_bytes());
+        dated.extend_from_slice(&19_724i32.to_le_bytes());
+        dated.extend_from_slice(&42f64.to_le_bytes());
+        let mut old = Signals::default();
+        old.append_encoded(&dated).unwrap();
+        assert_eq!(old.indicators, ["rsi"]);
+        assert_eq!((old.ticker[0], old.stamp[0]), (7, 19_724 * NANOS_PER_DAY));
+        assert_eq!(old.time_of(0), "2024-01-02");
+        assert_eq!(old.values, [42.0]);
     }
 }

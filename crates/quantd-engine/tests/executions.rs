@@ -508,6 +508,7 @@ async fn a_warming_pack_is_refused_with_its_ready_time() {
         bars: 1,
         first_date: live.first_date,
         last_date: live.last_date,
+        timing: Default::default(),
         columns: live.columns.clone(),
         rows_dropped: 0,
         origin: "test".into(),
@@ -627,7 +628,7 @@ async fn run_commits_the_summary_and_final_health_with_the_last_shard() {
                 all = s.clone();
             } else {
                 all.ticker.extend_from_slice(&s.ticker);
-                all.date.extend_from_slice(&s.date);
+                all.stamp.extend_from_slice(&s.stamp);
                 all.values.extend_from_slice(&s.values);
             }
             Ok(())

@@ -137,8 +137,9 @@ async fn absurd_numbers_in_a_request_are_refused_with_the_limit_that_applies() {
     let examples = (0..100_001)
         .map(|i| ExampleRequest {
             ticker: "SYN0001".into(),
-            date: chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
-                + chrono::Days::new(i % 1000),
+            date: (chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
+                + chrono::Days::new(i % 1000))
+            .into(),
             expected: true,
         })
         .collect();
@@ -181,7 +182,7 @@ async fn run_to_end(engine: &Engine, job: SubmitRequest) -> quantd_store::Execut
 async fn scan_shards_are_cut_so_a_hit_on_every_bar_fits_the_memory_limit() {
     let (_d, packs) = setup(8).await; // 8 tickers × 600 days
     let limits = Limits {
-        max_shard_memory: 110_000, // 20 lets: 168 bytes a row → 654 bars, one ticker a shard
+        max_shard_memory: 110_000, // 20 lets: 172 bytes a row → 639 bars, one ticker a shard
         ..Limits::default()
     };
     let engine = engine_with(&packs, limits).await;
@@ -194,7 +195,7 @@ async fn scan_shards_are_cut_so_a_hit_on_every_bar_fits_the_memory_limit() {
     );
     assert_eq!(rec.shards_total, 8, "one ticker a shard");
     assert_eq!(rec.rows, rec.bars, "every bar a hit");
-    assert!(rec.result_bytes <= 8 * 600 * 168 + 8 * 64);
+    assert!(rec.result_bytes <= 8 * 600 * 172 + 8 * 64);
 }
 
 #[tokio::test]

@@ -61,6 +61,7 @@ async fn names_that_look_like_ids_are_refused_and_ids_win_over_old_impostor_name
             bars: v.bars,
             first_date: v.first_date,
             last_date: v.last_date,
+            timing: Default::default(),
             columns: v.columns.clone(),
             rows_dropped: 0,
             origin: "test".into(),

@@ -7,15 +7,20 @@ use arrow_array::{
     StringArray, TimestampNanosecondArray,
 };
 use arrow_schema::{Field, Schema};
+use quantd_data::time::{Calendar, NANOS_PER_DAY};
 use quantd_engine::python::{BatchInput, PythonOptions, ResultRows, read_result};
 use std::sync::Arc;
 
-/// Two tickers: AAA on days 100..=103, BBB on 100, 102 and 104.
+/// Two tickers of a daily pack: AAA on days 100..=103, BBB on 100, 102 and 104.
 fn input() -> BatchInput {
-    BatchInput::new(vec![
-        ("AAA".into(), vec![100, 101, 102, 103]),
-        ("BBB".into(), vec![100, 102, 104]),
-    ])
+    let days = |d: &[i64]| d.iter().map(|&d| d * NANOS_PER_DAY).collect();
+    BatchInput::new(
+        vec![
+            ("AAA".into(), days(&[100, 101, 102, 103])),
+            ("BBB".into(), days(&[100, 102, 104])),
+        ],
+        Calendar::DAILY,
+    )
 }
 
 /// An Arrow IPC file of `columns`, in one record batch.
@@ -93,7 +98,14 @@ fn what_the_harness_writes_is_read_with_each_rows_bar() {
     let rows = read(bytes).unwrap();
     assert_eq!(rows.ticker, [0, 0, 1]);
     assert_eq!(rows.bar, [1, 3, 2]);
-    assert_eq!(rows.date, [101, 103, 104]);
+    assert_eq!(
+        rows.stamp,
+        [
+            101 * NANOS_PER_DAY,
+            103 * NANOS_PER_DAY,
+            104 * NANOS_PER_DAY
+        ]
+    );
     assert_eq!(rows.flag("signal").unwrap(), [true, true, true]);
     assert_eq!(rows.numbers[0].0, "sma");
     assert!(rows.numbers[0].1[1].is_nan(), "a missing value is NaN");

@@ -126,6 +126,7 @@ async fn server() -> (QuantdMcp, tempfile::TempDir) {
         days: 60,
         seed: 1,
         start: "2024-01-02".parse().unwrap(),
+        interval: Default::default(),
     };
     packs.synth("u", spec, Arc::new(NoProgress)).await.unwrap();
     let engine = Engine::new(packs, EngineOptions::default()).await.unwrap();

@@ -32,6 +32,7 @@ async fn engine() -> Setup {
         days: 200,
         seed: 5,
         start: "2024-01-02".parse().unwrap(),
+        interval: Default::default(),
     };
     packs.synth("u", spec, Arc::new(NoProgress)).await.unwrap();
     let engine = Arc::new(Engine::new(packs, EngineOptions::default()).await.unwrap());
@@ -232,6 +233,7 @@ async fn resources_warming_packs_rollbacks_and_cursors() {
             bars: 1,
             first_date: demo.first_date,
             last_date: demo.last_date,
+            timing: Default::default(),
             columns: vec![],
             rows_dropped: 0,
             origin: "test".into(),

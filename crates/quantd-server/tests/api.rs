@@ -328,6 +328,7 @@ async fn a_warming_pack_answers_503_with_retry_after() {
             bars: 1,
             first_date: demo.first_date,
             last_date: demo.last_date,
+            timing: Default::default(),
             columns: vec![],
             rows_dropped: 0,
             origin: "test".into(),

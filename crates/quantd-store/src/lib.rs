@@ -28,8 +28,8 @@ pub use error::{Result, StoreError};
 pub use records::{
     Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Completion, Created,
     ExecutionFilter, ExecutionRecord, FailureOutcome, HealthSnapshot, IdempotencyRecord, Lease,
-    Millis, NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, ParentLink,
-    QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
+    Millis, NewExecution, NewPack, NewToken, OnComplete, PackRecord, PackTiming, Page, Paged,
+    ParentLink, QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
 };
 pub use sqlite::{DB_FILE, SqliteStore};
 pub use traits::{

@@ -110,14 +110,30 @@ pub enum Command {
 pub enum DataCommand {
     /// Generate a deterministic synthetic universe (GBM) and store it as a pack; prints its id.
     Synth(SynthArgs),
-    /// Import a long-format CSV or Parquet file (ticker,date,open,high,low,close,volume) as a pack; prints its id.
+    /// Import a long-format CSV or Parquet file (ticker,date|time,open,high,low,close,volume) as a pack: daily bars (dates) or intraday bars (times with an offset, naive times in --tz, epochs with --epoch); prints its id.
     Import(ImportArgs),
     /// List the packs in the catalog, newest first.
     List,
-    /// Show one pack: state, size, dates, columns, rights, tickers.
+    /// Show one pack: state, size, interval, zone, first and last bar, columns, rights, tickers.
     Show(PackArg),
     /// Export a pack's bars to CSV or Parquet (by the extension of --out).
     Export(ExportArgs),
+    /// Resample a pack to a coarser interval as a new pack (open first, high max, low min, close
+    /// last, volume sum, in the exchange's wall clock); prints its id.
+    Resample(ResampleArgs),
+}
+
+/// Arguments of `data resample`.
+#[derive(Debug, Args)]
+pub struct ResampleArgs {
+    /// The pack to resample: name, id, or id prefix (8+ characters).
+    pub pack: String,
+    /// The new interval, coarser than the pack's.
+    #[arg(long, value_name = "5m|15m|30m|1h|4h|1d|1w|1mo")]
+    pub to: quantd_engine::data::Interval,
+    /// The new pack's name.
+    #[arg(long)]
+    pub name: String,
 }
 
 /// Arguments of `data synth`.
@@ -138,6 +154,9 @@ pub struct SynthArgs {
     /// First date (YYYY-MM-DD), moved to the next business day.
     #[arg(long, default_value = "2015-01-02")]
     pub start: chrono::NaiveDate,
+    /// Bar interval: daily bars, or intraday bars of a US session (09:30–16:00 New York).
+    #[arg(long, default_value = "1d", value_name = "1d|1m|5m|15m|30m|1h")]
+    pub interval: quantd_engine::data::Interval,
 }
 
 /// Arguments of `data import`.
@@ -166,6 +185,16 @@ pub struct ImportArgs {
     /// Forbid exporting the bars out of quantd.
     #[arg(long)]
     pub no_export: bool,
+    /// The exchange's time zone (IANA name, e.g. America/New_York): times without an offset are
+    /// local to it, and the pack records it [default: UTC, or a Parquet column's own zone].
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<quantd_engine::data::Zone>,
+    /// Integer times are epoch seconds, milliseconds or nanoseconds.
+    #[arg(long, value_name = "s|ms|ns")]
+    pub epoch: Option<quantd_engine::data::Epoch>,
+    /// The bar interval [default: the most common gap between bars].
+    #[arg(long, value_name = "1m|5m|15m|30m|1h|4h|1d|1w|1mo|irregular")]
+    pub interval: Option<quantd_engine::data::Interval>,
 }
 
 /// A pack named by name, id or id prefix.

@@ -290,3 +290,117 @@ fn history_and_summary_find_runs_of_stored_strategies() {
     let best = summary["best_run"]["return_pct"].as_f64().unwrap();
     assert!(close(best, returns[0].max(returns[1])));
 }
+
+/// backtesting.py's own stats of its README strategy on its hourly `EURUSD` sample (cash 10 000,
+/// commission 0.02 %, exclusive orders), as JSON: numbers, durations in days, times as text.
+const EURUSD_REFERENCE: &str = r#"
+import json, math, pandas as pd
+from backtesting import Backtest, Strategy
+from backtesting.lib import crossover
+from backtesting.test import EURUSD, SMA
+class SmaCross(Strategy):
+    def init(self):
+        self.ma1 = self.I(SMA, self.data.Close, 10)
+        self.ma2 = self.I(SMA, self.data.Close, 20)
+    def next(self):
+        if crossover(self.ma1, self.ma2):
+            self.position.close(); self.buy()
+        elif crossover(self.ma2, self.ma1):
+            self.position.close(); self.sell()
+s = Backtest(EURUSD, SmaCross, cash=10_000, commission=.0002, exclusive_orders=True).run()
+def v(x):
+    if isinstance(x, pd.Timedelta): return x / pd.Timedelta(days=1)
+    if isinstance(x, pd.Timestamp): return x.strftime("%Y-%m-%d %H:%M:%S")
+    x = float(x)
+    return None if math.isnan(x) else x
+print(json.dumps({k: v(x) for k, x in s.items() if not k.startswith("_")}))
+"#;
+
+#[test]
+fn backtesting_pys_hourly_sample_imports_as_it_is_and_backtests_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let eurusd = goog_csv().with_file_name("EURUSD.csv");
+    let import = ok(
+        d,
+        &[
+            "--json",
+            "data",
+            "import",
+            eurusd.to_str().unwrap(),
+            "--name",
+            "fx",
+            "--ticker",
+            "EURUSD",
+        ],
+    );
+    let pack: serde_json::Value = serde_json::from_str(&import).unwrap();
+    assert_eq!(pack["pack"]["bars"], 5000);
+    assert_eq!(pack["pack"]["interval"], "1h");
+    assert_eq!(pack["pack"]["zone"], "UTC");
+    assert_eq!(pack["pack"]["first_bar"], "2017-04-19T09:00:00+00:00");
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "--json",
+            "backtest",
+            "--pack",
+            "fx",
+            "--entry",
+            UP,
+            "--exit",
+            DOWN,
+            "--short-entry",
+            DOWN,
+            "--short-exit",
+            UP,
+            "--exclusive",
+            "--commission",
+            "0.0002",
+            "--cash",
+            "10000",
+        ],
+    ))
+    .unwrap();
+    let ours = json["tickers"][0]["stats"].as_object().unwrap().clone();
+    let out = Command::new(reference_python())
+        .args(["-c", EURUSD_REFERENCE])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    assert!(theirs["# Trades"].as_f64().unwrap() > 100.0);
+    let mut differences = Vec::new();
+    for (name, want) in &theirs {
+        let Some(got) = ours.get(name) else {
+            differences.push(format!("{name}: missing"));
+            continue;
+        };
+        let same = match (name.as_str(), want) {
+            ("Start" | "End", w) => {
+                // Ours: RFC 3339 in UTC; theirs: the naive (UTC) time.
+                got.as_str()
+                    .map(|g| g.replace('T', " ").replace("+00:00", ""))
+                    == w.as_str().map(str::to_string)
+            }
+            (n, w) if n.contains("Duration") => {
+                let secs = |v: &serde_json::Value| v.as_f64().map(|d| (d * 86_400.0).round());
+                secs(got) == secs(w)
+            }
+            (_, serde_json::Value::Null) => got.is_null(),
+            (_, w) => {
+                let (g, w) = (got.as_f64().unwrap_or(f64::NAN), w.as_f64().unwrap());
+                g == w || (g - w).abs() <= 1e-6 * w.abs()
+            }
+        };
+        if !same {
+            differences.push(format!("{name}: quantd {got}, backtesting.py {want}"));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}

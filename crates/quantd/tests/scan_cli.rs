@@ -290,3 +290,118 @@ fn ambiguous_or_inverted_requests_are_refused_and_nothing_runs() {
         "no execution was created"
     );
 }
+
+/// A session scanner in pandas, reading the bars on New York's wall clock: prints
+/// `ticker,time,v,pc,n,h,lo` rows, times as RFC 3339 with the local offset.
+const SESSION_REFERENCE: &str = r#"
+import sys, pandas as pd
+df = pd.read_parquet(sys.argv[1])
+t = df["time"]
+assert str(t.dt.tz) == "America/New_York", t.dt.tz
+print("ticker,time,v,pc,n,h,lo")
+for ticker, g in df.groupby("ticker", sort=True):
+    g = g.sort_values("time")
+    day = g["time"].dt.date
+    tp = (g["high"] + g["low"] + g["close"]) / 3
+    v = (tp * g["volume"]).groupby(day).cumsum() / g["volume"].groupby(day).cumsum()
+    last = g.groupby(day)["close"].last()
+    pc = day.map(last.shift(1))
+    n = g.groupby(day).cumcount()
+    h, lo = g.groupby(day)["high"].cummax(), g.groupby(day)["low"].cummin()
+    minutes = g["time"].dt.hour * 60 + g["time"].dt.minute
+    mask = (minutes >= 10 * 60 + 30) & (minutes < 11 * 60) & (g["close"] > v) & (g["close"] > pc) \
+        & (g["time"].dt.day_of_week != 2)
+    for i in g.index[mask]:
+        values = ",".join(repr(float(x[i])) for x in (v, pc, n, h, lo))
+        print(f"{ticker},{g.at[i, 'time'].isoformat()},{values}")
+"#;
+
+#[test]
+fn session_values_on_minute_bars_match_pandas_across_a_dst_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Five-minute US sessions from 2024-03-04 to 2024-03-15: New York moves to EDT on 2024-03-10.
+    ok(
+        d,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "m",
+            "--tickers",
+            "10",
+            "--days",
+            "10",
+            "--interval",
+            "5m",
+            "--start",
+            "2024-03-04",
+            "--seed",
+            "5",
+        ],
+    );
+    let pq = d.join("m.parquet");
+    ok(d, &["data", "export", "m", "--out", pq.to_str().unwrap()]);
+    let expr = "let v = vwap; let pc = prev_day_close; let n = bars_since_open; \
+        let h = day_high; let lo = day_low; \
+        time_of_day >= \"10:30\" and time_of_day < \"11:00\" and close > v and close > pc \
+        and day_of_week != 2";
+    let ours = ok(
+        d,
+        &["scan", "--pack", "m", "--expr", expr, "--format", "csv"],
+    );
+    let py = Command::new(reference_python())
+        .arg("-c")
+        .arg(SESSION_REFERENCE)
+        .arg(&pq)
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let theirs = String::from_utf8(py.stdout).unwrap();
+
+    let table = |csv: &str| -> BTreeMap<(String, String), Vec<f64>> {
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let columns: Vec<usize> = ["v", "pc", "n", "h", "lo"].map(at).to_vec();
+        lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let num = |i: usize| f[i].parse::<f64>().unwrap();
+                let values = columns.iter().map(|&i| num(i)).collect();
+                ((f[0].to_string(), f[1].to_string()), values)
+            })
+            .collect()
+    };
+    let (ours, theirs) = (table(&ours), table(&theirs));
+    assert!(
+        theirs.len() >= 10,
+        "the fixture should fire, got {}",
+        theirs.len()
+    );
+    let offsets: std::collections::BTreeSet<&str> =
+        theirs.keys().map(|(_, t)| &t[t.len() - 6..]).collect();
+    assert_eq!(
+        offsets.into_iter().collect::<Vec<_>>(),
+        ["-04:00", "-05:00"],
+        "hits on both sides of the DST change"
+    );
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>(),
+        "signal sets differ"
+    );
+    for (k, o) in &ours {
+        let t = &theirs[k];
+        for (a, b) in o.iter().zip(t) {
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                "{k:?}: {o:?} vs pandas {t:?}"
+            );
+        }
+    }
+}

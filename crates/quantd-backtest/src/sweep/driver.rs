@@ -140,7 +140,7 @@ pub struct SweepSummary {
 /// use std::ops::ControlFlow;
 /// use quantd_backtest::{Bars, Config, ParamGrid, Sweep, Ticker, crossover, from_fn, warmup_of};
 ///
-/// let time: Vec<i32> = (0..300).collect();
+/// let time: Vec<i64> = (0..300).map(|d| d * quantd_backtest::calendar::NANOS_PER_DAY).collect();
 /// let close: Vec<f64> = (0..300).map(|i| 100.0 + 10.0 * (i as f64 / 9.0).sin()).collect();
 /// let tickers = [Ticker { name: "SIN", bars: Bars::new(&time, &close, &close, &close, &close)? }];
 /// let grid = ParamGrid::parse(&["fast=5..10:5", "slow=20..40:20"])?;

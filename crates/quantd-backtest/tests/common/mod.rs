@@ -73,7 +73,7 @@ impl Rng {
 /// One ticker's bars, owned.
 #[derive(Clone, Debug, Default)]
 pub struct Ohlc {
-    pub time: Vec<i32>,
+    pub time: Vec<i64>,
     pub open: Vec<f64>,
     pub high: Vec<f64>,
     pub low: Vec<f64>,
@@ -87,13 +87,13 @@ impl Ohlc {
     }
 }
 
-/// Weekdays from 2010-01-04 on, as days since 1970-01-01.
-pub fn weekdays(n: usize) -> Vec<i32> {
+/// Weekdays from 2010-01-04 on, as instants at 00:00 UTC.
+pub fn weekdays(n: usize) -> Vec<i64> {
     let mut out = Vec::with_capacity(n);
     let mut d = 14_613; // 2010-01-04, a Monday
     while out.len() < n {
         if (d + 3) % 7 < 5 {
-            out.push(d);
+            out.push(d * quantd_backtest::calendar::NANOS_PER_DAY);
         }
         d += 1;
     }

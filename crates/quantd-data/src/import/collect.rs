@@ -1,14 +1,16 @@
-//! The [`Collector`]: rows as the readers parsed them, checked (ticker, date, prices), kept column
-//! by column with their source positions, then sorted by (ticker, date) with duplicates found.
+//! The [`Collector`]: rows as the readers parsed them, checked (ticker, time, prices), kept column
+//! by column with their source positions, then sorted by (ticker, instant) with duplicates found.
+//! A file whose every time is a date (or midnight where it was written) holds daily bars, keyed by
+//! their session dates; any other is intraday, keyed by its instants.
 //! What it keeps of problems is bounded, whatever the input: fewer than twice [`KEPT_PROBLEMS`]
 //! (the first found while reading, then the first duplicates by position), each quoting at most
 //! [`crate::text::ECHO_CHARS`] characters of input.
 
-use super::dates::DateFault;
-use super::{ImportLimits, Imported};
-use crate::bars::{BASE_COLUMNS, BarTable, Column, Day, date_from_day};
+use super::{ImportLimits, ImportOptions, Imported};
+use crate::bars::{BASE_COLUMNS, BarTable, Column, Day};
 use crate::error::{DataError, Result};
 use crate::text::echo;
+use crate::time::{Calendar, Interval, Read, Stamp, StampReader, TimeFault, Zone, stamp_of_day};
 use crate::validate::{
     Problem, ProblemKind, RowRef, TickerFault, ValidationReport, check_bar, ticker_fault,
 };
@@ -27,7 +29,13 @@ pub(crate) struct Collector {
     ticker_ids: HashMap<String, u32>,
     ticker_names: Vec<String>,
     tick: Vec<u32>,
-    date: Vec<Day>,
+    stamp: Vec<Stamp>,
+    day: Vec<Day>,
+    /// Whether every time so far was a date or a midnight.
+    all_midnight: bool,
+    /// How text and naive times are read; its zone is the pack's.
+    pub(crate) reader: StampReader,
+    interval: Option<Interval>,
     base: [Vec<f64>; 5],
     extras: Vec<Vec<f64>>,
     at: Vec<RowRef>,
@@ -44,29 +52,38 @@ pub(crate) struct Collector {
 pub(crate) struct RawRow<'a> {
     pub at: RowRef,
     pub ticker: Option<&'a str>,
-    pub day: Option<Day>,
+    pub time: Option<Read>,
     pub base: [Option<f64>; 5],
     pub extras: &'a [f64],
 }
 
 impl Collector {
+    /// A collector for `source`, reading naive times in `zone` (the pack's zone).
     pub(crate) fn new(
         source: String,
-        lenient: bool,
+        opts: &ImportOptions,
+        zone: Zone,
         extra_names: Vec<String>,
         limits: &ImportLimits,
     ) -> Self {
         let n = extra_names.len();
         Collector {
             source,
-            lenient,
+            lenient: opts.lenient,
+            reader: StampReader {
+                zone,
+                epoch: opts.epoch,
+            },
+            interval: opts.interval,
+            all_midnight: true,
             max_ticker_bytes: limits.max_ticker_bytes,
             row_cap: limits.row_cap(),
             extra_names,
             ticker_ids: HashMap::new(),
             ticker_names: Vec::new(),
             tick: Vec::new(),
-            date: Vec::new(),
+            stamp: Vec::new(),
+            day: Vec::new(),
             base: Default::default(),
             extras: vec![Vec::new(); n],
             at: Vec::new(),
@@ -86,7 +103,8 @@ impl Collector {
     pub(crate) fn reserve(&mut self, rows: u64) {
         let rows = usize::try_from(rows.min(self.row_cap)).unwrap_or(0);
         self.tick.reserve(rows);
-        self.date.reserve(rows);
+        self.stamp.reserve(rows);
+        self.day.reserve(rows);
         self.at.reserve(rows);
         for c in self.base.iter_mut().chain(self.extras.iter_mut()) {
             c.reserve(rows);
@@ -119,16 +137,25 @@ impl Collector {
         );
     }
 
-    /// Records a field that is not a pack date; `value` is how to show it.
-    pub(crate) fn bad_date(&mut self, at: RowRef, column: &str, value: &str, fault: DateFault) {
+    /// Records a field that is not a bar's time; `value` is how to show it.
+    pub(crate) fn bad_time(&mut self, at: RowRef, column: &str, value: &str, fault: TimeFault) {
         let kind = match fault {
-            DateFault::Malformed => {
-                return self.unparsable(at, column, value, "a date (YYYY-MM-DD)");
+            TimeFault::Malformed => {
+                let expected = if self.reader.epoch.is_some() {
+                    "a date, a datetime or an epoch integer"
+                } else {
+                    "a date (YYYY-MM-DD) or a datetime (YYYY-MM-DD HH:MM[:SS], optionally with Z or an offset)"
+                };
+                return self.unparsable(at, column, value, expected);
             }
-            DateFault::TimeOfDay => ProblemKind::TimeOfDay { value: echo(value) },
-            DateFault::OutOfRange => ProblemKind::DateOutOfRange {
+            TimeFault::OutOfRange => ProblemKind::DateOutOfRange {
                 column: echo(column),
                 value: echo(value),
+            },
+            fault => ProblemKind::LocalTime {
+                column: echo(column),
+                value: echo(value),
+                fault,
             },
         };
         self.problem(at, kind);
@@ -172,7 +199,8 @@ impl Collector {
         if ok && known.is_none() {
             ok = self.check_new_ticker(row.at, raw, ticker);
         }
-        let (Some(day), [Some(o), Some(h), Some(l), Some(c), Some(v)]) = (row.day, row.base) else {
+        let (Some(time), [Some(o), Some(h), Some(l), Some(c), Some(v)]) = (row.time, row.base)
+        else {
             self.bad_rows += 1;
             return;
         };
@@ -196,7 +224,9 @@ impl Collector {
             }
         };
         self.tick.push(id);
-        self.date.push(day);
+        self.stamp.push(time.stamp);
+        self.day.push(time.day);
+        self.all_midnight &= time.midnight;
         for (col, v) in self.base.iter_mut().zip([o, h, l, c, v]) {
             col.push(v);
         }
@@ -206,10 +236,24 @@ impl Collector {
         self.at.push(row.at);
     }
 
-    /// Sorts by (ticker, date), finds duplicates, and either refuses (strict) or drops (lenient).
+    /// Sorts by (ticker, instant), finds duplicates, and either refuses (strict) or drops
+    /// (lenient).
     pub(crate) fn finish(mut self) -> Result<Imported> {
+        let daily = self.all_midnight && !self.interval.is_some_and(Interval::is_intraday);
+        let mut calendar = Calendar {
+            interval: self.interval.unwrap_or(Interval::Irregular),
+            zone: self.reader.zone,
+            daily,
+        };
+        if daily {
+            // A daily bar's instant is its session date at 00:00 UTC: within the pack range,
+            // every day has one.
+            for (s, &d) in self.stamp.iter_mut().zip(&self.day) {
+                *s = stamp_of_day(d).unwrap_or(*s);
+            }
+        }
         let order = self.sorted_order();
-        let keep = self.drop_duplicates(&order);
+        let keep = self.drop_duplicates(&order, calendar);
         if self.problem_count > 0 && !self.lenient {
             return Err(DataError::Invalid(Box::new(
                 ValidationReport::from_problems(self.source, self.problems, self.bad_rows),
@@ -221,7 +265,12 @@ impl Collector {
                 fix: "check that the file has data rows below its header".into(),
             });
         }
-        let table = self.gather(&keep);
+        let mut table = self.gather(&keep);
+        if self.interval.is_none() {
+            table.calendar = calendar;
+            calendar.interval = crate::hash::implied_interval(&table);
+        }
+        table.calendar = calendar;
         let rows_dropped = self.rows_read.saturating_sub(table.len() as u64);
         Ok(Imported {
             table,
@@ -231,7 +280,7 @@ impl Collector {
         })
     }
 
-    /// Row indices in (ticker name, date, file position) order.
+    /// Row indices in (ticker name, instant, file position) order.
     fn sorted_order(&self) -> Vec<u32> {
         let mut rank = vec![0u32; self.ticker_names.len()];
         let tickers = u32::try_from(self.ticker_names.len()).unwrap_or(u32::MAX);
@@ -243,8 +292,8 @@ impl Collector {
             rank[id as usize] = r as u32;
         }
         let key = |i: usize| {
-            ((rank[self.tick[i] as usize] as u64) << 32)
-                | ((self.date[i] as u32) ^ 0x8000_0000) as u64
+            (u128::from(rank[self.tick[i] as usize]) << 64)
+                | u128::from((self.stamp[i] as u64) ^ (1 << 63))
         };
         let rows = u32::try_from(self.tick.len()).unwrap_or(u32::MAX);
         let mut order: Vec<u32> = (0..rows).collect();
@@ -257,24 +306,24 @@ impl Collector {
         order
     }
 
-    /// Reports each repeated (ticker, date) at its later rows, and returns the rows to keep.
-    fn drop_duplicates(&mut self, order: &[u32]) -> Vec<u32> {
+    /// Reports each repeated (ticker, instant) at its later rows, and returns the rows to keep.
+    fn drop_duplicates(&mut self, order: &[u32], calendar: Calendar) -> Vec<u32> {
         let mut keep = Vec::with_capacity(order.len());
         let mut first: Option<u32> = None;
         for &i in order {
             let iu = i as usize;
             if let Some(f) = first
                 && self.tick[f as usize] == self.tick[iu]
-                && self.date[f as usize] == self.date[iu]
+                && self.stamp[f as usize] == self.stamp[iu]
             {
                 let kind = ProblemKind::Duplicate {
                     ticker: echo(&self.ticker_names[self.tick[iu] as usize]),
-                    date: date_from_day(self.date[iu]).to_string(),
+                    date: calendar.format(self.stamp[iu]),
                     first: self.at[f as usize],
                 };
                 self.problem_count += 1;
                 self.bad_rows += 1;
-                // Duplicates are found after the file was read, in (ticker, date) order, so they
+                // Duplicates are found after the file was read, in (ticker, time) order, so they
                 // may fall before kept parse problems: keep the first (by position) of them.
                 self.problems.push(Problem {
                     at: self.at[iu],
@@ -328,7 +377,8 @@ impl Collector {
         BarTable {
             tickers,
             offsets,
-            dates: keep.iter().map(|&i| self.date[i as usize]).collect(),
+            stamps: keep.iter().map(|&i| self.stamp[i as usize]).collect(),
+            calendar: Calendar::DAILY,
             columns,
         }
     }

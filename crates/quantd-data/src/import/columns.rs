@@ -4,10 +4,12 @@
 //! (`x` is not a number, bytes that are not UTF-8, a time of day).
 
 use super::Layout;
-use super::dates::{DateFault, Zone, day_of_timestamp, parse_date, show_timestamp, zone_of};
-use crate::bars::{Day, checked_day};
+use super::dates::{
+    Zone, read_days, read_naive_ticks, read_ticks, show_timestamp, unit_of, zone_of,
+};
 use crate::error::{DataError, Result};
 use crate::text::{echo, echo_bytes};
+use crate::time::{self, Read, StampReader, TimeFault};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, StringArray};
@@ -22,15 +24,18 @@ enum TickerPlan {
     Bytes,
 }
 
-/// How the date column is read.
+/// How the time column is read.
 #[derive(Debug, Clone, Copy)]
 enum DatePlan {
-    /// `YYYY-MM-DD` text.
+    /// Text, as [`StampReader`] reads it.
     Text,
-    /// Days since 1970-01-01 (`date32`, or integers cast to it).
+    /// Days since 1970-01-01 (`date32`, or integers cast to it without `--epoch`).
     Days,
-    /// Ticks of a unit since 1970-01-01 UTC (`timestamp`, `date64`), dated in a zone.
+    /// Ticks of a unit since 1970-01-01 UTC (`timestamp` with a zone, `date64`, integers with
+    /// `--epoch`), dated in a zone.
     Ticks(TimeUnit, Zone),
+    /// Ticks of a unit on the wall clock (`timestamp` without a zone), local to `--tz`.
+    Naive(TimeUnit),
 }
 
 /// How a price or volume column is read.
@@ -86,7 +91,13 @@ fn values_of(dt: &DataType) -> &DataType {
 
 impl Plan {
     /// The plan for `schema`, or an error naming the column whose type cannot hold what it must.
-    pub(super) fn new(schema: &Schema, layout: &Layout, source: &str) -> Result<Plan> {
+    /// Integer times are `epoch` units when one is given, else days.
+    pub(super) fn new(
+        schema: &Schema,
+        layout: &Layout,
+        source: &str,
+        epoch: Option<time::Epoch>,
+    ) -> Result<Plan> {
         let field = |i: usize| schema.fields().get(i);
         let name = |i: usize| field(i).map_or(String::new(), |f| echo(f.name()));
         let type_of = |i: usize| field(i).map_or(DataType::Null, |f| f.data_type().clone());
@@ -112,7 +123,7 @@ impl Plan {
                 TickerPlan::Text
             }
         });
-        let date = date_plan(&type_of(layout.date), &name(layout.date), source)?;
+        let date = date_plan(&type_of(layout.date), &name(layout.date), source, epoch)?;
         let base = layout.base.map(|i| {
             if is_text(&type_of(i)) {
                 NumberPlan::Text
@@ -122,14 +133,31 @@ impl Plan {
         });
         Ok(Plan { ticker, date, base })
     }
+
+    /// The IANA zone of a time column stored with one (pandas' tz-aware `DatetimeIndex`): the
+    /// pack's zone unless `--tz` names another.
+    pub(super) fn zone(&self) -> Option<time::Zone> {
+        match self.date {
+            DatePlan::Ticks(_, Zone::Named(zone)) => Some(zone),
+            _ => None,
+        }
+    }
 }
 
-fn date_plan(dt: &DataType, name: &str, source: &str) -> Result<DatePlan> {
+fn date_plan(
+    dt: &DataType,
+    name: &str,
+    source: &str,
+    epoch: Option<time::Epoch>,
+) -> Result<DatePlan> {
     let utc = Zone::UTC;
     Ok(match values_of(dt) {
         dt if is_text(dt) => DatePlan::Text,
         DataType::Date64 => DatePlan::Ticks(TimeUnit::Millisecond, utc),
-        DataType::Timestamp(unit, None) => DatePlan::Ticks(*unit, utc),
+        dt if dt.is_integer() && epoch.is_some() => {
+            DatePlan::Ticks(unit_of(epoch.unwrap_or(time::Epoch::Seconds)), utc)
+        }
+        DataType::Timestamp(unit, None) => DatePlan::Naive(*unit),
         DataType::Timestamp(unit, Some(tz)) => match zone_of(tz) {
             Some(zone) => DatePlan::Ticks(*unit, zone),
             None => {
@@ -177,11 +205,12 @@ enum TickerCol {
     Bytes(ArrayRef),
 }
 
-/// The date column of one batch.
+/// The time column of one batch.
 enum DateCol {
     Text(StringArray),
     Days(PrimitiveArray<Date32Type>),
     Ticks(PrimitiveArray<Int64Type>, TimeUnit, Zone),
+    Naive(PrimitiveArray<Int64Type>, TimeUnit),
 }
 
 /// A price or volume column of one batch.
@@ -236,6 +265,12 @@ impl BatchColumns {
                 unit,
                 zone,
             ),
+            DatePlan::Naive(unit) => DateCol::Naive(
+                cast(layout.date, &DataType::Int64)?
+                    .as_primitive::<Int64Type>()
+                    .clone(),
+                unit,
+            ),
         };
         let mut base = Vec::with_capacity(5);
         for (&i, how) in layout.base.iter().zip(plan.base) {
@@ -275,22 +310,31 @@ impl BatchColumns {
         }
     }
 
-    /// Row `r`'s date, or what is wrong with it and the value as shown. A null is the empty text.
-    pub(super) fn day(&self, r: usize) -> std::result::Result<Day, (DateFault, String)> {
-        let null = || (DateFault::Malformed, String::new());
+    /// Row `r`'s time (text and naive timestamps as `reader` reads them), or what is wrong with
+    /// it and the value as shown. A null is the empty text.
+    pub(super) fn time(
+        &self,
+        r: usize,
+        reader: &StampReader,
+    ) -> std::result::Result<Read, (TimeFault, String)> {
+        let null = || (TimeFault::Malformed, String::new());
         match &self.date {
             DateCol::Text(a) if a.is_valid(r) => {
                 let s = a.value(r);
-                parse_date(s).map_err(|f| (f, s.to_string()))
+                reader.read(s).map_err(|f| (f, s.to_string()))
             }
             DateCol::Days(a) if a.is_valid(r) => {
                 let v = a.value(r);
-                checked_day(i64::from(v))
-                    .map_err(|_| (DateFault::OutOfRange, format!("{v} days since 1970-01-01")))
+                read_days(i64::from(v)).map_err(|f| (f, format!("{v} days since 1970-01-01")))
             }
             DateCol::Ticks(a, unit, zone) if a.is_valid(r) => {
                 let v = a.value(r);
-                day_of_timestamp(v, *unit, *zone).map_err(|f| (f, show_timestamp(v, *unit, *zone)))
+                read_ticks(v, *unit, *zone).map_err(|f| (f, show_timestamp(v, *unit, *zone)))
+            }
+            DateCol::Naive(a, unit) if a.is_valid(r) => {
+                let v = a.value(r);
+                read_naive_ticks(v, *unit, reader.zone)
+                    .map_err(|f| (f, show_timestamp(v, *unit, Zone::UTC)))
             }
             _ => Err(null()),
         }

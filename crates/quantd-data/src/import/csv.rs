@@ -2,7 +2,6 @@
 //! [`Collector`], with line numbers for every problem. The input is read through a [`Bounded`]
 //! reader, so a file without line breaks is refused after `max_line_bytes`, not held whole.
 
-use super::dates::parse_date;
 use super::limits::{Bounded, Overrun};
 use super::{Collector, ImportLimits, ImportOptions, Layout, RawRow};
 use crate::bars::BASE_COLUMNS;
@@ -41,12 +40,8 @@ pub(super) fn read<R: Read>(
     )?;
     limits.check_columns(source, "columns in its header", header.len())?;
     let layout = Layout::from_header(source, &header, opts.ticker.as_deref())?;
-    let mut c = Collector::new(
-        source.to_string(),
-        opts.lenient,
-        layout.extra_names(),
-        limits,
-    );
+    let zone = opts.tz.unwrap_or(crate::time::Zone::UTC);
+    let mut c = Collector::new(source.to_string(), opts, zone, layout.extra_names(), limits);
     c.reserve(size / 48);
     progress.phase("read", size);
     let mut record = csv::StringRecord::new();
@@ -100,11 +95,11 @@ fn read_row(
         None => opts.ticker.as_deref().unwrap_or(""),
     };
     let date_text = field(layout.date);
-    let day = match parse_date(date_text) {
-        Ok(day) => Some(day),
+    let time = match c.reader.read(date_text) {
+        Ok(time) => Some(time),
         Err(fault) => {
             let column = header.get(layout.date).map_or("date", String::as_str);
-            c.bad_date(at, column, date_text, fault);
+            c.bad_time(at, column, date_text, fault);
             None
         }
     };
@@ -125,7 +120,7 @@ fn read_row(
     c.push(RawRow {
         at,
         ticker: Some(ticker),
-        day,
+        time,
         base,
         extras,
     });

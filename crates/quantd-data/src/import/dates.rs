@@ -1,103 +1,16 @@
-//! Dates of imported rows: `YYYY-MM-DD` text (optionally with a midnight time and a UTC offset, as
-//! pandas writes daily indexes), and Arrow date and timestamp values (naive, in UTC, at a fixed
-//! offset or in an IANA zone such as `America/New_York`: a timestamp's date is its local date
-//! there, daylight saving included). Every date is checked
-//! against the pack date range ([`crate::bars::MIN_DATE`] ..= [`crate::bars::MAX_DATE`]); a time
-//! of day other than midnight is refused, because packs hold daily bars.
+//! Times of imported rows from Parquet values: Arrow dates (a session date), timestamps with a
+//! time zone (UTC, a fixed offset or an IANA zone such as `America/New_York`: the instant is
+//! stored, its local date and whether it is local midnight decide a daily bar), naive timestamps
+//! (wall-clock times in the zone given with `--tz`, daylight-saving faults included) and epoch
+//! integers (`--epoch`). Text cells go through [`crate::time::StampReader`]. Every time is checked
+//! against the pack range ([`crate::bars::MIN_DATE`] ..= [`crate::bars::MAX_DATE`]).
 
-use crate::bars::{Day, checked_day, checked_day_from_date};
-use crate::time::{self, digits, offset_seconds};
+use crate::bars::checked_day;
+use crate::time::{self, NANOS_PER_SECOND, Read, TimeFault, offset_seconds};
 use arrow_schema::TimeUnit;
+use chrono::NaiveTime;
 
-/// Why a value is not a pack date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DateFault {
-    /// Not a date at all.
-    Malformed,
-    /// A date and a time other than midnight.
-    TimeOfDay,
-    /// A date outside the pack date range.
-    OutOfRange,
-}
-
-/// Parses `YYYY-MM-DD`, optionally followed by `T` or a space and a midnight time
-/// (`00:00`, `00:00:00`, `00:00:00.000`), optionally with `Z` or a UTC offset (`+05:00`,
-/// `-0500`, `+05`). The date is the one written: an offset only says where midnight was.
-pub(crate) fn parse_date(s: &str) -> Result<Day, DateFault> {
-    let b = s.trim().as_bytes();
-    let (date, rest) = b.split_at_checked(10).ok_or(DateFault::Malformed)?;
-    let day = ymd(date)?;
-    if let Some((&sep, time)) = rest.split_first() {
-        if sep != b'T' && sep != b' ' {
-            return Err(DateFault::Malformed);
-        }
-        if !is_midnight(time)? {
-            return Err(DateFault::TimeOfDay);
-        }
-    }
-    Ok(day)
-}
-
-/// `YYYY-MM-DD` (exactly ten bytes).
-fn ymd(b: &[u8]) -> Result<Day, DateFault> {
-    checked_day_from_date(time::ymd(b)?).map_err(|_| DateFault::OutOfRange)
-}
-
-impl From<time::TimeFault> for DateFault {
-    fn from(f: time::TimeFault) -> Self {
-        match f {
-            time::TimeFault::OutOfRange => DateFault::OutOfRange,
-            _ => DateFault::Malformed,
-        }
-    }
-}
-
-/// Whether a time (`HH:MM[:SS[.fff]][zone]`) is midnight; `Malformed` when it is not a time.
-fn is_midnight(b: &[u8]) -> Result<bool, DateFault> {
-    let zone_at = b
-        .iter()
-        .position(|&c| matches!(c, b'Z' | b'+' | b'-'))
-        .unwrap_or(b.len());
-    let (clock, zone) = b.split_at(zone_at);
-    check_zone(zone)?;
-    let (hms, frac) = match clock.iter().position(|&c| c == b'.') {
-        Some(i) => (&clock[..i], &clock[i + 1..]),
-        None => (clock, &[][..]),
-    };
-    let mut zero = true;
-    let mut parts = 0;
-    for (i, part) in hms.split(|&c| c == b':').enumerate() {
-        let v = if part.len() == 2 {
-            digits(part)?
-        } else {
-            return Err(DateFault::Malformed);
-        };
-        let max = [23, 59, 60][i.min(2)];
-        if i > 2 || v > max {
-            return Err(DateFault::Malformed);
-        }
-        zero &= v == 0;
-        parts += 1;
-    }
-    if parts < 2 || (!frac.is_empty() && parts < 3) {
-        return Err(DateFault::Malformed);
-    }
-    if !frac.iter().all(u8::is_ascii_digit) || (clock.ends_with(b".")) {
-        return Err(DateFault::Malformed);
-    }
-    Ok(zero && frac.iter().all(|&c| c == b'0'))
-}
-
-/// `Z`, `+HH:MM`, `-HH:MM`, `+HHMM`, `+HH` or nothing.
-fn check_zone(z: &[u8]) -> Result<(), DateFault> {
-    match z {
-        [] | [b'Z'] => Ok(()),
-        [b'+' | b'-', rest @ ..] => Ok(offset_seconds(rest).map(|_| ())?),
-        _ => Err(DateFault::Malformed),
-    }
-}
-
-/// How a time zone of an Arrow timestamp column maps instants to dates.
+/// How a time zone of an Arrow timestamp column maps instants to local times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Zone {
     /// A fixed offset: seconds east of UTC.
@@ -159,20 +72,64 @@ pub(crate) fn ticks_per_second(unit: TimeUnit) -> i64 {
     }
 }
 
-/// The date of a timestamp (`value` ticks of `unit` since 1970-01-01 00:00 UTC) in `zone`.
-pub(crate) fn day_of_timestamp(value: i64, unit: TimeUnit, zone: Zone) -> Result<Day, DateFault> {
+/// A timestamp (`value` ticks of `unit` since 1970-01-01 00:00 UTC) with its local date and
+/// time of day in `zone`.
+pub(crate) fn read_ticks(value: i64, unit: TimeUnit, zone: Zone) -> Result<Read, TimeFault> {
     let per_second = ticks_per_second(unit);
+    let stamp = value
+        .checked_mul(NANOS_PER_SECOND / per_second)
+        .ok_or(TimeFault::OutOfRange)?;
     let local = zone
         .offset_at(value, unit)
         .and_then(|offset| offset.checked_mul(per_second))
         .and_then(|offset| value.checked_add(offset))
-        .ok_or(DateFault::OutOfRange)?;
+        .ok_or(TimeFault::OutOfRange)?;
     let per_day = per_second * 86_400;
-    let day = checked_day(local.div_euclid(per_day)).map_err(|_| DateFault::OutOfRange)?;
-    if local.rem_euclid(per_day) != 0 {
-        return Err(DateFault::TimeOfDay);
+    let day = checked_day(local.div_euclid(per_day)).map_err(|_| TimeFault::OutOfRange)?;
+    Ok(Read {
+        stamp,
+        day,
+        date_only: false,
+        midnight: local.rem_euclid(per_day) == 0,
+    })
+}
+
+/// A naive timestamp (`value` ticks of `unit` after 1970-01-01 00:00 on the wall clock) read as
+/// a local time in `zone`: a local time that does not exist or occurs twice there is a fault.
+pub(crate) fn read_naive_ticks(
+    value: i64,
+    unit: TimeUnit,
+    zone: time::Zone,
+) -> Result<Read, TimeFault> {
+    let as_utc = read_ticks(value, unit, Zone::UTC)?;
+    let local = chrono::DateTime::from_timestamp_nanos(as_utc.stamp).naive_utc();
+    let stamp = zone.instant(local)?;
+    Ok(Read {
+        stamp,
+        day: as_utc.day,
+        date_only: false,
+        midnight: local.time() == NaiveTime::MIN,
+    })
+}
+
+/// A session date (days since 1970-01-01, as Arrow `date32` holds it).
+pub(crate) fn read_days(value: i64) -> Result<Read, TimeFault> {
+    let day = checked_day(value).map_err(|_| TimeFault::OutOfRange)?;
+    Ok(Read {
+        stamp: time::stamp_of_day(day).ok_or(TimeFault::OutOfRange)?,
+        day,
+        date_only: true,
+        midnight: true,
+    })
+}
+
+/// The Arrow unit of an epoch unit.
+pub(crate) fn unit_of(epoch: time::Epoch) -> TimeUnit {
+    match epoch {
+        time::Epoch::Seconds => TimeUnit::Second,
+        time::Epoch::Millis => TimeUnit::Millisecond,
+        time::Epoch::Nanos => TimeUnit::Nanosecond,
     }
-    Ok(day)
 }
 
 /// A timestamp as people read it: `2024-01-02 09:30:00` (local to `zone`) when its date is in
@@ -216,120 +173,81 @@ fn unit_name(unit: TimeUnit) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bars::day_from_date;
-    use DateFault::*;
+    use crate::bars::{Day, day_from_date};
+    use crate::time::utc;
 
     fn day(s: &str) -> Day {
         day_from_date(s.parse().unwrap())
     }
 
     #[test]
-    fn dates_parse_with_or_without_a_midnight_time() {
-        let d = day("2004-08-19");
-        for ok in [
-            "2004-08-19",
-            " 2004-08-19 ",
-            "2004-08-19 00:00",
-            "2004-08-19 00:00:00",
-            "2004-08-19T00:00:00.000000",
-            "2004-08-19T00:00:00Z",
-            "2004-08-19T00:00:00+00:00",
-            "2004-08-19 00:00:00-05:00",
-            "2004-08-19 00:00:00+0530",
-            "2004-08-19 00:00:00+05",
-        ] {
-            assert_eq!(parse_date(ok), Ok(d), "{ok}");
-        }
-    }
-
-    #[test]
-    fn a_time_of_day_is_refused_not_dropped() {
-        for t in [
-            "2024-01-02 09:30",
-            "2024-01-02T23:59:59",
-            "2024-01-02 00:00:00.001",
-            "2024-01-02 00:00:01+00:00",
-        ] {
-            assert_eq!(parse_date(t), Err(TimeOfDay), "{t}");
-        }
-    }
-
-    #[test]
-    fn dates_outside_the_range_are_refused() {
-        for t in ["1799-12-31", "0000-01-01", "0024-01-02"] {
-            assert_eq!(parse_date(t), Err(OutOfRange), "{t}");
-        }
-        assert_eq!(parse_date("1800-01-01"), Ok(crate::bars::MIN_DAY));
-        assert_eq!(parse_date("9999-12-31"), Ok(crate::bars::MAX_DAY));
-    }
-
-    #[test]
-    fn malformed_text_is_not_a_date() {
-        for bad in [
-            "2004-8-19",
-            "2004-02-30",
-            "19/08/2004",
-            "2004-08-19x",
-            "2004-08-19 garbage",
-            "2004-08-19 24:00",
-            "2004-08-19 00",
-            "2004-08-19 00:00:00.",
-            "2004-08-19 00:00.5",
-            "2004-08-19 00:00:00+5",
-            "2004-08-19 00:00:00 UTC",
-            "-29719-04-05",
-            "+33658-09-27",
-            "",
-            "abcd-ef-gh",
-            "2004-08-19T",
-        ] {
-            assert_eq!(parse_date(bad), Err(Malformed), "{bad}");
-        }
-    }
-
-    #[test]
-    fn timestamps_give_their_local_date_at_midnight_only() {
-        let utc = Zone::UTC;
+    fn timestamps_keep_their_instant_and_their_local_date() {
+        let utc_zone = Zone::UTC;
         let d = day("2024-01-02");
         let secs = i64::from(d) * 86_400;
-        assert_eq!(day_of_timestamp(secs, TimeUnit::Second, utc), Ok(d));
+        let r = read_ticks(secs, TimeUnit::Second, utc_zone).unwrap();
         assert_eq!(
-            day_of_timestamp(secs * 1_000_000_000, TimeUnit::Nanosecond, utc),
-            Ok(d)
+            (r.stamp, r.day, r.midnight),
+            (utc("2024-01-02T00:00:00Z"), d, true)
         );
+        let r = read_ticks(secs * 1_000_000_000, TimeUnit::Nanosecond, utc_zone).unwrap();
+        assert_eq!((r.day, r.midnight), (d, true));
         let ny = zone_of("-05:00").unwrap();
+        let r = read_ticks((secs + 5 * 3600) * 1000, TimeUnit::Millisecond, ny).unwrap();
+        assert_eq!((r.day, r.midnight), (d, true));
+        let r = read_ticks(secs + 9 * 3600 + 1800, TimeUnit::Second, utc_zone).unwrap();
         assert_eq!(
-            day_of_timestamp((secs + 5 * 3600) * 1000, TimeUnit::Millisecond, ny),
-            Ok(d)
+            (r.stamp, r.day, r.midnight),
+            (utc("2024-01-02T09:30:00Z"), d, false)
         );
         assert_eq!(
-            day_of_timestamp(secs + 9 * 3600 + 1800, TimeUnit::Second, utc),
-            Err(TimeOfDay)
-        );
-        assert_eq!(
-            show_timestamp((secs + 34_200) * 1000 + 5, TimeUnit::Millisecond, utc),
+            show_timestamp((secs + 34_200) * 1000 + 5, TimeUnit::Millisecond, utc_zone),
             "2024-01-02 09:30:00.005"
         );
     }
 
     #[test]
+    fn naive_timestamps_are_wall_clock_times_in_the_zone() {
+        let ny: time::Zone = "America/New_York".parse().unwrap();
+        let nine_thirty = (i64::from(day("2024-01-02")) * 86_400 + 34_200) * 1000;
+        let r = read_naive_ticks(nine_thirty, TimeUnit::Millisecond, ny).unwrap();
+        assert_eq!(r.stamp, utc("2024-01-02T14:30:00Z"));
+        assert!(!r.midnight);
+        // 2024-03-10 02:30 does not exist in New York; 2024-11-03 01:30 happens twice.
+        let gap = (i64::from(day("2024-03-10")) * 86_400 + 9_000) * 1000;
+        assert!(matches!(
+            read_naive_ticks(gap, TimeUnit::Millisecond, ny),
+            Err(TimeFault::Skipped { .. })
+        ));
+        let twice = (i64::from(day("2024-11-03")) * 86_400 + 5_400) * 1000;
+        assert!(matches!(
+            read_naive_ticks(twice, TimeUnit::Millisecond, ny),
+            Err(TimeFault::Ambiguous { .. })
+        ));
+    }
+
+    #[test]
     fn extreme_timestamps_are_out_of_range_without_overflow() {
-        let utc = Zone::UTC;
+        let utc_zone = Zone::UTC;
         let east = zone_of("+14:00").unwrap();
-        for (v, unit, want) in [
-            (i64::MIN, TimeUnit::Second, Err(OutOfRange)),
-            (i64::MAX, TimeUnit::Second, Err(OutOfRange)),
-            (1_000_000_000_000, TimeUnit::Second, Err(OutOfRange)),
-            (-1_000_000_000_000, TimeUnit::Second, Err(OutOfRange)),
-            (i64::MIN, TimeUnit::Nanosecond, Err(OutOfRange)),
-            (i64::MAX, TimeUnit::Nanosecond, Err(TimeOfDay)),
+        for (v, unit) in [
+            (i64::MIN, TimeUnit::Second),
+            (i64::MAX, TimeUnit::Second),
+            (1_000_000_000_000, TimeUnit::Second),
+            (-1_000_000_000_000, TimeUnit::Second),
+            (i64::MIN, TimeUnit::Nanosecond),
         ] {
-            assert_eq!(day_of_timestamp(v, unit, utc), want, "{v} {unit:?}");
-            assert!(day_of_timestamp(v, unit, east).is_err(), "{v} {unit:?}");
+            assert_eq!(
+                read_ticks(v, unit, utc_zone),
+                Err(TimeFault::OutOfRange),
+                "{v} {unit:?}"
+            );
+            assert!(read_ticks(v, unit, east).is_err(), "{v} {unit:?}");
             let _ = show_timestamp(v, unit, east);
         }
+        assert_eq!(read_days(i64::from(i32::MAX)), Err(TimeFault::OutOfRange));
         assert_eq!(
-            show_timestamp(1_000_000_000_000, TimeUnit::Second, utc),
+            show_timestamp(1_000_000_000_000, TimeUnit::Second, utc_zone),
             "1000000000000 seconds since 1970-01-01"
         );
     }

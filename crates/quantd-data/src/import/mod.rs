@@ -39,6 +39,15 @@ pub struct ImportOptions {
     pub ticker: Option<String>,
     /// Drop bad rows (and count them) instead of refusing the import.
     pub lenient: bool,
+    /// The exchange's time zone (`--tz`): naive times are local to it, and the pack records it.
+    /// Without it, naive times are UTC and the zone is UTC, or the zone a Parquet time column
+    /// is stored with.
+    pub tz: Option<crate::time::Zone>,
+    /// The unit of integer times (`--epoch s|ms|ns`); without it integers are not times (CSV) or
+    /// are days since 1970-01-01 (Parquet).
+    pub epoch: Option<crate::time::Epoch>,
+    /// The bar interval (`--interval`); without it, the most common gap between bars.
+    pub interval: Option<crate::time::Interval>,
 }
 
 /// A parsed, validated, sorted import.

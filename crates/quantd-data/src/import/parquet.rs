@@ -114,7 +114,8 @@ fn read_unguarded<T: ChunkReader + 'static>(
     }
     let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let layout = Layout::from_header(source, &header, opts.ticker.as_deref())?;
-    let plan = Plan::new(&schema, &layout, source)?;
+    let plan = Plan::new(&schema, &layout, source, opts.epoch)?;
+    let zone = opts.tz.or(plan.zone()).unwrap_or(crate::time::Zone::UTC);
     let levels =
         parquet_to_arrow_field_levels(parquet_schema, ProjectionMask::all(), Some(schema.fields()))
             .map_err(|e| pq_err(&e))?;
@@ -122,12 +123,7 @@ fn read_unguarded<T: ChunkReader + 'static>(
     let reader =
         ParquetRecordBatchReader::try_new_with_row_groups(&levels, &row_groups, 65_536, None)
             .map_err(|e| pq_err(&e))?;
-    let mut c = Collector::new(
-        source.to_string(),
-        opts.lenient,
-        layout.extra_names(),
-        limits,
-    );
+    let mut c = Collector::new(source.to_string(), opts, zone, layout.extra_names(), limits);
     c.reserve(total_rows);
     progress.phase("read", total_rows);
     let date_column = header.get(layout.date).map_or("date", String::as_str);
@@ -150,10 +146,11 @@ fn read_unguarded<T: ChunkReader + 'static>(
                     None
                 }
             };
-            let day = match cols.day(r) {
-                Ok(day) => Some(day),
+            let reader = c.reader;
+            let time = match cols.time(r, &reader) {
+                Ok(time) => Some(time),
                 Err((fault, shown)) => {
-                    c.bad_date(at, date_column, &shown, fault);
+                    c.bad_time(at, date_column, &shown, fault);
                     None
                 }
             };
@@ -173,7 +170,7 @@ fn read_unguarded<T: ChunkReader + 'static>(
             c.push(RawRow {
                 at,
                 ticker,
-                day,
+                time,
                 base,
                 extras: &extras,
             });

@@ -20,8 +20,10 @@ use std::collections::BTreeMap;
 pub struct ExampleRequest {
     /// The ticker.
     pub ticker: String,
-    /// The date a signal is (or is not) expected on.
-    pub date: chrono::NaiveDate,
+    /// The session date a signal is (or is not) expected on (`2024-01-02`: any bar of that day),
+    /// or a bar's exact time with its UTC offset (`2024-01-02T09:45:00-05:00`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "2024-01-02"))]
+    pub date: crate::atest::When,
     /// Whether a signal is expected (default true).
     #[serde(default = "yes")]
     pub expected: bool,
@@ -257,7 +259,7 @@ mod tests {
         r.to = Some(chrono::NaiveDate::MIN);
         r.examples = vec![ExampleRequest {
             ticker: "A".into(),
-            date: chrono::NaiveDate::MIN,
+            date: chrono::NaiveDate::MIN.into(),
             expected: true,
         }];
         r.tolerance = Some(1);

@@ -9,6 +9,7 @@ use super::jobs::{Job, ShardControl, ShardFailure, ShardOutput, payload_tickers,
 use crate::code::StrategyExprs;
 use crate::error::{EngineError, Result};
 use crate::exec::kinds::{backtest::ResolvedBacktest, sweep::ResolvedSweep};
+use crate::inputs::{ClockBuffers, InputPlan};
 use crate::scan;
 use quantd_backtest::{
     Bars, Config, Metric, ParamGrid, ParamSet, SignalBuffers, SignalGenerator, Stats, Sweep,
@@ -34,10 +35,9 @@ struct StrategyProgram {
     program: Program,
     /// Output positions of entry, exit, short_entry, short_exit.
     outputs: [Option<usize>; 4],
-    /// The projection's column order: open high low close, then the program's other columns.
-    columns: Vec<String>,
-    /// For each program input column, its position in `columns`.
-    inputs: Vec<usize>,
+    /// The projection (open high low close, then the program's other pack columns) and the
+    /// program's inputs.
+    inputs: InputPlan,
 }
 
 impl StrategyProgram {
@@ -64,28 +64,20 @@ impl StrategyProgram {
             find("short_entry"),
             find("short_exit"),
         ];
-        let mut columns: Vec<String> = ["open", "high", "low", "close"].map(String::from).to_vec();
-        for c in program.columns() {
-            if !columns.contains(c) {
-                columns.push(c.clone());
-            }
-        }
-        let inputs = program
-            .columns()
-            .iter()
-            .map(|c| columns.iter().position(|x| x == c).expect("added"))
-            .collect();
+        let inputs = InputPlan::new(
+            &["open", "high", "low", "close"],
+            program.columns(),
+            reader.manifest().calendar,
+        );
         Ok(StrategyProgram {
             program,
             outputs,
-            columns,
             inputs,
         })
     }
 
     fn projection(&self, reader: &PackReader) -> Result<Projection> {
-        let cols: Vec<&str> = self.columns.iter().map(String::as_str).collect();
-        Ok(reader.projection(&cols)?)
+        self.inputs.projection(reader)
     }
 
     /// Evaluates the signals over `window` of a ticker's bars into `out`.
@@ -96,11 +88,8 @@ impl StrategyProgram {
         ws: &mut Workspace,
         out: &mut SignalBuffers,
     ) -> Result<()> {
-        let inputs: Vec<&[f64]> = self
-            .inputs
-            .iter()
-            .map(|&k| &data.column(k)[window.clone()])
-            .collect();
+        let mut clock = ClockBuffers::default();
+        let inputs = self.inputs.inputs(data, window.clone(), &mut clock);
         let eval = self.program.evaluate(&inputs, ws)?;
         out.reset(window.len());
         let copy = |slot: Option<usize>, dst: &mut Vec<bool>| {
@@ -127,7 +116,7 @@ fn bars_of<'a>(
 ) -> std::result::Result<Bars<'a>, quantd_backtest::BacktestError> {
     let w = window;
     Bars::new(
-        &data.dates()[w.clone()],
+        &data.stamps()[w.clone()],
         &data.column(0)[w.clone()],
         &data.column(1)[w.clone()],
         &data.column(2)[w.clone()],
@@ -135,9 +124,20 @@ fn bars_of<'a>(
     )
 }
 
-fn day(d: Option<chrono::NaiveDate>) -> Option<i32> {
-    d.map(quantd_data::bars::day_from_date)
+/// The rows of `data` within the dates `from ..= to` of a pack with `calendar`.
+fn window_of(
+    data: &TickerBars,
+    calendar: quantd_data::time::Calendar,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> std::ops::Range<usize> {
+    let day = |d: Option<chrono::NaiveDate>| d.map(quantd_data::bars::day_from_date);
+    let (lo, hi) = calendar.span(day(from), day(to));
+    data.window(lo, hi)
 }
+
+/// A point of an equity curve: (instant, equity, drawdown).
+pub type EquityPoint = (i64, f64, f64);
 
 /// One ticker's backtest, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,8 +152,30 @@ pub struct TickerBacktest {
     pub trades: Vec<Trade>,
     /// The trade still open after the last bar (not in the trade statistics).
     pub open_trade: Option<Trade>,
-    /// Equity curve: (day, equity, drawdown), kept for small universes.
-    pub equity: Option<Vec<(i32, f64, f64)>>,
+    /// Equity curve: (instant, equity, drawdown), kept for small universes. Curves stored
+    /// before bars had instants hold days since 1970-01-01, read as 00:00 UTC.
+    #[serde(default, deserialize_with = "equity_points")]
+    pub equity: Option<Vec<EquityPoint>>,
+    /// How the times of the trades and the curve read (the pack's calendar; daily for results
+    /// stored before packs kept instants).
+    #[serde(default)]
+    pub calendar: quantd_data::time::Calendar,
+}
+
+/// Reads equity points; times of at most ±10⁷ are days (stored before bars had instants: no
+/// instant in nanoseconds is that close to 1970-01-01 00:00), turned into 00:00 UTC.
+fn equity_points<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Vec<EquityPoint>>, D::Error> {
+    let points: Option<Vec<EquityPoint>> = serde::Deserialize::deserialize(d)?;
+    Ok(points.map(|mut p| {
+        if p.iter().all(|t| t.0.abs() <= 10_000_000) {
+            for t in &mut p {
+                t.0 *= quantd_data::time::NANOS_PER_DAY;
+            }
+        }
+        p
+    }))
 }
 
 /// A backtest: shards are batches of tickers.
@@ -207,12 +229,18 @@ impl BacktestJob {
     ) -> Result<(TickerBacktest, u64)> {
         let name = self.reader.manifest().tickers[t].ticker.clone();
         let data = self.reader.read(t, projection)?;
-        let window = data.window(day(self.spec.from), day(self.spec.to));
+        let window = window_of(
+            &data,
+            self.reader.manifest().calendar,
+            self.spec.from,
+            self.spec.to,
+        );
         let bars = window.len() as u64;
         self.strategy.signals(&data, window.clone(), ws, buffers)?;
         let out = trade(
             name,
             &data,
+            self.reader.manifest().calendar,
             window,
             &buffers.as_signals(),
             &self.spec.config,
@@ -227,6 +255,7 @@ impl BacktestJob {
 pub(crate) fn trade(
     name: String,
     data: &TickerBars,
+    calendar: quantd_data::time::Calendar,
     window: std::ops::Range<usize>,
     signals: &quantd_backtest::Signals<'_>,
     config: &Config,
@@ -245,6 +274,7 @@ pub(crate) fn trade(
                     .map(|i| (r.equity.time[i], r.equity.equity[i], r.equity.drawdown[i]))
                     .collect()
             }),
+            calendar,
         },
         Err(e) => TickerBacktest {
             ticker: name,
@@ -253,6 +283,7 @@ pub(crate) fn trade(
             trades: vec![],
             open_trade: None,
             equity: None,
+            calendar,
         },
     }
 }
@@ -428,9 +459,11 @@ impl SignalGenerator for ExprGenerator<'_> {
             .reader
             .read(self.tickers[index], self.projection)
             .expect("read before the sweep");
-        let window = data.window(
-            day(self.job.spec.backtest.from),
-            day(self.job.spec.backtest.to),
+        let window = window_of(
+            &data,
+            self.job.reader.manifest().calendar,
+            self.job.spec.backtest.from,
+            self.job.spec.backtest.to,
         );
         SweepCache {
             data,
@@ -535,7 +568,14 @@ impl Job for SweepJob {
             .collect();
         let windows: Vec<_> = data
             .iter()
-            .map(|d| d.window(day(self.spec.backtest.from), day(self.spec.backtest.to)))
+            .map(|d| {
+                window_of(
+                    d,
+                    self.reader.manifest().calendar,
+                    self.spec.backtest.from,
+                    self.spec.backtest.to,
+                )
+            })
             .collect();
         let mut sweep_tickers = Vec::with_capacity(tickers.len());
         let mut bars_done = 0u64;

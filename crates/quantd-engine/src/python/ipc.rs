@@ -1,11 +1,15 @@
 //! Arrow IPC between the engine and the harness: a batch of tickers' bars in (`ticker`, `date`,
-//! then every value column of the pack, each ticker's rows contiguous), result rows out.
+//! then every value column of the pack, each ticker's rows contiguous), result rows out. The
+//! `date` column is `date32` for a daily pack (user code sees dates, as before packs kept
+//! instants) and `timestamp[ns, tz=<the pack's zone>]` for an intraday pack (user code sees a
+//! tz-aware `DatetimeIndex`).
 //!
 //! A result file is untrusted: the job's code can rewrite `/out/result.arrow` after the harness
 //! wrote it. [`read_result`] believes nothing it has not checked against the [`BatchInput`] the
 //! job was given, before any row reaches a scan, a test or the backtester:
 //!
-//! - columns: one `ticker` (utf8) and one `date` (date32); `signal`, `entries`, `exits` are bool;
+//! - columns: one `ticker` (utf8) and one `date` (date32, or timestamp in nanoseconds);
+//!   `signal`, `entries`, `exits` are bool;
 //!   every other column is a float64 indicator; names are unique, non-empty, at most
 //!   [`PythonOptions::max_column_name_chars`] characters, without control or bidi characters;
 //!   at most [`PythonOptions::max_indicator_columns`] indicators;
@@ -22,12 +26,14 @@ use super::PythonOptions;
 use super::options::{forbidden_in_name, shown};
 use crate::exec::jobs::ShardFailure;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type};
-use arrow_array::{Array, ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::types::{Date32Type, Float64Type, TimestampNanosecondType};
+use arrow_array::{
+    Array, ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use quantd_core::ErrorClass;
 use quantd_data::PackReader;
-use quantd_data::bars::Day;
+use quantd_data::time::{Calendar, NANOS_PER_DAY, Stamp, day_of_stamp};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
@@ -37,31 +43,56 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ShardFailure {
 }
 
 /// The bars a batch job was given, to check its result against: each ticker's name and the
-/// dates of its input bars (ascending and unique, as a pack holds them), in batch order.
+/// instants of its input bars (ascending and unique, as a pack holds them), in batch order.
 #[derive(Debug, Clone)]
 pub struct BatchInput {
     names: Vec<String>,
-    /// Ticker `i`'s dates are `dates[offsets[i]..offsets[i + 1]]`.
+    /// Ticker `i`'s instants are `stamps[offsets[i]..offsets[i + 1]]`.
     offsets: Vec<usize>,
-    dates: Date32Array,
+    stamps: Vec<Stamp>,
+    calendar: Calendar,
 }
 
 impl BatchInput {
-    /// The input of a batch of `tickers`: name and input bar dates (ascending, unique), in batch
-    /// order.
-    pub fn new(tickers: Vec<(String, Vec<Day>)>) -> BatchInput {
+    /// The input of a batch of `tickers` of a pack with `calendar`: name and input bar instants
+    /// (ascending, unique), in batch order.
+    pub fn new(tickers: Vec<(String, Vec<Stamp>)>, calendar: Calendar) -> BatchInput {
         let mut names = Vec::with_capacity(tickers.len());
         let mut offsets = vec![0];
-        let mut dates = Vec::new();
+        let mut stamps = Vec::new();
         for (name, d) in tickers {
             names.push(name);
-            dates.extend_from_slice(&d);
-            offsets.push(dates.len());
+            stamps.extend_from_slice(&d);
+            offsets.push(stamps.len());
         }
         BatchInput {
             names,
             offsets,
-            dates: Date32Array::from(dates),
+            stamps,
+            calendar,
+        }
+    }
+
+    /// The `date` column the harness is given: dates for a daily pack, zoned instants otherwise.
+    fn key_array(&self) -> ArrayRef {
+        if self.calendar.daily {
+            Arc::new(Date32Array::from_iter_values(
+                self.stamps.iter().map(|&s| day_of_stamp(s)),
+            ))
+        } else {
+            Arc::new(
+                TimestampNanosecondArray::from(self.stamps.clone())
+                    .with_timezone(self.calendar.zone.name()),
+            )
+        }
+    }
+
+    /// The type of [`BatchInput::key_array`].
+    fn key_type(&self) -> DataType {
+        if self.calendar.daily {
+            DataType::Date32
+        } else {
+            DataType::Timestamp(TimeUnit::Nanosecond, Some(self.calendar.zone.name().into()))
         }
     }
 
@@ -72,7 +103,7 @@ impl BatchInput {
 
     /// Bars in the batch.
     pub fn bars(&self) -> usize {
-        self.dates.len()
+        self.stamps.len()
     }
 
     /// The name of the batch's ticker number `slot`.
@@ -80,9 +111,14 @@ impl BatchInput {
         &self.names[slot]
     }
 
-    /// The input bar dates of the batch's ticker number `slot`.
-    pub fn dates(&self, slot: usize) -> &[Day] {
-        &self.dates.values()[self.offsets[slot]..self.offsets[slot + 1]]
+    /// The input bar instants of the batch's ticker number `slot`.
+    pub fn stamps(&self, slot: usize) -> &[Stamp] {
+        &self.stamps[self.offsets[slot]..self.offsets[slot + 1]]
+    }
+
+    /// How the batch's instants read (the pack's calendar).
+    pub fn calendar(&self) -> Calendar {
+        self.calendar
     }
 }
 
@@ -98,15 +134,15 @@ pub fn bars_ipc(
     let mut ticker_col: Vec<&str> = Vec::new();
     let mut batch_names = Vec::with_capacity(tickers.len());
     let mut offsets = vec![0];
-    let mut dates: Vec<Day> = Vec::new();
+    let mut stamps: Vec<Stamp> = Vec::new();
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); columns.len()];
     for (t, range) in tickers {
         let data = reader.read(*t, &projection)?;
         let name = reader.manifest().tickers[*t].ticker.as_str();
         ticker_col.extend(std::iter::repeat_n(name, range.len()));
         batch_names.push(name.to_string());
-        dates.extend_from_slice(&data.dates()[range.clone()]);
-        offsets.push(dates.len());
+        stamps.extend_from_slice(&data.stamps()[range.clone()]);
+        offsets.push(stamps.len());
         for (k, v) in values.iter_mut().enumerate() {
             v.extend_from_slice(&data.column(k)[range.clone()]);
         }
@@ -114,21 +150,20 @@ pub fn bars_ipc(
     let input = BatchInput {
         names: batch_names,
         offsets,
-        dates: Date32Array::from(dates),
+        stamps,
+        calendar: reader.manifest().calendar,
     };
     let mut fields = vec![
         Field::new("ticker", DataType::Utf8, false),
-        Field::new("date", DataType::Date32, false),
+        Field::new("date", input.key_type(), false),
     ];
     fields.extend(
         columns
             .iter()
             .map(|c| Field::new(c, DataType::Float64, true)),
     );
-    let mut arrays: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(ticker_col)),
-        Arc::new(input.dates.clone()),
-    ];
+    let mut arrays: Vec<ArrayRef> =
+        vec![Arc::new(StringArray::from(ticker_col)), input.key_array()];
     arrays.extend(
         values
             .into_iter()
@@ -152,10 +187,10 @@ pub fn bars_ipc(
 pub struct ResultRows {
     /// Each row's ticker: its number in the batch ([`BatchInput::name`]).
     pub ticker: Vec<u32>,
-    /// Each row's bar: its index among its ticker's input bars ([`BatchInput::dates`]).
+    /// Each row's bar: its index among its ticker's input bars ([`BatchInput::stamps`]).
     pub bar: Vec<u32>,
-    /// Each row's date (that bar's date).
-    pub date: Vec<Day>,
+    /// Each row's instant (that bar's).
+    pub stamp: Vec<Stamp>,
     /// Boolean columns by name (`signal`, `entries`, `exits`).
     pub flags: Vec<(String, Vec<bool>)>,
     /// Numeric (indicator) columns by name, in the result's order.
@@ -223,7 +258,7 @@ fn read_checked(
     super::ipc_check::check_file(&bytes).map_err(bad_result)?;
     let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
         .map_err(bad_result)?;
-    let layout = Layout::of(&reader.schema(), limits)?;
+    let layout = Layout::of(&reader.schema(), input.calendar.daily, limits)?;
     let mut rows = ResultRows {
         flags: layout
             .flags
@@ -261,7 +296,9 @@ struct Layout {
 }
 
 impl Layout {
-    fn of(schema: &Schema, limits: &PythonOptions) -> Result<Layout, BadResult> {
+    /// `daily`: the job's bars are dates, so the `date` column is `date32`; otherwise it holds
+    /// instants, `timestamp[ns]`.
+    fn of(schema: &Schema, daily: bool, limits: &PythonOptions) -> Result<Layout, BadResult> {
         let fields = schema.fields();
         let most = 2 + FLAG_COLUMNS.len() + limits.max_indicator_columns;
         if fields.len() > most {
@@ -281,9 +318,19 @@ impl Layout {
             }
             match (name, field.data_type()) {
                 ("ticker", DataType::Utf8) => ticker = Some(i),
-                ("date", DataType::Date32) => date = Some(i),
+                ("date", DataType::Date32) if daily => date = Some(i),
+                ("date", DataType::Timestamp(TimeUnit::Nanosecond, _)) if !daily => date = Some(i),
                 ("ticker", t) => return Err(wrong_type(name, t, "utf8 (the ticker's name)")),
-                ("date", t) => return Err(wrong_type(name, t, "date32 (the bar's day)")),
+                ("date", t) if daily => {
+                    return Err(wrong_type(name, t, "date32 (the bar's date, as given)"));
+                }
+                ("date", t) => {
+                    return Err(wrong_type(
+                        name,
+                        t,
+                        "timestamp[ns] (the bar's instant, as given)",
+                    ));
+                }
                 (_, DataType::Boolean) if FLAG_COLUMNS.contains(&name) => {
                     flags.push((name.to_string(), i));
                 }
@@ -346,6 +393,11 @@ fn check_column_name(name: &str, limits: &PythonOptions) -> Result<(), BadResult
 }
 
 /// Reads one record batch's rows into `rows`, checking each row's place.
+/// The instant of bar `bar` of input ticker `slot`.
+fn input_stamp(input: &BatchInput, slot: u32, bar: u32) -> Stamp {
+    input.stamps(slot as usize)[bar as usize]
+}
+
 fn read_batch(
     batch: &RecordBatch,
     layout: &Layout,
@@ -357,22 +409,34 @@ fn read_batch(
         .column(layout.ticker)
         .as_string_opt::<i32>()
         .ok_or_else(typed)?;
-    let dates = batch
-        .column(layout.date)
-        .as_primitive_opt::<Date32Type>()
-        .ok_or_else(typed)?;
+    let keys = batch.column(layout.date);
+    // `None` when the key is missing; `Err(day)` for a date beyond the instants a pack can hold.
+    let stamp_at: Box<dyn Fn(usize) -> Option<Result<Stamp, i32>>> =
+        if let Some(days) = keys.as_primitive_opt::<Date32Type>() {
+            Box::new(move |i| {
+                let day = days.value(i);
+                days.is_valid(i)
+                    .then(|| i64::from(day).checked_mul(NANOS_PER_DAY).ok_or(day))
+            })
+        } else {
+            let ns = keys
+                .as_primitive_opt::<TimestampNanosecondType>()
+                .ok_or_else(typed)?;
+            Box::new(move |i| ns.is_valid(i).then(|| Ok(ns.value(i))))
+        };
     for i in 0..batch.num_rows() {
         let row = rows.len() + 1;
-        if tickers.is_null(i) || dates.is_null(i) {
+        let stamp = stamp_at(i);
+        let (false, Some(stamp)) = (tickers.is_null(i), stamp) else {
             return Err(bad_result(format!(
                 "row {row} has no {}",
                 if tickers.is_null(i) { "ticker" } else { "date" }
             )));
-        }
-        let (slot, bar) = places.place(row, tickers.value(i), dates.value(i))?;
+        };
+        let (slot, bar) = places.place(row, tickers.value(i), stamp)?;
         rows.ticker.push(slot);
         rows.bar.push(bar);
-        rows.date.push(dates.value(i));
+        rows.stamp.push(input_stamp(places.input, slot, bar));
     }
     for ((_, column), (_, out)) in layout.flags.iter().zip(rows.flags.iter_mut()) {
         let a = batch.column(*column).as_boolean_opt().ok_or_else(typed)?;
@@ -413,8 +477,14 @@ impl<'a> Places<'a> {
         }
     }
 
-    /// The (ticker number, bar index) of row `row`, or why it has no place.
-    fn place(&mut self, row: usize, ticker: &str, date: Day) -> Result<(u32, u32), BadResult> {
+    /// The (ticker number, bar index) of row `row`, or why it has no place. `date` is the row's
+    /// instant, or (`Err`) the day number of a date no pack can hold.
+    fn place(
+        &mut self,
+        row: usize,
+        ticker: &str,
+        date: Result<Stamp, i32>,
+    ) -> Result<(u32, u32), BadResult> {
         let input = self.input;
         let slot = if input.names.get(self.slot).is_some_and(|n| n == ticker) {
             self.slot
@@ -438,15 +508,20 @@ impl<'a> Places<'a> {
             self.slot = slot;
             self.next = 0;
         }
-        let dates = input.dates(slot);
-        let Ok(bar) = dates.binary_search(&date) else {
+        let dates = input.stamps(slot);
+        let day = |s: Stamp| input.calendar.format(s);
+        let at = |d: Result<Stamp, i32>| match d {
+            Ok(s) => day(s),
+            Err(n) => format!("day {n} (not a date)"),
+        };
+        let Some(bar) = date.ok().and_then(|d| dates.binary_search(&d).ok()) else {
             let span = match (dates.first(), dates.last()) {
                 (Some(&a), Some(&b)) => format!("its bars run from {} to {}", day(a), day(b)),
                 _ => "it has no bars".to_string(),
             };
             return Err(bad_result(format!(
                 "row {row} puts {name} on {}, which is not one of its input bars ({span}); every row must be one of its ticker's bars",
-                day(date)
+                at(date)
             )));
         };
         if bar < self.next {
@@ -457,17 +532,10 @@ impl<'a> Places<'a> {
             };
             return Err(bad_result(format!(
                 "row {row} is {what} {name} on {}; each (ticker, date) appears once, in the input's order",
-                day(date)
+                at(date)
             )));
         }
         self.next = bar + 1;
         Ok((slot as u32, bar as u32))
     }
-}
-
-/// A day as a date when it is one, else as its number: never a panicking conversion.
-fn day(d: Day) -> String {
-    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::try_days(d.into())?))
-        .map_or_else(|| format!("day {d} (not a date)"), |date| date.to_string())
 }

@@ -16,7 +16,8 @@ use crate::exec::kinds::{backtest::ResolvedBacktest, scan::ResolvedScan};
 use crate::exec::strategy::{EQUITY_CURVE_MAX_TICKERS, TickerBacktest, trade};
 use crate::scan::{self, Signals};
 use quantd_core::ErrorClass;
-use quantd_data::bars::{Day, day_from_date};
+use quantd_data::bars::day_from_date;
+use quantd_data::time::Stamp;
 use quantd_data::{PackReader, TickerBars};
 use quantd_sandbox::{Bars, EntryCall};
 use serde_json::Value;
@@ -114,8 +115,8 @@ pub struct PyScanJob {
     source: String,
     params: Value,
     tickers: Vec<usize>,
-    from: Option<Day>,
-    to: Option<Day>,
+    from: Option<Stamp>,
+    to: Option<Stamp>,
     shard_bars: u64,
 }
 
@@ -135,14 +136,18 @@ impl PyScanJob {
             .sum();
         let shard_bars = shard_bars
             .unwrap_or_else(|| PYTHON_MIN_SHARD_BARS.max(total.div_ceil(PYTHON_SCAN_SHARDS)));
+        let span = reader
+            .manifest()
+            .calendar
+            .span(s.from.map(day_from_date), s.to.map(day_from_date));
         Ok(PyScanJob {
             py,
             reader,
             source: s.source.clone(),
             params: params_json(&s.params),
             tickers,
-            from: s.from.map(day_from_date),
-            to: s.to.map(day_from_date),
+            from: span.0,
+            to: span.1,
             shard_bars: shard_bars.max(1),
         })
     }
@@ -175,16 +180,17 @@ impl Job for PyScanJob {
         let mut out = Signals {
             tickers: self.reader.ticker_names(),
             indicators: rows.numbers.iter().map(|(n, _)| n.clone()).collect(),
+            calendar: self.reader.manifest().calendar,
             ..Signals::default()
         };
         for i in 0..rows.len() {
-            let d = rows.date[i];
+            let d = rows.stamp[i];
             if !signal[i] || self.from.is_some_and(|f| d < f) || self.to.is_some_and(|t| d > t) {
                 continue;
             }
             // Checked: the row's ticker is one of the batch's, numbered in `tickers`' order.
             out.ticker.push(tickers[rows.ticker[i] as usize] as u32);
-            out.date.push(d);
+            out.stamp.push(d);
             out.values.extend(rows.numbers.iter().map(|(_, v)| v[i]));
         }
         let mut summary = scan::SummaryBuilder::default();
@@ -201,6 +207,7 @@ impl Job for PyScanJob {
     fn signals_template(&self) -> Option<Signals> {
         Some(Signals {
             tickers: self.reader.ticker_names(),
+            calendar: self.reader.manifest().calendar,
             ..Signals::default()
         })
     }
@@ -271,7 +278,7 @@ impl Job for PyTestJob {
         for (slot, t) in tickers.into_iter().enumerate() {
             let name = &self.reader.manifest().tickers[t].ticker;
             let data = self.reader.read(t, &projection)?;
-            let dates = data.dates();
+            let dates = data.stamps();
             let mut mask = vec![false; dates.len()];
             for &k in &hits[slot] {
                 if let Some(m) = mask.get_mut(k) {
@@ -282,6 +289,7 @@ impl Job for PyTestJob {
             reports.push(crate::atest::judge(
                 name,
                 dates,
+                self.reader.manifest().calendar,
                 &mask,
                 examples,
                 self.tolerance,
@@ -346,7 +354,10 @@ pub(crate) fn read_windows(
     ShardFailure,
 > {
     let projection = reader.projection(&["open", "high", "low", "close"])?;
-    let (from, to) = (from.map(day_from_date), to.map(day_from_date));
+    let (from, to) = reader
+        .manifest()
+        .calendar
+        .span(from.map(day_from_date), to.map(day_from_date));
     let mut data = Vec::with_capacity(tickers.len());
     for &t in tickers {
         let bars = reader.read(t, &projection)?;
@@ -387,6 +398,7 @@ impl Job for PyBacktestJob {
             results.push(trade(
                 name,
                 &data,
+                self.reader.manifest().calendar,
                 window,
                 &buffers.as_signals(),
                 &self.spec.config,

@@ -101,6 +101,7 @@ impl Job for PySweepJob {
                 let result = trade(
                     name.clone(),
                     d,
+                    self.reader.manifest().calendar,
                     w.clone(),
                     &buffers.as_signals(),
                     &b.config,

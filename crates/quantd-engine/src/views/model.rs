@@ -446,6 +446,14 @@ pub struct PackView {
     pub first_date: chrono::NaiveDate,
     /// Last date.
     pub last_date: chrono::NaiveDate,
+    /// Bar interval: `1m`, `5m`, `15m`, `30m`, `1h`, `4h`, `1d`, `1w`, `1mo` or `irregular`.
+    pub interval: String,
+    /// The exchange's time zone (IANA name, or `UTC`).
+    pub zone: String,
+    /// The first bar: `YYYY-MM-DD` for daily bars, RFC 3339 with its offset for intraday ones.
+    pub first_bar: String,
+    /// The last bar, written the same way.
+    pub last_bar: String,
     /// Value columns.
     pub columns: Vec<String>,
     /// Rows dropped by a lenient import.
@@ -469,6 +477,10 @@ impl From<PackRecord> for PackView {
             bars: p.bars,
             first_date: p.first_date,
             last_date: p.last_date,
+            interval: p.timing.interval,
+            zone: p.timing.zone,
+            first_bar: p.timing.first_bar,
+            last_bar: p.timing.last_bar,
             columns: p.columns,
             rows_dropped: p.rows_dropped,
             origin: p.origin,

@@ -157,6 +157,7 @@ impl<S: Store> Engine<S> {
         let read = self
             .scan_results(&rec.id, |chunk| {
                 if columns.len() == 2 {
+                    columns[1] = chunk.calendar.key_name().to_string();
                     columns.extend(chunk.indicators.iter().cloned());
                 }
                 for i in 0..chunk.len() {
@@ -167,8 +168,10 @@ impl<S: Store> Engine<S> {
                     let take = c.offer(|| {
                         let mut m = Map::new();
                         m.insert("ticker".into(), Value::String(ticker.to_string()));
-                        let date = crate::data::date_from_day(chunk.date[i]);
-                        m.insert("date".into(), Value::String(date.to_string()));
+                        m.insert(
+                            chunk.calendar.key_name().into(),
+                            Value::String(chunk.time_of(i)),
+                        );
                         for (name, v) in chunk.indicators.iter().zip(chunk.values_of(i)) {
                             m.insert(name.clone(), number(*v));
                         }

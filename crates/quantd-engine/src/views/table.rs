@@ -7,9 +7,13 @@
 
 use crate::error::{EngineError, Result};
 use crate::results::{Format, write_table};
-use arrow_array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::{
+    ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampNanosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use quantd_data::bars::date_from_day;
+use quantd_data::time::{Calendar, Stamp, day_of_stamp};
 use serde_json::Value;
 use std::io::Write;
 use std::sync::Arc;
@@ -21,6 +25,9 @@ pub enum ColumnType {
     Text,
     /// A calendar day (days since 1970-01-01).
     Date,
+    /// A bar's instant in a pack with this calendar: a date (Parquet `date32`) for daily bars,
+    /// a time with its offset (Parquet `timestamp[ns]` in the pack's zone) for intraday ones.
+    Time(Calendar),
     /// A 64-bit float; `NaN` is empty in CSV, `null` in JSON.
     Float,
     /// A 64-bit integer.
@@ -53,6 +60,8 @@ pub enum Cell {
     Text(String),
     /// A day (days since 1970-01-01).
     Date(i32),
+    /// A bar's instant, read by its pack's calendar.
+    Time(Stamp, Calendar),
     /// A float.
     Float(f64),
     /// An integer.
@@ -109,6 +118,7 @@ impl Cell {
         match self {
             Cell::Text(s) => s.clone(),
             Cell::Date(d) => date_from_day(*d).to_string(),
+            Cell::Time(t, c) => c.format(*t),
             Cell::Float(v) if v.is_nan() => String::new(),
             Cell::Float(v) => match precision {
                 Some(p) => format!("{v:.p$}"),
@@ -123,6 +133,7 @@ impl Cell {
         match self {
             Cell::Text(s) => Value::String(s.clone()),
             Cell::Date(d) => Value::String(date_from_day(*d).to_string()),
+            Cell::Time(t, c) => Value::String(c.format(*t)),
             Cell::Float(v) => serde_json::Number::from_f64(*v).map_or(Value::Null, Value::Number),
             Cell::Int(v) => Value::from(*v),
             Cell::Null => Value::Null,
@@ -241,6 +252,19 @@ impl Table {
                 Cell::Date(d) => Some(*d),
                 _ => None,
             }))),
+            ColumnType::Time(calendar) if calendar.daily => {
+                Arc::new(Date32Array::from_iter(cells.map(|c| match c {
+                    Cell::Time(t, _) => Some(day_of_stamp(*t)),
+                    _ => None,
+                })))
+            }
+            ColumnType::Time(calendar) => Arc::new(
+                TimestampNanosecondArray::from_iter(cells.map(|c| match c {
+                    Cell::Time(t, _) => Some(*t),
+                    _ => None,
+                }))
+                .with_timezone(calendar.zone.name()),
+            ),
             ColumnType::Float => Arc::new(Float64Array::from_iter(cells.map(|c| match c {
                 Cell::Float(v) => Some(*v),
                 Cell::Int(v) => Some(*v as f64),
@@ -258,6 +282,10 @@ fn arrow_type(kind: ColumnType) -> DataType {
     match kind {
         ColumnType::Text => DataType::Utf8,
         ColumnType::Date => DataType::Date32,
+        ColumnType::Time(c) if c.daily => DataType::Date32,
+        ColumnType::Time(c) => {
+            DataType::Timestamp(TimeUnit::Nanosecond, Some(c.zone.name().into()))
+        }
         ColumnType::Float => DataType::Float64,
         ColumnType::Int => DataType::Int64,
     }

@@ -56,14 +56,14 @@ pub async fn engine(packs: &Packs, clock: Arc<ManualClock>) -> Engine {
         .unwrap()
 }
 
-pub async fn rows(engine: &Engine, id: &ExecutionId) -> Vec<(String, i32, Vec<u64>)> {
+pub async fn rows(engine: &Engine, id: &ExecutionId) -> Vec<(String, i64, Vec<u64>)> {
     let mut out = vec![];
     engine
         .scan_results(id, |s: &Signals| {
             for i in 0..s.len() {
                 out.push((
                     s.ticker_of(i).to_string(),
-                    s.date[i],
+                    s.stamp[i],
                     s.values_of(i).iter().map(|v| v.to_bits()).collect(),
                 ));
             }
@@ -75,7 +75,7 @@ pub async fn rows(engine: &Engine, id: &ExecutionId) -> Vec<(String, i32, Vec<u6
 }
 
 /// The same scan without the engine.
-pub async fn bare(packs: &Packs) -> Vec<(String, i32, Vec<u64>)> {
+pub async fn bare(packs: &Packs) -> Vec<(String, i64, Vec<u64>)> {
     let rec = packs.find(None).await.unwrap();
     let reader = packs.open_reader(&rec).unwrap();
     let program = quantd_engine::scan::compile(&reader, EXPR, &Default::default()).unwrap();
@@ -94,7 +94,7 @@ pub async fn bare(packs: &Packs) -> Vec<(String, i32, Vec<u64>)> {
         .map(|i| {
             (
                 s.ticker_of(i).to_string(),
-                s.date[i],
+                s.stamp[i],
                 s.values_of(i).iter().map(|v| v.to_bits()).collect(),
             )
         })

@@ -168,12 +168,13 @@ pub async fn candles(
         let cols = ["open", "high", "low", "close", "volume"];
         let proj = reader.projection(&cols).map_err(|e| e.to_string())?;
         let bars = reader.read(i, &proj).map_err(|e| e.to_string())?;
+        let calendar = reader.manifest().calendar;
         let n = bars.len();
         let from = n.saturating_sub(MAX_CANDLES);
         let rows: Vec<Value> = (from..n)
             .map(|k| {
                 json!({
-                    "time": quantd_engine::data::date_from_day(bars.dates()[k]).to_string(),
+                    "time": calendar.format(bars.stamps()[k]),
                     "open": bars.column(0)[k], "high": bars.column(1)[k], "low": bars.column(2)[k],
                     "close": bars.column(3)[k], "volume": bars.column(4)[k],
                 })

@@ -608,7 +608,7 @@ pub async fn trades(
 #[utoipa::path(get, path = "/v1/executions/{id}/equity", tag = "results",
     params(("id" = String, Path, description = "Execution id")),
     responses(
-        (status = 200, description = "`[{ticker, points: [{date, equity, drawdown}]}]`", body = serde_json::Value),
+        (status = 200, description = "`[{ticker, points: [{date, equity, drawdown}]}]`; `date` is `YYYY-MM-DD` for daily bars, RFC 3339 with the offset of the pack's zone for intraday bars", body = serde_json::Value),
         (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a backtest", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -625,8 +625,8 @@ pub async fn equity(
                 .equity
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(day, equity, drawdown)| {
-                    json!({"date": quantd_engine::data::date_from_day(day).to_string(), "equity": equity, "drawdown": drawdown})
+                .map(|(time, equity, drawdown)| {
+                    json!({"date": t.calendar.format(time), "equity": equity, "drawdown": drawdown})
                 })
                 .collect();
             json!({"ticker": t.ticker, "points": points})

@@ -78,6 +78,27 @@ pub struct UploadQuery {
     /// Forbid exporting the bars.
     #[serde(default)]
     pub no_export: bool,
+    /// The exchange's time zone (IANA name, e.g. `America/New_York`): naive times in the file
+    /// are local to it, and the pack records it. Default: UTC (or the zone a Parquet time
+    /// column is stored with).
+    pub tz: Option<String>,
+    /// The unit of integer times: `s`, `ms` or `ns`.
+    pub epoch: Option<String>,
+    /// The bar interval (`1m`, `5m`, `15m`, `30m`, `1h`, `4h`, `1d`, `1w`, `1mo`, `irregular`);
+    /// default: the most common gap between bars.
+    pub interval: Option<String>,
+}
+
+/// A query parameter parsed by `FromStr`, or a 400 naming the parameter.
+fn parsed<T: std::str::FromStr>(name: &str, v: Option<&str>) -> Result<Option<T>, AppError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.map(|v| {
+        v.parse()
+            .map_err(|e| AppError::BadRequest(format!("query parameter `{name}`: {e}")))
+    })
+    .transpose()
 }
 
 /// Uploads a long-format CSV or Parquet file (ticker,date,open,high,low,close,volume) as a
@@ -134,6 +155,9 @@ pub async fn upload(
         options: ImportOptions {
             ticker: q.ticker,
             lenient: q.lenient,
+            tz: parsed("tz", q.tz.as_deref())?,
+            epoch: parsed("epoch", q.epoch.as_deref())?,
+            interval: parsed("interval", q.interval.as_deref())?,
         },
         rights: Rights {
             source: q.source,

@@ -75,6 +75,7 @@ impl Server {
                     days: 300,
                     seed: 7,
                     start: "2020-01-02".parse().unwrap(),
+                    interval: Default::default(),
                 },
                 Arc::new(NoProgress),
             )

@@ -17,6 +17,6 @@ pub use executions::{
     FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete, ParentLink,
     QueueStats, Recovered, ShardDone, ShardRecord, StepRow, progress_event, quarantine_message,
 };
-pub use packs::{NewPack, PackRecord};
+pub use packs::{NewPack, PackRecord, PackTiming};
 pub use pages::{Page, Paged};
 pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};

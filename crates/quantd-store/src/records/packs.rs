@@ -27,6 +27,9 @@ pub struct PackRecord {
     pub first_date: NaiveDate,
     /// Latest date.
     pub last_date: NaiveDate,
+    /// Bar interval, zone, first and last bar.
+    #[serde(flatten)]
+    pub timing: PackTiming,
     /// Value columns.
     pub columns: Vec<String>,
     /// Rows dropped by a lenient import.
@@ -37,6 +40,31 @@ pub struct PackRecord {
     pub rights: Rights,
     /// Import order; larger is newer.
     pub seq: i64,
+}
+
+/// How a pack's bars are timed, as the catalog shows it (the pack's manifest is the truth).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackTiming {
+    /// The bar interval: `1m`, `5m`, `15m`, `30m`, `1h`, `4h`, `1d`, `1w`, `1mo` or `irregular`.
+    pub interval: String,
+    /// The exchange's time zone (IANA name, or `UTC`).
+    pub zone: String,
+    /// The first bar: `YYYY-MM-DD` for daily bars, RFC 3339 with its offset for intraday ones.
+    pub first_bar: String,
+    /// The last bar, written the same way.
+    pub last_bar: String,
+}
+
+impl Default for PackTiming {
+    /// Daily bars in UTC with no bars yet: what every pack was before packs kept instants.
+    fn default() -> Self {
+        PackTiming {
+            interval: "1d".into(),
+            zone: "UTC".into(),
+            first_bar: String::new(),
+            last_bar: String::new(),
+        }
+    }
 }
 
 /// What an import registers before it writes the pack.
@@ -58,6 +86,8 @@ pub struct NewPack {
     pub first_date: NaiveDate,
     /// Latest date.
     pub last_date: NaiveDate,
+    /// Bar interval, zone, first and last bar.
+    pub timing: PackTiming,
     /// Value columns.
     pub columns: Vec<String>,
     /// Rows dropped by a lenient import.

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0010_execution_filters.sql"),
     ),
     (11, include_str!("../../migrations/0011_claim_order.sql")),
+    (12, include_str!("../../migrations/0012_pack_calendar.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -43,8 +43,8 @@ impl PackCatalog for SqliteStore {
         sqlx::query(
             "INSERT INTO packs (name, id, state, seq, created_at, updated_at, estimated_ready, import_token, \
              tickers, bars, first_date, last_date, columns, rows_dropped, origin, rights_source, rights_license, \
-             rights_attribution, export_allowed) \
-             VALUES (?, ?, 'warming', (SELECT COALESCE(MAX(seq), 0) + 1 FROM packs), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             rights_attribution, export_allowed, bar_interval, zone, first_bar, last_bar) \
+             VALUES (?, ?, 'warming', (SELECT COALESCE(MAX(seq), 0) + 1 FROM packs), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&p.name)
         .bind(p.id.as_str())
@@ -63,6 +63,10 @@ impl PackCatalog for SqliteStore {
         .bind(&p.rights.license)
         .bind(&p.rights.attribution)
         .bind(p.rights.export_allowed as i64)
+        .bind(&p.timing.interval)
+        .bind(&p.timing.zone)
+        .bind(&p.timing.first_bar)
+        .bind(&p.timing.last_bar)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -2,7 +2,9 @@
 //! cannot read is [`StoreError::Corrupt`] naming its table, never a panic.
 
 use crate::error::{Result, StoreError};
-use crate::records::{CodeVersion, ExecutionRecord, Millis, PackRecord, ShardRecord, TokenRecord};
+use crate::records::{
+    CodeVersion, ExecutionRecord, Millis, PackRecord, PackTiming, ShardRecord, TokenRecord,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use quantd_core::{ExecutionKind, Rights};
 use serde_json::Value;
@@ -126,7 +128,7 @@ macro_rules! select_packs {
         concat!(
             "SELECT name, id, state, error, created_at, estimated_ready, tickers, bars, first_date, last_date, ",
             "columns, rows_dropped, origin, rights_source, rights_license, rights_attribution, export_allowed, seq, ",
-            "import_token FROM packs ",
+            "import_token, bar_interval, zone, first_bar, last_bar FROM packs ",
             $rest
         )
     };
@@ -145,6 +147,14 @@ pub(super) fn pack_from_row(row: &SqliteRow) -> Result<PackRecord> {
         s.parse().map_err(|e| corrupt("packs", e))
     };
     let time = |s: &str| time("packs", s);
+    // Packs registered before packs kept instants have no bars recorded: their dates are.
+    let bar = |c: &str, date: &str| -> Result<String> {
+        let recorded: Option<String> = row.try_get(c)?;
+        match recorded.filter(|s| !s.is_empty()) {
+            Some(s) => Ok(s),
+            None => row.try_get(date).map_err(Into::into),
+        }
+    };
     Ok(PackRecord {
         name: row.try_get("name")?,
         id: id.parse().map_err(|e| corrupt("packs", e))?,
@@ -156,6 +166,12 @@ pub(super) fn pack_from_row(row: &SqliteRow) -> Result<PackRecord> {
         bars: row.try_get::<i64, _>("bars")? as u64,
         first_date: date("first_date")?,
         last_date: date("last_date")?,
+        timing: PackTiming {
+            interval: row.try_get("bar_interval")?,
+            zone: row.try_get("zone")?,
+            first_bar: bar("first_bar", "first_date")?,
+            last_bar: bar("last_bar", "last_date")?,
+        },
         columns: serde_json::from_str(&columns).map_err(|e| corrupt("packs", e))?,
         rows_dropped: row.try_get::<i64, _>("rows_dropped")? as u64,
         origin: row.try_get("origin")?,

@@ -17,6 +17,12 @@ fn new_pack(name: &str, byte: u8, token: &str) -> NewPack {
         bars: 10,
         first_date: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
         last_date: NaiveDate::from_ymd_opt(2024, 1, 8).unwrap(),
+        timing: quantd_store::PackTiming {
+            interval: "1h".into(),
+            zone: "America/New_York".into(),
+            first_bar: "2024-01-02T09:30:00-05:00".into(),
+            last_bar: "2024-01-08T15:30:00-05:00".into(),
+        },
         columns: vec!["open".into(), "close".into()],
         rows_dropped: 1,
         origin: "test.csv".into(),
@@ -71,6 +77,7 @@ pub async fn a_newer_import_makes_the_previous_one_stale_and_back<H: Harness>(h:
     assert_eq!(rec.rights.license.as_deref(), Some("CC-BY"));
     assert!(!rec.rights.export_allowed);
     assert_eq!((rec.rows_dropped, rec.columns.len()), (1, 2));
+    assert_eq!(rec.timing, a.timing, "interval, zone and bars are kept");
     let listed = store.list_packs(&Page::first(1)).await.unwrap();
     assert_eq!(listed.items[0].id, a.id, "newest first");
     let rest = store

@@ -1,7 +1,7 @@
-//! `quantd data synth|import|list|show|export`.
+//! `quantd data synth|import|list|show|export|resample`.
 
 use super::Ctx;
-use crate::cli::{DataCommand, ExportArgs, ImportArgs, SynthArgs};
+use crate::cli::{DataCommand, ExportArgs, ImportArgs, ResampleArgs, SynthArgs};
 use crate::output::{self, MESSAGE_CHARS, NAME_CHARS, thousands, untrusted, untrusted_lines};
 use crate::progress::Bars;
 use quantd_core::Rights;
@@ -17,7 +17,17 @@ pub async fn run(ctx: &Ctx, cmd: DataCommand) -> anyhow::Result<ExitCode> {
         DataCommand::List => list(ctx).await,
         DataCommand::Show(arg) => show(ctx, &arg.pack).await,
         DataCommand::Export(args) => export(ctx, args).await,
+        DataCommand::Resample(args) => resample(ctx, args).await,
     }
+}
+
+async fn resample(ctx: &Ctx, a: ResampleArgs) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let rec = packs.find(Some(&a.pack)).await?;
+    let report = packs
+        .resample(&rec, a.to, &a.name, Bars::new(ctx.json))
+        .await?;
+    print_report(ctx, &report)
 }
 
 async fn synth(ctx: &Ctx, a: SynthArgs) -> anyhow::Result<ExitCode> {
@@ -27,6 +37,7 @@ async fn synth(ctx: &Ctx, a: SynthArgs) -> anyhow::Result<ExitCode> {
         days: a.days,
         seed: a.seed,
         start: a.start,
+        interval: a.interval,
     };
     let report = packs.synth(&a.name, spec, Bars::new(ctx.json)).await?;
     print_report(ctx, &report)
@@ -34,9 +45,13 @@ async fn synth(ctx: &Ctx, a: SynthArgs) -> anyhow::Result<ExitCode> {
 
 async fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
+    let naive_in_utc = a.tz.is_none();
     let opts = ImportOptions {
         ticker: a.ticker,
         lenient: a.lenient,
+        tz: a.tz,
+        epoch: a.epoch,
+        interval: a.interval,
     };
     let rights = Rights {
         source: a.source,
@@ -47,7 +62,15 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let report = packs
         .import_file(&a.file, &a.name, opts, rights, Bars::new(ctx.json))
         .await?;
-    print_report(ctx, &report)
+    let code = print_report(ctx, &report)?;
+    let t = &report.pack.timing;
+    if !ctx.json && naive_in_utc && t.first_bar.len() > 10 {
+        eprintln!(
+            "times without an offset were read as {} (give the exchange's zone with --tz, e.g. --tz America/New_York)",
+            t.zone
+        );
+    }
+    Ok(code)
 }
 
 /// The id on stdout (so `ID=$(quantd data import …)` works), the summary on stderr.
@@ -59,13 +82,15 @@ fn print_report(ctx: &Ctx, r: &ImportReport) -> anyhow::Result<ExitCode> {
     let p = &r.pack;
     let what = if r.unchanged { "unchanged" } else { "created" };
     eprintln!(
-        "{what} pack {} ({}): {} tickers, {} bars, {} .. {}",
+        "{what} pack {} ({}): {} tickers, {} bars of {} in {}, {} .. {}",
         untrusted(&p.name, NAME_CHARS),
         p.state,
         thousands(p.tickers),
         thousands(p.bars),
-        p.first_date,
-        p.last_date
+        p.timing.interval,
+        p.timing.zone,
+        p.timing.first_bar,
+        p.timing.last_bar
     );
     if r.rows_dropped > 0 {
         eprintln!(
@@ -104,6 +129,7 @@ async fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
                 p.state.to_string(),
                 thousands(p.tickers),
                 thousands(p.bars),
+                p.timing.interval.clone(),
                 p.first_date.to_string(),
                 p.last_date.to_string(),
                 p.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -112,7 +138,7 @@ async fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         .collect();
     output::table(
         &[
-            "NAME", "ID", "STATE", "TICKERS", "BARS", "FROM", "TO", "CREATED",
+            "NAME", "ID", "STATE", "TICKERS", "BARS", "INTERVAL", "FROM", "TO", "CREATED",
         ],
         &table,
     );
@@ -156,7 +182,12 @@ async fn show(ctx: &Ctx, key: &str) -> anyhow::Result<ExitCode> {
     }
     field("tickers", thousands(rec.tickers));
     field("bars", thousands(rec.bars));
-    field("dates", format!("{} .. {}", rec.first_date, rec.last_date));
+    field("interval", rec.timing.interval.clone());
+    field("zone", rec.timing.zone.clone());
+    field(
+        "bars from",
+        format!("{} .. {}", rec.timing.first_bar, rec.timing.last_bar),
+    );
     field("columns", text(&rec.columns.join(", ")));
     field("origin", text(&rec.origin));
     if rec.rows_dropped > 0 {

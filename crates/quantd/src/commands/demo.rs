@@ -195,8 +195,7 @@ async fn routine(
             for i in 0..s.len() {
                 let ticker = s.ticker_of(i);
                 if examples.len() < 4 && !examples.iter().any(|e| e["ticker"] == ticker) {
-                    let date = quantd_engine::data::date_from_day(s.date[i]);
-                    examples.push(serde_json::json!({"ticker": ticker, "date": date.to_string()}));
+                    examples.push(serde_json::json!({"ticker": ticker, "date": s.time_of(i)}));
                 }
             }
             Ok(())

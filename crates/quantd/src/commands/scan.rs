@@ -104,6 +104,7 @@ pub async fn write_scan(
                     Some(w) => w,
                     None => writer.insert(ResultWriter::new(
                         format,
+                        chunk.calendar,
                         &chunk.indicators,
                         file.take().expect("one writer"),
                     )?),
@@ -113,7 +114,11 @@ pub async fn write_scan(
             .await?;
         match writer {
             Some(w) => w.finish()?,
-            None => ResultWriter::new(format, &[], file.take().expect("unused file"))?.finish()?,
+            None => {
+                let calendar = engine.scan_calendar(id).await?;
+                ResultWriter::new(format, calendar, &[], file.take().expect("unused file"))?
+                    .finish()?
+            }
         }
         std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
     } else if !ctx.json {
@@ -137,6 +142,7 @@ pub async fn write_scan(
                     Some(w) => w,
                     None => writer.insert(ResultWriter::new(
                         format,
+                        chunk.calendar,
                         &chunk.indicators,
                         stdout.take().expect("one writer"),
                     )?),
@@ -170,7 +176,7 @@ fn head(chunk: &Signals, n: usize) -> Signals {
     let k = chunk.indicators.len();
     Signals {
         ticker: chunk.ticker[..n].to_vec(),
-        date: chunk.date[..n].to_vec(),
+        stamp: chunk.stamp[..n].to_vec(),
         values: chunk.values[..n * k].to_vec(),
         ..chunk.clone()
     }

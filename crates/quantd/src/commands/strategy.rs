@@ -250,7 +250,7 @@ fn render_backtest(
             .iter()
             .flat_map(|r| {
                 r.trades.iter().map(move |t| {
-                    let day = |d: i32| quantd_engine::data::date_from_day(d).to_string();
+                    let day = |t: i64| r.calendar.format(t);
                     vec![
                         r.ticker.clone(),
                         t.size.to_string(),

@@ -192,12 +192,14 @@ pub fn backtest_table(results: &[TickerBacktest]) -> Table {
 
 /// Every closed trade of a backtest, per ticker.
 pub fn trades_table(results: &[TickerBacktest]) -> Table {
+    // Every ticker of a backtest is of one pack: one calendar.
+    let calendar = results.first().map(|r| r.calendar).unwrap_or_default();
     let mut t = Table::new(vec![
         Column::new("ticker", ColumnType::Text),
         Column::new("size", ColumnType::Float),
-        Column::new("entry", ColumnType::Date),
+        Column::new("entry", ColumnType::Time(calendar)),
         Column::new("entry price", ColumnType::Float),
-        Column::new("exit", ColumnType::Date),
+        Column::new("exit", ColumnType::Time(calendar)),
         Column::new("exit price", ColumnType::Float),
         Column::new("PnL", ColumnType::Float),
         Column::new("return [%]", ColumnType::Float),
@@ -207,9 +209,9 @@ pub fn trades_table(results: &[TickerBacktest]) -> Table {
             t.push(vec![
                 r.ticker.as_str().into(),
                 tr.size.into(),
-                Cell::Date(tr.entry_time),
+                Cell::Time(tr.entry_time, r.calendar),
                 tr.entry_price.into(),
-                Cell::Date(tr.exit_time),
+                Cell::Time(tr.exit_time, r.calendar),
                 tr.exit_price.into(),
                 tr.pnl.into(),
                 (tr.return_pct * 100.0).into(),

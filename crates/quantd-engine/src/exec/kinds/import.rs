@@ -60,6 +60,16 @@ pub struct ResolvedImport {
     pub ticker: Option<String>,
     /// Drop bad rows instead of refusing the file.
     pub lenient: bool,
+    /// The exchange's time zone of naive times (`--tz`); imports stored before packs kept
+    /// instants have none.
+    #[serde(default)]
+    pub tz: Option<quantd_data::time::Zone>,
+    /// The unit of integer times (`--epoch`).
+    #[serde(default)]
+    pub epoch: Option<quantd_data::time::Epoch>,
+    /// The bar interval, when given (`--interval`).
+    #[serde(default)]
+    pub interval: Option<quantd_data::time::Interval>,
     /// Rights stored with the pack.
     pub rights: Rights,
 }
@@ -72,6 +82,9 @@ impl From<&ImportRequest> for ResolvedImport {
             name: r.name.clone(),
             ticker: r.options.ticker.clone(),
             lenient: r.options.lenient,
+            tz: r.options.tz,
+            epoch: r.options.epoch,
+            interval: r.options.interval,
             rights: r.rights.clone(),
         }
     }
@@ -276,6 +289,9 @@ impl<S: Store + Clone + 'static> ImportJob<S> {
             ImportOptions {
                 ticker: s.ticker.clone(),
                 lenient: s.lenient,
+                tz: s.tz,
+                epoch: s.epoch,
+                interval: s.interval,
             },
             s.rights.clone(),
             progress.clone(),

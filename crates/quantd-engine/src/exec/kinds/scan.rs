@@ -17,6 +17,7 @@ use crate::scan;
 use crate::views::Table;
 use quantd_core::{ExecutionId, ExecutionKind};
 use quantd_data::PackReader;
+use quantd_data::time::Calendar;
 use quantd_expr::Program;
 use quantd_store::{ExecutionRecord, PackRecord, Store};
 use serde::{Deserialize, Serialize};
@@ -141,6 +142,7 @@ impl Kind for Scan {
                     Some(w) => w,
                     None => writer.insert(ResultWriter::new(
                         format,
+                        chunk.calendar,
                         &chunk.indicators,
                         out.take().expect("one writer"),
                     )?),
@@ -150,7 +152,10 @@ impl Kind for Scan {
             .await?;
         match writer {
             Some(w) => w.finish(),
-            None => ResultWriter::new(format, &[], out.take().expect("unused"))?.finish(),
+            None => {
+                let calendar = engine.scan_calendar(&rec.id).await?;
+                ResultWriter::new(format, calendar, &[], out.take().expect("unused"))?.finish()
+            }
         }
     }
 }
@@ -202,6 +207,18 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(())
+    }
+
+    /// How a scan's rows read their bars' instants: its pack's calendar (what
+    /// [`scan::Signals::calendar`] of every chunk of [`Engine::scan_results`] holds, known here
+    /// without reading a row).
+    pub async fn scan_calendar(&self, id: &ExecutionId) -> Result<Calendar> {
+        Ok(self
+            .job(id)
+            .await?
+            .signals_template()
+            .map(|t| t.calendar)
+            .unwrap_or_default())
     }
 
     /// A finished scan's summary (totals, top dates and tickers): the stored one, or counted now
@@ -364,6 +381,7 @@ impl Job for ScanJob {
         Some(scan::Signals {
             tickers: self.reader.ticker_names(),
             indicators: self.program.indicators().to_vec(),
+            calendar: self.reader.manifest().calendar,
             ..Default::default()
         })
     }

@@ -166,18 +166,34 @@ impl<S: Store> Engine<S> {
 pub fn report_table(report: &Report) -> Table {
     let mut t = Table::new(vec![
         Column::new("ticker", ColumnType::Text),
-        Column::new("date", ColumnType::Date),
+        Column::new("date", ColumnType::Text),
         Column::new("verdict", ColumnType::Text),
-        Column::new("signal", ColumnType::Date),
+        Column::new("signal", ColumnType::Text),
     ]);
     for r in &report.tickers {
-        let mut rows: Vec<(chrono::NaiveDate, &str, Option<chrono::NaiveDate>)> = Vec::new();
-        rows.extend(r.matched.iter().map(|&(e, f)| (e, "matched", Some(f))));
-        rows.extend(r.missed.iter().map(|&d| (d, "missed", None)));
-        rows.extend(r.unexpected.iter().map(|&d| (d, "unexpected", Some(d))));
-        rows.extend(r.silent.iter().map(|&d| (d, "silent", None)));
-        rows.extend(r.false_alarms.iter().map(|&d| (d, "false alarm", None)));
-        rows.extend(r.not_in_data.iter().map(|&d| (d, "not in data", None)));
+        let mut rows: Vec<(&str, &str, Option<&str>)> = Vec::new();
+        rows.extend(
+            r.matched
+                .iter()
+                .map(|(e, f)| (e.as_str(), "matched", Some(f.as_str()))),
+        );
+        rows.extend(r.missed.iter().map(|d| (d.as_str(), "missed", None)));
+        rows.extend(
+            r.unexpected
+                .iter()
+                .map(|d| (d.as_str(), "unexpected", Some(d.as_str()))),
+        );
+        rows.extend(r.silent.iter().map(|d| (d.as_str(), "silent", None)));
+        rows.extend(
+            r.false_alarms
+                .iter()
+                .map(|d| (d.as_str(), "false alarm", None)),
+        );
+        rows.extend(
+            r.not_in_data
+                .iter()
+                .map(|d| (d.as_str(), "not in data", None)),
+        );
         rows.sort_by_key(|&(d, v, _)| (d, v));
         for (date, verdict, signal) in rows {
             t.push(vec![
@@ -229,8 +245,10 @@ impl Job for TestJob {
         ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
         let tickers: Vec<usize> = payload_tickers(payload)?;
-        let columns: Vec<&str> = self.program.columns().iter().map(String::as_str).collect();
-        let projection = self.reader.projection(&columns)?;
+        let calendar = self.reader.manifest().calendar;
+        let plan = crate::inputs::InputPlan::new(&[], self.program.columns(), calendar);
+        let projection = plan.projection(&self.reader)?;
+        let mut clock = crate::inputs::ClockBuffers::default();
         let by_ticker = crate::atest::by_ticker(&self.examples);
         let mut ws = quantd_expr::Workspace::new();
         let mut reports = Vec::new();
@@ -241,7 +259,7 @@ impl Job for TestJob {
             }
             let name = &self.reader.manifest().tickers[t].ticker;
             let data = self.reader.read(t, &projection)?;
-            let inputs: Vec<&[f64]> = (0..columns.len()).map(|k| data.column(k)).collect();
+            let inputs = plan.inputs(&data, 0..data.len(), &mut clock);
             let eval = self
                 .program
                 .evaluate(&inputs, &mut ws)
@@ -251,7 +269,8 @@ impl Job for TestJob {
             let examples = by_ticker.get(name).map(Vec::as_slice).unwrap_or_default();
             reports.push(crate::atest::judge(
                 name,
-                data.dates(),
+                data.stamps(),
+                self.reader.manifest().calendar,
                 eval.output(0),
                 examples,
                 self.tolerance,
