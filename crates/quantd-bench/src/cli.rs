@@ -78,6 +78,10 @@ pub struct ScanArgs {
     /// Business days.
     #[arg(long, default_value_t = 2520)]
     pub days: usize,
+    /// Bar interval: daily bars, or intraday bars of a US session (the minute universe of the
+    /// intraday issue: `--tickers 500 --days 252 --interval 1m`, 49 M bars).
+    #[arg(long, default_value = "1d")]
+    pub interval: quantd_data::time::Interval,
     /// Python interpreter with pandas and TA-Lib for the peers (e.g. from scripts/pyenv).
     #[arg(long)]
     pub python: Option<PathBuf>,
@@ -117,6 +121,10 @@ pub struct SweepArgs {
     /// Business days.
     #[arg(long, default_value_t = 2520)]
     pub days: usize,
+    /// Bar interval: daily bars, or intraday bars of a US session (the minute sweep of the
+    /// intraday issue: `--tickers 100 --days 252 --interval 1m`).
+    #[arg(long, default_value = "1d")]
+    pub interval: quantd_data::time::Interval,
     /// Python with vectorbt for the peer.
     #[arg(long)]
     pub python: Option<PathBuf>,
@@ -146,6 +154,13 @@ pub struct DataArgs {
     /// Business days.
     #[arg(long, default_value_t = 2520)]
     pub days: usize,
+    /// Bar interval: daily bars, or intraday bars of a US session (the minute universe of the
+    /// intraday issue: `--tickers 500 --days 252 --interval 1m`, 49 M bars).
+    #[arg(long, default_value = "1d")]
+    pub interval: quantd_data::time::Interval,
+    /// Skip the CSV export and import (a minute universe's CSV file is several GB).
+    #[arg(long)]
+    pub skip_csv: bool,
     /// Python interpreter with pyarrow for the peer measurement (e.g. from scripts/pyenv); skipped when absent.
     #[arg(long)]
     pub python: Option<PathBuf>,

@@ -34,6 +34,7 @@ pub async fn backtest(a: BacktestArgs) -> anyhow::Result<ExitCode> {
     let opts = ImportOptions {
         ticker: Some("GOOG".into()),
         lenient: false,
+        ..Default::default()
     };
     let pack = packs
         .import_file(
@@ -130,12 +131,13 @@ pub async fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let spec = SynthSpec {
         tickers: a.tickers,
         days: a.days,
+        interval: a.interval,
         ..SynthSpec::default()
     };
     let pack = packs.synth("bench", spec, Arc::new(NoProgress)).await?.pack;
     eprintln!(
-        "bench sweep: {} tickers × {} days; fast=5..50:5 × slow=20..200:20, fast < slow",
-        a.tickers, a.days
+        "bench sweep: {} tickers × {} days of {} bars ({} bars); fast=5..50:5 × slow=20..200:20, fast < slow",
+        a.tickers, a.days, a.interval, pack.bars
     );
     let t = Instant::now();
     let out = std::process::Command::new(&quantd)
