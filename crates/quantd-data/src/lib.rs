@@ -32,6 +32,7 @@ pub mod synth;
 pub mod text;
 pub mod time;
 pub mod validate;
+pub mod when;
 
 pub use bars::{BarTable, Column, Day};
 pub use error::{DataError, Result};

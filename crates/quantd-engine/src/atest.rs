@@ -17,97 +17,19 @@
 //! positives; accuracy = (matched + silent) / (positives + negatives + unexpected).
 
 use crate::error::{EngineError, Result};
-use quantd_data::bars::day_from_date;
-use quantd_data::time::{Calendar, Stamp, StampReader};
+use quantd_data::time::{Calendar, Stamp};
+pub use quantd_data::when::When;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-/// When an example is: a session date (any bar of that day) or one bar's exact instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum When {
-    /// Any bar of this session date.
-    Day(chrono::NaiveDate),
-    /// The bar at this instant.
-    At(Stamp),
-}
-
-impl When {
-    /// `YYYY-MM-DD`, or a date and time with `Z` or a UTC offset (RFC 3339 or with a space).
-    pub fn parse(text: &str) -> std::result::Result<When, String> {
-        let t = text.trim();
-        let read = StampReader::default().read(t).map_err(|e| e.to_string())?;
-        if read.date_only {
-            return Ok(When::Day(quantd_data::bars::date_from_day(read.day)));
-        }
-        if !t[10..].contains(['Z', 'z', '+', '-']) {
-            return Err(
-                "a time needs its UTC offset or Z (e.g. 2024-01-02T09:45:00-05:00), or give the date alone for any bar of that day"
-                    .into(),
-            );
-        }
-        Ok(When::At(read.stamp))
-    }
-
-    /// The bars (a range of `stamps`, a ticker's instants) this example names; `None` when the
-    /// ticker has no bar then.
-    fn bars(self, stamps: &[Stamp], calendar: Calendar) -> Option<Range<usize>> {
-        let range = match self {
-            When::At(t) => {
-                let b = stamps.binary_search(&t).ok()?;
-                b..b + 1
-            }
-            When::Day(d) => {
-                let day = day_from_date(d);
-                let (lo, hi) = calendar.span(Some(day), Some(day));
-                let (lo, hi) = (lo.unwrap_or(Stamp::MIN), hi.unwrap_or(Stamp::MAX));
-                stamps.partition_point(|&s| s < lo)..stamps.partition_point(|&s| s <= hi)
-            }
-        };
-        (!range.is_empty()).then_some(range)
-    }
-
-    /// As people read it in a pack with `calendar`.
-    pub fn show(self, calendar: Calendar) -> String {
-        match self {
-            When::Day(d) => d.to_string(),
-            When::At(t) => calendar.format(t),
-        }
-    }
-}
-
-impl std::fmt::Display for When {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            When::Day(d) => write!(f, "{d}"),
-            When::At(t) => f.write_str(
-                &Calendar {
-                    daily: false,
-                    ..Calendar::DAILY
-                }
-                .format(*t),
-            ),
-        }
-    }
-}
-
-impl Serialize for When {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for When {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        When::parse(&text).map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}")))
-    }
-}
-
-impl From<chrono::NaiveDate> for When {
-    fn from(d: chrono::NaiveDate) -> When {
-        When::Day(d)
-    }
+/// The bars (a range of `stamps`, a ticker's instants) an example at `when` names; `None` when
+/// the ticker has no bar then.
+fn bars_of(when: When, stamps: &[Stamp], calendar: Calendar) -> Option<Range<usize>> {
+    let (lo, hi) = calendar.bounds(Some(when), Some(when));
+    let (lo, hi) = (lo.unwrap_or(Stamp::MIN), hi.unwrap_or(Stamp::MAX));
+    let range = stamps.partition_point(|&s| s < lo)..stamps.partition_point(|&s| s <= hi);
+    (!range.is_empty()).then_some(range)
 }
 
 /// One example.
@@ -230,7 +152,7 @@ pub fn judge(
     let bar = |b: usize| calendar.format(stamps[b]);
     let mut located: Vec<(Range<usize>, &Example)> = Vec::new();
     for e in examples {
-        match e.date.bars(stamps, calendar) {
+        match bars_of(e.date, stamps, calendar) {
             Some(bars) => located.push((bars, e)),
             None => r.not_in_data.push(show(e)),
         }
@@ -465,7 +387,7 @@ mod tests {
     #[test]
     fn matching_uses_the_tolerance_and_each_signal_once() {
         // Bars on ten consecutive days from 2024-01-01.
-        let start = day_from_date("2024-01-01".parse().unwrap());
+        let start = quantd_data::bars::day_from_date("2024-01-01".parse().unwrap());
         let stamps: Vec<Stamp> = (0..10)
             .map(|i| i64::from(start + i) * quantd_data::time::NANOS_PER_DAY)
             .collect();

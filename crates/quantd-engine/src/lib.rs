@@ -55,6 +55,7 @@ pub mod data {
     pub use quantd_data::bars::{date_from_day, try_date_from_day};
     pub use quantd_data::text::{cut, escape};
     pub use quantd_data::time::{Calendar, Epoch, Interval, Stamp, Zone};
+    pub use quantd_data::when::When;
     pub use quantd_data::{ImportOptions, SynthSpec};
 }
 

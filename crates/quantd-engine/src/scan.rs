@@ -8,7 +8,7 @@
 use crate::error::{EngineError, Result};
 use quantd_core::Progress;
 use quantd_data::PackReader;
-use quantd_data::bars::{Day, date_from_day, day_from_date};
+use quantd_data::bars::{Day, date_from_day};
 use quantd_data::time::{Calendar, NANOS_PER_DAY, Stamp};
 use quantd_expr::{Params, Program, Schema, Workspace};
 use rayon::prelude::*;
@@ -25,9 +25,9 @@ pub struct ScanRequest {
     /// Only these tickers (all when `None`).
     pub tickers: Option<Vec<String>>,
     /// First signal date kept (inclusive).
-    pub from: Option<chrono::NaiveDate>,
+    pub from: Option<quantd_data::when::When>,
     /// Last signal date kept (inclusive).
-    pub to: Option<chrono::NaiveDate>,
+    pub to: Option<quantd_data::when::When>,
 }
 
 /// Signal rows, columnar: row `i` is ticker `tickers[ticker[i]]` at `stamp[i]`, with indicator
@@ -327,8 +327,8 @@ pub fn run(
     reader: &PackReader,
     program: &Program,
     tickers: &[usize],
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
+    from: Option<quantd_data::when::When>,
+    to: Option<quantd_data::when::When>,
     cancel: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<Signals> {
@@ -357,8 +357,8 @@ pub fn run_bounded(
     reader: &PackReader,
     program: &Program,
     tickers: &[usize],
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
+    from: Option<quantd_data::when::When>,
+    to: Option<quantd_data::when::When>,
     cancel: &AtomicBool,
     progress: &dyn Progress,
     max_bytes: u64,
@@ -368,7 +368,7 @@ pub fn run_bounded(
     let calendar = reader.manifest().calendar;
     let plan = crate::inputs::InputPlan::new(&[], program.columns(), calendar);
     let projection = plan.projection(reader)?;
-    let (from, to) = calendar.span(from.map(day_from_date), to.map(day_from_date));
+    let (from, to) = calendar.bounds(from, to);
     let n_ind = program.indicators().len();
     progress.phase("scan", tickers.len() as u64);
     let parts: Vec<Result<Signals>> = tickers

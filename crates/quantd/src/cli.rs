@@ -305,12 +305,13 @@ pub struct ScanArgs {
     /// Only these tickers (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub tickers: Option<Vec<String>>,
-    /// First signal date kept (YYYY-MM-DD); indicators still warm up on earlier bars.
+    /// First signal kept: a date (YYYY-MM-DD, the whole day in the pack's zone) or a time with its
+    /// offset (2024-03-11T09:45:00-04:00); indicators still warm up on earlier bars.
     #[arg(long)]
-    pub from: Option<chrono::NaiveDate>,
-    /// Last signal date kept (YYYY-MM-DD).
+    pub from: Option<quantd_engine::data::When>,
+    /// Last signal kept: a date (its whole day) or a time with its offset.
     #[arg(long)]
-    pub to: Option<chrono::NaiveDate>,
+    pub to: Option<quantd_engine::data::When>,
     /// Output format: table, csv, json, ndjson, parquet or md (default: from --out's extension, else table).
     #[arg(long)]
     pub format: Option<String>,
@@ -350,12 +351,13 @@ pub struct StrategyArgs {
     /// Only these tickers (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub tickers: Option<Vec<String>>,
-    /// First bar (YYYY-MM-DD): the data is cut to the window before indicators are computed.
+    /// First bar: a date (YYYY-MM-DD, its whole day in the pack's zone) or a time with its offset;
+    /// the data is cut to the window before indicators are computed.
     #[arg(long)]
-    pub from: Option<chrono::NaiveDate>,
-    /// Last bar (YYYY-MM-DD).
+    pub from: Option<quantd_engine::data::When>,
+    /// Last bar: a date (its whole day) or a time with its offset.
     #[arg(long)]
-    pub to: Option<chrono::NaiveDate>,
+    pub to: Option<quantd_engine::data::When>,
     /// Starting cash.
     #[arg(long, default_value_t = 10_000.0)]
     pub cash: f64,

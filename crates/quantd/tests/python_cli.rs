@@ -476,3 +476,64 @@ fn python_code_is_validated_through_the_http_api() {
     let (status, text) = http(&addr, "POST", "/v1/code/%2e%2e", Some(&expr));
     assert_eq!(status, 422, "{text}");
 }
+
+#[test]
+fn a_python_scanner_sees_minute_bars_on_the_packs_wall_clock() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    py_ok(
+        d,
+        &python,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "m",
+            "--tickers",
+            "3",
+            "--days",
+            "6",
+            "--interval",
+            "5m",
+            "--start",
+            "2024-03-07",
+        ],
+        &[],
+    );
+    // `bars.index` is a tz-aware DatetimeIndex in the pack's zone: 10:00 is 10:00 in New York on
+    // both sides of the DST change of 2024-03-10.
+    let file = write(
+        d,
+        "ten.py",
+        r#"import quantd as qd
+
+@qd.scanner
+def ten(bars):
+    t = bars.index
+    if str(t.tz) != "America/New_York":
+        raise ValueError(f"index zone {t.tz}")
+    return (bars.close > 0) & (t.hour == 10) & (t.minute == 0)
+"#,
+    );
+    let csv = py_ok(
+        d,
+        &python,
+        &["scan", "--pack", "m", "--file", &file, "--format", "csv"],
+        &[],
+    );
+    let times: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    let days = [
+        "2024-03-07T10:00:00-05:00",
+        "2024-03-08T10:00:00-05:00",
+        "2024-03-11T10:00:00-04:00",
+        "2024-03-12T10:00:00-04:00",
+        "2024-03-13T10:00:00-04:00",
+        "2024-03-14T10:00:00-04:00",
+    ];
+    assert_eq!(csv.lines().next(), Some("ticker,time"), "{csv}");
+    assert_eq!(times, [days, days, days].concat(), "{csv}");
+}

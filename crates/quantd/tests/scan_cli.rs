@@ -404,4 +404,45 @@ fn session_values_on_minute_bars_match_pandas_across_a_dst_change() {
             );
         }
     }
+
+    // A window from an exact time (with its offset) to a whole date, in the pack's zone.
+    let window = ok(
+        d,
+        &[
+            "scan",
+            "--pack",
+            "m",
+            "--expr",
+            expr,
+            "--format",
+            "csv",
+            "--from",
+            "2024-03-11T10:40:00-04:00",
+            "--to",
+            "2024-03-13",
+        ],
+    );
+    let inside: Vec<_> = theirs
+        .keys()
+        .filter(|(_, t)| t.as_str() >= "2024-03-11T10:40" && t.as_str() < "2024-03-14")
+        .collect();
+    assert!(!inside.is_empty() && inside.len() < theirs.len());
+    assert_eq!(table(&window).keys().collect::<Vec<_>>(), inside);
+    let bad = run(
+        d,
+        &[
+            "scan",
+            "--pack",
+            "m",
+            "--expr",
+            expr,
+            "--from",
+            "2024-03-11T10:40",
+        ],
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("needs its UTC offset"),
+        "{err}"
+    );
 }

@@ -308,12 +308,17 @@ impl Limits {
     }
 }
 
-/// A date window must not end before it starts.
-fn check_window(from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate>) -> Result<()> {
+/// A window must not end before it starts.
+fn check_window(
+    from: Option<quantd_data::when::When>,
+    to: Option<quantd_data::when::When>,
+) -> Result<()> {
     match (from, to) {
-        (Some(f), Some(t)) if f > t => Err(EngineError::Invalid(format!(
-            "the window starts ({f}) after it ends ({t}); swap `from` and `to`"
-        ))),
+        (Some(f), Some(t)) if quantd_data::when::When::ends_before(f, t) => {
+            Err(EngineError::Invalid(format!(
+                "the window starts ({f}) after it ends ({t}); swap `from` and `to`"
+            )))
+        }
         _ => Ok(()),
     }
 }

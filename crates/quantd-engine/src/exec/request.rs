@@ -76,12 +76,16 @@ pub struct SubmitRequest {
     /// Only these tickers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tickers: Option<Vec<String>>,
-    /// First date (scan: signals kept; backtest: first bar traded).
+    /// Start of the window (scan: signals kept; backtest: first bar traded): a date
+    /// (`2024-03-11`, the whole day in the pack's zone) or a time with its UTC offset
+    /// (`2024-03-11T09:45:00-04:00`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<chrono::NaiveDate>,
-    /// Last date.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "2024-03-11"))]
+    pub from: Option<quantd_data::when::When>,
+    /// End of the window, included: a date (its whole day) or a time with its offset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<chrono::NaiveDate>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "2024-03-11T15:59:00-04:00"))]
+    pub to: Option<quantd_data::when::When>,
     /// A+ test examples.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<ExampleRequest>,
@@ -255,8 +259,8 @@ mod tests {
         r.python = Some("p".into());
         r.strategy = Some(StrategyExprs::default());
         r.tickers = Some(vec![]);
-        r.from = Some(chrono::NaiveDate::MIN);
-        r.to = Some(chrono::NaiveDate::MIN);
+        r.from = Some(chrono::NaiveDate::MIN.into());
+        r.to = Some(chrono::NaiveDate::MIN.into());
         r.examples = vec![ExampleRequest {
             ticker: "A".into(),
             date: chrono::NaiveDate::MIN.into(),

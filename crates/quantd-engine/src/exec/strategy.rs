@@ -128,11 +128,10 @@ fn bars_of<'a>(
 fn window_of(
     data: &TickerBars,
     calendar: quantd_data::time::Calendar,
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
+    from: Option<quantd_data::when::When>,
+    to: Option<quantd_data::when::When>,
 ) -> std::ops::Range<usize> {
-    let day = |d: Option<chrono::NaiveDate>| d.map(quantd_data::bars::day_from_date);
-    let (lo, hi) = calendar.span(day(from), day(to));
+    let (lo, hi) = calendar.bounds(from, to);
     data.window(lo, hi)
 }
 

@@ -16,7 +16,6 @@ use crate::exec::kinds::{backtest::ResolvedBacktest, scan::ResolvedScan};
 use crate::exec::strategy::{EQUITY_CURVE_MAX_TICKERS, TickerBacktest, trade};
 use crate::scan::{self, Signals};
 use quantd_core::ErrorClass;
-use quantd_data::bars::day_from_date;
 use quantd_data::time::Stamp;
 use quantd_data::{PackReader, TickerBars};
 use quantd_sandbox::{Bars, EntryCall};
@@ -136,10 +135,7 @@ impl PyScanJob {
             .sum();
         let shard_bars = shard_bars
             .unwrap_or_else(|| PYTHON_MIN_SHARD_BARS.max(total.div_ceil(PYTHON_SCAN_SHARDS)));
-        let span = reader
-            .manifest()
-            .calendar
-            .span(s.from.map(day_from_date), s.to.map(day_from_date));
+        let span = reader.manifest().calendar.bounds(s.from, s.to);
         Ok(PyScanJob {
             py,
             reader,
@@ -344,8 +340,8 @@ impl PyBacktestJob {
 pub(crate) fn read_windows(
     reader: &PackReader,
     tickers: &[usize],
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
+    from: Option<quantd_data::when::When>,
+    to: Option<quantd_data::when::When>,
 ) -> std::result::Result<
     (
         Vec<(usize, TickerBars, Range<usize>)>,
@@ -354,10 +350,7 @@ pub(crate) fn read_windows(
     ShardFailure,
 > {
     let projection = reader.projection(&["open", "high", "low", "close"])?;
-    let (from, to) = reader
-        .manifest()
-        .calendar
-        .span(from.map(day_from_date), to.map(day_from_date));
+    let (from, to) = reader.manifest().calendar.bounds(from, to);
     let mut data = Vec::with_capacity(tickers.len());
     for &t in tickers {
         let bars = reader.read(t, &projection)?;

@@ -37,9 +37,9 @@ pub struct ResolvedBacktest {
     /// Ticker selection.
     pub tickers: Option<Vec<String>>,
     /// Date window.
-    pub from: Option<chrono::NaiveDate>,
+    pub from: Option<quantd_data::when::When>,
     /// Date window.
-    pub to: Option<chrono::NaiveDate>,
+    pub to: Option<quantd_data::when::When>,
     /// Simulation settings.
     pub config: quantd_backtest::Config,
 }

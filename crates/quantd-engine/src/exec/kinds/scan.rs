@@ -43,9 +43,9 @@ pub struct ResolvedScan {
     /// Ticker selection.
     pub tickers: Option<Vec<String>>,
     /// Date window.
-    pub from: Option<chrono::NaiveDate>,
+    pub from: Option<quantd_data::when::When>,
     /// Date window.
-    pub to: Option<chrono::NaiveDate>,
+    pub to: Option<quantd_data::when::When>,
 }
 
 /// The `scan` kind.
@@ -296,8 +296,8 @@ pub struct ScanJob {
     reader: Arc<PackReader>,
     program: Program,
     tickers: Vec<usize>,
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
+    from: Option<quantd_data::when::When>,
+    to: Option<quantd_data::when::When>,
     shard_bars: u64,
     max_shard_memory: u64,
 }
