@@ -125,6 +125,10 @@ pub struct SweepArgs {
     /// intraday issue: `--tickers 100 --days 252 --interval 1m`).
     #[arg(long, default_value = "1d")]
     pub interval: quantd_data::time::Interval,
+    /// Give vectorbt only the first N tickers (it compares by backtests per second; on the
+    /// minute universe vectorbt takes about 2 s per ticker): default all.
+    #[arg(long)]
+    pub peer_tickers: Option<usize>,
     /// Python with vectorbt for the peer.
     #[arg(long)]
     pub python: Option<PathBuf>,

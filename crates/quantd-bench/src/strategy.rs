@@ -192,9 +192,14 @@ pub async fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             let table = packs.open_reader(&pack)?.to_table()?;
             quantd_data::export::export(&table, &pq, Default::default(), &NoProgress)?;
             drop(table);
-            let p = peer(py, &a.peers, &["sweep", pq.to_str().unwrap_or_default()])?;
+            let n = a.peer_tickers.unwrap_or(a.tickers).min(a.tickers);
+            let p = peer(
+                py,
+                &a.peers,
+                &["sweep", pq.to_str().unwrap_or_default(), &n.to_string()],
+            )?;
             rows.push(vec![
-                "vectorbt (numba, warmed up), 1 core".into(),
+                format!("vectorbt (numba, warmed up), 1 core, {n} tickers"),
                 format!("{:.2}", p["vectorbt_s"].as_f64().unwrap_or(f64::NAN)),
                 format!("{:.0}", p["backtests_per_s"].as_f64().unwrap_or(f64::NAN)),
                 format!("{:.0}", p["peak_rss_mib"].as_f64().unwrap_or(f64::NAN)),

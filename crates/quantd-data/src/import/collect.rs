@@ -341,8 +341,10 @@ impl Collector {
         keep
     }
 
-    /// Builds the sorted table from the kept rows.
-    fn gather(&self, keep: &[u32]) -> BarTable {
+    /// Builds the sorted table from the kept rows. When they are all the rows in file order (a
+    /// sorted file without duplicates, the usual case) the columns are moved, not copied: for a
+    /// minute universe that saves gigabytes of fresh pages.
+    fn gather(&mut self, keep: &[u32]) -> BarTable {
         let mut tickers = Vec::new();
         let mut offsets = vec![0usize];
         let mut last: Option<u32> = None;
@@ -357,13 +359,22 @@ impl Collector {
             }
         }
         offsets.push(keep.len());
-        let pick = |src: &Vec<f64>| -> Vec<f64> { keep.iter().map(|&i| src[i as usize]).collect() };
+        let as_is = keep.len() == self.stamp.len()
+            && keep.iter().enumerate().all(|(r, &i)| r == i as usize);
+        let pick = |src: &mut Vec<f64>| -> Vec<f64> {
+            if as_is {
+                std::mem::take(src)
+            } else {
+                keep.iter().map(|&i| src[i as usize]).collect()
+            }
+        };
         let names: Vec<String> = BASE_COLUMNS
             .iter()
             .map(|s| s.to_string())
             .chain(self.extra_names.iter().cloned())
             .collect();
-        let sources: Vec<&Vec<f64>> = self.base.iter().chain(self.extras.iter()).collect();
+        let sources: Vec<&mut Vec<f64>> =
+            self.base.iter_mut().chain(self.extras.iter_mut()).collect();
         let mut columns: Vec<Column> = names
             .into_par_iter()
             .zip(sources.into_par_iter())
@@ -377,7 +388,11 @@ impl Collector {
         BarTable {
             tickers,
             offsets,
-            stamps: keep.iter().map(|&i| self.stamp[i as usize]).collect(),
+            stamps: if as_is {
+                std::mem::take(&mut self.stamp)
+            } else {
+                keep.iter().map(|&i| self.stamp[i as usize]).collect()
+            },
             calendar: Calendar::DAILY,
             columns,
         }

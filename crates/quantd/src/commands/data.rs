@@ -64,10 +64,11 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitCode> {
         .await?;
     let code = print_report(ctx, &report)?;
     let t = &report.pack.timing;
-    if !ctx.json && naive_in_utc && t.first_bar.len() > 10 {
+    // Without --tz an intraday pack is in UTC unless its file named a zone (a tz-aware Parquet
+    // column): then say how naive times, if the file had any, were read.
+    if !ctx.json && naive_in_utc && t.first_bar.len() > 10 && t.zone == "UTC" {
         eprintln!(
-            "times without an offset were read as {} (give the exchange's zone with --tz, e.g. --tz America/New_York)",
-            t.zone
+            "times without an offset, if any, were read as UTC (give the exchange's zone with --tz, e.g. --tz America/New_York)"
         );
     }
     Ok(code)
