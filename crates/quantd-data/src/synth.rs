@@ -233,17 +233,9 @@ fn intraday_bars(seed: u64, index: usize, days: usize, per_day: usize) -> [Vec<f
         // The overnight gap: a quarter of a day's volatility.
         price *= libm::exp(0.25 * vol * libm::sqrt(1.0 / 252.0) * rng.normal());
         for share in &shape {
-            let open = price;
-            let close = open * libm::exp(mu + step_vol * rng.normal());
-            let high = open.max(close) * libm::exp(0.5 * step_vol * rng.normal().abs());
-            let low = open.min(close) * libm::exp(-0.5 * step_vol * rng.normal().abs());
+            let [open, high, low, close] = candle(&mut rng, price, mu, step_vol);
             let volume = (day_volume * share / total * libm::exp(0.3 * rng.normal())).round();
-            for (col, v) in
-                cols.iter_mut()
-                    .zip([cents(open), cents(high), cents(low), cents(close), volume])
-            {
-                col.push(v);
-            }
+            push_bar(&mut cols, [open, high, low, close], volume);
             price = close;
         }
     }
@@ -267,6 +259,24 @@ fn session_stamps(days: &[Day], interval: Interval, per_day: usize) -> Vec<Stamp
     out
 }
 
+/// A bar opening at `open`: its close one log-normal step away (drift `mu`, volatility
+/// `step_vol`), its high above and its low below both; `[open, high, low, close]`, unrounded.
+/// Draws three normals, in this order (pack ids depend on it).
+fn candle(rng: &mut Rng, open: f64, mu: f64, step_vol: f64) -> [f64; 4] {
+    let close = open * libm::exp(mu + step_vol * rng.normal());
+    let high = open.max(close) * libm::exp(0.5 * step_vol * rng.normal().abs());
+    let low = open.min(close) * libm::exp(-0.5 * step_vol * rng.normal().abs());
+    [open, high, low, close]
+}
+
+/// Appends a bar: prices rounded to cents, then the volume.
+fn push_bar(cols: &mut [Vec<f64>; 5], prices: [f64; 4], volume: f64) {
+    for (col, p) in cols.iter_mut().zip(prices) {
+        col.push(cents(p));
+    }
+    cols[4].push(volume);
+}
+
 /// One ticker's bars: `[open, high, low, close, volume]` columns.
 fn ticker_bars(seed: u64, index: usize, days: usize) -> [Vec<f64>; 5] {
     let mut rng = Rng::new(seed, index as u64 + 1);
@@ -283,16 +293,9 @@ fn ticker_bars(seed: u64, index: usize, days: usize) -> [Vec<f64>; 5] {
     }
     for _ in 0..days {
         let open = price * libm::exp(0.25 * step_vol * rng.normal());
-        let close = open * libm::exp(mu + step_vol * rng.normal());
-        let high = open.max(close) * libm::exp(0.5 * step_vol * rng.normal().abs());
-        let low = open.min(close) * libm::exp(-0.5 * step_vol * rng.normal().abs());
+        let [open, high, low, close] = candle(&mut rng, open, mu, step_vol);
         let volume = (volume_level * libm::exp(0.45 * rng.normal())).round();
-        for (col, v) in
-            cols.iter_mut()
-                .zip([cents(open), cents(high), cents(low), cents(close), volume])
-        {
-            col.push(v);
-        }
+        push_bar(&mut cols, [open, high, low, close], volume);
         price = close;
     }
     cols

@@ -4,6 +4,8 @@
 //! columns a program asks for, how `let`s and pack columns hide the built-in names, and the
 //! compile errors (with their line and column).
 
+mod common;
+use common::{evaluate_on, program};
 use quantd_expr::{
     Limits, Params, Program, Schema, Workspace, check, clock, compile, compile_set, compile_with,
     is_clock_column,
@@ -97,22 +99,9 @@ impl Minutes {
     }
 }
 
-fn program(src: &str) -> Program {
-    compile(src, &Schema::ohlcv(), &Params::new()).unwrap_or_else(|e| panic!("{}", e.render(src)))
-}
-
-/// Outputs and indicators of `p` over the bars `rows` of `m`, in a workspace of its own.
+/// Outputs and indicators of `p` over the minute bars `m`.
 fn run(p: &Program, m: &Minutes) -> (Vec<Vec<bool>>, Vec<Vec<f64>>) {
-    let cols: Vec<&[f64]> = p.columns().iter().map(|c| m.column(c)).collect();
-    let mut ws = Workspace::new();
-    let e = p.evaluate(&cols, &mut ws).unwrap();
-    let outs = (0..p.outputs().len())
-        .map(|i| e.output(i).to_vec())
-        .collect();
-    let inds = (0..p.indicators().len())
-        .map(|i| e.indicator(i).to_vec())
-        .collect();
-    (outs, inds)
+    evaluate_on(p, |c| m.column(c))
 }
 
 /// The values of a number on every bar.

@@ -40,29 +40,7 @@ fn the_readme_quick_start_matches_backtesting_py() {
             "GOOG",
         ],
     );
-    let json: serde_json::Value = serde_json::from_str(&ok(
-        d,
-        &[
-            "--json",
-            "backtest",
-            "--pack",
-            "goog",
-            "--entry",
-            UP,
-            "--exit",
-            DOWN,
-            "--short-entry",
-            DOWN,
-            "--short-exit",
-            UP,
-            "--exclusive",
-            "--commission",
-            "0.002",
-            "--cash",
-            "10000",
-        ],
-    ))
-    .unwrap();
+    let json = readme_backtest(d, "goog", "0.002");
     let stats = &json["tickers"][0]["stats"];
     let f = |k: &str| {
         stats[k]
@@ -291,6 +269,31 @@ fn history_and_summary_find_runs_of_stored_strategies() {
     assert!(close(best, returns[0].max(returns[1])));
 }
 
+/// `quantd --json backtest` of backtesting.py's README strategy (SMA 10/20 cross, long and short,
+/// exclusive orders, cash 10 000) on `pack` with a relative `commission`.
+fn readme_backtest(d: &std::path::Path, pack: &str, commission: &str) -> serde_json::Value {
+    let args = [
+        "--json",
+        "backtest",
+        "--pack",
+        pack,
+        "--entry",
+        UP,
+        "--exit",
+        DOWN,
+        "--short-entry",
+        DOWN,
+        "--short-exit",
+        UP,
+        "--exclusive",
+        "--commission",
+        commission,
+        "--cash",
+        "10000",
+    ];
+    serde_json::from_str(&ok(d, &args)).unwrap()
+}
+
 /// backtesting.py's own stats of its README strategy on its hourly `EURUSD` sample (cash 10 000,
 /// commission 0.02 %, exclusive orders), as JSON: numbers, durations in days, times as text.
 const EURUSD_REFERENCE: &str = r#"
@@ -339,29 +342,7 @@ fn backtesting_pys_hourly_sample_imports_as_it_is_and_backtests_the_same() {
     assert_eq!(pack["pack"]["interval"], "1h");
     assert_eq!(pack["pack"]["zone"], "UTC");
     assert_eq!(pack["pack"]["first_bar"], "2017-04-19T09:00:00+00:00");
-    let json: serde_json::Value = serde_json::from_str(&ok(
-        d,
-        &[
-            "--json",
-            "backtest",
-            "--pack",
-            "fx",
-            "--entry",
-            UP,
-            "--exit",
-            DOWN,
-            "--short-entry",
-            DOWN,
-            "--short-exit",
-            UP,
-            "--exclusive",
-            "--commission",
-            "0.0002",
-            "--cash",
-            "10000",
-        ],
-    ))
-    .unwrap();
+    let json = readme_backtest(d, "fx", "0.0002");
     let ours = json["tickers"][0]["stats"].as_object().unwrap().clone();
     let out = Command::new(reference_python())
         .args(["-c", EURUSD_REFERENCE])

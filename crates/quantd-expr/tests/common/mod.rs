@@ -67,7 +67,16 @@ pub fn program(src: &str) -> Program {
 }
 
 pub fn evaluate(p: &Program, b: &Bars) -> (Vec<Vec<bool>>, Vec<Vec<f64>>) {
-    let cols: Vec<&[f64]> = p.columns().iter().map(|c| b.column(c)).collect();
+    evaluate_on(p, |c| b.column(c))
+}
+
+/// Outputs and indicators of `p` over the columns `column` gives by name, in a workspace of its
+/// own.
+pub fn evaluate_on<'a>(
+    p: &Program,
+    column: impl Fn(&str) -> &'a [f64],
+) -> (Vec<Vec<bool>>, Vec<Vec<f64>>) {
+    let cols: Vec<&[f64]> = p.columns().iter().map(|c| column(c)).collect();
     let mut ws = Workspace::new();
     let e = p.evaluate(&cols, &mut ws).unwrap();
     let outs = (0..p.outputs().len())
