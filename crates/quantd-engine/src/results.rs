@@ -105,6 +105,8 @@ pub struct ResultWriter<W: Write + Send> {
     parquet: Option<parquet::arrow::ArrowWriter<W>>,
     schema: Arc<Schema>,
     rows: u64,
+    /// Whether a table's header is out.
+    headed: bool,
 }
 
 impl<W: Write + Send> ResultWriter<W> {
@@ -158,6 +160,7 @@ impl<W: Write + Send> ResultWriter<W> {
                     parquet,
                     schema,
                     rows: 0,
+                    headed: false,
                 });
             }
             _ => {}
@@ -170,6 +173,7 @@ impl<W: Write + Send> ResultWriter<W> {
             parquet: parquet.take(),
             schema,
             rows: 0,
+            headed: false,
         })
     }
 
@@ -223,8 +227,13 @@ impl<W: Write + Send> ResultWriter<W> {
                         r
                     })
                     .collect();
-                write_table(w, &header, &rows, self.format == Format::Md, self.rows == 0)
+                // The header goes out with the first rows (aligned with them), or from `finish`.
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                write_table(w, &header, &rows, self.format == Format::Md, !self.headed)
                     .map_err(io)?;
+                self.headed = true;
             }
             Format::Parquet => unreachable!("handled above"),
         }
@@ -243,7 +252,7 @@ impl<W: Write + Send> ResultWriter<W> {
         if self.format == Format::Json {
             writeln!(w, "]").map_err(io)?;
         }
-        if matches!(self.format, Format::Md | Format::Table) && self.rows == 0 {
+        if matches!(self.format, Format::Md | Format::Table) && !self.headed {
             let header = header_of(self.calendar, &self.indicators);
             let w = self.out.as_mut().expect("text writer");
             write_table(w, &header, &[], self.format == Format::Md, true).map_err(io)?;
@@ -383,6 +392,35 @@ mod tests {
         let mut out = Vec::new();
         write_signals(&sample(), format, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_empty_result_has_its_header_once_however_many_empty_chunks_came() {
+        let empty = Signals {
+            ticker: vec![],
+            stamp: vec![],
+            values: vec![],
+            ..sample()
+        };
+        for format in [Format::Table, Format::Md] {
+            let mut out = Vec::new();
+            let mut w =
+                ResultWriter::new(format, empty.calendar, &empty.indicators, &mut out).unwrap();
+            w.write(&empty).unwrap();
+            w.write(&empty).unwrap();
+            w.finish().unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(text.matches("ticker").count(), 1, "{text}");
+        }
+        let mut out = Vec::new();
+        let mut w =
+            ResultWriter::new(Format::Table, empty.calendar, &empty.indicators, &mut out).unwrap();
+        w.write(&empty).unwrap();
+        w.write(&sample()).unwrap();
+        w.finish().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("ticker").count(), 1, "{text}");
+        assert!(text.contains("AAA") && text.contains("BBB"), "{text}");
     }
 
     #[test]
