@@ -5,7 +5,7 @@ use crate::cli::DataArgs;
 use crate::measure::{self, best_of, python_peer, row};
 use quantd_core::NoProgress;
 use quantd_data::export::{ParquetLayout, export};
-use quantd_data::{ImportOptions, PackReader, SynthSpec};
+use quantd_data::{ImportOptions, PackReader};
 use quantd_engine::{DataDir, Packs};
 use std::path::Path;
 use std::process::ExitCode;
@@ -73,16 +73,7 @@ fn parquet_read_sum(path: &Path) -> anyhow::Result<f64> {
 pub async fn run(a: DataArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let packs = Packs::open(DataDir::new(tmp.path().join("data"))).await?;
-    let spec = SynthSpec {
-        tickers: a.tickers,
-        days: a.days,
-        interval: a.interval,
-        ..SynthSpec::default()
-    };
-    let per_day = spec
-        .bars_per_day()
-        .ok_or_else(|| anyhow::anyhow!("no synthetic universe of {} bars", a.interval))?;
-    let bars = (a.tickers * a.days) as f64 * per_day as f64;
+    let (spec, per_day, bars) = crate::measure::universe(a.tickers, a.days, a.interval)?;
     eprintln!(
         "bench data: {} tickers × {} days × {per_day} bars of {} = {:.1} M bars",
         a.tickers,

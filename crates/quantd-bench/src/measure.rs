@@ -140,3 +140,22 @@ pub fn stored_execution(
         orchestrated: false,
     }
 }
+
+/// The synthetic universe of `tickers` × `days` sessions of `interval` bars, with its bars a
+/// session and its bars in all.
+pub fn universe(
+    tickers: usize,
+    days: usize,
+    interval: quantd_data::time::Interval,
+) -> anyhow::Result<(quantd_data::SynthSpec, u64, f64)> {
+    let spec = quantd_data::SynthSpec {
+        tickers,
+        days,
+        interval,
+        ..quantd_data::SynthSpec::default()
+    };
+    let per_day = spec
+        .bars_per_day()
+        .ok_or_else(|| anyhow::anyhow!("no synthetic universe of {interval} bars"))?;
+    Ok((spec, per_day, (tickers * days) as f64 * per_day as f64))
+}

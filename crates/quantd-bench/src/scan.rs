@@ -6,7 +6,6 @@
 use crate::cli::ScanArgs;
 use crate::measure::{best_of, count, python_peer, row, table, workers};
 use quantd_core::NoProgress;
-use quantd_data::SynthSpec;
 use quantd_data::export::{ParquetLayout, export};
 use quantd_engine::{DataDir, Packs};
 use std::process::ExitCode;
@@ -23,16 +22,7 @@ pub async fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let data_dir = tmp.path().join("data");
     let packs = Packs::open(DataDir::new(&data_dir)).await?;
-    let spec = SynthSpec {
-        tickers: a.tickers,
-        days: a.days,
-        interval: a.interval,
-        ..SynthSpec::default()
-    };
-    let per_day = spec
-        .bars_per_day()
-        .ok_or_else(|| anyhow::anyhow!("no synthetic universe of {} bars", a.interval))?;
-    let bars = (a.tickers * a.days) as f64 * per_day as f64;
+    let (spec, per_day, bars) = crate::measure::universe(a.tickers, a.days, a.interval)?;
     eprintln!(
         "bench scan: {} tickers × {} days × {per_day} bars of {} = {:.1} M bars; {BENCH_SCANNER}",
         a.tickers,

@@ -5,7 +5,7 @@
 //! compile errors (with their line and column).
 
 mod common;
-use common::{evaluate_on, program};
+use common::{assert_close_named, evaluate_on, program};
 use quantd_expr::{
     Limits, Params, Program, Schema, Workspace, check, clock, compile, compile_set, compile_with,
     is_clock_column,
@@ -122,33 +122,17 @@ fn hits(expr: &str, m: &Minutes) -> Vec<usize> {
     (0..BARS).filter(|&i| outs[0][i]).collect()
 }
 
-/// Equal bar by bar (NaN where NaN), within `tol` relative.
-#[track_caller]
-fn assert_values(name: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{name}");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        if w.is_nan() {
-            assert!(g.is_nan(), "{name} at bar {i}: expected NaN, got {g}");
-        } else {
-            assert!(
-                (g - w).abs() <= tol * w.abs().max(1.0),
-                "{name} at bar {i}: expected {w}, got {g}"
-            );
-        }
-    }
-}
-
 #[test]
 fn clock_values_bar_by_bar() {
     let m = minutes();
-    assert_values("hour", &values("hour", &m), &m.hh, 0.0);
-    assert_values("minute", &values("minute", &m), &m.mm, 0.0);
+    assert_close_named("hour", &values("hour", &m), &m.hh, 0.0);
+    assert_close_named("minute", &values("minute", &m), &m.mm, 0.0);
     let tod: Vec<f64> = (0..BARS).map(|i| m.hh[i] * 60.0 + m.mm[i]).collect();
-    assert_values("time_of_day", &values("time_of_day", &m), &tod, 0.0);
+    assert_close_named("time_of_day", &values("time_of_day", &m), &tod, 0.0);
     let dow: Vec<f64> = (0..BARS)
         .map(|i| if i < MONDAY { 4.0 } else { 0.0 })
         .collect();
-    assert_values("day_of_week", &values("day_of_week", &m), &dow, 0.0);
+    assert_close_named("day_of_week", &values("day_of_week", &m), &dow, 0.0);
     // Known by hand: the first and last bar of each session.
     let hour = values("hour()", &m);
     let minute = values("minute()", &m);
@@ -167,7 +151,7 @@ fn clock_values_bar_by_bar() {
 fn session_values_bar_by_bar() {
     let m = minutes();
     let since: Vec<f64> = (0..BARS).map(|i| (i - m.start(i)) as f64).collect();
-    assert_values(
+    assert_close_named(
         "bars_since_open",
         &values("bars_since_open", &m),
         &since,
@@ -176,7 +160,7 @@ fn session_values_bar_by_bar() {
     let first: Vec<f64> = (0..BARS)
         .map(|i| if i == m.start(i) { 1.0 } else { 0.0 })
         .collect();
-    assert_values(
+    assert_close_named(
         "first_bar_of_day",
         &flags("first_bar_of_day", &m),
         &first,
@@ -184,7 +168,7 @@ fn session_values_bar_by_bar() {
     );
     assert_eq!(hits("first_bar_of_day", &m), [0, MONDAY]);
     let open: Vec<f64> = (0..BARS).map(|i| m.open[m.start(i)]).collect();
-    assert_values("day_open", &values("day_open", &m), &open, 0.0);
+    assert_close_named("day_open", &values("day_open", &m), &open, 0.0);
     let high: Vec<f64> = (0..BARS)
         .map(|i| {
             m.high[m.start(i)..=i]
@@ -193,7 +177,7 @@ fn session_values_bar_by_bar() {
                 .fold(f64::MIN, f64::max)
         })
         .collect();
-    assert_values("day_high", &values("day_high", &m), &high, 0.0);
+    assert_close_named("day_high", &values("day_high", &m), &high, 0.0);
     let low: Vec<f64> = (0..BARS)
         .map(|i| {
             m.low[m.start(i)..=i]
@@ -202,7 +186,7 @@ fn session_values_bar_by_bar() {
                 .fold(f64::MAX, f64::min)
         })
         .collect();
-    assert_values("day_low", &values("day_low", &m), &low, 0.0);
+    assert_close_named("day_low", &values("day_low", &m), &low, 0.0);
     let prev: Vec<f64> = (0..BARS)
         .map(|i| {
             if i < MONDAY {
@@ -212,7 +196,7 @@ fn session_values_bar_by_bar() {
             }
         })
         .collect();
-    assert_values("prev_day_close", &values("prev_day_close", &m), &prev, 0.0);
+    assert_close_named("prev_day_close", &values("prev_day_close", &m), &prev, 0.0);
     let vwap: Vec<f64> = (0..BARS)
         .map(|i| {
             let bars = m.start(i)..=i;
@@ -222,7 +206,7 @@ fn session_values_bar_by_bar() {
             if v == 0.0 { f64::NAN } else { pv / v }
         })
         .collect();
-    assert_values("vwap", &values("vwap", &m), &vwap, 1e-12);
+    assert_close_named("vwap", &values("vwap", &m), &vwap, 1e-12);
 
     // Known by hand: Monday opens 3% above Friday's last close, has no volume on its first bar
     // (so no VWAP yet), and its VWAP on the second bar is that bar's typical price.

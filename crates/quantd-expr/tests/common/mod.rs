@@ -103,14 +103,20 @@ pub fn cond(expr: &str, b: &Bars) -> Vec<bool> {
 /// Equal, NaN where NaN, values within `tol` relative.
 #[track_caller]
 pub fn assert_close(actual: &[f64], expected: &[f64], tol: f64) {
-    assert_eq!(actual.len(), expected.len());
+    assert_close_named("", actual, expected, tol)
+}
+
+/// [`assert_close`], with `name` in the failure messages.
+#[track_caller]
+pub fn assert_close_named(name: &str, actual: &[f64], expected: &[f64], tol: f64) {
+    assert_eq!(actual.len(), expected.len(), "{name}");
     for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
         if e.is_nan() {
-            assert!(a.is_nan(), "bar {i}: expected NaN, got {a}");
+            assert!(a.is_nan(), "{name} bar {i}: expected NaN, got {a}");
         } else {
             assert!(
                 (a - e).abs() <= tol * e.abs().max(1.0),
-                "bar {i}: expected {e}, got {a}"
+                "{name} bar {i}: expected {e}, got {a}"
             );
         }
     }
