@@ -370,7 +370,7 @@ pub struct Executed {
     pub execution: ExecutionView,
     /// What it produced, as a pattern step's outputs (docs/patterns.md lists them per kind); null
     /// when it did not complete.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub result: Value,
     /// The pack it read (with the code versions, what makes it reproducible).
     pub pack_id: String,
