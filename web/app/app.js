@@ -113,7 +113,9 @@
   async function json(url) {
     const r = await fetch(url, { credentials: "same-origin" });
     if (!r.ok) throw new Error(url + ": " + r.status);
-    return r.json();
+    const v = await r.json();
+    // A watermarked export wraps its rows: {watermark, rows} (docs/rights.md).
+    return v && v.watermark && Array.isArray(v.rows) ? v.rows : v;
   }
 
   // A bar's time as the API writes it: `YYYY-MM-DD` (a daily bar) or RFC 3339 with an offset.

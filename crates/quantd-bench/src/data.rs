@@ -101,6 +101,7 @@ pub async fn run(a: DataArgs) -> anyhow::Result<ExitCode> {
         &pq_ticker_path,
         ParquetLayout {
             row_group_per_ticker: true,
+            ..Default::default()
         },
         &NoProgress,
     )?;

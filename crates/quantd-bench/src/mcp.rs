@@ -126,7 +126,9 @@ pub async fn run(a: McpArgs) -> anyhow::Result<ExitCode> {
         limit: 50,
         max_bytes: 60 << 10,
         max_text: Some(200),
+        signals_only: false,
     };
+    let reader = quantd_engine::rights::Reader::cli(quantd_engine::DEFAULT_WORKSPACE);
     for op in ["get_execution", "list_packs", "get_results"] {
         let engine_ms = match op {
             "get_execution" => {
@@ -152,7 +154,7 @@ pub async fn run(a: McpArgs) -> anyhow::Result<ExitCode> {
             }
             _ => {
                 time(a.calls, || async {
-                    engine.result_page(&rec, &page).await?;
+                    engine.result_page(&rec, &page, &reader).await?;
                     Ok(())
                 })
                 .await?

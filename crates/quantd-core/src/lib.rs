@@ -3,7 +3,7 @@
 //! Ids ([`PackId`], [`ExecutionId`], [`ShardId`], [`CodeVersionId`]), the kinds of execution
 //! ([`ExecutionKind`]), the state machines of executions, shards and packs with their legal
 //! transitions ([`state`]), the [`Event`] record of what happened, the [`ErrorClass`] every error
-//! is sorted into, pack rights metadata, and the [`Progress`] sink that long operations report to.
+//! is sorted into, data rights ([`rights`]: what may leave quantd of a pack's data), and the [`Progress`] sink that long operations report to.
 //! What an execution is asked to do is the engine's request type (`SubmitRequest`), not a type
 //! here: this crate holds only what every layer shares.
 //!
@@ -16,12 +16,14 @@ pub mod ids;
 pub mod kind;
 pub mod pack;
 pub mod progress;
+pub mod rights;
 pub mod state;
 
 pub use error::{ErrorClass, IllegalTransition, bounded_message};
 pub use event::{Event, EventRecord};
 pub use ids::{CodeVersionId, ExecutionId, IdError, PackId, ShardId};
 pub use kind::{ExecutionKind, UnknownKind};
-pub use pack::{PackState, Rights};
+pub use pack::PackState;
 pub use progress::{NoProgress, Progress};
+pub use rights::{Disclosure, ExportPolicy, Provider, Rights, SourceTerms, Terms, Verdict};
 pub use state::{ExecutionState, ShardState};

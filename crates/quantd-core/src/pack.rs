@@ -2,7 +2,7 @@
 //!
 //! A pack is `warming` while it is written, `fresh` when it is the newest pack of its name,
 //! `stale` once a newer pack of the same name exists, and `error` when its import died or failed
-//! after it was registered. Rights say where the data came from and whether it may leave quantd.
+//! after it was registered. What a pack's data may be used for is its [`crate::rights::Rights`].
 
 use crate::error::IllegalTransition;
 use crate::state::{StateMachine, display_by_name};
@@ -59,49 +59,6 @@ impl PackState {
 }
 
 display_by_name!(PackState);
-
-/// Where a pack's data came from and what may be done with it. Stored with the pack; export
-/// commands refuse packs whose `export_allowed` is false.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rights {
-    /// Where the data came from (a vendor, a file, `synthetic`).
-    pub source: Option<String>,
-    /// The license the data is under.
-    pub license: Option<String>,
-    /// Attribution text to show wherever the data or results derived from it are shown.
-    pub attribution: Option<String>,
-    /// Whether bars may be exported out of quantd.
-    pub export_allowed: bool,
-}
-
-impl Default for Rights {
-    fn default() -> Self {
-        Rights {
-            source: None,
-            license: None,
-            attribution: None,
-            export_allowed: true,
-        }
-    }
-}
-
-impl fmt::Display for Rights {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-        write!(
-            f,
-            "source: {}, license: {}, attribution: {}, export: {}",
-            or_dash(&self.source),
-            or_dash(&self.license),
-            or_dash(&self.attribution),
-            if self.export_allowed {
-                "allowed"
-            } else {
-                "not allowed"
-            }
-        )
-    }
-}
 
 #[cfg(test)]
 mod tests {

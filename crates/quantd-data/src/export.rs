@@ -23,11 +23,15 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Options for Parquet output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Options for Parquet output, and the watermark of the export.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ParquetLayout {
     /// One row group per ticker (otherwise row groups of about a million rows).
     pub row_group_per_ticker: bool,
+    /// A watermark line: CSV starts with `# <line>`; Parquet keeps it as metadata.
+    pub watermark: Option<String>,
+    /// More key-value metadata for Parquet (the watermark as JSON, the attribution).
+    pub metadata: Vec<(String, String)>,
 }
 
 /// Writes `table` to `path`, as CSV or Parquet by its extension.
@@ -54,8 +58,8 @@ pub fn export(
     };
     let tmp = path.with_extension("partial");
     let written = match format {
-        FileFormat::Csv => write_csv(table, &tmp, progress),
-        FileFormat::Parquet => write_parquet(table, &tmp, layout, progress),
+        FileFormat::Csv => write_csv(table, &tmp, layout.watermark.as_deref(), progress),
+        FileFormat::Parquet => write_parquet(table, &tmp, &layout, progress),
     };
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
@@ -64,10 +68,18 @@ pub fn export(
     std::fs::rename(&tmp, path).map_err(|e| DataError::io("renaming", path, e))
 }
 
-fn write_csv(table: &BarTable, path: &Path, progress: &dyn Progress) -> Result<()> {
+fn write_csv(
+    table: &BarTable,
+    path: &Path,
+    watermark: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<()> {
     let io = |e: std::io::Error| DataError::io("writing", path, e);
     let file = std::fs::File::create(path).map_err(io)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    if let Some(line) = watermark {
+        writeln!(w, "# {line}").map_err(io)?;
+    }
     let header: Vec<&str> = ["ticker", table.calendar.key_name()]
         .into_iter()
         .chain(table.column_names())
@@ -114,7 +126,7 @@ fn csv_record(fields: &[&str]) -> std::io::Result<Vec<u8>> {
 fn write_parquet(
     table: &BarTable,
     path: &Path,
-    layout: ParquetLayout,
+    layout: &ParquetLayout,
     progress: &dyn Progress,
 ) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| DataError::Parquet {
@@ -145,6 +157,13 @@ fn write_parquet(
             usize::MAX
         } else {
             1 << 20
+        }))
+        .set_key_value_metadata((!layout.metadata.is_empty()).then(|| {
+            layout
+                .metadata
+                .iter()
+                .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.clone(), v.clone()))
+                .collect()
         }))
         .build();
     let mut writer =

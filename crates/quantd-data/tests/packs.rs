@@ -100,6 +100,7 @@ fn the_id_ignores_row_order_file_format_and_header_case() {
         &pq_tickers,
         ParquetLayout {
             row_group_per_ticker: true,
+            ..Default::default()
         },
         &NoProgress,
     )

@@ -79,6 +79,15 @@ pub enum EngineError {
         /// What is over which limit, and what to do.
         message: String,
     },
+    /// Data rights forbid it (docs/rights.md): the message names the provider and what stays
+    /// readable.
+    #[error("{message}")]
+    Policy {
+        /// The provider (or providers) whose terms forbid it.
+        provider: String,
+        /// What was refused, why, and what to do instead.
+        message: String,
+    },
     /// The work was cancelled on request.
     #[error("cancelled")]
     Cancelled,
@@ -105,6 +114,7 @@ impl EngineError {
             | EngineError::Pattern { .. }
             | EngineError::Limit { .. } => ErrorClass::Validation,
             EngineError::PackNotReady { .. } => ErrorClass::Data,
+            EngineError::Policy { .. } => ErrorClass::Policy,
             EngineError::Io { .. } => ErrorClass::Network,
             EngineError::Internal(_) | EngineError::Cancelled => ErrorClass::Internal,
         }

@@ -16,6 +16,7 @@
 
 pub mod agents;
 pub mod atest;
+pub mod audit;
 pub mod code;
 pub mod error;
 pub mod exec;
@@ -26,6 +27,7 @@ pub mod packs;
 pub mod pattern;
 pub mod python;
 pub mod results;
+pub mod rights;
 pub mod scan;
 pub mod services;
 pub mod views;
@@ -43,8 +45,9 @@ pub use quantd_store::{AnyStore, StoreConfig};
 /// The records surfaces read and list, as the engine hands them out (kept by the store).
 pub mod records {
     pub use quantd_store::{
-        Added, CodeName, CodeVersion, ExecutionFilter, ExecutionRecord, IdempotencyRecord,
-        NewToken, PackRecord, Page, Paged, QueueStats, ShardRecord, StoreError, TokenRecord,
+        Added, AuditEntry, AuditFilter, CodeName, CodeVersion, ExecutionFilter, ExecutionRecord,
+        IdempotencyRecord, NewToken, PackRecord, Page, Paged, QueueStats, ShardRecord, StoreError,
+        TokenRecord,
     };
 }
 

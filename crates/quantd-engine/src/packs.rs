@@ -230,8 +230,7 @@ impl<S: Store> Packs<S> {
         let rights = Rights {
             source: Some("synthetic (quantd GBM generator)".into()),
             license: Some("public domain".into()),
-            attribution: None,
-            export_allowed: true,
+            ..Rights::default()
         };
         let rows = table.len() as u64;
         self.register(name, table, origin, rights, rows, 0, progress)
@@ -271,6 +270,9 @@ impl<S: Store> Packs<S> {
         rows_dropped: u64,
         progress: Arc<dyn Progress>,
     ) -> Result<ImportReport> {
+        if let Some(p) = &rights.provider {
+            crate::rights::provider(&self.store, p).await?;
+        }
         progress.phase("hash", 0);
         let table = Arc::new(table);
         let t = table.clone();
@@ -499,29 +501,45 @@ impl<S: Store> Packs<S> {
         }
     }
 
-    /// Exports a pack's bars to CSV or Parquet, if its rights allow.
+    /// Exports a pack's bars to CSV or Parquet for `reader`, as its rights allow: refused under
+    /// `deny`, watermarked under `watermark` (both recorded in the audit trail).
     pub async fn export(
         &self,
         rec: &PackRecord,
         out: &Path,
+        reader: &crate::rights::Reader,
         progress: Arc<dyn Progress>,
-    ) -> Result<()> {
-        if !rec.rights.export_allowed {
-            return Err(quantd_data::DataError::Policy(format!(
-                "pack `{}` was imported with --no-export: its rights do not allow exporting its bars",
-                rec.name
-            ))
-            .into());
+    ) -> Result<Option<String>> {
+        let terms = crate::rights::pack_terms(&self.store, rec).await?;
+        let detail = format!("bars as {}", out.display());
+        let release = crate::rights::decide(
+            &self.store,
+            terms,
+            crate::rights::Subject::Pack(rec),
+            reader,
+            quantd_core::Disclosure::Derived,
+            &detail,
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await?;
+        let mut layout = quantd_data::export::ParquetLayout::default();
+        if let Some(w) = &release.watermark {
+            layout.watermark = Some(w.line());
+            layout.metadata = w
+                .parquet_metadata()
+                .into_iter()
+                .filter_map(|kv| Some((kv.key, kv.value?)))
+                .collect();
         }
         let reader = self.open_reader(rec)?;
         let out = out.to_path_buf();
         blocking(move || {
             progress.phase("read", 0);
             let table = reader.to_table()?;
-            quantd_data::export::export(&table, &out, Default::default(), progress.as_ref())
+            quantd_data::export::export(&table, &out, layout, progress.as_ref())
         })
         .await??;
-        Ok(())
+        Ok(release.attribution())
     }
 }
 

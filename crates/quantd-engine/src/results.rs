@@ -4,6 +4,7 @@
 //! Parquet `timestamp[ns]` with the pack's zone), then one column per indicator.
 
 use crate::error::{EngineError, Result};
+use crate::rights::Watermark;
 use crate::scan::Signals;
 use arrow_array::{
     ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray,
@@ -49,6 +50,18 @@ impl Format {
         })
     }
 
+    /// The format's name, as `--format` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Parquet => "parquet",
+            Format::Md => "md",
+        }
+    }
+
     /// The format a file name implies, if any.
     pub fn from_path(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?;
@@ -87,6 +100,31 @@ fn json_row(s: &Signals, i: usize) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
+/// How results are written: the format, and what an export may carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Writing<'a> {
+    /// The format.
+    pub format: Format,
+    /// Scan rows without their `let` columns (ticker and bar only).
+    pub signals_only: bool,
+    /// At most this many scan rows (a terminal's first rows); `None`: all.
+    pub max_rows: Option<usize>,
+    /// The watermark the output must carry.
+    pub mark: Option<&'a Watermark>,
+}
+
+impl Writing<'_> {
+    /// Every row in `format`, unmarked.
+    pub fn plain(format: Format) -> Writing<'static> {
+        Writing {
+            format,
+            signals_only: false,
+            max_rows: None,
+            mark: None,
+        }
+    }
+}
+
 /// Writes signal rows in `format`, all at once.
 pub fn write_signals<W: Write + Send>(s: &Signals, format: Format, w: W) -> Result<()> {
     let mut writer = ResultWriter::new(format, s.calendar, &s.indicators, w)?;
@@ -107,17 +145,29 @@ pub struct ResultWriter<W: Write + Send> {
     rows: u64,
     /// Whether a table's header is out.
     headed: bool,
+    /// The watermark: its preamble is out; a JSON export's closing brace is still owed.
+    mark: Option<Watermark>,
 }
 
 impl<W: Write + Send> ResultWriter<W> {
     /// Starts writing rows of a pack with `calendar`; `indicators` are the `let` columns after
     /// `ticker` and the bar.
-    pub fn new(
+    pub fn new(format: Format, calendar: Calendar, indicators: &[String], w: W) -> Result<Self> {
+        Self::marked(format, calendar, indicators, w, None)
+    }
+
+    /// [`ResultWriter::new`] with a watermark (see [`crate::rights::mark`]).
+    pub fn marked(
         format: Format,
         calendar: Calendar,
         indicators: &[String],
         mut w: W,
+        mark: Option<&Watermark>,
     ) -> Result<Self> {
+        if let Some(text) = mark.and_then(|m| m.preamble(format)) {
+            w.write_all(text.as_bytes()).map_err(io)?;
+        }
+        let mark = mark.cloned();
         let key = calendar.key_name();
         let key_type = if calendar.daily {
             DataType::Date32
@@ -147,6 +197,7 @@ impl<W: Write + Send> ResultWriter<W> {
             Format::Parquet => {
                 let props = parquet::file::properties::WriterProperties::builder()
                     .set_compression(parquet::basic::Compression::SNAPPY)
+                    .set_key_value_metadata(mark.as_ref().map(Watermark::parquet_metadata))
                     .build();
                 parquet = Some(
                     parquet::arrow::ArrowWriter::try_new(w, schema.clone(), Some(props))
@@ -161,6 +212,7 @@ impl<W: Write + Send> ResultWriter<W> {
                     schema,
                     rows: 0,
                     headed: false,
+                    mark,
                 });
             }
             _ => {}
@@ -174,6 +226,7 @@ impl<W: Write + Send> ResultWriter<W> {
             schema,
             rows: 0,
             headed: false,
+            mark,
         })
     }
 
@@ -250,7 +303,11 @@ impl<W: Write + Send> ResultWriter<W> {
         }
         let w = self.out.as_mut().expect("text writer");
         if self.format == Format::Json {
-            writeln!(w, "]").map_err(io)?;
+            write!(w, "]").map_err(io)?;
+            if let Some(end) = self.mark.as_ref().and_then(|m| m.epilogue(self.format)) {
+                write!(w, "{end}").map_err(io)?;
+            }
+            writeln!(w).map_err(io)?;
         }
         if matches!(self.format, Format::Md | Format::Table) && !self.headed {
             let header = header_of(self.calendar, &self.indicators);

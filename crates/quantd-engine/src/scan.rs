@@ -57,6 +57,25 @@ impl Signals {
     pub fn is_empty(&self) -> bool {
         self.stamp.is_empty()
     }
+    /// The first `n` rows (all of them when there are fewer).
+    pub fn head(&self, n: usize) -> Signals {
+        let n = n.min(self.len());
+        let k = self.indicators.len();
+        Signals {
+            ticker: self.ticker[..n].to_vec(),
+            stamp: self.stamp[..n].to_vec(),
+            values: self.values[..n * k].to_vec(),
+            ..self.clone()
+        }
+    }
+    /// The rows without their indicator columns: the signals (ticker and bar) alone.
+    pub fn signals_only(&self) -> Signals {
+        Signals {
+            indicators: Vec::new(),
+            values: Vec::new(),
+            ..self.clone()
+        }
+    }
     /// Row `i`'s bar as people read it: a date, or a time with its offset.
     pub fn time_of(&self, i: usize) -> String {
         self.calendar.format(self.stamp[i])

@@ -172,6 +172,10 @@ pub struct ResultsArgs {
     /// The `next` of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// A scan's signals alone (ticker and bar, without `let` columns): readable whatever the
+    /// data's rights (docs/rights.md).
+    #[serde(default)]
+    pub signals_only: bool,
 }
 
 /// `list_packs`.

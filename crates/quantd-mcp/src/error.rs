@@ -109,6 +109,7 @@ impl From<EngineError> for ToolError {
                 ("failed", json!({}))
             }
             EngineError::Cancelled => ("cancelled", json!({})),
+            EngineError::Policy { provider, .. } => ("policy", json!({"provider": provider})),
             EngineError::Store(_)
             | EngineError::Io { .. }
             | EngineError::Eval(_)

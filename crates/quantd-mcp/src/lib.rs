@@ -23,7 +23,7 @@ pub mod tools;
 
 pub use error::ToolError;
 pub use ops::Ops;
-pub use server::{QuantdMcp, Workspace};
+pub use server::{Actor, QuantdMcp, Workspace};
 
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;

@@ -10,9 +10,9 @@ use quantd_engine::exec::Engine;
 use quantd_engine::exec::pool::Pool;
 use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::records::{ExecutionFilter, ExecutionRecord, Page};
+use quantd_engine::rights::Reader;
 use quantd_engine::views::model::{
-    CodeAdded, CodeBody, CodeNameView, CodeVersionView, ExecutionList, PackList, PackView,
-    Submitted,
+    CodeAdded, CodeBody, CodeNameView, CodeVersionView, ExecutionList, PackList, Submitted,
 };
 use quantd_engine::views::page::{PageRequest, ResultPage};
 use quantd_engine::{EngineError, data};
@@ -172,20 +172,21 @@ impl Ops {
     /// execution ends or the wait does, reporting progress on the way.
     pub async fn start_execution(
         &self,
-        ws: &str,
+        reader: &Reader,
         args: Option<Map<String, Value>>,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Output {
-        let started = self.submit(ws, args).await?;
+        let started = self.submit(reader, args).await?;
         self.finish(started, progress).await
     }
 
     /// The first half of `start_execution`: the execution submitted (or reused).
     pub async fn submit(
         &self,
-        ws: &str,
+        reader: &Reader,
         args: Option<Map<String, Value>>,
     ) -> Result<Started, ToolError> {
+        let ws = reader.workspace.as_str();
         let mut args = args.unwrap_or_default();
         let wait = match args.remove("wait_seconds") {
             None | Some(Value::Null) => 0,
@@ -199,7 +200,7 @@ impl Ops {
                 })?,
         };
         let req: SubmitRequest = parse(Some(args))?;
-        let sub = self.engine.submit_request(ws, req).await?;
+        let sub = self.engine.submit_as(reader, req).await?;
         if !sub.reused
             && let Some(pool) = &self.pool
         {
@@ -295,12 +296,20 @@ impl Ops {
 
     /// `control_execution`: pause, resume or cancel; a change the state does not allow is a
     /// tool error saying why.
-    pub async fn control_execution(&self, ws: &str, args: Option<Map<String, Value>>) -> Output {
+    pub async fn control_execution(
+        &self,
+        reader: &Reader,
+        args: Option<Map<String, Value>>,
+    ) -> Output {
         let a: ControlArgs = parse(args)?;
-        let rec = self.engine.records().owned(ws, &a.id).await?;
         let rec = self
             .engine
-            .control(&rec, a.action)
+            .records()
+            .owned(&reader.workspace, &a.id)
+            .await?;
+        let rec = self
+            .engine
+            .control_as(reader, &rec, a.action)
             .await
             .map_err(|e| match e {
                 EngineError::Invalid(m) => ToolError::new("conflict", m),
@@ -313,9 +322,13 @@ impl Ops {
     }
 
     /// `get_results`: one bounded page of rows, with the summary.
-    pub async fn get_results(&self, ws: &str, args: Option<Map<String, Value>>) -> Output {
+    pub async fn get_results(&self, reader: &Reader, args: Option<Map<String, Value>>) -> Output {
         let a: ResultsArgs = parse(args)?;
-        let rec = self.engine.records().owned(ws, &a.id).await?;
+        let rec = self
+            .engine
+            .records()
+            .owned(&reader.workspace, &a.id)
+            .await?;
         let (limit, max_bytes, max_text) = match a.format {
             Detail::Concise => (a.limit.unwrap_or(50).clamp(1, 50), 60 << 10, Some(200)),
             Detail::Detailed => (a.limit.unwrap_or(200).clamp(1, 500), 1 << 20, None),
@@ -330,7 +343,9 @@ impl Ops {
                     limit: limit as usize,
                     max_bytes,
                     max_text,
+                    signals_only: a.signals_only,
                 },
+                reader,
             )
             .await?;
         json(&page)
@@ -345,7 +360,7 @@ impl Ops {
             .list(&page(a.cursor, a.limit, 50))
             .await?;
         json(&PackList {
-            items: packs.items.into_iter().map(PackView::from).collect(),
+            items: self.engine.pack_views(packs.items).await?,
             next: packs.next,
         })
     }

@@ -10,6 +10,7 @@ use crate::error::ToolError;
 use crate::ops::{Ops, Progress};
 use crate::resources;
 use crate::tools::{self, ToolSpec};
+use quantd_engine::rights::Reader;
 use rmcp::model::*;
 use rmcp::service::RequestContext;
 use rmcp::task_manager::{TaskContext, TaskExit, TaskManager, TaskOptions};
@@ -22,6 +23,11 @@ use tokio::sync::mpsc;
 /// authentication layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace(pub String);
+
+/// Who a request comes from (`token <id>`), put into the HTTP request's extensions next to its
+/// [`Workspace`], for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
 
 /// quantd's MCP server over one engine. Cheap to clone (HTTP sessions each get a clone).
 #[derive(Clone)]
@@ -83,36 +89,44 @@ impl QuantdMcp {
         }
     }
 
-    fn workspace(&self, context: &RequestContext<RoleServer>) -> Result<String, ToolError> {
+    fn workspace(&self, context: &RequestContext<RoleServer>) -> Result<Reader, ToolError> {
         if let Some(w) = &self.workspace {
-            return Ok(w.clone());
+            return Ok(Reader {
+                workspace: w.clone(),
+                actor: "mcp stdio".into(),
+            });
         }
-        context
-            .extensions
-            .get::<http::request::Parts>()
+        let parts = context.extensions.get::<http::request::Parts>();
+        let workspace = parts
             .and_then(|p| p.extensions.get::<Workspace>())
             .map(|w| w.0.clone())
-            .ok_or_else(|| ToolError::internal("an MCP request without a workspace".into()))
+            .ok_or_else(|| ToolError::internal("an MCP request without a workspace".into()))?;
+        let actor = parts
+            .and_then(|p| p.extensions.get::<Actor>())
+            .map_or_else(|| "mcp".to_string(), |a| format!("mcp {}", a.0));
+        Ok(Reader { workspace, actor })
     }
 
-    /// Runs tool `name` for workspace `ws`; `progress` receives reports of a waiting call.
+    /// Runs tool `name` for `reader` (its workspace and who it is); `progress` receives reports
+    /// of a waiting call.
     pub async fn call(
         &self,
         name: &str,
-        ws: &str,
+        reader: &Reader,
         args: Option<Map<String, Value>>,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Result<Value, ToolError> {
         let ops = &self.ops;
+        let ws = reader.workspace.as_str();
         match name {
             "validate_code" => ops.validate_code(ws, args).await,
             "deploy_code" => ops.deploy_code(ws, args).await,
             "list_code" => ops.list_code(ws, args).await,
-            "start_execution" => ops.start_execution(ws, args, progress).await,
+            "start_execution" => ops.start_execution(reader, args, progress).await,
             "get_execution" => ops.get_execution(ws, args).await,
             "list_executions" => ops.list_executions(ws, args).await,
-            "control_execution" => ops.control_execution(ws, args).await,
-            "get_results" => ops.get_results(ws, args).await,
+            "control_execution" => ops.control_execution(reader, args).await,
+            "get_results" => ops.get_results(reader, args).await,
             "list_packs" => ops.list_packs(args).await,
             other => Err(ToolError::new(
                 "unknown-tool",
@@ -127,11 +141,11 @@ impl QuantdMcp {
 
     /// `start_execution` as a task: submitted now (a refused request is an error at once), the
     /// task ends when the execution does; cancelling the task cancels the execution.
-    async fn start_task(&self, ws: &str, mut args: Map<String, Value>) -> CallToolResponse {
+    async fn start_task(&self, reader: &Reader, mut args: Map<String, Value>) -> CallToolResponse {
         if !args.contains_key("wait_seconds") {
             args.insert("wait_seconds".into(), crate::ops::MAX_WAIT_SECONDS.into());
         }
-        let started = match self.ops.submit(ws, Some(args)).await {
+        let started = match self.ops.submit(reader, Some(args)).await {
             Ok(s) => s,
             Err(e) => return failure(e).into(),
         };

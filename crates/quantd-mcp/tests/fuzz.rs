@@ -150,7 +150,7 @@ fn fuzzed_arguments_are_tool_errors_never_panics() {
         let server = server.clone();
         let args = (!absent || !args.is_empty()).then_some(args);
         let out = rt.block_on(async move {
-            tokio::spawn(async move { server.call(&name, "default", args, None).await }).await
+            tokio::spawn(async move { server.call(&name, &reader(), args, None).await }).await
         });
         let out = out.expect("a tool call never panics");
         match &out {
@@ -172,7 +172,12 @@ fn fuzzed_arguments_are_tool_errors_never_panics() {
         errors.get()
     );
     let packs = rt
-        .block_on(server.call("list_packs", "default", None, None))
+        .block_on(server.call("list_packs", &reader(), None, None))
         .expect("the server still answers");
     assert_eq!(packs["items"][0]["name"], "u");
+}
+
+/// The fuzzer's caller: the default workspace over stdio.
+fn reader() -> quantd_engine::rights::Reader {
+    quantd_engine::rights::Reader::cli("default")
 }

@@ -316,3 +316,86 @@ async fn resources_warming_packs_rollbacks_and_cursors() {
         "{v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_results_keeps_to_the_data_rights() {
+    let s = engine().await;
+    let pool = Pool::new(s.engine.clone(), PoolOptions::default());
+    let running = pool.start();
+    let server = QuantdMcp::new(
+        Ops::new(s.engine.clone(), Some(pool.clone())),
+        Some("default".into()),
+    );
+    let client = connect(server, false).await;
+    let acme = |export| quantd_core::Provider {
+        name: "acme".into(),
+        license: None,
+        attribution: Some("Data courtesy of ACME".into()),
+        export,
+        environments: vec![],
+    };
+    s.engine
+        .put_provider(&acme(quantd_core::ExportPolicy::Deny))
+        .await
+        .unwrap();
+    s.engine.assign_provider("u", Some("acme")).await.unwrap();
+    let (started, err) = call(
+        &client,
+        "start_execution",
+        json!({"kind": "scan", "expr": "let c = close; close > 0", "pack": "u", "wait_seconds": 60}),
+    )
+    .await;
+    assert!(!err, "{started}");
+    let id = started["execution"]["id"].clone();
+
+    // Derived columns: a `policy` tool error naming the provider and the way to the signals.
+    let (r, err) = call(&client, "get_results", json!({"id": id})).await;
+    assert!(err, "{r}");
+    assert_eq!(r["error"]["type"], "policy");
+    assert_eq!(r["error"]["provider"], "acme");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("signals_only: true"),
+        "{r}"
+    );
+    let (page, err) = call(
+        &client,
+        "get_results",
+        json!({"id": id, "signals_only": true, "limit": 5}),
+    )
+    .await;
+    assert!(!err, "{page}");
+    assert_eq!(page["columns"], json!(["ticker", "date"]));
+    assert_eq!(page["attribution"], "Data courtesy of ACME");
+    assert!(page.get("watermark").is_none());
+
+    // Watermark: the page carries it.
+    s.engine
+        .put_provider(&acme(quantd_core::ExportPolicy::Watermark))
+        .await
+        .unwrap();
+    let (page, err) = call(&client, "get_results", json!({"id": id, "limit": 5})).await;
+    assert!(!err, "{page}");
+    assert_eq!(page["columns"], json!(["ticker", "date", "c"]));
+    assert_eq!(page["watermark"]["provider"], "acme");
+    assert_eq!(page["watermark"]["execution"], id);
+    assert_eq!(page["watermark"]["actor"], "mcp stdio");
+
+    let log = s
+        .engine
+        .audit(
+            &quantd_engine::records::AuditFilter {
+                exports_only: true,
+                ..Default::default()
+            },
+            &quantd_engine::records::Page::all(),
+        )
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["export.watermarked", "export.refused"]);
+    pool.drain();
+    running.join(Duration::from_secs(5)).await;
+}

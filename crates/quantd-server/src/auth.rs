@@ -28,6 +28,13 @@ pub struct Caller {
     pub token: Option<String>,
 }
 
+impl Caller {
+    /// The caller as the engine's audit trail and data rights know it.
+    pub fn reader(&self) -> quantd_engine::rights::Reader {
+        quantd_engine::rights::Reader::token(&self.workspace, self.token.as_deref())
+    }
+}
+
 /// The caller a bearer token stands for, or `None` when it is not valid (the engine checks
 /// the secret in constant time).
 pub async fn verify(state: &AppState, token: &str) -> Result<Option<Caller>, AppError> {

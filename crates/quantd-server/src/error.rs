@@ -40,6 +40,9 @@ pub struct Problem {
     /// When a warming pack should be ready (`pack-warming`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_ready: Option<chrono::DateTime<chrono::Utc>>,
+    /// The data provider whose terms refused the request (`policy`; docs/rights.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// Everything a route can fail with.
@@ -128,11 +131,13 @@ impl AppError {
                     "Pack is warming",
                 ),
                 E::PackNotReady { .. } => (StatusCode::CONFLICT, "pack-unusable", "Pack unusable"),
+                E::Policy { .. } => (StatusCode::FORBIDDEN, "policy", "Refused by data rights"),
                 E::Data(_) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid-data",
                     "Invalid data",
                 ),
+                E::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, "conflict", "Conflict"),
                 E::Store(StoreError::BadCursor(_)) => {
                     (StatusCode::BAD_REQUEST, "bad-cursor", "Bad page cursor")
                 }
@@ -205,6 +210,7 @@ impl AppError {
             errors: vec![],
             rendered: None,
             estimated_ready: None,
+            provider: None,
         };
         match self {
             AppError::Engine(EngineError::Expression {
@@ -228,6 +234,9 @@ impl AppError {
             AppError::Engine(EngineError::PackNotReady {
                 estimated_ready, ..
             }) => p.estimated_ready = *estimated_ready,
+            AppError::Engine(EngineError::Policy { provider, .. }) => {
+                p.provider = Some(provider.clone());
+            }
             _ => {}
         }
         p

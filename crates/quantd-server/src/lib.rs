@@ -39,7 +39,7 @@ pub use error::{AppError, Problem};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use quantd_core::ExecutionId;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::pool::{Pool, PoolOptions};
@@ -261,6 +261,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/agents"),
     ("post", "/v1/agents/{name}"),
     ("delete", "/v1/agents/{name}"),
+    ("get", "/v1/rights"),
+    ("get", "/v1/rights/log"),
+    ("post", "/v1/rights/{name}"),
+    ("delete", "/v1/rights/{name}"),
+    ("put", "/v1/packs/{name}/provider"),
     ("get", "/v1/executions/{id}/results"),
     ("get", "/v1/executions/{id}/summary"),
     ("get", "/v1/executions/{id}/report"),
@@ -282,7 +287,7 @@ pub const MCP_PATH: &str = "/mcp";
 
 /// The router of the whole API over `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{agents, code, executions as ex, health, packs, patterns};
+    use routes::{agents, code, executions as ex, health, packs, patterns, rights};
     let upload_limit = state.options().upload_limit;
     let v1 = Router::new()
         .route("/code", get(code::list))
@@ -303,6 +308,10 @@ pub fn app(state: AppState) -> Router {
         .route("/execute", post(patterns::execute))
         .route("/agents", get(agents::list))
         .route("/agents/{name}", post(agents::add).delete(agents::remove))
+        .route("/rights", get(rights::list))
+        .route("/rights/log", get(rights::log))
+        .route("/rights/{name}", post(rights::add).delete(rights::remove))
+        .route("/packs/{name}/provider", put(rights::set_pack_provider))
         .route("/executions/{id}/results", get(ex::results))
         .route("/executions/{id}/summary", get(ex::summary))
         .route("/executions/{id}/report", get(ex::report))

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use quantd_mcp::{HttpOptions, Ops, QuantdMcp, Workspace};
+use quantd_mcp::{Actor, HttpOptions, Ops, QuantdMcp, Workspace};
 
 /// The router serving `/mcp`.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -35,6 +35,9 @@ async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> R
     let (mut parts, body) = req.into_parts();
     match Caller::from_request_parts(&mut parts, &state).await {
         Ok(caller) => {
+            if let Some(token) = &caller.token {
+                parts.extensions.insert(Actor(format!("token {token}")));
+            }
             parts.extensions.insert(Workspace(caller.workspace));
             next.run(Request::from_parts(parts, body)).await
         }

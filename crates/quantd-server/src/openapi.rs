@@ -4,10 +4,11 @@
 use crate::error::{CodeDiagnostic, Problem};
 use crate::model::*;
 use crate::routes::patterns::RetryBody;
-use crate::routes::{agents, code, executions, health, packs, patterns};
+use crate::routes::rights::{AuditPage, PackProvider, ProviderBody};
+use crate::routes::{agents, code, executions, health, packs, patterns, rights};
 use crate::{metrics, stream, ws};
 use axum::Json;
-use quantd_core::ExecutionKind;
+use quantd_core::{ExecutionKind, ExportPolicy, Provider};
 use quantd_engine::agents::{AgentSpec, AgentView};
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::ShardFailurePolicy;
@@ -59,12 +60,14 @@ impl Modify for Security {
         patterns::execute, patterns::retry, agents::list, agents::add, agents::remove,
         stream::execution_sse, ws::execution_ws, stream::workspace_sse,
         packs::list, packs::upload, packs::show,
+        rights::list, rights::add, rights::remove, rights::set_pack_provider, rights::log,
     ),
     components(schemas(
         Problem, CodeDiagnostic, CodeBody, StrategyExprs, RollbackBody, CodeVersionView, CodeAdded,
         CodeNameView, CodeList, Validated, SubmitRequest, ExecutionKind, ShardFailurePolicy,
         RequestOptions, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
         RightsView, PackList, UploadAccepted, PackHealth, Live, Ready, Executed, RetryBody, AgentSpec, AgentView,
+        Provider, ExportPolicy, ProviderBody, PackProvider, AuditPage,
     )),
     tags(
         (name = "code", description = "Stored scanners and strategies of the workspace"),
@@ -74,6 +77,7 @@ impl Modify for Security {
         (name = "packs", description = "Market data, shared by every workspace"),
         (name = "history", description = "Past executions and totals"),
         (name = "agents", description = "Agents that pattern `call` steps reach, behind circuit breakers"),
+        (name = "rights", description = "Data rights: providers, their export policies, the audit trail of exports"),
         (name = "health", description = "Liveness, readiness, pack freshness, metrics"),
     ),
 )]

@@ -234,7 +234,7 @@ async fn command(state: &AppState, caller: &Caller, id: &ExecutionId, c: &str) -
     };
     let result = async {
         let rec = owned(state, caller, id.as_str()).await?;
-        change_owned(state, rec, to).await
+        change_owned(state, caller, rec, to).await
     }
     .await;
     match result {

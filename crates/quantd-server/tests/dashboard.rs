@@ -412,3 +412,62 @@ async fn pages_answer_bad_input_with_a_readable_problem() {
         .len();
     assert_eq!(before, after);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deny_pack_shows_signals_and_withholds_derived_data_and_downloads() {
+    let server = Server::start(Setup::default()).await;
+    let admin = server.admin_token("ops").await;
+    let token = server.token("team").await;
+    server.demo_under(&admin, "acme", "deny").await;
+    let scan = server
+        .completed(
+            &token,
+            serde_json::json!({"kind": "scan", "expr": "let c = close; close > sma(close, 10)", "pack": "demo"}),
+        )
+        .await;
+    let b = Browser::sign_in(&server, &token).await;
+    let page = b.page(&format!("/executions/{scan}")).await;
+    assert!(page.contains("Derived data is withheld"), "the notice");
+    assert!(page.contains("provider acme"), "names the provider");
+    assert!(
+        page.contains("Data: Data courtesy of ACME"),
+        "the attribution"
+    );
+    assert!(!page.contains("<th>c</th>"), "no `let` column on the page");
+    assert!(
+        page.contains("results?format=csv&amp;columns=signals"),
+        "signal downloads"
+    );
+    // The download links the page would have offered, with the session cookie: refused.
+    let r = b
+        .get(&format!("/v1/executions/{scan}/results?format=csv"))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = b
+        .get(&format!(
+            "/v1/executions/{scan}/results?format=csv&columns=signals"
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().starts_with("ticker,date\n"));
+    // The pack's own candles.
+    let r = b.get("/packs/demo/candles?ticker=SYN0001").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let pack = b.page("/packs/demo").await;
+    assert!(pack.contains("Bars are withheld"), "no chart of the bars");
+    let log = server.get_json("/v1/rights/log", &token).await;
+    let actors: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(
+        actors
+            .iter()
+            .all(|a| a.starts_with("dashboard token ") || a.starts_with("token ")),
+        "{actors:?}"
+    );
+    assert_eq!(actors.len(), 2, "the download and the candles: {actors:?}");
+    server.stop().await;
+}

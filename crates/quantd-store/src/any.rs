@@ -11,13 +11,15 @@
 use crate::config::{Backend, StoreConfig};
 use crate::error::Result;
 use crate::records::{
-    Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Created, ExecutionFilter,
-    ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
-    PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
+    Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
+    Created, ExecutionFilter, ExecutionRecord, IdempotencyRecord, Millis, NewAuditEntry,
+    NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, QueueStats, Recovered,
+    ShardDone, ShardRecord, StepRow, TokenRecord,
 };
 use crate::sqlite::SqliteStore;
 use crate::traits::{
     AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
+    RightsRegistry,
 };
 use quantd_core::{
     CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
@@ -230,6 +232,18 @@ impl AccessTokens for AnyStore {
             execution: &ExecutionId,
             now: Millis
         ) -> Result<bool>;
+    }
+}
+
+impl RightsRegistry for AnyStore {
+    delegate! {
+        fn put_provider(&self, name: &str, body: &Value, now: Millis) -> Result<bool>;
+        fn remove_provider(&self, name: &str) -> Result<bool>;
+        fn providers(&self) -> Result<Vec<(String, Value)>>;
+        fn set_pack_provider(&self, name: &str, provider: Option<&str>) -> Result<u64>;
+        fn packs_by_id(&self, id: &PackId) -> Result<Vec<PackRecord>>;
+        fn append_audit(&self, e: &NewAuditEntry) -> Result<()>;
+        fn audit(&self, filter: &AuditFilter, page: &Page) -> Result<Paged<AuditEntry>>;
     }
 }
 

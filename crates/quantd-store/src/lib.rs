@@ -26,19 +26,22 @@ pub use any::AnyStore;
 pub use config::{Backend, StoreConfig};
 pub use error::{Result, StoreError};
 pub use records::{
-    Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Completion, Created,
-    ExecutionFilter, ExecutionRecord, FailureOutcome, HealthSnapshot, IdempotencyRecord, Lease,
-    Millis, NewExecution, NewPack, NewToken, OnComplete, PackRecord, PackTiming, Page, Paged,
-    ParentLink, QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
+    Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
+    Completion, Created, ExecutionFilter, ExecutionRecord, FailureOutcome, HealthSnapshot,
+    IdempotencyRecord, Lease, Millis, NewAuditEntry, NewExecution, NewPack, NewToken, OnComplete,
+    PackRecord, PackTiming, Page, Paged, ParentLink, QueueStats, Recovered, ShardDone, ShardRecord,
+    StepRow, TokenRecord,
 };
 pub use sqlite::{DB_FILE, SqliteStore};
 pub use traits::{
-    AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store,
+    AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
+    RightsRegistry, Store,
 };
 
 /// The store traits, for callers that call a store's methods: `use quantd_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store,
+        AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
+        RightsRegistry, Store,
     };
 }

@@ -5,7 +5,8 @@
 //! claim, heartbeat, complete, fail, stop, release, recover, state changes), its read side
 //! ([`ExecutionLog`]: executions, shards, events, results, stats, and the annotations that move no
 //! shard: summaries, health snapshots, phase events) and the access tokens of workspaces
-//! ([`AccessTokens`]). The embedded implementation is [`crate::SqliteStore`]; [`crate::AnyStore`]
+//! ([`AccessTokens`]), the agents of pattern steps ([`AgentRegistry`]), and the rights registry
+//! with the audit trail ([`RightsRegistry`]). The embedded implementation is [`crate::SqliteStore`]; [`crate::AnyStore`]
 //! is the one chosen at run time. Every implementation passes `tests/contract.rs` and keeps:
 //!
 //! - each method that changes state is one transaction, and the events it appends commit with it
@@ -24,9 +25,10 @@
 
 use crate::error::Result;
 use crate::records::{
-    Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Created, ExecutionFilter,
-    ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
-    PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
+    Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
+    Created, ExecutionFilter, ExecutionRecord, IdempotencyRecord, Millis, NewAuditEntry,
+    NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, QueueStats, Recovered,
+    ShardDone, ShardRecord, StepRow, TokenRecord,
 };
 use quantd_core::{
     CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
@@ -378,6 +380,45 @@ pub trait AgentRegistry {
     fn agents(&self, workspace: &str) -> impl Future<Output = Result<Vec<(String, Value)>>> + Send;
 }
 
+/// The rights registry (providers, shared by every workspace like packs) and the audit trail.
+pub trait RightsRegistry {
+    /// Stores (or replaces) provider `name`, a body the engine defines; true when it is new.
+    fn put_provider(
+        &self,
+        name: &str,
+        body: &Value,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Removes provider `name`; false when there was none. Refused with
+    /// [`crate::StoreError::Conflict`] while a pack names it.
+    fn remove_provider(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Every provider by name, in name order.
+    fn providers(&self) -> impl Future<Output = Result<Vec<(String, Value)>>> + Send;
+
+    /// Makes every row of pack `name` name `provider` (or none); the number of rows changed.
+    fn set_pack_provider(
+        &self,
+        name: &str,
+        provider: Option<&str>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Every catalog row whose content id is `id` (a pack imported under several names has
+    /// several, each with its rights).
+    fn packs_by_id(&self, id: &PackId) -> impl Future<Output = Result<Vec<PackRecord>>> + Send;
+
+    /// Appends an entry to the audit trail.
+    fn append_audit(&self, e: &NewAuditEntry) -> impl Future<Output = Result<()>> + Send;
+
+    /// Entries of the audit trail, newest first, one page.
+    fn audit(
+        &self,
+        filter: &AuditFilter,
+        page: &Page,
+    ) -> impl Future<Output = Result<Paged<AuditEntry>>> + Send;
+}
+
 /// Bearer tokens of workspaces and the idempotency keys of their requests.
 pub trait AccessTokens {
     /// Stores a new token (its secret only as a hash).
@@ -427,6 +468,7 @@ pub trait Store:
     + ExecutionLog
     + AccessTokens
     + AgentRegistry
+    + RightsRegistry
     + Clone
     + Send
     + Sync
@@ -441,6 +483,7 @@ impl<T> Store for T where
         + ExecutionLog
         + AccessTokens
         + AgentRegistry
+        + RightsRegistry
         + Clone
         + Send
         + Sync

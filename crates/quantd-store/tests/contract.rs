@@ -100,7 +100,9 @@ macro_rules! contract_suite {
                     orphaned_imports_fail_and_live_ones_stay,
                     packs_are_found_by_name_id_or_prefix_from_a_new_handle,
                     code_names_belong_to_a_workspace,
-                    tokens_and_idempotency_keys;
+                    tokens_and_idempotency_keys,
+                    providers_are_kept_and_named_by_packs,
+                    the_audit_trail_reads_newest_first_by_filter;
             }
         }
     };

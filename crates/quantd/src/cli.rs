@@ -97,6 +97,10 @@ pub enum Command {
     Worker(crate::commands::worker::WorkerArgs),
     /// Serve the MCP tools over stdio, for a desktop agent (see docs/mcp.md).
     Mcp(crate::commands::mcp::McpArgs),
+    /// Data rights: providers with their licence, attribution and export policy, which pack
+    /// names which, and the log of refused and watermarked exports (docs/rights.md).
+    #[command(subcommand)]
+    Rights(RightsCommand),
     /// Bearer tokens of workspaces for the HTTP API.
     #[command(subcommand)]
     Tokens(crate::commands::tokens::TokensCommand),
@@ -182,9 +186,15 @@ pub struct ImportArgs {
     /// Attribution text to show with the data (rights metadata).
     #[arg(long)]
     pub attribution: Option<String>,
-    /// Forbid exporting the bars out of quantd.
-    #[arg(long)]
+    /// Forbid exporting the bars, and data derived from them, out of quantd (`--export deny`).
+    #[arg(long, conflicts_with = "export")]
     pub no_export: bool,
+    /// What may leave quantd of the bars and of data derived from them: allow, watermark or deny.
+    #[arg(long, value_parser = parse_policy)]
+    pub export: Option<quantd_core::ExportPolicy>,
+    /// The provider of the rights registry whose terms apply (`quantd rights list`).
+    #[arg(long)]
+    pub provider: Option<String>,
     /// The exchange's time zone (IANA name, e.g. America/New_York): times without an offset are
     /// local to it, and the pack records it [default: UTC, or a Parquet column's own zone].
     #[arg(long, value_name = "ZONE")]
@@ -318,6 +328,10 @@ pub struct ScanArgs {
     /// Write the rows to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Only the signals (ticker and bar), without `let` columns: readable whatever the data's
+    /// rights.
+    #[arg(long)]
+    pub signals_only: bool,
     /// Engine options.
     #[command(flatten)]
     pub run: RunArgs,
@@ -517,6 +531,81 @@ pub struct PatternRunArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `quantd rights ...`
+#[derive(Debug, Subcommand)]
+pub enum RightsCommand {
+    /// Add (or replace) a provider: what may leave quantd of the data of packs that name it.
+    Add(RightsAddArgs),
+    /// The providers of the registry.
+    List,
+    /// Remove a provider no pack names.
+    Rm {
+        /// Its name.
+        name: String,
+    },
+    /// Make a pack (every import of its name) take a provider's terms, or its own again.
+    Assign(RightsAssignArgs),
+    /// The audit trail: refused and watermarked exports, newest first (with --actions, every
+    /// recorded action: created, paused, cancelled, …).
+    Log(RightsLogArgs),
+}
+
+/// Arguments of `rights add`.
+#[derive(Debug, Args)]
+pub struct RightsAddArgs {
+    /// Its name (letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// The licence the data is under.
+    #[arg(long)]
+    pub license: Option<String>,
+    /// Text to show with the data and everything derived from it.
+    #[arg(long)]
+    pub attribution: Option<String>,
+    /// What may leave quantd of data derived from its bars: allow, watermark or deny.
+    #[arg(long, default_value = "allow", value_parser = parse_policy)]
+    pub export: quantd_core::ExportPolicy,
+    /// An environment the licence covers (a server's QUANTD_ENVIRONMENT); repeatable; none: any.
+    #[arg(long = "environment", value_name = "NAME")]
+    pub environments: Vec<String>,
+}
+
+/// An export policy by name.
+pub fn parse_policy(s: &str) -> Result<quantd_core::ExportPolicy, String> {
+    quantd_core::ExportPolicy::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a policy; use allow, watermark or deny"))
+}
+
+/// Arguments of `rights assign`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("whose").required(true).args(["provider", "none"]))]
+pub struct RightsAssignArgs {
+    /// The pack's name.
+    pub pack: String,
+    /// The provider whose terms apply.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// The pack's own terms again.
+    #[arg(long)]
+    pub none: bool,
+}
+
+/// Arguments of `rights log`.
+#[derive(Debug, Args)]
+pub struct RightsLogArgs {
+    /// Every workspace's entries (default: this CLI's workspace).
+    #[arg(long)]
+    pub all: bool,
+    /// Every recorded action, not only exports.
+    #[arg(long)]
+    pub actions: bool,
+    /// Only this execution's entries.
+    #[arg(long)]
+    pub execution: Option<String>,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
 /// `quantd agents ...`
 #[derive(Debug, Subcommand)]
 pub enum AgentsCommand {
@@ -590,6 +679,10 @@ pub struct ResultsArgs {
     /// Write to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A scan's signals only (ticker and bar), without `let` columns: readable whatever the
+    /// data's rights.
+    #[arg(long)]
+    pub signals_only: bool,
 }
 
 /// Arguments of `history`.

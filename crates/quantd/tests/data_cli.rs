@@ -180,7 +180,8 @@ fn a_newer_pack_makes_the_older_stale_and_rights_are_kept() {
         ],
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-export"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("provider Vendor deny"), "{err}");
     assert!(!dir.path().join("x.csv").exists());
 }
 

@@ -167,6 +167,7 @@ impl<S: Store> Engine<S> {
                 PackState::Fresh => {}
             }
             let reader = self.packs.open_reader(&pack)?;
+            self.check_environment(&pack.id).await?;
             (Some(pack), Some(reader))
         } else {
             (None, None)

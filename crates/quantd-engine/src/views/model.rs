@@ -408,18 +408,39 @@ pub struct ExecutionList {
     pub next: Option<String>,
 }
 
-/// Rights metadata of a pack.
+/// The rights of a pack: the terms that apply to it (its provider's when it names one, else its
+/// own; docs/rights.md).
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RightsView {
+    /// The provider of the rights registry whose terms apply, if the pack names one.
+    pub provider: Option<String>,
     /// Where the data came from.
     pub source: Option<String>,
     /// Its license.
     pub license: Option<String>,
-    /// Attribution to show with it.
+    /// Attribution to show with it and with everything derived from it.
     pub attribution: Option<String>,
-    /// Whether bars may be exported.
+    /// What may leave quantd of its bars and of what is derived from them: `allow`,
+    /// `watermark` or `deny`.
+    pub export: quantd_core::ExportPolicy,
+    /// Whether bars may be exported (`export` is not `deny`).
     pub export_allowed: bool,
+}
+
+impl RightsView {
+    /// The view of a pack's `rights` under the `terms` that apply to it.
+    pub fn new(rights: &quantd_core::Rights, terms: &quantd_core::Terms) -> RightsView {
+        let source = terms.sources.first();
+        RightsView {
+            provider: rights.provider.clone(),
+            source: rights.source.clone(),
+            license: source.and_then(|s| s.license.clone()),
+            attribution: terms.attribution(),
+            export: terms.export(),
+            export_allowed: terms.export() != quantd_core::ExportPolicy::Deny,
+        }
+    }
 }
 
 /// A pack (shared market data, read-only to workspaces).
@@ -464,8 +485,11 @@ pub struct PackView {
     pub rights: RightsView,
 }
 
-impl From<PackRecord> for PackView {
-    fn from(p: PackRecord) -> Self {
+impl PackView {
+    /// The view of catalog row `p` whose rights resolve to `terms`
+    /// ([`crate::Engine::pack_view`] resolves them).
+    pub fn new(p: PackRecord, terms: &quantd_core::Terms) -> Self {
+        let rights = RightsView::new(&p.rights, terms);
         PackView {
             name: p.name,
             id: p.id.to_string(),
@@ -484,12 +508,7 @@ impl From<PackRecord> for PackView {
             columns: p.columns,
             rows_dropped: p.rows_dropped,
             origin: p.origin,
-            rights: RightsView {
-                source: p.rights.source,
-                license: p.rights.license,
-                attribution: p.rights.attribution,
-                export_allowed: p.rights.export_allowed,
-            },
+            rights,
         }
     }
 }

@@ -7,7 +7,8 @@
 use crate::error::{EngineError, Result};
 use crate::exec::Engine;
 use crate::records::ExecutionRecord;
-use quantd_core::ExecutionKind;
+use crate::rights::{Reader, Watermark};
+use quantd_core::{Disclosure, ExecutionKind};
 use quantd_store::Store;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -25,6 +26,8 @@ pub struct PageRequest {
     pub max_bytes: usize,
     /// Text cells longer than this many characters are cut (with `…`); `None` keeps them.
     pub max_text: Option<usize>,
+    /// A scan's signals alone (ticker and bar, no `let` columns): readable whatever the rights.
+    pub signals_only: bool,
 }
 
 /// One page of an execution's results.
@@ -47,6 +50,12 @@ pub struct ResultPage {
     /// The execution's stored summary (totals, statistics), `null` until it completes.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub summary: Option<Value>,
+    /// The attribution the data's providers ask to show with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
+    /// The watermark of derived data whose provider asks for one (docs/rights.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<Watermark>,
 }
 
 /// Rows collected for a page, and whether another row follows them.
@@ -122,11 +131,25 @@ fn number(v: f64) -> Value {
 
 impl<S: Store> Engine<S> {
     /// One page of what `rec` produced so far (see the module docs).
+    /// Data rights decide first, as for every export ([`Engine::release`]).
     pub async fn result_page(
         &self,
         rec: &ExecutionRecord,
         req: &PageRequest,
+        reader: &Reader,
     ) -> Result<ResultPage> {
+        let signals_only = req.signals_only && rec.kind == ExecutionKind::Scan;
+        let what = if signals_only {
+            Disclosure::Signals
+        } else {
+            self.disclosure_of(rec).await?
+        };
+        let detail = format!(
+            "{} results page{}",
+            rec.kind,
+            if signals_only { " (signals only)" } else { "" }
+        );
+        let release = self.release(rec, reader, what, &detail).await?;
         let mut c = Collector {
             req,
             skip: offset(req.cursor.as_deref())?,
@@ -136,7 +159,7 @@ impl<S: Store> Engine<S> {
             more: false,
         };
         let columns = if rec.kind == ExecutionKind::Scan {
-            self.scan_page(rec, &mut c).await?
+            self.scan_page(rec, &mut c, signals_only).await?
         } else {
             self.table_page(rec, &mut c).await?
         };
@@ -148,17 +171,25 @@ impl<S: Store> Engine<S> {
             next: c.next(),
             rows: c.rows,
             summary: rec.summary.clone(),
+            attribution: release.attribution(),
+            watermark: release.watermark,
         })
     }
 
-    async fn scan_page(&self, rec: &ExecutionRecord, c: &mut Collector<'_>) -> Result<Vec<String>> {
+    async fn scan_page(
+        &self,
+        rec: &ExecutionRecord,
+        c: &mut Collector<'_>,
+        signals_only: bool,
+    ) -> Result<Vec<String>> {
         let mut columns = vec!["ticker".to_string(), "date".to_string()];
         let mut full = false;
         let read = self
             .scan_results(&rec.id, |chunk| {
+                let indicators: &[String] = if signals_only { &[] } else { &chunk.indicators };
                 if columns.len() == 2 {
                     columns[1] = chunk.calendar.key_name().to_string();
-                    columns.extend(chunk.indicators.iter().cloned());
+                    columns.extend(indicators.iter().cloned());
                 }
                 for i in 0..chunk.len() {
                     let ticker = chunk.ticker_of(i);
@@ -172,7 +203,7 @@ impl<S: Store> Engine<S> {
                             chunk.calendar.key_name().into(),
                             Value::String(chunk.time_of(i)),
                         );
-                        for (name, v) in chunk.indicators.iter().zip(chunk.values_of(i)) {
+                        for (name, v) in indicators.iter().zip(chunk.values_of(i)) {
                             m.insert(name.clone(), number(*v));
                         }
                         Value::Object(m)
@@ -240,6 +271,7 @@ mod tests {
             limit,
             max_bytes,
             max_text: Some(5),
+            signals_only: false,
         }
     }
 

@@ -7,6 +7,7 @@
 
 use crate::error::{EngineError, Result};
 use crate::results::{Format, write_table};
+use crate::rights::Watermark;
 use arrow_array::{
     ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampNanosecondArray,
@@ -183,11 +184,28 @@ impl Table {
 
     /// Writes the table in `format`; floats in terminal tables and Markdown get `precision`
     /// decimals (every other format keeps full precision).
-    pub fn write<W: Write + Send>(&self, format: Format, precision: usize, mut w: W) -> Result<()> {
+    pub fn write<W: Write + Send>(&self, format: Format, precision: usize, w: W) -> Result<()> {
+        self.write_marked(format, precision, w, None)
+    }
+
+    /// [`Table::write`] with a watermark (see [`crate::rights::mark`]).
+    pub fn write_marked<W: Write + Send>(
+        &self,
+        format: Format,
+        precision: usize,
+        mut w: W,
+        mark: Option<&Watermark>,
+    ) -> Result<()> {
+        if let Some(text) = mark.and_then(|m| m.preamble(format)) {
+            w.write_all(text.as_bytes()).map_err(io)?;
+        }
         match format {
             Format::Csv => self.write_csv(&mut w).map_err(io)?,
             Format::Json => {
                 serde_json::to_writer(&mut w, &self.json_rows()).map_err(|e| io(e.into()))?;
+                if let Some(end) = mark.and_then(|m| m.epilogue(format)) {
+                    write!(w, "{end}").map_err(io)?;
+                }
                 writeln!(w).map_err(io)?;
             }
             Format::Ndjson => {
@@ -196,7 +214,7 @@ impl Table {
                     writeln!(w).map_err(io)?;
                 }
             }
-            Format::Parquet => return self.write_parquet(w),
+            Format::Parquet => return self.write_parquet(w, mark),
             Format::Md | Format::Table => {
                 let header: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
                 let rows: Vec<Vec<String>> = self
@@ -220,7 +238,7 @@ impl Table {
         Ok(())
     }
 
-    fn write_parquet<W: Write + Send>(&self, w: W) -> Result<()> {
+    fn write_parquet<W: Write + Send>(&self, w: W, mark: Option<&Watermark>) -> Result<()> {
         let pq = |e: &dyn std::fmt::Display| EngineError::Internal(format!("writing Parquet: {e}"));
         let fields: Vec<Field> = self
             .columns
@@ -232,6 +250,7 @@ impl Table {
         let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| pq(&e))?;
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::SNAPPY)
+            .set_key_value_metadata(mark.map(Watermark::parquet_metadata))
             .build();
         let mut writer =
             parquet::arrow::ArrowWriter::try_new(w, schema, Some(props)).map_err(|e| pq(&e))?;

@@ -104,7 +104,7 @@ pub async fn show(
             );
         }
     };
-    let results = results::section(&state, &rec, &view, &shown).await;
+    let results = results::section(&state, &rec, &view, &shown, &viewer.reader()).await;
     let last_seq = events.last().map_or(0, |e| e.seq);
     let title = page::label(&view);
     let main = html! {

@@ -27,17 +27,20 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
             limit: 500,
         })
         .await;
+    let packs = match packs {
+        Ok(p) => state.engine().pack_views(p.items).await,
+        Err(e) => Err(e),
+    };
     let main = html! {
         h1 { "Packs" }
         @match packs {
             Err(e) => p.problem { (e.to_string()) },
-            Ok(p) if p.items.is_empty() => p.empty {
+            Ok(p) if p.is_empty() => p.empty {
                 "No packs yet: run " code { "quantd data synth --name demo" } " or " code { "quantd data import FILE" } "."
             },
             Ok(p) => table #packs {
                 thead { tr { th { "Name" } th { "State" } th { "Tickers" } th { "Bars" } th { "From" } th { "To" } th { "Rights" } th { "Id" } } }
-                tbody { @for rec in p.items {
-                    @let v = PackView::from(rec);
+                tbody { @for v in p {
                     tr data-pack=(v.name) {
                         td { a href=(format!("/packs/{}", page::encode(&v.name))) { (v.name) } }
                         td { (page::state_badge(&v.state)) }
@@ -66,11 +69,14 @@ fn rights(v: &PackView) -> String {
     if let Some(s) = &r.source {
         parts.push(format!("from {s}"));
     }
+    if let Some(p) = &r.provider {
+        parts.push(format!("provider {p}"));
+    }
     parts.push(
-        if r.export_allowed {
-            "export allowed"
-        } else {
-            "no export"
+        match r.export {
+            quantd_core::ExportPolicy::Allow => "export allowed",
+            quantd_core::ExportPolicy::Watermark => "exports watermarked",
+            quantd_core::ExportPolicy::Deny => "no export",
         }
         .into(),
     );
@@ -107,7 +113,17 @@ pub async fn show(
         .open_reader(&rec)
         .map(|r| r.ticker_names().to_vec())
         .unwrap_or_default();
-    let v = PackView::from(rec);
+    let v = match state.engine().pack_view(rec).await {
+        Ok(v) => v,
+        Err(e) => {
+            return page::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &viewer,
+                &e.to_string(),
+                "",
+            );
+        }
+    };
     let ticker = q
         .ticker
         .filter(|t| tickers.contains(t))
@@ -125,7 +141,9 @@ pub async fn show(
             div { dt { "Id" } dd { code { (v.id) } } }
         }
         @if let Some(e) = &v.error { p.problem { (e) } }
-        @if let Some(t) = &ticker {
+        @if !v.rights.export_allowed {
+            p.withheld role="note" { "Bars are withheld: the pack's terms deny exporting them (docs/rights.md)." }
+        } @else if let Some(t) = &ticker {
             form.ticker-filter method="get" action=(format!("/packs/{}", page::encode(&v.name))) {
                 label { "Ticker " select name="ticker" {
                     @for x in &tickers { option value=(x) selected[x == t] { (x) } }
@@ -149,7 +167,7 @@ pub async fn show(
 /// volume}]}`, the newest [`MAX_CANDLES`].
 pub async fn candles(
     State(state): State<AppState>,
-    _viewer: Viewer,
+    viewer: Viewer,
     Path(key): Path<String>,
     Query(q): Query<TickerQuery>,
 ) -> Response {
@@ -159,6 +177,21 @@ pub async fn candles(
         return not_found(format!("no pack `{}`", quantd_engine::data::cut(&key, 40)));
     };
     let ticker = q.ticker.unwrap_or_default();
+    let detail = format!("candles of {}", quantd_engine::data::cut(&ticker, 20));
+    let release = match state
+        .engine()
+        .release_pack(&rec, &viewer.reader(), &detail)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::FORBIDDEN,
+                Json(json!({ "error": e.to_string() })),
+            )
+                .into_response();
+        }
+    };
     let packs = state.engine().packs().clone();
     let read = tokio::task::spawn_blocking(move || -> Result<Option<Value>, String> {
         let reader = packs.open_reader(&rec).map_err(|e| e.to_string())?;
@@ -180,7 +213,10 @@ pub async fn candles(
                 })
             })
             .collect();
-        Ok(Some(json!({ "ticker": ticker, "bars": rows })))
+        Ok(Some(json!({
+            "ticker": ticker, "bars": rows,
+            "attribution": release.attribution(), "watermark": release.watermark,
+        })))
     })
     .await;
     match read {

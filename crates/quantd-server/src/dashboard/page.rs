@@ -25,6 +25,13 @@ impl Viewer {
     pub fn workspace(&self) -> &str {
         &self.session.caller.workspace
     }
+
+    /// The viewer as the engine's data rights and audit trail know it (`dashboard token <id>`).
+    pub fn reader(&self) -> quantd_engine::rights::Reader {
+        let mut r = self.session.caller.reader();
+        r.actor = format!("dashboard {}", r.actor);
+        r
+    }
 }
 
 impl FromRequestParts<AppState> for Viewer {

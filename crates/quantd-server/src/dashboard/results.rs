@@ -10,9 +10,10 @@ use super::page;
 use crate::AppState;
 use crate::model::ExecutionView;
 use maud::{Markup, html};
-use quantd_core::ExecutionKind;
+use quantd_core::{ExecutionKind, ExportPolicy, Terms};
 use quantd_engine::backtest::Metric;
 use quantd_engine::records::ExecutionRecord;
+use quantd_engine::rights::Reader;
 use quantd_engine::views::page::{PageRequest, ResultPage};
 use serde_json::Value;
 
@@ -24,6 +25,8 @@ async fn page_of(
     rec: &ExecutionRecord,
     shown: &Shown,
     limit: usize,
+    signals_only: bool,
+    reader: &Reader,
 ) -> Result<ResultPage, String> {
     let req = PageRequest {
         ticker: shown.ticker.clone().filter(|t| !t.trim().is_empty()),
@@ -31,12 +34,26 @@ async fn page_of(
         limit,
         max_bytes: 2 << 20,
         max_text: Some(2_000),
+        signals_only,
     };
     state
         .engine()
-        .result_page(rec, &req)
+        .result_page(rec, &req, reader)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// What the data's rights let the page show: under `deny`, derived data (scan `let` columns,
+/// a run's output, equity, candles, trades) is withheld with this notice.
+fn withheld(terms: &Terms) -> Option<String> {
+    (terms.export() == ExportPolicy::Deny).then(|| {
+        format!(
+            "Derived data is withheld: the terms of provider {} deny exporting values computed \
+             from its bars (indicator columns, trades, equity, run output). Signals, counts and \
+             statistics are shown.",
+            terms.binding_names()
+        )
+    })
 }
 
 /// The results section of `rec`.
@@ -45,12 +62,25 @@ pub async fn section(
     rec: &ExecutionRecord,
     view: &ExecutionView,
     shown: &Shown,
+    reader: &Reader,
 ) -> Markup {
     if rec.kind == ExecutionKind::Pattern || rec.kind == ExecutionKind::Import {
         return summary(view);
     }
-    let page = page_of(state, rec, shown, ROWS).await;
+    let terms = match state.engine().terms_of(rec).await {
+        Ok(t) => t,
+        Err(e) => return html! { (summary(view)) p.problem { (e.to_string()) } },
+    };
+    let withheld = withheld(&terms);
+    let denied = withheld.is_some();
+    let page = if denied && rec.kind == ExecutionKind::Run {
+        None
+    } else {
+        let signals_only = denied && rec.kind == ExecutionKind::Scan;
+        Some(page_of(state, rec, shown, ROWS, signals_only, reader).await)
+    };
     let body = match rec.kind {
+        ExecutionKind::Backtest if denied => html! {},
         ExecutionKind::Backtest => backtest(state, rec, shown).await,
         ExecutionKind::Sweep => heatmap(state, rec).await,
         _ => html! {},
@@ -59,24 +89,33 @@ pub async fn section(
         (summary(view))
         section.results {
             h2 { "Results" }
+            @if let Some(n) = &withheld { p.withheld role="note" { (n) } }
+            @if let Some(a) = terms.attribution() { p.attribution { "Data: " (a) } }
             (body)
             @match &page {
-                Ok(p) => (table(rec, p, shown)),
-                Err(e) => p.problem { (e) },
+                Some(Ok(p)) => (table(rec, p, shown)),
+                Some(Err(e)) => p.problem { (e) },
+                None => {},
             }
-            (downloads(rec))
+            @if !(denied && rec.kind == ExecutionKind::Run) { (downloads(rec, denied)) }
         }
     }
 }
 
-fn downloads(rec: &ExecutionRecord) -> Markup {
+/// Download links (the API's own routes); under `deny`, a scan's signals only.
+fn downloads(rec: &ExecutionRecord, denied: bool) -> Markup {
     let base = format!("/v1/executions/{}", rec.id);
+    let cols = if denied && rec.kind == ExecutionKind::Scan {
+        "&columns=signals"
+    } else {
+        ""
+    };
     html! {
         p.downloads {
-            "Download: "
-            a href=(format!("{base}/results?format=csv")) download { "CSV" } " · "
-            a href=(format!("{base}/results?format=parquet")) download { "Parquet" } " · "
-            a href=(format!("{base}/results?format=md")) download { "Markdown" }
+            "Download" @if !cols.is_empty() { " (signals only)" } ": "
+            a href=(format!("{base}/results?format=csv{cols}")) download { "CSV" } " · "
+            a href=(format!("{base}/results?format=parquet{cols}")) download { "Parquet" } " · "
+            a href=(format!("{base}/results?format=md{cols}")) download { "Markdown" }
             @if rec.kind == ExecutionKind::Test {
                 " · " a href=(format!("{base}/report?format=md")) download { "A+ report" }
             }

@@ -12,12 +12,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use quantd_core::{ExecutionKind, ExecutionState};
+use quantd_core::{Disclosure, ExecutionKind, ExecutionState};
 use quantd_engine::exec::Control;
 use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::records::{ExecutionFilter, ExecutionRecord};
 use quantd_engine::results::Format;
-use quantd_engine::views::TABLE_PRECISION;
+use quantd_engine::rights::Release;
+use quantd_engine::views::ExportRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -141,10 +142,7 @@ async fn start(
     caller: &Caller,
     body: SubmitRequest,
 ) -> Result<(StatusCode, Submitted), AppError> {
-    let sub = state
-        .engine()
-        .submit_request(&caller.workspace, body)
-        .await?;
+    let sub = state.engine().submit_as(&caller.reader(), body).await?;
     let status = if sub.reused {
         StatusCode::OK
     } else {
@@ -328,19 +326,20 @@ async fn change(
     action: Control,
 ) -> Result<Json<ExecutionView>, AppError> {
     let rec = owned(state, caller, id).await?;
-    change_owned(state, rec, action).await.map(Json)
+    change_owned(state, caller, rec, action).await.map(Json)
 }
 
 /// Pauses, resumes or cancels an execution the caller owns (REST and WebSocket commands); a
 /// change its state does not allow is a 409 saying why.
 pub async fn change_owned(
     state: &AppState,
+    caller: &Caller,
     rec: ExecutionRecord,
     action: Control,
 ) -> Result<ExecutionView, AppError> {
     let rec = state
         .engine()
-        .control(&rec, action)
+        .control_as(&caller.reader(), &rec, action)
         .await
         .map_err(|e| match e {
             quantd_engine::EngineError::Invalid(m) => AppError::Conflict(m),
@@ -390,13 +389,42 @@ lifecycle!(
     "Cancels: running shards stop within a second; committed results stay readable."
 );
 
-/// `?format=` of results.
+/// `?format=` of a report.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     /// json (default), ndjson, csv, parquet or md: every kind has every format.
     pub format: Option<String>,
+}
+
+/// `?format=&columns=` of results.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ResultsQuery {
+    /// json (default), ndjson, csv, parquet or md: every kind has every format.
+    pub format: Option<String>,
+    /// `all` (default) or `signals`: a scan's rows without their `let` columns (ticker and
+    /// bar), readable whatever the data's rights (docs/rights.md).
+    pub columns: Option<String>,
+}
+
+/// The attribution header of a response carrying derived data (docs/rights.md).
+pub const ATTRIBUTION: &str = "quantd-attribution";
+
+/// Headers of a released export: the attribution, if any (bytes that cannot be a header value
+/// are dropped from it).
+pub fn release_headers(release: &Release) -> Vec<(header::HeaderName, header::HeaderValue)> {
+    release
+        .attribution()
+        .and_then(|a| {
+            let clean: String = a.chars().filter(|c| !c.is_control()).collect();
+            header::HeaderValue::from_str(&clean).ok()
+        })
+        .map(|v| (header::HeaderName::from_static(ATTRIBUTION), v))
+        .into_iter()
+        .collect()
 }
 
 fn content_type(f: Format) -> &'static str {
@@ -446,10 +474,15 @@ impl Drop for ChannelWriter {
 }
 
 /// Streams a scan's rows shard by shard: memory stays bounded by one shard and a 16-chunk buffer.
-fn stream_scan(state: &AppState, rec: &ExecutionRecord, format: Format) -> Body {
+fn stream_scan(
+    state: &AppState,
+    rec: &ExecutionRecord,
+    req: ExportRequest,
+    release: Release,
+) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let state = state.clone();
-    let id = rec.id.clone();
+    let rec = rec.clone();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let err_tx = tx.clone();
@@ -457,8 +490,8 @@ fn stream_scan(state: &AppState, rec: &ExecutionRecord, format: Format) -> Body 
             tx,
             buf: Vec::new(),
         };
-        if let Err(e) = handle.block_on(state.engine().write_results(&id, format, out)) {
-            tracing::error!(execution = %id, error = %e, "streaming results failed");
+        if let Err(e) = handle.block_on(state.engine().write_export(&rec, &req, &release, out)) {
+            tracing::error!(execution = %rec.id, error = %e, "streaming results failed");
             let _ = futures::executor::block_on(
                 err_tx.send(Err(std::io::Error::other("results failed"))),
             );
@@ -469,21 +502,24 @@ fn stream_scan(state: &AppState, rec: &ExecutionRecord, format: Format) -> Body 
 
 /// An execution's results in any format: scan rows (streamed), backtest statistics per
 /// ticker, sweep parameter sets with mean statistics, A+ verdict rows, a run's log lines, an
-/// import's outcome.
+/// import's outcome. Data rights decide first: derived data (scan `let` columns, a run's
+/// output) of a `deny` pack is a 403 `policy` problem; of a `watermark` pack it carries a
+/// watermark (docs/rights.md).
 #[utoipa::path(get, path = "/v1/executions/{id}/results", tag = "results",
-    params(("id" = String, Path, description = "Execution id"), FormatQuery),
+    params(("id" = String, Path, description = "Execution id"), ResultsQuery),
     responses(
-        (status = 200, description = "The results committed so far", content(
+        (status = 200, description = "The results committed so far; a watermarked JSON export is `{watermark, rows}`; header `quantd-attribution` carries the data's attribution", content(
             (serde_json::Value = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"),
             (String = "text/markdown"), (String = "application/vnd.apache.parquet"))),
         (status = 400, description = "Unknown or unavailable format", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The data's rights deny exporting these results", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn results(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<FormatQuery>,
+    ApiQuery(q): ApiQuery<ResultsQuery>,
 ) -> Result<Response, AppError> {
     let rec = owned(&state, &caller, &id).await?;
     let format = match q.format.as_deref() {
@@ -497,16 +533,43 @@ pub async fn results(
                 ))
             })?,
     };
+    let signals_only = match q.columns.as_deref() {
+        None | Some("all") => false,
+        Some("signals") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "columns `{}`: use all or signals",
+                quantd_engine::data::cut(other, 40)
+            )));
+        }
+    };
+    let req = ExportRequest {
+        format,
+        signals_only,
+        max_rows: None,
+    };
+    let release = state
+        .engine()
+        .release_export(&rec, &req, &caller.reader())
+        .await?;
+    let mut headers = release_headers(&release);
+    headers.push((
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type(format)),
+    ));
+    let headers = axum::response::AppendHeaders(headers);
     if rec.kind == ExecutionKind::Scan {
-        let body = stream_scan(&state, &rec, format);
-        return Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response());
+        let body = stream_scan(&state, &rec, req, release);
+        return Ok((headers, body).into_response());
     }
     // Every other kind's view is one table in memory (bounded by the result limits): errors
     // answer before the status line.
-    let table = state.engine().result_table(&rec.id).await?;
     let mut body = Vec::new();
-    table.write(format, TABLE_PRECISION, &mut body)?;
-    Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
+    state
+        .engine()
+        .write_export(&rec, &req, &release, &mut body)
+        .await?;
+    Ok((headers, body).into_response())
 }
 
 async fn report_response(
@@ -578,16 +641,37 @@ async fn backtests(
     state: &AppState,
     caller: &Caller,
     id: &str,
-) -> Result<Vec<quantd_engine::exec::strategy::TickerBacktest>, AppError> {
+    what: &str,
+) -> Result<(Vec<quantd_engine::exec::strategy::TickerBacktest>, Release), AppError> {
     let rec = owned(state, caller, id).await?;
-    Ok(state.engine().backtest_results(&rec.id).await?)
+    let release = state
+        .engine()
+        .release(&rec, &caller.reader(), Disclosure::Derived, what)
+        .await?;
+    Ok((state.engine().backtest_results(&rec.id).await?, release))
 }
 
-/// Every trade of a backtest, per ticker.
+/// `rows` as a response under `release`: wrapped with the watermark when it has one, with the
+/// attribution header.
+fn released_json(rows: Value, release: &Release) -> Response {
+    let body = match &release.watermark {
+        Some(w) => w.wrap(rows),
+        None => rows,
+    };
+    (
+        axum::response::AppendHeaders(release_headers(release)),
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Every trade of a backtest, per ticker. Trades are derived data: refused for a `deny` pack,
+/// watermarked (`{watermark, rows}`) for a `watermark` pack (docs/rights.md).
 #[utoipa::path(get, path = "/v1/executions/{id}/trades", tag = "results",
     params(("id" = String, Path, description = "Execution id")),
     responses(
-        (status = 200, description = "`[{ticker, trades: [...]}]` (backtesting.py's trade columns)", body = serde_json::Value),
+        (status = 200, description = "`[{ticker, trades: [...]}]` (backtesting.py's trade columns); watermarked: `{watermark, rows}`", body = serde_json::Value),
+        (status = 403, description = "The data's rights deny exporting trades", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a backtest", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -595,20 +679,22 @@ pub async fn trades(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    let rows: Vec<Value> = backtests(&state, &caller, &id)
-        .await?
+) -> Result<Response, AppError> {
+    let (results, release) = backtests(&state, &caller, &id, "trades as json").await?;
+    let rows: Vec<Value> = results
         .into_iter()
         .map(|t| json!({"ticker": t.ticker, "trades": t.trades, "open_trade": t.open_trade}))
         .collect();
-    Ok(Json(Value::Array(rows)))
+    Ok(released_json(Value::Array(rows), &release))
 }
 
-/// Equity curves of a backtest (kept for universes of at most 100 tickers).
+/// Equity curves of a backtest (kept for universes of at most 100 tickers). Derived data, as
+/// trades.
 #[utoipa::path(get, path = "/v1/executions/{id}/equity", tag = "results",
     params(("id" = String, Path, description = "Execution id")),
     responses(
-        (status = 200, description = "`[{ticker, points: [{date, equity, drawdown}]}]`; `date` is `YYYY-MM-DD` for daily bars, RFC 3339 with the offset of the pack's zone for intraday bars", body = serde_json::Value),
+        (status = 200, description = "`[{ticker, points: [{date, equity, drawdown}]}]`; `date` is `YYYY-MM-DD` for daily bars, RFC 3339 with the offset of the pack's zone for intraday bars; watermarked: `{watermark, rows}`", body = serde_json::Value),
+        (status = 403, description = "The data's rights deny exporting equity curves", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a backtest", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -616,9 +702,9 @@ pub async fn equity(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    let rows: Vec<Value> = backtests(&state, &caller, &id)
-        .await?
+) -> Result<Response, AppError> {
+    let (results, release) = backtests(&state, &caller, &id, "equity as json").await?;
+    let rows: Vec<Value> = results
         .into_iter()
         .map(|t| {
             let points: Vec<Value> = t
@@ -632,5 +718,5 @@ pub async fn equity(
             json!({"ticker": t.ticker, "points": points})
         })
         .collect();
-    Ok(Json(Value::Array(rows)))
+    Ok(released_json(Value::Array(rows), &release))
 }

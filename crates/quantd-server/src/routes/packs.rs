@@ -13,7 +13,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quantd_core::state::StateMachine;
-use quantd_core::{ErrorClass, ExecutionState, Rights};
+use quantd_core::{ErrorClass, ExecutionState, ExportPolicy, Rights};
 use quantd_engine::data::ImportOptions;
 use quantd_engine::exec::import::ImportRequest;
 use quantd_engine::records::ExecutionRecord;
@@ -34,7 +34,7 @@ pub async fn list(
 ) -> Result<Json<PackList>, AppError> {
     let page = state.engine().packs().list(&q.page()).await?;
     Ok(Json(PackList {
-        items: page.items.into_iter().map(PackView::from).collect(),
+        items: state.engine().pack_views(page.items).await?,
         next: page.next,
     }))
 }
@@ -52,7 +52,8 @@ pub async fn show(
     _caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<PackView>, AppError> {
-    Ok(Json(state.engine().packs().find(Some(&name)).await?.into()))
+    let rec = state.engine().packs().find(Some(&name)).await?;
+    Ok(Json(state.engine().pack_view(rec).await?))
 }
 
 /// Options of an upload.
@@ -75,7 +76,13 @@ pub struct UploadQuery {
     pub license: Option<String>,
     /// Attribution to show with the data.
     pub attribution: Option<String>,
-    /// Forbid exporting the bars.
+    /// The provider of the rights registry whose terms apply (`GET /v1/rights`); its terms win
+    /// over `license`, `attribution` and `export`.
+    pub provider: Option<String>,
+    /// What may leave quantd of the bars and of what is derived from them: `allow` (default),
+    /// `watermark` or `deny` (docs/rights.md).
+    pub export: Option<String>,
+    /// Forbid exporting the bars and what is derived from them (`export=deny`).
     #[serde(default)]
     pub no_export: bool,
     /// The exchange's time zone (IANA name, e.g. `America/New_York`): naive times in the file
@@ -87,6 +94,27 @@ pub struct UploadQuery {
     /// The bar interval (`1m`, `5m`, `15m`, `30m`, `1h`, `4h`, `1d`, `1w`, `1mo`, `irregular`);
     /// default: the most common gap between bars.
     pub interval: Option<String>,
+}
+
+/// The export policy of `export=` and `no_export=`; both at odds is a 400.
+fn export_policy(export: Option<&str>, no_export: bool) -> Result<ExportPolicy, AppError> {
+    let asked = export
+        .map(|e| {
+            ExportPolicy::parse(e).ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "query parameter `export`: `{}` is not a policy; use allow, watermark or deny",
+                    quantd_engine::data::cut(e, 40)
+                ))
+            })
+        })
+        .transpose()?;
+    match (asked, no_export) {
+        (Some(p), true) if p != ExportPolicy::Deny => Err(AppError::BadRequest(format!(
+            "`no_export=true` means `export=deny`, but `export={p}` was given; send one"
+        ))),
+        (_, true) => Ok(ExportPolicy::Deny),
+        (p, false) => Ok(p.unwrap_or_default()),
+    }
 }
 
 /// A query parameter parsed by `FromStr`, or a 400 naming the parameter.
@@ -160,10 +188,11 @@ pub async fn upload(
             interval: parsed("interval", q.interval.as_deref())?,
         },
         rights: Rights {
+            provider: q.provider,
             source: q.source,
             license: q.license,
             attribution: q.attribution,
-            export_allowed: !q.no_export,
+            export: export_policy(q.export.as_deref(), q.no_export)?,
         },
     };
     // Subscribe before submitting so the end cannot slip past the wait.
@@ -204,7 +233,8 @@ pub async fn upload(
     match rec.state {
         ExecutionState::Completed if ended => {
             let pack = state.engine().packs().find(Some(&q.name)).await?;
-            let mut r = (StatusCode::CREATED, Json(PackView::from(pack))).into_response();
+            let view = state.engine().pack_view(pack).await?;
+            let mut r = (StatusCode::CREATED, Json(view)).into_response();
             let h = r.headers_mut();
             h.insert(
                 header::LOCATION,

@@ -71,7 +71,7 @@ pub async fn execute(
     let body: SubmitRequest = serde_json::from_value(parse_json(&bytes)?)
         .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))?;
     let engine = state.engine();
-    let sub = engine.submit_request(&caller.workspace, body).await?;
+    let sub = engine.submit_as(&caller.reader(), body).await?;
     if !sub.reused {
         state.workers().wake();
     }
@@ -148,6 +148,15 @@ pub async fn retry(
             .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))?
     };
     let sub = state.engine().retry_pattern(&rec.id, &body.from).await?;
+    state
+        .engine()
+        .record(
+            &caller.reader(),
+            "retried",
+            &sub.execution,
+            &format!("retry of {}", rec.id),
+        )
+        .await;
     state.workers().wake();
     let view: ExecutionView = state.engine().records().view(sub.execution).await?;
     let body = Submitted {

@@ -210,6 +210,40 @@ impl Server {
         v["execution"]["id"].as_str().unwrap().to_string()
     }
 
+    /// Registers provider `name` with export policy `policy` (with an admin token) and makes
+    /// pack `demo` name it.
+    pub async fn demo_under(&self, admin: &str, name: &str, policy: &str) {
+        let r = self
+            .req(reqwest::Method::POST, &format!("/v1/rights/{name}"), admin)
+            .json(&serde_json::json!({"export": policy, "license": "vendor EULA", "attribution": "Data courtesy of ACME"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+        let r = self
+            .req(reqwest::Method::PUT, "/v1/packs/demo/provider", admin)
+            .json(&serde_json::json!({"provider": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{:?}", r.text().await);
+    }
+
+    /// Submits `body` in the token's workspace and waits until it completed; its id.
+    pub async fn completed(&self, token: &str, body: Value) -> String {
+        let r = self
+            .req(reqwest::Method::POST, "/v1/executions", token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "{:?}", r.text().await);
+        let v: Value = r.json().await.unwrap();
+        let id = v["execution"]["id"].as_str().unwrap().to_string();
+        assert_eq!(self.wait_done(token, &id).await["state"], "completed");
+        id
+    }
+
     /// Waits until the execution has ended.
     pub async fn wait_done(&self, token: &str, id: &str) -> Value {
         for _ in 0..600 {

@@ -1,16 +1,18 @@
 //! The store's vocabulary, the same for every backend: the rows it keeps (executions, shards,
-//! packs, code versions, tokens), what its methods take (a new execution, a shard's output, a
+//! packs, code versions, tokens, the audit trail), what its methods take (a new execution, a shard's output, a
 //! failed attempt, a page) and what they give (a claim, a commit's outcome, what recovery did).
 //!
 //! Nothing here knows a database: a backend (`sqlite/`, later `postgres/`) decodes its rows into
 //! these types, and the engine and the contract suite speak only these.
 
+pub mod audit;
 pub mod code;
 pub mod executions;
 pub mod packs;
 pub mod pages;
 pub mod tokens;
 
+pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use code::{Added, CodeName, CodeVersion};
 pub use executions::{
     AttemptFailure, ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord,

@@ -18,6 +18,7 @@ mod packs;
 mod patterns;
 mod queue;
 mod reads;
+mod rights;
 mod rows;
 mod steps;
 mod tokens;

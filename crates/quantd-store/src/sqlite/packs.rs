@@ -10,7 +10,7 @@ use crate::error::{Result, StoreError};
 use crate::records::{NewPack, PackRecord, Page, Paged};
 use crate::traits::PackCatalog;
 use chrono::Utc;
-use quantd_core::{PackId, PackState, Rights};
+use quantd_core::{ExportPolicy, PackId, PackState, Rights};
 use sqlx::Row;
 
 impl PackCatalog for SqliteStore {
@@ -43,8 +43,8 @@ impl PackCatalog for SqliteStore {
         sqlx::query(
             "INSERT INTO packs (name, id, state, seq, created_at, updated_at, estimated_ready, import_token, \
              tickers, bars, first_date, last_date, columns, rows_dropped, origin, rights_source, rights_license, \
-             rights_attribution, export_allowed, bar_interval, zone, first_bar, last_bar) \
-             VALUES (?, ?, 'warming', (SELECT COALESCE(MAX(seq), 0) + 1 FROM packs), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             rights_attribution, export_allowed, bar_interval, zone, first_bar, last_bar, provider, export_policy) \
+             VALUES (?, ?, 'warming', (SELECT COALESCE(MAX(seq), 0) + 1 FROM packs), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&p.name)
         .bind(p.id.as_str())
@@ -62,11 +62,13 @@ impl PackCatalog for SqliteStore {
         .bind(&p.rights.source)
         .bind(&p.rights.license)
         .bind(&p.rights.attribution)
-        .bind(p.rights.export_allowed as i64)
+        .bind((p.rights.export != ExportPolicy::Deny) as i64)
         .bind(&p.timing.interval)
         .bind(&p.timing.zone)
         .bind(&p.timing.first_bar)
         .bind(&p.timing.last_bar)
+        .bind(&p.rights.provider)
+        .bind(p.rights.export.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -96,13 +98,15 @@ impl PackCatalog for SqliteStore {
         }
         if let Some(r) = rights {
             sqlx::query(
-                "UPDATE packs SET rights_source = ?, rights_license = ?, rights_attribution = ?, export_allowed = ? \
-                 WHERE name = ? AND id = ?",
+                "UPDATE packs SET rights_source = ?, rights_license = ?, rights_attribution = ?, export_allowed = ?, \
+                 provider = ?, export_policy = ? WHERE name = ? AND id = ?",
             )
             .bind(&r.source)
             .bind(&r.license)
             .bind(&r.attribution)
-            .bind(r.export_allowed as i64)
+            .bind((r.export != ExportPolicy::Deny) as i64)
+            .bind(&r.provider)
+            .bind(r.export.as_str())
             .bind(name)
             .bind(id.as_str())
             .execute(&mut *tx)

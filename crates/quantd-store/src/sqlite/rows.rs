@@ -6,7 +6,7 @@ use crate::records::{
     CodeVersion, ExecutionRecord, Millis, PackRecord, PackTiming, ShardRecord, TokenRecord,
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use quantd_core::{ExecutionKind, Rights};
+use quantd_core::{ExecutionKind, ExportPolicy, Rights};
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -128,7 +128,7 @@ macro_rules! select_packs {
         concat!(
             "SELECT name, id, state, error, created_at, estimated_ready, tickers, bars, first_date, last_date, ",
             "columns, rows_dropped, origin, rights_source, rights_license, rights_attribution, export_allowed, seq, ",
-            "import_token, bar_interval, zone, first_bar, last_bar FROM packs ",
+            "import_token, bar_interval, zone, first_bar, last_bar, provider, export_policy FROM packs ",
             $rest
         )
     };
@@ -176,10 +176,15 @@ pub(super) fn pack_from_row(row: &SqliteRow) -> Result<PackRecord> {
         rows_dropped: row.try_get::<i64, _>("rows_dropped")? as u64,
         origin: row.try_get("origin")?,
         rights: Rights {
+            provider: row.try_get("provider")?,
             source: row.try_get("rights_source")?,
             license: row.try_get("rights_license")?,
             attribution: row.try_get("rights_attribution")?,
-            export_allowed: row.try_get::<i64, _>("export_allowed")? != 0,
+            export: {
+                let p: String = row.try_get("export_policy")?;
+                ExportPolicy::parse(&p)
+                    .ok_or_else(|| corrupt("packs", format!("export policy `{p}`")))?
+            },
         },
         seq: row.try_get("seq")?,
     })

@@ -28,7 +28,8 @@ fn new_pack(name: &str, byte: u8, token: &str) -> NewPack {
         origin: "test.csv".into(),
         rights: Rights {
             license: Some("CC-BY".into()),
-            export_allowed: false,
+            export: quantd_core::ExportPolicy::Deny,
+            provider: None,
             ..Rights::default()
         },
     }
@@ -75,7 +76,7 @@ pub async fn a_newer_import_makes_the_previous_one_stale_and_back<H: Harness>(h:
     assert_eq!(store.newest_fresh_pack().await.unwrap().unwrap().id, a.id);
     let rec = store.find_packs("u").await.unwrap().remove(0);
     assert_eq!(rec.rights.license.as_deref(), Some("CC-BY"));
-    assert!(!rec.rights.export_allowed);
+    assert_eq!(rec.rights.export, quantd_core::ExportPolicy::Deny);
     assert_eq!((rec.rows_dropped, rec.columns.len()), (1, 2));
     assert_eq!(rec.timing, a.timing, "interval, zone and bars are kept");
     let listed = store.list_packs(&Page::first(1)).await.unwrap();
@@ -297,4 +298,112 @@ pub async fn tokens_and_idempotency_keys<H: Harness>(h: &H) {
         store.idempotency_key("b", "k").await.unwrap().is_none(),
         "per workspace"
     );
+}
+
+/// Providers are stored and replaced by name; a pack names one (every row of its name); a
+/// provider a pack names cannot be removed; a pack's rows are found by content id.
+pub async fn providers_are_kept_and_named_by_packs<H: Harness>(h: &H) {
+    let store = h.open().await;
+    let body = serde_json::json!({"name": "acme", "export": "deny"});
+    assert!(store.put_provider("acme", &body, T0).await.unwrap());
+    let replaced = serde_json::json!({"name": "acme", "export": "watermark"});
+    assert!(!store.put_provider("acme", &replaced, T0 + 1).await.unwrap());
+    assert_eq!(
+        store.providers().await.unwrap(),
+        [("acme".to_string(), replaced)]
+    );
+
+    let mut p = new_pack("lic", 7, "t7");
+    p.rights.provider = Some("acme".into());
+    p.rights.export = quantd_core::ExportPolicy::Watermark;
+    store.begin_import(&p).await.unwrap();
+    store.make_fresh("lic", &p.id, None).await.unwrap();
+    let rows = store.packs_by_id(&p.id).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].rights.provider.as_deref(), Some("acme"));
+    assert_eq!(rows[0].rights.export, quantd_core::ExportPolicy::Watermark);
+
+    let err = store.remove_provider("acme").await.unwrap_err();
+    assert!(err.to_string().contains("named by pack lic"), "{err}");
+    assert_eq!(store.set_pack_provider("lic", None).await.unwrap(), 1);
+    assert!(store.remove_provider("acme").await.unwrap());
+    assert!(!store.remove_provider("acme").await.unwrap());
+    assert!(store.providers().await.unwrap().is_empty());
+    assert_eq!(
+        store.packs_by_id(&p.id).await.unwrap()[0].rights.provider,
+        None
+    );
+}
+
+/// The audit trail reads newest first, page by page, filtered by workspace, execution and
+/// exports; a forged cursor is refused.
+pub async fn the_audit_trail_reads_newest_first_by_filter<H: Harness>(h: &H) {
+    use quantd_store::{AuditFilter, NewAuditEntry};
+    let store = h.open().await;
+    let id = create(&store, 1, 1).await;
+    let entry = |ws: &str, action: &str, exec: Option<&quantd_core::ExecutionId>| NewAuditEntry {
+        at: T0,
+        workspace: ws.into(),
+        actor: "token abc (ci)".into(),
+        action: action.into(),
+        execution: exec.cloned(),
+        provider: action.starts_with("export").then(|| "acme".to_string()),
+        detail: format!("{action} detail"),
+    };
+    store
+        .append_audit(&entry("w1", "created", Some(&id)))
+        .await
+        .unwrap();
+    store
+        .append_audit(&entry("w1", "export.refused", Some(&id)))
+        .await
+        .unwrap();
+    store
+        .append_audit(&entry("w2", "paused", None))
+        .await
+        .unwrap();
+    store
+        .append_audit(&entry("w1", "cancelled", Some(&id)))
+        .await
+        .unwrap();
+
+    let all = store
+        .audit(&AuditFilter::default(), &Page::all())
+        .await
+        .unwrap();
+    let actions: Vec<&str> = all.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["cancelled", "paused", "export.refused", "created"]
+    );
+
+    let w1 = AuditFilter {
+        workspace: Some("w1".into()),
+        ..Default::default()
+    };
+    let first = store.audit(&w1, &Page::first(2)).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    let rest = store
+        .audit(&w1, &Page::after(first.next.clone().unwrap(), 2))
+        .await
+        .unwrap();
+    let seen: Vec<&str> = first
+        .items
+        .iter()
+        .chain(&rest.items)
+        .map(|e| e.action.as_str())
+        .collect();
+    assert_eq!(seen, ["cancelled", "export.refused", "created"]);
+    assert!(rest.next.is_none());
+
+    let exports = AuditFilter {
+        exports_only: true,
+        execution: Some(id.clone()),
+        ..Default::default()
+    };
+    let refused = store.audit(&exports, &Page::all()).await.unwrap().items;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].provider.as_deref(), Some("acme"));
+    assert_eq!(refused[0].execution.as_deref(), Some(id.as_str()));
+    assert!(store.audit(&w1, &Page::after("x1", 2)).await.is_err());
 }

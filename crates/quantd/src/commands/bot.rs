@@ -78,15 +78,44 @@ pub async fn run(ctx: &Ctx, a: RunScriptArgs) -> anyhow::Result<ExitCode> {
 
 /// Prints a run's metrics and log (or, with `--json`, the execution and its stored log).
 pub async fn write_run(ctx: &Ctx, engine: &Engine, rec: &ExecutionRecord) -> anyhow::Result<()> {
-    let log = engine.run_log(&rec.id).await?;
+    let mut log = engine.run_log(&rec.id).await?;
+    // A run's output lines may print bars: derived data, which the data's rights may deny
+    // (then the metrics only) or watermark.
+    let mut watermark = None;
+    let mut withheld = None;
+    if log.is_some() {
+        match super::rights::display(engine, rec, "run output").await? {
+            Ok(release) => {
+                if !ctx.json {
+                    super::rights::attribute(&release);
+                }
+                watermark = release.watermark;
+            }
+            Err(why) => {
+                if let Some(l) = &mut log {
+                    l.stdout.clear();
+                    l.stderr.clear();
+                }
+                withheld = Some(why);
+            }
+        }
+    }
     if ctx.json {
-        crate::output::json(&serde_json::json!({ "execution": rec, "log": log }))?;
+        crate::output::json(&serde_json::json!({
+            "execution": rec, "log": log, "watermark": watermark, "withheld": withheld,
+        }))?;
         return Ok(());
     }
     let Some(log) = log else {
         println!("{}: no log (the run has not completed)", rec.id);
         return Ok(());
     };
+    if let Some(why) = &withheld {
+        eprintln!("note: the run's output is withheld: {why}");
+    }
+    if let Some(w) = &watermark {
+        println!("{}", w.line());
+    }
     print!("{}", log.stdout);
     if !log.stdout.is_empty() && !log.stdout.ends_with('\n') {
         println!();

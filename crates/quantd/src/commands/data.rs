@@ -7,7 +7,6 @@ use crate::progress::Bars;
 use quantd_core::Rights;
 use quantd_engine::ImportReport;
 use quantd_engine::data::{ImportOptions, SynthSpec};
-use quantd_engine::records::PackRecord;
 use std::process::ExitCode;
 
 pub async fn run(ctx: &Ctx, cmd: DataCommand) -> anyhow::Result<ExitCode> {
@@ -54,10 +53,15 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitCode> {
         interval: a.interval,
     };
     let rights = Rights {
+        provider: a.provider,
         source: a.source,
         license: a.license,
         attribution: a.attribution,
-        export_allowed: !a.no_export,
+        export: if a.no_export {
+            quantd_core::ExportPolicy::Deny
+        } else {
+            a.export.unwrap_or_default()
+        },
     };
     let report = packs
         .import_file(&a.file, &a.name, opts, rights, Bars::new(ctx.json))
@@ -147,8 +151,11 @@ async fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
 }
 
 async fn show(ctx: &Ctx, key: &str) -> anyhow::Result<ExitCode> {
-    let packs = ctx.packs().await?;
+    let engine = ctx.engine().await?;
+    let packs = engine.packs();
     let rec = packs.find(Some(key)).await?;
+    // The terms that apply: its provider's, when it names one.
+    let rights = engine.pack_view(rec.clone()).await?.rights;
     let tickers: Vec<String> = match packs.open_reader(&rec) {
         Ok(reader) => reader
             .manifest()
@@ -159,19 +166,13 @@ async fn show(ctx: &Ctx, key: &str) -> anyhow::Result<ExitCode> {
         Err(_) => vec![],
     };
     if ctx.json {
-        #[derive(serde::Serialize)]
-        struct Show<'a> {
-            #[serde(flatten)]
-            pack: &'a PackRecord,
-            ticker_list: &'a [String],
-        }
-        output::json(&Show {
-            pack: &rec,
-            ticker_list: &tickers,
-        })?;
+        let mut shown = serde_json::to_value(&rec)?;
+        shown["rights"] = serde_json::to_value(&rights)?;
+        shown["ticker_list"] = serde_json::to_value(&tickers)?;
+        output::json(&shown)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let r = &rec.rights;
+    let r = &rights;
     let field = |k: &str, v: String| println!("{k:<14} {v}");
     let text = |v: &str| untrusted_lines(v, MESSAGE_CHARS);
     let optional = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), text);
@@ -195,15 +196,16 @@ async fn show(ctx: &Ctx, key: &str) -> anyhow::Result<ExitCode> {
         field("rows dropped", thousands(rec.rows_dropped));
     }
     field("created", rec.created_at.to_rfc3339());
+    field("provider", optional(&r.provider));
     field("source", optional(&r.source));
     field("license", optional(&r.license));
     field("attribution", optional(&r.attribution));
     field(
         "export",
-        if r.export_allowed {
-            "allowed".into()
-        } else {
-            "not allowed".into()
+        match r.export {
+            quantd_core::ExportPolicy::Allow => "allowed".into(),
+            quantd_core::ExportPolicy::Watermark => "watermarked (each export recorded)".into(),
+            quantd_core::ExportPolicy::Deny => "not allowed (derived data neither)".into(),
         },
     );
     if !tickers.is_empty() {
@@ -226,7 +228,13 @@ async fn show(ctx: &Ctx, key: &str) -> anyhow::Result<ExitCode> {
 async fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitCode> {
     let packs = ctx.packs().await?;
     let rec = packs.find(Some(&a.pack)).await?;
-    packs.export(&rec, &a.out, Bars::new(ctx.json)).await?;
+    let reader = quantd_engine::rights::Reader::cli(quantd_engine::DEFAULT_WORKSPACE);
+    let attribution = packs
+        .export(&rec, &a.out, &reader, Bars::new(ctx.json))
+        .await?;
+    if let Some(a) = attribution.filter(|_| !ctx.json) {
+        eprintln!("data: {}", untrusted(&a, 1_000));
+    }
     if ctx.json {
         output::json(&serde_json::json!({"pack": rec.id, "out": a.out}))?;
     } else {

@@ -10,6 +10,7 @@ use quantd_engine::exec::Engine;
 use quantd_engine::exec::health::Health;
 use quantd_engine::records::{ExecutionFilter, ExecutionRecord};
 use quantd_engine::results::Format;
+use quantd_engine::views::ExportRequest;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -40,9 +41,20 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
     let interrupted = engine.records().interrupted(&rec, &shards);
     // Running shards report their bars before they commit (in another process too).
     let bars = engine.records().bars_so_far(&rec).await?;
+    // Who did what to it (oldest first), and its data's terms.
+    let filter = quantd_engine::records::AuditFilter {
+        execution: Some(id.clone()),
+        ..Default::default()
+    };
+    let mut audit = engine
+        .audit(&filter, &quantd_engine::records::Page::first(50))
+        .await?
+        .items;
+    audit.reverse();
+    let terms = engine.terms_of(&rec).await?;
     if ctx.json {
         output::json(
-            &serde_json::json!({ "execution": rec, "health": health, "shards": shards, "interrupted": interrupted, "bars_so_far": bars }),
+            &serde_json::json!({ "execution": rec, "health": health, "shards": shards, "interrupted": interrupted, "bars_so_far": bars, "audit": audit, "terms": terms }),
         )?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -72,6 +84,20 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
         ),
     );
     field("pack", rec.pack_id.clone());
+    if !terms.sources.is_empty() {
+        field(
+            "data rights",
+            format!(
+                "export {} (provider {}){}",
+                terms.export(),
+                terms.binding_names(),
+                terms
+                    .attribution()
+                    .map(|a| format!("; {a}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
     field("fingerprint", rec.fingerprint.clone());
     field("created", ms_to_text(Some(rec.created_at)));
     field("started", ms_to_text(rec.started_at));
@@ -104,6 +130,18 @@ pub async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
             format!("{}: {}", s.idx, s.error_message.as_deref().unwrap_or("-")),
         );
     }
+    for e in &audit {
+        field(
+            "audit",
+            format!(
+                "{} {} by {} ({})",
+                ms_to_text(Some(e.at)),
+                e.action,
+                output::untrusted(&e.actor, 200),
+                output::untrusted(&e.detail, 200)
+            ),
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -114,8 +152,11 @@ pub async fn results(ctx: &Ctx, a: ResultsArgs) -> anyhow::Result<ExitCode> {
         ctx,
         &engine,
         &rec,
-        a.format.as_deref(),
-        a.out.as_deref(),
+        Output {
+            format: a.format.as_deref(),
+            out: a.out.as_deref(),
+            signals_only: a.signals_only,
+        },
         Format::Csv,
     )
     .await?;
@@ -135,17 +176,23 @@ pub async fn show_results(
     ctx: &Ctx,
     engine: &Engine,
     rec: &ExecutionRecord,
-    format_arg: Option<&str>,
-    out: Option<&Path>,
+    asked_for: Output<'_>,
     scan_default: Format,
 ) -> anyhow::Result<()> {
+    let Output {
+        format: format_arg,
+        out,
+        signals_only,
+    } = asked_for;
     // A format (or an --out extension) asks for the kind's result table, as the API serves
     // it; without one each kind prints its own terminal view.
     // `--json` alone keeps each kind's JSON view (a sweep's ranking, a backtest's aggregate).
     let asked = format_arg.is_some() || out.is_some();
     let format = super::scan::pick_format(format_arg, out, scan_default)?;
     match rec.kind {
-        ExecutionKind::Scan => super::scan::write_scan(ctx, engine, rec, format, out).await?,
+        ExecutionKind::Scan => {
+            super::scan::write_scan(ctx, engine, rec, format, out, signals_only).await?
+        }
         ExecutionKind::Backtest => {
             super::strategy::write_backtest(ctx, engine, rec, format_arg, out, false).await?
         }
@@ -179,34 +226,60 @@ pub async fn show_results(
     Ok(())
 }
 
-/// Writes an execution's result table (the engine's view of its kind) to `out` or stdout.
+/// What `quantd results` (or the command that ran an execution) is asked to write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output<'a> {
+    /// `--format`.
+    pub format: Option<&'a str>,
+    /// `--out`.
+    pub out: Option<&'a Path>,
+    /// `--signals-only`.
+    pub signals_only: bool,
+}
+
+/// Writes an execution's result table (the engine's view of its kind) to `out` or stdout,
+/// through the engine's export (data rights decide; a refused export writes nothing).
 pub(super) async fn write_table(
     engine: &Engine,
     rec: &ExecutionRecord,
     format: Format,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    match out {
+    let reader = super::rights::reader(engine);
+    let req = ExportRequest::all(format);
+    let release = match out {
         Some(path) => {
             let tmp = path.with_extension("partial");
             let file = std::fs::File::create(&tmp)
                 .with_context(|| format!("creating {}", tmp.display()))?;
-            engine
-                .write_results(&rec.id, format, std::io::BufWriter::new(file))
-                .await?;
+            let written = engine
+                .export(rec, &req, &reader, std::io::BufWriter::new(file))
+                .await;
+            let release = match written {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e.into());
+                }
+            };
             std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
             eprintln!("{}: results written to {}", rec.id, path.display());
+            release
         }
         None => {
             let stdout = std::io::BufWriter::new(std::io::stdout());
-            engine.write_results(&rec.id, format, stdout).await?;
+            engine.export(rec, &req, &reader, stdout).await?
         }
-    }
+    };
+    super::rights::attribute(&release);
     Ok(())
 }
 
 pub async fn pause(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
-    let rec = ctx.engine().await?.pause(&parse_id(id)?).await?;
+    let engine = ctx.engine().await?;
+    let rec = engine.pause(&parse_id(id)?).await?;
+    let reader = super::rights::reader(&engine);
+    engine.record(&reader, "paused", &rec, "from the CLI").await;
     println!(
         "{} is {}: running shards stop and go back to the queue; `quantd resume {}` continues",
         rec.id, rec.state, rec.id
@@ -215,7 +288,12 @@ pub async fn pause(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn cancel(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
-    let rec = ctx.engine().await?.cancel(&parse_id(id)?).await?;
+    let engine = ctx.engine().await?;
+    let rec = engine.cancel(&parse_id(id)?).await?;
+    let reader = super::rights::reader(&engine);
+    engine
+        .record(&reader, "cancelled", &rec, "from the CLI")
+        .await;
     println!(
         "{} is {}; results committed so far stay readable",
         rec.id, rec.state
@@ -249,7 +327,7 @@ pub async fn resume(ctx: &Ctx, id: &str, force: bool) -> anyhow::Result<ExitCode
     } else {
         // The result table the original command prints.
         if rec.state == ExecutionState::Completed {
-            show_results(ctx, &engine, &rec, None, None, Format::Table).await?;
+            show_results(ctx, &engine, &rec, Output::default(), Format::Table).await?;
         }
         eprintln!(
             "{} is {} ({}/{} shards)",

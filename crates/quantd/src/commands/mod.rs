@@ -9,6 +9,7 @@ mod demo;
 mod executions;
 pub(crate) mod mcp;
 mod pattern;
+pub(crate) mod rights;
 mod run;
 pub(crate) mod runtime;
 mod scan;
@@ -111,6 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::run(&ctx, a).await,
         Command::Worker(a) => worker::run(&ctx, a).await,
         Command::Mcp(a) => mcp::run(&ctx, a).await,
+        Command::Rights(cmd) => rights::run(&ctx, cmd).await,
         Command::Tokens(cmd) => tokens::run(&ctx, cmd).await,
         Command::Runtime(cmd) => runtime::run(&ctx, cmd),
     }

@@ -52,6 +52,13 @@ pub async fn submit_and_wait(
         eprintln!("warning: {w}");
     }
     let id = sub.execution.id.clone();
+    if !sub.reused {
+        let what = format!("{} execution", sub.execution.kind);
+        let reader = super::rights::reader(engine);
+        engine
+            .record(&reader, "created", &sub.execution, &what)
+            .await;
+    }
     if sub.reused {
         eprintln!(
             "reusing {id}: a completed execution with the same fingerprint (drop --reuse to run again)"

@@ -8,11 +8,13 @@ use crate::output::{self, thousands};
 use anyhow::Context;
 use quantd_core::ExecutionKind;
 use quantd_core::ExecutionState;
+use quantd_core::ExportPolicy;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::records::ExecutionRecord;
-use quantd_engine::results::{Format, ResultWriter};
-use quantd_engine::scan::{ScanSummary, Signals};
+use quantd_engine::results::Format;
+use quantd_engine::scan::ScanSummary;
+use quantd_engine::views::ExportRequest;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -38,7 +40,15 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<ExitCode> {
     if rec.state != ExecutionState::Completed {
         return Ok(exit_code(&rec));
     }
-    write_scan(ctx, &engine, &rec, format, args.out.as_deref()).await?;
+    write_scan(
+        ctx,
+        &engine,
+        &rec,
+        format,
+        args.out.as_deref(),
+        args.signals_only,
+    )
+    .await?;
     Ok(exit_code(&rec))
 }
 
@@ -81,79 +91,60 @@ pub fn pick_format(
 }
 
 /// Writes a scan's rows (all of them to a file or a machine format; the first rows as a table
-/// on the terminal) and its summary.
+/// on the terminal) and its summary, through the engine's export: data rights decide, so a file
+/// or machine format of derived data the rights deny is refused, and the terminal table then
+/// shows the signals alone and says why.
 pub async fn write_scan(
     ctx: &Ctx,
     engine: &Engine,
     rec: &ExecutionRecord,
     format: Format,
     out: Option<&Path>,
+    signals_only: bool,
 ) -> anyhow::Result<()> {
     let id = &rec.id;
     let summary = engine.summarize_scan(id).await?;
-    let mut shown = 0usize;
+    let reader = super::rights::reader(engine);
+    let all = ExportRequest {
+        format,
+        signals_only,
+        max_rows: None,
+    };
+    let mut release = None;
     if let Some(out) = out {
         let tmp = out.with_extension("partial");
         let file =
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut file = Some(std::io::BufWriter::new(file));
-        let mut writer = None;
-        engine
-            .scan_results(id, |chunk| {
-                let w = match &mut writer {
-                    Some(w) => w,
-                    None => writer.insert(ResultWriter::new(
-                        format,
-                        chunk.calendar,
-                        &chunk.indicators,
-                        file.take().expect("one writer"),
-                    )?),
-                };
-                w.write(chunk)
-            })
-            .await?;
-        match writer {
-            Some(w) => w.finish()?,
-            None => {
-                let calendar = engine.scan_calendar(id).await?;
-                ResultWriter::new(format, calendar, &[], file.take().expect("unused file"))?
-                    .finish()?
+        let written = engine
+            .export(rec, &all, &reader, std::io::BufWriter::new(file))
+            .await;
+        match written {
+            Ok(r) => release = Some(r),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
             }
         }
         std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
     } else if !ctx.json {
         let stdout = std::io::BufWriter::new(std::io::stdout());
-        let mut writer: Option<ResultWriter<_>> = None;
-        let mut stdout = Some(stdout);
-        let terminal_table = format == Format::Table;
-        engine
-            .scan_results(id, |chunk| {
-                let chunk = if terminal_table {
-                    let take = TABLE_ROWS.saturating_sub(shown).min(chunk.len());
-                    head(chunk, take)
-                } else {
-                    chunk.clone()
-                };
-                shown += chunk.len();
-                if chunk.is_empty() && writer.is_some() {
-                    return Ok(());
-                }
-                let w = match &mut writer {
-                    Some(w) => w,
-                    None => writer.insert(ResultWriter::new(
-                        format,
-                        chunk.calendar,
-                        &chunk.indicators,
-                        stdout.take().expect("one writer"),
-                    )?),
-                };
-                w.write(&chunk)
-            })
-            .await?;
-        if let Some(w) = writer {
-            w.finish()?;
-        }
-        if terminal_table {
+        if format == Format::Table {
+            // A look at the first rows: under `deny`, the signals alone, and why.
+            let withheld = !signals_only
+                && engine.terms_of(rec).await?.export() == ExportPolicy::Deny
+                && !engine.scan_columns(id).await?.is_empty();
+            if withheld {
+                eprintln!(
+                    "note: the `let` columns are withheld: the data's provider denies exporting values derived from its bars (see `quantd data show`)"
+                );
+            }
+            let head = ExportRequest {
+                signals_only: signals_only || withheld,
+                max_rows: Some(TABLE_ROWS),
+                ..all
+            };
+            release = Some(engine.export(rec, &head, &reader, stdout).await?);
+            let shown = TABLE_ROWS.min(summary.signals as usize);
             if summary.signals as usize > shown {
                 println!(
                     "… {} more rows (write them all with --out FILE.csv|.parquet or --format csv)",
@@ -161,6 +152,8 @@ pub async fn write_scan(
                 );
             }
             println!();
+        } else {
+            release = Some(engine.export(rec, &all, &reader, stdout).await?);
         }
     }
     if ctx.json {
@@ -168,18 +161,11 @@ pub async fn write_scan(
     } else {
         let to_stderr = format != Format::Table && out.is_none();
         print_summary(rec, &summary, to_stderr);
+        if let Some(r) = &release {
+            super::rights::attribute(r);
+        }
     }
     Ok(())
-}
-
-fn head(chunk: &Signals, n: usize) -> Signals {
-    let k = chunk.indicators.len();
-    Signals {
-        ticker: chunk.ticker[..n].to_vec(),
-        stamp: chunk.stamp[..n].to_vec(),
-        values: chunk.values[..n * k].to_vec(),
-        ..chunk.clone()
-    }
 }
 
 /// The human summary of a scan.

@@ -119,7 +119,7 @@ pub async fn write_backtest(
     out: Option<&Path>,
     with_trades: bool,
 ) -> anyhow::Result<()> {
-    let results = engine.backtest_results(&rec.id).await?;
+    let mut results = engine.backtest_results(&rec.id).await?;
     let agg = aggregate(&results);
     let format = match (format, out) {
         (Some(f), _) => f.to_ascii_lowercase(),
@@ -131,11 +131,37 @@ pub async fn write_backtest(
         (None, None) if ctx.json => "json".into(),
         (None, None) => "table".into(),
     };
+    // JSON carries every trade and equity curve, the table with --trades every trade: derived
+    // data, which the data's rights may deny (then statistics only) or watermark.
+    let mut with_trades = with_trades;
+    let mut watermark = None;
+    if format == "json" || with_trades {
+        match super::rights::display(engine, rec, &format!("backtest trades as {format}")).await? {
+            Ok(release) => {
+                super::rights::attribute(&release);
+                watermark = release.watermark;
+            }
+            Err(why) => {
+                eprintln!("note: trades and equity are left out: {why}");
+                with_trades = false;
+                for t in &mut results {
+                    t.trades.clear();
+                    t.open_trade = None;
+                    t.equity = None;
+                }
+            }
+        }
+    }
     let mut text = Vec::new();
+    if let Some(w) = watermark.as_ref().filter(|_| format != "json") {
+        writeln!(text, "{}", w.line())?;
+    }
     match format.as_str() {
         "json" => serde_json::to_writer_pretty(
             &mut text,
-            &serde_json::json!({ "execution": rec.id, "aggregate": agg, "tickers": results }),
+            &serde_json::json!({
+                "execution": rec.id, "aggregate": agg, "tickers": results, "watermark": watermark,
+            }),
         )?,
         "table" | "md" => render_backtest(&mut text, &results, &agg, format == "md", with_trades)?,
         // Every other format is the engine's result table, as the API writes it.

@@ -178,6 +178,9 @@ impl<S: Store> Engine<S> {
         request: &ImportRequest,
     ) -> EngineResult<Submitted> {
         crate::packs::check_name(&request.name)?;
+        if let Some(p) = &request.rights.provider {
+            self.provider(p).await?;
+        }
         let spec = ResolvedImport::from(request);
         let id = self.new_execution_id();
         let job = Import::build(self, &id, &spec, None)?;

@@ -21,7 +21,7 @@ use super::jobs::Job;
 use super::request::SubmitRequest;
 use super::spec::CodeInfo;
 use crate::error::{EngineError, Result};
-use crate::results::Format;
+use crate::results::Writing;
 use crate::views::{TABLE_PRECISION, Table};
 use quantd_core::{ExecutionId, ExecutionKind};
 use quantd_data::PackReader;
@@ -106,18 +106,18 @@ pub(crate) trait Kind {
         rec: &ExecutionRecord,
     ) -> impl Future<Output = Result<Table>> + Send;
 
-    /// Writes what the execution produced so far in `format` (its table, unless the kind
-    /// streams its rows).
+    /// Writes what the execution produced so far as `how` asks (its table, unless the kind
+    /// streams its rows). Rights are decided before: see [`Engine::export`].
     fn write_results<S: Store, W: Write + Send>(
         engine: &Engine<S>,
         rec: &ExecutionRecord,
-        format: Format,
+        how: &Writing<'_>,
         out: W,
     ) -> impl Future<Output = Result<()>> + Send {
         async move {
             Self::table(engine, rec)
                 .await?
-                .write(format, TABLE_PRECISION, out)
+                .write_marked(how.format, TABLE_PRECISION, out, how.mark)
         }
     }
 }

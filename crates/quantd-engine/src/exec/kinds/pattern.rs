@@ -10,7 +10,7 @@ use crate::exec::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
 use crate::exec::pattern::report::{Report, report_table};
 use crate::exec::request::SubmitRequest;
 use crate::exec::spec::CodeInfo;
-use crate::results::Format;
+use crate::results::{Format, Writing};
 use crate::views::Table;
 use quantd_core::{ErrorClass, ExecutionId, ExecutionKind};
 use quantd_data::PackReader;
@@ -145,11 +145,11 @@ impl Kind for PatternKind {
     async fn write_results<S: Store, W: Write + Send>(
         engine: &Engine<S>,
         rec: &ExecutionRecord,
-        format: Format,
+        how: &Writing<'_>,
         out: W,
     ) -> Result<()> {
         let report: Report = engine.pattern_report(&rec.id).await?;
-        match format {
+        match how.format {
             Format::Json => {
                 let mut text = serde_json::to_string_pretty(&report)
                     .map_err(|e| EngineError::Internal(format!("report: {e}")))?;

@@ -12,7 +12,7 @@ use crate::exec::jobs::{
 use crate::exec::limits::Limits;
 use crate::exec::request::SubmitRequest;
 use crate::exec::spec::{CodeChoice, CodeInfo, scanner_text};
-use crate::results::{Format, ResultWriter};
+use crate::results::{ResultWriter, Writing};
 use crate::scan;
 use crate::views::Table;
 use quantd_core::{ExecutionId, ExecutionKind};
@@ -127,34 +127,59 @@ impl Kind for Scan {
         )))
     }
 
-    /// Streams the rows shard by shard: the writer starts with the first chunk's columns.
+    /// Streams the rows shard by shard: the writer starts with the first chunk's columns
+    /// (none with `signals_only`); with `max_rows`, stops after that many.
     async fn write_results<S: Store, W: Write + Send>(
         engine: &Engine<S>,
         rec: &ExecutionRecord,
-        format: Format,
+        how: &Writing<'_>,
         out: W,
     ) -> Result<()> {
         let mut out = Some(out);
         let mut writer: Option<ResultWriter<W>> = None;
-        engine
+        let mut left = how.max_rows.unwrap_or(usize::MAX);
+        let read = engine
             .scan_results(&rec.id, |chunk| {
+                let chunk = match (how.signals_only, left < chunk.len()) {
+                    (true, _) => chunk.signals_only().head(left),
+                    (false, true) => chunk.head(left),
+                    (false, false) => chunk.clone(),
+                };
+                left -= chunk.len();
                 let w = match &mut writer {
                     Some(w) => w,
-                    None => writer.insert(ResultWriter::new(
-                        format,
+                    None => writer.insert(ResultWriter::marked(
+                        how.format,
                         chunk.calendar,
                         &chunk.indicators,
                         out.take().expect("one writer"),
+                        how.mark,
                     )?),
                 };
-                w.write(chunk)
+                w.write(&chunk)?;
+                if left == 0 {
+                    // Stops the stream: every row asked for is out.
+                    return Err(EngineError::Cancelled);
+                }
+                Ok(())
             })
-            .await?;
+            .await;
+        match read {
+            Err(EngineError::Cancelled) if left == 0 => {}
+            other => other?,
+        }
         match writer {
             Some(w) => w.finish(),
             None => {
                 let calendar = engine.scan_calendar(&rec.id).await?;
-                ResultWriter::new(format, calendar, &[], out.take().expect("unused"))?.finish()
+                ResultWriter::marked(
+                    how.format,
+                    calendar,
+                    &[],
+                    out.take().expect("unused"),
+                    how.mark,
+                )?
+                .finish()
             }
         }
     }
@@ -172,13 +197,9 @@ pub(crate) fn tickers_scanned(rec: &ExecutionRecord, pack_tickers: u64) -> Optio
 }
 
 impl<S: Store> Engine<S> {
-    /// Streams a scan execution's signal rows to `sink`, one shard's rows at a time in plan
-    /// order (so rows come sorted by ticker, then date) — memory is bounded by one shard.
-    pub async fn scan_results(
-        &self,
-        id: &ExecutionId,
-        mut sink: impl FnMut(&scan::Signals) -> Result<()>,
-    ) -> Result<()> {
+    /// The empty rows every chunk of a scan's results starts from: its calendar and its
+    /// indicator columns (a Python scanner's are the union of the names its shards carry).
+    async fn signals_template(&self, id: &ExecutionId) -> Result<scan::Signals> {
         let job = self.job(id).await?;
         let mut template = job.signals_template().ok_or_else(|| {
             EngineError::Invalid(format!(
@@ -199,6 +220,22 @@ impl<S: Store> Engine<S> {
                 }
             }
         }
+        Ok(template)
+    }
+
+    /// The indicator (`let`) columns of a scan's rows, after `ticker` and the bar.
+    pub async fn scan_columns(&self, id: &ExecutionId) -> Result<Vec<String>> {
+        Ok(self.signals_template(id).await?.indicators)
+    }
+
+    /// Streams a scan execution's signal rows to `sink`, one shard's rows at a time in plan
+    /// order (so rows come sorted by ticker, then date) — memory is bounded by one shard.
+    pub async fn scan_results(
+        &self,
+        id: &ExecutionId,
+        mut sink: impl FnMut(&scan::Signals) -> Result<()>,
+    ) -> Result<()> {
+        let template = self.signals_template(id).await?;
         for idx in self.store().result_shards(id).await? {
             if let Some(body) = self.store().shard_result(id, idx).await? {
                 let mut chunk = template.clone();

@@ -1,0 +1,56 @@
+//! The audit trail's door (docs/rights.md, "Audit trail"): surfaces start and control executions
+//! through [`Engine::submit_as`] and [`Engine::control_as`], which act as
+//! [`Engine::submit_request`] and [`Engine::control`] do and record who did it (`created`,
+//! `paused`, `resumed`, `cancelled`, `retried`, `deleted`). Exports are recorded by
+//! [`Engine::release`]. The action has happened when its entry is written: a failed write is
+//! logged, never reported as the action's failure.
+
+use crate::error::Result;
+use crate::exec::{Control, Engine, Submitted, request::SubmitRequest};
+use crate::records::ExecutionRecord;
+use crate::rights::Reader;
+use quantd_store::Store;
+
+impl<S: Store> Engine<S> {
+    /// [`Engine::submit_request`] in `reader`'s workspace, recorded as `created` (a reused
+    /// execution is not recorded: nothing was created).
+    pub async fn submit_as(&self, reader: &Reader, request: SubmitRequest) -> Result<Submitted> {
+        let kind = request.kind;
+        let sub = self.submit_request(&reader.workspace, request).await?;
+        if !sub.reused {
+            self.record(
+                reader,
+                "created",
+                &sub.execution,
+                &format!("{kind} execution"),
+            )
+            .await;
+        }
+        Ok(sub)
+    }
+
+    /// [`Engine::control`], recorded as `paused`, `resumed` or `cancelled`.
+    pub async fn control_as(
+        &self,
+        reader: &Reader,
+        rec: &ExecutionRecord,
+        action: Control,
+    ) -> Result<ExecutionRecord> {
+        let done = self.control(rec, action).await?;
+        let verb = match action {
+            Control::Pause => "paused",
+            Control::Resume => "resumed",
+            Control::Cancel => "cancelled",
+        };
+        self.record(reader, verb, &done, &format!("was {}", rec.state))
+            .await;
+        Ok(done)
+    }
+
+    /// Records `action` on `rec` by `reader`; a failed write is logged.
+    pub async fn record(&self, reader: &Reader, action: &str, rec: &ExecutionRecord, detail: &str) {
+        if let Err(e) = self.audit_action(reader, action, rec, detail).await {
+            tracing::error!(execution = %rec.id, action, error = %e, "writing the audit trail failed");
+        }
+    }
+}
