@@ -2,7 +2,8 @@
 //!
 //! Every failure of every route becomes an [`AppError`]; [`AppError::into_response`] is the only
 //! place that decides status codes and problem types. 5xx bodies carry a generic message: the
-//! details go to the log with the request's route, never to the client.
+//! details go to the log with the request's route (and to error reports, when they are on),
+//! never to the client. Every problem carries the request's `trace_id`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -40,6 +41,10 @@ pub struct Problem {
     /// When a warming pack should be ready (`pack-warming`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_ready: Option<chrono::DateTime<chrono::Utc>>,
+    /// The W3C trace id of the request (32 hex digits; the response's `traceparent` carries
+    /// it too): quote it when reporting a problem, to find the request's logs and spans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// Everything a route can fail with.
@@ -205,6 +210,7 @@ impl AppError {
             errors: vec![],
             rendered: None,
             estimated_ready: None,
+            trace_id: crate::telemetry::current_trace_id(),
         };
         match self {
             AppError::Engine(EngineError::Expression {
