@@ -58,9 +58,11 @@ const WORK_BUCKETS: &[f64] = &[
 /// The process's recorder handle.
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// A gauge's name and labels.
+type Series = (&'static str, Vec<(&'static str, String)>);
+
 /// The series of scrape-time gauges that the last scrape set (to zero those that went away).
-static SCRAPED: Mutex<BTreeSet<(&'static str, Vec<(&'static str, String)>)>> =
-    Mutex::new(BTreeSet::new());
+static SCRAPED: Mutex<BTreeSet<Series>> = Mutex::new(BTreeSet::new());
 
 /// Installs the Prometheus recorder as the process's `metrics` recorder, once, and returns its
 /// handle. If another recorder was installed first (a test harness's), this one still renders
@@ -174,37 +176,41 @@ pub fn observe_request(route: &str, method: &str, status: u16, took: Duration) {
 /// then everything the recorder holds.
 pub fn render(state: &AppState, stats: Option<&quantd_engine::records::QueueStats>) -> String {
     let handle = install();
-    let mut now: Vec<(&'static str, Vec<(&'static str, String)>, f64)> = Vec::new();
+    let mut now: Vec<(Series, f64)> = Vec::new();
     if let Some(s) = stats {
         for (kind, st, n) in &s.executions {
             now.push((
-                EXECUTIONS,
-                vec![("kind", kind.to_string()), ("state", st.to_string())],
+                (
+                    EXECUTIONS,
+                    vec![("kind", kind.to_string()), ("state", st.to_string())],
+                ),
                 *n as f64,
             ));
         }
-        now.push((QUEUE_DEPTH, vec![], s.pending_shards as f64));
-        now.push((SHARDS_RUNNING, vec![], s.running_shards as f64));
+        now.push(((QUEUE_DEPTH, vec![]), s.pending_shards as f64));
+        now.push(((SHARDS_RUNNING, vec![]), s.running_shards as f64));
     }
     for (ws, b) in state.engine().breaker_states() {
         for st in ["closed", "open", "half_open"] {
             now.push((
-                BREAKER_STATE,
-                vec![
-                    ("workspace", ws.clone()),
-                    ("agent", b.name.clone()),
-                    ("state", st.to_string()),
-                ],
+                (
+                    BREAKER_STATE,
+                    vec![
+                        ("workspace", ws.clone()),
+                        ("agent", b.name.clone()),
+                        ("state", st.to_string()),
+                    ],
+                ),
                 f64::from(u8::from(b.state.as_str() == st)),
             ));
         }
     }
     let mut scraped = SCRAPED.lock().expect("scrape lock");
-    let seen: BTreeSet<_> = now.iter().map(|(n, l, _)| (*n, l.clone())).collect();
+    let seen: BTreeSet<Series> = now.iter().map(|(series, _)| series.clone()).collect();
     for (name, labels) in scraped.difference(&seen) {
         gauge(name, labels).set(0.0);
     }
-    for (name, labels, v) in &now {
+    for ((name, labels), v) in &now {
         gauge(name, labels).set(*v);
     }
     *scraped = seen;

@@ -323,3 +323,30 @@ pub fn current_trace_id() -> Option<String> {
     let sc = cx.span().span_context().clone();
     sc.is_valid().then(|| sc.trace_id().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_an_exporter_the_callers_trace_goes_on_with_a_new_span_id() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            TRACEPARENT,
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        let t = RequestTrace::start(&headers, &tracing::Span::none());
+        assert_eq!(t.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(t.span_id.to_string(), "00f067aa0ba902b7");
+        let p = t.traceparent();
+        assert!(p.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{p}");
+        assert!(p.ends_with("-01"), "{p}");
+        // No (or a malformed) traceparent: a new trace, not sampled by anyone upstream.
+        headers.insert(TRACEPARENT, "00-zz-yy-01".parse().unwrap());
+        let t = RequestTrace::start(&headers, &tracing::Span::none());
+        assert_ne!(t.trace_id, TraceId::INVALID);
+        assert!(t.traceparent().ends_with("-00"));
+    }
+}

@@ -7,6 +7,9 @@
 //! process that starts (`quantd resume`, `quantd serve`) first returns the shards of dead
 //! workers to the queue, so interrupted work simply runs again. Tests drive the engine shard by
 //! shard with [`Engine::step`] and a [`clock::ManualClock`].
+//!
+//! Executions, shard attempts and their compute and commit are traced (`tracing` spans) and
+//! counted (the `metrics` facade) at these boundaries, never per bar ([`trace`]).
 
 pub mod clock;
 mod commit;

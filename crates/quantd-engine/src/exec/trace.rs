@@ -53,13 +53,16 @@ struct Traced {
     opened: Instant,
 }
 
+/// A shard attempt: execution, index, claim.
+type ShardKey = (ExecutionId, u32, u64);
+
 /// The open spans of executions and shard attempts of this engine.
 #[derive(Default)]
 pub(crate) struct Traces {
     executions: Mutex<HashMap<ExecutionId, Traced>>,
     /// Shard attempts between compute and commit, by (execution, index, claim), with when
     /// they started here.
-    shards: Mutex<HashMap<(ExecutionId, u32, u64), (Span, Instant)>>,
+    shards: Mutex<HashMap<ShardKey, (Span, Instant)>>,
 }
 
 /// Where an execution span goes.
