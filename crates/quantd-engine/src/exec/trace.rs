@@ -157,7 +157,7 @@ impl Traces {
             .record(t.opened.elapsed().as_secs_f64());
     }
 
-    /// Forgets the execution (it ended elsewhere): its span closes.
+    /// Forgets the execution (it was never stored): its span closes.
     pub(crate) fn forget(&self, id: &ExecutionId) {
         self.executions.lock().expect("traces lock").remove(id);
     }
