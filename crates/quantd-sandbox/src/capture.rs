@@ -67,6 +67,7 @@ pub(crate) fn finish(
     }
     note_full_out(&mut outcome, limits);
     tracing::debug!(verdict = %outcome.verdict, wall_ms = wall_time.as_millis() as u64, "job ended");
+    crate::observe_verdict(outcome.verdict);
     Ok(outcome)
 }
 

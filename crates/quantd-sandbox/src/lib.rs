@@ -59,3 +59,16 @@ pub use validation::{
 };
 pub use verdict::Verdict;
 pub use zygote::{Zygote, ZygoteInfo};
+
+/// Jobs that ended, by [`Verdict`] (counter; rendered by the server's `/metrics`).
+pub const VERDICTS: &str = "quantd_sandbox_verdicts_total";
+
+/// Describes the sandbox's metrics to the installed `metrics` recorder.
+pub fn describe_metrics() {
+    metrics::describe_counter!(VERDICTS, "Sandboxed jobs that ended, by verdict.");
+}
+
+/// Counts a job's verdict (a no-op without a `metrics` recorder).
+pub(crate) fn observe_verdict(verdict: Verdict) {
+    metrics::counter!(VERDICTS, "verdict" => verdict.as_str()).increment(1);
+}

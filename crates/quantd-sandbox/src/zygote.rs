@@ -138,7 +138,7 @@ impl Zygote {
     /// namespaces ([`SandboxError::NamespacesUnavailable`]), and with [`SandboxError::CannotStart`] (the real
     /// cause: the stage of the sandbox that failed, or the zygote's own error output when the
     /// interpreter cannot import what it needs; class internal, retried) otherwise.
-    #[tracing::instrument(skip_all, fields(python = %config.python.display()))]
+    #[tracing::instrument(name = "sandbox.start", skip_all, fields(python = %config.python.display()))]
     pub fn start(config: &SandboxConfig) -> Result<Zygote> {
         config.limits.validate_within(&config.bounds)?;
         let scratch = config

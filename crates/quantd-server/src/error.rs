@@ -2,7 +2,8 @@
 //!
 //! Every failure of every route becomes an [`AppError`]; [`AppError::into_response`] is the only
 //! place that decides status codes and problem types. 5xx bodies carry a generic message: the
-//! details go to the log with the request's route, never to the client.
+//! details go to the log with the request's route (and to error reports, when they are on),
+//! never to the client. Every problem carries the request's `trace_id`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +44,10 @@ pub struct Problem {
     /// The data provider whose terms refused the request (`policy`; docs/rights.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// The W3C trace id of the request (32 hex digits; the response's `traceparent` carries
+    /// it too): quote it when reporting a problem, to find the request's logs and spans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// Everything a route can fail with.
@@ -211,6 +216,7 @@ impl AppError {
             rendered: None,
             estimated_ready: None,
             provider: None,
+            trace_id: crate::telemetry::current_trace_id(),
         };
         match self {
             AppError::Engine(EngineError::Expression {

@@ -2,6 +2,11 @@
 //! WebSocket, bearer-token auth that maps every caller to a workspace, health and Prometheus
 //! metrics, and an OpenAPI 3.1 document generated from the code (`/v1/openapi.json`).
 //!
+//! Operations ([`telemetry`]): logs, OpenTelemetry traces over OTLP from each request's span
+//! (continuing the caller's `traceparent`) down to its execution's shards, Prometheus metrics
+//! that every crate emits through the `metrics` facade ([`metrics`]), and optional
+//! Sentry-compatible error reports scrubbed of secrets ([`reporting`]).
+//!
 //! [`app`] builds the router (tests call it directly); [`run`] serves it on a listener until a
 //! shutdown future resolves, runs the engine's worker pool in the same process, and shuts down
 //! gracefully: streams end with a final event, running shards commit (or go back to the queue).
@@ -29,8 +34,10 @@ pub mod mcp;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
+pub mod reporting;
 mod routes;
 mod stream;
+pub mod telemetry;
 mod uploads;
 mod workers;
 mod ws;
@@ -135,7 +142,7 @@ pub fn check_bind(addr: SocketAddr, options: &ServerOptions) -> Result<(), Serve
     }
 }
 
-/// What every route shares: the engine, the options, metrics and the shutdown signal.
+/// What every route shares: the engine, the options, the worker pool and the shutdown signal.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -144,7 +151,6 @@ pub struct AppState {
 struct Inner {
     engine: Arc<Engine>,
     options: ServerOptions,
-    metrics: Arc<metrics::Metrics>,
     workers: Arc<Pool>,
     /// `true` once shutdown began: streams close with a final event.
     shutdown: watch::Sender<bool>,
@@ -168,17 +174,16 @@ impl AppState {
     /// State over an engine (the server's only way to do anything).
     pub fn new(engine: Arc<Engine>, options: ServerOptions) -> AppState {
         let (shutdown, _) = watch::channel(false);
-        let metrics = Arc::new(metrics::Metrics::default());
+        metrics::install();
         let pool_options = PoolOptions {
             workers: options.workers,
             health_every_ms: options.health_every.as_millis() as i64,
             ..PoolOptions::default()
         };
-        let workers = Pool::with_observer(engine.clone(), pool_options, metrics.clone());
+        let workers = Pool::new(engine.clone(), pool_options);
         AppState {
             inner: Arc::new(Inner {
                 engine,
-                metrics,
                 workers,
                 options,
                 shutdown,
@@ -201,11 +206,6 @@ impl AppState {
     /// The options.
     pub fn options(&self) -> &ServerOptions {
         &self.inner.options
-    }
-
-    /// The metrics registry.
-    pub fn metrics(&self) -> &metrics::Metrics {
-        &self.inner.metrics
     }
 
     /// The engine's worker pool serving this process.

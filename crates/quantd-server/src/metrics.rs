@@ -1,11 +1,18 @@
 //! `GET /metrics` in the Prometheus text exposition format (version 0.0.4).
 //!
-//! Hand-written rather than the `prometheus` or `metrics` crates: the set is small and fixed,
-//! histograms need explicit buckets either way, and a registry owned by [`AppState`] (not a
-//! process-global recorder) keeps servers started side by side in one test process apart.
-//! Counters and histograms are atomics behind a map per label set; executions by kind and
-//! state and the queue depth are read from the store at scrape time, so they stay right across
-//! restarts and other processes.
+//! Every crate emits through the `metrics` facade (`metrics::counter!`, `histogram!`, `gauge!`)
+//! without depending on the server: the engine counts shards, their durations per kind,
+//! execution durations and retries per error class; the sandbox counts verdicts; this crate
+//! counts requests with their latency per route and open SSE and WebSocket streams. The server
+//! installs one process-wide recorder, `metrics-exporter-prometheus` without its HTTP listener
+//! ([`install`]), and renders its handle in our own routes. Histograms have explicit buckets.
+//!
+//! Facts of the store (executions by kind and state, queue depth, running shards) and the
+//! agents' circuit breakers are set as gauges at scrape time, so they stay right across
+//! restarts and other processes. The recorder is global, so servers started side by side in
+//! one test process share the counters: a scrape sets and renders the gauges of its own
+//! server under one lock (the series it does not see any more are set to 0), and tests assert
+//! on their own labels or on deltas.
 //!
 //! The numbers cover every workspace, so they are an operator's: on the API listener `/metrics`
 //! needs an admin token; a separate listener ([`crate::ServerOptions::metrics_addr`], meant for
@@ -17,100 +24,100 @@ use crate::error::{AppError, Problem};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::collections::BTreeSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+/// HTTP requests by route, method and status (counter).
+pub const REQUESTS: &str = "quantd_http_requests_total";
+/// HTTP request latency by route (histogram, seconds).
+pub const REQUEST_DURATION: &str = "quantd_http_request_duration_seconds";
+/// Open SSE streams (gauge).
+pub const SSE_SUBSCRIBERS: &str = "quantd_sse_subscribers";
+/// Open WebSocket streams (gauge).
+pub const WS_SUBSCRIBERS: &str = "quantd_ws_subscribers";
+/// Executions in the store by kind and state (gauge, set at scrape).
+pub const EXECUTIONS: &str = "quantd_executions";
+/// Shards waiting to be claimed (gauge, set at scrape).
+pub const QUEUE_DEPTH: &str = "quantd_queue_depth";
+/// Shards running under a lease (gauge, set at scrape).
+pub const SHARDS_RUNNING: &str = "quantd_shards_running";
+/// Each agent's circuit breaker, 1 for the state it is in (gauge, set at scrape).
+pub const BREAKER_STATE: &str = "quantd_agent_breaker_state";
 
 /// Buckets of request latency, in seconds.
 const REQUEST_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-/// Buckets of shard durations, in seconds.
-const SHARD_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+/// Buckets of shard and execution durations, in seconds.
+const WORK_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0,
 ];
 
-/// A histogram with fixed buckets.
-#[derive(Debug)]
-struct Histogram {
-    bounds: &'static [f64],
-    counts: Vec<AtomicU64>,
-    sum_micros: AtomicU64,
-    count: AtomicU64,
+/// The process's recorder handle.
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// A gauge's name and labels.
+type Series = (&'static str, Vec<(&'static str, String)>);
+
+/// The series of scrape-time gauges that the last scrape set (to zero those that went away).
+static SCRAPED: Mutex<BTreeSet<Series>> = Mutex::new(BTreeSet::new());
+
+/// Installs the Prometheus recorder as the process's `metrics` recorder, once, and returns its
+/// handle. If another recorder was installed first (a test harness's), this one still renders
+/// the metrics of this crate's scrape-time gauges, and the rest go to the other recorder.
+pub fn install() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.into()), REQUEST_BUCKETS)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), WORK_BUCKETS))
+            .expect("bucket lists are not empty");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was installed before the server's; /metrics shows only what reaches this one");
+        }
+        describe();
+        // Histograms keep recent samples until upkeep folds them in.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new()
+            .name("quantd-metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            });
+        handle
+    })
 }
 
-impl Histogram {
-    fn new(bounds: &'static [f64]) -> Self {
-        Histogram {
-            bounds,
-            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-            sum_micros: AtomicU64::new(0),
-            count: AtomicU64::new(0),
-        }
-    }
-
-    fn observe(&self, d: Duration) {
-        let s = d.as_secs_f64();
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            if s <= *b {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.sum_micros
-            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn write(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}",
-                c.load(Ordering::Relaxed)
-            );
-        }
-        let n = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {n}");
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let _ = writeln!(
-            out,
-            "{name}_sum{braces} {}",
-            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count{braces} {n}");
-    }
-}
-
-/// The server's metrics.
-#[derive(Debug)]
-pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
-    shards: Histogram,
-    shard_outcomes: Mutex<BTreeMap<&'static str, u64>>,
-    retries: Mutex<BTreeMap<String, u64>>,
-    sse: AtomicI64,
-    ws: AtomicI64,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics {
-            requests: Mutex::default(),
-            latency: Mutex::default(),
-            shards: Histogram::new(SHARD_BUCKETS),
-            shard_outcomes: Mutex::default(),
-            retries: Mutex::default(),
-            sse: AtomicI64::new(0),
-            ws: AtomicI64::new(0),
-        }
+/// HELP lines of every metric (the engine's and the sandbox's too).
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(REQUESTS, "HTTP requests by route, method and status.");
+    describe_histogram!(
+        REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP request latency by route."
+    );
+    describe_gauge!(SSE_SUBSCRIBERS, "Open SSE streams.");
+    describe_gauge!(WS_SUBSCRIBERS, "Open WebSocket streams.");
+    describe_gauge!(EXECUTIONS, "Executions in the store by kind and state.");
+    describe_gauge!(QUEUE_DEPTH, "Shards waiting to be claimed.");
+    describe_gauge!(SHARDS_RUNNING, "Shards running under a lease.");
+    describe_gauge!(
+        BREAKER_STATE,
+        "Circuit breaker of each agent (1 = its current state)."
+    );
+    quantd_engine::exec::trace::describe_metrics();
+    // Present from the first scrape, so a dashboard sees 0 rather than nothing.
+    metrics::gauge!(SSE_SUBSCRIBERS).increment(0.0);
+    metrics::gauge!(WS_SUBSCRIBERS).increment(0.0);
+    for class in quantd_core::ErrorClass::ALL {
+        metrics::counter!(quantd_engine::exec::trace::RETRIES, "class" => class.as_str())
+            .absolute(0);
     }
 }
 
@@ -123,19 +130,32 @@ pub enum StreamKind {
     Ws,
 }
 
+impl StreamKind {
+    fn gauge(self) -> metrics::Gauge {
+        match self {
+            StreamKind::Sse => metrics::gauge!(SSE_SUBSCRIBERS),
+            StreamKind::Ws => metrics::gauge!(WS_SUBSCRIBERS),
+        }
+    }
+}
+
 /// Counts one open stream while it lives.
 #[derive(Debug)]
 pub struct Subscriber {
-    state: AppState,
     kind: StreamKind,
+}
+
+impl Subscriber {
+    /// Counts an open stream until the returned guard drops.
+    pub fn open(kind: StreamKind) -> Subscriber {
+        kind.gauge().increment(1.0);
+        Subscriber { kind }
+    }
 }
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        self.state
-            .metrics()
-            .gauge(self.kind)
-            .fetch_sub(1, Ordering::Relaxed);
+        self.kind.gauge().decrement(1.0);
     }
 }
 
@@ -145,136 +165,64 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// Records one request.
+pub fn observe_request(route: &str, method: &str, status: u16, took: Duration) {
+    metrics::counter!(REQUESTS, "route" => route.to_string(), "method" => method.to_string(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!(REQUEST_DURATION, "route" => route.to_string()).record(took.as_secs_f64());
 }
 
-impl Metrics {
-    fn gauge(&self, kind: StreamKind) -> &AtomicI64 {
-        match kind {
-            StreamKind::Sse => &self.sse,
-            StreamKind::Ws => &self.ws,
+/// The exposition text: this server's scrape-time gauges set from `stats` and its breakers,
+/// then everything the recorder holds.
+pub fn render(state: &AppState, stats: Option<&quantd_engine::records::QueueStats>) -> String {
+    let handle = install();
+    let mut now: Vec<(Series, f64)> = Vec::new();
+    if let Some(s) = stats {
+        for (kind, st, n) in &s.executions {
+            now.push((
+                (
+                    EXECUTIONS,
+                    vec![("kind", kind.to_string()), ("state", st.to_string())],
+                ),
+                *n as f64,
+            ));
+        }
+        now.push(((QUEUE_DEPTH, vec![]), s.pending_shards as f64));
+        now.push(((SHARDS_RUNNING, vec![]), s.running_shards as f64));
+    }
+    for (ws, b) in state.engine().breaker_states() {
+        for st in ["closed", "open", "half_open"] {
+            now.push((
+                (
+                    BREAKER_STATE,
+                    vec![
+                        ("workspace", ws.clone()),
+                        ("agent", b.name.clone()),
+                        ("state", st.to_string()),
+                    ],
+                ),
+                f64::from(u8::from(b.state.as_str() == st)),
+            ));
         }
     }
+    let mut scraped = SCRAPED.lock().expect("scrape lock");
+    let seen: BTreeSet<Series> = now.iter().map(|(series, _)| series.clone()).collect();
+    for (name, labels) in scraped.difference(&seen) {
+        gauge(name, labels).set(0.0);
+    }
+    for ((name, labels), v) in &now {
+        gauge(name, labels).set(*v);
+    }
+    *scraped = seen;
+    handle.render()
+}
 
-    /// Counts an open stream until the returned guard drops.
-    pub fn subscriber(state: &AppState, kind: StreamKind) -> Subscriber {
-        state.metrics().gauge(kind).fetch_add(1, Ordering::Relaxed);
-        Subscriber {
-            state: state.clone(),
-            kind,
-        }
-    }
-
-    /// Records one request.
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, took: Duration) {
-        *self
-            .requests
-            .lock()
-            .expect("metrics lock")
-            .entry((route.to_string(), method.to_string(), status))
-            .or_default() += 1;
-        self.latency
-            .lock()
-            .expect("metrics lock")
-            .entry(route.to_string())
-            .or_insert_with(|| Histogram::new(REQUEST_BUCKETS))
-            .observe(took);
-    }
-
-    /// Records one shard attempt that ran (`done`, `failed`, `stopped`, `lease_lost`).
-    pub fn observe_shard(&self, outcome: &'static str, took: Duration) {
-        *self
-            .shard_outcomes
-            .lock()
-            .expect("metrics lock")
-            .entry(outcome)
-            .or_default() += 1;
-        self.shards.observe(took);
-    }
-
-    /// Records a retry scheduled for a shard, by error class.
-    pub fn observe_retry(&self, class: &str) {
-        *self
-            .retries
-            .lock()
-            .expect("metrics lock")
-            .entry(class.to_string())
-            .or_default() += 1;
-    }
-
-    /// The exposition text; `stats` come from the store.
-    pub fn render(&self, stats: Option<&quantd_engine::records::QueueStats>) -> String {
-        let mut out = String::new();
-        out += "# HELP quantd_http_requests_total HTTP requests by route, method and status.\n";
-        out += "# TYPE quantd_http_requests_total counter\n";
-        for ((route, method, status), n) in self.requests.lock().expect("metrics lock").iter() {
-            let _ = writeln!(
-                out,
-                "quantd_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
-        }
-        out += "# HELP quantd_http_request_duration_seconds HTTP request latency by route.\n";
-        out += "# TYPE quantd_http_request_duration_seconds histogram\n";
-        for (route, h) in self.latency.lock().expect("metrics lock").iter() {
-            h.write(
-                &mut out,
-                "quantd_http_request_duration_seconds",
-                &format!("route=\"{}\"", escape(route)),
-            );
-        }
-        out += "# HELP quantd_shard_duration_seconds Time to run and commit one shard attempt.\n";
-        out += "# TYPE quantd_shard_duration_seconds histogram\n";
-        self.shards
-            .write(&mut out, "quantd_shard_duration_seconds", "");
-        out += "# HELP quantd_shards_total Shard attempts run by this server, by outcome.\n";
-        out += "# TYPE quantd_shards_total counter\n";
-        for (outcome, n) in self.shard_outcomes.lock().expect("metrics lock").iter() {
-            let _ = writeln!(out, "quantd_shards_total{{outcome=\"{outcome}\"}} {n}");
-        }
-        out += "# HELP quantd_shard_retries_total Shard retries scheduled, by error class.\n";
-        out += "# TYPE quantd_shard_retries_total counter\n";
-        for class in quantd_core::ErrorClass::ALL {
-            let n = self
-                .retries
-                .lock()
-                .expect("metrics lock")
-                .get(class.as_str())
-                .copied()
-                .unwrap_or(0);
-            let _ = writeln!(out, "quantd_shard_retries_total{{class=\"{class}\"}} {n}");
-        }
-        out += "# HELP quantd_sse_subscribers Open SSE streams.\n# TYPE quantd_sse_subscribers gauge\n";
-        let _ = writeln!(
-            out,
-            "quantd_sse_subscribers {}",
-            self.sse.load(Ordering::Relaxed)
-        );
-        out += "# HELP quantd_ws_subscribers Open WebSocket streams.\n# TYPE quantd_ws_subscribers gauge\n";
-        let _ = writeln!(
-            out,
-            "quantd_ws_subscribers {}",
-            self.ws.load(Ordering::Relaxed)
-        );
-        if let Some(s) = stats {
-            out += "# HELP quantd_executions Executions in the store by kind and state.\n";
-            out += "# TYPE quantd_executions gauge\n";
-            for (kind, state, n) in &s.executions {
-                let _ = writeln!(
-                    out,
-                    "quantd_executions{{kind=\"{kind}\",state=\"{state}\"}} {n}"
-                );
-            }
-            out += "# HELP quantd_queue_depth Shards waiting to be claimed.\n# TYPE quantd_queue_depth gauge\n";
-            let _ = writeln!(out, "quantd_queue_depth {}", s.pending_shards);
-            out += "# HELP quantd_shards_running Shards running under a lease.\n# TYPE quantd_shards_running gauge\n";
-            let _ = writeln!(out, "quantd_shards_running {}", s.running_shards);
-        }
-        out
-    }
+fn gauge(name: &'static str, labels: &[(&'static str, String)]) -> metrics::Gauge {
+    let labels: Vec<metrics::Label> = labels
+        .iter()
+        .map(|(k, v)| metrics::Label::new(*k, v.clone()))
+        .collect();
+    metrics::gauge!(name, labels)
 }
 
 /// The Prometheus scrape endpoint, for admin (operator) tokens: it counts every workspace's
@@ -309,26 +257,6 @@ pub async fn serve_open(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(stats.as_ref().ok()) + &breakers(&state),
+        render(&state, stats.as_ref().ok()),
     )
-}
-
-/// The circuit breakers of the agents this server called: `quantd_agent_breaker_state`, one
-/// series per agent with its state as a label (1 for the state it is in).
-fn breakers(state: &AppState) -> String {
-    let mut out = String::from(
-        "# HELP quantd_agent_breaker_state Circuit breaker of each agent (1 = its current state).\n# TYPE quantd_agent_breaker_state gauge\n",
-    );
-    for (ws, s) in state.engine().breaker_states() {
-        for st in ["closed", "open", "half_open"] {
-            let _ = writeln!(
-                out,
-                "quantd_agent_breaker_state{{workspace=\"{}\",agent=\"{}\",state=\"{st}\"}} {}",
-                escape(&ws),
-                escape(&s.name),
-                u8::from(s.state.as_str() == st)
-            );
-        }
-    }
-    out
 }

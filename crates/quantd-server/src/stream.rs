@@ -18,7 +18,7 @@ use crate::auth::Caller;
 use crate::authority::{self, TokenWatch};
 use crate::error::{AppError, Problem};
 use crate::extract::ApiQuery;
-use crate::metrics::{Metrics, StreamKind};
+use crate::metrics::{StreamKind, Subscriber};
 use crate::routes::owned;
 use async_stream::stream;
 use axum::extract::{Path, State};
@@ -301,7 +301,7 @@ pub async fn execution_sse(
 ) -> Result<Response, AppError> {
     let rec = owned(&state, &caller, &id).await?;
     let after = start_after(&headers, &q)?;
-    let guard = Metrics::subscriber(&state, StreamKind::Sse);
+    let guard = Subscriber::open(StreamKind::Sse);
     let watch = authority::watch(&state, &caller);
     let events = execution_events(state.clone(), rec.id, after);
     let events = until_revoked(events, watch, Item::Revoked).map(move |item| {
@@ -320,7 +320,7 @@ pub async fn execution_sse(
         (status = 200, description = "`text/event-stream` of the workspace's events (`id:` is `execution/seq`)", body = String, content_type = "text/event-stream"),
     ))]
 pub async fn workspace_sse(State(state): State<AppState>, caller: Caller) -> Response {
-    let guard = Metrics::subscriber(&state, StreamKind::Sse);
+    let guard = Subscriber::open(StreamKind::Sse);
     let watch = authority::watch(&state, &caller);
     let st = state.clone();
     let events = stream! {

@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::authority::{self, TokenWatch};
 use crate::error::{AppError, Problem};
 use crate::extract::ApiQuery;
-use crate::metrics::{Metrics, StreamKind};
+use crate::metrics::{StreamKind, Subscriber};
 use crate::routes::{executions::change_owned, owned};
 use crate::stream::{AfterQuery, Item, MAX_SEQ, check_seq, execution_events};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
@@ -107,7 +107,7 @@ impl Connection {
     }
 
     async fn serve(mut self, after: u64) {
-        let _alive = Metrics::subscriber(&self.state, StreamKind::Ws);
+        let _alive = Subscriber::open(StreamKind::Ws);
         let mut events = self.events(after);
         let mut finished = false;
         loop {

@@ -19,6 +19,7 @@ async fn problem(r: reqwest::Response) -> Value {
 fn snapshot(name: &str, v: &Value) {
     insta::with_settings!({filters => vec![
         (r"ex_[0-9a-z]{26}", "[execution]"),
+        (r"\b[0-9a-f]{32}\b", "[trace]"),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]"),
     ]}, {
         insta::assert_json_snapshot!(name, v);
@@ -495,7 +496,16 @@ async fn code_lifecycle_and_results() {
         metrics.contains("quantd_executions{kind=\"scan\",state=\"completed\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("quantd_shard_duration_seconds_bucket{le=\"+Inf\"}"));
+    assert!(
+        metrics.contains(
+            "quantd_shard_duration_seconds_bucket{kind=\"scan\",outcome=\"done\",le=\"+Inf\"}"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("quantd_execution_duration_seconds_bucket{kind=\"scan\",state=\"completed\"")
+    );
     assert!(metrics.contains(
         "quantd_http_requests_total{route=\"/v1/executions/{id}\",method=\"GET\",status=\"200\"}"
     ));

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     // A re-executed sandbox shim must not start threads or parse our CLI: it runs and exits here.
     quantd_engine::sandbox::run_shim_if_requested();
     let cli = cli::Cli::parse();
-    init_logging();
+    let telemetry = init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,6 +28,10 @@ fn main() -> ExitCode {
     // Work left on the blocking pool (a shard abandoned at shutdown) must not keep the process
     // alive: its shard was given back to the queue.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Spans and error reports still queued go out before the process ends.
+    if let Some(t) = telemetry {
+        t.shutdown();
+    }
     if std::env::var_os(cli::env::QUANTD_REPORT_PEAK_RSS).is_some() {
         report_peak_rss();
     }
@@ -73,15 +77,19 @@ fn report_peak_rss() {
     }
 }
 
-/// Logs go to stderr; `QUANTD_LOG` (or `RUST_LOG`) sets the filter, default `warn`.
-fn init_logging() {
+/// Logs go to stderr; `QUANTD_LOG` (or `RUST_LOG`) sets the filter, default `warn`. Traces are
+/// exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and internal errors reported
+/// when `QUANTD_SENTRY_DSN` is (docs/operations.md).
+fn init_logging() -> Option<quantd_server::telemetry::Telemetry> {
+    use quantd_server::telemetry::{TelemetryOptions, init};
     let filter = std::env::var(cli::env::QUANTD_LOG)
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    match init(&TelemetryOptions::from_env(filter)) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("warning: telemetry is off: {e}");
+            None
+        }
+    }
 }

@@ -185,8 +185,17 @@ impl<S: Store> Engine<S> {
         } else {
             bounded
         };
-        tracing::warn!(execution = %shard.execution, shard = shard.idx, attempt = shard.attempt,
-            %class, crash, message = %message, "shard failed");
+        if crash || class == ErrorClass::Internal {
+            // A bug of quantd's, not of the user's code or data: error reporting picks it up.
+            tracing::error!(execution = %shard.execution, shard = shard.idx, attempt = shard.attempt,
+                %class, crash, message = %message, "shard failed");
+        } else {
+            tracing::warn!(execution = %shard.execution, shard = shard.idx, attempt = shard.attempt,
+                %class, crash, message = %message, "shard failed");
+        }
+        if matches!(outcome, FailureOutcome::RetryAt(_)) {
+            trace::observe_retry(class);
+        }
         let failure = quantd_store::AttemptFailure {
             class,
             message: &message,

@@ -208,6 +208,8 @@ impl<S: Store> Engine<S> {
                 // Flagged at an earlier tick (or finished): shards still running hold their own
                 // handle on the flag.
                 self.jobs.lock().expect("jobs lock").remove(&id);
+                // Its span closes (ended by a pattern's advance, or elsewhere).
+                self.traces.ended(&id, &rec.state.to_string());
                 self.cancels.lock().expect("cancel lock").remove(&id);
                 self.running_ahead.lock().expect("ahead lock").remove(&id);
             }

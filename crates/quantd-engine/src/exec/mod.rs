@@ -7,6 +7,9 @@
 //! process that starts (`quantd resume`, `quantd serve`) first returns the shards of dead
 //! workers to the queue, so interrupted work simply runs again. Tests drive the engine shard by
 //! shard with [`Engine::step`] and a [`clock::ManualClock`].
+//!
+//! Executions, shard attempts and their compute and commit are traced (`tracing` spans) and
+//! counted (the `metrics` facade) at these boundaries, never per bar ([`trace`]).
 
 pub mod clock;
 mod commit;
@@ -26,6 +29,7 @@ mod scheduler;
 pub mod spec;
 pub mod strategy;
 pub(crate) mod submit;
+pub mod trace;
 mod wait;
 
 use crate::error::{EngineError, Result};
@@ -236,6 +240,8 @@ pub struct Engine<S = AnyStore> {
     /// [`Job::may_run_ahead`]), by execution; running the shard awaits it.
     running_ahead: Mutex<HashMap<ExecutionId, tokio::task::JoinHandle<ShardResult>>>,
     fault: Option<Arc<FaultHook>>,
+    /// The open spans of executions and shard attempts run here ([`trace`]).
+    traces: trace::Traces,
     /// Runs Python code: one zygote, started by the first Python shard.
     python: Arc<crate::python::Python>,
     /// The patterns this engine advances.
@@ -295,6 +301,7 @@ impl<S: Store> Engine<S> {
             progress_sent: Mutex::new(HashMap::new()),
             claimed_at_start: Mutex::new(Vec::new()),
             running_ahead: Mutex::new(HashMap::new()),
+            traces: trace::Traces::default(),
             fault: None,
             patterns: Default::default(),
             agents: Default::default(),
@@ -383,6 +390,20 @@ impl<S: Store> Engine<S> {
         }
         let rec = self.execution(id).await?;
         let job = with_kind!(rec.kind, |K| self.build_stored::<K>(&rec).await?);
+        if !self.traces.has(id) {
+            // Created by another process or before a restart: a trace of its own here.
+            self.traces.open(
+                &trace::ExecutionAttrs {
+                    id,
+                    kind: rec.kind,
+                    workspace: &rec.workspace,
+                    pack_id: &rec.pack_id,
+                    code_version: rec.code_version.as_deref(),
+                    step: rec.parent_step.as_deref(),
+                },
+                trace::Parent::Root,
+            );
+        }
         self.jobs
             .lock()
             .expect("jobs lock")

@@ -51,12 +51,6 @@ impl Default for PoolOptions {
     }
 }
 
-/// What a surface may want to count about the pool's work (the server's `/metrics`).
-pub trait PoolObserver: Send + Sync {
-    /// A shard ended as `outcome` (`done`, `failed`, `stopped`, `lease_lost`) after `took`.
-    fn shard(&self, outcome: &'static str, took: Duration);
-}
-
 /// The worker pool of one process.
 pub struct Pool {
     engine: Arc<Engine>,
@@ -64,7 +58,6 @@ pub struct Pool {
     lane: Lane,
     alive: AtomicUsize,
     replaced: AtomicU64,
-    observer: Option<Arc<dyn PoolObserver>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -87,19 +80,7 @@ impl Pool {
             lane: Lane::default(),
             alive: AtomicUsize::new(0),
             replaced: AtomicU64::new(0),
-            observer: None,
         })
-    }
-
-    /// A pool that reports each shard's outcome to `observer`.
-    pub fn with_observer(
-        engine: Arc<Engine>,
-        options: PoolOptions,
-        observer: Arc<dyn PoolObserver>,
-    ) -> Arc<Pool> {
-        let mut pool = Pool::new(engine, options);
-        Arc::get_mut(&mut pool).expect("a new pool").observer = Some(observer);
-        pool
     }
 
     /// The engine the pool runs.
@@ -197,16 +178,8 @@ impl Pool {
 
     /// One worker: the engine's worker loop over the whole queue, until the pool drains.
     async fn work(&self) {
-        let observe = |settled: &Settled, took_ms: i64| {
-            if let Some(o) = &self.observer {
-                o.shard(
-                    settled.step.outcome(),
-                    Duration::from_millis(took_ms.max(0) as u64),
-                );
-            }
-        };
-        let after = |settled: &Settled, took_ms: i64| {
-            observe(settled, took_ms);
+        // The engine counts shards and their durations itself (`trace`).
+        let after = |settled: &Settled, _took_ms: i64| {
             if settled.ended {
                 self.completed(&settled.step);
             }

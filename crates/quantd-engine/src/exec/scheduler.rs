@@ -66,7 +66,8 @@ impl<S: Store> Engine<S> {
     /// [`ShardFailure::Crash`].
     #[tracing::instrument(level = "debug", skip(self, shard), fields(execution = %shard.execution, shard = shard.idx, attempt = shard.attempt))]
     pub(super) async fn run_guarded(&self, shard: &ClaimedShard) -> ShardResult {
-        guard::catch_panic(self.run_claimed(shard))
+        let compute = tracing::info_span!(parent: &self.traces.shard(shard), "compute");
+        tracing::Instrument::instrument(guard::catch_panic(self.run_claimed(shard)), compute)
             .await
             .unwrap_or_else(|panic| Err(ShardFailure::Crash(panic)))
     }
@@ -76,6 +77,34 @@ impl<S: Store> Engine<S> {
     /// instead, so no shard stays `running` under a worker that goes on.
     #[tracing::instrument(level = "debug", skip(self, shard, outcome), fields(execution = %shard.execution, shard = shard.idx, ok = outcome.is_ok()))]
     pub(super) async fn settle_guarded(
+        &self,
+        shard: ClaimedShard,
+        outcome: ShardResult,
+    ) -> Result<Settled> {
+        let (span, started) = self.traces.take_shard(&shard);
+        let execution = shard.execution.clone();
+        let commit = tracing::info_span!(parent: &span, "commit");
+        let settled =
+            tracing::Instrument::instrument(self.settle_guarded_inner(shard, outcome), commit)
+                .await;
+        if let Ok(s) = &settled {
+            span.record("shard.outcome", s.step.outcome());
+            self.traces
+                .observe_shard(&execution, s.step.outcome(), started.elapsed());
+            if s.ended {
+                let state = match (&s.completed, &s.step) {
+                    (Some(rec), _) => rec.state.to_string(),
+                    (None, Step::Failed { .. }) => "failed".into(),
+                    (None, Step::Stopped { .. }) => "cancelled".into(),
+                    (None, _) => "ended".into(),
+                };
+                self.traces.ended(&execution, &state);
+            }
+        }
+        settled
+    }
+
+    async fn settle_guarded_inner(
         &self,
         shard: ClaimedShard,
         outcome: ShardResult,
@@ -152,7 +181,9 @@ impl<S: Store> Engine<S> {
             .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?;
         let ctl = self.shard_control(&shard.execution, shard.idx);
         let payload = shard.payload.clone();
-        let result = tokio::task::spawn_blocking(move || job.run(&payload, &ctl))
+        // The job's own spans (a Python sandbox's start) go under `compute`.
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || span.in_scope(|| job.run(&payload, &ctl)))
             .await
             .unwrap_or_else(|e| Err(guard::join_failure(e)));
         self.live.lock().expect("live lock").remove(&key);

@@ -203,6 +203,31 @@ impl<S: Store> Engine<S> {
         })))
     }
 
+    /// Opens the span of an execution just created: under its pattern's span for a pattern's
+    /// child, else under the span that submitted it (an API request's).
+    fn trace_created(
+        &self,
+        workspace: &str,
+        planned: &Planned,
+        parent: Option<&quantd_store::ParentLink>,
+    ) {
+        let parent_span = match parent.and_then(|link| self.traces.span(&link.parent)?.id()) {
+            Some(id) => trace::Parent::Of(id),
+            None => trace::Parent::Current,
+        };
+        self.traces.open(
+            &trace::ExecutionAttrs {
+                id: &planned.id,
+                kind: planned.spec.kind,
+                workspace,
+                pack_id: &planned.pack_id,
+                code_version: planned.spec.code_version.as_deref(),
+                step: parent.map(|l| l.step.as_str()),
+            },
+            parent_span,
+        );
+    }
+
     pub(super) fn new_execution_id(&self) -> ExecutionId {
         ExecutionId::from_parts(
             self.clock.now_ms() as u64,
@@ -239,9 +264,12 @@ impl<S: Store> Engine<S> {
             until: now + self.options.lease_ms,
         });
         let new = planned.new_execution(workspace, shards, parent, lease, now);
+        // Before the store has it, so a worker that claims a shard at once finds the span.
+        self.trace_created(workspace, &planned, parent);
         let created = match self.store().create_execution(&new).await {
             Ok(c) => c,
             Err(e) => {
+                self.traces.forget(&id);
                 // Nothing was stored: stop the work started ahead and forget it.
                 if let Some(flag) = self.cancels.lock().expect("cancel lock").remove(&id) {
                     flag.store(true, Ordering::SeqCst);
@@ -290,11 +318,25 @@ impl<S: Store> Engine<S> {
             .iter()
             .map(|(p, link)| p.new_execution(workspace, p.job.plan(), Some(link), None, now))
             .collect();
-        let created = self.store().create_executions(&batch).await?;
+        for (p, link) in &planned {
+            self.trace_created(workspace, p, Some(link));
+        }
+        let created = match self.store().create_executions(&batch).await {
+            Ok(c) => c,
+            Err(e) => {
+                for (p, _) in &planned {
+                    self.traces.forget(&p.id);
+                }
+                return Err(e.into());
+            }
+        };
         let mut events = Vec::new();
         let mut submitted = Vec::with_capacity(created.len());
         let mut jobs = self.jobs.lock().expect("jobs lock");
         for (c, (p, _)) in created.into_iter().zip(planned) {
+            if c.is_none() {
+                self.traces.forget(&p.id);
+            }
             submitted.push(c.map(|c| {
                 jobs.insert(p.id, p.job);
                 events.extend(c.events);

@@ -13,9 +13,10 @@ pub mod rights;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, PROBLEM_JSON, Problem, problem_response};
+use crate::telemetry::{self, RequestTrace};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use quantd_core::ExecutionId;
@@ -46,9 +47,10 @@ pub async fn no_route(uri: Uri) -> AppError {
     AppError::NoRoute(uri.path().to_string())
 }
 
-/// Counts each request by route and status with its latency, and rewrites plain-text error
-/// responses of the framework (405, 413, 415, …) as problem documents (the dashboard's HTML
-/// error pages stay pages).
+/// Traces, counts and times each request by route and status: its `request` span continues
+/// the caller's W3C `traceparent` and every response returns the span's own; and rewrites
+/// plain-text error responses of the framework (405, 413, 415, …) as problem documents (the
+/// dashboard's HTML error pages stay pages).
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req
@@ -56,8 +58,35 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let method = req.method().clone();
-    let span = tracing::debug_span!("request", %method, route = %route);
-    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let trace = RequestTrace::start(req.headers(), &span);
+    let handled = async {
+        let resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+        problem_for_errors(&state, &route, resp).await
+    };
+    let mut resp = telemetry::scope(trace, handled).await;
+    span.record("http.response.status_code", resp.status().as_u16());
+    if let Ok(v) = HeaderValue::from_str(&trace.traceparent()) {
+        resp.headers_mut().insert(telemetry::TRACEPARENT, v);
+    }
+    crate::metrics::observe_request(
+        &route,
+        method.as_str(),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
+    resp
+}
+
+/// A plain-text error response of the framework as a problem document.
+async fn problem_for_errors(state: &AppState, route: &str, mut resp: Response) -> Response {
     let status = resp.status();
     let is_problem = resp
         .headers()
@@ -93,11 +122,5 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
             }
         }
     }
-    state.metrics().observe_request(
-        &route,
-        method.as_str(),
-        resp.status().as_u16(),
-        started.elapsed(),
-    );
     resp
 }
