@@ -39,7 +39,7 @@ pub use error::{AppError, Problem};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use quantd_core::ExecutionId;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::pool::{Pool, PoolOptions};
@@ -261,6 +261,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/agents"),
     ("post", "/v1/agents/{name}"),
     ("delete", "/v1/agents/{name}"),
+    ("get", "/v1/webhooks"),
+    ("post", "/v1/webhooks"),
+    ("delete", "/v1/webhooks/{id}"),
+    ("get", "/v1/webhooks/{id}/deliveries"),
     ("get", "/v1/executions/{id}/results"),
     ("get", "/v1/executions/{id}/summary"),
     ("get", "/v1/executions/{id}/report"),
@@ -282,7 +286,7 @@ pub const MCP_PATH: &str = "/mcp";
 
 /// The router of the whole API over `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{agents, code, executions as ex, health, packs, patterns};
+    use routes::{agents, code, executions as ex, health, packs, patterns, webhooks};
     let upload_limit = state.options().upload_limit;
     let v1 = Router::new()
         .route("/code", get(code::list))
@@ -303,6 +307,9 @@ pub fn app(state: AppState) -> Router {
         .route("/execute", post(patterns::execute))
         .route("/agents", get(agents::list))
         .route("/agents/{name}", post(agents::add).delete(agents::remove))
+        .route("/webhooks", get(webhooks::list).post(webhooks::add))
+        .route("/webhooks/{id}", delete(webhooks::remove))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/executions/{id}/results", get(ex::results))
         .route("/executions/{id}/summary", get(ex::summary))
         .route("/executions/{id}/report", get(ex::report))

@@ -4,7 +4,7 @@
 use crate::error::{CodeDiagnostic, Problem};
 use crate::model::*;
 use crate::routes::patterns::RetryBody;
-use crate::routes::{agents, code, executions, health, packs, patterns};
+use crate::routes::{agents, code, executions, health, packs, patterns, webhooks};
 use crate::{metrics, stream, ws};
 use axum::Json;
 use quantd_core::ExecutionKind;
@@ -12,6 +12,9 @@ use quantd_engine::agents::{AgentSpec, AgentView};
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::ShardFailurePolicy;
 use quantd_engine::exec::request::{ExampleRequest, RequestOptions, SubmitRequest};
+use quantd_engine::webhooks::{
+    AttemptView, DeliveryView, WebhookPayload, WebhookSpec, WebhookView,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -57,6 +60,7 @@ impl Modify for Security {
         executions::cancel, executions::results, executions::summary, executions::report,
         executions::trades, executions::equity, executions::history, executions::run_summary,
         patterns::execute, patterns::retry, agents::list, agents::add, agents::remove,
+        webhooks::list, webhooks::add, webhooks::remove, webhooks::deliveries,
         stream::execution_sse, ws::execution_ws, stream::workspace_sse,
         packs::list, packs::upload, packs::show,
     ),
@@ -65,6 +69,7 @@ impl Modify for Security {
         CodeNameView, CodeList, Validated, SubmitRequest, ExecutionKind, ShardFailurePolicy,
         RequestOptions, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
         RightsView, PackList, UploadAccepted, PackHealth, Live, Ready, Executed, RetryBody, AgentSpec, AgentView,
+        WebhookSpec, WebhookView, DeliveryView, AttemptView, WebhookPayload,
     )),
     tags(
         (name = "code", description = "Stored scanners and strategies of the workspace"),
@@ -74,6 +79,7 @@ impl Modify for Security {
         (name = "packs", description = "Market data, shared by every workspace"),
         (name = "history", description = "Past executions and totals"),
         (name = "agents", description = "Agents that pattern `call` steps reach, behind circuit breakers"),
+        (name = "webhooks", description = "URLs told when the workspace's executions end: signed, retried, logged (docs/webhooks.md)"),
         (name = "health", description = "Liveness, readiness, pack freshness, metrics"),
     ),
 )]

@@ -15,10 +15,14 @@ use crate::records::{
     ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
     PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
 };
+use crate::records::{
+    DeliveryAttempt, DeliveryNext, DeliveryRecord, DueDelivery, NewWebhook, WebhookRecord,
+};
 use crate::sqlite::SqliteStore;
 use crate::traits::{
     AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
 };
+use crate::webhooks::WebhookStore;
 use quantd_core::{
     CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
 };
@@ -211,6 +215,17 @@ impl AgentRegistry for AnyStore {
         fn put_agent(&self, workspace: &str, name: &str, body: &Value, now: Millis) -> Result<bool>;
         fn remove_agent(&self, workspace: &str, name: &str) -> Result<bool>;
         fn agents(&self, workspace: &str) -> Result<Vec<(String, Value)>>;
+    }
+}
+
+impl WebhookStore for AnyStore {
+    delegate! {
+        fn create_webhook(&self, w: &NewWebhook, max_per_workspace: u32) -> Result<bool>;
+        fn webhooks(&self, workspace: &str) -> Result<Vec<WebhookRecord>>;
+        fn remove_webhook(&self, workspace: &str, id: &str) -> Result<bool>;
+        fn webhook_deliveries(&self, workspace: &str, id: &str, limit: u32) -> Result<Option<Vec<DeliveryRecord>>>;
+        fn claim_deliveries(&self, now: Millis, lease_until: Millis, limit: u32) -> Result<Vec<DueDelivery>>;
+        fn record_delivery_attempt(&self, id: &str, attempt: &DeliveryAttempt, next: DeliveryNext, now: Millis) -> Result<bool>;
     }
 }
 

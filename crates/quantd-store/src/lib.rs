@@ -1,5 +1,5 @@
 //! Persistence for quantd behind one contract: the pack catalog, the code registry, access
-//! tokens, and the execution queue (executions, shards under leases, numbered events, shard
+//! tokens, webhooks and their deliveries, and the execution queue (executions, shards under leases, numbered events, shard
 //! results, health snapshots).
 //!
 //! - [`records`]: the backend-neutral vocabulary every backend reads and writes;
@@ -21,6 +21,7 @@ pub mod error;
 pub mod records;
 mod sqlite;
 mod traits;
+mod webhooks;
 
 pub use any::AnyStore;
 pub use config::{Backend, StoreConfig};
@@ -31,14 +32,20 @@ pub use records::{
     Millis, NewExecution, NewPack, NewToken, OnComplete, PackRecord, PackTiming, Page, Paged,
     ParentLink, QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
 };
+pub use records::{
+    DeliveryAttempt, DeliveryNext, DeliveryRecord, DeliveryState, DueDelivery, NewWebhook,
+    WebhookRecord,
+};
 pub use sqlite::{DB_FILE, SqliteStore};
 pub use traits::{
     AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store,
 };
+pub use webhooks::WebhookStore;
 
 /// The store traits, for callers that call a store's methods: `use quantd_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog, Store,
+        AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
+        Store, WebhookStore,
     };
 }

@@ -1,12 +1,13 @@
 //! The storage contract the engine is written against.
 //!
-//! [`Store`] is the union of five traits, one per area: the pack catalog ([`PackCatalog`]), the
+//! [`Store`] is the union of one trait per area: the pack catalog ([`PackCatalog`]), the
 //! code registry ([`CodeRegistry`]), the execution queue's write side ([`ExecutionQueue`]: create,
 //! claim, heartbeat, complete, fail, stop, release, recover, state changes), its read side
 //! ([`ExecutionLog`]: executions, shards, events, results, stats, and the annotations that move no
-//! shard: summaries, health snapshots, phase events) and the access tokens of workspaces
-//! ([`AccessTokens`]). The embedded implementation is [`crate::SqliteStore`]; [`crate::AnyStore`]
-//! is the one chosen at run time. Every implementation passes `tests/contract.rs` and keeps:
+//! shard: summaries, health snapshots, phase events), the access tokens of workspaces
+//! ([`AccessTokens`]), agents ([`AgentRegistry`]) and webhooks with their deliveries
+//! ([`crate::WebhookStore`]). The embedded implementation is [`crate::SqliteStore`];
+//! [`crate::AnyStore`] is the one chosen at run time. Every implementation passes `tests/contract.rs` and keeps:
 //!
 //! - each method that changes state is one transaction, and the events it appends commit with it
 //!   and are returned, so callers broadcast exactly what was committed;
@@ -28,6 +29,7 @@ use crate::records::{
     ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
     PackRecord, Page, Paged, QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
 };
+use crate::webhooks::WebhookStore;
 use quantd_core::{
     CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
 };
@@ -418,7 +420,7 @@ pub trait AccessTokens {
     ) -> impl Future<Output = Result<bool>> + Send;
 }
 
-/// Everything the engine needs from storage. Implemented for every type that implements the five
+/// Everything the engine needs from storage. Implemented for every type that implements the
 /// areas; cloning a store gives another handle to the same database.
 pub trait Store:
     PackCatalog
@@ -427,6 +429,7 @@ pub trait Store:
     + ExecutionLog
     + AccessTokens
     + AgentRegistry
+    + WebhookStore
     + Clone
     + Send
     + Sync
@@ -441,6 +444,7 @@ impl<T> Store for T where
         + ExecutionLog
         + AccessTokens
         + AgentRegistry
+        + WebhookStore
         + Clone
         + Send
         + Sync

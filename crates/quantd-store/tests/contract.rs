@@ -6,7 +6,8 @@
 //! Areas: claims and leases, lease expiry and recovery (crash counts, quarantine), outcomes
 //! (exactly-once commits, fencing, retries and backoff, failure policies), events (gapless per
 //! execution, also under concurrent writers), pages and filters, state transitions and queue
-//! stats, patterns (children, step rows, orchestrated ends), and the catalog, code registry and tokens.
+//! stats, patterns (children, step rows, orchestrated ends), webhooks (the outbox written with an
+//! execution's end, claims and attempts of deliveries), and the catalog, code registry and tokens.
 //!
 //! It runs for [`quantd_store::SqliteStore`] and for [`quantd_store::AnyStore`] (the store
 //! chosen at run time, which must hand every call to its backend unchanged). A new backend adds
@@ -30,6 +31,8 @@ mod patterns;
 mod recovery;
 #[path = "contract/states.rs"]
 mod states;
+#[path = "contract/webhooks.rs"]
+mod webhooks;
 
 /// One `#[tokio::test]` per case of each area, run against a fresh `$harness`.
 macro_rules! contract_cases {
@@ -101,6 +104,10 @@ macro_rules! contract_suite {
                     packs_are_found_by_name_id_or_prefix_from_a_new_handle,
                     code_names_belong_to_a_workspace,
                     tokens_and_idempotency_keys;
+                webhooks:
+                    terminal_changes_write_deliveries_in_their_transaction,
+                    deliveries_are_claimed_once_per_attempt_and_logged,
+                    webhooks_belong_to_a_workspace_within_a_limit;
             }
         }
     };

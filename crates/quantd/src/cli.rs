@@ -71,6 +71,10 @@ pub enum Command {
     /// Agents that pattern `call` steps reach by capability: add, list (with breaker states), rm.
     #[command(subcommand)]
     Agents(AgentsCommand),
+    /// Webhooks: URLs told (signed, retried) when the workspace's executions complete, fail or
+    /// are cancelled: add, list, remove, deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Run a finished pattern again from a step: that step and what depends on it run again; every
     /// step that completed is reused.
     Retry(RetryArgs),
@@ -529,6 +533,43 @@ pub enum AgentsCommand {
         /// Its name.
         name: String,
     },
+}
+
+/// `quantd webhooks ...`
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Register a webhook; its signing secret is printed once (docs/webhooks.md).
+    Add(WebhookAddArgs),
+    /// The webhooks of the workspace (without their secrets).
+    List,
+    /// Remove a webhook and its delivery log.
+    Remove {
+        /// Its id (`wh_…`).
+        id: String,
+    },
+    /// A webhook's deliveries, newest first, with every attempt (status, error, duration).
+    Deliveries {
+        /// Its id (`wh_…`).
+        id: String,
+        /// At most this many deliveries (1–500).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+/// Arguments of `webhooks add`.
+#[derive(Debug, Args)]
+pub struct WebhookAddArgs {
+    /// Where deliveries are POSTed (`http://` or `https://`).
+    pub url: String,
+    /// The events it is told about, comma-separated, among completed, failed, cancelled
+    /// (default: all three).
+    #[arg(long, value_delimiter = ',')]
+    pub events: Option<Vec<String>>,
+    /// The HMAC-SHA256 key that signs deliveries (16 to 256 bytes); generated and printed once
+    /// when absent.
+    #[arg(long)]
+    pub secret: Option<String>,
 }
 
 /// Arguments of `agents add`.

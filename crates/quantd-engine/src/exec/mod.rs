@@ -23,6 +23,7 @@ pub mod pool;
 pub mod request;
 pub mod retry;
 mod scheduler;
+pub(crate) use scheduler::futures_join_all as join_all;
 pub mod spec;
 pub mod strategy;
 pub(crate) mod submit;
@@ -108,6 +109,8 @@ pub struct EngineOptions {
     pub retry: RetryPolicy,
     /// What a Python job's output may hold (result columns, run metrics, logs).
     pub python: crate::python::PythonOptions,
+    /// What webhooks may be and how their deliveries are sent and retried.
+    pub webhooks: crate::webhooks::WebhookOptions,
 }
 
 impl Default for EngineOptions {
@@ -124,6 +127,7 @@ impl Default for EngineOptions {
             limits: limits::Limits::default(),
             retry: RetryPolicy::default(),
             python: crate::python::PythonOptions::default(),
+            webhooks: crate::webhooks::WebhookOptions::default(),
         }
     }
 }
@@ -242,6 +246,8 @@ pub struct Engine<S = AnyStore> {
     patterns: pattern::advance::Patterns,
     /// The agents pattern `call` steps reach, with their breakers, by workspace.
     pub(crate) agents: crate::agents::AgentCache,
+    /// The HTTP client webhook deliveries are sent with.
+    pub(crate) webhooks: crate::webhooks::WebhookState,
     rng: AtomicU64,
     options: EngineOptions,
 }
@@ -298,6 +304,7 @@ impl<S: Store> Engine<S> {
             fault: None,
             patterns: Default::default(),
             agents: Default::default(),
+            webhooks: Default::default(),
             rng: AtomicU64::new(seed | 1),
             options,
         };

@@ -10,6 +10,7 @@ pub mod executions;
 pub mod packs;
 pub mod pages;
 pub mod tokens;
+pub mod webhooks;
 
 pub use code::{Added, CodeName, CodeVersion};
 pub use executions::{
@@ -20,3 +21,7 @@ pub use executions::{
 pub use packs::{NewPack, PackRecord, PackTiming};
 pub use pages::{Page, Paged};
 pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};
+pub use webhooks::{
+    DeliveryAttempt, DeliveryNext, DeliveryRecord, DeliveryState, DueDelivery, NewWebhook,
+    WebhookRecord,
+};

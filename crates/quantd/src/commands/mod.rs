@@ -16,6 +16,7 @@ pub(crate) mod serve;
 mod strategy;
 mod test;
 pub(crate) mod tokens;
+mod webhooks;
 pub(crate) mod worker;
 
 use crate::cli::{Cli, Command};
@@ -100,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pattern(crate::cli::PatternCommand::Run(a)) => pattern::run(&ctx, a).await,
         Command::Retry(a) => pattern::retry(&ctx, a).await,
         Command::Agents(cmd) => agents::run(&ctx, cmd).await,
+        Command::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
         Command::Show(a) => executions::show(&ctx, &a.execution).await,
         Command::Results(a) => executions::results(&ctx, a).await,
         Command::Pause(a) => executions::pause(&ctx, &a.execution).await,
