@@ -490,6 +490,17 @@ pub struct RunArgs {
     /// Attempts per shard, the first included (retryable errors only).
     #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,
+    /// Retries per error class as JSON, over the workspace's defaults, e.g.
+    /// '{"network": {"maximum_attempts": 5}, "timeout": {"maximum_attempts": 3, "timeout_multiplier": 2}}'.
+    #[arg(long, value_name = "JSON", value_parser = parse_class_retry)]
+    pub retry: Option<quantd_engine::exec::retry::ClassPolicies>,
+}
+
+/// Parses `--retry`: per-class retries as JSON.
+pub fn parse_class_retry(s: &str) -> Result<quantd_engine::exec::retry::ClassPolicies, String> {
+    serde_json::from_str(s).map_err(|e| {
+        format!("expected a JSON object of error classes, e.g. '{{\"network\": {{\"maximum_attempts\": 5}}}}': {e}")
+    })
 }
 
 /// `quantd pattern ...`

@@ -298,6 +298,8 @@ impl Limits {
 
     fn check_retry(&self, retry: &RetryPolicy) -> Result<()> {
         retry.validate().map_err(EngineError::Invalid)?;
+        crate::exec::retry::check_classes(&retry.per_class, self.max_attempts, "options.retry")
+            .map_err(EngineError::Invalid)?;
         over(
             "max_attempts",
             u64::from(retry.maximum_attempts),

@@ -150,7 +150,7 @@ impl<S: Store> Engine<S> {
             .job(&shard.execution)
             .await
             .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?;
-        let ctl = self.shard_control(&shard.execution, shard.idx);
+        let ctl = self.shard_control(&shard.execution, shard.idx, shard.attempt);
         let payload = shard.payload.clone();
         let result = tokio::task::spawn_blocking(move || job.run(&payload, &ctl))
             .await
@@ -161,8 +161,13 @@ impl<S: Store> Engine<S> {
 
     /// The control of a shard about to run here: the execution's stop flag, and a bar count
     /// [`Engine::report_progress`] reads while it runs.
-    pub(super) fn shard_control(&self, id: &ExecutionId, idx: u32) -> Arc<jobs::ShardControl> {
-        let ctl = Arc::new(jobs::ShardControl::new(self.cancel_flag(id)));
+    pub(super) fn shard_control(
+        &self,
+        id: &ExecutionId,
+        idx: u32,
+        attempt: u32,
+    ) -> Arc<jobs::ShardControl> {
+        let ctl = Arc::new(jobs::ShardControl::new(self.cancel_flag(id)).at_attempt(attempt));
         self.live
             .lock()
             .expect("live lock")

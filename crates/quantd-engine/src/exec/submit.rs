@@ -227,7 +227,7 @@ impl<S: Store> Engine<S> {
                 let (job, payload, ctl) = (
                     planned.job.clone(),
                     first.clone(),
-                    self.shard_control(&id, 0),
+                    self.shard_control(&id, 0, 1),
                 );
                 Some(tokio::task::spawn_blocking(move || job.run(&payload, &ctl)))
             }

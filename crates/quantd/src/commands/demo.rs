@@ -125,6 +125,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         reuse: false,
         on_shard_failure: "fail".into(),
         max_attempts: 3,
+        retry: None,
     };
     let spec = super::run::with_run_flags(request, Some(pack.id.to_string()), &run);
     let sub = engine.start(spec).await?;
@@ -260,6 +261,7 @@ async fn backtest_and_sweep(
         reuse: false,
         on_shard_failure: "fail".into(),
         max_attempts: 3,
+        retry: None,
     };
     let mut backtest = SubmitRequest::new(ExecutionKind::Backtest);
     backtest.strategy = Some(strategy);
