@@ -25,6 +25,7 @@ pub mod inputs;
 mod locks;
 pub mod packs;
 pub mod pattern;
+pub mod policy;
 pub mod python;
 pub mod results;
 pub mod scan;

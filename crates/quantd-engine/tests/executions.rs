@@ -855,3 +855,67 @@ async fn bad_per_class_retries_are_refused_naming_the_field() {
         "nothing was stored"
     );
 }
+
+/// A workspace's per-class retries are the defaults of its executions; a request's own win class
+/// by class; a bad policy is refused naming the field and stores nothing.
+#[tokio::test]
+async fn workspace_retry_defaults_apply_under_the_requests_own() {
+    use quantd_engine::exec::retry::ClassRetry;
+    use quantd_engine::policy::WorkspacePolicy;
+    let (_d, packs) = setup(10).await;
+    let engine = engine(&packs, ManualClock::new(1_000_000)).await;
+    let attempts = |n| ClassRetry {
+        maximum_attempts: Some(n),
+        ..Default::default()
+    };
+    let policy = WorkspacePolicy {
+        retry: [
+            (ErrorClass::Network, attempts(5)),
+            (ErrorClass::Execution, attempts(1)),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    engine
+        .set_workspace_policy("default", &policy)
+        .await
+        .unwrap();
+    assert_eq!(engine.workspace_policy("default").await.unwrap(), policy);
+    assert_eq!(
+        engine.workspace_policy("other").await.unwrap(),
+        WorkspacePolicy::default()
+    );
+
+    let mut request = scan(ExecutionOptions::default());
+    request.options.retry = [(ErrorClass::Network, attempts(2))].into_iter().collect();
+    let rec = engine.submit(request).await.unwrap().execution;
+    let stored: ExecutionOptions = serde_json::from_value(rec.options).unwrap();
+    assert_eq!(
+        stored.retry.per_class[&ErrorClass::Network].maximum_attempts,
+        Some(2),
+        "the request's own"
+    );
+    assert_eq!(
+        stored.retry.per_class[&ErrorClass::Execution].maximum_attempts,
+        Some(1),
+        "the workspace's"
+    );
+
+    let bad = WorkspacePolicy {
+        retry: [(ErrorClass::Network, attempts(99))].into_iter().collect(),
+    };
+    let e = engine
+        .set_workspace_policy("default", &bad)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`retry.network.maximum_attempts` is 99: give 1 to 10"),
+        "{e}"
+    );
+    assert_eq!(
+        engine.workspace_policy("default").await.unwrap(),
+        policy,
+        "unchanged"
+    );
+}

@@ -261,6 +261,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/agents"),
     ("post", "/v1/agents/{name}"),
     ("delete", "/v1/agents/{name}"),
+    ("get", "/v1/policy"),
+    ("put", "/v1/policy"),
     ("get", "/v1/webhooks"),
     ("post", "/v1/webhooks"),
     ("delete", "/v1/webhooks/{id}"),
@@ -286,7 +288,7 @@ pub const MCP_PATH: &str = "/mcp";
 
 /// The router of the whole API over `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{agents, code, executions as ex, health, packs, patterns, webhooks};
+    use routes::{agents, code, executions as ex, health, packs, patterns, policy, webhooks};
     let upload_limit = state.options().upload_limit;
     let v1 = Router::new()
         .route("/code", get(code::list))
@@ -307,6 +309,7 @@ pub fn app(state: AppState) -> Router {
         .route("/execute", post(patterns::execute))
         .route("/agents", get(agents::list))
         .route("/agents/{name}", post(agents::add).delete(agents::remove))
+        .route("/policy", get(policy::show).put(policy::set))
         .route("/webhooks", get(webhooks::list).post(webhooks::add))
         .route("/webhooks/{id}", delete(webhooks::remove))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))

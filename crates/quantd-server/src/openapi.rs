@@ -4,7 +4,7 @@
 use crate::error::{CodeDiagnostic, Problem};
 use crate::model::*;
 use crate::routes::patterns::RetryBody;
-use crate::routes::{agents, code, executions, health, packs, patterns, webhooks};
+use crate::routes::{agents, code, executions, health, packs, patterns, policy, webhooks};
 use crate::{metrics, stream, ws};
 use axum::Json;
 use quantd_core::ExecutionKind;
@@ -12,6 +12,8 @@ use quantd_engine::agents::{AgentSpec, AgentView};
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::ShardFailurePolicy;
 use quantd_engine::exec::request::{ExampleRequest, RequestOptions, SubmitRequest};
+use quantd_engine::exec::retry::ClassRetry;
+use quantd_engine::policy::WorkspacePolicy;
 use quantd_engine::webhooks::{
     AttemptView, DeliveryView, WebhookPayload, WebhookSpec, WebhookView,
 };
@@ -60,7 +62,7 @@ impl Modify for Security {
         executions::cancel, executions::results, executions::summary, executions::report,
         executions::trades, executions::equity, executions::history, executions::run_summary,
         patterns::execute, patterns::retry, agents::list, agents::add, agents::remove,
-        webhooks::list, webhooks::add, webhooks::remove, webhooks::deliveries,
+        policy::show, policy::set, webhooks::list, webhooks::add, webhooks::remove, webhooks::deliveries,
         stream::execution_sse, ws::execution_ws, stream::workspace_sse,
         packs::list, packs::upload, packs::show,
     ),
@@ -69,7 +71,7 @@ impl Modify for Security {
         CodeNameView, CodeList, Validated, SubmitRequest, ExecutionKind, ShardFailurePolicy,
         RequestOptions, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
         RightsView, PackList, UploadAccepted, PackHealth, Live, Ready, Executed, RetryBody, AgentSpec, AgentView,
-        WebhookSpec, WebhookView, DeliveryView, AttemptView, WebhookPayload,
+        WebhookSpec, WebhookView, DeliveryView, AttemptView, WebhookPayload, WorkspacePolicy, ClassRetry,
     )),
     tags(
         (name = "code", description = "Stored scanners and strategies of the workspace"),

@@ -55,3 +55,11 @@ BEGIN
     WHERE w.workspace = NEW.workspace
       AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = NEW.state);
 END;
+
+-- Policies of each workspace: defaults its executions start from (per-class retries). The body
+-- is the engine's JSON.
+CREATE TABLE workspace_policies (
+    workspace  TEXT    PRIMARY KEY,
+    body       TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;

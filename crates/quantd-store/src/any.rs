@@ -10,6 +10,7 @@
 
 use crate::config::{Backend, StoreConfig};
 use crate::error::Result;
+use crate::policies::WorkspacePolicies;
 use crate::records::{
     Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Created, ExecutionFilter,
     ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
@@ -226,6 +227,13 @@ impl WebhookStore for AnyStore {
         fn webhook_deliveries(&self, workspace: &str, id: &str, limit: u32) -> Result<Option<Vec<DeliveryRecord>>>;
         fn claim_deliveries(&self, now: Millis, lease_until: Millis, limit: u32) -> Result<Vec<DueDelivery>>;
         fn record_delivery_attempt(&self, id: &str, attempt: &DeliveryAttempt, next: DeliveryNext, now: Millis) -> Result<bool>;
+    }
+}
+
+impl WorkspacePolicies for AnyStore {
+    delegate! {
+        fn put_workspace_policy(&self, workspace: &str, body: &Value, now: Millis) -> Result<()>;
+        fn workspace_policy(&self, workspace: &str) -> Result<Option<Value>>;
     }
 }
 

@@ -18,6 +18,7 @@
 mod any;
 mod config;
 pub mod error;
+mod policies;
 pub mod records;
 mod sqlite;
 mod traits;
@@ -26,6 +27,7 @@ mod webhooks;
 pub use any::AnyStore;
 pub use config::{Backend, StoreConfig};
 pub use error::{Result, StoreError};
+pub use policies::WorkspacePolicies;
 pub use records::{
     Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Completion, Created,
     ExecutionFilter, ExecutionRecord, FailureOutcome, HealthSnapshot, IdempotencyRecord, Lease,
@@ -46,6 +48,6 @@ pub use webhooks::WebhookStore;
 pub mod prelude {
     pub use crate::{
         AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
-        Store, WebhookStore,
+        Store, WebhookStore, WorkspacePolicies,
     };
 }

@@ -6,7 +6,7 @@
 //! ([`ExecutionLog`]: executions, shards, events, results, stats, and the annotations that move no
 //! shard: summaries, health snapshots, phase events), the access tokens of workspaces
 //! ([`AccessTokens`]), agents ([`AgentRegistry`]) and webhooks with their deliveries
-//! ([`crate::WebhookStore`]). The embedded implementation is [`crate::SqliteStore`];
+//! ([`crate::WebhookStore`]), and workspace policies ([`crate::WorkspacePolicies`]). The embedded implementation is [`crate::SqliteStore`];
 //! [`crate::AnyStore`] is the one chosen at run time. Every implementation passes `tests/contract.rs` and keeps:
 //!
 //! - each method that changes state is one transaction, and the events it appends commit with it
@@ -24,6 +24,7 @@
 //!   store did not hand out for that list is refused.
 
 use crate::error::Result;
+use crate::policies::WorkspacePolicies;
 use crate::records::{
     Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Created, ExecutionFilter,
     ExecutionRecord, IdempotencyRecord, Millis, NewExecution, NewPack, NewToken, OnComplete,
@@ -430,6 +431,7 @@ pub trait Store:
     + AccessTokens
     + AgentRegistry
     + WebhookStore
+    + WorkspacePolicies
     + Clone
     + Send
     + Sync
@@ -445,6 +447,7 @@ impl<T> Store for T where
         + AccessTokens
         + AgentRegistry
         + WebhookStore
+        + WorkspacePolicies
         + Clone
         + Send
         + Sync

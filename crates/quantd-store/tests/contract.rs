@@ -107,7 +107,8 @@ macro_rules! contract_suite {
                 webhooks:
                     terminal_changes_write_deliveries_in_their_transaction,
                     deliveries_are_claimed_once_per_attempt_and_logged,
-                    webhooks_belong_to_a_workspace_within_a_limit;
+                    webhooks_belong_to_a_workspace_within_a_limit,
+                    workspace_policies_are_replaced_whole;
             }
         }
     };

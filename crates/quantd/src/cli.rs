@@ -75,6 +75,9 @@ pub enum Command {
     /// are cancelled: add, list, remove, deliveries.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// The workspace's policy: defaults its executions start from (retries per error class).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Run a finished pattern again from a step: that step and what depends on it run again; every
     /// step that completed is reused.
     Retry(RetryArgs),
@@ -543,6 +546,21 @@ pub enum AgentsCommand {
     Rm {
         /// Its name.
         name: String,
+    },
+}
+
+/// `quantd policy ...`
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Show the workspace's policy.
+    Show,
+    /// Replace the workspace's policy.
+    Set {
+        /// Retries per error class as JSON, e.g. '{"network": {"maximum_attempts": 5},
+        /// "timeout": {"maximum_attempts": 3, "timeout_multiplier": 2}, "execution":
+        /// {"maximum_attempts": 1}}'; '{}' clears them.
+        #[arg(long, value_name = "JSON", value_parser = parse_class_retry)]
+        retry: quantd_engine::exec::retry::ClassPolicies,
     },
 }
 

@@ -145,6 +145,7 @@ impl<S: Store> Engine<S> {
         packs: &mut PackLookups,
     ) -> Result<Prepared> {
         kinds::check_fields(&request, K::FIELDS)?;
+        let request = self.with_workspace_defaults(workspace, request).await?;
         let mut options = request.execution_options(&self.options.retry);
         if let Some(retry) = child.and_then(|c| c.retry.as_ref()) {
             options.retry = retry.clone();

@@ -8,6 +8,7 @@ pub mod executions;
 pub mod health;
 pub mod packs;
 pub mod patterns;
+pub mod policy;
 pub mod webhooks;
 
 use crate::AppState;

@@ -17,6 +17,7 @@ mod create;
 mod migrate;
 mod packs;
 mod patterns;
+mod policies;
 mod queue;
 mod reads;
 mod rows;

@@ -317,3 +317,20 @@ pub async fn webhooks_belong_to_a_workspace_within_a_limit<H: Harness>(h: &H) {
         "room again"
     );
 }
+
+/// A workspace's policy is stored whole, replaced whole, and read only for its workspace.
+pub async fn workspace_policies_are_replaced_whole<H: Harness>(h: &H) {
+    let store = h.open().await;
+    assert_eq!(store.workspace_policy("default").await.unwrap(), None);
+    let a = serde_json::json!({"retry": {"network": {"maximum_attempts": 5}}});
+    store.put_workspace_policy("default", &a, T0).await.unwrap();
+    assert_eq!(store.workspace_policy("default").await.unwrap(), Some(a));
+    assert_eq!(store.workspace_policy("other").await.unwrap(), None);
+    let b = serde_json::json!({"retry": {}});
+    h.open()
+        .await
+        .put_workspace_policy("default", &b, T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.workspace_policy("default").await.unwrap(), Some(b));
+}

@@ -102,6 +102,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retry(a) => pattern::retry(&ctx, a).await,
         Command::Agents(cmd) => agents::run(&ctx, cmd).await,
         Command::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
+        Command::Policy(cmd) => {
+            let engine = ctx.engine().await?;
+            let policy = match cmd {
+                crate::cli::PolicyCommand::Show => engine.workspace_policy("default").await?,
+                crate::cli::PolicyCommand::Set { retry } => {
+                    let p = quantd_engine::policy::WorkspacePolicy { retry };
+                    engine.set_workspace_policy("default", &p).await?
+                }
+            };
+            crate::output::json(&policy)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Show(a) => executions::show(&ctx, &a.execution).await,
         Command::Results(a) => executions::results(&ctx, a).await,
         Command::Pause(a) => executions::pause(&ctx, &a.execution).await,
