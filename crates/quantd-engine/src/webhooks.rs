@@ -307,17 +307,30 @@ fn payload(d: &DueDelivery, max: usize) -> Vec<u8> {
         at: ms(d.created_at),
     };
     let mut bytes = serde_json::to_vec(&body).expect("payloads serialize");
-    if bytes.len() > max
-        && let Some(Value::String(message)) = body.execution.get_mut("error_message")
-    {
-        let keep = message
-            .chars()
-            .count()
-            .saturating_sub(bytes.len() - max + 64);
-        *message = format!(
-            "{}… (cut to fit the webhook body limit)",
-            quantd_data::text::cut(message, keep)
-        );
+    // Cut the error message until the body fits: first by the excess, then by halves (JSON
+    // escapes make the bytes of a character vary); a few rounds at most, whatever the sizes.
+    const NOTE: &str = "… (cut to fit the webhook body limit)";
+    for round in 0..16 {
+        let Some(Value::String(message)) = body.execution.get_mut("error_message") else {
+            break;
+        };
+        if bytes.len() <= max || message.is_empty() {
+            break;
+        }
+        let chars = message.chars().count();
+        let keep = if round == 0 {
+            chars.saturating_sub(bytes.len() - max + NOTE.len())
+        } else {
+            chars / 2
+        };
+        let end = message
+            .char_indices()
+            .nth(keep)
+            .map_or(message.len(), |(i, _)| i);
+        message.truncate(end);
+        if round == 0 {
+            message.push_str(NOTE);
+        }
         bytes = serde_json::to_vec(&body).expect("payloads serialize");
     }
     bytes
@@ -583,12 +596,24 @@ mod tests {
             v.execution["error_message"]
                 .as_str()
                 .unwrap()
-                .ends_with("(cut to fit the webhook body limit)")
+                .starts_with("xxxx")
         );
         assert_eq!(v.execution["finished_at"], "2023-11-14T22:13:20+00:00");
         assert!(
             payload(&d, 1 << 20).len() > 10_000,
             "untouched under the limit"
+        );
+        let escaped = DueDelivery {
+            execution: serde_json::json!({"id": "e", "error_message": "\u{1}é\n".repeat(5_000)}),
+            ..d.clone()
+        };
+        assert!(
+            payload(&escaped, 2_000).len() <= 2_000,
+            "escapes and multi-byte characters"
+        );
+        assert!(
+            payload(&escaped, 10).len() > 10,
+            "a body that cannot fit ends the cutting"
         );
     }
 }

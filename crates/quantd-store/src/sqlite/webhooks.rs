@@ -167,6 +167,17 @@ impl WebhookStore for SqliteStore {
         lease_until: Millis,
         limit: u32,
     ) -> Result<Vec<DueDelivery>> {
+        // Most polls find nothing due: ask a reader first, so an idle loop never takes the
+        // write lock that shard claims and commits queue on.
+        let due: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_at <= ?)",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        if !due {
+            return Ok(Vec::new());
+        }
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let claimed = sqlx::query(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ? \
