@@ -711,6 +711,7 @@ async fn the_summary_counts_every_execution_page_by_page() {
         first_claim: None,
         parent: None,
         orchestrated: false,
+        priority: 0,
     };
     let ours: Vec<_> = (0..2_345).map(|i| new(i, "w")).collect();
     let theirs: Vec<_> = (2_345..2_400).map(|i| new(i, "other")).collect();
@@ -850,6 +851,10 @@ async fn bad_per_class_retries_are_refused_naming_the_field() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("unknown variant `netwerk`"), "{e}");
+    let mut r = scan(ExecutionOptions::default());
+    r.priority = Some(11);
+    let e = engine.submit(r).await.unwrap_err().to_string();
+    assert!(e.contains("`priority` is 11: give -10 to 10"), "{e}");
     assert!(
         engine.records().unfinished().await.unwrap().is_empty(),
         "nothing was stored"

@@ -63,3 +63,13 @@ CREATE TABLE workspace_policies (
     body       TEXT    NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Priority: executions are claimed by `claim_at` = created_at - priority x 5 minutes, so a
+-- higher priority goes first and waiting work ages: effective priority = priority +
+-- waited_minutes / 5, and no old low-priority execution waits forever. Time-independent, so the
+-- claim still walks one index (migration 0011's, rebuilt on claim_at).
+ALTER TABLE executions ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN claim_at INTEGER NOT NULL DEFAULT 0;
+UPDATE executions SET claim_at = created_at;
+DROP INDEX executions_claim_order;
+CREATE INDEX executions_claim_order ON executions (claim_at, id) WHERE state IN ('pending', 'running');

@@ -28,6 +28,7 @@ pub use any::AnyStore;
 pub use config::{Backend, StoreConfig};
 pub use error::{Result, StoreError};
 pub use policies::WorkspacePolicies;
+pub use records::executions::PRIORITY_STEP_MS;
 pub use records::{
     Added, AttemptFailure, ClaimedShard, CodeName, CodeVersion, Commit, Completion, Created,
     ExecutionFilter, ExecutionRecord, FailureOutcome, HealthSnapshot, IdempotencyRecord, Lease,

@@ -62,7 +62,8 @@ macro_rules! contract_suite {
                     claims_serve_the_oldest_execution_first_or_only_the_one_asked,
                     only_pending_and_running_executions_give_shards,
                     concurrent_claimers_never_get_the_same_shard,
-                    heartbeats_extend_only_their_owners_leases;
+                    heartbeats_extend_only_their_owners_leases,
+                    priority_goes_first_and_waiting_work_ages;
                 recovery:
                     expired_leases_return_to_pending_with_a_crash,
                     dead_owners_shards_are_recovered_and_live_ones_kept,

@@ -497,6 +497,9 @@ pub struct RunArgs {
     /// '{"network": {"maximum_attempts": 5}, "timeout": {"maximum_attempts": 3, "timeout_multiplier": 2}}'.
     #[arg(long, value_name = "JSON", value_parser = parse_class_retry)]
     pub retry: Option<quantd_engine::exec::retry::ClassPolicies>,
+    /// Priority, -10 to 10: higher is claimed first; waiting work ages one point per 5 minutes.
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i8).range(-10..=10))]
+    pub priority: Option<i8>,
 }
 
 /// Parses `--retry`: per-class retries as JSON.

@@ -75,6 +75,14 @@ pub struct ExecutionOptions {
     pub retry: RetryPolicy,
     /// What a shard that fails for good does to the execution.
     pub on_shard_failure: ShardFailurePolicy,
+    /// Its priority, -10 to 10: higher is claimed first; waiting work ages (see
+    /// [`quantd_store::PRIORITY_STEP_MS`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub priority: i8,
+}
+
+fn is_zero(n: &i8) -> bool {
+    *n == 0
 }
 
 /// The engine's settings.

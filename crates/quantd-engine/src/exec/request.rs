@@ -116,6 +116,11 @@ pub struct SubmitRequest {
     /// Return a completed execution with the same fingerprint instead of running again.
     #[serde(default)]
     pub reuse: bool,
+    /// Priority, -10 to 10 (default 0): higher is claimed first, and waiting work ages (one
+    /// point per 5 minutes waited), so old low-priority work is never starved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -10, maximum = 10))]
+    pub priority: Option<i8>,
     /// Run: the Python script's source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,
@@ -178,6 +183,7 @@ impl SubmitRequest {
             config: None,
             options: RequestOptions::default(),
             reuse: false,
+            priority: None,
             script: None,
             name: None,
             args: Vec::new(),
@@ -224,6 +230,7 @@ impl SubmitRequest {
                 ..retry.clone()
             },
             on_shard_failure: self.options.on_shard_failure,
+            priority: self.priority.unwrap_or(0),
         }
     }
 }

@@ -359,6 +359,7 @@ impl Planned {
     ) -> NewExecution {
         NewExecution {
             orchestrated: self.spec.orchestrated,
+            priority: self.options.priority,
             parent: parent.cloned(),
             id: self.id.clone(),
             workspace: workspace.to_string(),

@@ -126,6 +126,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         on_shard_failure: "fail".into(),
         max_attempts: 3,
         retry: None,
+        priority: None,
     };
     let spec = super::run::with_run_flags(request, Some(pack.id.to_string()), &run);
     let sub = engine.start(spec).await?;
@@ -262,6 +263,7 @@ async fn backtest_and_sweep(
         on_shard_failure: "fail".into(),
         max_attempts: 3,
         retry: None,
+        priority: None,
     };
     let mut backtest = SubmitRequest::new(ExecutionKind::Backtest);
     backtest.strategy = Some(strategy);

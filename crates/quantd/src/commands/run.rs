@@ -28,6 +28,7 @@ pub fn with_run_flags(
         retry: run.retry.clone().unwrap_or_default(),
     };
     request.reuse = run.reuse;
+    request.priority = run.priority;
     request
 }
 
