@@ -114,7 +114,7 @@ pub fn check_name(field: &str, name: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn check_url(url: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| ConfigError::new("url", format!("is not a URL ({e}): `{url}`")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -252,6 +252,11 @@ impl AgentClient {
     /// The options the client reads answers with.
     pub fn options(&self) -> &ClientOptions {
         &self.options
+    }
+
+    /// The HTTP connection pool (for [`crate::notify`]).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// POSTs one task to `agent` and reads its JSON answer, all within `timeout`; `now_ms` (unix

@@ -8,7 +8,9 @@
 //! - [`registry`]: [`Agents`], routing a capability round robin among the agents whose breaker
 //!   lets the call through, recording each outcome, and reporting every breaker's state;
 //! - [`clock`]: the time it all runs on, manual in tests;
-//! - [`error`]: [`AgentError`] with its class and whether a retry may help.
+//! - [`error`]: [`AgentError`] with its class and whether a retry may help;
+//! - [`notify`]: the same client, URL checks and signing for one-way notifications (the
+//!   engine's webhooks), where only the answer's status matters.
 //!
 //! Agents are called from the engine, never from user code's sandbox. This crate knows no
 //! store, engine or pattern: the engine resolves secrets and persists registrations. The wire
@@ -18,6 +20,7 @@ pub mod agent;
 pub mod breaker;
 pub mod clock;
 pub mod error;
+pub mod notify;
 pub mod registry;
 
 pub use agent::{
@@ -29,4 +32,5 @@ pub use breaker::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AgentError, ConfigError};
+pub use notify::{Notification, NotifyError, check_notify_url};
 pub use registry::{AgentStatus, Agents, CallOutcome, Route};

@@ -138,6 +138,7 @@ pub fn stored_execution(
         first_claim: None,
         parent: None,
         orchestrated: false,
+        priority: 0,
     }
 }
 

@@ -252,6 +252,7 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
             first_claim: None,
             parent: None,
             orchestrated: false,
+            priority: 0,
         };
         store.create_execution(&e).await?;
     }

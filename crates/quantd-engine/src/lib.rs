@@ -6,7 +6,8 @@
 //! its execution in the foreground; pause, resume, cancel, retries by error class, recovery of
 //! dead workers' shards and quarantine live beside it. What executions produce is read here too:
 //! scan rows ([`scan`], [`results`]), A+ reports ([`atest`]), summaries ([`history`]), with
-//! Python code run in the sandbox ([`python`]).
+//! Python code run in the sandbox ([`python`]). Webhooks ([`webhooks`]) tell a workspace's URLs
+//! when its executions end, from an outbox the store writes with the end.
 //!
 //! The engine never parses user input formats itself (that is quantd-data and quantd-expr),
 //! never talks SQL or depends on one store backend (that is quantd-store, behind its contract;
@@ -25,12 +26,14 @@ pub mod inputs;
 mod locks;
 pub mod packs;
 pub mod pattern;
+pub mod policy;
 pub mod python;
 pub mod results;
 pub mod rights;
 pub mod scan;
 pub mod services;
 pub mod views;
+pub mod webhooks;
 
 pub use error::{EngineError, Result};
 

@@ -27,6 +27,7 @@ fn retrying() -> ExecutionOptions {
             ..RetryPolicy::default()
         },
         on_shard_failure: ShardFailurePolicy::Fail,
+        priority: 0,
     }
 }
 

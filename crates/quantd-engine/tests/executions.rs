@@ -711,6 +711,7 @@ async fn the_summary_counts_every_execution_page_by_page() {
         first_claim: None,
         parent: None,
         orchestrated: false,
+        priority: 0,
     };
     let ours: Vec<_> = (0..2_345).map(|i| new(i, "w")).collect();
     let theirs: Vec<_> = (2_345..2_400).map(|i| new(i, "other")).collect();
@@ -730,4 +731,196 @@ async fn the_summary_counts_every_execution_page_by_page() {
     assert_eq!(s.completed, 0);
     assert_eq!(s.success_rate, Some(0.0));
     assert_eq!(s.best_run, None);
+}
+
+/// Per-class retries from the request: `network` gets 5 attempts, `execution` 1, and `timeout`
+/// (not retried by default) 3; the backoff is the engine's, on the manual clock.
+#[tokio::test]
+async fn each_error_class_has_the_attempts_its_request_gives_it() {
+    use quantd_core::state::StateMachine;
+    use quantd_engine::exec::retry::ClassRetry;
+    let (_d, packs) = setup(60).await;
+    let clock = ManualClock::new(1_000_000);
+    let options = EngineOptions {
+        retry: RetryPolicy {
+            initial_interval: 1_000,
+            backoff_coefficient: 1.0,
+            jitter: 0.0,
+            ..Default::default()
+        },
+        ..common::options()
+    };
+    // Shard 0 fails with the class its execution's name... by execution: the first network,
+    // the second execution, the third timeout, every attempt.
+    let classes = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let c = classes.clone();
+    let engine = Engine::with_clock(packs.clone(), options, clock.clone())
+        .await
+        .unwrap()
+        .with_fault(Arc::new(move |id, shard, _attempt| {
+            let class = *c.lock().unwrap().get(id)?;
+            (shard == 0).then(|| (class, "injected".to_string()))
+        }));
+    let mut request = scan(ExecutionOptions {
+        on_shard_failure: ShardFailurePolicy::Continue,
+        ..Default::default()
+    });
+    request.options.max_attempts = None;
+    request.options.retry = [
+        (
+            ErrorClass::Network,
+            ClassRetry {
+                maximum_attempts: Some(5),
+                ..Default::default()
+            },
+        ),
+        (
+            ErrorClass::Execution,
+            ClassRetry {
+                maximum_attempts: Some(1),
+                ..Default::default()
+            },
+        ),
+        (
+            ErrorClass::Timeout,
+            ClassRetry {
+                maximum_attempts: Some(3),
+                timeout_multiplier: Some(2.0),
+            },
+        ),
+    ]
+    .into_iter()
+    .collect();
+    for (class, attempts) in [
+        (ErrorClass::Network, 5),
+        (ErrorClass::Execution, 1),
+        (ErrorClass::Timeout, 3),
+        (ErrorClass::Internal, 3),
+    ] {
+        let id = engine.submit(request.clone()).await.unwrap().execution.id;
+        classes.lock().unwrap().insert(id.clone(), class);
+        let mut failures = 0;
+        loop {
+            let steps = drain(&engine, &id).await;
+            failures += steps
+                .iter()
+                .filter(|s| matches!(s, Step::Failed { shard: 0, .. }))
+                .count();
+            if engine.execution(&id).await.unwrap().state.is_terminal() {
+                break;
+            }
+            clock.advance(1_000);
+        }
+        assert_eq!(failures, attempts, "{class}: attempts in all");
+        let shard0 = &engine.store().shards(&id).await.unwrap()[0];
+        assert_eq!(
+            (shard0.state, shard0.attempt),
+            (ShardState::Failed, attempts as u32),
+            "{class}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_per_class_retries_are_refused_naming_the_field() {
+    let (_d, packs) = setup(10).await;
+    let engine = engine(&packs, ManualClock::new(1_000_000)).await;
+    for (retry, needle) in [
+        (
+            serde_json::json!({"network": {"maximum_attempts": 0}}),
+            "`options.retry.network.maximum_attempts` is 0: give 1 to 10",
+        ),
+        (
+            serde_json::json!({"network": {"timeout_multiplier": 2.0}}),
+            "only the `timeout` class takes a timeout multiplier",
+        ),
+        (
+            serde_json::json!({"timeout": {"timeout_multiplier": 50.0}}),
+            "`options.retry.timeout.timeout_multiplier` is 50: give 1 to 10",
+        ),
+    ] {
+        let mut r = serde_json::to_value(scan(ExecutionOptions::default())).unwrap();
+        r["options"]["retry"] = retry;
+        let r: SubmitRequest = serde_json::from_value(r).unwrap();
+        let e = engine.submit(r).await.unwrap_err().to_string();
+        assert!(e.contains(needle), "{e}");
+    }
+    let mut r = serde_json::to_value(scan(ExecutionOptions::default())).unwrap();
+    r["options"]["retry"] = serde_json::json!({"netwerk": {"maximum_attempts": 2}});
+    let e = serde_json::from_value::<SubmitRequest>(r)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown variant `netwerk`"), "{e}");
+    let mut r = scan(ExecutionOptions::default());
+    r.priority = Some(11);
+    let e = engine.submit(r).await.unwrap_err().to_string();
+    assert!(e.contains("`priority` is 11: give -10 to 10"), "{e}");
+    assert!(
+        engine.records().unfinished().await.unwrap().is_empty(),
+        "nothing was stored"
+    );
+}
+
+/// A workspace's per-class retries are the defaults of its executions; a request's own win class
+/// by class; a bad policy is refused naming the field and stores nothing.
+#[tokio::test]
+async fn workspace_retry_defaults_apply_under_the_requests_own() {
+    use quantd_engine::exec::retry::ClassRetry;
+    use quantd_engine::policy::WorkspacePolicy;
+    let (_d, packs) = setup(10).await;
+    let engine = engine(&packs, ManualClock::new(1_000_000)).await;
+    let attempts = |n| ClassRetry {
+        maximum_attempts: Some(n),
+        ..Default::default()
+    };
+    let policy = WorkspacePolicy {
+        retry: [
+            (ErrorClass::Network, attempts(5)),
+            (ErrorClass::Execution, attempts(1)),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    engine
+        .set_workspace_policy("default", &policy)
+        .await
+        .unwrap();
+    assert_eq!(engine.workspace_policy("default").await.unwrap(), policy);
+    assert_eq!(
+        engine.workspace_policy("other").await.unwrap(),
+        WorkspacePolicy::default()
+    );
+
+    let mut request = scan(ExecutionOptions::default());
+    request.options.retry = [(ErrorClass::Network, attempts(2))].into_iter().collect();
+    let rec = engine.submit(request).await.unwrap().execution;
+    let stored: ExecutionOptions = serde_json::from_value(rec.options).unwrap();
+    assert_eq!(
+        stored.retry.per_class[&ErrorClass::Network].maximum_attempts,
+        Some(2),
+        "the request's own"
+    );
+    assert_eq!(
+        stored.retry.per_class[&ErrorClass::Execution].maximum_attempts,
+        Some(1),
+        "the workspace's"
+    );
+
+    let bad = WorkspacePolicy {
+        retry: [(ErrorClass::Network, attempts(99))].into_iter().collect(),
+    };
+    let e = engine
+        .set_workspace_policy("default", &bad)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`retry.network.maximum_attempts` is 99: give 1 to 10"),
+        "{e}"
+    );
+    assert_eq!(
+        engine.workspace_policy("default").await.unwrap(),
+        policy,
+        "unchanged"
+    );
 }

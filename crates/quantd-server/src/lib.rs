@@ -46,7 +46,7 @@ pub use error::{AppError, Problem};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use quantd_core::ExecutionId;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::pool::{Pool, PoolOptions};
@@ -266,6 +266,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/rights/{name}"),
     ("delete", "/v1/rights/{name}"),
     ("put", "/v1/packs/{name}/provider"),
+    ("get", "/v1/policy"),
+    ("put", "/v1/policy"),
+    ("get", "/v1/webhooks"),
+    ("post", "/v1/webhooks"),
+    ("delete", "/v1/webhooks/{id}"),
+    ("get", "/v1/webhooks/{id}/deliveries"),
     ("get", "/v1/executions/{id}/results"),
     ("get", "/v1/executions/{id}/summary"),
     ("get", "/v1/executions/{id}/report"),
@@ -287,7 +293,9 @@ pub const MCP_PATH: &str = "/mcp";
 
 /// The router of the whole API over `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{agents, code, executions as ex, health, packs, patterns, rights};
+    use routes::{
+        agents, code, executions as ex, health, packs, patterns, policy, rights, webhooks,
+    };
     let upload_limit = state.options().upload_limit;
     let v1 = Router::new()
         .route("/code", get(code::list))
@@ -312,6 +320,10 @@ pub fn app(state: AppState) -> Router {
         .route("/rights/log", get(rights::log))
         .route("/rights/{name}", post(rights::add).delete(rights::remove))
         .route("/packs/{name}/provider", put(rights::set_pack_provider))
+        .route("/policy", get(policy::show).put(policy::set))
+        .route("/webhooks", get(webhooks::list).post(webhooks::add))
+        .route("/webhooks/{id}", delete(webhooks::remove))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/executions/{id}/results", get(ex::results))
         .route("/executions/{id}/summary", get(ex::summary))
         .route("/executions/{id}/report", get(ex::report))

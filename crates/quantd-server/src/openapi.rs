@@ -5,7 +5,7 @@ use crate::error::{CodeDiagnostic, Problem};
 use crate::model::*;
 use crate::routes::patterns::RetryBody;
 use crate::routes::rights::{AuditPage, PackProvider, ProviderBody};
-use crate::routes::{agents, code, executions, health, packs, patterns, rights};
+use crate::routes::{agents, code, executions, health, packs, patterns, policy, rights, webhooks};
 use crate::{metrics, stream, ws};
 use axum::Json;
 use quantd_core::{ExecutionKind, ExportPolicy, Provider};
@@ -13,6 +13,11 @@ use quantd_engine::agents::{AgentSpec, AgentView};
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::ShardFailurePolicy;
 use quantd_engine::exec::request::{ExampleRequest, RequestOptions, SubmitRequest};
+use quantd_engine::exec::retry::ClassRetry;
+use quantd_engine::policy::WorkspacePolicy;
+use quantd_engine::webhooks::{
+    AttemptView, DeliveryView, WebhookPayload, WebhookSpec, WebhookView,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -58,6 +63,7 @@ impl Modify for Security {
         executions::cancel, executions::results, executions::summary, executions::report,
         executions::trades, executions::equity, executions::history, executions::run_summary,
         patterns::execute, patterns::retry, agents::list, agents::add, agents::remove,
+        policy::show, policy::set, webhooks::list, webhooks::add, webhooks::remove, webhooks::deliveries,
         stream::execution_sse, ws::execution_ws, stream::workspace_sse,
         packs::list, packs::upload, packs::show,
         rights::list, rights::add, rights::remove, rights::set_pack_provider, rights::log,
@@ -68,6 +74,7 @@ impl Modify for Security {
         RequestOptions, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
         RightsView, PackList, UploadAccepted, PackHealth, Live, Ready, Executed, RetryBody, AgentSpec, AgentView,
         Provider, ExportPolicy, ProviderBody, PackProvider, AuditPage,
+        WebhookSpec, WebhookView, DeliveryView, AttemptView, WebhookPayload, WorkspacePolicy, ClassRetry,
     )),
     tags(
         (name = "code", description = "Stored scanners and strategies of the workspace"),
@@ -78,6 +85,7 @@ impl Modify for Security {
         (name = "history", description = "Past executions and totals"),
         (name = "agents", description = "Agents that pattern `call` steps reach, behind circuit breakers"),
         (name = "rights", description = "Data rights: providers, their export policies, the audit trail of exports"),
+        (name = "webhooks", description = "URLs told when the workspace's executions end: signed, retried, logged (docs/webhooks.md)"),
         (name = "health", description = "Liveness, readiness, pack freshness, metrics"),
     ),
 )]

@@ -10,17 +10,22 @@
 
 use crate::config::{Backend, StoreConfig};
 use crate::error::Result;
+use crate::policies::WorkspacePolicies;
 use crate::records::{
     Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
     Created, ExecutionFilter, ExecutionRecord, IdempotencyRecord, Millis, NewAuditEntry,
     NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, QueueStats, Recovered,
     ShardDone, ShardRecord, StepRow, TokenRecord,
 };
+use crate::records::{
+    DeliveryAttempt, DeliveryNext, DeliveryRecord, DueDelivery, NewWebhook, WebhookRecord,
+};
 use crate::sqlite::SqliteStore;
 use crate::traits::{
     AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
     RightsRegistry,
 };
+use crate::webhooks::WebhookStore;
 use quantd_core::{
     CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
 };
@@ -213,6 +218,24 @@ impl AgentRegistry for AnyStore {
         fn put_agent(&self, workspace: &str, name: &str, body: &Value, now: Millis) -> Result<bool>;
         fn remove_agent(&self, workspace: &str, name: &str) -> Result<bool>;
         fn agents(&self, workspace: &str) -> Result<Vec<(String, Value)>>;
+    }
+}
+
+impl WebhookStore for AnyStore {
+    delegate! {
+        fn create_webhook(&self, w: &NewWebhook, max_per_workspace: u32) -> Result<bool>;
+        fn webhooks(&self, workspace: &str) -> Result<Vec<WebhookRecord>>;
+        fn remove_webhook(&self, workspace: &str, id: &str) -> Result<bool>;
+        fn webhook_deliveries(&self, workspace: &str, id: &str, limit: u32) -> Result<Option<Vec<DeliveryRecord>>>;
+        fn claim_deliveries(&self, now: Millis, lease_until: Millis, limit: u32) -> Result<Vec<DueDelivery>>;
+        fn record_delivery_attempt(&self, id: &str, attempt: &DeliveryAttempt, next: DeliveryNext, now: Millis) -> Result<bool>;
+    }
+}
+
+impl WorkspacePolicies for AnyStore {
+    delegate! {
+        fn put_workspace_policy(&self, workspace: &str, body: &Value, now: Millis) -> Result<()>;
+        fn workspace_policy(&self, workspace: &str) -> Result<Option<Value>>;
     }
 }
 

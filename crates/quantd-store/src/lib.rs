@@ -1,5 +1,5 @@
 //! Persistence for quantd behind one contract: the pack catalog, the code registry, access
-//! tokens, and the execution queue (executions, shards under leases, numbered events, shard
+//! tokens, webhooks and their deliveries, and the execution queue (executions, shards under leases, numbered events, shard
 //! results, health snapshots).
 //!
 //! - [`records`]: the backend-neutral vocabulary every backend reads and writes;
@@ -18,13 +18,17 @@
 mod any;
 mod config;
 pub mod error;
+mod policies;
 pub mod records;
 mod sqlite;
 mod traits;
+mod webhooks;
 
 pub use any::AnyStore;
 pub use config::{Backend, StoreConfig};
 pub use error::{Result, StoreError};
+pub use policies::WorkspacePolicies;
+pub use records::executions::PRIORITY_STEP_MS;
 pub use records::{
     Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
     Completion, Created, ExecutionFilter, ExecutionRecord, FailureOutcome, HealthSnapshot,
@@ -32,16 +36,21 @@ pub use records::{
     PackRecord, PackTiming, Page, Paged, ParentLink, QueueStats, Recovered, ShardDone, ShardRecord,
     StepRow, TokenRecord,
 };
+pub use records::{
+    DeliveryAttempt, DeliveryNext, DeliveryRecord, DeliveryState, DueDelivery, NewWebhook,
+    WebhookRecord,
+};
 pub use sqlite::{DB_FILE, SqliteStore};
 pub use traits::{
     AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
     RightsRegistry, Store,
 };
+pub use webhooks::WebhookStore;
 
 /// The store traits, for callers that call a store's methods: `use quantd_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
-        RightsRegistry, Store,
+        RightsRegistry, Store, WebhookStore, WorkspacePolicies,
     };
 }

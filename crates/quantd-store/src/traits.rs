@@ -1,13 +1,14 @@
 //! The storage contract the engine is written against.
 //!
-//! [`Store`] is the union of five traits, one per area: the pack catalog ([`PackCatalog`]), the
+//! [`Store`] is the union of one trait per area: the pack catalog ([`PackCatalog`]), the
 //! code registry ([`CodeRegistry`]), the execution queue's write side ([`ExecutionQueue`]: create,
 //! claim, heartbeat, complete, fail, stop, release, recover, state changes), its read side
 //! ([`ExecutionLog`]: executions, shards, events, results, stats, and the annotations that move no
-//! shard: summaries, health snapshots, phase events) and the access tokens of workspaces
-//! ([`AccessTokens`]), the agents of pattern steps ([`AgentRegistry`]), and the rights registry
-//! with the audit trail ([`RightsRegistry`]). The embedded implementation is [`crate::SqliteStore`]; [`crate::AnyStore`]
-//! is the one chosen at run time. Every implementation passes `tests/contract.rs` and keeps:
+//! shard: summaries, health snapshots, phase events), the access tokens of workspaces
+//! ([`AccessTokens`]), agents ([`AgentRegistry`]), the rights registry with the audit trail
+//! ([`RightsRegistry`]), webhooks with their deliveries ([`crate::WebhookStore`]), and workspace
+//! policies ([`crate::WorkspacePolicies`]). The embedded implementation is [`crate::SqliteStore`];
+//! [`crate::AnyStore`] is the one chosen at run time. Every implementation passes `tests/contract.rs` and keeps:
 //!
 //! - each method that changes state is one transaction, and the events it appends commit with it
 //!   and are returned, so callers broadcast exactly what was committed;
@@ -24,12 +25,14 @@
 //!   store did not hand out for that list is refused.
 
 use crate::error::Result;
+use crate::policies::WorkspacePolicies;
 use crate::records::{
     Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
     Created, ExecutionFilter, ExecutionRecord, IdempotencyRecord, Millis, NewAuditEntry,
     NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, QueueStats, Recovered,
     ShardDone, ShardRecord, StepRow, TokenRecord,
 };
+use crate::webhooks::WebhookStore;
 use quantd_core::{
     CodeVersionId, ErrorClass, Event, EventRecord, ExecutionId, ExecutionState, PackId, Rights,
 };
@@ -459,7 +462,7 @@ pub trait AccessTokens {
     ) -> impl Future<Output = Result<bool>> + Send;
 }
 
-/// Everything the engine needs from storage. Implemented for every type that implements the five
+/// Everything the engine needs from storage. Implemented for every type that implements the
 /// areas; cloning a store gives another handle to the same database.
 pub trait Store:
     PackCatalog
@@ -469,6 +472,8 @@ pub trait Store:
     + AccessTokens
     + AgentRegistry
     + RightsRegistry
+    + WebhookStore
+    + WorkspacePolicies
     + Clone
     + Send
     + Sync
@@ -484,6 +489,8 @@ impl<T> Store for T where
         + AccessTokens
         + AgentRegistry
         + RightsRegistry
+        + WebhookStore
+        + WorkspacePolicies
         + Clone
         + Send
         + Sync

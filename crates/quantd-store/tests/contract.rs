@@ -6,7 +6,8 @@
 //! Areas: claims and leases, lease expiry and recovery (crash counts, quarantine), outcomes
 //! (exactly-once commits, fencing, retries and backoff, failure policies), events (gapless per
 //! execution, also under concurrent writers), pages and filters, state transitions and queue
-//! stats, patterns (children, step rows, orchestrated ends), and the catalog, code registry and tokens.
+//! stats, patterns (children, step rows, orchestrated ends), webhooks (the outbox written with an
+//! execution's end, claims and attempts of deliveries), and the catalog, code registry and tokens.
 //!
 //! It runs for [`quantd_store::SqliteStore`] and for [`quantd_store::AnyStore`] (the store
 //! chosen at run time, which must hand every call to its backend unchanged). A new backend adds
@@ -30,6 +31,8 @@ mod patterns;
 mod recovery;
 #[path = "contract/states.rs"]
 mod states;
+#[path = "contract/webhooks.rs"]
+mod webhooks;
 
 /// One `#[tokio::test]` per case of each area, run against a fresh `$harness`.
 macro_rules! contract_cases {
@@ -59,7 +62,8 @@ macro_rules! contract_suite {
                     claims_serve_the_oldest_execution_first_or_only_the_one_asked,
                     only_pending_and_running_executions_give_shards,
                     concurrent_claimers_never_get_the_same_shard,
-                    heartbeats_extend_only_their_owners_leases;
+                    heartbeats_extend_only_their_owners_leases,
+                    priority_goes_first_and_waiting_work_ages;
                 recovery:
                     expired_leases_return_to_pending_with_a_crash,
                     dead_owners_shards_are_recovered_and_live_ones_kept,
@@ -103,6 +107,11 @@ macro_rules! contract_suite {
                     tokens_and_idempotency_keys,
                     providers_are_kept_and_named_by_packs,
                     the_audit_trail_reads_newest_first_by_filter;
+                webhooks:
+                    terminal_changes_write_deliveries_in_their_transaction,
+                    deliveries_are_claimed_once_per_attempt_and_logged,
+                    webhooks_belong_to_a_workspace_within_a_limit,
+                    workspace_policies_are_replaced_whole;
             }
         }
     };

@@ -71,6 +71,13 @@ pub enum Command {
     /// Agents that pattern `call` steps reach by capability: add, list (with breaker states), rm.
     #[command(subcommand)]
     Agents(AgentsCommand),
+    /// Webhooks: URLs told (signed, retried) when the workspace's executions complete, fail or
+    /// are cancelled: add, list, remove, deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+    /// The workspace's policy: defaults its executions start from (retries per error class).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Run a finished pattern again from a step: that step and what depends on it run again; every
     /// step that completed is reused.
     Retry(RetryArgs),
@@ -500,6 +507,20 @@ pub struct RunArgs {
     /// Attempts per shard, the first included (retryable errors only).
     #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,
+    /// Retries per error class as JSON, over the workspace's defaults, e.g.
+    /// '{"network": {"maximum_attempts": 5}, "timeout": {"maximum_attempts": 3, "timeout_multiplier": 2}}'.
+    #[arg(long, value_name = "JSON", value_parser = parse_class_retry)]
+    pub retry: Option<quantd_engine::exec::retry::ClassPolicies>,
+    /// Priority, -10 to 10: higher is claimed first; waiting work ages one point per 5 minutes.
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i8).range(-10..=10))]
+    pub priority: Option<i8>,
+}
+
+/// Parses `--retry`: per-class retries as JSON.
+pub fn parse_class_retry(s: &str) -> Result<quantd_engine::exec::retry::ClassPolicies, String> {
+    serde_json::from_str(s).map_err(|e| {
+        format!("expected a JSON object of error classes, e.g. '{{\"network\": {{\"maximum_attempts\": 5}}}}': {e}")
+    })
 }
 
 /// `quantd pattern ...`
@@ -618,6 +639,58 @@ pub enum AgentsCommand {
         /// Its name.
         name: String,
     },
+}
+
+/// `quantd policy ...`
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Show the workspace's policy.
+    Show,
+    /// Replace the workspace's policy.
+    Set {
+        /// Retries per error class as JSON, e.g. '{"network": {"maximum_attempts": 5},
+        /// "timeout": {"maximum_attempts": 3, "timeout_multiplier": 2}, "execution":
+        /// {"maximum_attempts": 1}}'; '{}' clears them.
+        #[arg(long, value_name = "JSON", value_parser = parse_class_retry)]
+        retry: quantd_engine::exec::retry::ClassPolicies,
+    },
+}
+
+/// `quantd webhooks ...`
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Register a webhook; its signing secret is printed once (docs/webhooks.md).
+    Add(WebhookAddArgs),
+    /// The webhooks of the workspace (without their secrets).
+    List,
+    /// Remove a webhook and its delivery log.
+    Remove {
+        /// Its id (`wh_…`).
+        id: String,
+    },
+    /// A webhook's deliveries, newest first, with every attempt (status, error, duration).
+    Deliveries {
+        /// Its id (`wh_…`).
+        id: String,
+        /// At most this many deliveries (1–500).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+/// Arguments of `webhooks add`.
+#[derive(Debug, Args)]
+pub struct WebhookAddArgs {
+    /// Where deliveries are POSTed (`http://` or `https://`).
+    pub url: String,
+    /// The events it is told about, comma-separated, among completed, failed, cancelled
+    /// (default: all three).
+    #[arg(long, value_delimiter = ',')]
+    pub events: Option<Vec<String>>,
+    /// The HMAC-SHA256 key that signs deliveries (16 to 256 bytes); generated and printed once
+    /// when absent.
+    #[arg(long)]
+    pub secret: Option<String>,
 }
 
 /// Arguments of `agents add`.

@@ -30,6 +30,8 @@ pub const SCAN_SHARD_BARS: u64 = 1 << 24;
 pub struct ShardControl {
     stop: Arc<AtomicBool>,
     bars: AtomicU64,
+    /// The attempt this run is (1-based): retries may run with a longer timeout.
+    attempt: u32,
 }
 
 impl ShardControl {
@@ -38,7 +40,19 @@ impl ShardControl {
         ShardControl {
             stop,
             bars: AtomicU64::new(0),
+            attempt: 1,
         }
+    }
+
+    /// The same control for attempt `attempt` of its shard.
+    pub fn at_attempt(mut self, attempt: u32) -> ShardControl {
+        self.attempt = attempt.max(1);
+        self
+    }
+
+    /// The attempt this run is (1-based).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
     }
 
     /// Whether the shard should stop now.

@@ -137,6 +137,7 @@ impl Limits {
     /// sets (its kind's module has already refused the fields that are not its kind's).
     pub fn check_request(&self, r: &SubmitRequest, retry: &RetryPolicy) -> Result<()> {
         self.check_retry(retry)?;
+        Self::check_priority(r.priority)?;
         self.check_tickers(r.tickers.as_deref())?;
         self.check_params(&r.params)?;
         self.check_count(r.params.len() + r.grid.len())?;
@@ -296,8 +297,19 @@ impl Limits {
         )
     }
 
+    fn check_priority(priority: Option<i8>) -> Result<()> {
+        match priority {
+            Some(p) if !(-10..=10).contains(&p) => Err(EngineError::Invalid(format!(
+                "`priority` is {p}: give -10 to 10 (higher is claimed first; default 0)"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     fn check_retry(&self, retry: &RetryPolicy) -> Result<()> {
         retry.validate().map_err(EngineError::Invalid)?;
+        crate::exec::retry::check_classes(&retry.per_class, self.max_attempts, "options.retry")
+            .map_err(EngineError::Invalid)?;
         over(
             "max_attempts",
             u64::from(retry.maximum_attempts),

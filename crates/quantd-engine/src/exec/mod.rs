@@ -26,6 +26,7 @@ pub mod pool;
 pub mod request;
 pub mod retry;
 mod scheduler;
+pub(crate) use scheduler::futures_join_all as join_all;
 pub mod spec;
 pub mod strategy;
 pub(crate) mod submit;
@@ -78,6 +79,14 @@ pub struct ExecutionOptions {
     pub retry: RetryPolicy,
     /// What a shard that fails for good does to the execution.
     pub on_shard_failure: ShardFailurePolicy,
+    /// Its priority, -10 to 10: higher is claimed first; waiting work ages (see
+    /// [`quantd_store::PRIORITY_STEP_MS`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub priority: i8,
+}
+
+fn is_zero(n: &i8) -> bool {
+    *n == 0
 }
 
 /// The engine's settings.
@@ -112,6 +121,8 @@ pub struct EngineOptions {
     pub retry: RetryPolicy,
     /// What a Python job's output may hold (result columns, run metrics, logs).
     pub python: crate::python::PythonOptions,
+    /// What webhooks may be and how their deliveries are sent and retried.
+    pub webhooks: crate::webhooks::WebhookOptions,
 }
 
 impl Default for EngineOptions {
@@ -128,6 +139,7 @@ impl Default for EngineOptions {
             limits: limits::Limits::default(),
             retry: RetryPolicy::default(),
             python: crate::python::PythonOptions::default(),
+            webhooks: crate::webhooks::WebhookOptions::default(),
         }
     }
 }
@@ -248,6 +260,8 @@ pub struct Engine<S = AnyStore> {
     patterns: pattern::advance::Patterns,
     /// The agents pattern `call` steps reach, with their breakers, by workspace.
     pub(crate) agents: crate::agents::AgentCache,
+    /// The HTTP client webhook deliveries are sent with.
+    pub(crate) webhooks: crate::webhooks::WebhookState,
     rng: AtomicU64,
     options: EngineOptions,
 }
@@ -305,6 +319,7 @@ impl<S: Store> Engine<S> {
             fault: None,
             patterns: Default::default(),
             agents: Default::default(),
+            webhooks: Default::default(),
             rng: AtomicU64::new(seed | 1),
             options,
         };

@@ -13,6 +13,9 @@
 //! failure ([`Engine::step`] is behind a panic boundary), and a supervisor replaces any worker
 //! task that still ends, so [`Pool::alive`] is the number of workers really looking for work.
 //!
+//! A third task sends webhook deliveries ([`crate::webhooks`]), apart from the workers, so a
+//! slow receiver never holds up a shard.
+//!
 //! Time comes from the engine's [`Clock`](super::clock::Clock), so tests step the pool with a
 //! manual clock. Shutdown: [`Pool::drain`] stops claiming; running shards get a grace period to
 //! commit; those still running are given back to the queue (not counted as crashes).
@@ -58,6 +61,8 @@ pub struct Pool {
     lane: Lane,
     alive: AtomicUsize,
     replaced: AtomicU64,
+    /// Wakes the delivery loop: an execution ended here, its webhooks may have deliveries.
+    delivered: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Pool {
@@ -80,6 +85,7 @@ impl Pool {
             lane: Lane::default(),
             alive: AtomicUsize::new(0),
             replaced: AtomicU64::new(0),
+            delivered: tokio::sync::Notify::new(),
         })
     }
 
@@ -134,6 +140,8 @@ impl Pool {
         tasks.spawn(async move { pool.supervise().await });
         let pool = self.clone();
         tasks.spawn(async move { pool.companion().await });
+        let pool = self.clone();
+        tasks.spawn(async move { pool.deliver().await });
         Running {
             tasks,
             pool: self.clone(),
@@ -194,6 +202,7 @@ impl Pool {
     /// An execution ended: if it completed without a summary (its commit could not make one),
     /// store it now, off the worker.
     fn completed(&self, step: &Step) {
+        self.delivered.notify_one();
         let Some(id) = step.execution().cloned() else {
             return;
         };
@@ -203,6 +212,50 @@ impl Pool {
                 tracing::warn!(execution = %id, error = %e, "storing the summary failed");
             }
         });
+    }
+
+    /// Webhook deliveries (crate::webhooks), in their own task so that no receiver, however
+    /// slow, holds up a shard: up to `concurrency` attempts in flight; woken when an execution
+    /// ends here, else every `poll_ms`; stops claiming when the pool drains (attempts in flight
+    /// finish, or are given up with the process and sent again after their hold).
+    async fn deliver(self: Arc<Pool>) {
+        let engine = &self.engine;
+        let max = engine.options().webhooks.concurrency.max(1) as usize;
+        let poll = engine.options().webhooks.poll_ms;
+        let mut flight: JoinSet<()> = JoinSet::new();
+        loop {
+            // Registered before the check, so a drain that comes in between still wakes it.
+            let moved = self.lane.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if self.is_draining() {
+                break;
+            }
+            let room = max - flight.len();
+            if room > 0 {
+                match engine.claim_deliveries(room as u32).await {
+                    Ok(due) => {
+                        for d in due {
+                            let engine = engine.clone();
+                            flight.spawn(async move {
+                                if let Err(e) = engine.send_delivery(&d).await {
+                                    tracing::warn!(delivery = %d.id, error = %e, "recording a webhook attempt failed");
+                                }
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
+                }
+            }
+            let clock = engine.clock().clone();
+            tokio::select! {
+                Some(_) = flight.join_next(), if !flight.is_empty() => {}
+                _ = clock.sleep(poll) => {}
+                _ = self.delivered.notified() => {}
+                _ = moved => {}
+            }
+        }
+        while flight.join_next().await.is_some() {}
     }
 
     /// Heartbeats, health snapshots, and cancellations made by other processes.

@@ -6,7 +6,7 @@
 //! checks it: the fields its kind takes (each kind's module under [`super::kinds`] lists them),
 //! the limits, then what needs the store or the pack (names, code, the freshness gate).
 
-use super::retry::RetryPolicy;
+use super::retry::{ClassPolicies, RetryPolicy, merge_classes};
 use super::{ExecutionOptions, ShardFailurePolicy};
 use crate::code::StrategyExprs;
 use quantd_core::ExecutionKind;
@@ -45,6 +45,13 @@ pub struct RequestOptions {
     /// What a shard that fails for good does: `fail` the execution (default) or `continue`.
     #[serde(default)]
     pub on_shard_failure: ShardFailurePolicy,
+    /// Retries per error class, over the workspace's defaults (`quantd policy`): e.g.
+    /// `{"network": {"maximum_attempts": 5}, "timeout": {"maximum_attempts": 3,
+    /// "timeout_multiplier": 2.0}, "execution": {"maximum_attempts": 1}}`. Classes: validation,
+    /// data, policy, timeout, resource, execution, internal, network, circuit_open.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub retry: ClassPolicies,
 }
 
 /// What to run: one request type for every surface.
@@ -109,6 +116,11 @@ pub struct SubmitRequest {
     /// Return a completed execution with the same fingerprint instead of running again.
     #[serde(default)]
     pub reuse: bool,
+    /// Priority, -10 to 10 (default 0): higher is claimed first, and waiting work ages (one
+    /// point per 5 minutes waited), so old low-priority work is never starved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -10, maximum = 10))]
+    pub priority: Option<i8>,
     /// Run: the Python script's source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,
@@ -171,6 +183,7 @@ impl SubmitRequest {
             config: None,
             options: RequestOptions::default(),
             reuse: false,
+            priority: None,
             script: None,
             name: None,
             args: Vec::new(),
@@ -207,15 +220,17 @@ impl SubmitRequest {
             .collect()
     }
 
-    /// The policies stored with the execution: `retry` (the engine's) with the request's
-    /// attempts.
+    /// The policies stored with the execution: `retry` (the engine's, with the workspace's
+    /// per-class defaults) with the request's attempts and per-class overrides.
     pub fn execution_options(&self, retry: &RetryPolicy) -> ExecutionOptions {
         ExecutionOptions {
             retry: RetryPolicy {
                 maximum_attempts: self.options.max_attempts.unwrap_or(retry.maximum_attempts),
+                per_class: merge_classes(&retry.per_class, &self.options.retry),
                 ..retry.clone()
             },
             on_shard_failure: self.options.on_shard_failure,
+            priority: self.priority.unwrap_or(0),
         }
     }
 }

@@ -179,7 +179,7 @@ impl<S: Store> Engine<S> {
             .job(&shard.execution)
             .await
             .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?;
-        let ctl = self.shard_control(&shard.execution, shard.idx);
+        let ctl = self.shard_control(&shard.execution, shard.idx, shard.attempt);
         let payload = shard.payload.clone();
         // The job's own spans (a Python sandbox's start) go under `compute`.
         let span = tracing::Span::current();
@@ -192,8 +192,13 @@ impl<S: Store> Engine<S> {
 
     /// The control of a shard about to run here: the execution's stop flag, and a bar count
     /// [`Engine::report_progress`] reads while it runs.
-    pub(super) fn shard_control(&self, id: &ExecutionId, idx: u32) -> Arc<jobs::ShardControl> {
-        let ctl = Arc::new(jobs::ShardControl::new(self.cancel_flag(id)));
+    pub(super) fn shard_control(
+        &self,
+        id: &ExecutionId,
+        idx: u32,
+        attempt: u32,
+    ) -> Arc<jobs::ShardControl> {
+        let ctl = Arc::new(jobs::ShardControl::new(self.cancel_flag(id)).at_attempt(attempt));
         self.live
             .lock()
             .expect("live lock")
@@ -626,7 +631,9 @@ pub(crate) struct Timing {
 }
 
 /// Joins futures without pulling in the `futures` crate: polls them all on one task.
-async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+pub(crate) async fn futures_join_all<F: std::future::Future>(
+    futs: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
     std::future::poll_fn(|cx| {

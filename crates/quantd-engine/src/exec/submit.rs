@@ -145,6 +145,7 @@ impl<S: Store> Engine<S> {
         packs: &mut PackLookups,
     ) -> Result<Prepared> {
         kinds::check_fields(&request, K::FIELDS)?;
+        let request = self.with_workspace_defaults(workspace, request).await?;
         let mut options = request.execution_options(&self.options.retry);
         if let Some(retry) = child.and_then(|c| c.retry.as_ref()) {
             options.retry = retry.clone();
@@ -253,7 +254,7 @@ impl<S: Store> Engine<S> {
                 let (job, payload, ctl) = (
                     planned.job.clone(),
                     first.clone(),
-                    self.shard_control(&id, 0),
+                    self.shard_control(&id, 0, 1),
                 );
                 Some(tokio::task::spawn_blocking(move || job.run(&payload, &ctl)))
             }
@@ -401,6 +402,7 @@ impl Planned {
     ) -> NewExecution {
         NewExecution {
             orchestrated: self.spec.orchestrated,
+            priority: self.options.priority,
             parent: parent.cloned(),
             id: self.id.clone(),
             workspace: workspace.to_string(),

@@ -77,20 +77,53 @@ pub struct RunJob {
     py: Arc<Python>,
     reader: Arc<PackReader>,
     spec: ResolvedRun,
+    /// The server's longest run timeout, in seconds: multiplied timeouts stop there.
+    max_timeout_secs: u64,
+}
+
+/// The wall-clock limit of attempt `attempt` of a run: `timeout_secs` × `multiplier`^(attempt-1),
+/// at most `max_secs` (and never below `timeout_secs`).
+pub fn attempt_timeout_secs(
+    timeout_secs: u64,
+    multiplier: Option<f64>,
+    attempt: u32,
+    max_secs: u64,
+) -> u64 {
+    let Some(m) = multiplier else {
+        return timeout_secs;
+    };
+    let scaled =
+        timeout_secs as f64 * m.powi(i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX));
+    if !scaled.is_finite() || scaled >= max_secs as f64 {
+        return max_secs.max(timeout_secs);
+    }
+    (scaled.round() as u64).max(timeout_secs)
 }
 
 impl RunJob {
     /// The job of a resolved run.
-    pub fn new(spec: &ResolvedRun, reader: Arc<PackReader>, py: Arc<Python>) -> RunJob {
+    pub fn new(
+        spec: &ResolvedRun,
+        reader: Arc<PackReader>,
+        py: Arc<Python>,
+        max_timeout_secs: u64,
+    ) -> RunJob {
         RunJob {
             py,
             reader,
             spec: spec.clone(),
+            max_timeout_secs,
         }
     }
 
-    fn job(&self) -> quantd_sandbox::Job {
-        let limits = run_limits(self.spec.timeout_secs);
+    fn job(&self, attempt: u32) -> quantd_sandbox::Job {
+        let timeout = attempt_timeout_secs(
+            self.spec.timeout_secs,
+            self.spec.timeout_multiplier,
+            attempt,
+            self.max_timeout_secs,
+        );
+        let limits = run_limits(timeout);
         let bars = self.reader.dir().join(quantd_data::format::BARS_FILE);
         let manifest = self.reader.dir().join(quantd_data::format::MANIFEST_FILE);
         let mut job = quantd_sandbox::Job::script(self.spec.script.clone())
@@ -126,7 +159,7 @@ impl Job for RunJob {
         ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
         let cancel = ctl.stop_flag();
-        let outcome = self.py.run(&self.job(), cancel)?;
+        let outcome = self.py.run(&self.job(ctl.attempt()), cancel)?;
         if outcome.verdict != Verdict::Ok {
             let ShardFailure::Error(class, mut message) = super::verdict_failure(&outcome) else {
                 return Err(ShardFailure::Cancelled);
@@ -174,5 +207,24 @@ mod tests {
             assert!(limits.cpu >= limits.wall);
         }
         assert_eq!(run_limits(300).cpu, Duration::from_secs(305));
+    }
+}
+
+#[cfg(test)]
+mod attempt_timeouts {
+    use super::attempt_timeout_secs;
+
+    #[test]
+    fn each_attempt_multiplies_the_timeout_within_the_maximum() {
+        let t: Vec<u64> = (1..=5)
+            .map(|a| attempt_timeout_secs(10, Some(2.0), a, 60))
+            .collect();
+        assert_eq!(t, [10, 20, 40, 60, 60]);
+        assert_eq!(attempt_timeout_secs(10, None, 4, 60), 10);
+        assert_eq!(
+            attempt_timeout_secs(10, Some(10.0), 400, 60),
+            60,
+            "no overflow"
+        );
     }
 }

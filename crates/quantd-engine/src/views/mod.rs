@@ -86,19 +86,38 @@ impl<S: Store> Engine<S> {
         req: &ExportRequest,
         reader: &Reader,
     ) -> Result<Release> {
-        let signals_only = req.signals_only && rec.kind == ExecutionKind::Scan;
+        let what_for = format!("as {}", req.format.name());
+        Ok(self
+            .release_results(rec, req.signals_only, &what_for, reader)
+            .await?
+            .1)
+    }
+
+    /// The rights' decision on reading `rec`'s results (`signals_only`: a scan's signals
+    /// alone) for `reader`, described as `<kind> results <what_for>`: whether signals alone are
+    /// read (only scans have them), and the release.
+    pub(crate) async fn release_results(
+        &self,
+        rec: &ExecutionRecord,
+        signals_only: bool,
+        what_for: &str,
+        reader: &Reader,
+    ) -> Result<(bool, Release)> {
+        let signals_only = signals_only && rec.kind == ExecutionKind::Scan;
         let what = if signals_only {
             Disclosure::Signals
         } else {
             self.disclosure_of(rec).await?
         };
         let detail = format!(
-            "{} results as {}{}",
+            "{} results {what_for}{}",
             rec.kind,
-            req.format.name(),
             if signals_only { " (signals only)" } else { "" }
         );
-        self.release(rec, reader, what, &detail).await
+        Ok((
+            signals_only,
+            self.release(rec, reader, what, &detail).await?,
+        ))
     }
 
     /// The second half of [`Engine::export`]: the rows, as `release` allows.

@@ -8,7 +8,7 @@ use crate::error::{EngineError, Result};
 use crate::exec::Engine;
 use crate::records::ExecutionRecord;
 use crate::rights::{Reader, Watermark};
-use quantd_core::{Disclosure, ExecutionKind};
+use quantd_core::ExecutionKind;
 use quantd_store::Store;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -138,18 +138,9 @@ impl<S: Store> Engine<S> {
         req: &PageRequest,
         reader: &Reader,
     ) -> Result<ResultPage> {
-        let signals_only = req.signals_only && rec.kind == ExecutionKind::Scan;
-        let what = if signals_only {
-            Disclosure::Signals
-        } else {
-            self.disclosure_of(rec).await?
-        };
-        let detail = format!(
-            "{} results page{}",
-            rec.kind,
-            if signals_only { " (signals only)" } else { "" }
-        );
-        let release = self.release(rec, reader, what, &detail).await?;
+        let (signals_only, release) = self
+            .release_results(rec, req.signals_only, "page", reader)
+            .await?;
         let mut c = Collector {
             req,
             skip: offset(req.cursor.as_deref())?,

@@ -37,6 +37,7 @@ pub fn scan(options: ExecutionOptions) -> SubmitRequest {
     r.options = RequestOptions {
         max_attempts: Some(options.retry.maximum_attempts),
         on_shard_failure: options.on_shard_failure,
+        retry: Default::default(),
     };
     r
 }

@@ -8,7 +8,9 @@ pub mod executions;
 pub mod health;
 pub mod packs;
 pub mod patterns;
+pub mod policy;
 pub mod rights;
+pub mod webhooks;
 
 use crate::AppState;
 use crate::auth::Caller;

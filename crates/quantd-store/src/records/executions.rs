@@ -46,6 +46,22 @@ pub struct NewExecution {
     /// Its engine, not its shards, decides when it ends (a pattern): it starts running at once
     /// and stays running while it has no shard, until [`crate::ExecutionQueue::end_orchestrated`].
     pub orchestrated: bool,
+    /// Its priority, -10 to 10 (0 by default): claims take executions by
+    /// [`NewExecution::claim_at`], so higher goes first and waiting work ages.
+    pub priority: i8,
+}
+
+/// How long one point of priority is worth in waiting, in ms: an execution of priority p is
+/// claimed as if it had been created p × 5 minutes earlier (effective priority = priority +
+/// minutes waited / 5).
+pub const PRIORITY_STEP_MS: Millis = 5 * 60_000;
+
+impl NewExecution {
+    /// The key claims order executions by: its creation minus [`PRIORITY_STEP_MS`] per point of
+    /// priority.
+    pub fn claim_at(&self) -> Millis {
+        self.now - Millis::from(self.priority) * PRIORITY_STEP_MS
+    }
 }
 
 /// Where a child execution belongs: the pattern execution and the step it runs.

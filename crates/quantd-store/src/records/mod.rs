@@ -11,6 +11,7 @@ pub mod executions;
 pub mod packs;
 pub mod pages;
 pub mod tokens;
+pub mod webhooks;
 
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use code::{Added, CodeName, CodeVersion};
@@ -22,3 +23,7 @@ pub use executions::{
 pub use packs::{NewPack, PackRecord, PackTiming};
 pub use pages::{Page, Paged};
 pub use tokens::{IdempotencyRecord, NewToken, TokenRecord};
+pub use webhooks::{
+    DeliveryAttempt, DeliveryNext, DeliveryRecord, DeliveryState, DueDelivery, NewWebhook,
+    WebhookRecord,
+};

@@ -14,9 +14,9 @@ use std::collections::{HashMap, HashSet};
 /// The columns of an execution's row as created (see [`bind_execution`]).
 const COLUMNS: &str = "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, \
      pack_id, code_version, options, shards_total, created_at, started_at, attempts, next_seq, \
-     parent_id, parent_step, root_id) ";
+     parent_id, parent_step, root_id, priority, claim_at) ";
 
-/// Executions per multi-row statement (18 parameters each, under SQLite's 32,766).
+/// Executions per multi-row statement (20 parameters each, under SQLite's 32,766).
 const EXECUTIONS_PER_STATEMENT: usize = 1_000;
 
 /// Pending shards per multi-row statement (4 parameters each).
@@ -50,7 +50,9 @@ fn bind_execution(
         .push_bind(2 + i64::from(starts) + i64::from(claimed))
         .push_bind(e.parent.as_ref().map(|p| p.parent.as_str().to_string()))
         .push_bind(e.parent.as_ref().map(|p| p.step.clone()))
-        .push_bind(e.parent.as_ref().map(|p| p.root.as_str().to_string()));
+        .push_bind(e.parent.as_ref().map(|p| p.root.as_str().to_string()))
+        .push_bind(i64::from(e.priority))
+        .push_bind(e.claim_at());
 }
 
 /// The events an execution starts with.

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/0011_claim_order.sql")),
     (12, include_str!("../../migrations/0012_pack_calendar.sql")),
     (13, include_str!("../../migrations/0013_rights.sql")),
+    (14, include_str!("../../migrations/0014_webhooks.sql")),
 ];
 
 /// The newest schema version this build knows.

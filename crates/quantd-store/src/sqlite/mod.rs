@@ -4,7 +4,8 @@
 //! - [`rows`] decodes rows into [`crate::records`];
 //! - [`queue`] is the queue's write side and [`steps`] the transaction steps it is made of;
 //! - [`reads`] is the queue's read side; [`patterns`] keeps patterns' steps and children;
-//! - [`packs`], [`code`], [`agents`] and [`tokens`] are the other areas of the contract;
+//! - [`packs`], [`code`], [`agents`], [`tokens`] and [`webhooks`] are the other areas of the
+//!   contract (deliveries are written by a trigger when an execution ends: migration 0014);
 //! - [`migrate`] brings the schema up to date when the store opens.
 //!
 //! Claims rely on SQLite's single writer: every write is a `BEGIN IMMEDIATE` transaction, so a
@@ -16,12 +17,14 @@ mod create;
 mod migrate;
 mod packs;
 mod patterns;
+mod policies;
 mod queue;
 mod reads;
 mod rights;
 mod rows;
 mod steps;
 mod tokens;
+mod webhooks;
 
 use crate::error::Result;
 use sqlx::SqlitePool;

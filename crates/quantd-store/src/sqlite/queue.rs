@@ -52,20 +52,21 @@ async fn cancel_dead_claim(
     Ok(())
 }
 
-/// The next claimable shard: the oldest active execution's first pending shard whose backoff
-/// has passed (binds: now).
+/// The next claimable shard: the first pending shard whose backoff has passed of the active
+/// execution with the smallest `claim_at` (the oldest, moved earlier by its priority: migration
+/// 0014) (binds: now).
 const CLAIM_NEXT: &str = "SELECT s.execution_id, s.idx \
      FROM executions e INDEXED BY executions_claim_order \
      CROSS JOIN shards s INDEXED BY shards_pending ON s.execution_id = e.id \
      WHERE e.state IN ('pending', 'running') AND s.state = 'pending' AND s.not_before <= ? \
-     ORDER BY e.created_at, e.id, s.idx LIMIT 1";
+     ORDER BY e.claim_at, e.id, s.idx LIMIT 1";
 
 /// [`CLAIM_NEXT`] within one execution and the executions under it (binds: now, id, id).
 const CLAIM_NEXT_OF: &str = "SELECT s.execution_id, s.idx \
      FROM executions e CROSS JOIN shards s INDEXED BY shards_pending ON s.execution_id = e.id \
      WHERE e.state IN ('pending', 'running') AND s.state = 'pending' AND s.not_before <= ? \
      AND (e.id = ? OR e.root_id = ?) \
-     ORDER BY e.created_at, e.id, s.idx LIMIT 1";
+     ORDER BY e.claim_at, e.id, s.idx LIMIT 1";
 
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).

@@ -165,3 +165,29 @@ pub async fn heartbeats_extend_only_their_owners_leases<H: Harness>(h: &H) {
     assert_eq!(shards[0].state, ShardState::Running);
     assert_eq!(shards[1].state, ShardState::Pending);
 }
+
+/// Higher priority is claimed first, but waiting work ages: a priority-0 execution that waited
+/// longer than the priority gap × 5 minutes goes before a newer priority-10 one.
+pub async fn priority_goes_first_and_waiting_work_ages<H: Harness>(h: &H) {
+    use quantd_store::PRIORITY_STEP_MS;
+    let store = h.open().await;
+    let mut low = crate::harness::execution(1, "default", 1);
+    let mut high = crate::harness::execution(2, "default", 1);
+    high.priority = 3;
+    let mut newest_high = crate::harness::execution(3, "default", 1);
+    newest_high.priority = 10;
+    // Created 10 points' worth of waiting (and a bit) after `low`: `low` goes first.
+    newest_high.now = low.now + 10 * PRIORITY_STEP_MS + 1;
+    low.priority = 0;
+    for e in [&low, &high, &newest_high] {
+        store.create_execution(e).await.unwrap();
+    }
+    let mut got = vec![];
+    for _ in 0..3 {
+        let c = claim(&store, "w", newest_high.now, LONG, None)
+            .await
+            .unwrap();
+        got.push(c.execution);
+    }
+    assert_eq!(got, [high.id, low.id, newest_high.id]);
+}

@@ -86,6 +86,7 @@ pub fn execution(n: u64, workspace: &str, shards: usize) -> NewExecution {
         first_claim: None,
         parent: None,
         orchestrated: false,
+        priority: 0,
     }
 }
 

@@ -125,6 +125,8 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         reuse: false,
         on_shard_failure: "fail".into(),
         max_attempts: 3,
+        retry: None,
+        priority: None,
     };
     let spec = super::run::with_run_flags(request, Some(pack.id.to_string()), &run);
     let sub = engine.start(spec).await?;
@@ -260,6 +262,8 @@ async fn backtest_and_sweep(
         reuse: false,
         on_shard_failure: "fail".into(),
         max_attempts: 3,
+        retry: None,
+        priority: None,
     };
     let mut backtest = SubmitRequest::new(ExecutionKind::Backtest);
     backtest.strategy = Some(strategy);

@@ -17,6 +17,7 @@ pub(crate) mod serve;
 mod strategy;
 mod test;
 pub(crate) mod tokens;
+mod webhooks;
 pub(crate) mod worker;
 
 use crate::cli::{Cli, Command};
@@ -101,6 +102,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pattern(crate::cli::PatternCommand::Run(a)) => pattern::run(&ctx, a).await,
         Command::Retry(a) => pattern::retry(&ctx, a).await,
         Command::Agents(cmd) => agents::run(&ctx, cmd).await,
+        Command::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
+        Command::Policy(cmd) => {
+            let engine = ctx.engine().await?;
+            let policy = match cmd {
+                crate::cli::PolicyCommand::Show => engine.workspace_policy("default").await?,
+                crate::cli::PolicyCommand::Set { retry } => {
+                    let p = quantd_engine::policy::WorkspacePolicy { retry };
+                    engine.set_workspace_policy("default", &p).await?
+                }
+            };
+            crate::output::json(&policy)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Show(a) => executions::show(&ctx, &a.execution).await,
         Command::Results(a) => executions::results(&ctx, a).await,
         Command::Pause(a) => executions::pause(&ctx, &a.execution).await,

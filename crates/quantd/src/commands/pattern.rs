@@ -38,6 +38,8 @@ pub async fn run(ctx: &Ctx, a: PatternRunArgs) -> anyhow::Result<ExitCode> {
         reuse: a.reuse,
         on_shard_failure: "fail".into(),
         max_attempts: 3,
+        retry: None,
+        priority: None,
     };
     let steps = print_steps(ctx, &engine);
     let rec = submit_and_wait(ctx, &engine, request, &flags).await;

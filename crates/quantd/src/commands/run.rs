@@ -25,8 +25,10 @@ pub fn with_run_flags(
         } else {
             ShardFailurePolicy::Fail
         },
+        retry: run.retry.clone().unwrap_or_default(),
     };
     request.reuse = run.reuse;
+    request.priority = run.priority;
     request
 }
 

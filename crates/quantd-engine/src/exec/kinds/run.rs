@@ -27,8 +27,12 @@ pub struct ResolvedRun {
     pub name: String,
     /// Script arguments.
     pub args: Vec<String>,
-    /// Wall-clock limit in seconds.
+    /// Wall-clock limit in seconds (of the first attempt).
     pub timeout_secs: u64,
+    /// Each retry's wall-clock limit is `timeout_secs` × this^(attempt-1), within the server's
+    /// maximum (the `timeout` class's `timeout_multiplier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_multiplier: Option<f64>,
     /// The pack the script can read.
     pub pack_id: String,
 }
@@ -56,6 +60,12 @@ impl Kind for Run {
             name: request.name.unwrap_or_else(|| "run".into()),
             args: request.args,
             timeout_secs: request.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS),
+            timeout_multiplier: request
+                .options
+                .retry
+                .get(&quantd_core::ErrorClass::Timeout)
+                .and_then(|c| c.timeout_multiplier)
+                .filter(|m| *m != 1.0),
             pack_id: pack.map(|p| p.id.to_string()).unwrap_or_default(),
         })
     }
@@ -74,6 +84,7 @@ impl Kind for Run {
             spec,
             reader_of(reader)?,
             engine.python.clone(),
+            engine.options().limits.max_run_timeout_secs,
         )))
     }
 
