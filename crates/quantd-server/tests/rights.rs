@@ -112,6 +112,8 @@ async fn a_deny_provider_refuses_derived_data_on_every_route_and_logs_who_asked(
     )
     .await;
     assert_eq!(stats.status(), StatusCode::OK);
+    let types: Vec<_> = stats.headers().get_all("content-type").iter().collect();
+    assert_eq!(types, ["text/csv; charset=utf-8"], "one content type");
     assert!(stats.text().await.unwrap().contains("Sharpe Ratio"));
     let summary = server
         .get_json(&format!("/v1/executions/{bt}/summary"), &team)

@@ -552,15 +552,12 @@ pub async fn results(
         .engine()
         .release_export(&rec, &req, &caller.reader())
         .await?;
-    let mut headers = release_headers(&release);
-    headers.push((
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type(format)),
-    ));
-    let headers = axum::response::AppendHeaders(headers);
+    // `Vec<u8>` answers `application/octet-stream` by itself: the type is set (not appended).
+    let kind = [(header::CONTENT_TYPE, content_type(format))];
+    let attribution = axum::response::AppendHeaders(release_headers(&release));
     if rec.kind == ExecutionKind::Scan {
         let body = stream_scan(&state, &rec, req, release);
-        return Ok((headers, body).into_response());
+        return Ok((kind, attribution, body).into_response());
     }
     // Every other kind's view is one table in memory (bounded by the result limits): errors
     // answer before the status line.
@@ -569,7 +566,7 @@ pub async fn results(
         .engine()
         .write_export(&rec, &req, &release, &mut body)
         .await?;
-    Ok((headers, body).into_response())
+    Ok((kind, attribution, body).into_response())
 }
 
 async fn report_response(
