@@ -4,7 +4,7 @@
 
 use quantd_core::{NoProgress, PackId};
 use quantd_engine::data::SynthSpec;
-use quantd_engine::exec::pool::{Pool, PoolOptions};
+use quantd_engine::exec::pool::{Pool, PoolOptions, Running};
 use quantd_engine::exec::{Engine, EngineOptions};
 use quantd_engine::{DataDir, Packs};
 use quantd_mcp::{Ops, QuantdMcp};
@@ -71,6 +71,21 @@ async fn call(
     (r.structured_content.unwrap(), r.is_error == Some(true))
 }
 
+/// A running worker pool over `s`'s engine and a client of an MCP server using it in workspace
+/// `default` (`tasks`: the client declares the tasks extension).
+async fn served(
+    s: &Setup,
+    tasks: bool,
+) -> (Arc<Pool>, Running, RunningService<RoleClient, ClientConfig>) {
+    let pool = Pool::new(s.engine.clone(), PoolOptions::default());
+    let running = pool.start();
+    let server = QuantdMcp::new(
+        Ops::new(s.engine.clone(), Some(pool.clone())),
+        Some("default".into()),
+    );
+    (pool, running, connect(server, tasks).await)
+}
+
 /// Polls a task until it leaves `working` (tasks are polled by design; `poll_interval_ms` paces it).
 async fn settle(
     client: &RunningService<RoleClient, ClientConfig>,
@@ -89,13 +104,7 @@ async fn settle(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_ends_with_its_execution() {
     let s = engine().await;
-    let pool = Pool::new(s.engine.clone(), PoolOptions::default());
-    let running = pool.start();
-    let server = QuantdMcp::new(
-        Ops::new(s.engine.clone(), Some(pool.clone())),
-        Some("default".into()),
-    );
-    let client = connect(server, true).await;
+    let (pool, running, client) = served(&s, true).await;
     let out = client
         .call_tool_once(params(
             "start_execution",
@@ -320,13 +329,7 @@ async fn resources_warming_packs_rollbacks_and_cursors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_results_keeps_to_the_data_rights() {
     let s = engine().await;
-    let pool = Pool::new(s.engine.clone(), PoolOptions::default());
-    let running = pool.start();
-    let server = QuantdMcp::new(
-        Ops::new(s.engine.clone(), Some(pool.clone())),
-        Some("default".into()),
-    );
-    let client = connect(server, false).await;
+    let (pool, running, client) = served(&s, false).await;
     let acme = |export| quantd_core::Provider {
         name: "acme".into(),
         license: None,
