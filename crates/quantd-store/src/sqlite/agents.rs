@@ -1,12 +1,11 @@
 //! The agent registry in SQLite: one row per workspace and agent name, its body JSON.
 
 use super::SqliteStore;
-use super::rows::corrupt;
+use super::rows::named_body;
 use crate::error::Result;
 use crate::records::Millis;
 use crate::traits::AgentRegistry;
 use serde_json::Value;
-use sqlx::Row;
 
 impl AgentRegistry for SqliteStore {
     async fn put_agent(
@@ -52,14 +51,6 @@ impl AgentRegistry for SqliteStore {
             .bind(workspace)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.try_get("body")?;
-                Ok((
-                    r.try_get("name")?,
-                    serde_json::from_str(&body).map_err(|e| corrupt("agents", e))?,
-                ))
-            })
-            .collect()
+        rows.iter().map(|r| named_body(r, "agents")).collect()
     }
 }

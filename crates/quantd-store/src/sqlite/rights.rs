@@ -2,7 +2,7 @@
 //! JSON), `packs.provider` naming one, and the append-only `audit_log`.
 
 use super::SqliteStore;
-use super::rows::{corrupt, pack_from_row, select_packs};
+use super::rows::{named_body, pack_from_row, select_packs};
 use crate::error::{Result, StoreError};
 use crate::records::{AuditEntry, AuditFilter, Millis, NewAuditEntry, PackRecord, Page, Paged};
 use crate::traits::RightsRegistry;
@@ -60,15 +60,7 @@ impl RightsRegistry for SqliteStore {
         let rows = sqlx::query("SELECT name, body FROM providers ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.try_get("body")?;
-                Ok((
-                    r.try_get("name")?,
-                    serde_json::from_str(&body).map_err(|e| corrupt("providers", e))?,
-                ))
-            })
-            .collect()
+        rows.iter().map(|r| named_body(r, "providers")).collect()
     }
 
     async fn set_pack_provider(&self, name: &str, provider: Option<&str>) -> Result<u64> {

@@ -122,6 +122,18 @@ pub(super) fn shard_from_row(r: &SqliteRow) -> Result<ShardRecord> {
     })
 }
 
+/// A `(name, body)` row of a registry that keeps bodies the engine defines (agents, providers).
+pub(super) fn named_body(
+    row: &SqliteRow,
+    table: &'static str,
+) -> Result<(String, serde_json::Value)> {
+    let body: String = row.try_get("body")?;
+    Ok((
+        row.try_get("name")?,
+        serde_json::from_str(&body).map_err(|e| corrupt(table, e))?,
+    ))
+}
+
 /// `SELECT <every PackRecord column> FROM packs <rest>`, as a `&'static str`.
 macro_rules! select_packs {
     ($rest:literal) => {
