@@ -28,6 +28,7 @@ fn retrying() -> ExecutionOptions {
         },
         on_shard_failure: ShardFailurePolicy::Fail,
         priority: 0,
+        sandbox: Default::default(),
     }
 }
 

@@ -76,8 +76,15 @@ pub(crate) fn extract_traceback(stderr: &[u8]) -> Option<String> {
 /// the kernel refused an allocation, e.g. an anonymous `mmap` past `RLIMIT_AS` or the job
 /// cgroup's `memory.max`) is the memory limit; `EFBIG` (27: a file over the size limit) or
 /// `ENOSPC` (28: a full tmpfs or `/out`) is the output limit.
+///
+/// The exception is the first unindented line after the frames: notes added to it
+/// (`add_note`, e.g. the harness's "while running scanner …") and a multi-line message follow it.
 pub(crate) fn classify_exception(traceback: &str) -> Verdict {
-    let last = traceback.lines().last().unwrap_or_default();
+    let last = traceback
+        .lines()
+        .skip(1)
+        .find(|l| !l.starts_with(' ') && !l.is_empty())
+        .unwrap_or_default();
     let exc = last.split(':').next().unwrap_or_default();
     let message = last.get(exc.len() + 1..).unwrap_or_default().trim_start();
     // An `OSError` prints its errno first: `OSError: [Errno 12] Cannot allocate memory`.
@@ -152,5 +159,16 @@ mod tests {
             Verdict::RuntimeError
         );
         assert_eq!(extract_traceback(b"no traceback"), None);
+    }
+
+    #[test]
+    fn notes_after_the_exception_do_not_hide_it() {
+        let tb = "Traceback (most recent call last):\n  File \"/job/main.py\", line 5, in hog\n    \
+                  block = bytearray(2048 << 20)\n            ^^^^^\nMemoryError\nwhile running \
+                  scanner 'hog' on ticker 'SYN0001'";
+        assert_eq!(classify_exception(tb), Verdict::MemoryLimit);
+        let tb = "Traceback (most recent call last):\n  File \"x\", line 1\nValueError: a\nmultiline \
+                  MemoryError message";
+        assert_eq!(classify_exception(tb), Verdict::RuntimeError);
     }
 }

@@ -58,6 +58,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     serde_json::from_slice(bytes).map_err(invalid)
 }
 
+/// A parsed body as `T`, or a 400 saying what is wrong and where (`invalid {what} at
+/// options.sandbox: unknown field ...`): the JSON path of the value serde refused.
+pub fn body_of<T: DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T, AppError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let inner = e.into_inner();
+        AppError::BadRequest(if at == "." {
+            format!("invalid {what}: {inner}")
+        } else {
+            format!("invalid {what} at `{at}`: {inner}")
+        })
+    })
+}
+
 /// Where a value sits in the document, rendered only for an error.
 enum At<'a> {
     Root,

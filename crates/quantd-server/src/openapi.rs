@@ -14,6 +14,7 @@ use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::ShardFailurePolicy;
 use quantd_engine::exec::request::{ExampleRequest, RequestOptions, SubmitRequest};
 use quantd_engine::exec::retry::ClassRetry;
+use quantd_engine::exec::sandbox::SandboxRequest;
 use quantd_engine::policy::WorkspacePolicy;
 use quantd_engine::webhooks::{
     AttemptView, DeliveryView, WebhookPayload, WebhookSpec, WebhookView,
@@ -71,7 +72,7 @@ impl Modify for Security {
     components(schemas(
         Problem, CodeDiagnostic, CodeBody, StrategyExprs, RollbackBody, CodeVersionView, CodeAdded,
         CodeNameView, CodeList, Validated, SubmitRequest, ExecutionKind, ShardFailurePolicy,
-        RequestOptions, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
+        RequestOptions, SandboxRequest, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
         RightsView, PackList, UploadAccepted, PackHealth, Live, Ready, Executed, RetryBody, AgentSpec, AgentView,
         Provider, ExportPolicy, ProviderBody, PackProvider, AuditPage,
         WebhookSpec, WebhookView, DeliveryView, AttemptView, WebhookPayload, WorkspacePolicy, ClassRetry,

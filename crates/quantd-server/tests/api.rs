@@ -201,6 +201,48 @@ async fn errors_are_problem_documents() {
         .unwrap();
     assert_eq!(r.status(), 404);
     snapshot("unknown_pack", &problem(r).await);
+    // Sandbox limits over the server's maximum, or for an expression, name the field.
+    let python = "import quantd as qd\n@qd.scanner()\ndef s(bars):\n    return bars.close > 0\n";
+    let r = server
+        .req(Method::POST, "/v1/executions", &t)
+        .json(&json!({"kind": "scan", "python": python, "pack": "demo",
+            "options": {"sandbox": {"memory_mib": 1_000_000}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let p = problem(r).await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("options.sandbox.memory_mib")
+            && detail.contains("QUANTD_MAX_SANDBOX_MEMORY_MIB"),
+        "{p}"
+    );
+    let r = server
+        .req(Method::POST, "/v1/executions", &t)
+        .json(&json!({"kind": "scan", "expr": "close > 1", "pack": "demo",
+            "options": {"sandbox": {"cpu_secs": 5}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let p = problem(r).await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("Python code only"),
+        "{p}"
+    );
+    let r = server
+        .req(Method::POST, "/v1/executions", &t)
+        .json(&json!({"kind": "scan", "expr": "close > 1", "options": {"sandbox": {"ram": 5}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let p = problem(r).await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("options.sandbox"),
+        "{p}"
+    );
     // 413 above the body limit.
     let big = "x".repeat(4096);
     let r = server

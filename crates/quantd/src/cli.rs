@@ -514,6 +514,69 @@ pub struct RunArgs {
     /// Priority, -10 to 10: higher is claimed first; waiting work ages one point per 5 minutes.
     #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i8).range(-10..=10))]
     pub priority: Option<i8>,
+    /// Memory of each sandboxed (Python) job, in MiB (default 4096, within the server's maximum).
+    #[arg(
+        long,
+        value_name = "MIB",
+        help_heading = "Sandbox limits (Python code)"
+    )]
+    pub memory_mib: Option<u64>,
+    /// CPU seconds of each sandboxed job.
+    #[arg(
+        long,
+        value_name = "SECS",
+        help_heading = "Sandbox limits (Python code)"
+    )]
+    pub cpu_secs: Option<u64>,
+    /// Wall-clock seconds of each scanner or strategy job (default 600; a run's is `--timeout`).
+    #[arg(
+        long,
+        value_name = "SECS",
+        help_heading = "Sandbox limits (Python code)"
+    )]
+    pub wall_secs: Option<u64>,
+    /// Processes and threads of each sandboxed job (default 64).
+    #[arg(long, value_name = "N", help_heading = "Sandbox limits (Python code)")]
+    pub pids: Option<u64>,
+    /// Standard output kept of each sandboxed job, in MiB (default 8).
+    #[arg(
+        long,
+        value_name = "MIB",
+        help_heading = "Sandbox limits (Python code)"
+    )]
+    pub output_mib: Option<u64>,
+}
+
+impl Default for RunArgs {
+    /// The flags' defaults: run here, fail on a shard that fails for good, 3 attempts.
+    fn default() -> Self {
+        RunArgs {
+            detach: false,
+            reuse: false,
+            on_shard_failure: "fail".into(),
+            max_attempts: 3,
+            retry: None,
+            priority: None,
+            memory_mib: None,
+            cpu_secs: None,
+            wall_secs: None,
+            pids: None,
+            output_mib: None,
+        }
+    }
+}
+
+impl RunArgs {
+    /// The sandbox limits the flags ask for.
+    pub fn sandbox(&self) -> quantd_engine::exec::sandbox::SandboxRequest {
+        quantd_engine::exec::sandbox::SandboxRequest {
+            memory_mib: self.memory_mib,
+            cpu_secs: self.cpu_secs,
+            wall_secs: self.wall_secs,
+            pids: self.pids,
+            output_mib: self.output_mib,
+        }
+    }
 }
 
 /// Parses `--retry`: per-class retries as JSON.

@@ -56,6 +56,22 @@ pub struct Limits {
     /// (`QUANTD_MAX_WORK`, default 10^11: about a minute of both cores here; the reference
     /// full-market scan is 4.4 × 10^7).
     pub max_work: f64,
+    /// Most memory a request may ask for each of its Python jobs (`options.sandbox.memory_mib`),
+    /// in MiB (`QUANTD_MAX_SANDBOX_MEMORY_MIB`, default 8,192); also caps the default (4,096).
+    pub max_sandbox_memory_mib: u64,
+    /// Most CPU seconds a request may ask for each Python job (`options.sandbox.cpu_secs`)
+    /// (`QUANTD_MAX_SANDBOX_CPU_SECS`, default 3,600).
+    pub max_sandbox_cpu_secs: u64,
+    /// Longest wall-clock limit, in seconds, a request may ask for each scanner, test or
+    /// strategy job (`options.sandbox.wall_secs`) (`QUANTD_MAX_SANDBOX_WALL_SECS`, default
+    /// 3,600); also caps the default (600). A run's is its `timeout`.
+    pub max_sandbox_wall_secs: u64,
+    /// Most processes and threads a request may ask for each Python job (`options.sandbox.pids`)
+    /// (`QUANTD_MAX_SANDBOX_PIDS`, default 256).
+    pub max_sandbox_pids: u64,
+    /// Most standard output kept of each Python job a request may ask for, in MiB
+    /// (`options.sandbox.output_mib`) (`QUANTD_MAX_SANDBOX_OUTPUT_MIB`, default 64).
+    pub max_sandbox_output_mib: u64,
     /// Limits on expression code (size, `let`s, nodes, names, kernel calls, slots): see
     /// docs/limits.md, "Expressions".
     pub expr: quantd_expr::Limits,
@@ -78,6 +94,11 @@ impl Default for Limits {
             max_shard_memory: 256 << 20,
             max_eval_memory: 2 << 30,
             max_work: 1e11,
+            max_sandbox_memory_mib: 8 << 10,
+            max_sandbox_cpu_secs: 3_600,
+            max_sandbox_wall_secs: 3_600,
+            max_sandbox_pids: 256,
+            max_sandbox_output_mib: 64,
             expr: quantd_expr::Limits::default(),
         }
     }
@@ -99,7 +120,19 @@ const VARS: &[(&str, &str)] = &[
     ("max_shard_memory", "QUANTD_MAX_SHARD_MEMORY"),
     ("max_eval_memory", "QUANTD_MAX_EVAL_MEMORY"),
     ("max_work", "QUANTD_MAX_WORK"),
+    ("max_sandbox_memory_mib", "QUANTD_MAX_SANDBOX_MEMORY_MIB"),
+    ("max_sandbox_cpu_secs", "QUANTD_MAX_SANDBOX_CPU_SECS"),
+    ("max_sandbox_wall_secs", "QUANTD_MAX_SANDBOX_WALL_SECS"),
+    ("max_sandbox_pids", "QUANTD_MAX_SANDBOX_PIDS"),
+    ("max_sandbox_output_mib", "QUANTD_MAX_SANDBOX_OUTPUT_MIB"),
 ];
+
+/// The environment variable that sets the limit `name`.
+pub(crate) fn var_of(name: &str) -> &'static str {
+    VARS.iter()
+        .find(|(n, _)| *n == name)
+        .map_or("QUANTD_MAX_*", |(_, v)| v)
+}
 
 impl Limits {
     /// The defaults, with every `QUANTD_MAX_*` variable set in `env` applied; a value that is not
@@ -127,6 +160,11 @@ impl Limits {
                 "max_shard_memory" => l.max_shard_memory = n,
                 "max_eval_memory" => l.max_eval_memory = n,
                 "max_work" => l.max_work = n as f64,
+                "max_sandbox_memory_mib" => l.max_sandbox_memory_mib = n,
+                "max_sandbox_cpu_secs" => l.max_sandbox_cpu_secs = n,
+                "max_sandbox_wall_secs" => l.max_sandbox_wall_secs = n,
+                "max_sandbox_pids" => l.max_sandbox_pids = n,
+                "max_sandbox_output_mib" => l.max_sandbox_output_mib = n,
                 _ => l.max_attempts = u32::try_from(n).unwrap_or(u32::MAX),
             }
         }
@@ -137,6 +175,7 @@ impl Limits {
     /// sets (its kind's module has already refused the fields that are not its kind's).
     pub fn check_request(&self, r: &SubmitRequest, retry: &RetryPolicy) -> Result<()> {
         self.check_retry(retry)?;
+        r.options.sandbox.check(self, r.kind)?;
         Self::check_priority(r.priority)?;
         self.check_tickers(r.tickers.as_deref())?;
         self.check_params(&r.params)?;
@@ -349,10 +388,7 @@ fn over(name: &'static str, value: u64, max: u64, what: &str, fix: &str) -> Resu
     if value <= max {
         return Ok(());
     }
-    let var = VARS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or("QUANTD_MAX_*", |(_, v)| v);
+    let var = var_of(name);
     Err(EngineError::Limit {
         limit: name,
         message: format!("{value} {what} is over the limit of {max} ({name}, set by {var}); {fix}"),

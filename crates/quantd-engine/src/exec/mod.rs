@@ -25,6 +25,7 @@ pub mod limits;
 pub mod pool;
 pub mod request;
 pub mod retry;
+pub mod sandbox;
 mod scheduler;
 pub(crate) use scheduler::futures_join_all as join_all;
 pub mod spec;
@@ -83,6 +84,9 @@ pub struct ExecutionOptions {
     /// [`quantd_store::PRIORITY_STEP_MS`]).
     #[serde(skip_serializing_if = "is_zero")]
     pub priority: i8,
+    /// The limits of its sandboxed jobs, as the request asked (checked when it was submitted).
+    #[serde(skip_serializing_if = "sandbox::SandboxRequest::is_empty")]
+    pub sandbox: sandbox::SandboxRequest,
 }
 
 fn is_zero(n: &i8) -> bool {
@@ -371,6 +375,14 @@ impl<S: Store> Engine<S> {
         &self.options
     }
 
+    /// The Python runner with the shard limits `sandbox` asks for (an execution's).
+    pub(crate) fn sandboxed(&self, sandbox: &sandbox::SandboxRequest) -> crate::python::Sandboxed {
+        crate::python::Sandboxed::new(
+            self.python.clone(),
+            sandbox.shard_limits(&self.options.limits),
+        )
+    }
+
     /// The engine's clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
@@ -437,7 +449,10 @@ impl<S: Store> Engine<S> {
         } else {
             None
         };
-        K::build(self, &rec.id, &spec, reader)
+        // Old records and unreadable options run with the defaults, as they did.
+        let options: ExecutionOptions =
+            serde_json::from_value(rec.options.clone()).unwrap_or_default();
+        K::build(self, &rec.id, &spec, reader, &options.sandbox)
     }
 
     fn cancel_flag(&self, id: &ExecutionId) -> Arc<AtomicBool> {

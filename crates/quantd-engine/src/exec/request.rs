@@ -7,6 +7,7 @@
 //! the limits, then what needs the store or the pack (names, code, the freshness gate).
 
 use super::retry::{ClassPolicies, RetryPolicy, merge_classes};
+use super::sandbox::SandboxRequest;
 use super::{ExecutionOptions, ShardFailurePolicy};
 use crate::code::StrategyExprs;
 use quantd_core::ExecutionKind;
@@ -52,6 +53,11 @@ pub struct RequestOptions {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub retry: ClassPolicies,
+    /// Limits of each sandboxed job (Python code only), within the server's maxima: e.g.
+    /// `{"memory_mib": 1024, "cpu_secs": 60, "wall_secs": 120, "pids": 32, "output_mib": 4}`
+    /// (docs/limits.md, "Sandbox").
+    #[serde(default, skip_serializing_if = "SandboxRequest::is_empty")]
+    pub sandbox: SandboxRequest,
 }
 
 /// What to run: one request type for every surface.
@@ -231,6 +237,7 @@ impl SubmitRequest {
             },
             on_shard_failure: self.options.on_shard_failure,
             priority: self.priority.unwrap_or(0),
+            sandbox: self.options.sandbox.clone(),
         }
     }
 }

@@ -178,8 +178,11 @@ impl<S: Store> Engine<S> {
         if let Some(c) = child {
             K::nest(&mut spec, c.depth)?;
         }
+        if !options.sandbox.is_empty() && !K::sandboxed(&spec) {
+            return Err(crate::exec::sandbox::refuse_unsandboxed(K::KIND));
+        }
         let id = self.new_execution_id();
-        let job = K::build(self, &id, &spec, reader)?;
+        let job = K::build(self, &id, &spec, reader, &options.sandbox)?;
         let stored = kinds::StoredSpec::of::<K>(&spec);
         if reuse
             && let Some(done) = self

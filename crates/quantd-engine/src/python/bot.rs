@@ -10,13 +10,13 @@ use super::options::bounded_log;
 use super::{Python, tail};
 use crate::exec::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
 use crate::exec::kinds::run::ResolvedRun;
+use crate::exec::sandbox::SandboxRequest;
 use quantd_core::ErrorClass;
 use quantd_data::PackReader;
-use quantd_sandbox::{Limits, Verdict};
+use quantd_sandbox::Verdict;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The environment variable naming the pack's bars file (an Arrow IPC file) inside the job.
 pub const RUN_PACK_ENV: &str = "QUANTD_PACK";
@@ -60,25 +60,16 @@ impl RunLog {
     }
 }
 
-/// The limits of a run whose timeout is `timeout_secs`: that wall-clock limit, and CPU time
-/// with headroom so a busy script ends on the wall limit the user set. Never overflows, whatever
-/// the timeout (the request's bounds are checked at the door).
-fn run_limits(timeout_secs: u64) -> Limits {
-    let wall = Duration::from_secs(timeout_secs);
-    Limits {
-        wall,
-        cpu: wall.saturating_add(Duration::from_secs(5)),
-        ..Limits::default()
-    }
-}
-
 /// A bot script run: one shard.
 pub struct RunJob {
     py: Arc<Python>,
     reader: Arc<PackReader>,
     spec: ResolvedRun,
-    /// The server's longest run timeout, in seconds: multiplied timeouts stop there.
-    max_timeout_secs: u64,
+    /// The limits the execution asked for.
+    sandbox: SandboxRequest,
+    /// The server's limits: the longest run timeout (multiplied timeouts stop there) and the
+    /// sandbox maxima.
+    limits: crate::exec::limits::Limits,
 }
 
 /// The wall-clock limit of attempt `attempt` of a run: `timeout_secs` × `multiplier`^(attempt-1),
@@ -101,18 +92,21 @@ pub fn attempt_timeout_secs(
 }
 
 impl RunJob {
-    /// The job of a resolved run.
+    /// The job of a resolved run, with the sandbox limits its execution asked for within the
+    /// server's `limits`.
     pub fn new(
         spec: &ResolvedRun,
         reader: Arc<PackReader>,
         py: Arc<Python>,
-        max_timeout_secs: u64,
+        sandbox: SandboxRequest,
+        limits: crate::exec::limits::Limits,
     ) -> RunJob {
         RunJob {
             py,
             reader,
             spec: spec.clone(),
-            max_timeout_secs,
+            sandbox,
+            limits,
         }
     }
 
@@ -121,9 +115,9 @@ impl RunJob {
             self.spec.timeout_secs,
             self.spec.timeout_multiplier,
             attempt,
-            self.max_timeout_secs,
+            self.limits.max_run_timeout_secs,
         );
-        let limits = run_limits(timeout);
+        let limits = self.sandbox.run_limits(&self.limits, timeout);
         let bars = self.reader.dir().join(quantd_data::format::BARS_FILE);
         let manifest = self.reader.dir().join(quantd_data::format::MANIFEST_FILE);
         let mut job = quantd_sandbox::Job::script(self.spec.script.clone())
@@ -198,15 +192,20 @@ impl Job for RunJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn any_timeout_gives_limits_without_overflow() {
+        let (asked, server) = (
+            SandboxRequest::default(),
+            crate::exec::limits::Limits::default(),
+        );
         for secs in [0, 1, 300, i64::MAX as u64, u64::MAX - 4, u64::MAX] {
-            let limits = run_limits(secs);
+            let limits = asked.run_limits(&server, secs);
             assert_eq!(limits.wall, Duration::from_secs(secs));
             assert!(limits.cpu >= limits.wall);
         }
-        assert_eq!(run_limits(300).cpu, Duration::from_secs(305));
+        assert_eq!(asked.run_limits(&server, 300).cpu, Duration::from_secs(305));
     }
 }
 

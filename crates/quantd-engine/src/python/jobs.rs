@@ -6,7 +6,7 @@
 //! input bars, so the jobs index bars by the row's place instead of looking dates up.
 
 use super::ipc::{BatchInput, ResultRows, bars_ipc, read_result};
-use super::{MAX_RESULT_BYTES, Python, params_json, shard_limits};
+use super::{MAX_RESULT_BYTES, Sandboxed, params_json};
 use crate::error::Result;
 use crate::exec::jobs::{
     Job, ShardControl, ShardFailure, ShardOutput, bar_batches, payload_tickers, ticker_batches,
@@ -35,7 +35,7 @@ const BACKTEST_SHARD_TICKERS: usize = 50;
 /// Runs the entry point over the bars of `tickers` (with their row ranges) in one sandbox job.
 /// Returns the checked rows (their tickers numbered in the order of `tickers`) and the bars.
 fn run_batch(
-    py: &Python,
+    py: &Sandboxed,
     source: &str,
     params: &Value,
     reader: &PackReader,
@@ -50,7 +50,7 @@ fn run_batch(
 /// Runs the entry point over bars already written as Arrow IPC, in one sandbox job, and checks
 /// its result against them (`input`).
 pub(super) fn run_entry(
-    py: &Python,
+    py: &Sandboxed,
     source: &str,
     params: &Value,
     ipc: Vec<u8>,
@@ -64,8 +64,7 @@ pub(super) fn run_entry(
         bars: Bars::Ipc(ipc),
         batch: true,
     };
-    let job = call.job().with_limits(shard_limits());
-    let outcome = py.run_ok(&job, cancel)?;
+    let outcome = py.run_ok(call.job(), cancel)?;
     let bytes = outcome
         .result_ipc(MAX_RESULT_BYTES)
         .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?
@@ -76,7 +75,7 @@ pub(super) fn run_entry(
                     .into(),
             )
         })?;
-    Ok(read_result(bytes, input, py.options())?)
+    Ok(read_result(bytes, input, py.python().options())?)
 }
 
 pub(super) fn wrong_kind(
@@ -109,7 +108,7 @@ fn full(reader: &PackReader, tickers: &[usize]) -> Vec<(usize, std::ops::Range<u
 
 /// A Python scan: shards are ticker batches sized by bars.
 pub struct PyScanJob {
-    py: Arc<Python>,
+    py: Sandboxed,
     reader: Arc<PackReader>,
     source: String,
     params: Value,
@@ -125,7 +124,7 @@ impl PyScanJob {
     pub fn new(
         s: &ResolvedScan,
         reader: Arc<PackReader>,
-        py: Arc<Python>,
+        py: Sandboxed,
         shard_bars: Option<u64>,
     ) -> Result<PyScanJob> {
         let tickers = scan::select_tickers(&reader, s.tickers.as_deref())?;
@@ -215,7 +214,7 @@ impl Job for PyScanJob {
 
 /// A Python A+ example test: shards are batches of the example tickers.
 pub struct PyTestJob {
-    py: Arc<Python>,
+    py: Sandboxed,
     reader: Arc<PackReader>,
     source: String,
     params: Value,
@@ -226,7 +225,7 @@ pub struct PyTestJob {
 
 impl PyTestJob {
     /// The job of a resolved Python test.
-    pub fn new(t: &ResolvedTest, reader: Arc<PackReader>, py: Arc<Python>) -> Result<PyTestJob> {
+    pub fn new(t: &ResolvedTest, reader: Arc<PackReader>, py: Sandboxed) -> Result<PyTestJob> {
         let tickers = t.example_tickers(&reader)?;
         Ok(PyTestJob {
             py,
@@ -305,7 +304,7 @@ impl Job for PyTestJob {
 /// the Rust backtester trades them (signals act from the second bar: no indicator warm-up is
 /// known for Python code).
 pub struct PyBacktestJob {
-    py: Arc<Python>,
+    py: Sandboxed,
     reader: Arc<PackReader>,
     source: String,
     params: Value,
@@ -319,7 +318,7 @@ impl PyBacktestJob {
     pub fn new(
         b: &ResolvedBacktest,
         reader: Arc<PackReader>,
-        py: Arc<Python>,
+        py: Sandboxed,
     ) -> Result<PyBacktestJob> {
         let tickers = scan::select_tickers(&reader, b.tickers.as_deref())?;
         Ok(PyBacktestJob {

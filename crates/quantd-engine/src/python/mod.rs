@@ -54,7 +54,8 @@ use std::time::Duration;
 
 /// Largest result file a Python job may hand back.
 pub const MAX_RESULT_BYTES: u64 = 512 << 20;
-/// Wall-clock (and CPU) limit of one scanner, test or strategy shard.
+/// Wall-clock (and CPU) limit of one scanner, test or strategy shard's job, unless the execution
+/// asks for another (`options.sandbox`).
 pub const SHARD_TIME_LIMIT: Duration = Duration::from_secs(600);
 
 /// The engine's Python runner: one lazily started zygote. Cheap to clone (clones share the
@@ -251,12 +252,30 @@ impl Python {
     }
 }
 
-/// The limits of a scanner, test or strategy shard.
-pub fn shard_limits() -> Limits {
-    Limits {
-        cpu: SHARD_TIME_LIMIT,
-        wall: SHARD_TIME_LIMIT,
-        ..Limits::default()
+/// The engine's runner with the sandbox limits of one execution's scanner, test or strategy
+/// jobs ([`crate::exec::sandbox::SandboxRequest::shard_limits`]): what its shard jobs run in.
+#[derive(Clone)]
+pub struct Sandboxed {
+    py: Arc<Python>,
+    limits: Limits,
+}
+
+impl Sandboxed {
+    /// `py` running every job within `limits`.
+    pub fn new(py: Arc<Python>, limits: Limits) -> Sandboxed {
+        Sandboxed { py, limits }
+    }
+
+    /// The runner.
+    pub fn python(&self) -> &Python {
+        &self.py
+    }
+
+    /// Runs `job` with these limits; a verdict other than `ok` is a shard failure
+    /// ([`Python::run_ok`]).
+    pub fn run_ok(&self, job: Job, cancel: &AtomicBool) -> Result<Outcome, ShardFailure> {
+        self.py
+            .run_ok(&job.with_limits(self.limits.clone()), cancel)
     }
 }
 

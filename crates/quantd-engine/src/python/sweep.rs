@@ -4,7 +4,7 @@
 
 use super::ipc::bars_ipc;
 use super::jobs::{StrategySignals, read_windows, run_entry};
-use super::{Python, params_json};
+use super::{Sandboxed, params_json};
 use crate::error::{EngineError, Result};
 use crate::exec::jobs::{
     Job, ShardControl, ShardFailure, ShardOutput, payload_tickers, ticker_batches,
@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 /// A sweep of a Python strategy. See the module docs.
 pub struct PySweepJob {
-    py: Arc<Python>,
+    py: Sandboxed,
     reader: Arc<PackReader>,
     spec: ResolvedSweep,
     source: String,
@@ -31,7 +31,7 @@ pub struct PySweepJob {
 
 impl PySweepJob {
     /// Parses the grid and evaluates the constraint.
-    pub fn new(spec: &ResolvedSweep, reader: Arc<PackReader>, py: Arc<Python>) -> Result<Self> {
+    pub fn new(spec: &ResolvedSweep, reader: Arc<PackReader>, py: Sandboxed) -> Result<Self> {
         let grid = ParamGrid::parse(&spec.grid)?;
         let accepted = match &spec.constraint {
             Some(c) => constraint_accepts(&grid, c)?,

@@ -38,6 +38,7 @@ pub fn scan(options: ExecutionOptions) -> SubmitRequest {
         max_attempts: Some(options.retry.maximum_attempts),
         on_shard_failure: options.on_shard_failure,
         retry: Default::default(),
+        sandbox: Default::default(),
     };
     r
 }

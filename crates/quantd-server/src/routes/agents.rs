@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
-use crate::extract::{json_bytes, parse_json};
+use crate::extract::{body_of, json_bytes, parse_json};
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -38,8 +38,7 @@ pub async fn add(
     req: Request,
 ) -> Result<(StatusCode, Json<Vec<AgentView>>), AppError> {
     let bytes = json_bytes(req, &state).await?;
-    let spec: AgentSpec = serde_json::from_value(parse_json(&bytes)?)
-        .map_err(|e| AppError::BadRequest(format!("invalid agent: {e}")))?;
+    let spec: AgentSpec = body_of(parse_json(&bytes)?, "agent")?;
     let engine = state.engine();
     let new = engine.add_agent(&caller.workspace, &name, &spec).await?;
     let views = engine.agent_views(&caller.workspace).await?;

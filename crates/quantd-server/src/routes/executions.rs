@@ -5,7 +5,7 @@ use super::owned;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
-use crate::extract::{ApiQuery, json_bytes, parse_json};
+use crate::extract::{ApiQuery, body_of, json_bytes, parse_json};
 use crate::model::{ExecutionList, ExecutionView, Submitted};
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -74,8 +74,7 @@ pub async fn submit(
     let key = idempotency_key(&headers)?;
     let bytes: Bytes = json_bytes(req, &state).await?;
     let value: Value = parse_json(&bytes)?;
-    let body: SubmitRequest = serde_json::from_value(value.clone())
-        .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))?;
+    let body: SubmitRequest = body_of(value.clone(), "request body")?;
     let Some(key) = key else {
         return start(&state, &caller, body)
             .await

@@ -6,7 +6,7 @@ use super::owned;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
-use crate::extract::{ApiQuery, json_bytes, parse_json};
+use crate::extract::{ApiQuery, body_of, json_bytes, parse_json};
 use crate::model::{Executed, ExecutionView, Submitted};
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -68,8 +68,7 @@ pub async fn execute(
         )));
     }
     let bytes = json_bytes(req, &state).await?;
-    let body: SubmitRequest = serde_json::from_value(parse_json(&bytes)?)
-        .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))?;
+    let body: SubmitRequest = body_of(parse_json(&bytes)?, "request body")?;
     let engine = state.engine();
     let sub = engine.submit_as(&caller.reader(), body).await?;
     if !sub.reused {
@@ -144,8 +143,7 @@ pub async fn retry(
     let body: RetryBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         RetryBody::default()
     } else {
-        serde_json::from_value(parse_json(&bytes)?)
-            .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))?
+        body_of(parse_json(&bytes)?, "request body")?
     };
     let sub = state.engine().retry_pattern(&rec.id, &body.from).await?;
     state

@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
-use crate::extract::{json_bytes, parse_json};
+use crate::extract::{body_of, json_bytes, parse_json};
 use axum::Json;
 use axum::extract::{Request, State};
 use quantd_engine::policy::WorkspacePolicy;
@@ -36,8 +36,7 @@ pub async fn set(
     req: Request,
 ) -> Result<Json<WorkspacePolicy>, AppError> {
     let bytes = json_bytes(req, &state).await?;
-    let policy: WorkspacePolicy = serde_json::from_value(parse_json(&bytes)?)
-        .map_err(|e| AppError::BadRequest(format!("invalid policy: {e}")))?;
+    let policy: WorkspacePolicy = body_of(parse_json(&bytes)?, "policy")?;
     Ok(Json(
         state
             .engine()

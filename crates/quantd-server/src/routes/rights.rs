@@ -6,7 +6,7 @@ use super::code::PageQuery;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
-use crate::extract::{ApiQuery, json_bytes, parse_json};
+use crate::extract::{ApiQuery, body_of, json_bytes, parse_json};
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -116,8 +116,7 @@ pub async fn add(
 ) -> Result<(StatusCode, Json<Provider>), AppError> {
     admin(&caller, "adding one")?;
     let bytes = json_bytes(req, &state).await?;
-    let body: ProviderBody = serde_json::from_value(parse_json(&bytes)?)
-        .map_err(|e| AppError::BadRequest(format!("invalid provider: {e}")))?;
+    let body: ProviderBody = body_of(parse_json(&bytes)?, "provider")?;
     let p = Provider {
         name,
         license: body.license,
@@ -186,8 +185,7 @@ pub async fn set_pack_provider(
                 .into(),
         ));
     }
-    let body: PackProvider = serde_json::from_value(value)
-        .map_err(|e| AppError::BadRequest(format!("invalid body: {e}")))?;
+    let body: PackProvider = body_of(value, "body")?;
     state
         .engine()
         .assign_provider(&name, body.provider.as_deref())

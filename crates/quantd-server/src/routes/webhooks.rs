@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
-use crate::extract::{ApiQuery, json_bytes, parse_json};
+use crate::extract::{ApiQuery, body_of, json_bytes, parse_json};
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -47,8 +47,7 @@ pub async fn add(
     req: Request,
 ) -> Result<(StatusCode, Json<WebhookView>), AppError> {
     let bytes = json_bytes(req, &state).await?;
-    let spec: WebhookSpec = serde_json::from_value(parse_json(&bytes)?)
-        .map_err(|e| AppError::BadRequest(format!("invalid webhook: {e}")))?;
+    let spec: WebhookSpec = body_of(parse_json(&bytes)?, "webhook")?;
     let view = state.engine().add_webhook(&caller.workspace, &spec).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }

@@ -120,14 +120,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let engine = quantd_engine::exec::Engine::new(packs.clone(), Default::default()).await?;
     let mut request = SubmitRequest::new(ExecutionKind::Scan);
     request.expr = Some(REFERENCE_SCANNER.into());
-    let run = crate::cli::RunArgs {
-        detach: false,
-        reuse: false,
-        on_shard_failure: "fail".into(),
-        max_attempts: 3,
-        retry: None,
-        priority: None,
-    };
+    let run = crate::cli::RunArgs::default();
     let spec = super::run::with_run_flags(request, Some(pack.id.to_string()), &run);
     let sub = engine.start(spec).await?;
     let rec = super::run::run_foreground(ctx, &engine, &sub.execution.id).await?;
@@ -257,14 +250,7 @@ async fn backtest_and_sweep(
         exclusive_orders: true,
         ..Default::default()
     };
-    let run = crate::cli::RunArgs {
-        detach: false,
-        reuse: false,
-        on_shard_failure: "fail".into(),
-        max_attempts: 3,
-        retry: None,
-        priority: None,
-    };
+    let run = crate::cli::RunArgs::default();
     let mut backtest = SubmitRequest::new(ExecutionKind::Backtest);
     backtest.strategy = Some(strategy);
     backtest.params = [("fast".to_string(), 10.0), ("slow".to_string(), 20.0)].into();

@@ -36,10 +36,7 @@ pub async fn run(ctx: &Ctx, a: PatternRunArgs) -> anyhow::Result<ExitCode> {
     let flags = RunArgs {
         detach: a.detach,
         reuse: a.reuse,
-        on_shard_failure: "fail".into(),
-        max_attempts: 3,
-        retry: None,
-        priority: None,
+        ..RunArgs::default()
     };
     let steps = print_steps(ctx, &engine);
     let rec = submit_and_wait(ctx, &engine, request, &flags).await;

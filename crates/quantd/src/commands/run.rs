@@ -10,8 +10,8 @@ use quantd_engine::exec::{Engine, ShardFailurePolicy};
 use quantd_engine::records::ExecutionRecord;
 use std::io::IsTerminal;
 
-/// A request with the shared run flags mapped onto it: the pack, retries, the failure policy
-/// and reuse.
+/// A request with the shared run flags mapped onto it: the pack, retries, the failure policy,
+/// reuse, priority and sandbox limits.
 pub fn with_run_flags(
     mut request: SubmitRequest,
     pack: Option<String>,
@@ -26,6 +26,7 @@ pub fn with_run_flags(
             ShardFailurePolicy::Fail
         },
         retry: run.retry.clone().unwrap_or_default(),
+        sandbox: run.sandbox(),
     };
     request.reuse = run.reuse;
     request.priority = run.priority;

@@ -104,6 +104,10 @@ impl Kind for Backtest {
         ResolvedBacktest::of(engine, workspace, pack, &mut request).await
     }
 
+    fn sandboxed(spec: &ResolvedBacktest) -> bool {
+        spec.python.is_some()
+    }
+
     fn code(spec: &ResolvedBacktest) -> Option<&CodeInfo> {
         spec.code.as_ref()
     }
@@ -113,6 +117,7 @@ impl Kind for Backtest {
         _id: &ExecutionId,
         spec: &ResolvedBacktest,
         reader: Option<Arc<PackReader>>,
+        sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> Result<Arc<dyn Job>> {
         let reader = reader_of(reader)?;
         let limits = &engine.options.limits;
@@ -121,7 +126,7 @@ impl Kind for Backtest {
             return Ok(Arc::new(crate::python::PyBacktestJob::new(
                 spec,
                 reader,
-                engine.python.clone(),
+                engine.sandboxed(sandbox),
             )?));
         }
         strategy::build_backtest(spec, reader, &limits.expr)

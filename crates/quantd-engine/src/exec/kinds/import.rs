@@ -140,6 +140,7 @@ impl Kind for Import {
         id: &ExecutionId,
         spec: &ResolvedImport,
         _reader: Option<Arc<PackReader>>,
+        _sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> EngineResult<Arc<dyn Job>> {
         Ok(Arc::new(ImportJob::new(
             spec.clone(),
@@ -183,7 +184,7 @@ impl<S: Store> Engine<S> {
         }
         let spec = ResolvedImport::from(request);
         let id = self.new_execution_id();
-        let job = Import::build(self, &id, &spec, None)?;
+        let job = Import::build(self, &id, &spec, None, &Default::default())?;
         let stored = super::StoredSpec::of::<Import>(&spec);
         let planned = Planned::new(id, stored, String::new(), ExecutionOptions::default(), job);
         self.create(workspace, planned, false, None).await

@@ -74,13 +74,20 @@ pub(crate) trait Kind {
         Self::code(spec).map(|c| c.name.clone())
     }
 
+    /// True when the spec's code runs in the sandbox (Python), so `options.sandbox` applies.
+    fn sandboxed(_spec: &Self::Spec) -> bool {
+        false
+    }
+
     /// The job of execution `id`: code compiled, work checked against the limits, shards
-    /// planned from `reader` (`None` only for kinds that read no pack).
+    /// planned from `reader` (`None` only for kinds that read no pack); its sandboxed jobs get
+    /// the limits `sandbox` asks for.
     fn build<S: Store>(
         engine: &Engine<S>,
         id: &ExecutionId,
         spec: &Self::Spec,
         reader: Option<Arc<PackReader>>,
+        sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> Result<Arc<dyn Job>>;
 
     /// Stores the summary of a completed execution (what `history`, `summary` and the API

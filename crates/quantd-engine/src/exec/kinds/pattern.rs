@@ -129,6 +129,7 @@ impl Kind for PatternKind {
         _id: &ExecutionId,
         _spec: &ResolvedPattern,
         _reader: Option<Arc<PackReader>>,
+        _sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> Result<Arc<dyn Job>> {
         Ok(Arc::new(Orchestrated))
     }

@@ -70,6 +70,10 @@ impl Kind for Run {
         })
     }
 
+    fn sandboxed(_spec: &ResolvedRun) -> bool {
+        true
+    }
+
     fn name(spec: &ResolvedRun) -> Option<String> {
         Some(spec.name.clone())
     }
@@ -79,12 +83,14 @@ impl Kind for Run {
         _id: &ExecutionId,
         spec: &ResolvedRun,
         reader: Option<Arc<PackReader>>,
+        sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> Result<Arc<dyn Job>> {
         Ok(Arc::new(RunJob::new(
             spec,
             reader_of(reader)?,
             engine.python.clone(),
-            engine.options().limits.max_run_timeout_secs,
+            sandbox.clone(),
+            engine.options().limits.clone(),
         )))
     }
 

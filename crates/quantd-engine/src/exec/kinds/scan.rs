@@ -76,6 +76,10 @@ impl Kind for Scan {
         })
     }
 
+    fn sandboxed(spec: &ResolvedScan) -> bool {
+        spec.python
+    }
+
     fn code(spec: &ResolvedScan) -> Option<&CodeInfo> {
         spec.code.as_ref()
     }
@@ -85,6 +89,7 @@ impl Kind for Scan {
         _id: &ExecutionId,
         spec: &ResolvedScan,
         reader: Option<Arc<PackReader>>,
+        sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> Result<Arc<dyn Job>> {
         let reader = reader_of(reader)?;
         let options = &engine.options;
@@ -97,7 +102,7 @@ impl Kind for Scan {
             return Ok(Arc::new(crate::python::PyScanJob::new(
                 spec,
                 reader,
-                engine.python.clone(),
+                engine.sandboxed(sandbox),
                 custom,
             )?));
         }

@@ -60,6 +60,10 @@ impl Kind for Sweep {
         })
     }
 
+    fn sandboxed(spec: &ResolvedSweep) -> bool {
+        spec.backtest.python.is_some()
+    }
+
     fn code(spec: &ResolvedSweep) -> Option<&CodeInfo> {
         spec.backtest.code.as_ref()
     }
@@ -71,6 +75,7 @@ impl Kind for Sweep {
         _id: &ExecutionId,
         spec: &ResolvedSweep,
         reader: Option<Arc<PackReader>>,
+        sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> Result<Arc<dyn Job>> {
         let reader = reader_of(reader)?;
         let limits = &engine.options.limits;
@@ -80,7 +85,7 @@ impl Kind for Sweep {
             return Ok(Arc::new(crate::python::PySweepJob::new(
                 spec,
                 reader,
-                engine.python.clone(),
+                engine.sandboxed(sandbox),
             )?));
         }
         strategy::build_sweep(spec, reader, &limits.expr)

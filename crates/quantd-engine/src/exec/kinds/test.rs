@@ -98,6 +98,10 @@ impl Kind for Test {
         })
     }
 
+    fn sandboxed(spec: &ResolvedTest) -> bool {
+        spec.python
+    }
+
     fn code(spec: &ResolvedTest) -> Option<&CodeInfo> {
         spec.code.as_ref()
     }
@@ -107,13 +111,14 @@ impl Kind for Test {
         _id: &ExecutionId,
         spec: &ResolvedTest,
         reader: Option<Arc<PackReader>>,
+        sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> Result<Arc<dyn Job>> {
         let reader = reader_of(reader)?;
         if spec.python {
             return Ok(Arc::new(crate::python::PyTestJob::new(
                 spec,
                 reader,
-                engine.python.clone(),
+                engine.sandboxed(sandbox),
             )?));
         }
         Ok(Arc::new(TestJob::new(

@@ -124,9 +124,9 @@ impl<S: Store> Engine<S> {
         });
         let stored = StoredSpec::of::<PatternKind>(&again);
         let new_id = self.new_execution_id();
-        let job = PatternKind::build(self, &new_id, &again, None)?;
         let options: ExecutionOptions =
             serde_json::from_value(rec.options.clone()).unwrap_or_default();
+        let job = PatternKind::build(self, &new_id, &again, None, &options.sandbox)?;
         let planned = Planned::new(new_id, stored, String::new(), options, job);
         let submitted = self.create(&rec.workspace, planned, false, None).await?;
         self.advance_pattern(&submitted.execution.id).await?;
