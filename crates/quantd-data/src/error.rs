@@ -64,9 +64,6 @@ pub enum DataError {
         /// A suggestion, starting with `; `.
         hint: String,
     },
-    /// The pack's rights forbid the operation.
-    #[error("{0}")]
-    Policy(String),
 }
 
 /// Results of this crate.
@@ -82,7 +79,6 @@ impl DataError {
                 ErrorClass::Validation
             }
             DataError::Corrupt { .. } => ErrorClass::Internal,
-            DataError::Policy(_) => ErrorClass::Policy,
         }
     }
 

@@ -120,9 +120,15 @@ impl<S: Store> Engine<S> {
             .await?)
     }
 
-    /// Removes agent `name` of `workspace`; false when there was none.
-    pub async fn remove_agent(&self, workspace: &str, name: &str) -> Result<bool> {
-        Ok(self.store().remove_agent(workspace, name).await?)
+    /// Removes agent `name` of `reader`'s workspace, recorded as `deleted`; false when there
+    /// was none.
+    pub async fn remove_agent(&self, reader: &crate::rights::Reader, name: &str) -> Result<bool> {
+        let removed = self.store().remove_agent(&reader.workspace, name).await?;
+        if removed {
+            self.record_removal(reader, &format!("agent `{name}`"))
+                .await;
+        }
+        Ok(removed)
     }
 
     /// The agents of `workspace` with their breakers, as registered now.

@@ -1,9 +1,11 @@
 //! The audit trail's door (docs/rights.md, "Audit trail"): surfaces start and control executions
 //! through [`Engine::submit_as`] and [`Engine::control_as`], which act as
 //! [`Engine::submit_request`] and [`Engine::control`] do and record who did it (`created`,
-//! `paused`, `resumed`, `cancelled`, `retried`, `deleted`). Exports are recorded by
-//! [`Engine::release`]. The action has happened when its entry is written: a failed write is
-//! logged, never reported as the action's failure.
+//! `paused`, `resumed`, `cancelled`, `retried`), and remove stored things through
+//! [`Engine::remove_code`], [`Engine::remove_webhook`], [`Engine::remove_agent`] and
+//! [`Engine::remove_provider`], which record `deleted` with what was removed. Exports are
+//! recorded by [`Engine::release`]. The action has happened when its entry is written: a failed
+//! write is logged, never reported as the action's failure.
 
 use crate::error::Result;
 use crate::exec::{Control, Engine, Submitted, request::SubmitRequest};
@@ -45,6 +47,33 @@ impl<S: Store> Engine<S> {
         self.record(reader, verb, &done, &format!("was {}", rec.state))
             .await;
         Ok(done)
+    }
+
+    /// Removes the code name `name` of `reader`'s workspace (its versions stay, for the
+    /// executions that ran them), recorded as `deleted`; `false` when there was no such name.
+    pub async fn remove_code(&self, reader: &Reader, name: &str) -> Result<bool> {
+        let removed = self.code(&reader.workspace).remove(name).await?;
+        if removed {
+            self.record_removal(reader, &format!("code `{name}`")).await;
+        }
+        Ok(removed)
+    }
+
+    /// Records that `reader` removed `what` (something other than an execution: code, a
+    /// webhook, an agent, a provider); a failed write is logged.
+    pub(crate) async fn record_removal(&self, reader: &Reader, what: &str) {
+        let entry = quantd_store::records::NewAuditEntry {
+            at: self.clock().now_ms(),
+            workspace: reader.workspace.clone(),
+            actor: reader.actor.clone(),
+            action: "deleted".into(),
+            execution: None,
+            provider: None,
+            detail: what.to_string(),
+        };
+        if let Err(e) = self.store().append_audit(&entry).await {
+            tracing::error!(what, error = %e, "writing the audit trail failed");
+        }
     }
 
     /// Records `action` on `rec` by `reader`; a failed write is logged.

@@ -391,13 +391,13 @@ impl<S: Store> Engine<S> {
             .collect())
     }
 
-    /// Removes webhook `id` of `workspace` with its deliveries.
-    pub async fn remove_webhook(&self, workspace: &str, id: &str) -> Result<()> {
-        if self.store().remove_webhook(workspace, id).await? {
-            Ok(())
-        } else {
-            Err(not_found(id))
+    /// Removes webhook `id` of `reader`'s workspace with its deliveries, recorded as `deleted`.
+    pub async fn remove_webhook(&self, reader: &crate::rights::Reader, id: &str) -> Result<()> {
+        if !self.store().remove_webhook(&reader.workspace, id).await? {
+            return Err(not_found(id));
         }
+        self.record_removal(reader, &format!("webhook {id}")).await;
+        Ok(())
     }
 
     /// Up to `limit` (1 to 500) deliveries of webhook `id` of `workspace`, newest first, with

@@ -320,3 +320,64 @@ async fn bad_provider_requests_say_what_is_wrong_and_change_nothing() {
     assert!(pack["rights"]["provider"].is_null());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn removals_are_in_the_audit_trail_with_who_removed_what() {
+    let server = Server::start(Setup::default()).await;
+    let admin = server.admin_token("ops").await;
+    let team = server.token("team").await;
+    let r = server
+        .req(Method::POST, "/v1/code/dip", &team)
+        .json(&json!({"expr": "close < open"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = server
+        .req(Method::POST, "/v1/rights/acme", &admin)
+        .json(&json!({"export": "allow"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    for (path, token) in [("/v1/code/dip", &team), ("/v1/rights/acme", &admin)] {
+        let r = server
+            .req(Method::DELETE, path, token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{path}");
+    }
+    let deleted = |log: Value| -> Vec<(String, String)> {
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "deleted")
+            .map(|e| {
+                (
+                    e["actor"].as_str().unwrap().to_string(),
+                    e["detail"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let ours = deleted(server.get_json("/v1/rights/log?exports=false", &team).await);
+    assert_eq!(
+        ours,
+        [(format!("token {}", token_id(&team)), "code `dip`".into())]
+    );
+    let ops = deleted(
+        server
+            .get_json("/v1/rights/log?exports=false", &admin)
+            .await,
+    );
+    assert!(
+        ops.contains(&(
+            format!("token {}", token_id(&admin)),
+            "provider `acme`".into()
+        )),
+        "{ops:?}"
+    );
+    server.stop().await;
+}

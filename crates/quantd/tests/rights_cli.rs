@@ -393,3 +393,54 @@ qd.result(total_return=1.5, trades=2)
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("LEAK"));
 }
+
+#[test]
+fn removing_code_agents_webhooks_and_providers_is_in_the_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth_u(d, 2, 30);
+    ok(d, &["code", "add", "dip", "--expr", "close < open"]);
+    ok(d, &["rights", "add", "acme", "--export", "allow"]);
+    ok(
+        d,
+        &[
+            "agents",
+            "add",
+            "helper",
+            "--url",
+            "http://127.0.0.1:9/task",
+            "--capability",
+            "report",
+        ],
+    );
+    let hook = json(d, &["webhooks", "add", "https://example.invalid/hook"]);
+    let hook = hook["id"].as_str().unwrap().to_string();
+    ok(d, &["code", "rm", "dip"]);
+    ok(d, &["rights", "rm", "acme"]);
+    ok(d, &["agents", "rm", "helper"]);
+    ok(d, &["webhooks", "remove", &hook]);
+    // A removal that removed nothing is not recorded.
+    assert!(!run(d, &["code", "rm", "dip"]).status.success());
+    let actions = json(d, &["rights", "log", "--actions"]);
+    let deleted: Vec<String> = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "deleted")
+        .map(|e| {
+            assert!(e["actor"].as_str().unwrap().starts_with("cli "), "{e}");
+            assert!(e["execution"].is_null(), "{e}");
+            e["detail"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            format!("webhook {hook}"),
+            "agent `helper`".to_string(),
+            "provider `acme`".to_string(),
+            "code `dip`".to_string(),
+        ],
+        "newest first: {actions:#}"
+    );
+}

@@ -89,9 +89,15 @@ impl<S: Store> Engine<S> {
             .await?)
     }
 
-    /// Removes a provider (refused while a pack names it); false when there was none.
-    pub async fn remove_provider(&self, name: &str) -> Result<bool> {
-        Ok(self.store().remove_provider(name).await?)
+    /// Removes a provider (refused while a pack names it), recorded as `deleted` by `reader`;
+    /// false when there was none.
+    pub async fn remove_provider(&self, reader: &Reader, name: &str) -> Result<bool> {
+        let removed = self.store().remove_provider(name).await?;
+        if removed {
+            self.record_removal(reader, &format!("provider `{name}`"))
+                .await;
+        }
+        Ok(removed)
     }
 
     /// Makes pack `name` (every import of it) name `provider`, or none; refuses an unknown

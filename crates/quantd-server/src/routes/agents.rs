@@ -62,11 +62,7 @@ pub async fn remove(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    if state
-        .engine()
-        .remove_agent(&caller.workspace, &name)
-        .await?
-    {
+    if state.engine().remove_agent(&caller.reader(), &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!("agent `{name}`")))

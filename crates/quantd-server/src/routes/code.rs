@@ -159,7 +159,7 @@ pub async fn remove(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    if state.engine().code(&caller.workspace).remove(&name).await? {
+    if state.engine().remove_code(&caller.reader(), &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!("code `{name}`")))

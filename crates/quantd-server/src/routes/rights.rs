@@ -148,7 +148,11 @@ pub async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
     admin(&caller, "removing one")?;
-    if state.engine().remove_provider(&name).await? {
+    if state
+        .engine()
+        .remove_provider(&caller.reader(), &name)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!(

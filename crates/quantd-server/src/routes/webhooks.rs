@@ -64,10 +64,7 @@ pub async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    state
-        .engine()
-        .remove_webhook(&caller.workspace, &id)
-        .await?;
+    state.engine().remove_webhook(&caller.reader(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

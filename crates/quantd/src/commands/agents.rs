@@ -67,7 +67,10 @@ pub async fn run(ctx: &Ctx, cmd: AgentsCommand) -> anyhow::Result<ExitCode> {
             }
         }
         AgentsCommand::Rm { name } => {
-            if !engine.remove_agent(WORKSPACE, &name).await? {
+            if !engine
+                .remove_agent(&super::rights::reader(&engine), &name)
+                .await?
+            {
                 anyhow::bail!("no agent `{name}`; list them with `quantd agents list`");
             }
             eprintln!("agent `{name}` removed");

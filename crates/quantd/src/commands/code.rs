@@ -76,7 +76,11 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
         }
         CodeCommand::Show(r) => show(ctx, &code.resolve(&r.code).await?)?,
         CodeCommand::Rm(r) => {
-            anyhow::ensure!(code.remove(&r.code).await?, "code `{}` not found", r.code);
+            let engine = ctx.engine().await?;
+            let removed = engine
+                .remove_code(&super::rights::reader(&engine), &r.code)
+                .await?;
+            anyhow::ensure!(removed, "code `{}` not found", r.code);
             println!(
                 "removed {} (its versions stay readable as {}@N)",
                 r.code, r.code

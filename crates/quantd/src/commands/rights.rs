@@ -104,7 +104,7 @@ pub async fn run(ctx: &Ctx, cmd: RightsCommand) -> anyhow::Result<ExitCode> {
             }
         }
         RightsCommand::Rm { name } => {
-            if !engine.remove_provider(&name).await? {
+            if !engine.remove_provider(&reader(&engine), &name).await? {
                 anyhow::bail!("no provider `{name}`; list them with `quantd rights list`");
             }
             eprintln!("provider `{name}` removed");

@@ -61,7 +61,9 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> anyhow::Result<ExitCode> {
             }
         }
         WebhooksCommand::Remove { id } => {
-            engine.remove_webhook(WORKSPACE, &id).await?;
+            engine
+                .remove_webhook(&super::rights::reader(&engine), &id)
+                .await?;
             eprintln!("webhook {id} removed");
         }
         WebhooksCommand::Deliveries { id, limit } => {
