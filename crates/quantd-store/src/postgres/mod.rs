@@ -18,8 +18,8 @@
 //! for each other in a circle. An execution's row is locked `FOR NO KEY UPDATE` (what an
 //! `UPDATE` of it takes), which the key-share locks of foreign-key checks (inserting its events
 //! and results) never conflict with: two committers of one execution queue on its row instead of
-//! deadlocking on a lock upgrade. Counts a decision depends on (open shards left) are read in a statement after
-//! the execution's lock is held, so they see every commit that came before it.
+//! deadlocking on a lock upgrade. Counts a decision depends on (open shards left) are read in a
+//! statement after the execution's lock is held, so they see every commit that came before it.
 
 mod agents;
 mod code;
