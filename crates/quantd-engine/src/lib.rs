@@ -19,6 +19,7 @@ pub mod agents;
 pub mod atest;
 pub mod audit;
 pub mod code;
+pub mod db;
 pub mod error;
 pub mod exec;
 pub mod history;

@@ -11,6 +11,7 @@
 use crate::config::{Backend, StoreConfig};
 use crate::error::Result;
 use crate::policies::WorkspacePolicies;
+use crate::postgres::PgStore;
 use crate::records::{
     Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
     Created, ExecutionFilter, ExecutionRecord, IdempotencyRecord, Millis, NewAuditEntry,
@@ -20,6 +21,7 @@ use crate::records::{
 use crate::records::{
     DeliveryAttempt, DeliveryNext, DeliveryRecord, DueDelivery, NewWebhook, WebhookRecord,
 };
+use crate::schema::SchemaStatus;
 use crate::sqlite::SqliteStore;
 use crate::traits::{
     AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
@@ -39,6 +41,8 @@ use std::collections::HashSet;
 pub enum AnyStore {
     /// The embedded SQLite store.
     Sqlite(SqliteStore),
+    /// The Postgres store.
+    Postgres(PgStore),
 }
 
 impl AnyStore {
@@ -50,14 +54,40 @@ impl AnyStore {
                 config.check_dir(&path)?;
                 Ok(AnyStore::Sqlite(SqliteStore::open_file(&path).await?))
             }
+            Backend::Postgres { url } => Ok(AnyStore::Postgres(PgStore::open(&url).await?)),
         }
     }
 
-    /// The backend's name (`sqlite`), for logs and diagnostics.
+    /// What the schema of the database `config` names is against this build, read without
+    /// creating, migrating or changing anything (a SQLite file that does not exist yet has no
+    /// migration); an unreachable server is [`crate::StoreError::Unreachable`].
+    pub async fn status(config: &StoreConfig) -> Result<SchemaStatus> {
+        match config.backend()? {
+            Backend::Sqlite { path } => SqliteStore::status_of_file(&path).await,
+            Backend::Postgres { url } => PgStore::connect(&url).await?.status().await,
+        }
+    }
+
+    /// The migrations this store's database has (after opening, all this build knows).
+    pub async fn schema(&self) -> Result<SchemaStatus> {
+        match self {
+            AnyStore::Sqlite(s) => s.status().await,
+            AnyStore::Postgres(s) => s.status().await,
+        }
+    }
+
+    /// The backend's name (`sqlite`, `postgres`), for logs and diagnostics.
     pub fn backend_name(&self) -> &'static str {
         match self {
             AnyStore::Sqlite(_) => "sqlite",
+            AnyStore::Postgres(_) => "postgres",
         }
+    }
+}
+
+impl From<PgStore> for AnyStore {
+    fn from(s: PgStore) -> Self {
+        AnyStore::Postgres(s)
     }
 }
 
@@ -74,6 +104,7 @@ macro_rules! delegate {
             async fn $name(&self $(, $arg: $ty)*) -> $ret {
                 match self {
                     AnyStore::Sqlite(s) => s.$name($($arg),*).await,
+                    AnyStore::Postgres(s) => s.$name($($arg),*).await,
                 }
             }
         )*
@@ -301,13 +332,16 @@ mod tests {
             assert!(matches!(err, StoreError::Config { .. }), "{err:?}");
             assert!(err.to_string().contains("does not exist"), "{err}");
         }
-        let err = AnyStore::open(&base.with_url("postgres://u:pw@h/q"))
+        // Nothing listens on port 1: the error names the URL without its password and what to
+        // check.
+        let err = AnyStore::open(&base.with_url("postgres://u:pw@127.0.0.1:1/q"))
             .await
             .unwrap_err();
-        assert!(
-            err.to_string().contains("not available in this build"),
-            "{err}"
-        );
+        assert!(matches!(err, StoreError::Unreachable { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("postgres://***@127.0.0.1:1/q"), "{text}");
+        assert!(text.contains("check that the server is running"), "{text}");
+        assert!(!text.contains("pw"), "a password leaked: {text}");
         assert!(!missing.exists(), "a refused configuration creates nothing");
     }
 }

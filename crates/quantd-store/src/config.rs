@@ -14,9 +14,10 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// A database URL, which wins over the data directory for the database (packs stay in the
     /// data directory): `sqlite://PATH` names a SQLite file (relative to the working directory,
-    /// or absolute as `sqlite:///var/lib/quantd/quantd.db`); its directory must exist. Default
-    /// `None` (and an empty URL counts as none). `postgres://…` is refused until the Postgres
-    /// store exists.
+    /// or absolute as `sqlite:///var/lib/quantd/quantd.db`); its directory must exist;
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (or `postgresql://…`, with any option
+    /// Postgres URLs take) names a Postgres database. Default `None` (and an empty URL counts as
+    /// none).
     pub url: Option<String>,
 }
 
@@ -28,6 +29,21 @@ pub enum Backend {
         /// The database file (created if missing).
         path: PathBuf,
     },
+    /// The Postgres store, at this URL.
+    Postgres {
+        /// The URL as configured (with its password: never print it, see [`Backend::place`]).
+        url: String,
+    },
+}
+
+impl Backend {
+    /// Where the database is, for messages: the file, or the URL with any password hidden.
+    pub fn place(&self) -> String {
+        match self {
+            Backend::Sqlite { path } => format!("SQLite file {}", path.display()),
+            Backend::Postgres { url } => url_place(url),
+        }
+    }
 }
 
 impl StoreConfig {
@@ -55,6 +71,7 @@ impl StoreConfig {
     /// instead.
     pub fn backend(&self) -> Result<Backend> {
         let path = match self.url.as_deref().map(str::trim) {
+            Some(url) if is_postgres(url) => return postgres_url(url),
             Some(url) if !url.is_empty() => sqlite_path(url)?,
             _ => self.data_dir.join(DB_FILE),
         };
@@ -90,6 +107,36 @@ impl StoreConfig {
     }
 }
 
+/// Whether `url` has a Postgres scheme.
+fn is_postgres(url: &str) -> bool {
+    url.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql")
+    })
+}
+
+/// The Postgres database a `postgres://…` URL names, checked for form (not yet connected).
+fn postgres_url(url: &str) -> Result<Backend> {
+    if !url.contains("://") {
+        return Err(config_error(
+            url,
+            "a Postgres URL is postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+        ));
+    }
+    url.parse::<sqlx::postgres::PgConnectOptions>()
+        .map_err(|e| {
+            config_error(
+                url,
+                format!(
+                    "it is not a Postgres URL this build can read ({}); write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+                    redact(&e.to_string())
+                ),
+            )
+        })?;
+    Ok(Backend::Postgres {
+        url: url.to_string(),
+    })
+}
+
 /// The SQLite file a `sqlite://PATH` URL names; any other URL is refused with the reason.
 fn sqlite_path(url: &str) -> Result<PathBuf> {
     let Some((scheme, rest)) = url.split_once(':') else {
@@ -100,17 +147,11 @@ fn sqlite_path(url: &str) -> Result<PathBuf> {
     };
     match scheme.to_ascii_lowercase().as_str() {
         "sqlite" => {}
-        "postgres" | "postgresql" => {
-            return Err(config_error(
-                url,
-                "the Postgres store is not available in this build yet; use sqlite://PATH, or leave the URL unset to use the data directory's SQLite file",
-            ));
-        }
         other => {
             return Err(config_error(
                 url,
                 format!(
-                    "unknown scheme `{other}`; write sqlite://PATH/TO/quantd.db, or leave it unset to use the data directory"
+                    "unknown scheme `{other}`; write sqlite://PATH/TO/quantd.db or postgres://USER@HOST/DATABASE, or leave it unset to use the data directory"
                 ),
             ));
         }
@@ -145,7 +186,7 @@ fn config_error(url: &str, reason: impl Into<String>) -> StoreError {
 }
 
 /// How errors name a database URL.
-fn url_place(url: &str) -> String {
+pub(crate) fn url_place(url: &str) -> String {
     format!("database URL `{}`", redact(url))
 }
 
@@ -186,8 +227,17 @@ mod tests {
             base.clone().with_url(url).backend().unwrap(),
             Backend::Sqlite { path: file }
         );
+        for url in [
+            "postgres://u:hunter2@db/q",
+            "POSTGRESQL://db:5433/q?sslmode=disable",
+        ] {
+            let backend = base.clone().with_url(url).backend().unwrap();
+            assert_eq!(backend, Backend::Postgres { url: url.into() });
+            assert!(!backend.place().contains("hunter2"), "{}", backend.place());
+        }
         for (url, says) in [
-            ("postgres://u:hunter2@db/q", "not available in this build"),
+            ("postgres:db", "postgres://USER"),
+            ("postgres://u:hunter2@db:notaport/q", "not a Postgres URL"),
             ("mysql://db/q", "unknown scheme `mysql`"),
             ("quantd.db", "no scheme"),
             ("sqlite::memory:", "sqlite://PATH"),

@@ -8,6 +8,16 @@ pub enum StoreError {
     /// The database could not be opened, read or written.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database server could not be reached (or refused the connection).
+    #[error(
+        "cannot connect to the database at {place}: {reason}; check that the server is running and reachable from here (host and port), and that the user, password and database name are right"
+    )]
+    Unreachable {
+        /// The URL, password hidden.
+        place: String,
+        /// Why (the driver's error, or the time waited).
+        reason: String,
+    },
     /// A migration failed.
     #[error("migrating the database to version {version}: {source}")]
     Migration {
@@ -66,6 +76,15 @@ impl StoreError {
             {
                 ErrorClass::Network
             }
+            // Postgres: serialization failure, deadlock detected, connection lost, shutting down.
+            StoreError::Database(sqlx::Error::Database(e))
+                if e.code().is_some_and(|c| {
+                    matches!(&*c, "40001" | "40P01") || c.starts_with("08") || c.starts_with("57P")
+                }) =>
+            {
+                ErrorClass::Network
+            }
+            StoreError::Unreachable { .. } => ErrorClass::Network,
             StoreError::Conflict(_) | StoreError::BadCursor(_) | StoreError::Config { .. } => {
                 ErrorClass::Validation
             }

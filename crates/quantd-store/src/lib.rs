@@ -6,8 +6,11 @@
 //! - [`Store`] and its areas (`traits`): the contract the engine is written against, which every
 //!   backend passes as one suite (`tests/contract.rs`);
 //! - [`SqliteStore`] (`sqlite/`): the embedded default, one SQLite file (WAL) in the data
-//!   directory; a Postgres backend for many hosts follows behind the same contract;
-//! - [`AnyStore`]: the backend chosen at run time from a [`StoreConfig`].
+//!   directory;
+//! - [`PgStore`] (`postgres/`): Postgres, for many workers on many hosts (claims with
+//!   `FOR UPDATE SKIP LOCKED`, row locks for event numbers);
+//! - [`AnyStore`]: the backend chosen at run time from a [`StoreConfig`], and what a database's
+//!   schema is against this build ([`SchemaStatus`]).
 //!
 //! What the store never does: it never interprets market data, runs user code or decides
 //! policy (retries, limits, quarantine thresholds are the engine's, passed in); it never
@@ -19,7 +22,9 @@ mod any;
 mod config;
 pub mod error;
 mod policies;
+mod postgres;
 pub mod records;
+mod schema;
 mod sqlite;
 mod traits;
 mod webhooks;
@@ -28,6 +33,7 @@ pub use any::AnyStore;
 pub use config::{Backend, StoreConfig};
 pub use error::{Result, StoreError};
 pub use policies::WorkspacePolicies;
+pub use postgres::{POOL_SIZE as PG_POOL_SIZE, PgStore};
 pub use records::executions::PRIORITY_STEP_MS;
 pub use records::{
     Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
@@ -40,6 +46,7 @@ pub use records::{
     DeliveryAttempt, DeliveryNext, DeliveryRecord, DeliveryState, DueDelivery, NewWebhook,
     WebhookRecord,
 };
+pub use schema::SchemaStatus;
 pub use sqlite::{DB_FILE, SqliteStore};
 pub use traits::{
     AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,

@@ -7,7 +7,8 @@
 //! shard: summaries, health snapshots, phase events), the access tokens of workspaces
 //! ([`AccessTokens`]), agents ([`AgentRegistry`]), the rights registry with the audit trail
 //! ([`RightsRegistry`]), webhooks with their deliveries ([`crate::WebhookStore`]), and workspace
-//! policies ([`crate::WorkspacePolicies`]). The embedded implementation is [`crate::SqliteStore`];
+//! policies ([`crate::WorkspacePolicies`]). The implementations are [`crate::SqliteStore`] (embedded)
+//! and [`crate::PgStore`] (Postgres);
 //! [`crate::AnyStore`] is the one chosen at run time. Every implementation passes `tests/contract.rs` and keeps:
 //!
 //! - each method that changes state is one transaction, and the events it appends commit with it

@@ -9,9 +9,11 @@
 //! stats, patterns (children, step rows, orchestrated ends), webhooks (the outbox written with an
 //! execution's end, claims and attempts of deliveries), and the catalog, code registry and tokens.
 //!
-//! It runs for [`quantd_store::SqliteStore`] and for [`quantd_store::AnyStore`] (the store
-//! chosen at run time, which must hand every call to its backend unchanged). A new backend adds
-//! a `Harness` and one `contract_suite!` line.
+//! It runs for [`quantd_store::SqliteStore`], [`quantd_store::PgStore`] (each case in a fresh
+//! schema of the test server, `QUANTD_TEST_DATABASE_URL` or `postgres://postgres@127.0.0.1:5432/test`;
+//! the cases fail, never skip, when it cannot be reached), and for [`quantd_store::AnyStore`]
+//! over each (the store chosen at run time, which must hand every call to its backend
+//! unchanged). A new backend adds a `Harness` and one `contract_suite!` line.
 
 #[path = "contract/catalog.rs"]
 mod catalog;
@@ -119,3 +121,5 @@ macro_rules! contract_suite {
 
 contract_suite!(sqlite, crate::harness::Sqlite);
 contract_suite!(any_sqlite, crate::harness::AnySqlite);
+contract_suite!(postgres, crate::harness::Postgres);
+contract_suite!(any_postgres, crate::harness::AnyPostgres);

@@ -17,8 +17,8 @@ pub mod env {
     pub const QUANTD_REPORT_PEAK_RSS: &str = "QUANTD_REPORT_PEAK_RSS";
     /// `1`/`true`: run Python code without the sandbox (as `--unsafe-no-sandbox`).
     pub const QUANTD_UNSAFE_NO_SANDBOX: &str = "QUANTD_UNSAFE_NO_SANDBOX";
-    /// The database (as `--database-url`): `sqlite://PATH`; unset, the data directory's
-    /// `quantd.db`.
+    /// The database (as `--database-url`): `sqlite://PATH` or `postgres://…`; unset, the data
+    /// directory's `quantd.db`.
     pub const QUANTD_DATABASE_URL: &str = "QUANTD_DATABASE_URL";
 }
 
@@ -30,8 +30,9 @@ pub struct Cli {
     #[arg(long, global = true, env = env::QUANTD_DATA, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database for the catalog, queue and results: `sqlite://PATH` (a SQLite file; its
-    /// directory must exist). Default: `quantd.db` in the data directory. Packs stay in the data
-    /// directory either way.
+    /// directory must exist) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (shared by
+    /// many workers and hosts). Default: `quantd.db` in the data directory. Packs stay in the
+    /// data directory either way.
     #[arg(long, global = true, env = env::QUANTD_DATABASE_URL, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Print machine-readable JSON on stdout instead of tables.
@@ -114,6 +115,20 @@ pub enum Command {
     /// The Python runtime that runs Python code: set it up, or check it and the sandbox.
     #[command(subcommand)]
     Runtime(crate::commands::runtime::RuntimeCommand),
+    /// The database (`--database-url`, or the data directory's): check it, or migrate it.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `quantd db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply the migrations the database does not have yet (every command does it when it
+    /// opens the store; this does it alone, e.g. before starting many workers).
+    Migrate,
+    /// Connect and compare the database's schema with this quantd's, changing nothing; exits
+    /// non-zero when it cannot connect or the versions differ.
+    Check,
 }
 
 /// `quantd data ...`

@@ -2,7 +2,7 @@
 //! packs, code versions, tokens, the audit trail), what its methods take (a new execution, a shard's output, a
 //! failed attempt, a page) and what they give (a claim, a commit's outcome, what recovery did).
 //!
-//! Nothing here knows a database: a backend (`sqlite/`, later `postgres/`) decodes its rows into
+//! Nothing here knows a database: a backend (`sqlite/`, `postgres/`) decodes its rows into
 //! these types, and the engine and the contract suite speak only these.
 
 pub mod audit;

@@ -3,6 +3,7 @@
 //! `schema_migrations`. A database written by a newer quantd is refused, not downgraded.
 
 use crate::error::{Result, StoreError};
+use crate::schema::SchemaStatus;
 use sqlx::SqlitePool;
 
 /// Every migration, in order: (version, SQL).
@@ -63,4 +64,29 @@ pub(super) async fn run(pool: &SqlitePool) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The applied migrations (none when the table does not exist yet); writes nothing.
+pub(super) async fn status(pool: &SqlitePool) -> Result<SchemaStatus> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+    )
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<(i64, String)> = if exists {
+        sqlx::query_as("SELECT version, applied_at FROM schema_migrations ORDER BY version")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let applied = rows
+        .into_iter()
+        .map(|(v, at)| Ok((v, super::rows::time("schema_migrations", &at)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(SchemaStatus {
+        backend: "sqlite",
+        applied,
+        known: latest_version(),
+    })
 }

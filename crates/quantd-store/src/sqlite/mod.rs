@@ -27,6 +27,7 @@ mod tokens;
 mod webhooks;
 
 use crate::error::Result;
+use crate::schema::SchemaStatus;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
@@ -81,5 +82,33 @@ impl SqliteStore {
     /// The schema version this build migrates to.
     pub fn schema_version() -> i64 {
         migrate::latest_version()
+    }
+
+    /// The migrations the database file at `path` has (none if there is no file yet), read
+    /// without creating or migrating anything.
+    pub async fn status_of_file(path: &Path) -> Result<SchemaStatus> {
+        if !path.exists() {
+            return Ok(SchemaStatus {
+                backend: "sqlite",
+                applied: Vec::new(),
+                known: migrate::latest_version(),
+            });
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let status = migrate::status(&pool).await;
+        pool.close().await;
+        status
+    }
+
+    /// The migrations this store's database has.
+    pub async fn status(&self) -> Result<SchemaStatus> {
+        migrate::status(&self.pool).await
     }
 }

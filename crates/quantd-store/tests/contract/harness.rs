@@ -4,7 +4,7 @@
 use quantd_core::{Event, EventRecord, ExecutionId, ExecutionKind};
 use quantd_store::prelude::*;
 use quantd_store::{
-    AnyStore, AttemptFailure, ClaimedShard, Commit, FailureOutcome, Millis, NewExecution,
+    AnyStore, AttemptFailure, ClaimedShard, Commit, FailureOutcome, Millis, NewExecution, PgStore,
     ShardDone, SqliteStore, StoreConfig,
 };
 use std::future::Future;
@@ -57,6 +57,137 @@ impl Harness for AnySqlite {
         let config = StoreConfig::in_data_dir(self.dir.path().join("data"))
             .with_url(format!("sqlite://{}", file.display()));
         AnyStore::open(&config).await.expect("the store opens")
+    }
+}
+
+/// The Postgres server the Postgres cases run on: `QUANTD_TEST_DATABASE_URL`, or the local
+/// test server (trust authentication, database `test`).
+pub fn test_database_url() -> String {
+    std::env::var("QUANTD_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh schema of the test database, dropped when the value is dropped: its URL makes every
+/// connection work in that schema only (`search_path`), so cases run side by side.
+pub struct PgSchema {
+    base: String,
+    name: String,
+}
+
+impl PgSchema {
+    /// Creates a schema with a unique name; panics, saying what to start, when the server cannot
+    /// be reached (the Postgres cases fail, never skip).
+    pub async fn create() -> PgSchema {
+        use sqlx::{ConnectOptions, Connection};
+        let base = test_database_url();
+        let mut conn = base
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .expect("QUANTD_TEST_DATABASE_URL is a Postgres URL")
+            .connect()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the Postgres contract cases need a server at {base} ({e}); start it \
+                     (pg_ctlcluster 15 main start) or set QUANTD_TEST_DATABASE_URL"
+                )
+            });
+        let name = format!("quantd_test_{}_{:x}", std::process::id(), rand_suffix());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create the test schema");
+        conn.close().await.ok();
+        PgSchema { base, name }
+    }
+
+    /// The URL of the schema: the test database with `search_path` set to it.
+    pub fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-c%20search_path%3D{}", self.base, self.name)
+    }
+}
+
+/// A number that differs between the schemas of one process.
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    (nanos << 16) | NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        // On its own thread and runtime: the test's runtime may be shutting down.
+        let (base, name) = (self.base.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                use sqlx::{ConnectOptions, Connection};
+                let mut conn = base
+                    .parse::<sqlx::postgres::PgConnectOptions>()?
+                    .connect()
+                    .await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {name} CASCADE"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop test schema {}: {e}", self.name);
+        }
+    }
+}
+
+/// The Postgres store ([`PgStore`]) in a fresh schema of the test database.
+pub struct Postgres {
+    schema: PgSchema,
+}
+
+impl Harness for Postgres {
+    type Store = PgStore;
+    async fn new() -> Self {
+        Postgres {
+            schema: PgSchema::create().await,
+        }
+    }
+    async fn open(&self) -> PgStore {
+        PgStore::open(&self.schema.url())
+            .await
+            .expect("the store opens")
+    }
+}
+
+/// The store chosen at run time ([`AnyStore`]) over Postgres, opened from its URL as `serve`,
+/// `worker` and the CLI open it.
+pub struct AnyPostgres {
+    schema: PgSchema,
+    dir: tempfile::TempDir,
+}
+
+impl Harness for AnyPostgres {
+    type Store = AnyStore;
+    async fn new() -> Self {
+        AnyPostgres {
+            schema: PgSchema::create().await,
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+    async fn open(&self) -> AnyStore {
+        let config = StoreConfig::in_data_dir(self.dir.path()).with_url(self.schema.url());
+        let store = AnyStore::open(&config).await.expect("the store opens");
+        assert_eq!(store.backend_name(), "postgres");
+        store
     }
 }
 

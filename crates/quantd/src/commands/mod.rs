@@ -5,6 +5,7 @@ mod agents;
 pub(crate) mod bot;
 mod code;
 mod data;
+mod db;
 mod demo;
 mod executions;
 pub(crate) mod mcp;
@@ -61,13 +62,19 @@ impl Ctx {
     /// Opens the pack service on the data directory and the configured store (running crash
     /// recovery).
     pub async fn packs(&self) -> anyhow::Result<Packs> {
-        let config = StoreConfig {
-            data_dir: self.data_dir.clone(),
-            url: self.database_url.clone(),
-        };
-        Packs::open_with(&config)
+        Packs::open_with(&self.store_config())
             .await
             .with_context(|| format!("opening data directory {}", self.data_dir.display()))
+    }
+}
+
+impl Ctx {
+    /// Where the store is: `--database-url`, or the data directory's file.
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            data_dir: self.data_dir.clone(),
+            url: self.database_url.clone(),
+        }
     }
 }
 
@@ -129,5 +136,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rights(cmd) => rights::run(&ctx, cmd).await,
         Command::Tokens(cmd) => tokens::run(&ctx, cmd).await,
         Command::Runtime(cmd) => runtime::run(&ctx, cmd),
+        Command::Db(cmd) => db::run(&ctx, cmd).await,
     }
 }

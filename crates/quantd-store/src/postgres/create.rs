@@ -1,0 +1,265 @@
+//! Creating executions: one (with its shards, its first events and, when asked, its first
+//! claim), or a batch of a pattern's children in a few multi-row statements (a statement per item
+//! would cost a round trip each, which is most of a large fan-out's time).
+
+use super::rows::{at, record_from_row};
+use super::steps::{Tx, event_json, finish_if_done, insert_events, insert_shards};
+use crate::error::{Result, StoreError};
+use crate::records::{ClaimedShard, Created, NewExecution};
+use quantd_core::{Event, EventRecord};
+use sqlx::query_builder::Separated;
+use sqlx::{Postgres, QueryBuilder};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// The columns of an execution's row as created (see [`bind_execution`]).
+const COLUMNS: &str = "INSERT INTO executions (id, workspace, kind, name, state, spec, fingerprint, \
+     pack_id, code_version, options, shards_total, created_at, started_at, attempts, next_seq, \
+     parent_id, parent_step, root_id, priority, claim_at) ";
+
+/// Executions per multi-row statement (20 parameters each, under Postgres's 65,535).
+const EXECUTIONS_PER_STATEMENT: usize = 1_000;
+
+/// Pending shards per multi-row statement (4 parameters each).
+const SHARDS_PER_STATEMENT: usize = 5_000;
+
+/// Events per multi-row statement (4 parameters each).
+const EVENTS_PER_STATEMENT: usize = 5_000;
+
+/// Binds the row of execution `e` as created: running when it `starts` (a first claim, or an
+/// orchestrated execution), its event counter past the events it starts with.
+fn bind_execution(
+    row: &mut Separated<'_, Postgres, &'static str>,
+    e: &NewExecution,
+    starts: bool,
+    claimed: bool,
+) {
+    row.push_bind(e.id.as_str().to_string())
+        .push_bind(e.workspace.clone())
+        .push_bind(e.kind.as_str())
+        .push_bind(e.name.clone())
+        .push_bind(if starts { "running" } else { "pending" })
+        .push_bind(e.spec.to_string())
+        .push_bind(e.fingerprint.clone())
+        .push_bind(e.pack_id.clone())
+        .push_bind(e.code_version.clone())
+        .push_bind(e.options.to_string())
+        .push_bind(e.shards.len() as i64)
+        .push_bind(e.now)
+        .push_bind(starts.then_some(e.now))
+        .push_bind(i64::from(claimed))
+        .push_bind(2 + i64::from(starts) + i64::from(claimed))
+        .push_bind(e.parent.as_ref().map(|p| p.parent.as_str().to_string()))
+        .push_bind(e.parent.as_ref().map(|p| p.step.clone()))
+        .push_bind(e.parent.as_ref().map(|p| p.root.as_str().to_string()))
+        .push_bind(i64::from(e.priority))
+        .push_bind(e.claim_at());
+}
+
+/// The events an execution starts with.
+fn first_events(e: &NewExecution, starts: bool, claimed: bool) -> Vec<Event> {
+    let mut events = vec![Event::ExecutionCreated {
+        shards: e.shards.len() as u32,
+    }];
+    if starts {
+        events.push(Event::ExecutionStarted);
+    }
+    if claimed {
+        events.push(Event::ShardStarted {
+            shard: 0,
+            attempt: 1,
+        });
+    }
+    events
+}
+
+/// Inserts execution `e`, its shards and its first events (sequence numbers from 1) in `tx`;
+/// with a first claim, its first shard is claimed too. A second child of one parent step is a
+/// [`StoreError::Conflict`].
+pub(super) async fn insert_execution(tx: &mut Tx, e: &NewExecution) -> Result<Created> {
+    let lease = e.first_claim.as_ref().filter(|_| !e.shards.is_empty());
+    let starts = lease.is_some() || e.orchestrated;
+    let mut q = QueryBuilder::new(COLUMNS);
+    q.push_values([e], |mut row, e| {
+        bind_execution(&mut row, e, starts, lease.is_some())
+    });
+    q.push(" RETURNING *");
+    let row = q
+        .build()
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|err| match (&e.parent, &err) {
+            (Some(p), sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                StoreError::Conflict(format!(
+                    "execution {} already has a child for step {}",
+                    p.parent, p.step
+                ))
+            }
+            _ => err.into(),
+        })?;
+    let mut rec = record_from_row(&row)?;
+    insert_shards(tx, e, lease).await?;
+    let events = first_events(e, starts, lease.is_some());
+    let mut events = insert_events(tx, &e.id, e.now, 1, events).await?;
+    if e.shards.is_empty() && !e.orchestrated {
+        events.extend(finish_if_done(tx, &e.id, e.now).await?);
+        let row = sqlx::query("SELECT * FROM executions WHERE id = $1")
+            .bind(e.id.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+        rec = record_from_row(&row)?;
+    }
+    let claimed = lease.map(|_| ClaimedShard {
+        execution: e.id.clone(),
+        idx: 0,
+        attempt: 1,
+        claim: 1,
+        payload: e.shards[0].clone(),
+        crashes: 0,
+    });
+    Ok(Created {
+        record: rec,
+        events,
+        claimed,
+    })
+}
+
+/// Inserts the executions of `batch` in `tx`, skipping those whose parent step already has a
+/// child (`None` in their place). Executions with shards and no first claim — a fan-out's items
+/// — go in a few multi-row statements; any other one as [`insert_execution`].
+pub(super) async fn insert_batch(
+    tx: &mut Tx,
+    batch: &[NewExecution],
+) -> Result<Vec<Option<Created>>> {
+    let mut taken = taken_steps(tx, batch).await?;
+    let mut created: Vec<Option<Created>> = batch.iter().map(|_| None).collect();
+    let mut bulk = Vec::new();
+    for (i, e) in batch.iter().enumerate() {
+        if let Some(p) = &e.parent
+            && !taken.insert((p.parent.as_str().to_string(), p.step.clone()))
+        {
+            continue;
+        }
+        if e.first_claim.is_some() || e.shards.is_empty() {
+            created[i] = Some(insert_execution(tx, e).await?);
+        } else {
+            bulk.push(i);
+        }
+    }
+    let mut records = insert_bulk(tx, batch, &bulk).await?;
+    let mut by_execution = insert_first_events(tx, batch, &bulk).await?;
+    for i in bulk {
+        let id = &batch[i].id;
+        let record = records.remove(id).ok_or_else(|| StoreError::Corrupt {
+            table: "executions",
+            message: format!("execution {id} was inserted but not returned"),
+        })?;
+        created[i] = Some(Created {
+            record,
+            events: by_execution.remove(id).unwrap_or_default(),
+            claimed: None,
+        });
+    }
+    Ok(created)
+}
+
+/// Inserts the rows and pending shards of `batch[i]` for each `i` of `bulk`; their records by id.
+async fn insert_bulk(
+    tx: &mut Tx,
+    batch: &[NewExecution],
+    bulk: &[usize],
+) -> Result<HashMap<quantd_core::ExecutionId, crate::records::ExecutionRecord>> {
+    let mut records = HashMap::new();
+    for chunk in bulk.chunks(EXECUTIONS_PER_STATEMENT) {
+        let mut q = QueryBuilder::new(COLUMNS);
+        q.push_values(chunk, |mut row, &i| {
+            bind_execution(&mut row, &batch[i], batch[i].orchestrated, false)
+        });
+        // RETURNING gives rows in no promised order: they are matched by id.
+        q.push(" RETURNING *");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            let rec = record_from_row(&row)?;
+            records.insert(rec.id.clone(), rec);
+        }
+    }
+    let shards: Vec<(usize, usize)> = bulk
+        .iter()
+        .flat_map(|&i| (0..batch[i].shards.len()).map(move |idx| (i, idx)))
+        .collect();
+    for rows in shards.chunks(SHARDS_PER_STATEMENT) {
+        let mut q = QueryBuilder::new("INSERT INTO shards (execution_id, idx, state, payload) ");
+        q.push_values(rows, |mut row, &(i, idx)| {
+            row.push_bind(batch[i].id.as_str().to_string())
+                .push_bind(idx as i64)
+                .push_bind("pending")
+                .push_bind(batch[i].shards[idx].to_string());
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(records)
+}
+
+/// Inserts the first events of `batch[i]` for each `i` of `bulk`; the records by execution.
+async fn insert_first_events(
+    tx: &mut Tx,
+    batch: &[NewExecution],
+    bulk: &[usize],
+) -> Result<HashMap<quantd_core::ExecutionId, Vec<EventRecord>>> {
+    let mut events: Vec<EventRecord> = Vec::new();
+    for &i in bulk {
+        let e = &batch[i];
+        for (n, event) in first_events(e, e.orchestrated, false)
+            .into_iter()
+            .enumerate()
+        {
+            events.push(EventRecord {
+                execution: e.id.clone(),
+                seq: n as u64 + 1,
+                at: at(e.now),
+                event,
+            });
+        }
+    }
+    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+        let bodies = chunk
+            .iter()
+            .map(|r| event_json(&r.event))
+            .collect::<Result<Vec<_>>>()?;
+        let mut q = QueryBuilder::new("INSERT INTO events (execution_id, seq, at, body) ");
+        q.push_values(chunk.iter().zip(bodies), |mut row, (r, body)| {
+            row.push_bind(r.execution.as_str().to_string())
+                .push_bind(r.seq as i64)
+                .push_bind(r.at.timestamp_millis())
+                .push_bind(body);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    let mut by_execution: HashMap<_, Vec<EventRecord>> = HashMap::new();
+    for r in events {
+        by_execution.entry(r.execution.clone()).or_default().push(r);
+    }
+    Ok(by_execution)
+}
+
+/// The (parent, step) pairs of `batch`'s parents that already have a child. Each parent's row is
+/// locked first, so two batches for one parent are created one after the other.
+async fn taken_steps(tx: &mut Tx, batch: &[NewExecution]) -> Result<HashSet<(String, String)>> {
+    let parents: BTreeSet<&str> = batch
+        .iter()
+        .filter_map(|e| e.parent.as_ref().map(|p| p.parent.as_str()))
+        .collect();
+    let mut taken = HashSet::new();
+    for parent in parents {
+        sqlx::query("SELECT 1 FROM executions WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(parent)
+            .execute(&mut **tx)
+            .await?;
+        let steps: Vec<String> = sqlx::query_scalar(
+            "SELECT parent_step FROM executions WHERE parent_id = $1 AND parent_step IS NOT NULL",
+        )
+        .bind(parent)
+        .fetch_all(&mut **tx)
+        .await?;
+        taken.extend(steps.into_iter().map(|s| (parent.to_string(), s)));
+    }
+    Ok(taken)
+}

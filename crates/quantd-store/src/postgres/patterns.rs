@@ -1,0 +1,156 @@
+//! Patterns in Postgres: the child executions of a pattern execution, the rows of its finished
+//! steps, and the end of an orchestrated execution (which no shard commit ends).
+
+use super::PgStore;
+use super::rows::{corrupt, record_from_row};
+use super::steps::{Tx, append, end_execution, exec_state, insert_events, reserve};
+use crate::error::{Result, StoreError};
+use crate::records::{ExecutionRecord, Millis, StepRow};
+use quantd_core::state::StateMachine;
+use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId, ExecutionState};
+use serde_json::Value;
+use sqlx::Row;
+use std::collections::HashMap;
+
+impl PgStore {
+    /// See [`crate::ExecutionLog::children`].
+    pub(super) async fn children_of(&self, parent: &ExecutionId) -> Result<Vec<ExecutionRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM executions WHERE parent_id = $1 ORDER BY created_at, id")
+                .bind(parent.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// See [`crate::ExecutionLog::pattern_steps`].
+    pub(super) async fn steps_of(&self, exec: &ExecutionId) -> Result<Vec<StepRow>> {
+        let rows = sqlx::query(
+            "SELECT step, state, body FROM pattern_steps WHERE execution_id = $1 ORDER BY at, step",
+        )
+        .bind(exec.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body")?;
+                Ok(StepRow {
+                    step: r.try_get("step")?,
+                    state: r.try_get("state")?,
+                    body: serde_json::from_str(&body)
+                        .map_err(|e| corrupt("pattern_steps", format!("{exec}: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    /// A write transaction on pattern `exec` holding its row, or `None` when it already ended
+    /// (it takes no more writes).
+    async fn begin_unended(&self, exec: &ExecutionId) -> Result<Option<Tx>> {
+        let mut tx = self.pool.begin().await?;
+        let state = exec_state(&mut tx, exec)
+            .await?
+            .ok_or_else(|| StoreError::Conflict(format!("execution {exec} not found")))?;
+        if state.is_terminal() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        Ok(Some(tx))
+    }
+
+    /// See [`crate::ExecutionQueue::record_steps`].
+    pub(super) async fn write_steps(
+        &self,
+        exec: &ExecutionId,
+        rows: &[StepRow],
+        events: Vec<Event>,
+        (done, failed, total): (u32, u32, u32),
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        let Some(mut tx) = self.begin_unended(exec).await? else {
+            return Ok(Vec::new());
+        };
+        // A later row of the same step replaces an earlier one (one statement may not update a
+        // row twice).
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            last.insert(&row.step, i);
+        }
+        let rows: Vec<&StepRow> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| last.get(r.step.as_str()) == Some(i))
+            .map(|(_, r)| r)
+            .collect();
+        for chunk in rows.chunks(5_000) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO pattern_steps (execution_id, step, state, body, at) ",
+            );
+            q.push_values(chunk, |mut r, row| {
+                r.push_bind(exec.as_str().to_string())
+                    .push_bind(row.step.clone())
+                    .push_bind(row.state.clone())
+                    .push_bind(row.body.to_string())
+                    .push_bind(now);
+            });
+            q.push(
+                " ON CONFLICT (execution_id, step) DO UPDATE SET state = excluded.state, \
+                 body = excluded.body, at = excluded.at",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "UPDATE executions SET shards_done = $1, shards_failed = $2, shards_total = $3 WHERE id = $4",
+        )
+        .bind(i64::from(done))
+        .bind(i64::from(failed))
+        .bind(i64::from(total))
+        .bind(exec.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let out = if events.is_empty() {
+            Vec::new()
+        } else {
+            let first = reserve(&mut tx, exec, events.len()).await?;
+            insert_events(&mut tx, exec, now, first, events).await?
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// See [`crate::ExecutionQueue::end_orchestrated`].
+    pub(super) async fn end_pattern(
+        &self,
+        exec: &ExecutionId,
+        summary: &Value,
+        error: Option<(ErrorClass, &str)>,
+        now: Millis,
+    ) -> Result<Vec<EventRecord>> {
+        let Some(mut tx) = self.begin_unended(exec).await? else {
+            return Ok(Vec::new());
+        };
+        sqlx::query("UPDATE executions SET summary = $1 WHERE id = $2")
+            .bind(summary.to_string())
+            .bind(exec.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let events = match error {
+            Some(e) => end_execution(&mut tx, exec, now, ExecutionState::Failed, Some(e)).await?,
+            None => {
+                let failed: i64 = sqlx::query_scalar(
+                    "UPDATE executions SET state = 'completed', finished_at = $1 WHERE id = $2 RETURNING shards_failed",
+                )
+                .bind(now)
+                .bind(exec.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                let ev = Event::ExecutionCompleted {
+                    failed_shards: failed as u32,
+                };
+                vec![append(&mut tx, exec, now, ev).await?]
+            }
+        };
+        tx.commit().await?;
+        Ok(events)
+    }
+}

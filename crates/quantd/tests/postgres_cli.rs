@@ -1,0 +1,222 @@
+//! The CLI on a Postgres store: `--database-url postgres://…` names a fresh database of the test
+//! server (`QUANTD_TEST_DATABASE_URL`, or `postgres://postgres@127.0.0.1:5432/test`); `db check`
+//! reports its schema (and fails until it is migrated), `db migrate` migrates it, a scan runs
+//! on it with nothing stored in the data directory's SQLite file, and a schema newer than the
+//! binary is refused by every command, naming both versions. The test fails, never skips, when
+//! the server cannot be reached.
+
+mod common;
+use common::*;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+
+/// The test server's URL.
+fn server_url() -> String {
+    std::env::var("QUANTD_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// `url` naming database `db` instead of its own.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let root = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{db}?{q}"),
+        None => format!("{root}/{db}"),
+    }
+}
+
+/// A fresh database on the test server, dropped with the value.
+struct FreshDb {
+    server: String,
+    name: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl FreshDb {
+    fn create() -> FreshDb {
+        let rt = tokio::runtime::Runtime::new().expect("a runtime");
+        let server = server_url();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("quantd_cli_{}_{nanos}", std::process::id());
+        let db = FreshDb { server, name, rt };
+        db.sql(&format!("CREATE DATABASE {}", db.name), None);
+        db
+    }
+
+    /// The URL of the fresh database.
+    fn url(&self) -> String {
+        with_database(&self.server, &self.name)
+    }
+
+    /// Runs `sql` on the server's own database, or on the fresh one with `Some(url)`.
+    fn sql(&self, sql: &str, url: Option<&str>) {
+        let url = url.map_or_else(|| self.server.clone(), str::to_string);
+        self.rt.block_on(async {
+            let mut conn: PgConnection = url
+                .parse::<sqlx::postgres::PgConnectOptions>()
+                .expect("a Postgres URL")
+                .connect()
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "this test needs a Postgres server at {url} ({e}); start it \
+                         (pg_ctlcluster 15 main start) or set QUANTD_TEST_DATABASE_URL"
+                    )
+                });
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .expect(sql);
+            conn.close().await.ok();
+        });
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        self.sql(
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            None,
+        );
+    }
+}
+
+/// Runs `quantd --database-url URL args` on data directory `data`.
+fn on(data: &std::path::Path, url: &str, args: &[&str]) -> std::process::Output {
+    quantd(data)
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .output()
+        .expect("run quantd")
+}
+
+fn text(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_scan_runs_on_a_postgres_database_that_db_check_reports() {
+    let db = FreshDb::create();
+    let url = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    // A database nothing migrated yet: reachable, but not this quantd's schema.
+    let out = on(&data, &url, &["db", "check"]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("backend   postgres"), "{stdout}");
+    assert!(
+        stderr.contains("schema version 0, older than this quantd (1)")
+            && stderr.contains("quantd db migrate"),
+        "{stderr}"
+    );
+
+    let out = on(&data, &url, &["--json", "db", "migrate"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let migrated: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(migrated["version"], 1, "{migrated}");
+
+    for args in [
+        &[
+            "data",
+            "synth",
+            "--name",
+            "u",
+            "--tickers",
+            "4",
+            "--days",
+            "80",
+            "--seed",
+            "3",
+        ][..],
+        &["scan", "--expr", "close > 0"],
+    ] {
+        let out = on(&data, &url, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out).1);
+    }
+    let out = on(&data, &url, &["--json", "history"]);
+    let history: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    let runs = history.as_array().expect("a list");
+    assert_eq!(runs.len(), 1, "{history}");
+    assert_eq!(runs[0]["state"], "completed", "{history}");
+    assert!(
+        !data.join("quantd.db").exists(),
+        "the store is the database, not the data directory's file"
+    );
+    // The data directory's own store does not have the execution.
+    let own = json(&data, &["history"]);
+    assert_eq!(own.as_array().map(Vec::len), Some(0), "{own}");
+
+    let out = on(&data, &url, &["--json", "db", "check"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["backend"], "postgres");
+    assert_eq!(report["up_to_date"], true, "{report}");
+    assert_eq!(report["applied"].as_array().map(Vec::len), Some(1));
+
+    // A newer quantd migrated it: every command refuses it, naming both versions.
+    db.sql(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (999, now())",
+        Some(&url),
+    );
+    for args in [&["db", "check"][..], &["scan", "--expr", "close > 0"]] {
+        let out = on(&data, &url, args);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success(), "{args:?} accepted a newer schema");
+        assert!(
+            stderr.contains("schema version 999, newer than this quantd (1)"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("upgrade quantd"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn db_check_says_what_to_check_when_the_server_cannot_be_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1.
+    let out = on(
+        dir.path(),
+        "postgres://quantd:hunter2@127.0.0.1:1/quantd",
+        &["db", "check"],
+    );
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(
+            "cannot connect to the database at database URL `postgres://***@127.0.0.1:1/quantd`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("check that the server is running"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "a password leaked: {stderr}");
+}
+
+#[test]
+fn urls_name_their_database() {
+    assert_eq!(
+        with_database("postgres://u@h:1/test?sslmode=disable", "x"),
+        "postgres://u@h:1/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+}
