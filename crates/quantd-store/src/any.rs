@@ -157,6 +157,13 @@ impl CodeRegistry for AnyStore {
 }
 
 impl ExecutionQueue for AnyStore {
+    fn shared_across_hosts(&self) -> bool {
+        match self {
+            AnyStore::Sqlite(s) => s.shared_across_hosts(),
+            AnyStore::Postgres(s) => s.shared_across_hosts(),
+        }
+    }
+
     delegate! {
         fn create_execution(&self, e: &NewExecution) -> Result<Created>;
         fn create_executions(&self, batch: &[NewExecution]) -> Result<Vec<Option<Created>>>;

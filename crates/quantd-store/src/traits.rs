@@ -138,6 +138,13 @@ pub trait CodeRegistry {
 /// leases, completed, failed, stopped, released and recovered, and executions paused, resumed
 /// and cancelled. Every method is one transaction and returns the events it appended.
 pub trait ExecutionQueue {
+    /// Whether processes on other hosts may share this store (a database server): a lease
+    /// owner's liveness then cannot be seen from here (its lock file is on its own host), so
+    /// only an expired lease frees its shards. Default `false` (an embedded file, one host).
+    fn shared_across_hosts(&self) -> bool {
+        false
+    }
+
     /// Inserts an execution, its shards and its `execution-created` event (with
     /// [`NewExecution::first_claim`], also claims the first shard as [`ExecutionQueue::claim_shard`]
     /// would, in the same transaction); returns what it stored.

@@ -220,3 +220,56 @@ fn urls_name_their_database() {
     );
     assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }
+
+/// A worker's lock file is on its own host, so on a shared store only an expired lease frees its
+/// shards: `recover` on this host leaves a live lease of a worker elsewhere alone (the SQLite
+/// store, one host, would take the missing lock file for a dead worker).
+#[test]
+fn on_postgres_a_live_lease_of_a_worker_on_another_host_is_not_taken_for_dead() {
+    use quantd_core::ExecutionKind;
+    use quantd_engine::exec::request::SubmitRequest;
+    use quantd_engine::exec::{Engine, EngineOptions};
+    use quantd_engine::{Packs, StoreConfig};
+    use quantd_store::prelude::*;
+
+    let db = FreshDb::create();
+    let url = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let synth = [
+        "data",
+        "synth",
+        "--name",
+        "u",
+        "--tickers",
+        "3",
+        "--days",
+        "60",
+    ];
+    assert!(on(&data, &url, &synth).status.success());
+    db.rt.block_on(async {
+        let config = StoreConfig::in_data_dir(&data).with_url(url.clone());
+        let packs = Packs::open_with(&config).await.unwrap();
+        let engine: Engine = Engine::new(packs, EngineOptions::default()).await.unwrap();
+        let mut scan = SubmitRequest::new(ExecutionKind::Scan);
+        scan.expr = Some("close > 0".into());
+        let now = engine.clock().now_ms();
+        let mut claimed = Vec::new();
+        for until in [now + 600_000, now - 1] {
+            let id = engine.submit(scan.clone()).await.unwrap().execution.id;
+            let got = engine
+                .store()
+                .claim_shard("worker-on-host-b", now, until, Some(&id))
+                .await
+                .unwrap();
+            assert!(got.is_some(), "a claimable shard");
+            claimed.push(id);
+        }
+        // Only the expired lease goes back to the queue.
+        assert_eq!(engine.recover().await.unwrap(), 1);
+        let live = engine.records().shards(&claimed[0]).await.unwrap();
+        assert_eq!(live[0].lease_owner.as_deref(), Some("worker-on-host-b"));
+        let expired = engine.records().shards(&claimed[1]).await.unwrap();
+        assert_eq!(expired[0].lease_owner, None, "{expired:?}");
+    });
+}

@@ -15,15 +15,17 @@ impl<S: Store> Engine<S> {
     /// Returns to the queue the shards whose worker is gone (lock free) or whose lease expired,
     /// each with one more crash; an execution whose shard crashed
     /// [`EngineOptions::quarantine_after`] times fails as quarantined instead. Returns how many
-    /// shards went back to the queue.
+    /// shards went back to the queue. On a store shared across hosts a worker's lock file is on
+    /// its own host, so only expired leases count there.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn recover(&self) -> Result<u64> {
         let tmp = self.packs.dir().tmp();
+        let shared = self.store().shared_across_hosts();
         let done = self
             .store()
             .recover_shards(
                 self.clock.now_ms(),
-                |owner| is_held(&tmp, owner),
+                |owner| shared || is_held(&tmp, owner),
                 self.options.quarantine_after,
             )
             .await?;

@@ -148,6 +148,11 @@ async fn lease_shard(
 }
 
 impl ExecutionQueue for PgStore {
+    /// Workers on many hosts share one Postgres.
+    fn shared_across_hosts(&self) -> bool {
+        true
+    }
+
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
     async fn create_execution(&self, e: &NewExecution) -> Result<Created> {
         let mut tx = self.pool.begin().await?;
