@@ -265,9 +265,10 @@ impl<S: Store> Records<'_, S> {
     /// will finish it — every shard it was running is held by a worker process that is gone
     /// (`kill -9`, a crash) or was given back to the queue, and no queue worker (`serve`,
     /// `worker`) runs on this data directory. `quantd resume ID` (or starting a `serve` or
-    /// `worker`) continues it.
+    /// `worker`) continues it. Never on a store shared across hosts: workers elsewhere leave no
+    /// lock file here, and any worker requeues a shard whose lease expired.
     pub fn interrupted(&self, rec: &ExecutionRecord, shards: &[ShardRecord]) -> bool {
-        crate::exec::interrupted(&self.dir.tmp(), rec, shards)
+        !self.store.shared_across_hosts() && crate::exec::interrupted(&self.dir.tmp(), rec, shards)
     }
 
     /// Execution `id` (as a caller sent it) if it belongs to `workspace`, else "not found": a

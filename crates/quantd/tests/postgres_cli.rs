@@ -265,6 +265,10 @@ fn on_postgres_a_live_lease_of_a_worker_on_another_host_is_not_taken_for_dead() 
             assert!(got.is_some(), "a claimable shard");
             claimed.push(id);
         }
+        // Nor is the execution shown as interrupted for want of a lock file here.
+        let rec = engine.execution(&claimed[0]).await.unwrap();
+        let shards = engine.records().shards(&claimed[0]).await.unwrap();
+        assert!(!engine.records().interrupted(&rec, &shards));
         // Only the expired lease goes back to the queue.
         assert_eq!(engine.recover().await.unwrap(), 1);
         let live = engine.records().shards(&claimed[0]).await.unwrap();
