@@ -410,6 +410,15 @@ pub async fn run_with_metrics(
     check_bind(addr, state.options())?;
     let _ = state.inner.local_addr.set(addr);
     uploads::adopt(&state).await;
+    // Events that workers of other processes write reach this node's streams at once; without
+    // the relay (SQLite, or a failed LISTEN) streams still poll the store every second.
+    match state.inner.engine.relay_events().await {
+        Ok(true) => tracing::info!("relaying events written by other processes (LISTEN)"),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for other processes' events; streams poll")
+        }
+    }
     let pool = workers::start(state.clone());
     let router = app(state.clone());
     let st = state.clone();

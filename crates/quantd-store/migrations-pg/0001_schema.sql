@@ -143,6 +143,15 @@ CREATE TABLE events (
     PRIMARY KEY (execution_id, seq)
 );
 
+-- Wakes the listeners of other processes (`LISTEN quantd_events`): the payload is the execution's
+-- id, never the event (listeners read the rows), and Postgres sends one per id per transaction.
+CREATE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('quantd_events', NEW.execution_id);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_notify();
+
 -- One row per finished shard, committed with the shard's `done` state; the primary key makes a
 -- second commit of the same shard impossible.
 CREATE TABLE shard_results (

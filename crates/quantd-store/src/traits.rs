@@ -145,6 +145,16 @@ pub trait ExecutionQueue {
         false
     }
 
+    /// Wake-ups for events other processes write: the id of each execution that got events, as
+    /// the database announces them (Postgres `LISTEN`), for as long as the receiver lives; a
+    /// full channel drops wake-ups (readers also poll). `None` when the backend announces
+    /// nothing (an embedded file).
+    fn event_wakeups(
+        &self,
+    ) -> impl Future<Output = Result<Option<tokio::sync::mpsc::Receiver<ExecutionId>>>> + Send {
+        async { Ok(None) }
+    }
+
     /// Inserts an execution, its shards and its `execution-created` event (with
     /// [`NewExecution::first_claim`], also claims the first shard as [`ExecutionQueue::claim_shard`]
     /// would, in the same transaction); returns what it stored.

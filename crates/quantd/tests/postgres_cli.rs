@@ -277,3 +277,64 @@ fn on_postgres_a_live_lease_of_a_worker_on_another_host_is_not_taken_for_dead() 
         assert_eq!(expired[0].lease_owner, None, "{expired:?}");
     });
 }
+
+/// Two processes on one Postgres (two engines here, each with its own broadcast): every event
+/// the first writes while it runs a scan reaches the second's subscribers through `LISTEN` —
+/// no stream polls here — once each, in order, up to the final one.
+#[test]
+fn events_written_by_one_engine_reach_the_subscribers_of_another_through_listen() {
+    use quantd_core::ExecutionKind;
+    use quantd_engine::exec::request::SubmitRequest;
+    use quantd_engine::exec::{Engine, EngineOptions};
+    use quantd_engine::{Packs, StoreConfig};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let db = FreshDb::create();
+    let url = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let synth = [
+        "data",
+        "synth",
+        "--name",
+        "u",
+        "--tickers",
+        "3",
+        "--days",
+        "60",
+    ];
+    assert!(on(&data, &url, &synth).status.success());
+    db.rt.block_on(async {
+        let config = StoreConfig::in_data_dir(&data).with_url(url.clone());
+        let open = || async {
+            let packs = Packs::open_with(&config).await.unwrap();
+            Engine::new(packs, EngineOptions::default()).await.unwrap()
+        };
+        let (a, b): (Engine, Engine) = (open().await, open().await);
+        let b = Arc::new(b);
+        assert!(b.relay_events().await.unwrap(), "Postgres announces events");
+        let mut rx = b.subscribe();
+        let mut scan = SubmitRequest::new(ExecutionKind::Scan);
+        scan.expr = Some("close > 0".into());
+        let id = a.submit(scan).await.unwrap().execution.id;
+        a.run(&id, 1).await.unwrap();
+        let mut seqs = Vec::new();
+        loop {
+            let e = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .expect("the next event within 30 s")
+                .unwrap();
+            if e.execution != id {
+                continue;
+            }
+            seqs.push(e.seq);
+            if e.event.is_final() {
+                break;
+            }
+        }
+        let stored = a.records().events_after(&id, 0, 1000).await.unwrap();
+        let want: Vec<u64> = (1..=stored.len() as u64).collect();
+        assert_eq!(seqs, want, "every event once, in order");
+    });
+}

@@ -23,6 +23,7 @@ pub mod pattern;
 pub use lifecycle::{Control, interrupted};
 pub mod limits;
 pub mod pool;
+mod relay;
 pub mod request;
 pub mod retry;
 pub mod sandbox;

@@ -7,7 +7,8 @@
 //! - [`reads`] is the queue's read side; [`patterns`] keeps patterns' steps and children;
 //! - [`packs`], [`code`], [`agents`], [`rights`], [`tokens`], [`policies`] and [`webhooks`] are
 //!   the other areas of the contract (deliveries are written by a trigger when an execution ends);
-//! - [`migrate`] brings the schema up to date when the store opens, and reports it (`db check`).
+//! - [`migrate`] brings the schema up to date when the store opens, and reports it (`db check`);
+//! - [`listen`] wakes other processes when events are written (`LISTEN`/`NOTIFY`, ids only).
 //!
 //! Concurrency comes from row locks, not from one writer. A claim takes its shard with
 //! `FOR UPDATE SKIP LOCKED`, so claimers pass each other by; every transaction that appends
@@ -24,6 +25,7 @@
 mod agents;
 mod code;
 mod create;
+mod listen;
 mod migrate;
 mod packs;
 mod patterns;

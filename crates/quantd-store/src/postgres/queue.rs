@@ -153,6 +153,10 @@ impl ExecutionQueue for PgStore {
         true
     }
 
+    async fn event_wakeups(&self) -> Result<Option<tokio::sync::mpsc::Receiver<ExecutionId>>> {
+        super::listen::event_wakeups(&self.pool).await.map(Some)
+    }
+
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
     async fn create_execution(&self, e: &NewExecution) -> Result<Created> {
         let mut tx = self.pool.begin().await?;
