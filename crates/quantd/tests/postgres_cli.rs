@@ -338,3 +338,84 @@ fn events_written_by_one_engine_reach_the_subscribers_of_another_through_listen(
         assert_eq!(seqs, want, "every event once, in order");
     });
 }
+
+/// The events of a stream read over HTTP/1.0 (the body ends when the stream does), as sequence
+/// numbers: up to `stop_after` of them, or all until the server ends the stream.
+fn sse_ids(
+    addr: &str,
+    path: &str,
+    last_event_id: Option<u64>,
+    stop_after: Option<usize>,
+) -> Vec<u64> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let resume = last_event_id.map_or(String::new(), |n| format!("Last-Event-ID: {n}\r\n"));
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: text/event-stream\r\n{resume}\r\n"
+    )
+    .expect("write request");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut ids = Vec::new();
+    for line in BufReader::new(s).lines() {
+        let line = line.expect("read the stream");
+        if let Some(n) = line
+            .strip_prefix("id: ")
+            .or_else(|| line.strip_prefix("id:"))
+        {
+            ids.push(n.trim().parse().expect("a numeric id"));
+            if stop_after.is_some_and(|k| ids.len() >= k) {
+                break;
+            }
+        }
+    }
+    ids
+}
+
+/// Two API nodes on one database: node A runs the scan with its workers, node B has none; a
+/// subscriber of node B gets every event of it, in order, once, across a reconnect with
+/// `Last-Event-ID`.
+#[test]
+fn a_subscriber_of_another_node_sees_every_event_once_across_a_reconnect() {
+    let db = FreshDb::create();
+    let url = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let synth = [
+        "data",
+        "synth",
+        "--name",
+        "u",
+        "--tickers",
+        "40",
+        "--days",
+        "500",
+    ];
+    assert!(on(&data, &url, &synth).status.success());
+    let node = |workers: &str| {
+        let mut c = quantd(&data);
+        c.arg("--database-url")
+            .arg(&url)
+            .env("QUANTD_SHARD_BARS", "2000");
+        serve(c, &["--no-auth", "--workers", workers])
+    };
+    let (_a, a) = node("1");
+    let (_b, b) = node("0");
+    let scan = serde_json::json!({"kind": "scan", "expr": "close > sma(close, 20)"});
+    let (status, body) = http(&a, "POST", "/v1/executions", Some(&scan));
+    assert_eq!(status, 202, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = v["execution"]["id"].as_str().expect("an id").to_string();
+    let path = format!("/v1/executions/{id}/events");
+    let first = sse_ids(&b, &path, None, Some(3));
+    assert_eq!(first, [1, 2, 3]);
+    let rest = sse_ids(&b, &path, Some(3), None);
+    let all: Vec<u64> = first.into_iter().chain(rest).collect();
+    let want: Vec<u64> = (1..=all.len() as u64).collect();
+    assert_eq!(all, want, "every event once, in order");
+    let (_, view) = http(&b, "GET", &format!("/v1/executions/{id}"), None);
+    let view: serde_json::Value = serde_json::from_str(&view).unwrap();
+    assert_eq!(view["state"], "completed", "{view}");
+    assert!(all.len() > 10, "{} events", all.len());
+}
