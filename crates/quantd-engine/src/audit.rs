@@ -62,16 +62,7 @@ impl<S: Store> Engine<S> {
     /// Records that `reader` removed `what` (something other than an execution: code, a
     /// webhook, an agent, a provider); a failed write is logged.
     pub(crate) async fn record_removal(&self, reader: &Reader, what: &str) {
-        let entry = quantd_store::records::NewAuditEntry {
-            at: self.clock().now_ms(),
-            workspace: reader.workspace.clone(),
-            actor: reader.actor.clone(),
-            action: "deleted".into(),
-            execution: None,
-            provider: None,
-            detail: what.to_string(),
-        };
-        if let Err(e) = self.store().append_audit(&entry).await {
+        if let Err(e) = self.append_action(reader, "deleted", None, what).await {
             tracing::error!(what, error = %e, "writing the audit trail failed");
         }
     }

@@ -164,14 +164,8 @@ impl ExecutionQueue for AnyStore {
         }
     }
 
-    async fn event_wakeups(&self) -> Result<Option<tokio::sync::mpsc::Receiver<ExecutionId>>> {
-        match self {
-            AnyStore::Sqlite(s) => s.event_wakeups().await,
-            AnyStore::Postgres(s) => s.event_wakeups().await,
-        }
-    }
-
     delegate! {
+        fn event_wakeups(&self) -> Result<Option<tokio::sync::mpsc::Receiver<ExecutionId>>>;
         fn create_execution(&self, e: &NewExecution) -> Result<Created>;
         fn create_executions(&self, batch: &[NewExecution]) -> Result<Vec<Option<Created>>>;
         fn claim_shard(

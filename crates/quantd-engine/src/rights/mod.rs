@@ -235,13 +235,25 @@ impl<S: Store> Engine<S> {
         rec: &ExecutionRecord,
         detail: &str,
     ) -> Result<()> {
+        self.append_action(reader, action, Some(&rec.id), detail)
+            .await
+    }
+
+    /// Appends `action` by `reader` (on `execution`, if any) to the audit trail.
+    pub(crate) async fn append_action(
+        &self,
+        reader: &Reader,
+        action: &str,
+        execution: Option<&quantd_core::ExecutionId>,
+        detail: &str,
+    ) -> Result<()> {
         self.store()
             .append_audit(&NewAuditEntry {
                 at: self.clock().now_ms(),
                 workspace: reader.workspace.clone(),
                 actor: reader.actor.clone(),
                 action: action.to_string(),
-                execution: Some(rec.id.clone()),
+                execution: execution.cloned(),
                 provider: None,
                 detail: detail.to_string(),
             })
