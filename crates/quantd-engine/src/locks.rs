@@ -52,7 +52,7 @@ pub fn is_held(dir: &Path, token: &str) -> bool {
     }
 }
 
-/// A token unique to this process and moment: `prefix-pid-random`.
+/// A token unique to this process and moment: `prefix-pid-random@host`.
 pub fn new_token(prefix: &str) -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -62,7 +62,38 @@ pub fn new_token(prefix: &str) -> String {
             .unwrap_or_default()
             .as_nanos(),
     );
-    format!("{prefix}-{}-{:016x}", std::process::id(), h.finish())
+    format!(
+        "{prefix}-{}-{:016x}@{}",
+        std::process::id(),
+        h.finish(),
+        host()
+    )
+}
+
+/// This host's name as tokens carry it (letters, digits, `.` and `-`; at most 64).
+pub fn host() -> String {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let clean: String = name
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+            .take(64)
+            .collect();
+        if clean.is_empty() {
+            "localhost".into()
+        } else {
+            clean
+        }
+    })
+    .clone()
+}
+
+/// Whether `token` was made on this host, so that its lock file, if any, is here to ask
+/// ([`is_held`]). Tokens made before tokens named their host count as this host's.
+pub fn made_here(token: &str) -> bool {
+    token.rsplit_once('@').is_none_or(|(_, h)| h == host())
 }
 
 #[cfg(test)]

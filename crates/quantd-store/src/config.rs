@@ -19,6 +19,13 @@ pub struct StoreConfig {
     /// Postgres URLs take) names a Postgres database. Default `None` (and an empty URL counts as
     /// none).
     pub url: Option<String>,
+    /// Where packs are shared, as an object store URL (`file:///DIR`, `s3://BUCKET/PREFIX`,
+    /// `gs://…`, `az://…`): imports write there, and the data directory's `packs/` becomes this
+    /// host's cache of it. `None` (or blank): packs live in the data directory alone.
+    pub pack_store: Option<String>,
+    /// The cache's size cap in MiB when [`StoreConfig::pack_store`] is set: the least recently
+    /// used packs are removed from the data directory beyond it. `None`: the default (20,480).
+    pub pack_cache_mib: Option<u64>,
 }
 
 /// A store [`StoreConfig`] resolved to: the backend and where its database is.
@@ -52,12 +59,20 @@ impl StoreConfig {
         StoreConfig {
             data_dir: data_dir.into(),
             url: None,
+            pack_store: None,
+            pack_cache_mib: None,
         }
     }
 
     /// This configuration with the database at `url` (see [`StoreConfig::url`]).
     pub fn with_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
+        self
+    }
+
+    /// This configuration with packs shared through the object store at `url`.
+    pub fn with_pack_store(mut self, url: impl Into<String>) -> Self {
+        self.pack_store = Some(url.into());
         self
     }
 

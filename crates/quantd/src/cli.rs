@@ -20,6 +20,14 @@ pub mod env {
     /// The database (as `--database-url`): `sqlite://PATH` or `postgres://…`; unset, the data
     /// directory's `quantd.db`.
     pub const QUANTD_DATABASE_URL: &str = "QUANTD_DATABASE_URL";
+    /// Seconds a worker's claim on a shard holds without a heartbeat (default 30; 2–3,600). A
+    /// worker that stops (dies, freezes, loses the network) gives its shards back this long after
+    /// its last heartbeat; heartbeats come six times per lease.
+    pub const QUANTD_LEASE_SECS: &str = "QUANTD_LEASE_SECS";
+    /// Where packs are shared (as `--pack-store`): an object store URL.
+    pub const QUANTD_PACK_STORE: &str = "QUANTD_PACK_STORE";
+    /// The cap of this host's pack cache in MiB (as `--pack-cache-mib`).
+    pub const QUANTD_PACK_CACHE_MIB: &str = "QUANTD_PACK_CACHE_MIB";
 }
 
 /// quantd: run trading code against market data, safely and fast, and keep what happened.
@@ -35,6 +43,16 @@ pub struct Cli {
     /// data directory either way.
     #[arg(long, global = true, env = env::QUANTD_DATABASE_URL, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Where packs are shared by every host: `file:///DIR`, `s3://BUCKET/PREFIX` (any
+    /// S3-compatible server: AWS_ENDPOINT, AWS_ACCESS_KEY_ID, …), `gs://BUCKET/PREFIX` or
+    /// `az://CONTAINER/PREFIX`. Imports write there; the data directory keeps a cache. Default:
+    /// packs live in the data directory alone.
+    #[arg(long, global = true, env = env::QUANTD_PACK_STORE, value_name = "URL")]
+    pub pack_store: Option<String>,
+    /// With --pack-store: this host's pack cache holds at most this many MiB (least recently
+    /// used packs are evicted).
+    #[arg(long, global = true, env = env::QUANTD_PACK_CACHE_MIB, value_name = "MIB", default_value_t = 20480)]
+    pub pack_cache_mib: u64,
     /// Print machine-readable JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -147,6 +165,17 @@ pub enum DataCommand {
     /// Resample a pack to a coarser interval as a new pack (open first, high max, low min, close
     /// last, volume sum, in the exchange's wall clock); prints its id.
     Resample(ResampleArgs),
+    /// Remove pack files no usable catalog row names (left by failed or interrupted imports),
+    /// from the pack store and this data directory.
+    Gc(GcArgs),
+}
+
+/// Arguments of `data gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only list what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Arguments of `data resample`.

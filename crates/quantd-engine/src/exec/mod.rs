@@ -446,7 +446,7 @@ impl<S: Store> Engine<S> {
             // By the recorded content id, never by name: a resumed execution reads exactly the
             // bars it started on (the reader checks the pack's own id too).
             let pack = self.packs.by_id(&rec.pack_id).await?;
-            Some(self.packs.open_reader(&pack)?)
+            Some(self.packs.reader(&pack).await?)
         } else {
             None
         };

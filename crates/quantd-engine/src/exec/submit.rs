@@ -167,7 +167,7 @@ impl<S: Store> Engine<S> {
                 )),
                 PackState::Fresh => {}
             }
-            let reader = self.packs.open_reader(&pack)?;
+            let reader = self.packs.reader(&pack).await?;
             self.check_environment(&pack.id).await?;
             (Some(pack), Some(reader))
         } else {

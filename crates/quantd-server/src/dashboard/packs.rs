@@ -110,7 +110,8 @@ pub async fn show(
     let tickers: Vec<String> = state
         .engine()
         .packs()
-        .open_reader(&rec)
+        .reader(&rec)
+        .await
         .map(|r| r.ticker_names().to_vec())
         .unwrap_or_default();
     let v = match state.engine().pack_view(rec).await {
@@ -192,9 +193,9 @@ pub async fn candles(
                 .into_response();
         }
     };
-    let packs = state.engine().packs().clone();
+    let reader = state.engine().packs().reader(&rec).await;
     let read = tokio::task::spawn_blocking(move || -> Result<Option<Value>, String> {
-        let reader = packs.open_reader(&rec).map_err(|e| e.to_string())?;
+        let reader = reader.map_err(|e| e.to_string())?;
         let Some(i) = reader.ticker_index(&ticker) else {
             return Ok(None);
         };

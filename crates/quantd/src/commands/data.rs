@@ -1,7 +1,7 @@
-//! `quantd data synth|import|list|show|export|resample`.
+//! `quantd data synth|import|list|show|export|resample|gc`.
 
 use super::Ctx;
-use crate::cli::{DataCommand, ExportArgs, ImportArgs, ResampleArgs, SynthArgs};
+use crate::cli::{DataCommand, ExportArgs, GcArgs, ImportArgs, ResampleArgs, SynthArgs};
 use crate::output::{self, MESSAGE_CHARS, NAME_CHARS, thousands, untrusted, untrusted_lines};
 use crate::progress::Bars;
 use quantd_core::Rights;
@@ -17,7 +17,39 @@ pub async fn run(ctx: &Ctx, cmd: DataCommand) -> anyhow::Result<ExitCode> {
         DataCommand::Show(arg) => show(ctx, &arg.pack).await,
         DataCommand::Export(args) => export(ctx, args).await,
         DataCommand::Resample(args) => resample(ctx, args).await,
+        DataCommand::Gc(args) => gc(ctx, args).await,
     }
+}
+
+async fn gc(ctx: &Ctx, a: GcArgs) -> anyhow::Result<ExitCode> {
+    let packs = ctx.packs().await?;
+    let report = packs.gc(a.dry_run).await?;
+    if ctx.json {
+        output::json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = if a.dry_run { "would remove" } else { "removed" };
+    let place = packs.pack_store().map(|s| s.url().to_string());
+    for (list, from) in [
+        (&report.store, place.as_deref().unwrap_or("the pack store")),
+        (&report.local, "the data directory"),
+    ] {
+        for r in list {
+            println!(
+                "{verb} {} from {from} ({} bytes{})",
+                r.id,
+                thousands(r.bytes),
+                if r.complete { "" } else { ", incomplete" }
+            );
+        }
+    }
+    println!(
+        "{verb} {} pack folders ({} bytes); kept {}",
+        report.store.len() + report.local.len(),
+        thousands(report.bytes()),
+        report.kept
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn resample(ctx: &Ctx, a: ResampleArgs) -> anyhow::Result<ExitCode> {
@@ -156,7 +188,7 @@ async fn show(ctx: &Ctx, key: &str) -> anyhow::Result<ExitCode> {
     let rec = packs.find(Some(key)).await?;
     // The terms that apply: its provider's, when it names one.
     let rights = engine.pack_view(rec.clone()).await?.rights;
-    let tickers: Vec<String> = match packs.open_reader(&rec) {
+    let tickers: Vec<String> = match packs.reader(&rec).await {
         Ok(reader) => reader
             .manifest()
             .tickers

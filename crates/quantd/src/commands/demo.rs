@@ -34,7 +34,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let pack = &report.pack;
 
     // Read every close through the pack's columnar projection and summarize the universe.
-    let reader = packs.open_reader(pack)?;
+    let reader = packs.reader(pack).await?;
     let read_started = Instant::now();
     let projection = reader.projection(&["close"])?;
     let mut returns: Vec<(String, f64)> = Vec::with_capacity(reader.manifest().tickers.len());

@@ -37,6 +37,10 @@ pub struct Ctx {
     pub unsafe_no_sandbox: bool,
     /// `--database-url`: where the store is, if not in the data directory.
     pub database_url: Option<String>,
+    /// `--pack-store`: where packs are shared, if anywhere.
+    pub pack_store: Option<String>,
+    /// `--pack-cache-mib`.
+    pub pack_cache_mib: u64,
 }
 
 impl Ctx {
@@ -56,6 +60,19 @@ impl Ctx {
                 )
             })?;
         }
+        if let Ok(v) = std::env::var(crate::cli::env::QUANTD_LEASE_SECS) {
+            let secs: i64 = v
+                .parse()
+                .ok()
+                .filter(|s| (2..=3600).contains(s))
+                .with_context(|| {
+                    format!(
+                        "{}=`{v}` is not a number of seconds from 2 to 3600",
+                        crate::cli::env::QUANTD_LEASE_SECS
+                    )
+                })?;
+            options.lease_ms = secs * 1000;
+        }
         Ok(quantd_engine::exec::Engine::new(packs, options).await?)
     }
 
@@ -74,6 +91,8 @@ impl Ctx {
         StoreConfig {
             data_dir: self.data_dir.clone(),
             url: self.database_url.clone(),
+            pack_store: self.pack_store.clone(),
+            pack_cache_mib: Some(self.pack_cache_mib),
         }
     }
 }
@@ -97,6 +116,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         json: cli.json,
         unsafe_no_sandbox: cli.unsafe_no_sandbox,
         database_url: cli.database_url,
+        pack_store: cli.pack_store,
+        pack_cache_mib: cli.pack_cache_mib,
     };
     match cli.command {
         Command::Data(cmd) => data::run(&ctx, cmd).await,

@@ -2,6 +2,7 @@
 //! Python venv, and killing a process at a failure point.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod pg;
 pub mod python;
 
 use std::io::{BufRead, BufReader};
@@ -14,7 +15,8 @@ pub fn quantd(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_quantd"));
     c.env("QUANTD_DATA", data)
         .env_remove("QUANTD_FAILPOINT")
-        .env_remove("QUANTD_DATABASE_URL");
+        .env_remove("QUANTD_DATABASE_URL")
+        .env_remove("QUANTD_PACK_STORE");
     c
 }
 

@@ -9,8 +9,17 @@
 //!
 //! A process that dies in 3 leaves a warming row whose lock is free: the next start
 //! ([`Packs::open`]) marks it `error` and removes its temporary directory.
+//!
+//! With a pack store ([`crate::pack_store`], `--pack-store`), step 3 also uploads the pack
+//! there before step 4, and the data directory's `packs/` is this host's cache of the store
+//! ([`cache`]): a pack missing from it is downloaded, checked against its id and kept, the least
+//! recently used evicted beyond the cache's cap. [`gc`] removes what no catalog row names.
+
+mod cache;
+pub mod gc;
 
 use crate::error::{EngineError, Result};
+use crate::pack_store::PackStore;
 use chrono::{Duration, Utc};
 use quantd_core::{PackId, PackState, Progress, Rights};
 use quantd_data::{BarTable, ImportOptions, PackReader, SynthSpec, hash, synth};
@@ -75,6 +84,8 @@ pub struct Packs<S = AnyStore> {
     /// Packs already mapped, by id: packs are immutable, so one mapping serves every reader and
     /// its pages stay mapped between executions.
     readers: Arc<std::sync::Mutex<std::collections::HashMap<PackId, Arc<PackReader>>>>,
+    /// Where packs are shared, with `packs/` as this host's cache of it.
+    shared: Option<cache::Shared>,
 }
 
 impl Packs<AnyStore> {
@@ -88,6 +99,10 @@ impl Packs<AnyStore> {
     /// fails imports whose process is gone. A configuration that names no store this build can
     /// open is refused before anything is created.
     pub async fn open_with(config: &StoreConfig) -> Result<Packs> {
+        let remote = match config.pack_store.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => Some(PackStore::open(url)?),
+            _ => None,
+        };
         let dir = DataDir::new(&config.data_dir);
         let store = if config.database_in_data_dir() {
             dir.create()?;
@@ -98,7 +113,14 @@ impl Packs<AnyStore> {
             dir.create()?;
             store
         };
-        Packs::with_store(dir, store).await
+        let packs = Packs::with_store(dir, store).await?;
+        Ok(match remote {
+            Some(remote) => packs.sharing(
+                remote,
+                config.pack_cache_mib.unwrap_or(cache::DEFAULT_CAP_MIB),
+            ),
+            None => packs,
+        })
     }
 }
 
@@ -111,9 +133,22 @@ impl<S: Store> Packs<S> {
             store,
             dir,
             readers: Default::default(),
+            shared: None,
         };
         packs.recover().await?;
         Ok(packs)
+    }
+
+    /// These packs, shared through `remote`, with the data directory's `packs/` as a cache of at
+    /// most `cache_mib` MiB.
+    pub fn sharing(mut self, remote: PackStore, cache_mib: u64) -> Self {
+        self.shared = Some(cache::Shared::new(remote, cache_mib));
+        self
+    }
+
+    /// The pack store packs are shared through, if any.
+    pub fn pack_store(&self) -> Option<&PackStore> {
+        self.shared.as_ref().map(|s| &s.remote)
     }
 
     /// The data directory.
@@ -139,7 +174,10 @@ impl<S: Store> Packs<S> {
         let tmp = self.dir.tmp();
         let failed = self
             .store
-            .fail_orphaned_imports(|token| crate::locks::is_held(&tmp, token))
+            // An import of another host (one database, many hosts) is judged by that host.
+            .fail_orphaned_imports(|token| {
+                !crate::locks::made_here(token) || crate::locks::is_held(&tmp, token)
+            })
             .await?;
         for rec in &failed {
             tracing::warn!(pack = %rec.name, id = %rec.id.short(), "import was interrupted; pack marked error");
@@ -249,7 +287,7 @@ impl<S: Store> Packs<S> {
         progress: Arc<dyn Progress>,
     ) -> Result<ImportReport> {
         check_name(name)?;
-        let reader = self.open_reader(rec)?;
+        let reader = self.reader(rec).await?;
         progress.phase("resample", 0);
         let table = blocking(move || quantd_data::resample::resample_pack(&reader, to)).await??;
         let origin = format!("resample of pack {} ({}) to {to}", rec.id, rec.name);
@@ -284,12 +322,7 @@ impl<S: Store> Packs<S> {
             unchanged,
         };
         if let Some(existing) = self.row(name, &id).await? {
-            let on_disk = self
-                .dir
-                .packs()
-                .join(id.as_str())
-                .join(quantd_data::format::MANIFEST_FILE)
-                .exists();
+            let on_disk = self.stored(&id).await?;
             match existing.state {
                 PackState::Fresh if on_disk => return Ok(report(existing, true)),
                 PackState::Stale if on_disk => {
@@ -339,18 +372,29 @@ impl<S: Store> Packs<S> {
         let written =
             blocking(move || quantd_data::format::write_pack(&packs_dir, &tmp, &t, &i, p.as_ref()))
                 .await;
+        let written: Result<()> = match written {
+            Ok(Ok(dir)) => match &self.shared {
+                Some(shared) => {
+                    progress.phase("upload", 0);
+                    let uploaded = shared.remote.upload(&dir, &id).await;
+                    quantd_data::failpoint::hit("import-after-upload");
+                    uploaded
+                }
+                None => Ok(()),
+            },
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(e),
+        };
         match written {
-            Ok(Ok(_)) => {
+            Ok(()) => {
                 self.store.make_fresh(name, &id, None).await?;
                 drop(lock);
                 cleanup(&tmp_dir);
                 progress.finish();
+                if let Some(shared) = &self.shared {
+                    self.evict(shared, &id);
+                }
                 Ok(report(self.expect_row(name, &id).await?, false))
-            }
-            Ok(Err(e)) => {
-                self.store.fail_import(name, &id, &e.to_string()).await?;
-                cleanup(&tmp_dir);
-                Err(e.into())
             }
             Err(e) => {
                 self.store.fail_import(name, &id, &e.to_string()).await?;
@@ -463,7 +507,35 @@ impl<S: Store> Packs<S> {
             })
     }
 
-    /// Opens a pack for reading, refusing warming and error packs with the reason.
+    /// Whether pack `id` is stored where imports put packs: the pack store when there is one,
+    /// else the data directory.
+    async fn stored(&self, id: &PackId) -> Result<bool> {
+        match &self.shared {
+            Some(shared) => shared.remote.contains(id).await,
+            None => Ok(self
+                .dir
+                .packs()
+                .join(id.as_str())
+                .join(quantd_data::format::MANIFEST_FILE)
+                .exists()),
+        }
+    }
+
+    /// Opens a pack for reading (as [`Packs::open_reader`]), first downloading it from the pack
+    /// store into this host's cache when it is not there yet.
+    pub async fn reader(&self, rec: &PackRecord) -> Result<Arc<PackReader>> {
+        if matches!(rec.state, PackState::Fresh | PackState::Stale) {
+            // Boxed as a trait object: the download is rare and its future deep, and callers'
+            // futures (the API's) stay small and quick to prove `Send`.
+            let fetch: std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + '_>> =
+                Box::pin(self.ensure_local(rec));
+            fetch.await?;
+        }
+        self.open_reader(rec)
+    }
+
+    /// Opens a pack of this host's data directory for reading, refusing warming and error packs
+    /// with the reason. With a pack store, use [`Packs::reader`], which fetches it first.
     pub fn open_reader(&self, rec: &PackRecord) -> Result<Arc<PackReader>> {
         match rec.state {
             PackState::Warming => Err(EngineError::PackNotReady {
@@ -484,6 +556,9 @@ impl<S: Store> Packs<S> {
             }),
             PackState::Fresh | PackState::Stale => {
                 let mut readers = self.readers.lock().expect("reader cache lock");
+                if let Some(shared) = &self.shared {
+                    shared.touch(&self.dir.packs().join(rec.id.as_str()));
+                }
                 if let Some(r) = readers.get(&rec.id) {
                     return Ok(r.clone());
                 }
@@ -531,7 +606,7 @@ impl<S: Store> Packs<S> {
                 .filter_map(|kv| Some((kv.key, kv.value?)))
                 .collect();
         }
-        let reader = self.open_reader(rec)?;
+        let reader = self.reader(rec).await?;
         let out = out.to_path_buf();
         blocking(move || {
             progress.phase("read", 0);
