@@ -138,12 +138,21 @@ impl<S: Store> Engine<S> {
                     completed: completed.lock().expect("record lock").take(),
                 }
             }
-            Commit::LeaseLost | Commit::OverLimit(_) => Settled {
-                step: Step::LeaseLost,
-                ended: false,
-                health: false,
-                completed: None,
-            },
+            Commit::LeaseLost | Commit::OverLimit(_) => {
+                if matches!(commit, Commit::LeaseLost) {
+                    tracing::warn!(
+                        execution = step.execution().map(|e| e.to_string()),
+                        "lease lost: another worker took the shard after this one missed its \
+                         heartbeats; this attempt's outcome was not written"
+                    );
+                }
+                Settled {
+                    step: Step::LeaseLost,
+                    ended: false,
+                    health: false,
+                    completed: None,
+                }
+            }
         }
     }
 

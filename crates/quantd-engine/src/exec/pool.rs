@@ -128,7 +128,12 @@ impl Pool {
         Timing {
             idle_ms: self.options.idle_poll_ms,
             watch_ms: self.options.cancel_poll_ms,
-            heartbeat_ms: self.options.heartbeat_every_ms,
+            // Several heartbeats per lease, however short the engine's lease is.
+            heartbeat_ms: self
+                .options
+                .heartbeat_every_ms
+                .min(self.engine.options().lease_ms / 6)
+                .max(1),
             health_ms: self.options.health_every_ms,
         }
     }
