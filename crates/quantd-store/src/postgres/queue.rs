@@ -11,8 +11,7 @@ use super::PgStore;
 use super::create::{insert_batch, insert_execution};
 use super::rows::{corrupt_exec, json, record_from_row, text};
 use super::steps::{
-    Tx, append, end_execution, exec_state, failed_for_good, insert_events, reserve,
-    store_completion,
+    Tx, append, end_execution, exec_state, failed_for_good, insert_events, store_completion,
 };
 use crate::error::{Result, StoreError};
 use crate::records::{
@@ -113,28 +112,31 @@ async fn lease_shard(
     .fetch_one(&mut **tx)
     .await?;
     let mut events = Vec::new();
-    if state == ExecutionState::Pending {
+    let starts = state == ExecutionState::Pending;
+    if starts {
         ExecutionState::Pending
             .transition(ExecutionState::Running)
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
         events.push(Event::ExecutionStarted);
-        sqlx::query(
-            "UPDATE executions SET state = 'running', started_at = COALESCE(started_at, $1) WHERE id = $2",
-        )
-        .bind(now)
-        .bind(exec.as_str())
-        .execute(&mut **tx)
-        .await?;
     }
-    sqlx::query("UPDATE executions SET attempts = attempts + 1 WHERE id = $1")
-        .bind(exec.as_str())
-        .execute(&mut **tx)
-        .await?;
     events.push(Event::ShardStarted {
         shard: idx as u32,
         attempt: attempt as u32,
     });
-    let first = reserve(tx, exec, events.len()).await?;
+    // One statement for the execution's row: the attempt, the start (if this claim starts it)
+    // and the events' sequence numbers.
+    let first: i64 = sqlx::query_scalar(
+        "UPDATE executions SET attempts = attempts + 1, next_seq = next_seq + $1, \
+         state = CASE WHEN $2 THEN 'running' ELSE state END, \
+         started_at = CASE WHEN $2 THEN COALESCE(started_at, $3) ELSE started_at END \
+         WHERE id = $4 RETURNING next_seq - $1",
+    )
+    .bind(events.len() as i64)
+    .bind(starts)
+    .bind(now)
+    .bind(exec.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
     let events = insert_events(tx, exec, now, first, events).await?;
     let claimed = ClaimedShard {
         execution: exec.clone(),
