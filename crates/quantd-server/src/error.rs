@@ -143,6 +143,7 @@ impl AppError {
                     "Invalid data",
                 ),
                 E::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+                E::Store(s) if s.class() == ErrorClass::Network => store_unavailable(),
                 E::Store(StoreError::BadCursor(_)) => {
                     (StatusCode::BAD_REQUEST, "bad-cursor", "Bad page cursor")
                 }
@@ -159,6 +160,7 @@ impl AppError {
             AppError::Store(StoreError::BadCursor(_)) => {
                 (StatusCode::BAD_REQUEST, "bad-cursor", "Bad page cursor")
             }
+            AppError::Store(s) if s.class() == ErrorClass::Network => store_unavailable(),
             AppError::Store(_) | AppError::Internal(_) => internal(),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
@@ -204,6 +206,10 @@ impl AppError {
         let (status, slug, title) = self.classify();
         let detail = if status.is_server_error() && slug == "internal" {
             "the server failed to handle this request; it has been logged".to_string()
+        } else if slug == "store-unavailable" {
+            "the database cannot be reached (it may be restarting); nothing was changed; try \
+             again in a few seconds"
+                .to_string()
         } else {
             self.to_string()
         };
@@ -249,6 +255,15 @@ impl AppError {
     }
 }
 
+/// The database cannot be reached or is restarting: try again shortly.
+fn store_unavailable() -> (StatusCode, &'static str, &'static str) {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store-unavailable",
+        "The database is unavailable",
+    )
+}
+
 fn internal() -> (StatusCode, &'static str, &'static str) {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -288,6 +303,9 @@ impl IntoResponse for AppError {
             }
             AppError::Unavailable(_) => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(5));
+            }
+            _ if p.status == 503 && p.kind.ends_with("store-unavailable") => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(2));
             }
             AppError::Unauthorized(_) => {
                 h.insert(

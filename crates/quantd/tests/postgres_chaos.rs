@@ -204,6 +204,10 @@ fn workers_frozen_killed_and_cut_off_by_a_restart_still_give_the_single_process_
         v["progress"]["done"].as_u64().unwrap_or(0) >= 1
     });
     pg.stop();
+    // While the database is away the API node says so, and when to try again.
+    let (status, body) = http(&addr, "GET", &format!("/v1/executions/{id}"), None);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("store-unavailable"), "{body}");
     pg.resume();
     eprintln!(
         "restarted Postgres with {}/{total} shards done",
