@@ -147,9 +147,46 @@ impl Pool {
         tasks.spawn(async move { pool.companion().await });
         let pool = self.clone();
         tasks.spawn(async move { pool.deliver().await });
+        let pool = self.clone();
+        tasks.spawn(async move { pool.listen().await });
         Running {
             tasks,
             pool: self.clone(),
+        }
+    }
+
+    /// Wakes idle workers when any process writes events (a new execution, a resumed one, a
+    /// shard given back), on a store that announces writes (Postgres `NOTIFY`): workers on other
+    /// hosts claim new work at once instead of at their next poll. Without announcements, or
+    /// after the listening connection is lost for good, workers poll as before.
+    async fn listen(self: Arc<Pool>) {
+        if self.options.workers == 0 {
+            return;
+        }
+        use quantd_store::ExecutionQueue;
+        let mut wakeups = match self.engine.store().event_wakeups().await {
+            Ok(Some(rx)) => rx,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for new work; idle workers poll");
+                return;
+            }
+        };
+        loop {
+            // Registered before the check, so a drain that comes in between still ends the loop.
+            let moved = self.lane.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if self.is_draining() {
+                return;
+            }
+            tokio::select! {
+                got = wakeups.recv() => match got {
+                    Some(_) => self.wake(),
+                    None => return,
+                },
+                _ = moved => {}
+            }
         }
     }
 

@@ -25,16 +25,22 @@ use sqlx::Row;
 
 /// The next claimable shard, locked: the first pending shard whose backoff has passed of the
 /// active execution with the smallest `claim_at` (the oldest, moved earlier by its priority),
-/// skipping shards other claimers hold (binds: now).
-const CLAIM_NEXT: &str = "SELECT s.execution_id, s.idx FROM executions e JOIN shards s ON s.execution_id = e.id \
-     WHERE e.state IN ('pending', 'running') AND s.state = 'pending' AND s.not_before <= $1 \
-     ORDER BY e.claim_at, e.id, s.idx LIMIT 1 FOR UPDATE OF s SKIP LOCKED";
+/// skipping shards other claimers hold (binds: now). It walks the active executions in claim
+/// order (the partial index `executions_claim_order`) and looks into each one's pending shards
+/// (`shards_pending`) until one gives a shard, so its cost does not grow with the backlog: a
+/// join of every pending shard, sorted, is what a planner with stale statistics picks for the
+/// plain join (40 ms a claim with 20,000 pending executions; docs/PERFORMANCE.md).
+const CLAIM_NEXT: &str = "SELECT s.execution_id, s.idx FROM executions e CROSS JOIN LATERAL \
+     (SELECT execution_id, idx FROM shards WHERE execution_id = e.id AND state = 'pending' AND not_before <= $1 \
+      ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED) s \
+     WHERE e.state IN ('pending', 'running') ORDER BY e.claim_at, e.id LIMIT 1";
 
 /// [`CLAIM_NEXT`] within one execution and the executions under it (binds: now, id).
-const CLAIM_NEXT_OF: &str = "SELECT s.execution_id, s.idx FROM executions e JOIN shards s ON s.execution_id = e.id \
-     WHERE e.state IN ('pending', 'running') AND s.state = 'pending' AND s.not_before <= $1 \
-     AND (e.id = $2 OR e.root_id = $2) \
-     ORDER BY e.claim_at, e.id, s.idx LIMIT 1 FOR UPDATE OF s SKIP LOCKED";
+const CLAIM_NEXT_OF: &str = "SELECT s.execution_id, s.idx FROM executions e CROSS JOIN LATERAL \
+     (SELECT execution_id, idx FROM shards WHERE execution_id = e.id AND state = 'pending' AND not_before <= $1 \
+      ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED) s \
+     WHERE e.state IN ('pending', 'running') AND (e.id = $2 OR e.root_id = $2) \
+     ORDER BY e.claim_at, e.id LIMIT 1";
 
 /// How many picks one claim tries when the execution of the shard it picked was paused or
 /// ended before its lock was granted.
