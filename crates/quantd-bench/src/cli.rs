@@ -54,6 +54,12 @@ pub enum Command {
     Dashboard(crate::dashboard::DashboardArgs),
     /// The SQLite queue: one claim's cost while a backlog of pending shards waits.
     Queue(crate::queue::QueueArgs),
+    /// The queue's throughput: claim → complete of empty shards by worker processes, on SQLite
+    /// and on Postgres.
+    Throughput(crate::throughput::ThroughputArgs),
+    /// One worker process of `throughput` (started by it).
+    #[command(hide = true)]
+    ThroughputWorker(crate::throughput::WorkerArgs),
     /// Pattern overhead per step (a chain of tiny scans) and a for_each's planning time.
     Pattern(crate::pattern::PatternArgs),
     /// Sandboxed Python: warm job start, and a pandas scanner inside the sandbox vs plain Python.
@@ -135,6 +141,13 @@ pub struct SweepArgs {
     /// The peers script.
     #[arg(long, default_value = "bench/strategy_peers.py")]
     pub peers: PathBuf,
+    /// Also run the sweep split across `quantd worker` processes on a fresh database of this
+    /// Postgres server (e.g. `postgres://postgres@127.0.0.1:5432/test`).
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// Worker processes of the `--postgres` run.
+    #[arg(long, default_value_t = 2)]
+    pub worker_processes: usize,
     #[command(flatten)]
     pub product: ProductArg,
 }

@@ -2,7 +2,7 @@
 //! product binary (`quantd`) carries none of their code or dependencies.
 //!
 //! One subcommand per benchmark (`data`, `scan`, `backtest`, `sweep`, `history`, `sandbox`,
-//! `sse`), each measuring quantd beside its peer (pyarrow, TA-Lib, pandas, backtesting.py,
+//! `sse`, `queue`, `throughput`, …), each measuring quantd beside its peer (pyarrow, TA-Lib, pandas, backtesting.py,
 //! vectorbt, plain Python) in the same run, and printing the lines the figures are copied from.
 //! The measurements of a whole `quantd` command (`scan`, `sweep`, `history`) run the product
 //! binary next to this one (or `--quantd PATH`); `sandbox` runs its jobs with this binary as the
@@ -11,6 +11,7 @@
 mod cli;
 mod dashboard;
 mod data;
+mod distributed;
 mod mcp;
 mod measure;
 mod pattern;
@@ -19,6 +20,7 @@ mod sandbox;
 mod scan;
 mod sse;
 mod strategy;
+mod throughput;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -66,6 +68,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pattern(a) => pattern::run(a).await,
         Command::Dashboard(a) => dashboard::run(a).await,
         Command::Queue(a) => queue::run(a).await,
+        Command::Throughput(a) => throughput::run(a).await,
+        Command::ThroughputWorker(a) => throughput::worker(a).await,
     }
 }
 

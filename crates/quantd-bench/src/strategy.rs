@@ -143,28 +143,8 @@ pub async fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = std::process::Command::new(&quantd)
         .env(env::QUANTD_DATA, &data)
         .env(env::QUANTD_REPORT_PEAK_RSS, "1")
-        .args([
-            "--json",
-            "sweep",
-            "--pack",
-            "bench",
-            "--entry",
-            UP,
-            "--exit",
-            DOWN,
-            "--commission",
-            "0.002",
-        ])
-        .args([
-            "--param",
-            "fast=5..50:5",
-            "--param",
-            "slow=20..200:20",
-            "--constraint",
-            "fast < slow",
-            "--top",
-            "3",
-        ])
+        .arg("--json")
+        .args(SWEEP)
         .output()?;
     let wall = t.elapsed().as_secs_f64();
     anyhow::ensure!(
@@ -208,7 +188,30 @@ pub async fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let spread = match &a.postgres {
+        Some(url) => {
+            let s = crate::distributed::sweep(&quantd, &data, url, a.worker_processes).await?;
+            rows.push(vec![
+                format!(
+                    "the same split across {} `quantd worker` processes on Postgres",
+                    a.worker_processes
+                ),
+                format!("{s:.2}"),
+                format!("{:.0}", backtests / s),
+                "—".into(),
+            ]);
+            Some(s)
+        }
+        None => None,
+    };
     table(&["sweep", "seconds", "backtests/s", "peak MiB"], &rows);
+    if let Some(s) = spread {
+        println!(
+            "{} worker processes on Postgres: {:.2}× the single process on SQLite",
+            a.worker_processes,
+            wall / s
+        );
+    }
     if let Some(p) = &peer {
         println!(
             "quantd: {:.1}× vectorbt's backtests per second",
@@ -221,6 +224,28 @@ pub async fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// The reference sweep's `quantd` arguments (pack `bench`): fast=5..50:5 × slow=20..200:20 with
+/// fast < slow, 90 parameter sets.
+pub(crate) const SWEEP: [&str; 17] = [
+    "sweep",
+    "--pack",
+    "bench",
+    "--entry",
+    UP,
+    "--exit",
+    DOWN,
+    "--commission",
+    "0.002",
+    "--param",
+    "fast=5..50:5",
+    "--param",
+    "slow=20..200:20",
+    "--constraint",
+    "fast < slow",
+    "--top",
+    "3",
+];
 
 /// `quantd history` with `executions` stored executions: the query in process and the command.
 pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {

@@ -54,7 +54,9 @@ impl AnyStore {
                 config.check_dir(&path)?;
                 Ok(AnyStore::Sqlite(SqliteStore::open_file(&path).await?))
             }
-            Backend::Postgres { url } => Ok(AnyStore::Postgres(PgStore::open(&url).await?)),
+            Backend::Postgres { url } => Ok(AnyStore::Postgres(
+                PgStore::open_with(&url, config.pool_size.unwrap_or(crate::PG_POOL_SIZE)).await?,
+            )),
         }
     }
 

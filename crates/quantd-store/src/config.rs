@@ -26,6 +26,8 @@ pub struct StoreConfig {
     /// The cache's size cap in MiB when [`StoreConfig::pack_store`] is set: the least recently
     /// used packs are removed from the data directory beyond it. `None`: the default (20,480).
     pub pack_cache_mib: Option<u64>,
+    /// Connections this process opens to Postgres at most. `None`: [`crate::PG_POOL_SIZE`].
+    pub pool_size: Option<u32>,
 }
 
 /// A store [`StoreConfig`] resolved to: the backend and where its database is.
@@ -61,6 +63,7 @@ impl StoreConfig {
             url: None,
             pack_store: None,
             pack_cache_mib: None,
+            pool_size: None,
         }
     }
 

@@ -24,6 +24,8 @@ pub mod env {
     /// worker that stops (dies, freezes, loses the network) gives its shards back this long after
     /// its last heartbeat; heartbeats come six times per lease.
     pub const QUANTD_LEASE_SECS: &str = "QUANTD_LEASE_SECS";
+    /// Connections one process opens to Postgres at most (as `--db-pool-size`).
+    pub const QUANTD_DB_POOL_SIZE: &str = "QUANTD_DB_POOL_SIZE";
     /// Where packs are shared (as `--pack-store`): an object store URL.
     pub const QUANTD_PACK_STORE: &str = "QUANTD_PACK_STORE";
     /// The cap of this host's pack cache in MiB (as `--pack-cache-mib`).
@@ -43,6 +45,11 @@ pub struct Cli {
     /// data directory either way.
     #[arg(long, global = true, env = env::QUANTD_DATABASE_URL, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// With a Postgres database: connections this process opens at most (2–1,000). A worker
+    /// needs about its --workers plus 3; the server's max_connections bounds the sum over every
+    /// process.
+    #[arg(long, global = true, env = env::QUANTD_DB_POOL_SIZE, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub db_pool_size: u32,
     /// Where packs are shared by every host: `file:///DIR`, `s3://BUCKET/PREFIX` (any
     /// S3-compatible server: AWS_ENDPOINT, AWS_ACCESS_KEY_ID, …), `gs://BUCKET/PREFIX` or
     /// `az://CONTAINER/PREFIX`. Imports write there; the data directory keeps a cache. Default:

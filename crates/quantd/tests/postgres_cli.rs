@@ -63,11 +63,18 @@ fn a_scan_runs_on_a_postgres_database_that_db_check_reports() {
             "--seed",
             "3",
         ][..],
-        &["scan", "--expr", "close > 0"],
+        // The smallest pool there is runs a scan (its workers, heartbeats and commits share it).
+        &["--db-pool-size", "2", "scan", "--expr", "close > 0"],
     ] {
         let out = on(&data, &url, args);
         assert!(out.status.success(), "{args:?}: {}", text(&out).1);
     }
+    let out = on(&data, &url, &["--db-pool-size", "1", "history"]);
+    assert!(
+        !out.status.success(),
+        "a pool of one connection was accepted"
+    );
+    assert!(text(&out).1.contains("--db-pool-size"), "{}", text(&out).1);
     let out = on(&data, &url, &["--json", "history"]);
     let history: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
     let runs = history.as_array().expect("a list");

@@ -47,7 +47,8 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Connections per store handle at most (each process opens one pool; see docs/limits.md).
+/// Connections per store handle at most, unless configured (each process opens one pool; see
+/// docs/limits.md).
 pub const POOL_SIZE: u32 = 16;
 
 /// How long opening a connection (or waiting for a free one) may take before it is an error.
@@ -64,7 +65,12 @@ impl PgStore {
     /// A server that cannot be reached, and a schema newer than this build, are refused with
     /// what to check.
     pub async fn open(url: &str) -> Result<PgStore> {
-        let store = PgStore::connect(url).await?;
+        PgStore::open_with(url, POOL_SIZE).await
+    }
+
+    /// [`PgStore::open`] with a pool of at most `pool_size` connections.
+    pub async fn open_with(url: &str, pool_size: u32) -> Result<PgStore> {
+        let store = PgStore::connect_with(url, pool_size).await?;
         migrate::run(&store.pool).await?;
         Ok(store)
     }
@@ -72,6 +78,11 @@ impl PgStore {
     /// Connects without migrating (for [`PgStore::status`]): one connection is opened at once, so
     /// an unreachable server is reported here.
     pub async fn connect(url: &str) -> Result<PgStore> {
+        PgStore::connect_with(url, POOL_SIZE).await
+    }
+
+    /// [`PgStore::connect`] with a pool of at most `pool_size` connections.
+    pub async fn connect_with(url: &str, pool_size: u32) -> Result<PgStore> {
         let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config {
             place: url_place(url),
             reason: format!(
@@ -95,7 +106,7 @@ impl PgStore {
             }
         }
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(pool_size.max(1))
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_lazy_with(options);
         Ok(PgStore { pool })

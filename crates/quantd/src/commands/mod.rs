@@ -41,6 +41,8 @@ pub struct Ctx {
     pub pack_store: Option<String>,
     /// `--pack-cache-mib`.
     pub pack_cache_mib: u64,
+    /// `--db-pool-size`.
+    pub db_pool_size: u32,
 }
 
 impl Ctx {
@@ -93,6 +95,7 @@ impl Ctx {
             url: self.database_url.clone(),
             pack_store: self.pack_store.clone(),
             pack_cache_mib: Some(self.pack_cache_mib),
+            pool_size: Some(self.db_pool_size),
         }
     }
 }
@@ -118,6 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         database_url: cli.database_url,
         pack_store: cli.pack_store,
         pack_cache_mib: cli.pack_cache_mib,
+        db_pool_size: cli.db_pool_size,
     };
     match cli.command {
         Command::Data(cmd) => data::run(&ctx, cmd).await,
