@@ -2,11 +2,12 @@
 //! --postgres URL`): is the store the bottleneck when the work leaves the process?
 //!
 //! A fresh database on the server; the pack imported into it from the benchmark's data
-//! directory (the workers share that directory, so no pack is copied); `--worker-processes`
-//! `quantd worker --workers 1` processes started and idle (as in a deployment, they were there
-//! before the work); then the sweep submitted with `--detach`. The time runs from the submission
-//! (a whole `quantd sweep --detach` process, as the single-process figure is a whole process) to
-//! the moment the database says `completed`, read every 10 ms.
+//! directory (every process shares that directory, so no pack is copied); an API node
+//! (`quantd serve --workers 0`) and `--worker-processes` `quantd worker --workers 1` processes
+//! started and idle (as in a deployment, they were there before the work); then the sweep
+//! submitted to the API node (`POST /v1/executions`). The time runs from the request to the
+//! moment the database says `completed`, read every 10 ms. (`quantd sweep --detach` would not do:
+//! it runs the execution in a background process of its own.)
 
 use crate::cli::env;
 use crate::throughput::FreshDatabase;
@@ -29,20 +30,25 @@ impl Drop for Workers {
     }
 }
 
-/// Runs the reference sweep on `processes` workers; returns its seconds.
+/// Runs the reference sweep on `processes` workers; returns its seconds and its backtests.
 pub async fn sweep(
     quantd: &Path,
     data: &Path,
     server: &str,
     processes: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, u64)> {
     let db = FreshDatabase::create(server).await?;
     let secs = run(quantd, data, &db.url, processes).await;
     db.drop_it().await?;
     secs
 }
 
-async fn run(quantd: &Path, data: &Path, url: &str, processes: usize) -> anyhow::Result<f64> {
+async fn run(
+    quantd: &Path,
+    data: &Path,
+    url: &str,
+    processes: usize,
+) -> anyhow::Result<(f64, u64)> {
     let cmd = || {
         let mut c = Command::new(quantd);
         c.env(env::QUANTD_DATA, data)
@@ -64,37 +70,46 @@ async fn run(quantd: &Path, data: &Path, url: &str, processes: usize) -> anyhow:
         .connect()
         .await?;
     let mut workers = Workers(Vec::new());
+    let mut api = cmd();
+    api.args([
+        "serve",
+        "--workers",
+        "0",
+        "--no-auth",
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    let addr = start(&mut workers, api, "http://")?;
+    let addr = addr
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .context("the API node's address")?
+        .to_string();
     for _ in 0..processes {
-        let mut child = cmd()
-            .args(["worker", "--workers", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
-        workers.0.push(child);
-        loop {
-            let line = lines.next().context("a worker ended before it started")??;
-            if line.starts_with("quantd worker on") {
-                break;
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
+        let mut w = cmd();
+        w.args(["worker", "--workers", "1"]);
+        start(&mut workers, w, "quantd worker on")?;
     }
     // Their LISTEN connections open just after they announce themselves.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let body = serde_json::json!({
+        "kind": "sweep", "pack": "bench",
+        "strategy": {"entry": crate::strategy::UP, "exit": crate::strategy::DOWN},
+        "grid": ["fast=5..50:5", "slow=20..200:20"], "constraint": "fast < slow",
+        "config": {"commission": {"fixed": 0.0, "relative": 0.002}},
+    });
+    let http = reqwest::Client::new();
     let t = Instant::now();
-    let out = cmd()
-        .arg("--json")
-        .args(crate::strategy::SWEEP)
-        .arg("--detach")
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "sweep --detach: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let id = v["execution"]
+    let res = http
+        .post(format!("http://{addr}/v1/executions"))
+        .json(&body)
+        .send()
+        .await?;
+    let status = res.status();
+    let v: serde_json::Value = res.json().await?;
+    ensure!(status.as_u16() == 202, "POST /v1/executions: {status} {v}");
+    let id = v["execution"]["id"]
         .as_str()
         .with_context(|| format!("no execution id in {v}"))?
         .to_string();
@@ -111,8 +126,28 @@ async fn run(quantd: &Path, data: &Path, url: &str, processes: usize) -> anyhow:
     }
     let secs = t.elapsed().as_secs_f64();
     drop(workers);
+    let (rows,): (i64,) = sqlx::query_as("SELECT rows FROM executions WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&mut conn)
+        .await?;
     conn.close().await?;
-    Ok(secs)
+    Ok((secs, rows as u64))
+}
+
+/// Starts `c`, keeps it in `procs`, and returns the first line of its stderr containing `ready`.
+fn start(procs: &mut Workers, mut c: Command, ready: &str) -> anyhow::Result<String> {
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
+    procs.0.push(child);
+    loop {
+        let line = lines
+            .next()
+            .context("a process ended before it started")??;
+        if line.contains(ready) {
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok(line);
+        }
+    }
 }
 
 /// The benchmark pack as a Parquet file (the import's input).

@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-const UP: &str = "crosses_above(sma(close, $fast), sma(close, $slow))";
-const DOWN: &str = "crosses_below(sma(close, $fast), sma(close, $slow))";
+pub(crate) const UP: &str = "crosses_above(sma(close, $fast), sma(close, $slow))";
+pub(crate) const DOWN: &str = "crosses_below(sma(close, $fast), sma(close, $slow))";
 
 fn peer(python: &Path, script: &Path, args: &[&str]) -> anyhow::Result<serde_json::Value> {
     let mut all: Vec<&std::ffi::OsStr> = vec![script.as_os_str()];
@@ -190,7 +190,12 @@ pub async fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     };
     let spread = match &a.postgres {
         Some(url) => {
-            let s = crate::distributed::sweep(&quantd, &data, url, a.worker_processes).await?;
+            let (s, ran) =
+                crate::distributed::sweep(&quantd, &data, url, a.worker_processes).await?;
+            anyhow::ensure!(
+                ran as f64 == backtests,
+                "the workers ran {ran} backtests, the single process {backtests}"
+            );
             rows.push(vec![
                 format!(
                     "the same split across {} `quantd worker` processes on Postgres",

@@ -40,6 +40,9 @@ pub struct ThroughputArgs {
     /// Only this store: `sqlite` or `postgres` (default both).
     #[arg(long)]
     pub only: Option<String>,
+    /// Diagnosis: on Postgres, disable the trigger that NOTIFYs event inserts, to see its cost.
+    #[arg(long)]
+    pub without_notify: bool,
 }
 
 /// Arguments of `throughput-worker` (started by `throughput`).
@@ -116,6 +119,16 @@ async fn measure(
     url: Option<&str>,
 ) -> anyhow::Result<f64> {
     let store = AnyStore::open(&config(dir, url)).await?;
+    if let (true, Some(u)) = (a.without_notify, url) {
+        let mut conn = u
+            .parse::<sqlx::postgres::PgConnectOptions>()?
+            .connect()
+            .await?;
+        sqlx::raw_sql("ALTER TABLE events DISABLE TRIGGER events_notify")
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+    }
     let now = chrono::Utc::now().timestamp_millis() - 1_000;
     let executions = a.shards.div_ceil(per);
     let batch: Vec<_> = (0..executions)
