@@ -12,25 +12,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The interpreter of the venv with moto and boto3.
-fn s3_python() -> PathBuf {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pyenv");
-    let req = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../python/requirements-s3.txt"
-    );
-    let out = Command::new("bash")
-        .args([script, req])
-        .output()
-        .expect("run scripts/pyenv");
-    assert!(
-        out.status.success(),
-        "scripts/pyenv {req} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).expect("utf-8").trim())
-}
-
 /// A moto S3 server on a loopback port with bucket `packs`, stopped when dropped.
 struct S3 {
     _server: KillOnDrop,
@@ -40,7 +21,7 @@ struct S3 {
 
 impl S3 {
     fn start() -> S3 {
-        let python = s3_python();
+        let python = pyenv(Some("python/requirements-s3.txt"));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -54,17 +35,8 @@ impl S3 {
                 .expect("start moto_server"),
         );
         // Werkzeug announces the address once it listens.
-        let mut lines = BufReader::new(server.0.stderr.take().expect("stderr")).lines();
-        loop {
-            let line = lines
-                .next()
-                .expect("moto_server announces its address")
-                .expect("read stderr");
-            if line.contains(&format!("127.0.0.1:{port}")) {
-                break;
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
+        let lines = BufReader::new(server.0.stderr.take().expect("stderr")).lines();
+        until_line(lines, &format!("127.0.0.1:{port}"), "moto_server");
         let s3 = S3 {
             _server: server,
             endpoint: format!("http://127.0.0.1:{port}"),

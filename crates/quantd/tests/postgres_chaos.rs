@@ -199,7 +199,8 @@ fn workers_frozen_killed_and_cut_off_by_a_restart_still_give_the_single_process_
     );
 
     // Worker 3 runs the rest; the database restarts under it once it has committed a shard.
-    let (_third, _third_log) = worker(host(&w3_dir, &url, &store), None);
+    let (_third, third_log) = worker(host(&w3_dir, &url, &store), None);
+    std::thread::spawn(move || third_log.iter().for_each(|l| eprintln!("w3: {l}")));
     let at_restart = wait_for(&addr, &id, "worker 3 commits a shard", |v| {
         v["progress"]["done"].as_u64().unwrap_or(0) >= 1
     });

@@ -121,12 +121,41 @@ impl<S: Store> Engine<S> {
                 }
                 Ok(settled)
             }
-            Ok(Err(e)) => Err(e),
+            Ok(Err(e)) => {
+                self.give_back(&shard).await;
+                Err(e)
+            }
             Err(panic) => {
                 tracing::error!(execution = %shard.execution, shard = shard.idx, %panic,
                     "committing the shard panicked; recording it as crashed");
                 let crashed = Err(ShardFailure::Crash(format!("while committing: {panic}")));
                 self.settle(shard, crashed).await
+            }
+        }
+    }
+
+    /// Gives a shard whose outcome could not be written (the store unreachable, restarting)
+    /// back to the queue once the store answers again, so that this process's heartbeats, which
+    /// extend every lease it owns, do not hold a shard nobody runs. Tries for ten minutes; the
+    /// release is fenced, so a shard another worker took meanwhile is left alone.
+    async fn give_back(&self, shard: &ClaimedShard) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            match self.store().release_shard(shard, &self.owner).await {
+                Ok(_) => {
+                    tracing::warn!(execution = %shard.execution, shard = shard.idx,
+                        "gave the shard back to the queue: its outcome could not be written");
+                    return;
+                }
+                Err(e) if std::time::Instant::now() < until => {
+                    tracing::debug!(error = %e, "giving a shard back failed; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Err(e) => {
+                    tracing::error!(execution = %shard.execution, shard = shard.idx, error = %e,
+                        "could not give the shard back; it returns when this process stops");
+                    return;
+                }
             }
         }
     }

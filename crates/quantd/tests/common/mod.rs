@@ -66,17 +66,45 @@ pub fn json(data: &Path, args: &[&str]) -> serde_json::Value {
 /// The reference venv's interpreter (pandas, pyarrow, TA-Lib, backtesting.py). Fails, never skips,
 /// when it cannot be created.
 pub fn reference_python() -> PathBuf {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pyenv");
-    let out = Command::new("bash")
-        .arg(script)
-        .output()
-        .expect("run scripts/pyenv");
+    pyenv(None)
+}
+
+/// The interpreter of the venv `scripts/pyenv` makes from `requirements` (a path relative to
+/// the repository; `None`: the reference venv). Fails, never skips, when it cannot be created.
+pub fn pyenv(requirements: Option<&str>) -> PathBuf {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut c = Command::new("bash");
+    c.arg(format!("{root}/scripts/pyenv"));
+    if let Some(r) = requirements {
+        c.arg(format!("{root}/{r}"));
+    }
+    let out = c.output().expect("run scripts/pyenv");
     assert!(
         out.status.success(),
-        "scripts/pyenv failed:\n{}",
+        "scripts/pyenv {requirements:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     PathBuf::from(String::from_utf8(out.stdout).expect("utf-8").trim())
+}
+
+/// Reads `lines` until one contains `needle` and returns it; the rest is drained in the
+/// background (so the process never blocks on a full pipe). Panics, naming `what`, when the
+/// lines end first.
+pub fn until_line(
+    mut lines: impl Iterator<Item = std::io::Result<String>> + Send + 'static,
+    needle: &str,
+    what: &str,
+) -> String {
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("{what}: ended before a line with `{needle}`"))
+            .expect("read a line");
+        if line.contains(needle) {
+            std::thread::spawn(move || lines.for_each(drop));
+            return line;
+        }
+    }
 }
 
 /// Starts `command` with failure point `point` set to pause, waits until it is reached, kills the

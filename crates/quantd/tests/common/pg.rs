@@ -208,17 +208,8 @@ impl PrivatePg {
                 .spawn()
                 .expect("start postgres"),
         );
-        let mut lines = BufReader::new(child.0.stderr.take().expect("stderr")).lines();
-        loop {
-            let line = lines
-                .next()
-                .expect("postgres says when it is ready")
-                .expect("read stderr");
-            if line.contains("ready to accept connections") {
-                break;
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
+        let lines = BufReader::new(child.0.stderr.take().expect("stderr")).lines();
+        super::until_line(lines, "ready to accept connections", "postgres");
         self.server = Some(child);
     }
 }
