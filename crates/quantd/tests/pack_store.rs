@@ -150,22 +150,7 @@ fn a_host_with_an_empty_cache_downloads_verifies_and_scans_and_a_damaged_object_
     let db = root.path().join("catalog.db");
     std::fs::create_dir_all(&a).unwrap();
 
-    let id = succeed(
-        s3.host(&a, &db),
-        &[
-            "--json",
-            "data",
-            "synth",
-            "--name",
-            "u",
-            "--tickers",
-            "12",
-            "--days",
-            "260",
-            "--seed",
-            "7",
-        ],
-    );
+    let id = succeed(s3.host(&a, &db), &[&["--json"][..], &SYNTH[..]].concat());
     let id: serde_json::Value = serde_json::from_str(&id).unwrap();
     let id = id["pack"]["id"]
         .as_str()
