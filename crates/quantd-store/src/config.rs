@@ -12,8 +12,8 @@ pub struct StoreConfig {
     /// The data directory. Without [`StoreConfig::url`], the store is the SQLite file
     /// `quantd.db` inside it.
     pub data_dir: PathBuf,
-    /// A database URL, which wins over the data directory for the database (packs stay in the
-    /// data directory): `sqlite://PATH` names a SQLite file (relative to the working directory,
+    /// A database URL, which wins over the data directory for the database (packs stay where
+    /// [`StoreConfig::pack_store`] says): `sqlite://PATH` names a SQLite file (relative to the working directory,
     /// or absolute as `sqlite:///var/lib/quantd/quantd.db`); its directory must exist;
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (or `postgresql://…`, with any option
     /// Postgres URLs take) names a Postgres database. Default `None` (and an empty URL counts as

@@ -42,7 +42,7 @@ pub struct Cli {
     /// Database for the catalog, queue and results: `sqlite://PATH` (a SQLite file; its
     /// directory must exist) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (shared by
     /// many workers and hosts). Default: `quantd.db` in the data directory. Packs stay in the
-    /// data directory either way.
+    /// data directory unless --pack-store names a shared store.
     #[arg(long, global = true, env = env::QUANTD_DATABASE_URL, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// With a Postgres database: connections this process opens at most (2–1,000). A worker
