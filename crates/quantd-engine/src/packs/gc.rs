@@ -75,6 +75,10 @@ impl<S: Store> Packs<S> {
         }
         let packs = self.dir.packs();
         for entry in std::fs::read_dir(&packs).into_iter().flatten().flatten() {
+            // Pack folders only: a stray file there is not ours to judge.
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
             let id = entry.file_name().to_string_lossy().to_string();
             if named.contains(&id) {
                 report.kept += 1;
