@@ -524,7 +524,7 @@ impl<S: Store> Packs<S> {
     /// Opens a pack for reading (as [`Packs::open_reader`]), first downloading it from the pack
     /// store into this host's cache when it is not there yet.
     pub async fn reader(&self, rec: &PackRecord) -> Result<Arc<PackReader>> {
-        if matches!(rec.state, PackState::Fresh | PackState::Stale) {
+        if self.shared.is_some() && matches!(rec.state, PackState::Fresh | PackState::Stale) {
             // Boxed as a trait object: the download is rare and its future deep, and callers'
             // futures (the API's) stay small and quick to prove `Send`.
             let fetch: std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + '_>> =
