@@ -147,6 +147,7 @@ where
         (status = 202, description = "Importing: follow the execution (`Location`)", body = UploadAccepted),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The named `provider` is not in the rights registry", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content-Type missing or not one of the upload types", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The file is not valid market data (with the row)", body = Problem, content_type = "application/problem+json"),
