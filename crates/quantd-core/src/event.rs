@@ -157,6 +157,18 @@ impl Event {
                 | Event::ExecutionCancelled
         )
     }
+
+    /// The pattern step this event is about (`step-started`, `-completed`, `-skipped`,
+    /// `-failed`).
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Event::StepStarted { step, .. }
+            | Event::StepCompleted { step, .. }
+            | Event::StepSkipped { step, .. }
+            | Event::StepFailed { step, .. } => Some(step),
+            _ => None,
+        }
+    }
 }
 
 /// An event as stored: its execution, its sequence number within that execution (from 1, no

@@ -99,7 +99,8 @@ macro_rules! contract_suite {
                 patterns:
                     children_belong_to_their_pattern_once_per_step,
                     children_created_in_one_batch,
-                    steps_and_the_end_of_a_pattern;
+                    steps_and_the_end_of_a_pattern,
+                    a_step_end_recorded_twice_is_recorded_once;
                 catalog:
                     a_newer_import_makes_the_previous_one_stale_and_back,
                     illegal_pack_changes_are_refused,

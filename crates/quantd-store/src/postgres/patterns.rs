@@ -5,7 +5,7 @@ use super::PgStore;
 use super::rows::{corrupt, record_from_row};
 use super::steps::{Tx, append, end_execution, exec_state, insert_events, reserve};
 use crate::error::{Result, StoreError};
-use crate::records::{ExecutionRecord, Millis, StepRow};
+use crate::records::{ExecutionRecord, Millis, StepRow, new_in_round};
 use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId, ExecutionState};
 use serde_json::Value;
@@ -31,17 +31,7 @@ impl PgStore {
         .bind(exec.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.try_get("body")?;
-                Ok(StepRow {
-                    step: r.try_get("step")?,
-                    state: r.try_get("state")?,
-                    body: serde_json::from_str(&body)
-                        .map_err(|e| corrupt("pattern_steps", format!("{exec}: {e}")))?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| step_from_row(exec, r)).collect()
     }
 
     /// A write transaction on pattern `exec` holding its row, or `None` when it already ended
@@ -70,6 +60,20 @@ impl PgStore {
         let Some(mut tx) = self.begin_unended(exec).await? else {
             return Ok(Vec::new());
         };
+        // Under the pattern's lock: what another process advancing it recorded already stays
+        // as it is, without its events again.
+        let names: Vec<&str> = rows.iter().map(|r| r.step.as_str()).collect();
+        let stored = sqlx::query(
+            "SELECT step, state, body FROM pattern_steps WHERE execution_id = $1 AND step = ANY($2)",
+        )
+        .bind(exec.as_str())
+        .bind(&names)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| step_from_row(exec, r))
+        .collect::<Result<Vec<_>>>()?;
+        let (rows, events) = new_in_round(rows, &stored, events);
         // A later row of the same step replaces an earlier one (one statement may not update a
         // row twice).
         let mut last: HashMap<&str, usize> = HashMap::new();
@@ -80,7 +84,7 @@ impl PgStore {
             .iter()
             .enumerate()
             .filter(|(i, r)| last.get(r.step.as_str()) == Some(i))
-            .map(|(_, r)| r)
+            .map(|(_, r)| *r)
             .collect();
         for chunk in rows.chunks(5_000) {
             let mut q = sqlx::QueryBuilder::new(
@@ -153,4 +157,15 @@ impl PgStore {
         tx.commit().await?;
         Ok(events)
     }
+}
+
+/// A stored step row of pattern `exec`.
+fn step_from_row(exec: &ExecutionId, r: &sqlx::postgres::PgRow) -> Result<StepRow> {
+    let body: String = r.try_get("body")?;
+    Ok(StepRow {
+        step: r.try_get("step")?,
+        state: r.try_get("state")?,
+        body: serde_json::from_str(&body)
+            .map_err(|e| corrupt("pattern_steps", format!("{exec}: {e}")))?,
+    })
 }

@@ -86,6 +86,35 @@ pub struct StepRow {
     pub body: Value,
 }
 
+impl StepRow {
+    /// The attempt the engine's record names (`attempt`), if any.
+    pub fn attempt(&self) -> Option<u64> {
+        self.body.get("attempt").and_then(Value::as_u64)
+    }
+}
+
+/// What of a pattern's round is new, given the rows already stored for its steps: a row whose
+/// step is stored with the same state and attempt was recorded before (another process
+/// advancing the same pattern saw the same step end), and so were the round's events about that
+/// step. Returns the rows to write and the events to append.
+pub fn new_in_round<'a>(
+    rows: &'a [StepRow],
+    stored: &[StepRow],
+    events: Vec<Event>,
+) -> (Vec<&'a StepRow>, Vec<Event>) {
+    let seen = |r: &StepRow| {
+        stored
+            .iter()
+            .any(|s| s.step == r.step && s.state == r.state && s.attempt() == r.attempt())
+    };
+    let (old, new): (Vec<&StepRow>, Vec<&StepRow>) = rows.iter().partition(|r| seen(r));
+    let events = events
+        .into_iter()
+        .filter(|e| !e.step().is_some_and(|s| old.iter().any(|r| r.step == s)))
+        .collect();
+    (new, events)
+}
+
 /// A lease on a shard: who holds it and until when (unless extended by heartbeats).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {

@@ -18,7 +18,8 @@ pub use code::{Added, CodeName, CodeVersion};
 pub use executions::{
     AttemptFailure, ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord,
     FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete, ParentLink,
-    QueueStats, Recovered, ShardDone, ShardRecord, StepRow, progress_event, quarantine_message,
+    QueueStats, Recovered, ShardDone, ShardRecord, StepRow, new_in_round, progress_event,
+    quarantine_message,
 };
 pub use packs::{NewPack, PackRecord, PackTiming};
 pub use pages::{Page, Paged};

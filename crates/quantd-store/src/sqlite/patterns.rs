@@ -5,7 +5,7 @@ use super::SqliteStore;
 use super::rows::{corrupt, record_from_row};
 use super::steps::{append, end_execution, exec_state, insert_events};
 use crate::error::{Result, StoreError};
-use crate::records::{ExecutionRecord, Millis, StepRow};
+use crate::records::{ExecutionRecord, Millis, StepRow, new_in_round};
 use quantd_core::state::StateMachine;
 use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId, ExecutionState};
 use serde_json::Value;
@@ -30,17 +30,7 @@ impl SqliteStore {
         .bind(exec.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.try_get("body")?;
-                Ok(StepRow {
-                    step: r.try_get("step")?,
-                    state: r.try_get("state")?,
-                    body: serde_json::from_str(&body)
-                        .map_err(|e| corrupt("pattern_steps", format!("{exec}: {e}")))?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| step_from_row(exec, r)).collect()
     }
 
     /// A write transaction on pattern `exec`, or `None` when it already ended (it takes no more
@@ -72,12 +62,28 @@ impl SqliteStore {
         let Some(mut tx) = self.begin_unended(exec).await? else {
             return Ok(Vec::new());
         };
+        // In the write transaction: what another process advancing the pattern recorded already
+        // stays as it is, without its events again.
+        let names = serde_json::to_string(&rows.iter().map(|r| &r.step).collect::<Vec<_>>())
+            .expect("step names serialize");
+        let stored = sqlx::query(
+            "SELECT step, state, body FROM pattern_steps WHERE execution_id = ? \
+             AND step IN (SELECT value FROM json_each(?))",
+        )
+        .bind(exec.as_str())
+        .bind(names)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| step_from_row(exec, r))
+        .collect::<Result<Vec<_>>>()?;
+        let (rows, events) = new_in_round(rows, &stored, events);
         // Five parameters a row, well under SQLite's limit per statement.
         for chunk in rows.chunks(5_000) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT OR REPLACE INTO pattern_steps (execution_id, step, state, body, at) ",
             );
-            q.push_values(chunk, |mut r, row| {
+            q.push_values(chunk.iter(), |mut r, row| {
                 r.push_bind(exec.as_str().to_string())
                     .push_bind(row.step.clone())
                     .push_bind(row.state.clone())
@@ -153,4 +159,15 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(events)
     }
+}
+
+/// A stored step row of pattern `exec`.
+fn step_from_row(exec: &ExecutionId, r: &sqlx::sqlite::SqliteRow) -> Result<StepRow> {
+    let body: String = r.try_get("body")?;
+    Ok(StepRow {
+        step: r.try_get("step")?,
+        state: r.try_get("state")?,
+        body: serde_json::from_str(&body)
+            .map_err(|e| corrupt("pattern_steps", format!("{exec}: {e}")))?,
+    })
 }

@@ -267,3 +267,79 @@ pub async fn steps_and_the_end_of_a_pattern<H: Harness>(h: &H) {
     assert_eq!(rec.error_class, Some(ErrorClass::Timeout));
     assert_gapless(&all_events(&store, &q.id).await);
 }
+
+/// Two processes advancing one pattern both see its step `a` end and record it: the second
+/// record of the same state and attempt writes neither the row nor its events again, while a
+/// step it records for the first time goes in; a later attempt of `a` is new again.
+pub async fn a_step_end_recorded_twice_is_recorded_once<H: Harness>(h: &H) {
+    let (one, other) = (h.open().await, h.open().await);
+    let mut p = execution(1, "default", 0);
+    p.orchestrated = true;
+    one.create_execution(&p).await.unwrap();
+    let attempt = |key: &str, state: &str, attempt: u64| StepRow {
+        step: key.into(),
+        state: state.into(),
+        body: json!({"status": state, "attempt": attempt}),
+    };
+    let ended = |key: &str, attempt: u32| Event::StepCompleted {
+        step: key.into(),
+        child: None,
+        attempt,
+        duration_ms: 1,
+        cached: false,
+    };
+    let first = one
+        .record_steps(
+            &p.id,
+            &[attempt("a", "completed", 1)],
+            vec![ended("a", 1)],
+            (1, 0, 3),
+            T0 + 1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    let second = other
+        .record_steps(
+            &p.id,
+            &[attempt("a", "completed", 1), attempt("b", "completed", 1)],
+            vec![ended("a", 1), ended("b", 1)],
+            (2, 0, 3),
+            T0 + 2,
+        )
+        .await
+        .unwrap();
+    let steps: Vec<&str> = second.iter().filter_map(|e| e.event.step()).collect();
+    assert_eq!(steps, ["b"], "only b is new");
+    let again = one
+        .record_steps(
+            &p.id,
+            &[attempt("a", "failed", 2)],
+            vec![ended("a", 2)],
+            (2, 1, 3),
+            T0 + 3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "a later attempt is recorded");
+    let events = all_events(&one, &p.id).await;
+    assert_gapless(&events);
+    let ends: Vec<(String, u32)> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::StepCompleted { step, attempt, .. } => Some((step.clone(), *attempt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            ("a".to_string(), 1),
+            ("b".to_string(), 1),
+            ("a".to_string(), 2)
+        ]
+    );
+    let rows = one.pattern_steps(&p.id).await.unwrap();
+    let a = rows.iter().find(|r| r.step == "a").unwrap();
+    assert_eq!((a.state.as_str(), a.attempt()), ("failed", Some(2)));
+}
