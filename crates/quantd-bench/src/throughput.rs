@@ -5,7 +5,8 @@
 //! executions of one shard (independent jobs), and as executions of 200 shards (a wide sweep,
 //! whose shards' claims and commits take turns on their execution's row, which numbers its
 //! events). `--workers` processes (this binary, `throughput-worker`) open the store, say they are
-//! ready, and on one signal all loop `claim_shard` → `complete_shard` — what a worker does around
+//! ready, and on one signal each runs `--slots` tasks (a worker process's job slots, `quantd
+//! worker --workers N`) that loop `claim_shard` → `complete_shard` — what a worker does around
 //! every shard, with its lease, its fenced commit and its events — until the queue is empty. The
 //! figure is shards over the time from the signal to the last process's exit; the sum of what the
 //! processes committed must be every shard exactly once. Each Postgres run uses a fresh database
@@ -31,6 +32,9 @@ pub struct ThroughputArgs {
     /// Worker processes.
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
+    /// Job slots of each worker process (tasks claiming and committing at the same time).
+    #[arg(long, default_value_t = 8)]
+    pub slots: usize,
     /// Empty shards to run through the queue.
     #[arg(long, default_value_t = 20_000)]
     pub shards: usize,
@@ -57,6 +61,9 @@ pub struct WorkerArgs {
     /// The worker's lease owner name.
     #[arg(long)]
     pub owner: String,
+    /// Job slots (tasks claiming and committing at the same time).
+    #[arg(long, default_value_t = 1)]
+    pub slots: usize,
 }
 
 fn config(dir: &Path, url: Option<&str>) -> StoreConfig {
@@ -91,7 +98,7 @@ pub async fn run(a: ThroughputArgs) -> anyhow::Result<ExitCode> {
             rows.push(vec![
                 backend.to_string(),
                 format!("{} executions × {per}", a.shards.div_ceil(per)),
-                a.workers.to_string(),
+                format!("{} × {} slots", a.workers, a.slots),
                 format!("{rate:.0}"),
             ]);
             rates.insert(format!("shards_per_s_{per}_per_execution"), rate.into());
@@ -102,7 +109,7 @@ pub async fn run(a: ThroughputArgs) -> anyhow::Result<ExitCode> {
         &[
             "store",
             "shards",
-            "worker processes",
+            "worker processes × slots",
             "shards/s (claim → complete)",
         ],
         &rows,
@@ -156,6 +163,8 @@ async fn measure(
                 "throughput-worker",
                 "--owner",
                 &format!("bench-{w}"),
+                "--slots",
+                &a.slots.to_string(),
                 "--dir",
             ])
             .arg(dir);
@@ -204,25 +213,14 @@ pub async fn worker(a: WorkerArgs) -> anyhow::Result<ExitCode> {
     println!("ready");
     let mut go = String::new();
     std::io::stdin().read_line(&mut go)?;
+    let mut slots = tokio::task::JoinSet::new();
+    for _ in 0..a.slots.max(1) {
+        let (store, owner) = (store.clone(), a.owner.clone());
+        slots.spawn(async move { run_slot(&store, &owner).await });
+    }
     let mut committed = 0usize;
-    let done = quantd_store::ShardDone {
-        bars: 0,
-        rows: 0,
-        body: &[],
-        max_result_bytes: u64::MAX,
-    };
-    loop {
-        let now = chrono::Utc::now().timestamp_millis();
-        let Some((shard, _)) = store.claim_shard(&a.owner, now, now + 60_000, None).await? else {
-            break;
-        };
-        match store
-            .complete_shard(&shard, &a.owner, now, &done, None)
-            .await?
-        {
-            quantd_store::Commit::Committed(_) => committed += 1,
-            other => bail!("a commit was refused: {other:?}"),
-        }
+    while let Some(n) = slots.join_next().await {
+        committed += n??;
     }
     println!("committed {committed}");
     Ok(ExitCode::SUCCESS)
@@ -270,5 +268,30 @@ impl FreshDatabase {
             self.name
         ))
         .await
+    }
+}
+
+/// One job slot of a worker process: claims and commits empty shards until none is left;
+/// returns how many it committed.
+async fn run_slot(store: &AnyStore, owner: &str) -> anyhow::Result<usize> {
+    let done = quantd_store::ShardDone {
+        bars: 0,
+        rows: 0,
+        body: &[],
+        max_result_bytes: u64::MAX,
+    };
+    let mut committed = 0;
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let Some((shard, _)) = store.claim_shard(owner, now, now + 60_000, None).await? else {
+            return Ok(committed);
+        };
+        match store
+            .complete_shard(&shard, owner, now, &done, None)
+            .await?
+        {
+            quantd_store::Commit::Committed(_) => committed += 1,
+            other => bail!("a commit was refused: {other:?}"),
+        }
     }
 }

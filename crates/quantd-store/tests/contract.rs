@@ -78,6 +78,7 @@ macro_rules! contract_suite {
                     a_stale_claim_cannot_commit_after_a_reclaim,
                     a_reclaim_by_the_same_owner_fences_the_earlier_claim,
                     the_last_commit_completes_the_execution_with_its_completion,
+                    concurrent_commits_of_one_process_are_each_fenced_and_ordered,
                     results_over_the_limit_are_not_stored,
                     retries_wait_for_their_backoff,
                     a_failing_shard_fails_its_execution_once,

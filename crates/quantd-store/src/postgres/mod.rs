@@ -3,7 +3,9 @@
 //!
 //! - [`rows`] decodes rows into [`crate::records`];
 //! - [`queue`] and [`recover`] are the queue's write side, [`steps`] the transaction steps they
-//!   are made of, [`create`] the creation of executions;
+//!   are made of, [`create`] the creation of executions; [`claims`] and [`commits`] take the
+//!   claims and commits a process's workers make at the same time in one transaction each
+//!   ([`batch`]);
 //! - [`reads`] is the queue's read side; [`patterns`] keeps patterns' steps and children;
 //! - [`packs`], [`code`], [`agents`], [`rights`], [`tokens`], [`policies`] and [`webhooks`] are
 //!   the other areas of the contract (deliveries are written by a trigger when an execution ends);
@@ -23,7 +25,10 @@
 //! statement after the execution's lock is held, so they see every commit that came before it.
 
 mod agents;
+mod batch;
+mod claims;
 mod code;
+mod commits;
 mod create;
 mod listen;
 mod migrate;
@@ -45,6 +50,7 @@ use crate::schema::SchemaStatus;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Connections per store handle at most, unless configured (each process opens one pool; see
@@ -54,10 +60,13 @@ pub const POOL_SIZE: u32 = 16;
 /// How long opening a connection (or waiting for a free one) may take before it is an error.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The Postgres-backed store. Cloning gives another handle to the same pool.
+/// The Postgres-backed store. Cloning gives another handle to the same pool (and the same
+/// batches of claims and commits).
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    claims: Arc<batch::Combiner<claims::ClaimRequest, claims::ClaimAnswer>>,
+    commits: Arc<batch::Combiner<commits::CommitRequest, crate::records::Commit>>,
 }
 
 impl PgStore {
@@ -109,7 +118,11 @@ impl PgStore {
             .max_connections(pool_size.max(1))
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_lazy_with(options);
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            claims: Arc::default(),
+            commits: Arc::default(),
+        })
     }
 
     /// The schema version this build migrates to.

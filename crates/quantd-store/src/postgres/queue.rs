@@ -8,6 +8,8 @@
 //! given again (even to the same owner), writes nothing.
 
 use super::PgStore;
+use super::claims::ClaimRequest;
+use super::commits::CommitRequest;
 use super::create::{insert_batch, insert_execution};
 use super::rows::{corrupt_exec, json, record_from_row, text};
 use super::steps::{
@@ -47,6 +49,24 @@ const CLAIM_NEXT_OF: &str = "SELECT s.execution_id, s.idx FROM executions e CROS
 const CLAIM_TRIES: usize = 8;
 
 impl PgStore {
+    /// One claim in a transaction of its own (of `only`'s executions, or after a batch failed).
+    pub(super) async fn claim_one(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        only: Option<&ExecutionId>,
+    ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
+        for _ in 0..CLAIM_TRIES {
+            match self.try_claim(owner, now, lease_until, only).await? {
+                None => return Ok(None),
+                Some(Some(claimed)) => return Ok(Some(claimed)),
+                Some(None) => continue,
+            }
+        }
+        Ok(None)
+    }
+
     /// One attempt at a claim: `None` when nothing is claimable, `Some(None)` when the picked
     /// shard's execution was paused or ended before its lock was granted (pick again).
     async fn try_claim(
@@ -183,7 +203,9 @@ impl ExecutionQueue for PgStore {
     }
 
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an
-    /// execution that is pending or running, under `owner`'s lease until `lease_until`.
+    /// execution that is pending or running, under `owner`'s lease until `lease_until`. Claims
+    /// of any execution made at the same time by this process's workers are taken together in
+    /// one transaction ([`super::claims`]).
     #[tracing::instrument(level = "debug", skip(self, only), fields(owner = owner))]
     async fn claim_shard(
         &self,
@@ -192,14 +214,20 @@ impl ExecutionQueue for PgStore {
         lease_until: Millis,
         only: Option<&ExecutionId>,
     ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
-        for _ in 0..CLAIM_TRIES {
-            match self.try_claim(owner, now, lease_until, only).await? {
-                None => return Ok(None),
-                Some(Some(claimed)) => return Ok(Some(claimed)),
-                Some(None) => continue,
-            }
+        if only.is_some() {
+            return self.claim_one(owner, now, lease_until, only).await;
         }
-        Ok(None)
+        let request = ClaimRequest {
+            owner: owner.to_string(),
+            now,
+            lease_until,
+        };
+        self.claims
+            .submit(request, |batch| {
+                let store = self.clone();
+                async move { store.claim_batch(batch).await }
+            })
+            .await
     }
 
     /// Extends the leases of every shard `owner` holds (locked in one order, so heartbeats and
@@ -219,7 +247,8 @@ impl ExecutionQueue for PgStore {
 
     /// Commits a shard's results with its `done` state and events — or nothing, if the shard is
     /// no longer `owner`'s. When the commit completes the execution, what `on_complete` gives is
-    /// stored in the same transaction.
+    /// stored in the same transaction. Commits made at the same time by this process's workers
+    /// go in one transaction ([`super::commits`]), each fenced on its own.
     #[tracing::instrument(level = "debug", skip(self, shard, done, on_complete), fields(execution = %shard.execution, shard = shard.idx, rows = done.rows))]
     async fn complete_shard(
         &self,
@@ -229,110 +258,22 @@ impl ExecutionQueue for PgStore {
         done: &ShardDone<'_>,
         on_complete: Option<OnComplete>,
     ) -> Result<Commit> {
-        let (bars, rows, body) = (done.bars, done.rows, done.body);
-        let exec = &shard.execution;
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE shards SET state = 'done', bars = $1, rows = $2, finished_at = $3, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE execution_id = $4 AND idx = $5 AND state = 'running' AND lease_owner = $6 AND claims = $7",
-        )
-        .bind(bars as i64)
-        .bind(rows as i64)
-        .bind(now)
-        .bind(exec.as_str())
-        .bind(shard.idx as i64)
-        .bind(owner)
-        .bind(shard.claim as i64)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(Commit::LeaseLost);
-        }
-        sqlx::query(
-            "INSERT INTO shard_results (execution_id, idx, rows, body) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(exec.as_str())
-        .bind(shard.idx as i64)
-        .bind(rows as i64)
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
-        // The execution's lock first: the count of open shards below then sees every shard
-        // committed before it (the last two shards committing at once cannot both miss the end).
-        exec_state(&mut tx, exec).await?;
-        let row = sqlx::query(
-            "UPDATE executions SET shards_done = shards_done + 1, bars = bars + $1, rows = rows + $2, \
-             result_bytes = result_bytes + $3, crash_streak = 0, next_seq = next_seq + 2 WHERE id = $4 \
-             RETURNING *, (SELECT COUNT(*) FROM shards WHERE execution_id = $4 AND state IN ('pending', 'running')) AS open_shards",
-        )
-        .bind(bars as i64)
-        .bind(rows as i64)
-        .bind(body.len() as i64)
-        .bind(exec.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        let stored = row.try_get::<i64, _>("result_bytes")? as u64;
-        if stored > done.max_result_bytes {
-            tx.rollback().await?;
-            return Ok(Commit::OverLimit(stored));
-        }
-        let next: i64 = row.try_get("next_seq")?;
-        let failed: i64 = row.try_get("shards_failed")?;
-        let mut events = vec![
-            Event::ShardCompleted {
-                shard: shard.idx,
-                rows,
-            },
-            progress_event(
-                row.try_get::<i64, _>("shards_total")? as u32,
-                row.try_get::<i64, _>("shards_done")? as u32,
-                failed as u32,
-                row.try_get::<i64, _>("bars")? as u64,
-                row.try_get::<i64, _>("rows")? as u64,
-                row.try_get("started_at")?,
-                now,
-            ),
-        ];
-        let open: i64 = row.try_get("open_shards")?;
-        let state: String = row.try_get("state")?;
-        let state: ExecutionState = state.parse().map_err(corrupt_exec)?;
-        if open == 0
-            && matches!(
-                state,
-                ExecutionState::Running | ExecutionState::Paused | ExecutionState::Pending
-            )
-        {
-            let mut summary = None;
-            if let Some(f) = on_complete {
-                // The record as the completion below leaves it.
-                let mut rec = record_from_row(&row)?;
-                rec.state = ExecutionState::Completed;
-                rec.finished_at = Some(now);
-                let done = store_completion(&mut tx, &rec, now, f).await?;
-                summary = done.summary;
-                events.push(Event::Health {
-                    score: done.health.score,
-                    band: done.health.band,
-                });
-            }
-            // Last: the event that ends the execution's stream.
-            events.push(Event::ExecutionCompleted {
-                failed_shards: failed as u32,
-            });
-            sqlx::query(
-                "UPDATE executions SET state = 'completed', finished_at = $1, summary = $2, next_seq = next_seq + $3 WHERE id = $4",
-            )
-            .bind(now)
-            .bind(summary.map(|s| s.to_string()))
-            .bind(events.len() as i64 - 2)
-            .bind(exec.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let records = insert_events(&mut tx, exec, now, next - 2, events).await?;
-        tx.commit().await?;
-        Ok(Commit::Committed(records))
+        let request = CommitRequest {
+            shard: shard.clone(),
+            owner: owner.to_string(),
+            now,
+            bars: done.bars,
+            rows: done.rows,
+            body: done.body.to_vec(),
+            max_result_bytes: done.max_result_bytes,
+            on_complete: std::sync::Mutex::new(on_complete),
+        };
+        self.commits
+            .submit(request, |batch| {
+                let store = self.clone();
+                async move { store.commit_batch(batch).await }
+            })
+            .await
     }
 
     /// Records a failed attempt and what follows from it.
@@ -597,4 +538,122 @@ async fn pause_or_resume(
         Event::ExecutionResumed
     };
     append(tx, exec, now, ev).await
+}
+
+impl PgStore {
+    /// One commit in a transaction of its own (after a batch was rolled back): see
+    /// [`ExecutionQueue::complete_shard`].
+    pub(super) async fn complete_one(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        now: Millis,
+        done: &ShardDone<'_>,
+        on_complete: Option<OnComplete>,
+    ) -> Result<Commit> {
+        let (bars, rows, body) = (done.bars, done.rows, done.body);
+        let exec = &shard.execution;
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE shards SET state = 'done', bars = $1, rows = $2, finished_at = $3, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE execution_id = $4 AND idx = $5 AND state = 'running' AND lease_owner = $6 AND claims = $7",
+        )
+        .bind(bars as i64)
+        .bind(rows as i64)
+        .bind(now)
+        .bind(exec.as_str())
+        .bind(shard.idx as i64)
+        .bind(owner)
+        .bind(shard.claim as i64)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Commit::LeaseLost);
+        }
+        sqlx::query(
+            "INSERT INTO shard_results (execution_id, idx, rows, body) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(exec.as_str())
+        .bind(shard.idx as i64)
+        .bind(rows as i64)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        // The execution's lock first: the count of open shards below then sees every shard
+        // committed before it (the last two shards committing at once cannot both miss the end).
+        exec_state(&mut tx, exec).await?;
+        let row = sqlx::query(
+            "UPDATE executions SET shards_done = shards_done + 1, bars = bars + $1, rows = rows + $2, \
+             result_bytes = result_bytes + $3, crash_streak = 0, next_seq = next_seq + 2 WHERE id = $4 \
+             RETURNING *, (SELECT COUNT(*) FROM shards WHERE execution_id = $4 AND state IN ('pending', 'running')) AS open_shards",
+        )
+        .bind(bars as i64)
+        .bind(rows as i64)
+        .bind(body.len() as i64)
+        .bind(exec.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let stored = row.try_get::<i64, _>("result_bytes")? as u64;
+        if stored > done.max_result_bytes {
+            tx.rollback().await?;
+            return Ok(Commit::OverLimit(stored));
+        }
+        let next: i64 = row.try_get("next_seq")?;
+        let failed: i64 = row.try_get("shards_failed")?;
+        let mut events = vec![
+            Event::ShardCompleted {
+                shard: shard.idx,
+                rows,
+            },
+            progress_event(
+                row.try_get::<i64, _>("shards_total")? as u32,
+                row.try_get::<i64, _>("shards_done")? as u32,
+                failed as u32,
+                row.try_get::<i64, _>("bars")? as u64,
+                row.try_get::<i64, _>("rows")? as u64,
+                row.try_get("started_at")?,
+                now,
+            ),
+        ];
+        let open: i64 = row.try_get("open_shards")?;
+        let state: String = row.try_get("state")?;
+        let state: ExecutionState = state.parse().map_err(corrupt_exec)?;
+        if open == 0
+            && matches!(
+                state,
+                ExecutionState::Running | ExecutionState::Paused | ExecutionState::Pending
+            )
+        {
+            let mut summary = None;
+            if let Some(f) = on_complete {
+                // The record as the completion below leaves it.
+                let mut rec = record_from_row(&row)?;
+                rec.state = ExecutionState::Completed;
+                rec.finished_at = Some(now);
+                let done = store_completion(&mut tx, &rec, now, f).await?;
+                summary = done.summary;
+                events.push(Event::Health {
+                    score: done.health.score,
+                    band: done.health.band,
+                });
+            }
+            // Last: the event that ends the execution's stream.
+            events.push(Event::ExecutionCompleted {
+                failed_shards: failed as u32,
+            });
+            sqlx::query(
+                "UPDATE executions SET state = 'completed', finished_at = $1, summary = $2, next_seq = next_seq + $3 WHERE id = $4",
+            )
+            .bind(now)
+            .bind(summary.map(|s| s.to_string()))
+            .bind(events.len() as i64 - 2)
+            .bind(exec.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let records = insert_events(&mut tx, exec, now, next - 2, events).await?;
+        tx.commit().await?;
+        Ok(Commit::Committed(records))
+    }
 }

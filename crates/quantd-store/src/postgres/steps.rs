@@ -129,6 +129,59 @@ pub(super) async fn insert_events(
         .collect())
 }
 
+/// Events of several executions gathered for one insert (a batch of claims or commits), each
+/// numbered from its execution's counter reserved by the caller.
+#[derive(Default)]
+pub(super) struct EventBatch {
+    execs: Vec<String>,
+    seqs: Vec<i64>,
+    ats: Vec<Millis>,
+    bodies: Vec<String>,
+}
+
+impl EventBatch {
+    /// Adds `event` of `exec` as number `*seq` (then moved on by one) and returns its record.
+    pub(super) fn push(
+        &mut self,
+        exec: &ExecutionId,
+        seq: &mut i64,
+        now: Millis,
+        event: Event,
+    ) -> Result<EventRecord> {
+        self.bodies.push(event_json(&event)?);
+        self.execs.push(exec.as_str().to_string());
+        self.seqs.push(*seq);
+        self.ats.push(now);
+        let record = EventRecord {
+            execution: exec.clone(),
+            seq: *seq as u64,
+            at: at(now),
+            event,
+        };
+        *seq += 1;
+        Ok(record)
+    }
+
+    /// Inserts the gathered events (one statement per 5,000).
+    pub(super) async fn insert(self, tx: &mut Tx) -> Result<()> {
+        const CHUNK: usize = 5_000;
+        for start in (0..self.execs.len()).step_by(CHUNK) {
+            let end = (start + CHUNK).min(self.execs.len());
+            sqlx::query(
+                "INSERT INTO events (execution_id, seq, at, body) \
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])",
+            )
+            .bind(&self.execs[start..end])
+            .bind(&self.seqs[start..end])
+            .bind(&self.ats[start..end])
+            .bind(&self.bodies[start..end])
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 /// The progress event of an execution's counters as they stand in `tx`.
 pub(super) async fn progress_now(tx: &mut Tx, exec: &ExecutionId, now: Millis) -> Result<Event> {
     let (total, done, failed, bars, rows, started): (i64, i64, i64, i64, i64, Option<i64>) = sqlx::query_as(

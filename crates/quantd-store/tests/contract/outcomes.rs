@@ -345,3 +345,102 @@ pub async fn a_stopped_shard_stores_nothing<H: Harness>(h: &H) {
         ShardState::Cancelled
     );
 }
+
+/// The workers of one process (one handle, one owner) claim and commit at the same time, as a
+/// process's worker slots do (Postgres takes such claims and commits in batches): every shard
+/// commits once, a stale claim in the middle of them writes nothing, each execution completes
+/// once with its completion stored, and each stream reads as if the commits had been made one
+/// by one (gapless; `progress` counting up to the total; `health` then `execution-completed`
+/// last).
+pub async fn concurrent_commits_of_one_process_are_each_fenced_and_ordered<H: Harness>(h: &H) {
+    let store = h.open().await;
+    let wide = create(&store, 1, 24).await;
+    let mut single = Vec::new();
+    for n in 2..12 {
+        single.push(create(&store, n, 1).await);
+    }
+    let calls = Arc::new(AtomicU32::new(0));
+    let on_complete = |calls: Arc<AtomicU32>| -> OnComplete {
+        Box::new(move |rec, shards| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            assert!(shards.iter().all(|s| s.state == ShardState::Done));
+            Completion {
+                summary: Some(serde_json::json!({ "rows": rec.rows })),
+                health: HealthSnapshot {
+                    score: 90,
+                    band: "excellent".into(),
+                    body: serde_json::json!({}),
+                },
+            }
+        })
+    };
+    let mut tasks = Vec::new();
+    for slot in 0..12 {
+        let (store, calls) = (store.clone(), calls.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut stale = 0;
+            while let Some(c) = claim(&store, "w", T0 + 1, LONG, None).await {
+                if slot == 0 && stale == 0 {
+                    // A claim number this shard was never given: fenced out, nothing written.
+                    let mut wrong = c.clone();
+                    wrong.claim += 1;
+                    let out = output(b"x");
+                    let lost = store.complete_shard(&wrong, "w", T0 + 2, &out, None).await;
+                    assert_eq!(lost.unwrap(), Commit::LeaseLost);
+                    stale += 1;
+                }
+                let out = output(b"ab");
+                let c = store
+                    .complete_shard(&c, "w", T0 + 2, &out, Some(on_complete(calls.clone())))
+                    .await
+                    .unwrap();
+                committed(c);
+            }
+            stale
+        }));
+    }
+    let mut stale = 0;
+    for t in tasks {
+        stale += t.await.unwrap();
+    }
+    assert_eq!(stale, 1);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        11,
+        "one completion per execution"
+    );
+    for id in std::iter::once(&wide).chain(&single) {
+        let rec = store.execution(id).await.unwrap().unwrap();
+        assert_eq!(rec.state, ExecutionState::Completed, "{id}");
+        assert_eq!(rec.shards_done, rec.shards_total);
+        assert_eq!(rec.rows, 2 * rec.shards_total as u64);
+        assert_eq!(rec.summary, Some(serde_json::json!({ "rows": rec.rows })));
+        let shards = store.shards(id).await.unwrap();
+        assert!(shards.iter().all(|s| s.state == ShardState::Done));
+        let events = all_events(&store, id).await;
+        assert_gapless(&events);
+        let done: Vec<u32> = events
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::Progress { done, .. } => Some(done),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<u32> = (1..=rec.shards_total).collect();
+        assert_eq!(
+            done, expected,
+            "{id}: progress counts each commit once, in order"
+        );
+        let n = events.len();
+        assert!(matches!(
+            events[n - 2].event,
+            Event::Health { score: 90, .. }
+        ));
+        assert!(matches!(
+            events[n - 1].event,
+            Event::ExecutionCompleted { failed_shards: 0 }
+        ));
+        let finals = events.iter().filter(|e| e.event.is_final()).count();
+        assert_eq!(finals, 1);
+    }
+}
