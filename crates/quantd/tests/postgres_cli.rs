@@ -33,14 +33,16 @@ fn a_scan_runs_on_a_postgres_database_that_db_check_reports() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
 
+    let known = quantd_store::PgStore::schema_version();
     // A database nothing migrated yet: reachable, but not this quantd's schema.
     let out = on(&data, &url, &["db", "check"]);
     let (stdout, stderr) = text(&out);
     assert!(!out.status.success(), "{stdout}");
     assert!(stdout.contains("backend   postgres"), "{stdout}");
     assert!(
-        stderr.contains("schema version 0, older than this quantd (1)")
-            && stderr.contains("quantd db migrate"),
+        stderr.contains(&format!(
+            "schema version 0, older than this quantd ({known})"
+        )) && stderr.contains("quantd db migrate"),
         "{stderr}"
     );
 
@@ -48,7 +50,7 @@ fn a_scan_runs_on_a_postgres_database_that_db_check_reports() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     let migrated: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(migrated["version"], 1, "{migrated}");
+    assert_eq!(migrated["version"], known, "{migrated}");
 
     for args in [
         &[
@@ -94,7 +96,10 @@ fn a_scan_runs_on_a_postgres_database_that_db_check_reports() {
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["backend"], "postgres");
     assert_eq!(report["up_to_date"], true, "{report}");
-    assert_eq!(report["applied"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        report["applied"].as_array().map(Vec::len),
+        Some(known as usize)
+    );
 
     // A newer quantd migrated it: every command refuses it, naming both versions.
     db.sql(
@@ -106,7 +111,9 @@ fn a_scan_runs_on_a_postgres_database_that_db_check_reports() {
         let (_, stderr) = text(&out);
         assert!(!out.status.success(), "{args:?} accepted a newer schema");
         assert!(
-            stderr.contains("schema version 999, newer than this quantd (1)"),
+            stderr.contains(&format!(
+                "schema version 999, newer than this quantd ({known})"
+            )),
             "{args:?}: {stderr}"
         );
         assert!(stderr.contains("upgrade quantd"), "{args:?}: {stderr}");

@@ -9,7 +9,13 @@ use sqlx::PgPool;
 
 /// Every migration, in order: (version, SQL). Version 1 is the whole schema of the SQLite
 /// store's migrations 0001..0014.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations-pg/0001_schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations-pg/0001_schema.sql")),
+    (
+        2,
+        include_str!("../../migrations-pg/0002_results_storage.sql"),
+    ),
+];
 
 /// The key of the advisory lock migrations run under (any constant shared by every quantd).
 const MIGRATION_LOCK: i64 = 0x7175_616e_7464_6d67;
