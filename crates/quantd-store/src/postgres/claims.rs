@@ -165,6 +165,10 @@ async fn runnable_of(
     Ok(runnable)
 }
 
+/// A leased shard as the lease statement returns it: execution, index, attempt, claim number,
+/// payload (JSON), crashes.
+type Leased = (String, i64, i64, i64, String, i64);
+
 /// Leases the locked `runnable` shards to `owner`, starts their executions that were pending,
 /// and appends each claim's events (`execution-started` first when it starts one, then
 /// `shard-started`): one statement for the shards, one for the executions, one for the events.
@@ -177,7 +181,7 @@ async fn lease_many(
 ) -> Result<Vec<(ClaimedShard, Vec<EventRecord>)>> {
     let execs: Vec<&str> = runnable.iter().map(|(e, _, _)| e.as_str()).collect();
     let idxs: Vec<i64> = runnable.iter().map(|(_, i, _)| *i).collect();
-    let leased: Vec<(String, i64, i64, i64, String, i64)> = sqlx::query_as(
+    let leased: Vec<Leased> = sqlx::query_as(
         "UPDATE shards s SET state = 'running', attempt = s.attempt + 1, claims = s.claims + 1, \
          lease_owner = $1, lease_expires_at = $2, started_at = $3 \
          FROM unnest($4::text[], $5::bigint[]) AS u(e, i) WHERE s.execution_id = u.e AND s.idx = u.i \
@@ -214,7 +218,7 @@ async fn lease_many(
     .fetch_all(&mut **tx)
     .await?;
     let mut next: BTreeMap<String, i64> = firsts.into_iter().collect();
-    let by_shard: BTreeMap<(&str, i64), &(String, i64, i64, i64, String, i64)> = leased
+    let by_shard: BTreeMap<(&str, i64), &Leased> = leased
         .iter()
         .map(|row| ((row.0.as_str(), row.1), row))
         .collect();

@@ -98,6 +98,13 @@ impl PgStore {
                 "it is not a Postgres URL this build can read ({e}); write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
             ),
         })?;
+        // Generic plans for every prepared statement: the queue's statements run thousands of
+        // times a second with parameters (arrays of a batch, LIMITs) that make Postgres plan
+        // each execution again under its default (`auto` keeps custom plans when they look no
+        // dearer), and planning was the largest part of a claim's or commit's server time. Every
+        // statement is written to be index-driven whatever its parameters (the claim walks
+        // executions in order; lists seek their index), so a generic plan is the right one.
+        let options = options.options([("plan_cache_mode", "force_generic_plan")]);
         // One connection first, once, to report why the server cannot be reached (the pool
         // would retry a refused connection until its timeout and say only that it timed out).
         let unreachable = |reason: String| StoreError::Unreachable {
