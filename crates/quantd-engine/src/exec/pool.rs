@@ -258,8 +258,11 @@ impl Pool {
 
     /// Webhook deliveries (crate::webhooks), in their own task so that no receiver, however
     /// slow, holds up a shard: up to `concurrency` attempts in flight; woken when an execution
-    /// ends here, else every `poll_ms`; stops claiming when the pool drains (attempts in flight
-    /// finish, or are given up with the process and sent again after their hold).
+    /// ends here, else every `poll_ms` (an execution another process ended is delivered by that
+    /// process, or found at the next poll); stops claiming when the pool drains (attempts in
+    /// flight finish, or are given up with the process and sent again after their hold). It does
+    /// not wake with new work (a commit here, another process's events): on a shared store that
+    /// was one more query per event and process.
     async fn deliver(self: Arc<Pool>) {
         let engine = &self.engine;
         let max = engine.options().webhooks.concurrency.max(1) as usize;
@@ -267,9 +270,9 @@ impl Pool {
         let mut flight: JoinSet<()> = JoinSet::new();
         loop {
             // Registered before the check, so a drain that comes in between still wakes it.
-            let moved = self.lane.moved.notified();
-            tokio::pin!(moved);
-            moved.as_mut().enable();
+            let stopping = self.lane.stopping();
+            tokio::pin!(stopping);
+            stopping.as_mut().enable();
             if self.is_draining() {
                 break;
             }
@@ -294,7 +297,7 @@ impl Pool {
                 Some(_) = flight.join_next(), if !flight.is_empty() => {}
                 _ = clock.sleep(poll) => {}
                 _ = self.delivered.notified() => {}
-                _ = moved => {}
+                _ = stopping => {}
             }
         }
         while flight.join_next().await.is_some() {}

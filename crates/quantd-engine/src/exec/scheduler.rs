@@ -642,6 +642,12 @@ impl Lane {
         self.stop_signal.notify_waiters();
     }
 
+    /// Resolves when [`Lane::stop`] is called (after this call; enable it before checking
+    /// [`Lane::stopped`]), unlike `moved`, which also wakes on new work.
+    pub(crate) fn stopping(&self) -> tokio::sync::futures::Notified<'_> {
+        self.stop_signal.notified()
+    }
+
     /// Whether [`Lane::stop`] was called.
     pub(crate) fn stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)
