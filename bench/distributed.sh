@@ -10,5 +10,5 @@ url=${1:-postgres://postgres@127.0.0.1:5432/test}
 cargo build --release -q -p quantd
 cargo build --release -q -p quantd-bench
 bench=${CARGO_TARGET_DIR:-target}/release/quantd-bench
-"$bench" throughput --workers 4 --shards 20000 --database-url "$url"
+"$bench" throughput --workers 4 --slots 16 --shards 20000 --database-url "$url"
 "$bench" sweep --postgres "$url" --worker-processes 2

@@ -32,8 +32,9 @@ pub struct ThroughputArgs {
     /// Worker processes.
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
-    /// Job slots of each worker process (tasks claiming and committing at the same time).
-    #[arg(long, default_value_t = 8)]
+    /// Job slots of each worker process (tasks claiming and committing at the same time; on
+    /// Postgres the claims and commits of a process's slots share transactions).
+    #[arg(long, default_value_t = 16)]
     pub slots: usize,
     /// Empty shards to run through the queue.
     #[arg(long, default_value_t = 20_000)]
