@@ -101,10 +101,46 @@ impl PgStore {
                 continue;
             }
             let claimed = lease_many(&mut tx, &runnable, owner, now, until).await?;
-            tx.commit().await?;
+            if let Err(e) = tx.commit().await {
+                self.give_back_later(owner, claimed.into_iter().map(|(c, _)| c).collect());
+                return Err(e.into());
+            }
             return Ok(claimed);
         }
         Ok(Vec::new())
+    }
+}
+
+impl PgStore {
+    /// Gives back claims whose commit failed without saying whether it happened (the
+    /// connection dropped at `COMMIT`, the server restarting): had it happened, no worker here
+    /// would run them, and this owner's heartbeats would keep their leases alive for good. Each
+    /// is released fenced by its claim number (nothing happens to a claim that was not
+    /// committed), retried every second for ten minutes while the database does not answer.
+    pub(super) fn give_back_later(&self, owner: &str, claims: Vec<ClaimedShard>) {
+        let (store, owner) = (self.clone(), owner.to_string());
+        tokio::spawn(async move {
+            use crate::traits::ExecutionQueue;
+            let mut left = claims;
+            for _ in 0..600 {
+                let mut failed = Vec::new();
+                for c in left {
+                    if store.release_shard(&c, &owner).await.is_err() {
+                        failed.push(c);
+                    }
+                }
+                if failed.is_empty() {
+                    return;
+                }
+                left = failed;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            tracing::warn!(
+                owner,
+                shards = left.len(),
+                "claims of an unanswered commit were not given back; their leases expire if no heartbeat extends them"
+            );
+        });
     }
 }
 

@@ -109,7 +109,10 @@ impl PgStore {
             }
         }
         let claimed = lease_shard(&mut tx, &exec, idx, owner, now, lease_until, state).await?;
-        tx.commit().await?;
+        if let Err(e) = tx.commit().await {
+            self.give_back_later(owner, vec![claimed.0]);
+            return Err(e.into());
+        }
         Ok(Some(Some(claimed)))
     }
 }
