@@ -28,6 +28,7 @@ import sys
 from types import ModuleType
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -73,23 +74,21 @@ def read_bars(path: str) -> tuple[pa.Table, pd.DataFrame]:
     return table, df
 
 
-def _as_bool(values: Any, index: pd.Index, what: str) -> pa.Array:
+def _as_bool(values: Any, index: pd.Index, what: str) -> "np.ndarray":
     if not isinstance(values, pd.Series):
         raise ContractError(f"{what} must be a pandas Series on bars.index, not {type(values).__name__}")
     s = values.reindex(index)
     if not (pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object or str(s.dtype) == "boolean"):
         raise ContractError(f"{what} must be boolean, not {s.dtype}")
-    return pa.array(s.fillna(False).astype(bool).to_numpy(), type=pa.bool_())
+    return s.fillna(False).astype(bool).to_numpy()
 
 
-def run_entry(
-    ep: EntryPoint, table: pa.Table, bars: pd.DataFrame, params: Mapping[str, Any], dates: pa.Array | None = None
-) -> pa.Table:
-    """Calls the entry point and builds the output table."""
+def entry_columns(ep: EntryPoint, bars: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, "np.ndarray"]:
+    """Calls the entry point on a copy of ``bars`` and checks what it returned: the signal columns
+    (``signal``, or ``entries`` and ``exits``) as bool arrays, then a scanner's indicator columns as
+    float64 arrays, each as long as ``bars``, in output order."""
     out = ep.func(bars.copy(), **ep.resolve_params(params))
-    if dates is None:
-        dates = table.column(DATE_COLUMN).combine_chunks()
-    columns: dict[str, pa.Array] = {DATE_COLUMN: dates}
+    columns: dict[str, np.ndarray] = {}
     if ep.kind == "scanner":
         if isinstance(out, pd.DataFrame):
             if "signal" not in out.columns:
@@ -101,7 +100,7 @@ def run_entry(
                 col = out[name].reindex(bars.index)
                 if not pd.api.types.is_numeric_dtype(col.dtype):
                     raise ContractError(f"indicator column {name!r} must be numeric, not {col.dtype}")
-                columns[str(name)] = pa.array(col.to_numpy(dtype="float64"), type=pa.float64())
+                columns[str(name)] = col.to_numpy(dtype="float64")
         else:
             columns["signal"] = _as_bool(out, bars.index, f"scanner {ep.name!r}'s result")
     else:
@@ -109,34 +108,57 @@ def run_entry(
             raise ContractError(f"strategy {ep.name!r} must return qd.Signals(entries=..., exits=...), not {type(out).__name__}")
         columns["entries"] = _as_bool(out.entries, bars.index, "Signals.entries")
         columns["exits"] = _as_bool(out.exits, bars.index, "Signals.exits")
+    return columns
+
+
+def run_entry(
+    ep: EntryPoint, table: pa.Table, bars: pd.DataFrame, params: Mapping[str, Any], dates: pa.Array | None = None
+) -> pa.Table:
+    """Calls the entry point and builds the output table."""
+    if dates is None:
+        dates = table.column(DATE_COLUMN).combine_chunks()
+    columns: dict[str, pa.Array] = {DATE_COLUMN: dates}
+    for name, values in entry_columns(ep, bars, params).items():
+        columns[name] = pa.array(values, type=pa.bool_() if values.dtype == bool else pa.float64())
     return pa.table(columns)
 
 
 TICKER_COLUMN = "ticker"
 
 
+class Batch:
+    """A batch table split by ticker: each ticker's name and rows, and the DataFrame user code sees
+    (every ticker's rows, ``date`` as the index) with the ``date`` column as Arrow."""
+
+    def __init__(self, table: pa.Table) -> None:
+        import pyarrow.compute as pc
+
+        if TICKER_COLUMN not in table.column_names:
+            raise ContractError(f"a batch needs a {TICKER_COLUMN!r} column: {table.column_names}")
+        tickers = table.column(TICKER_COLUMN).combine_chunks()
+        if not pa.types.is_dictionary(tickers.type):
+            tickers = pc.dictionary_encode(tickers)
+        codes = tickers.indices.to_numpy(zero_copy_only=False)
+        names = tickers.dictionary.to_pylist()
+        starts = np.concatenate(([0], np.flatnonzero(codes[1:] != codes[:-1]) + 1, [len(codes)]))
+        self.table = table.drop_columns([TICKER_COLUMN])
+        df = self.table.to_pandas()
+        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop(DATE_COLUMN)), name=DATE_COLUMN)
+        self.frame = df
+        self.dates = self.table.column(DATE_COLUMN).combine_chunks()
+        #: (name, first row, end row) of each ticker, in batch order.
+        self.slices = [(names[codes[a]], int(a), int(b)) for a, b in zip(starts[:-1], starts[1:]) if b > a]
+
+
 def run_batch(ep: EntryPoint, table: pa.Table, params: Mapping[str, Any]) -> pa.Table:
     """Runs the entry point once per ticker of a batch table; keeps the rows with a signal."""
-    import numpy as np
     import pyarrow.compute as pc
 
-    if TICKER_COLUMN not in table.column_names:
-        raise ContractError(f"a batch needs a {TICKER_COLUMN!r} column: {table.column_names}")
-    tickers = table.column(TICKER_COLUMN).combine_chunks()
-    if not pa.types.is_dictionary(tickers.type):
-        tickers = pc.dictionary_encode(tickers)
-    codes = tickers.indices.to_numpy(zero_copy_only=False)
-    names = tickers.dictionary.to_pylist()
-    starts = np.concatenate(([0], np.flatnonzero(codes[1:] != codes[:-1]) + 1, [len(codes)]))
-    bars_table = table.drop_columns([TICKER_COLUMN])
-    df = bars_table.to_pandas()
-    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop(DATE_COLUMN)), name=DATE_COLUMN)
-    dates = bars_table.column(DATE_COLUMN).combine_chunks()
+    batch = Batch(table)
+    bars_table, df, dates = batch.table, batch.frame, batch.dates
     keep = "signal" if ep.kind == "scanner" else None
     parts: list[pa.Table] = []
-    for a, b in zip(starts[:-1], starts[1:]):
-        a, b = int(a), int(b)
-        name = names[codes[a]]
+    for name, a, b in batch.slices:
         try:
             out = run_entry(ep, bars_table.slice(a, b - a), df.iloc[a:b], params, dates=dates.slice(a, b - a))
         except Exception as e:

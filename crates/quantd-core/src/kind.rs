@@ -4,7 +4,7 @@
 //! What an execution is asked to do (its code, pack, tickers, dates, parameters) is the engine's
 //! request type, `quantd_engine::exec::request::SubmitRequest`, and what each kind does is one
 //! module of the engine (`quantd_engine::exec::kinds`); this crate only names the kinds.
-//! Kinds DESIGN.md plans (`pattern`, `paper`, `check`, `evaluate`) are added here when they can
+//! Kinds DESIGN.md plans (`paper`, `evaluate`) are added here when they can
 //! run, so no surface offers one that cannot occur; the enum is `#[non_exhaustive]` so that
 //! adding one does not break a surface's `match`.
 
@@ -31,11 +31,13 @@ pub enum ExecutionKind {
     Import,
     /// Run a stored pattern: a DAG of steps, each a child execution (or a select or an agent call).
     Pattern,
+    /// Check a scanner or strategy for look-ahead (prefix invariance and perturbation).
+    Check,
 }
 
 impl ExecutionKind {
     /// Every kind, in the order surfaces list them.
-    pub const ALL: [ExecutionKind; 7] = [
+    pub const ALL: [ExecutionKind; 8] = [
         Self::Scan,
         Self::Test,
         Self::Backtest,
@@ -43,6 +45,7 @@ impl ExecutionKind {
         Self::Run,
         Self::Import,
         Self::Pattern,
+        Self::Check,
     ];
 
     /// The kind's stable name.
@@ -55,6 +58,7 @@ impl ExecutionKind {
             Self::Run => "run",
             Self::Import => "import",
             Self::Pattern => "pattern",
+            Self::Check => "check",
         }
     }
 }
@@ -104,7 +108,8 @@ mod tests {
             | ExecutionKind::Sweep
             | ExecutionKind::Run
             | ExecutionKind::Import
-            | ExecutionKind::Pattern => ExecutionKind::ALL.contains(&kind),
+            | ExecutionKind::Pattern
+            | ExecutionKind::Check => ExecutionKind::ALL.contains(&kind),
         }
     }
 
@@ -124,12 +129,12 @@ mod tests {
     fn kinds_that_cannot_occur_are_not_offered() {
         // A kind is declared only once something runs it (`pattern` once was before: a list
         // filter offered and accepted a kind no execution could have).
-        for planned in ["paper", "check", "evaluate"] {
+        for planned in ["paper", "evaluate"] {
             let err = planned.parse::<ExecutionKind>().unwrap_err();
             assert_eq!(
                 err.to_string(),
                 format!(
-                    "unknown execution kind `{planned}`; use one of scan, test, backtest, sweep, run, import, pattern"
+                    "unknown execution kind `{planned}`; use one of scan, test, backtest, sweep, run, import, pattern, check"
                 )
             );
             assert!(

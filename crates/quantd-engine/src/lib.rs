@@ -25,6 +25,7 @@ pub mod exec;
 pub mod history;
 pub mod inputs;
 mod locks;
+pub mod lookahead;
 pub mod pack_store;
 pub mod packs;
 pub mod pattern;

@@ -8,7 +8,7 @@ use quantd_core::ExecutionState;
 use quantd_core::state::StateMachine;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::pool::Pool;
-use quantd_engine::exec::request::SubmitRequest;
+use quantd_engine::exec::request::{LookaheadRequest, SubmitRequest};
 use quantd_engine::records::{ExecutionFilter, ExecutionRecord, Page};
 use quantd_engine::rights::Reader;
 use quantd_engine::views::model::{
@@ -180,26 +180,41 @@ impl Ops {
         self.finish(started, progress).await
     }
 
+    /// `check_lookahead`: a [`LookaheadRequest`] plus `wait_seconds`, started as an execution of
+    /// kind `check`; returns as `start_execution` does.
+    pub async fn check_lookahead(
+        &self,
+        reader: &Reader,
+        args: Option<Map<String, Value>>,
+        progress: Option<mpsc::UnboundedSender<Progress>>,
+    ) -> Output {
+        let mut args = args.unwrap_or_default();
+        let wait = wait_of(&mut args)?;
+        let req: LookaheadRequest = parse(Some(args))?;
+        let started = self.submit_request(reader, req.into_submit(), wait).await?;
+        self.finish(started, progress).await
+    }
+
     /// The first half of `start_execution`: the execution submitted (or reused).
     pub async fn submit(
         &self,
         reader: &Reader,
         args: Option<Map<String, Value>>,
     ) -> Result<Started, ToolError> {
-        let ws = reader.workspace.as_str();
         let mut args = args.unwrap_or_default();
-        let wait = match args.remove("wait_seconds") {
-            None | Some(Value::Null) => 0,
-            Some(v) => v
-                .as_u64()
-                .filter(|s| *s <= MAX_WAIT_SECONDS)
-                .ok_or_else(|| {
-                    ToolError::invalid(format!(
-                        "`wait_seconds` must be a whole number from 0 to {MAX_WAIT_SECONDS}"
-                    ))
-                })?,
-        };
+        let wait = wait_of(&mut args)?;
         let req: SubmitRequest = parse(Some(args))?;
+        self.submit_request(reader, req, wait).await
+    }
+
+    /// Submits `req`, to be waited for `wait` seconds.
+    async fn submit_request(
+        &self,
+        reader: &Reader,
+        req: SubmitRequest,
+        wait: u64,
+    ) -> Result<Started, ToolError> {
+        let ws = reader.workspace.as_str();
         let sub = self.engine.submit_as(reader, req).await?;
         if !sub.reused
             && let Some(pool) = &self.pool
@@ -420,5 +435,20 @@ mod tests {
         let e = parse::<SubmitRequest>(args(huge)).unwrap_err();
         assert!(e.message.len() < 1_000, "{} bytes", e.message.len());
         assert!(e.message.contains("invalid type: string"), "{}", e.message);
+    }
+}
+
+/// Takes `wait_seconds` out of a tool's arguments: 0 to [`MAX_WAIT_SECONDS`], default 0.
+fn wait_of(args: &mut Map<String, Value>) -> Result<u64, ToolError> {
+    match args.remove("wait_seconds") {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => v
+            .as_u64()
+            .filter(|s| *s <= MAX_WAIT_SECONDS)
+            .ok_or_else(|| {
+                ToolError::invalid(format!(
+                    "`wait_seconds` must be a whole number from 0 to {MAX_WAIT_SECONDS}"
+                ))
+            }),
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::args::*;
 use crate::schema;
-use quantd_engine::exec::request::SubmitRequest;
+use quantd_engine::exec::request::{LookaheadRequest, SubmitRequest};
 use quantd_engine::views::model::{
     CodeAdded, CodeBody, ExecutionList, ExecutionView, PackList, Submitted,
 };
@@ -31,11 +31,12 @@ pub struct ToolSpec {
 }
 
 /// The tools' names, in the order they are listed.
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     "validate_code",
     "deploy_code",
     "list_code",
     "start_execution",
+    "check_lookahead",
     "get_execution",
     "list_executions",
     "control_execution",
@@ -71,8 +72,13 @@ fn spec(
 
 /// `start_execution`'s input: the `SubmitRequest` schema with `wait_seconds`.
 fn start_input() -> Map<String, Value> {
+    with_wait(schema::of::<SubmitRequest>())
+}
+
+/// A request's schema with `wait_seconds`.
+fn with_wait(request: Map<String, Value>) -> Map<String, Value> {
     schema::with_property(
-        schema::of::<SubmitRequest>(),
+        request,
         "wait_seconds",
         json!({
             "type": ["integer", "null"],
@@ -124,6 +130,20 @@ not. Returns the execution at once (state `pending`/`running`; poll get_executio
 `wait_seconds` when it ends or the wait does, sending progress notifications meanwhile. Example: {\"kind\": \"test\", \
 \"code\": \"dip\", \"examples\": [{\"ticker\": \"AAPL\", \"date\": \"2024-03-01\"}], \"wait_seconds\": 60}.",
             start_input(),
+            schema::of::<Submitted>(),
+        ),
+        spec(
+            "check_lookahead",
+            "Check for look-ahead",
+            "Check a scanner or strategy (stored `code`, or inline `expr`, `strategy` or `python`) for look-ahead bias: \
+whether its output at a bar changes when the bars after it are removed (prefix invariance at every signal bar and \
+at sampled other bars) or made extreme (perturbation). Use it before trusting code you or another agent wrote, \
+especially Python using pandas (`shift(-1)`, `rolling(center=True)`, `bfill`, whole-series min/max, resampling). \
+Starts an execution of kind `check`; with `wait_seconds` returns when it ends: its `summary` is the report with \
+`verdict` (clean, biased, inconclusive), `reasons`, and `first` (ticker, bar date, column, both values, how many bars \
+ahead it looks). Example: {\"python\": \"import quantd as qd\\n@qd.scanner\\ndef s(bars):\\n    return bars.close.shift(-1) > bars.close\", \
+\"wait_seconds\": 60}.",
+            with_wait(schema::of::<LookaheadRequest>()),
             schema::of::<Submitted>(),
         ),
         spec(

@@ -12,6 +12,19 @@ pub const CODE_FILE: &str = "main.py";
 pub const BARS_FILE: &str = "bars.arrow";
 /// The result (an Arrow IPC file), in the output dir.
 pub const RESULT_FILE: &str = "result.arrow";
+/// A look-ahead check's report (JSON), in the output dir.
+pub const CHECK_FILE: &str = "lookahead.json";
+
+/// How a look-ahead check cuts each ticker's bars (`python -m quantd.lookahead`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckArgs {
+    /// Cut points per ticker.
+    pub cuts: u32,
+    /// Bars a cut leaves at least.
+    pub min_bars: u32,
+    /// Seed of the sampled cut points.
+    pub seed: u64,
+}
 
 /// Where the bars of an entry-point job come from.
 #[derive(Debug, Clone)]
@@ -42,24 +55,51 @@ pub struct EntryCall {
 impl EntryCall {
     /// The job that runs this call.
     pub fn job(&self) -> Job {
+        let mut args = self.args("quantd.harness", RESULT_FILE);
+        if self.batch {
+            args.push("--batch".into());
+        }
+        self.with_inputs(args)
+    }
+
+    /// The job that checks this call's entry point for look-ahead over its bars (a batch):
+    /// `python -m quantd.lookahead`, whose report is [`Outcome::check_json`].
+    pub fn check_job(&self, check: CheckArgs) -> Job {
+        let mut args = self.args("quantd.lookahead", CHECK_FILE);
+        args.extend([
+            "--cuts".into(),
+            check.cuts.to_string(),
+            "--min-bars".into(),
+            check.min_bars.to_string(),
+            "--seed".into(),
+            check.seed.to_string(),
+        ]);
+        self.with_inputs(args)
+    }
+
+    /// The arguments common to the harness's modules: code, bars, output file, parameters,
+    /// entry point.
+    fn args(&self, module: &str, out: &str) -> Vec<String> {
         let mut args = vec![
             "-m".to_owned(),
-            "quantd.harness".into(),
+            module.into(),
             "--code".into(),
             format!("{JOB_DIR}/{CODE_FILE}"),
             "--bars".into(),
             format!("{JOB_DIR}/{BARS_FILE}"),
             "--out".into(),
-            format!("{OUT_DIR}/{RESULT_FILE}"),
+            format!("{OUT_DIR}/{out}"),
             "--params".into(),
             self.params.to_string(),
         ];
         if let Some(entry) = &self.entry {
             args.extend(["--entry".into(), entry.clone()]);
         }
-        if self.batch {
-            args.push("--batch".into());
-        }
+        args
+    }
+
+    /// The job running `args`, with the code and the bars in its job dir.
+    fn with_inputs(&self, args: Vec<String>) -> Job {
         let job = Job {
             args,
             ..Job::default()
@@ -80,5 +120,14 @@ impl Outcome {
             return Ok(None);
         }
         self.read_output(RESULT_FILE, max_bytes).map(Some)
+    }
+
+    /// The JSON report of a look-ahead check job ([`CHECK_FILE`]), `None` unless the verdict is
+    /// [`Verdict::Ok`]. Refuses anything but a plain file of at most `max_bytes`.
+    pub fn check_json(&self, max_bytes: u64) -> Result<Option<Vec<u8>>> {
+        if self.verdict != Verdict::Ok {
+            return Ok(None);
+        }
+        self.read_output(CHECK_FILE, max_bytes).map(Some)
     }
 }

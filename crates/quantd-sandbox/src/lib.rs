@@ -42,7 +42,7 @@ mod zygote;
 
 pub use cgroup::{QUANTD_CGROUP, prepare as prepare_cgroup};
 pub use config::{DEFAULT_ENV, Isolation, SDK_MOUNT, SHIM_ARG, SandboxConfig, ShimCommand};
-pub use entry::{BARS_FILE, Bars, CODE_FILE, EntryCall, RESULT_FILE};
+pub use entry::{BARS_FILE, Bars, CHECK_FILE, CODE_FILE, CheckArgs, EntryCall, RESULT_FILE};
 pub use error::{Result, SandboxError};
 pub use limits::{
     LimitBounds, Limits, MIN_MEMORY_BYTES, MIN_OPEN_FILES, MIN_TIME, MIN_TMPFS_BYTES,

@@ -38,6 +38,10 @@ const SDK_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/quantd/harness.py"),
     ),
     (
+        "lookahead.py",
+        include_str!("../../../python/quantd/lookahead.py"),
+    ),
+    (
         "validate.py",
         include_str!("../../../python/quantd/validate.py"),
     ),

@@ -252,6 +252,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/schemas/pattern.json"),
     ("post", "/v1/executions"),
     ("get", "/v1/executions"),
+    ("post", "/v1/checks/lookahead"),
     ("get", "/v1/executions/{id}"),
     ("post", "/v1/executions/{id}/pause"),
     ("post", "/v1/executions/{id}/resume"),
@@ -308,6 +309,7 @@ pub fn app(state: AppState) -> Router {
         .route("/validate", post(code::validate))
         .route("/schemas/pattern.json", get(code::pattern_schema))
         .route("/executions", post(ex::submit).get(ex::list))
+        .route("/checks/lookahead", post(ex::check_lookahead))
         .route("/executions/{id}", get(ex::show))
         .route("/executions/{id}/pause", post(ex::pause))
         .route("/executions/{id}/resume", post(ex::resume))

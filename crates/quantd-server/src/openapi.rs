@@ -12,7 +12,9 @@ use quantd_core::{ExecutionKind, ExportPolicy, Provider};
 use quantd_engine::agents::{AgentSpec, AgentView};
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::ShardFailurePolicy;
-use quantd_engine::exec::request::{ExampleRequest, RequestOptions, SubmitRequest};
+use quantd_engine::exec::request::{
+    ExampleRequest, LookaheadRequest, RequestOptions, SubmitRequest,
+};
 use quantd_engine::exec::retry::ClassRetry;
 use quantd_engine::exec::sandbox::SandboxRequest;
 use quantd_engine::policy::WorkspacePolicy;
@@ -60,7 +62,7 @@ impl Modify for Security {
         health::live, health::ready, health::pack, metrics::serve, serve,
         code::list, code::add, code::show, code::remove, code::version, code::rollback, code::validate,
         code::pattern_schema,
-        executions::submit, executions::list, executions::show, executions::pause, executions::resume,
+        executions::submit, executions::check_lookahead, executions::list, executions::show, executions::pause, executions::resume,
         executions::cancel, executions::results, executions::summary, executions::report,
         executions::trades, executions::equity, executions::history, executions::run_summary,
         patterns::execute, patterns::retry, agents::list, agents::add, agents::remove,
@@ -71,7 +73,7 @@ impl Modify for Security {
     ),
     components(schemas(
         Problem, CodeDiagnostic, CodeBody, StrategyExprs, RollbackBody, CodeVersionView, CodeAdded,
-        CodeNameView, CodeList, Validated, SubmitRequest, ExecutionKind, ShardFailurePolicy,
+        CodeNameView, CodeList, Validated, SubmitRequest, LookaheadRequest, ExecutionKind, ShardFailurePolicy,
         RequestOptions, SandboxRequest, ExampleRequest, ExecutionView, ProgressView, HealthView, Submitted, ExecutionList, PackView,
         RightsView, PackList, UploadAccepted, PackHealth, Live, Ready, Executed, RetryBody, AgentSpec, AgentView,
         Provider, ExportPolicy, ProviderBody, PackProvider, AuditPage,

@@ -296,7 +296,7 @@ async fn errors_are_problem_documents() {
     assert_eq!(r.status(), 400);
     let detail = problem(r).await["detail"].as_str().unwrap().to_string();
     assert!(
-        detail.ends_with("use one of scan, test, backtest, sweep, run, import, pattern"),
+        detail.ends_with("use one of scan, test, backtest, sweep, run, import, pattern, check"),
         "{detail}"
     );
     server.stop().await;
@@ -732,4 +732,85 @@ async fn an_idempotency_key_sent_twice_is_refused() {
         "nothing was started"
     );
     s.stop().await;
+}
+
+#[tokio::test]
+async fn a_lookahead_check_starts_from_its_own_route_and_reports_in_json_and_markdown() {
+    let server = Server::start(Setup::default()).await;
+    let t = server.token("ws").await;
+    let r = server
+        .req(Method::POST, "/v1/checks/lookahead", &t)
+        .json(&json!({"expr": "close > sma(close, 20)", "pack": "demo", "cuts": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/v1/executions/ex_")
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["execution"]["kind"], "check");
+    let id = v["execution"]["id"].as_str().unwrap().to_string();
+    assert_eq!(server.wait_done(&t, &id).await["state"], "completed");
+    let report = server
+        .get_json(&format!("/v1/executions/{id}/report"), &t)
+        .await;
+    assert_eq!(report["report"]["verdict"], "clean");
+    assert_eq!(report["report"]["tickers_checked"], 30);
+    assert!(
+        report["report"]["cuts"].as_u64().unwrap() >= 30 * 25,
+        "{report}"
+    );
+    let md = server
+        .req(
+            Method::GET,
+            &format!("/v1/executions/{id}/report?format=md"),
+            &t,
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(md.starts_with("# Look-ahead check: CLEAN"), "{md}");
+    // The same checks as any request: fields a check does not take, and limits, by name.
+    let r = server
+        .req(Method::POST, "/v1/checks/lookahead", &t)
+        .json(&json!({"expr": "close > 1", "kind": "scan"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        problem(r).await["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `kind`")
+    );
+    let r = server
+        .req(Method::POST, "/v1/checks/lookahead", &t)
+        .json(&json!({"expr": "close > 1", "cuts": 5000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(
+        problem(r).await["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`cuts` is 5000")
+    );
+    // Another workspace does not see the check or its report.
+    let other = server.token("other").await;
+    let r = server
+        .req(Method::GET, &format!("/v1/executions/{id}/report"), &other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    server.stop().await;
 }

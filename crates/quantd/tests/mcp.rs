@@ -105,6 +105,7 @@ async fn agent_session(
             "deploy_code",
             "list_code",
             "start_execution",
+            "check_lookahead",
             "get_execution",
             "list_executions",
             "control_execution",
@@ -141,6 +142,27 @@ async fn agent_session(
     assert_eq!(again["unchanged"], true);
     let listed = must(client, "list_code", json!({})).await;
     assert_eq!(listed["names"][0]["name"], "dip");
+
+    // The deployed scanner checked for look-ahead: clean, with the language's proof.
+    let check = must(
+        client,
+        "check_lookahead",
+        json!({"code": "dip", "pack": "u", "tickers": ["SYN0001", "SYN0002"], "cuts": 20, "wait_seconds": 60}),
+    )
+    .await;
+    assert_eq!(check["execution"]["state"], "completed", "{check}");
+    assert_eq!(check["execution"]["kind"], "check");
+    let report = &check["execution"]["summary"];
+    assert_eq!(report["verdict"], "clean", "{report}");
+    assert_eq!(report["tickers_checked"], 2);
+    assert!(
+        report["static_proof"]
+            .as_str()
+            .unwrap()
+            .contains("no negative offsets")
+    );
+    let (v, error) = call(client, "check_lookahead", json!({"code": "dip", "cuts": 1})).await;
+    assert!(error && v.to_string().contains("`cuts` is 1"), "{v}");
 
     // A full-market scan, waited for, with progress notifications.
     let params = CallToolRequestParams::new("start_execution").with_arguments(

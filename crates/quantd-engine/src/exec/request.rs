@@ -145,6 +145,73 @@ pub struct SubmitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub inputs: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Check: cut points per ticker (default 200, 2 to 2,000): every bar where a signal fired
+    /// and sampled other bars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 2, maximum = 2000))]
+    pub cuts: Option<u32>,
+}
+
+/// A look-ahead check: the body of `POST /v1/checks/lookahead` and the arguments of the MCP tool
+/// `check_lookahead` — a [`SubmitRequest`] of kind `check` without the fields checks do not take.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LookaheadRequest {
+    /// Stored code, `NAME` or `NAME@N`: a scanner, a strategy or Python.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// An inline scanner expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
+    /// Inline Python source: a `@qd.scanner` or a `@qd.strategy`, run in the sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// An inline strategy of expressions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<StrategyExprs>,
+    /// Pack name, id or id prefix; default: the newest fresh pack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
+    /// Parameter values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, f64>,
+    /// The tickers to check (1 to 500); default: 50 spread over the pack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickers: Option<Vec<String>>,
+    /// Cut points per ticker (default 200, 2 to 2,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 2, maximum = 2000))]
+    pub cuts: Option<u32>,
+    /// Retries, failure policy and sandbox limits.
+    #[serde(default)]
+    pub options: RequestOptions,
+    /// Return a completed check with the same fingerprint instead of running again.
+    #[serde(default)]
+    pub reuse: bool,
+    /// Priority, -10 to 10 (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -10, maximum = 10))]
+    pub priority: Option<i8>,
+}
+
+impl LookaheadRequest {
+    /// The same request as a [`SubmitRequest`] of kind `check`.
+    pub fn into_submit(self) -> SubmitRequest {
+        let mut r = SubmitRequest::new(ExecutionKind::Check);
+        r.code = self.code;
+        r.expr = self.expr;
+        r.python = self.python;
+        r.strategy = self.strategy;
+        r.pack = self.pack;
+        r.params = self.params;
+        r.tickers = self.tickers;
+        r.cuts = self.cuts;
+        r.options = self.options;
+        r.reuse = self.reuse;
+        r.priority = self.priority;
+        r
+    }
 }
 
 impl SubmitRequest {
@@ -167,6 +234,7 @@ impl SubmitRequest {
         "args",
         "timeout",
         "inputs",
+        "cuts",
     ];
 
     /// A request of `kind` with every other field empty (callers fill in what they use).
@@ -195,6 +263,7 @@ impl SubmitRequest {
             args: Vec::new(),
             timeout: None,
             inputs: None,
+            cuts: None,
         }
     }
 
@@ -218,6 +287,7 @@ impl SubmitRequest {
             !self.args.is_empty(),
             self.timeout.is_some(),
             self.inputs.is_some(),
+            self.cuts.is_some(),
         ];
         Self::FIELDS
             .iter()
@@ -297,6 +367,7 @@ mod tests {
         r.args = vec!["a".into()];
         r.timeout = Some(1);
         r.inputs = Some(serde_json::Map::new());
+        r.cuts = Some(10);
         assert_eq!(r.kind_fields(), SubmitRequest::FIELDS);
         let json = serde_json::to_value(&r).unwrap();
         for f in SubmitRequest::FIELDS {

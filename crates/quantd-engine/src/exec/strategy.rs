@@ -47,16 +47,7 @@ impl StrategyProgram {
         params: &Params,
         limits: &quantd_expr::Limits,
     ) -> Result<StrategyProgram> {
-        let schema = Schema::new(reader.manifest().columns.iter().cloned());
-        let named = s.named();
-        let program =
-            quantd_expr::compile_set_with(&named, &schema, params, limits).map_err(|e| {
-                EngineError::Expression {
-                    rendered: e.render_set(&named),
-                    message: e.to_string(),
-                    diagnostics: e.diagnostics,
-                }
-            })?;
+        let program = compile_strategy(reader, s, params, limits)?;
         let find = |n: &str| program.outputs().iter().position(|o| o == n);
         let outputs = [
             find("entry"),
@@ -107,6 +98,25 @@ impl StrategyProgram {
         out.warmup = self.program.indicator_warmup();
         Ok(())
     }
+}
+
+/// A strategy's expressions compiled against a pack as one program (outputs `entry`, `exit`,
+/// and the short ones when given).
+pub(crate) fn compile_strategy(
+    reader: &PackReader,
+    s: &StrategyExprs,
+    params: &Params,
+    limits: &quantd_expr::Limits,
+) -> Result<Program> {
+    let schema = Schema::new(reader.manifest().columns.iter().cloned());
+    let named = s.named();
+    quantd_expr::compile_set_with(&named, &schema, params, limits).map_err(|e| {
+        EngineError::Expression {
+            rendered: e.render_set(&named),
+            message: e.to_string(),
+            diagnostics: e.diagnostics,
+        }
+    })
 }
 
 /// The bars of a ticker in the window, for quantd-backtest.

@@ -11,7 +11,8 @@ const POLL: Duration = Duration::from_secs(1);
 
 impl<S: Store> Engine<S> {
     /// Waits until `rec` ends or `wait` passes; `on_change` sees the record each time it is read
-    /// (for progress). Returns the record as last read.
+    /// (for progress). Returns the record as last read; a completed one with its summary (made
+    /// here when the worker that completed it has not stored it yet).
     pub async fn wait_for_end(
         &self,
         rec: ExecutionRecord,
@@ -25,6 +26,10 @@ impl<S: Store> Engine<S> {
             // Read after subscribing: an event between the two is seen by one or the other.
             let rec = self.execution(&id).await?;
             on_change(&rec);
+            if rec.state == ExecutionState::Completed && rec.summary.is_none() {
+                self.finalize(&rec).await?;
+                return self.execution(&id).await;
+            }
             if rec.state.is_terminal() || tokio::time::Instant::now() >= deadline {
                 return Ok(rec);
             }

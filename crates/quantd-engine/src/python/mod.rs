@@ -24,6 +24,7 @@
 //! This module never runs user code in the engine's process.
 
 pub mod bot;
+mod check;
 pub mod ipc;
 mod ipc_check;
 mod jobs;
@@ -32,6 +33,7 @@ mod options;
 mod sweep;
 
 pub use bot::{RUN_PACK_ENV, RunJob};
+pub use check::{MAX_CHECK_BYTES, PyCheckJob, read_checks};
 pub use ipc::{BadResult, BatchInput, ResultRows, read_result};
 pub use jobs::{PyBacktestJob, PyScanJob, PyTestJob};
 pub use metrics::{RunMetrics, parse_metrics};

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quantd_core::{Disclosure, ExecutionKind, ExecutionState};
 use quantd_engine::exec::Control;
-use quantd_engine::exec::request::SubmitRequest;
+use quantd_engine::exec::request::{LookaheadRequest, SubmitRequest};
 use quantd_engine::records::{ExecutionFilter, ExecutionRecord};
 use quantd_engine::results::Format;
 use quantd_engine::rights::Release;
@@ -136,6 +136,37 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
         })
 }
 
+/// Starts a look-ahead check of a scanner or strategy: an execution of kind `check`, as `POST
+/// /v1/executions` with `{"kind": "check", ...}` would. Its report is the execution's summary, and
+/// `GET /v1/executions/{id}/report` (JSON or Markdown) once it completed.
+#[utoipa::path(post, path = "/v1/checks/lookahead", tag = "executions",
+    request_body = LookaheadRequest,
+    responses(
+        (status = 202, description = "Accepted; `Location` points at the execution", body = Submitted,
+            headers(("Location" = String, description = "/v1/executions/{id}"))),
+        (status = 200, description = "A completed check with the same fingerprint (`reuse`)", body = Submitted,
+            headers(("Location" = String, description = "/v1/executions/{id}"))),
+        (status = 400, description = "Malformed body, unknown field or a key given twice", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown pack or code", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The pack is unusable (import failed)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid request or code", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The pack is warming; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds until the pack should be ready"))),
+    ))]
+pub async fn check_lookahead(
+    State(state): State<AppState>,
+    caller: Caller,
+    req: Request,
+) -> Result<Response, AppError> {
+    let bytes: Bytes = json_bytes(req, &state).await?;
+    let body: LookaheadRequest = body_of(parse_json(&bytes)?, "request body")?;
+    start(&state, &caller, body.into_submit())
+        .await
+        .map(|(s, b)| submitted_response(s, b, false))
+}
+
 async fn start(
     state: &AppState,
     caller: &Caller,
@@ -166,7 +197,7 @@ async fn start(
 pub struct ListQuery {
     /// Only executions of this code name.
     pub name: Option<String>,
-    /// Only this kind: scan, test, backtest, sweep, run, import, pattern.
+    /// Only this kind: scan, test, backtest, sweep, run, import, pattern, check.
     pub kind: Option<String>,
     /// Only this state: pending, running, paused, completed, failed, cancelled.
     #[serde(alias = "status")]
@@ -573,6 +604,9 @@ async fn report_response(
     rec: &ExecutionRecord,
     format: Format,
 ) -> Result<Response, AppError> {
+    if rec.kind == ExecutionKind::Check {
+        return check_report_response(state, rec, format).await;
+    }
     let report = state.engine().test_report(&rec.id).await?;
     match format {
         Format::Md => Ok((
@@ -583,6 +617,32 @@ async fn report_response(
         Format::Json => Ok(Json(json!({"execution": rec.id, "report": report})).into_response()),
         other => Err(AppError::BadRequest(format!(
             "an A+ report is md or json, not {other:?}"
+        ))),
+    }
+}
+
+/// The report of a check execution, as JSON or Markdown.
+async fn check_report_response(
+    state: &AppState,
+    rec: &ExecutionRecord,
+    format: Format,
+) -> Result<Response, AppError> {
+    if rec.state != ExecutionState::Completed {
+        return Err(AppError::Conflict(format!(
+            "check {} is {}: its report is ready when it completed",
+            rec.id, rec.state
+        )));
+    }
+    let report = state.engine().check_report(&rec.id).await?;
+    match format {
+        Format::Md => Ok((
+            [(header::CONTENT_TYPE, content_type(Format::Md))],
+            report.markdown(),
+        )
+            .into_response()),
+        Format::Json => Ok(Json(json!({"execution": rec.id, "report": report})).into_response()),
+        other => Err(AppError::BadRequest(format!(
+            "a check report is md or json, not {other:?}"
         ))),
     }
 }
@@ -609,14 +669,15 @@ pub async fn summary(
     ))
 }
 
-/// The A+ report of a test execution.
+/// The report of a test execution (A+) or of a check execution (look-ahead).
 #[utoipa::path(get, path = "/v1/executions/{id}/report", tag = "results",
     params(("id" = String, Path, description = "Execution id"), FormatQuery),
     responses(
         (status = 200, description = "The report", content((serde_json::Value = "application/json"), (String = "text/markdown"))),
         (status = 400, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an A+ test", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A check that has not completed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an A+ test or a check", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn report(
     State(state): State<AppState>,

@@ -96,6 +96,10 @@ pub enum Command {
     Test(TestArgs),
     /// Run a whole Python bot script in the sandbox; its log and metrics are kept.
     Run(crate::commands::bot::RunScriptArgs),
+    /// Checks of code before it is trusted: `check lookahead` (does it read bars it could not
+    /// have known?).
+    #[command(subcommand)]
+    Check(CheckCommand),
     /// Patterns (stored with `code add --pattern`): run one, with progress per step.
     #[command(subcommand)]
     Pattern(PatternCommand),
@@ -505,6 +509,48 @@ pub fn parse_class_retry(s: &str) -> Result<quantd_engine::exec::retry::ClassPol
     })
 }
 
+/// `quantd check ...`
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Check a scanner or strategy for look-ahead: its output at each cut point must not change
+    /// when the bars after it are removed or changed (docs/lookahead.md). Exits 0 when clean,
+    /// 4 when biased, 5 when inconclusive (1 when the check itself failed).
+    Lookahead(LookaheadArgs),
+}
+
+/// Arguments of `check lookahead`.
+#[derive(Debug, Args)]
+pub struct LookaheadArgs {
+    /// The code: a file (`.py`: a Python scanner or strategy; `.json`: a strategy of expressions
+    /// `{"entry": .., "exit": ..}`; else a scanner expression) or stored code, `NAME` or `NAME@N`.
+    #[arg(required_unless_present = "expr")]
+    pub code: Option<String>,
+    /// A scanner expression instead of CODE.
+    #[arg(long, conflicts_with = "code")]
+    pub expr: Option<String>,
+    /// Pack name, id or id prefix; default: the newest fresh pack.
+    #[arg(long)]
+    pub pack: Option<String>,
+    /// Only these tickers (comma-separated); default: 50 spread over the pack.
+    #[arg(long, value_delimiter = ',')]
+    pub tickers: Option<Vec<String>>,
+    /// Cut points per ticker (every signal bar first, then sampled bars).
+    #[arg(long, default_value_t = 200)]
+    pub cuts: u32,
+    /// A `$name` (or Python parameter) value, as name=number (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, f64)>,
+    /// Report format: md (default) or json.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Write the report to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Engine options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
 /// `quantd pattern ...`
 #[derive(Debug, Subcommand)]
 pub enum PatternCommand {
@@ -586,7 +632,7 @@ pub struct HistoryArgs {
     /// Only executions of this code name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Only this kind (scan, test, backtest, sweep, run, import, pattern).
+    /// Only this kind (scan, test, backtest, sweep, run, import, pattern, check).
     #[arg(long)]
     pub kind: Option<String>,
     /// Only this state (pending, running, paused, completed, failed, cancelled).

@@ -3,6 +3,7 @@
 
 mod agents;
 pub(crate) mod bot;
+mod check;
 mod code;
 mod data;
 mod db;
@@ -130,6 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backtest(a) => strategy::backtest(&ctx, a).await,
         Command::Sweep(a) => strategy::sweep(&ctx, a).await,
         Command::Test(a) => test::run(&ctx, a).await,
+        Command::Check(crate::cli::CheckCommand::Lookahead(a)) => check::run(&ctx, a).await,
         Command::Run(a) => bot::run(&ctx, a).await,
         Command::Pattern(crate::cli::PatternCommand::Run(a)) => pattern::run(&ctx, a).await,
         Command::Retry(a) => pattern::retry(&ctx, a).await,

@@ -9,6 +9,7 @@
 //! is there.
 
 pub mod backtest;
+pub mod check;
 pub mod import;
 pub mod pattern;
 pub mod run;
@@ -164,6 +165,10 @@ macro_rules! with_kind {
             }
             EK::Pattern => {
                 type $K = k::pattern::PatternKind;
+                $body
+            }
+            EK::Check => {
+                type $K = k::check::Check;
                 $body
             }
             other => {
