@@ -131,8 +131,8 @@ class TickerCheck:
         """The outputs on the bars up to and including bar ``c``."""
         return self.call(self.bars.iloc[: c + 1])
 
-    def cut_points(self, full: Outputs) -> tuple[list[int], int, int]:
-        """The cut points (ascending), the bars where a signal fired, and how many of those are
+    def cut_points(self, full: Outputs) -> tuple[list[int], int, set[int]]:
+        """The cut points (ascending), the bars where a signal fired, and those of them that are
         cut points. Signal bars take up to three quarters of the cuts, the rarest signal column's
         first (a rare entry is not crowded out by frequent exits); sampled other bars the rest."""
         n = len(self.bars)
@@ -143,7 +143,7 @@ class TickerCheck:
             fired |= col
         signal_bars = int(fired.sum())
         if hi < lo:
-            return [], signal_bars, 0
+            return [], signal_bars, set()
         budget = max(2, self.cuts)
         cap = max(1, budget * 3 // 4)
         chosen: set[int] = set()
@@ -161,7 +161,7 @@ class TickerCheck:
         rng = np.random.default_rng([self.seed, zlib.crc32(self.name.encode())])
         others = rng.choice(pool, size=k, replace=False) if k else np.array([], dtype=int)
         points = sorted({lo, hi, *map(int, signals), *map(int, others)})
-        return points, signal_bars, len(signals)
+        return points, signal_bars, chosen
 
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -182,16 +182,17 @@ class TickerCheck:
             row, col = (0, "") if again is None else d
             r["nondeterministic"] = {"row": row, "column": col, "first": value(full, col, row), "second": value(again or {}, col, row)}
             return
-        points, r["signal_bars"], r["signal_cuts"] = self.cut_points(full)
+        points, r["signal_bars"], signals = self.cut_points(full)
         if not points:
             r["skipped"] = f"fewer than {self.min_bars + 1} bars: no cut leaves {self.min_bars}"
             return
-        r["cuts"] = 0
+        r["cuts"] = r["signal_cuts"] = 0
         for c in points:
             part = self.cut(c)
             if part is None:
                 continue
             r["cuts"] += 1
+            r["signal_cuts"] += c in signals
             if first_difference(full, part, c + 1) is None:
                 continue
             self.found(full, self.first_cut(full, c))

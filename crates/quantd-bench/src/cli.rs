@@ -64,6 +64,8 @@ pub enum Command {
     Pattern(crate::pattern::PatternArgs),
     /// Sandboxed Python: warm job start, and a pandas scanner inside the sandbox vs plain Python.
     Sandbox(crate::sandbox::SandboxArgs),
+    /// The look-ahead check of the reference pandas scanner, beside one job per cut.
+    Lookahead(crate::lookahead::LookaheadArgs),
 }
 
 /// The product binary, for the benchmarks that time a whole `quantd` command.

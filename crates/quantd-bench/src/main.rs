@@ -12,6 +12,7 @@ mod cli;
 mod dashboard;
 mod data;
 mod distributed;
+mod lookahead;
 mod mcp;
 mod measure;
 mod pattern;
@@ -63,6 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(a) => strategy::sweep(a).await,
         Command::History(a) => strategy::history(a).await,
         Command::Sandbox(a) => sandbox::run(&data_dir(cli.data_dir)?, cli.json, a),
+        Command::Lookahead(a) => lookahead::run(&data_dir(cli.data_dir)?, cli.json, a).await,
         Command::Sse(a) => sse::run(a).await,
         Command::Mcp(a) => mcp::run(a).await,
         Command::Pattern(a) => pattern::run(a).await,

@@ -417,6 +417,21 @@ fn progress_of(rec: &ExecutionRecord) -> Progress {
     }
 }
 
+/// Takes `wait_seconds` out of a tool's arguments: 0 to [`MAX_WAIT_SECONDS`], default 0.
+fn wait_of(args: &mut Map<String, Value>) -> Result<u64, ToolError> {
+    match args.remove("wait_seconds") {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => v
+            .as_u64()
+            .filter(|s| *s <= MAX_WAIT_SECONDS)
+            .ok_or_else(|| {
+                ToolError::invalid(format!(
+                    "`wait_seconds` must be a whole number from 0 to {MAX_WAIT_SECONDS}"
+                ))
+            }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,20 +450,5 @@ mod tests {
         let e = parse::<SubmitRequest>(args(huge)).unwrap_err();
         assert!(e.message.len() < 1_000, "{} bytes", e.message.len());
         assert!(e.message.contains("invalid type: string"), "{}", e.message);
-    }
-}
-
-/// Takes `wait_seconds` out of a tool's arguments: 0 to [`MAX_WAIT_SECONDS`], default 0.
-fn wait_of(args: &mut Map<String, Value>) -> Result<u64, ToolError> {
-    match args.remove("wait_seconds") {
-        None | Some(Value::Null) => Ok(0),
-        Some(v) => v
-            .as_u64()
-            .filter(|s| *s <= MAX_WAIT_SECONDS)
-            .ok_or_else(|| {
-                ToolError::invalid(format!(
-                    "`wait_seconds` must be a whole number from 0 to {MAX_WAIT_SECONDS}"
-                ))
-            }),
     }
 }

@@ -471,3 +471,61 @@ async fn a_deny_pack_shows_signals_and_withholds_derived_data_and_downloads() {
     assert_eq!(actors.len(), 2, "the download and the candles: {actors:?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_version_is_checked_for_lookahead_from_its_page() {
+    let server = Server::start(Setup::default()).await;
+    let a = server.token("alpha").await;
+    let r = server
+        .req(reqwest::Method::POST, "/v1/code/dip", &a)
+        .json(&serde_json::json!({"expr": "rsi(close, 14) < 30"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let alice = Browser::sign_in(&server, &a).await;
+    let page = alice.page("/code/dip").await;
+    assert!(
+        page.contains("Check look-ahead"),
+        "the button is on the version row"
+    );
+    let csrf = alice.csrf().await;
+    let r = alice
+        .post("/code/dip/check", format!("_csrf={csrf}&to=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+    let id = to.strip_prefix("/executions/").expect("the check's page");
+    let v = server.wait_done(&a, id).await;
+    assert_eq!(
+        (v["kind"].as_str(), v["state"].as_str()),
+        (Some("check"), Some("completed"))
+    );
+    let page = alice.page(&to).await;
+    assert!(page.contains("Look-ahead check: "), "the report is shown");
+    assert!(page.contains("verdict clean"), "{page}");
+    assert!(page.contains("no negative offsets"), "the language's proof");
+    // Without the session's CSRF token nothing starts.
+    let r = alice
+        .post("/code/dip/check", "to=1".into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Another workspace's code cannot be checked from this session: a notice, no execution.
+    let r = alice
+        .post("/code/nope/check", format!("_csrf={csrf}&to=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        r.headers()[LOCATION]
+            .to_str()
+            .unwrap()
+            .contains("not+checked")
+    );
+    server.stop().await;
+}

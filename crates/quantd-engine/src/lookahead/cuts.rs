@@ -8,6 +8,7 @@
 
 use super::{Difference, TickerCheck};
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 /// Relative and absolute tolerance of indicator values (as numpy's `isclose`).
 const RTOL: f64 = 1e-9;
@@ -193,9 +194,8 @@ impl<'a, R: FnMut(Run) -> Outputs> Cutter<'a, R> {
                 Some(self.difference(&full, &again, row, column, row, "second run", None));
             return;
         }
-        let (points, signal_bars, signal_cuts) = self.cut_points(&full);
+        let (points, signal_bars, signals) = self.cut_points(&full);
         out.signal_bars = signal_bars;
-        out.signal_cuts = signal_cuts;
         if points.is_empty() {
             out.skipped = Some(format!(
                 "fewer than {} bars: no cut leaves {}",
@@ -206,6 +206,7 @@ impl<'a, R: FnMut(Run) -> Outputs> Cutter<'a, R> {
         }
         for c in points {
             out.cuts += 1;
+            out.signal_cuts += u64::from(signals.contains(&c));
             if self.differs(&full, c).is_none() {
                 continue;
             }
@@ -259,10 +260,10 @@ impl<'a, R: FnMut(Run) -> Outputs> Cutter<'a, R> {
         }
     }
 
-    /// The cut points (ascending), the bars where a signal fired, and how many of those are
+    /// The cut points (ascending), the bars where a signal fired, and those of them that are
     /// cut points. Signal bars take up to three quarters of the cuts, the rarest signal
     /// column's first; sampled other bars the rest.
-    fn cut_points(&self, full: &Outputs) -> (Vec<usize>, u64, u64) {
+    fn cut_points(&self, full: &Outputs) -> (Vec<usize>, u64, BTreeSet<usize>) {
         let n = self.bars;
         let flags: Vec<&Vec<bool>> = full
             .iter()
@@ -276,7 +277,7 @@ impl<'a, R: FnMut(Run) -> Outputs> Cutter<'a, R> {
             .count() as u64;
         let lo = self.lowest_cut().max(0) as usize;
         if n < 2 || n - 2 < lo {
-            return (Vec::new(), signal_bars, 0);
+            return (Vec::new(), signal_bars, BTreeSet::new());
         }
         let hi = n - 2;
         let budget = (self.settings.cuts as usize).max(2);
@@ -286,7 +287,7 @@ impl<'a, R: FnMut(Run) -> Outputs> Cutter<'a, R> {
             .map(|v| (lo..=hi).filter(|&i| v[i]).collect())
             .collect();
         by_rarity.sort_by_key(Vec::len);
-        let mut chosen = std::collections::BTreeSet::new();
+        let mut chosen = BTreeSet::new();
         for bars in by_rarity {
             let room = cap.saturating_sub(chosen.len());
             if room == 0 {
@@ -305,15 +306,15 @@ impl<'a, R: FnMut(Run) -> Outputs> Cutter<'a, R> {
             let j = i + (rng.next() % (pool.len() - i) as u64) as usize;
             pool.swap(i, j);
         }
-        let signal_cuts = chosen.len() as u64;
         let mut points: Vec<usize> = chosen
-            .into_iter()
+            .iter()
+            .copied()
             .chain(pool[..k].iter().copied())
             .collect();
         points.extend([lo, hi]);
         points.sort_unstable();
         points.dedup();
-        (points, signal_bars, signal_cuts)
+        (points, signal_bars, chosen)
     }
 
     /// The first cut that differs up to `bad` (which does), with its outputs: the cuts just

@@ -49,7 +49,7 @@ pub struct TickerCheck {
     pub cuts: u64,
     /// Bars where a signal fired on the whole history.
     pub signal_bars: u64,
-    /// Of those, how many were cut points.
+    /// Of those, how many were checked as cut points.
     pub signal_cuts: u64,
     /// Perturbed runs checked.
     pub perturbations: u64,
@@ -158,9 +158,9 @@ pub struct CheckReport {
     pub bars: u64,
     /// Cut points checked.
     pub cuts: u64,
-    /// Signal bars on the whole histories, and how many were cut points.
+    /// Signal bars on the whole histories.
     pub signal_bars: u64,
-    /// Signal bars that were cut points.
+    /// Signal bars checked as cut points.
     pub signal_cuts: u64,
     /// Perturbed runs checked.
     pub perturbations: u64,

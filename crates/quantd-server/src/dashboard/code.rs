@@ -155,13 +155,22 @@ pub async fn show(
                 td.num { "v" (v.version) @if v.version == cur { " (current)" } }
                 td { (v.language) } td { (v.params.join(", ")) } td { (page::time(v.created_at)) }
                 td { code { (v.id.to_string().chars().take(12).collect::<String>()) } }
-                td { @if v.version != cur {
-                    form method="post" action=(format!("/code/{}/rollback", page::encode(&name))) {
-                        (csrf_field(&viewer))
-                        input type="hidden" name="to" value=(v.version);
-                        button type="submit" { "Make current" }
+                td.actions {
+                    @if v.version != cur {
+                        form method="post" action=(format!("/code/{}/rollback", page::encode(&name))) {
+                            (csrf_field(&viewer))
+                            input type="hidden" name="to" value=(v.version);
+                            button type="submit" { "Make current" }
+                        }
                     }
-                } }
+                    @if v.language != "pattern" {
+                        form method="post" action=(format!("/code/{}/check", page::encode(&name))) {
+                            (csrf_field(&viewer))
+                            input type="hidden" name="to" value=(v.version);
+                            button type="submit" aria-label=(format!("Check v{} for look-ahead", v.version)) { "Check look-ahead" }
+                        }
+                    }
+                }
             } } }
         }
         h2 { "Diff" }
@@ -337,6 +346,40 @@ pub async fn deploy(State(state): State<AppState>, viewer: Viewer, body: Bytes) 
             .into_response()
         }
         Err(e) => back(&format!("not deployed: {e}")),
+    }
+}
+
+/// `POST /code/{name}/check`: starts a look-ahead check of version `to` (docs/lookahead.md) on the
+/// newest fresh pack and shows its execution; a refused check comes back as a notice.
+pub async fn check(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let p = posted(&body);
+    let request = quantd_engine::exec::request::LookaheadRequest {
+        code: Some(match p.to {
+            Some(v) => format!("{name}@{v}"),
+            None => name.clone(),
+        }),
+        ..Default::default()
+    };
+    match state
+        .engine()
+        .submit_as(&viewer.reader(), request.into_submit())
+        .await
+    {
+        Ok(sub) => {
+            state.workers().wake();
+            Redirect::to(&format!("/executions/{}", sub.execution.id)).into_response()
+        }
+        Err(e) => Redirect::to(&format!(
+            "/code/{}?notice={}",
+            page::encode(&name),
+            page::encode(&format!("not checked: {e}"))
+        ))
+        .into_response(),
     }
 }
 

@@ -54,6 +54,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/code/deploy", post(code::deploy))
         .route("/code/{name}", get(code::show))
         .route("/code/{name}/rollback", post(code::rollback))
+        .route("/code/{name}/check", post(code::check))
         .route("/packs", get(packs::list))
         .route("/packs/{key}", get(packs::show))
         .route("/packs/{key}/candles", get(packs::candles))

@@ -85,8 +85,13 @@ pub async fn section(
         ExecutionKind::Sweep => heatmap(state, rec).await,
         _ => html! {},
     };
+    let head = if rec.kind == ExecutionKind::Check {
+        check_summary(view)
+    } else {
+        summary(view)
+    };
     html! {
-        (summary(view))
+        (head)
         section.results {
             h2 { "Results" }
             @if let Some(n) = &withheld { p.withheld role="note" { (n) } }
@@ -118,6 +123,9 @@ fn downloads(rec: &ExecutionRecord, denied: bool) -> Markup {
             a href=(format!("{base}/results?format=md{cols}")) download { "Markdown" }
             @if rec.kind == ExecutionKind::Test {
                 " · " a href=(format!("{base}/report?format=md")) download { "A+ report" }
+            }
+            @if rec.kind == ExecutionKind::Check {
+                " · " a href=(format!("{base}/report?format=md")) download { "Check report" }
             }
         }
     }
@@ -197,6 +205,40 @@ fn summary(view: &ExecutionView) -> Markup {
                     div { dt { (k) } dd { (summary_value(v)) } }
                 }
             }
+        }
+    }
+}
+
+/// A look-ahead check's report: the verdict, why, the first offending bar, what was checked.
+fn check_summary(view: &ExecutionView) -> Markup {
+    let Some(r) = &view.summary else {
+        return html! {};
+    };
+    let verdict = r["verdict"].as_str().unwrap_or("?");
+    let first = &r["first"];
+    html! {
+        section.summary.check {
+            h2 { "Look-ahead check: " span class=(format!("verdict {verdict}")) { (verdict) } }
+            ul.reasons { @for reason in r["reasons"].as_array().into_iter().flatten() {
+                li { (reason.as_str().unwrap_or_default()) }
+            } }
+            @if first.is_object() {
+                h3 { "First difference" }
+                dl.facts {
+                    @for (k, label) in [("ticker", "ticker"), ("date", "bar"), ("column", "column"), ("full", "whole history"),
+                        ("cut", "cut"), ("cut_date", "cut after"), ("ahead", "looks ahead (bars)"), ("found_by", "found by")] {
+                        div { dt { (label) } dd { (cell(&first[k])) } }
+                    }
+                }
+            }
+            dl.facts {
+                @for (k, label) in [("tickers_checked", "tickers checked"), ("bars", "bars"), ("cuts", "cut points"),
+                    ("signal_bars", "signal bars"), ("signal_cuts", "signal bars cut"), ("perturbations", "perturbed runs"),
+                    ("runs", "runs of the code"), ("errors", "runs that raised")] {
+                    div { dt { (label) } dd { (cell(&r[k])) } }
+                }
+            }
+            @if let Some(p) = r["static_proof"].as_str() { p.note { (p) } }
         }
     }
 }
