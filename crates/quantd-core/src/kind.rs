@@ -4,7 +4,7 @@
 //! What an execution is asked to do (its code, pack, tickers, dates, parameters) is the engine's
 //! request type, `quantd_engine::exec::request::SubmitRequest`, and what each kind does is one
 //! module of the engine (`quantd_engine::exec::kinds`); this crate only names the kinds.
-//! Kinds DESIGN.md plans (`paper`, `evaluate`) are added here when they can
+//! Kinds DESIGN.md plans (`paper`) are added here when they can
 //! run, so no surface offers one that cannot occur; the enum is `#[non_exhaustive]` so that
 //! adding one does not break a surface's `match`.
 
@@ -33,11 +33,13 @@ pub enum ExecutionKind {
     Pattern,
     /// Check a scanner or strategy for look-ahead (prefix invariance and perturbation).
     Check,
+    /// Evaluate a scanner or strategy: static checks, runs, sanity, robustness, a score.
+    Evaluate,
 }
 
 impl ExecutionKind {
     /// Every kind, in the order surfaces list them.
-    pub const ALL: [ExecutionKind; 8] = [
+    pub const ALL: [ExecutionKind; 9] = [
         Self::Scan,
         Self::Test,
         Self::Backtest,
@@ -46,6 +48,7 @@ impl ExecutionKind {
         Self::Import,
         Self::Pattern,
         Self::Check,
+        Self::Evaluate,
     ];
 
     /// The kind's stable name.
@@ -59,6 +62,7 @@ impl ExecutionKind {
             Self::Import => "import",
             Self::Pattern => "pattern",
             Self::Check => "check",
+            Self::Evaluate => "evaluate",
         }
     }
 }
@@ -109,7 +113,8 @@ mod tests {
             | ExecutionKind::Run
             | ExecutionKind::Import
             | ExecutionKind::Pattern
-            | ExecutionKind::Check => ExecutionKind::ALL.contains(&kind),
+            | ExecutionKind::Check
+            | ExecutionKind::Evaluate => ExecutionKind::ALL.contains(&kind),
         }
     }
 
@@ -129,18 +134,15 @@ mod tests {
     fn kinds_that_cannot_occur_are_not_offered() {
         // A kind is declared only once something runs it (`pattern` once was before: a list
         // filter offered and accepted a kind no execution could have).
-        for planned in ["paper", "evaluate"] {
-            let err = planned.parse::<ExecutionKind>().unwrap_err();
-            assert_eq!(
-                err.to_string(),
-                format!(
-                    "unknown execution kind `{planned}`; use one of scan, test, backtest, sweep, run, import, pattern, check"
-                )
-            );
-            assert!(
-                serde_json::from_value::<ExecutionKind>(serde_json::json!(planned)).is_err(),
-                "`{planned}` deserializes"
-            );
-        }
+        let planned = "paper";
+        let err = planned.parse::<ExecutionKind>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown execution kind `paper`; use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate"
+        );
+        assert!(
+            serde_json::from_value::<ExecutionKind>(serde_json::json!(planned)).is_err(),
+            "`{planned}` deserializes"
+        );
     }
 }

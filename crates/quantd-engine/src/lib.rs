@@ -21,6 +21,7 @@ pub mod audit;
 pub mod code;
 pub mod db;
 pub mod error;
+pub mod evaluate;
 pub mod exec;
 pub mod history;
 pub mod inputs;

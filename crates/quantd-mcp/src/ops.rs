@@ -8,7 +8,7 @@ use quantd_core::ExecutionState;
 use quantd_core::state::StateMachine;
 use quantd_engine::exec::Engine;
 use quantd_engine::exec::pool::Pool;
-use quantd_engine::exec::request::{LookaheadRequest, SubmitRequest};
+use quantd_engine::exec::request::{EvaluateRequest, LookaheadRequest, SubmitRequest};
 use quantd_engine::records::{ExecutionFilter, ExecutionRecord, Page};
 use quantd_engine::rights::Reader;
 use quantd_engine::views::model::{
@@ -191,6 +191,21 @@ impl Ops {
         let mut args = args.unwrap_or_default();
         let wait = wait_of(&mut args)?;
         let req: LookaheadRequest = parse(Some(args))?;
+        let started = self.submit_request(reader, req.into_submit(), wait).await?;
+        self.finish(started, progress).await
+    }
+
+    /// `evaluate_code`: an [`EvaluateRequest`] plus `wait_seconds`, started as an execution of
+    /// kind `evaluate`; returns as `start_execution` does.
+    pub async fn evaluate_code(
+        &self,
+        reader: &Reader,
+        args: Option<Map<String, Value>>,
+        progress: Option<mpsc::UnboundedSender<Progress>>,
+    ) -> Output {
+        let mut args = args.unwrap_or_default();
+        let wait = wait_of(&mut args)?;
+        let req: EvaluateRequest = parse(Some(args))?;
         let started = self.submit_request(reader, req.into_submit(), wait).await?;
         self.finish(started, progress).await
     }

@@ -124,6 +124,7 @@ impl QuantdMcp {
             "list_code" => ops.list_code(ws, args).await,
             "start_execution" => ops.start_execution(reader, args, progress).await,
             "check_lookahead" => ops.check_lookahead(reader, args, progress).await,
+            "evaluate_code" => ops.evaluate_code(reader, args, progress).await,
             "get_execution" => ops.get_execution(ws, args).await,
             "list_executions" => ops.list_executions(ws, args).await,
             "control_execution" => ops.control_execution(reader, args).await,

@@ -4,7 +4,7 @@
 
 use crate::args::*;
 use crate::schema;
-use quantd_engine::exec::request::{LookaheadRequest, SubmitRequest};
+use quantd_engine::exec::request::{EvaluateRequest, LookaheadRequest, SubmitRequest};
 use quantd_engine::views::model::{
     CodeAdded, CodeBody, ExecutionList, ExecutionView, PackList, Submitted,
 };
@@ -31,12 +31,13 @@ pub struct ToolSpec {
 }
 
 /// The tools' names, in the order they are listed.
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     "validate_code",
     "deploy_code",
     "list_code",
     "start_execution",
     "check_lookahead",
+    "evaluate_code",
     "get_execution",
     "list_executions",
     "control_execution",
@@ -144,6 +145,18 @@ Starts an execution of kind `check`; with `wait_seconds` returns when it ends: i
 ahead it looks). Example: {\"python\": \"import quantd as qd\\n@qd.scanner\\ndef s(bars):\\n    return bars.close.shift(-1) > bars.close\", \
 \"wait_seconds\": 60}.",
             with_wait(schema::of::<LookaheadRequest>()),
+            schema::of::<Submitted>(),
+        ),
+        spec(
+            "evaluate_code",
+            "Evaluate code",
+            "Evaluate a scanner or strategy (stored `code`, or inline `expr`, `strategy` or `python`) before trusting it: \
+static checks, runs on a sample of tickers, sanity (signals neither never nor always on, enough trades, finite and \
+plausible statistics, no look-ahead) and robustness (in- vs out-of-sample, one step of each parameter either way, \
+buy-and-hold), with a score 0-100 and a status (passed, warnings, failed). Evaluating stored code records the status \
+of that version. With `wait_seconds` returns when done: the execution's `summary` is the evaluation (`status`, `score`, \
+`reasons`, `stages`). Example: {\"code\": \"smacross\", \"params\": {\"fast\": 10, \"slow\": 30}, \"wait_seconds\": 60}.",
+            with_wait(schema::of::<EvaluateRequest>()),
             schema::of::<Submitted>(),
         ),
         spec(

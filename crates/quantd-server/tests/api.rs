@@ -296,7 +296,9 @@ async fn errors_are_problem_documents() {
     assert_eq!(r.status(), 400);
     let detail = problem(r).await["detail"].as_str().unwrap().to_string();
     assert!(
-        detail.ends_with("use one of scan, test, backtest, sweep, run, import, pattern, check"),
+        detail.ends_with(
+            "use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate"
+        ),
         "{detail}"
     );
     server.stop().await;

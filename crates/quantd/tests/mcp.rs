@@ -106,6 +106,7 @@ async fn agent_session(
             "list_code",
             "start_execution",
             "check_lookahead",
+            "evaluate_code",
             "get_execution",
             "list_executions",
             "control_execution",
@@ -163,6 +164,20 @@ async fn agent_session(
     );
     let (v, error) = call(client, "check_lookahead", json!({"code": "dip", "cuts": 1})).await;
     assert!(error && v.to_string().contains("`cuts` is 1"), "{v}");
+
+    // The deployed scanner evaluated: every stage ran, its score and status are the summary.
+    let evaluated = must(
+        client,
+        "evaluate_code",
+        json!({"code": "dip", "pack": "u", "tickers": ["SYN0001", "SYN0002", "SYN0003"], "wait_seconds": 60}),
+    )
+    .await;
+    assert_eq!(evaluated["execution"]["kind"], "evaluate", "{evaluated}");
+    let e = &evaluated["execution"]["summary"];
+    assert_eq!(e["code_kind"], "scanner", "{e}");
+    assert_eq!(e["stages"].as_array().unwrap().len(), 4, "{e}");
+    assert!(e["score"].as_u64().unwrap() <= 100);
+    assert!(["passed", "warnings", "failed"].contains(&e["status"].as_str().unwrap()));
 
     // A full-market scan, waited for, with progress notifications.
     let params = CallToolRequestParams::new("start_execution").with_arguments(

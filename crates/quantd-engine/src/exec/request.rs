@@ -214,6 +214,55 @@ impl LookaheadRequest {
     }
 }
 
+/// An evaluation: the arguments of the MCP tool `evaluate_code` — a [`SubmitRequest`] of kind
+/// `evaluate` without the fields evaluations do not take.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    /// Stored code, `NAME` or `NAME@N`: a scanner, a strategy or Python (its evaluation is then
+    /// the version's deployment status).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// An inline scanner expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
+    /// Inline Python source: a `@qd.scanner` or a `@qd.strategy`, run in the sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// An inline strategy of expressions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<StrategyExprs>,
+    /// Pack name, id or id prefix; default: the newest fresh pack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
+    /// Parameter values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, f64>,
+    /// The tickers to run on (1 to 100); default: 20 spread over the pack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickers: Option<Vec<String>>,
+    /// Retries, failure policy and sandbox limits.
+    #[serde(default)]
+    pub options: RequestOptions,
+}
+
+impl EvaluateRequest {
+    /// The same request as a [`SubmitRequest`] of kind `evaluate`.
+    pub fn into_submit(self) -> SubmitRequest {
+        let mut r = SubmitRequest::new(ExecutionKind::Evaluate);
+        r.code = self.code;
+        r.expr = self.expr;
+        r.python = self.python;
+        r.strategy = self.strategy;
+        r.pack = self.pack;
+        r.params = self.params;
+        r.tickers = self.tickers;
+        r.options = self.options;
+        r
+    }
+}
+
 impl SubmitRequest {
     /// Every field whose use depends on the kind (each kind names those it takes).
     pub const FIELDS: &'static [&'static str] = &[

@@ -197,7 +197,7 @@ async fn start(
 pub struct ListQuery {
     /// Only executions of this code name.
     pub name: Option<String>,
-    /// Only this kind: scan, test, backtest, sweep, run, import, pattern, check.
+    /// Only this kind: scan, test, backtest, sweep, run, import, pattern, check, evaluate.
     pub kind: Option<String>,
     /// Only this state: pending, running, paused, completed, failed, cancelled.
     #[serde(alias = "status")]

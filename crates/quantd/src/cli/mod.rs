@@ -100,6 +100,11 @@ pub enum Command {
     /// have known?).
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Evaluate a scanner or strategy before trusting it: static checks, runs on a sample of
+    /// tickers, sanity (signals, trades, returns, look-ahead) and robustness (in- and
+    /// out-of-sample, parameter sensitivity, buy-and-hold), with a score 0-100 (docs/evaluation.md).
+    /// Exits 0 when passed or with warnings, 4 when failed.
+    Evaluate(EvaluateArgs),
     /// Patterns (stored with `code add --pattern`): run one, with progress per step.
     #[command(subcommand)]
     Pattern(PatternCommand),
@@ -551,6 +556,36 @@ pub struct LookaheadArgs {
     pub run: RunArgs,
 }
 
+/// Arguments of `evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The code: a file (`.py`, `.json` strategy of expressions, else a scanner expression) or
+    /// stored code, `NAME` or `NAME@N` (its evaluation is then shown beside the version).
+    #[arg(required_unless_present = "expr")]
+    pub code: Option<String>,
+    /// A scanner expression instead of CODE.
+    #[arg(long, conflicts_with = "code")]
+    pub expr: Option<String>,
+    /// Pack name, id or id prefix; default: the newest fresh pack.
+    #[arg(long)]
+    pub pack: Option<String>,
+    /// Only these tickers (comma-separated); default: 20 spread over the pack.
+    #[arg(long, value_delimiter = ',')]
+    pub tickers: Option<Vec<String>>,
+    /// A parameter value, as name=number (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, f64)>,
+    /// Report format: md (default) or json.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Write the report to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Engine options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
 /// `quantd pattern ...`
 #[derive(Debug, Subcommand)]
 pub enum PatternCommand {
@@ -632,7 +667,7 @@ pub struct HistoryArgs {
     /// Only executions of this code name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Only this kind (scan, test, backtest, sweep, run, import, pattern, check).
+    /// Only this kind (scan, test, backtest, sweep, run, import, pattern, check, evaluate).
     #[arg(long)]
     pub kind: Option<String>,
     /// Only this state (pending, running, paused, completed, failed, cancelled).

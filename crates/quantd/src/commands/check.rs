@@ -1,9 +1,10 @@
-//! `quantd check lookahead`: the look-ahead check of a scanner or strategy, as an execution, with
-//! a Markdown or JSON report and an exit code that says the verdict.
+//! `quantd check lookahead` and `quantd evaluate`: the look-ahead check and the evaluation of a
+//! scanner or strategy, each an execution, with a Markdown or JSON report and an exit code that
+//! says the verdict.
 
 use super::Ctx;
 use super::run::{exit_code, submit_and_wait, with_run_flags};
-use crate::cli::LookaheadArgs;
+use crate::cli::{EvaluateArgs, LookaheadArgs};
 use anyhow::Context;
 use quantd_core::{ExecutionKind, ExecutionState};
 use quantd_engine::exec::request::SubmitRequest;
@@ -12,13 +13,13 @@ use quantd_engine::results::Format;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Exit code of a biased verdict.
+/// Exit code of a biased verdict (and of a failed evaluation).
 const BIASED: u8 = 4;
 /// Exit code of an inconclusive verdict.
 const INCONCLUSIVE: u8 = 5;
 
 pub async fn run(ctx: &Ctx, a: LookaheadArgs) -> anyhow::Result<ExitCode> {
-    let mut request = code_request(&a)?;
+    let mut request = code_request(ExecutionKind::Check, a.expr.as_deref(), a.code.as_deref())?;
     request.tickers = a.tickers.clone();
     request.cuts = Some(a.cuts);
     request.params = crate::cli::param_map(&a.params)?;
@@ -45,7 +46,59 @@ pub async fn run(ctx: &Ctx, a: LookaheadArgs) -> anyhow::Result<ExitCode> {
         Format::Md | Format::Table => report.markdown(),
         other => anyhow::bail!("a check report is written as md or json, not {other:?}"),
     };
-    match &a.out {
+    write(ctx, a.out.as_deref(), &text)?;
+    Ok(match report.verdict {
+        CheckVerdict::Clean => ExitCode::SUCCESS,
+        CheckVerdict::Biased => ExitCode::from(BIASED),
+        CheckVerdict::Inconclusive => ExitCode::from(INCONCLUSIVE),
+    })
+}
+
+/// `quantd evaluate`.
+pub async fn evaluate(ctx: &Ctx, a: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    let mut request = code_request(
+        ExecutionKind::Evaluate,
+        a.expr.as_deref(),
+        a.code.as_deref(),
+    )?;
+    request.tickers = a.tickers.clone();
+    request.params = crate::cli::param_map(&a.params)?;
+    let engine = ctx.engine().await?;
+    let Some(rec) = submit_and_wait(
+        ctx,
+        &engine,
+        with_run_flags(request, a.pack.clone(), &a.run),
+        &a.run,
+    )
+    .await?
+    else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    if rec.state != ExecutionState::Completed {
+        return Ok(exit_code(&rec));
+    }
+    let evaluation = engine.evaluation(&rec.id).await?;
+    let title = match (&rec.code_version, &rec.name) {
+        (Some(_), Some(name)) => format!("`{name}`"),
+        _ => "inline code".to_string(),
+    };
+    let text = match super::scan::pick_format(a.format.as_deref(), a.out.as_deref(), Format::Md)? {
+        Format::Json => serde_json::to_string_pretty(
+            &serde_json::json!({ "execution": rec.id, "evaluation": evaluation }),
+        )?,
+        Format::Md | Format::Table => evaluation.markdown(&title, true),
+        other => anyhow::bail!("an evaluation is written as md or json, not {other:?}"),
+    };
+    write(ctx, a.out.as_deref(), &text)?;
+    Ok(match evaluation.status {
+        quantd_engine::evaluate::Status::Failed => ExitCode::from(BIASED),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// Writes a report to `out`, or stdout.
+fn write(ctx: &Ctx, out: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match out {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
             if !ctx.json {
@@ -54,21 +107,21 @@ pub async fn run(ctx: &Ctx, a: LookaheadArgs) -> anyhow::Result<ExitCode> {
         }
         None => println!("{text}"),
     }
-    Ok(match report.verdict {
-        CheckVerdict::Clean => ExitCode::SUCCESS,
-        CheckVerdict::Biased => ExitCode::from(BIASED),
-        CheckVerdict::Inconclusive => ExitCode::from(INCONCLUSIVE),
-    })
+    Ok(())
 }
 
-/// The check request of CODE (a file or stored code) or `--expr`.
-fn code_request(a: &LookaheadArgs) -> anyhow::Result<SubmitRequest> {
-    let mut r = SubmitRequest::new(ExecutionKind::Check);
-    if let Some(e) = &a.expr {
-        r.expr = Some(e.clone());
+/// The request of kind `kind` for CODE (a file or stored code) or `--expr`.
+fn code_request(
+    kind: ExecutionKind,
+    expr: Option<&str>,
+    code: Option<&str>,
+) -> anyhow::Result<SubmitRequest> {
+    let mut r = SubmitRequest::new(kind);
+    if let Some(e) = expr {
+        r.expr = Some(e.to_string());
         return Ok(r);
     }
-    let code = a.code.as_deref().context("give CODE or --expr")?;
+    let code = code.context("give CODE or --expr")?;
     let path = Path::new(code);
     if !path.is_file() {
         r.code = Some(code.to_string());

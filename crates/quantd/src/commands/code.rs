@@ -74,7 +74,12 @@ pub async fn run(ctx: &Ctx, cmd: CodeCommand) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        CodeCommand::Show(r) => show(ctx, &code.resolve(&r.code).await?)?,
+        CodeCommand::Show(r) => {
+            let v = code.resolve(&r.code).await?;
+            let engine = ctx.engine().await?;
+            let evaluation = engine.evaluation_of(WS, &v.name, &v.id.to_string()).await?;
+            show(ctx, &v, evaluation)?
+        }
         CodeCommand::Rm(r) => {
             let engine = ctx.engine().await?;
             let removed = engine
@@ -132,9 +137,22 @@ fn source_of(a: CodeAddArgs) -> anyhow::Result<CodeSource> {
     }))
 }
 
-fn show(ctx: &Ctx, v: &CodeVersion) -> anyhow::Result<()> {
+/// The deployment status of a version: its newest completed evaluation, if any.
+type Evaluated = Option<(
+    quantd_core::ExecutionId,
+    quantd_engine::evaluate::Evaluation,
+)>;
+
+fn show(ctx: &Ctx, v: &CodeVersion, evaluation: Evaluated) -> anyhow::Result<()> {
     if ctx.json {
-        return output::json(v);
+        let mut out = serde_json::to_value(v)?;
+        out["evaluation"] = match &evaluation {
+            Some((id, e)) => {
+                serde_json::json!({"execution": id, "status": e.status, "score": e.score, "reasons": e.reasons})
+            }
+            None => serde_json::Value::Null,
+        };
+        return output::json(&out);
     }
     println!(
         "{}@{}  {}  {}  added {}",
@@ -144,6 +162,20 @@ fn show(ctx: &Ctx, v: &CodeVersion) -> anyhow::Result<()> {
         v.id,
         v.created_at.format("%Y-%m-%d %H:%M:%S")
     );
+    match &evaluation {
+        Some((id, e)) => println!(
+            "evaluation: {} ({}/100), {id}{}",
+            e.status.as_str(),
+            e.score,
+            e.reasons
+                .first()
+                .map_or(String::new(), |r| format!("; {r}"))
+        ),
+        None => println!(
+            "evaluation: not evaluated (quantd evaluate {}@{})",
+            v.name, v.version
+        ),
+    }
     if !v.params.is_empty() {
         println!(
             "parameters: {}",

@@ -132,6 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(a) => strategy::sweep(&ctx, a).await,
         Command::Test(a) => test::run(&ctx, a).await,
         Command::Check(crate::cli::CheckCommand::Lookahead(a)) => check::run(&ctx, a).await,
+        Command::Evaluate(a) => check::evaluate(&ctx, a).await,
         Command::Run(a) => bot::run(&ctx, a).await,
         Command::Pattern(crate::cli::PatternCommand::Run(a)) => pattern::run(&ctx, a).await,
         Command::Retry(a) => pattern::retry(&ctx, a).await,

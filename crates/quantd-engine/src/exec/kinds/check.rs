@@ -90,7 +90,7 @@ impl ResolvedCheck {
 
 /// Resolves the code of a check request: exactly one of `code` (stored: an expression, a
 /// strategy or Python), `expr`, `strategy` or `python`.
-async fn checked_code<S: Store>(
+pub(crate) async fn checked_code<S: Store>(
     engine: &Engine<S>,
     workspace: &str,
     request: &mut SubmitRequest,

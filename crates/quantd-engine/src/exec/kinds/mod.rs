@@ -10,6 +10,7 @@
 
 pub mod backtest;
 pub mod check;
+pub mod evaluate;
 pub mod import;
 pub mod pattern;
 pub mod run;
@@ -169,6 +170,10 @@ macro_rules! with_kind {
             }
             EK::Check => {
                 type $K = k::check::Check;
+                $body
+            }
+            EK::Evaluate => {
+                type $K = k::evaluate::Evaluate;
                 $body
             }
             other => {
