@@ -1,6 +1,9 @@
 //! The policies of a workspace: defaults its executions start from (`quantd policy`,
-//! `/v1/policy`). Today: retries per error class, which a request's `options.retry` overrides
-//! class by class. Stored whole; checked at the door like a request's own.
+//! `/v1/policy`): retries per error class, which a request's `options.retry` overrides class by
+//! class, and whether code must pass an evaluation before it runs ([`require_evaluation`]).
+//! Stored whole; checked at the door like a request's own.
+//!
+//! [`require_evaluation`]: WorkspacePolicy::require_evaluation
 
 use crate::error::{EngineError, Result};
 use crate::exec::Engine;
@@ -20,6 +23,11 @@ pub struct WorkspacePolicy {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub retry: ClassPolicies,
+    /// Scans, tests, backtests and sweeps run only stored code whose version passed its newest
+    /// evaluation (`passed` or `warnings`; docs/evaluation.md); inline code, unevaluated and
+    /// failed versions are refused at the door.
+    #[serde(default)]
+    pub require_evaluation: bool,
 }
 
 impl<S: Store> Engine<S> {
@@ -45,7 +53,7 @@ impl<S: Store> Engine<S> {
         self.store()
             .put_workspace_policy(workspace, &body, self.clock().now_ms())
             .await?;
-        tracing::info!(workspace, retry = ?policy.retry, "workspace policy set");
+        tracing::info!(workspace, retry = ?policy.retry, require_evaluation = policy.require_evaluation, "workspace policy set");
         Ok(policy.clone())
     }
 
@@ -60,5 +68,43 @@ impl<S: Store> Engine<S> {
             request.options.retry = merge_classes(&policy.retry, &request.options.retry);
         }
         Ok(request)
+    }
+
+    /// Refuses work of `kind` on code that has not passed an evaluation, when `workspace`
+    /// requires one: inline code, a version never evaluated, or one whose newest evaluation
+    /// failed. Evaluations, checks, runs, imports and patterns (whose steps are checked one by
+    /// one) are not refused.
+    pub(crate) async fn check_evaluated(
+        &self,
+        workspace: &str,
+        kind: quantd_core::ExecutionKind,
+        name: Option<&str>,
+        version: Option<&str>,
+    ) -> Result<()> {
+        use quantd_core::ExecutionKind as K;
+        if !matches!(kind, K::Scan | K::Test | K::Backtest | K::Sweep)
+            || !self.workspace_policy(workspace).await?.require_evaluation
+        {
+            return Ok(());
+        }
+        let (Some(name), Some(version)) = (name, version) else {
+            return Err(EngineError::Invalid(
+                "this workspace runs only evaluated code (policy `require_evaluation`): store the code (`quantd code add`) and evaluate it (`quantd evaluate NAME`) first".into(),
+            ));
+        };
+        match self.evaluation_of(workspace, name, version).await? {
+            None => Err(EngineError::Invalid(format!(
+                "`{name}` (version {}) has not been evaluated and this workspace runs only evaluated code: run `quantd evaluate {name}` first",
+                &version[..version.len().min(12)]
+            ))),
+            Some((id, e)) if e.status == crate::evaluate::Status::Failed => {
+                Err(EngineError::Invalid(format!(
+                    "`{name}` failed its evaluation ({id}: {}/100; {}) and this workspace runs only code that passed: fix it, deploy a new version and evaluate that",
+                    e.score,
+                    e.reasons.first().map_or("", String::as_str)
+                )))
+            }
+            Some(_) => Ok(()),
+        }
     }
 }

@@ -880,6 +880,7 @@ async fn workspace_retry_defaults_apply_under_the_requests_own() {
         ]
         .into_iter()
         .collect(),
+        ..Default::default()
     };
     engine
         .set_workspace_policy("default", &policy)
@@ -908,6 +909,7 @@ async fn workspace_retry_defaults_apply_under_the_requests_own() {
 
     let bad = WorkspacePolicy {
         retry: [(ErrorClass::Network, attempts(99))].into_iter().collect(),
+        ..Default::default()
     };
     let e = engine
         .set_workspace_policy("default", &bad)

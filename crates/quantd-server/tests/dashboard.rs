@@ -507,6 +507,31 @@ async fn a_code_version_is_checked_for_lookahead_from_its_page() {
     assert!(page.contains("Look-ahead check: "), "the report is shown");
     assert!(page.contains("verdict clean"), "{page}");
     assert!(page.contains("no negative offsets"), "the language's proof");
+    // Evaluate the version from its page: the evaluation's page, then its status beside it.
+    let r = alice
+        .post("/code/dip/evaluate", format!("_csrf={csrf}&to=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+    let id = to
+        .strip_prefix("/executions/")
+        .expect("the evaluation's page");
+    let v = server.wait_done(&a, id).await;
+    assert_eq!(
+        (v["kind"].as_str(), v["state"].as_str()),
+        (Some("evaluate"), Some("completed"))
+    );
+    let page = alice.page(&to).await;
+    assert!(page.contains("Evaluation: "), "{page}");
+    assert!(page.contains("static — pass"), "{page}");
+    let code_page = alice.page("/code/dip").await;
+    let status = v["summary"]["status"].as_str().unwrap();
+    assert!(
+        code_page.contains(&format!("{status} {}/100", v["summary"]["score"])),
+        "the status beside the version: {code_page}"
+    );
     // Without the session's CSRF token nothing starts.
     let r = alice
         .post("/code/dip/check", "to=1".into())
@@ -525,7 +550,7 @@ async fn a_code_version_is_checked_for_lookahead_from_its_page() {
         r.headers()[LOCATION]
             .to_str()
             .unwrap()
-            .contains("not+checked")
+            .contains("check+not+started")
     );
     server.stop().await;
 }

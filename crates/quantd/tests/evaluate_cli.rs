@@ -171,3 +171,61 @@ fn a_stored_version_shows_its_evaluation() {
         "{after}"
     );
 }
+
+#[test]
+fn a_workspace_that_requires_evaluation_runs_only_code_that_passed() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    let add = |name: &str, entry: &str| {
+        py_ok(
+            d,
+            &python,
+            &[
+                "code",
+                "add",
+                name,
+                "--entry",
+                entry,
+                "--exit",
+                "close < sma(close, 20)",
+            ],
+            &[],
+        )
+    };
+    add("trend", "crosses_above(close, sma(close, 20))");
+    add("never", "close < 0");
+    // Without the policy anything runs.
+    py_ok(d, &python, &["backtest", "--code", "never"], &[]);
+    py_ok(
+        d,
+        &python,
+        &["policy", "set", "--require-evaluation", "true"],
+        &[],
+    );
+    let refused = |args: &[&str], why: &str| {
+        let out = py(d, &python, args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(why),
+            "{args:?}: {err}"
+        );
+    };
+    refused(&["backtest", "--code", "trend"], "has not been evaluated");
+    refused(
+        &["backtest", "--entry", "close > 1", "--exit", "close < 1"],
+        "runs only evaluated code",
+    );
+    let (_, e) = evaluate(d, &python, &["trend"]);
+    assert_ne!(e.status.as_str(), "failed", "{e:#?}");
+    py_ok(d, &python, &["backtest", "--code", "trend"], &[]);
+    let (code, e) = evaluate(d, &python, &["never"]);
+    assert_eq!((code, e.status.as_str()), (4, "failed"));
+    refused(&["backtest", "--code", "never"], "failed its evaluation");
+    // Checks and evaluations themselves still run.
+    py_ok(
+        d,
+        &python,
+        &["check", "lookahead", "never", "--cuts", "10"],
+        &[],
+    );
+}

@@ -184,6 +184,16 @@ impl<S: Store> Engine<S> {
         let id = self.new_execution_id();
         let job = K::build(self, &id, &spec, reader, &options.sandbox)?;
         let stored = kinds::StoredSpec::of::<K>(&spec);
+        self.check_evaluated(
+            workspace,
+            K::KIND,
+            stored
+                .name
+                .as_deref()
+                .filter(|_| stored.code_version.is_some()),
+            stored.code_version.as_deref(),
+        )
+        .await?;
         if reuse
             && let Some(done) = self
                 .store()

@@ -140,6 +140,16 @@ pub async fn show(
         Err(e) => return page::error_page(StatusCode::NOT_FOUND, &viewer, &e.to_string(), ""),
     };
     let current = code.resolve(&name).await.ok();
+    let mut evaluations = std::collections::HashMap::new();
+    for v in &versions {
+        if let Ok(Some(found)) = state
+            .engine()
+            .evaluation_of(viewer.workspace(), &name, &v.id.to_string())
+            .await
+        {
+            evaluations.insert(v.version, found);
+        }
+    }
     let cur = current.as_ref().map_or(0, |c| c.version);
     let last = versions.last().map_or(1, |v| v.version);
     let b = q.b.unwrap_or(cur.max(1));
@@ -150,11 +160,18 @@ pub async fn show(
         div.titlebar { h1 { (name) } span.kind { "v" (cur) " current of " (last) } }
         @if let Some(n) = q.notice.as_deref() { p.notice role="status" { (n) } }
         table #versions {
-            thead { tr { th { "Version" } th { "Language" } th { "Parameters" } th { "Created" } th { "Id" } th {} } }
+            thead { tr { th { "Version" } th { "Language" } th { "Parameters" } th { "Created" } th { "Id" } th { "Evaluation" } th {} } }
             tbody { @for v in versions.iter().rev() { tr data-version=(v.version) {
                 td.num { "v" (v.version) @if v.version == cur { " (current)" } }
                 td { (v.language) } td { (v.params.join(", ")) } td { (page::time(v.created_at)) }
                 td { code { (v.id.to_string().chars().take(12).collect::<String>()) } }
+                td { @match evaluations.get(&v.version) {
+                    Some((id, e)) => a.state data-state=(match e.status.as_str() { "passed" => "completed", "warnings" => "paused", _ => "failed" })
+                        href=(format!("/executions/{id}")) title=(e.reasons.first().map_or("", String::as_str)) {
+                        (e.status.as_str()) " " (e.score) "/100"
+                    },
+                    None => span.kind { "not evaluated" },
+                } }
                 td.actions {
                     @if v.version != cur {
                         form method="post" action=(format!("/code/{}/rollback", page::encode(&name))) {
@@ -168,6 +185,11 @@ pub async fn show(
                             (csrf_field(&viewer))
                             input type="hidden" name="to" value=(v.version);
                             button type="submit" aria-label=(format!("Check v{} for look-ahead", v.version)) { "Check look-ahead" }
+                        }
+                        form method="post" action=(format!("/code/{}/evaluate", page::encode(&name))) {
+                            (csrf_field(&viewer))
+                            input type="hidden" name="to" value=(v.version);
+                            button type="submit" aria-label=(format!("Evaluate v{}", v.version)) { "Evaluate" }
                         }
                     }
                 }
@@ -357,27 +379,55 @@ pub async fn check(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    let p = posted(&body);
+    let code = version_ref(&name, &body);
     let request = quantd_engine::exec::request::LookaheadRequest {
-        code: Some(match p.to {
-            Some(v) => format!("{name}@{v}"),
-            None => name.clone(),
-        }),
+        code: Some(code),
         ..Default::default()
     };
-    match state
-        .engine()
-        .submit_as(&viewer.reader(), request.into_submit())
-        .await
-    {
+    start(&state, &viewer, &name, request.into_submit()).await
+}
+
+/// `POST /code/{name}/evaluate`: starts the evaluation of version `to` (docs/evaluation.md) on
+/// the newest fresh pack and shows its execution; its status then shows beside the version.
+pub async fn evaluate(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let code = version_ref(&name, &body);
+    let request = quantd_engine::exec::request::EvaluateRequest {
+        code: Some(code),
+        ..Default::default()
+    };
+    start(&state, &viewer, &name, request.into_submit()).await
+}
+
+/// `NAME@to` of a posted form (`NAME` without `to`).
+fn version_ref(name: &str, body: &[u8]) -> String {
+    match posted(body).to {
+        Some(v) => format!("{name}@{v}"),
+        None => name.to_string(),
+    }
+}
+
+/// Submits `request` for the code page of `name`: the execution's page, or a notice why not.
+async fn start(
+    state: &AppState,
+    viewer: &Viewer,
+    name: &str,
+    request: quantd_engine::exec::request::SubmitRequest,
+) -> Response {
+    let what = request.kind;
+    match state.engine().submit_as(&viewer.reader(), request).await {
         Ok(sub) => {
             state.workers().wake();
             Redirect::to(&format!("/executions/{}", sub.execution.id)).into_response()
         }
         Err(e) => Redirect::to(&format!(
             "/code/{}?notice={}",
-            page::encode(&name),
-            page::encode(&format!("not checked: {e}"))
+            page::encode(name),
+            page::encode(&format!("{what} not started: {e}"))
         ))
         .into_response(),
     }

@@ -55,6 +55,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/code/{name}", get(code::show))
         .route("/code/{name}/rollback", post(code::rollback))
         .route("/code/{name}/check", post(code::check))
+        .route("/code/{name}/evaluate", post(code::evaluate))
         .route("/packs", get(packs::list))
         .route("/packs/{key}", get(packs::show))
         .route("/packs/{key}/candles", get(packs::candles))

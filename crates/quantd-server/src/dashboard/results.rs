@@ -85,10 +85,10 @@ pub async fn section(
         ExecutionKind::Sweep => heatmap(state, rec).await,
         _ => html! {},
     };
-    let head = if rec.kind == ExecutionKind::Check {
-        check_summary(view)
-    } else {
-        summary(view)
+    let head = match rec.kind {
+        ExecutionKind::Check => check_summary(view),
+        ExecutionKind::Evaluate => evaluation_summary(view),
+        _ => summary(view),
     };
     html! {
         (head)
@@ -239,6 +239,33 @@ fn check_summary(view: &ExecutionView) -> Markup {
                 }
             }
             @if let Some(p) = r["static_proof"].as_str() { p.note { (p) } }
+        }
+    }
+}
+
+/// An evaluation: status and score, what cost points, each stage's findings.
+fn evaluation_summary(view: &ExecutionView) -> Markup {
+    let Some(e) = &view.summary else {
+        return html! {};
+    };
+    let status = e["status"].as_str().unwrap_or("?");
+    let verdict = match status {
+        "passed" => "clean",
+        "warnings" => "inconclusive",
+        _ => "biased",
+    };
+    html! {
+        section.summary.check {
+            h2 { "Evaluation: " span class=(format!("verdict {verdict}")) { (status) } " " (cell(&e["score"])) "/100" }
+            ul.reasons { @for r in e["reasons"].as_array().into_iter().flatten() { li { (r.as_str().unwrap_or_default()) } } }
+            @for st in e["stages"].as_array().into_iter().flatten() {
+                h3 { (st["name"].as_str().unwrap_or_default()) " — " (st["level"].as_str().unwrap_or_default()) }
+                ul.findings { @for f in st["findings"].as_array().into_iter().flatten() {
+                    li data-level=(f["level"].as_str().unwrap_or_default()) {
+                        b { (f["level"].as_str().unwrap_or_default()) } " " (f["text"].as_str().unwrap_or_default())
+                    }
+                } }
+            }
         }
     }
 }

@@ -98,13 +98,18 @@ pub enum AgentsCommand {
 pub enum PolicyCommand {
     /// Show the workspace's policy.
     Show,
-    /// Replace the workspace's policy.
+    /// Change the workspace's policy: the settings given, the others kept.
+    #[command(group(clap::ArgGroup::new("setting").required(true).multiple(true).args(["retry", "require_evaluation"])))]
     Set {
         /// Retries per error class as JSON, e.g. '{"network": {"maximum_attempts": 5},
         /// "timeout": {"maximum_attempts": 3, "timeout_multiplier": 2}, "execution":
         /// {"maximum_attempts": 1}}'; '{}' clears them.
         #[arg(long, value_name = "JSON", value_parser = parse_class_retry)]
-        retry: quantd_engine::exec::retry::ClassPolicies,
+        retry: Option<quantd_engine::exec::retry::ClassPolicies>,
+        /// Run (scan, test, backtest, sweep) only stored code whose version passed its newest
+        /// evaluation (`quantd evaluate`; docs/evaluation.md): true or false.
+        #[arg(long, value_name = "BOOL")]
+        require_evaluation: Option<bool>,
     },
 }
 

@@ -142,8 +142,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = ctx.engine().await?;
             let policy = match cmd {
                 crate::cli::PolicyCommand::Show => engine.workspace_policy("default").await?,
-                crate::cli::PolicyCommand::Set { retry } => {
-                    let p = quantd_engine::policy::WorkspacePolicy { retry };
+                crate::cli::PolicyCommand::Set {
+                    retry,
+                    require_evaluation,
+                } => {
+                    let mut p = engine.workspace_policy("default").await?;
+                    if let Some(retry) = retry {
+                        p.retry = retry;
+                    }
+                    if let Some(required) = require_evaluation {
+                        p.require_evaluation = required;
+                    }
                     engine.set_workspace_policy("default", &p).await?
                 }
             };
