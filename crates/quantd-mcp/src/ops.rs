@@ -188,11 +188,8 @@ impl Ops {
         args: Option<Map<String, Value>>,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Output {
-        let mut args = args.unwrap_or_default();
-        let wait = wait_of(&mut args)?;
-        let req: LookaheadRequest = parse(Some(args))?;
-        let started = self.submit_request(reader, req.into_submit(), wait).await?;
-        self.finish(started, progress).await
+        self.start_as(reader, args, progress, LookaheadRequest::into_submit)
+            .await
     }
 
     /// `evaluate_code`: an [`EvaluateRequest`] plus `wait_seconds`, started as an execution of
@@ -203,10 +200,23 @@ impl Ops {
         args: Option<Map<String, Value>>,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Output {
+        self.start_as(reader, args, progress, EvaluateRequest::into_submit)
+            .await
+    }
+
+    /// A tool's own request type `T` plus `wait_seconds`, made a [`SubmitRequest`] by `into`,
+    /// started and waited for as `start_execution` does.
+    async fn start_as<T: DeserializeOwned>(
+        &self,
+        reader: &Reader,
+        args: Option<Map<String, Value>>,
+        progress: Option<mpsc::UnboundedSender<Progress>>,
+        into: fn(T) -> SubmitRequest,
+    ) -> Output {
         let mut args = args.unwrap_or_default();
         let wait = wait_of(&mut args)?;
-        let req: EvaluateRequest = parse(Some(args))?;
-        let started = self.submit_request(reader, req.into_submit(), wait).await?;
+        let req: T = parse(Some(args))?;
+        let started = self.submit_request(reader, into(req), wait).await?;
         self.finish(started, progress).await
     }
 

@@ -523,9 +523,9 @@ pub enum CheckCommand {
     Lookahead(LookaheadArgs),
 }
 
-/// Arguments of `check lookahead`.
+/// The code a check or an evaluation runs on, and where.
 #[derive(Debug, Args)]
-pub struct LookaheadArgs {
+pub struct CheckedCodeArgs {
     /// The code: a file (`.py`: a Python scanner or strategy; `.json`: a strategy of expressions
     /// `{"entry": .., "exit": ..}`; else a scanner expression) or stored code, `NAME` or `NAME@N`.
     #[arg(required_unless_present = "expr")]
@@ -536,12 +536,10 @@ pub struct LookaheadArgs {
     /// Pack name, id or id prefix; default: the newest fresh pack.
     #[arg(long)]
     pub pack: Option<String>,
-    /// Only these tickers (comma-separated); default: 50 spread over the pack.
+    /// Only these tickers (comma-separated); default: a sample spread over the pack (50 for a
+    /// check, 20 for an evaluation).
     #[arg(long, value_delimiter = ',')]
     pub tickers: Option<Vec<String>>,
-    /// Cut points per ticker (every signal bar first, then sampled bars).
-    #[arg(long, default_value_t = 200)]
-    pub cuts: u32,
     /// A `$name` (or Python parameter) value, as name=number (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, f64)>,
@@ -556,34 +554,23 @@ pub struct LookaheadArgs {
     pub run: RunArgs,
 }
 
-/// Arguments of `evaluate`.
+/// Arguments of `check lookahead`.
+#[derive(Debug, Args)]
+pub struct LookaheadArgs {
+    /// The code and where to check it.
+    #[command(flatten)]
+    pub code: CheckedCodeArgs,
+    /// Cut points per ticker (every signal bar first, then sampled bars).
+    #[arg(long, default_value_t = 200)]
+    pub cuts: u32,
+}
+
+/// Arguments of `evaluate`: stored code's evaluation is then shown beside its version.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// The code: a file (`.py`, `.json` strategy of expressions, else a scanner expression) or
-    /// stored code, `NAME` or `NAME@N` (its evaluation is then shown beside the version).
-    #[arg(required_unless_present = "expr")]
-    pub code: Option<String>,
-    /// A scanner expression instead of CODE.
-    #[arg(long, conflicts_with = "code")]
-    pub expr: Option<String>,
-    /// Pack name, id or id prefix; default: the newest fresh pack.
-    #[arg(long)]
-    pub pack: Option<String>,
-    /// Only these tickers (comma-separated); default: 20 spread over the pack.
-    #[arg(long, value_delimiter = ',')]
-    pub tickers: Option<Vec<String>>,
-    /// A parameter value, as name=number (repeatable).
-    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
-    pub params: Vec<(String, f64)>,
-    /// Report format: md (default) or json.
-    #[arg(long)]
-    pub format: Option<String>,
-    /// Write the report to this file.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Engine options.
+    /// The code and where to evaluate it.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub code: CheckedCodeArgs,
 }
 
 /// `quantd pattern ...`

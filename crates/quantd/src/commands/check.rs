@@ -4,11 +4,12 @@
 
 use super::Ctx;
 use super::run::{exit_code, submit_and_wait, with_run_flags};
-use crate::cli::{EvaluateArgs, LookaheadArgs};
+use crate::cli::{CheckedCodeArgs, EvaluateArgs, LookaheadArgs};
 use anyhow::Context;
 use quantd_core::{ExecutionKind, ExecutionState};
 use quantd_engine::exec::request::SubmitRequest;
 use quantd_engine::lookahead::CheckVerdict;
+use quantd_engine::records::ExecutionRecord;
 use quantd_engine::results::Format;
 use std::path::Path;
 use std::process::ExitCode;
@@ -19,34 +20,22 @@ const BIASED: u8 = 4;
 const INCONCLUSIVE: u8 = 5;
 
 pub async fn run(ctx: &Ctx, a: LookaheadArgs) -> anyhow::Result<ExitCode> {
-    let mut request = code_request(ExecutionKind::Check, a.expr.as_deref(), a.code.as_deref())?;
-    request.tickers = a.tickers.clone();
+    let mut request = code_request(ExecutionKind::Check, &a.code)?;
     request.cuts = Some(a.cuts);
-    request.params = crate::cli::param_map(&a.params)?;
-    let engine = ctx.engine().await?;
-    let Some(rec) = submit_and_wait(
-        ctx,
-        &engine,
-        with_run_flags(request, a.pack.clone(), &a.run),
-        &a.run,
-    )
-    .await?
-    else {
+    let Some((engine, rec)) = start(ctx, request, &a.code).await? else {
         return Ok(ExitCode::SUCCESS);
     };
     if rec.state != ExecutionState::Completed {
         return Ok(exit_code(&rec));
     }
     let report = engine.check_report(&rec.id).await?;
-    let format = super::scan::pick_format(a.format.as_deref(), a.out.as_deref(), Format::Md)?;
-    let text = match format {
+    let text = match report_format(&a.code)? {
         Format::Json => serde_json::to_string_pretty(
             &serde_json::json!({ "execution": rec.id, "report": report }),
         )?,
-        Format::Md | Format::Table => report.markdown(),
-        other => anyhow::bail!("a check report is written as md or json, not {other:?}"),
+        _ => report.markdown(),
     };
-    write(ctx, a.out.as_deref(), &text)?;
+    write(ctx, a.code.out.as_deref(), &text)?;
     Ok(match report.verdict {
         CheckVerdict::Clean => ExitCode::SUCCESS,
         CheckVerdict::Biased => ExitCode::from(BIASED),
@@ -56,22 +45,8 @@ pub async fn run(ctx: &Ctx, a: LookaheadArgs) -> anyhow::Result<ExitCode> {
 
 /// `quantd evaluate`.
 pub async fn evaluate(ctx: &Ctx, a: EvaluateArgs) -> anyhow::Result<ExitCode> {
-    let mut request = code_request(
-        ExecutionKind::Evaluate,
-        a.expr.as_deref(),
-        a.code.as_deref(),
-    )?;
-    request.tickers = a.tickers.clone();
-    request.params = crate::cli::param_map(&a.params)?;
-    let engine = ctx.engine().await?;
-    let Some(rec) = submit_and_wait(
-        ctx,
-        &engine,
-        with_run_flags(request, a.pack.clone(), &a.run),
-        &a.run,
-    )
-    .await?
-    else {
+    let request = code_request(ExecutionKind::Evaluate, &a.code)?;
+    let Some((engine, rec)) = start(ctx, request, &a.code).await? else {
         return Ok(ExitCode::SUCCESS);
     };
     if rec.state != ExecutionState::Completed {
@@ -82,18 +57,44 @@ pub async fn evaluate(ctx: &Ctx, a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         (Some(_), Some(name)) => format!("`{name}`"),
         _ => "inline code".to_string(),
     };
-    let text = match super::scan::pick_format(a.format.as_deref(), a.out.as_deref(), Format::Md)? {
+    let text = match report_format(&a.code)? {
         Format::Json => serde_json::to_string_pretty(
             &serde_json::json!({ "execution": rec.id, "evaluation": evaluation }),
         )?,
-        Format::Md | Format::Table => evaluation.markdown(&title, true),
-        other => anyhow::bail!("an evaluation is written as md or json, not {other:?}"),
+        _ => evaluation.markdown(&title, true),
     };
-    write(ctx, a.out.as_deref(), &text)?;
+    write(ctx, a.code.out.as_deref(), &text)?;
     Ok(match evaluation.status {
         quantd_engine::evaluate::Status::Failed => ExitCode::from(BIASED),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// Submits `request` on the pack `a` names and runs it here (or detaches); the engine and the
+/// execution as it ended, `None` when detached.
+async fn start(
+    ctx: &Ctx,
+    request: SubmitRequest,
+    a: &CheckedCodeArgs,
+) -> anyhow::Result<Option<(quantd_engine::exec::Engine, ExecutionRecord)>> {
+    let engine = ctx.engine().await?;
+    let rec = submit_and_wait(
+        ctx,
+        &engine,
+        with_run_flags(request, a.pack.clone(), &a.run),
+        &a.run,
+    )
+    .await?;
+    Ok(rec.map(|r| (engine, r)))
+}
+
+/// `--format` (or `--out`'s extension): md or json.
+fn report_format(a: &CheckedCodeArgs) -> anyhow::Result<Format> {
+    match super::scan::pick_format(a.format.as_deref(), a.out.as_deref(), Format::Md)? {
+        f @ (Format::Json | Format::Md) => Ok(f),
+        Format::Table => Ok(Format::Md),
+        other => anyhow::bail!("a report is written as md or json, not {other:?}"),
+    }
 }
 
 /// Writes a report to `out`, or stdout.
@@ -110,18 +111,17 @@ fn write(ctx: &Ctx, out: Option<&Path>, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The request of kind `kind` for CODE (a file or stored code) or `--expr`.
-fn code_request(
-    kind: ExecutionKind,
-    expr: Option<&str>,
-    code: Option<&str>,
-) -> anyhow::Result<SubmitRequest> {
+/// The request of kind `kind` for CODE (a file or stored code) or `--expr`, with the tickers
+/// and parameters `a` gives.
+fn code_request(kind: ExecutionKind, a: &CheckedCodeArgs) -> anyhow::Result<SubmitRequest> {
     let mut r = SubmitRequest::new(kind);
-    if let Some(e) = expr {
-        r.expr = Some(e.to_string());
+    r.tickers = a.tickers.clone();
+    r.params = crate::cli::param_map(&a.params)?;
+    if let Some(e) = &a.expr {
+        r.expr = Some(e.clone());
         return Ok(r);
     }
-    let code = code.context("give CODE or --expr")?;
+    let code = a.code.as_deref().context("give CODE or --expr")?;
     let path = Path::new(code);
     if !path.is_file() {
         r.code = Some(code.to_string());
