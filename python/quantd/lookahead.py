@@ -36,7 +36,7 @@ import math
 import sys
 import time
 import zlib
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -273,17 +273,11 @@ class TickerCheck:
         return out
 
 
-def check_batch(ep: EntryPoint, table: pa.Table, params: Mapping[str, Any], cuts: int = CUTS, min_bars: int = MIN_BARS, seed: int = 0,
-                progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+def check_batch(ep: EntryPoint, table: pa.Table, params: Mapping[str, Any], cuts: int = CUTS, min_bars: int = MIN_BARS,
+                seed: int = 0) -> list[dict[str, Any]]:
     """The check of every ticker of a batch table."""
     batch = Batch(table)
-    reports = []
-    for name, a, b in batch.slices:
-        bars = batch.frame.iloc[a:b]
-        reports.append(TickerCheck(ep, bars, params, name, cuts, min_bars, seed).run())
-        if progress:
-            progress(name)
-    return reports
+    return [TickerCheck(ep, batch.frame.iloc[a:b], params, name, cuts, min_bars, seed).run() for name, a, b in batch.slices]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -301,6 +301,21 @@ pub fn compile_with(
     })
 }
 
+/// The pack positions of the requested tickers, or when `None` of at most `most` tickers evenly
+/// spaced over the pack (the sample checks and evaluations run on).
+pub fn sample_tickers(
+    reader: &PackReader,
+    tickers: Option<&[String]>,
+    most: usize,
+) -> Result<Vec<usize>> {
+    if tickers.is_some() {
+        return select_tickers(reader, tickers);
+    }
+    let n = reader.manifest().tickers.len();
+    let k = n.min(most);
+    Ok((0..k).map(|i| i * n / k.max(1)).collect())
+}
+
 /// The pack positions of the requested tickers (all when `None`); unknown ones are an error
 /// that names them.
 pub fn select_tickers(reader: &PackReader, tickers: Option<&[String]>) -> Result<Vec<usize>> {

@@ -5,16 +5,16 @@
 
 use super::{Evaluation, Level, Stage, StageBuilder};
 use crate::exec::jobs::{Job, ShardControl, ShardFailure};
-use crate::exec::kinds::backtest::ResolvedBacktest;
-use crate::exec::kinds::check::CheckedCode;
+use crate::exec::kinds::backtest::{ResolvedBacktest, backtest_job};
+use crate::exec::kinds::check::{CheckedCode, check_job};
 use crate::exec::limits::Limits;
-use crate::exec::strategy::{TickerBacktest, build_backtest, compile_strategy};
+use crate::exec::strategy::TickerBacktest;
 use crate::lookahead::cuts::Settings;
-use crate::lookahead::expr::ExprCheckJob;
 use crate::lookahead::{CheckReport, CheckVerdict, TickerCheck};
-use crate::python::{PyBacktestJob, PyCheckJob, Sandboxed};
+use crate::python::Sandboxed;
 use quantd_data::PackReader;
 use quantd_data::when::When;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -85,10 +85,7 @@ impl Pipeline<'_> {
             .iter()
             .map(|&t| self.reader.manifest().tickers[t].ticker.clone())
             .collect();
-        let language = match s.checked {
-            CheckedCode::Python(_) => "python",
-            _ => "expression",
-        };
+        let language = s.checked.language();
         let (stage, kind, params) = self.static_stage(s);
         let broken = stage.failed();
         let mut stages = vec![stage.done()];
@@ -116,19 +113,14 @@ impl Pipeline<'_> {
         Option<BTreeMap<String, f64>>,
     ) {
         let mut st = StageBuilder::new("static");
-        let expr = &self.limits.expr;
-        let compiled = match &s.checked {
-            CheckedCode::Expr(src) => Some((
-                "scanner",
-                crate::scan::compile_with(&self.reader, src, &s.params, expr),
-            )),
-            CheckedCode::Strategy(x) => Some((
-                "strategy",
-                compile_strategy(&self.reader, x, &s.params, expr),
-            )),
-            CheckedCode::Python(_) => None,
+        let kind = match s.checked {
+            CheckedCode::Strategy(_) => "strategy",
+            _ => "scanner",
         };
-        if let Some((kind, result)) = compiled {
+        if let Some(result) = s
+            .checked
+            .compile(&self.reader, &s.params, &self.limits.expr)
+        {
             return match result {
                 Ok(p) => {
                     st.add(
@@ -236,23 +228,26 @@ impl Pipeline<'_> {
             to,
             config: quantd_backtest::Config::default(),
         };
-        let job: Arc<dyn Job> = match if spec.python.is_some() {
-            PyBacktestJob::new(&spec, self.reader.clone(), self.py.clone())
-                .map(|j| Arc::new(j) as Arc<dyn Job>)
-        } else {
-            build_backtest(&spec, self.reader.clone(), &self.limits.expr)
-        } {
-            Ok(j) => j,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
+        match backtest_job(&spec, self.reader.clone(), &self.limits.expr, || {
+            self.py.clone()
+        }) {
+            Ok(job) => self.run_all(job.as_ref()),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    }
+
+    /// Every shard of `job`, its results (each shard's JSON list) concatenated; a failure of the
+    /// code as its message.
+    fn run_all<T: DeserializeOwned>(
+        &self,
+        job: &dyn Job,
+    ) -> Result<Result<Vec<T>, String>, ShardFailure> {
         let mut out = Vec::new();
         for payload in job.plan() {
             match job.run(&payload, self.ctl) {
-                Ok(o) => out.extend(
-                    serde_json::from_slice::<Vec<TickerBacktest>>(&o.body).map_err(|e| {
-                        ShardFailure::Error(quantd_core::ErrorClass::Internal, e.to_string())
-                    })?,
-                ),
+                Ok(o) => out.extend(serde_json::from_slice::<Vec<T>>(&o.body).map_err(|e| {
+                    ShardFailure::Error(quantd_core::ErrorClass::Internal, e.to_string())
+                })?),
                 Err(f) => return Ok(Err(code_failure(f)?)),
             }
         }
@@ -267,48 +262,23 @@ impl Pipeline<'_> {
             min_bars: crate::lookahead::MIN_BARS,
             seed: 0,
         };
-        let expr = &self.limits.expr;
-        let job: Arc<dyn Job> = match &s.checked {
-            CheckedCode::Expr(src) => {
-                match crate::scan::compile_with(&self.reader, src, &s.params, expr) {
-                    Ok(p) => Arc::new(ExprCheckJob::new(self.reader.clone(), p, tickers, settings)),
-                    Err(e) => return Ok(Err(e.to_string())),
-                }
-            }
-            CheckedCode::Strategy(x) => match compile_strategy(&self.reader, x, &s.params, expr) {
-                Ok(p) => Arc::new(ExprCheckJob::new(self.reader.clone(), p, tickers, settings)),
-                Err(e) => return Ok(Err(e.to_string())),
-            },
-            CheckedCode::Python(src) => Arc::new(PyCheckJob::new(
-                self.py.clone(),
-                self.reader.clone(),
-                src,
-                &s.params,
-                tickers,
-                quantd_sandbox::CheckArgs {
-                    cuts: settings.cuts,
-                    min_bars: settings.min_bars,
-                    seed: 0,
-                },
-            )),
+        let job = match check_job(
+            &s.checked,
+            &s.params,
+            self.reader.clone(),
+            tickers,
+            settings,
+            self.limits,
+            self.py.clone(),
+        ) {
+            Ok(job) => job,
+            Err(e) => return Ok(Err(e.to_string())),
         };
-        let mut checks = Vec::new();
-        for payload in job.plan() {
-            match job.run(&payload, self.ctl) {
-                Ok(o) => {
-                    checks.extend(serde_json::from_slice::<Vec<TickerCheck>>(&o.body).map_err(
-                        |e| ShardFailure::Error(quantd_core::ErrorClass::Internal, e.to_string()),
-                    )?)
-                }
-                Err(f) => return Ok(Err(code_failure(f)?)),
-            }
-        }
-        let language = if matches!(s.checked, CheckedCode::Python(_)) {
-            "python"
-        } else {
-            "expression"
+        let checks: Vec<TickerCheck> = match self.run_all(job.as_ref())? {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
         };
-        Ok(Ok(CheckReport::assemble(language, &checks)))
+        Ok(Ok(CheckReport::assemble(s.checked.language(), &checks)))
     }
 
     /// The look-ahead finding of sanity.

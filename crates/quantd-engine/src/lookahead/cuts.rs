@@ -342,7 +342,7 @@ impl<'a, R: FnMut(Run) -> Outputs> Cutter<'a, R> {
             let equal = full.iter().all(|(name, f)| {
                 part.iter()
                     .find(|(n, _)| n == name)
-                    .is_some_and(|(_, p)| p.len() > row && p.first_difference_at(f, row))
+                    .is_some_and(|(_, p)| p.len() > row && p.equals_at(f, row))
             });
             if equal {
                 hi = mid;
@@ -356,7 +356,7 @@ impl<'a, R: FnMut(Run) -> Outputs> Cutter<'a, R> {
 
 impl Column {
     /// Whether `self` equals `full` at `row`.
-    fn first_difference_at(&self, full: &Column, row: usize) -> bool {
+    fn equals_at(&self, full: &Column, row: usize) -> bool {
         match (self, full) {
             (Column::Flags(a), Column::Flags(b)) => a[row] == b[row],
             (Column::Numbers(a), Column::Numbers(b)) => close(a[row], b[row]),

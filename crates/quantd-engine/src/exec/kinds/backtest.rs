@@ -122,14 +122,7 @@ impl Kind for Backtest {
         let reader = reader_of(reader)?;
         let limits = &engine.options.limits;
         limits.check_work(spec.ticker_count(&reader), "tickers to backtest")?;
-        if spec.python.is_some() {
-            return Ok(Arc::new(crate::python::PyBacktestJob::new(
-                spec,
-                reader,
-                engine.sandboxed(sandbox),
-            )?));
-        }
-        strategy::build_backtest(spec, reader, &limits.expr)
+        backtest_job(spec, reader, &limits.expr, || engine.sandboxed(sandbox))
     }
 
     async fn finalize<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<()> {
@@ -148,19 +141,31 @@ impl Kind for Backtest {
     }
 }
 
+/// The job of a backtest: the Rust backtester over the strategy's expressions, or over a Python
+/// strategy's signals from `py` (called only then). The `backtest` kind's job, and an
+/// evaluation's backtests.
+pub(crate) fn backtest_job(
+    spec: &ResolvedBacktest,
+    reader: Arc<PackReader>,
+    limits: &quantd_expr::Limits,
+    py: impl FnOnce() -> crate::python::Sandboxed,
+) -> Result<Arc<dyn Job>> {
+    if spec.python.is_some() {
+        return Ok(Arc::new(crate::python::PyBacktestJob::new(
+            spec,
+            reader,
+            py(),
+        )?));
+    }
+    strategy::build_backtest(spec, reader, limits)
+}
+
 impl<S: Store> Engine<S> {
     /// A backtest's per-ticker results, in ticker order; stores the aggregate as the summary.
     pub async fn backtest_results(&self, id: &ExecutionId) -> Result<Vec<TickerBacktest>> {
         let rec = self.execution(id).await?;
         spec_of::<Backtest>(&rec)?;
-        let mut out = Vec::new();
-        for idx in self.store().result_shards(id).await? {
-            if let Some(body) = self.store().shard_result(id, idx).await? {
-                let part: Vec<TickerBacktest> = serde_json::from_slice(&body)
-                    .map_err(|e| EngineError::Internal(format!("stored backtest results: {e}")))?;
-                out.extend(part);
-            }
-        }
+        let out: Vec<TickerBacktest> = self.shard_lists(id, "backtest").await?;
         let summary = strategy::aggregate(&out);
         self.store()
             .set_summary(

@@ -46,6 +46,61 @@ impl CheckedCode {
             _ => "expression",
         }
     }
+
+    /// Expression code compiled against `reader` (a scanner's program, or a strategy's with its
+    /// outputs `entry`, `exit`, …); `None` for Python.
+    pub(crate) fn compile(
+        &self,
+        reader: &PackReader,
+        params: &BTreeMap<String, f64>,
+        limits: &quantd_expr::Limits,
+    ) -> Option<Result<quantd_expr::Program>> {
+        match self {
+            CheckedCode::Expr(src) => Some(crate::scan::compile_with(reader, src, params, limits)),
+            CheckedCode::Strategy(s) => Some(crate::exec::strategy::compile_strategy(
+                reader, s, params, limits,
+            )),
+            CheckedCode::Python(_) => None,
+        }
+    }
+}
+
+/// The look-ahead check job of `checked` on `tickers`, cut as `settings` says: expression code
+/// compiled and priced against `limits`, Python code run by `py`. The `check` kind's job, and
+/// the look-ahead part of an evaluation.
+pub(crate) fn check_job(
+    checked: &CheckedCode,
+    params: &BTreeMap<String, f64>,
+    reader: Arc<PackReader>,
+    tickers: Vec<usize>,
+    settings: Settings,
+    limits: &crate::exec::limits::Limits,
+    py: crate::python::Sandboxed,
+) -> Result<Arc<dyn Job>> {
+    match (checked.compile(&reader, params, &limits.expr), checked) {
+        (Some(program), _) => {
+            let program = program?;
+            limits.check_cost(&program.cost(), &reader, &tickers)?;
+            Ok(Arc::new(ExprCheckJob::new(
+                reader, program, tickers, settings,
+            )))
+        }
+        (None, CheckedCode::Python(src)) => Ok(Arc::new(crate::python::PyCheckJob::new(
+            py,
+            reader,
+            src,
+            params,
+            tickers,
+            quantd_sandbox::CheckArgs {
+                cuts: settings.cuts,
+                min_bars: settings.min_bars,
+                seed: settings.seed,
+            },
+        ))),
+        (None, _) => Err(EngineError::Internal(
+            "expression code that does not compile to a program".into(),
+        )),
+    }
 }
 
 /// A resolved look-ahead check.
@@ -79,12 +134,7 @@ impl ResolvedCheck {
     /// The pack positions of the tickers checked: those asked for, else up to
     /// [`SAMPLE_TICKERS`] evenly spaced over the pack.
     fn tickers(&self, reader: &PackReader) -> Result<Vec<usize>> {
-        if self.tickers.is_some() {
-            return crate::scan::select_tickers(reader, self.tickers.as_deref());
-        }
-        let n = reader.manifest().tickers.len();
-        let k = n.min(SAMPLE_TICKERS);
-        Ok((0..k).map(|i| i * n / k.max(1)).collect())
+        crate::scan::sample_tickers(reader, self.tickers.as_deref(), SAMPLE_TICKERS)
     }
 }
 
@@ -195,38 +245,15 @@ impl Kind for Check {
     ) -> Result<Arc<dyn Job>> {
         let reader = reader_of(reader)?;
         let tickers = spec.tickers(&reader)?;
-        let limits = &engine.options.limits.expr;
-        Ok(match &spec.checked {
-            CheckedCode::Expr(src) => {
-                let program = crate::scan::compile_with(&reader, src, &spec.params, limits)?;
-                engine
-                    .options
-                    .limits
-                    .check_cost(&program.cost(), &reader, &tickers)?;
-                Arc::new(ExprCheckJob::new(reader, program, tickers, spec.settings()))
-            }
-            CheckedCode::Strategy(s) => {
-                let program =
-                    crate::exec::strategy::compile_strategy(&reader, s, &spec.params, limits)?;
-                engine
-                    .options
-                    .limits
-                    .check_cost(&program.cost(), &reader, &tickers)?;
-                Arc::new(ExprCheckJob::new(reader, program, tickers, spec.settings()))
-            }
-            CheckedCode::Python(src) => Arc::new(crate::python::PyCheckJob::new(
-                engine.sandboxed(sandbox),
-                reader,
-                src,
-                &spec.params,
-                tickers,
-                quantd_sandbox::CheckArgs {
-                    cuts: spec.cuts,
-                    min_bars: spec.min_bars,
-                    seed: 0,
-                },
-            )),
-        })
+        check_job(
+            &spec.checked,
+            &spec.params,
+            reader,
+            tickers,
+            spec.settings(),
+            &engine.options.limits,
+            engine.sandboxed(sandbox),
+        )
     }
 
     async fn finalize<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<()> {
@@ -258,15 +285,7 @@ impl Kind for Check {
 impl<S: Store> Engine<S> {
     /// The tickers' checks of a check execution, in ticker order of its shards.
     pub async fn ticker_checks(&self, id: &ExecutionId) -> Result<Vec<TickerCheck>> {
-        let mut checks = Vec::new();
-        for idx in self.store().result_shards(id).await? {
-            if let Some(body) = self.store().shard_result(id, idx).await? {
-                let part: Vec<TickerCheck> = serde_json::from_slice(&body)
-                    .map_err(|e| EngineError::Internal(format!("stored check results: {e}")))?;
-                checks.extend(part);
-            }
-        }
-        Ok(checks)
+        self.shard_lists(id, "check").await
     }
 
     /// The report of a check execution, assembled from its shards; stored as its summary.

@@ -98,14 +98,8 @@ impl Kind for Evaluate {
         sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> Result<Arc<dyn Job>> {
         let reader = reader_of(reader)?;
-        let tickers = match &spec.tickers {
-            Some(list) => crate::scan::select_tickers(&reader, Some(list))?,
-            None => {
-                let n = reader.manifest().tickers.len();
-                let k = n.min(SAMPLE_TICKERS);
-                (0..k).map(|i| i * n / k.max(1)).collect()
-            }
-        };
+        let tickers =
+            crate::scan::sample_tickers(&reader, spec.tickers.as_deref(), SAMPLE_TICKERS)?;
         Ok(Arc::new(EvaluateJob {
             reader,
             limits: engine.options.limits.clone(),

@@ -227,6 +227,26 @@ pub(crate) fn spec_of<K: Kind>(rec: &ExecutionRecord) -> Result<K::Spec> {
         .map_err(|e| EngineError::Internal(format!("stored spec of {}: {e}", rec.id)))
 }
 
+impl<S: Store> Engine<S> {
+    /// The results of an execution whose shards each store a JSON list (test reports, backtests,
+    /// checks), concatenated in shard order; `what` names them in the error of an unreadable one.
+    pub(crate) async fn shard_lists<T: DeserializeOwned>(
+        &self,
+        id: &ExecutionId,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        for idx in self.store().result_shards(id).await? {
+            if let Some(body) = self.store().shard_result(id, idx).await? {
+                let part: Vec<T> = serde_json::from_slice(&body)
+                    .map_err(|e| EngineError::Internal(format!("stored {what} results: {e}")))?;
+                out.extend(part);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The pack reader of a kind that reads one.
 pub(crate) fn reader_of(reader: Option<Arc<PackReader>>) -> Result<Arc<PackReader>> {
     reader.ok_or_else(|| EngineError::Internal("this kind reads a pack; none was opened".into()))

@@ -149,14 +149,7 @@ impl<S: Store> Engine<S> {
     pub async fn test_report(&self, id: &ExecutionId) -> Result<Report> {
         let rec = self.execution(id).await?;
         let spec = spec_of::<Test>(&rec)?;
-        let mut tickers = Vec::new();
-        for idx in self.store().result_shards(id).await? {
-            if let Some(body) = self.store().shard_result(id, idx).await? {
-                let part: Vec<TickerReport> = serde_json::from_slice(&body)
-                    .map_err(|e| EngineError::Internal(format!("stored test results: {e}")))?;
-                tickers.extend(part);
-            }
-        }
+        let tickers: Vec<TickerReport> = self.shard_lists(id, "test").await?;
         let report = Report::new(spec.tolerance, tickers);
         let summary = serde_json::json!({
             "precision": report.precision, "recall": report.recall, "accuracy": report.accuracy,
