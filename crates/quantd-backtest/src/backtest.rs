@@ -50,7 +50,14 @@ pub struct EquityCurve {
 impl EquityCurve {
     /// The curve of `sim`'s last run on `bars`.
     pub fn from_run(bars: &Bars<'_>, sim: &Simulator) -> Self {
-        let equity = sim.equity().to_vec();
+        let mut curve = Self::from_equity(bars, sim.equity().to_vec(), sim.position().to_vec());
+        curve.cash = sim.cash().to_vec();
+        curve
+    }
+
+    /// The curve of an equity series and the units held at each close (cash is what the
+    /// position's value at the close leaves of the equity).
+    pub fn from_equity(bars: &Bars<'_>, equity: Vec<f64>, position: Vec<f64>) -> Self {
         let time = bars.time();
         let mut peak = f64::NEG_INFINITY;
         let drawdown: Vec<f64> = equity
@@ -73,11 +80,17 @@ impl EquityCurve {
                 last_zero = i;
             }
         }
+        let cash = equity
+            .iter()
+            .zip(&position)
+            .zip(bars.close())
+            .map(|((e, p), c)| e - p * c)
+            .collect();
         EquityCurve {
             time: time.to_vec(),
             equity,
-            cash: sim.cash().to_vec(),
-            position: sim.position().to_vec(),
+            cash,
+            position,
             drawdown,
             drawdown_duration,
         }

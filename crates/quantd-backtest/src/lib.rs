@@ -19,6 +19,10 @@
 //! # Ok::<(), quantd_backtest::BacktestError>(())
 //! ```
 //!
+//! Class strategies, which place orders bar by bar instead of emitting signals, trade through
+//! the [`broker`] module's [`broker::Broker`] interface; its [`broker::SimBroker`] has the same
+//! fill rules.
+//!
 //! Semantics (fills, commissions, sizing, stops, statistics) follow backtesting.py 0.6.6 and
 //! are checked against it by this crate's tests; `docs/backtesting.md` states them all. An
 //! order placed on a bar's signal never fills at a price from before that bar's close is known.
@@ -28,6 +32,7 @@
 
 pub mod backtest;
 pub mod bars;
+pub mod broker;
 pub mod calendar;
 pub mod config;
 pub mod error;

@@ -111,7 +111,7 @@ const FULL_EQUITY: f64 = 1.0 - f64::EPSILON;
 
 /// Python's `float // float` (CPython's `_float_div_mod`), so that whole-unit sizes are the
 /// ones backtesting.py computes, to the unit.
-fn py_floor_div(a: f64, b: f64) -> f64 {
+pub(crate) fn py_floor_div(a: f64, b: f64) -> f64 {
     let m = a % b;
     let mut div = (a - m) / b;
     if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
@@ -466,7 +466,7 @@ fn orders(sig: &Signals<'_>, i: usize, held: Option<f64>, exclusive: bool) -> (b
 /// backtesting.py's `Trade.pl_pct`: the gross return in the trade's direction minus the
 /// commissions as a fraction of the entry value.
 #[inline]
-fn trade_return(size: f64, entry: f64, exit: f64, commission: f64) -> f64 {
+pub(crate) fn trade_return(size: f64, entry: f64, exit: f64, commission: f64) -> f64 {
     1f64.copysign(size) * (exit / entry - 1.0) - commission / (size.abs() * entry)
 }
 
