@@ -47,7 +47,10 @@ pub use error::{Result, SandboxError};
 pub use limits::{
     LimitBounds, Limits, MIN_MEMORY_BYTES, MIN_OPEN_FILES, MIN_TIME, MIN_TMPFS_BYTES,
 };
-pub use run::{CancelToken, JOB_DIR, JOB_DIR_ENV, Job, OUT_DIR, OUT_DIR_ENV, Outcome, probe, run};
+pub use run::{
+    CHANNEL_FD, CHANNEL_FD_ENV, CancelToken, JOB_DIR, JOB_DIR_ENV, Job, OUT_DIR, OUT_DIR_ENV,
+    Outcome, probe, run,
+};
 pub use runtime::{
     QUANTD_BOOTSTRAP_PYTHON, QUANTD_PYTHON, REQUIREMENTS, Runtime, RuntimeOptions, RuntimeStep,
     Versions,

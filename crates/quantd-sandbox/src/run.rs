@@ -1,5 +1,10 @@
 //! The host side of a cold job: prepare its directory, start the shim, capture its output
-//! ([`crate::capture`]), enforce the wall limit and cancellation, and classify the end.
+//! ([`crate::capture`]), enforce the wall limit and cancellation, and classify the end. Also
+//! [`Job`], what both paths run.
+//!
+//! A job may carry a duplex channel to its host ([`Job::channel`], seen by the job as fd
+//! [`CHANNEL_FD`]); only the warm zygote ([`crate::Zygote::run`]) passes it on: the cold path
+//! refuses such a job ([`SandboxError::Config`]) rather than start it without its channel.
 
 use crate::capture::{Killer, Stream, capture, finish, note_oom};
 use crate::cgroup::JobCgroup;
@@ -27,6 +32,11 @@ pub const OUT_DIR: &str = "/out";
 pub const JOB_DIR_ENV: &str = "QUANTD_JOB_DIR";
 /// The variable that tells the job where [`OUT_DIR`] is (a host path in the unsafe mode).
 pub const OUT_DIR_ENV: &str = "QUANTD_OUT_DIR";
+/// The fd a job sees its [`Job::channel`] as.
+pub const CHANNEL_FD: i32 = 3;
+/// The variable that tells a job with a [`Job::channel`] its fd ([`CHANNEL_FD`]); never set for a
+/// job without one (which has no fd 3 either).
+pub const CHANNEL_FD_ENV: &str = "QUANTD_CHANNEL_FD";
 
 /// One unit of work: interpreter arguments plus the files it needs.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +53,20 @@ pub struct Job {
     pub env: Vec<(String, String)>,
     /// Limits for this job instead of the configuration's.
     pub limits: Option<Limits>,
+    /// The job's end of a duplex channel to the host, for talking while the job runs (a strategy
+    /// asking a broker for fills each bar); see [`Job::with_channel`]. The job sees it as fd
+    /// [`CHANNEL_FD`] (3), with [`CHANNEL_FD_ENV`] set to `3`. Read the host's end with plain
+    /// `read` (never `recvmsg` taking `SCM_RIGHTS`): the kernel then drops any fd the job
+    /// attaches, and only bytes cross. Warm zygote only ([`crate::Zygote::run`]): [`run`]
+    /// refuses such a job.
+    ///
+    /// **When the host's end sees EOF.** Only once every copy of this end is closed: the job's
+    /// (when its whole process tree has ended) *and* this one, which lives as long as the `Job`
+    /// and its clones. A thread serving the host's end therefore does not see EOF when
+    /// [`crate::Zygote::run`] returns, while the caller still holds the `Job`; stop it by calling
+    /// `shutdown(Shutdown::Both)` on a clone of the host's end after `run` returns (its blocked
+    /// `read` then returns 0), or by dropping every clone of the `Job`.
+    pub channel: Option<Arc<OwnedFd>>,
 }
 
 impl Job {
@@ -76,6 +100,43 @@ impl Job {
     /// Sets this job's limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = Some(limits);
+        self
+    }
+
+    /// Gives the job `fd` as its channel to the host ([`Job::channel`]). The caller creates a
+    /// connected pair with `UnixStream::pair()` (`SOCK_STREAM`, close-on-exec: no other process
+    /// the host starts inherits it), passes one end here and serves the other on a thread of its
+    /// own while [`crate::Zygote::run`] runs the job; the job reads and writes fd [`CHANNEL_FD`]
+    /// (`QUANTD_CHANNEL_FD`) with plain `read`/`write`/`poll`. Framing is the caller's and the
+    /// job's business (length prefixes, newline-delimited JSON). After `run` returns, shut the
+    /// host's end down (`shutdown(Shutdown::Both)` on a clone) to end the serving thread: see
+    /// [`Job::channel`] for why EOF alone does not come.
+    ///
+    /// ```no_run
+    /// # use quantd_sandbox::{CancelToken, Job, Zygote};
+    /// # use std::io::{BufRead, BufReader};
+    /// # use std::net::Shutdown;
+    /// # use std::os::fd::OwnedFd;
+    /// # use std::os::unix::net::UnixStream;
+    /// # fn f(zygote: &Zygote) -> quantd_sandbox::Result<()> {
+    /// let (host, theirs) = UnixStream::pair().expect("socketpair");
+    /// let job = Job::script("import os\nos.write(3, b'hello\\n')\n")
+    ///     .with_channel(OwnedFd::from(theirs));
+    /// let stop = host.try_clone().expect("dup");
+    /// let server = std::thread::spawn(move || {
+    ///     let mut lines = BufReader::new(host).lines();
+    ///     while let Some(Ok(line)) = lines.next() {
+    ///         println!("the job said {line}");
+    ///     }
+    /// });
+    /// let outcome = zygote.run(&job, &CancelToken::new());
+    /// let _ = stop.shutdown(Shutdown::Both);
+    /// server.join().expect("the server ends");
+    /// # outcome.map(drop)
+    /// # }
+    /// ```
+    pub fn with_channel(mut self, fd: OwnedFd) -> Self {
+        self.channel = Some(Arc::new(fd));
         self
     }
 }
@@ -226,9 +287,18 @@ pub fn probe(config: &SandboxConfig) -> Result<()> {
     Ok(())
 }
 
-/// Runs `job` in a fresh sandbox and waits for the whole process tree to end.
+/// Runs `job` in a fresh sandbox and waits for the whole process tree to end. A job with a
+/// [`Job::channel`] is refused ([`SandboxError::Config`], nothing started): channels need the
+/// warm zygote ([`crate::Zygote::run`]).
 #[tracing::instrument(skip_all, fields(args = ?job.args))]
 pub fn run(config: &SandboxConfig, job: &Job, cancel: &CancelToken) -> Result<Outcome> {
+    if job.channel.is_some() {
+        return Err(SandboxError::Config(
+            "a job with a channel (Job::with_channel) needs the warm zygote (Zygote::run): \
+             the cold path (quantd_sandbox::run) cannot pass the channel's fd through its shim"
+                .into(),
+        ));
+    }
     let limits = job.limits.as_ref().unwrap_or(&config.limits);
     limits.validate_within(&config.bounds)?;
     let isolate = config.isolation == Isolation::Sandboxed;

@@ -42,6 +42,11 @@ const SDK_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/quantd/lookahead.py"),
     ),
     (
+        "strategy.py",
+        include_str!("../../../python/quantd/strategy.py"),
+    ),
+    ("ta.py", include_str!("../../../python/quantd/ta.py")),
+    (
         "validate.py",
         include_str!("../../../python/quantd/validate.py"),
     ),

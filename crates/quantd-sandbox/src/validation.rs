@@ -29,6 +29,10 @@ pub struct EntryPointInfo {
     pub params: serde_json::Map<String, serde_json::Value>,
     /// The line of its `def`.
     pub line: u32,
+    /// `"class"` for a `qd.Strategy` subclass (it places orders itself); absent for decorated
+    /// functions.
+    #[serde(default)]
+    pub style: Option<String>,
 }
 
 /// The validator's answer.

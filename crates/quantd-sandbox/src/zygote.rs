@@ -20,6 +20,17 @@
 //! forked keeper. The host side ([`Zygote::run`]) runs in the server, which no job is forked
 //! from; the zygote's shim processes never see a request.
 //!
+//! **A job's channel.** A job may carry its end of a duplex socket to the host
+//! ([`Job::channel`]). It travels with the job's other fds on the control socket, under the fixed
+//! word `jobc` instead of `job` (the fourth fd is then the channel, the cgroup's, if any, the
+//! fifth): still only fds and a fixed word. The zygote passes it to the keeper and closes its
+//! copy; the keeper passes it to the job and closes its own; the job sees it as fd 3
+//! ([`crate::CHANNEL_FD`]) with `QUANTD_CHANNEL_FD=3` and keeps it through its confinement:
+//! seccomp allows plain `read`, `write` and `poll` on it, and Landlock governs paths and new
+//! connections, not an fd the job already holds. Only bytes reach the host, as long as it reads
+//! its end with plain `read` (which drops any fd a job attaches with `SCM_RIGHTS`). A job without
+//! a channel has no fd 3 and no such variable.
+//!
 //! [`Zygote`] is `Send + Sync`: worker threads share one and run jobs concurrently. A zygote that
 //! died (or was killed because a job would not end) is restarted by the next [`Zygote::run`].
 
@@ -53,8 +64,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const KILL_GRACE: Duration = Duration::from_secs(5);
 /// What [`SandboxError::CannotStart`] says could not start.
 const NOT_STARTED: &str = "the Python zygote did not start";
-/// What the control socket carries with each job's fds: a fixed word, never the request.
+/// What the control socket carries with each job's fds: a fixed word, never the request. The fds:
+/// the job socket, stdout, stderr, then the job cgroup's `cgroup.procs` when there is one.
 const JOB_MESSAGE: &[u8] = b"job";
+/// [`JOB_MESSAGE`] for a job with a [`Job::channel`]: the fourth fd is the channel, the cgroup's
+/// (if any) the fifth.
+const JOB_CHANNEL_MESSAGE: &[u8] = b"jobc";
 /// How long the job's keeper may take to read its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -182,7 +197,8 @@ impl Zygote {
     /// Runs `job` in a child of the zygote and waits for its whole process tree to end. Same
     /// contract as [`crate::run`]: a verdict for anything the job did, [`SandboxError::Cancelled`] when
     /// `cancel` fired, other errors only when the sandbox itself failed. Safe to call from many
-    /// threads at once; a dead zygote is restarted first.
+    /// threads at once; a dead zygote is restarted first. The job's [`Job::channel`], if any, is
+    /// its fd 3 (see the module docs); `run` neither reads nor closes the host's end.
     #[tracing::instrument(skip_all, fields(args = ?job.args))]
     pub fn run(&self, job: &Job, cancel: &CancelToken) -> Result<Outcome> {
         let limits = job.limits.as_ref().unwrap_or(&self.config.limits);
@@ -229,8 +245,13 @@ impl Zygote {
             UnixStream::pair().map_err(|e| SandboxError::io("job socket", e))?;
         let start = Instant::now();
         let mut fds = vec![job_sock.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
+        fds.extend(job.channel.as_ref().map(|fd| fd.as_raw_fd()));
         fds.extend(cgroup_procs.as_ref().map(|fd| fd.as_raw_fd()));
-        let generation = self.send(JOB_MESSAGE, &fds)?;
+        let message = match job.channel {
+            Some(_) => JOB_CHANNEL_MESSAGE,
+            None => JOB_MESSAGE,
+        };
+        let generation = self.send(message, &fds)?;
         drop((out_w, err_w, job_sock, cgroup_procs));
         if let Err(e) = send_request(&host_sock, &request) {
             // The keeper never took its request: the zygote is broken or wedged.

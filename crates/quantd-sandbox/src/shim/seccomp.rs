@@ -276,6 +276,42 @@ mod tests {
         }
     }
 
+    /// A job's channel ([`crate::Job::channel`], fd 3) is used with plain I/O, on any fd: reads,
+    /// writes, polls and their socket forms are never in the filter's way.
+    #[test]
+    fn plain_io_and_polling_on_any_fd_are_allowed() {
+        let mut calls = vec![
+            libc::SYS_read,
+            libc::SYS_write,
+            libc::SYS_readv,
+            libc::SYS_writev,
+            libc::SYS_recvfrom,
+            libc::SYS_sendto,
+            libc::SYS_recvmsg,
+            libc::SYS_sendmsg,
+            libc::SYS_ppoll,
+            libc::SYS_pselect6,
+            libc::SYS_epoll_create1,
+            libc::SYS_epoll_ctl,
+            libc::SYS_epoll_pwait,
+            libc::SYS_fstat,
+            libc::SYS_fcntl,
+            libc::SYS_shutdown,
+            libc::SYS_close,
+        ];
+        #[cfg(target_arch = "x86_64")]
+        calls.extend([libc::SYS_poll, libc::SYS_select, libc::SYS_epoll_wait]);
+        for nr in calls {
+            for fd in [0u64, 3, 4, 1023] {
+                assert_eq!(
+                    verdict(nr, [fd, 0, 0, 0, 0, 0]),
+                    RET_ALLOW,
+                    "syscall {nr} fd {fd}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_rest_of_the_policy_is_unchanged_around_the_socket_rule() {
         for nr in denied_syscalls() {
