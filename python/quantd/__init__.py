@@ -8,6 +8,13 @@ User code imports it as ``import quantd as qd`` and marks its entry points::
     @qd.strategy(params={"fast": 10, "slow": 20})
     def sma_cross(bars, fast, slow): ...       # -> qd.Signals(entries=..., exits=...)
 
+Class strategies place orders bar by bar, as in backtesting.py::
+
+    class SmaCross(qd.Strategy):
+        params = {"fast": 10, "slow": 20}
+        def init(self): ...                    # indicators: self.I(qd.ta.sma, self.data.Close, self.fast)
+        def next(self): ...                    # self.buy(), self.sell(), self.position.close()
+
 Bot scripts report metrics with ``qd.result(**metrics)``. The worker side lives in
 :mod:`quantd.harness` (running an entry point over Arrow IPC bars) and :mod:`quantd.validate`.
 """
@@ -23,6 +30,14 @@ from quantd._sdk import (
 )
 
 __all__ = [
+    "Order",
+    "Position",
+    "Strategy",
+    "Trade",
+    "barssince",
+    "cross",
+    "crossover",
+    "ta",
     "ContractError",
     "EntryPoint",
     "Signals",
@@ -32,3 +47,24 @@ __all__ = [
     "strategy",
 ]
 __version__ = "0.1.0"
+
+#: Names imported on first use, so that ``import quantd`` needs neither numpy nor pandas.
+_LAZY = {
+    "Order": "quantd.strategy",
+    "Position": "quantd.strategy",
+    "Strategy": "quantd.strategy",
+    "Trade": "quantd.strategy",
+    "barssince": "quantd.strategy",
+    "cross": "quantd.strategy",
+    "crossover": "quantd.strategy",
+}
+
+
+def __getattr__(name: str):  # PEP 562
+    import importlib
+
+    if name == "ta":
+        return importlib.import_module("quantd.ta")
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'quantd' has no attribute {name!r}")

@@ -27,11 +27,18 @@ class EntryPoint:
     name: str
     func: Callable[..., Any]
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: ``"signals"`` (a decorated function) or ``"class"`` (a :class:`quantd.Strategy`
+    #: subclass, which places orders itself).
+    style: str = "signals"
 
     def resolve_params(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The decorator's defaults overridden by ``given``; unknown names are an error."""
+        """The decorator's defaults overridden by ``given``; unknown names are an error (a
+        class strategy also takes its plain class attributes, as backtesting.py does)."""
         given = dict(given or {})
-        unknown = sorted(set(given) - set(self.params))
+        known = set(self.params)
+        if self.style == "class":
+            known |= {k for k in given if hasattr(self.func, k) and not callable(getattr(self.func, k))}
+        unknown = sorted(set(given) - known)
         if unknown:
             raise ContractError(
                 f"{self.kind} {self.name!r} has no parameter(s) {', '.join(unknown)}; "
@@ -64,6 +71,14 @@ def _register(kind: Kind, func: F, params: Mapping[str, Any] | None) -> F:
     _REGISTRY[func.__name__] = ep
     func.__quantd__ = ep  # type: ignore[attr-defined]
     return func
+
+
+def _register_class(cls: type) -> None:
+    """Registers a :class:`quantd.Strategy` subclass as a class-style strategy entry point."""
+    params = getattr(cls, "params", {})
+    if not isinstance(params, Mapping):
+        raise ContractError(f"strategy {cls.__name__!r}: params must be a dict, not {type(params).__name__}")
+    _REGISTRY[cls.__name__] = EntryPoint(kind="strategy", name=cls.__name__, func=cls, params=dict(params), style="class")
 
 
 @overload

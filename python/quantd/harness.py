@@ -150,6 +150,23 @@ class Batch:
         self.slices = [(names[codes[a]], int(a), int(b)) for a, b in zip(starts[:-1], starts[1:]) if b > a]
 
 
+def run_class_batch(ep: EntryPoint, table: pa.Table, params: Mapping[str, Any]) -> None:
+    """Runs a class strategy over each ticker of a batch table, its orders going to the host's
+    broker over the job's channel (:mod:`quantd.strategy`); the host keeps the results."""
+    from quantd.strategy import _Link, run
+
+    batch = Batch(table)
+    link = _Link.from_env()
+    resolved = ep.resolve_params(params)
+    for name, a, b in batch.slices:
+        try:
+            run(ep.func, batch.frame.iloc[a:b], resolved, link, name)
+        except Exception as e:
+            if hasattr(e, "add_note"):
+                e.add_note(f"while running strategy {ep.name!r} on ticker {name!r}")
+            raise
+
+
 def run_batch(ep: EntryPoint, table: pa.Table, params: Mapping[str, Any]) -> pa.Table:
     """Runs the entry point once per ticker of a batch table; keeps the rows with a signal."""
     import pyarrow.compute as pc
@@ -199,6 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.batch:
         with pa.memory_map(a.bars, "r") as source:
             table = pa.ipc.open_file(source).read_all()
+        if ep.style == "class":
+            run_class_batch(ep, table, params)
+            return 0
         write_table(run_batch(ep, table, params), a.out)
         return 0
     table, bars = read_bars(a.bars)

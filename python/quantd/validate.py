@@ -36,6 +36,39 @@ def _decorator_kind(dec: ast.expr) -> tuple[str | None, ast.Call | None]:
     return None, None
 
 
+def _is_strategy_class(node: ast.ClassDef) -> bool:
+    """A class deriving from ``qd.Strategy`` / ``quantd.Strategy`` / ``Strategy``."""
+    for base in node.bases:
+        if isinstance(base, ast.Attribute) and base.attr == "Strategy":
+            return True
+        if isinstance(base, ast.Name) and base.id == "Strategy":
+            return True
+    return False
+
+
+def _class_entry(node: ast.ClassDef, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """A class strategy's entry point: its literal ``params`` dict; it must define ``next``."""
+    params: dict[str, Any] = {}
+    methods = set()
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef):
+            methods.add(item.name)
+        targets = item.targets if isinstance(item, ast.Assign) else []
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id == "params":
+                try:
+                    value = ast.literal_eval(item.value)
+                except ValueError:
+                    value = None
+                if not isinstance(value, dict):
+                    errors.append(_err(item.value, "params = must be a literal dict"))
+                else:
+                    params = value
+    if "next" not in methods:
+        errors.append(_err(node, f"strategy {node.name!r} must define next(self), called once per bar"))
+    return {"name": node.name, "kind": "strategy", "params": params, "line": node.lineno, "style": "class"}
+
+
 def validate(source: str, filename: str = "main.py", entry: str | None = None) -> dict[str, Any]:
     try:
         tree = ast.parse(source, filename)
@@ -53,6 +86,9 @@ def validate(source: str, filename: str = "main.py", entry: str | None = None) -
             if n.split(".")[0] not in ALLOWED_IMPORTS:
                 errors.append(_err(node, f"import of {n!r} is not allowed (allowed: {', '.join(sorted(ALLOWED_IMPORTS))})"))
     for node in tree.body:
+        if isinstance(node, ast.ClassDef) and _is_strategy_class(node):
+            eps.append(_class_entry(node, errors))
+            continue
         if not isinstance(node, ast.FunctionDef):
             continue
         for dec in node.decorator_list:

@@ -9,7 +9,10 @@ the shim's S2, with its control socket on fd 4 (``SOCK_SEQPACKET``). Protocol:
 - zygote -> host, once: ``{"t": "ready", "import_ms": ..., "landlock_abi": ...}``;
 - host -> zygote, one message per job, the fixed word ``job`` with three fds attached
   (``SCM_RIGHTS``): the job socket, the stdout pipe and the stderr pipe, and a fourth, the job
-  cgroup's ``cgroup.procs``, when memory is limited by a delegated cgroup v2;
+  cgroup's ``cgroup.procs``, when memory is limited by a delegated cgroup v2; or the fixed word
+  ``jobc`` for a job with a channel to its host: the same, with the channel (the job's end of a
+  connected ``SOCK_STREAM`` Unix socket) as the fourth fd and the cgroup's, if any, as the fifth.
+  Any other word or count is closed and ignored;
 - host -> the job's keeper, on the job socket: the request, its length first (8 bytes,
   little-endian), then ``{"dir", "argv", "env", "cwd", "limits"}`` as JSON.
 
@@ -29,6 +32,13 @@ runs the job's code (``SCRIPT``, ``-m MODULE`` or ``-c CODE``) as the interprete
 for C2, kills it when the host writes to the job socket again (or closes it), and reports how it ended on
 the job socket as one JSON line (``{"t": "exited", ...}``): when C2 (PID 1) is gone, the kernel
 has already killed everything else in its namespace.
+
+A job's channel, when it has one, is held by nothing but the job: the zygote closes its copy
+after forking C1, C1 after forking C2, and C2 moves it to fd 3 (inheritable, so it survives
+``close_from(4)`` and anything the job starts), sets ``QUANTD_CHANNEL_FD=3`` after the request's
+environment, and confines itself as any job (the seccomp filter allows ``read``, ``write`` and
+``poll``; Landlock does not govern an open socket). A job without one has no fd 3, and no
+``QUANTD_CHANNEL_FD`` even if its request's environment named one.
 """
 
 from __future__ import annotations
@@ -40,9 +50,15 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 CTL_FD = 4
+#: The fd a job sees its channel to the host as, and the variable that says so.
+CHANNEL_FD = 3
+CHANNEL_ENV = "QUANTD_CHANNEL_FD"
+#: The control socket's fixed words: a job, and a job with a channel (its fourth fd).
+JOB = b"job"
+JOB_WITH_CHANNEL = b"jobc"
 _T0 = time.perf_counter()
 #: Largest request a keeper reads (argv and environment; the kernel's own argv limit is smaller).
 MAX_REQUEST = 64 << 20
@@ -90,6 +106,25 @@ def _setup_error(fd: int, stage: str, e: BaseException) -> None:
     _send(fd, {"t": "setup_error", "stage": stage, "errno": errno, "message": f"{type(e).__name__}: {e}"})
 
 
+class JobFds(NamedTuple):
+    """The fds that came with one job on the control socket."""
+
+    job: int
+    out: int
+    err: int
+    channel: int | None
+    cgroup: int | None
+
+
+def _job_fds(msg: bytes, fds: list[int]) -> JobFds | None:
+    """What ``fds`` are, from the fixed word they came with; None for a malformed request."""
+    if msg == JOB and len(fds) in (3, 4):
+        return JobFds(fds[0], fds[1], fds[2], None, fds[3] if len(fds) == 4 else None)
+    if msg == JOB_WITH_CHANNEL and len(fds) in (4, 5):
+        return JobFds(fds[0], fds[1], fds[2], fds[3], fds[4] if len(fds) == 5 else None)
+    return None
+
+
 def _reap(*_: Any) -> None:
     while True:
         try:
@@ -112,19 +147,22 @@ def main() -> int:
     signal.signal(signal.SIGCHLD, _reap)
     while True:
         # Only the fds and a fixed word: the request itself is read by the forked keeper.
-        msg, fds, _flags, _addr = socket.recv_fds(ctl, 16, 4)
+        # Room for more fds than a request has, so a malformed one's extra fds are received
+        # (and closed) rather than left to the kernel's truncation.
+        msg, fds, _flags, _addr = socket.recv_fds(ctl, 16, 8)
         if not msg:
             return 0  # the host is gone: ending takes every job with us
-        if len(fds) not in (3, 4):
+        job = _job_fds(msg, fds)
+        if job is None:
             for fd in fds:
                 os.close(fd)
-            print(f"quantd.zygote: a request came with {len(fds)} fds, not 3 or 4; ignored", file=sys.stderr)
+            print(f"quantd.zygote: a request came as {msg[:8]!r} with {len(fds)} fds; ignored", file=sys.stderr)
             continue
         pid = os.fork()
         if pid == 0:
             try:
                 ctl.close()
-                _c1(cfg, fds, landlock)
+                _c1(cfg, job, landlock)
             finally:
                 os._exit(125)
         for fd in fds:
@@ -150,23 +188,23 @@ def _read_request(fd: int) -> dict[str, Any]:
     return json.loads(_read_exact(fd, n))
 
 
-def _c1(cfg: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
+def _c1(cfg: dict[str, Any], fds: JobFds, landlock: int) -> NoReturn:
     """The job's keeper: reads the request, namespaces and mounts, then waits for C2 and
     reports its end."""
     from quantd import _sandbox as sb
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    job_fd, out_fd, err_fd = fds[:3]
+    job_fd, out_fd, err_fd = fds.job, fds.out, fds.err
     isolate = cfg["isolate"]
     stage = "read request"
     try:
         req = _read_request(job_fd)
         stage = "job cgroup"
-        if len(fds) == 4:
+        if fds.cgroup is not None:
             # The job's own cgroup (its cgroup.procs, opened by the host): move in before
             # anything of the job exists, so the whole tree is counted against memory.max.
-            os.write(fds[3], b"0")
-            os.close(fds[3])
+            os.write(fds.cgroup, b"0")
+            os.close(fds.cgroup)
         stage = "job namespaces"
         if isolate:
             sb.unshare(sb.CLONE_NEWNS | sb.CLONE_NEWPID | sb.CLONE_NEWIPC | sb.CLONE_NEWNET)
@@ -199,9 +237,12 @@ def _c1(cfg: dict[str, Any], fds: list[int], landlock: int) -> NoReturn:
         _setup_error(job_fd, stage, e)
         os._exit(125)
     if pid == 0:
-        _c2(cfg, req, job_fd, out_fd, err_fd, landlock)
+        _c2(cfg, req, fds, landlock)
     os.close(out_fd)
     os.close(err_fd)
+    if fds.channel is not None:
+        # Only the job holds its end now: the host sees EOF once the job is gone.
+        os.close(fds.channel)
     killed = False
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
@@ -259,7 +300,7 @@ def _kill_job(pid: int, isolate: bool) -> None:
         pass
 
 
-def _c2(cfg: dict[str, Any], req: dict[str, Any], job_fd: int, out_fd: int, err_fd: int, landlock: int) -> NoReturn:
+def _c2(cfg: dict[str, Any], req: dict[str, Any], fds: JobFds, landlock: int) -> NoReturn:
     """The job: confine this process, then run the user's code in it."""
     import random
     import resource
@@ -267,6 +308,7 @@ def _c2(cfg: dict[str, Any], req: dict[str, Any], job_fd: int, out_fd: int, err_
     from quantd import _sandbox as sb
 
     isolate = cfg["isolate"]
+    job_fd = fds.job
     stage = "start"
     try:
         stage = "pdeathsig"
@@ -278,8 +320,15 @@ def _c2(cfg: dict[str, Any], req: dict[str, Any], job_fd: int, out_fd: int, err_
         stage = "fds"
         devnull = os.open("/dev/null", os.O_RDWR)
         os.dup2(devnull, 0)
-        os.dup2(out_fd, 1)
-        os.dup2(err_fd, 2)
+        os.dup2(fds.out, 1)
+        os.dup2(fds.err, 2)
+        if fds.channel is not None:
+            stage = "channel"
+            if job_fd == CHANNEL_FD:
+                job_fd = os.dup(job_fd)  # the lowest free fd: above 3, which is taken
+            # Inheritable (no close-on-exec): the job's code may start processes that use it.
+            os.dup2(fds.channel, CHANNEL_FD, inheritable=True)
+            os.set_inheritable(CHANNEL_FD, True)  # dup2 onto itself changes no flag
         stage = "chdir"
         os.chdir(req["cwd"])
         if isolate:
@@ -289,6 +338,9 @@ def _c2(cfg: dict[str, Any], req: dict[str, Any], job_fd: int, out_fd: int, err_
         stage = "environment"
         os.environ.clear()
         os.environ.update(dict(req["env"]))
+        os.environ.pop(CHANNEL_ENV, None)
+        if fds.channel is not None:
+            os.environ[CHANNEL_ENV] = str(CHANNEL_FD)
         stage = "rlimits"
         lim = req["limits"]
         cpu = int(lim["cpu_secs"])
@@ -319,7 +371,7 @@ def _c2(cfg: dict[str, Any], req: dict[str, Any], job_fd: int, out_fd: int, err_
             stage = "seccomp"
             sb.install_seccomp(cfg["seccomp"])
         stage = "close fds"
-        sb.close_from(3)
+        sb.close_from(CHANNEL_FD + 1 if fds.channel is not None else 3)
     except BaseException as e:  # noqa: BLE001 - reported to the host, which gives the verdict
         _setup_error(job_fd, stage, e)
         os._exit(125)

@@ -576,6 +576,7 @@ mod tests {
                         .into_iter()
                         .collect(),
                     line,
+                    style: None,
                 })
                 .collect(),
             elapsed: std::time::Duration::ZERO,

@@ -120,7 +120,7 @@ pub(crate) fn compile_strategy(
 }
 
 /// The bars of a ticker in the window, for quantd-backtest.
-fn bars_of<'a>(
+pub(crate) fn bars_of<'a>(
     data: &'a TickerBars,
     window: std::ops::Range<usize>,
 ) -> std::result::Result<Bars<'a>, quantd_backtest::BacktestError> {
@@ -271,6 +271,16 @@ pub(crate) fn trade(
     keep_equity: bool,
 ) -> TickerBacktest {
     let result = bars_of(data, window).and_then(|b| quantd_backtest::backtest(&b, signals, config));
+    ticker_backtest(name, calendar, result, keep_equity)
+}
+
+/// What one ticker's backtest stores: its result, or why it has none.
+pub(crate) fn ticker_backtest(
+    name: String,
+    calendar: quantd_data::time::Calendar,
+    result: std::result::Result<quantd_backtest::BacktestResult, quantd_backtest::BacktestError>,
+    keep_equity: bool,
+) -> TickerBacktest {
     match result {
         Ok(r) => TickerBacktest {
             ticker: name,

@@ -5,6 +5,7 @@
 //! checked against the shard's bars first ([`read_result`]): each row is one of its ticker's
 //! input bars, so the jobs index bars by the row's place instead of looking dates up.
 
+use super::broker::{self, ClassTicker};
 use super::ipc::{BatchInput, ResultRows, bars_ipc, read_result};
 use super::{MAX_RESULT_BYTES, Sandboxed, params_json};
 use crate::error::Result;
@@ -13,14 +14,20 @@ use crate::exec::jobs::{
 };
 use crate::exec::kinds::test::{ResolvedTest, TEST_SHARD_TICKERS};
 use crate::exec::kinds::{backtest::ResolvedBacktest, scan::ResolvedScan};
-use crate::exec::strategy::{EQUITY_CURVE_MAX_TICKERS, TickerBacktest, trade};
+use crate::exec::strategy::{
+    EQUITY_CURVE_MAX_TICKERS, TickerBacktest, bars_of, ticker_backtest, trade,
+};
 use crate::scan::{self, Signals};
+use quantd_backtest::broker::SimOptions;
 use quantd_core::ErrorClass;
 use quantd_data::time::Stamp;
 use quantd_data::{PackReader, TickerBars};
 use quantd_sandbox::{Bars, EntryCall};
 use serde_json::Value;
+use std::net::Shutdown;
 use std::ops::Range;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -57,14 +64,27 @@ pub(super) fn run_entry(
     input: &BatchInput,
     cancel: &AtomicBool,
 ) -> std::result::Result<ResultRows, ShardFailure> {
-    let call = EntryCall {
+    let outcome = py.run_ok(entry_call(source, params, ipc).job(), cancel)?;
+    checked_rows(py, &outcome, input)
+}
+
+/// The harness call of a batch of tickers' bars.
+fn entry_call(source: &str, params: &Value, ipc: Vec<u8>) -> EntryCall {
+    EntryCall {
         code: source.to_string(),
         entry: None,
         params: params.clone(),
         bars: Bars::Ipc(ipc),
         batch: true,
-    };
-    let outcome = py.run_ok(call.job(), cancel)?;
+    }
+}
+
+/// The result rows of a finished harness job, checked against its bars (`input`).
+fn checked_rows(
+    py: &Sandboxed,
+    outcome: &quantd_sandbox::Outcome,
+    input: &BatchInput,
+) -> std::result::Result<ResultRows, ShardFailure> {
     let bytes = outcome
         .result_ipc(MAX_RESULT_BYTES)
         .map_err(|e| ShardFailure::Error(e.class(), e.to_string()))?
@@ -373,30 +393,64 @@ impl Job for PyBacktestJob {
         let cancel = ctl.stop_flag();
         let tickers = payload_tickers(payload)?;
         let (data, windows) = read_windows(&self.reader, &tickers, self.spec.from, self.spec.to)?;
-        let (rows, bars) = run_batch(
-            &self.py,
-            &self.source,
-            &self.params,
-            &self.reader,
-            &windows,
-            cancel,
-        )?;
-        let signals = StrategySignals::new(&rows, tickers.len())?;
-        let mut results: Vec<TickerBacktest> = Vec::with_capacity(tickers.len());
-        let mut buffers = quantd_backtest::SignalBuffers::default();
-        for (slot, (t, data, window)) in data.into_iter().enumerate() {
-            let name = self.reader.manifest().tickers[t].ticker.clone();
-            signals.fill(slot, window.len(), &mut buffers);
-            results.push(trade(
-                name,
-                &data,
-                self.reader.manifest().calendar,
-                window,
-                &buffers.as_signals(),
-                &self.spec.config,
-                self.keep_equity,
-            ));
-        }
+        let (ipc, input) = bars_ipc(&self.reader, &windows)?;
+        let bars = input.bars() as u64;
+        let calendar = self.reader.manifest().calendar;
+        let names: Vec<String> = data
+            .iter()
+            .map(|(t, _, _)| self.reader.manifest().tickers[*t].ticker.clone())
+            .collect();
+        // A class strategy places orders through the broker on the job's channel; a signal
+        // strategy never speaks on it and writes its signals instead.
+        let class_tickers: Vec<ClassTicker<'_>> = data
+            .iter()
+            .zip(&names)
+            .map(|((_, bars, window), name)| ClassTicker {
+                name: name.clone(),
+                bars: bars_of(bars, window.clone()),
+            })
+            .collect();
+        let config = &self.spec.config;
+        let options = SimOptions::from_config(config);
+        let call = entry_call(&self.source, &self.params, ipc);
+        let (outcome, served) =
+            with_broker(&self.py, call, &class_tickers, options, config, cancel)?;
+        let results: Vec<TickerBacktest> = if served.used {
+            class_tickers
+                .iter()
+                .zip(served.ends)
+                .map(|(t, end)| {
+                    let result = match (&t.bars, end) {
+                        (Ok(bars), Some(end)) => {
+                            Ok(end.result(bars, &options, config.risk_free_rate))
+                        }
+                        (Err(e), _) => Err(e.clone()),
+                        (Ok(_), None) => Err(quantd_backtest::BacktestError::NoBars),
+                    };
+                    ticker_backtest(t.name.clone(), calendar, result, self.keep_equity)
+                })
+                .collect()
+        } else {
+            let rows = checked_rows(&self.py, &outcome, &input)?;
+            let signals = StrategySignals::new(&rows, tickers.len())?;
+            let mut buffers = quantd_backtest::SignalBuffers::default();
+            data.iter()
+                .zip(names)
+                .enumerate()
+                .map(|(slot, ((_, data, window), name))| {
+                    signals.fill(slot, window.len(), &mut buffers);
+                    trade(
+                        name,
+                        data,
+                        calendar,
+                        window.clone(),
+                        &buffers.as_signals(),
+                        config,
+                        self.keep_equity,
+                    )
+                })
+                .collect()
+        };
         Ok(ShardOutput {
             bars,
             rows: results.len() as u64,
@@ -405,6 +459,42 @@ impl Job for PyBacktestJob {
             summary: None,
         })
     }
+}
+
+/// Runs `call` with a broker channel served by [`broker::serve`] on a thread of this worker
+/// for as long as the job runs. What the strategy did wrong on the channel wins over the job's
+/// own failure (which is the strategy seeing the refusal).
+fn with_broker(
+    py: &Sandboxed,
+    call: EntryCall,
+    tickers: &[ClassTicker<'_>],
+    options: SimOptions,
+    config: &quantd_backtest::Config,
+    cancel: &AtomicBool,
+) -> std::result::Result<(quantd_sandbox::Outcome, broker::Served), ShardFailure> {
+    let internal = |e: std::io::Error| {
+        ShardFailure::Error(ErrorClass::Internal, format!("broker channel: {e}"))
+    };
+    let (host, theirs) = UnixStream::pair().map_err(internal)?;
+    let stopper = host.try_clone().map_err(internal)?;
+    let job = call.job().with_channel(OwnedFd::from(theirs));
+    let (outcome, served) = std::thread::scope(|s| {
+        let server = s.spawn(|| broker::serve(host, tickers, options, config.finalize_trades));
+        let outcome = py.run_ok(job, cancel);
+        let _ = stopper.shutdown(Shutdown::Both);
+        (outcome, server.join())
+    });
+    let served = match served {
+        Ok(Ok(served)) => served,
+        Ok(Err(message)) => return Err(ShardFailure::Error(ErrorClass::Execution, message)),
+        Err(_) => {
+            return Err(ShardFailure::Error(
+                ErrorClass::Internal,
+                "the broker thread panicked".into(),
+            ));
+        }
+    };
+    Ok((outcome?, served))
 }
 
 /// A strategy's checked result rows, by ticker.

@@ -24,6 +24,7 @@
 //! This module never runs user code in the engine's process.
 
 pub mod bot;
+mod broker;
 mod check;
 pub mod ipc;
 mod ipc_check;

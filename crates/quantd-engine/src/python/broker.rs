@@ -1,0 +1,178 @@
+//! The host end of a class strategy's broker channel: while a Python backtest job runs, a
+//! thread of the worker serves the job's channel (`quantd_sandbox::Job::channel`) with one
+//! [`Session`] on a [`SimBroker`] per ticker the strategy runs on. The strategy
+//! (`python/quantd/strategy.py`) decides; the broker here fills, so the fill rules are the
+//! backtester's own and nothing the job says about prices, cash or fills is believed.
+//!
+//! Protocol (each frame a 4-byte little-endian length, then JSON; one reply per request):
+//! `begin {ticker, bars}` → `{cash, spread}` (or `{skip}` with the reason when the ticker's
+//! bars cannot be backtested); `start {start}` → `{}`; `step {bar, actions}` →
+//! a [`StepReply`]; `end {actions}` → `{}`. Anything else, a frame over [`MAX_FRAME`], more
+//! than [`MAX_ACTIONS`] actions in one step, a ticker not in the shard or run twice, a bar
+//! count that is not the ticker's, or a step out of order gets `{error}` and ends the serving:
+//! the shard fails with that message.
+
+use quantd_backtest::Bars;
+use quantd_backtest::broker::{Action, Session, SessionEnd, SimBroker, SimOptions};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+
+/// Largest frame either side may send.
+pub const MAX_FRAME: usize = 16 << 20;
+/// Most actions a strategy may take on one bar.
+pub const MAX_ACTIONS: usize = 10_000;
+
+/// One ticker a strategy may run on: its name and its bars (the backtest's window).
+pub(crate) struct ClassTicker<'a> {
+    pub name: String,
+    /// Its bars, or why it cannot be backtested (the strategy is told to skip it).
+    pub bars: Result<Bars<'a>, quantd_backtest::BacktestError>,
+}
+
+/// What a served channel produced: each ticker's finished session, `None` for a ticker the
+/// strategy did not run on; `used` is false when the job never spoke on the channel (a
+/// signal strategy).
+pub(crate) struct Served {
+    pub ends: Vec<Option<SessionEnd>>,
+    pub used: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case", deny_unknown_fields)]
+enum Request {
+    Begin { ticker: String, bars: usize },
+    Start { start: usize },
+    Step { bar: usize, actions: Vec<Action> },
+    End { actions: Vec<Action> },
+}
+
+/// Where the serving is for the current ticker.
+enum State<'a> {
+    Idle,
+    Begun(usize),
+    Running(usize, Box<Session<Bars<'a>>>),
+}
+
+/// Serves `stream` until the job closes it (or the caller shuts it down). `Err` carries what
+/// the strategy did wrong, already sent to it.
+pub(crate) fn serve<'a>(
+    mut stream: UnixStream,
+    tickers: &[ClassTicker<'a>],
+    options: SimOptions,
+    finalize: bool,
+) -> Result<Served, String> {
+    let mut served = Served {
+        ends: (0..tickers.len()).map(|_| None).collect(),
+        used: false,
+    };
+    let mut state = State::Idle;
+    while let Some(frame) = read_frame(&mut stream)? {
+        served.used = true;
+        let reply = match handle(&frame, tickers, options, finalize, &mut state, &mut served) {
+            Ok(reply) => reply,
+            Err(message) => {
+                // The job may be gone already; the error is ours to report either way.
+                let _ = write_frame(&mut stream, &json!({ "error": message }));
+                return Err(message);
+            }
+        };
+        if write_frame(&mut stream, &reply).is_err() {
+            break;
+        }
+    }
+    Ok(served)
+}
+
+fn handle<'a>(
+    frame: &[u8],
+    tickers: &[ClassTicker<'a>],
+    options: SimOptions,
+    finalize: bool,
+    state: &mut State<'a>,
+    served: &mut Served,
+) -> Result<Value, String> {
+    let request: Request = serde_json::from_slice(frame)
+        .map_err(|e| format!("the strategy sent a message the broker does not understand: {e}"))?;
+    match (request, std::mem::replace(state, State::Idle)) {
+        (Request::Begin { ticker, bars }, State::Idle) => {
+            let slot = tickers
+                .iter()
+                .position(|t| t.name == ticker)
+                .ok_or_else(|| format!("ticker {ticker:?} is not one of this shard's"))?;
+            if served.ends[slot].is_some() {
+                return Err(format!("ticker {ticker:?} ran twice"));
+            }
+            let have = match &tickers[slot].bars {
+                Ok(b) => b.len(),
+                Err(e) => return Ok(json!({ "skip": e.to_string() })),
+            };
+            if bars != have {
+                return Err(format!("ticker {ticker:?} has {have} bars, not {bars}"));
+            }
+            *state = State::Begun(slot);
+            Ok(json!({ "cash": options.cash, "spread": options.spread }))
+        }
+        (Request::Start { start }, State::Begun(slot)) => {
+            let broker = SimBroker::new(options, 1).map_err(|e| e.to_string())?;
+            let bars = *tickers[slot].bars.as_ref().map_err(|e| e.to_string())?;
+            let session = Session::new(broker, bars, start);
+            *state = State::Running(slot, Box::new(session));
+            Ok(json!({}))
+        }
+        (Request::Step { bar, actions }, State::Running(slot, mut session)) => {
+            check_actions(&actions)?;
+            let reply = session.step(bar, actions).map_err(|e| e.to_string())?;
+            *state = State::Running(slot, session);
+            serde_json::to_value(reply).map_err(|e| e.to_string())
+        }
+        (Request::End { actions }, State::Running(slot, session)) => {
+            check_actions(&actions)?;
+            served.ends[slot] = Some(session.finish(actions, finalize));
+            Ok(json!({}))
+        }
+        (_, _) => Err(
+            "the strategy's messages are out of order (begin, start, step…, end per ticker)".into(),
+        ),
+    }
+}
+
+fn check_actions(actions: &[Action]) -> Result<(), String> {
+    if actions.len() > MAX_ACTIONS {
+        return Err(format!(
+            "{} actions on one bar; at most {MAX_ACTIONS} are taken",
+            actions.len()
+        ));
+    }
+    Ok(())
+}
+
+/// One frame, `None` at the end of the stream.
+fn read_frame(stream: &mut UnixStream) -> Result<Option<Vec<u8>>, String> {
+    let mut len = [0u8; 4];
+    match stream.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(_) => return Ok(None), // shut down by the caller, or the job is gone
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(format!(
+            "the strategy sent a message of {len} bytes; at most {MAX_FRAME} are read"
+        ));
+    }
+    let mut body = vec![0u8; len];
+    stream
+        .read_exact(&mut body)
+        .map(|()| Some(body))
+        .or(Ok(None))
+}
+
+fn write_frame(stream: &mut UnixStream, value: &Value) -> std::io::Result<()> {
+    let body = serde_json::to_vec(value).expect("JSON values serialize");
+    let mut frame = Vec::with_capacity(body.len() + 4);
+    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&body);
+    stream.write_all(&frame)
+}

@@ -1,0 +1,214 @@
+//! Class strategies (`class X(qd.Strategy)`) end to end: the examples in `examples/strategies/`
+//! run through `quantd backtest --file` (the strategy in the sandbox, its orders filled by the
+//! SimBroker on the job's channel) and, *unchanged*, through backtesting.py 0.6.6
+//! (`strategy_reference.py` runs them over a stand-in `quantd` module). Every statistic must
+//! agree within 1e-6 relative, every trade be the same trade.
+
+mod common;
+use common::*;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TOLERANCE: f64 = 1e-6;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn goog_csv() -> PathBuf {
+    let out = Command::new(reference_python())
+        .args(["-c", "import backtesting, os; print(os.path.join(os.path.dirname(backtesting.__file__), 'test', 'GOOG.csv'))"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// One example: its file, quantd's options and backtesting.py's.
+struct Case {
+    name: &'static str,
+    file: &'static str,
+    quantd: &'static [&'static str],
+    backtesting: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "sma_cross",
+        file: "sma_cross.py",
+        quantd: &["--commission", "0.002", "--exclusive"],
+        backtesting: r#"{"commission": 0.002, "exclusive_orders": true}"#,
+    },
+    Case {
+        name: "bracket",
+        file: "bracket.py",
+        quantd: &["--commission", "0.002"],
+        backtesting: r#"{"commission": 0.002}"#,
+    },
+    Case {
+        name: "bracket_on_close_spread",
+        file: "bracket.py",
+        quantd: &[
+            "--commission",
+            "0.001",
+            "--spread",
+            "0.0005",
+            "--fill",
+            "close",
+            "--param",
+            "sl_pct=0.03",
+        ],
+        backtesting: r#"{"commission": 0.001, "spread": 0.0005, "trade_on_close": true, "params": {"sl_pct": 0.03}}"#,
+    },
+    Case {
+        name: "trailing_stop",
+        file: "trailing_stop.py",
+        quantd: &["--commission", "0.002"],
+        backtesting: r#"{"commission": 0.002}"#,
+    },
+    Case {
+        name: "limit_stop",
+        file: "limit_stop.py",
+        quantd: &["--commission", "0.002"],
+        backtesting: r#"{"commission": 0.002}"#,
+    },
+];
+
+fn reference(d: &Path) -> Value {
+    let out = d.join("reference.json");
+    let examples = repo().join("examples/strategies");
+    let mut args: Vec<String> = vec![
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/strategy_reference.py")
+            .display()
+            .to_string(),
+        out.display().to_string(),
+        repo().join("python/quantd/ta.py").display().to_string(),
+    ];
+    for c in CASES {
+        args.push(format!(
+            "{}={}:{}",
+            c.name,
+            examples.join(c.file).display(),
+            c.backtesting
+        ));
+    }
+    let run = Command::new(reference_python())
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "strategy_reference.py failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap()
+}
+
+fn rel_err(a: f64, b: f64) -> f64 {
+    if a == b {
+        0.0
+    } else {
+        (a - b).abs() / b.abs().max(1e-12)
+    }
+}
+
+fn differences(case: &str, ours: &Value, theirs: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let (s, t) = (&ours["stats"], &theirs["stats"]);
+    for (name, want) in t.as_object().unwrap() {
+        let got = &s[name];
+        let same = match (got, want) {
+            (Value::Number(a), Value::Number(b)) => {
+                rel_err(a.as_f64().unwrap(), b.as_f64().unwrap()) <= TOLERANCE
+            }
+            // quantd leaves undefined statistics out; backtesting.py has NaN (null).
+            (Value::Null, Value::Null) => true,
+            (a, b) => a == b,
+        };
+        if !same {
+            out.push(format!(
+                "{case}: {name}: quantd {got}, backtesting.py {want}"
+            ));
+        }
+    }
+    let (ot, tt) = (
+        ours["trades"].as_array().unwrap(),
+        theirs["trades"].as_array().unwrap(),
+    );
+    if ot.len() != tt.len() {
+        out.push(format!(
+            "{case}: {} trades, backtesting.py {}",
+            ot.len(),
+            tt.len()
+        ));
+    }
+    for (i, (a, b)) in ot.iter().zip(tt).enumerate() {
+        for (field, want) in b.as_object().unwrap() {
+            let got = &a[field];
+            let same = match (got, want) {
+                (Value::Number(x), Value::Number(y)) => {
+                    rel_err(x.as_f64().unwrap(), y.as_f64().unwrap()) <= 1e-9
+                }
+                (x, y) => x == y,
+            };
+            if !same {
+                out.push(format!("{case}: trade {i} {field}: {got} vs {want}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn examples_match_backtesting_py_run_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "data",
+            "import",
+            goog_csv().to_str().unwrap(),
+            "--name",
+            "goog",
+            "--ticker",
+            "GOOG",
+        ],
+    );
+    let theirs = reference(d);
+    let python = reference_python().display().to_string();
+    let mut failures = Vec::new();
+    for c in CASES {
+        let file = repo().join("examples/strategies").join(c.file);
+        let mut args = vec![
+            "--json",
+            "backtest",
+            "--file",
+            file.to_str().unwrap(),
+            "--pack",
+            "goog",
+            "--cash",
+            "10000",
+        ];
+        args.extend_from_slice(c.quantd);
+        let out: Value = serde_json::from_str(&common::python::py_ok(d, &python, &args, &[]))
+            .expect("JSON on stdout");
+        let ours = &out["tickers"][0];
+        assert_eq!(ours["error"], Value::Null, "{}: {}", c.name, ours["error"]);
+        assert!(
+            theirs[c.name]["stats"]["# Trades"].as_u64().unwrap() >= 10,
+            "{}: a case with trades to compare",
+            c.name
+        );
+        failures.extend(differences(c.name, ours, &theirs[c.name]));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences from backtesting.py:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

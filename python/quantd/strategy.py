@@ -1,0 +1,547 @@
+"""Class strategies: stateful code that looks at each bar, its position and orders, and places
+orders — familiar to backtesting.py users::
+
+    import quantd as qd
+
+    class SmaCross(qd.Strategy):
+        params = {"fast": 10, "slow": 20}
+
+        def init(self):
+            self.a = self.I(qd.ta.sma, self.data.Close, self.fast)
+            self.b = self.I(qd.ta.sma, self.data.Close, self.slow)
+
+        def next(self):
+            if qd.crossover(self.a, self.b):
+                self.position.close()
+                self.buy()
+            elif qd.crossover(self.b, self.a):
+                self.position.close()
+                self.sell()
+
+The orders go to a broker that quantd runs outside the sandbox (a simulated one in backtests,
+a paper or live one otherwise): this process only decides. It tells the broker what the strategy
+did on a bar when the broker may have something to do (orders waiting or new actions), over the
+job's channel (``QUANTD_CHANNEL_FD``: 4-byte little-endian length, then JSON), and learns the
+fills, trades and cash back. See docs/strategies.md for the differences from backtesting.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from numbers import Number
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from quantd._sdk import ContractError
+
+__all__ = ["Strategy", "Order", "Trade", "Position", "crossover", "cross", "barssince"]
+
+#: backtesting.py's default order size: all available margin, ``1 - ε``.
+FULL_EQUITY = 1 - sys.float_info.epsilon
+
+#: Largest frame either side sends.
+MAX_FRAME = 16 << 20
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers strategies use
+
+
+def crossover(series1: Any, series2: Any) -> bool:
+    """Whether ``series1`` just crossed over ``series2`` (above on this bar, below on the one
+    before). Either may be a number."""
+    a = series1.values if isinstance(series1, pd.Series) else (series1, series1) if isinstance(series1, Number) else series1
+    b = series2.values if isinstance(series2, pd.Series) else (series2, series2) if isinstance(series2, Number) else series2
+    try:
+        return bool(a[-2] < b[-2] and a[-1] > b[-1])
+    except IndexError:
+        return False
+
+
+def cross(series1: Any, series2: Any) -> bool:
+    """Whether the two series just crossed, either way."""
+    return crossover(series1, series2) or crossover(series2, series1)
+
+
+def barssince(condition: Any, default: float = math.inf) -> float:
+    """Bars since ``condition`` was last true (0: on this bar), ``default`` if never."""
+    hits = np.flatnonzero(np.asarray(condition, dtype=bool)[::-1])
+    return int(hits[0]) if len(hits) else default
+
+
+# --------------------------------------------------------------------------------------------
+# The data a strategy sees
+
+
+class _Data:
+    """One ticker's bars as numpy arrays that grow bar by bar: within ``next`` the last value
+    (``data.Close[-1]``) is the current bar's. ``Open High Low Close Volume`` (also lowercase),
+    ``index`` (a DatetimeIndex), ``df`` (the bars so far as a DataFrame)."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.__df = df
+        self.__len = len(df)
+        self.__full: dict[str, np.ndarray] = {}
+        for col in df.columns:
+            arr = df[col].to_numpy()
+            if arr.dtype.kind in "iuf":
+                arr = arr.astype(float, copy=False)
+            self.__full[str(col)] = arr
+            cap = str(col).capitalize()
+            self.__full.setdefault(cap, arr)
+            self.__full.setdefault(str(col).lower(), arr)
+        self.__index = df.index
+        self.__cache: dict[str, Any] = {}
+
+    def _set_length(self, n: int) -> None:
+        self.__len = n
+        self.__cache.clear()
+
+    def __len__(self) -> int:
+        return self.__len
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__cache[name]
+        except KeyError:
+            pass
+        try:
+            arr = self.__full[name][: self.__len]
+        except KeyError:
+            raise AttributeError(f"the bars have no column {name!r}; they have {', '.join(self.__df.columns)}") from None
+        self.__cache[name] = arr
+        return arr
+
+    def __getitem__(self, name: str) -> Any:
+        return self.__getattr__(name)
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        return self.__index[: self.__len]
+
+    @property
+    def df(self) -> pd.DataFrame:
+        return self.__df.iloc[: self.__len]
+
+    @property
+    def pip(self) -> float:
+        close = self.__full.get("Close")
+        if close is None or not len(close):
+            return 0.01
+        decimals = max(len(f"{x:.10g}".partition(".")[2]) for x in close[-100:])
+        return 10.0 ** -decimals
+
+
+# --------------------------------------------------------------------------------------------
+# Orders, trades, position: what the broker said at the last step, plus this bar's own actions
+
+
+class Order:
+    """An order waiting at the broker (or placed on this bar). ``size`` is negative for sells;
+    between 0 and 1 it is a fraction of the available margin."""
+
+    __slots__ = ("_s", "id", "client_id", "size", "limit", "stop", "sl", "tp", "tag", "parent_trade", "bracket")
+
+    def __init__(self, strategy: "Strategy", d: Mapping[str, Any]) -> None:
+        self._s = strategy
+        self.id = d.get("id")
+        self.client_id = d.get("client_id")
+        self.size = d["size"]
+        self.limit = d.get("limit")
+        self.stop = d.get("stop")
+        self.sl = d.get("sl")
+        self.tp = d.get("tp")
+        self.tag = d.get("tag")
+        self.parent_trade = d.get("parent_trade")
+        self.bracket = d.get("bracket")
+
+    @property
+    def is_long(self) -> bool:
+        return self.size > 0
+
+    @property
+    def is_short(self) -> bool:
+        return self.size < 0
+
+    @property
+    def is_contingent(self) -> bool:
+        """Whether it is a trade's stop-loss or take-profit."""
+        return self.bracket is not None
+
+    def cancel(self) -> None:
+        """Cancels the order (at the broker's next step)."""
+        if self.id is not None:
+            self._s._act({"op": "cancel", "id": self.id})
+        else:
+            self._s._act({"op": "cancel", "client_id": self.client_id})
+        self._s._orders = [o for o in self._s._orders if o is not self]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in ("size", "limit", "stop", "sl", "tp", "tag") if getattr(self, k) is not None)
+        return f"<Order {fields}>"
+
+
+class Trade:
+    """An open trade (or a closed one, in ``closed_trades``). ``sl`` and ``tp`` can be set."""
+
+    def __init__(self, strategy: "Strategy", d: Mapping[str, Any]) -> None:
+        self._s = strategy
+        self.id: int = d["id"]
+        self.ticker: int = d.get("ticker", 0)
+        self.size: float = d.get("size", d.get("Size"))
+        self.entry_price: float = d.get("entry_price", d.get("EntryPrice"))
+        self.entry_bar: int = d.get("entry_bar", d.get("EntryBar"))
+        self.exit_price: float | None = d.get("ExitPrice")
+        self.exit_bar: int | None = d.get("ExitBar")
+        self._sl: float | None = d.get("sl", d.get("SL"))
+        self._tp: float | None = d.get("tp", d.get("TP"))
+        self.tag = d.get("tag")
+        self._pnl: float | None = d.get("PnL")
+        self._return: float | None = d.get("ReturnPct")
+
+    @property
+    def is_long(self) -> bool:
+        return self.size > 0
+
+    @property
+    def is_short(self) -> bool:
+        return self.size < 0
+
+    def _price(self) -> float:
+        return self.exit_price if self.exit_price is not None else self._s._last(self.ticker)
+
+    @property
+    def pl(self) -> float:
+        """Profit in cash (a closed trade's after commissions; an open one's before)."""
+        if self._pnl is not None:
+            return self._pnl
+        return self.size * (self._price() - self.entry_price)
+
+    @property
+    def pl_pct(self) -> float:
+        """Profit as a fraction of the entry value."""
+        if self._return is not None:
+            return self._return
+        return math.copysign(1, self.size) * (self._price() / self.entry_price - 1)
+
+    @property
+    def value(self) -> float:
+        return abs(self.size) * self._price()
+
+    @property
+    def entry_time(self) -> pd.Timestamp:
+        return self._s._times(self.ticker)[self.entry_bar]
+
+    @property
+    def exit_time(self) -> pd.Timestamp | None:
+        return None if self.exit_bar is None else self._s._times(self.ticker)[self.exit_bar]
+
+    @property
+    def sl(self) -> float | None:
+        return self._sl
+
+    @sl.setter
+    def sl(self, price: float | None) -> None:
+        self._bracket("sl", price)
+        self._sl = price
+
+    @property
+    def tp(self) -> float | None:
+        return self._tp
+
+    @tp.setter
+    def tp(self, price: float | None) -> None:
+        self._bracket("tp", price)
+        self._tp = price
+
+    def _bracket(self, which: str, price: float | None) -> None:
+        if price is not None and not (0 < price < math.inf):
+            raise ValueError(f"Make sure 0 < price < inf! price: {price}")
+        self._s._act({"op": "set_bracket", "trade": self.id, "bracket": which, "price": None if price is None else float(price)})
+
+    def close(self, portion: float = 1.0) -> None:
+        """Closes ``portion`` of the trade at the next market price."""
+        if not 0 < portion <= 1:
+            raise ValueError("portion must be a fraction between 0 and 1")
+        self._s._act({"op": "close_trade", "trade": self.id, "portion": float(portion)})
+
+    def __repr__(self) -> str:
+        return f"<Trade size={self.size} entry_bar={self.entry_bar} price={self.entry_price}>"
+
+
+class Position:
+    """The units held in one ticker over its open trades; false when flat."""
+
+    def __init__(self, strategy: "Strategy", ticker: int = 0) -> None:
+        self._s = strategy
+        self._t = ticker
+
+    def _trades(self) -> list[Trade]:
+        return [t for t in self._s._trades if t.ticker == self._t]
+
+    @property
+    def size(self) -> float:
+        return sum(t.size for t in self._trades())
+
+    def __bool__(self) -> bool:
+        return self.size != 0
+
+    @property
+    def pl(self) -> float:
+        return sum(t.pl for t in self._trades())
+
+    @property
+    def pl_pct(self) -> float:
+        invested = sum(abs(t.size) * t.entry_price for t in self._trades())
+        return self.pl / invested * 100 if invested else 0.0
+
+    @property
+    def is_long(self) -> bool:
+        return self.size > 0
+
+    @property
+    def is_short(self) -> bool:
+        return self.size < 0
+
+    def close(self, portion: float = 1.0) -> None:
+        """Closes ``portion`` of every open trade."""
+        for t in self._trades():
+            t.close(portion)
+
+    def __repr__(self) -> str:
+        return f"<Position: {self.size} ({len(self._trades())} trades)>"
+
+
+# --------------------------------------------------------------------------------------------
+# The strategy
+
+
+class Strategy:
+    """Base class of class strategies. Subclasses declare ``params`` (a dict of defaults,
+    readable as attributes: ``self.fast``) — or, as in backtesting.py, plain class attributes —
+    and implement ``init`` (indicators, through :meth:`I`) and ``next`` (one call per bar)."""
+
+    params: Mapping[str, Any] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from quantd._sdk import _register_class
+
+        _register_class(cls)
+
+    def __init__(self, data: _Data, params: Mapping[str, Any], link: "_Link") -> None:
+        self._data = data
+        self._link = link
+        for k, v in params.items():
+            setattr(self, k, v)
+        self._made: list[np.ndarray] = []
+        self._actions: list[dict[str, Any]] = []
+        self._orders: list[Order] = []
+        self._trades: list[Trade] = []
+        self._closed: list[Trade] = []
+        self._cash = link.cash
+        self._next_client = 1
+        self._position = Position(self)
+
+    # What user code calls -------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Compute indicators here (over the whole history: they must not look ahead)."""
+
+    def next(self) -> None:
+        """Called once per bar, after the broker has filled what it could at this bar."""
+
+    def I(self, func: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any) -> np.ndarray:  # noqa: E743
+        """Computes an indicator once over the whole history and returns it; inside ``next``
+        the attribute it was stored in holds only the values up to the current bar."""
+        value = func(*args, **kwargs)
+        if isinstance(value, (pd.Series, pd.DataFrame)):
+            value = value.to_numpy().T
+        arr = np.asarray(value, dtype=float)
+        n = len(self._data)
+        if arr.ndim == 0 or arr.shape[-1] != n:
+            raise ContractError(
+                f"indicator {name or getattr(func, '__name__', func)!r} has {arr.shape[-1] if arr.ndim else 0} values for {n} bars; "
+                "an indicator needs one value per bar"
+            )
+        arr.flags.writeable = False
+        self._made.append(arr)
+        return arr
+
+    @property
+    def data(self) -> _Data:
+        return self._data
+
+    @property
+    def position(self) -> Position:
+        return self._position
+
+    @property
+    def orders(self) -> tuple[Order, ...]:
+        return tuple(self._orders)
+
+    @property
+    def trades(self) -> tuple[Trade, ...]:
+        return tuple(self._trades)
+
+    @property
+    def closed_trades(self) -> tuple[Trade, ...]:
+        return tuple(self._closed)
+
+    @property
+    def equity(self) -> float:
+        """Cash plus the open trades' profit at the current close."""
+        return self._cash + sum(t.size * (self._last(t.ticker) - t.entry_price) for t in self._trades)
+
+    def buy(self, *, size: float = FULL_EQUITY, limit: float | None = None, stop: float | None = None,
+            sl: float | None = None, tp: float | None = None, tag: object = None, ticker: Any = None) -> Order:
+        """Places a long order: ``size`` a fraction of the available margin (default all of
+        it) or whole units; ``limit``/``stop`` prices; ``sl``/``tp`` for the trade it opens."""
+        return self._order(size, limit, stop, sl, tp, tag, ticker)
+
+    def sell(self, *, size: float = FULL_EQUITY, limit: float | None = None, stop: float | None = None,
+             sl: float | None = None, tp: float | None = None, tag: object = None, ticker: Any = None) -> Order:
+        """Places a short order (see :meth:`buy`). To exit a long position use
+        ``self.position.close()``."""
+        return self._order(-size, limit, stop, sl, tp, tag, ticker)
+
+    # Plumbing ---------------------------------------------------------------------------------
+
+    def _ticker_index(self, ticker: Any) -> int:
+        return 0
+
+    def _last(self, ticker: int) -> float:
+        return float(self._data.Close[-1])
+
+    def _times(self, ticker: int) -> pd.DatetimeIndex:
+        return self._data.index
+
+    def _order(self, size: float, limit: Any, stop: Any, sl: Any, tp: Any, tag: object, ticker: Any) -> Order:
+        a = abs(size)
+        if not (0 < a < 1 or (round(a) == a and a >= 1)):
+            raise ValueError("size must be a positive fraction of equity, or a positive whole number of units")
+        t = self._ticker_index(ticker)
+        limit, stop, sl, tp = (None if v is None else float(v) for v in (limit, stop, sl, tp))
+        price = limit or stop or self._last(t) * (1 + math.copysign(self._link.spread, size))
+        if size > 0 and not ((sl or -math.inf) < price < (tp or math.inf)):
+            raise ValueError(f"Long orders require: SL ({sl}) < LIMIT ({price}) < TP ({tp})")
+        if size < 0 and not ((tp or -math.inf) < price < (sl or math.inf)):
+            raise ValueError(f"Short orders require: TP ({tp}) < LIMIT ({price}) < SL ({sl})")
+        client_id = self._next_client
+        self._next_client += 1
+        d = {"ticker": t, "size": float(size), "limit": limit, "stop": stop, "sl": sl, "tp": tp,
+             "tag": None if tag is None else str(tag), "client_id": client_id}
+        self._act({"op": "submit", "order": d})
+        order = Order(self, d)
+        order.tag = tag
+        self._orders.append(order)
+        return order
+
+    def _act(self, action: dict[str, Any]) -> None:
+        self._actions.append(action)
+
+    def _take_actions(self) -> list[dict[str, Any]]:
+        a, self._actions = self._actions, []
+        return a
+
+    def _update(self, reply: Mapping[str, Any]) -> None:
+        """Takes the broker's state after a step."""
+        self._cash = reply["account"]["cash"]
+        tags = {o.client_id: o.tag for o in self._orders if o.client_id is not None}
+        self._orders = [Order(self, o) for o in reply["orders"]]
+        for o in self._orders:
+            if o.client_id in tags:
+                o.tag = tags[o.client_id]
+        self._trades = [Trade(self, t) for t in reply["trades"]]
+        self._closed.extend(Trade(self, t) for t in reply["closed"])
+
+
+# --------------------------------------------------------------------------------------------
+# The channel to the broker
+
+
+class _Link:
+    """The job's channel to the host's broker: length-prefixed JSON requests and replies."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.cash = 0.0
+        self.spread = 0.0
+
+    def call(self, msg: Mapping[str, Any]) -> dict[str, Any]:
+        body = json.dumps(msg, separators=(",", ":"), allow_nan=False).encode()
+        if len(body) > MAX_FRAME:
+            raise ContractError(f"one bar's actions are {len(body)} bytes of JSON, more than {MAX_FRAME}")
+        data = len(body).to_bytes(4, "little") + body
+        while data:
+            n = os.write(self.fd, data)
+            data = data[n:]
+        n = int.from_bytes(self._read(4), "little")
+        if n > MAX_FRAME:
+            raise ContractError(f"the broker's reply is {n} bytes")
+        reply = json.loads(self._read(n))
+        if "error" in reply:
+            raise ContractError(f"the broker refused: {reply['error']}")
+        return reply
+
+    def _read(self, n: int) -> bytes:
+        parts = []
+        while n:
+            chunk = os.read(self.fd, n)
+            if not chunk:
+                raise ContractError("the broker closed the channel")
+            parts.append(chunk)
+            n -= len(chunk)
+        return b"".join(parts)
+
+    @classmethod
+    def from_env(cls) -> "_Link":
+        fd = os.environ.get("QUANTD_CHANNEL_FD")
+        if fd is None:
+            raise ContractError("a class strategy needs the broker channel (QUANTD_CHANNEL_FD), which this job was not given")
+        return cls(int(fd))
+
+
+def _warmup(indicators: list[tuple[str, np.ndarray]]) -> int:
+    """backtesting.py's warm-up: the bar by which every indicator has a value."""
+    nbars = 0
+    for _, arr in indicators:
+        if not arr.size:
+            continue
+        nbars = max(nbars, int(np.isnan(arr).argmin(axis=-1).max()))
+    return nbars
+
+
+def run(cls: type[Strategy], frame: pd.DataFrame, params: Mapping[str, Any], link: _Link, ticker: str) -> None:
+    """Runs ``cls`` over one ticker's bars, talking to the broker over ``link``."""
+    hello = link.call({"t": "begin", "ticker": ticker, "bars": len(frame)})
+    if "skip" in hello:
+        return  # the host reports why this ticker has no backtest
+    link.cash, link.spread = float(hello["cash"]), float(hello["spread"])
+    data = _Data(frame)
+    s = cls(data, params, link)
+    s.init()
+    made = {id(a) for a in s._made}
+    indicators = [(k, v) for k, v in vars(s).items() if id(v) in made]
+    n = len(frame)
+    start = 1 + _warmup(indicators)
+    link.call({"t": "start", "start": min(start, n)})
+    waiting = False
+    with np.errstate(invalid="ignore"):
+        for i in range(start, n):
+            data._set_length(i + 1)
+            for attr, full in indicators:
+                setattr(s, attr, full[..., : i + 1])
+            if waiting or s._actions:
+                reply = link.call({"t": "step", "bar": i, "actions": s._take_actions()})
+                s._update(reply)
+                if reply["stopped"]:
+                    break
+                waiting = bool(reply["orders"])
+            s.next()
+    link.call({"t": "end", "actions": s._take_actions()})
