@@ -50,13 +50,13 @@ __version__ = "0.1.0"
 
 #: Names imported on first use, so that ``import quantd`` needs neither numpy nor pandas.
 _LAZY = {
-    "Order": "quantd.strategy",
-    "Position": "quantd.strategy",
-    "Strategy": "quantd.strategy",
-    "Trade": "quantd.strategy",
-    "barssince": "quantd.strategy",
-    "cross": "quantd.strategy",
-    "crossover": "quantd.strategy",
+    "Order": "quantd.strategies",
+    "Position": "quantd.strategies",
+    "Strategy": "quantd.strategies",
+    "Trade": "quantd.strategies",
+    "barssince": "quantd.strategies",
+    "cross": "quantd.strategies",
+    "crossover": "quantd.strategies",
 }
 
 
@@ -64,7 +64,10 @@ def __getattr__(name: str):  # PEP 562
     import importlib
 
     if name == "ta":
-        return importlib.import_module("quantd.ta")
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'quantd' has no attribute {name!r}")
+        value = importlib.import_module("quantd.ta")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'quantd' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value

@@ -150,14 +150,18 @@ class Batch:
         self.slices = [(names[codes[a]], int(a), int(b)) for a, b in zip(starts[:-1], starts[1:]) if b > a]
 
 
-def run_class_batch(ep: EntryPoint, table: pa.Table, params: Mapping[str, Any]) -> None:
-    """Runs a class strategy over each ticker of a batch table, its orders going to the host's
-    broker over the job's channel (:mod:`quantd.strategy`); the host keeps the results."""
-    from quantd.strategy import _Link, run
+def run_class_batch(ep: EntryPoint, table: pa.Table, params: Mapping[str, Any], portfolio: bool = False) -> None:
+    """Runs a class strategy over each ticker of a batch table — or, as a ``portfolio``, once
+    over all of them with shared cash — its orders going to the host's broker over the job's
+    channel (:mod:`quantd.strategies`); the host keeps the results."""
+    from quantd.strategies import _Link, run, run_portfolio
 
     batch = Batch(table)
     link = _Link.from_env()
     resolved = ep.resolve_params(params)
+    if portfolio:
+        run_portfolio(ep.func, batch.frame, batch.slices, resolved, link)
+        return
     for name, a, b in batch.slices:
         try:
             run(ep.func, batch.frame.iloc[a:b], resolved, link, name)
@@ -209,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--entry")
     p.add_argument("--params", default="{}")
     p.add_argument("--batch", action="store_true", help="the bars hold many tickers (a 'ticker' column)")
+    p.add_argument("--portfolio", action="store_true", help="run a class strategy once over all tickers, shared cash")
     a = p.parse_args(argv)
     load_module(a.code)
     ep = pick_entry(a.entry)
@@ -217,8 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with pa.memory_map(a.bars, "r") as source:
             table = pa.ipc.open_file(source).read_all()
         if ep.style == "class":
-            run_class_batch(ep, table, params)
+            run_class_batch(ep, table, params, portfolio=a.portfolio)
             return 0
+        if a.portfolio:
+            raise ContractError(f"a portfolio backtest needs a class strategy (class X(qd.Strategy)); {ep.name!r} is a function")
         write_table(run_batch(ep, table, params), a.out)
         return 0
     table, bars = read_bars(a.bars)

@@ -39,6 +39,9 @@ pub struct Config {
     pub finalize_trades: bool,
     /// Annual risk-free rate as a fraction, in `(-1, 1)`, for Sharpe, Sortino and Alpha. Default 0.
     pub risk_free_rate: f64,
+    /// Run a class strategy once over all the tickers with shared cash (a portfolio) instead of
+    /// once per ticker. Default `false`.
+    pub portfolio: bool,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             take_profit_pct: None,
             finalize_trades: false,
             risk_free_rate: 0.0,
+            portfolio: false,
         }
     }
 }

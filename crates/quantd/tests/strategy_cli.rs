@@ -163,7 +163,7 @@ fn differences(case: &str, ours: &Value, theirs: &Value) -> Vec<String> {
 }
 
 #[test]
-fn examples_match_backtesting_py_run_unchanged() {
+fn examples_match_backtesting_py_run_unchanged_and_sweep() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     ok(
@@ -210,5 +210,138 @@ fn examples_match_backtesting_py_run_unchanged() {
         "{} differences from backtesting.py:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+
+    // A sweep of the class strategy: each parameter set is one sandbox job with its broker;
+    // the README's (10, 20) ranks first with backtesting.py's Sharpe ratio.
+    let file = repo().join("examples/strategies/sma_cross.py");
+    let sweep: Value = serde_json::from_str(&common::python::py_ok(
+        d,
+        &python,
+        &[
+            "--json",
+            "sweep",
+            "--file",
+            file.to_str().unwrap(),
+            "--pack",
+            "goog",
+            "--commission",
+            "0.002",
+            "--exclusive",
+            "--param",
+            "fast=5,10",
+            "--param",
+            "slow=20,30",
+        ],
+        &[],
+    ))
+    .unwrap();
+    assert_eq!(sweep["backtests"], 4);
+    let top = &sweep["top"][0];
+    assert_eq!(
+        (top["fast"].as_f64(), top["slow"].as_f64()),
+        (Some(10.0), Some(20.0))
+    );
+    let want = theirs["sma_cross"]["stats"]["Sharpe Ratio"]
+        .as_f64()
+        .unwrap();
+    assert!(rel_err(top["Sharpe Ratio"].as_f64().unwrap(), want) <= TOLERANCE);
+}
+
+/// The momentum-rotation example as a portfolio (`--portfolio`): one book with shared cash.
+/// What each ticker contributed adds up to the book's profit, to the cent; the book never holds
+/// more than `top` tickers at once, and trades
+/// only on the first bar of a month (fills on the bar after); its equity stays positive.
+#[test]
+fn a_momentum_rotation_portfolio_shares_its_cash_and_adds_up() {
+    let (dir, python) = common::python::setup();
+    let d = dir.path();
+    let file = repo().join("examples/strategies/momentum_rotation.py");
+    let out: Value = serde_json::from_str(&common::python::py_ok(
+        d,
+        &python,
+        &[
+            "--json",
+            "backtest",
+            "--file",
+            file.to_str().unwrap(),
+            "--pack",
+            "u",
+            "--portfolio",
+            "--param",
+            "lookback=20",
+            "--param",
+            "top=3",
+        ],
+        &[],
+    ))
+    .unwrap();
+    let tickers = out["tickers"].as_array().unwrap();
+    let book = &tickers[0];
+    assert_eq!(book["ticker"], "PORTFOLIO");
+    assert_eq!(tickers.len(), 11, "the book and its 10 tickers");
+    let stats = &book["stats"];
+    let final_equity = stats["Equity Final [$]"].as_f64().unwrap();
+    let contributed: f64 = tickers[1..]
+        .iter()
+        .map(|t| t["stats"]["Equity Final [$]"].as_f64().unwrap() - 10_000.0)
+        .sum();
+    assert!(
+        (final_equity - 10_000.0 - contributed).abs() < 1e-6,
+        "book {final_equity} vs contributions {contributed}"
+    );
+    let traded: u64 = tickers[1..]
+        .iter()
+        .map(|t| t["stats"]["# Trades"].as_u64().unwrap())
+        .sum();
+    assert_eq!(stats["# Trades"].as_u64().unwrap(), traded);
+    assert!(traded >= 10, "it rotated: {traded} trades");
+    // Holdings over time, from every ticker's trades (entry bar .. exit bar).
+    let bars = book["equity"].as_array().unwrap().len();
+    let mut held = vec![0u32; bars];
+    for t in &tickers[1..] {
+        // A partial sale closes a piece of a trade that stays open: count tickers, not trades.
+        let mut open = vec![false; bars];
+        for tr in t["trades"].as_array().unwrap() {
+            let (a, b) = (
+                tr["EntryBar"].as_u64().unwrap() as usize,
+                tr["ExitBar"].as_u64().unwrap() as usize,
+            );
+            open[a..b].fill(true);
+        }
+        for (h, o) in held.iter_mut().zip(open) {
+            *h += u32::from(o);
+        }
+    }
+    assert!(held.iter().all(|&h| h <= 3), "at most 3 held at once");
+    // Entries fill on the bar after a month's first bar.
+    let dates: Vec<String> = book["equity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_i64().unwrap() / 86_400_000_000_000)
+        .map(|day| {
+            chrono::DateTime::from_timestamp(day * 86_400, 0)
+                .unwrap()
+                .format("%Y-%m")
+                .to_string()
+        })
+        .collect();
+    for t in &tickers[1..] {
+        for tr in t["trades"].as_array().unwrap() {
+            let e = tr["EntryBar"].as_u64().unwrap() as usize;
+            assert!(
+                e >= 2 && dates[e - 1] != dates[e - 2],
+                "entry at bar {e} is not the bar after a month's first bar"
+            );
+        }
+    }
+    // One account: the book's equity is positive at every bar.
+    assert!(
+        book["equity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p[1].as_f64().unwrap() > 0.0)
     );
 }

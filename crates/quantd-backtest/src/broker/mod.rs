@@ -8,9 +8,11 @@
 //! ([`apply`]); [`Session`] drives a broker bar by bar over a [`Feed`] for one strategy run
 //! and keeps its equity curve.
 
+mod portfolio;
 mod session;
 mod sim;
 
+pub use portfolio::{Panel, portfolio_results};
 pub use session::{Session, SessionEnd, StepReply};
 pub use sim::{Feed, OutOfMoney, SimBroker, SimOptions};
 

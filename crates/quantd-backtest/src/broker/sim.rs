@@ -62,6 +62,21 @@ impl Feed for crate::Bars<'_> {
     }
 }
 
+impl<T: Feed + ?Sized> Feed for &T {
+    fn tickers(&self) -> usize {
+        (**self).tickers()
+    }
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn time(&self, bar: usize) -> i64 {
+        (**self).time(bar)
+    }
+    fn bar(&self, ticker: usize, bar: usize) -> Option<[f64; 4]> {
+        (**self).bar(ticker, bar)
+    }
+}
+
 /// The account and fill options of a simulated broker (backtesting.py's `Backtest` arguments).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

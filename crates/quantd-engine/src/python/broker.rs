@@ -1,11 +1,11 @@
 //! The host end of a class strategy's broker channel: while a Python backtest job runs, a
 //! thread of the worker serves the job's channel (`quantd_sandbox::Job::channel`) with one
 //! [`Session`] on a [`SimBroker`] per ticker the strategy runs on. The strategy
-//! (`python/quantd/strategy.py`) decides; the broker here fills, so the fill rules are the
+//! (`python/quantd/strategies.py`) decides; the broker here fills, so the fill rules are the
 //! backtester's own and nothing the job says about prices, cash or fills is believed.
 //!
 //! Protocol (each frame a 4-byte little-endian length, then JSON; one reply per request):
-//! `begin {ticker, bars}` → `{cash, spread}` (or `{skip}` with the reason when the ticker's
+//! `begin {ticker, bars}` (or `begin_portfolio {tickers, bars}`) → `{cash, spread}` (or `{skip}` with the reason when the ticker's
 //! bars cannot be backtested); `start {start}` → `{}`; `step {bar, actions}` →
 //! a [`StepReply`]; `end {actions}` → `{}`. Anything else, a frame over [`MAX_FRAME`], more
 //! than [`MAX_ACTIONS`] actions in one step, a ticker not in the shard or run twice, a bar
@@ -13,7 +13,7 @@
 //! the shard fails with that message.
 
 use quantd_backtest::Bars;
-use quantd_backtest::broker::{Action, Session, SessionEnd, SimBroker, SimOptions};
+use quantd_backtest::broker::{Action, Panel, Session, SessionEnd, SimBroker, SimOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -36,41 +36,60 @@ pub(crate) struct ClassTicker<'a> {
 /// signal strategy).
 pub(crate) struct Served {
     pub ends: Vec<Option<SessionEnd>>,
+    /// A portfolio run's session.
+    pub book: Option<SessionEnd>,
     pub used: bool,
+}
+
+/// What the broker serves: one session per ticker, or one portfolio session.
+#[derive(Clone, Copy)]
+pub(crate) enum Runs<'a, 'b> {
+    /// One session per ticker.
+    Tickers(&'b [ClassTicker<'a>]),
+    /// One session over the panel, the tickers in its order.
+    Portfolio(&'b Panel, &'b [String]),
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case", deny_unknown_fields)]
 enum Request {
     Begin { ticker: String, bars: usize },
+    BeginPortfolio { tickers: Vec<String>, bars: usize },
     Start { start: usize },
     Step { bar: usize, actions: Vec<Action> },
     End { actions: Vec<Action> },
 }
 
 /// Where the serving is for the current ticker.
-enum State<'a> {
+enum State<'a, 'b> {
     Idle,
     Begun(usize),
     Running(usize, Box<Session<Bars<'a>>>),
+    BookBegun,
+    Book(Box<Session<&'b Panel>>),
 }
 
 /// Serves `stream` until the job closes it (or the caller shuts it down). `Err` carries what
 /// the strategy did wrong, already sent to it.
-pub(crate) fn serve<'a>(
+pub(crate) fn serve<'a, 'b>(
     mut stream: UnixStream,
-    tickers: &[ClassTicker<'a>],
+    bars: Runs<'a, 'b>,
     options: SimOptions,
     finalize: bool,
 ) -> Result<Served, String> {
+    let count = match bars {
+        Runs::Tickers(t) => t.len(),
+        Runs::Portfolio(..) => 0,
+    };
     let mut served = Served {
-        ends: (0..tickers.len()).map(|_| None).collect(),
+        ends: (0..count).map(|_| None).collect(),
+        book: None,
         used: false,
     };
     let mut state = State::Idle;
     while let Some(frame) = read_frame(&mut stream)? {
         served.used = true;
-        let reply = match handle(&frame, tickers, options, finalize, &mut state, &mut served) {
+        let reply = match handle(&frame, bars, options, finalize, &mut state, &mut served) {
             Ok(reply) => reply,
             Err(message) => {
                 // The job may be gone already; the error is ours to report either way.
@@ -85,17 +104,67 @@ pub(crate) fn serve<'a>(
     Ok(served)
 }
 
-fn handle<'a>(
+fn handle<'a, 'b>(
     frame: &[u8],
-    tickers: &[ClassTicker<'a>],
+    source: Runs<'a, 'b>,
     options: SimOptions,
     finalize: bool,
-    state: &mut State<'a>,
+    state: &mut State<'a, 'b>,
     served: &mut Served,
 ) -> Result<Value, String> {
     let request: Request = serde_json::from_slice(frame)
         .map_err(|e| format!("the strategy sent a message the broker does not understand: {e}"))?;
+    let hello = json!({ "cash": options.cash, "spread": options.spread });
+    let (tickers, panel): (&[ClassTicker<'a>], Option<(&'b Panel, &'b [String])>) = match source {
+        Runs::Tickers(t) => (t, None),
+        Runs::Portfolio(p, names) => (&[], Some((p, names))),
+    };
     match (request, std::mem::replace(state, State::Idle)) {
+        (
+            Request::BeginPortfolio {
+                tickers: names,
+                bars,
+            },
+            State::Idle,
+        ) => {
+            let Some((panel, ours)) = panel else {
+                return Err(
+                    "this backtest runs per ticker, not as a portfolio (config.portfolio)".into(),
+                );
+            };
+            if served.book.is_some() {
+                return Err("the portfolio ran twice".into());
+            }
+            if names != ours || bars != quantd_backtest::broker::Feed::len(panel) {
+                return Err(format!(
+                    "the portfolio has {} tickers on {} bars, not {} on {bars}",
+                    ours.len(),
+                    quantd_backtest::broker::Feed::len(panel),
+                    names.len()
+                ));
+            }
+            *state = State::BookBegun;
+            Ok(hello)
+        }
+        (Request::Start { start }, State::BookBegun) => {
+            let Some((panel, names)) = panel else {
+                return Err("this backtest runs per ticker, not as a portfolio".into());
+            };
+            let broker = SimBroker::new(options, names.len()).map_err(|e| e.to_string())?;
+            *state = State::Book(Box::new(Session::new(broker, panel, start)));
+            Ok(json!({}))
+        }
+        (Request::Step { bar, actions }, State::Book(mut session)) => {
+            check_actions(&actions)?;
+            let reply = session.step(bar, actions).map_err(|e| e.to_string())?;
+            *state = State::Book(session);
+            serde_json::to_value(reply).map_err(|e| e.to_string())
+        }
+        (Request::End { actions }, State::Book(session)) => {
+            check_actions(&actions)?;
+            served.book = Some(session.finish(actions, finalize));
+            Ok(json!({}))
+        }
         (Request::Begin { ticker, bars }, State::Idle) => {
             let slot = tickers
                 .iter()
@@ -112,7 +181,7 @@ fn handle<'a>(
                 return Err(format!("ticker {ticker:?} has {have} bars, not {bars}"));
             }
             *state = State::Begun(slot);
-            Ok(json!({ "cash": options.cash, "spread": options.spread }))
+            Ok(hello)
         }
         (Request::Start { start }, State::Begun(slot)) => {
             let broker = SimBroker::new(options, 1).map_err(|e| e.to_string())?;

@@ -5,7 +5,7 @@
 //! checked against the shard's bars first ([`read_result`]): each row is one of its ticker's
 //! input bars, so the jobs index bars by the row's place instead of looking dates up.
 
-use super::broker::{self, ClassTicker};
+use super::broker::{self, ClassTicker, Runs};
 use super::ipc::{BatchInput, ResultRows, bars_ipc, read_result};
 use super::{MAX_RESULT_BYTES, Sandboxed, params_json};
 use crate::error::Result;
@@ -394,63 +394,18 @@ impl Job for PyBacktestJob {
         let tickers = payload_tickers(payload)?;
         let (data, windows) = read_windows(&self.reader, &tickers, self.spec.from, self.spec.to)?;
         let (ipc, input) = bars_ipc(&self.reader, &windows)?;
+        let results = backtest_shard(
+            &self.py,
+            &self.source,
+            &self.params,
+            &self.reader,
+            &data,
+            (ipc, &input),
+            &self.spec.config,
+            self.keep_equity,
+            cancel,
+        )?;
         let bars = input.bars() as u64;
-        let calendar = self.reader.manifest().calendar;
-        let names: Vec<String> = data
-            .iter()
-            .map(|(t, _, _)| self.reader.manifest().tickers[*t].ticker.clone())
-            .collect();
-        // A class strategy places orders through the broker on the job's channel; a signal
-        // strategy never speaks on it and writes its signals instead.
-        let class_tickers: Vec<ClassTicker<'_>> = data
-            .iter()
-            .zip(&names)
-            .map(|((_, bars, window), name)| ClassTicker {
-                name: name.clone(),
-                bars: bars_of(bars, window.clone()),
-            })
-            .collect();
-        let config = &self.spec.config;
-        let options = SimOptions::from_config(config);
-        let call = entry_call(&self.source, &self.params, ipc);
-        let (outcome, served) =
-            with_broker(&self.py, call, &class_tickers, options, config, cancel)?;
-        let results: Vec<TickerBacktest> = if served.used {
-            class_tickers
-                .iter()
-                .zip(served.ends)
-                .map(|(t, end)| {
-                    let result = match (&t.bars, end) {
-                        (Ok(bars), Some(end)) => {
-                            Ok(end.result(bars, &options, config.risk_free_rate))
-                        }
-                        (Err(e), _) => Err(e.clone()),
-                        (Ok(_), None) => Err(quantd_backtest::BacktestError::NoBars),
-                    };
-                    ticker_backtest(t.name.clone(), calendar, result, self.keep_equity)
-                })
-                .collect()
-        } else {
-            let rows = checked_rows(&self.py, &outcome, &input)?;
-            let signals = StrategySignals::new(&rows, tickers.len())?;
-            let mut buffers = quantd_backtest::SignalBuffers::default();
-            data.iter()
-                .zip(names)
-                .enumerate()
-                .map(|(slot, ((_, data, window), name))| {
-                    signals.fill(slot, window.len(), &mut buffers);
-                    trade(
-                        name,
-                        data,
-                        calendar,
-                        window.clone(),
-                        &buffers.as_signals(),
-                        config,
-                        self.keep_equity,
-                    )
-                })
-                .collect()
-        };
         Ok(ShardOutput {
             bars,
             rows: results.len() as u64,
@@ -461,13 +416,90 @@ impl Job for PyBacktestJob {
     }
 }
 
+/// Backtests a shard's tickers (`data`, with their bars as Arrow IPC: `bars`) with a Python
+/// strategy in one sandbox job: a class strategy's orders go to the broker on the job's channel;
+/// a signal strategy's signals are traded by the Rust backtester. A backtest's shards and each
+/// parameter set of a sweep's run this.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn backtest_shard(
+    py: &Sandboxed,
+    source: &str,
+    params: &Value,
+    reader: &PackReader,
+    data: &[(usize, TickerBars, Range<usize>)],
+    (ipc, input): (Vec<u8>, &BatchInput),
+    config: &quantd_backtest::Config,
+    keep_equity: bool,
+    cancel: &AtomicBool,
+) -> std::result::Result<Vec<TickerBacktest>, ShardFailure> {
+    let calendar = reader.manifest().calendar;
+    let names: Vec<String> = data
+        .iter()
+        .map(|(t, _, _)| reader.manifest().tickers[*t].ticker.clone())
+        .collect();
+    // A class strategy places orders through the broker on the job's channel; a signal
+    // strategy never speaks on it and writes its signals instead.
+    let class_tickers: Vec<ClassTicker<'_>> = data
+        .iter()
+        .zip(&names)
+        .map(|((_, bars, window), name)| ClassTicker {
+            name: name.clone(),
+            bars: bars_of(bars, window.clone()),
+        })
+        .collect();
+    let options = SimOptions::from_config(config);
+    let call = entry_call(source, params, ipc);
+    let (outcome, served) = with_broker(
+        py,
+        call.job(),
+        Runs::Tickers(&class_tickers),
+        options,
+        config,
+        cancel,
+    )?;
+    Ok(if served.used {
+        class_tickers
+            .iter()
+            .zip(served.ends)
+            .map(|(t, end)| {
+                let result = match (&t.bars, end) {
+                    (Ok(bars), Some(end)) => Ok(end.result(bars, &options, config.risk_free_rate)),
+                    (Err(e), _) => Err(e.clone()),
+                    (Ok(_), None) => Err(quantd_backtest::BacktestError::NoBars),
+                };
+                ticker_backtest(t.name.clone(), calendar, result, keep_equity)
+            })
+            .collect()
+    } else {
+        let rows = checked_rows(py, &outcome, input)?;
+        let signals = StrategySignals::new(&rows, data.len())?;
+        let mut buffers = quantd_backtest::SignalBuffers::default();
+        data.iter()
+            .zip(names)
+            .enumerate()
+            .map(|(slot, ((_, data, window), name))| {
+                signals.fill(slot, window.len(), &mut buffers);
+                trade(
+                    name,
+                    data,
+                    calendar,
+                    window.clone(),
+                    &buffers.as_signals(),
+                    config,
+                    keep_equity,
+                )
+            })
+            .collect()
+    })
+}
+
 /// Runs `call` with a broker channel served by [`broker::serve`] on a thread of this worker
 /// for as long as the job runs. What the strategy did wrong on the channel wins over the job's
 /// own failure (which is the strategy seeing the refusal).
 fn with_broker(
     py: &Sandboxed,
-    call: EntryCall,
-    tickers: &[ClassTicker<'_>],
+    job: quantd_sandbox::Job,
+    runs: Runs<'_, '_>,
     options: SimOptions,
     config: &quantd_backtest::Config,
     cancel: &AtomicBool,
@@ -477,9 +509,9 @@ fn with_broker(
     };
     let (host, theirs) = UnixStream::pair().map_err(internal)?;
     let stopper = host.try_clone().map_err(internal)?;
-    let job = call.job().with_channel(OwnedFd::from(theirs));
+    let job = job.with_channel(OwnedFd::from(theirs));
     let (outcome, served) = std::thread::scope(|s| {
-        let server = s.spawn(|| broker::serve(host, tickers, options, config.finalize_trades));
+        let server = s.spawn(|| broker::serve(host, runs, options, config.finalize_trades));
         let outcome = py.run_ok(job, cancel);
         let _ = stopper.shutdown(Shutdown::Both);
         (outcome, server.join())
@@ -495,6 +527,118 @@ fn with_broker(
         }
     };
     Ok((outcome?, served))
+}
+
+/// A portfolio backtest of a class strategy: one shard, one sandbox job over every ticker, one
+/// broker session with shared cash. Its results are the book's (ticker [`PORTFOLIO`]) first,
+/// then each ticker's contribution.
+pub struct PyPortfolioJob {
+    py: Sandboxed,
+    reader: Arc<PackReader>,
+    source: String,
+    params: Value,
+    tickers: Vec<usize>,
+    spec: ResolvedBacktest,
+}
+
+/// The name of a portfolio backtest's book in its results.
+pub const PORTFOLIO: &str = "PORTFOLIO";
+
+impl PyPortfolioJob {
+    /// The job of a resolved portfolio backtest (its strategy must be Python).
+    pub fn new(
+        b: &ResolvedBacktest,
+        reader: Arc<PackReader>,
+        py: Sandboxed,
+    ) -> Result<PyPortfolioJob> {
+        let tickers = scan::select_tickers(&reader, b.tickers.as_deref())?;
+        Ok(PyPortfolioJob {
+            py,
+            reader,
+            source: b.python.clone().unwrap_or_default(),
+            params: params_json(&b.params),
+            tickers,
+            spec: b.clone(),
+        })
+    }
+}
+
+impl Job for PyPortfolioJob {
+    fn plan(&self) -> Vec<Value> {
+        vec![serde_json::json!({ "tickers": self.tickers })]
+    }
+
+    fn run(
+        &self,
+        payload: &Value,
+        ctl: &ShardControl,
+    ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let tickers = payload_tickers(payload)?;
+        let (data, windows) = read_windows(&self.reader, &tickers, self.spec.from, self.spec.to)?;
+        // Tickers without a bar in the window take no part.
+        let (data, windows): (Vec<_>, Vec<_>) = data
+            .into_iter()
+            .zip(windows)
+            .filter(|((_, _, w), _)| !w.is_empty())
+            .unzip();
+        if data.is_empty() {
+            return Err(ShardFailure::Error(
+                ErrorClass::Validation,
+                "no ticker has a bar in the backtest's window".into(),
+            ));
+        }
+        let (ipc, input) = bars_ipc(&self.reader, &windows)?;
+        let names: Vec<String> = data
+            .iter()
+            .map(|(t, _, _)| self.reader.manifest().tickers[*t].ticker.clone())
+            .collect();
+        let columns: Vec<(&[i64], [&[f64]; 4])> = data
+            .iter()
+            .map(|(_, b, w)| {
+                let col = |c: usize| &b.column(c)[w.clone()];
+                (&b.stamps()[w.clone()], [col(0), col(1), col(2), col(3)])
+            })
+            .collect();
+        let panel = quantd_backtest::broker::Panel::align(&columns);
+        let config = &self.spec.config;
+        let options = SimOptions::from_config(config);
+        let job = entry_call(&self.source, &self.params, ipc)
+            .job()
+            .with_args(["--portfolio"]);
+        let (_, served) = with_broker(
+            &self.py,
+            job,
+            Runs::Portfolio(&panel, &names),
+            options,
+            config,
+            ctl.stop_flag(),
+        )?;
+        let end = served.book.ok_or_else(|| {
+            ShardFailure::Error(
+                ErrorClass::Validation,
+                "the code did not run as a portfolio: a portfolio backtest needs a class strategy (class X(qd.Strategy))".into(),
+            )
+        })?;
+        let calendar = self.reader.manifest().calendar;
+        let (book, per_ticker) = quantd_backtest::broker::portfolio_results(
+            &panel,
+            &end,
+            &options,
+            config.risk_free_rate,
+        )
+        .map_err(|e| ShardFailure::Error(ErrorClass::Data, e.to_string()))?;
+        let mut results = vec![ticker_backtest(PORTFOLIO.into(), calendar, Ok(book), true)];
+        for (name, r) in names.into_iter().zip(per_ticker) {
+            results.push(ticker_backtest(name, calendar, Ok(r), false));
+        }
+        Ok(ShardOutput {
+            bars: input.bars() as u64,
+            rows: results.len() as u64,
+            body: serde_json::to_vec(&results).expect("backtests serialize"),
+            scan_summary: None,
+            summary: None,
+        })
+    }
 }
 
 /// A strategy's checked result rows, by ticker.

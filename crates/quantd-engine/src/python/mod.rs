@@ -36,7 +36,7 @@ mod sweep;
 pub use bot::{RUN_PACK_ENV, RunJob};
 pub use check::{MAX_CHECK_BYTES, PyCheckJob, read_checks};
 pub use ipc::{BadResult, BatchInput, ResultRows, read_result};
-pub use jobs::{PyBacktestJob, PyScanJob, PyTestJob};
+pub use jobs::{PORTFOLIO, PyBacktestJob, PyPortfolioJob, PyScanJob, PyTestJob};
 pub use metrics::{RunMetrics, parse_metrics};
 pub use options::PythonOptions;
 pub(crate) use options::shown;

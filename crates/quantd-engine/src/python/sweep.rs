@@ -1,16 +1,18 @@
 //! Python strategy sweeps: shards are ticker batches; each shard runs one sandbox job per
-//! accepted parameter set over its batch, trades the signals with the Rust backtester and stores
-//! the same rows as an expression sweep (so rankings and heatmaps are the same).
+//! accepted parameter set over its batch — a signal strategy's signals traded by the Rust
+//! backtester, a class strategy's orders filled by the broker on the job's channel
+//! ([`backtest_shard`]) — and stores the same rows as an expression sweep (so rankings and
+//! heatmaps are the same).
 
 use super::ipc::bars_ipc;
-use super::jobs::{StrategySignals, read_windows, run_entry};
+use super::jobs::{backtest_shard, read_windows};
 use super::{Sandboxed, params_json};
 use crate::error::{EngineError, Result};
 use crate::exec::jobs::{
     Job, ShardControl, ShardFailure, ShardOutput, payload_tickers, ticker_batches,
 };
 use crate::exec::kinds::sweep::ResolvedSweep;
-use crate::exec::strategy::{SWEEP_SHARD_TICKERS, constraint_accepts, encode_sweep, trade};
+use crate::exec::strategy::{SWEEP_SHARD_TICKERS, constraint_accepts, encode_sweep};
 use crate::scan;
 use quantd_backtest::{Metric, ParamGrid};
 use quantd_data::PackReader;
@@ -81,32 +83,22 @@ impl Job for PySweepJob {
         let (data, ranges) = read_windows(&self.reader, &tickers, b.from, b.to)?;
         let (ipc, input) = bars_ipc(&self.reader, &ranges)?;
         let mut rows_out: Vec<(u32, u32, Vec<f64>)> = Vec::new();
-        let mut buffers = quantd_backtest::SignalBuffers::default();
         for (combo, params) in &self.combos {
             if ctl.stopped() {
                 return Err(ShardFailure::Cancelled);
             }
-            let rows = run_entry(
+            let results = backtest_shard(
                 &self.py,
                 &self.source,
                 &params_json(params),
-                ipc.clone(),
-                &input,
+                &self.reader,
+                &data,
+                (ipc.clone(), &input),
+                &b.config,
+                false,
                 cancel,
             )?;
-            let signals = StrategySignals::new(&rows, data.len())?;
-            for (slot, (t, d, w)) in data.iter().enumerate() {
-                let name = &self.reader.manifest().tickers[*t].ticker;
-                signals.fill(slot, w.len(), &mut buffers);
-                let result = trade(
-                    name.clone(),
-                    d,
-                    self.reader.manifest().calendar,
-                    w.clone(),
-                    &buffers.as_signals(),
-                    &b.config,
-                    false,
-                );
+            for ((t, _, _), result) in data.iter().zip(results) {
                 let metrics = Metric::ALL
                     .iter()
                     .map(|&m| result.stats.as_ref().map_or(f64::NAN, |s| s.get(m)))

@@ -331,6 +331,10 @@ pub struct StrategyArgs {
     /// A new signal closes the open trade first (backtesting.py exclusive_orders).
     #[arg(long)]
     pub exclusive: bool,
+    /// Run a class strategy (`class X(qd.Strategy)`) once over all the tickers with shared cash,
+    /// instead of once per ticker.
+    #[arg(long)]
+    pub portfolio: bool,
     /// Allow fractional units (default: whole units).
     #[arg(long)]
     pub fractional: bool,

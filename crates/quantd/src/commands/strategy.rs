@@ -38,6 +38,7 @@ fn config(s: &StrategyArgs) -> Config {
         stop_loss_pct: s.sl,
         take_profit_pct: s.tp,
         finalize_trades: s.finalize_trades,
+        portfolio: s.portfolio,
         ..Config::default()
     }
 }

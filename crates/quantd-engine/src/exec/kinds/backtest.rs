@@ -150,6 +150,18 @@ pub(crate) fn backtest_job(
     limits: &quantd_expr::Limits,
     py: impl FnOnce() -> crate::python::Sandboxed,
 ) -> Result<Arc<dyn Job>> {
+    if spec.config.portfolio {
+        if spec.python.is_none() {
+            return Err(EngineError::Invalid(
+                "`config.portfolio`: a portfolio backtest needs a Python class strategy (class X(qd.Strategy)); expression strategies run per ticker".into(),
+            ));
+        }
+        return Ok(Arc::new(crate::python::PyPortfolioJob::new(
+            spec,
+            reader,
+            py(),
+        )?));
+    }
     if spec.python.is_some() {
         return Ok(Arc::new(crate::python::PyBacktestJob::new(
             spec,

@@ -55,12 +55,20 @@ MAX_FRAME = 16 << 20
 def crossover(series1: Any, series2: Any) -> bool:
     """Whether ``series1`` just crossed over ``series2`` (above on this bar, below on the one
     before). Either may be a number."""
-    a = series1.values if isinstance(series1, pd.Series) else (series1, series1) if isinstance(series1, Number) else series1
-    b = series2.values if isinstance(series2, pd.Series) else (series2, series2) if isinstance(series2, Number) else series2
+    a = series1 if type(series1) is np.ndarray else _pair(series1)
+    b = series2 if type(series2) is np.ndarray else _pair(series2)
     try:
         return bool(a[-2] < b[-2] and a[-1] > b[-1])
     except IndexError:
         return False
+
+
+def _pair(x: Any) -> Any:
+    if isinstance(x, pd.Series):
+        return x.values
+    if isinstance(x, Number):
+        return (x, x)
+    return x
 
 
 def cross(series1: Any, series2: Any) -> bool:
@@ -135,6 +143,101 @@ class _Data:
             return 0.01
         decimals = max(len(f"{x:.10g}".partition(".")[2]) for x in close[-100:])
         return 10.0 ** -decimals
+
+
+class _Book:
+    """A portfolio's bars: every ticker on one calendar (the union of their dates), as 2-D
+    arrays ``(tickers, bars)`` that grow bar by bar (``data.Close[:, -1]`` is the current bar;
+    NaN where a ticker has no bar), ``data.tickers``, ``data.index``, and ``data[ticker]``, one
+    ticker's bars as a :class:`_Data`-like view."""
+
+    def __init__(self, tickers: list[str], index: pd.DatetimeIndex, columns: dict[str, np.ndarray]) -> None:
+        self.tickers = tickers
+        self._pos = {t: i for i, t in enumerate(tickers)}
+        self.__index = index
+        self.__full: dict[str, np.ndarray] = {}
+        for name, arr in columns.items():
+            self.__full[name] = arr
+            self.__full.setdefault(name.capitalize(), arr)
+        close = columns["close"]
+        # The last known close of each ticker at each bar (for valuing positions).
+        filled = pd.DataFrame(close.T).ffill().to_numpy().T
+        self.__filled = filled
+        self.__len = len(index)
+        self.__cache: dict[str, Any] = {}
+
+    def _set_length(self, n: int) -> None:
+        self.__len = n
+        self.__cache.clear()
+
+    def __len__(self) -> int:
+        return self.__len
+
+    def _index_of(self, ticker: Any) -> int:
+        if isinstance(ticker, (int, np.integer)) and 0 <= ticker < len(self.tickers):
+            return int(ticker)
+        try:
+            return self._pos[ticker]
+        except KeyError:
+            raise ContractError(f"ticker {ticker!r} is not in this backtest") from None
+
+    def _last(self, t: int) -> float:
+        return float(self.__filled[t, self.__len - 1])
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__cache[name]
+        except KeyError:
+            pass
+        try:
+            arr = self.__full[name][:, : self.__len]
+        except KeyError:
+            raise AttributeError(f"the bars have no column {name!r}") from None
+        self.__cache[name] = arr
+        return arr
+
+    def __getitem__(self, ticker: str) -> "_TickerView":
+        return _TickerView(self, self._index_of(ticker))
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        return self.__index[: self.__len]
+
+
+class _TickerView:
+    """One ticker of a :class:`_Book`: ``Open High Low Close Volume`` up to the current bar."""
+
+    def __init__(self, book: _Book, t: int) -> None:
+        self._book, self._t = book, t
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._book, name)[self._t]
+
+    def __len__(self) -> int:
+        return len(self._book)
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        return self._book.index
+
+
+def book_of(frame: pd.DataFrame, slices: list[tuple[str, int, int]]) -> _Book:
+    """The book of a batch frame (each ticker's rows ``a:b``), aligned on the union of dates."""
+    dates = frame.index.to_numpy()
+    union = np.unique(dates)
+    n, k = len(union), len(slices)
+    columns: dict[str, np.ndarray] = {}
+    numeric = [c for c in frame.columns if frame[c].dtype.kind in "iuf"]
+    values = {c: frame[c].to_numpy(dtype=float) for c in numeric}
+    for c in numeric:
+        columns[str(c)] = np.full((k, n), np.nan)
+    for row, (_, a, b) in enumerate(slices):
+        at = np.searchsorted(union, dates[a:b])
+        for c in numeric:
+            columns[str(c)][row, at] = values[c][a:b]
+    for arr in columns.values():
+        arr.flags.writeable = False
+    return _Book([name for name, _, _ in slices], pd.DatetimeIndex(union, name=frame.index.name), columns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,6 +482,9 @@ class Strategy:
 
     @property
     def position(self) -> Position:
+        """The position (one-ticker runs; a portfolio has :attr:`positions`)."""
+        if isinstance(self._data, _Book):
+            raise ContractError("a portfolio strategy has self.positions[ticker], not self.position")
         return self._position
 
     @property
@@ -413,13 +519,78 @@ class Strategy:
     # Plumbing ---------------------------------------------------------------------------------
 
     def _ticker_index(self, ticker: Any) -> int:
+        if isinstance(self._data, _Book):
+            if ticker is None:
+                raise ContractError("a portfolio strategy names the ticker of each order: self.buy(ticker='AAPL')")
+            return self._data._index_of(ticker)
         return 0
 
     def _last(self, ticker: int) -> float:
+        if isinstance(self._data, _Book):
+            return self._data._last(ticker)
         return float(self._data.Close[-1])
 
     def _times(self, ticker: int) -> pd.DatetimeIndex:
         return self._data.index
+
+    # Portfolios ---------------------------------------------------------------------------
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        """A portfolio's positions by ticker (only the tickers held)."""
+        book = self._book()
+        held = sorted({t.ticker for t in self._trades})
+        return {book.tickers[t]: Position(self, t) for t in held}
+
+    def weight_of(self, ticker: str) -> float:
+        """The fraction of the equity held in ``ticker`` at the current close."""
+        book = self._book()
+        t = book._index_of(ticker)
+        value = sum(tr.size for tr in self._trades if tr.ticker == t) * book._last(t)
+        equity = self.equity
+        return value / equity if equity else 0.0
+
+    def rebalance(self, weights: Mapping[str, float], tag: object = None) -> None:
+        """Moves the book towards ``weights`` (ticker → fraction of the equity at the current
+        close; tickers left out go to zero): sells first, then buys, in whole units, as market
+        orders for the next bar. Cash is what the weights leave (their sum must be ≤ 1)."""
+        book = self._book()
+        total = sum(weights.values())
+        if any(w < 0 for w in weights.values()) or total > 1 + 1e-9:
+            raise ValueError(f"weights must be ≥ 0 and sum to at most 1 (they sum to {total})")
+        equity = self.equity
+        held: dict[int, float] = {}
+        for tr in self._trades:
+            held[tr.ticker] = held.get(tr.ticker, 0.0) + tr.size
+        targets = {book._index_of(k): w for k, w in weights.items()}
+        sells, buys = [], []
+        for t in sorted(set(held) | set(targets)):
+            price = book._last(t)
+            if not price > 0:
+                continue
+            want = math.floor(targets.get(t, 0.0) * equity / price)
+            delta = want - held.get(t, 0.0)
+            if delta < 0:
+                if want == 0:
+                    sells.append(("close", t, delta))
+                else:
+                    sells.append(("sell", t, delta))
+            elif delta > 0:
+                buys.append(("buy", t, delta))
+        for what, t, delta in sells:
+            if what == "close":
+                for tr in self._trades:
+                    if tr.ticker == t:
+                        tr.close()
+            else:
+                self.sell(size=abs(delta), ticker=book.tickers[t], tag=tag)
+        for _, t, delta in buys:
+            self.buy(size=delta, ticker=book.tickers[t], tag=tag)
+
+    def _book(self) -> "_Book":
+        if not isinstance(self._data, _Book):
+            raise ContractError("positions, weights and rebalance are for portfolio backtests (--portfolio)")
+        return self._data
 
     def _order(self, size: float, limit: Any, stop: Any, sl: Any, tp: Any, tag: object, ticker: Any) -> Order:
         a = abs(size)
@@ -517,6 +688,14 @@ def _warmup(indicators: list[tuple[str, np.ndarray]]) -> int:
     return nbars
 
 
+def run_portfolio(cls: type[Strategy], frame: pd.DataFrame, slices: list[tuple[str, int, int]], params: Mapping[str, Any], link: _Link) -> None:
+    """Runs ``cls`` once over every ticker of the batch with shared cash (a portfolio)."""
+    book = book_of(frame, slices)
+    hello = link.call({"t": "begin_portfolio", "tickers": book.tickers, "bars": len(book)})
+    link.cash, link.spread = float(hello["cash"]), float(hello["spread"])
+    _loop(cls(book, params, link), book, link, portfolio=True)
+
+
 def run(cls: type[Strategy], frame: pd.DataFrame, params: Mapping[str, Any], link: _Link, ticker: str) -> None:
     """Runs ``cls`` over one ticker's bars, talking to the broker over ``link``."""
     hello = link.call({"t": "begin", "ticker": ticker, "bars": len(frame)})
@@ -524,12 +703,18 @@ def run(cls: type[Strategy], frame: pd.DataFrame, params: Mapping[str, Any], lin
         return  # the host reports why this ticker has no backtest
     link.cash, link.spread = float(hello["cash"]), float(hello["spread"])
     data = _Data(frame)
-    s = cls(data, params, link)
+    _loop(cls(data, params, link), data, link, portfolio=False)
+
+
+def _loop(s: Strategy, data: Any, link: _Link, portfolio: bool) -> None:
+    """``init``, then ``next`` on every bar after the warm-up, stepping the broker on the bars
+    where it may have something to do."""
     s.init()
     made = {id(a) for a in s._made}
     indicators = [(k, v) for k, v in vars(s).items() if id(v) in made]
-    n = len(frame)
-    start = 1 + _warmup(indicators)
+    n = len(data)
+    # A portfolio's tickers come and go: its strategy starts on the second bar and handles NaN.
+    start = 1 if portfolio else 1 + _warmup(indicators)
     link.call({"t": "start", "start": min(start, n)})
     waiting = False
     with np.errstate(invalid="ignore"):
