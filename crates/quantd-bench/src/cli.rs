@@ -66,6 +66,8 @@ pub enum Command {
     Sandbox(crate::sandbox::SandboxArgs),
     /// The look-ahead check of the reference pandas scanner, beside one job per cut.
     Lookahead(crate::lookahead::LookaheadArgs),
+    /// Class strategies: SmaCross on GOOG beside backtesting.py, a 500-ticker portfolio, a sweep.
+    Classes(crate::classes::ClassesArgs),
 }
 
 /// The product binary, for the benchmarks that time a whole `quantd` command.

@@ -8,6 +8,7 @@
 //! binary next to this one (or `--quantd PATH`); `sandbox` runs its jobs with this binary as the
 //! sandbox shim. The scripts in `bench/` build both and pass the peers' interpreter.
 
+mod classes;
 mod cli;
 mod dashboard;
 mod data;
@@ -65,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(a) => strategy::history(a).await,
         Command::Sandbox(a) => sandbox::run(&data_dir(cli.data_dir)?, cli.json, a),
         Command::Lookahead(a) => lookahead::run(&data_dir(cli.data_dir)?, cli.json, a).await,
+        Command::Classes(a) => classes::run(&data_dir(cli.data_dir)?, cli.json, a).await,
         Command::Sse(a) => sse::run(a).await,
         Command::Mcp(a) => mcp::run(a).await,
         Command::Pattern(a) => pattern::run(a).await,
