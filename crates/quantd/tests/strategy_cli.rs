@@ -345,3 +345,125 @@ fn a_momentum_rotation_portfolio_shares_its_cash_and_adds_up() {
             .all(|p| p[1].as_f64().unwrap() > 0.0)
     );
 }
+
+/// A strategy file that talks to the broker channel (fd 3) itself: `frames` is a Python list of
+/// raw frames (bytes, length prefix included) to send, reading each reply.
+fn raw_channel(frames: &str) -> String {
+    format!(
+        r#"import os
+import quantd as qd
+
+class Raw(qd.Strategy):
+    def next(self):
+        pass
+
+def _frame(obj):
+    import json
+    b = json.dumps(obj).encode()
+    return len(b).to_bytes(4, "little") + b
+
+for frame in {frames}:
+    while frame:
+        frame = frame[os.write(3, frame):]
+    n = int.from_bytes(os.read(3, 4), "little")
+    if n:
+        os.read(3, n)
+raise SystemExit(0)
+"#
+    )
+}
+
+/// What the strategy sends on its channel is untrusted: garbage, an oversized frame, steps out
+/// of order, too many actions, a ticker that is not the shard's, stopping half-way. Each ends
+/// the backtest with an error that says what was wrong, and the worker goes on: a correct
+/// backtest runs right after in the same data dir.
+#[test]
+fn a_strategy_abusing_the_broker_channel_fails_alone() {
+    let (dir, python) = common::python::setup();
+    let d = dir.path();
+    let begin = r#"_frame({"t": "begin", "ticker": "SYN0001", "bars": 260})"#;
+    let start = r#"_frame({"t": "start", "start": 5})"#;
+    let cases: [(&str, String, &str); 6] = [
+        (
+            "garbage",
+            r#"[b"\x05\x00\x00\x00hello"]"#.into(),
+            "does not understand",
+        ),
+        (
+            "oversized",
+            r#"[(1 << 30).to_bytes(4, "little")]"#.into(),
+            "at most 16777216 are read",
+        ),
+        (
+            "backwards",
+            format!(
+                r#"[{begin}, {start}, _frame({{"t": "step", "bar": 9, "actions": []}}), _frame({{"t": "step", "bar": 7, "actions": []}})]"#
+            ),
+            "step to bar 7",
+        ),
+        (
+            "flood",
+            format!(
+                r#"[{begin}, {start}, _frame({{"t": "step", "bar": 9, "actions": [{{"op": "cancel", "id": 1}}] * 10001}})]"#
+            ),
+            "at most 10000 are taken",
+        ),
+        (
+            "stranger",
+            r#"[_frame({"t": "begin", "ticker": "NOPE", "bars": 260})]"#.into(),
+            "not one of this shard's",
+        ),
+        (
+            "half-way",
+            format!("[{begin}, {start}]"),
+            "did not run to the end",
+        ),
+    ];
+    for (name, frames, want) in cases {
+        let file = common::python::write(d, &format!("{name}.py"), &raw_channel(&frames));
+        let out = common::python::py(
+            d,
+            &python,
+            &[
+                "--json",
+                "backtest",
+                "--file",
+                &file,
+                "--pack",
+                "u",
+                "--tickers",
+                "SYN0001",
+            ],
+            &[],
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(want), "{name}: wanted {want:?} in:\n{text}");
+    }
+    // The same data dir, the same binary: a correct class strategy still backtests.
+    let file = repo().join("examples/strategies/sma_cross.py");
+    let ok: Value = serde_json::from_str(&common::python::py_ok(
+        d,
+        &python,
+        &[
+            "--json",
+            "backtest",
+            "--file",
+            file.to_str().unwrap(),
+            "--pack",
+            "u",
+        ],
+        &[],
+    ))
+    .unwrap();
+    assert!(
+        ok["tickers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["error"].is_null() && t["stats"]["# Trades"].as_u64().unwrap() > 0)
+    );
+}

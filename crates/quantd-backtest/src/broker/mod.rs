@@ -14,7 +14,7 @@ mod sim;
 
 pub use portfolio::{Panel, portfolio_results};
 pub use session::{Session, SessionEnd, StepReply};
-pub use sim::{Feed, OutOfMoney, SimBroker, SimOptions};
+pub use sim::{Feed, MAX_OPEN_ORDERS, OutOfMoney, SimBroker, SimOptions};
 
 use serde::{Deserialize, Serialize};
 

@@ -126,6 +126,9 @@ impl SimOptions {
     }
 }
 
+/// Most orders a simulated broker keeps waiting at once; more are rejected.
+pub const MAX_OPEN_ORDERS: usize = 10_000;
+
 /// The account's equity fell to zero or below on this bar: every trade was closed and the run
 /// is over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -686,7 +689,14 @@ fn show(v: Option<f64>) -> String {
 
 impl Broker for SimBroker {
     fn submit(&mut self, o: OrderRequest) -> Result<OrderId, BrokerError> {
-        if let Err(e) = self.check(&o) {
+        let check = if self.orders.len() >= MAX_OPEN_ORDERS {
+            Err(BrokerError::Invalid(format!(
+                "{MAX_OPEN_ORDERS} orders are already waiting; cancel some first"
+            )))
+        } else {
+            self.check(&o)
+        };
+        if let Err(e) = check {
             self.events.push(OrderEvent::Rejected {
                 order: 0,
                 client_id: o.client_id,

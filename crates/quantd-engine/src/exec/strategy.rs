@@ -271,14 +271,19 @@ pub(crate) fn trade(
     keep_equity: bool,
 ) -> TickerBacktest {
     let result = bars_of(data, window).and_then(|b| quantd_backtest::backtest(&b, signals, config));
-    ticker_backtest(name, calendar, result, keep_equity)
+    ticker_backtest(
+        name,
+        calendar,
+        result.map_err(|e| e.to_string()),
+        keep_equity,
+    )
 }
 
 /// What one ticker's backtest stores: its result, or why it has none.
 pub(crate) fn ticker_backtest(
     name: String,
     calendar: quantd_data::time::Calendar,
-    result: std::result::Result<quantd_backtest::BacktestResult, quantd_backtest::BacktestError>,
+    result: std::result::Result<quantd_backtest::BacktestResult, String>,
     keep_equity: bool,
 ) -> TickerBacktest {
     match result {
@@ -298,7 +303,7 @@ pub(crate) fn ticker_backtest(
         Err(e) => TickerBacktest {
             ticker: name,
             stats: None,
-            error: Some(e.to_string()),
+            error: Some(e),
             trades: vec![],
             open_trade: None,
             equity: None,

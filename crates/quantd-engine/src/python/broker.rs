@@ -87,21 +87,30 @@ pub(crate) fn serve<'a, 'b>(
         used: false,
     };
     let mut state = State::Idle;
-    while let Some(frame) = read_frame(&mut stream)? {
-        served.used = true;
-        let reply = match handle(&frame, bars, options, finalize, &mut state, &mut served) {
-            Ok(reply) => reply,
-            Err(message) => {
-                // The job may be gone already; the error is ours to report either way.
-                let _ = write_frame(&mut stream, &json!({ "error": message }));
-                return Err(message);
-            }
+    let result = loop {
+        let frame = match read_frame(&mut stream) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break Ok(()),
+            Err(message) => break Err(message),
         };
-        if write_frame(&mut stream, &reply).is_err() {
-            break;
+        served.used = true;
+        match handle(&frame, bars, options, finalize, &mut state, &mut served) {
+            Ok(reply) => {
+                if write_frame(&mut stream, &reply).is_err() {
+                    break Ok(());
+                }
+            }
+            Err(message) => break Err(message),
         }
+    };
+    if let Err(message) = &result {
+        // The job may be gone already; the error is ours to report either way.
+        let _ = write_frame(&mut stream, &json!({ "error": message }));
     }
-    Ok(served)
+    // Whatever the job still waits for will not come: it sees the end of the channel now
+    // rather than at its time limit.
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    result.map(|()| served)
 }
 
 fn handle<'a, 'b>(

@@ -464,8 +464,10 @@ pub(super) fn backtest_shard(
             .map(|(t, end)| {
                 let result = match (&t.bars, end) {
                     (Ok(bars), Some(end)) => Ok(end.result(bars, &options, config.risk_free_rate)),
-                    (Err(e), _) => Err(e.clone()),
-                    (Ok(_), None) => Err(quantd_backtest::BacktestError::NoBars),
+                    (Err(e), _) => Err(e.to_string()),
+                    (Ok(_), None) => {
+                        Err("the strategy did not run to the end of this ticker's bars".into())
+                    }
                 };
                 ticker_backtest(t.name.clone(), calendar, result, keep_equity)
             })
