@@ -107,6 +107,24 @@ pub async fn run(data_dir: &Path, json_out: bool, a: ClassesArgs) -> anyhow::Res
     }
     times.sort_by(f64::total_cmp);
     let (best, median) = (times[0], times[times.len() / 2]);
+    // The same execution with the strategy as expressions (no sandbox, no Python): what the
+    // execution itself costs (store, shard, statistics, results).
+    let mut floor = Vec::new();
+    for _ in 0..a.repeat.max(1) {
+        let mut r = goog();
+        r.python = None;
+        r.strategy = Some(quantd_engine::code::StrategyExprs {
+            entry: "crosses_above(sma(close, 10), sma(close, 20))".into(),
+            exit: "crosses_below(sma(close, 10), sma(close, 20))".into(),
+            short_entry: Some("crosses_below(sma(close, 10), sma(close, 20))".into()),
+            short_exit: Some("crosses_above(sma(close, 10), sma(close, 20))".into()),
+        });
+        let t = Instant::now();
+        run_one(&engine, r, 1).await?;
+        floor.push(t.elapsed().as_secs_f64());
+    }
+    floor.sort_by(f64::total_cmp);
+    let floor_median = floor[floor.len() / 2];
     let peer = crate::measure::python_peer(
         &a.python,
         &[
@@ -145,6 +163,7 @@ pub async fn run(data_dir: &Path, json_out: bool, a: ClassesArgs) -> anyhow::Res
 
     let out = serde_json::json!({
         "goog_best_s": best, "goog_median_s": median, "goog_runs": times.len(),
+        "expression_execution_median_s": floor_median,
         "backtesting_py_best_s": peer_s, "ratio_best": peer_s / best, "ratio_median": peer_s / median,
         "portfolio_tickers": a.tickers, "days": a.days, "portfolio_s": portfolio_s,
         "sweep_backtests": sweep_backtests, "sweep_s": sweep_s, "workers": a.workers,
@@ -158,6 +177,10 @@ pub async fn run(data_dir: &Path, json_out: bool, a: ClassesArgs) -> anyhow::Res
         peer_s * 1e3,
         peer_s / best,
         peer_s / median
+    );
+    eprintln!(
+        "the same backtest as an expression strategy (no sandbox): median {:.1} ms per execution",
+        floor_median * 1e3
     );
     eprintln!(
         "portfolio: monthly top-10 momentum rotation over {} tickers x {} days in {:.2} s",

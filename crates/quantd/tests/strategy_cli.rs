@@ -467,3 +467,54 @@ fn a_strategy_abusing_the_broker_channel_fails_alone() {
             .all(|t| t["error"].is_null() && t["stats"]["# Trades"].as_u64().unwrap() > 0)
     );
 }
+
+/// A class strategy is stored like any code (validated in the sandbox: its literal `params`, a
+/// `next` method) and backtests by name; one without `next` is refused at its line.
+#[test]
+fn class_strategies_are_validated_stored_and_run_by_name() {
+    let (dir, python) = common::python::setup();
+    let d = dir.path();
+    let file = repo().join("examples/strategies/bracket.py");
+    common::python::py_ok(
+        d,
+        &python,
+        &["code", "add", "bracket", "--file", file.to_str().unwrap()],
+        &[],
+    );
+    let shown = common::python::py_ok(d, &python, &["code", "show", "bracket"], &[]);
+    assert!(shown.contains("sl_pct"), "{shown}");
+    let out: Value = serde_json::from_str(&common::python::py_ok(
+        d,
+        &python,
+        &[
+            "--json",
+            "backtest",
+            "--code",
+            "bracket",
+            "--pack",
+            "u",
+            "--tickers",
+            "SYN0001,SYN0002",
+        ],
+        &[],
+    ))
+    .unwrap();
+    assert_eq!(out["tickers"].as_array().unwrap().len(), 2);
+    assert!(
+        out["tickers"][0]["error"].is_null(),
+        "{}",
+        out["tickers"][0]
+    );
+    let bad = common::python::write(
+        d,
+        "bad.py",
+        "import quantd as qd\n\nclass NoNext(qd.Strategy):\n    params = {\"n\": 3}\n",
+    );
+    let refused = common::python::py(d, &python, &["code", "add", "bad", "--file", &bad], &[]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("must define next(self)") && err.contains('3'),
+        "{err}"
+    );
+}

@@ -24,7 +24,7 @@
 //! This module never runs user code in the engine's process.
 
 pub mod bot;
-mod broker;
+pub mod broker;
 mod check;
 pub mod ipc;
 mod ipc_check;
