@@ -42,8 +42,8 @@ const SDK_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/quantd/lookahead.py"),
     ),
     (
-        "strategy.py",
-        include_str!("../../../python/quantd/strategy.py"),
+        "strategies.py",
+        include_str!("../../../python/quantd/strategies.py"),
     ),
     ("ta.py", include_str!("../../../python/quantd/ta.py")),
     (
