@@ -154,17 +154,17 @@ def run_class_batch(ep: EntryPoint, table: pa.Table, params: Mapping[str, Any], 
     """Runs a class strategy over each ticker of a batch table — or, as a ``portfolio``, once
     over all of them with shared cash — its orders going to the host's broker over the job's
     channel (:mod:`quantd.strategies`); the host keeps the results."""
-    from quantd.strategies import _Link, run, run_portfolio
+    from quantd.strategies import _Link, run, run_portfolio, ticker_bars
 
-    batch = Batch(table)
     link = _Link.from_env()
     resolved = ep.resolve_params(params)
     if portfolio:
+        batch = Batch(table)
         run_portfolio(ep.func, batch.frame, batch.slices, resolved, link)
         return
-    for name, a, b in batch.slices:
+    for name, data in ticker_bars(table):
         try:
-            run(ep.func, batch.frame.iloc[a:b], resolved, link, name)
+            run(ep.func, data, resolved, link, name)
         except Exception as e:
             if hasattr(e, "add_note"):
                 e.add_note(f"while running strategy {ep.name!r} on ticker {name!r}")

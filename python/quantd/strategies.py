@@ -91,20 +91,31 @@ class _Data:
     (``data.Close[-1]``) is the current bar's. ``Open High Low Close Volume`` (also lowercase),
     ``index`` (a DatetimeIndex), ``df`` (the bars so far as a DataFrame)."""
 
-    def __init__(self, df: pd.DataFrame) -> None:
-        self.__df = df
-        self.__len = len(df)
+    def __init__(self, columns: Mapping[str, np.ndarray], dates: np.ndarray, tz: str | None = None) -> None:
+        """``columns``: name → values (one per bar); ``dates``: the bars' datetime64 times (UTC
+        when ``tz`` names their zone). The DatetimeIndex and the DataFrame are made only when
+        asked for."""
+        self.__names = list(columns)
+        self.__dates = dates
+        self.__tz = tz
+        self.__len = len(dates)
         self.__full: dict[str, np.ndarray] = {}
-        for col in df.columns:
-            arr = df[col].to_numpy()
+        for col, arr in columns.items():
             if arr.dtype.kind in "iuf":
                 arr = arr.astype(float, copy=False)
             self.__full[str(col)] = arr
-            cap = str(col).capitalize()
-            self.__full.setdefault(cap, arr)
+            self.__full.setdefault(str(col).capitalize(), arr)
             self.__full.setdefault(str(col).lower(), arr)
-        self.__index = df.index
+        self.__index: pd.DatetimeIndex | None = None
         self.__cache: dict[str, Any] = {}
+
+    @classmethod
+    def of_frame(cls, df: pd.DataFrame) -> "_Data":
+        """The bars of a DataFrame with a DatetimeIndex."""
+        index = df.index
+        tz = None if getattr(index, "tz", None) is None else str(index.tz)
+        dates = index.tz_convert("UTC").tz_localize(None).to_numpy() if tz else index.to_numpy()
+        return cls({str(c): df[c].to_numpy() for c in df.columns}, dates, tz)
 
     def _set_length(self, n: int) -> None:
         self.__len = n
@@ -121,7 +132,7 @@ class _Data:
         try:
             arr = self.__full[name][: self.__len]
         except KeyError:
-            raise AttributeError(f"the bars have no column {name!r}; they have {', '.join(self.__df.columns)}") from None
+            raise AttributeError(f"the bars have no column {name!r}; they have {', '.join(self.__names)}") from None
         self.__cache[name] = arr
         return arr
 
@@ -130,11 +141,17 @@ class _Data:
 
     @property
     def index(self) -> pd.DatetimeIndex:
+        if self.__index is None:
+            index = pd.DatetimeIndex(self.__dates, name="date")
+            if self.__tz is not None:
+                index = index.tz_localize("UTC").tz_convert(self.__tz)
+            self.__index = index
         return self.__index[: self.__len]
 
     @property
     def df(self) -> pd.DataFrame:
-        return self.__df.iloc[: self.__len]
+        n = self.__len
+        return pd.DataFrame({c: self.__full[c][:n] for c in self.__names}, index=self.index)
 
     @property
     def pip(self) -> float:
@@ -688,6 +705,36 @@ def _warmup(indicators: list[tuple[str, np.ndarray]]) -> int:
     return nbars
 
 
+def ticker_bars(table: Any) -> list[tuple[str, _Data]]:
+    """Each ticker's bars of a batch table (a ``ticker`` column, each ticker's rows contiguous,
+    a ``date`` column, then the bar columns) as :class:`_Data`, straight from Arrow: no
+    DataFrame is made unless the strategy asks for one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    tickers = table.column("ticker").combine_chunks()
+    if not pa.types.is_dictionary(tickers.type):
+        tickers = pc.dictionary_encode(tickers)
+    codes = tickers.indices.to_numpy(zero_copy_only=False)
+    names = tickers.dictionary.to_pylist()
+    starts = np.concatenate(([0], np.flatnonzero(codes[1:] != codes[:-1]) + 1, [len(codes)]))
+    dates = table.column("date").combine_chunks()
+    if pa.types.is_date32(dates.type):
+        dates = dates.cast(pa.timestamp("s"))
+    tz = getattr(dates.type, "tz", None)
+    dates = dates.to_numpy(zero_copy_only=False)
+    columns = {
+        name: table.column(name).combine_chunks().to_numpy(zero_copy_only=False)
+        for name in table.column_names
+        if name not in ("ticker", "date")
+    }
+    return [
+        (names[codes[a]], _Data({k: v[a:b] for k, v in columns.items()}, dates[a:b], tz))
+        for a, b in zip(starts[:-1], starts[1:])
+        if b > a
+    ]
+
+
 def run_portfolio(cls: type[Strategy], frame: pd.DataFrame, slices: list[tuple[str, int, int]], params: Mapping[str, Any], link: _Link) -> None:
     """Runs ``cls`` once over every ticker of the batch with shared cash (a portfolio)."""
     book = book_of(frame, slices)
@@ -696,13 +743,12 @@ def run_portfolio(cls: type[Strategy], frame: pd.DataFrame, slices: list[tuple[s
     _loop(cls(book, params, link), book, link, portfolio=True)
 
 
-def run(cls: type[Strategy], frame: pd.DataFrame, params: Mapping[str, Any], link: _Link, ticker: str) -> None:
+def run(cls: type[Strategy], data: _Data, params: Mapping[str, Any], link: _Link, ticker: str) -> None:
     """Runs ``cls`` over one ticker's bars, talking to the broker over ``link``."""
-    hello = link.call({"t": "begin", "ticker": ticker, "bars": len(frame)})
+    hello = link.call({"t": "begin", "ticker": ticker, "bars": len(data)})
     if "skip" in hello:
         return  # the host reports why this ticker has no backtest
     link.cash, link.spread = float(hello["cash"]), float(hello["spread"])
-    data = _Data(frame)
     _loop(cls(data, params, link), data, link, portfolio=False)
 
 

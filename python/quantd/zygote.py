@@ -79,6 +79,8 @@ def _warm() -> None:
     import quantd  # noqa: F401
     import quantd.harness  # noqa: F401
     import quantd.lookahead  # noqa: F401
+    import quantd.strategies  # noqa: F401
+    import quantd.ta  # noqa: F401
     import quantd.validate  # noqa: F401
     from quantd import _sandbox  # noqa: F401
 
