@@ -5,17 +5,7 @@
 mod common;
 use common::*;
 
-use std::path::PathBuf;
 use std::process::Command;
-
-fn goog_csv() -> PathBuf {
-    let out = Command::new(reference_python())
-        .args(["-c", "import backtesting, os; print(os.path.join(os.path.dirname(backtesting.__file__), 'test', 'GOOG.csv'))"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
 
 const UP: &str = "crosses_above(sma(close, 10), sma(close, 20))";
 const DOWN: &str = "crosses_below(sma(close, 10), sma(close, 20))";

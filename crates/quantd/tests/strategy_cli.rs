@@ -17,15 +17,6 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn goog_csv() -> PathBuf {
-    let out = Command::new(reference_python())
-        .args(["-c", "import backtesting, os; print(os.path.join(os.path.dirname(backtesting.__file__), 'test', 'GOOG.csv'))"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
 /// One example: its file, quantd's options and backtesting.py's.
 struct Case {
     name: &'static str,

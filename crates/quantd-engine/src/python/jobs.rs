@@ -534,14 +534,7 @@ fn with_broker(
 /// A portfolio backtest of a class strategy: one shard, one sandbox job over every ticker, one
 /// broker session with shared cash. Its results are the book's (ticker [`PORTFOLIO`]) first,
 /// then each ticker's contribution.
-pub struct PyPortfolioJob {
-    py: Sandboxed,
-    reader: Arc<PackReader>,
-    source: String,
-    params: Value,
-    tickers: Vec<usize>,
-    spec: ResolvedBacktest,
-}
+pub struct PyPortfolioJob(PyBacktestJob);
 
 /// The name of a portfolio backtest's book in its results.
 pub const PORTFOLIO: &str = "PORTFOLIO";
@@ -553,21 +546,13 @@ impl PyPortfolioJob {
         reader: Arc<PackReader>,
         py: Sandboxed,
     ) -> Result<PyPortfolioJob> {
-        let tickers = scan::select_tickers(&reader, b.tickers.as_deref())?;
-        Ok(PyPortfolioJob {
-            py,
-            reader,
-            source: b.python.clone().unwrap_or_default(),
-            params: params_json(&b.params),
-            tickers,
-            spec: b.clone(),
-        })
+        PyBacktestJob::new(b, reader, py).map(PyPortfolioJob)
     }
 }
 
 impl Job for PyPortfolioJob {
     fn plan(&self) -> Vec<Value> {
-        vec![serde_json::json!({ "tickers": self.tickers })]
+        vec![serde_json::json!({ "tickers": self.0.tickers })]
     }
 
     fn run(
@@ -575,8 +560,9 @@ impl Job for PyPortfolioJob {
         payload: &Value,
         ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
+        let job = &self.0;
         let tickers = payload_tickers(payload)?;
-        let (data, windows) = read_windows(&self.reader, &tickers, self.spec.from, self.spec.to)?;
+        let (data, windows) = read_windows(&job.reader, &tickers, job.spec.from, job.spec.to)?;
         // Tickers without a bar in the window take no part.
         let (data, windows): (Vec<_>, Vec<_>) = data
             .into_iter()
@@ -589,10 +575,10 @@ impl Job for PyPortfolioJob {
                 "no ticker has a bar in the backtest's window".into(),
             ));
         }
-        let (ipc, input) = bars_ipc(&self.reader, &windows)?;
+        let (ipc, input) = bars_ipc(&job.reader, &windows)?;
         let names: Vec<String> = data
             .iter()
-            .map(|(t, _, _)| self.reader.manifest().tickers[*t].ticker.clone())
+            .map(|(t, _, _)| job.reader.manifest().tickers[*t].ticker.clone())
             .collect();
         let columns: Vec<(&[i64], [&[f64]; 4])> = data
             .iter()
@@ -602,14 +588,14 @@ impl Job for PyPortfolioJob {
             })
             .collect();
         let panel = quantd_backtest::broker::Panel::align(&columns);
-        let config = &self.spec.config;
+        let config = &job.spec.config;
         let options = SimOptions::from_config(config);
-        let job = entry_call(&self.source, &self.params, ipc)
+        let sandbox_job = entry_call(&job.source, &job.params, ipc)
             .job()
             .with_args(["--portfolio"]);
         let (_, served) = with_broker(
-            &self.py,
-            job,
+            &job.py,
+            sandbox_job,
             Runs::Portfolio(&panel, &names),
             options,
             config,
@@ -621,7 +607,7 @@ impl Job for PyPortfolioJob {
                 "the code did not run as a portfolio: a portfolio backtest needs a class strategy (class X(qd.Strategy))".into(),
             )
         })?;
-        let calendar = self.reader.manifest().calendar;
+        let calendar = job.reader.manifest().calendar;
         let (book, per_ticker) = quantd_backtest::broker::portfolio_results(
             &panel,
             &end,

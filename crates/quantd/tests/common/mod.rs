@@ -63,6 +63,17 @@ pub fn json(data: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&ok(data, &all)).expect("JSON on stdout")
 }
 
+/// backtesting.py's GOOG sample (GOOG.csv inside the reference venv's backtesting package).
+#[allow(dead_code)] // each test binary uses its own subset
+pub fn goog_csv() -> PathBuf {
+    let out = Command::new(reference_python())
+        .args(["-c", "import backtesting, os; print(os.path.join(os.path.dirname(backtesting.__file__), 'test', 'GOOG.csv'))"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
 /// The reference venv's interpreter (pandas, pyarrow, TA-Lib, backtesting.py). Fails, never skips,
 /// when it cannot be created.
 pub fn reference_python() -> PathBuf {
