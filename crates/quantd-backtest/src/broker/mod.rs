@@ -8,13 +8,17 @@
 //! ([`apply`]); [`Session`] drives a broker bar by bar over a [`Feed`] for one strategy run
 //! and keeps its equity curve.
 
+mod feed;
+mod options;
 mod portfolio;
 mod session;
 mod sim;
 
+pub use feed::Feed;
+pub use options::SimOptions;
 pub use portfolio::{Panel, portfolio_results};
 pub use session::{Session, SessionEnd, StepReply};
-pub use sim::{Feed, MAX_OPEN_ORDERS, OutOfMoney, SimBroker, SimOptions};
+pub use sim::{MAX_OPEN_ORDERS, OutOfMoney, SimBroker};
 
 use serde::{Deserialize, Serialize};
 
