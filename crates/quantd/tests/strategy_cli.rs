@@ -509,3 +509,40 @@ fn class_strategies_are_validated_stored_and_run_by_name() {
         "{err}"
     );
 }
+
+/// `qd.ta` has TA-Lib's definitions and warm-up (docs/strategies.md says so): every function
+/// against TA-Lib on a random walk, 1-D and row by row on 2-D input.
+#[test]
+fn qd_ta_matches_talib() {
+    let script = r#"
+import numpy as np, talib
+import quantd as qd
+rng = np.random.default_rng(7)
+x = 100 + np.cumsum(rng.normal(size=500)); h = x + rng.random(500); l = x - rng.random(500)
+pairs = {
+    "sma": (qd.ta.sma(x, 20), talib.SMA(x, 20)),
+    "ema": (qd.ta.ema(x, 12), talib.EMA(x, 12)),
+    "rsi": (qd.ta.rsi(x, 14), talib.RSI(x, 14)),
+    "atr": (qd.ta.atr(h, l, x, 14), talib.ATR(h, l, x, 14)),
+    "highest": (qd.ta.highest(h, 10), talib.MAX(h, 10)),
+    "lowest": (qd.ta.lowest(l, 10), talib.MIN(l, 10)),
+    "momentum": (qd.ta.momentum(x, 5), talib.ROC(x, 5) / 100),
+}
+X = np.stack([x, 2 * x])
+pairs["ema_2d"] = (qd.ta.ema(X, 12)[1], talib.EMA(2 * x, 12))
+pairs["sma_2d"] = (qd.ta.sma(X, 20)[1], talib.SMA(2 * x, 20))
+bad = [k for k, (a, b) in pairs.items() if not np.allclose(a, b, rtol=1e-10, equal_nan=True)]
+print("ok" if not bad else "differ: " + ", ".join(bad))
+"#;
+    let out = Command::new(reference_python())
+        .env("PYTHONPATH", repo().join("python"))
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.trim() == "ok",
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
