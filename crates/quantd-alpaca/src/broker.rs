@@ -245,28 +245,10 @@ impl AlpacaBroker {
                 book.symbol_count()
             ))
         })?;
-        let size = o.size.abs();
-        if !(o.size.is_finite() && (size > 0.0 && size < 1.0 || size >= 1.0 && size.fract() == 0.0))
-        {
-            return Err(Error::Invalid(format!(
-                "size {} must be a fraction of equity in (0, 1) or a whole number of units ≥ 1",
-                o.size
-            )));
-        }
-        for (name, v) in [
-            ("limit", o.limit),
-            ("stop", o.stop),
-            ("sl", o.sl),
-            ("tp", o.tp),
-        ] {
-            if let Some(v) = v
-                && !(v.is_finite() && v > 0.0)
-            {
-                return Err(Error::Invalid(format!(
-                    "{name} {v} must be a finite price above 0"
-                )));
-            }
-        }
+        o.check_numbers().map_err(|e| match e {
+            BrokerError::Invalid(m) => Error::Invalid(m),
+            other => Error::Invalid(other.to_string()),
+        })?;
         Ok(symbol.to_owned())
     }
 

@@ -98,6 +98,11 @@ fn reference(d: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap()
 }
 
+/// `quantd ARGS` with the reference Python (ARGS start with `--json`), its stdout as JSON.
+fn quantd_json(d: &Path, python: &str, args: &[&str]) -> Value {
+    serde_json::from_str(&common::python::py_ok(d, python, args, &[])).expect("JSON on stdout")
+}
+
 fn rel_err(a: f64, b: f64) -> f64 {
     if a == b {
         0.0
@@ -185,8 +190,7 @@ fn examples_match_backtesting_py_run_unchanged_and_sweep() {
             "10000",
         ];
         args.extend_from_slice(c.quantd);
-        let out: Value = serde_json::from_str(&common::python::py_ok(d, &python, &args, &[]))
-            .expect("JSON on stdout");
+        let out: Value = quantd_json(d, &python, &args);
         let ours = &out["tickers"][0];
         assert_eq!(ours["error"], Value::Null, "{}: {}", c.name, ours["error"]);
         assert!(
@@ -206,7 +210,7 @@ fn examples_match_backtesting_py_run_unchanged_and_sweep() {
     // A sweep of the class strategy: each parameter set is one sandbox job with its broker;
     // the README's (10, 20) ranks first with backtesting.py's Sharpe ratio.
     let file = repo().join("examples/strategies/sma_cross.py");
-    let sweep: Value = serde_json::from_str(&common::python::py_ok(
+    let sweep: Value = quantd_json(
         d,
         &python,
         &[
@@ -224,9 +228,7 @@ fn examples_match_backtesting_py_run_unchanged_and_sweep() {
             "--param",
             "slow=20,30",
         ],
-        &[],
-    ))
-    .unwrap();
+    );
     assert_eq!(sweep["backtests"], 4);
     let top = &sweep["top"][0];
     assert_eq!(
@@ -248,7 +250,7 @@ fn a_momentum_rotation_portfolio_shares_its_cash_and_adds_up() {
     let (dir, python) = common::python::setup();
     let d = dir.path();
     let file = repo().join("examples/strategies/momentum_rotation.py");
-    let out: Value = serde_json::from_str(&common::python::py_ok(
+    let out: Value = quantd_json(
         d,
         &python,
         &[
@@ -264,9 +266,7 @@ fn a_momentum_rotation_portfolio_shares_its_cash_and_adds_up() {
             "--param",
             "top=3",
         ],
-        &[],
-    ))
-    .unwrap();
+    );
     let tickers = out["tickers"].as_array().unwrap();
     let book = &tickers[0];
     assert_eq!(book["ticker"], "PORTFOLIO");
@@ -436,7 +436,7 @@ fn a_strategy_abusing_the_broker_channel_fails_alone() {
     }
     // The same data dir, the same binary: a correct class strategy still backtests.
     let file = repo().join("examples/strategies/sma_cross.py");
-    let ok: Value = serde_json::from_str(&common::python::py_ok(
+    let ok: Value = quantd_json(
         d,
         &python,
         &[
@@ -447,9 +447,7 @@ fn a_strategy_abusing_the_broker_channel_fails_alone() {
             "--pack",
             "u",
         ],
-        &[],
-    ))
-    .unwrap();
+    );
     assert!(
         ok["tickers"]
             .as_array()
@@ -474,7 +472,7 @@ fn class_strategies_are_validated_stored_and_run_by_name() {
     );
     let shown = common::python::py_ok(d, &python, &["code", "show", "bracket"], &[]);
     assert!(shown.contains("sl_pct"), "{shown}");
-    let out: Value = serde_json::from_str(&common::python::py_ok(
+    let out: Value = quantd_json(
         d,
         &python,
         &[
@@ -487,9 +485,7 @@ fn class_strategies_are_validated_stored_and_run_by_name() {
             "--tickers",
             "SYN0001,SYN0002",
         ],
-        &[],
-    ))
-    .unwrap();
+    );
     assert_eq!(out["tickers"].as_array().unwrap().len(), 2);
     assert!(
         out["tickers"][0]["error"].is_null(),

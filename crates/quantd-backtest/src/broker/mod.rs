@@ -57,6 +57,37 @@ pub struct OrderRequest {
     pub client_id: Option<u64>,
 }
 
+impl OrderRequest {
+    /// Checks the numbers every broker needs: a size that is a fraction of equity in (0, 1) or
+    /// whole units, and finite positive prices. The message names the field.
+    pub fn check_numbers(&self) -> Result<(), BrokerError> {
+        let size = self.size.abs();
+        if !(self.size.is_finite()
+            && (size > 0.0 && size < 1.0 || size >= 1.0 && size.fract() == 0.0))
+        {
+            return Err(BrokerError::Invalid(format!(
+                "size {} must be a fraction of equity in (0, 1) or a whole number of units ≥ 1",
+                self.size
+            )));
+        }
+        for (name, v) in [
+            ("limit", self.limit),
+            ("stop", self.stop),
+            ("sl", self.sl),
+            ("tp", self.tp),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(BrokerError::Invalid(format!(
+                    "{name} {v} must be a finite price above 0"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Which bracket order of a trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

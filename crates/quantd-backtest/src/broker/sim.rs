@@ -528,26 +528,7 @@ impl SimBroker {
                 self.last.len()
             ));
         }
-        let size = o.size.abs();
-        if !(o.size.is_finite() && (size > 0.0 && size < 1.0 || size >= 1.0 && size.fract() == 0.0))
-        {
-            return bad(format!(
-                "size {} must be a fraction of equity in (0, 1) or a whole number of units ≥ 1",
-                o.size
-            ));
-        }
-        for (name, v) in [
-            ("limit", o.limit),
-            ("stop", o.stop),
-            ("sl", o.sl),
-            ("tp", o.tp),
-        ] {
-            if let Some(v) = v
-                && !(v.is_finite() && v > 0.0)
-            {
-                return bad(format!("{name} {v} must be a finite price above 0"));
-            }
-        }
+        o.check_numbers()?;
         let market = self.last[o.ticker] * (1.0 + self.opts.spread.copysign(o.size));
         let at = o.limit.or(o.stop).unwrap_or(market);
         if !at.is_finite() {
