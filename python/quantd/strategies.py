@@ -660,6 +660,8 @@ class _Link:
         self.fd = fd
         self.cash = 0.0
         self.spread = 0.0
+        # A paper session paces and records every bar: the strategy steps on each one.
+        self.every_bar = False
 
     def call(self, msg: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(msg, separators=(",", ":"), allow_nan=False).encode()
@@ -739,7 +741,7 @@ def run_portfolio(cls: type[Strategy], frame: pd.DataFrame, slices: list[tuple[s
     """Runs ``cls`` once over every ticker of the batch with shared cash (a portfolio)."""
     book = book_of(frame, slices)
     hello = link.call({"t": "begin_portfolio", "tickers": book.tickers, "bars": len(book)})
-    link.cash, link.spread = float(hello["cash"]), float(hello["spread"])
+    _greet(link, hello)
     _loop(cls(book, params, link), book, link, portfolio=True)
 
 
@@ -748,8 +750,14 @@ def run(cls: type[Strategy], data: _Data, params: Mapping[str, Any], link: _Link
     hello = link.call({"t": "begin", "ticker": ticker, "bars": len(data)})
     if "skip" in hello:
         return  # the host reports why this ticker has no backtest
-    link.cash, link.spread = float(hello["cash"]), float(hello["spread"])
+    _greet(link, hello)
     _loop(cls(data, params, link), data, link, portfolio=False)
+
+
+def _greet(link: _Link, hello: Mapping[str, Any]) -> None:
+    """What the broker said when the run began: the account and how to step."""
+    link.cash, link.spread = float(hello["cash"]), float(hello["spread"])
+    link.every_bar = bool(hello.get("every_bar", False))
 
 
 def _loop(s: Strategy, data: Any, link: _Link, portfolio: bool) -> None:
@@ -768,7 +776,7 @@ def _loop(s: Strategy, data: Any, link: _Link, portfolio: bool) -> None:
             data._set_length(i + 1)
             for attr, full in indicators:
                 setattr(s, attr, full[..., : i + 1])
-            if waiting or s._actions:
+            if waiting or s._actions or link.every_bar:
                 reply = link.call({"t": "step", "bar": i, "actions": s._take_actions()})
                 s._update(reply)
                 if reply["stopped"]:

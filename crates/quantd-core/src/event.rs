@@ -138,6 +138,56 @@ pub enum Event {
         /// What went wrong.
         message: String,
     },
+    /// Something happened to an order of a paper session (`paper` executions): the broker took,
+    /// refused, filled, cancelled or expired it on bar `bar`.
+    Order {
+        /// The session's bar (0-based, in its window of the pack).
+        bar: u64,
+        /// The bar's time, as the pack's calendar writes it.
+        time: String,
+        /// `accepted`, `rejected`, `filled`, `cancelled` or `expired`.
+        status: String,
+        /// The broker's order id (0 for an order refused before it got one).
+        order: u64,
+        /// The strategy's own id of the order, when it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<u64>,
+        /// The ticker filled (fills only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticker: Option<String>,
+        /// Signed units filled (fills only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<f64>,
+        /// Fill price (fills only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<f64>,
+        /// The trade the fill opened or reduced (fills only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trade: Option<u64>,
+        /// Whether part of the order is still open (fills only).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        partial: bool,
+        /// Why it was refused or cancelled.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A paper session's trading day ended: its account after the day's last bar.
+    SessionDay {
+        /// The day, `YYYY-MM-DD` in the pack's zone.
+        date: String,
+        /// The day's last bar.
+        bar: u64,
+        /// Cash plus open trades marked at the close.
+        equity: f64,
+        /// Cash.
+        cash: f64,
+        /// Equity change since the previous day's end (since the start on the first day).
+        pnl: f64,
+        /// Trades open after the day.
+        open_trades: u32,
+        /// Fills during the day.
+        fills: u32,
+    },
     /// A health snapshot.
     Health {
         /// Score from 0 to 100.

@@ -35,11 +35,14 @@ pub enum ExecutionKind {
     Check,
     /// Evaluate a scanner or strategy: static checks, runs, sanity, robustness, a score.
     Evaluate,
+    /// Trade a class strategy on paper: a pack replayed bar by bar at a chosen speed, its
+    /// orders and fills recorded as they happen.
+    Paper,
 }
 
 impl ExecutionKind {
     /// Every kind, in the order surfaces list them.
-    pub const ALL: [ExecutionKind; 9] = [
+    pub const ALL: [ExecutionKind; 10] = [
         Self::Scan,
         Self::Test,
         Self::Backtest,
@@ -49,6 +52,7 @@ impl ExecutionKind {
         Self::Pattern,
         Self::Check,
         Self::Evaluate,
+        Self::Paper,
     ];
 
     /// The kind's stable name.
@@ -63,6 +67,7 @@ impl ExecutionKind {
             Self::Pattern => "pattern",
             Self::Check => "check",
             Self::Evaluate => "evaluate",
+            Self::Paper => "paper",
         }
     }
 }
@@ -114,7 +119,8 @@ mod tests {
             | ExecutionKind::Import
             | ExecutionKind::Pattern
             | ExecutionKind::Check
-            | ExecutionKind::Evaluate => ExecutionKind::ALL.contains(&kind),
+            | ExecutionKind::Evaluate
+            | ExecutionKind::Paper => ExecutionKind::ALL.contains(&kind),
         }
     }
 
@@ -134,11 +140,11 @@ mod tests {
     fn kinds_that_cannot_occur_are_not_offered() {
         // A kind is declared only once something runs it (`pattern` once was before: a list
         // filter offered and accepted a kind no execution could have).
-        let planned = "paper";
+        let planned = "live";
         let err = planned.parse::<ExecutionKind>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown execution kind `paper`; use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate"
+            "unknown execution kind `live`; use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate, paper"
         );
         assert!(
             serde_json::from_value::<ExecutionKind>(serde_json::json!(planned)).is_err(),

@@ -278,6 +278,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/executions/{id}/report"),
     ("get", "/v1/executions/{id}/trades"),
     ("get", "/v1/executions/{id}/equity"),
+    ("get", "/v1/executions/{id}/orders"),
     ("get", "/v1/executions/{id}/events"),
     ("get", "/v1/executions/{id}/ws"),
     ("get", "/v1/events"),
@@ -331,6 +332,7 @@ pub fn app(state: AppState) -> Router {
         .route("/executions/{id}/report", get(ex::report))
         .route("/executions/{id}/trades", get(ex::trades))
         .route("/executions/{id}/equity", get(ex::equity))
+        .route("/executions/{id}/orders", get(ex::orders))
         .route("/executions/{id}/events", get(stream::execution_sse))
         .route("/executions/{id}/ws", get(ws::execution_ws))
         .route("/events", get(stream::workspace_sse))

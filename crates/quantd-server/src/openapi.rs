@@ -64,7 +64,7 @@ impl Modify for Security {
         code::pattern_schema,
         executions::submit, executions::check_lookahead, executions::list, executions::show, executions::pause, executions::resume,
         executions::cancel, executions::results, executions::summary, executions::report,
-        executions::trades, executions::equity, executions::history, executions::run_summary,
+        executions::trades, executions::equity, executions::orders, executions::history, executions::run_summary,
         patterns::execute, patterns::retry, agents::list, agents::add, agents::remove,
         policy::show, policy::set, webhooks::list, webhooks::add, webhooks::remove, webhooks::deliveries,
         stream::execution_sse, ws::execution_ws, stream::workspace_sse,

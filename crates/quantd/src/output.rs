@@ -80,8 +80,81 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// An amount with two decimals and thousands separators: `-12,345.67`.
+pub fn money(v: f64) -> String {
+    if !v.is_finite() {
+        return "--".into();
+    }
+    let cents = (v.abs() * 100.0).round() as u64;
+    let sign = if v < 0.0 && cents > 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", thousands(cents / 100), cents % 100)
+}
+
+/// The line of a paper session's event: a fill, a refusal or a cancel, each trading day's
+/// account and, with `all`, orders accepted and expired too. `None` for other events.
+pub fn session_line(event: &quantd_core::Event, all: bool) -> Option<String> {
+    use quantd_core::Event;
+    match event {
+        Event::Order {
+            time,
+            status,
+            order,
+            ticker,
+            size,
+            price,
+            partial,
+            reason,
+            ..
+        } => {
+            let what = match (status.as_str(), ticker, size, price) {
+                ("filled", Some(t), Some(size), Some(price)) => format!(
+                    "{} {} {} @ {}{}",
+                    if *size >= 0.0 { "bought" } else { "sold" },
+                    size.abs(),
+                    untrusted(t, NAME_CHARS),
+                    money(*price),
+                    if *partial { " (partial)" } else { "" }
+                ),
+                ("rejected" | "cancelled", ..) => format!(
+                    "order {order} {status}: {}",
+                    untrusted(reason.as_deref().unwrap_or(""), MESSAGE_CHARS)
+                ),
+                _ if all => format!("order {order} {}", untrusted(status, NAME_CHARS)),
+                _ => return None,
+            };
+            Some(format!("{time}  {what}"))
+        }
+        Event::SessionDay {
+            date,
+            equity,
+            cash,
+            pnl,
+            open_trades,
+            fills,
+            ..
+        } => Some(format!(
+            "{date}  day ended: equity {}  P&L {}{}  cash {}  {} open  {}",
+            money(*equity),
+            if *pnl >= 0.0 { "+" } else { "" },
+            money(*pnl),
+            money(*cash),
+            count(u64::from(*open_trades), "trade"),
+            count(u64::from(*fills), "fill"),
+        )),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn money_has_separators_two_decimals_and_a_sign() {
+        assert_eq!(super::money(1234567.891), "1,234,567.89");
+        assert_eq!(super::money(-0.004), "0.00");
+        assert_eq!(super::money(-12.5), "-12.50");
+        assert_eq!(super::money(f64::NAN), "--");
+    }
+
     #[test]
     fn counts_take_the_plural_except_for_one() {
         assert_eq!(super::count(1, "shard"), "1 shard");

@@ -55,6 +55,9 @@ pub struct SessionEnd {
     pub start: usize,
     /// The bar the account ran out of money on, if it did.
     pub broke_at: Option<usize>,
+    /// Order events since the last step: the bars run after it, the last bar's actions and,
+    /// with `finalize`, the closing of the trades still open.
+    pub events: Vec<OrderEvent>,
 }
 
 /// One strategy run. See the module docs.
@@ -188,6 +191,7 @@ impl<F: Feed> Session<F> {
             cash: self.broker.account().cash,
             start: self.start,
             broke_at: self.broke_at,
+            events: self.broker.drain_events(),
         };
         drop(self.feed);
         end

@@ -150,6 +150,12 @@ pub struct SubmitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 2, maximum = 2000))]
     pub cuts: Option<u32>,
+    /// Paper: how fast the pack is replayed — `60x` (bars arrive 60 times faster than their
+    /// times are apart), `1x` (as they happened; the default) or `max` (as fast as the strategy
+    /// goes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "60x"))]
+    pub speed: Option<String>,
 }
 
 /// A look-ahead check: the body of `POST /v1/checks/lookahead` and the arguments of the MCP tool
@@ -284,6 +290,7 @@ impl SubmitRequest {
         "timeout",
         "inputs",
         "cuts",
+        "speed",
     ];
 
     /// A request of `kind` with every other field empty (callers fill in what they use).
@@ -313,6 +320,7 @@ impl SubmitRequest {
             timeout: None,
             inputs: None,
             cuts: None,
+            speed: None,
         }
     }
 
@@ -337,6 +345,7 @@ impl SubmitRequest {
             self.timeout.is_some(),
             self.inputs.is_some(),
             self.cuts.is_some(),
+            self.speed.is_some(),
         ];
         Self::FIELDS
             .iter()

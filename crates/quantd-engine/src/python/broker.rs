@@ -13,7 +13,9 @@
 //! the shard fails with that message.
 
 use quantd_backtest::Bars;
-use quantd_backtest::broker::{Action, Panel, Session, SessionEnd, SimBroker, SimOptions};
+use quantd_backtest::broker::{
+    Action, Feed, Panel, Session, SessionEnd, SimBroker, SimOptions, StepReply,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -30,6 +32,42 @@ pub(crate) struct ClassTicker<'a> {
     /// Its bars, or why it cannot be backtested (the strategy is told to skip it).
     pub bars: Result<Bars<'a>, quantd_backtest::BacktestError>,
 }
+
+/// What happens around each step of a session besides the broker's work: a paper session waits
+/// for each bar to be due and records (or, replaying, checks) what each step did
+/// ([`super::paper`]); a backtest does nothing ([`Unwatched`]). An `Err` ends the serving with
+/// that message.
+pub(crate) trait Watch: Send {
+    /// Whether the strategy must step on every bar (so that each bar is paced and recorded),
+    /// not only on the bars where the broker may have something to do.
+    fn every_bar(&self) -> bool {
+        false
+    }
+    /// Before the broker runs bar `bar`, whose time is `time`.
+    fn before(&mut self, _bar: usize, _time: i64) -> Result<(), String> {
+        Ok(())
+    }
+    /// After the broker ran bar `bar` (the session's tickers are `tickers`; the next bar's
+    /// time is `next`, `None` after the last bar): what the strategy is told.
+    fn after(
+        &mut self,
+        _bar: usize,
+        _reply: &StepReply,
+        _tickers: &[String],
+        _next: Option<i64>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+    /// After the session ended.
+    fn ended(&mut self, _end: &SessionEnd, _tickers: &[String]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A backtest's watch: nothing around the steps.
+pub(crate) struct Unwatched;
+
+impl Watch for Unwatched {}
 
 /// What a served channel produced: each ticker's finished session, `None` for a ticker the
 /// strategy did not run on; `used` is false when the job never spoke on the channel (a
@@ -76,6 +114,7 @@ pub(crate) fn serve<'a, 'b>(
     bars: Runs<'a, 'b>,
     options: SimOptions,
     finalize: bool,
+    watch: &mut dyn Watch,
 ) -> Result<Served, String> {
     let count = match bars {
         Runs::Tickers(t) => t.len(),
@@ -94,7 +133,14 @@ pub(crate) fn serve<'a, 'b>(
             Err(message) => break Err(message),
         };
         served.used = true;
-        match handle(&frame, bars, options, finalize, &mut state, &mut served) {
+        match handle(
+            &frame,
+            bars,
+            (options, finalize),
+            watch,
+            &mut state,
+            &mut served,
+        ) {
             Ok(reply) => {
                 if write_frame(&mut stream, &reply).is_err() {
                     break Ok(());
@@ -116,14 +162,18 @@ pub(crate) fn serve<'a, 'b>(
 fn handle<'a, 'b>(
     frame: &[u8],
     source: Runs<'a, 'b>,
-    options: SimOptions,
-    finalize: bool,
+    (options, finalize): (SimOptions, bool),
+    watch: &mut dyn Watch,
     state: &mut State<'a, 'b>,
     served: &mut Served,
 ) -> Result<Value, String> {
     let request: Request = serde_json::from_slice(frame)
         .map_err(|e| format!("the strategy sent a message the broker does not understand: {e}"))?;
-    let hello = json!({ "cash": options.cash, "spread": options.spread });
+    let hello = json!({
+        "cash": options.cash,
+        "spread": options.spread,
+        "every_bar": watch.every_bar(),
+    });
     let (tickers, panel): (&[ClassTicker<'a>], Option<(&'b Panel, &'b [String])>) = match source {
         Runs::Tickers(t) => (t, None),
         Runs::Portfolio(p, names) => (&[], Some((p, names))),
@@ -164,14 +214,14 @@ fn handle<'a, 'b>(
             Ok(json!({}))
         }
         (Request::Step { bar, actions }, State::Book(mut session)) => {
-            check_actions(&actions)?;
-            let reply = session.step(bar, actions).map_err(|e| e.to_string())?;
+            let names = panel.map_or(&[][..], |(_, names)| names);
+            let reply = step(&mut session, bar, actions, (watch, names))?;
             *state = State::Book(session);
-            serde_json::to_value(reply).map_err(|e| e.to_string())
+            Ok(reply)
         }
         (Request::End { actions }, State::Book(session)) => {
-            check_actions(&actions)?;
-            served.book = Some(session.finish(actions, finalize));
+            let names = panel.map_or(&[][..], |(_, names)| names);
+            served.book = Some(end(*session, actions, finalize, (watch, names))?);
             Ok(json!({}))
         }
         (Request::Begin { ticker, bars }, State::Idle) => {
@@ -200,20 +250,52 @@ fn handle<'a, 'b>(
             Ok(json!({}))
         }
         (Request::Step { bar, actions }, State::Running(slot, mut session)) => {
-            check_actions(&actions)?;
-            let reply = session.step(bar, actions).map_err(|e| e.to_string())?;
+            let names = std::slice::from_ref(&tickers[slot].name);
+            let reply = step(&mut session, bar, actions, (watch, names))?;
             *state = State::Running(slot, session);
-            serde_json::to_value(reply).map_err(|e| e.to_string())
+            Ok(reply)
         }
         (Request::End { actions }, State::Running(slot, session)) => {
-            check_actions(&actions)?;
-            served.ends[slot] = Some(session.finish(actions, finalize));
+            let names = std::slice::from_ref(&tickers[slot].name);
+            served.ends[slot] = Some(end(*session, actions, finalize, (watch, names))?);
             Ok(json!({}))
         }
         (_, _) => Err(
             "the strategy's messages are out of order (begin, start, step…, end per ticker)".into(),
         ),
     }
+}
+
+/// One step of `session`, watched; the reply the strategy gets.
+fn step<F: Feed>(
+    session: &mut Session<F>,
+    bar: usize,
+    actions: Vec<Action>,
+    (watch, tickers): (&mut dyn Watch, &[String]),
+) -> Result<Value, String> {
+    check_actions(&actions)?;
+    let feed = session.feed();
+    if bar < feed.len() {
+        watch.before(bar, feed.time(bar))?;
+    }
+    let reply = session.step(bar, actions).map_err(|e| e.to_string())?;
+    let feed = session.feed();
+    let next = (bar + 1 < feed.len()).then(|| feed.time(bar + 1));
+    watch.after(bar, &reply, tickers, next)?;
+    serde_json::to_value(reply).map_err(|e| e.to_string())
+}
+
+/// Ends `session` with the last bar's `actions`, watched.
+fn end<F: Feed>(
+    session: Session<F>,
+    actions: Vec<Action>,
+    finalize: bool,
+    (watch, tickers): (&mut dyn Watch, &[String]),
+) -> Result<SessionEnd, String> {
+    check_actions(&actions)?;
+    let end = session.finish(actions, finalize);
+    watch.ended(&end, tickers)?;
+    Ok(end)
 }
 
 fn check_actions(actions: &[Action]) -> Result<(), String> {

@@ -390,48 +390,82 @@ impl Job for PyBacktestJob {
         payload: &Value,
         ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
-        let cancel = ctl.stop_flag();
+        self.shard(payload, ctl, &mut broker::Unwatched)
+            .map(|(out, _)| out)
+    }
+}
+
+impl PyBacktestJob {
+    /// Backtests the shard's tickers, each step watched by `watch`; says whether the strategy
+    /// is a class strategy (it spoke to the broker).
+    pub(super) fn shard(
+        &self,
+        payload: &Value,
+        ctl: &ShardControl,
+        watch: &mut dyn broker::Watch,
+    ) -> std::result::Result<(ShardOutput, bool), ShardFailure> {
         let tickers = payload_tickers(payload)?;
         let (data, windows) = read_windows(&self.reader, &tickers, self.spec.from, self.spec.to)?;
         let (ipc, input) = bars_ipc(&self.reader, &windows)?;
-        let results = backtest_shard(
+        let (results, class) = backtest_shard(
             &self.py,
-            &self.source,
-            &self.params,
+            (&self.source, &self.params),
             &self.reader,
             &data,
             (ipc, &input),
             &self.spec.config,
             self.keep_equity,
-            cancel,
+            (ctl.stop_flag(), watch),
         )?;
-        let bars = input.bars() as u64;
-        Ok(ShardOutput {
-            bars,
-            rows: results.len() as u64,
-            body: serde_json::to_vec(&results).expect("backtests serialize"),
-            scan_summary: None,
-            summary: None,
-        })
+        Ok((
+            ShardOutput {
+                bars: input.bars() as u64,
+                rows: results.len() as u64,
+                body: serde_json::to_vec(&results).expect("backtests serialize"),
+                scan_summary: None,
+                summary: None,
+            },
+            class,
+        ))
+    }
+
+    /// The sandbox its jobs run in.
+    pub(super) fn sandboxed(&self) -> &Sandboxed {
+        &self.py
+    }
+
+    /// The pack it reads.
+    pub(super) fn reader(&self) -> &PackReader {
+        &self.reader
+    }
+
+    /// The tickers it trades.
+    pub(super) fn tickers(&self) -> &[usize] {
+        &self.tickers
+    }
+
+    /// Its resolved spec.
+    pub(super) fn spec(&self) -> &ResolvedBacktest {
+        &self.spec
     }
 }
 
 /// Backtests a shard's tickers (`data`, with their bars as Arrow IPC: `bars`) with a Python
 /// strategy in one sandbox job: a class strategy's orders go to the broker on the job's channel;
-/// a signal strategy's signals are traded by the Rust backtester. A backtest's shards and each
-/// parameter set of a sweep's run this.
+/// a signal strategy's signals are traded by the Rust backtester. A backtest's shards, each
+/// parameter set of a sweep's and a paper session's (watched) run this. Says whether the
+/// strategy was a class strategy.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn backtest_shard(
     py: &Sandboxed,
-    source: &str,
-    params: &Value,
+    (source, params): (&str, &Value),
     reader: &PackReader,
     data: &[(usize, TickerBars, Range<usize>)],
     (ipc, input): (Vec<u8>, &BatchInput),
     config: &quantd_backtest::Config,
     keep_equity: bool,
-    cancel: &AtomicBool,
-) -> std::result::Result<Vec<TickerBacktest>, ShardFailure> {
+    (cancel, watch): (&AtomicBool, &mut dyn broker::Watch),
+) -> std::result::Result<(Vec<TickerBacktest>, bool), ShardFailure> {
     let calendar = reader.manifest().calendar;
     let names: Vec<String> = data
         .iter()
@@ -452,12 +486,12 @@ pub(super) fn backtest_shard(
     let (outcome, served) = with_broker(
         py,
         call.job(),
-        Runs::Tickers(&class_tickers),
+        (Runs::Tickers(&class_tickers), watch),
         options,
         config,
         cancel,
     )?;
-    Ok(if served.used {
+    let results = if served.used {
         class_tickers
             .iter()
             .zip(served.ends)
@@ -492,16 +526,18 @@ pub(super) fn backtest_shard(
                 )
             })
             .collect()
-    })
+    };
+    Ok((results, served.used))
 }
 
 /// Runs `call` with a broker channel served by [`broker::serve`] on a thread of this worker
 /// for as long as the job runs. What the strategy did wrong on the channel wins over the job's
 /// own failure (which is the strategy seeing the refusal).
+/// A stop of the job (`cancel`: a cancel or a pause) wins over both.
 fn with_broker(
     py: &Sandboxed,
     job: quantd_sandbox::Job,
-    runs: Runs<'_, '_>,
+    (runs, watch): (Runs<'_, '_>, &mut dyn broker::Watch),
     options: SimOptions,
     config: &quantd_backtest::Config,
     cancel: &AtomicBool,
@@ -513,11 +549,14 @@ fn with_broker(
     let stopper = host.try_clone().map_err(internal)?;
     let job = job.with_channel(OwnedFd::from(theirs));
     let (outcome, served) = std::thread::scope(|s| {
-        let server = s.spawn(|| broker::serve(host, runs, options, config.finalize_trades));
+        let server = s.spawn(|| broker::serve(host, runs, options, config.finalize_trades, watch));
         let outcome = py.run_ok(job, cancel);
         let _ = stopper.shutdown(Shutdown::Both);
         (outcome, server.join())
     });
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ShardFailure::Cancelled);
+    }
     let served = match served {
         Ok(Ok(served)) => served,
         Ok(Err(message)) => return Err(ShardFailure::Error(ErrorClass::Execution, message)),
@@ -560,73 +599,79 @@ impl Job for PyPortfolioJob {
         payload: &Value,
         ctl: &ShardControl,
     ) -> std::result::Result<ShardOutput, ShardFailure> {
-        let job = &self.0;
-        let tickers = payload_tickers(payload)?;
-        let (data, windows) = read_windows(&job.reader, &tickers, job.spec.from, job.spec.to)?;
-        // Tickers without a bar in the window take no part.
-        let (data, windows): (Vec<_>, Vec<_>) = data
-            .into_iter()
-            .zip(windows)
-            .filter(|((_, _, w), _)| !w.is_empty())
-            .unzip();
-        if data.is_empty() {
-            return Err(ShardFailure::Error(
-                ErrorClass::Validation,
-                "no ticker has a bar in the backtest's window".into(),
-            ));
-        }
-        let (ipc, input) = bars_ipc(&job.reader, &windows)?;
-        let names: Vec<String> = data
-            .iter()
-            .map(|(t, _, _)| job.reader.manifest().tickers[*t].ticker.clone())
-            .collect();
-        let columns: Vec<(&[i64], [&[f64]; 4])> = data
-            .iter()
-            .map(|(_, b, w)| {
-                let col = |c: usize| &b.column(c)[w.clone()];
-                (&b.stamps()[w.clone()], [col(0), col(1), col(2), col(3)])
-            })
-            .collect();
-        let panel = quantd_backtest::broker::Panel::align(&columns);
-        let config = &job.spec.config;
-        let options = SimOptions::from_config(config);
-        let sandbox_job = entry_call(&job.source, &job.params, ipc)
-            .job()
-            .with_args(["--portfolio"]);
-        let (_, served) = with_broker(
-            &job.py,
-            sandbox_job,
-            Runs::Portfolio(&panel, &names),
-            options,
-            config,
-            ctl.stop_flag(),
-        )?;
-        let end = served.book.ok_or_else(|| {
+        portfolio_shard(&self.0, payload, ctl, &mut broker::Unwatched)
+    }
+}
+
+/// The portfolio backtest of `job`'s tickers in one broker session, each step watched by
+/// `watch` (a portfolio backtest's, or a paper session's).
+pub(super) fn portfolio_shard(
+    job: &PyBacktestJob,
+    payload: &Value,
+    ctl: &ShardControl,
+    watch: &mut dyn broker::Watch,
+) -> std::result::Result<ShardOutput, ShardFailure> {
+    let tickers = payload_tickers(payload)?;
+    let (data, windows) = read_windows(&job.reader, &tickers, job.spec.from, job.spec.to)?;
+    // Tickers without a bar in the window take no part.
+    let (data, windows): (Vec<_>, Vec<_>) = data
+        .into_iter()
+        .zip(windows)
+        .filter(|((_, _, w), _)| !w.is_empty())
+        .unzip();
+    if data.is_empty() {
+        return Err(ShardFailure::Error(
+            ErrorClass::Validation,
+            "no ticker has a bar in the backtest's window".into(),
+        ));
+    }
+    let (ipc, input) = bars_ipc(&job.reader, &windows)?;
+    let names: Vec<String> = data
+        .iter()
+        .map(|(t, _, _)| job.reader.manifest().tickers[*t].ticker.clone())
+        .collect();
+    let columns: Vec<(&[i64], [&[f64]; 4])> = data
+        .iter()
+        .map(|(_, b, w)| {
+            let col = |c: usize| &b.column(c)[w.clone()];
+            (&b.stamps()[w.clone()], [col(0), col(1), col(2), col(3)])
+        })
+        .collect();
+    let panel = quantd_backtest::broker::Panel::align(&columns);
+    let config = &job.spec.config;
+    let options = SimOptions::from_config(config);
+    let sandbox_job = entry_call(&job.source, &job.params, ipc)
+        .job()
+        .with_args(["--portfolio"]);
+    let (_, served) = with_broker(
+        &job.py,
+        sandbox_job,
+        (Runs::Portfolio(&panel, &names), watch),
+        options,
+        config,
+        ctl.stop_flag(),
+    )?;
+    let end = served.book.ok_or_else(|| {
             ShardFailure::Error(
                 ErrorClass::Validation,
                 "the code did not run as a portfolio: a portfolio backtest needs a class strategy (class X(qd.Strategy))".into(),
             )
         })?;
-        let calendar = job.reader.manifest().calendar;
-        let (book, per_ticker) = quantd_backtest::broker::portfolio_results(
-            &panel,
-            &end,
-            &options,
-            config.risk_free_rate,
-        )
-        .map_err(|e| ShardFailure::Error(ErrorClass::Data, e.to_string()))?;
-        let mut results = vec![ticker_backtest(PORTFOLIO.into(), calendar, Ok(book), true)];
-        for (name, r) in names.into_iter().zip(per_ticker) {
-            results.push(ticker_backtest(name, calendar, Ok(r), false));
-        }
-        Ok(ShardOutput {
-            bars: input.bars() as u64,
-            rows: results.len() as u64,
-            body: serde_json::to_vec(&results).expect("backtests serialize"),
-            scan_summary: None,
-            summary: None,
-        })
+    let calendar = job.reader.manifest().calendar;
+    let (book, per_ticker) =
+        quantd_backtest::broker::portfolio_results(&panel, &end, &options, config.risk_free_rate)
+            .map_err(|e| ShardFailure::Error(ErrorClass::Data, e.to_string()))?;
+    let mut results = vec![ticker_backtest(PORTFOLIO.into(), calendar, Ok(book), true)];
+    for (name, r) in names.into_iter().zip(per_ticker) {
+        results.push(ticker_backtest(name, calendar, Ok(r), false));
     }
+    Ok(ShardOutput {
+        bars: input.bars() as u64,
+        rows: results.len() as u64,
+        body: serde_json::to_vec(&results).expect("backtests serialize"),
+        scan_summary: None,
+        summary: None,
+    })
 }
 
 /// A strategy's checked result rows, by ticker.

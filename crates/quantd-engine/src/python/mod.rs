@@ -31,6 +31,7 @@ mod ipc_check;
 mod jobs;
 pub mod metrics;
 mod options;
+pub mod paper;
 mod sweep;
 
 pub use bot::{RUN_PACK_ENV, RunJob};
@@ -272,6 +273,11 @@ impl Sandboxed {
     /// The runner.
     pub fn python(&self) -> &Python {
         &self.py
+    }
+
+    /// The limits every job runs within.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Runs `job` with these limits; a verdict other than `ok` is a shard failure

@@ -87,16 +87,15 @@ impl Job for PySweepJob {
             if ctl.stopped() {
                 return Err(ShardFailure::Cancelled);
             }
-            let results = backtest_shard(
+            let (results, _) = backtest_shard(
                 &self.py,
-                &self.source,
-                &params_json(params),
+                (&self.source, &params_json(params)),
                 &self.reader,
                 &data,
                 (ipc.clone(), &input),
                 &b.config,
                 false,
-                cancel,
+                (cancel, &mut super::broker::Unwatched),
             )?;
             for ((t, _, _), result) in data.iter().zip(results) {
                 let metrics = Metric::ALL

@@ -745,6 +745,57 @@ pub async fn trades(
     Ok(released_json(Value::Array(rows), &release))
 }
 
+/// `?after=&limit=` of a paper session's record.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecordQuery {
+    /// Only events with a sequence number above this (the `next` of the previous page).
+    pub after: Option<u64>,
+    /// Events per page (default and maximum 10,000).
+    pub limit: Option<u32>,
+}
+
+/// A paper session's record so far: every order event (accepted, rejected with the reason,
+/// filled with ticker, size and price, cancelled, expired) and each trading day's account, in
+/// the order they happened; the same events stream live on `/events` and `/ws`. Fill prices are
+/// the pack's: derived data, released as trades are.
+#[utoipa::path(get, path = "/v1/executions/{id}/orders", tag = "results",
+    params(("id" = String, Path, description = "Execution id"), RecordQuery),
+    responses(
+        (status = 200, description = "`{events: [{seq, at, type: order|session-day, ...}], next}`; `next` is the `after` of the next page, null on the last so far; watermarked: `{watermark, rows}`", body = serde_json::Value),
+        (status = 403, description = "The data's rights deny exporting derived data", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a paper session", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<RecordQuery>,
+) -> Result<Response, AppError> {
+    let rec = owned(&state, &caller, &id).await?;
+    let record = state
+        .engine()
+        .session_record(
+            &rec.id,
+            q.after.unwrap_or(0),
+            q.limit
+                .unwrap_or(quantd_engine::exec::kinds::paper::MAX_RECORD_PAGE),
+        )
+        .await?;
+    let release = state
+        .engine()
+        .release(
+            &rec,
+            &caller.reader(),
+            Disclosure::Derived,
+            "orders as json",
+        )
+        .await?;
+    Ok(released_json(json!(record), &release))
+}
+
 /// Equity curves of a backtest (kept for universes of at most 100 tickers). Derived data, as
 /// trades.
 #[utoipa::path(get, path = "/v1/executions/{id}/equity", tag = "results",

@@ -92,6 +92,11 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// Backtest a parameter grid over all cores; top results and a heatmap.
     Sweep(SweepArgs),
+    /// Trade a class strategy on paper over a pack replayed bar by bar (`--speed`), printing
+    /// fills and each day's account; `quantd resume ID` goes on after a stop.
+    Paper(PaperArgs),
+    /// A paper session's record: every order event and each trading day, as they happened.
+    Orders(ExecArg),
     /// A+ test: run a scanner on example names and compare with the expected hits.
     Test(TestArgs),
     /// Run a whole Python bot script in the sandbox; its log and metrics are kept.
@@ -367,6 +372,27 @@ pub struct BacktestArgs {
     /// Write to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Engine options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Arguments of `paper`.
+#[derive(Debug, Args)]
+pub struct PaperArgs {
+    /// Strategy and simulation (a class strategy: `--file` or `--code`).
+    #[command(flatten)]
+    pub strategy: StrategyArgs,
+    /// How fast the pack is replayed: `60x` (bars come 60 times faster than their times are
+    /// apart), `1x` (as they happened) or `max`.
+    #[arg(long, default_value = "1x")]
+    pub speed: String,
+    /// A parameter value, as name=number (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, f64)>,
+    /// Also list every trade at the end.
+    #[arg(long)]
+    pub trades: bool,
     /// Engine options.
     #[command(flatten)]
     pub run: RunArgs,

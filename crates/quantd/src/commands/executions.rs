@@ -14,7 +14,7 @@ use quantd_engine::views::ExportRequest;
 use std::path::Path;
 use std::process::ExitCode;
 
-fn parse_id(s: &str) -> anyhow::Result<ExecutionId> {
+pub(crate) fn parse_id(s: &str) -> anyhow::Result<ExecutionId> {
     s.parse()
         .with_context(|| format!("`{s}` is not an execution id; list them with `quantd history`"))
 }

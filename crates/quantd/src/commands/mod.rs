@@ -129,6 +129,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Code(cmd) => code::run(&ctx, cmd).await,
         Command::Scan(args) => scan::run(&ctx, args).await,
         Command::Backtest(a) => strategy::backtest(&ctx, a).await,
+        Command::Paper(a) => strategy::paper(&ctx, a).await,
+        Command::Orders(a) => strategy::orders(&ctx, &a.execution).await,
         Command::Sweep(a) => strategy::sweep(&ctx, a).await,
         Command::Test(a) => test::run(&ctx, a).await,
         Command::Check(crate::cli::CheckCommand::Lookahead(a)) => check::run(&ctx, a).await,

@@ -102,10 +102,14 @@ pub async fn run_foreground(
     let mut events = engine.subscribe();
     let target = id.clone();
     let b = bar.clone();
+    let quiet = ctx.json;
     let follower = tokio::spawn(async move {
         while let Ok(e) = events.recv().await {
             if e.execution != target {
                 continue;
+            }
+            if !quiet && let Some(line) = crate::output::session_line(&e.event, false) {
+                b.suspend(|| eprintln!("{line}"));
             }
             // Progress comes at each commit and, while a long shard runs, once a second.
             if let Event::Progress {

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use super::run::{exit_code, submit_and_wait, with_run_flags};
-use crate::cli::{BacktestArgs, StrategyArgs, SweepArgs};
+use crate::cli::{BacktestArgs, PaperArgs, StrategyArgs, SweepArgs};
 use crate::output::{self, thousands};
 use anyhow::Context;
 use quantd_core::{ExecutionKind, ExecutionState};
@@ -101,6 +101,74 @@ pub async fn backtest(ctx: &Ctx, a: BacktestArgs) -> anyhow::Result<ExitCode> {
         .await?;
     }
     Ok(exit_code(&rec))
+}
+
+/// `quantd paper`: a paper session in the foreground (fills and days printed by the progress
+/// follower), then its results as a backtest's.
+pub async fn paper(ctx: &Ctx, a: PaperArgs) -> anyhow::Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    let mut job = request(ExecutionKind::Paper, &a.strategy, &a.params)?;
+    job.speed = Some(a.speed.clone());
+    let Some(rec) = submit_and_wait(
+        ctx,
+        &engine,
+        with_run_flags(job, a.strategy.pack.clone(), &a.run),
+        &a.run,
+    )
+    .await?
+    else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    if rec.state == ExecutionState::Completed {
+        write_backtest(ctx, &engine, &rec, None, None, a.trades).await?;
+    }
+    Ok(exit_code(&rec))
+}
+
+/// `quantd orders ID`: a paper session's record, as a table (one line per event, as the
+/// session printed them) or JSON.
+pub async fn orders(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    let id = super::executions::parse_id(id)?;
+    let rec = engine.execution(&id).await?;
+    let release = match super::rights::display(&engine, &rec, "paper orders").await? {
+        Ok(release) => release,
+        Err(why) => anyhow::bail!("the session's orders are not shown: {why}"),
+    };
+    super::rights::attribute(&release);
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = engine
+            .session_record(
+                &id,
+                after,
+                quantd_engine::exec::kinds::paper::MAX_RECORD_PAGE,
+            )
+            .await?;
+        events.extend(page.events);
+        match page.next {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    if ctx.json {
+        let rows = serde_json::to_value(&events)?;
+        output::json(&match &release.watermark {
+            Some(w) => w.wrap(rows),
+            None => rows,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if events.is_empty() {
+        eprintln!("no orders yet: the session has not traded a bar");
+    }
+    for e in &events {
+        if let Some(line) = output::session_line(&e.event, true) {
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn num(v: f64) -> String {

@@ -3,7 +3,7 @@
 //! and their means as the summary. The trading itself is [`crate::exec::strategy`], shared with
 //! sweeps.
 
-use super::{Kind, reader_of, spec_of};
+use super::{Kind, reader_of};
 use crate::code::StrategyExprs;
 use crate::error::{EngineError, Result};
 use crate::exec::Engine;
@@ -173,10 +173,11 @@ pub(crate) fn backtest_job(
 }
 
 impl<S: Store> Engine<S> {
-    /// A backtest's per-ticker results, in ticker order; stores the aggregate as the summary.
+    /// A backtest's (or a paper session's) per-ticker results, in ticker order; stores the
+    /// aggregate as the summary.
     pub async fn backtest_results(&self, id: &ExecutionId) -> Result<Vec<TickerBacktest>> {
         let rec = self.execution(id).await?;
-        spec_of::<Backtest>(&rec)?;
+        super::paper::has_backtest_results(&rec)?;
         let out: Vec<TickerBacktest> = self.shard_lists(id, "backtest").await?;
         let summary = strategy::aggregate(&out);
         self.store()

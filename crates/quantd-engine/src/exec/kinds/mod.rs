@@ -12,6 +12,7 @@ pub mod backtest;
 pub mod check;
 pub mod evaluate;
 pub mod import;
+pub mod paper;
 pub mod pattern;
 pub mod run;
 pub mod scan;
@@ -174,6 +175,10 @@ macro_rules! with_kind {
             }
             EK::Evaluate => {
                 type $K = k::evaluate::Evaluate;
+                $body
+            }
+            EK::Paper => {
+                type $K = k::paper::Paper;
                 $body
             }
             other => {

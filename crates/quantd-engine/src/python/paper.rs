@@ -1,0 +1,437 @@
+//! Paper sessions: a class strategy traded on a pack replayed bar by bar, as if the bars were
+//! arriving. The strategy and the broker are a backtest's ([`super::jobs`]); a [`PaperWatch`]
+//! around each step paces the bars (`speed`), and appends what each bar did to the execution's
+//! event log as it happens: [`Event::Order`] for every order event (accepted, rejected, filled,
+//! cancelled, expired) and [`Event::SessionDay`] when a trading day ends. Those events are the
+//! session's durable record, streamed live (SSE, WebSocket) like every event.
+//!
+//! Durability: the session is deterministic given its bars, so a session that stopped (a
+//! restart, a `kill -9`, a pause, or the end of a segment) starts again from its first bar with
+//! the record read back: while the record lasts the bars are not paced and nothing is
+//! appended; each event the strategy and broker make again is checked against the recorded one
+//! (a strategy that does something else — randomness, the clock — fails the session with the
+//! bar where it diverged). Past the record, the session is live again. Orders, fills and
+//! positions are thus exactly those before the stop, each fill recorded once.
+//!
+//! A shard's sandbox job has a wall-clock limit; a session that runs longer (days at `1x`) ends
+//! each job at 90 % of it ([`SEGMENT_SHARE`]) between two bars and goes back to the queue
+//! without counting an attempt, to go on in the next job the same way.
+
+use super::broker::Watch;
+use super::jobs::{PyBacktestJob, portfolio_shard};
+use crate::exec::clock::Clock;
+use crate::exec::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
+use crate::exec::kinds::paper::read_record;
+use quantd_backtest::broker::{OrderEvent, SessionEnd, StepReply};
+use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId};
+use quantd_data::time::Calendar;
+use quantd_store::Store;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+/// The share of a job's wall-clock limit a session runs before it hands over to the next job.
+pub const SEGMENT_SHARE: f64 = 0.9;
+/// Longest sleep between two looks at the stop flag while a bar is not due.
+const POLL: Duration = Duration::from_millis(50);
+
+/// How fast a pack is replayed: `factor` times faster than its bars' times are apart, or as fast
+/// as the strategy goes (`None`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Speed(pub Option<f64>);
+
+impl Speed {
+    /// The fastest factor accepted (a minute bar every 0.6 µs).
+    pub const MAX_FACTOR: f64 = 1e8;
+
+    /// Parses `60x`, `60`, `0.5x` or `max`.
+    pub fn parse(text: &str) -> Result<Speed, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("max") {
+            return Ok(Speed(None));
+        }
+        let number = t.strip_suffix(['x', 'X']).unwrap_or(t);
+        match number.parse::<f64>() {
+            Ok(f) if f > 0.0 && f <= Self::MAX_FACTOR => Ok(Speed(Some(f))),
+            _ => Err(format!(
+                "`speed`: {text:?} is not a speed; write a factor such as `60x` (more than 0, at most {:e}) or `max`",
+                Self::MAX_FACTOR
+            )),
+        }
+    }
+
+    /// How long after bar time `from` bar time `to` arrives (times in nanoseconds).
+    fn wait(self, from: i64, to: i64) -> Duration {
+        match self.0 {
+            Some(f) => Duration::from_secs_f64(((to - from) as f64 / 1e9 / f).max(0.0)),
+            None => Duration::ZERO,
+        }
+    }
+}
+
+/// Appends a session's events to its execution's log and announces them.
+#[derive(Clone)]
+pub(crate) struct Recorder<S> {
+    pub store: S,
+    pub execution: ExecutionId,
+    pub events: broadcast::Sender<EventRecord>,
+    pub clock: Arc<dyn Clock>,
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl<S: Store> Recorder<S> {
+    /// The session events recorded so far, in order.
+    fn recorded(&self) -> Result<Vec<Event>, ShardFailure> {
+        let record =
+            self.runtime
+                .block_on(read_record(&self.store, &self.execution, 0, usize::MAX))?;
+        Ok(record.events.into_iter().map(|r| r.event).collect())
+    }
+
+    fn append(&self, event: Event) -> Result<(), String> {
+        let rec = self
+            .runtime
+            .block_on(
+                self.store
+                    .record_event(&self.execution, self.clock.now_ms(), event),
+            )
+            .map_err(|e| format!("recording the session's events failed: {e}"))?;
+        let _ = self.events.send(rec);
+        Ok(())
+    }
+}
+
+/// The job of a paper session: one shard, the backtest job's strategy run watched.
+pub struct PaperJob<S> {
+    job: PyBacktestJob,
+    recorder: Recorder<S>,
+    speed: Speed,
+}
+
+impl<S: Store + Clone + 'static> PaperJob<S> {
+    /// The session of `job` (a one-ticker or portfolio backtest job of a class strategy),
+    /// replayed at `speed`, recording with `recorder`.
+    pub(crate) fn new(job: PyBacktestJob, recorder: Recorder<S>, speed: Speed) -> Self {
+        PaperJob {
+            job,
+            recorder,
+            speed,
+        }
+    }
+}
+
+impl<S: Store + Clone + 'static> Job for PaperJob<S> {
+    fn plan(&self) -> Vec<Value> {
+        vec![serde_json::json!({ "tickers": self.job.tickers() })]
+    }
+
+    fn run(&self, payload: &Value, ctl: &ShardControl) -> Result<ShardOutput, ShardFailure> {
+        let recorded = self.recorder.recorded()?;
+        let wall = self.job.sandboxed().limits().wall;
+        let mut watch = PaperWatch {
+            recorder: &self.recorder,
+            recorded,
+            cursor: 0,
+            speed: self.speed,
+            calendar: self.job.reader().manifest().calendar,
+            ctl,
+            deadline: Instant::now() + wall.mul_f64(SEGMENT_SHARE),
+            anchor: None,
+            now: (0, 0),
+            day: Day {
+                fills: 0,
+                equity: self.job.spec().config.cash,
+            },
+            fills: 0,
+            suspended: false,
+        };
+        let out = if self.job.spec().config.portfolio {
+            portfolio_shard(&self.job, payload, ctl, &mut watch).map(|o| (o, true))
+        } else {
+            self.job.shard(payload, ctl, &mut watch)
+        };
+        if watch.suspended {
+            // Back to the queue, not an attempt: the next job goes on from the record.
+            return Err(ShardFailure::Cancelled);
+        }
+        let (out, class) = out?;
+        if !class {
+            return Err(ShardFailure::Error(
+                ErrorClass::Validation,
+                "paper trading needs a class strategy (class X(qd.Strategy)): it places orders bar by bar; a @qd.strategy of signals backtests only".into(),
+            ));
+        }
+        if watch.cursor < watch.recorded.len() {
+            return Err(ShardFailure::Error(
+                ErrorClass::Execution,
+                format!(
+                    "the session ended before its record: {} recorded events were not made again (is the strategy deterministic?)",
+                    watch.recorded.len() - watch.cursor
+                ),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// The day under way: fills so far and the equity at the previous day's end.
+struct Day {
+    fills: u32,
+    equity: f64,
+}
+
+/// Paces, records and checks one paper session's steps (see the module docs).
+struct PaperWatch<'a, S> {
+    recorder: &'a Recorder<S>,
+    /// The session's record when the job started.
+    recorded: Vec<Event>,
+    /// How much of it this run has made again.
+    cursor: usize,
+    speed: Speed,
+    calendar: Calendar,
+    ctl: &'a ShardControl,
+    /// When this job hands over to the next.
+    deadline: Instant,
+    /// The first live bar's arrival: when, and its bar time.
+    anchor: Option<(Instant, i64)>,
+    /// The bar under way and its time.
+    now: (usize, i64),
+    day: Day,
+    /// Fills so far, replayed or live (for the `paper-fill-N` failure points of the tests).
+    fills: u64,
+    suspended: bool,
+}
+
+impl<S: Store> PaperWatch<'_, S> {
+    fn replaying(&self) -> bool {
+        self.cursor < self.recorded.len()
+    }
+
+    /// Checks `event` against the record while it lasts, else appends it.
+    fn record(&mut self, event: Event) -> Result<(), String> {
+        if let Some(want) = self.recorded.get(self.cursor) {
+            self.cursor += 1;
+            let (want, got) = (
+                serde_json::to_value(want).expect("events serialize"),
+                serde_json::to_value(&event).expect("events serialize"),
+            );
+            if want != got {
+                return Err(format!(
+                    "the session did not do again what it recorded before it stopped: at bar {} it recorded {want} but now made {got}; paper strategies must be deterministic (no randomness, no clock)",
+                    self.now.0
+                ));
+            }
+            return Ok(());
+        }
+        let fill = matches!(&event, Event::Order { status, .. } if status == "filled");
+        self.recorder.append(event)?;
+        if fill && quantd_data::failpoint::armed() {
+            quantd_data::failpoint::hit(&format!("paper-fill-{}", self.fills));
+        }
+        Ok(())
+    }
+
+    fn orders(&mut self, events: &[OrderEvent], tickers: &[String]) -> Result<(), String> {
+        let (bar, time) = self.now;
+        for e in events {
+            let event = order_event(bar, self.calendar.format(time), e, tickers);
+            if matches!(e, OrderEvent::Filled { .. }) {
+                self.fills += 1;
+                self.day.fills += 1;
+            }
+            self.record(event)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until bar time `time` is due, or fails when the session must stop first.
+    fn pace(&mut self, time: i64) -> Result<(), String> {
+        let (at, first) = *self.anchor.get_or_insert((Instant::now(), time));
+        let due = at + self.speed.wait(first, time);
+        loop {
+            if self.ctl.stopped() {
+                return Err("the session was stopped".into());
+            }
+            let now = Instant::now();
+            if now >= self.deadline {
+                self.suspended = true;
+                return Err("this job's share of the session ended; the next goes on".into());
+            }
+            if now >= due {
+                return Ok(());
+            }
+            std::thread::sleep((due - now).min(POLL).min(self.deadline - now));
+        }
+    }
+}
+
+impl<S: Store> Watch for PaperWatch<'_, S> {
+    fn every_bar(&self) -> bool {
+        true
+    }
+
+    fn before(&mut self, bar: usize, time: i64) -> Result<(), String> {
+        self.now = (bar, time);
+        if self.replaying() {
+            return Ok(());
+        }
+        self.pace(time)
+    }
+
+    fn after(
+        &mut self,
+        bar: usize,
+        reply: &StepReply,
+        tickers: &[String],
+        next: Option<i64>,
+    ) -> Result<(), String> {
+        self.ctl.add_bars(1);
+        self.orders(&reply.events, tickers)?;
+        let time = self.now.1;
+        let day = self.calendar.day_of(time);
+        if next.is_none_or(|n| self.calendar.day_of(n) != day) {
+            let equity = reply.account.equity;
+            let event = Event::SessionDay {
+                date: quantd_data::bars::date_from_day(day).to_string(),
+                bar: bar as u64,
+                equity,
+                cash: reply.account.cash,
+                pnl: equity - self.day.equity,
+                open_trades: reply.trades.len() as u32,
+                fills: self.day.fills,
+            };
+            self.day = Day { fills: 0, equity };
+            self.record(event)?;
+        }
+        Ok(())
+    }
+
+    fn ended(&mut self, end: &SessionEnd, tickers: &[String]) -> Result<(), String> {
+        self.orders(&end.events, tickers)
+    }
+}
+
+/// An order event of bar `bar` (at `time`) as the session's event.
+fn order_event(bar: usize, time: String, e: &OrderEvent, tickers: &[String]) -> Event {
+    let order = |status: &str, id: u64, client_id: Option<u64>| Event::Order {
+        bar: bar as u64,
+        time: time.clone(),
+        status: status.into(),
+        order: id,
+        client_id,
+        ticker: None,
+        size: None,
+        price: None,
+        trade: None,
+        partial: false,
+        reason: None,
+    };
+    match e {
+        OrderEvent::Accepted {
+            order: id,
+            client_id,
+        } => order("accepted", *id, *client_id),
+        OrderEvent::Expired {
+            order: id,
+            client_id,
+        } => order("expired", *id, *client_id),
+        OrderEvent::Rejected {
+            order: id,
+            client_id,
+            reason,
+        }
+        | OrderEvent::Cancelled {
+            order: id,
+            client_id,
+            reason,
+        } => {
+            let status = if matches!(e, OrderEvent::Rejected { .. }) {
+                "rejected"
+            } else {
+                "cancelled"
+            };
+            let mut ev = order(status, *id, *client_id);
+            if let Event::Order { reason: r, .. } = &mut ev {
+                *r = Some(reason.clone());
+            }
+            ev
+        }
+        OrderEvent::Filled {
+            order: id,
+            client_id,
+            ticker,
+            trade,
+            size,
+            price,
+            bar: _,
+            partial,
+        } => Event::Order {
+            bar: bar as u64,
+            time,
+            status: "filled".into(),
+            order: *id,
+            client_id: *client_id,
+            ticker: tickers.get(*ticker).cloned(),
+            size: Some(*size),
+            price: Some(*price),
+            trade: Some(*trade),
+            partial: *partial,
+            reason: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speeds_parse_and_say_what_is_wrong() {
+        assert_eq!(Speed::parse("60x"), Ok(Speed(Some(60.0))));
+        assert_eq!(Speed::parse("0.5"), Ok(Speed(Some(0.5))));
+        assert_eq!(Speed::parse("MAX"), Ok(Speed(None)));
+        for bad in ["0x", "-1x", "fast", "1e9x", "NaNx", ""] {
+            let err = Speed::parse(bad).unwrap_err();
+            assert!(
+                err.contains("`speed`") && err.contains("`60x`"),
+                "{bad}: {err}"
+            );
+        }
+        // A day's bar at 86,400x arrives a second after the previous one.
+        let day = 86_400 * 1_000_000_000;
+        assert_eq!(Speed(Some(86_400.0)).wait(0, day), Duration::from_secs(1));
+        assert_eq!(Speed(None).wait(0, day), Duration::ZERO);
+    }
+
+    #[test]
+    fn fills_carry_their_ticker_and_refusals_their_reason() {
+        let names = vec!["AAA".to_string(), "BBB".to_string()];
+        let fill = OrderEvent::Filled {
+            order: 7,
+            client_id: Some(3),
+            ticker: 1,
+            trade: 2,
+            size: -5.0,
+            price: 101.5,
+            bar: 9,
+            partial: false,
+        };
+        let got = serde_json::to_value(order_event(9, "2024-01-02".into(), &fill, &names)).unwrap();
+        assert_eq!(
+            got,
+            serde_json::json!({"type": "order", "bar": 9, "time": "2024-01-02", "status": "filled",
+                "order": 7, "client_id": 3, "ticker": "BBB", "size": -5.0, "price": 101.5, "trade": 2})
+        );
+        let refused = OrderEvent::Rejected {
+            order: 0,
+            client_id: None,
+            reason: "not enough cash".into(),
+        };
+        let got =
+            serde_json::to_value(order_event(1, "2024-01-02".into(), &refused, &names)).unwrap();
+        assert_eq!(got["status"], "rejected");
+        assert_eq!(got["reason"], "not enough cash");
+        assert!(got.get("ticker").is_none());
+    }
+}

@@ -1,0 +1,429 @@
+//! Paper sessions end to end (`quantd paper`): the example class strategies replayed bar by bar
+//! give the same fills and trades as their backtests on the same bars; the session's record
+//! (`quantd orders`, `GET /v1/executions/{id}/orders`, the SSE stream) holds each order event
+//! once; a session killed with SIGKILL, or paused, goes on from its record with the same orders
+//! and positions.
+
+mod common;
+use common::python::{py, py_json, py_ok, setup};
+use common::*;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/strategies")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The SmaCross example on one ticker, with backtesting.py's README settings.
+fn sma_args(file: &str) -> Vec<String> {
+    [
+        "--file",
+        file,
+        "--tickers",
+        "SYN0003",
+        "--commission",
+        "0.002",
+        "--exclusive",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// `quantd --json CMD args…` as JSON.
+fn run_json(d: &Path, python: &str, cmd: &str, args: &[String]) -> Value {
+    let mut all = vec![cmd];
+    all.extend(strs(args));
+    py_json(d, python, &all)
+}
+
+/// The trades of a one-ticker backtest's JSON.
+fn trades(v: &Value) -> Vec<Value> {
+    v["tickers"][0]["trades"]
+        .as_array()
+        .expect("trades")
+        .clone()
+}
+
+/// The record of session `id` (`quantd --json orders`).
+fn record(d: &Path, python: &str, id: &str) -> Vec<Value> {
+    py_json(d, python, &["orders", id])
+        .as_array()
+        .expect("a list")
+        .clone()
+}
+
+fn of_type<'a>(record: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    record.iter().filter(|e| e["type"] == kind).collect()
+}
+
+fn fills(record: &[Value]) -> Vec<(String, f64, f64)> {
+    of_type(record, "order")
+        .into_iter()
+        .filter(|e| e["status"] == "filled")
+        .map(|e| {
+            (
+                e["time"].as_str().unwrap().to_string(),
+                e["size"].as_f64().unwrap(),
+                e["price"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Each order event once: no (order, status) pair but a partial fill is recorded twice.
+fn assert_each_event_once(record: &[Value]) {
+    let mut seen = std::collections::HashSet::new();
+    for e in of_type(record, "order") {
+        if e["partial"] == true {
+            continue;
+        }
+        let key = (e["order"].to_string(), e["status"].to_string());
+        assert!(seen.insert(key), "recorded twice: {e}");
+    }
+    let days: Vec<&str> = of_type(record, "session-day")
+        .iter()
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    let mut unique = days.clone();
+    unique.dedup();
+    assert_eq!(days, unique, "each day once");
+}
+
+fn id_of(v: &Value) -> String {
+    v["execution"]["id"]
+        .as_str()
+        .or(v["execution"].as_str())
+        .expect("the execution's id")
+        .to_string()
+}
+
+#[test]
+fn a_paper_session_on_a_replayed_pack_fills_as_the_backtest_does() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    for (file, extra) in [
+        ("sma_cross.py", &[][..]),
+        ("bracket.py", &["--param", "sl_pct=0.03"][..]),
+    ] {
+        let mut args = sma_args(&example(file));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let backtest = run_json(d, &python, "backtest", &args);
+        let mut paper_args = args.clone();
+        paper_args.extend(["--speed", "max"].map(String::from));
+        let paper = run_json(d, &python, "paper", &paper_args);
+        let (want, got) = (trades(&backtest), trades(&paper));
+        assert!(
+            want.len() >= 3,
+            "{file}: enough trades to compare: {want:?}"
+        );
+        assert_eq!(
+            got, want,
+            "{file}: the paper session's trades are the backtest's"
+        );
+        assert_eq!(
+            paper["tickers"][0]["stats"], backtest["tickers"][0]["stats"],
+            "{file}: same statistics"
+        );
+
+        // The record: each trade's entry and exit is one recorded fill at its bar and price.
+        let rec = record(d, &python, &id_of(&paper));
+        assert_each_event_once(&rec);
+        let mut from_trades: Vec<(String, f64, f64)> = Vec::new();
+        for t in &want {
+            let size = t["Size"].as_f64().unwrap();
+            let at = |k: &str| t[k].as_str().unwrap()[..10].to_string();
+            from_trades.push((at("EntryTime"), size, t["EntryPrice"].as_f64().unwrap()));
+            from_trades.push((at("ExitTime"), -size, t["ExitPrice"].as_f64().unwrap()));
+        }
+        // The trade still open at the end was opened by a fill too.
+        if let Some(t) = backtest["tickers"][0]["open_trade"].as_object() {
+            from_trades.push((
+                t["EntryTime"].as_str().unwrap()[..10].to_string(),
+                t["Size"].as_f64().unwrap(),
+                t["EntryPrice"].as_f64().unwrap(),
+            ));
+        }
+        let mut recorded = fills(&rec);
+        recorded.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        from_trades.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(
+            recorded, from_trades,
+            "{file}: fills are the trades' entries and exits"
+        );
+
+        // One trading day per bar traded, its equity the backtest's equity curve.
+        let days = of_type(&rec, "session-day");
+        let curve = backtest["tickers"][0]["equity"].as_array().expect("equity");
+        assert!(days.len() > 200, "{file}: {} days", days.len());
+        // The last day ends on the last bar: its equity is the curve's last point.
+        let last = days.last().unwrap();
+        let (ours, theirs) = (
+            last["equity"].as_f64().unwrap(),
+            curve.last().unwrap()[1].as_f64().unwrap(),
+        );
+        assert!(
+            (ours - theirs).abs() <= 1e-9 * theirs.abs(),
+            "{file}: last day's equity {ours} vs the backtest's {theirs}"
+        );
+    }
+}
+
+/// Starts `quantd paper` (fills printed to stderr) and returns the process, its execution id
+/// and its stderr lines after the announcement.
+fn start_paper(
+    d: &Path,
+    python: &str,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> (
+    KillOnDrop,
+    String,
+    std::io::Lines<BufReader<std::process::ChildStderr>>,
+) {
+    let mut c = quantd(d);
+    c.env("QUANTD_PYTHON", python)
+        .arg("paper")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = KillOnDrop(c.spawn().expect("spawn quantd paper"));
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let line = until_line_ref(&mut lines, "execution ex_");
+    let id = line
+        .trim_start_matches("execution ")
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    (child, id, lines)
+}
+
+/// Reads lines until one contains `needle`; keeps the rest readable.
+fn until_line_ref(
+    lines: &mut std::io::Lines<BufReader<std::process::ChildStderr>>,
+    needle: &str,
+) -> String {
+    for line in lines.by_ref() {
+        let line = line.expect("read stderr");
+        if line.contains(needle) {
+            return line;
+        }
+    }
+    panic!("stderr ended before a line with `{needle}`");
+}
+
+#[test]
+fn a_session_killed_with_sigkill_goes_on_with_its_orders_and_positions() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    let mut args = sma_args(&example("sma_cross.py"));
+    args.extend(["--speed", "max"].map(String::from));
+    let reference = run_json(d, &python, "paper", &args);
+    let uninterrupted = record(d, &python, &id_of(&reference));
+    let total_fills = fills(&uninterrupted).len();
+    assert!(total_fills >= 6, "{total_fills} fills");
+
+    // Killed right after its third fill was recorded.
+    let (mut child, id, mut lines) = start_paper(
+        d,
+        &python,
+        &args,
+        &[("QUANTD_FAILPOINT", "paper-fill-3:pause")],
+    );
+    until_line_ref(&mut lines, "failpoint paper-fill-3 reached");
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let before = record(d, &python, &id);
+    assert_eq!(
+        fills(&before).len(),
+        3,
+        "three fills recorded before the kill"
+    );
+    assert_eq!(
+        py_json(d, &python, &["show", &id])["interrupted"],
+        true,
+        "the session shows as interrupted"
+    );
+
+    // Resumed: the record goes on from where it stopped, each event once, and the session ends
+    // with the uninterrupted one's orders, positions and trades.
+    py_ok(d, &python, &["resume", &id], &[]);
+    let after = record(d, &python, &id);
+    assert_each_event_once(&after);
+    let strip = |r: &[Value]| -> Vec<Value> {
+        r.iter()
+            .map(|e| {
+                let mut e = e.clone();
+                let o = e.as_object_mut().unwrap();
+                o.remove("seq");
+                o.remove("at");
+                o.remove("execution");
+                e
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(&after[..before.len()]),
+        strip(&before),
+        "what was recorded before the kill stays as it was"
+    );
+    assert_eq!(
+        strip(&after),
+        strip(&uninterrupted),
+        "the resumed session recorded what an uninterrupted one does"
+    );
+    let uninterrupted_table = py_ok(d, &python, &["results", &id_of(&reference)], &[]);
+    let resumed_table = py_ok(d, &python, &["results", &id], &[]);
+    assert_eq!(resumed_table, uninterrupted_table, "same statistics");
+}
+
+#[test]
+fn a_paused_session_resumes_from_its_record_and_streams_its_orders() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    let mut args = sma_args(&example("sma_cross.py"));
+    // A weekday's bar every 0.1 s: about 25 s for the year.
+    args.extend(["--speed", "864000x"].map(String::from));
+    let (mut child, id, mut lines) = start_paper(d, &python, &args, &[]);
+    until_line_ref(&mut lines, "day ended");
+    let paused = py(d, &python, &["pause", &id], &[]);
+    assert!(
+        paused.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paused.stderr)
+    );
+    let status = child.0.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the foreground session stops as paused"
+    );
+    let before = record(d, &python, &id);
+    let days_before = of_type(&before, "session-day").len();
+    assert!(
+        days_before >= 1 && days_before < 200,
+        "{days_before} days before the pause"
+    );
+
+    // Resumed behind a server: the SSE stream carries the order events the record has.
+    let mut c = quantd(d);
+    c.env("QUANTD_PYTHON", &python);
+    let (_server, addr) = serve(c, &["--no-auth"]);
+    let (status, body) = http(&addr, "POST", &format!("/v1/executions/{id}/resume"), None);
+    assert_eq!(status, 200, "{body}");
+    let sse = sse_until_final(&addr, &id);
+    let (status, body) = http(&addr, "GET", &format!("/v1/executions/{id}/orders"), None);
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(page["next"], Value::Null);
+    assert_each_event_once(events);
+    assert_eq!(
+        &events[..before.len()],
+        &before[..],
+        "the record before the pause stays"
+    );
+    let filled_in_stream = sse.matches(r#""status":"filled""#).count();
+    assert_eq!(
+        filled_in_stream,
+        fills(events).len(),
+        "every fill streamed once"
+    );
+    assert!(sse.contains(r#""type":"session-day""#));
+
+    // Same trades as the backtest.
+    let backtest = run_json(d, &python, "backtest", &sma_args(&example("sma_cross.py")));
+    let (status, body) = http(&addr, "GET", &format!("/v1/executions/{id}/trades"), None);
+    assert_eq!(status, 200, "{body}");
+    let ours: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ours[0]["trades"], Value::Array(trades(&backtest)));
+}
+
+/// The SSE stream of execution `id` from its first event to its final one.
+fn sse_until_final(addr: &str, id: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET /v1/executions/{id}/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = s.read(&mut buf).expect("read the stream");
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if out.contains(r#""type":"execution-completed""#) {
+            return out;
+        }
+        assert!(
+            !out.contains(r#""type":"execution-failed""#),
+            "the session failed: {out}"
+        );
+    }
+}
+
+#[test]
+fn paper_requests_that_cannot_trade_say_why_and_create_nothing() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    let file = example("sma_cross.py");
+    for (args, says) in [
+        (
+            vec!["--file", &file, "--speed", "fast"],
+            "`speed`: \"fast\" is not a speed",
+        ),
+        (
+            vec!["--file", &file, "--tickers", "SYN0001,SYN0002"],
+            "a paper session trades one ticker, or a portfolio",
+        ),
+        (
+            vec!["--file", &file],
+            "the pack has 10 tickers; a paper session trades one",
+        ),
+        (
+            vec![
+                "--entry",
+                "close > 0",
+                "--exit",
+                "close < 0",
+                "--tickers",
+                "SYN0001",
+            ],
+            "`strategy` is not for kind `paper`",
+        ),
+    ] {
+        let mut all = vec!["paper"];
+        all.extend(args.iter().copied());
+        let out = py(d, &python, &all, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let history = py_json(d, &python, &["history"]);
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] != "paper"),
+        "no paper execution was created: {history}"
+    );
+}
