@@ -427,3 +427,69 @@ fn paper_requests_that_cannot_trade_say_why_and_create_nothing() {
         "no paper execution was created: {history}"
     );
 }
+
+#[test]
+fn a_session_longer_than_its_jobs_wall_limit_goes_on_job_after_job() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    let mut args = sma_args(&example("sma_cross.py"));
+    let backtest = run_json(d, &python, "backtest", &args);
+    // A weekday's bar every 20 ms: about 6 s in jobs of at most 2 s (handing over at 1.8 s).
+    args.extend(["--speed", "4320000x", "--wall-secs", "2"].map(String::from));
+    let paper = run_json(d, &python, "paper", &args);
+    assert_eq!(
+        trades(&paper),
+        trades(&backtest),
+        "same trades as the backtest"
+    );
+    let id = id_of(&paper);
+    let rec = record(d, &python, &id);
+    assert_each_event_once(&rec);
+    let shown = py_json(d, &python, &["show", &id]);
+    assert_eq!(shown["execution"]["state"], "completed", "{shown}");
+    // Each job was a hand-over, not a failed attempt.
+    let shard = &shown["shards"][0];
+    assert_eq!(shard["attempt"], 1, "{shown}");
+    let (status, body) = {
+        let mut c = quantd(d);
+        c.env("QUANTD_PYTHON", &python);
+        let (_server, addr) = serve(c, &["--no-auth"]);
+        http(&addr, "GET", &format!("/v1/executions/{id}/events"), None)
+    };
+    assert_eq!(status, 200);
+    let jobs = body.matches(r#""type":"shard-started""#).count();
+    assert!(jobs >= 3, "{jobs} jobs ran the session: {body:.2000}");
+}
+
+#[test]
+fn a_portfolio_trades_on_paper_as_its_backtest_does() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    let args: Vec<String> = [
+        "--file",
+        &example("momentum_rotation.py"),
+        "--portfolio",
+        "--param",
+        "lookback=20",
+        "--param",
+        "top=3",
+    ]
+    .map(String::from)
+    .to_vec();
+    let backtest = run_json(d, &python, "backtest", &args);
+    let mut paper_args = args.clone();
+    paper_args.extend(["--speed", "max"].map(String::from));
+    let paper = run_json(d, &python, "paper", &paper_args);
+    assert_eq!(
+        paper["tickers"], backtest["tickers"],
+        "the book and each ticker"
+    );
+    let rec = record(d, &python, &id_of(&paper));
+    assert_each_event_once(&rec);
+    let filled: std::collections::BTreeSet<&str> = of_type(&rec, "order")
+        .iter()
+        .filter(|e| e["status"] == "filled")
+        .map(|e| e["ticker"].as_str().unwrap())
+        .collect();
+    assert!(filled.len() >= 4, "fills name their tickers: {filled:?}");
+}
