@@ -47,7 +47,7 @@ const POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub enum Item {
     /// An event, in sequence order.
-    Event(EventRecord),
+    Event(Box<EventRecord>),
     /// The execution finished; no more events.
     Done(ExecutionState),
     /// The server is shutting down; reconnect later with the last id.
@@ -109,12 +109,12 @@ pub fn execution_events(
         let mut last = after.min(MAX_SEQ);
         let mut early: BTreeMap<u64, EventRecord> = BTreeMap::new();
         for e in backlog(&state, &id, &mut last).await {
-            yield Item::Event(e);
+            yield Item::Event(Box::new(e));
         }
         if let Some(s) = ended(&state, &id).await {
             // The final event commits with the terminal state: read once more, then stop.
             for e in backlog(&state, &id, &mut last).await {
-                yield Item::Event(e);
+                yield Item::Event(Box::new(e));
             }
             yield Item::Done(s);
             return;
@@ -164,13 +164,13 @@ pub fn execution_events(
             }
             let final_seen = fresh.iter().any(|e| e.event.is_final());
             for e in fresh {
-                yield Item::Event(e);
+                yield Item::Event(Box::new(e));
             }
             if (check_end || final_seen)
                 && let Some(s) = ended(&state, &id).await
             {
                 for e in backlog(&state, &id, &mut last).await {
-                    yield Item::Event(e);
+                    yield Item::Event(Box::new(e));
                 }
                 yield Item::Done(s);
                 return;

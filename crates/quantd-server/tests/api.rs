@@ -289,7 +289,7 @@ async fn errors_are_problem_documents() {
     snapshot("upload_not_admin", &problem(r).await);
     // An unknown kind filter lists the kinds there are.
     let r = server
-        .req(Method::GET, "/v1/executions?kind=paper", &t)
+        .req(Method::GET, "/v1/executions?kind=live", &t)
         .send()
         .await
         .unwrap();
@@ -297,7 +297,7 @@ async fn errors_are_problem_documents() {
     let detail = problem(r).await["detail"].as_str().unwrap().to_string();
     assert!(
         detail.ends_with(
-            "use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate"
+            "use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate, paper"
         ),
         "{detail}"
     );

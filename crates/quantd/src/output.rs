@@ -91,7 +91,8 @@ pub fn money(v: f64) -> String {
 }
 
 /// The line of a paper session's event: a fill, a refusal or a cancel, each trading day's
-/// account and, with `all`, orders accepted and expired too. `None` for other events.
+/// account, a following session's wait for new bars and, with `all`, orders accepted and
+/// expired too. `None` for other events.
 pub fn session_line(event: &quantd_core::Event, all: bool) -> Option<String> {
     use quantd_core::Event;
     match event {
@@ -141,6 +142,9 @@ pub fn session_line(event: &quantd_core::Event, all: bool) -> Option<String> {
             count(u64::from(*open_trades), "trade"),
             count(u64::from(*fills), "fill"),
         )),
+        Event::Phase { phase, .. } if phase.starts_with("waiting for new bars") => {
+            Some(untrusted(phase, MESSAGE_CHARS))
+        }
         _ => None,
     }
 }

@@ -81,6 +81,31 @@ fn fills(record: &[Value]) -> Vec<(String, f64, f64)> {
         .collect()
 }
 
+/// The fills a one-ticker backtest made: each closed trade's entry and exit, and the entry of
+/// the trade still open at the end.
+fn backtest_fills(backtest: &Value) -> Vec<(String, f64, f64)> {
+    let day = |t: &Value, k: &str| t[k].as_str().unwrap()[..10].to_string();
+    let mut out = Vec::new();
+    for t in trades(backtest) {
+        let size = t["Size"].as_f64().unwrap();
+        out.push((
+            day(&t, "EntryTime"),
+            size,
+            t["EntryPrice"].as_f64().unwrap(),
+        ));
+        out.push((day(&t, "ExitTime"), -size, t["ExitPrice"].as_f64().unwrap()));
+    }
+    if let Some(t) = backtest["tickers"][0]["open_trade"].as_object() {
+        let t = Value::Object(t.clone());
+        out.push((
+            day(&t, "EntryTime"),
+            t["Size"].as_f64().unwrap(),
+            t["EntryPrice"].as_f64().unwrap(),
+        ));
+    }
+    out
+}
+
 /// Each order event once: no (order, status) pair but a partial fill is recorded twice.
 fn assert_each_event_once(record: &[Value]) {
     let mut seen = std::collections::HashSet::new();
@@ -139,21 +164,7 @@ fn a_paper_session_on_a_replayed_pack_fills_as_the_backtest_does() {
         // The record: each trade's entry and exit is one recorded fill at its bar and price.
         let rec = record(d, &python, &id_of(&paper));
         assert_each_event_once(&rec);
-        let mut from_trades: Vec<(String, f64, f64)> = Vec::new();
-        for t in &want {
-            let size = t["Size"].as_f64().unwrap();
-            let at = |k: &str| t[k].as_str().unwrap()[..10].to_string();
-            from_trades.push((at("EntryTime"), size, t["EntryPrice"].as_f64().unwrap()));
-            from_trades.push((at("ExitTime"), -size, t["ExitPrice"].as_f64().unwrap()));
-        }
-        // The trade still open at the end was opened by a fill too.
-        if let Some(t) = backtest["tickers"][0]["open_trade"].as_object() {
-            from_trades.push((
-                t["EntryTime"].as_str().unwrap()[..10].to_string(),
-                t["Size"].as_f64().unwrap(),
-                t["EntryPrice"].as_f64().unwrap(),
-            ));
-        }
+        let mut from_trades = backtest_fills(&backtest);
         let mut recorded = fills(&rec);
         recorded.sort_by(|a, b| a.partial_cmp(b).unwrap());
         from_trades.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -315,7 +326,7 @@ fn a_paused_session_resumes_from_its_record_and_streams_its_orders() {
     let before = record(d, &python, &id);
     let days_before = of_type(&before, "session-day").len();
     assert!(
-        days_before >= 1 && days_before < 200,
+        (1..200).contains(&days_before),
         "{days_before} days before the pause"
     );
 
@@ -417,6 +428,39 @@ fn paper_requests_that_cannot_trade_say_why_and_create_nothing() {
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+    // A pack whose rights deny derived data: a session would stream its fills.
+    py_ok(
+        d,
+        &python,
+        &[
+            "rights",
+            "add",
+            "acme",
+            "--export",
+            "deny",
+            "--license",
+            "vendor EULA",
+        ],
+        &[],
+    );
+    py_ok(
+        d,
+        &python,
+        &["rights", "assign", "u", "--provider", "acme"],
+        &[],
+    );
+    let out = py(
+        d,
+        &python,
+        &["paper", "--file", &file, "--tickers", "SYN0001"],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("its data rights (acme) deny exporting derived data"),
+        "{err}"
+    );
     let history = py_json(d, &python, &["history"]);
     assert!(
         history
@@ -492,4 +536,66 @@ fn a_portfolio_trades_on_paper_as_its_backtest_does() {
         .map(|e| e["ticker"].as_str().unwrap())
         .collect();
     assert!(filled.len() >= 4, "fills name their tickers: {filled:?}");
+}
+
+#[test]
+fn a_following_session_trades_the_bars_each_new_version_of_its_pack_brings() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    let mut args = sma_args(&example("sma_cross.py"));
+    args.extend(["--pack", "u", "--speed", "max", "--follow"].map(String::from));
+    let (mut child, id, mut lines) = start_paper(d, &python, &args, &[]);
+    until_line_ref(&mut lines, "waiting for new bars of pack `u`");
+    let first = record(d, &python, &id);
+    let days_first = of_type(&first, "session-day").len();
+    assert!(days_first > 200, "{days_first} days on the first version");
+
+    // The daily import: the same name, 40 more days (the synthetic series keeps its past).
+    py_ok(
+        d,
+        &python,
+        &[
+            "data",
+            "synth",
+            "--name",
+            "u",
+            "--tickers",
+            "10",
+            "--days",
+            "300",
+            "--seed",
+            "7",
+        ],
+        &[],
+    );
+    until_line_ref(&mut lines, "waiting for new bars of pack `u`");
+    let second = record(d, &python, &id);
+    assert_each_event_once(&second);
+    let days_second = of_type(&second, "session-day").len();
+    assert_eq!(days_second, days_first + 40, "one day per new bar");
+    assert_eq!(
+        &second[..first.len()],
+        &first[..],
+        "the record before stays as it was"
+    );
+
+    // What the session did over both versions is what a backtest on the longer one does.
+    let backtest = run_json(d, &python, "backtest", &sma_args(&example("sma_cross.py")));
+    let mut want = backtest_fills(&backtest);
+    let mut got = fills(&second);
+    want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert_eq!(got, want, "the fills of a backtest over the longer pack");
+    assert!(
+        got.iter().any(|(day, _, _)| day.as_str() > "2015-12-31"),
+        "it traded new bars: {got:?}"
+    );
+
+    // A following session runs until cancelled.
+    py_ok(d, &python, &["cancel", &id], &[]);
+    child.0.wait().unwrap();
+    assert_eq!(
+        py_json(d, &python, &["show", &id])["execution"]["state"],
+        "cancelled"
+    );
 }

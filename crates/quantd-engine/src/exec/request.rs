@@ -156,6 +156,11 @@ pub struct SubmitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = "60x"))]
     pub speed: Option<String>,
+    /// Paper: after the pack's last bar, wait for newer versions of the pack's name (each
+    /// import under that name appends bars) and trade them as they come, instead of
+    /// completing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow: bool,
 }
 
 /// A look-ahead check: the body of `POST /v1/checks/lookahead` and the arguments of the MCP tool
@@ -291,6 +296,7 @@ impl SubmitRequest {
         "inputs",
         "cuts",
         "speed",
+        "follow",
     ];
 
     /// A request of `kind` with every other field empty (callers fill in what they use).
@@ -321,6 +327,7 @@ impl SubmitRequest {
             inputs: None,
             cuts: None,
             speed: None,
+            follow: false,
         }
     }
 
@@ -346,6 +353,7 @@ impl SubmitRequest {
             self.inputs.is_some(),
             self.cuts.is_some(),
             self.speed.is_some(),
+            self.follow,
         ];
         Self::FIELDS
             .iter()
@@ -426,6 +434,8 @@ mod tests {
         r.timeout = Some(1);
         r.inputs = Some(serde_json::Map::new());
         r.cuts = Some(10);
+        r.speed = Some("60x".into());
+        r.follow = true;
         assert_eq!(r.kind_fields(), SubmitRequest::FIELDS);
         let json = serde_json::to_value(&r).unwrap();
         for f in SubmitRequest::FIELDS {

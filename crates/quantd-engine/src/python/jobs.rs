@@ -429,24 +429,9 @@ impl PyBacktestJob {
         ))
     }
 
-    /// The sandbox its jobs run in.
-    pub(super) fn sandboxed(&self) -> &Sandboxed {
-        &self.py
-    }
-
-    /// The pack it reads.
-    pub(super) fn reader(&self) -> &PackReader {
-        &self.reader
-    }
-
     /// The tickers it trades.
     pub(super) fn tickers(&self) -> &[usize] {
         &self.tickers
-    }
-
-    /// Its resolved spec.
-    pub(super) fn spec(&self) -> &ResolvedBacktest {
-        &self.spec
     }
 }
 

@@ -17,13 +17,16 @@
 //! each job at 90 % of it ([`SEGMENT_SHARE`]) between two bars and goes back to the queue
 //! without counting an attempt, to go on in the next job the same way.
 
+use super::Sandboxed;
 use super::broker::Watch;
 use super::jobs::{PyBacktestJob, portfolio_shard};
 use crate::exec::clock::Clock;
 use crate::exec::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
+use crate::exec::kinds::backtest::ResolvedBacktest;
 use crate::exec::kinds::paper::read_record;
 use quantd_backtest::broker::{OrderEvent, SessionEnd, StepReply};
 use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId};
+use quantd_data::PackReader;
 use quantd_data::time::Calendar;
 use quantd_store::Store;
 use serde_json::Value;
@@ -102,54 +105,115 @@ impl<S: Store> Recorder<S> {
     }
 }
 
+/// Where a session's bars come from after the pack it started on: nowhere (it completes at
+/// the pack's last bar), or the newer versions of that pack's name as they are imported.
+pub(crate) struct Follow<S> {
+    /// The name followed.
+    pub name: String,
+    /// The packs, to find the name's fresh version and open it.
+    pub packs: crate::packs::Packs<S>,
+}
+
+/// Longest wait between two looks for a newer pack while a following session waits for bars.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
 /// The job of a paper session: one shard, the backtest job's strategy run watched.
 pub struct PaperJob<S> {
-    job: PyBacktestJob,
+    spec: ResolvedBacktest,
+    py: Sandboxed,
+    reader: Arc<PackReader>,
     recorder: Recorder<S>,
     speed: Speed,
+    follow: Option<Follow<S>>,
 }
 
 impl<S: Store + Clone + 'static> PaperJob<S> {
-    /// The session of `job` (a one-ticker or portfolio backtest job of a class strategy),
-    /// replayed at `speed`, recording with `recorder`.
-    pub(crate) fn new(job: PyBacktestJob, recorder: Recorder<S>, speed: Speed) -> Self {
+    /// The session of `spec` (one ticker, or a portfolio, of a class strategy) over `reader`
+    /// (the pack it starts on), replayed at `speed`, recording with `recorder`; with `follow`,
+    /// it goes on over the newer versions of the pack's name instead of completing.
+    pub(crate) fn new(
+        spec: ResolvedBacktest,
+        py: Sandboxed,
+        reader: Arc<PackReader>,
+        (recorder, speed, follow): (Recorder<S>, Speed, Option<Follow<S>>),
+    ) -> Self {
         PaperJob {
-            job,
+            spec,
+            py,
+            reader,
             recorder,
             speed,
+            follow,
+        }
+    }
+
+    /// The pack this run trades: the followed name's fresh version, else the one it started on.
+    fn current_reader(&self) -> Result<Arc<PackReader>, ShardFailure> {
+        let Some(f) = &self.follow else {
+            return Ok(self.reader.clone());
+        };
+        let rt = &self.recorder.runtime;
+        let rec = rt.block_on(f.packs.find(Some(&f.name)))?;
+        if rec.id == self.reader.manifest().id {
+            return Ok(self.reader.clone());
+        }
+        Ok(rt.block_on(f.packs.reader(&rec))?)
+    }
+
+    /// Whether the followed name has a fresh version other than `current`.
+    fn newer_than(&self, current: &quantd_core::PackId) -> Result<bool, String> {
+        let Some(f) = &self.follow else {
+            return Ok(false);
+        };
+        match self.recorder.runtime.block_on(f.packs.find(Some(&f.name))) {
+            Ok(rec) => Ok(rec.state == quantd_core::PackState::Fresh && &rec.id != current),
+            Err(e) => Err(format!("looking for new bars of pack `{}`: {e}", f.name)),
         }
     }
 }
 
 impl<S: Store + Clone + 'static> Job for PaperJob<S> {
     fn plan(&self) -> Vec<Value> {
-        vec![serde_json::json!({ "tickers": self.job.tickers() })]
+        // The tickers are chosen by name on each run: a followed pack's newer versions may
+        // number them differently.
+        vec![serde_json::json!({})]
     }
 
-    fn run(&self, payload: &Value, ctl: &ShardControl) -> Result<ShardOutput, ShardFailure> {
+    fn run(&self, _payload: &Value, ctl: &ShardControl) -> Result<ShardOutput, ShardFailure> {
         let recorded = self.recorder.recorded()?;
-        let wall = self.job.sandboxed().limits().wall;
+        let reader = self.current_reader()?;
+        let job = PyBacktestJob::new(&self.spec, reader.clone(), self.py.clone())?;
+        let payload = serde_json::json!({ "tickers": job.tickers() });
+        let wall = self.py.limits().wall;
+        let pack = reader.manifest().id.clone();
+        let newer = || self.newer_than(&pack);
         let mut watch = PaperWatch {
             recorder: &self.recorder,
             recorded,
             cursor: 0,
             speed: self.speed,
-            calendar: self.job.reader().manifest().calendar,
+            calendar: reader.manifest().calendar,
             ctl,
             deadline: Instant::now() + wall.mul_f64(SEGMENT_SHARE),
             anchor: None,
             now: (0, 0),
             day: Day {
                 fills: 0,
-                equity: self.job.spec().config.cash,
+                equity: self.spec.config.cash,
             },
             fills: 0,
             suspended: false,
+            follow: self.follow.as_ref().map(|f| {
+                (
+                    f.name.as_str(),
+                    &newer as &(dyn Fn() -> Result<bool, String> + Sync),
+                )
+            }),
         };
-        let out = if self.job.spec().config.portfolio {
-            portfolio_shard(&self.job, payload, ctl, &mut watch).map(|o| (o, true))
+        let out = if self.spec.config.portfolio {
+            portfolio_shard(&job, &payload, ctl, &mut watch).map(|o| (o, true))
         } else {
-            self.job.shard(payload, ctl, &mut watch)
+            job.shard(&payload, ctl, &mut watch)
         };
         if watch.suspended {
             // Back to the queue, not an attempt: the next job goes on from the record.
@@ -201,6 +265,8 @@ struct PaperWatch<'a, S> {
     /// Fills so far, replayed or live (for the `paper-fill-N` failure points of the tests).
     fills: u64,
     suspended: bool,
+    /// A following session: the name followed, and whether a newer version of it is there.
+    follow: Option<(&'a str, &'a (dyn Fn() -> Result<bool, String> + Sync))>,
 }
 
 impl<S: Store> PaperWatch<'_, S> {
@@ -290,9 +356,35 @@ impl<S: Store> Watch for PaperWatch<'_, S> {
     ) -> Result<(), String> {
         self.ctl.add_bars(1);
         self.orders(&reply.events, tickers)?;
+        self.end_of_day(bar, reply, next)?;
+        if next.is_none() && !reply.stopped {
+            self.wait_for_bars()?;
+        }
+        Ok(())
+    }
+
+    fn ended(&mut self, end: &SessionEnd, tickers: &[String]) -> Result<(), String> {
+        self.orders(&end.events, tickers)
+    }
+}
+
+impl<S: Store> PaperWatch<'_, S> {
+    /// Records the day's end when `bar` is its last bar (`next` is the next bar's time). The
+    /// last intraday bar of a following session's pack may not end its day: the next version
+    /// says (its replay records the day then).
+    fn end_of_day(
+        &mut self,
+        bar: usize,
+        reply: &StepReply,
+        next: Option<i64>,
+    ) -> Result<(), String> {
         let time = self.now.1;
         let day = self.calendar.day_of(time);
-        if next.is_none_or(|n| self.calendar.day_of(n) != day) {
+        let ends = match next {
+            Some(n) => self.calendar.day_of(n) != day,
+            None => self.follow.is_none() || self.calendar.daily,
+        };
+        if ends {
             let equity = reply.account.equity;
             let event = Event::SessionDay {
                 date: quantd_data::bars::date_from_day(day).to_string(),
@@ -309,8 +401,30 @@ impl<S: Store> Watch for PaperWatch<'_, S> {
         Ok(())
     }
 
-    fn ended(&mut self, end: &SessionEnd, tickers: &[String]) -> Result<(), String> {
-        self.orders(&end.events, tickers)
+    /// After the last bar of a following session: waits until the name has a newer version,
+    /// then hands over to the next job, which trades it (or until a stop or this job's share
+    /// ends). A session that does not follow goes on to its end.
+    fn wait_for_bars(&mut self) -> Result<(), String> {
+        let Some((name, newer)) = self.follow else {
+            return Ok(());
+        };
+        let phase = Event::Phase {
+            phase: format!("waiting for new bars of pack `{name}`"),
+            done: 0,
+            total: 0,
+        };
+        self.recorder.append(phase)?;
+        loop {
+            if self.ctl.stopped() {
+                return Err("the session was stopped".into());
+            }
+            let now = Instant::now();
+            if now >= self.deadline || newer()? {
+                self.suspended = true;
+                return Err("the session goes on over the pack's newer version".into());
+            }
+            std::thread::sleep(FOLLOW_POLL.min(self.deadline - now));
+        }
     }
 }
 

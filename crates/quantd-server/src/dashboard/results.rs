@@ -80,8 +80,8 @@ pub async fn section(
         Some(page_of(state, rec, shown, ROWS, signals_only, reader).await)
     };
     let body = match rec.kind {
-        ExecutionKind::Backtest if denied => html! {},
-        ExecutionKind::Backtest => backtest(state, rec, shown).await,
+        ExecutionKind::Backtest | ExecutionKind::Paper if denied => html! {},
+        ExecutionKind::Backtest | ExecutionKind::Paper => backtest(state, rec, shown).await,
         ExecutionKind::Sweep => heatmap(state, rec).await,
         _ => html! {},
     };

@@ -387,6 +387,11 @@ pub struct PaperArgs {
     /// apart), `1x` (as they happened) or `max`.
     #[arg(long, default_value = "1x")]
     pub speed: String,
+    /// After the pack's last bar, wait for newer versions of the pack's name (each
+    /// `quantd data import … --name NAME` appends bars) and trade them as they come; the
+    /// session then runs until cancelled.
+    #[arg(long, conflicts_with = "to")]
+    pub follow: bool,
     /// A parameter value, as name=number (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, f64)>,

@@ -109,6 +109,7 @@ pub async fn paper(ctx: &Ctx, a: PaperArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
     let mut job = request(ExecutionKind::Paper, &a.strategy, &a.params)?;
     job.speed = Some(a.speed.clone());
+    job.follow = a.follow;
     let Some(rec) = submit_and_wait(
         ctx,
         &engine,

@@ -13,7 +13,7 @@ use crate::exec::Engine;
 use crate::exec::jobs::Job;
 use crate::exec::request::SubmitRequest;
 use crate::exec::spec::CodeInfo;
-use crate::python::paper::{PaperJob, Recorder, Speed};
+use crate::python::paper::{Follow, PaperJob, Recorder, Speed};
 use crate::views::Table;
 use quantd_core::{ExecutionId, ExecutionKind};
 use quantd_data::PackReader;
@@ -28,6 +28,9 @@ pub struct ResolvedPaper {
     pub backtest: ResolvedBacktest,
     /// Replay speed: a factor over the bars' own pace; `None` as fast as the strategy goes.
     pub speed: Option<f64>,
+    /// The pack name whose newer versions the session goes on over, when it follows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow: Option<String>,
 }
 
 /// The `paper` kind.
@@ -35,8 +38,9 @@ pub struct Paper;
 
 impl Kind for Paper {
     const KIND: ExecutionKind = ExecutionKind::Paper;
-    const FIELDS: &'static [&'static str] =
-        &["code", "python", "tickers", "from", "to", "config", "speed"];
+    const FIELDS: &'static [&'static str] = &[
+        "code", "python", "tickers", "from", "to", "config", "speed", "follow",
+    ];
     type Spec = ResolvedPaper;
 
     async fn resolve<S: Store>(
@@ -47,6 +51,34 @@ impl Kind for Paper {
     ) -> Result<ResolvedPaper> {
         let speed =
             Speed::parse(request.speed.as_deref().unwrap_or("1x")).map_err(EngineError::Invalid)?;
+        if let Some(pack) = pack {
+            let terms = engine.pack_terms(pack).await?;
+            if terms.export() == quantd_core::ExportPolicy::Deny {
+                return Err(EngineError::Policy {
+                    provider: terms.binding_names(),
+                    message: format!(
+                        "pack `{}`: its data rights ({}) deny exporting derived data, and a paper session streams its fills and equity as they happen; backtest on it instead (statistics stay readable), or trade on paper over another pack",
+                        pack.name,
+                        terms.binding_names()
+                    ),
+                });
+            }
+        }
+        let follow = match (request.follow, pack) {
+            (false, _) => None,
+            (true, _) if request.to.is_some() => {
+                return Err(EngineError::Invalid(
+                    "`to` ends the session's window, and `follow` goes on past the pack's last bar: give one of them".into(),
+                ));
+            }
+            (true, Some(pack)) => Some(pack.name.clone()),
+            (true, None) => {
+                return Err(EngineError::Invalid(
+                    "`follow` needs a pack: name the pack whose new versions the session trades"
+                        .into(),
+                ));
+            }
+        };
         let backtest = ResolvedBacktest::of(engine, workspace, pack, &mut request).await?;
         if backtest.python.is_none() {
             return Err(EngineError::Invalid(
@@ -61,6 +93,7 @@ impl Kind for Paper {
         Ok(ResolvedPaper {
             backtest,
             speed: speed.0,
+            follow,
         })
     }
 
@@ -91,7 +124,6 @@ impl Kind for Paper {
                 "`tickers`: the pack has {tickers} tickers; a paper session trades one (name it in `tickers`), or a portfolio of several with shared cash (`config.portfolio`)"
             )));
         }
-        let job = crate::python::PyBacktestJob::new(b, reader, engine.sandboxed(sandbox))?;
         let recorder = Recorder {
             store: engine.store().clone(),
             execution: id.clone(),
@@ -99,7 +131,16 @@ impl Kind for Paper {
             clock: engine.clock.clone(),
             runtime: tokio::runtime::Handle::current(),
         };
-        Ok(Arc::new(PaperJob::new(job, recorder, Speed(spec.speed))))
+        let follow = spec.follow.as_ref().map(|name| Follow {
+            name: name.clone(),
+            packs: engine.packs.clone(),
+        });
+        Ok(Arc::new(PaperJob::new(
+            b.clone(),
+            engine.sandboxed(sandbox),
+            reader,
+            (recorder, Speed(spec.speed), follow),
+        )))
     }
 
     async fn finalize<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<()> {
