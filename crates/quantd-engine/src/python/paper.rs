@@ -239,6 +239,10 @@ impl<S: Store + Clone + 'static> Job for PaperJob<S> {
     }
 }
 
+/// Whether a followed pack name has a newer version than the one traded (or why it cannot
+/// tell).
+type NewerVersion<'a> = dyn Fn() -> Result<bool, String> + Sync + 'a;
+
 /// The day under way: fills so far and the equity at the previous day's end.
 struct Day {
     fills: u32,
@@ -266,7 +270,7 @@ struct PaperWatch<'a, S> {
     fills: u64,
     suspended: bool,
     /// A following session: the name followed, and whether a newer version of it is there.
-    follow: Option<(&'a str, &'a (dyn Fn() -> Result<bool, String> + Sync))>,
+    follow: Option<(&'a str, &'a NewerVersion<'a>)>,
 }
 
 impl<S: Store> PaperWatch<'_, S> {
