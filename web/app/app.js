@@ -36,6 +36,14 @@
   document.addEventListener("htmx:oobAfterSwap", () => localTimes(document));
   document.addEventListener("htmx:sseMessage", () => localTimes(document));
 
+  // A field of an event as the log shows it: text as it is, amounts without float noise
+  // (55711.15000000003 reads 55711.15).
+  function fieldText(v) {
+    if (typeof v === "string") return v;
+    if (typeof v === "number" && !Number.isInteger(v)) return String(Math.round(v * 1e4) / 1e4);
+    return JSON.stringify(v);
+  }
+
   // One execution: its events, live.
   function eventLine(e) {
     const li = document.createElement("li");
@@ -53,7 +61,7 @@
     fields.textContent = Object.keys(e)
       .filter((k) => !["type", "seq", "at", "execution"].includes(k) && e[k] !== null)
       .sort()
-      .map((k) => k + "=" + (typeof e[k] === "string" ? e[k] : JSON.stringify(e[k])))
+      .map((k) => k + "=" + fieldText(e[k]))
       .join(" ");
     li.append(t, " ", type, " ", fields);
     localTimes(li);

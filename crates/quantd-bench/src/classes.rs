@@ -7,7 +7,9 @@
 //!    `Backtest(...).run()` (best of the peer's repetitions);
 //! 2. a portfolio backtest of `examples/strategies/momentum_rotation.py` (monthly top 10 by
 //!    6-month momentum) over a synthetic universe (default 500 tickers × 2,520 days);
-//! 3. a sweep of SmaCross over a synthetic universe on every worker: backtests per second.
+//! 3. a sweep of SmaCross over a synthetic universe on every worker: backtests per second;
+//! 4. the GOOG SmaCross as a paper session at `--speed max` (every bar stepped, each order
+//!    event and trading day appended to the store): bars per second.
 
 use anyhow::Context;
 use clap::Args;
@@ -22,6 +24,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const SMA_CROSS: &str = include_str!("../../../examples/strategies/sma_cross.py");
+/// Bars in backtesting.py's GOOG sample.
+const GOOG_BARS: usize = 2148;
 const ROTATION: &str = include_str!("../../../examples/strategies/momentum_rotation.py");
 
 /// Arguments of `classes`.
@@ -136,6 +140,14 @@ pub async fn run(data_dir: &Path, json_out: bool, a: ClassesArgs) -> anyhow::Res
     )?;
     let peer_s = peer["backtesting_py_s"].as_f64().unwrap_or(f64::NAN);
 
+    // 4. The same strategy on paper, as fast as it goes.
+    let mut r = goog();
+    r.kind = ExecutionKind::Paper;
+    r.speed = Some("max".into());
+    let t = Instant::now();
+    run_one(&engine, r, 1).await?;
+    let paper_s = t.elapsed().as_secs_f64();
+
     // 2. The portfolio.
     let mut r = SubmitRequest::new(ExecutionKind::Backtest);
     r.pack = Some(universe.clone());
@@ -168,6 +180,7 @@ pub async fn run(data_dir: &Path, json_out: bool, a: ClassesArgs) -> anyhow::Res
         "portfolio_tickers": a.tickers, "days": a.days, "portfolio_s": portfolio_s,
         "sweep_backtests": sweep_backtests, "sweep_s": sweep_s, "workers": a.workers,
         "sweep_backtests_per_s": sweep_backtests as f64 / sweep_s,
+        "paper_s": paper_s, "paper_bars": GOOG_BARS, "paper_bars_per_s": GOOG_BARS as f64 / paper_s,
     });
     eprintln!(
         "GOOG SmaCross as a class strategy (warm sandbox, whole execution): best {:.1} ms, median {:.1} ms of {}; backtesting.py best of 5: {:.1} ms ({:.2}x / {:.2}x)",
@@ -193,6 +206,11 @@ pub async fn run(data_dir: &Path, json_out: bool, a: ClassesArgs) -> anyhow::Res
         sweep_s,
         a.workers,
         sweep_backtests as f64 / sweep_s
+    );
+    eprintln!(
+        "paper: GOOG SmaCross at --speed max, {GOOG_BARS} bars stepped and recorded in {:.2} s ({:.0} bars/s)",
+        paper_s,
+        GOOG_BARS as f64 / paper_s
     );
     if json_out {
         println!("{out}");

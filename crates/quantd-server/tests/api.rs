@@ -61,6 +61,7 @@ async fn another_workspace_gets_404_on_every_id_route_and_sees_nothing_in_lists(
         (Method::GET, format!("/v1/executions/{id}/report")),
         (Method::GET, format!("/v1/executions/{id}/trades")),
         (Method::GET, format!("/v1/executions/{id}/equity")),
+        (Method::GET, format!("/v1/executions/{id}/orders")),
         (Method::GET, format!("/v1/executions/{id}/events")),
         (Method::GET, format!("/v1/executions/{id}/ws")),
         (Method::GET, "/v1/code/dip".to_string()),

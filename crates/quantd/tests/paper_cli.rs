@@ -362,6 +362,28 @@ fn a_paused_session_resumes_from_its_record_and_streams_its_orders() {
     assert_eq!(status, 200, "{body}");
     let ours: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(ours[0]["trades"], Value::Array(trades(&backtest)));
+    // A backtest has no record of orders: the route says so.
+    let path = format!("/v1/executions/{}/orders", id_of(&backtest));
+    let (status, body) = http(&addr, "GET", &path, None);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("is a backtest, not a paper"), "{body}");
+    // Pages: `limit` events each, `next` the `after` of the next, until it is null.
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let path = format!("/v1/executions/{id}/orders?limit=100&after={after}");
+        let (status, body) = http(&addr, "GET", &path, None);
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        let got = page["events"].as_array().unwrap();
+        assert!(got.len() <= 100);
+        paged.extend(got.iter().cloned());
+        match page["next"].as_u64() {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    assert_eq!(&paged, events, "the pages add up to the record");
 }
 
 /// The SSE stream of execution `id` from its first event to its final one.

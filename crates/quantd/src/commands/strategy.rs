@@ -77,51 +77,36 @@ fn request(
 }
 
 pub async fn backtest(ctx: &Ctx, a: BacktestArgs) -> anyhow::Result<ExitCode> {
-    let engine = ctx.engine().await?;
     let job = request(ExecutionKind::Backtest, &a.strategy, &a.params)?;
-    let Some(rec) = submit_and_wait(
-        ctx,
-        &engine,
-        with_run_flags(job, a.strategy.pack.clone(), &a.run),
-        &a.run,
-    )
-    .await?
-    else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    if rec.state == ExecutionState::Completed {
-        write_backtest(
-            ctx,
-            &engine,
-            &rec,
-            a.format.as_deref(),
-            a.out.as_deref(),
-            a.trades,
-        )
-        .await?;
-    }
-    Ok(exit_code(&rec))
+    let shown = (a.format.as_deref(), a.out.as_deref(), a.trades);
+    run_and_write(ctx, job, &a.strategy, &a.run, shown).await
 }
 
 /// `quantd paper`: a paper session in the foreground (fills and days printed by the progress
 /// follower), then its results as a backtest's.
 pub async fn paper(ctx: &Ctx, a: PaperArgs) -> anyhow::Result<ExitCode> {
-    let engine = ctx.engine().await?;
     let mut job = request(ExecutionKind::Paper, &a.strategy, &a.params)?;
     job.speed = Some(a.speed.clone());
     job.follow = a.follow;
-    let Some(rec) = submit_and_wait(
-        ctx,
-        &engine,
-        with_run_flags(job, a.strategy.pack.clone(), &a.run),
-        &a.run,
-    )
-    .await?
-    else {
+    run_and_write(ctx, job, &a.strategy, &a.run, (None, None, a.trades)).await
+}
+
+/// Runs a backtest or paper request in the foreground (or detached), then writes its results
+/// as `format`, to `out`, with its trades or not.
+async fn run_and_write(
+    ctx: &Ctx,
+    job: SubmitRequest,
+    s: &StrategyArgs,
+    run: &crate::cli::RunArgs,
+    (format, out, with_trades): (Option<&str>, Option<&Path>, bool),
+) -> anyhow::Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    let job = with_run_flags(job, s.pack.clone(), run);
+    let Some(rec) = submit_and_wait(ctx, &engine, job, run).await? else {
         return Ok(ExitCode::SUCCESS);
     };
     if rec.state == ExecutionState::Completed {
-        write_backtest(ctx, &engine, &rec, None, None, a.trades).await?;
+        write_backtest(ctx, &engine, &rec, format, out, with_trades).await?;
     }
     Ok(exit_code(&rec))
 }
