@@ -187,6 +187,9 @@ pub enum Event {
         open_trades: u32,
         /// Fills during the day.
         fills: u32,
+        /// Units held after the day by ticker (negative: short), tickers held only.
+        #[serde(default)]
+        positions: std::collections::BTreeMap<String, f64>,
     },
     /// A health snapshot.
     Health {

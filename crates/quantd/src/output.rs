@@ -132,16 +132,28 @@ pub fn session_line(event: &quantd_core::Event, all: bool) -> Option<String> {
             pnl,
             open_trades,
             fills,
+            positions,
             ..
-        } => Some(format!(
-            "{date}  day ended: equity {}  P&L {}{}  cash {}  {} open  {}",
-            money(*equity),
-            if *pnl >= 0.0 { "+" } else { "" },
-            money(*pnl),
-            money(*cash),
-            count(u64::from(*open_trades), "trade"),
-            count(u64::from(*fills), "fill"),
-        )),
+        } => {
+            let held: Vec<String> = positions
+                .iter()
+                .map(|(t, units)| format!("{} {units}", untrusted(t, NAME_CHARS)))
+                .collect();
+            Some(format!(
+                "{date}  day ended: equity {}  P&L {}{}  cash {}  {} open{}  {}",
+                money(*equity),
+                if *pnl >= 0.0 { "+" } else { "" },
+                money(*pnl),
+                money(*cash),
+                count(u64::from(*open_trades), "trade"),
+                if held.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", held.join(", "))
+                },
+                count(u64::from(*fills), "fill"),
+            ))
+        }
         Event::Phase { phase, .. } if phase.starts_with("waiting for new bars") => {
             Some(untrusted(phase, MESSAGE_CHARS))
         }

@@ -106,6 +106,27 @@ fn backtest_fills(backtest: &Value) -> Vec<(String, f64, f64)> {
     out
 }
 
+/// Each trading day's positions are the fills so far added up, by ticker.
+fn assert_positions_follow_fills(record: &[Value]) {
+    let mut held: std::collections::BTreeMap<String, f64> = Default::default();
+    let mut days = 0;
+    for e in record {
+        if e["type"] == "order" && e["status"] == "filled" {
+            *held
+                .entry(e["ticker"].as_str().unwrap().to_string())
+                .or_default() += e["size"].as_f64().unwrap();
+            held.retain(|_, units| *units != 0.0);
+        }
+        if e["type"] == "session-day" {
+            let positions: std::collections::BTreeMap<String, f64> =
+                serde_json::from_value(e["positions"].clone()).unwrap();
+            assert_eq!(positions, held, "positions at {e}");
+            days += 1;
+        }
+    }
+    assert!(days > 0);
+}
+
 /// Each order event once: no (order, status) pair but a partial fill is recorded twice.
 fn assert_each_event_once(record: &[Value]) {
     let mut seen = std::collections::HashSet::new();
@@ -164,6 +185,7 @@ fn a_paper_session_on_a_replayed_pack_fills_as_the_backtest_does() {
         // The record: each trade's entry and exit is one recorded fill at its bar and price.
         let rec = record(d, &python, &id_of(&paper));
         assert_each_event_once(&rec);
+        assert_positions_follow_fills(&rec);
         let mut from_trades = backtest_fills(&backtest);
         let mut recorded = fills(&rec);
         recorded.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -552,6 +574,7 @@ fn a_portfolio_trades_on_paper_as_its_backtest_does() {
     );
     let rec = record(d, &python, &id_of(&paper));
     assert_each_event_once(&rec);
+    assert_positions_follow_fills(&rec);
     let filled: std::collections::BTreeSet<&str> = of_type(&rec, "order")
         .iter()
         .filter(|e| e["status"] == "filled")
@@ -593,6 +616,7 @@ fn a_following_session_trades_the_bars_each_new_version_of_its_pack_brings() {
     until_line_ref(&mut lines, "waiting for new bars of pack `u`");
     let second = record(d, &python, &id);
     assert_each_event_once(&second);
+    assert_positions_follow_fills(&second);
     let days_second = of_type(&second, "session-day").len();
     assert_eq!(days_second, days_first + 40, "one day per new bar");
     assert_eq!(

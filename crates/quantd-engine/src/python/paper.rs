@@ -360,7 +360,7 @@ impl<S: Store> Watch for PaperWatch<'_, S> {
     ) -> Result<(), String> {
         self.ctl.add_bars(1);
         self.orders(&reply.events, tickers)?;
-        self.end_of_day(bar, reply, next)?;
+        self.end_of_day(bar, reply, tickers, next)?;
         if next.is_none() && !reply.stopped {
             self.wait_for_bars()?;
         }
@@ -380,6 +380,7 @@ impl<S: Store> PaperWatch<'_, S> {
         &mut self,
         bar: usize,
         reply: &StepReply,
+        tickers: &[String],
         next: Option<i64>,
     ) -> Result<(), String> {
         let time = self.now.1;
@@ -398,6 +399,7 @@ impl<S: Store> PaperWatch<'_, S> {
                 pnl: equity - self.day.equity,
                 open_trades: reply.trades.len() as u32,
                 fills: self.day.fills,
+                positions: positions(reply, tickers),
             };
             self.day = Day { fills: 0, equity };
             self.record(event)?;
@@ -430,6 +432,17 @@ impl<S: Store> PaperWatch<'_, S> {
             std::thread::sleep(FOLLOW_POLL.min(self.deadline - now));
         }
     }
+}
+
+/// Units held by ticker after a step: the open trades' sizes added up, tickers held only.
+fn positions(reply: &StepReply, tickers: &[String]) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in &reply.trades {
+        let name = tickers.get(t.ticker).cloned().unwrap_or_default();
+        *out.entry(name).or_insert(0.0) += t.size;
+    }
+    out.retain(|_, units| *units != 0.0);
+    out
 }
 
 /// `event` as it reads back from the store: written as JSON text, then read.
