@@ -195,6 +195,12 @@ impl ExecutionQueue for AnyStore {
         ) -> Result<Commit>;
         fn stop_shard(&self, shard: &ClaimedShard, owner: &str, now: Millis) -> Result<bool>;
         fn release_shard(&self, shard: &ClaimedShard, owner: &str) -> Result<bool>;
+        fn release_shard_until(
+            &self,
+            shard: &ClaimedShard,
+            owner: &str,
+            not_before: Millis
+        ) -> Result<bool>;
         fn release_owned(&self, owner: &str) -> Result<u64>;
         fn change_execution_state(
             &self,

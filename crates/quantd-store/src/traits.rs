@@ -227,6 +227,15 @@ pub trait ExecutionQueue {
         owner: &str,
     ) -> impl Future<Output = Result<bool>> + Send;
 
+    /// [`ExecutionQueue::release_shard`], claimable again only from `not_before` (a paper
+    /// session waiting for its next bar gives its worker back until the bar is due).
+    fn release_shard_until(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        not_before: Millis,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
     /// Returns every shard `owner` holds to `pending` without counting an attempt or a crash
     /// (a graceful shutdown whose grace period ended). Returns how many.
     fn release_owned(&self, owner: &str) -> impl Future<Output = Result<u64>> + Send;

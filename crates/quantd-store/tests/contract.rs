@@ -72,7 +72,8 @@ macro_rules! contract_suite {
                     a_shard_that_keeps_crashing_quarantines_its_execution,
                     quarantine_after_zero_never_quarantines,
                     recovery_cancels_dead_claims_of_ended_executions,
-                    releases_return_claims_without_counting;
+                    releases_return_claims_without_counting,
+                    a_release_until_later_waits_for_its_time;
                 outcomes:
                     a_second_complete_of_the_same_claim_is_lease_lost,
                     a_stale_claim_cannot_commit_after_a_reclaim,

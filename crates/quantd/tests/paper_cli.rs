@@ -645,3 +645,85 @@ fn a_following_session_trades_the_bars_each_new_version_of_its_pack_brings() {
         "cancelled"
     );
 }
+
+#[test]
+fn a_session_waiting_longer_than_its_idle_limit_gives_its_worker_back_until_the_bar() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    let mut args = sma_args(&example("sma_cross.py"));
+    args.extend(["--from", "2015-10-15"].map(String::from));
+    let backtest = run_json(d, &python, "backtest", &args);
+    // A weekday's bar every 0.22 s, a weekend's 0.65 s: each weekend is a wait over the 0.3 s
+    // a session may hold its worker, so the job hands over and the next starts at the bar.
+    args.extend(["--speed", "400000x"].map(String::from));
+    let mut all = vec!["--json", "paper"];
+    all.extend(strs(&args));
+    let started = std::time::Instant::now();
+    let out = py(d, &python, &all, &[("QUANTD_PAPER_IDLE_MS", "300")]);
+    let took = started.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paper: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        trades(&paper),
+        trades(&backtest),
+        "same trades as the backtest"
+    );
+    let id = id_of(&paper);
+    let rec = record(d, &python, &id);
+    assert_each_event_once(&rec);
+    // The weekends were waited for, not skipped: the session took at least its bars' time
+    // span at 400,000x (a lower bound: a slow machine only adds to it).
+    let days = of_type(&rec, "session-day");
+    let date = |e: &Value| {
+        chrono::NaiveDate::parse_from_str(e["date"].as_str().unwrap(), "%Y-%m-%d").unwrap()
+    };
+    let span = (date(days.last().unwrap()) - date(days[0])).num_days() as f64;
+    let paced = span * 86_400.0 / 400_000.0;
+    assert!(
+        took >= 0.9 * paced,
+        "{took:.1} s for {span} days: {paced:.1} s paced"
+    );
+    let shown = py_json(d, &python, &["show", &id]);
+    assert_eq!(
+        shown["shards"][0]["attempt"], 1,
+        "hand-overs are not attempts"
+    );
+    let mut c = quantd(d);
+    c.env("QUANTD_PYTHON", &python);
+    let (_server, addr) = serve(c, &["--no-auth"]);
+    let (_, body) = http(&addr, "GET", &format!("/v1/executions/{id}/events"), None);
+    let jobs = body.matches(r#""type":"shard-started""#).count();
+    // About seven weekends in the window after the warm-up.
+    assert!(
+        jobs >= 5,
+        "{jobs} jobs: each weekend was waited for without a worker"
+    );
+    // Each job after a Friday started when Monday's bar was due (0.65 s later at this speed),
+    // not when the previous one handed over.
+    let events: Vec<Value> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|l| serde_json::from_str(l.trim()).ok())
+        .collect();
+    let at = |e: &Value| chrono::DateTime::parse_from_rfc3339(e["at"].as_str().unwrap()).unwrap();
+    let mut friday: Option<&Value> = None;
+    let mut checked = 0;
+    for e in &events {
+        match e["type"].as_str() {
+            Some("session-day") => friday = Some(e),
+            Some("shard-started") => {
+                if let Some(f) = friday.take() {
+                    let waited = (at(e) - at(f)).num_milliseconds();
+                    assert!(waited >= 500, "a job started {waited} ms after {f}");
+                    checked += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(checked >= 4, "{checked} hand-overs checked");
+}

@@ -56,7 +56,7 @@ pub struct Pipeline<'a> {
 /// A failure of the code under evaluation, as a finding's text; a cancel stops the evaluation.
 fn code_failure(f: ShardFailure) -> Result<String, ShardFailure> {
     match f {
-        ShardFailure::Cancelled => Err(ShardFailure::Cancelled),
+        stop @ (ShardFailure::Cancelled | ShardFailure::Later(_)) => Err(stop),
         ShardFailure::Error(_, m) | ShardFailure::Crash(m) => Ok(last_lines(&m)),
     }
 }

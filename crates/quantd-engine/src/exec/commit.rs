@@ -78,14 +78,21 @@ impl<S: Store> Engine<S> {
                     },
                 )
             }
-            Err(ShardFailure::Cancelled) => {
+            Err(stop @ (ShardFailure::Cancelled | ShardFailure::Later(_))) => {
                 // Stopped by a cancel, or by a pause: a paused (or since resumed) execution
-                // gets the shard back in its queue, without counting an attempt.
+                // gets the shard back in its queue, without counting an attempt; so does work
+                // that goes on later, claimable from its time.
+                let not_before = match stop {
+                    ShardFailure::Later(at) => at,
+                    _ => 0,
+                };
                 let state = self.execution(&shard.execution).await?.state;
                 if state == ExecutionState::Cancelled {
                     store.stop_shard(&shard, &self.owner, now).await?;
                 } else {
-                    store.release_shard(&shard, &self.owner).await?;
+                    store
+                        .release_shard_until(&shard, &self.owner, not_before)
+                        .await?;
                 }
                 return Ok(Settled {
                     step: Step::Stopped {

@@ -96,8 +96,12 @@ pub struct ShardOutput {
 /// Why a shard did not finish.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ShardFailure {
-    /// Its execution was cancelled.
+    /// Its execution was cancelled (or paused: the shard goes back to the queue).
     Cancelled,
+    /// The work goes on in a later job, claimable from this time (milliseconds since the epoch,
+    /// the engine clock's), without counting an attempt: a paper session handing over before
+    /// its job's wall limit, or giving its worker back until its next bar is due.
+    Later(i64),
     /// An error of this class.
     Error(ErrorClass, String),
     /// The work panicked (a bug, or input the code did not expect): class `internal`, and it

@@ -128,6 +128,10 @@ pub struct EngineOptions {
     pub python: crate::python::PythonOptions,
     /// What webhooks may be and how their deliveries are sent and retried.
     pub webhooks: crate::webhooks::WebhookOptions,
+    /// A paper session whose next bar is due later than this gives its worker back and goes on
+    /// in a new job when the bar is due (and a following session with no new version re-checks
+    /// after this long without a worker). Default one minute.
+    pub paper_idle_ms: u64,
 }
 
 impl Default for EngineOptions {
@@ -145,6 +149,7 @@ impl Default for EngineOptions {
             retry: RetryPolicy::default(),
             python: crate::python::PythonOptions::default(),
             webhooks: crate::webhooks::WebhookOptions::default(),
+            paper_idle_ms: 60_000,
         }
     }
 }

@@ -228,7 +228,7 @@ impl Python {
         let job = quantd_sandbox::validation_job(source, None);
         let outcome = self.run(&job, &AtomicBool::new(false)).map_err(|e| {
             let why = match e {
-                ShardFailure::Cancelled => "cancelled".to_string(),
+                ShardFailure::Cancelled | ShardFailure::Later(_) => "cancelled".to_string(),
                 ShardFailure::Error(_, message) | ShardFailure::Crash(message) => message,
             };
             EngineError::Internal(format!(

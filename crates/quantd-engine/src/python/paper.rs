@@ -125,17 +125,20 @@ pub struct PaperJob<S> {
     recorder: Recorder<S>,
     speed: Speed,
     follow: Option<Follow<S>>,
+    idle: Duration,
 }
 
 impl<S: Store + Clone + 'static> PaperJob<S> {
     /// The session of `spec` (one ticker, or a portfolio, of a class strategy) over `reader`
     /// (the pack it starts on), replayed at `speed`, recording with `recorder`; with `follow`,
-    /// it goes on over the newer versions of the pack's name instead of completing.
+    /// it goes on over the newer versions of the pack's name instead of completing. Waits
+    /// longer than `idle` are spent without a worker.
     pub(crate) fn new(
         spec: ResolvedBacktest,
         py: Sandboxed,
         reader: Arc<PackReader>,
         (recorder, speed, follow): (Recorder<S>, Speed, Option<Follow<S>>),
+        idle: Duration,
     ) -> Self {
         PaperJob {
             spec,
@@ -144,6 +147,7 @@ impl<S: Store + Clone + 'static> PaperJob<S> {
             recorder,
             speed,
             follow,
+            idle,
         }
     }
 
@@ -203,6 +207,8 @@ impl<S: Store + Clone + 'static> Job for PaperJob<S> {
             },
             fills: 0,
             suspended: false,
+            resume_at: None,
+            idle: self.idle,
             follow: self.follow.as_ref().map(|f| {
                 (
                     f.name.as_str(),
@@ -216,8 +222,12 @@ impl<S: Store + Clone + 'static> Job for PaperJob<S> {
             job.shard(&payload, ctl, &mut watch)
         };
         if watch.suspended {
-            // Back to the queue, not an attempt: the next job goes on from the record.
-            return Err(ShardFailure::Cancelled);
+            // Back to the queue, not an attempt: the next job goes on from the record, when
+            // the next bar is due if this job gave its worker back while waiting for it.
+            let now = self.recorder.clock.now_ms();
+            return Err(ShardFailure::Later(watch.resume_at.map_or(now, |wait| {
+                now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2)
+            })));
         }
         let (out, class) = out?;
         if !class {
@@ -269,6 +279,11 @@ struct PaperWatch<'a, S> {
     /// Fills so far, replayed or live (for the `paper-fill-N` failure points of the tests).
     fills: u64,
     suspended: bool,
+    /// How long after the hand-over the next job should start (the wait for the next bar),
+    /// when the job gave its worker back to wait.
+    resume_at: Option<Duration>,
+    /// The longest wait spent holding the worker.
+    idle: Duration,
     /// A following session: the name followed, and whether a newer version of it is there.
     follow: Option<(&'a str, &'a NewerVersion<'a>)>,
 }
@@ -317,10 +332,18 @@ impl<S: Store> PaperWatch<'_, S> {
         Ok(())
     }
 
-    /// Waits until bar time `time` is due, or fails when the session must stop first.
+    /// Waits until bar time `time` is due, or fails when the session must stop first. A wait
+    /// longer than `idle` is not spent holding a worker: the job hands over, and the next starts
+    /// when the bar is due.
     fn pace(&mut self, time: i64) -> Result<(), String> {
         let (at, first) = *self.anchor.get_or_insert((Instant::now(), time));
         let due = at + self.speed.wait(first, time);
+        let wait = due.saturating_duration_since(Instant::now());
+        if wait > self.idle {
+            self.suspended = true;
+            self.resume_at = Some(wait);
+            return Err("the session waits for its next bar without a worker".into());
+        }
         loop {
             if self.ctl.stopped() {
                 return Err("the session was stopped".into());
@@ -420,6 +443,7 @@ impl<S: Store> PaperWatch<'_, S> {
             total: 0,
         };
         self.recorder.append(phase)?;
+        let give_back = Instant::now() + self.idle;
         loop {
             if self.ctl.stopped() {
                 return Err("the session was stopped".into());
@@ -429,7 +453,13 @@ impl<S: Store> PaperWatch<'_, S> {
                 self.suspended = true;
                 return Err("the session goes on over the pack's newer version".into());
             }
-            std::thread::sleep(FOLLOW_POLL.min(self.deadline - now));
+            if now >= give_back {
+                // No new version yet: look again later, without holding a worker meanwhile.
+                self.suspended = true;
+                self.resume_at = Some(self.idle);
+                return Err("the session waits for new bars without a worker".into());
+            }
+            std::thread::sleep(FOLLOW_POLL.min(self.deadline - now).min(give_back - now));
         }
     }
 }

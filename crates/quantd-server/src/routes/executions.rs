@@ -764,6 +764,7 @@ pub struct RecordQuery {
     params(("id" = String, Path, description = "Execution id"), RecordQuery),
     responses(
         (status = 200, description = "`{events: [{seq, at, type: order|session-day, ...}], next}`; `next` is the `after` of the next page, null on the last so far; watermarked: `{watermark, rows}`", body = serde_json::Value),
+        (status = 400, description = "A query parameter other than `after` and `limit`, or one that is not a number", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The data's rights deny exporting derived data", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a paper session", body = Problem, content_type = "application/problem+json"),

@@ -367,10 +367,20 @@ impl ExecutionQueue for PgStore {
 
     /// Returns a claimed shard to `pending` without counting a failure (shutdown, pause race).
     async fn release_shard(&self, shard: &ClaimedShard, owner: &str) -> Result<bool> {
+        self.release_shard_until(shard, owner, 0).await
+    }
+
+    async fn release_shard_until(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        not_before: Millis,
+    ) -> Result<bool> {
         let r = sqlx::query(
-            "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE execution_id = $1 AND idx = $2 AND state = 'running' AND lease_owner = $3 AND claims = $4",
+            "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL, \
+             not_before = $1 WHERE execution_id = $2 AND idx = $3 AND state = 'running' AND lease_owner = $4 AND claims = $5",
         )
+        .bind(not_before)
         .bind(shard.execution.as_str())
         .bind(shard.idx as i64)
         .bind(owner)

@@ -386,10 +386,20 @@ impl ExecutionQueue for SqliteStore {
 
     /// Returns a claimed shard to `pending` without counting a failure (shutdown, pause race).
     async fn release_shard(&self, shard: &ClaimedShard, owner: &str) -> Result<bool> {
+        self.release_shard_until(shard, owner, 0).await
+    }
+
+    async fn release_shard_until(
+        &self,
+        shard: &ClaimedShard,
+        owner: &str,
+        not_before: Millis,
+    ) -> Result<bool> {
         let r = sqlx::query(
-            "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND claims = ?",
+            "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL, \
+             not_before = ? WHERE execution_id = ? AND idx = ? AND state = 'running' AND lease_owner = ? AND claims = ?",
         )
+        .bind(not_before)
         .bind(shard.execution.as_str())
         .bind(shard.idx as i64)
         .bind(owner)

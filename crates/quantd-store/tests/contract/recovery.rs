@@ -183,3 +183,27 @@ pub async fn releases_return_claims_without_counting<H: Harness>(h: &H) {
     let next = claim(&store, "w3", T0 + 4, LONG, None).await.unwrap();
     assert_eq!((next.idx, next.attempt, next.crashes), (0, 1, 0));
 }
+
+/// A claim released until a time is claimable again from that time, not before, and the
+/// release counts no attempt.
+pub async fn a_release_until_later_waits_for_its_time<H: Harness>(h: &H) {
+    let store = h.open().await;
+    let id = create(&store, 1, 1).await;
+    let mine = claim(&store, "w1", T0, LONG, None).await.unwrap();
+    assert!(
+        store
+            .release_shard_until(&mine, "w1", T0 + 500)
+            .await
+            .unwrap()
+    );
+    assert!(
+        claim(&store, "w2", T0 + 499, LONG, Some(&id))
+            .await
+            .is_none(),
+        "not claimable before its time"
+    );
+    let again = claim(&store, "w2", T0 + 500, LONG, Some(&id))
+        .await
+        .unwrap();
+    assert_eq!((again.idx, again.attempt, again.crashes), (0, 1, 0));
+}

@@ -35,6 +35,9 @@ pub mod env {
     pub const QUANTD_PACK_STORE: &str = "QUANTD_PACK_STORE";
     /// The cap of this host's pack cache in MiB (as `--pack-cache-mib`).
     pub const QUANTD_PACK_CACHE_MIB: &str = "QUANTD_PACK_CACHE_MIB";
+    /// Milliseconds a paper session may wait for its next bar holding a worker (default
+    /// 60,000); a longer wait gives the worker back until the bar is due.
+    pub const QUANTD_PAPER_IDLE_MS: &str = "QUANTD_PAPER_IDLE_MS";
 }
 
 /// quantd: run trading code against market data, safely and fast, and keep what happened.

@@ -76,6 +76,18 @@ impl Ctx {
                 })?;
             options.lease_ms = secs * 1000;
         }
+        if let Ok(v) = std::env::var(crate::cli::env::QUANTD_PAPER_IDLE_MS) {
+            options.paper_idle_ms = v
+                .parse()
+                .ok()
+                .filter(|ms| (1..=86_400_000).contains(ms))
+                .with_context(|| {
+                    format!(
+                        "{}=`{v}` is not a number of milliseconds from 1 to 86400000",
+                        crate::cli::env::QUANTD_PAPER_IDLE_MS
+                    )
+                })?;
+        }
         Ok(quantd_engine::exec::Engine::new(packs, options).await?)
     }
 

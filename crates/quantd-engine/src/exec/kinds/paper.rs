@@ -140,6 +140,7 @@ impl Kind for Paper {
             engine.sandboxed(sandbox),
             reader,
             (recorder, Speed(spec.speed), follow),
+            std::time::Duration::from_millis(engine.options.paper_idle_ms),
         )))
     }
 
