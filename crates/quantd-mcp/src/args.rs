@@ -178,6 +178,39 @@ pub struct ResultsArgs {
     pub signals_only: bool,
 }
 
+/// `get_orders`: a page of a paper session's record.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersArgs {
+    /// The paper session's execution id.
+    pub id: String,
+    /// Only events after this sequence number (the `next` of the previous page).
+    #[serde(default)]
+    pub after: Option<u64>,
+    /// At most this many events (1–500, default 200).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// What `get_orders` returns.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrdersPage {
+    /// Order events (`type: order`: bar, time, status accepted|rejected|filled|cancelled|
+    /// expired, order, ticker, size, price, reason…) and trading days (`type: session-day`:
+    /// date, equity, cash, pnl, open_trades, fills, positions), oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<serde_json::Value>,
+    /// The `after` of the next page, `null` on the last so far (a running session adds more).
+    pub next: Option<u64>,
+    /// The attribution the data's providers ask to show with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
+    /// The watermark of derived data whose provider asks for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<quantd_engine::rights::Watermark>,
+}
+
 /// `list_packs`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -391,6 +391,41 @@ impl Ops {
         json(&page)
     }
 
+    /// `get_orders`: a page of a paper session's record (order events and trading days),
+    /// released as derived data.
+    pub async fn get_orders(&self, reader: &Reader, args: Option<Map<String, Value>>) -> Output {
+        let a: OrdersArgs = parse(args)?;
+        let rec = self
+            .engine
+            .records()
+            .owned(&reader.workspace, &a.id)
+            .await?;
+        let limit = a.limit.unwrap_or(200).clamp(1, 500);
+        let record = self
+            .engine
+            .session_record(&rec.id, a.after.unwrap_or(0), limit)
+            .await?;
+        let release = self
+            .engine
+            .release(
+                &rec,
+                reader,
+                quantd_core::Disclosure::Derived,
+                "paper orders (MCP)",
+            )
+            .await?;
+        json(&OrdersPage {
+            events: record
+                .events
+                .iter()
+                .map(|e| serde_json::to_value(e).expect("events serialize"))
+                .collect(),
+            next: record.next,
+            attribution: release.attribution(),
+            watermark: release.watermark,
+        })
+    }
+
     /// `list_packs`: the shared catalog, newest first.
     pub async fn list_packs(&self, args: Option<Map<String, Value>>) -> Output {
         let a: ListPacksArgs = parse(args)?;

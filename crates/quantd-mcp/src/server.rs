@@ -129,6 +129,7 @@ impl QuantdMcp {
             "list_executions" => ops.list_executions(ws, args).await,
             "control_execution" => ops.control_execution(reader, args).await,
             "get_results" => ops.get_results(reader, args).await,
+            "get_orders" => ops.get_orders(reader, args).await,
             "list_packs" => ops.list_packs(args).await,
             other => Err(ToolError::new(
                 "unknown-tool",

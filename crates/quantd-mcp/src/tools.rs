@@ -31,7 +31,7 @@ pub struct ToolSpec {
 }
 
 /// The tools' names, in the order they are listed.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "validate_code",
     "deploy_code",
     "list_code",
@@ -42,6 +42,7 @@ pub const NAMES: [&str; 11] = [
     "list_executions",
     "control_execution",
     "get_results",
+    "get_orders",
     "list_packs",
 ];
 
@@ -65,6 +66,7 @@ fn spec(
                 | "get_execution"
                 | "list_executions"
                 | "get_results"
+                | "get_orders"
                 | "list_packs"
         ),
         destructive: name == "control_execution",
@@ -125,8 +127,9 @@ again, then list. Example: {\"name\": \"dip\", \"rollback_to\": 1}.",
             "start_execution",
             "Start an execution",
             "Run work on a pack: `kind` is scan (a scanner over a universe), test (an A+ test of a scanner on \
-`examples` with expected hits), backtest or sweep (a strategy, sweep over a parameter `grid`), or run (a Python \
-bot script). Arguments are those of POST /v1/executions; each kind takes its own fields and names the ones it does \
+`examples` with expected hits), backtest or sweep (a strategy, sweep over a parameter `grid`), paper (a class \
+strategy traded bar by bar on a pack replayed at `speed`, e.g. \"600x\"; read its orders with get_orders), or run \
+(a Python bot script). Arguments are those of POST /v1/executions; each kind takes its own fields and names the ones it does \
 not. Returns the execution at once (state `pending`/`running`; poll get_execution, then get_results), or with \
 `wait_seconds` when it ends or the wait does, sending progress notifications meanwhile. Example: {\"kind\": \"test\", \
 \"code\": \"dip\", \"examples\": [{\"ticker\": \"AAPL\", \"date\": \"2024-03-01\"}], \"wait_seconds\": 60}.",
@@ -196,6 +199,17 @@ Pass `next` back as `cursor` for the next page; filter with `ticker`. The summar
 with every page. Example: {\"id\": \"ex_01J…\", \"ticker\": \"AAPL\"}.",
             schema::of::<ResultsArgs>(),
             schema::of::<ResultPage>(),
+        ),
+        spec(
+            "get_orders",
+            "Get a paper session's orders",
+            "A paper session's record so far (kind `paper`: a class strategy traded bar by bar on a replayed or \
+followed pack): every order event — accepted, rejected with the reason, filled with ticker, signed size and price, \
+cancelled, expired — and each trading day's account (equity, cash, P&L, positions by ticker), oldest first. Use it \
+while the session runs to see what it did; pass `next` back as `after` for the next page. Its statistics and trades \
+come from get_results once it completes. Example: {\"id\": \"ex_01J…\", \"limit\": 100}.",
+            schema::of::<OrdersArgs>(),
+            schema::of::<OrdersPage>(),
         ),
         spec(
             "list_packs",

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{KillOnDrop, ok, quantd, synth_u};
+use common::{KillOnDrop, json, ok, quantd, synth_u};
 use rmcp::model::{
     CallToolRequestParams, ClientRequest, ProgressNotificationParam, Request, ServerResult,
 };
@@ -111,6 +111,7 @@ async fn agent_session(
             "list_executions",
             "control_execution",
             "get_results",
+            "get_orders",
             "list_packs"
         ]
     );
@@ -468,4 +469,82 @@ async fn an_agent_works_over_http_with_a_token() {
     agent_session(&client, &agent, &other, &stderr).await;
     client.cancel().await.unwrap();
     other.cancel().await.unwrap();
+}
+
+/// An agent trades a class strategy on paper: `start_execution` of kind `paper` waits for the
+/// session to end, `get_orders` pages through its record (each fill once, the pages adding up to
+/// what `quantd orders` lists), `get_results` gives its statistics; a backtest has no orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_trades_on_paper_and_reads_its_orders() {
+    let d = tempfile::tempdir().unwrap();
+    synth_u(d.path(), 3, 260);
+    let python = common::reference_python();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_quantd"));
+    cmd.env("QUANTD_DATA", d.path())
+        .env("QUANTD_PYTHON", &python)
+        .env_remove("QUANTD_DATABASE_URL")
+        .args(["mcp", "--workers", "1"]);
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn quantd mcp");
+    let client = Agent::default().serve(transport).await.expect("initialize");
+    let strategy = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/strategies/sma_cross.py"),
+    )
+    .unwrap();
+    let started = must(
+        &client,
+        "start_execution",
+        json!({"kind": "paper", "python": strategy, "tickers": ["SYN0002"], "speed": "max",
+               "wait_seconds": 120}),
+    )
+    .await;
+    assert_eq!(started["execution"]["state"], "completed", "{started}");
+    let id = started["execution"]["id"].as_str().unwrap().to_string();
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = must(
+            &client,
+            "get_orders",
+            json!({"id": id, "after": after, "limit": 50}),
+        )
+        .await;
+        let got = page["events"].as_array().unwrap();
+        assert!(got.len() <= 50);
+        events.extend(got.iter().cloned());
+        match page["next"].as_u64() {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    let cli = json(d.path(), &["orders", &id]);
+    assert_eq!(
+        Value::Array(events.clone()),
+        cli,
+        "the pages add up to `quantd orders`"
+    );
+    let fills = events
+        .iter()
+        .filter(|e| e["type"] == "order" && e["status"] == "filled")
+        .count();
+    assert!(fills >= 4, "{fills} fills");
+    let results = must(&client, "get_results", json!({"id": id})).await;
+    assert_eq!(results["rows"][0]["ticker"], "SYN0002", "{results}");
+    let backtest = must(
+        &client,
+        "start_execution",
+        json!({"kind": "backtest", "python": strategy, "tickers": ["SYN0002"], "wait_seconds": 120}),
+    )
+    .await;
+    let (e, error) = call(
+        &client,
+        "get_orders",
+        json!({"id": backtest["execution"]["id"]}),
+    )
+    .await;
+    assert!(error, "a backtest has no orders: {e}");
+    assert!(e.to_string().contains("not a paper"), "{e}");
+    client.cancel().await.unwrap();
 }
