@@ -549,15 +549,26 @@ fn ten_thousand_threads_hit_the_process_limit(mode: Mode) {
         mode,
         "import threading, time\nts = []\nfor i in range(10000):\n    t = threading.Thread(target=time.sleep, args=(30,), daemon=True)\n    t.start()\n    ts.append(t)\n",
     );
-    expect(&o, Verdict::RuntimeError);
-    assert!(
-        o.traceback
-            .as_deref()
-            .unwrap()
-            .contains("can't start new thread"),
-        "{}",
-        show(&o)
-    );
+    match o.verdict {
+        // The usual end: thread creation fails once the job has all its processes.
+        Verdict::RuntimeError => assert!(
+            o.traceback
+                .as_deref()
+                .unwrap()
+                .contains("can't start new thread"),
+            "{}",
+            show(&o)
+        ),
+        // CPython's race at the limit: the OS thread starts but dies in its bootstrap, and
+        // `Thread.start()` waits for it until the job's wall limit ends the job (seen about one
+        // run in three with both modes running at once). Contained all the same.
+        Verdict::WallTimeout => assert!(
+            String::from_utf8_lossy(&o.stderr).contains("Exception ignored in thread started by"),
+            "{}",
+            show(&o)
+        ),
+        _ => panic!("{}", show(&o)),
+    }
 }
 
 fn cancel_kills_the_whole_tree(mode: Mode) {
