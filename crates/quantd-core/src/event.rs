@@ -179,7 +179,8 @@ pub enum Event {
         bar: u64,
         /// Cash plus open trades marked at the close.
         equity: f64,
-        /// Cash.
+        /// Cash: the equity less the open positions' value at the close (what is not invested;
+        /// negative when bought on margin).
         cash: f64,
         /// Equity change since the previous day's end (since the start on the first day).
         pnl: f64,

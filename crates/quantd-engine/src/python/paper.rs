@@ -418,7 +418,7 @@ impl<S: Store> PaperWatch<'_, S> {
                 date: quantd_data::bars::date_from_day(day).to_string(),
                 bar: bar as u64,
                 equity,
-                cash: reply.account.cash,
+                cash: uninvested(reply),
                 pnl: equity - self.day.equity,
                 open_trades: reply.trades.len() as u32,
                 fills: self.day.fills,
@@ -462,6 +462,17 @@ impl<S: Store> PaperWatch<'_, S> {
             std::thread::sleep(FOLLOW_POLL.min(self.deadline - now).min(give_back - now));
         }
     }
+}
+
+/// The cash not invested after a step: the broker's cash (backtesting.py's, which keeps the
+/// open trades' cost) less what the open trades cost — the equity less the positions' value.
+fn uninvested(reply: &StepReply) -> f64 {
+    reply.account.cash
+        - reply
+            .trades
+            .iter()
+            .map(|t| t.size * t.entry_price)
+            .sum::<f64>()
 }
 
 /// Units held by ticker after a step: the open trades' sizes added up, tickers held only.
