@@ -106,6 +106,14 @@ fn backtest_fills(backtest: &Value) -> Vec<(String, f64, f64)> {
     out
 }
 
+/// Every event of ended execution `id`, as its SSE stream gives them (a server on `d` for it).
+fn stored_events(d: &Path, id: &str) -> String {
+    let (_server, addr) = serve(quantd(d), &["--no-auth"]);
+    let (status, body) = http(&addr, "GET", &format!("/v1/executions/{id}/events"), None);
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
 /// Each trading day's positions are the fills so far added up, by ticker.
 fn assert_positions_follow_fills(record: &[Value]) {
     let mut held: std::collections::BTreeMap<String, f64> = Default::default();
@@ -538,13 +546,7 @@ fn a_session_longer_than_its_jobs_wall_limit_goes_on_job_after_job() {
     // Each job was a hand-over, not a failed attempt.
     let shard = &shown["shards"][0];
     assert_eq!(shard["attempt"], 1, "{shown}");
-    let (status, body) = {
-        let mut c = quantd(d);
-        c.env("QUANTD_PYTHON", &python);
-        let (_server, addr) = serve(c, &["--no-auth"]);
-        http(&addr, "GET", &format!("/v1/executions/{id}/events"), None)
-    };
-    assert_eq!(status, 200);
+    let body = stored_events(d, &id);
     let jobs = body.matches(r#""type":"shard-started""#).count();
     assert!(jobs >= 3, "{jobs} jobs ran the session: {body:.2000}");
 }
@@ -692,10 +694,7 @@ fn a_session_waiting_longer_than_its_idle_limit_gives_its_worker_back_until_the_
         shown["shards"][0]["attempt"], 1,
         "hand-overs are not attempts"
     );
-    let mut c = quantd(d);
-    c.env("QUANTD_PYTHON", &python);
-    let (_server, addr) = serve(c, &["--no-auth"]);
-    let (_, body) = http(&addr, "GET", &format!("/v1/executions/{id}/events"), None);
+    let body = stored_events(d, &id);
     let jobs = body.matches(r#""type":"shard-started""#).count();
     // About seven weekends in the window after the warm-up.
     assert!(
