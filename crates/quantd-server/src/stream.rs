@@ -84,6 +84,36 @@ async fn backlog(state: &AppState, id: &ExecutionId, last: &mut u64) -> Vec<Even
     }
 }
 
+/// Whether the session events of execution `id` (a paper session's fills and days: prices
+/// derived from its pack) are left out of streams: when its pack's rights deny derived data
+/// (docs/rights.md). Decided when a stream opens.
+async fn withholds_session(state: &AppState, id: &ExecutionId) -> bool {
+    let Ok(Some(rec)) = state.engine().records().get(id).await else {
+        return false;
+    };
+    if rec.kind != quantd_core::ExecutionKind::Paper {
+        return false;
+    }
+    match state.engine().terms_of(&rec).await {
+        Ok(terms) => terms.export() == quantd_core::ExportPolicy::Deny,
+        // Unknown terms: withhold rather than leak.
+        Err(_) => true,
+    }
+}
+
+/// Whether a stream that withholds session events (or not) shows `e`.
+fn shown(withhold: bool, e: &EventRecord) -> bool {
+    !(withhold && is_session_event(&e.event))
+}
+
+/// A paper session's order or trading-day event.
+fn is_session_event(e: &quantd_core::Event) -> bool {
+    matches!(
+        e,
+        quantd_core::Event::Order { .. } | quantd_core::Event::SessionDay { .. }
+    )
+}
+
 /// The terminal state of the execution, if it has ended.
 pub(crate) async fn ended(state: &AppState, id: &ExecutionId) -> Option<ExecutionState> {
     match state.engine().records().get(id).await {
@@ -105,16 +135,21 @@ pub fn execution_events(
     stream! {
         // Subscribe first: whatever commits while the backlog is read arrives here too.
         let mut rx = state.engine().subscribe();
+        let withhold = withholds_session(&state, &id).await;
         let mut shutdown = state.shutdown_signal();
         let mut last = after.min(MAX_SEQ);
         let mut early: BTreeMap<u64, EventRecord> = BTreeMap::new();
         for e in backlog(&state, &id, &mut last).await {
-            yield Item::Event(Box::new(e));
+            if shown(withhold, &e) {
+                yield Item::Event(Box::new(e));
+            }
         }
         if let Some(s) = ended(&state, &id).await {
             // The final event commits with the terminal state: read once more, then stop.
             for e in backlog(&state, &id, &mut last).await {
+                if shown(withhold, &e) {
                 yield Item::Event(Box::new(e));
+            }
             }
             yield Item::Done(s);
             return;
@@ -164,13 +199,17 @@ pub fn execution_events(
             }
             let final_seen = fresh.iter().any(|e| e.event.is_final());
             for e in fresh {
+                if shown(withhold, &e) {
                 yield Item::Event(Box::new(e));
+            }
             }
             if (check_end || final_seen)
                 && let Some(s) = ended(&state, &id).await
             {
                 for e in backlog(&state, &id, &mut last).await {
-                    yield Item::Event(Box::new(e));
+                    if shown(withhold, &e) {
+                yield Item::Event(Box::new(e));
+            }
                 }
                 yield Item::Done(s);
                 return;
@@ -327,6 +366,8 @@ pub async fn workspace_sse(State(state): State<AppState>, caller: Caller) -> Res
         let _alive = guard;
         let mut rx = st.engine().subscribe();
         let mut shutdown = st.shutdown_signal();
+        // Whether each paper session's events are withheld, decided at its first.
+        let mut withheld_by: std::collections::HashMap<ExecutionId, bool> = Default::default();
         loop {
             if *shutdown.borrow() {
                 yield Ok::<_, Infallible>(sse_of(Item::Shutdown));
@@ -335,7 +376,18 @@ pub async fn workspace_sse(State(state): State<AppState>, caller: Caller) -> Res
             tokio::select! {
                 r = rx.recv() => match r {
                     Ok(e) => {
-                        if owner(&st, &e.execution).await.as_deref() == Some(caller.workspace.as_str()) {
+                        let withheld = is_session_event(&e.event) && match withheld_by.get(&e.execution) {
+                            Some(w) => *w,
+                            None => {
+                                if withheld_by.len() > 10_000 {
+                                    withheld_by.clear();
+                                }
+                                let w = withholds_session(&st, &e.execution).await;
+                                withheld_by.insert(e.execution.clone(), w);
+                                w
+                            }
+                        };
+                        if !withheld && owner(&st, &e.execution).await.as_deref() == Some(caller.workspace.as_str()) {
                             yield Ok(event_data(
                                 SseEvent::default().id(format!("{}/{}", e.execution, e.seq)),
                                 &e,

@@ -726,3 +726,52 @@ fn a_session_waiting_longer_than_its_idle_limit_gives_its_worker_back_until_the_
     }
     assert!(checked >= 4, "{checked} hand-overs checked");
 }
+
+#[test]
+fn a_session_whose_pack_comes_under_deny_no_longer_shows_its_fills_anywhere() {
+    let (dir, python) = setup();
+    let d = dir.path();
+    let mut args = sma_args(&example("sma_cross.py"));
+    args.extend(["--speed", "max"].map(String::from));
+    let id = id_of(&run_json(d, &python, "paper", &args));
+    assert!(stored_events(d, &id).contains(r#""status":"filled""#));
+    py_ok(
+        d,
+        &python,
+        &[
+            "rights",
+            "add",
+            "acme",
+            "--export",
+            "deny",
+            "--license",
+            "vendor EULA",
+        ],
+        &[],
+    );
+    py_ok(
+        d,
+        &python,
+        &["rights", "assign", "u", "--provider", "acme"],
+        &[],
+    );
+    // The stream keeps the execution's own events and leaves out its fills and days.
+    let body = stored_events(d, &id);
+    assert!(
+        body.contains(r#""type":"execution-completed""#),
+        "{body:.2000}"
+    );
+    assert!(
+        !body.contains(r#""type":"order""#),
+        "fills withheld: {body:.2000}"
+    );
+    assert!(!body.contains(r#""type":"session-day""#), "days withheld");
+    // The record's own doors refuse, naming the provider.
+    let (_server, addr) = serve(quantd(d), &["--no-auth"]);
+    let (status, body) = http(&addr, "GET", &format!("/v1/executions/{id}/orders"), None);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("acme"), "{body}");
+    let out = py(d, &python, &["orders", &id], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("acme"));
+}
