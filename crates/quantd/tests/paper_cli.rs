@@ -114,6 +114,26 @@ fn stored_events(d: &Path, id: &str) -> String {
     body
 }
 
+/// Puts pack `u` under provider `acme`, whose rights deny derived data.
+fn deny_u(d: &Path, python: &str) {
+    let add = [
+        "rights",
+        "add",
+        "acme",
+        "--export",
+        "deny",
+        "--license",
+        "vendor EULA",
+    ];
+    py_ok(d, python, &add, &[]);
+    py_ok(
+        d,
+        python,
+        &["rights", "assign", "u", "--provider", "acme"],
+        &[],
+    );
+}
+
 /// Each trading day's positions are the fills so far added up, by ticker.
 fn assert_positions_follow_fills(record: &[Value]) {
     let mut held: std::collections::BTreeMap<String, f64> = Default::default();
@@ -481,26 +501,7 @@ fn paper_requests_that_cannot_trade_say_why_and_create_nothing() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
     // A pack whose rights deny derived data: a session would stream its fills.
-    py_ok(
-        d,
-        &python,
-        &[
-            "rights",
-            "add",
-            "acme",
-            "--export",
-            "deny",
-            "--license",
-            "vendor EULA",
-        ],
-        &[],
-    );
-    py_ok(
-        d,
-        &python,
-        &["rights", "assign", "u", "--provider", "acme"],
-        &[],
-    );
+    deny_u(d, &python);
     let out = py(
         d,
         &python,
@@ -735,26 +736,7 @@ fn a_session_whose_pack_comes_under_deny_no_longer_shows_its_fills_anywhere() {
     args.extend(["--speed", "max"].map(String::from));
     let id = id_of(&run_json(d, &python, "paper", &args));
     assert!(stored_events(d, &id).contains(r#""status":"filled""#));
-    py_ok(
-        d,
-        &python,
-        &[
-            "rights",
-            "add",
-            "acme",
-            "--export",
-            "deny",
-            "--license",
-            "vendor EULA",
-        ],
-        &[],
-    );
-    py_ok(
-        d,
-        &python,
-        &["rights", "assign", "u", "--provider", "acme"],
-        &[],
-    );
+    deny_u(d, &python);
     // The stream keeps the execution's own events and leaves out its fills and days.
     let body = stored_events(d, &id);
     assert!(
