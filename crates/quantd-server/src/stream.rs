@@ -84,20 +84,13 @@ async fn backlog(state: &AppState, id: &ExecutionId, last: &mut u64) -> Vec<Even
     }
 }
 
-/// Whether the session events of execution `id` (a paper session's fills and days: prices
-/// derived from its pack) are left out of streams: when its pack's rights deny derived data
-/// (docs/rights.md). Decided when a stream opens.
+/// Whether streams leave out the session events of execution `id` (a paper session's fills
+/// and days, when its pack's rights deny derived data: [`quantd_engine::exec::Engine::live_derived_withheld`]).
+/// Decided when a stream opens.
 async fn withholds_session(state: &AppState, id: &ExecutionId) -> bool {
-    let Ok(Some(rec)) = state.engine().records().get(id).await else {
-        return false;
-    };
-    if rec.kind != quantd_core::ExecutionKind::Paper {
-        return false;
-    }
-    match state.engine().terms_of(&rec).await {
-        Ok(terms) => terms.export() == quantd_core::ExportPolicy::Deny,
-        // Unknown terms: withhold rather than leak.
-        Err(_) => true,
+    match state.engine().records().get(id).await {
+        Ok(Some(rec)) => state.engine().live_derived_withheld(&rec).await,
+        _ => false,
     }
 }
 

@@ -209,12 +209,10 @@ impl<S: Store + Clone + 'static> Job for PaperJob<S> {
             suspended: false,
             resume_at: None,
             idle: self.idle,
-            follow: self.follow.as_ref().map(|f| {
-                (
-                    f.name.as_str(),
-                    &newer as &(dyn Fn() -> Result<bool, String> + Sync),
-                )
-            }),
+            follow: self
+                .follow
+                .as_ref()
+                .map(|f| (f.name.as_str(), &newer as &NewerVersion<'_>)),
         };
         let out = if self.spec.config.portfolio {
             portfolio_shard(&job, &payload, ctl, &mut watch).map(|o| (o, true))
@@ -299,11 +297,10 @@ impl<S: Store> PaperWatch<'_, S> {
             self.cursor += 1;
             // The record went through the store as text: the event made now goes the same way
             // (a float read back from text may differ from the one written in its last bit).
-            let (want, got) = (
-                serde_json::to_value(want).expect("events serialize"),
-                as_stored(&event),
-            );
-            if want != got {
+            let got = as_stored(&event)?;
+            if *want != got {
+                let show = |e: &Event| serde_json::to_string(e).expect("events serialize");
+                let (want, got) = (show(want), show(&got));
                 return Err(format!(
                     "the session did not do again what it recorded before it stopped: at bar {} it recorded {want} but now made {got}; paper strategies must be deterministic (no randomness, no clock)",
                     self.now.0
@@ -486,11 +483,12 @@ fn positions(reply: &StepReply, tickers: &[String]) -> std::collections::BTreeMa
     out
 }
 
-/// `event` as it reads back from the store: written as JSON text, then read.
-fn as_stored(event: &Event) -> Value {
+/// `event` as it reads back from the store: written as JSON text, then read (an event with a
+/// number JSON cannot hold, NaN or infinite, does not read back).
+fn as_stored(event: &Event) -> Result<Event, String> {
     let text = serde_json::to_string(event).expect("events serialize");
-    let back: Event = serde_json::from_str(&text).expect("events read back");
-    serde_json::to_value(back).expect("events serialize")
+    serde_json::from_str(&text)
+        .map_err(|e| format!("the session made an event {text} that cannot be stored: {e}"))
 }
 
 /// An order event of bar `bar` (at `time`) as the session's event.

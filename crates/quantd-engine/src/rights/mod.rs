@@ -267,6 +267,37 @@ impl<S: Store> Engine<S> {
         Ok(self.store().audit(filter, page).await?)
     }
 
+    /// Refuses a submission whose events stream derived data as it happens (a paper session's
+    /// fills and equity) over a pack whose terms deny derived data: no later export decision
+    /// could take those events back.
+    pub(crate) async fn check_live_derived(&self, pack: &PackRecord) -> Result<()> {
+        let terms = self.pack_terms(pack).await?;
+        if terms.export() != quantd_core::ExportPolicy::Deny {
+            return Ok(());
+        }
+        Err(EngineError::Policy {
+            provider: terms.binding_names(),
+            message: format!(
+                "pack `{}`: its data rights ({}) deny exporting derived data, and a paper session streams its fills and equity as they happen; backtest on it instead (statistics stay readable), or trade on paper over another pack",
+                pack.name,
+                terms.binding_names()
+            ),
+        })
+    }
+
+    /// Whether live streams leave out `rec`'s derived events (a paper session's order and
+    /// trading-day events: prices of its pack) because its pack's terms deny derived data now.
+    /// Unknown terms withhold.
+    pub async fn live_derived_withheld(&self, rec: &ExecutionRecord) -> bool {
+        if rec.kind != ExecutionKind::Paper {
+            return false;
+        }
+        match self.terms_of(rec).await {
+            Ok(terms) => terms.export() == quantd_core::ExportPolicy::Deny,
+            Err(_) => true,
+        }
+    }
+
     /// Refuses a submission over a pack whose licence does not cover this server's environment
     /// (`QUANTD_ENVIRONMENT`, default `development`).
     pub(crate) async fn check_environment(&self, pack: &PackId) -> Result<()> {

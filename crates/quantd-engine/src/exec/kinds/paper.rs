@@ -52,17 +52,7 @@ impl Kind for Paper {
         let speed =
             Speed::parse(request.speed.as_deref().unwrap_or("1x")).map_err(EngineError::Invalid)?;
         if let Some(pack) = pack {
-            let terms = engine.pack_terms(pack).await?;
-            if terms.export() == quantd_core::ExportPolicy::Deny {
-                return Err(EngineError::Policy {
-                    provider: terms.binding_names(),
-                    message: format!(
-                        "pack `{}`: its data rights ({}) deny exporting derived data, and a paper session streams its fills and equity as they happen; backtest on it instead (statistics stay readable), or trade on paper over another pack",
-                        pack.name,
-                        terms.binding_names()
-                    ),
-                });
-            }
+            engine.check_live_derived(pack).await?;
         }
         let follow = match (request.follow, pack) {
             (false, _) => None,
