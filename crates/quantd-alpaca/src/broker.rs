@@ -447,6 +447,32 @@ impl AlpacaBroker {
         Ok(out)
     }
 
+    /// Units still to fill of the account's open **market** orders on our symbols, by ticker
+    /// index (signed: sells negative; tickers with none left out): what the account is about to
+    /// hold. Limit and stop orders and bracket legs are not counted (they may never fill), nor
+    /// `notional` orders (their units are not known before they fill).
+    pub fn try_unfilled_market(&self) -> Result<Vec<(usize, f64)>> {
+        let open = self.rest.orders("open")?;
+        let book = self.shared.lock();
+        let mut out: Vec<(usize, f64)> = Vec::new();
+        for o in &open {
+            let (Some(ticker), Some(qty)) = (book.ticker(&o.symbol), o.qty) else {
+                continue;
+            };
+            if o.is_terminal() || o.kind != "market" {
+                continue;
+            }
+            let left = (qty - o.filled_qty.unwrap_or(0.0)).max(0.0) * o.sign();
+            match out.iter_mut().find(|(t, _)| *t == ticker) {
+                Some((_, units)) => *units += left,
+                None => out.push((ticker, left)),
+            }
+        }
+        out.retain(|(_, units)| *units != 0.0);
+        out.sort_by_key(|(t, _)| *t);
+        Ok(out)
+    }
+
     /// [`Broker::positions`], or why Alpaca could not be read.
     pub fn try_positions(&self) -> Result<Vec<Position>> {
         Ok(self

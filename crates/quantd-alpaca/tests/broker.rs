@@ -647,3 +647,26 @@ fn throttling_and_server_errors_are_unavailable() {
     }
     assert!(b.open_orders().is_empty());
 }
+
+#[test]
+fn unfilled_market_orders_count_what_is_left_and_only_market_orders() {
+    let fake = Fake::start();
+    let mut b = connect(&fake);
+    b.submit(req(10.0)).unwrap();
+    let bought = fake.last_order_id();
+    fake.fill(&bought, 4.0, 100.0);
+    b.submit(OrderRequest {
+        ticker: 1,
+        ..req(-3.0)
+    })
+    .unwrap();
+    // A limit order may never fill: not counted.
+    b.submit(OrderRequest {
+        limit: Some(90.0),
+        ..req(7.0)
+    })
+    .unwrap();
+    assert_eq!(b.try_unfilled_market().unwrap(), vec![(0, 6.0), (1, -3.0)]);
+    fake.fill(&bought, 6.0, 100.0);
+    assert_eq!(b.try_unfilled_market().unwrap(), vec![(1, -3.0)]);
+}

@@ -192,6 +192,44 @@ pub enum Event {
         #[serde(default)]
         positions: std::collections::BTreeMap<String, f64>,
     },
+    /// A live session (`live` executions) starts mirroring its book to the broker account from
+    /// bar `bar` on: the bars before are history the strategy warms up on. What the strategy's
+    /// book gains from then on (over `book`) is added to what the account held (`held`).
+    LiveStart {
+        /// The first bar whose trades reach the account (0-based, in the session's window).
+        bar: u64,
+        /// Units the account held or had on order by ticker when the session started.
+        held: std::collections::BTreeMap<String, f64>,
+        /// The strategy's book then: units of its open trades and waiting market orders.
+        #[serde(default)]
+        book: std::collections::BTreeMap<String, f64>,
+    },
+    /// An order of a live session at the broker: placed by the session on bar `bar` to bring
+    /// the account to the strategy's book (`submitted`), or what the broker said about it
+    /// (`accepted`, `filled`, `rejected`, `cancelled`, `expired`).
+    LiveOrder {
+        /// The session's bar when it was placed or heard of.
+        bar: u64,
+        /// The bar's time, as the pack's calendar writes it.
+        time: String,
+        /// `submitted`, `accepted`, `filled`, `rejected`, `cancelled` or `expired`.
+        status: String,
+        /// The ticker.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticker: Option<String>,
+        /// Signed units ordered (`submitted`) or filled (`filled`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<f64>,
+        /// The broker's fill price (fills only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<f64>,
+        /// The bar the order was placed on (broker events; read from its client order id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        placed: Option<u64>,
+        /// Why the broker refused or cancelled it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// A health snapshot.
     Health {
         /// Score from 0 to 100.
@@ -209,6 +247,18 @@ impl Event {
             Event::ExecutionCompleted { .. }
                 | Event::ExecutionFailed { .. }
                 | Event::ExecutionCancelled
+        )
+    }
+
+    /// Whether this event belongs to a paper or live session's record (orders, fills, days, and
+    /// a live session's broker orders): what `/orders` pages and what rights may withhold.
+    pub fn is_session_record(&self) -> bool {
+        matches!(
+            self,
+            Event::Order { .. }
+                | Event::SessionDay { .. }
+                | Event::LiveStart { .. }
+                | Event::LiveOrder { .. }
         )
     }
 

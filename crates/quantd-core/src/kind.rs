@@ -38,11 +38,14 @@ pub enum ExecutionKind {
     /// Trade a class strategy on paper: a pack replayed bar by bar at a chosen speed, its
     /// orders and fills recorded as they happen.
     Paper,
+    /// A paper session following a pack's new bars whose book is mirrored to a broker account
+    /// (Alpaca): real orders. Allowed per workspace by the operator and confirmed per request.
+    Live,
 }
 
 impl ExecutionKind {
     /// Every kind, in the order surfaces list them.
-    pub const ALL: [ExecutionKind; 10] = [
+    pub const ALL: [ExecutionKind; 11] = [
         Self::Scan,
         Self::Test,
         Self::Backtest,
@@ -53,6 +56,7 @@ impl ExecutionKind {
         Self::Check,
         Self::Evaluate,
         Self::Paper,
+        Self::Live,
     ];
 
     /// The kind's stable name.
@@ -68,6 +72,7 @@ impl ExecutionKind {
             Self::Check => "check",
             Self::Evaluate => "evaluate",
             Self::Paper => "paper",
+            Self::Live => "live",
         }
     }
 }
@@ -120,7 +125,8 @@ mod tests {
             | ExecutionKind::Pattern
             | ExecutionKind::Check
             | ExecutionKind::Evaluate
-            | ExecutionKind::Paper => ExecutionKind::ALL.contains(&kind),
+            | ExecutionKind::Paper
+            | ExecutionKind::Live => ExecutionKind::ALL.contains(&kind),
         }
     }
 

@@ -32,6 +32,10 @@ pub enum EngineError {
     /// The request is wrong; the message says how to fix it.
     #[error("{0}")]
     Invalid(String),
+    /// The caller may not do this here (a setting of the workspace or the server forbids it);
+    /// the message says who can allow it.
+    #[error("{0}")]
+    NotAllowed(String),
     /// The pack is not ready (warming) or unusable (error).
     #[error("{message}")]
     PackNotReady {
@@ -114,7 +118,7 @@ impl EngineError {
             | EngineError::Pattern { .. }
             | EngineError::Limit { .. } => ErrorClass::Validation,
             EngineError::PackNotReady { .. } => ErrorClass::Data,
-            EngineError::Policy { .. } => ErrorClass::Policy,
+            EngineError::Policy { .. } | EngineError::NotAllowed(_) => ErrorClass::Policy,
             EngineError::Io { .. } => ErrorClass::Network,
             EngineError::Internal(_) | EngineError::Cancelled => ErrorClass::Internal,
         }

@@ -1,9 +1,11 @@
 //! The policies of a workspace: defaults its executions start from (`quantd policy`,
 //! `/v1/policy`): retries per error class, which a request's `options.retry` overrides class by
-//! class, and whether code must pass an evaluation before it runs ([`require_evaluation`]).
+//! class, whether code must pass an evaluation before it runs ([`require_evaluation`]), and
+//! whether the workspace may trade live ([`live_trading`], changed by an admin only).
 //! Stored whole; checked at the door like a request's own.
 //!
 //! [`require_evaluation`]: WorkspacePolicy::require_evaluation
+//! [`live_trading`]: WorkspacePolicy::live_trading
 
 use crate::error::{EngineError, Result};
 use crate::exec::Engine;
@@ -28,6 +30,11 @@ pub struct WorkspacePolicy {
     /// failed versions are refused at the door.
     #[serde(default)]
     pub require_evaluation: bool,
+    /// The workspace may start `live` sessions (real orders at the broker account of the
+    /// workers' `APCA_API_KEY_ID`). Off by default; only an admin token (or the local CLI) turns
+    /// it on or off, so a workspace's own callers cannot allow themselves.
+    #[serde(default)]
+    pub live_trading: bool,
 }
 
 impl<S: Store> Engine<S> {
@@ -42,18 +49,25 @@ impl<S: Store> Engine<S> {
 
     /// Replaces the policy of `workspace` after checking it (attempts within the server's
     /// `max_attempts`, a timeout multiplier only on `timeout`, 1 to 10).
+    /// `admin`: the caller may change what only admins change (`live_trading`).
     pub async fn set_workspace_policy(
         &self,
         workspace: &str,
         policy: &WorkspacePolicy,
+        admin: bool,
     ) -> Result<WorkspacePolicy> {
         check_classes(&policy.retry, self.options().limits.max_attempts, "retry")
             .map_err(EngineError::Invalid)?;
+        if !admin && policy.live_trading != self.workspace_policy(workspace).await?.live_trading {
+            return Err(EngineError::NotAllowed(
+                "`live_trading`: only an admin token (or `quantd policy set --live-trading` on the server's machine) turns live trading on or off (a body that changes other settings keeps it by sending its stored value): live sessions place real orders".into(),
+            ));
+        }
         let body = serde_json::to_value(policy).expect("policies serialize");
         self.store()
             .put_workspace_policy(workspace, &body, self.clock().now_ms())
             .await?;
-        tracing::info!(workspace, retry = ?policy.retry, require_evaluation = policy.require_evaluation, "workspace policy set");
+        tracing::info!(workspace, retry = ?policy.retry, require_evaluation = policy.require_evaluation, live_trading = policy.live_trading, "workspace policy set");
         Ok(policy.clone())
     }
 

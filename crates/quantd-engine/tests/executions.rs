@@ -883,7 +883,7 @@ async fn workspace_retry_defaults_apply_under_the_requests_own() {
         ..Default::default()
     };
     engine
-        .set_workspace_policy("default", &policy)
+        .set_workspace_policy("default", &policy, false)
         .await
         .unwrap();
     assert_eq!(engine.workspace_policy("default").await.unwrap(), policy);
@@ -912,7 +912,7 @@ async fn workspace_retry_defaults_apply_under_the_requests_own() {
         ..Default::default()
     };
     let e = engine
-        .set_workspace_policy("default", &bad)
+        .set_workspace_policy("default", &bad, false)
         .await
         .unwrap_err()
         .to_string();

@@ -110,6 +110,7 @@ impl From<EngineError> for ToolError {
             }
             EngineError::Cancelled => ("cancelled", json!({})),
             EngineError::Policy { provider, .. } => ("policy", json!({"provider": provider})),
+            EngineError::NotAllowed(_) => ("not-allowed", json!({})),
             EngineError::Store(_)
             | EngineError::Io { .. }
             | EngineError::Eval(_)

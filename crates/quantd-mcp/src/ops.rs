@@ -229,6 +229,12 @@ impl Ops {
         let mut args = args.unwrap_or_default();
         let wait = wait_of(&mut args)?;
         let req: SubmitRequest = parse(Some(args))?;
+        if req.kind == quantd_core::ExecutionKind::Live {
+            return Err(ToolError::new(
+                "not-allowed",
+                "a live session places real orders at the broker account: agents trade on paper (kind `paper`); a person starts live sessions (`quantd paper --live`, or the HTTP API with `confirm_live`)",
+            ));
+        }
         self.submit_request(reader, req, wait).await
     }
 

@@ -129,7 +129,7 @@ again, then list. Example: {\"name\": \"dip\", \"rollback_to\": 1}.",
             "Run work on a pack: `kind` is scan (a scanner over a universe), test (an A+ test of a scanner on \
 `examples` with expected hits), backtest or sweep (a strategy, sweep over a parameter `grid`), paper (a class \
 strategy traded bar by bar on a pack replayed at `speed`, e.g. \"600x\"; read its orders with get_orders), or run \
-(a Python bot script). Arguments are those of POST /v1/executions; each kind takes its own fields and names the ones it does \
+(a Python bot script); not live (real orders: a person starts those). Arguments are those of POST /v1/executions; each kind takes its own fields and names the ones it does \
 not. Returns the execution at once (state `pending`/`running`; poll get_execution, then get_results), or with \
 `wait_seconds` when it ends or the wait does, sending progress notifications meanwhile. Example: {\"kind\": \"test\", \
 \"code\": \"dip\", \"examples\": [{\"ticker\": \"AAPL\", \"date\": \"2024-03-01\"}], \"wait_seconds\": 60}.",

@@ -137,6 +137,7 @@ impl AppError {
                 ),
                 E::PackNotReady { .. } => (StatusCode::CONFLICT, "pack-unusable", "Pack unusable"),
                 E::Policy { .. } => (StatusCode::FORBIDDEN, "policy", "Refused by data rights"),
+                E::NotAllowed(_) => (StatusCode::FORBIDDEN, "not-allowed", "Not allowed"),
                 E::Data(_) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid-data",

@@ -96,15 +96,7 @@ async fn withholds_session(state: &AppState, id: &ExecutionId) -> bool {
 
 /// Whether a stream that withholds session events (or not) shows `e`.
 fn shown(withhold: bool, e: &EventRecord) -> bool {
-    !(withhold && is_session_event(&e.event))
-}
-
-/// A paper session's order or trading-day event.
-fn is_session_event(e: &quantd_core::Event) -> bool {
-    matches!(
-        e,
-        quantd_core::Event::Order { .. } | quantd_core::Event::SessionDay { .. }
-    )
+    !(withhold && e.event.is_session_record())
 }
 
 /// The terminal state of the execution, if it has ended.
@@ -369,7 +361,7 @@ pub async fn workspace_sse(State(state): State<AppState>, caller: Caller) -> Res
             tokio::select! {
                 r = rx.recv() => match r {
                     Ok(e) => {
-                        let withheld = is_session_event(&e.event) && match withheld_by.get(&e.execution) {
+                        let withheld = e.event.is_session_record() && match withheld_by.get(&e.execution) {
                             Some(w) => *w,
                             None => {
                                 if withheld_by.len() > 10_000 {

@@ -157,6 +157,54 @@ pub fn session_line(event: &quantd_core::Event, all: bool) -> Option<String> {
         Event::Phase { phase, .. } if phase.starts_with("waiting for new bars") => {
             Some(untrusted(phase, MESSAGE_CHARS))
         }
+        Event::LiveStart { bar, held, .. } => {
+            let held: Vec<String> = held
+                .iter()
+                .map(|(t, units)| format!("{} {units}", untrusted(t, NAME_CHARS)))
+                .collect();
+            Some(format!(
+                "live from bar {bar}: the account holds {}",
+                if held.is_empty() {
+                    "nothing of these tickers".to_string()
+                } else {
+                    held.join(", ")
+                }
+            ))
+        }
+        Event::LiveOrder {
+            time,
+            status,
+            ticker,
+            size,
+            price,
+            reason,
+            ..
+        } => {
+            let ticker = untrusted(ticker.as_deref().unwrap_or("?"), NAME_CHARS);
+            let what = match (status.as_str(), size, price) {
+                ("submitted", Some(size), _) => format!(
+                    "broker: {} {} {ticker} at market",
+                    if *size >= 0.0 { "buy" } else { "sell" },
+                    size.abs()
+                ),
+                ("filled", Some(size), Some(price)) => format!(
+                    "broker: {} {} {ticker} @ {}",
+                    if *size >= 0.0 { "bought" } else { "sold" },
+                    size.abs(),
+                    money(*price)
+                ),
+                ("rejected" | "cancelled" | "expired", ..) => format!(
+                    "broker: order for {ticker} {status}: {}",
+                    untrusted(reason.as_deref().unwrap_or(""), MESSAGE_CHARS)
+                ),
+                _ if all => format!(
+                    "broker: order for {ticker} {}",
+                    untrusted(status, NAME_CHARS)
+                ),
+                _ => return None,
+            };
+            Some(format!("{time}  {what}"))
+        }
         _ => None,
     }
 }

@@ -256,6 +256,21 @@ impl Fake {
         m.orders.iter().max_by_key(|o| o.seq).unwrap().id.clone()
     }
 
+    /// The orders not done yet whose client order id starts with `prefix`: (id, units left).
+    pub fn open_orders(&self, prefix: &str) -> Vec<(String, f64)> {
+        let m = self.app.lock();
+        m.orders
+            .iter()
+            .filter(|o| !o.terminal() && o.coid.starts_with(prefix))
+            .filter_map(|o| Some((o.id.clone(), o.qty? - o.filled)))
+            .collect()
+    }
+
+    /// The account's signed position in `symbol` (0 when flat).
+    pub fn position(&self, symbol: &str) -> f64 {
+        self.app.lock().positions.get(symbol).map_or(0.0, |p| p.0)
+    }
+
     /// An order as the REST API shows it.
     pub fn order(&self, id: &str) -> Value {
         let m = self.app.lock();

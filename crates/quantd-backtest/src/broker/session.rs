@@ -34,6 +34,10 @@ pub struct StepReply {
     pub events: Vec<OrderEvent>,
     /// Actions the broker refused, with the reason.
     pub refused: Vec<String>,
+    /// The last close of each ticker with a waiting order (ticker, price): what a live mirror
+    /// sizes the orders by before they fill. Kept on the host: not sent to the strategy.
+    #[serde(skip)]
+    pub prices: Vec<(usize, f64)>,
 }
 
 /// What a finished session leaves.
@@ -151,16 +155,43 @@ impl<F: Feed> Session<F> {
     fn reply(&mut self, bar: usize, refused: Vec<BrokerError>) -> StepReply {
         let closed = self.broker.closed_trades()[self.reported..].to_vec();
         self.reported += closed.len();
+        let orders = self.broker.open_orders();
+        let mut prices: Vec<(usize, f64)> = orders
+            .iter()
+            .map(|o| (o.ticker, self.broker.last_price(o.ticker)))
+            .collect();
+        prices.dedup_by_key(|p| p.0);
         StepReply {
             bar,
             stopped: self.broke_at.is_some(),
             account: self.broker.account(),
-            orders: self.broker.open_orders(),
+            orders,
+            prices,
             trades: self.broker.open_trades(),
             closed,
             events: self.broker.drain_events(),
             refused: refused.into_iter().map(|e| e.to_string()).collect(),
         }
+    }
+
+    /// The strategy's decisions on the last bar it ran: runs the bars left, applies `actions`
+    /// (taken on the bar before the next) without running another bar, and says what is open
+    /// now — the orders `actions` placed wait in it. A [`Session::finish`] (with no actions)
+    /// ends the run after it as `finish(actions)` would have.
+    pub fn take(&mut self, actions: Vec<Action>) -> StepReply {
+        let n = self.feed.len();
+        if self.broke_at.is_none() {
+            for b in self.next..n {
+                self.run_bar(b);
+            }
+        }
+        self.next = self.next.max(n);
+        let refused = if self.broke_at.is_none() {
+            apply(&mut self.broker, actions)
+        } else {
+            Vec::new()
+        };
+        self.reply(n.saturating_sub(1), refused)
     }
 
     /// Ends the run: applies the last bar's `actions`, runs the bars left, and with `finalize`

@@ -132,6 +132,9 @@ pub struct EngineOptions {
     /// in a new job when the bar is due (and a following session with no new version re-checks
     /// after this long without a worker). Default one minute.
     pub paper_idle_ms: u64,
+    /// The broker account `live` sessions trade (read by the binary from `APCA_API_KEY_ID`,
+    /// `APCA_API_SECRET_KEY` and `APCA_API_BASE_URL`); without one, live sessions are refused.
+    pub broker: Option<quantd_alpaca::AlpacaConfig>,
 }
 
 impl Default for EngineOptions {
@@ -150,6 +153,7 @@ impl Default for EngineOptions {
             python: crate::python::PythonOptions::default(),
             webhooks: crate::webhooks::WebhookOptions::default(),
             paper_idle_ms: 60_000,
+            broker: None,
         }
     }
 }

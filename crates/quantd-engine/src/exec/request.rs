@@ -161,6 +161,10 @@ pub struct SubmitRequest {
     /// completing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub follow: bool,
+    /// Live: the caller's confirmation that this session places real orders at the broker
+    /// account (`true` required; the workspace must also be allowed by the operator).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_live: bool,
 }
 
 /// A look-ahead check: the body of `POST /v1/checks/lookahead` and the arguments of the MCP tool
@@ -297,6 +301,7 @@ impl SubmitRequest {
         "cuts",
         "speed",
         "follow",
+        "confirm_live",
     ];
 
     /// A request of `kind` with every other field empty (callers fill in what they use).
@@ -328,6 +333,7 @@ impl SubmitRequest {
             cuts: None,
             speed: None,
             follow: false,
+            confirm_live: false,
         }
     }
 
@@ -354,6 +360,7 @@ impl SubmitRequest {
             self.cuts.is_some(),
             self.speed.is_some(),
             self.follow,
+            self.confirm_live,
         ];
         Self::FIELDS
             .iter()
@@ -436,6 +443,7 @@ mod tests {
         r.cuts = Some(10);
         r.speed = Some("60x".into());
         r.follow = true;
+        r.confirm_live = true;
         assert_eq!(r.kind_fields(), SubmitRequest::FIELDS);
         let json = serde_json::to_value(&r).unwrap();
         for f in SubmitRequest::FIELDS {

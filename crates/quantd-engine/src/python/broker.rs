@@ -58,6 +58,11 @@ pub(crate) trait Watch: Send {
     ) -> Result<(), String> {
         Ok(())
     }
+    /// After the strategy's last bar, for a watch that steps every bar: the strategy's actions
+    /// on it applied (the orders they placed wait in `reply`), before the session ends.
+    fn decided(&mut self, _reply: &StepReply, _tickers: &[String]) -> Result<(), String> {
+        Ok(())
+    }
     /// After the session ended.
     fn ended(&mut self, _end: &SessionEnd, _tickers: &[String]) -> Result<(), String> {
         Ok(())
@@ -287,12 +292,16 @@ fn step<F: Feed>(
 
 /// Ends `session` with the last bar's `actions`, watched.
 fn end<F: Feed>(
-    session: Session<F>,
-    actions: Vec<Action>,
+    mut session: Session<F>,
+    mut actions: Vec<Action>,
     finalize: bool,
     (watch, tickers): (&mut dyn Watch, &[String]),
 ) -> Result<SessionEnd, String> {
     check_actions(&actions)?;
+    if watch.every_bar() {
+        let decided = session.take(std::mem::take(&mut actions));
+        watch.decided(&decided, tickers)?;
+    }
     let end = session.finish(actions, finalize);
     watch.ended(&end, tickers)?;
     Ok(end)

@@ -29,6 +29,7 @@ mod check;
 pub mod ipc;
 mod ipc_check;
 mod jobs;
+mod live;
 pub mod metrics;
 mod options;
 pub mod paper;

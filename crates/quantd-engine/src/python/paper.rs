@@ -20,10 +20,12 @@
 use super::Sandboxed;
 use super::broker::Watch;
 use super::jobs::{PyBacktestJob, portfolio_shard};
+use super::live::Mirror;
 use crate::exec::clock::Clock;
 use crate::exec::jobs::{Job, ShardControl, ShardFailure, ShardOutput};
 use crate::exec::kinds::backtest::ResolvedBacktest;
 use crate::exec::kinds::paper::read_record;
+use quantd_alpaca::AlpacaConfig;
 use quantd_backtest::broker::{OrderEvent, SessionEnd, StepReply};
 use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId};
 use quantd_data::PackReader;
@@ -84,7 +86,8 @@ pub(crate) struct Recorder<S> {
 }
 
 impl<S: Store> Recorder<S> {
-    /// The session events recorded so far, in order.
+    /// The session's record so far, in order: its orders and days, and a live session's
+    /// broker events.
     fn recorded(&self) -> Result<Vec<Event>, ShardFailure> {
         let record =
             self.runtime
@@ -126,6 +129,8 @@ pub struct PaperJob<S> {
     speed: Speed,
     follow: Option<Follow<S>>,
     idle: Duration,
+    /// A live session: the broker account its book is mirrored to.
+    live: Option<AlpacaConfig>,
 }
 
 impl<S: Store + Clone + 'static> PaperJob<S> {
@@ -148,7 +153,14 @@ impl<S: Store + Clone + 'static> PaperJob<S> {
             speed,
             follow,
             idle,
+            live: None,
         }
+    }
+
+    /// This session mirrors its book to the account of `config` ([`super::live`]).
+    pub(crate) fn live(mut self, config: AlpacaConfig) -> Self {
+        self.live = Some(config);
+        self
     }
 
     /// The pack this run trades: the followed name's fresh version, else the one it started on.
@@ -184,9 +196,23 @@ impl<S: Store + Clone + 'static> Job for PaperJob<S> {
     }
 
     fn run(&self, _payload: &Value, ctl: &ShardControl) -> Result<ShardOutput, ShardFailure> {
-        let recorded = self.recorder.recorded()?;
+        let record = self.recorder.recorded()?;
         let reader = self.current_reader()?;
         let job = PyBacktestJob::new(&self.spec, reader.clone(), self.py.clone())?;
+        let live = self.live.as_ref().map(|config| Live {
+            config,
+            start: record
+                .iter()
+                .find(|e| matches!(e, Event::LiveStart { .. }))
+                .cloned(),
+            margin: self.spec.config.margin,
+        });
+        // The simulated record is what a replay makes again; a live session's broker events
+        // are not (the broker is not deterministic).
+        let recorded = record
+            .into_iter()
+            .filter(|e| matches!(e, Event::Order { .. } | Event::SessionDay { .. }))
+            .collect();
         let payload = serde_json::json!({ "tickers": job.tickers() });
         let wall = self.py.limits().wall;
         let pack = reader.manifest().id.clone();
@@ -213,12 +239,18 @@ impl<S: Store + Clone + 'static> Job for PaperJob<S> {
                 .follow
                 .as_ref()
                 .map(|f| (f.name.as_str(), &newer as &NewerVersion<'_>)),
+            live,
+            mirror: None,
+            failure: None,
         };
         let out = if self.spec.config.portfolio {
             portfolio_shard(&job, &payload, ctl, &mut watch).map(|o| (o, true))
         } else {
             job.shard(&payload, ctl, &mut watch)
         };
+        if let Some(failure) = watch.failure.take() {
+            return Err(failure);
+        }
         if watch.suspended {
             // Back to the queue, not an attempt: the next job goes on from the record, when
             // the next bar is due if this job gave its worker back while waiting for it.
@@ -250,6 +282,15 @@ impl<S: Store + Clone + 'static> Job for PaperJob<S> {
 /// Whether a followed pack name has a newer version than the one traded (or why it cannot
 /// tell).
 type NewerVersion<'a> = dyn Fn() -> Result<bool, String> + Sync + 'a;
+
+/// What a live session's job knows of its broker account before its first bar.
+struct Live<'a> {
+    config: &'a AlpacaConfig,
+    /// The session's [`Event::LiveStart`], once recorded.
+    start: Option<Event>,
+    /// The simulation's margin (an order for a fraction of equity is sized with it).
+    margin: f64,
+}
 
 /// The day under way: fills so far and the equity at the previous day's end.
 struct Day {
@@ -284,6 +325,13 @@ struct PaperWatch<'a, S> {
     idle: Duration,
     /// A following session: the name followed, and whether a newer version of it is there.
     follow: Option<(&'a str, &'a NewerVersion<'a>)>,
+    /// A live session: its account, and what its record says of its start.
+    live: Option<Live<'a>>,
+    /// A live session's mirror to the broker account, from its first bar on.
+    mirror: Option<Mirror>,
+    /// Why the session stopped, when it is not the strategy's fault (the broker account could
+    /// not be reached: the shard is retried).
+    failure: Option<ShardFailure>,
 }
 
 impl<S: Store> PaperWatch<'_, S> {
@@ -380,8 +428,18 @@ impl<S: Store> Watch for PaperWatch<'_, S> {
     ) -> Result<(), String> {
         self.ctl.add_bars(1);
         self.orders(&reply.events, tickers)?;
-        self.end_of_day(bar, reply, tickers, next)?;
-        if next.is_none() && !reply.stopped {
+        self.end_of_day(bar, reply, tickers, next)
+    }
+
+    fn decided(&mut self, reply: &StepReply, tickers: &[String]) -> Result<(), String> {
+        if self.follow.is_none() {
+            // The last bar's orders, recorded as the session's end would record them.
+            return self.orders(&reply.events, tickers);
+        }
+        // A following session records them on the next version's first bar, where a replay
+        // makes them again; the account gets them now.
+        self.mirror(reply, tickers)?;
+        if !reply.stopped {
             self.wait_for_bars()?;
         }
         Ok(())
@@ -393,6 +451,48 @@ impl<S: Store> Watch for PaperWatch<'_, S> {
 }
 
 impl<S: Store> PaperWatch<'_, S> {
+    /// A live session, once the strategy decided on the pack's last bar: brings the broker
+    /// account to its book, and records what it did and heard.
+    fn mirror(&mut self, reply: &StepReply, tickers: &[String]) -> Result<(), String> {
+        let Some(live) = &self.live else {
+            return Ok(());
+        };
+        if self.replaying() {
+            // The record says more happened: the session fails on it at its end.
+            return Ok(());
+        }
+        let (bar, time) = (self.now.0 as u64, self.calendar.format(self.now.1));
+        let mirror = match self.mirror.as_mut() {
+            Some(mirror) => Ok(mirror),
+            None => Mirror::connect(live.config, tickers, live.start.as_ref(), live.margin)
+                .map(|m| self.mirror.insert(m)),
+        };
+        let events = mirror.and_then(|m| m.decided(bar, &time, reply));
+        match events {
+            Ok(events) => events.into_iter().try_for_each(|e| self.recorder.append(e)),
+            Err(failure) => {
+                let message = match &failure {
+                    ShardFailure::Error(_, m) | ShardFailure::Crash(m) => m.clone(),
+                    _ => "the broker account could not be reached".into(),
+                };
+                self.failure = Some(failure);
+                Err(message)
+            }
+        }
+    }
+
+    /// A live session waiting for bars: records what the broker said meanwhile.
+    fn hear(&mut self) -> Result<(), String> {
+        let Some(mirror) = self.mirror.as_mut() else {
+            return Ok(());
+        };
+        let time = self.calendar.format(self.now.1);
+        for e in mirror.heard(self.now.0 as u64, &time) {
+            self.recorder.append(e)?;
+        }
+        Ok(())
+    }
+
     /// Records the day's end when `bar` is its last bar (`next` is the next bar's time). The
     /// last intraday bar of a following session's pack may not end its day: the next version
     /// says (its replay records the day then).
@@ -450,6 +550,7 @@ impl<S: Store> PaperWatch<'_, S> {
                 self.suspended = true;
                 return Err("the session goes on over the pack's newer version".into());
             }
+            self.hear()?;
             if now >= give_back {
                 // No new version yet: look again later, without holding a worker meanwhile.
                 self.suspended = true;

@@ -289,7 +289,7 @@ impl<S: Store> Engine<S> {
     /// trading-day events: prices of its pack) because its pack's terms deny derived data now.
     /// Unknown terms withhold.
     pub async fn live_derived_withheld(&self, rec: &ExecutionRecord) -> bool {
-        if rec.kind != ExecutionKind::Paper {
+        if !matches!(rec.kind, ExecutionKind::Paper | ExecutionKind::Live) {
             return false;
         }
         match self.terms_of(rec).await {

@@ -80,8 +80,10 @@ pub async fn section(
         Some(page_of(state, rec, shown, ROWS, signals_only, reader).await)
     };
     let body = match rec.kind {
-        ExecutionKind::Backtest | ExecutionKind::Paper if denied => html! {},
-        ExecutionKind::Backtest | ExecutionKind::Paper => backtest(state, rec, shown).await,
+        ExecutionKind::Backtest | ExecutionKind::Paper | ExecutionKind::Live if denied => html! {},
+        ExecutionKind::Backtest | ExecutionKind::Paper | ExecutionKind::Live => {
+            backtest(state, rec, shown).await
+        }
         ExecutionKind::Sweep => heatmap(state, rec).await,
         _ => html! {},
     };

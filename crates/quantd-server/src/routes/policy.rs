@@ -27,6 +27,7 @@ pub async fn show(
     responses(
         (status = 200, description = "Stored", body = WorkspacePolicy),
         (status = 400, description = "Malformed body, unknown field or error class", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`live_trading` changed by a token that is not an admin's", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Attempts or a multiplier out of range", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -40,7 +41,7 @@ pub async fn set(
     Ok(Json(
         state
             .engine()
-            .set_workspace_policy(&caller.workspace, &policy)
+            .set_workspace_policy(&caller.workspace, &policy, caller.admin)
             .await?,
     ))
 }

@@ -97,10 +97,17 @@ pub enum AgentsCommand {
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Show the workspace's policy.
-    Show,
+    Show {
+        /// The workspace (default: the CLI's, `default`).
+        #[arg(long, default_value = "default")]
+        workspace: String,
+    },
     /// Change the workspace's policy: the settings given, the others kept.
-    #[command(group(clap::ArgGroup::new("setting").required(true).multiple(true).args(["retry", "require_evaluation"])))]
+    #[command(group(clap::ArgGroup::new("setting").required(true).multiple(true).args(["retry", "require_evaluation", "live_trading"])))]
     Set {
+        /// The workspace (default: the CLI's, `default`).
+        #[arg(long, default_value = "default")]
+        workspace: String,
         /// Retries per error class as JSON, e.g. '{"network": {"maximum_attempts": 5},
         /// "timeout": {"maximum_attempts": 3, "timeout_multiplier": 2}, "execution":
         /// {"maximum_attempts": 1}}'; '{}' clears them.
@@ -110,6 +117,10 @@ pub enum PolicyCommand {
         /// evaluation (`quantd evaluate`; docs/evaluation.md): true or false.
         #[arg(long, value_name = "BOOL")]
         require_evaluation: Option<bool>,
+        /// Allow `live` sessions in the workspace (`quantd paper --live`): real orders at the
+        /// Alpaca account of the workers' APCA_API_KEY_ID. true or false.
+        #[arg(long, value_name = "BOOL")]
+        live_trading: Option<bool>,
     },
 }
 

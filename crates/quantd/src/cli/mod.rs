@@ -38,6 +38,9 @@ pub mod env {
     /// Milliseconds a paper session may wait for its next bar holding a worker (default
     /// 60,000); a longer wait gives the worker back until the bar is due.
     pub const QUANTD_PAPER_IDLE_MS: &str = "QUANTD_PAPER_IDLE_MS";
+    /// `yes`: `live` sessions may use Alpaca's live (real money) endpoint when
+    /// `APCA_API_BASE_URL` names it; unset, only the paper endpoint (or a test server) is used.
+    pub const QUANTD_BROKER_REAL_MONEY: &str = "QUANTD_BROKER_REAL_MONEY";
 }
 
 /// quantd: run trading code against market data, safely and fast, and keep what happened.
@@ -395,6 +398,12 @@ pub struct PaperArgs {
     /// session then runs until cancelled.
     #[arg(long, conflicts_with = "to")]
     pub follow: bool,
+    /// Trade for real: mirror the session's book to the Alpaca account of
+    /// `APCA_API_KEY_ID`/`APCA_API_SECRET_KEY` (a `live` execution). Needs `--follow`, and the
+    /// workspace listed in `QUANTD_LIVE_WORKSPACES` where the workers run. Bars of the pack
+    /// when the session starts are history: only later bars place orders.
+    #[arg(long, requires = "follow")]
+    pub live: bool,
     /// A parameter value, as name=number (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, f64)>,

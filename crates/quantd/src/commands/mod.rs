@@ -88,6 +88,7 @@ impl Ctx {
                     )
                 })?;
         }
+        options.broker = broker_account()?;
         Ok(quantd_engine::exec::Engine::new(packs, options).await?)
     }
 
@@ -155,19 +156,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(cmd) => {
             let engine = ctx.engine().await?;
             let policy = match cmd {
-                crate::cli::PolicyCommand::Show => engine.workspace_policy("default").await?,
+                crate::cli::PolicyCommand::Show { workspace } => {
+                    engine.workspace_policy(&workspace).await?
+                }
                 crate::cli::PolicyCommand::Set {
+                    workspace,
                     retry,
                     require_evaluation,
+                    live_trading,
                 } => {
-                    let mut p = engine.workspace_policy("default").await?;
+                    let mut p = engine.workspace_policy(&workspace).await?;
                     if let Some(retry) = retry {
                         p.retry = retry;
                     }
                     if let Some(required) = require_evaluation {
                         p.require_evaluation = required;
                     }
-                    engine.set_workspace_policy("default", &p).await?
+                    if let Some(live) = live_trading {
+                        p.live_trading = live;
+                    }
+                    // The machine's operator: the CLI opens the store itself.
+                    engine.set_workspace_policy(&workspace, &p, true).await?
                 }
             };
             crate::output::json(&policy)?;
@@ -189,4 +198,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runtime(cmd) => runtime::run(&ctx, cmd),
         Command::Db(cmd) => db::run(&ctx, cmd).await,
     }
+}
+
+/// The broker account `live` sessions trade: Alpaca's, from `APCA_API_KEY_ID`,
+/// `APCA_API_SECRET_KEY` and `APCA_API_BASE_URL` (paper endpoint by default); `None` when no key
+/// is set. The live (real money) endpoint needs `QUANTD_BROKER_REAL_MONEY=yes` as well.
+fn broker_account() -> anyhow::Result<Option<quantd_alpaca::AlpacaConfig>> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    if !set(quantd_alpaca::config::ENV_KEY_ID) && !set(quantd_alpaca::config::ENV_SECRET_KEY) {
+        return Ok(None);
+    }
+    let mut config = quantd_alpaca::AlpacaConfig::from_env()
+        .context("reading the broker account for live sessions")?;
+    config.allow_live =
+        std::env::var(crate::cli::env::QUANTD_BROKER_REAL_MONEY).is_ok_and(|v| v == "yes");
+    config.validate().with_context(|| {
+        format!(
+            "the broker account for live sessions (set {}=yes to allow the real-money endpoint)",
+            crate::cli::env::QUANTD_BROKER_REAL_MONEY
+        )
+    })?;
+    Ok(Some(config))
 }

@@ -83,10 +83,20 @@ pub async fn backtest(ctx: &Ctx, a: BacktestArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `quantd paper`: a paper session in the foreground (fills and days printed by the progress
-/// follower), then its results as a backtest's.
+/// follower), then its results as a backtest's. With `--live`, a live session (its book
+/// mirrored to the broker account): no speed, it trades bars as they come.
 pub async fn paper(ctx: &Ctx, a: PaperArgs) -> anyhow::Result<ExitCode> {
-    let mut job = request(ExecutionKind::Paper, &a.strategy, &a.params)?;
-    job.speed = Some(a.speed.clone());
+    let kind = if a.live {
+        ExecutionKind::Live
+    } else {
+        ExecutionKind::Paper
+    };
+    let mut job = request(kind, &a.strategy, &a.params)?;
+    if a.live {
+        job.confirm_live = true;
+    } else {
+        job.speed = Some(a.speed.clone());
+    }
     job.follow = a.follow;
     run_and_write(ctx, job, &a.strategy, &a.run, (None, None, a.trades)).await
 }

@@ -12,6 +12,7 @@ pub mod backtest;
 pub mod check;
 pub mod evaluate;
 pub mod import;
+pub mod live;
 pub mod paper;
 pub mod pattern;
 pub mod run;
@@ -179,6 +180,10 @@ macro_rules! with_kind {
             }
             EK::Paper => {
                 type $K = k::paper::Paper;
+                $body
+            }
+            EK::Live => {
+                type $K = k::live::Live;
                 $body
             }
             other => {

@@ -102,36 +102,13 @@ impl Kind for Paper {
         reader: Option<Arc<PackReader>>,
         sandbox: &crate::exec::sandbox::SandboxRequest,
     ) -> Result<Arc<dyn Job>> {
-        let reader = reader_of(reader)?;
-        let b = &spec.backtest;
-        let tickers = b.ticker_count(&reader);
-        engine
-            .options
-            .limits
-            .check_work(tickers, "tickers to trade on paper")?;
-        if !b.config.portfolio && tickers != 1 {
-            return Err(EngineError::Invalid(format!(
-                "`tickers`: the pack has {tickers} tickers; a paper session trades one (name it in `tickers`), or a portfolio of several with shared cash (`config.portfolio`)"
-            )));
-        }
-        let recorder = Recorder {
-            store: engine.store().clone(),
-            execution: id.clone(),
-            events: engine.events.clone(),
-            clock: engine.clock.clone(),
-            runtime: tokio::runtime::Handle::current(),
-        };
-        let follow = spec.follow.as_ref().map(|name| Follow {
-            name: name.clone(),
-            packs: engine.packs.clone(),
-        });
-        Ok(Arc::new(PaperJob::new(
-            b.clone(),
-            engine.sandboxed(sandbox),
-            reader,
-            (recorder, Speed(spec.speed), follow),
-            std::time::Duration::from_millis(engine.options.paper_idle_ms),
-        )))
+        Ok(Arc::new(session_job(
+            engine,
+            id,
+            spec,
+            reader_of(reader)?,
+            sandbox,
+        )?))
     }
 
     async fn finalize<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<()> {
@@ -150,9 +127,48 @@ impl Kind for Paper {
     }
 }
 
-/// Whether `rec` holds backtest results: a backtest's, or a paper session's.
+/// The job of session `id` (paper, or live before its broker is added) over `reader`.
+pub(crate) fn session_job<S: Store>(
+    engine: &Engine<S>,
+    id: &ExecutionId,
+    spec: &ResolvedPaper,
+    reader: Arc<PackReader>,
+    sandbox: &crate::exec::sandbox::SandboxRequest,
+) -> Result<PaperJob<S>> {
+    let b = &spec.backtest;
+    let tickers = b.ticker_count(&reader);
+    engine
+        .options
+        .limits
+        .check_work(tickers, "tickers to trade on paper")?;
+    if !b.config.portfolio && tickers != 1 {
+        return Err(EngineError::Invalid(format!(
+            "`tickers`: the pack has {tickers} tickers; a paper session trades one (name it in `tickers`), or a portfolio of several with shared cash (`config.portfolio`)"
+        )));
+    }
+    let recorder = Recorder {
+        store: engine.store().clone(),
+        execution: id.clone(),
+        events: engine.events.clone(),
+        clock: engine.clock.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    };
+    let follow = spec.follow.as_ref().map(|name| Follow {
+        name: name.clone(),
+        packs: engine.packs.clone(),
+    });
+    Ok(PaperJob::new(
+        b.clone(),
+        engine.sandboxed(sandbox),
+        reader,
+        (recorder, Speed(spec.speed), follow),
+        std::time::Duration::from_millis(engine.options.paper_idle_ms),
+    ))
+}
+
+/// Whether `rec` holds backtest results: a backtest's, or a paper or live session's.
 pub(crate) fn has_backtest_results(rec: &ExecutionRecord) -> Result<()> {
-    if rec.kind == ExecutionKind::Paper {
+    if matches!(rec.kind, ExecutionKind::Paper | ExecutionKind::Live) {
         return Ok(());
     }
     super::spec_of::<Backtest>(rec).map(drop)
@@ -184,7 +200,11 @@ impl<S: Store> Engine<S> {
         limit: u32,
     ) -> Result<SessionRecord> {
         let rec = self.execution(id).await?;
-        super::spec_of::<Paper>(&rec)?;
+        if rec.kind == ExecutionKind::Live {
+            super::spec_of::<super::live::Live>(&rec)?;
+        } else {
+            super::spec_of::<Paper>(&rec)?;
+        }
         read_record(
             self.store(),
             id,
@@ -211,10 +231,7 @@ pub(crate) async fn read_record<S: Store>(
         };
         cursor = last.seq;
         for e in batch {
-            if !matches!(
-                e.event,
-                quantd_core::Event::Order { .. } | quantd_core::Event::SessionDay { .. }
-            ) {
+            if !e.event.is_session_record() {
                 continue;
             }
             if events.len() == limit {
