@@ -438,6 +438,13 @@ pub async fn run_with_metrics(
                 .into_future(),
         )
     });
+    // Without TCP_NODELAY the last segment of a streamed response waits for the client's
+    // delayed ACK (~40 ms on Linux) on a kept-alive connection.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
