@@ -146,11 +146,11 @@ mod tests {
     fn kinds_that_cannot_occur_are_not_offered() {
         // A kind is declared only once something runs it (`pattern` once was before: a list
         // filter offered and accepted a kind no execution could have).
-        let planned = "live";
+        let planned = "optimize";
         let err = planned.parse::<ExecutionKind>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown execution kind `live`; use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate, paper"
+            "unknown execution kind `optimize`; use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate, paper, live"
         );
         assert!(
             serde_json::from_value::<ExecutionKind>(serde_json::json!(planned)).is_err(),

@@ -290,7 +290,7 @@ async fn errors_are_problem_documents() {
     snapshot("upload_not_admin", &problem(r).await);
     // An unknown kind filter lists the kinds there are.
     let r = server
-        .req(Method::GET, "/v1/executions?kind=live", &t)
+        .req(Method::GET, "/v1/executions?kind=optimize", &t)
         .send()
         .await
         .unwrap();
@@ -298,7 +298,7 @@ async fn errors_are_problem_documents() {
     let detail = problem(r).await["detail"].as_str().unwrap().to_string();
     assert!(
         detail.ends_with(
-            "use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate, paper"
+            "use one of scan, test, backtest, sweep, run, import, pattern, check, evaluate, paper, live"
         ),
         "{detail}"
     );

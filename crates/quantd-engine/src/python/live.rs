@@ -63,6 +63,15 @@ impl Mirror {
         let broker = AlpacaBroker::new(config.clone(), tickers.to_vec()).map_err(|e| {
             ShardFailure::Error(e.class(), format!("connecting to the broker account: {e}"))
         })?;
+        // Fills are heard from the stream once it is subscribed: wait for it (a fill of an
+        // earlier job's order before that shows in the account's holdings, not as an event).
+        let stream = broker.wait_for_stream(1, config.request_timeout);
+        if !stream.connected {
+            tracing::warn!(
+                ?stream,
+                "the broker's trade-updates stream is not up yet; fills are heard once it is"
+            );
+        }
         let units = |by_name: &BTreeMap<String, f64>| -> Vec<f64> {
             tickers
                 .iter()
