@@ -984,6 +984,366 @@ export interface components {
             /** @description Its webhook. */
             webhook_id: string;
         };
+        /**
+         * @description The kind of a failure, which decides whether it is worth retrying and how it is reported.
+         * @enum {string}
+         */
+        ErrorClass: "validation" | "data" | "execution" | "timeout" | "resource" | "policy" | "internal" | "network" | "circuit_open";
+        /** @description One thing that happened to an execution. */
+        Event: {
+            /**
+             * Format: int32
+             * @description Number of shards in the plan.
+             */
+            shards: number;
+            /** @enum {string} */
+            type: "execution-created";
+        } | {
+            /** @enum {string} */
+            type: "execution-started";
+        } | {
+            /** @enum {string} */
+            type: "execution-paused";
+        } | {
+            /** @enum {string} */
+            type: "execution-resumed";
+        } | {
+            /**
+             * Format: int32
+             * @description Shards that failed under an `on-shard-failure continue` policy.
+             */
+            failed_shards: number;
+            /** @enum {string} */
+            type: "execution-completed";
+        } | {
+            /** @description The error's class. */
+            class: components["schemas"]["ErrorClass"];
+            /** @description What went wrong, for the user. */
+            message: string;
+            /** @enum {string} */
+            type: "execution-failed";
+        } | {
+            /** @enum {string} */
+            type: "execution-cancelled";
+        } | {
+            /**
+             * Format: int32
+             * @description Attempt number, from 1.
+             */
+            attempt: number;
+            /**
+             * Format: int32
+             * @description Shard index.
+             */
+            shard: number;
+            /** @enum {string} */
+            type: "shard-started";
+        } | {
+            /**
+             * Format: int64
+             * @description Result rows the shard committed.
+             */
+            rows: number;
+            /**
+             * Format: int32
+             * @description Shard index.
+             */
+            shard: number;
+            /** @enum {string} */
+            type: "shard-completed";
+        } | {
+            /** @description The error's class. */
+            class: components["schemas"]["ErrorClass"];
+            /** @description What went wrong. */
+            message: string;
+            /**
+             * Format: int32
+             * @description Shard index.
+             */
+            shard: number;
+            /** @enum {string} */
+            type: "shard-failed";
+        } | {
+            /**
+             * Format: int32
+             * @description The attempt that will run next.
+             */
+            attempt: number;
+            /** @description The error's class. */
+            class: components["schemas"]["ErrorClass"];
+            /**
+             * Format: int64
+             * @description Backoff before the next attempt.
+             */
+            delay_ms: number;
+            /**
+             * Format: int32
+             * @description Shard index.
+             */
+            shard: number;
+            /** @enum {string} */
+            type: "shard-retrying";
+        } | {
+            /**
+             * Format: int64
+             * @description Bars processed so far.
+             */
+            bars: number;
+            /**
+             * Format: int32
+             * @description Shards done (or failed for good).
+             */
+            done: number;
+            /**
+             * Format: int64
+             * @description Estimated time to completion, when known.
+             */
+            eta_ms?: number | null;
+            /**
+             * Format: int64
+             * @description Result rows (signals, trades, …) so far.
+             */
+            rows: number;
+            /**
+             * Format: int32
+             * @description Shards in the plan.
+             */
+            total: number;
+            /** @enum {string} */
+            type: "progress";
+        } | {
+            /**
+             * Format: int64
+             * @description Units done in this phase.
+             */
+            done: number;
+            /** @description The step under way (`parse`, `validate`, `write`, ...). */
+            phase: string;
+            /**
+             * Format: int64
+             * @description Units in this phase; 0 when unknown.
+             */
+            total: number;
+            /** @enum {string} */
+            type: "phase";
+        } | {
+            /**
+             * Format: int32
+             * @description The step's attempt, from 1 (`retry --from` runs a step again as its next attempt).
+             */
+            attempt: number;
+            /** @description Its child execution, when it runs one. */
+            child?: string | null;
+            /** @description The step (`scan`, `bt[3]` for an item of a `for_each`). */
+            step: string;
+            /** @enum {string} */
+            type: "step-started";
+        } | {
+            /**
+             * Format: int32
+             * @description The step's attempt.
+             */
+            attempt: number;
+            /** @description A completed identical run was reused (the step cache). */
+            cached: boolean;
+            /** @description Its child execution, when it ran one. */
+            child?: string | null;
+            /**
+             * Format: int64
+             * @description How long it took.
+             */
+            duration_ms: number;
+            /** @description The step. */
+            step: string;
+            /** @enum {string} */
+            type: "step-completed";
+        } | {
+            /** @description Why. */
+            reason: string;
+            /** @description The step. */
+            step: string;
+            /** @enum {string} */
+            type: "step-skipped";
+        } | {
+            /**
+             * Format: int32
+             * @description The step's attempt.
+             */
+            attempt: number;
+            /** @description Its child execution, when it ran one. */
+            child?: string | null;
+            /** @description The error's class. */
+            class: components["schemas"]["ErrorClass"];
+            /**
+             * Format: int64
+             * @description How long it took.
+             */
+            duration_ms: number;
+            /** @description What went wrong. */
+            message: string;
+            /** @description The step. */
+            step: string;
+            /** @enum {string} */
+            type: "step-failed";
+        } | {
+            /**
+             * Format: int64
+             * @description The session's bar (0-based, in its window of the pack).
+             */
+            bar: number;
+            /**
+             * Format: int64
+             * @description The strategy's own id of the order, when it gave one.
+             */
+            client_id?: number | null;
+            /**
+             * Format: int64
+             * @description The broker's order id (0 for an order refused before it got one).
+             */
+            order: number;
+            /** @description Whether part of the order is still open (fills only). */
+            partial?: boolean;
+            /**
+             * Format: double
+             * @description Fill price (fills only).
+             */
+            price?: number | null;
+            /** @description Why it was refused or cancelled. */
+            reason?: string | null;
+            /**
+             * Format: double
+             * @description Signed units filled (fills only).
+             */
+            size?: number | null;
+            /** @description `accepted`, `rejected`, `filled`, `cancelled` or `expired`. */
+            status: string;
+            /** @description The ticker filled (fills only). */
+            ticker?: string | null;
+            /** @description The bar's time, as the pack's calendar writes it. */
+            time: string;
+            /**
+             * Format: int64
+             * @description The trade the fill opened or reduced (fills only).
+             */
+            trade?: number | null;
+            /** @enum {string} */
+            type: "order";
+        } | {
+            /**
+             * Format: int64
+             * @description The day's last bar.
+             */
+            bar: number;
+            /**
+             * Format: double
+             * @description Cash: the equity less the open positions' value at the close (what is not invested;
+             *     negative when bought on margin).
+             */
+            cash: number;
+            /** @description The day, `YYYY-MM-DD` in the pack's zone. */
+            date: string;
+            /**
+             * Format: double
+             * @description Cash plus open trades marked at the close.
+             */
+            equity: number;
+            /**
+             * Format: int32
+             * @description Fills during the day.
+             */
+            fills: number;
+            /**
+             * Format: int32
+             * @description Trades open after the day.
+             */
+            open_trades: number;
+            /**
+             * Format: double
+             * @description Equity change since the previous day's end (since the start on the first day).
+             */
+            pnl: number;
+            /** @description Units held after the day by ticker (negative: short), tickers held only. */
+            positions?: {
+                [key: string]: number;
+            };
+            /** @enum {string} */
+            type: "session-day";
+        } | {
+            /**
+             * Format: int64
+             * @description The first bar whose trades reach the account (0-based, in the session's window).
+             */
+            bar: number;
+            /** @description The strategy's book then: units of its open trades and waiting market orders. */
+            book?: {
+                [key: string]: number;
+            };
+            /** @description Units the account held or had on order by ticker when the session started. */
+            held: {
+                [key: string]: number;
+            };
+            /** @enum {string} */
+            type: "live-start";
+        } | {
+            /**
+             * Format: int64
+             * @description The session's bar when it was placed or heard of.
+             */
+            bar: number;
+            /**
+             * Format: int64
+             * @description The bar the order was placed on (broker events; read from its client order id).
+             */
+            placed?: number | null;
+            /**
+             * Format: double
+             * @description The broker's fill price (fills only).
+             */
+            price?: number | null;
+            /** @description Why the broker refused or cancelled it. */
+            reason?: string | null;
+            /**
+             * Format: double
+             * @description Signed units ordered (`submitted`) or filled (`filled`).
+             */
+            size?: number | null;
+            /** @description `submitted`, `accepted`, `filled`, `rejected`, `cancelled` or `expired`. */
+            status: string;
+            /** @description The ticker. */
+            ticker?: string | null;
+            /** @description The bar's time, as the pack's calendar writes it. */
+            time: string;
+            /** @enum {string} */
+            type: "live-order";
+        } | {
+            /** @description `excellent`, `good`, `degraded` or `critical`. */
+            band: string;
+            /**
+             * Format: int32
+             * @description Score from 0 to 100.
+             */
+            score: number;
+            /** @enum {string} */
+            type: "health";
+        };
+        /**
+         * @description An event as stored: its execution, its sequence number within that execution (from 1, no
+         *     gaps) and when it was appended.
+         */
+        EventRecord: components["schemas"]["Event"] & {
+            /**
+             * Format: date-time
+             * @description When it was appended (RFC 3339, UTC).
+             */
+            at: string;
+            /** @description The execution the event belongs to. */
+            execution: string;
+            /**
+             * Format: int64
+             * @description Per-execution sequence number, from 1.
+             */
+            seq: number;
+        };
         /** @description An A+ test example: a ticker and a date where the scanner should (or should not) fire. */
         ExampleRequest: {
             /**
@@ -2335,7 +2695,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `text/event-stream` of the workspace's events (`id:` is `execution/seq`) */
+            /** @description `text/event-stream` of the workspace's events: each `data:` an `EventRecord` (components/schemas), `id:` is `execution/seq` */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2755,7 +3115,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `text/event-stream`: each event's `id:` is its sequence number; `event: done` ends the stream */
+            /** @description `text/event-stream`: each event's `data:` is an `EventRecord` (components/schemas) and its `id:` its sequence number; `event: done` ends the stream */
             200: {
                 headers: {
                     [name: string]: unknown;

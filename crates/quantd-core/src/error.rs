@@ -8,6 +8,7 @@ use std::fmt;
 
 /// The kind of a failure, which decides whether it is worth retrying and how it is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// The request or the code is wrong (bad expression, unknown column): fix the input.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// One thing that happened to an execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Event {
     /// The execution was accepted and planned into `shards` shards.
@@ -98,6 +99,7 @@ pub enum Event {
         /// The step (`scan`, `bt[3]` for an item of a `for_each`).
         step: String,
         /// Its child execution, when it runs one.
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
         child: Option<ExecutionId>,
         /// The step's attempt, from 1 (`retry --from` runs a step again as its next attempt).
         attempt: u32,
@@ -107,6 +109,7 @@ pub enum Event {
         /// The step.
         step: String,
         /// Its child execution, when it ran one.
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
         child: Option<ExecutionId>,
         /// The step's attempt.
         attempt: u32,
@@ -128,6 +131,7 @@ pub enum Event {
         /// The step.
         step: String,
         /// Its child execution, when it ran one.
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
         child: Option<ExecutionId>,
         /// The step's attempt.
         attempt: u32,
@@ -278,8 +282,10 @@ impl Event {
 /// An event as stored: its execution, its sequence number within that execution (from 1, no
 /// gaps) and when it was appended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventRecord {
     /// The execution the event belongs to.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub execution: ExecutionId,
     /// Per-execution sequence number, from 1.
     pub seq: u64,

@@ -312,7 +312,7 @@ fn event_data(msg: SseEvent, e: &EventRecord) -> SseEvent {
     params(("id" = String, Path, description = "Execution id"), AfterQuery,
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this sequence number")),
     responses(
-        (status = 200, description = "`text/event-stream`: each event's `id:` is its sequence number; `event: done` ends the stream", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream`: each event's `data:` is an `EventRecord` (components/schemas) and its `id:` its sequence number; `event: done` ends the stream", body = String, content_type = "text/event-stream"),
         (status = 400, description = "Bad Last-Event-ID or after (not digits, or above 9223372036854775807)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such execution in this workspace", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -341,7 +341,7 @@ pub async fn execution_sse(
 /// per-execution stream to catch up).
 #[utoipa::path(get, path = "/v1/events", tag = "events",
     responses(
-        (status = 200, description = "`text/event-stream` of the workspace's events (`id:` is `execution/seq`)", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream` of the workspace's events: each `data:` an `EventRecord` (components/schemas), `id:` is `execution/seq`", body = String, content_type = "text/event-stream"),
     ))]
 pub async fn workspace_sse(State(state): State<AppState>, caller: Caller) -> Response {
     let guard = Subscriber::open(StreamKind::Sse);
