@@ -163,6 +163,21 @@ fn grow_u(d: &Path, python: &str, days: &str) {
     );
 }
 
+/// `quantd paper --live` of the steps strategy on one ticker of `u`, following it.
+fn live_args(steps: &str) -> Vec<&str> {
+    vec![
+        "paper",
+        "--file",
+        steps,
+        "--tickers",
+        TICKER,
+        "--pack",
+        "u",
+        "--follow",
+        "--live",
+    ]
+}
+
 fn allow_live(d: &Path, python: &str) {
     py_ok(d, python, &["policy", "set", "--live-trading", "true"], &[]);
 }
@@ -192,17 +207,7 @@ fn a_live_session_mirrors_new_bars_to_the_account_and_never_sends_twice() {
     fake.fill(&fake.last_order_id(), 5.0, 90.0);
     let before = fake.posted().len();
 
-    let args = [
-        "paper",
-        "--file",
-        &steps,
-        "--tickers",
-        TICKER,
-        "--pack",
-        "u",
-        "--follow",
-        "--live",
-    ];
+    let args = live_args(&steps);
     let mut seen = String::new();
     let waiting = "waiting for new bars of pack `u`";
     let pause = [("QUANTD_FAILPOINT", "live-submit-266:pause")];
@@ -349,17 +354,7 @@ fn live_sessions_need_the_workspace_the_confirmation_and_an_account() {
     let d = dir.path();
     let fake = Fake::start();
     let steps = write_steps(d);
-    let live = [
-        "paper",
-        "--file",
-        &steps,
-        "--tickers",
-        TICKER,
-        "--pack",
-        "u",
-        "--follow",
-        "--live",
-    ];
+    let live = live_args(&steps);
     let env: Vec<(&str, String)> = broker_env(&fake);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let count = |d: &Path| {

@@ -12,7 +12,6 @@
 //! record, results and streams are a paper session's, with the broker's orders beside them
 //! (`live-start`, `live-order` events).
 
-use super::backtest::backtest_table;
 use super::paper::{Paper, ResolvedPaper};
 use super::{Kind, reader_of};
 use crate::error::{EngineError, Result};
@@ -98,17 +97,17 @@ impl Kind for Live {
     }
 
     async fn finalize<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<()> {
-        engine.backtest_results(&rec.id).await.map(drop)
+        Paper::finalize(engine, rec).await
     }
 
     async fn outputs<S: Store>(
         engine: &Engine<S>,
         rec: &ExecutionRecord,
     ) -> Result<serde_json::Value> {
-        engine.backtest_outputs(rec).await
+        Paper::outputs(engine, rec).await
     }
 
     async fn table<S: Store>(engine: &Engine<S>, rec: &ExecutionRecord) -> Result<Table> {
-        Ok(backtest_table(&engine.backtest_results(&rec.id).await?))
+        Paper::table(engine, rec).await
     }
 }
