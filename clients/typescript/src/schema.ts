@@ -2753,6 +2753,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Refused: a pack whose rights deny derived data for a session that streams it (`policy`), or a live session the workspace's policy or the server does not allow (`not-allowed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown pack or code */
             404: {
                 headers: {
@@ -2897,6 +2906,15 @@ export interface operations {
             };
             /** @description Malformed body, unknown field, a key given twice, or Idempotency-Key sent twice */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused: a pack whose rights deny derived data for a session that streams it (`policy`), or a live session the workspace's policy or the server does not allow (`not-allowed`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

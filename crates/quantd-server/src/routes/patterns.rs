@@ -47,6 +47,7 @@ pub struct WaitQuery {
         (status = 202, description = "Still running after the wait; `Location` points at it", body = Submitted,
             headers(("Location" = String, description = "/v1/executions/{id}"))),
         (status = 400, description = "Malformed body, unknown field, or a wait over 300 s", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Refused: a pack whose rights deny derived data for a session that streams it (`policy`), or a live session the workspace's policy or the server does not allow (`not-allowed`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown pack or code", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The pack is unusable (import failed)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
