@@ -9,7 +9,7 @@ mod common;
 #[path = "../../quantd-alpaca/tests/fake/mod.rs"]
 mod fake;
 
-use common::python::{py, py_json, py_ok, setup};
+use common::python::{of_type, py, py_json, py_ok, record, setup};
 use common::*;
 use fake::{Fake, KEY, SECRET};
 use quantd_alpaca::AlpacaBroker;
@@ -95,17 +95,6 @@ fn until(
         }
     }
     panic!("stderr ended before a line with `{needle}`; it said:\n{seen}");
-}
-
-fn record(d: &Path, python: &str, id: &str) -> Vec<Value> {
-    py_json(d, python, &["orders", id])
-        .as_array()
-        .expect("a list")
-        .clone()
-}
-
-fn of_type<'a>(record: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    record.iter().filter(|e| e["type"] == kind).collect()
 }
 
 /// The strategy's units of [`TICKER`] after the trading day of bar `bar` (its session-day).

@@ -5,7 +5,7 @@
 //! and positions.
 
 mod common;
-use common::python::{py, py_json, py_ok, setup};
+use common::python::{of_type, py, py_json, py_ok, record, setup};
 use common::*;
 
 use serde_json::Value;
@@ -53,18 +53,6 @@ fn trades(v: &Value) -> Vec<Value> {
         .as_array()
         .expect("trades")
         .clone()
-}
-
-/// The record of session `id` (`quantd --json orders`).
-fn record(d: &Path, python: &str, id: &str) -> Vec<Value> {
-    py_json(d, python, &["orders", id])
-        .as_array()
-        .expect("a list")
-        .clone()
-}
-
-fn of_type<'a>(record: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    record.iter().filter(|e| e["type"] == kind).collect()
 }
 
 fn fills(record: &[Value]) -> Vec<(String, f64, f64)> {

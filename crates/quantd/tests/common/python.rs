@@ -72,3 +72,16 @@ pub fn serve_python(d: &Path, python: &str) -> (KillOnDrop, String) {
     command.env("QUANTD_PYTHON", python);
     serve(command, &["--no-auth"])
 }
+
+/// The record of paper or live session `id` (`quantd --json orders`).
+pub fn record(d: &Path, python: &str, id: &str) -> Vec<serde_json::Value> {
+    py_json(d, python, &["orders", id])
+        .as_array()
+        .expect("a list")
+        .clone()
+}
+
+/// The events of `record` of type `kind`.
+pub fn of_type<'a>(record: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    record.iter().filter(|e| e["type"] == kind).collect()
+}
