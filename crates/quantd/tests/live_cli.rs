@@ -131,27 +131,6 @@ fn posted(fake: &Fake, skip: usize) -> Vec<(u64, f64)> {
         .collect()
 }
 
-/// A bigger version of pack `u` under the same name (the synthetic series keeps its past).
-fn grow_u(d: &Path, python: &str, days: &str) {
-    py_ok(
-        d,
-        python,
-        &[
-            "data",
-            "synth",
-            "--name",
-            "u",
-            "--tickers",
-            "10",
-            "--days",
-            days,
-            "--seed",
-            "7",
-        ],
-        &[],
-    );
-}
-
 /// `quantd paper --live` of the steps strategy on one ticker of `u`, following it.
 fn live_args(steps: &str) -> Vec<&str> {
     vec![
@@ -233,13 +212,13 @@ fn a_live_session_mirrors_new_bars_to_the_account_and_never_sends_twice() {
 
     // Three new bars: on the last (the 263rd) the strategy buys 3, and the account gets the
     // order at once, to fill at the next open as the simulation will.
-    grow_u(d, &python, "263");
+    synth_u_seeded(d, 10, 263, 7);
     until(&mut lines, waiting, &mut seen);
     assert_eq!(posted(&fake, before), vec![(262, 3.0)]);
 
     // Four more: on the 267th it sells 2. The job is killed right after placing that order,
     // before recording it.
-    grow_u(d, &python, "267");
+    synth_u_seeded(d, 10, 267, 7);
     until(&mut lines, "failpoint live-submit-266 reached", &mut seen);
     child.0.kill().unwrap();
     child.0.wait().unwrap();
@@ -294,7 +273,7 @@ fn a_live_session_mirrors_new_bars_to_the_account_and_never_sends_twice() {
 
     // Six more bars: the 273rd buys 3 again. The account ends at the strategy's book on top of
     // what it held: its position plus the order waiting.
-    grow_u(d, &python, "273");
+    synth_u_seeded(d, 10, 273, 7);
     until(&mut lines, waiting, &mut seen);
     let rec = record(d, &python, &id);
     assert_eq!(last_bar(&rec), 272);

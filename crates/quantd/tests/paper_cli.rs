@@ -587,23 +587,7 @@ fn a_following_session_trades_the_bars_each_new_version_of_its_pack_brings() {
     assert!(days_first > 200, "{days_first} days on the first version");
 
     // The daily import: the same name, 40 more days (the synthetic series keeps its past).
-    py_ok(
-        d,
-        &python,
-        &[
-            "data",
-            "synth",
-            "--name",
-            "u",
-            "--tickers",
-            "10",
-            "--days",
-            "300",
-            "--seed",
-            "7",
-        ],
-        &[],
-    );
+    synth_u_seeded(d, 10, 300, 7);
     until_line_ref(&mut lines, "waiting for new bars of pack `u`");
     let second = record(d, &python, &id);
     assert_each_event_once(&second);

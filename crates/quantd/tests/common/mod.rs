@@ -38,7 +38,13 @@ pub fn ok(data: &Path, args: &[&str]) -> String {
 
 /// Makes the synthetic pack `u` of `tickers` × `days` (seed 3) on data directory `data`.
 pub fn synth_u(data: &Path, tickers: u32, days: u32) {
-    let (tickers, days) = (tickers.to_string(), days.to_string());
+    synth_u_seeded(data, tickers, days, 3);
+}
+
+/// A version of the synthetic pack `u` from `seed`: a longer one keeps a shorter one's bars, as
+/// a daily import appends.
+pub fn synth_u_seeded(data: &Path, tickers: u32, days: u32, seed: u32) {
+    let (tickers, days, seed) = (tickers.to_string(), days.to_string(), seed.to_string());
     ok(
         data,
         &[
@@ -51,7 +57,7 @@ pub fn synth_u(data: &Path, tickers: u32, days: u32) {
             "--days",
             &days,
             "--seed",
-            "3",
+            &seed,
         ],
     );
 }

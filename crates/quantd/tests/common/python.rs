@@ -11,24 +11,7 @@ use std::process::Output;
 pub fn setup() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let python = reference_python().to_string_lossy().into_owned();
-    let args = [
-        "data",
-        "synth",
-        "--name",
-        "u",
-        "--tickers",
-        "10",
-        "--days",
-        "260",
-        "--seed",
-        "7",
-    ];
-    let out = py(dir.path(), &python, &args, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::synth_u_seeded(dir.path(), 10, 260, 7);
     (dir, python)
 }
 
