@@ -75,14 +75,21 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// `rec` as it is once its summary is stored: a completed execution whose summary is
+    /// still being written beside its completion (the pool does it off the worker) gets it
+    /// written now, so a reader right after the end sees it too.
+    pub async fn with_summary(&self, rec: ExecutionRecord) -> Result<ExecutionRecord> {
+        if rec.state == ExecutionState::Completed && rec.summary.is_none() {
+            self.finalize(&rec).await?;
+            return self.execution(&rec.id).await;
+        }
+        Ok(rec)
+    }
+
     /// Stores the summary of `id` if it completed without one (its completing commit could not
     /// make it, e.g. after a restart).
     pub async fn finalize_if_completed(&self, id: &ExecutionId) -> Result<()> {
-        let rec = self.execution(id).await?;
-        if rec.state == ExecutionState::Completed && rec.summary.is_none() {
-            self.finalize(&rec).await?;
-        }
-        Ok(())
+        self.with_summary(self.execution(id).await?).await.map(drop)
     }
 
     /// Resumes a quarantined execution (`quantd resume --force`): its crashed and cancelled

@@ -660,11 +660,8 @@ pub async fn summary(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let mut rec = owned(&state, &caller, &id).await?;
-    if rec.state == ExecutionState::Completed && rec.summary.is_none() {
-        state.engine().finalize(&rec).await?;
-        rec = owned(&state, &caller, &id).await?;
-    }
+    let rec = owned(&state, &caller, &id).await?;
+    let rec = state.engine().with_summary(rec).await?;
     Ok(Json(
         json!({"execution": rec.id, "kind": rec.kind, "state": rec.state, "summary": rec.summary}),
     ))
