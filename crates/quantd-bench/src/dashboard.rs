@@ -104,7 +104,7 @@ async fn end<S: Store>(
             continue;
         }
         let (shard, _) = store
-            .claim_shard("bench", at - 1000, at + 60_000, Some(&id))
+            .claim_shard("bench", at - 1000, at + 60_000, ClaimScope::Of(&id))
             .await?
             .context("a fresh execution has a shard to claim")?;
         if state == ExecutionState::Failed {

@@ -1,10 +1,13 @@
 //! `quantd-bench queue`: the cost of one claim of the SQLite queue while a backlog waits.
 //!
 //! `--backlog` pending executions of `--shards` shards each are stored (one workspace's big
-//! submission), then `--claims` shards are claimed and completed one after another, the way a
-//! worker does; each `claim_shard` (the statement that picks and leases the next shard, under
-//! the store's writer lock) is timed. The peer is the pick as it was before migration 0011 (every
-//! pending shard joined to its execution and sorted), run read-only on the same database file.
+//! submission), then another workspace submits one execution of as many shards, then `--claims`
+//! shards are claimed and completed one after another, the way a worker does; each
+//! `claim_shard` (the statement that picks and leases the next shard, under the store's writer
+//! lock) is timed, and the claims that went by before the other workspace's first shard was
+//! claimed are counted (turns: docs/architecture.md, "Claim order"; oldest first, it would wait
+//! for the whole backlog). The peer is the pick as it was before migration 0011 (every pending
+//! shard joined to its execution and sorted), run read-only on the same database file.
 
 use anyhow::Context;
 use clap::Args;
@@ -75,14 +78,27 @@ pub async fn run(a: QueueArgs) -> anyhow::Result<ExitCode> {
         a.shards,
         t.elapsed().as_secs_f64()
     );
+    let newcomer = crate::measure::stored_execution(
+        a.backlog,
+        now,
+        "quiet",
+        ExecutionKind::Scan,
+        None,
+        a.shards,
+    );
+    store.create_execution(&newcomer).await?;
+    let mut waited = None;
     let mut claims = Vec::with_capacity(a.claims);
-    for _ in 0..a.claims {
+    for i in 0..a.claims {
         let t = Instant::now();
         let (shard, _) = store
-            .claim_shard("bench", now, now + 60_000, None)
+            .claim_shard("bench", now, now + 60_000, ClaimScope::Any)
             .await?
             .context("the backlog has shards to claim")?;
         claims.push(t.elapsed().as_secs_f64() * 1e3);
+        if shard.execution == newcomer.id && waited.is_none() {
+            waited = Some(i);
+        }
         let done = quantd_store::ShardDone {
             bars: 250,
             rows: 0,
@@ -137,6 +153,11 @@ pub async fn run(a: QueueArgs) -> anyhow::Result<ExitCode> {
             ],
         ],
     );
+    let waited = waited.map_or(format!("more than {}", a.claims), |n| n.to_string());
+    eprintln!(
+        "another workspace's new execution: its first shard claimed after {waited} claims of the backlog's {} shards",
+        a.backlog * a.shards
+    );
     println!(
         "{}",
         serde_json::json!({
@@ -144,6 +165,7 @@ pub async fn run(a: QueueArgs) -> anyhow::Result<ExitCode> {
             "pending_shards": a.backlog * a.shards,
             "claim": {"p50_ms": pct(&claims, 0.5), "p99_ms": pct(&claims, 0.99)},
             "peer_old_pick": {"p50_ms": pct(&peer, 0.5), "p99_ms": pct(&peer, 0.99)},
+            "claims_before_another_workspace": waited,
         })
     );
     Ok(ExitCode::SUCCESS)

@@ -284,7 +284,10 @@ async fn run_slot(store: &AnyStore, owner: &str) -> anyhow::Result<usize> {
     let mut committed = 0;
     loop {
         let now = chrono::Utc::now().timestamp_millis();
-        let Some((shard, _)) = store.claim_shard(owner, now, now + 60_000, None).await? else {
+        let Some((shard, _)) = store
+            .claim_shard(owner, now, now + 60_000, ClaimScope::Any)
+            .await?
+        else {
             return Ok(committed);
         };
         match store

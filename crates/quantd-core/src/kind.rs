@@ -59,6 +59,14 @@ impl ExecutionKind {
         Self::Live,
     ];
 
+    /// Whether one shard of the kind may hold its worker for hours or days: a bot script
+    /// (`run`, up to its timeout) and a trading session (`paper`, `live`, which wait for bars).
+    /// Every other kind's shards are bounded work. A pool keeps a worker for bounded work, so
+    /// long work cannot take every worker (docs/limits.md, "Workers").
+    pub fn is_long(self) -> bool {
+        matches!(self, Self::Run | Self::Paper | Self::Live)
+    }
+
     /// The kind's stable name.
     pub fn as_str(self) -> &'static str {
         match self {

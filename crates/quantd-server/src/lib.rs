@@ -74,6 +74,9 @@ pub struct ServerOptions {
     pub keep_alive: Duration,
     /// Concurrent shard workers of the pool (default: one per core).
     pub workers: usize,
+    /// Workers that may take long work (`run`, `paper`, `live`); `None`: all but one when
+    /// there are two or more ([`quantd_engine::exec::pool::PoolOptions::long_workers`]).
+    pub long_workers: Option<usize>,
     /// How often running executions record a health snapshot.
     pub health_every: Duration,
     /// How long shutdown waits for running shards to commit before leaving them to recovery.
@@ -107,6 +110,7 @@ impl Default for ServerOptions {
             upload_limit: 256 << 20,
             keep_alive: Duration::from_secs(15),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            long_workers: None,
             health_every: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
             upload_wait: Duration::from_secs(2),
@@ -177,6 +181,7 @@ impl AppState {
         metrics::install();
         let pool_options = PoolOptions {
             workers: options.workers,
+            long_workers: options.long_workers,
             health_every_ms: options.health_every.as_millis() as i64,
             ..PoolOptions::default()
         };

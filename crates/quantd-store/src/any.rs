@@ -13,10 +13,10 @@ use crate::error::Result;
 use crate::policies::WorkspacePolicies;
 use crate::postgres::PgStore;
 use crate::records::{
-    Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
-    Created, ExecutionFilter, ExecutionRecord, IdempotencyRecord, Millis, NewAuditEntry,
-    NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, QueueStats, Recovered,
-    ShardDone, ShardRecord, StepRow, TokenRecord,
+    Added, AttemptFailure, AuditEntry, AuditFilter, ClaimScope, ClaimedShard, CodeName,
+    CodeVersion, Commit, Created, ExecutionFilter, ExecutionRecord, IdempotencyRecord, Millis,
+    NewAuditEntry, NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged,
+    QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
 };
 use crate::records::{
     DeliveryAttempt, DeliveryNext, DeliveryRecord, DueDelivery, NewWebhook, WebhookRecord,
@@ -175,7 +175,7 @@ impl ExecutionQueue for AnyStore {
             owner: &str,
             now: Millis,
             lease_until: Millis,
-            only: Option<&ExecutionId>
+            scope: ClaimScope<'_>
         ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>>;
         fn heartbeat(&self, owner: &str, lease_until: Millis) -> Result<u64>;
         fn complete_shard(

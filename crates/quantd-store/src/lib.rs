@@ -34,18 +34,18 @@ pub use config::{Backend, StoreConfig};
 pub use error::{Result, StoreError};
 pub use policies::WorkspacePolicies;
 pub use postgres::{POOL_SIZE as PG_POOL_SIZE, PgStore};
-pub use records::executions::PRIORITY_STEP_MS;
 pub use records::{
-    Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
-    Completion, Created, ExecutionFilter, ExecutionRecord, FailureOutcome, HealthSnapshot,
-    IdempotencyRecord, Lease, Millis, NewAuditEntry, NewExecution, NewPack, NewToken, OnComplete,
-    PackRecord, PackTiming, Page, Paged, ParentLink, QueueStats, Recovered, ShardDone, ShardRecord,
-    StepRow, TokenRecord,
+    Added, AttemptFailure, AuditEntry, AuditFilter, ClaimScope, ClaimedShard, CodeName,
+    CodeVersion, Commit, Completion, Created, ExecutionFilter, ExecutionRecord, FailureOutcome,
+    HealthSnapshot, IdempotencyRecord, Lease, Millis, NewAuditEntry, NewExecution, NewPack,
+    NewToken, OnComplete, PackRecord, PackTiming, Page, Paged, ParentLink, QueueStats, Recovered,
+    ShardDone, ShardRecord, StepRow, TokenRecord,
 };
 pub use records::{
     DeliveryAttempt, DeliveryNext, DeliveryRecord, DeliveryState, DueDelivery, NewWebhook,
     WebhookRecord,
 };
+pub use records::{PRIORITY_STEP_MS, SHARD_TURN_MS};
 pub use schema::SchemaStatus;
 pub use sqlite::{DB_FILE, SqliteStore};
 pub use traits::{
@@ -54,10 +54,11 @@ pub use traits::{
 };
 pub use webhooks::WebhookStore;
 
-/// The store traits, for callers that call a store's methods: `use quantd_store::prelude::*;`.
+/// The store traits, for callers that call a store's methods (with [`ClaimScope`], which
+/// [`ExecutionQueue::claim_shard`] takes): `use quantd_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccessTokens, AgentRegistry, CodeRegistry, ExecutionLog, ExecutionQueue, PackCatalog,
-        RightsRegistry, Store, WebhookStore, WorkspacePolicies,
+        AccessTokens, AgentRegistry, ClaimScope, CodeRegistry, ExecutionLog, ExecutionQueue,
+        PackCatalog, RightsRegistry, Store, WebhookStore, WorkspacePolicies,
     };
 }

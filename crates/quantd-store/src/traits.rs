@@ -28,10 +28,10 @@
 use crate::error::Result;
 use crate::policies::WorkspacePolicies;
 use crate::records::{
-    Added, AttemptFailure, AuditEntry, AuditFilter, ClaimedShard, CodeName, CodeVersion, Commit,
-    Created, ExecutionFilter, ExecutionRecord, IdempotencyRecord, Millis, NewAuditEntry,
-    NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged, QueueStats, Recovered,
-    ShardDone, ShardRecord, StepRow, TokenRecord,
+    Added, AttemptFailure, AuditEntry, AuditFilter, ClaimScope, ClaimedShard, CodeName,
+    CodeVersion, Commit, Created, ExecutionFilter, ExecutionRecord, IdempotencyRecord, Millis,
+    NewAuditEntry, NewExecution, NewPack, NewToken, OnComplete, PackRecord, Page, Paged,
+    QueueStats, Recovered, ShardDone, ShardRecord, StepRow, TokenRecord,
 };
 use crate::webhooks::WebhookStore;
 use quantd_core::{
@@ -169,14 +169,14 @@ pub trait ExecutionQueue {
         batch: &[NewExecution],
     ) -> impl Future<Output = Result<Vec<Option<Created>>>> + Send;
 
-    /// Claims the next pending shard (of `only` when given) whose backoff has passed, under
-    /// `owner`'s lease until `lease_until`; exactly one caller gets a given shard.
+    /// Claims the next pending shard of `scope` whose backoff has passed, under `owner`'s lease
+    /// until `lease_until`; exactly one caller gets a given shard.
     fn claim_shard(
         &self,
         owner: &str,
         now: Millis,
         lease_until: Millis,
-        only: Option<&ExecutionId>,
+        scope: ClaimScope<'_>,
     ) -> impl Future<Output = Result<Option<(ClaimedShard, Vec<EventRecord>)>>> + Send;
 
     /// Extends the leases of `owner`'s running shards; returns how many.
@@ -228,7 +228,9 @@ pub trait ExecutionQueue {
     ) -> impl Future<Output = Result<bool>> + Send;
 
     /// [`ExecutionQueue::release_shard`], claimable again only from `not_before` (a paper
-    /// session waiting for its next bar gives its worker back until the bar is due).
+    /// session waiting for its next bar gives its worker back until the bar is due), and then
+    /// in its turn: its execution's `claim_at` moves to `not_before` if it was earlier, behind
+    /// the work that waited before it.
     fn release_shard_until(
         &self,
         shard: &ClaimedShard,

@@ -65,7 +65,9 @@ macro_rules! contract_suite {
                     only_pending_and_running_executions_give_shards,
                     concurrent_claimers_never_get_the_same_shard,
                     heartbeats_extend_only_their_owners_leases,
-                    priority_goes_first_and_waiting_work_ages;
+                    priority_goes_first_and_waiting_work_ages,
+                    workspaces_take_turns,
+                    bounded_claims_leave_long_work_alone;
                 recovery:
                     expired_leases_return_to_pending_with_a_crash,
                     dead_owners_shards_are_recovered_and_live_ones_kept,

@@ -191,7 +191,12 @@ fn on_postgres_a_live_lease_of_a_worker_on_another_host_is_not_taken_for_dead() 
             let id = engine.submit(scan.clone()).await.unwrap().execution.id;
             let got = engine
                 .store()
-                .claim_shard("worker-on-host-b", now, until, Some(&id))
+                .claim_shard(
+                    "worker-on-host-b",
+                    now,
+                    until,
+                    quantd_store::ClaimScope::Of(&id),
+                )
                 .await
                 .unwrap();
             assert!(got.is_some(), "a claimable shard");

@@ -537,3 +537,55 @@ def ten(bars):
     assert_eq!(csv.lines().next(), Some("ticker,time"), "{csv}");
     assert_eq!(times, [days, days, days].concat(), "{csv}");
 }
+
+/// Polls execution `id` until its state satisfies `done` (at most 60 s); returns its record.
+fn wait_for(addr: &str, id: &str, done: impl Fn(&str) -> bool) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, body) = http(addr, "GET", &format!("/v1/executions/{id}"), None);
+        let rec: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if rec["state"].as_str().is_some_and(&done) || std::time::Instant::now() > deadline {
+            return rec;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn long_work_never_holds_every_worker() {
+    // Two bot scripts that would hold a worker for minutes on a server of two workers: one
+    // runs, the other waits, and a scan submitted after them still gets a worker and ends.
+    let (dir, python) = setup();
+    let mut command = common::quantd(dir.path());
+    command.env("QUANTD_PYTHON", &python);
+    let (_server, addr) = serve(command, &["--no-auth", "--workers", "2"]);
+    let submit = |body: serde_json::Value| {
+        let (status, text) = http(&addr, "POST", "/v1/executions", Some(&body));
+        assert_eq!(status, 202, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["execution"]["id"].as_str().unwrap().to_owned()
+    };
+    let hold = "import time\ntime.sleep(600)\n";
+    let runs: Vec<String> = (0..2)
+        .map(|i| submit(serde_json::json!({"kind": "run", "script": hold, "name": format!("hold-{i}"), "timeout": 900})))
+        .collect();
+    let first = wait_for(&addr, &runs[0], |s| s != "pending");
+    assert_eq!(first["state"], "running", "{first}");
+
+    let scan =
+        submit(serde_json::json!({"kind": "scan", "pack": "u", "expr": "close > sma(close, 5)"}));
+    let done = wait_for(&addr, &scan, |s| s == "completed" || s == "failed");
+    assert_eq!(done["state"], "completed", "the scan got a worker: {done}");
+    let second = wait_for(&addr, &runs[1], |_| true);
+    assert_eq!(
+        second["state"], "pending",
+        "long work holds at most one of the two workers: {second}"
+    );
+
+    for id in &runs {
+        let (status, text) = http(&addr, "POST", &format!("/v1/executions/{id}/cancel"), None);
+        assert_eq!(status, 200, "{text}");
+        let rec = wait_for(&addr, id, |s| s == "cancelled");
+        assert_eq!(rec["state"], "cancelled", "{rec}");
+    }
+}

@@ -1,8 +1,10 @@
 //! The worker pool: the engine's scheduler for processes that serve every execution
 //! (`quantd serve`, and any process that runs the queue).
 //!
-//! `workers` tasks each loop on [`Engine::step`]: claim the oldest runnable shard of any
-//! execution, run it, commit. Idle workers wait until [`Pool::wake`] (a submission, a resume) or
+//! `workers` tasks each loop on [`Engine::step`]: claim the next runnable shard of any
+//! execution (in claim order: docs/architecture.md), run it, commit. All but
+//! [`PoolOptions::long_workers`] of them take only bounded work, so bot scripts and trading
+//! sessions, whose one shard may hold a worker for hours, never hold every worker. Idle workers wait until [`Pool::wake`] (a submission, a resume) or
 //! a short poll passes (shards backing off, work submitted by other processes). Because claiming
 //! starts from whatever is pending, executions interrupted by a crash continue when the pool
 //! starts (the engine first returned dead workers' shards to the queue, quarantining those that
@@ -40,6 +42,11 @@ pub struct PoolOptions {
     pub health_every_ms: i64,
     /// How often executions cancelled by other processes are looked for, in ms (default 250).
     pub cancel_poll_ms: u64,
+    /// Workers that may take long work (`run`, `paper`, `live`: one shard may hold its worker
+    /// for hours or days, [`quantd_core::ExecutionKind::is_long`]); the others take only bounded
+    /// work, so long work never holds every worker. `None` (the default): all but one when
+    /// there are two or more.
+    pub long_workers: Option<usize>,
 }
 
 impl Default for PoolOptions {
@@ -50,6 +57,7 @@ impl Default for PoolOptions {
             heartbeat_every_ms: 5_000,
             health_every_ms: 5_000,
             cancel_poll_ms: 250,
+            long_workers: None,
         }
     }
 }
@@ -97,6 +105,16 @@ impl Pool {
     /// Workers configured.
     pub fn size(&self) -> usize {
         self.options.workers
+    }
+
+    /// Workers that may take long work ([`PoolOptions::long_workers`]): worker `n` may when
+    /// `n` is below it.
+    pub fn long_workers(&self) -> usize {
+        let workers = self.options.workers;
+        self.options
+            .long_workers
+            .unwrap_or(workers.saturating_sub(1).max(1))
+            .min(workers)
     }
 
     /// Workers running now (a worker being replaced is not counted).
@@ -195,39 +213,51 @@ impl Pool {
     /// outside it could) is logged and replaced.
     async fn supervise(self: Arc<Pool>) {
         let mut workers = JoinSet::new();
+        let mut numbers = std::collections::HashMap::new();
         for n in 0..self.options.workers {
-            self.spawn_worker(&mut workers, n);
+            self.spawn_worker(&mut workers, &mut numbers, n);
         }
-        while let Some(ended) = workers.join_next().await {
+        while let Some(ended) = workers.join_next_with_id().await {
             if self.is_draining() {
                 continue;
             }
+            // The replacement keeps the worker's number, and so whether it may take long work.
             let n = match ended {
-                Ok(n) => {
+                Ok((id, n)) => {
+                    numbers.remove(&id);
                     tracing::error!(worker = n, "a worker stopped; starting another");
                     n
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "a worker task died; starting another");
-                    self.options.workers
+                    let n = numbers.remove(&e.id()).unwrap_or(self.options.workers);
+                    tracing::error!(worker = n, error = %e, "a worker task died; starting another");
+                    n
                 }
             };
             self.replaced.fetch_add(1, Ordering::SeqCst);
-            self.spawn_worker(&mut workers, n);
+            self.spawn_worker(&mut workers, &mut numbers, n);
         }
     }
 
-    fn spawn_worker(self: &Arc<Pool>, set: &mut JoinSet<usize>, n: usize) {
+    /// Starts worker `n`, noting its task's number in `numbers`.
+    fn spawn_worker(
+        self: &Arc<Pool>,
+        set: &mut JoinSet<usize>,
+        numbers: &mut std::collections::HashMap<tokio::task::Id, usize>,
+        n: usize,
+    ) {
         let pool = self.clone();
-        set.spawn(async move {
+        let handle = set.spawn(async move {
             let _alive = Alive::count(&pool.alive);
-            pool.work().await;
+            pool.work(n >= pool.long_workers()).await;
             n
         });
+        numbers.insert(handle.id(), n);
     }
 
-    /// One worker: the engine's worker loop over the whole queue, until the pool drains.
-    async fn work(&self) {
+    /// One worker: the engine's worker loop over the whole queue (bounded work only when
+    /// `bounded`), until the pool drains.
+    async fn work(&self, bounded: bool) {
         // The engine counts shards and their durations itself (`trace`).
         let after = |settled: &Settled, _took_ms: i64| {
             if settled.ended {
@@ -237,7 +267,7 @@ impl Pool {
         // Serving the queue, the loop logs errors and goes on: it only returns once drained.
         let _ = self
             .engine
-            .work(Scope::Queue, &self.lane, &self.timing(), &after)
+            .work(Scope::Queue { bounded }, &self.lane, &self.timing(), &after)
             .await;
     }
 
@@ -306,7 +336,7 @@ impl Pool {
     /// Heartbeats, health snapshots, and cancellations made by other processes.
     async fn companion(self: Arc<Pool>) {
         self.engine
-            .watch(Scope::Queue, &self.lane, &self.timing())
+            .watch(Scope::Queue { bounded: false }, &self.lane, &self.timing())
             .await;
     }
 }

@@ -3,6 +3,7 @@
 //! execution here until it ends; return dead workers' shards to the queue.
 
 use super::*;
+use quantd_store::ClaimScope;
 
 impl<S: Store> Engine<S> {
     /// Gives back to the queue every shard this engine holds, without counting a crash (a
@@ -57,7 +58,7 @@ impl<S: Store> Engine<S> {
     }
 
     pub(super) async fn step_settled(&self, only: Option<&ExecutionId>) -> Result<Option<Settled>> {
-        let Some(shard) = self.claim(only).await? else {
+        let Some(shard) = self.claim(only.into()).await? else {
             return Ok(None);
         };
         let outcome = self.run_guarded(&shard).await;
@@ -160,16 +161,22 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Claims one runnable shard (of `only`, when given) under this engine's lease: first one
-    /// claimed when [`Engine::start`] created its execution, else one from the store.
-    pub(super) async fn claim(&self, only: Option<&ExecutionId>) -> Result<Option<ClaimedShard>> {
-        if let Some(shard) = self.take_claimed_at_start(only) {
+    /// Claims one runnable shard of `scope` under this engine's lease: first one claimed when
+    /// [`Engine::start`] created its execution (not for bounded work only: its kind may be
+    /// long), else one from the store.
+    pub(super) async fn claim(&self, scope: ClaimScope<'_>) -> Result<Option<ClaimedShard>> {
+        let at_start = match scope {
+            ClaimScope::Any => self.take_claimed_at_start(None),
+            ClaimScope::Of(id) => self.take_claimed_at_start(Some(id)),
+            ClaimScope::Bounded => None,
+        };
+        if let Some(shard) = at_start {
             return Ok(Some(shard));
         }
         let now = self.clock.now_ms();
         let Some((shard, events)) = self
             .store()
-            .claim_shard(&self.owner, now, now + self.options.lease_ms, only)
+            .claim_shard(&self.owner, now, now + self.options.lease_ms, scope)
             .await?
         else {
             return Ok(None);
@@ -374,7 +381,7 @@ impl<S: Store> Engine<S> {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => match scope {
-                    Scope::Queue => tracing::error!(error = %e, "worker step failed"),
+                    Scope::Queue { .. } => tracing::error!(error = %e, "worker step failed"),
                     Scope::Execution(_) => return Err(e),
                 },
             }
@@ -401,7 +408,7 @@ impl<S: Store> Engine<S> {
         on_settled: &(dyn Fn(&Settled, i64) + Sync),
     ) -> Result<bool> {
         let started = self.clock.now_ms();
-        let Some(shard) = self.claim(scope.only()).await? else {
+        let Some(shard) = self.claim(scope.claims()).await? else {
             return Ok(false);
         };
         if self
@@ -425,7 +432,7 @@ impl<S: Store> Engine<S> {
     pub(crate) async fn watch(&self, scope: Scope<'_>, lane: &Lane, timing: &Timing) {
         // A queue scheduler says so with a lock file while it runs: others then know that
         // pending shards will be taken (see `Engine::interrupted`).
-        let _serving = matches!(scope, Scope::Queue)
+        let _serving = matches!(scope, Scope::Queue { .. })
             .then(|| HeldLock::acquire(&self.packs.dir().tmp(), &new_token(QUEUE_LOCK_PREFIX)).ok())
             .flatten();
         let mut last_beat = self.clock.now_ms();
@@ -441,7 +448,7 @@ impl<S: Store> Engine<S> {
                 return;
             }
             match scope {
-                Scope::Queue => {
+                Scope::Queue { .. } => {
                     if let Err(e) = self.observe_cancellations().await {
                         tracing::warn!(error = %e, "looking for cancelled executions failed");
                     }
@@ -484,7 +491,7 @@ impl<S: Store> Engine<S> {
                 }
                 // Serving the queue beside other processes: shards of one that died (its lock
                 // is free, or its lease ran out) go back to the queue.
-                if matches!(scope, Scope::Queue)
+                if matches!(scope, Scope::Queue { .. })
                     && let Err(e) = self.recover().await
                 {
                     tracing::warn!(error = %e, "recovering shards of stopped workers failed");
@@ -497,7 +504,7 @@ impl<S: Store> Engine<S> {
             if now - last_health >= timing.health_ms {
                 last_health = now;
                 match scope {
-                    Scope::Queue => self.snapshot_running().await,
+                    Scope::Queue { .. } => self.snapshot_running().await,
                     Scope::Execution(id) => {
                         let _ = self.snapshot_health(id).await;
                     }
@@ -553,7 +560,7 @@ impl<S: Store> Engine<S> {
                     if cancel.load(Ordering::SeqCst) || settled.as_ref().is_some_and(|s| s.ended) {
                         None
                     } else {
-                        self.claim(Some(&id)).await?
+                        self.claim(ClaimScope::Of(&id)).await?
                     };
                 Ok::<_, EngineError>((settled, next))
             };
@@ -610,17 +617,20 @@ const ADVANCE_EVERY_MS: i64 = 500;
 /// Which shards a worker loop takes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Scope<'a> {
-    /// Any runnable shard of any execution (a pool serving the queue).
-    Queue,
+    /// Any runnable shard of any execution (a pool serving the queue); only bounded work when
+    /// `bounded` (a worker kept free of long kinds: [`quantd_core::ExecutionKind::is_long`]).
+    Queue { bounded: bool },
     /// Only this execution's, until it ends, pauses or is cancelled (a caller running it here).
     Execution(&'a ExecutionId),
 }
 
 impl Scope<'_> {
-    fn only(&self) -> Option<&ExecutionId> {
+    /// What its claims may take.
+    fn claims(&self) -> ClaimScope<'_> {
         match self {
-            Scope::Queue => None,
-            Scope::Execution(id) => Some(id),
+            Scope::Queue { bounded: false } => ClaimScope::Any,
+            Scope::Queue { bounded: true } => ClaimScope::Bounded,
+            Scope::Execution(id) => ClaimScope::Of(id),
         }
     }
 }

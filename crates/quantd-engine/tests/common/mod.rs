@@ -113,7 +113,7 @@ pub async fn claim_as(
     let now = clock.now();
     let (shard, _) = engine
         .store()
-        .claim_shard(owner, now, now + 30_000, Some(id))
+        .claim_shard(owner, now, now + 30_000, quantd_store::ClaimScope::Of(id))
         .await
         .unwrap()
         .expect("a claimable shard");

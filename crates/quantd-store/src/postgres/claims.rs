@@ -8,7 +8,7 @@ use super::PgStore;
 use super::rows::{corrupt_exec, json};
 use super::steps::Tx;
 use crate::error::Result;
-use crate::records::{ClaimedShard, Millis};
+use crate::records::{ClaimScope, ClaimedShard, Millis, SHARD_TURN_MS};
 use quantd_core::{Event, EventRecord, ExecutionId, ExecutionState};
 use std::collections::BTreeMap;
 
@@ -25,6 +25,8 @@ pub(super) struct ClaimRequest {
     pub(super) owner: String,
     pub(super) now: Millis,
     pub(super) lease_until: Millis,
+    /// Bounded work only ([`ClaimScope::Bounded`]).
+    pub(super) bounded: bool,
 }
 
 /// A claim's answer: the shard and its events, or nothing claimable.
@@ -36,24 +38,36 @@ const TRIES: usize = 8;
 
 impl PgStore {
     /// Answers a batch of claims (see the module docs): the first requests get the shards
-    /// found, the rest nothing. Requests of different owners are claimed owner by owner.
+    /// found, the rest nothing. Requests of different owners, or of different scopes, are
+    /// claimed group by group.
     pub(super) async fn claim_batch(
         &self,
         requests: Vec<ClaimRequest>,
     ) -> Vec<Result<ClaimAnswer>> {
         let mut answers: Vec<Option<Result<ClaimAnswer>>> = requests.iter().map(|_| None).collect();
-        let mut by_owner: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut by_owner: BTreeMap<(&str, bool), Vec<usize>> = BTreeMap::new();
         for (i, r) in requests.iter().enumerate() {
-            by_owner.entry(r.owner.as_str()).or_default().push(i);
+            by_owner
+                .entry((r.owner.as_str(), r.bounded))
+                .or_default()
+                .push(i);
         }
-        for (owner, slots) in by_owner {
+        for ((owner, bounded), slots) in by_owner {
+            let scope = if bounded {
+                ClaimScope::Bounded
+            } else {
+                ClaimScope::Any
+            };
             let now = slots.iter().map(|&i| requests[i].now).max().unwrap_or(0);
             let until = slots
                 .iter()
                 .map(|&i| requests[i].lease_until)
                 .min()
                 .unwrap_or(0);
-            match self.claim_many(owner, now, until, slots.len()).await {
+            match self
+                .claim_many(owner, now, until, slots.len(), bounded)
+                .await
+            {
                 Ok(claimed) => {
                     let mut claimed = claimed.into_iter();
                     for &i in &slots {
@@ -64,7 +78,7 @@ impl PgStore {
                     // Each request of the owner alone, so each gets its own answer or error.
                     for &i in &slots {
                         let r = &requests[i];
-                        answers[i] = Some(self.claim_one(owner, r.now, r.lease_until, None).await);
+                        answers[i] = Some(self.claim_one(owner, r.now, r.lease_until, scope).await);
                     }
                     tracing::debug!(error = %e, "a batch of claims failed; claimed one by one");
                 }
@@ -76,17 +90,24 @@ impl PgStore {
             .collect()
     }
 
-    /// Claims up to `n` shards for `owner`, retrying when every pick was paused or ended.
+    /// Claims up to `n` shards (of bounded work only, when `bounded`) for `owner`, retrying
+    /// when every pick was paused or ended.
     async fn claim_many(
         &self,
         owner: &str,
         now: Millis,
         until: Millis,
         n: usize,
+        bounded: bool,
     ) -> Result<Vec<(ClaimedShard, Vec<EventRecord>)>> {
+        let pick = if bounded {
+            super::queue::bounded(PICK_MANY)
+        } else {
+            PICK_MANY.to_string()
+        };
         for _ in 0..TRIES {
             let mut tx = self.pool.begin().await?;
-            let picked: Vec<(String, i64)> = sqlx::query_as(PICK_MANY)
+            let picked: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(pick.clone()))
                 .bind(now)
                 .bind(n as i64)
                 .fetch_all(&mut *tx)
@@ -243,7 +264,8 @@ async fn lease_many(
     let firsts: Vec<(String, i64)> = sqlx::query_as(
         "UPDATE executions e SET attempts = e.attempts + u.n, next_seq = e.next_seq + u.n + u.starts::int, \
          state = CASE WHEN u.starts THEN 'running' ELSE e.state END, \
-         started_at = CASE WHEN u.starts THEN COALESCE(e.started_at, $1) ELSE e.started_at END \
+         started_at = CASE WHEN u.starts THEN COALESCE(e.started_at, $1) ELSE e.started_at END, \
+         claim_at = e.claim_at + u.n * $5 \
          FROM unnest($2::text[], $3::bigint[], $4::bool[]) AS u(id, n, starts) WHERE e.id = u.id \
          RETURNING e.id, e.next_seq - u.n - u.starts::int",
     )
@@ -251,6 +273,7 @@ async fn lease_many(
     .bind(&ids)
     .bind(&counts)
     .bind(&starts)
+    .bind(SHARD_TURN_MS)
     .fetch_all(&mut **tx)
     .await?;
     let mut next: BTreeMap<String, i64> = firsts.into_iter().collect();

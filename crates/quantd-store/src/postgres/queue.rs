@@ -16,9 +16,10 @@ use super::steps::{
     Tx, append, end_execution, exec_state, failed_for_good, insert_events, store_completion,
 };
 use crate::error::{Result, StoreError};
+use crate::records::executions::BOUNDED_KINDS;
 use crate::records::{
-    AttemptFailure, ClaimedShard, Commit, Created, FailureOutcome, Millis, NewExecution,
-    OnComplete, Recovered, ShardDone, progress_event,
+    AttemptFailure, ClaimScope, ClaimedShard, Commit, Created, FailureOutcome, Millis,
+    NewExecution, OnComplete, Recovered, SHARD_TURN_MS, ShardDone, progress_event,
 };
 use crate::traits::ExecutionQueue;
 use quantd_core::state::StateMachine;
@@ -26,7 +27,8 @@ use quantd_core::{ErrorClass, Event, EventRecord, ExecutionId, ExecutionState};
 use sqlx::Row;
 
 /// The next claimable shard, locked: the first pending shard whose backoff has passed of the
-/// active execution with the smallest `claim_at` (the oldest, moved earlier by its priority),
+/// active execution with the smallest `claim_at` (the oldest, moved earlier by its priority,
+/// later by its workspace's queue and by each shard claimed: [`SHARD_TURN_MS`]),
 /// skipping shards other claimers hold (binds: now). It walks the active executions in claim
 /// order (the partial index `executions_claim_order`) and looks into each one's pending shards
 /// (`shards_pending`) until one gives a shard, so its cost does not grow with the backlog: a
@@ -44,21 +46,40 @@ const CLAIM_NEXT_OF: &str = "SELECT s.execution_id, s.idx FROM executions e CROS
      WHERE e.state IN ('pending', 'running') AND (e.id = $2 OR e.root_id = $2) \
      ORDER BY e.claim_at, e.id LIMIT 1";
 
+/// The pick of a claim of `scope` (binds: now, then the id for [`ClaimScope::Of`]):
+/// [`CLAIM_NEXT`], [`CLAIM_NEXT_OF`], or [`CLAIM_NEXT`] over bounded work only.
+fn pick(scope: ClaimScope<'_>) -> String {
+    match scope {
+        ClaimScope::Any => CLAIM_NEXT.to_string(),
+        ClaimScope::Of(_) => CLAIM_NEXT_OF.to_string(),
+        ClaimScope::Bounded => bounded(CLAIM_NEXT),
+    }
+}
+
+/// `pick` over bounded work only: [`BOUNDED_KINDS`] added to its executions' condition.
+pub(super) fn bounded(pick: &str) -> String {
+    pick.replacen(
+        "WHERE e.state",
+        &format!("WHERE {BOUNDED_KINDS} AND e.state"),
+        1,
+    )
+}
+
 /// How many picks one claim tries when the execution of the shard it picked was paused or
 /// ended before its lock was granted.
 const CLAIM_TRIES: usize = 8;
 
 impl PgStore {
-    /// One claim in a transaction of its own (of `only`'s executions, or after a batch failed).
+    /// One claim in a transaction of its own (of one execution's tree, or after a batch failed).
     pub(super) async fn claim_one(
         &self,
         owner: &str,
         now: Millis,
         lease_until: Millis,
-        only: Option<&ExecutionId>,
+        scope: ClaimScope<'_>,
     ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
         for _ in 0..CLAIM_TRIES {
-            match self.try_claim(owner, now, lease_until, only).await? {
+            match self.try_claim(owner, now, lease_until, scope).await? {
                 None => return Ok(None),
                 Some(Some(claimed)) => return Ok(Some(claimed)),
                 Some(None) => continue,
@@ -74,13 +95,14 @@ impl PgStore {
         owner: &str,
         now: Millis,
         lease_until: Millis,
-        only: Option<&ExecutionId>,
+        scope: ClaimScope<'_>,
     ) -> Result<Option<Option<(ClaimedShard, Vec<EventRecord>)>>> {
         let mut tx = self.pool.begin().await?;
-        let pick = match only {
-            None => sqlx::query_as(CLAIM_NEXT).bind(now),
-            Some(id) => sqlx::query_as(CLAIM_NEXT_OF).bind(now).bind(id.as_str()),
-        };
+        let sql = pick(scope);
+        let mut pick = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now);
+        if let ClaimScope::Of(id) = scope {
+            pick = pick.bind(id.as_str());
+        }
         let picked: Option<(String, i64)> = pick.fetch_optional(&mut *tx).await?;
         let Some((exec, idx)) = picked else {
             tx.rollback().await?;
@@ -157,13 +179,14 @@ async fn lease_shard(
     let first: i64 = sqlx::query_scalar(
         "UPDATE executions SET attempts = attempts + 1, next_seq = next_seq + $1, \
          state = CASE WHEN $2 THEN 'running' ELSE state END, \
-         started_at = CASE WHEN $2 THEN COALESCE(started_at, $3) ELSE started_at END \
-         WHERE id = $4 RETURNING next_seq - $1",
+         started_at = CASE WHEN $2 THEN COALESCE(started_at, $3) ELSE started_at END, \
+         claim_at = claim_at + $5 WHERE id = $4 RETURNING next_seq - $1",
     )
     .bind(events.len() as i64)
     .bind(starts)
     .bind(now)
     .bind(exec.as_str())
+    .bind(SHARD_TURN_MS)
     .fetch_one(&mut **tx)
     .await?;
     let events = insert_events(tx, exec, now, first, events).await?;
@@ -205,25 +228,26 @@ impl ExecutionQueue for PgStore {
         Ok(created)
     }
 
-    /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an
-    /// execution that is pending or running, under `owner`'s lease until `lease_until`. Claims
-    /// of any execution made at the same time by this process's workers are taken together in
-    /// one transaction ([`super::claims`]).
-    #[tracing::instrument(level = "debug", skip(self, only), fields(owner = owner))]
+    /// Claims the next pending shard of `scope` whose backoff has passed, of an execution that
+    /// is pending or running, under `owner`'s lease until `lease_until`. Claims of the queue
+    /// made at the same time by this process's workers are taken together in one transaction
+    /// ([`super::claims`]).
+    #[tracing::instrument(level = "debug", skip(self, scope), fields(owner = owner))]
     async fn claim_shard(
         &self,
         owner: &str,
         now: Millis,
         lease_until: Millis,
-        only: Option<&ExecutionId>,
+        scope: ClaimScope<'_>,
     ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
-        if only.is_some() {
-            return self.claim_one(owner, now, lease_until, only).await;
+        if let ClaimScope::Of(_) = scope {
+            return self.claim_one(owner, now, lease_until, scope).await;
         }
         let request = ClaimRequest {
             owner: owner.to_string(),
             now,
             lease_until,
+            bounded: scope == ClaimScope::Bounded,
         };
         self.claims
             .submit(request, |batch| {
@@ -376,9 +400,14 @@ impl ExecutionQueue for PgStore {
         owner: &str,
         not_before: Millis,
     ) -> Result<bool> {
+        // Work that goes on later takes its turn then, behind what waited before it (the
+        // execution's row is locked after its shard's, as a claim locks them).
         let r = sqlx::query(
-            "UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL, \
-             not_before = $1 WHERE execution_id = $2 AND idx = $3 AND state = 'running' AND lease_owner = $4 AND claims = $5",
+            "WITH released AS (UPDATE shards SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, \
+             lease_expires_at = NULL, not_before = $1 \
+             WHERE execution_id = $2 AND idx = $3 AND state = 'running' AND lease_owner = $4 AND claims = $5 \
+             RETURNING execution_id) \
+             UPDATE executions SET claim_at = GREATEST(claim_at, $1) WHERE id IN (SELECT execution_id FROM released)",
         )
         .bind(not_before)
         .bind(shard.execution.as_str())

@@ -56,13 +56,73 @@ pub struct NewExecution {
 /// minutes waited / 5).
 pub const PRIORITY_STEP_MS: Millis = 5 * 60_000;
 
+/// What one claimed shard costs its execution in claim order, in ms: each claim moves the
+/// execution's `claim_at` this much later, and a new execution starts no earlier than where its
+/// workspace's queue ends (its executions' unclaimed shards × this). So workspaces take turns:
+/// one workspace's backlog, or one execution of 10,000 shards, does not keep another
+/// workspace's newer work waiting until it is all claimed, while each workspace's own work
+/// keeps its order (docs/architecture.md, "Claim order").
+pub const SHARD_TURN_MS: Millis = 1_000;
+
 impl NewExecution {
-    /// The key claims order executions by: its creation minus [`PRIORITY_STEP_MS`] per point of
-    /// priority.
-    pub fn claim_at(&self) -> Millis {
-        self.now - Millis::from(self.priority) * PRIORITY_STEP_MS
+    /// The key claims order executions by, in a workspace whose queue ends at `tail` (see
+    /// [`SHARD_TURN_MS`]; `None` when it has no pending or running execution): the later of its
+    /// creation and `tail`, minus [`PRIORITY_STEP_MS`] per point of priority.
+    pub fn claim_at(&self, tail: Option<Millis>) -> Millis {
+        self.now.max(tail.unwrap_or(Millis::MIN)) - Millis::from(self.priority) * PRIORITY_STEP_MS
+    }
+
+    /// Where its workspace's queue ends once it is stored with `claim_at`: the turns of its
+    /// shards past its start.
+    pub fn tail(&self, claim_at: Millis) -> Millis {
+        claim_at
+            + Millis::from(self.priority) * PRIORITY_STEP_MS
+            + self.shards.len() as Millis * SHARD_TURN_MS
     }
 }
+
+/// The claim keys of `batch`'s executions, in order, given where each of their workspaces'
+/// queues ends (`tails`, read by the store in the creating transaction): each is queued after
+/// the ones before it in its workspace ([`NewExecution::claim_at`]), and a first claim is
+/// charged its turn as a claim would be.
+pub(crate) fn claim_keys<'a>(
+    batch: impl IntoIterator<Item = &'a NewExecution>,
+    mut tails: std::collections::HashMap<String, Option<Millis>>,
+) -> Vec<Millis> {
+    batch
+        .into_iter()
+        .map(|e| {
+            let at = e.claim_at(tails.get(&e.workspace).copied().flatten());
+            tails.insert(e.workspace.clone(), Some(e.tail(at)));
+            let charged = e.first_claim.is_some() && !e.shards.is_empty();
+            at + if charged { SHARD_TURN_MS } else { 0 }
+        })
+        .collect()
+}
+
+/// Which shards a claim may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimScope<'a> {
+    /// Any claimable shard.
+    Any,
+    /// Only the shards of this execution and of the executions under it.
+    Of(&'a ExecutionId),
+    /// Any claimable shard of bounded work: not of a kind whose one shard may hold its worker
+    /// for hours ([`ExecutionKind::is_long`]). A pool's worker that must stay free for the
+    /// queue's short work claims this way.
+    Bounded,
+}
+
+impl<'a> From<Option<&'a ExecutionId>> for ClaimScope<'a> {
+    /// `Some(id)` is [`ClaimScope::Of`], `None` [`ClaimScope::Any`].
+    fn from(only: Option<&'a ExecutionId>) -> Self {
+        only.map_or(ClaimScope::Any, ClaimScope::Of)
+    }
+}
+
+/// The SQL condition on an execution row `e` that [`ClaimScope::Bounded`] adds to a claim's
+/// pick: its kind is not long ([`ExecutionKind::is_long`]; a test keeps the two equal).
+pub(crate) const BOUNDED_KINDS: &str = "e.kind NOT IN ('run', 'paper', 'live')";
 
 /// Where a child execution belongs: the pattern execution and the step it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -405,4 +465,22 @@ pub fn quarantine_message(id: &ExecutionId, idx: u32, crashes: u32) -> String {
         "quarantined after {crashes} crashes in a row: the worker running shard {idx} died \
          (process killed, out of memory, or lease expired); `quantd resume --force {id}` runs it again"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bounded_claims_condition_names_every_long_kind() {
+        let long: Vec<String> = ExecutionKind::ALL
+            .into_iter()
+            .filter(|k| k.is_long())
+            .map(|k| format!("'{k}'"))
+            .collect();
+        assert_eq!(
+            BOUNDED_KINDS,
+            format!("e.kind NOT IN ({})", long.join(", "))
+        );
+    }
 }

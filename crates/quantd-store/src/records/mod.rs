@@ -16,10 +16,10 @@ pub mod webhooks;
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use code::{Added, CodeName, CodeVersion};
 pub use executions::{
-    AttemptFailure, ClaimedShard, Commit, Completion, Created, ExecutionFilter, ExecutionRecord,
-    FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete, ParentLink,
-    QueueStats, Recovered, ShardDone, ShardRecord, StepRow, new_in_round, progress_event,
-    quarantine_message,
+    AttemptFailure, ClaimScope, ClaimedShard, Commit, Completion, Created, ExecutionFilter,
+    ExecutionRecord, FailureOutcome, HealthSnapshot, Lease, Millis, NewExecution, OnComplete,
+    PRIORITY_STEP_MS, ParentLink, QueueStats, Recovered, SHARD_TURN_MS, ShardDone, ShardRecord,
+    StepRow, new_in_round, progress_event, quarantine_message,
 };
 pub use packs::{NewPack, PackRecord, PackTiming};
 pub use pages::{Page, Paged};

@@ -5,7 +5,9 @@
 use super::rows::record_from_row;
 use super::steps::{event_json, finish_if_done, insert_events, insert_shards};
 use crate::error::{Result, StoreError};
-use crate::records::{ClaimedShard, Created, NewExecution};
+use crate::records::{
+    ClaimedShard, Created, Millis, NewExecution, PRIORITY_STEP_MS, SHARD_TURN_MS,
+};
 use quantd_core::{Event, EventRecord};
 use sqlx::query_builder::Separated;
 use sqlx::{QueryBuilder, Sqlite, Transaction};
@@ -25,11 +27,49 @@ const SHARDS_PER_STATEMENT: usize = 5_000;
 /// Events per multi-row statement (4 parameters each).
 const EVENTS_PER_STATEMENT: usize = 5_000;
 
-/// Binds the row of execution `e` as created: running when it `starts` (a first claim, or an
-/// orchestrated execution), its event counter past the events it starts with.
+/// Where the queue of a workspace ends (binds: turn ms, priority step ms, workspace): its
+/// newest pending and newest running executions' claim keys past their priority and the turns
+/// of their unfinished shards ([`SHARD_TURN_MS`]). Within a workspace each
+/// execution starts at or after the one before it, so the newest ones end its queue; each is
+/// one step down `executions_by_state`.
+const QUEUE_TAIL: &str = "SELECT max(claim_at + priority * ?2 + (shards_total - shards_done - shards_failed) * ?1) FROM ( \
+     SELECT * FROM (SELECT claim_at, priority, shards_total, shards_done, shards_failed FROM executions INDEXED BY executions_by_state \
+       WHERE workspace = ?3 AND state = 'pending' ORDER BY created_at DESC, id DESC LIMIT 1) \
+     UNION ALL \
+     SELECT * FROM (SELECT claim_at, priority, shards_total, shards_done, shards_failed FROM executions INDEXED BY executions_by_state \
+       WHERE workspace = ?3 AND state = 'running' ORDER BY created_at DESC, id DESC LIMIT 1))";
+
+/// The claim keys of `batch`'s executions ([`crate::records::executions::claim_keys`]), reading where each
+/// of their workspaces' queues ends (see [`QUEUE_TAIL`]).
+async fn claim_keys(
+    tx: &mut Transaction<'_, Sqlite>,
+    batch: &[&NewExecution],
+) -> Result<Vec<Millis>> {
+    let mut tails = HashMap::new();
+    for e in batch {
+        if !tails.contains_key(&e.workspace) {
+            let tail: Option<Millis> = sqlx::query_scalar(QUEUE_TAIL)
+                .bind(SHARD_TURN_MS)
+                .bind(PRIORITY_STEP_MS)
+                .bind(&e.workspace)
+                .fetch_one(&mut **tx)
+                .await?;
+            tails.insert(e.workspace.clone(), tail);
+        }
+    }
+    Ok(crate::records::executions::claim_keys(
+        batch.iter().copied(),
+        tails,
+    ))
+}
+
+/// Binds the row of execution `e` as created, with claim key `claim_at`: running when it
+/// `starts` (a first claim, or an orchestrated execution), its event counter past the events
+/// it starts with.
 fn bind_execution(
     row: &mut Separated<'_, Sqlite, &'static str>,
     e: &NewExecution,
+    claim_at: Millis,
     starts: bool,
     claimed: bool,
 ) {
@@ -52,7 +92,7 @@ fn bind_execution(
         .push_bind(e.parent.as_ref().map(|p| p.step.clone()))
         .push_bind(e.parent.as_ref().map(|p| p.root.as_str().to_string()))
         .push_bind(i64::from(e.priority))
-        .push_bind(e.claim_at());
+        .push_bind(claim_at);
 }
 
 /// The events an execution starts with.
@@ -83,9 +123,10 @@ pub(super) async fn insert_execution(
     // orchestrated one too (its engine starts its steps).
     let lease = e.first_claim.as_ref().filter(|_| !e.shards.is_empty());
     let starts = lease.is_some() || e.orchestrated;
+    let claim_at = claim_keys(tx, &[e]).await?[0];
     let mut q = QueryBuilder::new(COLUMNS);
     q.push_values([e], |mut row, e| {
-        bind_execution(&mut row, e, starts, lease.is_some())
+        bind_execution(&mut row, e, claim_at, starts, lease.is_some())
     });
     q.push(" RETURNING *");
     let row = q
@@ -151,10 +192,16 @@ pub(super) async fn insert_batch(
         }
     }
     let mut records = HashMap::new();
+    let items: Vec<&NewExecution> = bulk.iter().map(|&i| &batch[i]).collect();
+    let keys: HashMap<usize, Millis> = bulk
+        .iter()
+        .copied()
+        .zip(claim_keys(tx, &items).await?)
+        .collect();
     for chunk in bulk.chunks(EXECUTIONS_PER_STATEMENT) {
         let mut q = QueryBuilder::new(COLUMNS);
         q.push_values(chunk, |mut row, &i| {
-            bind_execution(&mut row, &batch[i], batch[i].orchestrated, false)
+            bind_execution(&mut row, &batch[i], keys[&i], batch[i].orchestrated, false)
         });
         // RETURNING gives rows in no promised order: they are matched by id.
         q.push(" RETURNING *");

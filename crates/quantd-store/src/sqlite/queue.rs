@@ -13,9 +13,11 @@ use super::steps::{
     append, end_execution, exec_state, failed_for_good, insert_events, store_completion,
 };
 use crate::error::{Result, StoreError};
+use crate::records::executions::BOUNDED_KINDS;
 use crate::records::{
-    AttemptFailure, ClaimedShard, Commit, Created, FailureOutcome, Millis, NewExecution,
-    OnComplete, Recovered, ShardDone, progress_event, quarantine_message,
+    AttemptFailure, ClaimScope, ClaimedShard, Commit, Created, FailureOutcome, Millis,
+    NewExecution, OnComplete, Recovered, SHARD_TURN_MS, ShardDone, progress_event,
+    quarantine_message,
 };
 use crate::traits::ExecutionQueue;
 use quantd_core::state::StateMachine;
@@ -54,7 +56,8 @@ async fn cancel_dead_claim(
 
 /// The next claimable shard: the first pending shard whose backoff has passed of the active
 /// execution with the smallest `claim_at` (the oldest, moved earlier by its priority: migration
-/// 0014) (binds: now).
+/// 0014; later by its workspace's queue and by each shard claimed: [`SHARD_TURN_MS`]) (binds:
+/// now).
 const CLAIM_NEXT: &str = "SELECT s.execution_id, s.idx \
      FROM executions e INDEXED BY executions_claim_order \
      CROSS JOIN shards s INDEXED BY shards_pending ON s.execution_id = e.id \
@@ -67,6 +70,20 @@ const CLAIM_NEXT_OF: &str = "SELECT s.execution_id, s.idx \
      WHERE e.state IN ('pending', 'running') AND s.state = 'pending' AND s.not_before <= ? \
      AND (e.id = ? OR e.root_id = ?) \
      ORDER BY e.claim_at, e.id, s.idx LIMIT 1";
+
+/// The pick of a claim of `scope`: [`CLAIM_NEXT`], [`CLAIM_NEXT_OF`] (binds: now, id, id), or
+/// [`CLAIM_NEXT`] over bounded work only ([`ClaimScope::Bounded`]).
+fn pick(scope: ClaimScope<'_>) -> String {
+    match scope {
+        ClaimScope::Any => CLAIM_NEXT.to_string(),
+        ClaimScope::Of(_) => CLAIM_NEXT_OF.to_string(),
+        ClaimScope::Bounded => CLAIM_NEXT.replacen(
+            "WHERE e.state",
+            &format!("WHERE {BOUNDED_KINDS} AND e.state"),
+            1,
+        ),
+    }
+}
 
 impl ExecutionQueue for SqliteStore {
     /// Inserts an execution, its shards and its `execution-created` event (sequence number 1).
@@ -88,23 +105,20 @@ impl ExecutionQueue for SqliteStore {
 
     /// Claims the next pending shard (of `only` when given) whose backoff has passed, of an
     /// execution that is pending or running, under `owner`'s lease until `lease_until`.
-    #[tracing::instrument(level = "debug", skip(self, only), fields(owner = owner))]
+    #[tracing::instrument(level = "debug", skip(self, scope), fields(owner = owner))]
     async fn claim_shard(
         &self,
         owner: &str,
         now: Millis,
         lease_until: Millis,
-        only: Option<&ExecutionId>,
+        scope: ClaimScope<'_>,
     ) -> Result<Option<(ClaimedShard, Vec<EventRecord>)>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // Picks and leases the shard in one statement (the writer lock is held: no race). The
-        // pick walks the active executions oldest first (or only `only`'s tree) and each one's
-        // pending shards (migration 0011): it stops at the first claimable shard instead of
-        // sorting every pending one.
-        let pick = match only {
-            None => CLAIM_NEXT,
-            Some(_) => CLAIM_NEXT_OF,
-        };
+        // pick walks the active executions in claim order (or only the scope's tree) and each
+        // one's pending shards (migration 0011): it stops at the first claimable shard instead
+        // of sorting every pending one.
+        let pick = pick(scope);
         let mut claim = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE shards SET state = 'running', attempt = attempt + 1, claims = claims + 1, lease_owner = ?, \
              lease_expires_at = ?, started_at = ? \
@@ -115,7 +129,7 @@ impl ExecutionQueue for SqliteStore {
         .bind(lease_until)
         .bind(now)
         .bind(now);
-        if let Some(only) = only {
+        if let ClaimScope::Of(only) = scope {
             claim = claim.bind(only.as_str()).bind(only.as_str());
         }
         let row: Option<ClaimRow> = claim.fetch_optional(&mut *tx).await?;
@@ -132,16 +146,19 @@ impl ExecutionQueue for SqliteStore {
             events.push(Event::ExecutionStarted);
             sqlx::query_scalar(
                 "UPDATE executions SET attempts = attempts + 1, state = 'running', started_at = COALESCE(started_at, ?), \
-                 next_seq = next_seq + 2 WHERE id = ? RETURNING next_seq - 2",
+                 next_seq = next_seq + 2, claim_at = claim_at + ? WHERE id = ? RETURNING next_seq - 2",
             )
             .bind(now)
+            .bind(SHARD_TURN_MS)
             .bind(exec.as_str())
             .fetch_one(&mut *tx)
             .await?
         } else {
             sqlx::query_scalar(
-                "UPDATE executions SET attempts = attempts + 1, next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
+                "UPDATE executions SET attempts = attempts + 1, next_seq = next_seq + 1, claim_at = claim_at + ? \
+                 WHERE id = ? RETURNING next_seq - 1",
             )
+            .bind(SHARD_TURN_MS)
             .bind(exec.as_str())
             .fetch_one(&mut *tx)
             .await?
@@ -406,6 +423,14 @@ impl ExecutionQueue for SqliteStore {
         .bind(shard.claim as i64)
         .execute(&self.writer)
         .await?;
+        if r.rows_affected() == 1 && not_before > 0 {
+            // Work that goes on later takes its turn then, behind what waited before it.
+            sqlx::query("UPDATE executions SET claim_at = max(claim_at, ?) WHERE id = ?")
+                .bind(not_before)
+                .bind(shard.execution.as_str())
+                .execute(&self.writer)
+                .await?;
+        }
         Ok(r.rows_affected() == 1)
     }
 

@@ -12,7 +12,7 @@ pub async fn a_claim_leases_one_pending_shard<H: Harness>(h: &H) {
     let store = h.open().await;
     let id = create(&store, 1, 3).await;
     let (shard, events) = store
-        .claim_shard("w1", T0 + 10, LONG, None)
+        .claim_shard("w1", T0 + 10, LONG, ClaimScope::Any)
         .await
         .unwrap()
         .expect("a pending shard");
@@ -51,11 +51,14 @@ pub async fn a_claim_leases_one_pending_shard<H: Harness>(h: &H) {
     assert_gapless(&all_events(&store, &id).await);
 }
 
-/// `only` restricts a claim to one execution; executions are served oldest first.
+/// `only` restricts a claim to one execution; executions are served oldest first (of two
+/// workspaces: within one, in the order they were stored).
 pub async fn claims_serve_the_oldest_execution_first_or_only_the_one_asked<H: Harness>(h: &H) {
     let store = h.open().await;
     let newer = create(&store, 5, 1).await;
-    let older = create(&store, 2, 1).await;
+    let older = crate::harness::execution(2, "other", 1);
+    store.create_execution(&older).await.unwrap();
+    let older = older.id;
     let first = claim(&store, "w", T0 + 10, LONG, Some(&newer))
         .await
         .unwrap();
@@ -190,4 +193,65 @@ pub async fn priority_goes_first_and_waiting_work_ages<H: Harness>(h: &H) {
         got.push(c.execution);
     }
     assert_eq!(got, [high.id, low.id, newest_high.id]);
+}
+
+/// Workspaces take turns: a workspace's backlog (here 3 executions of 4 shards) does not keep a
+/// newer execution of another workspace waiting until it is all claimed. Each claim moves its
+/// execution one turn later and a workspace's new execution queues after its own unclaimed
+/// shards, so the newcomer's shards alternate with the backlog's, while the backlog keeps its
+/// own order (execution by execution, shard by shard).
+pub async fn workspaces_take_turns<H: Harness>(h: &H) {
+    let store = h.open().await;
+    let mut backlog = Vec::new();
+    for n in 1..=3 {
+        let e = crate::harness::execution(n, "b", 4);
+        store.create_execution(&e).await.unwrap();
+        backlog.push(e.id);
+    }
+    let newcomer = crate::harness::execution(100, "a", 2);
+    store.create_execution(&newcomer).await.unwrap();
+    let mut got = Vec::new();
+    for i in 0..9 {
+        let c = claim(&store, "w", T0 + 200 + i, LONG, None).await.unwrap();
+        got.push((c.execution, c.idx));
+    }
+    let (b1, b2, a) = (&backlog[0], &backlog[1], &newcomer.id);
+    let want: Vec<(ExecutionId, u32)> = [
+        (b1, 0),
+        (a, 0),
+        (b1, 1),
+        (a, 1),
+        (b1, 2),
+        (b1, 3),
+        (b2, 0),
+        (b2, 1),
+        (b2, 2),
+    ]
+    .into_iter()
+    .map(|(e, i)| (e.clone(), i))
+    .collect();
+    assert_eq!(got, want);
+}
+
+/// A bounded claim takes no shard of a long kind (a bot script, a trading session): an older
+/// `run` waits for a claim of any scope while a newer scan's shard is taken.
+pub async fn bounded_claims_leave_long_work_alone<H: Harness>(h: &H) {
+    let store = h.open().await;
+    let mut run = crate::harness::execution(1, "default", 1);
+    run.kind = quantd_core::ExecutionKind::Run;
+    store.create_execution(&run).await.unwrap();
+    let scan = crate::harness::execution(2, "other", 1);
+    store.create_execution(&scan).await.unwrap();
+    let bounded = |n| store.claim_shard("w", T0 + n, LONG, ClaimScope::Bounded);
+    assert_eq!(bounded(10).await.unwrap().unwrap().0.execution, scan.id);
+    assert!(
+        bounded(11).await.unwrap().is_none(),
+        "only long work is left"
+    );
+    let any = store
+        .claim_shard("w", T0 + 12, LONG, ClaimScope::Any)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(any.0.execution, run.id);
 }

@@ -25,7 +25,7 @@ pub async fn returned_events_are_the_stored_events_in_order<H: Harness>(h: &H) {
     let id = e.id.clone();
     let mut returned: Vec<EventRecord> = store.create_execution(&e).await.unwrap().events;
     let (s0, ev) = store
-        .claim_shard("w", T0 + 1, LONG, None)
+        .claim_shard("w", T0 + 1, LONG, ClaimScope::Any)
         .await
         .unwrap()
         .unwrap();
@@ -56,7 +56,7 @@ pub async fn returned_events_are_the_stored_events_in_order<H: Harness>(h: &H) {
     );
     for n in 0..2 {
         let (c, ev) = store
-            .claim_shard("w", T0 + 7 + n, LONG, None)
+            .claim_shard("w", T0 + 7 + n, LONG, ClaimScope::Any)
             .await
             .unwrap()
             .unwrap();
@@ -132,7 +132,11 @@ pub async fn concurrent_writers_keep_events_gapless<H: Harness>(h: &H) {
         tasks.push(tokio::spawn(async move {
             let owner = format!("w{w}");
             let mut got = Vec::new();
-            while let Some((c, ev)) = store.claim_shard(&owner, T0 + 2, LONG, None).await.unwrap() {
+            while let Some((c, ev)) = store
+                .claim_shard(&owner, T0 + 2, LONG, ClaimScope::Any)
+                .await
+                .unwrap()
+            {
                 got.extend(ev);
                 got.extend(committed(complete(&store, &c, &owner, T0 + 3, b"x").await));
             }

@@ -237,7 +237,7 @@ pub async fn claim(
     only: Option<&ExecutionId>,
 ) -> Option<ClaimedShard> {
     store
-        .claim_shard(owner, now, until, only)
+        .claim_shard(owner, now, until, only.into())
         .await
         .expect("claim")
         .map(|(c, _)| c)

@@ -184,12 +184,15 @@ pub async fn releases_return_claims_without_counting<H: Harness>(h: &H) {
     assert_eq!((next.idx, next.attempt, next.crashes), (0, 1, 0));
 }
 
-/// A claim released until a time is claimable again from that time, not before, and the
-/// release counts no attempt.
+/// A claim released until a time is claimable again from that time, not before, and then in
+/// its turn, behind work that waited before that time; the release counts no attempt.
 pub async fn a_release_until_later_waits_for_its_time<H: Harness>(h: &H) {
     let store = h.open().await;
     let id = create(&store, 1, 1).await;
+    let waiting = crate::harness::execution(300, "b", 1);
+    store.create_execution(&waiting).await.unwrap();
     let mine = claim(&store, "w1", T0, LONG, None).await.unwrap();
+    assert_eq!(mine.execution, id, "the older execution goes first");
     assert!(
         store
             .release_shard_until(&mine, "w1", T0 + 500)
@@ -202,8 +205,12 @@ pub async fn a_release_until_later_waits_for_its_time<H: Harness>(h: &H) {
             .is_none(),
         "not claimable before its time"
     );
-    let again = claim(&store, "w2", T0 + 500, LONG, Some(&id))
-        .await
-        .unwrap();
+    let next = claim(&store, "w2", T0 + 600, LONG, None).await.unwrap();
+    assert_eq!(
+        next.execution, waiting.id,
+        "what waited since before the release's time goes first"
+    );
+    let again = claim(&store, "w2", T0 + 600, LONG, None).await.unwrap();
+    assert_eq!(again.execution, id);
     assert_eq!((again.idx, again.attempt, again.crashes), (0, 1, 0));
 }

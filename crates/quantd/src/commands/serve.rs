@@ -27,6 +27,11 @@ pub struct ServeArgs {
     /// `quantd worker` processes on the same data directory run the queue).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Workers that may run long work: bot scripts (`run`) and trading sessions (`paper`,
+    /// `live`), whose one shard may hold its worker for hours; the others run only bounded work,
+    /// so long work never holds every worker (default: all but one when there are two or more).
+    #[arg(long)]
+    pub long_workers: Option<usize>,
     /// Largest JSON request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub body_limit: usize,
@@ -94,6 +99,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = a.workers {
         options.workers = w;
     }
+    options.long_workers = a.long_workers;
     if a.no_auth {
         tracing::warn!(
             "AUTHENTICATION IS OFF (--no-auth): anyone who can reach {} acts as workspace `default`",

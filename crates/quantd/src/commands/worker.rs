@@ -16,6 +16,11 @@ pub struct WorkerArgs {
     /// Concurrent shard workers (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Workers that may run long work: bot scripts (`run`) and trading sessions (`paper`,
+    /// `live`), whose one shard may hold its worker for hours; the others run only bounded work,
+    /// so long work never holds every worker (default: all but one when there are two or more).
+    #[arg(long)]
+    pub long_workers: Option<usize>,
     /// How long shutdown waits for running shards to commit before giving them back.
     #[arg(long, default_value_t = 10)]
     pub grace_secs: u64,
@@ -27,6 +32,7 @@ pub async fn run(ctx: &Ctx, a: WorkerArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = a.workers {
         options.workers = w.max(1);
     }
+    options.long_workers = a.long_workers;
     let pool = Pool::new(engine, options);
     let running = pool.start();
     eprintln!(
