@@ -1389,6 +1389,11 @@ export interface components {
             /** @description Cursor of the next page (`?after=`), `null` on the last. */
             next?: string | null;
         };
+        /**
+         * @description Where an execution is in its life.
+         * @enum {string}
+         */
+        ExecutionState: "pending" | "running" | "paused" | "completed" | "failed" | "cancelled";
         /** @description An execution: status, progress, health, fingerprint, timings. */
         ExecutionView: {
             /**
@@ -1432,8 +1437,8 @@ export interface components {
             health?: null | components["schemas"]["HealthView"];
             /** @description The id (`ex_…`). */
             id: string;
-            /** @description `scan`, `test`, `backtest`, `sweep`, `run` or `pattern`. */
-            kind: string;
+            /** @description Its kind. */
+            kind: components["schemas"]["ExecutionKind"];
             /** @description The stored code's name, if it runs stored code. */
             name?: string | null;
             /** @description Retry and failure policies. */
@@ -1468,8 +1473,8 @@ export interface components {
              * @description First shard started.
              */
             started_at?: string | null;
-            /** @description `pending`, `running`, `paused`, `completed`, `failed` or `cancelled`. */
-            state: string;
+            /** @description Where it is in its life. */
+            state: components["schemas"]["ExecutionState"];
             /** @description Metrics of the finished execution. */
             summary?: unknown;
         };
@@ -1567,7 +1572,7 @@ export interface components {
             /** @description The name asked for. */
             name: string;
             /** @description `fresh`, `warming`, `stale` or `error`. */
-            state: string;
+            state: components["schemas"]["PackState"];
         };
         /** @description One page of packs, newest first. */
         PackList: {
@@ -1581,6 +1586,11 @@ export interface components {
             /** @description The provider whose terms apply to the pack; `null` for the pack's own terms. */
             provider?: string | null;
         };
+        /**
+         * @description The freshness state of a pack in the catalog.
+         * @enum {string}
+         */
+        PackState: "warming" | "fresh" | "stale" | "error";
         /** @description A pack (shared market data, read-only to workspaces). */
         PackView: {
             /**
@@ -1632,7 +1642,7 @@ export interface components {
              */
             rows_dropped: number;
             /** @description `warming`, `fresh`, `stale` or `error`. */
-            state: string;
+            state: components["schemas"]["PackState"];
             /**
              * Format: int64
              * @description Tickers.

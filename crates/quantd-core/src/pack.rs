@@ -11,6 +11,7 @@ use std::fmt;
 
 /// The freshness state of a pack in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PackState {
     /// Being written; not readable yet.

@@ -47,6 +47,7 @@ pub trait StateMachine: Copy + Eq + fmt::Debug + 'static {
 
 /// Where an execution is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionState {
     /// Created and planned; no shard has started yet.

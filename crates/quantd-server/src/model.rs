@@ -26,6 +26,7 @@ pub struct PackHealth {
     /// The pack id the name resolves to.
     pub id: String,
     /// `fresh`, `warming`, `stale` or `error`.
+    #[schema(value_type = quantd_core::PackState)]
     pub state: String,
     /// While warming: when it should be ready.
     pub estimated_ready: Option<chrono::DateTime<chrono::Utc>>,

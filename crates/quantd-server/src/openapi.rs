@@ -8,7 +8,10 @@ use crate::routes::rights::{AuditPage, PackProvider, ProviderBody};
 use crate::routes::{agents, code, executions, health, packs, patterns, policy, rights, webhooks};
 use crate::{metrics, stream, ws};
 use axum::Json;
-use quantd_core::{ErrorClass, Event, EventRecord, ExecutionKind, ExportPolicy, Provider};
+use quantd_core::{
+    ErrorClass, Event, EventRecord, ExecutionKind, ExecutionState, ExportPolicy, PackState,
+    Provider,
+};
 use quantd_engine::agents::{AgentSpec, AgentView};
 use quantd_engine::code::StrategyExprs;
 use quantd_engine::exec::ShardFailurePolicy;
@@ -78,7 +81,7 @@ impl Modify for Security {
         RightsView, PackList, UploadAccepted, PackHealth, Live, Ready, Executed, RetryBody, AgentSpec, AgentView,
         Provider, ExportPolicy, ProviderBody, PackProvider, AuditPage,
         WebhookSpec, WebhookView, DeliveryView, AttemptView, WebhookPayload, WorkspacePolicy, ClassRetry,
-        EventRecord, Event, ErrorClass,
+        EventRecord, Event, ErrorClass, ExecutionState, PackState,
     )),
     tags(
         (name = "code", description = "Stored scanners and strategies of the workspace"),

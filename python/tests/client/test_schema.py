@@ -82,6 +82,11 @@ def test_submit_request_kinds_are_the_servers(document: dict[str, Any]) -> None:
     assert set(m.Kind.__args__) == server  # type: ignore[attr-defined]
 
 
+def test_execution_states_are_the_servers(document: dict[str, Any]) -> None:
+    assert m.State.__args__ == tuple(schema(document, "ExecutionState")["enum"])  # type: ignore[attr-defined]
+    assert schema(document, "ExecutionView")["properties"]["state"]["$ref"] == "#/components/schemas/ExecutionState"
+
+
 def test_every_client_route_is_in_the_document(document: dict[str, Any]) -> None:
     paths = document["paths"]
     missing = [

@@ -245,11 +245,13 @@ impl From<Health> for HealthView {
 pub struct ExecutionView {
     /// The id (`ex_…`).
     pub id: String,
-    /// `scan`, `test`, `backtest`, `sweep`, `run` or `pattern`.
+    /// Its kind.
+    #[cfg_attr(feature = "openapi", schema(value_type = quantd_core::ExecutionKind))]
     pub kind: String,
     /// The stored code's name, if it runs stored code.
     pub name: Option<String>,
-    /// `pending`, `running`, `paused`, `completed`, `failed` or `cancelled`.
+    /// Where it is in its life.
+    #[cfg_attr(feature = "openapi", schema(value_type = quantd_core::ExecutionState))]
     pub state: String,
     /// Hash of code, pack, params and engine version: same fingerprint, same results.
     pub fingerprint: String,
@@ -452,6 +454,7 @@ pub struct PackView {
     /// Content id.
     pub id: String,
     /// `warming`, `fresh`, `stale` or `error`.
+    #[cfg_attr(feature = "openapi", schema(value_type = quantd_core::PackState))]
     pub state: String,
     /// Why an import failed.
     pub error: Option<String>,

@@ -37,8 +37,10 @@ pub struct ResultPage {
     /// The execution.
     pub execution: String,
     /// Its kind.
+    #[cfg_attr(feature = "openapi", schema(value_type = quantd_core::ExecutionKind))]
     pub kind: String,
     /// Its state (results of an unfinished execution are those committed so far).
+    #[cfg_attr(feature = "openapi", schema(value_type = quantd_core::ExecutionState))]
     pub state: String,
     /// The columns of the rows, in order.
     pub columns: Vec<String>,
