@@ -305,6 +305,7 @@ impl Ops {
     pub async fn get_execution(&self, ws: &str, args: Option<Map<String, Value>>) -> Output {
         let a: IdArgs = parse(args)?;
         let rec = self.engine.records().owned(ws, &a.id).await?;
+        let rec = self.engine.with_summary(rec).await?;
         json(&self.engine.records().view(rec).await?)
     }
 

@@ -31,7 +31,9 @@ pub(super) fn location(id: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("/v1/executions/{id}")).expect("ids are ASCII")
 }
 
+/// The view of `rec`, with its summary when it completed ([`quantd_engine::exec::Engine::with_summary`]).
 async fn view(state: &AppState, rec: ExecutionRecord) -> Result<ExecutionView, AppError> {
+    let rec = state.engine().with_summary(rec).await?;
     Ok(state.engine().records().view(rec).await?)
 }
 
