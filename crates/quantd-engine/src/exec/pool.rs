@@ -4,11 +4,11 @@
 //! `workers` tasks each loop on [`Engine::step`]: claim the next runnable shard of any
 //! execution (in claim order: docs/architecture.md), run it, commit. All but
 //! [`PoolOptions::long_workers`] of them take only bounded work, so bot scripts and trading
-//! sessions, whose one shard may hold a worker for hours, never hold every worker. Idle workers wait until [`Pool::wake`] (a submission, a resume) or
-//! a short poll passes (shards backing off, work submitted by other processes). Because claiming
-//! starts from whatever is pending, executions interrupted by a crash continue when the pool
-//! starts (the engine first returned dead workers' shards to the queue, quarantining those that
-//! crashed too often). A companion task extends this process's leases, records health snapshots
+//! sessions, whose one shard may hold a worker for hours, never hold every worker. Idle
+//! workers wait until [`Pool::wake`] (a submission, a resume) or a short poll passes (shards
+//! backing off, work submitted by other processes). Because claiming starts from whatever is
+//! pending, executions interrupted by a crash continue when the pool starts (the engine first
+//! returned dead workers' shards to the queue, quarantining those that crashed too often). A companion task extends this process's leases, records health snapshots
 //! of running executions and stops shards of executions cancelled by other processes.
 //!
 //! Nothing a job does can lose a worker: the engine turns a panic in a shard into that shard's
