@@ -8,8 +8,9 @@
 //! workers wait until [`Pool::wake`] (a submission, a resume) or a short poll passes (shards
 //! backing off, work submitted by other processes). Because claiming starts from whatever is
 //! pending, executions interrupted by a crash continue when the pool starts (the engine first
-//! returned dead workers' shards to the queue, quarantining those that crashed too often). A companion task extends this process's leases, records health snapshots
-//! of running executions and stops shards of executions cancelled by other processes.
+//! returned dead workers' shards to the queue, quarantining those that crashed too often). A
+//! companion task extends this process's leases, records health snapshots of running
+//! executions and stops shards of executions cancelled by other processes.
 //!
 //! Nothing a job does can lose a worker: the engine turns a panic in a shard into that shard's
 //! failure ([`Engine::step`] is behind a panic boundary), and a supervisor replaces any worker
