@@ -392,15 +392,7 @@ fn a_bot_script_runs_through_the_http_api() {
     assert_eq!(status, 202, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let id = v["execution"]["id"].as_str().unwrap().to_owned();
-    let mut rec = serde_json::Value::Null;
-    for _ in 0..600 {
-        let (_, body) = http(&addr, "GET", &format!("/v1/executions/{id}"), None);
-        rec = serde_json::from_str(&body).unwrap();
-        if matches!(rec["state"].as_str(), Some("completed" | "failed")) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let rec = wait_for(&addr, &id, |s| s == "completed" || s == "failed");
     assert_eq!(rec["state"], "completed", "{rec}");
     assert_eq!(rec["kind"], "run");
     let (status, body) = http(&addr, "GET", &format!("/v1/executions/{id}/results"), None);
